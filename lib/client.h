@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A small blocking varlink client with deadlines, used by stitchctl and the
+ * PAM module. No threads, no signals: send() uses MSG_NOSIGNAL and waiting is
+ * done with poll() against a monotonic deadline. */
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+struct stitch_client;
+
+/* Connects to the AF_UNIX stream socket at 'path' within timeout_ms.
+ * Returns 0, -ENOENT/-ECONNREFUSED (no daemon), -ETIMEDOUT, -ENAMETOOLONG, -errno. */
+int stitch_client_connect(const char *path, int timeout_ms, struct stitch_client **ret);
+
+/* The peer's credentials (SO_PEERCRED). */
+int stitch_client_peer(struct stitch_client *c, struct ucred *ret);
+
+/* Sends one call and waits for its reply within timeout_ms (total).
+ * 'parameters' is borrowed (may be NULL). On success returns 0 and *ret_reply
+ * owns the parsed reply; *ret_error (optional) is set to the error name inside
+ * it or NULL; *ret_parameters (optional) to its "parameters" object (never NULL
+ * on success: an empty object is added if absent).
+ * Returns -ETIMEDOUT, -ECONNRESET (daemon closed), -EBADMSG (garbage reply),
+ * -EMSGSIZE, -errno. The sent buffer is wiped after sending. */
+int stitch_client_call(struct stitch_client *c, const char *method, const cJSON *parameters,
+                       int timeout_ms, cJSON **ret_reply, const char **ret_error,
+                       cJSON **ret_parameters);
+
+void stitch_client_free(struct stitch_client *c);
+static inline void stitch_client_freep(struct stitch_client **c) {
+        if (*c)
+                stitch_client_free(*c);
+}

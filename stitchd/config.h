@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* stitchd.conf: systemd-style INI (see stitchd.conf(5) and DESIGN.md). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define STITCHD_CONFIG_DEFAULT "/etc/stitch/stitchd.conf"
+
+enum stitch_signing_algorithm {
+        STITCH_SIGNING_ES256,
+        STITCH_SIGNING_HS256,
+};
+
+enum stitch_on_revoke {
+        STITCH_ON_REVOKE_KEEP,
+        STITCH_ON_REVOKE_TERMINATE,
+};
+
+struct stitch_config {
+        /* [Daemon] */
+        char *store;        /* "sqlite:/var/lib/stitchd/stitch.db" */
+        char *auth_socket;  /* "/run/stitchd/io.stitch.Auth" */
+        char *admin_socket; /* "/run/stitchd/io.stitch.Admin" */
+        char *admin_group;  /* NULL = only root */
+        unsigned workers;   /* 0 = number of CPUs (resolved by the daemon) */
+        int log_level;      /* LOG_INFO default; LogLevel=debug|info|notice|warning|err */
+
+        /* [Tokens] */
+        uint64_t access_token_lifetime_usec;  /* 30min */
+        uint64_t refresh_token_lifetime_usec; /* 60d */
+        uint64_t refresh_margin_usec;         /* 5min */
+        enum stitch_signing_algorithm signing_algorithm; /* ES256 */
+        bool rotate_refresh_tokens;           /* no */
+
+        /* [Pam] */
+        char *email_domain; /* NULL = no mapping */
+        char **services;    /* NULL-terminated; default {"*"} */
+
+        /* [Provider.local-userpass] */
+        bool userpass_enabled;          /* yes */
+        unsigned min_password_length;   /* 6 (6..128) */
+        uint32_t argon2_m_kib;          /* 19456 */
+        uint32_t argon2_t;              /* 2 */
+        uint32_t argon2_p;              /* 1 */
+
+        /* [Provider.api-key] */
+        bool apikey_enabled; /* yes */
+
+        /* [Provider.anon-user] */
+        bool anon_enabled;    /* no */
+        char *anon_unix_user; /* NULL */
+        char **anon_services; /* NULL-terminated, default empty (never implied) */
+
+        /* [Limits] */
+        unsigned max_failures;         /* 10 */
+        uint64_t failure_window_usec;  /* 15min */
+        uint64_t backoff_max_usec;     /* 15min: longest a single lockout lasts */
+        unsigned max_connections;      /* 1024 */
+        uint64_t idle_timeout_usec;    /* 60s */
+
+        /* [Sessions] */
+        enum stitch_on_revoke on_revoke; /* keep */
+        unsigned max_sessions_per_user;  /* 100 */
+};
+
+/* Fills c with the built-in defaults. Returns 0 or -ENOMEM. */
+int stitch_config_init_defaults(struct stitch_config *c);
+
+/* Parses 'path' over the defaults already in c. If the file does not exist
+ * and missing_ok is true, returns 0 and c keeps the defaults. Every problem is
+ * reported as "path:line: message" lines to 'errors' (may be NULL); parsing
+ * continues to report all errors. Returns 0, -EINVAL (one or more errors),
+ * -errno (unreadable file; also reported to errors as "path: message"). */
+int stitch_config_load(struct stitch_config *c, const char *path, bool missing_ok, FILE *errors);
+
+/* Same, from a memory buffer (tests, fuzzing). 'name' is used in messages. */
+int stitch_config_load_buffer(struct stitch_config *c, const char *name, const char *data,
+                              size_t len, FILE *errors);
+
+void stitch_config_done(struct stitch_config *c);
+
+/* "90s", "5min", "1h", "60d", "2w", "500ms", "1h 30min", bare number = seconds.
+ * Returns 0 or -EINVAL / -ERANGE. */
+int stitch_parse_duration(const char *s, uint64_t *ret_usec);
+
+/* Services list semantics: true if 'service' is allowed by the list ("*" = all). */
+bool stitch_service_allowed(char *const *list, const char *service);
+
+/* The store path if the store is "sqlite:PATH", else NULL. */
+const char *stitch_config_sqlite_path(const struct stitch_config *c);

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The store: everything stitchd keeps durably, behind an ops table so that
+ * other backends (PostgreSQL for fleets) slot in as one more file.
+ *
+ * Threading: a store object is used from several threads at once (the event
+ * loop reads; worker threads read and write). Implementations serialise
+ * writes internally and must not block readers behind a long write (SQLite:
+ * WAL, a separate read connection).
+ *
+ * Durability: every write function returns only after the change is durable
+ * (SQLite: synchronous=FULL, one transaction per call). A return of 0 is an
+ * acknowledgement.
+ *
+ * Errors: 0 on success, -ENOENT not found, -EEXIST unique conflict, -EDQUOT
+ * a per-user limit hit, -ENOSPC disk full, -EIO other store failure,
+ * -ENOMEM. Output parameters (ret_*) are written only on success and owned
+ * by the caller (free with the matching *_free). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STITCH_ID_LEN 24          /* ObjectId: 24 lowercase hex characters */
+#define STITCH_HASH_LEN 32        /* SHA-256 of a refresh token or API key */
+#define STITCH_MAX_USER_APIKEYS 20
+
+struct stitch_store; /* opaque, backend-defined */
+
+struct stitch_identity {
+        char id[STITCH_ID_LEN + 1];
+        char *provider_type; /* "local-userpass", "api-key", "anon-user", ... */
+        char *provider_id;   /* provider instance name; we use the provider_type */
+        char *data_json;     /* metadata object as JSON text, e.g. {"email":"a@b"}; may be NULL */
+};
+
+struct stitch_user {
+        char id[STITCH_ID_LEN + 1];
+        char *type;      /* "normal" or "server" */
+        char *email;     /* NULL unless a local-userpass identity exists; unique */
+        char *name;      /* display name or NULL */
+        char *unix_name; /* NULL or a unique Unix login name */
+        char *data_json; /* Stitch "data" object as JSON text ({"email":...,"name":...}); never NULL */
+        bool disabled;
+        int64_t creation_date;            /* epoch seconds */
+        int64_t last_authentication_date; /* epoch seconds, 0 = never */
+        struct stitch_identity *identities;
+        size_t n_identities;
+};
+
+struct stitch_apikey {
+        char id[STITCH_ID_LEN + 1];
+        char user_id[STITCH_ID_LEN + 1];
+        char *name;                          /* [A-Za-z0-9_-]+ ; unique per user */
+        uint8_t hash[STITCH_HASH_LEN];       /* SHA-256 of the key; unique */
+        bool disabled;
+        int64_t creation_date;
+};
+
+struct stitch_session {
+        char id[STITCH_ID_LEN + 1];
+        char user_id[STITCH_ID_LEN + 1];
+        char device_id[STITCH_ID_LEN + 1];
+        char *provider_type;
+        char *service;   /* PAM service, or NULL */
+        char *rhost;     /* or NULL */
+        char *tty;       /* or NULL */
+        uint8_t refresh_hash[STITCH_HASH_LEN]; /* SHA-256 of the current refresh token; unique */
+        int64_t creation_date;
+        int64_t refresh_expires;  /* epoch seconds: the refresh token dies then */
+        int64_t access_expires;   /* latest 'exp' of any access token issued for it */
+        int64_t last_used;        /* last login/refresh/verify-on-open activity */
+        bool revoked;
+        int64_t revoked_at;       /* 0 unless revoked */
+        char *revoked_reason;     /* "logout", "revoke", "disable", "delete", "reuse", ... or NULL */
+        /* Login bookkeeping for open PAM sessions (long-login refresher). */
+        bool open;                /* between OpenSession and CloseSession */
+        int64_t leader_pid;       /* 0 if none */
+        int64_t uid;              /* Unix uid of the login, -1 if unknown */
+};
+
+struct stitch_signing_key {
+        char kid[64];        /* printable, unique */
+        char *alg;           /* "ES256" or "HS256" */
+        uint8_t *secret;     /* ES256: PEM private key; HS256: raw key bytes. Wiped on free. */
+        size_t secret_len;
+        int64_t created;
+        int64_t retired;     /* 0 = the active signing key; else when it stopped signing */
+};
+
+enum stitch_user_key {
+        STITCH_USER_BY_ID,
+        STITCH_USER_BY_EMAIL,
+        STITCH_USER_BY_UNIX_NAME,
+};
+
+/* Called for each revoked session whose access tokens might still be live. */
+typedef int (*stitch_store_revocation_cb)(const char *session_id, int64_t access_expires,
+                                          void *userdata);
+/* Called for each open (PAM) session on start, for the refresher. */
+typedef int (*stitch_store_session_cb)(const struct stitch_session *s, void *userdata);
+
+struct stitch_store_ops {
+        const char *scheme; /* "sqlite" for "sqlite:PATH" */
+
+        /* Opens (creating and migrating as needed). 'location' is what follows
+         * "scheme:". Refuses a database file that is a symlink, or not owned by
+         * the current euid, or readable by group/others (-EPERM, with a log
+         * line saying which). Creates new files 0600. */
+        int (*open)(const char *location, struct stitch_store **ret);
+        void (*close)(struct stitch_store *s);
+        /* "ok" or the problems, as PRAGMA integrity_check reports them. */
+        int (*integrity_check)(struct stitch_store *s, char **ret_result);
+        int (*schema_version)(struct stitch_store *s, int *ret_version);
+
+        /* users ------------------------------------------------------------ */
+        /* Inserts user, its identities and (if password_hash != NULL) its
+         * password in one transaction. -EEXIST if id, email or unix_name is taken. */
+        int (*user_create)(struct stitch_store *s, const struct stitch_user *u, const char *password_hash);
+        /* Looks a user up (with identities). -ENOENT. */
+        int (*user_find)(struct stitch_store *s, enum stitch_user_key by, const char *value,
+                         struct stitch_user **ret);
+        /* Page through users ordered by id, starting after 'after_id' (NULL = from start),
+         * at most 'limit'. */
+        int (*user_list)(struct stitch_store *s, const char *after_id, size_t limit,
+                         struct stitch_user ***ret, size_t *ret_n);
+        int (*user_count)(struct stitch_store *s, uint64_t *ret);
+        /* Sets disabled. When disabling, revokes all the user's live sessions in
+         * the same transaction (reason "disable") and returns their ids in
+         * *ret_revoked (NULL-terminated strv, may be empty; optional). */
+        int (*user_set_disabled)(struct stitch_store *s, const char *id, bool disabled, int64_t now,
+                                 char ***ret_revoked);
+        /* Updates email/name/unix_name/data_json of an existing user (all fields of u). */
+        int (*user_update)(struct stitch_store *s, const struct stitch_user *u);
+        /* Revokes all sessions (reason "delete"), returns their ids, then deletes the
+         * user with identities, password and API keys. -ENOENT. */
+        int (*user_delete)(struct stitch_store *s, const char *id, int64_t now, char ***ret_revoked);
+        int (*user_touch)(struct stitch_store *s, const char *id, int64_t now);
+        /* Deletes users whose only identity is anon-user and whose
+         * last_authentication_date (or creation_date) < cutoff; *ret_n = how many. */
+        int (*user_delete_idle_anonymous)(struct stitch_store *s, int64_t cutoff, size_t *ret_n);
+
+        /* passwords (local-userpass) -------------------------------------- */
+        int (*password_get)(struct stitch_store *s, const char *user_id, char **ret_hash);
+        int (*password_set)(struct stitch_store *s, const char *user_id, const char *hash);
+
+        /* API keys ----------------------------------------------------------- */
+        /* -EDQUOT if the user already has STITCH_MAX_USER_APIKEYS keys;
+         * -EEXIST if the name is taken for that user or the hash exists. */
+        int (*apikey_create)(struct stitch_store *s, const struct stitch_apikey *k);
+        int (*apikey_find_by_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
+                                   struct stitch_apikey **ret);
+        int (*apikey_get)(struct stitch_store *s, const char *id, struct stitch_apikey **ret);
+        /* user_id NULL = all keys. Ordered by creation. */
+        int (*apikey_list)(struct stitch_store *s, const char *user_id, struct stitch_apikey ***ret,
+                           size_t *ret_n);
+        int (*apikey_set_disabled)(struct stitch_store *s, const char *id, bool disabled);
+        int (*apikey_delete)(struct stitch_store *s, const char *id);
+
+        /* sessions ------------------------------------------------------------ */
+        int (*session_create)(struct stitch_store *s, const struct stitch_session *se);
+        int (*session_get)(struct stitch_store *s, const char *id, struct stitch_session **ret);
+        int (*session_find_by_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
+                                            struct stitch_session **ret);
+        /* user_id NULL = all; include_revoked false = only live ones (not revoked,
+         * refresh_expires > now). Ordered by creation_date. */
+        int (*session_list)(struct stitch_store *s, const char *user_id, bool include_revoked,
+                            int64_t now, struct stitch_session ***ret, size_t *ret_n);
+        /* Marks revoked (idempotent: -ENOENT only if the id does not exist;
+         * returns 0 and leaves revoked_at unchanged if already revoked, 1 if it revoked now). */
+        int (*session_revoke)(struct stitch_store *s, const char *id, int64_t now, const char *reason);
+        /* Revokes every live session of the user; returns their ids (strv). */
+        int (*session_revoke_user)(struct stitch_store *s, const char *user_id, int64_t now,
+                                   const char *reason, char ***ret_revoked);
+        /* After a refresh: new access expiry, last_used, and (if new_refresh_hash
+         * != NULL) the rotated refresh token hash. -ENOENT if gone or revoked. */
+        int (*session_refreshed)(struct stitch_store *s, const char *id, int64_t access_expires,
+                                 int64_t now, const uint8_t *new_refresh_hash);
+        /* OpenSession / CloseSession bookkeeping. */
+        int (*session_set_open)(struct stitch_store *s, const char *id, bool open, int64_t leader_pid,
+                                int64_t uid);
+        /* Revoked sessions with access_expires > now (rebuilds the revocation set). */
+        int (*session_foreach_revoked)(struct stitch_store *s, int64_t now, stitch_store_revocation_cb cb,
+                                       void *userdata);
+        /* Live open sessions (for the refresher after a restart). */
+        int (*session_foreach_open)(struct stitch_store *s, int64_t now, stitch_store_session_cb cb,
+                                    void *userdata);
+        /* Deletes sessions that are revoked or expired and whose tokens are all
+         * dead (access_expires < now and (revoked or refresh_expires < now)). */
+        int (*session_prune)(struct stitch_store *s, int64_t now, size_t *ret_n);
+        int (*session_count)(struct stitch_store *s, uint64_t *ret);
+
+        /* signing keys ---------------------------------------------------------- */
+        /* All keys, newest first. */
+        int (*key_list)(struct stitch_store *s, struct stitch_signing_key ***ret, size_t *ret_n);
+        /* Inserts k as the active key and retires the previous active key
+         * (retired = k->created) in one transaction. */
+        int (*key_rotate)(struct stitch_store *s, const struct stitch_signing_key *k);
+        /* Deletes retired keys retired before 'cutoff'. */
+        int (*key_prune)(struct stitch_store *s, int64_t cutoff, size_t *ret_n);
+};
+
+/* Backends and the registry (store/registry.c). */
+extern const struct stitch_store_ops stitch_store_sqlite;
+
+/* Opens the store named by "scheme:location". *ret_ops receives the backend. */
+int stitch_store_open(const char *spec, const struct stitch_store_ops **ret_ops, struct stitch_store **ret);
+
+/* Freeing helpers (store/objects.c). All accept NULL and return NULL. */
+struct stitch_user *stitch_user_free(struct stitch_user *u);
+struct stitch_apikey *stitch_apikey_free(struct stitch_apikey *k);
+struct stitch_session *stitch_session_free(struct stitch_session *s);
+struct stitch_signing_key *stitch_signing_key_free(struct stitch_signing_key *k);
+void stitch_identity_done(struct stitch_identity *i);
+void stitch_user_array_free(struct stitch_user **a, size_t n);
+void stitch_apikey_array_free(struct stitch_apikey **a, size_t n);
+void stitch_session_array_free(struct stitch_session **a, size_t n);
+void stitch_signing_key_array_free(struct stitch_signing_key **a, size_t n);
+char **stitch_strv_free(char **l);
+
+static inline void stitch_user_freep(struct stitch_user **p) { stitch_user_free(*p); }
+static inline void stitch_apikey_freep(struct stitch_apikey **p) { stitch_apikey_free(*p); }
+static inline void stitch_session_freep(struct stitch_session **p) { stitch_session_free(*p); }
+static inline void stitch_signing_key_freep(struct stitch_signing_key **p) { stitch_signing_key_free(*p); }
+static inline void stitch_strv_freep(char ***p) { stitch_strv_free(*p); }
