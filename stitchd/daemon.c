@@ -1,2 +1,178 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-int main(void) { return 0; }
+/* stitchd: the stitch authentication daemon. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <systemd/sd-journal.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "server.h"
+
+static void journal_sink(int priority, int error, const char *file, int line, const char *func,
+                         const char *message) {
+        char f[256], l[32];
+        snprintf(f, sizeof(f), "CODE_FILE=%s", file);
+        snprintf(l, sizeof(l), "CODE_LINE=%d", line);
+        if (error)
+                sd_journal_send("MESSAGE=%s", message, "PRIORITY=%d", priority, "ERRNO=%d", error, "%s", f, "%s", l,
+                                "CODE_FUNC=%s", func, "SYSLOG_IDENTIFIER=stitchd", NULL);
+        else
+                sd_journal_send("MESSAGE=%s", message, "PRIORITY=%d", priority, "%s", f, "%s", l, "CODE_FUNC=%s", func,
+                                "SYSLOG_IDENTIFIER=stitchd", NULL);
+}
+
+static void stderr_sink(int priority, int error, const char *file, int line, const char *func,
+                        const char *message) {
+        static const char *const names[] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
+        fprintf(stderr, "stitchd[%d]: %s: %s\n", (int) getpid(), names[priority & 7], message);
+}
+
+static void help(void) {
+        printf("Usage: stitchd [OPTIONS]\n\n"
+               "The stitch authentication daemon.\n\n"
+               "  -h --help            Show this help\n"
+               "     --version         Show the version\n"
+               "  -c --config PATH     Configuration file (default: $STITCHD_CONFIG or %s)\n"
+               "  -f --foreground      Log to stderr (for running outside systemd)\n"
+               "     --check-config    Parse the configuration, print problems, and exit\n",
+               STITCHD_CONFIG_DEFAULT);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_info("Received %s, shutting down.", strsignal((int) si->ssi_signo));
+        sd_notify(false, "STOPPING=1\nSTATUS=Shutting down...");
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {"config", required_argument, NULL, 'c'},
+                {"foreground", no_argument, NULL, 'f'},
+                {"check-config", no_argument, NULL, 'C'},
+                {},
+        };
+        const char *config_path = NULL;
+        bool foreground = false, check_only = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "hc:f", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'V':
+                        printf("stitchd %s\n", PACKAGE_VERSION);
+                        return 0;
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'f':
+                        foreground = true;
+                        break;
+                case 'C':
+                        check_only = true;
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "stitchd: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        /* No core dumps and no ptrace by other users: we hold keys and passwords. */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        (void) setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+        umask(0077);
+
+        bool explicit_path = config_path || getenv("STITCHD_CONFIG");
+        if (!config_path)
+                config_path = getenv("STITCHD_CONFIG");
+        if (!config_path)
+                config_path = STITCHD_CONFIG_DEFAULT;
+
+        struct stitch_config config;
+        r = stitch_config_init_defaults(&config);
+        if (r < 0) {
+                fprintf(stderr, "stitchd: out of memory\n");
+                return 1;
+        }
+        /* A missing default config means "run on the defaults"; a missing explicit one is an error. */
+        r = stitch_config_load(&config, config_path, !explicit_path, stderr);
+        if (r < 0) {
+                fprintf(stderr, "stitchd: configuration %s is invalid; not starting.\n", config_path);
+                stitch_config_done(&config);
+                return check_only ? 1 : 78; /* EX_CONFIG */
+        }
+        if (check_only) {
+                printf("%s: OK\n", config_path);
+                stitch_config_done(&config);
+                return 0;
+        }
+
+        /* Journal when started by systemd (stderr is the journal stream), stderr otherwise. */
+        if (!foreground && getenv("JOURNAL_STREAM"))
+                stitch_log_set_sink(journal_sink);
+        else
+                stitch_log_set_sink(stderr_sink);
+        stitch_log_set_max_level(config.log_level);
+
+        struct stitch_manager *m = NULL;
+        r = stitch_manager_new(&config, &m);
+        if (r < 0) {
+                stitch_config_done(&config);
+                return 1;
+        }
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        sd_notify(false, "STATUS=Opening store...");
+        r = stitch_server_new(m, &m->server);
+        if (r >= 0)
+                r = stitch_server_listen(m->server); /* sockets before threads: umask games are process-wide */
+        if (r >= 0)
+                r = stitch_manager_start(m);
+        if (r < 0) {
+                log_error_errno(r, "Startup failed: %m");
+                sd_notifyf(false, "STATUS=Startup failed: %s\nERRNO=%d", strerror(-r), -r);
+                stitch_manager_free(m);
+                return 1;
+        }
+
+        (void) sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, NULL);
+        (void) sd_event_add_signal(m->event, NULL, SIGINT, on_signal, NULL);
+        /* SIGHUP: nothing to reload yet; don't die on it. */
+        (void) sd_event_add_signal(m->event, NULL, SIGHUP, NULL, NULL);
+        r = sd_event_set_watchdog(m->event, true); /* pings WATCHDOG=1 when WATCHDOG_USEC is set */
+        if (r > 0)
+                log_debug("Watchdog enabled.");
+
+        log_info("stitchd %s ready: auth socket %s, admin socket %s, store %s.", PACKAGE_VERSION,
+                 m->config.auth_socket, m->config.admin_socket, m->config.store);
+        sd_notify(false, "READY=1\nSTATUS=Serving.");
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                log_error_errno(r, "Event loop failed: %m");
+        stitch_manager_free(m);
+        return r < 0 ? 1 : 0;
+}

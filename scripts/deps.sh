@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what stitch needs on Debian 12: "build" (to build and run) or "test" (also the test tools).
+set -eu
+what=${1:-build}
+build="build-essential autoconf automake libtool pkg-config
+       libpam0g-dev libssl-dev libargon2-dev libcjson-dev libsqlite3-dev libsystemd-dev libcurl4-openssl-dev
+       pamtester"
+test="$build clang libclang-rt-14-dev libcmocka-dev libpam-wrapper jq sqlite3 openssh-server openssh-client sudo
+      sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind"
+pkgs=$build
+[ "$what" = test ] && pkgs=$test
+if [ "$(id -u)" -ne 0 ]; then
+        echo "scripts/deps.sh: run as root (installs Debian packages)" >&2
+        exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Only ask apt when something is missing: keeps reruns fast and offline-friendly.
+missing=$(dpkg-query -W -f='${Package} ${Status}\n' $pkgs 2>/dev/null | awk '$4 != "installed" {print $1}'; \
+          for p in $pkgs; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done)
+missing=$(echo "$missing" | sort -u | tr '\n' ' ')
+if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
+        echo "Installing: $missing"
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

@@ -1,0 +1,79 @@
+#!/bin/bash
+# The whole test suite, as CI and a new user run it:
+#   sudo scripts/test.sh
+# Installs the test dependencies (Debian 12), builds from scratch with
+# -Werror, runs `make check`, runs the unit tests again under ASan+UBSan,
+# runs the fuzz harnesses for a short smoke under libFuzzer, and ends with
+# the line "N passed, N failed" (automake's # PASS / # FAIL, summed).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+out=${STITCH_TEST_DIR:-$top/build-test}
+
+scripts/deps.sh test || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+./autogen.sh >/dev/null 2>&1 || { echo "autogen failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+count() { # sums "# PASS:" / "# FAIL:" / "# ERROR:" lines of a make check log
+        local p f e
+        p=$(grep -E '^# PASS: ' "$1" | awk '{s+=$3} END {print s+0}')
+        f=$(grep -E '^# FAIL: ' "$1" | awk '{s+=$3} END {print s+0}')
+        e=$(grep -E '^# (ERROR|XPASS): ' "$1" | awk '{s+=$3} END {print s+0}')
+        passed=$((passed + p))
+        failed=$((failed + f + e))
+}
+build_failed() { echo "$1"; failed=$((failed + 1)); }
+
+run_suite() { # NAME CONFIGURE_ARGS... ; runs make check in $out/NAME
+        local name=$1; shift
+        local dir=$out/$name
+        rm -rf "$dir"; mkdir -p "$dir"
+        echo "=== $name: configure $*"
+        if ! (cd "$dir" && "$top/configure" "$@" >configure.log 2>&1); then
+                tail -n 30 "$dir/configure.log"; build_failed "$name: configure failed"; return
+        fi
+        if ! make -C "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+                grep -E 'error|Error' "$dir/build.log" | head -n 30; build_failed "$name: build failed"; return
+        fi
+        make -C "$dir" -j"$jobs" check ${TESTS_OVERRIDE:+TESTS="$TESTS_OVERRIDE"} >"$dir/check.log" 2>&1
+        grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|# )' "$dir/check.log"
+        for f in $(grep -lE '^(:test-result: )?(FAIL|ERROR)' $(find "$dir/tests" -name '*.log' 2>/dev/null) 2>/dev/null); do
+                echo "--- $f"; tail -n 40 "$f"
+        done
+        count "$dir/check.log"
+}
+
+# 1. The full suite, warnings as errors.
+run_suite main --enable-werror
+
+# 2. The unit tests (and fuzz smoke) under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit_tests=$(make -s -C "$out/main" print-unit-tests 2>/dev/null)
+ASAN_OPTIONS=detect_leaks=1 TESTS_OVERRIDE="$unit_tests" run_suite sanitizers --enable-werror --enable-sanitizers
+
+# 3. libFuzzer harnesses: build with clang and run each briefly over its seed corpus.
+if command -v clang >/dev/null; then
+        dir=$out/fuzz; rm -rf "$dir"; mkdir -p "$dir"
+        if (cd "$dir" && CC=clang "$top/configure" --enable-fuzzing >configure.log 2>&1) && \
+           make -C "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+                for fz in "$dir"/tests/fuzz/fuzz-*; do
+                        [ -x "$fz" ] || continue
+                        name=$(basename "$fz"); corpus=$top/tests/fuzz/corpus/${name#fuzz-}
+                        work=$(mktemp -d)
+                        if "$fz" -max_total_time=20 -print_final_stats=1 "$work" "$corpus" >"$dir/$name.log" 2>&1; then
+                                echo "PASS: fuzz/$name ($(grep -m1 stat::number_of_executed_units "$dir/$name.log" | awk '{print $2}') executions)"
+                                passed=$((passed + 1))
+                        else
+                                echo "FAIL: fuzz/$name"; tail -n 30 "$dir/$name.log"; failed=$((failed + 1))
+                        fi
+                        rm -rf "$work"
+                done
+        else
+                tail -n 20 "$dir/configure.log" "$dir/build.log"; build_failed "fuzz: build failed"
+        fi
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* io.stitch.Admin: users, API keys, sessions, signing keys, status. Admin socket only. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "log.h"
+#include "objects-json.h"
+#include "password.h"
+#include "providers/provider.h"
+#include "server.h"
+#include "sessions.h"
+#include "util.h"
+#include "wire.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0"
+#endif
+
+/* A user named by id, email or Unix name; answers NotFound itself. */
+static int resolve_user(struct stitch_call *c, const char *spec, struct stitch_user **ret) {
+        struct stitch_manager *m = c->manager;
+        enum stitch_user_key by = stitch_objectid_valid(spec) ? STITCH_USER_BY_ID
+                                  : strchr(spec, '@')          ? STITCH_USER_BY_EMAIL
+                                                               : STITCH_USER_BY_UNIX_NAME;
+        int r = m->store_ops->user_find(m->store, by, spec, ret);
+        if (r == -ENOENT) {
+                stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such user: %s", spec);
+                return r;
+        }
+        if (r < 0) {
+                stitch_call_errno(c, r, "user lookup");
+                return r;
+        }
+        return 0;
+}
+
+static cJSON *strv_to_json(char *const *l) {
+        cJSON *a = cJSON_CreateArray();
+        for (; l && *l; l++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(*l));
+        return a;
+}
+
+int stitch_method_admin_status(struct stitch_call *c) {
+        struct stitch_manager *m = c->manager;
+        uint64_t users = 0, sessions = 0;
+        char kid[64] = "", alg[16] = "";
+
+        if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
+                return 0;
+        (void) m->store_ops->user_count(m->store, &users);
+        (void) m->store_ops->session_count(m->store, &sessions);
+        (void) stitch_keyring_active(m->keyring, kid, sizeof(kid), alg, sizeof(alg));
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "version", PACKAGE_VERSION);
+        cJSON_AddNumberToObject(p, "users", (double) users);
+        cJSON_AddNumberToObject(p, "sessions", (double) sessions);
+        cJSON_AddNumberToObject(p, "revoked_live", (double) stitch_revocations_size(m->revocations));
+        cJSON_AddNumberToObject(p, "uptime", (double) (stitch_now() - m->start_time));
+        cJSON_AddStringToObject(p, "store", m->config.store);
+        cJSON_AddStringToObject(p, "signing_algorithm", alg);
+        cJSON_AddStringToObject(p, "active_kid", kid);
+        cJSON_AddNumberToObject(p, "workers", stitch_workers_threads(m->workers));
+        cJSON_AddNumberToObject(p, "connections", (double) stitch_server_connections(m->server));
+        cJSON_AddNumberToObject(p, "password_verifications",
+                                (double) __atomic_load_n(&m->password_verifications, __ATOMIC_RELAXED));
+        cJSON_AddNumberToObject(p, "logins_succeeded", (double) __atomic_load_n(&m->logins_succeeded, __ATOMIC_RELAXED));
+        cJSON_AddNumberToObject(p, "logins_failed", (double) __atomic_load_n(&m->logins_failed, __ATOMIC_RELAXED));
+        return stitch_call_reply(c, p);
+}
+
+struct create_params {
+        const char *email, *password, *unix_name, *name;
+};
+
+int stitch_method_admin_user_create(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"email", STITCH_PARAM_STRING, offsetof(struct create_params, email), false, 254},
+                {"password", STITCH_PARAM_STRING, offsetof(struct create_params, password), false, 4 * 128},
+                {"unix_name", STITCH_PARAM_STRING, offsetof(struct create_params, unix_name), false, 32},
+                {"name", STITCH_PARAM_STRING, offsetof(struct create_params, name), false, 256},
+        };
+        struct stitch_manager *m = c->manager;
+        struct create_params p = {0};
+        _cleanup_free_ char *hash = NULL;
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (!p.email && !p.unix_name)
+                return stitch_call_invalid_parameter(c, "email", "a user needs an email or a unix_name");
+        if (p.email && !stitch_email_valid(p.email))
+                return stitch_call_invalid_parameter(c, "email", "invalid email address");
+        if (p.unix_name && !stitch_unix_name_valid(p.unix_name))
+                return stitch_call_invalid_parameter(c, "unix_name", "invalid Unix name (lowercase letters, digits, '_', '-', '.'; at most 32)");
+        if (p.email && !p.password)
+                return stitch_call_invalid_parameter(c, "password", "an email user needs a password");
+        if (p.password && !p.email)
+                return stitch_call_invalid_parameter(c, "password", "a password needs an email (local-userpass identity)");
+        if (p.password) {
+                const char *reason;
+                if (stitch_password_check_policy(p.password, m->config.min_password_length, &reason) < 0)
+                        return stitch_call_invalid_parameter(c, "password",
+                                                             "password must be between %u and 128 characters long",
+                                                             m->config.min_password_length);
+                struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+                r = stitch_password_hash(p.password, &a, &hash);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "hashing the password");
+        }
+
+        struct stitch_user u = {0};
+        struct stitch_identity ident = {0};
+        r = stitch_objectid_new(u.id);
+        if (r < 0)
+                return stitch_call_errno(c, r, "id");
+        u.type = (char *) "normal";
+        u.email = (char *) p.email;
+        u.name = (char *) p.name;
+        u.unix_name = (char *) p.unix_name;
+        u.creation_date = stitch_now();
+        cJSON *data = cJSON_CreateObject();
+        if (p.email)
+                cJSON_AddStringToObject(data, "email", p.email);
+        if (p.name)
+                cJSON_AddStringToObject(data, "name", p.name);
+        _cleanup_free_ char *data_json = cJSON_PrintUnformatted(data);
+        cJSON_Delete(data);
+        if (!data_json)
+                return stitch_call_errno(c, -ENOMEM, "user");
+        u.data_json = data_json;
+        _cleanup_free_ char *ident_json = NULL;
+        if (p.email) {
+                cJSON *idd = cJSON_CreateObject();
+                cJSON_AddStringToObject(idd, "email", p.email);
+                ident_json = cJSON_PrintUnformatted(idd);
+                cJSON_Delete(idd);
+                r = stitch_objectid_new(ident.id);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "id");
+                ident.provider_type = ident.provider_id = (char *) "local-userpass";
+                ident.data_json = ident_json;
+                u.identities = &ident;
+                u.n_identities = 1;
+        }
+        r = m->store_ops->user_create(m->store, &u, hash);
+        if (r == -EEXIST)
+                return stitch_call_invalid_parameter(c, p.email ? "email" : "unix_name",
+                                                     "a user with this email or unix_name already exists");
+        if (r < 0)
+                return stitch_call_errno(c, r, "creating the user");
+        log_info("Created user %s (%s%s%s) by uid %u.", u.id, p.email ? p.email : "", p.email && p.unix_name ? ", " : "",
+                 p.unix_name ? p.unix_name : "", (unsigned) c->cred.uid);
+
+        _cleanup_(stitch_user_freep) struct stitch_user *stored = NULL;
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, u.id, &stored);
+        if (r < 0)
+                return stitch_call_errno(c, r, "reading the new user");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(stored));
+        return stitch_call_reply(c, reply);
+}
+
+struct list_params {
+        const char *after;
+        int64_t limit;
+};
+
+int stitch_method_admin_user_list(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"after", STITCH_PARAM_STRING, offsetof(struct list_params, after), false, 64},
+                {"limit", STITCH_PARAM_INT, offsetof(struct list_params, limit), false, 0},
+        };
+        struct stitch_manager *m = c->manager;
+        struct list_params p = {.limit = 100};
+        struct stitch_user **users = NULL;
+        size_t n = 0;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (p.limit < 1 || p.limit > 100)
+                return stitch_call_invalid_parameter(c, "limit", "limit must be between 1 and 100");
+        int r = m->store_ops->user_list(m->store, p.after, (size_t) p.limit, &users, &n);
+        if (r < 0)
+                return stitch_call_errno(c, r, "listing users");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON *a = cJSON_AddArrayToObject(reply, "users");
+        for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(a, stitch_user_to_json(users[i]));
+        if (n == (size_t) p.limit)
+                cJSON_AddStringToObject(reply, "next", users[n - 1]->id);
+        stitch_user_array_free(users, n);
+        return stitch_call_reply(c, reply);
+}
+
+struct user_params {
+        const char *user;
+};
+static const struct stitch_param user_table[] = {
+        {"user", STITCH_PARAM_STRING, offsetof(struct user_params, user), true, 256},
+};
+
+int stitch_method_admin_user_get(struct stitch_call *c) {
+        struct stitch_manager *m = c->manager;
+        struct user_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        struct stitch_session **sessions = NULL;
+        size_t n = 0;
+
+        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        int r = m->store_ops->session_list(m->store, u->id, false, stitch_now(), &sessions, &n);
+        if (r < 0)
+                return stitch_call_errno(c, r, "listing sessions");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(u));
+        cJSON *a = cJSON_AddArrayToObject(reply, "sessions");
+        for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(a, stitch_session_to_json(sessions[i]));
+        stitch_session_array_free(sessions, n);
+        return stitch_call_reply(c, reply);
+}
+
+static int reply_revoked(struct stitch_call *c, const char *user_id, char **revoked) {
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "user_id", user_id);
+        cJSON_AddItemToObject(reply, "revoked_sessions", strv_to_json(revoked));
+        stitch_strv_free(revoked);
+        return stitch_call_reply(c, reply);
+}
+
+/* Puts the user's live sessions into the revocation set before the store
+ * revokes them, so no token verifies in between (fail closed). */
+static void pre_revoke_user(struct stitch_manager *m, const char *user_id) {
+        struct stitch_session **list = NULL;
+        size_t n = 0;
+        int64_t now = stitch_now();
+        int64_t bound = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        if (m->store_ops->session_list(m->store, user_id, false, now, &list, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                (void) stitch_revocations_add(m->revocations, list[i]->id,
+                                              list[i]->access_expires > bound ? list[i]->access_expires : bound);
+        stitch_session_array_free(list, n);
+}
+
+static int set_disabled(struct stitch_call *c, bool disabled) {
+        struct stitch_manager *m = c->manager;
+        struct user_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        char **revoked = NULL;
+
+        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        if (disabled)
+                pre_revoke_user(m, u->id);
+        int r = m->store_ops->user_set_disabled(m->store, u->id, disabled, stitch_now(), &revoked);
+        if (r < 0)
+                return stitch_call_errno(c, r, disabled ? "disabling the user" : "enabling the user");
+        stitch_manager_revoked(m, revoked);
+        log_info("User %s %s by uid %u.", u->id, disabled ? "disabled" : "enabled", (unsigned) c->cred.uid);
+        return reply_revoked(c, u->id, revoked);
+}
+
+int stitch_method_admin_user_disable(struct stitch_call *c) {
+        return set_disabled(c, true);
+}
+
+int stitch_method_admin_user_enable(struct stitch_call *c) {
+        return set_disabled(c, false);
+}
+
+int stitch_method_admin_user_delete(struct stitch_call *c) {
+        struct stitch_manager *m = c->manager;
+        struct user_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        char **revoked = NULL;
+
+        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        pre_revoke_user(m, u->id);
+        int r = m->store_ops->user_delete(m->store, u->id, stitch_now(), &revoked);
+        if (r < 0)
+                return stitch_call_errno(c, r, "deleting the user");
+        stitch_manager_revoked(m, revoked);
+        if (u->unix_name)
+                (void) stitch_ratelimit_unlock(m->ratelimit, u->unix_name);
+        log_info("User %s deleted by uid %u.", u->id, (unsigned) c->cred.uid);
+        return reply_revoked(c, u->id, revoked);
+}
+
+int stitch_method_admin_user_revoke(struct stitch_call *c) {
+        struct stitch_manager *m = c->manager;
+        struct user_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        char **revoked = NULL;
+
+        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        pre_revoke_user(m, u->id);
+        int r = m->store_ops->session_revoke_user(m->store, u->id, stitch_now(), "revoke", &revoked);
+        if (r < 0)
+                return stitch_call_errno(c, r, "revoking sessions");
+        stitch_manager_revoked(m, revoked);
+        log_info("All sessions of user %s revoked by uid %u.", u->id, (unsigned) c->cred.uid);
+        return reply_revoked(c, u->id, revoked);
+}
+
+int stitch_method_admin_user_unlock(struct stitch_call *c) {
+        struct stitch_manager *m = c->manager;
+        struct user_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+
+        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        /* Logins are rate limited by the Unix name asked for: clear every name that reaches this user. */
+        if (u->unix_name)
+                (void) stitch_ratelimit_unlock(m->ratelimit, u->unix_name);
+        if (u->email && m->config.email_domain) {
+                const char *at = strrchr(u->email, '@');
+                if (at && streq(at + 1, m->config.email_domain)) {
+                        char local[256];
+                        size_t n = (size_t) (at - u->email);
+                        if (n < sizeof(local)) {
+                                memcpy(local, u->email, n);
+                                local[n] = 0;
+                                (void) stitch_ratelimit_unlock(m->ratelimit, local);
+                        }
+                }
+        }
+        (void) stitch_ratelimit_unlock(m->ratelimit, p.user);
+        log_info("User %s unlocked by uid %u.", u->id, (unsigned) c->cred.uid);
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "user_id", u->id);
+        return stitch_call_reply(c, reply);
+}
+
+struct setpw_params {
+        const char *user, *password;
+};
+
+int stitch_method_admin_user_set_password(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct setpw_params, user), true, 256},
+                {"password", STITCH_PARAM_STRING, offsetof(struct setpw_params, password), true, 4 * 128},
+        };
+        struct stitch_manager *m = c->manager;
+        struct setpw_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_free_ char *hash = NULL;
+        const char *reason;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        if (!u->email)
+                return stitch_call_invalid_parameter(c, "user", "user has no local-userpass identity (no email)");
+        if (stitch_password_check_policy(p.password, m->config.min_password_length, &reason) < 0)
+                return stitch_call_invalid_parameter(c, "password", "password must be between %u and 128 characters long",
+                                                     m->config.min_password_length);
+        struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        int r = stitch_password_hash(p.password, &a, &hash);
+        if (r < 0)
+                return stitch_call_errno(c, r, "hashing the password");
+        r = m->store_ops->password_set(m->store, u->id, hash);
+        if (r < 0)
+                return stitch_call_errno(c, r, "storing the password");
+        log_info("Password of user %s set by uid %u.", u->id, (unsigned) c->cred.uid);
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "user_id", u->id);
+        return stitch_call_reply(c, reply);
+}
+
+struct apikey_create_params {
+        const char *user, *name, *unix_name;
+        bool server;
+};
+
+int stitch_method_admin_apikey_create(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct apikey_create_params, user), false, 256},
+                {"name", STITCH_PARAM_STRING, offsetof(struct apikey_create_params, name), true, 64},
+                {"server", STITCH_PARAM_BOOL, offsetof(struct apikey_create_params, server), false, 0},
+                {"unix_name", STITCH_PARAM_STRING, offsetof(struct apikey_create_params, unix_name), false, 32},
+        };
+        struct stitch_manager *m = c->manager;
+        struct apikey_create_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_erase_ char *key = NULL;
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (!stitch_apikey_name_valid(p.name))
+                return stitch_call_invalid_parameter(c, "name", "key names are 1-64 letters, digits, '_' or '-'");
+        if (p.server == !!p.user)
+                return stitch_call_invalid_parameter(c, p.server ? "user" : "server", "give either user or server=true");
+        if (p.unix_name && (!p.server || !stitch_unix_name_valid(p.unix_name)))
+                return stitch_call_invalid_parameter(c, "unix_name", "unix_name is for server keys and must be a valid Unix name");
+
+        struct stitch_apikey k = {0};
+        r = stitch_objectid_new(k.id);
+        if (r < 0)
+                return stitch_call_errno(c, r, "id");
+        if (p.server) {
+                /* A server key creates its own user of type "server". */
+                struct stitch_user su = {0};
+                struct stitch_identity ident = {0};
+                r = stitch_objectid_new(su.id);
+                if (r >= 0)
+                        r = stitch_objectid_new(ident.id);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "id");
+                cJSON *d = cJSON_CreateObject();
+                cJSON_AddStringToObject(d, "name", p.name);
+                _cleanup_free_ char *dj = cJSON_PrintUnformatted(d);
+                cJSON_Delete(d);
+                if (!dj)
+                        return stitch_call_errno(c, -ENOMEM, "user");
+                su.type = (char *) "server";
+                su.name = (char *) p.name;
+                su.unix_name = (char *) p.unix_name;
+                su.data_json = dj;
+                su.creation_date = stitch_now();
+                ident.provider_type = ident.provider_id = (char *) "api-key";
+                ident.data_json = dj;
+                su.identities = &ident;
+                su.n_identities = 1;
+                r = m->store_ops->user_create(m->store, &su, NULL);
+                if (r == -EEXIST)
+                        return stitch_call_invalid_parameter(c, "unix_name", "unix_name is already used by another user");
+                if (r < 0)
+                        return stitch_call_errno(c, r, "creating the server user");
+                memcpy(k.user_id, su.id, sizeof(k.user_id));
+        } else {
+                if (resolve_user(c, p.user, &u) < 0)
+                        return 0;
+                memcpy(k.user_id, u->id, sizeof(k.user_id));
+        }
+
+        r = stitch_secret_new(STITCH_APIKEY_PREFIX, &key);
+        if (r < 0)
+                return stitch_call_errno(c, r, "generating the key");
+        stitch_sha256(key, strlen(key), k.hash);
+        k.name = (char *) p.name;
+        k.creation_date = stitch_now();
+        r = m->store_ops->apikey_create(m->store, &k);
+        if (r == -EDQUOT)
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "a user may have at most %d API keys",
+                                         STITCH_MAX_USER_APIKEYS);
+        if (r == -EEXIST)
+                return stitch_call_invalid_parameter(c, "name", "this user already has a key named %s", p.name);
+        if (r < 0)
+                return stitch_call_errno(c, r, "storing the key");
+        log_info("API key %s (%s) created for user %s by uid %u.", k.id, p.name, k.user_id, (unsigned) c->cred.uid);
+
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "_id", k.id);
+        cJSON_AddStringToObject(reply, "key", key);
+        cJSON_AddStringToObject(reply, "name", p.name);
+        cJSON_AddStringToObject(reply, "user_id", k.user_id);
+        cJSON_AddBoolToObject(reply, "disabled", false);
+        return stitch_call_reply(c, reply);
+}
+
+struct opt_user_params {
+        const char *user;
+        bool include_revoked;
+};
+
+int stitch_method_admin_apikey_list(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct opt_user_params, user), false, 256},
+        };
+        struct stitch_manager *m = c->manager;
+        struct opt_user_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        struct stitch_apikey **keys = NULL;
+        size_t n = 0;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (p.user && resolve_user(c, p.user, &u) < 0)
+                return 0;
+        int r = m->store_ops->apikey_list(m->store, u ? u->id : NULL, &keys, &n);
+        if (r < 0)
+                return stitch_call_errno(c, r, "listing keys");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON *a = cJSON_AddArrayToObject(reply, "api_keys");
+        for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(a, stitch_apikey_to_json(keys[i]));
+        stitch_apikey_array_free(keys, n);
+        return stitch_call_reply(c, reply);
+}
+
+struct id_params {
+        const char *id;
+};
+static const struct stitch_param id_table[] = {
+        {"id", STITCH_PARAM_STRING, offsetof(struct id_params, id), true, 64},
+};
+
+static int apikey_op(struct stitch_call *c, int op) {
+        struct stitch_manager *m = c->manager;
+        struct id_params p = {0};
+        int r;
+
+        if (stitch_call_decode(c, id_table, ELEMENTSOF(id_table), &p) < 0)
+                return 0;
+        if (!stitch_objectid_valid(p.id))
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such API key: %s", p.id);
+        r = op == 2 ? m->store_ops->apikey_delete(m->store, p.id)
+                    : m->store_ops->apikey_set_disabled(m->store, p.id, op == 1);
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such API key: %s", p.id);
+        if (r < 0)
+                return stitch_call_errno(c, r, "updating the key");
+        log_info("API key %s %s by uid %u.", p.id, op == 2 ? "deleted" : op == 1 ? "disabled" : "enabled",
+                 (unsigned) c->cred.uid);
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "_id", p.id);
+        return stitch_call_reply(c, reply);
+}
+
+int stitch_method_admin_apikey_enable(struct stitch_call *c) {
+        return apikey_op(c, 0);
+}
+int stitch_method_admin_apikey_disable(struct stitch_call *c) {
+        return apikey_op(c, 1);
+}
+int stitch_method_admin_apikey_delete(struct stitch_call *c) {
+        return apikey_op(c, 2);
+}
+
+int stitch_method_admin_session_list(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct opt_user_params, user), false, 256},
+                {"include_revoked", STITCH_PARAM_BOOL, offsetof(struct opt_user_params, include_revoked), false, 0},
+        };
+        struct stitch_manager *m = c->manager;
+        struct opt_user_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        struct stitch_session **list = NULL;
+        size_t n = 0;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (p.user && resolve_user(c, p.user, &u) < 0)
+                return 0;
+        int r = m->store_ops->session_list(m->store, u ? u->id : NULL, p.include_revoked, stitch_now(), &list, &n);
+        if (r < 0)
+                return stitch_call_errno(c, r, "listing sessions");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON *a = cJSON_AddArrayToObject(reply, "sessions");
+        for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(a, stitch_session_to_json(list[i]));
+        stitch_session_array_free(list, n);
+        return stitch_call_reply(c, reply);
+}
+
+struct sid_params {
+        const char *session_id;
+};
+
+int stitch_method_admin_session_revoke(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"session_id", STITCH_PARAM_STRING, offsetof(struct sid_params, session_id), true, 64},
+        };
+        struct stitch_manager *m = c->manager;
+        struct sid_params p = {0};
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        int r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such session: %s", p.session_id);
+        if (r < 0)
+                return stitch_call_errno(c, r, "session lookup");
+        r = stitch_session_end(m, s, "revoke");
+        if (r < 0)
+                return stitch_call_errno(c, r, "revoking the session");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "session_id", s->id);
+        return stitch_call_reply(c, reply);
+}
+
+int stitch_method_admin_key_rotate(struct stitch_call *c) {
+        char kid[64];
+        if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
+                return 0;
+        int r = stitch_manager_rotate_key(c->manager, kid, sizeof(kid));
+        if (r < 0)
+                return stitch_call_errno(c, r, "key rotation");
+        log_info("Signing key rotated by uid %u: new kid %s.", (unsigned) c->cred.uid, kid);
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "kid", kid);
+        return stitch_call_reply(c, reply);
+}
+
+int stitch_method_admin_key_list(struct stitch_call *c) {
+        struct stitch_manager *m = c->manager;
+        struct stitch_signing_key **keys = NULL;
+        size_t n = 0;
+        if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
+                return 0;
+        int r = m->store_ops->key_list(m->store, &keys, &n);
+        if (r < 0)
+                return stitch_call_errno(c, r, "listing keys");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON *a = cJSON_AddArrayToObject(reply, "keys");
+        for (size_t i = 0; i < n; i++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "kid", keys[i]->kid);
+                cJSON_AddStringToObject(o, "alg", keys[i]->alg);
+                cJSON_AddNumberToObject(o, "created", (double) keys[i]->created);
+                cJSON_AddNumberToObject(o, "retired", (double) keys[i]->retired);
+                cJSON_AddItemToArray(a, o);
+        }
+        stitch_signing_key_array_free(keys, n);
+        return stitch_call_reply(c, reply);
+}
+
+int stitch_method_admin_key_jwks(struct stitch_call *c) {
+        return stitch_method_token_jwks(c);
+}

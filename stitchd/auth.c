@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* io.stitch.Auth: Login, Authorize, OpenSession, CloseSession, ChangePassword. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "log.h"
+#include "password.h"
+#include "providers/provider.h"
+#include "sessions.h"
+#include "util.h"
+#include "wire.h"
+
+#define NAME_MAX_LEN 256
+
+/* Root may act for anyone; others only for the Unix account with their uid. */
+static bool caller_may_act_for(const struct stitch_call *c, const char *unix_name) {
+        uid_t uid;
+        if (c->cred.uid == 0)
+                return true;
+        return stitch_lookup_uid(unix_name, &uid) >= 0 && uid == c->cred.uid;
+}
+
+static bool caller_may_use_session(const struct stitch_call *c, const struct stitch_session *s) {
+        return c->cred.uid == 0 || (s->uid >= 0 && (uid_t) s->uid == c->cred.uid);
+}
+
+struct login_params {
+        const char *user, *service, *provider, *password, *key, *rhost, *tty, *ruser;
+};
+
+int stitch_method_login(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct login_params, user), true, NAME_MAX_LEN},
+                {"service", STITCH_PARAM_STRING, offsetof(struct login_params, service), false, NAME_MAX_LEN},
+                {"provider", STITCH_PARAM_STRING, offsetof(struct login_params, provider), false, 64},
+                {"password", STITCH_PARAM_STRING, offsetof(struct login_params, password), false, 4 * 128},
+                {"key", STITCH_PARAM_STRING, offsetof(struct login_params, key), false, 256},
+                {"rhost", STITCH_PARAM_STRING, offsetof(struct login_params, rhost), false, NAME_MAX_LEN},
+                {"tty", STITCH_PARAM_STRING, offsetof(struct login_params, tty), false, NAME_MAX_LEN},
+                {"ruser", STITCH_PARAM_STRING, offsetof(struct login_params, ruser), false, NAME_MAX_LEN},
+        };
+        struct stitch_manager *m = c->manager;
+        struct login_params p = {0};
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (isempty(p.user))
+                return stitch_call_invalid_parameter(c, "user", "user must not be empty");
+        const char *service = p.service ? p.service : "";
+        if (!stitch_service_allowed(m->config.services, service))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "service '%s' may not use stitch", service);
+        if (!caller_may_act_for(c, p.user))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED,
+                                         "uid %u may only log in as its own Unix account", (unsigned) c->cred.uid);
+
+        const char *provider_name = p.provider;
+        if (!provider_name || streq(provider_name, "auto"))
+                provider_name = p.key ? "api-key" : "local-userpass";
+        const struct stitch_provider *provider = stitch_provider_find(provider_name);
+        if (!provider)
+                return stitch_call_invalid_parameter(c, "provider", "unknown provider '%s'", provider_name);
+        if (!provider->enabled(&m->config))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "provider %s is disabled", provider->name);
+
+        /* Passwords: refuse out-of-policy lengths before paying for a hash. These
+         * can never match a stored password, so this tells an attacker nothing. */
+        if (streq(provider->name, "local-userpass")) {
+                if (!p.password)
+                        return stitch_call_invalid_parameter(c, "password", "password is required");
+                const char *reason;
+                if (stitch_password_check_policy(p.password, 6, &reason) < 0) {
+                        log_info("Login for %s via %s refused: %s.", p.user, service, reason);
+                        return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");
+                }
+        } else if (streq(provider->name, "api-key") && !p.key)
+                return stitch_call_invalid_parameter(c, "key", "key is required");
+
+        uint64_t retry_after = 0;
+        r = stitch_ratelimit_begin(m->ratelimit, p.user, stitch_now_usec(CLOCK_MONOTONIC), &retry_after);
+        if (r == -EBUSY) {
+                log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", p.user, service,
+                           (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                cJSON *params = cJSON_CreateObject();
+                cJSON_AddStringToObject(params, "message", "too many failed attempts; try again later");
+                cJSON_AddNumberToObject(params, "retry_after",
+                                        (double) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                c->reply = stitch_wire_error_new(STITCH_ERROR_TOO_MANY_ATTEMPTS, params);
+                return 0;
+        }
+
+        struct stitch_login l = {
+                .user = p.user,
+                .service = service,
+                .password = p.password,
+                .key = p.key,
+                .rhost = p.rhost,
+                .tty = p.tty,
+                .ruser = p.ruser,
+                .cred = c->cred,
+        };
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        r = provider->authenticate(m, &l, &u);
+        if (r < 0)
+                __atomic_fetch_add(&m->logins_failed, 1, __ATOMIC_RELAXED);
+        if (r == -EACCES || r == -EINVAL) {
+                log_notice("Login for %s via %s with %s failed (rhost %s).", p.user, service, provider->name,
+                           p.rhost ? p.rhost : "-");
+                return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");
+        }
+        if (r == -EPERM) {
+                log_notice("Login for %s via %s with %s not allowed here.", p.user, service, provider->name);
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "%s logins are not allowed for %s via %s",
+                                         provider->name, p.user, service);
+        }
+        if (r < 0)
+                return stitch_call_errno(c, r, "login");
+
+        stitch_ratelimit_success(m->ratelimit, p.user);
+        __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
+
+        cJSON *reply = NULL;
+        r = stitch_session_start(m, u, provider->name, &l, &reply);
+        if (r < 0)
+                return stitch_call_errno(c, r, "creating the session");
+        log_info("Login of %s (user %s) via %s with %s.", p.user, u->id, service, provider->name);
+        return stitch_call_reply(c, reply);
+}
+
+struct authorize_params {
+        const char *user, *service, *session_id;
+};
+
+int stitch_method_authorize(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct authorize_params, user), true, NAME_MAX_LEN},
+                {"service", STITCH_PARAM_STRING, offsetof(struct authorize_params, service), false, NAME_MAX_LEN},
+                {"session_id", STITCH_PARAM_STRING, offsetof(struct authorize_params, session_id), false, 64},
+        };
+        struct stitch_manager *m = c->manager;
+        struct authorize_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (!caller_may_act_for(c, p.user))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "uid %u may only ask about itself",
+                                         (unsigned) c->cred.uid);
+        if (!stitch_service_allowed(m->config.services, p.service ? p.service : ""))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "service '%s' may not use stitch",
+                                         p.service ? p.service : "");
+
+        if (p.session_id) {
+                r = stitch_objectid_valid(p.session_id)
+                            ? m->store_ops->session_get(m->store, p.session_id, &s)
+                            : -ENOENT;
+                if (r == -ENOENT)
+                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+                if (r < 0)
+                        return stitch_call_errno(c, r, "session lookup");
+                if (s->revoked || s->refresh_expires <= stitch_now() ||
+                    stitch_revocations_contains(m->revocations, s->id))
+                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
+                r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+                if (r == -ENOENT)
+                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session's user no longer exists");
+                if (r < 0)
+                        return stitch_call_errno(c, r, "user lookup");
+                /* Anonymous users map to UnixUser; others must still map to p.user. */
+                bool anon = streq_ptr(s->provider_type, "anon-user");
+                if (anon ? !streq_ptr(m->config.anon_unix_user, p.user)
+                         : !(streq_ptr(u->unix_name, p.user) ||
+                             (u->email && m->config.email_domain &&
+                              strncmp(u->email, p.user, strlen(p.user)) == 0 && u->email[strlen(p.user)] == '@' &&
+                              streq(u->email + strlen(p.user) + 1, m->config.email_domain))))
+                        return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "session does not belong to %s",
+                                                 p.user);
+        } else {
+                r = m->store_ops->user_find(m->store, STITCH_USER_BY_UNIX_NAME, p.user, &u);
+                if (r == -ENOENT && !isempty(m->config.email_domain)) {
+                        char email[512];
+                        if ((size_t) snprintf(email, sizeof(email), "%s@%s", p.user, m->config.email_domain) <
+                            sizeof(email))
+                                r = m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, &u);
+                }
+                if (r == -ENOENT)
+                        return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "user lookup");
+        }
+
+        if (u->disabled) {
+                log_notice("Account check for %s (user %s) via %s: disabled.", p.user, u->id,
+                           p.service ? p.service : "-");
+                return stitch_call_error(c, STITCH_ERROR_USER_DISABLED, "account disabled");
+        }
+
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "user_id", u->id);
+        cJSON_AddBoolToObject(reply, "allowed", true);
+        return stitch_call_reply(c, reply);
+}
+
+struct open_params {
+        const char *session_id, *tty, *service;
+        int64_t pid;
+};
+
+int stitch_method_open_session(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"session_id", STITCH_PARAM_STRING, offsetof(struct open_params, session_id), true, 64},
+                {"pid", STITCH_PARAM_INT, offsetof(struct open_params, pid), false, 0},
+                {"tty", STITCH_PARAM_STRING, offsetof(struct open_params, tty), false, NAME_MAX_LEN},
+                {"service", STITCH_PARAM_STRING, offsetof(struct open_params, service), false, NAME_MAX_LEN},
+        };
+        struct stitch_manager *m = c->manager;
+        struct open_params p = {0};
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+        if (r < 0)
+                return stitch_call_errno(c, r, "session lookup");
+        if (!caller_may_use_session(c, s))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
+        if (s->revoked || s->refresh_expires <= stitch_now())
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
+        if (p.pid < 0 || p.pid > INT32_MAX)
+                return stitch_call_invalid_parameter(c, "pid", "pid out of range");
+        /* Without an explicit pid the login is the caller itself. */
+        int64_t pid = p.pid > 0 ? p.pid : (int64_t) c->cred.pid;
+        r = m->store_ops->session_set_open(m->store, s->id, true, pid, s->uid);
+        if (r < 0)
+                return stitch_call_errno(c, r, "opening the session");
+        log_info("Session %s opened (pid %lld, tty %s).", s->id, (long long) pid, p.tty ? p.tty : "-");
+
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "session_id", s->id);
+        return stitch_call_reply(c, reply);
+}
+
+struct close_params {
+        const char *session_id;
+};
+
+int stitch_method_close_session(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"session_id", STITCH_PARAM_STRING, offsetof(struct close_params, session_id), true, 64},
+        };
+        struct stitch_manager *m = c->manager;
+        struct close_params p = {0};
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+        if (r < 0)
+                return stitch_call_errno(c, r, "session lookup");
+        if (!caller_may_use_session(c, s))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
+        (void) m->store_ops->session_set_open(m->store, s->id, false, 0, s->uid);
+        r = stitch_session_end(m, s, "logout");
+        if (r < 0)
+                return stitch_call_errno(c, r, "closing the session");
+        return stitch_call_reply(c, NULL);
+}
+
+struct change_params {
+        const char *user, *old_password, *new_password, *service, *session_id;
+        bool end_other_sessions, check_only;
+};
+
+int stitch_method_change_password(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct change_params, user), true, NAME_MAX_LEN},
+                {"old_password", STITCH_PARAM_STRING, offsetof(struct change_params, old_password), true, 4 * 128},
+                {"new_password", STITCH_PARAM_STRING, offsetof(struct change_params, new_password), false, 4 * 128},
+                {"service", STITCH_PARAM_STRING, offsetof(struct change_params, service), false, NAME_MAX_LEN},
+                {"session_id", STITCH_PARAM_STRING, offsetof(struct change_params, session_id), false, 64},
+                {"end_other_sessions", STITCH_PARAM_BOOL, offsetof(struct change_params, end_other_sessions), false, 0},
+                {"check_only", STITCH_PARAM_BOOL, offsetof(struct change_params, check_only), false, 0},
+        };
+        struct stitch_manager *m = c->manager;
+        struct change_params p = {0};
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (!m->config.userpass_enabled)
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "provider local-userpass is disabled");
+        if (!caller_may_act_for(c, p.user))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "uid %u may only change its own password",
+                                         (unsigned) c->cred.uid);
+        if (!p.check_only) {
+                const char *reason;
+                if (!p.new_password)
+                        return stitch_call_invalid_parameter(c, "new_password", "new_password is required");
+                if (stitch_password_check_policy(p.new_password, m->config.min_password_length, &reason) < 0)
+                        return stitch_call_invalid_parameter(
+                                c, "new_password", "The new password must be between %u and 128 characters long.",
+                                m->config.min_password_length);
+        }
+
+        uint64_t retry_after = 0;
+        if (stitch_ratelimit_begin(m->ratelimit, p.user, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY) {
+                cJSON *params = cJSON_CreateObject();
+                cJSON_AddStringToObject(params, "message", "too many failed attempts; try again later");
+                cJSON_AddNumberToObject(params, "retry_after", (double) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                c->reply = stitch_wire_error_new(STITCH_ERROR_TOO_MANY_ATTEMPTS, params);
+                return 0;
+        }
+
+        struct stitch_login l = {.user = p.user, .service = p.service, .password = p.old_password, .cred = c->cred};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        if (stitch_password_check_policy(p.old_password, 6, &(const char *){NULL}) < 0)
+                r = -EACCES;
+        else
+                r = stitch_provider_userpass.authenticate(m, &l, &u);
+        if (r == -EACCES || r == -EINVAL) {
+                log_notice("Password change for %s refused: wrong current password.", p.user);
+                return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");
+        }
+        if (r < 0)
+                return stitch_call_errno(c, r, "password check");
+        stitch_ratelimit_success(m->ratelimit, p.user);
+        if (p.check_only)
+                return stitch_call_reply(c, NULL);
+
+        struct stitch_argon2_params params = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        _cleanup_free_ char *hash = NULL;
+        r = stitch_password_hash(p.new_password, &params, &hash);
+        if (r < 0)
+                return stitch_call_errno(c, r, "hashing the password");
+        r = m->store_ops->password_set(m->store, u->id, hash);
+        if (r < 0)
+                return stitch_call_errno(c, r, "storing the password");
+        log_info("Password of %s (user %s) changed by its owner.", p.user, u->id);
+
+        size_t ended = 0;
+        if (p.end_other_sessions) {
+                struct stitch_session **list = NULL;
+                size_t n = 0;
+                r = m->store_ops->session_list(m->store, u->id, false, stitch_now(), &list, &n);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "listing sessions");
+                for (size_t i = 0; i < n; i++)
+                        if (!streq_ptr(list[i]->id, p.session_id) && stitch_session_end(m, list[i], "password") >= 0)
+                                ended++;
+                stitch_session_array_free(list, n);
+        }
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddNumberToObject(reply, "ended_sessions", (double) ended);
+        return stitch_call_reply(c, reply);
+}

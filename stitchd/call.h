@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One method call in flight and how handlers answer it. */
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+
+#include "macro.h"
+#include "manager.h"
+
+#define STITCH_ERROR_INVALID_CREDENTIALS "io.stitch.Error.InvalidCredentials"
+#define STITCH_ERROR_USER_DISABLED "io.stitch.Error.UserDisabled"
+#define STITCH_ERROR_SESSION_INVALID "io.stitch.Error.SessionInvalid"
+#define STITCH_ERROR_PERMISSION_DENIED "io.stitch.Error.PermissionDenied"
+#define STITCH_ERROR_INVALID_PARAMETER "io.stitch.Error.InvalidParameter"
+#define STITCH_ERROR_TOO_MANY_ATTEMPTS "io.stitch.Error.TooManyAttempts"
+#define STITCH_ERROR_NOT_FOUND "io.stitch.Error.NotFound"
+#define STITCH_ERROR_BUSY "io.stitch.Error.Busy"
+#define STITCH_ERROR_INTERNAL "io.stitch.Error.Internal"
+#define VARLINK_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
+
+struct stitch_call {
+        struct stitch_manager *manager;
+        const char *method;
+        cJSON *root;   /* the whole call; wiped and freed with the call */
+        cJSON *params; /* inside root */
+        struct ucred cred;
+        bool admin_socket;
+        bool oneway;
+        cJSON *reply; /* set by the handler through the helpers below */
+};
+
+/* Reply with these parameters (taken over; NULL = {}). Returns 0. */
+int stitch_call_reply(struct stitch_call *c, cJSON *params);
+/* Reply with an error; message is printf-style. Returns 0. */
+int stitch_call_error(struct stitch_call *c, const char *error, const char *format, ...) _printf_(3, 4);
+/* InvalidParameter naming the parameter. Returns 0. */
+int stitch_call_invalid_parameter(struct stitch_call *c, const char *parameter, const char *format, ...)
+        _printf_(3, 4);
+/* Maps a -errno from the store or elsewhere to a reply (NotFound, Busy, Internal). Returns 0. */
+int stitch_call_errno(struct stitch_call *c, int error, const char *what);
+
+/* Decodes parameters by table, answering InvalidParameter itself on failure.
+ * Returns 0 when decoded, -EINVAL when an error reply was set. */
+int stitch_call_decode(struct stitch_call *c, const void *table, size_t n_table, void *dest);
+
+typedef int (*stitch_method_handler)(struct stitch_call *c);
+
+enum {
+        STITCH_METHOD_ADMIN = 1 << 0, /* admin socket only */
+        STITCH_METHOD_SLOW = 1 << 1,  /* runs on a worker thread */
+};
+
+struct stitch_method {
+        const char *name;
+        stitch_method_handler handler;
+        unsigned flags;
+};
+
+const struct stitch_method *stitch_method_find(const char *name);
+
+/* Handlers (auth.c, token.c, admin.c). */
+int stitch_method_login(struct stitch_call *c);
+int stitch_method_authorize(struct stitch_call *c);
+int stitch_method_open_session(struct stitch_call *c);
+int stitch_method_close_session(struct stitch_call *c);
+int stitch_method_change_password(struct stitch_call *c);
+int stitch_method_token_get(struct stitch_call *c);
+int stitch_method_token_refresh(struct stitch_call *c);
+int stitch_method_token_verify(struct stitch_call *c);
+int stitch_method_token_logout(struct stitch_call *c);
+int stitch_method_token_jwks(struct stitch_call *c);
+int stitch_method_admin_status(struct stitch_call *c);
+int stitch_method_admin_user_create(struct stitch_call *c);
+int stitch_method_admin_user_list(struct stitch_call *c);
+int stitch_method_admin_user_get(struct stitch_call *c);
+int stitch_method_admin_user_disable(struct stitch_call *c);
+int stitch_method_admin_user_enable(struct stitch_call *c);
+int stitch_method_admin_user_delete(struct stitch_call *c);
+int stitch_method_admin_user_revoke(struct stitch_call *c);
+int stitch_method_admin_user_unlock(struct stitch_call *c);
+int stitch_method_admin_user_set_password(struct stitch_call *c);
+int stitch_method_admin_apikey_create(struct stitch_call *c);
+int stitch_method_admin_apikey_list(struct stitch_call *c);
+int stitch_method_admin_apikey_enable(struct stitch_call *c);
+int stitch_method_admin_apikey_disable(struct stitch_call *c);
+int stitch_method_admin_apikey_delete(struct stitch_call *c);
+int stitch_method_admin_session_list(struct stitch_call *c);
+int stitch_method_admin_session_revoke(struct stitch_call *c);
+int stitch_method_admin_key_rotate(struct stitch_call *c);
+int stitch_method_admin_key_list(struct stitch_call *c);
+int stitch_method_admin_key_jwks(struct stitch_call *c);

@@ -1,0 +1,1132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* stitchd.conf: systemd-style INI, parsed through one table of keys.
+ *
+ * Every problem is reported as "file:line: message" and parsing goes on, so a
+ * single run (stitchd --check-config) shows all of them. The file is parsed
+ * into a copy of the caller's configuration, which is replaced only when the
+ * whole file is valid: a daemon never runs on half of a broken file. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "macro.h"
+
+#define CONFIG_LINE_MAX 4096              /* bytes per line, without the newline */
+#define CONFIG_FILE_MAX (1024 * 1024)     /* a config file is small; refuse anything else */
+#define UNIX_NAME_MAX 32                  /* useradd's limit */
+#define SERVICE_NAME_MAX 255              /* a file name in /etc/pam.d */
+#define DOMAIN_NAME_MAX 253
+
+#define WHITESPACE " \t\r\n\v\f"
+
+#define USEC_PER_MINUTE (UINT64_C(60) * USEC_PER_SEC)
+#define USEC_PER_HOUR (UINT64_C(60) * USEC_PER_MINUTE)
+#define USEC_PER_DAY (UINT64_C(24) * USEC_PER_HOUR)
+#define USEC_PER_WEEK (UINT64_C(7) * USEC_PER_DAY)
+
+#define DEFAULT_STORE "sqlite:/var/lib/stitchd/stitch.db"
+#define DEFAULT_AUTH_SOCKET "/run/stitchd/io.stitch.Auth"
+#define DEFAULT_ADMIN_SOCKET "/run/stitchd/io.stitch.Admin"
+
+#define ARGON2_M_MIN UINT32_C(8)
+#define ARGON2_M_MAX UINT32_C(4194304)
+#define ARGON2_T_MAX UINT32_C(100)
+#define ARGON2_P_MAX UINT32_C(64)
+
+/* ---- small string helpers (locale-independent on purpose) -------------------------------- */
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+static bool is_lower(char c) {
+        return c >= 'a' && c <= 'z';
+}
+
+static bool is_alnum(char c) {
+        return is_digit(c) || is_lower(c) || (c >= 'A' && c <= 'Z');
+}
+
+static char ascii_tolower(char c) {
+        return (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
+}
+
+static bool ascii_strcaseeq(const char *a, const char *b) {
+        for (; *a && *b; a++, b++)
+                if (ascii_tolower(*a) != ascii_tolower(*b))
+                        return false;
+        return *a == *b;
+}
+
+/* Trims in place; returns the start of the trimmed string. */
+static char *strstrip(char *s) {
+        s += strspn(s, WHITESPACE);
+        size_t n = strlen(s);
+        while (n > 0 && strchr(WHITESPACE, s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+static size_t strv_length(char *const *l) {
+        size_t n = 0;
+        if (l)
+                while (l[n])
+                        n++;
+        return n;
+}
+
+static char **strv_free(char **l) {
+        if (l) {
+                for (char **i = l; *i; i++)
+                        free(*i);
+                free(l);
+        }
+        return NULL;
+}
+
+static void strv_freep(char ***l) {
+        strv_free(*l);
+}
+
+static char **strv_new_empty(void) {
+        return calloc(1, sizeof(char *));
+}
+
+static char **strv_copy(char *const *l) {
+        size_t n = strv_length(l);
+        _cleanup_(strv_freep) char **copy = calloc(n + 1, sizeof(char *));
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                copy[i] = strdup(l[i]);
+                if (!copy[i])
+                        return NULL;
+        }
+        return TAKE_PTR(copy);
+}
+
+static int strdup_or_null(const char *s, char **ret) {
+        char *copy = NULL;
+
+        if (s) {
+                copy = strdup(s);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        *ret = copy;
+        return 0;
+}
+
+/* Replaces *field with a copy of s (NULL allowed). */
+static int free_and_strdup(char **field, const char *s) {
+        char *copy;
+        int r = strdup_or_null(s, &copy);
+        if (r < 0)
+                return r;
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+/* Values are echoed in messages: make them printable and bounded, so a binary
+ * file or a hostile value cannot write escape sequences to the terminal. */
+#define ESCAPED_MAX 96
+static const char *escape_value(const char *s, char buf[static ESCAPED_MAX]) {
+        static const char hex[] = "0123456789abcdef";
+        size_t j = 0;
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : (c == '\\' ? 2 : 4);
+
+                if (j + need + 4 > ESCAPED_MAX) { /* room for "..." and NUL */
+                        memcpy(buf + j, "...", 3);
+                        j += 3;
+                        break;
+                }
+                if (need == 1)
+                        buf[j++] = (char) c;
+                else if (need == 2) {
+                        buf[j++] = '\\';
+                        buf[j++] = '\\';
+                } else {
+                        buf[j++] = '\\';
+                        buf[j++] = 'x';
+                        buf[j++] = hex[c >> 4];
+                        buf[j++] = hex[c & 15];
+                }
+        }
+        buf[j] = 0;
+        return buf;
+}
+
+/* ---- durations ---------------------------------------------------------------------------- */
+
+static const struct {
+        const char *suffix;
+        uint64_t usec;
+} duration_units[] = {
+        { "us", 1 },
+        { "usec", 1 },
+        { "ms", USEC_PER_MSEC },
+        { "msec", USEC_PER_MSEC },
+        { "s", USEC_PER_SEC },
+        { "sec", USEC_PER_SEC },
+        { "second", USEC_PER_SEC },
+        { "seconds", USEC_PER_SEC },
+        { "m", USEC_PER_MINUTE },
+        { "min", USEC_PER_MINUTE },
+        { "minute", USEC_PER_MINUTE },
+        { "minutes", USEC_PER_MINUTE },
+        { "h", USEC_PER_HOUR },
+        { "hr", USEC_PER_HOUR },
+        { "hour", USEC_PER_HOUR },
+        { "hours", USEC_PER_HOUR },
+        { "d", USEC_PER_DAY },
+        { "day", USEC_PER_DAY },
+        { "days", USEC_PER_DAY },
+        { "w", USEC_PER_WEEK },
+        { "week", USEC_PER_WEEK },
+        { "weeks", USEC_PER_WEEK },
+};
+
+static int add_overflow_u64(uint64_t a, uint64_t b, uint64_t *ret) {
+        if (a > UINT64_MAX - b)
+                return -ERANGE;
+        *ret = a + b;
+        return 0;
+}
+
+int stitch_parse_duration(const char *s, uint64_t *ret_usec) {
+        uint64_t total = 0;
+        bool any = false;
+
+        if (!s)
+                return -EINVAL;
+
+        /* A sequence of "NUMBER[.FRACTION][ ]UNIT" parts, optionally separated by whitespace;
+         * a part without a unit counts in seconds. */
+        for (const char *p = s;;) {
+                p += strspn(p, WHITESPACE);
+                if (!*p)
+                        break;
+                if (!is_digit(*p))
+                        return -EINVAL;
+
+                uint64_t whole = 0;
+                for (; is_digit(*p); p++) {
+                        uint64_t d = (uint64_t) (*p - '0');
+                        if (whole > (UINT64_MAX - d) / 10)
+                                return -ERANGE;
+                        whole = whole * 10 + d;
+                }
+
+                const char *fraction = NULL;
+                size_t n_fraction = 0;
+                if (*p == '.') {
+                        fraction = ++p;
+                        while (is_digit(*p))
+                                p++;
+                        n_fraction = (size_t) (p - fraction);
+                        if (n_fraction == 0)
+                                return -EINVAL;
+                }
+
+                p += strspn(p, WHITESPACE);
+                size_t n_unit = 0;
+                while (is_lower(p[n_unit]))
+                        n_unit++;
+
+                uint64_t unit = USEC_PER_SEC;
+                if (n_unit > 0) {
+                        bool found = false;
+                        for (size_t i = 0; i < ELEMENTSOF(duration_units); i++)
+                                if (strlen(duration_units[i].suffix) == n_unit &&
+                                    memcmp(duration_units[i].suffix, p, n_unit) == 0) {
+                                        unit = duration_units[i].usec;
+                                        found = true;
+                                        break;
+                                }
+                        if (!found)
+                                return -EINVAL;
+                        p += n_unit;
+                }
+
+                if (whole > UINT64_MAX / unit)
+                        return -ERANGE;
+                uint64_t part = whole * unit;
+
+                /* "1.5h": each fractional digit is worth a tenth of the previous one. */
+                uint64_t scale = unit;
+                for (size_t i = 0; i < n_fraction && scale > 0; i++) {
+                        scale /= 10;
+                        if (add_overflow_u64(part, (uint64_t) (fraction[i] - '0') * scale, &part) < 0)
+                                return -ERANGE;
+                }
+
+                if (add_overflow_u64(total, part, &total) < 0)
+                        return -ERANGE;
+                any = true;
+        }
+
+        if (!any)
+                return -EINVAL;
+
+        *ret_usec = total;
+        return 0;
+}
+
+/* For messages only: "1h 30min", "60d", "500ms". */
+#define DURATION_MAX 96
+static const char *format_duration(uint64_t usec, char buf[static DURATION_MAX]) {
+        static const struct {
+                const char *suffix;
+                uint64_t usec;
+        } units[] = {
+                { "d", USEC_PER_DAY },   { "h", USEC_PER_HOUR },    { "min", USEC_PER_MINUTE },
+                { "s", USEC_PER_SEC },   { "ms", USEC_PER_MSEC },   { "us", 1 },
+        };
+        size_t j = 0;
+
+        if (usec == 0)
+                return "0";
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(units) && usec > 0; i++) {
+                uint64_t n = usec / units[i].usec;
+                if (n == 0)
+                        continue;
+                usec %= units[i].usec;
+                int k = snprintf(buf + j, DURATION_MAX - j, "%s%" PRIu64 "%s", j > 0 ? " " : "", n,
+                                 units[i].suffix);
+                if (k < 0 || (size_t) k >= DURATION_MAX - j)
+                        break;
+                j += (size_t) k;
+        }
+        return buf;
+}
+
+/* ---- value checks shared by the parsers and the final validation ---------------------------- */
+
+static bool unix_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > UNIX_NAME_MAX)
+                return false;
+        if (!is_lower(s[0]) && s[0] != '_')
+                return false;
+        for (size_t i = 1; i < n; i++) {
+                char c = s[i];
+                if (is_lower(c) || is_digit(c) || c == '_' || c == '-')
+                        continue;
+                if (c == '$' && i == n - 1)
+                        continue;
+                return false;
+        }
+        return true;
+}
+
+static bool service_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > SERVICE_NAME_MAX || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!is_alnum(*c) && !strchr("._+@-", *c))
+                        return false;
+        return true;
+}
+
+static bool domain_name_is_valid(const char *s) {
+        size_t n = strlen(s), label = 0;
+
+        if (n == 0 || n > DOMAIN_NAME_MAX)
+                return false;
+        for (size_t i = 0; i <= n; i++) {
+                char c = s[i];
+                if (c == '.' || c == 0) {
+                        /* labels: 1..63 characters, no hyphen at either end */
+                        if (label == 0 || label > 63 || s[i - 1] == '-')
+                                return false;
+                        label = 0;
+                        continue;
+                }
+                if (!is_alnum(c) && c != '-')
+                        return false;
+                if (c == '-' && label == 0)
+                        return false;
+                label++;
+        }
+        return true;
+}
+
+static bool path_is_valid(const char *s) {
+        if (s[0] != '/' || strlen(s) >= PATH_MAX)
+                return false;
+        for (const char *c = s; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool socket_path_is_valid(const char *s) {
+        return path_is_valid(s) && strlen(s) < sizeof(((struct sockaddr_un *) NULL)->sun_path);
+}
+
+static bool store_is_valid(const char *s) {
+        if (strncmp(s, "sqlite:", 7) != 0)
+                return false;
+        const char *path = s + 7;
+        size_t n = strlen(path);
+        /* a database is a file: "sqlite:/" or "sqlite:/var/lib/" name directories */
+        return path_is_valid(path) && path[n - 1] != '/';
+}
+
+/* ---- the key table ---------------------------------------------------------------------- */
+
+struct parser {
+        const char *name;
+        FILE *errors;
+        struct stitch_config *config;
+        unsigned n_errors;
+        const char *section;   /* NULL: before the first section header */
+        bool section_unknown;  /* inside an unknown section: its keys are skipped */
+};
+
+struct key_desc;
+typedef int (*parse_fn)(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                        void *field);
+
+struct key_desc {
+        const char *section;
+        const char *key;
+        parse_fn parse;
+        size_t offset;
+        /* What an empty assignment restores. NULL: the parser handles "" itself (names reset
+         * to unset, lists to empty). */
+        const char *default_value;
+        uint64_t min, max;
+};
+
+_printf_(3, 4) static void report(struct parser *p, unsigned line, const char *format, ...) {
+        va_list ap;
+
+        p->n_errors++;
+        if (!p->errors)
+                return;
+
+        if (line > 0)
+                fprintf(p->errors, "%s:%u: ", p->name, line);
+        else
+                fprintf(p->errors, "%s: ", p->name);
+        va_start(ap, format);
+        vfprintf(p->errors, format, ap);
+        va_end(ap);
+        fputc('\n', p->errors);
+}
+
+#define report_value(p, line, k, value, fmt, ...)                                                  \
+        ({                                                                                          \
+                char _buf_[ESCAPED_MAX];                                                           \
+                report((p), (line), "%s=%s: " fmt, (k)->key, escape_value((value), _buf_),         \
+                       ##__VA_ARGS__);                                                              \
+                -EINVAL;                                                                            \
+        })
+
+static int parse_bool(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                      void *field) {
+        static const char *const yes[] = { "yes", "true", "1", "on" }, *const no[] = { "no", "false", "0", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (ascii_strcaseeq(value, yes[i])) {
+                        *(bool *) field = true;
+                        return 0;
+                }
+                if (ascii_strcaseeq(value, no[i])) {
+                        *(bool *) field = false;
+                        return 0;
+                }
+        }
+        return report_value(p, line, k, value, "not a boolean (use yes or no)");
+}
+
+static int parse_number(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (!is_digit(*s))
+                return -EINVAL;
+        for (; is_digit(*s); s++) {
+                uint64_t d = (uint64_t) (*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        if (*s)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_unsigned(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                          void *field) {
+        uint64_t v;
+        int r = parse_number(value, &v);
+
+        if (r == -EINVAL)
+                return report_value(p, line, k, value, "not a number");
+        if (r < 0 || v < k->min || v > k->max)
+                return report_value(p, line, k, value, "out of range (%" PRIu64 "..%" PRIu64 ")", k->min,
+                                    k->max);
+        *(unsigned *) field = (unsigned) v;
+        return 0;
+}
+
+static int parse_duration(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                          void *field) {
+        char a[DURATION_MAX], b[DURATION_MAX];
+        uint64_t v;
+        int r = stitch_parse_duration(value, &v);
+
+        if (r == -EINVAL)
+                return report_value(p, line, k, value, "not a duration (e.g. 90s, 5min, 1h 30min, 60d)");
+        if (r < 0 || v < k->min || v > k->max)
+                return report_value(p, line, k, value, "out of range (%s..%s)", format_duration(k->min, a),
+                                    format_duration(k->max, b));
+        *(uint64_t *) field = v;
+        return 0;
+}
+
+static int parse_store(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                       void *field) {
+        if (!store_is_valid(value))
+                return report_value(p, line, k, value, "expected sqlite:/absolute/path/to/database");
+        return free_and_strdup(field, value);
+}
+
+static int parse_socket_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                             void *field) {
+        if (!path_is_valid(value))
+                return report_value(p, line, k, value, "not an absolute path");
+        if (!socket_path_is_valid(value))
+                return report_value(p, line, k, value, "socket path too long (max %zu bytes)",
+                                    sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+        return free_and_strdup(field, value);
+}
+
+static int parse_unix_name(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           void *field) {
+        if (isempty(value))
+                return free_and_strdup(field, NULL);
+        if (!unix_name_is_valid(value))
+                return report_value(p, line, k, value, "not a valid user or group name");
+        return free_and_strdup(field, value);
+}
+
+static int parse_anon_unix_user(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                                void *field) {
+        /* The daemon also refuses any account with UID 0 at runtime; this catches the obvious case. */
+        if (streq(value, "root"))
+                return report_value(p, line, k, value, "anonymous logins must not map to root");
+        return parse_unix_name(p, line, k, value, field);
+}
+
+static int parse_email_domain(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                              void *field) {
+        if (isempty(value))
+                return free_and_strdup(field, NULL);
+        if (!domain_name_is_valid(value))
+                return report_value(p, line, k, value, "not a valid domain name");
+        return free_and_strdup(field, value);
+}
+
+static int parse_log_level(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           void *field) {
+        static const struct {
+                const char *name;
+                int level;
+        } levels[] = {
+                { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
+                { "warning", LOG_WARNING }, { "err", LOG_ERR },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
+                if (streq(value, levels[i].name)) {
+                        *(int *) field = levels[i].level;
+                        return 0;
+                }
+        return report_value(p, line, k, value, "expected debug, info, notice, warning or err");
+}
+
+static int parse_signing_algorithm(struct parser *p, unsigned line, const struct key_desc *k,
+                                   const char *value, void *field) {
+        if (streq(value, "ES256"))
+                *(enum stitch_signing_algorithm *) field = STITCH_SIGNING_ES256;
+        else if (streq(value, "HS256"))
+                *(enum stitch_signing_algorithm *) field = STITCH_SIGNING_HS256;
+        else
+                return report_value(p, line, k, value, "expected ES256 or HS256");
+        return 0;
+}
+
+static int parse_on_revoke(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           void *field) {
+        if (streq(value, "keep"))
+                *(enum stitch_on_revoke *) field = STITCH_ON_REVOKE_KEEP;
+        else if (streq(value, "terminate"))
+                *(enum stitch_on_revoke *) field = STITCH_ON_REVOKE_TERMINATE;
+        else
+                return report_value(p, line, k, value, "expected keep or terminate");
+        return 0;
+}
+
+/* Lists replace, they do not append: the last assignment wins, an empty one empties the list. */
+static int parse_service_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                              char ***field, bool allow_all) {
+        _cleanup_(strv_freep) char **l = NULL;
+        _cleanup_free_ char *copy = strdup(value);
+        size_t n = 0;
+        bool bad = false;
+
+        if (!copy)
+                return -ENOMEM;
+        l = calloc(strlen(value) / 2 + 2, sizeof(char *)); /* at most one item per two bytes */
+        if (!l)
+                return -ENOMEM;
+
+        for (char *s = copy;;) {
+                s += strspn(s, WHITESPACE ",");
+                if (!*s)
+                        break;
+                size_t len = strcspn(s, WHITESPACE ",");
+                char *item = s;
+                s += len;
+                if (*s)
+                        *s++ = 0;
+
+                if (streq(item, "*")) {
+                        if (!allow_all) {
+                                (void) report_value(p, line, k, value,
+                                                    "\"*\" is not allowed here, name each service");
+                                bad = true;
+                                continue;
+                        }
+                } else if (!service_name_is_valid(item)) {
+                        char buf[ESCAPED_MAX];
+                        (void) report_value(p, line, k, value, "invalid service name \"%s\"",
+                                            escape_value(item, buf));
+                        bad = true;
+                        continue;
+                }
+
+                bool dup = false;
+                for (size_t i = 0; i < n; i++)
+                        if (streq(l[i], item))
+                                dup = true;
+                if (dup)
+                        continue;
+                l[n] = strdup(item);
+                if (!l[n])
+                        return -ENOMEM;
+                n++;
+        }
+        if (bad)
+                return -EINVAL;
+
+        strv_free(*field);
+        *field = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_pam_services(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                              void *field) {
+        return parse_service_list(p, line, k, value, field, /* allow_all= */ true);
+}
+
+static int parse_anon_services(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                               void *field) {
+        /* Never implied: anonymous logins for sshd or sudo must be asked for by name. */
+        return parse_service_list(p, line, k, value, field, /* allow_all= */ false);
+}
+
+/* "argon2id:m=19456,t=2,p=1"; parameters in any order, each at most once, missing ones take the
+ * built-in default. */
+static int parse_password_hash(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                               void *field) {
+        struct stitch_config *c = p->config;
+        uint64_t m = 19456, t = 2, par = 1;
+        bool seen_m = false, seen_t = false, seen_p = false;
+        _cleanup_free_ char *copy = NULL;
+
+        (void) field;
+
+        if (strncmp(value, "argon2id:", 9) != 0)
+                return report_value(p, line, k, value, "expected argon2id:m=KIB,t=PASSES,p=LANES");
+
+        copy = strdup(value + 9);
+        if (!copy)
+                return -ENOMEM;
+
+        for (char *s = copy; *s;) {
+                size_t len = strcspn(s, ",");
+                char *item = s;
+                s += len;
+                if (*s)
+                        *s++ = 0;
+
+                item = strstrip(item);
+                char *eq = strchr(item, '=');
+                if (!eq)
+                        return report_value(p, line, k, value, "expected argon2id:m=KIB,t=PASSES,p=LANES");
+                *eq = 0;
+                const char *name = strstrip(item), *number = strstrip(eq + 1);
+                uint64_t v;
+                bool *seen;
+                uint64_t *target;
+
+                if (streq(name, "m"))
+                        seen = &seen_m, target = &m;
+                else if (streq(name, "t"))
+                        seen = &seen_t, target = &t;
+                else if (streq(name, "p"))
+                        seen = &seen_p, target = &par;
+                else
+                        return report_value(p, line, k, value, "unknown parameter (use m, t and p)");
+                if (*seen)
+                        return report_value(p, line, k, value, "parameter %s given twice", name);
+                if (parse_number(number, &v) < 0)
+                        return report_value(p, line, k, value, "parameter %s is not a number", name);
+                *seen = true;
+                *target = v;
+        }
+
+        if (m < ARGON2_M_MIN || m > ARGON2_M_MAX)
+                return report_value(p, line, k, value, "m= out of range (%" PRIu32 "..%" PRIu32 " KiB)",
+                                    ARGON2_M_MIN, ARGON2_M_MAX);
+        if (t < 1 || t > ARGON2_T_MAX)
+                return report_value(p, line, k, value, "t= out of range (1..%" PRIu32 ")", ARGON2_T_MAX);
+        if (par < 1 || par > ARGON2_P_MAX)
+                return report_value(p, line, k, value, "p= out of range (1..%" PRIu32 ")", ARGON2_P_MAX);
+        if (m < 8 * par)
+                return report_value(p, line, k, value, "m= must be at least 8 KiB per lane (8*p)");
+
+        c->argon2_m_kib = (uint32_t) m;
+        c->argon2_t = (uint32_t) t;
+        c->argon2_p = (uint32_t) par;
+        return 0;
+}
+
+#define FIELD(f) offsetof(struct stitch_config, f)
+#define SEC(n) ((uint64_t) (n) * USEC_PER_SEC)
+#define DAYS(n) ((uint64_t) (n) * USEC_PER_DAY)
+
+static const struct key_desc keys[] = {
+        { "Daemon", "Store", parse_store, FIELD(store), DEFAULT_STORE, 0, 0 },
+        { "Daemon", "AuthSocket", parse_socket_path, FIELD(auth_socket), DEFAULT_AUTH_SOCKET, 0, 0 },
+        { "Daemon", "AdminSocket", parse_socket_path, FIELD(admin_socket), DEFAULT_ADMIN_SOCKET, 0, 0 },
+        { "Daemon", "AdminGroup", parse_unix_name, FIELD(admin_group), NULL, 0, 0 },
+        { "Daemon", "Workers", parse_unsigned, FIELD(workers), "0", 0, 1024 },
+        { "Daemon", "LogLevel", parse_log_level, FIELD(log_level), "info", 0, 0 },
+
+        { "Tokens", "AccessTokenLifetime", parse_duration, FIELD(access_token_lifetime_usec), "30min",
+          SEC(10), USEC_PER_DAY },
+        { "Tokens", "RefreshTokenLifetime", parse_duration, FIELD(refresh_token_lifetime_usec), "60d",
+          SEC(10), DAYS(3650) },
+        { "Tokens", "RefreshMargin", parse_duration, FIELD(refresh_margin_usec), "5min", 0, USEC_PER_DAY },
+        { "Tokens", "SigningAlgorithm", parse_signing_algorithm, FIELD(signing_algorithm), "ES256", 0, 0 },
+        { "Tokens", "RotateRefreshTokens", parse_bool, FIELD(rotate_refresh_tokens), "no", 0, 0 },
+
+        { "Pam", "EmailDomain", parse_email_domain, FIELD(email_domain), NULL, 0, 0 },
+        { "Pam", "Services", parse_pam_services, FIELD(services), NULL, 0, 0 },
+
+        { "Provider.local-userpass", "Enabled", parse_bool, FIELD(userpass_enabled), "yes", 0, 0 },
+        { "Provider.local-userpass", "MinPasswordLength", parse_unsigned, FIELD(min_password_length), "6",
+          6, 128 },
+        { "Provider.local-userpass", "PasswordHash", parse_password_hash, FIELD(argon2_m_kib),
+          "argon2id:m=19456,t=2,p=1", 0, 0 },
+
+        { "Provider.api-key", "Enabled", parse_bool, FIELD(apikey_enabled), "yes", 0, 0 },
+
+        { "Provider.anon-user", "Enabled", parse_bool, FIELD(anon_enabled), "no", 0, 0 },
+        { "Provider.anon-user", "UnixUser", parse_anon_unix_user, FIELD(anon_unix_user), NULL, 0, 0 },
+        { "Provider.anon-user", "Services", parse_anon_services, FIELD(anon_services), NULL, 0, 0 },
+
+        { "Limits", "MaxFailures", parse_unsigned, FIELD(max_failures), "10", 1, 1000 },
+        { "Limits", "FailureWindow", parse_duration, FIELD(failure_window_usec), "15min", SEC(1), DAYS(30) },
+        { "Limits", "BackoffMax", parse_duration, FIELD(backoff_max_usec), "15min", SEC(1), DAYS(30) },
+        { "Limits", "MaxConnections", parse_unsigned, FIELD(max_connections), "1024", 1, 65536 },
+        { "Limits", "IdleTimeout", parse_duration, FIELD(idle_timeout_usec), "60s", SEC(1), DAYS(1) },
+
+        { "Sessions", "OnRevoke", parse_on_revoke, FIELD(on_revoke), "keep", 0, 0 },
+        { "Sessions", "MaxPerUser", parse_unsigned, FIELD(max_sessions_per_user), "100", 1, 100000 },
+};
+
+static const char *known_section(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].section, name))
+                        return keys[i].section;
+        return NULL;
+}
+
+static const struct key_desc *find_key(const char *section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].section, section) && streq(keys[i].key, key))
+                        return &keys[i];
+        return NULL;
+}
+
+/* ---- defaults, copies, teardown ------------------------------------------------------------ */
+
+int stitch_config_init_defaults(struct stitch_config *c) {
+        *c = (struct stitch_config) {
+                .workers = 0,
+                .log_level = LOG_INFO,
+                .access_token_lifetime_usec = 30 * USEC_PER_MINUTE,
+                .refresh_token_lifetime_usec = 60 * USEC_PER_DAY,
+                .refresh_margin_usec = 5 * USEC_PER_MINUTE,
+                .signing_algorithm = STITCH_SIGNING_ES256,
+                .rotate_refresh_tokens = false,
+                .userpass_enabled = true,
+                .min_password_length = 6,
+                .argon2_m_kib = 19456,
+                .argon2_t = 2,
+                .argon2_p = 1,
+                .apikey_enabled = true,
+                .anon_enabled = false,
+                .max_failures = 10,
+                .failure_window_usec = 15 * USEC_PER_MINUTE,
+                .backoff_max_usec = 15 * USEC_PER_MINUTE,
+                .max_connections = 1024,
+                .idle_timeout_usec = 60 * USEC_PER_SEC,
+                .on_revoke = STITCH_ON_REVOKE_KEEP,
+                .max_sessions_per_user = 100,
+        };
+
+        c->store = strdup(DEFAULT_STORE);
+        c->auth_socket = strdup(DEFAULT_AUTH_SOCKET);
+        c->admin_socket = strdup(DEFAULT_ADMIN_SOCKET);
+        c->services = calloc(2, sizeof(char *));
+        if (c->services)
+                c->services[0] = strdup("*");
+        c->anon_services = strv_new_empty();
+
+        if (!c->store || !c->auth_socket || !c->admin_socket || !c->services || !c->services[0] ||
+            !c->anon_services) {
+                stitch_config_done(c);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void stitch_config_done(struct stitch_config *c) {
+        if (!c)
+                return;
+        free(c->store);
+        free(c->auth_socket);
+        free(c->admin_socket);
+        free(c->admin_group);
+        free(c->email_domain);
+        strv_free(c->services);
+        free(c->anon_unix_user);
+        strv_free(c->anon_services);
+        /* Zeroed, so a second call (or a call after a failed init) frees nothing twice. */
+        *c = (struct stitch_config) {};
+}
+
+static int config_copy(const struct stitch_config *src, struct stitch_config *ret) {
+        struct stitch_config c = *src;
+
+        c.store = c.auth_socket = c.admin_socket = c.admin_group = c.email_domain = c.anon_unix_user = NULL;
+        c.services = c.anon_services = NULL;
+
+        if (strdup_or_null(src->store, &c.store) < 0 || strdup_or_null(src->auth_socket, &c.auth_socket) < 0 ||
+            strdup_or_null(src->admin_socket, &c.admin_socket) < 0 ||
+            strdup_or_null(src->admin_group, &c.admin_group) < 0 ||
+            strdup_or_null(src->email_domain, &c.email_domain) < 0 ||
+            strdup_or_null(src->anon_unix_user, &c.anon_unix_user) < 0)
+                goto oom;
+
+        c.services = src->services ? strv_copy(src->services) : strv_new_empty();
+        c.anon_services = src->anon_services ? strv_copy(src->anon_services) : strv_new_empty();
+        if (!c.services || !c.anon_services)
+                goto oom;
+
+        *ret = c;
+        return 0;
+
+oom:
+        stitch_config_done(&c);
+        return -ENOMEM;
+}
+
+/* ---- the parser ------------------------------------------------------------------------------ */
+
+static int parse_line(struct parser *p, unsigned line, char *l) {
+        l = strstrip(l);
+
+        if (!*l || *l == '#' || *l == ';')
+                return 0;
+
+        if (*l == '[') {
+                size_t n = strlen(l);
+                char buf[ESCAPED_MAX];
+
+                if (l[n - 1] != ']' || n < 3 || strpbrk(l + 1, "[]") != l + n - 1) {
+                        report(p, line, "Malformed section header: %s", escape_value(l, buf));
+                        /* Keys that follow belong to no section we know: don't pile up errors. */
+                        p->section = NULL;
+                        p->section_unknown = true;
+                        return 0;
+                }
+                l[n - 1] = 0;
+                p->section = known_section(l + 1);
+                p->section_unknown = !p->section;
+                if (!p->section)
+                        report(p, line, "Unknown section [%s]", escape_value(l + 1, buf));
+                return 0;
+        }
+
+        char *eq = strchr(l, '=');
+        if (!eq) {
+                char buf[ESCAPED_MAX];
+                report(p, line, "Missing '=' in line: %s", escape_value(l, buf));
+                return 0;
+        }
+        *eq = 0;
+        char *key = strstrip(l), *value = strstrip(eq + 1);
+        char buf[ESCAPED_MAX];
+
+        if (!*key) {
+                report(p, line, "Missing key name before '='");
+                return 0;
+        }
+        if (p->section_unknown)
+                return 0;
+        if (!p->section) {
+                report(p, line, "Assignment outside of any section: %s", escape_value(key, buf));
+                return 0;
+        }
+
+        const struct key_desc *k = find_key(p->section, key);
+        if (!k) {
+                report(p, line, "Unknown key '%s' in section [%s]", escape_value(key, buf), p->section);
+                return 0;
+        }
+
+        if (!*value && k->default_value)
+                value = (char *) k->default_value;
+
+        int r = k->parse(p, line, k, value, (uint8_t *) p->config + k->offset);
+        return r == -ENOMEM ? r : 0;
+}
+
+static void validate(struct parser *p) {
+        const struct stitch_config *c = p->config;
+        char a[DURATION_MAX], b[DURATION_MAX];
+
+        if (c->refresh_margin_usec >= c->access_token_lifetime_usec)
+                report(p, 0, "RefreshMargin=%s must be shorter than AccessTokenLifetime=%s",
+                       format_duration(c->refresh_margin_usec, a), format_duration(c->access_token_lifetime_usec, b));
+        if (c->access_token_lifetime_usec < SEC(10) || c->access_token_lifetime_usec > USEC_PER_DAY)
+                report(p, 0, "AccessTokenLifetime=%s must be between 10s and 24h",
+                       format_duration(c->access_token_lifetime_usec, a));
+        if (c->refresh_token_lifetime_usec < c->access_token_lifetime_usec)
+                report(p, 0, "RefreshTokenLifetime=%s must not be shorter than AccessTokenLifetime=%s",
+                       format_duration(c->refresh_token_lifetime_usec, a),
+                       format_duration(c->access_token_lifetime_usec, b));
+        if (c->anon_enabled && isempty(c->anon_unix_user))
+                report(p, 0, "[Provider.anon-user] Enabled=yes requires UnixUser=");
+
+        /* The parsers check these already; a caller may have filled c by hand. */
+        if (!c->store || !store_is_valid(c->store))
+                report(p, 0, "Store= must be sqlite:/absolute/path");
+        if (!c->auth_socket || !socket_path_is_valid(c->auth_socket))
+                report(p, 0, "AuthSocket= must be an absolute path shorter than %zu bytes",
+                       sizeof(((struct sockaddr_un *) NULL)->sun_path));
+        if (!c->admin_socket || !socket_path_is_valid(c->admin_socket))
+                report(p, 0, "AdminSocket= must be an absolute path shorter than %zu bytes",
+                       sizeof(((struct sockaddr_un *) NULL)->sun_path));
+        if (c->auth_socket && c->admin_socket && streq(c->auth_socket, c->admin_socket))
+                report(p, 0, "AuthSocket= and AdminSocket= must be different paths");
+        if (c->admin_group && !unix_name_is_valid(c->admin_group))
+                report(p, 0, "AdminGroup= is not a valid group name");
+        if (c->anon_unix_user && !unix_name_is_valid(c->anon_unix_user))
+                report(p, 0, "UnixUser= is not a valid user name");
+}
+
+int stitch_config_load_buffer(struct stitch_config *c, const char *name, const char *data, size_t len,
+                              FILE *errors) {
+        struct stitch_config new;
+        char line_buf[CONFIG_LINE_MAX + 1];
+        unsigned line = 0;
+        int r;
+
+        if (!c || (!data && len > 0))
+                return -EINVAL;
+        if (!name)
+                name = "(buffer)";
+
+        r = config_copy(c, &new);
+        if (r < 0)
+                return r;
+
+        struct parser p = {
+                .name = name,
+                .errors = errors,
+                .config = &new,
+        };
+
+        /* A UTF-8 byte order mark is not part of the first line. */
+        if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+                data += 3;
+                len -= 3;
+        }
+
+        for (size_t pos = 0; pos < len;) {
+                const char *start = data + pos;
+                const char *nl = memchr(start, '\n', len - pos);
+                size_t n = nl ? (size_t) (nl - start) : len - pos;
+
+                pos += n + (nl ? 1 : 0);
+                if (line == UINT_MAX)
+                        break;
+                line++;
+
+                if (n > CONFIG_LINE_MAX) {
+                        report(&p, line, "Line too long (more than %d bytes)", CONFIG_LINE_MAX);
+                        continue;
+                }
+                if (memchr(start, 0, n)) {
+                        report(&p, line, "NUL byte in line");
+                        continue;
+                }
+                memcpy(line_buf, start, n);
+                line_buf[n] = 0;
+
+                r = parse_line(&p, line, line_buf);
+                if (r < 0) {
+                        stitch_config_done(&new);
+                        return r;
+                }
+        }
+
+        validate(&p);
+
+        if (p.n_errors > 0) {
+                stitch_config_done(&new);
+                return -EINVAL;
+        }
+
+        stitch_config_done(c);
+        *c = new;
+        return 0;
+}
+
+static int read_file(int fd, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, allocated = 0;
+
+        for (;;) {
+                if (len == allocated) {
+                        size_t n = allocated == 0 ? 16384 : allocated * 2;
+                        if (n > CONFIG_FILE_MAX + 1)
+                                n = CONFIG_FILE_MAX + 1;
+                        if (n <= len)
+                                return -EFBIG;
+                        char *b = realloc(buf, n);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        allocated = n;
+                }
+                ssize_t k = read(fd, buf + len, allocated - len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        if (len > CONFIG_FILE_MAX)
+                return -EFBIG;
+
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int stitch_config_load(struct stitch_config *c, const char *path, bool missing_ok, FILE *errors) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        struct stat st;
+        int r;
+
+        if (!c || !path)
+                return -EINVAL;
+
+        /* O_NONBLOCK: a FIFO in place of the file must not hang the daemon at start. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -ENOENT && missing_ok)
+                        return 0;
+                goto fail;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                r = -EISDIR;
+                goto fail;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) { /* character devices: /dev/null */
+                r = -EBADFD;
+                if (errors)
+                        fprintf(errors, "%s: Not a regular file\n", path);
+                return r;
+        }
+
+        r = read_file(fd, &data, &len);
+        if (r < 0)
+                goto fail;
+
+        return stitch_config_load_buffer(c, path, data, len, errors);
+
+fail:
+        if (errors)
+                fprintf(errors, "%s: %s\n", path, strerror(-r));
+        return r;
+}
+
+/* ---- queries ----------------------------------------------------------------------------------- */
+
+bool stitch_service_allowed(char *const *list, const char *service) {
+        if (!list || isempty(service))
+                return false;
+        for (char *const *i = list; *i; i++)
+                if (streq(*i, "*") || streq(*i, service))
+                        return true;
+        return false;
+}
+
+const char *stitch_config_sqlite_path(const struct stitch_config *c) {
+        if (!c || !c->store || strncmp(c->store, "sqlite:", 7) != 0)
+                return NULL;
+        return c->store + 7;
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "password.h"
+#include "server.h"
+#include "util.h"
+
+#define MAINTENANCE_INTERVAL_USEC (60 * USEC_PER_SEC)
+#define ANONYMOUS_IDLE_SEC (90 * 24 * 3600)
+
+int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret) {
+        struct stitch_manager *m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config; /* takes over the config's allocations */
+        pthread_mutex_init(&m->key_lock, NULL);
+        m->start_time = stitch_now();
+        int r = sd_event_default(&m->event);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
+        if (!m)
+                return NULL;
+        if (m->server)
+                stitch_server_stop(m->server);
+        /* Workers first: their completions still reference live connections. */
+        m->workers = stitch_workers_free(m->workers);
+        m->server = stitch_server_free(m->server);
+        m->maintenance_timer = sd_event_source_disable_unref(m->maintenance_timer);
+        m->keyring = stitch_keyring_free(m->keyring);
+        if (m->store)
+                m->store_ops->close(m->store);
+        m->revocations = stitch_revocations_free(m->revocations);
+        m->ratelimit = stitch_ratelimit_free(m->ratelimit);
+        free(m->dummy_hash);
+        stitch_config_done(&m->config);
+        sd_event_unref(m->event);
+        pthread_mutex_destroy(&m->key_lock);
+        free(m);
+        return NULL;
+}
+
+void stitch_manager_revoked(struct stitch_manager *m, char *const *ids) {
+        int64_t until = stitch_now() + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        for (; ids && *ids; ids++)
+                (void) stitch_revocations_add(m->revocations, *ids, until);
+}
+
+int stitch_manager_load_keys(struct stitch_manager *m) {
+        struct stitch_signing_key **keys = NULL;
+        size_t n = 0;
+        const char *want = m->config.signing_algorithm == STITCH_SIGNING_HS256 ? "HS256" : "ES256";
+        int r;
+
+        r = m->store_ops->key_list(m->store, &keys, &n);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read signing keys: %m");
+
+        /* No key yet, or the configured algorithm changed: start a new active key. */
+        bool have_active = false;
+        for (size_t i = 0; i < n; i++)
+                if (keys[i]->retired == 0 && streq(keys[i]->alg, want))
+                        have_active = true;
+        if (!have_active) {
+                stitch_signing_key_array_free(keys, n);
+                char kid[64];
+                r = stitch_manager_rotate_key(m, kid, sizeof(kid));
+                if (r < 0)
+                        return r;
+                log_info("Generated a new %s signing key %s.", want, kid);
+                return 0;
+        }
+        if (m->keyring)
+                r = stitch_keyring_reload(m->keyring, keys, n);
+        else
+                r = stitch_keyring_new(keys, n, &m->keyring);
+        stitch_signing_key_array_free(keys, n);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load signing keys: %m");
+        return 0;
+}
+
+int stitch_manager_rotate_key(struct stitch_manager *m, char *ret_kid, size_t kid_size) {
+        const char *alg = m->config.signing_algorithm == STITCH_SIGNING_HS256 ? "HS256" : "ES256";
+        struct stitch_signing_key *k = NULL;
+        struct stitch_signing_key **keys = NULL;
+        size_t n = 0;
+        int r;
+
+        pthread_mutex_lock(&m->key_lock);
+        r = stitch_signing_key_generate(alg, stitch_now(), &k);
+        if (r < 0) {
+                log_error_errno(r, "Cannot generate a signing key: %m");
+                goto finish;
+        }
+        r = m->store_ops->key_rotate(m->store, k);
+        if (r < 0) {
+                log_error_errno(r, "Cannot store the signing key: %m");
+                goto finish;
+        }
+        r = m->store_ops->key_list(m->store, &keys, &n);
+        if (r < 0)
+                goto finish;
+        r = m->keyring ? stitch_keyring_reload(m->keyring, keys, n) : stitch_keyring_new(keys, n, &m->keyring);
+        if (r < 0)
+                goto finish;
+        snprintf(ret_kid, kid_size, "%s", k->kid);
+finish:
+        stitch_signing_key_array_free(keys, n);
+        stitch_signing_key_free(k);
+        pthread_mutex_unlock(&m->key_lock);
+        return r;
+}
+
+static int revocation_cb(const char *session_id, int64_t access_expires, void *userdata) {
+        struct stitch_manager *m = userdata;
+        return stitch_revocations_add(m->revocations, session_id, access_expires);
+}
+
+static void maintenance(struct stitch_manager *m) {
+        int64_t now = stitch_now();
+        size_t n = 0;
+
+        n = stitch_revocations_prune(m->revocations, now);
+        if (n > 0)
+                log_debug("Dropped %zu expired revocations.", n);
+        /* Idle anonymous users (90 days) go, like in Stitch. */
+        if (m->store_ops->user_delete_idle_anonymous(m->store, now - ANONYMOUS_IDLE_SEC, &n) >= 0 && n > 0)
+                log_info("Deleted %zu anonymous users idle for 90 days.", n);
+        if (m->store_ops->session_prune(m->store, now, &n) >= 0 && n > 0)
+                log_debug("Pruned %zu dead sessions.", n);
+        /* Retired keys are kept until every token they signed has expired. */
+        int64_t keep = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC) + STITCH_JWT_LEEWAY_SEC;
+        if (m->store_ops->key_prune(m->store, now - keep, &n) >= 0 && n > 0) {
+                log_info("Dropped %zu retired signing keys.", n);
+                (void) stitch_manager_load_keys(m);
+        }
+}
+
+static int on_maintenance(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct stitch_manager *m = userdata;
+        maintenance(m);
+        (void) sd_event_source_set_time(s, usec + MAINTENANCE_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+int stitch_manager_start(struct stitch_manager *m) {
+        int r;
+
+        /* Outside systemd's StateDirectory=, make the store's directory ourselves (0700). */
+        const char *db = stitch_config_sqlite_path(&m->config);
+        if (db) {
+                _cleanup_free_ char *dir = strdup(db);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                if (slash && slash != dir) {
+                        *slash = 0;
+                        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                                return log_error_errno(errno, "Cannot create the store directory %s: %m", dir);
+                }
+        }
+
+        r = stitch_store_open(m->config.store, &m->store_ops, &m->store);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open store %s: %m", m->config.store);
+
+        r = stitch_manager_load_keys(m);
+        if (r < 0)
+                return r;
+
+        r = stitch_revocations_new(&m->revocations);
+        if (r < 0)
+                return r;
+        r = m->store_ops->session_foreach_revoked(m->store, stitch_now(), revocation_cb, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot rebuild the revocation set: %m");
+        log_debug("Revocation set rebuilt: %zu live entries.", stitch_revocations_size(m->revocations));
+
+        r = stitch_ratelimit_new(m->config.max_failures, m->config.failure_window_usec, m->config.backoff_max_usec,
+                                 &m->ratelimit);
+        if (r < 0)
+                return r;
+
+        /* The dummy hash has the configured cost, so unknown users cost the same. */
+        struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        char random_pw[33];
+        uint8_t raw[16];
+        r = stitch_random_bytes(raw, sizeof(raw));
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sizeof(raw); i++)
+                snprintf(random_pw + 2 * i, 3, "%02x", raw[i]);
+        r = stitch_password_hash(random_pw, &a, &m->dummy_hash);
+        explicit_bzero(random_pw, sizeof(random_pw));
+        if (r < 0)
+                return r;
+
+        /* baas_domain_id: stable per machine. */
+        uint8_t h[STITCH_HASH_LEN];
+        char machine[128] = "stitch";
+        FILE *f = fopen("/etc/machine-id", "re");
+        if (f) {
+                if (!fgets(machine, sizeof(machine), f))
+                        snprintf(machine, sizeof(machine), "stitch");
+                fclose(f);
+        }
+        stitch_sha256(machine, strlen(machine), h);
+        for (size_t i = 0; i < 12; i++)
+                snprintf(m->domain_id + 2 * i, 3, "%02x", h[i]);
+
+        unsigned workers = m->config.workers;
+        if (workers == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                workers = n > 0 ? (unsigned) n : 1;
+        }
+        r = stitch_workers_new(m->event, workers, 4096, &m->workers);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start workers: %m");
+
+        r = sd_event_add_time_relative(m->event, &m->maintenance_timer, CLOCK_MONOTONIC, MAINTENANCE_INTERVAL_USEC,
+                                       USEC_PER_SEC, on_maintenance, m);
+        if (r < 0)
+                return r;
+        maintenance(m);
+        return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's state, shared by the event loop and the workers. Every
+ * member that workers touch is thread-safe on its own (store, keyring,
+ * revocations, ratelimit); the config is read-only after start. */
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "ratelimit.h"
+#include "revocations.h"
+#include "store/store.h"
+#include "tokens.h"
+#include "workers.h"
+
+struct stitch_server;
+
+struct stitch_manager {
+        struct stitch_config config;
+        sd_event *event;
+        const struct stitch_store_ops *store_ops;
+        struct stitch_store *store;
+        struct stitch_keyring *keyring;
+        struct stitch_revocations *revocations;
+        struct stitch_ratelimit *ratelimit;
+        struct stitch_workers *workers;
+        struct stitch_server *server;
+        char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
+        char domain_id[STITCH_ID_LEN + 1];
+        int64_t start_time;
+        pthread_mutex_t key_lock; /* serialises rotations */
+        sd_event_source *maintenance_timer;
+        /* Counters for Status (atomic: workers update them). */
+        uint64_t password_verifications;
+        uint64_t logins_succeeded, logins_failed;
+};
+
+int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret);
+struct stitch_manager *stitch_manager_free(struct stitch_manager *m);
+/* Opens the store, loads/creates keys, rebuilds the revocation set, starts
+ * the workers and the maintenance timer. */
+int stitch_manager_start(struct stitch_manager *m);
+
+/* Revokes one session or all of a user's (ids already revoked in the store):
+ * adds them to the in-memory set. */
+void stitch_manager_revoked(struct stitch_manager *m, char *const *session_ids);
+
+/* Signing-key helpers (keys.c). */
+int stitch_manager_load_keys(struct stitch_manager *m);
+int stitch_manager_rotate_key(struct stitch_manager *m, char *ret_kid, size_t kid_size);

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* anon-user: each login creates a fresh anonymous user, mapped only to
+ * [Provider.anon-user] UnixUser and only for the listed services. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "providers/provider.h"
+#include "store/store.h"
+#include "util.h"
+
+static bool anon_enabled(const struct stitch_config *c) {
+        return c->anon_enabled;
+}
+
+static int anon_authenticate(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret_user) {
+        const struct stitch_config *c = &m->config;
+        int r;
+
+        /* Only services named explicitly: "*" is never accepted here, so anonymous
+         * logins can't leak into sshd or sudo by a wildcard. */
+        bool listed = false;
+        for (char *const *s = c->anon_services; l->service && s && *s; s++)
+                if (streq(*s, l->service))
+                        listed = true;
+        if (!listed)
+                return -EPERM;
+        if (!c->anon_unix_user || !streq(l->user, c->anon_unix_user))
+                return -EPERM;
+
+        _cleanup_(stitch_user_freep) struct stitch_user *u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        struct stitch_identity *ident = calloc(1, sizeof(*ident));
+        if (!ident)
+                return -ENOMEM;
+        u->identities = ident;
+        u->n_identities = 1;
+        r = stitch_objectid_new(u->id);
+        if (r < 0)
+                return r;
+        r = stitch_objectid_new(ident->id);
+        if (r < 0)
+                return r;
+        u->type = strdup("normal");
+        u->data_json = strdup("{}");
+        ident->provider_type = strdup("anon-user");
+        ident->provider_id = strdup("anon-user");
+        if (!u->type || !u->data_json || !ident->provider_type || !ident->provider_id)
+                return -ENOMEM;
+        u->creation_date = u->last_authentication_date = stitch_now();
+
+        r = m->store_ops->user_create(m->store, u, NULL);
+        if (r < 0)
+                return r;
+        log_info("Created anonymous user %s for %s via %s.", u->id, l->user, l->service);
+        *ret_user = TAKE_PTR(u);
+        return 0;
+}
+
+const struct stitch_provider stitch_provider_anon = {
+        .name = "anon-user",
+        .enabled = anon_enabled,
+        .authenticate = anon_authenticate,
+};

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* local-userpass: email/password users, argon2id hashes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "password.h"
+#include "providers/provider.h"
+#include "store/store.h"
+
+static bool userpass_enabled(const struct stitch_config *c) {
+        return c->userpass_enabled;
+}
+
+/* The user a Unix name refers to: unix_name first, then NAME@EmailDomain. */
+static int find_user(struct stitch_manager *m, const char *name, struct stitch_user **ret) {
+        int r = m->store_ops->user_find(m->store, STITCH_USER_BY_UNIX_NAME, name, ret);
+        if (r != -ENOENT || isempty(m->config.email_domain))
+                return r;
+        char email[512];
+        if ((size_t) snprintf(email, sizeof(email), "%s@%s", name, m->config.email_domain) >= sizeof(email))
+                return -ENOENT;
+        return m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, ret);
+}
+
+static int userpass_authenticate(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret_user) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_free_ char *hash = NULL;
+        int r;
+
+        if (!l->password)
+                return -EINVAL;
+
+        r = find_user(m, l->user, &u);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (u) {
+                r = m->store_ops->password_get(m->store, u->id, &hash);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+
+        /* Always pay for one verification, against a dummy hash when there is
+         * no user or no password, so timing does not tell them apart. */
+        r = stitch_password_verify(hash ? hash : m->dummy_hash, l->password);
+        __atomic_fetch_add(&m->password_verifications, 1, __ATOMIC_RELAXED);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !u || !hash || u->disabled)
+                return -EACCES;
+
+        struct stitch_argon2_params want = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        if (stitch_password_needs_rehash(hash, &want)) {
+                _cleanup_free_ char *fresh = NULL;
+                if (stitch_password_hash(l->password, &want, &fresh) >= 0) {
+                        r = m->store_ops->password_set(m->store, u->id, fresh);
+                        if (r < 0)
+                                log_warning_errno(r, "Could not upgrade the password hash of user %s: %m", u->id);
+                        else
+                                log_info("Upgraded the password hash of user %s to the configured parameters.", u->id);
+                }
+        }
+
+        *ret_user = TAKE_PTR(u);
+        return 0;
+}
+
+const struct stitch_provider stitch_provider_userpass = {
+        .name = "local-userpass",
+        .enabled = userpass_enabled,
+        .authenticate = userpass_authenticate,
+};

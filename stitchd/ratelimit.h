@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Per-account login rate limiting (beyond Stitch).
+ *
+ * Every attempt is counted when it starts, so parallel guesses cannot slip
+ * past the limit before their failures are recorded. After max_failures
+ * attempts without a success (attempts more than 'window' apart start a new
+ * count), each further attempt first locks the account for 1 s, 2 s, 4 s, ...
+ * capped at backoff_max; attempts during a lock are refused and not counted.
+ * So one lock never lasts longer than backoff_max. A success resets the
+ * account; an admin unlock clears it. Bounded memory: at most
+ * STITCH_RATELIMIT_MAX_ENTRIES accounts are tracked (idle ones evicted first). */
+
+#include <stdint.h>
+
+#define STITCH_RATELIMIT_MAX_ENTRIES 65536
+
+struct stitch_ratelimit;
+
+int stitch_ratelimit_new(unsigned max_failures, uint64_t window_usec, uint64_t backoff_max_usec,
+                         struct stitch_ratelimit **ret);
+struct stitch_ratelimit *stitch_ratelimit_free(struct stitch_ratelimit *rl);
+
+/* Returns 0 if the attempt may proceed, or -EBUSY with *ret_retry_after_usec set. */
+int stitch_ratelimit_begin(struct stitch_ratelimit *rl, const char *account, uint64_t now_usec,
+                           uint64_t *ret_retry_after_usec);
+void stitch_ratelimit_success(struct stitch_ratelimit *rl, const char *account);
+/* Clears an account; returns 1 if it was tracked. */
+int stitch_ratelimit_unlock(struct stitch_ratelimit *rl, const char *account);

@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "call.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+#include "wire.h"
+
+struct listener {
+        struct stitch_server *server;
+        int fd;
+        bool admin;
+        char *path; /* bound by us: unlinked on exit */
+        sd_event_source *source;
+};
+
+struct connection {
+        struct stitch_server *server;
+        struct connection *prev, *next;
+        int fd;
+        bool admin;
+        bool dead;          /* closed while a call was on a worker */
+        bool busy;          /* a call is on a worker */
+        bool close_after_write;
+        bool eof;           /* the client shut down its sending side */
+        unsigned refs;
+        struct ucred cred;
+        struct stitch_wire_reader reader;
+        char *out;
+        size_t out_len, out_sent;
+        sd_event_source *io, *idle;
+};
+
+struct stitch_server {
+        struct stitch_manager *manager;
+        struct listener listeners[2];
+        size_t n_listeners;
+        struct connection *connections;
+        size_t n_connections;
+        bool stopping;
+};
+
+static void connection_close(struct connection *c);
+static void connection_process(struct connection *c);
+
+static struct connection *connection_unref(struct connection *c) {
+        if (!c || --c->refs > 0)
+                return NULL;
+        stitch_wire_reader_done(&c->reader);
+        if (c->out) {
+                explicit_bzero(c->out, c->out_len);
+                free(c->out);
+        }
+        free(c);
+        return NULL;
+}
+
+static void connection_update_events(struct connection *c) {
+        if (c->dead)
+                return;
+        uint32_t events = 0;
+        if (c->out_len > c->out_sent)
+                events |= EPOLLOUT;
+        else if (!c->busy && !c->close_after_write && !c->eof)
+                events |= EPOLLIN;
+        (void) sd_event_source_set_io_events(c->io, events);
+        (void) sd_event_source_set_enabled(c->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+static void connection_touch(struct connection *c) {
+        uint64_t timeout = c->server->manager->config.idle_timeout_usec;
+        if (c->dead || !c->idle || timeout == 0)
+                return;
+        uint64_t now;
+        if (sd_event_now(c->server->manager->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        (void) sd_event_source_set_time(c->idle, now + timeout);
+        (void) sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+}
+
+static int connection_flush(struct connection *c) {
+        while (c->out_sent < c->out_len) {
+                ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno;
+                }
+                c->out_sent += (size_t) n;
+        }
+        explicit_bzero(c->out, c->out_len);
+        c->out_len = c->out_sent = 0;
+        return 0;
+}
+
+/* Queues an encoded reply; a client that lets more than STITCH_MAX_OUTPUT pile up is dropped. */
+static int connection_send(struct connection *c, const cJSON *reply) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = stitch_wire_encode(reply, &buf, &len);
+        if (r == -EMSGSIZE) {
+                cJSON *p = cJSON_CreateObject();
+                cJSON_AddStringToObject(p, "message", "reply too large; use paging (after/limit)");
+                cJSON *e = stitch_wire_error_new(STITCH_ERROR_INTERNAL, p);
+                r = stitch_wire_encode(e, &buf, &len);
+                cJSON_Delete(e);
+        }
+        if (r < 0)
+                return r;
+
+        if (c->out_sent > 0 && c->out_sent == c->out_len)
+                c->out_len = c->out_sent = 0;
+        if (c->out_len - c->out_sent + len > STITCH_MAX_OUTPUT) {
+                explicit_bzero(buf, len);
+                return -ENOBUFS;
+        }
+        if (c->out_sent > 0) {
+                memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
+                c->out_len -= c->out_sent;
+                c->out_sent = 0;
+        }
+        char *n = realloc(c->out, c->out_len + len);
+        if (!n) {
+                explicit_bzero(buf, len);
+                return -ENOMEM;
+        }
+        c->out = n;
+        memcpy(c->out + c->out_len, buf, len);
+        explicit_bzero(buf, len); /* replies carry tokens */
+        c->out_len += len;
+        return connection_flush(c);
+}
+
+static void connection_send_error(struct connection *c, const char *error, const char *message) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "message", message);
+        cJSON *e = stitch_wire_error_new(error, p);
+        if (e)
+                (void) connection_send(c, e);
+        cJSON_Delete(e);
+}
+
+static void call_free(struct stitch_call *call) {
+        if (!call)
+                return;
+        stitch_json_wipe_and_delete(call->root);
+        stitch_json_wipe_and_delete(call->reply);
+        free(call);
+}
+
+struct pending {
+        struct connection *conn;
+        struct stitch_call *call;
+        const struct stitch_method *method;
+};
+
+static void call_run(struct stitch_call *call, const struct stitch_method *method) {
+        int r = method->handler(call);
+        if (r < 0 || !call->reply)
+                stitch_call_errno(call, r < 0 ? r : -EIO, call->method);
+}
+
+static void call_finish(struct connection *c, struct stitch_call *call) {
+        if (c->dead)
+                return;
+        if (!call->oneway && call->reply) {
+                int r = connection_send(c, call->reply);
+                if (r < 0) {
+                        log_debug_errno(r, "Dropping connection of pid %d: %m", (int) c->cred.pid);
+                        connection_close(c);
+                        return;
+                }
+        }
+}
+
+static void pending_work(void *userdata) {
+        struct pending *p = userdata;
+        call_run(p->call, p->method);
+}
+
+static void pending_done(void *userdata) {
+        struct pending *p = userdata;
+        struct connection *c = p->conn;
+
+        c->busy = false;
+        call_finish(c, p->call);
+        call_free(p->call);
+        free(p);
+        if (!c->dead) {
+                connection_touch(c);
+                connection_update_events(c);
+                connection_process(c); /* messages that arrived meanwhile */
+        }
+        connection_unref(c);
+}
+
+static void connection_dispatch(struct connection *c, const char *msg, size_t len) {
+        struct stitch_manager *m = c->server->manager;
+        cJSON *root = NULL, *params = NULL;
+        const char *method_name = NULL;
+
+        int r = stitch_wire_parse_call(msg, len, &root, &method_name, &params);
+        if (r < 0) {
+                connection_send_error(c, STITCH_ERROR_INVALID_PARAMETER, "malformed call");
+                c->close_after_write = true;
+                return;
+        }
+
+        struct stitch_call *call = calloc(1, sizeof(*call));
+        if (!call) {
+                stitch_json_wipe_and_delete(root);
+                connection_send_error(c, STITCH_ERROR_BUSY, "out of memory");
+                return;
+        }
+        call->manager = m;
+        call->root = root;
+        call->params = params;
+        call->method = method_name;
+        call->cred = c->cred;
+        call->admin_socket = c->admin;
+        cJSON *oneway = cJSON_GetObjectItemCaseSensitive(root, "oneway");
+        call->oneway = cJSON_IsTrue(oneway);
+
+        const struct stitch_method *method = stitch_method_find(method_name);
+        if (!method) {
+                cJSON *p = cJSON_CreateObject();
+                cJSON_AddStringToObject(p, "method", method_name);
+                call->reply = stitch_wire_error_new(VARLINK_ERROR_METHOD_NOT_FOUND, p);
+        } else if (!!(method->flags & STITCH_METHOD_ADMIN) != c->admin) {
+                stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "%s is not available on this socket",
+                                  method_name);
+        } else if (c->admin && !stitch_uid_in_group(c->cred.uid, c->cred.gid, m->config.admin_group)) {
+                log_notice("Refused admin call %s from uid %u (pid %d).", method_name, (unsigned) c->cred.uid,
+                           (int) c->cred.pid);
+                stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "only root%s%s may use the admin socket",
+                                  m->config.admin_group ? " and members of " : "",
+                                  m->config.admin_group ? m->config.admin_group : "");
+        } else if (method->flags & STITCH_METHOD_SLOW) {
+                struct pending *p = calloc(1, sizeof(*p));
+                if (p) {
+                        p->conn = c;
+                        p->call = call;
+                        p->method = method;
+                        c->refs++;
+                        c->busy = true;
+                        r = stitch_workers_submit(m->workers, pending_work, pending_done, p);
+                        if (r >= 0) {
+                                connection_update_events(c);
+                                return;
+                        }
+                        c->busy = false;
+                        c->refs--;
+                        free(p);
+                }
+                stitch_call_error(call, STITCH_ERROR_BUSY, "the daemon is busy, try again");
+        } else
+                call_run(call, method);
+
+        call_finish(c, call);
+        call_free(call);
+}
+
+/* Handles every complete buffered message, one at a time, stopping while a
+ * call is on a worker or output is pending (replies stay in order). */
+static void connection_process(struct connection *c) {
+        while (!c->dead && !c->busy && !c->close_after_write && c->out_len == c->out_sent) {
+                const char *msg;
+                size_t len;
+                int r = stitch_wire_reader_next(&c->reader, &msg, &len);
+                if (r <= 0)
+                        break;
+                connection_dispatch(c, msg, len);
+        }
+        if (c->dead)
+                return;
+        if ((c->close_after_write || c->eof) && !c->busy && c->out_len == c->out_sent) {
+                connection_close(c);
+                return;
+        }
+        connection_update_events(c);
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct connection *c = userdata;
+        int r;
+
+        c->refs++;
+        if (revents & EPOLLOUT) {
+                r = connection_flush(c);
+                if (r < 0) {
+                        connection_close(c);
+                        goto finish;
+                }
+                connection_touch(c);
+        }
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                if (c->busy || c->out_len > c->out_sent) {
+                        if (revents & (EPOLLHUP | EPOLLERR))
+                                connection_close(c);
+                        goto finish;
+                }
+                r = stitch_wire_reader_fill(&c->reader, c->fd);
+                if (r == 0)
+                        c->eof = true; /* answer what was sent, then close */
+                else if (r < 0 && r != -EAGAIN && r != -EMSGSIZE) {
+                        connection_close(c);
+                        goto finish;
+                }
+                if (r == -EMSGSIZE) {
+                        connection_send_error(c, STITCH_ERROR_INVALID_PARAMETER, "message larger than 64 KiB");
+                        c->close_after_write = true;
+                }
+                connection_touch(c);
+        }
+        connection_process(c);
+finish:
+        connection_unref(c);
+        return 0;
+}
+
+static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct connection *c = userdata;
+        if (c->busy) {
+                connection_touch(c);
+                return 0;
+        }
+        log_debug("Closing idle connection of pid %d.", (int) c->cred.pid);
+        connection_close(c);
+        return 0;
+}
+
+static void connection_close(struct connection *c) {
+        if (c->dead)
+                return;
+        c->dead = true;
+        struct stitch_server *s = c->server;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        s->n_connections--;
+        c->io = sd_event_source_disable_unref(c->io);
+        c->idle = sd_event_source_disable_unref(c->idle);
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -EBADF;
+        connection_unref(c);
+}
+
+static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        struct listener *l = userdata;
+        struct stitch_server *s = l->server;
+        struct stitch_manager *m = s->manager;
+
+        for (;;) {
+                _cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return 0;
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                                log_warning_errno(errno, "Cannot accept connection: %m");
+                                return 0;
+                        }
+                        if (errno == ECONNABORTED)
+                                continue;
+                        log_warning_errno(errno, "accept failed: %m");
+                        return 0;
+                }
+                if (s->stopping)
+                        return 0;
+
+                if (s->n_connections >= m->config.max_connections) {
+                        static const char busy[] =
+                                "{\"error\":\"io.stitch.Error.Busy\",\"parameters\":{\"message\":\"too many connections\"}}";
+                        (void) send(cfd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+                        log_warning("Refusing connection: %u connections open.", m->config.max_connections);
+                        continue;
+                }
+
+                struct connection *c = calloc(1, sizeof(*c));
+                if (!c)
+                        continue;
+                socklen_t sl = sizeof(c->cred);
+                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &sl) < 0) {
+                        free(c);
+                        continue;
+                }
+                c->server = s;
+                c->admin = l->admin;
+                c->refs = 1;
+                c->fd = TAKE_FD(cfd);
+                stitch_wire_reader_init(&c->reader);
+                if (sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_connection_io, c) < 0 ||
+                    (m->config.idle_timeout_usec > 0 &&
+                     sd_event_add_time_relative(m->event, &c->idle, CLOCK_MONOTONIC, m->config.idle_timeout_usec,
+                                                USEC_PER_SEC / 10, on_idle, c) < 0)) {
+                        sd_event_source_disable_unref(c->io);
+                        close(c->fd);
+                        free(c);
+                        continue;
+                }
+                c->next = s->connections;
+                if (c->next)
+                        c->next->prev = c;
+                s->connections = c;
+                s->n_connections++;
+        }
+}
+
+int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
+        struct stitch_server *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->manager = m;
+        *ret = s;
+        return 0;
+}
+
+/* Binds a socket at path. A stale socket is replaced; anything else at the
+ * path (a symlink, a file, a directory) is refused, never followed. */
+static int bind_socket(const char *path, mode_t mode, gid_t gid, int *ret_fd) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct stat st;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return log_error_errno(ENAMETOOLONG, "Socket path too long: %s", path);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+
+        /* The parent directory: created if missing (outside systemd's RuntimeDirectory=). */
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = 0;
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", dir);
+        }
+
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return log_error_errno(EEXIST, "Refusing to replace %s: it exists and is not a socket (%s).",
+                                               path, S_ISLNK(st.st_mode) ? "a symlink" : "another file type");
+                if (unlink(path) < 0)
+                        return log_error_errno(errno, "Cannot remove stale socket %s: %m", path);
+        } else if (errno != ENOENT)
+                return log_error_errno(errno, "Cannot check %s: %m", path);
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "socket(): %m");
+        /* Created with no access at all, then opened up: no window where it is wider. */
+        mode_t old = umask(0777);
+        int r = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+        int e = errno;
+        umask(old);
+        if (r < 0)
+                return log_error_errno(e, "Cannot bind %s: %m", path);
+        if (gid != (gid_t) -1 && chown(path, (uid_t) -1, gid) < 0)
+                return log_error_errno(errno, "Cannot chown %s: %m", path);
+        if (chmod(path, mode) < 0)
+                return log_error_errno(errno, "Cannot chmod %s: %m", path);
+        if (listen(fd, SOMAXCONN) < 0)
+                return log_error_errno(errno, "Cannot listen on %s: %m", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int add_listener(struct stitch_server *s, int fd, bool admin, const char *bound_path) {
+        struct listener *l = &s->listeners[s->n_listeners];
+        l->server = s;
+        l->fd = fd;
+        l->admin = admin;
+        if (bound_path) {
+                l->path = strdup(bound_path);
+                if (!l->path)
+                        return -ENOMEM;
+        }
+        int r = sd_event_add_io(s->manager->event, &l->source, fd, EPOLLIN, on_accept, l);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch listening socket: %m");
+        s->n_listeners++;
+        return 0;
+}
+
+int stitch_server_listen(struct stitch_server *s) {
+        struct stitch_config *cfg = &s->manager->config;
+        char **names = NULL;
+        int fd_auth = -1, fd_admin = -1, r;
+
+        int n = sd_listen_fds_with_names(true, &names);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read sockets passed by systemd: %m");
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                const char *name = names ? names[i] : NULL;
+                bool is_auth = streq_ptr(name, "io.stitch.Auth") ||
+                               sd_is_socket_unix(fd, SOCK_STREAM, 1, cfg->auth_socket, 0) > 0;
+                bool is_admin = streq_ptr(name, "io.stitch.Admin") ||
+                                sd_is_socket_unix(fd, SOCK_STREAM, 1, cfg->admin_socket, 0) > 0;
+                if (is_auth && fd_auth < 0)
+                        fd_auth = fd;
+                else if (is_admin && fd_admin < 0)
+                        fd_admin = fd;
+                else {
+                        log_warning("Ignoring unexpected socket passed by systemd (name %s).", name ? name : "-");
+                        close(fd);
+                }
+        }
+        if (names) {
+                for (int i = 0; i < n; i++)
+                        free(names[i]);
+                free(names);
+        }
+        if (n > 0)
+                log_info("Using %d socket(s) passed by systemd.", n);
+
+        for (int k = 0; k < 2; k++) {
+                int *fdp = k == 0 ? &fd_auth : &fd_admin;
+                if (*fdp >= 0) {
+                        int fl = fcntl(*fdp, F_GETFL);
+                        if (fl >= 0)
+                                (void) fcntl(*fdp, F_SETFL, fl | O_NONBLOCK);
+                        r = add_listener(s, *fdp, k == 1, NULL);
+                } else {
+                        const char *path = k == 0 ? cfg->auth_socket : cfg->admin_socket;
+                        gid_t gid = (gid_t) -1;
+                        if (k == 1 && cfg->admin_group) {
+                                struct group *g = getgrnam(cfg->admin_group);
+                                if (!g)
+                                        return log_error_errno(ENOENT, "AdminGroup=%s does not exist.", cfg->admin_group);
+                                gid = g->gr_gid;
+                        }
+                        r = bind_socket(path, k == 0 ? 0666 : 0660, gid, fdp);
+                        if (r < 0)
+                                return r;
+                        r = add_listener(s, *fdp, k == 1, path);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void stitch_server_stop(struct stitch_server *s) {
+        s->stopping = true;
+        for (size_t i = 0; i < s->n_listeners; i++)
+                (void) sd_event_source_set_enabled(s->listeners[i].source, SD_EVENT_OFF);
+}
+
+struct stitch_server *stitch_server_free(struct stitch_server *s) {
+        if (!s)
+                return NULL;
+        while (s->connections)
+                connection_close(s->connections);
+        for (size_t i = 0; i < s->n_listeners; i++) {
+                struct listener *l = &s->listeners[i];
+                sd_event_source_disable_unref(l->source);
+                if (l->path) {
+                        (void) unlink(l->path);
+                        free(l->path);
+                }
+                if (l->fd >= 0)
+                        close(l->fd);
+        }
+        free(s);
+        return NULL;
+}
+
+size_t stitch_server_connections(struct stitch_server *s) {
+        return s->n_connections;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The listening sockets and the client connections: framing, per-connection
+ * limits, idle timeouts, caller identification and dispatch of calls either
+ * inline (fast) or to the worker pool (slow). */
+
+#include <stddef.h>
+
+#include "manager.h"
+
+#define STITCH_MAX_OUTPUT (256U * 1024U) /* a client that reads nothing is cut off here */
+
+struct stitch_server;
+
+int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret);
+/* Takes sockets from systemd (LISTEN_FDS, matched by FileDescriptorName=
+ * io.stitch.Auth / io.stitch.Admin, or by path) or binds the configured paths. */
+int stitch_server_listen(struct stitch_server *s);
+/* Stops accepting and closes idle connections (shutdown). */
+void stitch_server_stop(struct stitch_server *s);
+struct stitch_server *stitch_server_free(struct stitch_server *s);
+size_t stitch_server_connections(struct stitch_server *s);

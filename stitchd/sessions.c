@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sessions.h"
+#include "util.h"
+#include "wire.h"
+
+static char *user_data_json(const struct stitch_user *u) {
+        cJSON *d = cJSON_CreateObject();
+        if (!d)
+                return NULL;
+        if (u->email)
+                cJSON_AddStringToObject(d, "email", u->email);
+        if (u->name)
+                cJSON_AddStringToObject(d, "name", u->name);
+        if (u->unix_name)
+                cJSON_AddStringToObject(d, "unix_name", u->unix_name);
+        char *s = cJSON_PrintUnformatted(d);
+        cJSON_Delete(d);
+        return s;
+}
+
+int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user *u, const char *session_id,
+                              const char *device_id, int64_t now, char **ret_token, int64_t *ret_expires) {
+        struct stitch_claims c = {0};
+        int r;
+
+        memcpy(c.sub, u->id, sizeof(c.sub));
+        memcpy(c.sid, session_id, sizeof(c.sid));
+        memcpy(c.device_id, device_id, sizeof(c.device_id));
+        memcpy(c.domain_id, m->domain_id, sizeof(c.domain_id));
+        memcpy(c.typ, "access", sizeof("access"));
+        c.iat = c.nbf = now;
+        c.exp = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        c.user_data_json = user_data_json(u);
+        if (!c.user_data_json)
+                return -ENOMEM;
+        r = stitch_jwt_sign(m->keyring, &c, ret_token);
+        if (r >= 0)
+                *ret_expires = c.exp;
+        free(c.user_data_json);
+        return r;
+}
+
+int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
+                         const struct stitch_login *l, cJSON **ret_params) {
+        struct stitch_session s = {0};
+        _cleanup_erase_ char *refresh = NULL;
+        _cleanup_erase_ char *access = NULL;
+        int64_t now = stitch_now(), expires;
+        uid_t uid;
+        int r;
+
+        r = stitch_objectid_new(s.id);
+        if (r < 0)
+                return r;
+        r = stitch_objectid_new(s.device_id);
+        if (r < 0)
+                return r;
+        memcpy(s.user_id, u->id, sizeof(s.user_id));
+        r = stitch_secret_new(STITCH_REFRESH_PREFIX, &refresh);
+        if (r < 0)
+                return r;
+        stitch_sha256(refresh, strlen(refresh), s.refresh_hash);
+        r = stitch_access_token_issue(m, u, s.id, s.device_id, now, &access, &expires);
+        if (r < 0)
+                return r;
+
+        s.provider_type = (char *) provider_type;
+        s.service = (char *) l->service;
+        s.rhost = (char *) l->rhost;
+        s.tty = (char *) l->tty;
+        s.creation_date = s.last_used = now;
+        s.refresh_expires = now + (int64_t) (m->config.refresh_token_lifetime_usec / USEC_PER_SEC);
+        s.access_expires = expires;
+        s.uid = stitch_lookup_uid(l->user, &uid) >= 0 ? (int64_t) uid : -1;
+
+        r = m->store_ops->session_create(m->store, &s);
+        if (r < 0)
+                return r;
+        (void) m->store_ops->user_touch(m->store, u->id, now);
+
+        cJSON *p = cJSON_CreateObject();
+        if (!p)
+                return -ENOMEM;
+        cJSON_AddStringToObject(p, "user_id", u->id);
+        cJSON_AddStringToObject(p, "session_id", s.id);
+        cJSON_AddStringToObject(p, "access_token", access);
+        cJSON_AddStringToObject(p, "refresh_token", refresh);
+        cJSON_AddStringToObject(p, "device_id", s.device_id);
+        cJSON_AddStringToObject(p, "provider_type", provider_type);
+        cJSON_AddNumberToObject(p, "expires", (double) expires);
+        *ret_params = p;
+        return 0;
+}
+
+int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, const char *reason) {
+        int64_t now = stitch_now();
+        int64_t until = s->access_expires > now ? s->access_expires : now;
+        /* Max of what we know and the configured lifetime: a token signed just now may outlive access_expires. */
+        int64_t bound = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        (void) stitch_revocations_add(m->revocations, s->id, until > bound ? until : bound);
+        int r = m->store_ops->session_revoke(m->store, s->id, now, reason);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                log_info("Session %s of user %s ended (%s).", s->id, s->user_id, reason);
+        return 0;
+}

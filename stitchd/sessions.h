@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Sessions and their tokens: creating one at login, signing access tokens,
+ * refreshing, ending. Runs on worker threads. */
+
+#include <cjson/cJSON.h>
+
+#include "manager.h"
+#include "providers/provider.h"
+
+/* Creates a durable session for u and returns the Login reply parameters
+ * (user_id, session_id, access_token, refresh_token, device_id, provider_type, expires). */
+int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
+                         const struct stitch_login *l, cJSON **ret_params);
+
+/* Signs an access token for (u, session). */
+int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user *u, const char *session_id,
+                              const char *device_id, int64_t now, char **ret_token, int64_t *ret_expires);
+
+/* Revokes one session: in memory first (fail closed), then durably. */
+int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, const char *reason);

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* io.stitch.Token: Get, Refresh, Verify, Logout, Jwks. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "log.h"
+#include "objects-json.h"
+#include "sessions.h"
+#include "util.h"
+#include "wire.h"
+
+struct session_params {
+        const char *session_id;
+};
+
+int stitch_method_token_get(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"session_id", STITCH_PARAM_STRING, offsetof(struct session_params, session_id), true, 64},
+        };
+        struct stitch_manager *m = c->manager;
+        struct session_params p = {0};
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_erase_ char *token = NULL;
+        int64_t expires, now = stitch_now();
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+        if (r < 0)
+                return stitch_call_errno(c, r, "session lookup");
+        /* A session belongs to the uid it was created for; only that uid and root may read its tokens. */
+        if (c->cred.uid != 0 && (s->uid < 0 || (uid_t) s->uid != c->cred.uid))
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
+        if (s->revoked || s->refresh_expires <= now || stitch_revocations_contains(m->revocations, s->id))
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user no longer exists");
+        if (r < 0)
+                return stitch_call_errno(c, r, "user lookup");
+        if (u->disabled)
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user is disabled");
+
+        r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
+        if (r < 0)
+                return stitch_call_errno(c, r, "signing");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "access_token", token);
+        cJSON_AddNumberToObject(reply, "expires", (double) expires);
+        cJSON_AddStringToObject(reply, "session_id", s->id);
+        return stitch_call_reply(c, reply);
+}
+
+struct refresh_params {
+        const char *refresh_token;
+};
+
+static const struct stitch_param refresh_table[] = {
+        {"refresh_token", STITCH_PARAM_STRING, offsetof(struct refresh_params, refresh_token), true, 256},
+};
+
+/* Finds the live session of a refresh token, or answers SessionInvalid. */
+static int session_by_refresh(struct stitch_call *c, const char *token, struct stitch_session **ret) {
+        struct stitch_manager *m = c->manager;
+        uint8_t hash[STITCH_HASH_LEN];
+        struct stitch_session *s = NULL;
+
+        stitch_sha256(token, strlen(token), hash);
+        int r = m->store_ops->session_find_by_refresh_hash(m->store, hash, &s);
+        if (r == -ENOENT) {
+                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "invalid refresh token");
+                return -ENOENT;
+        }
+        if (r < 0) {
+                stitch_call_errno(c, r, "session lookup");
+                return r;
+        }
+        if (s->revoked || s->refresh_expires <= stitch_now() || stitch_revocations_contains(m->revocations, s->id)) {
+                stitch_session_free(s);
+                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
+                return -ESTALE;
+        }
+        *ret = s;
+        return 0;
+}
+
+int stitch_method_token_refresh(struct stitch_call *c) {
+        struct stitch_manager *m = c->manager;
+        struct refresh_params p = {0};
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_erase_ char *token = NULL, *new_refresh = NULL;
+        int64_t expires, now = stitch_now();
+        int r;
+
+        if (stitch_call_decode(c, refresh_table, ELEMENTSOF(refresh_table), &p) < 0)
+                return 0;
+        if (session_by_refresh(c, p.refresh_token, &s) < 0)
+                return 0;
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        if (r == -ENOENT || (r >= 0 && u->disabled)) {
+                (void) stitch_session_end(m, s, r == -ENOENT ? "delete" : "disable");
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user disabled or deleted");
+        }
+        if (r < 0)
+                return stitch_call_errno(c, r, "user lookup");
+
+        r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
+        if (r < 0)
+                return stitch_call_errno(c, r, "signing");
+        uint8_t new_hash[STITCH_HASH_LEN];
+        if (m->config.rotate_refresh_tokens) {
+                r = stitch_secret_new(STITCH_REFRESH_PREFIX, &new_refresh);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "refresh token");
+                stitch_sha256(new_refresh, strlen(new_refresh), new_hash);
+        }
+        r = m->store_ops->session_refreshed(m->store, s->id, expires, now, new_refresh ? new_hash : NULL);
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
+        if (r < 0)
+                return stitch_call_errno(c, r, "recording the refresh");
+
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "access_token", token);
+        cJSON_AddNumberToObject(reply, "expires", (double) expires);
+        if (new_refresh)
+                cJSON_AddStringToObject(reply, "refresh_token", new_refresh);
+        return stitch_call_reply(c, reply);
+}
+
+int stitch_method_token_logout(struct stitch_call *c) {
+        struct refresh_params p = {0};
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+
+        if (stitch_call_decode(c, refresh_table, ELEMENTSOF(refresh_table), &p) < 0)
+                return 0;
+        if (session_by_refresh(c, p.refresh_token, &s) < 0)
+                return 0;
+        int r = stitch_session_end(c->manager, s, "logout");
+        if (r < 0)
+                return stitch_call_errno(c, r, "logout");
+        return stitch_call_reply(c, NULL);
+}
+
+struct verify_params {
+        const char *access_token;
+};
+
+int stitch_method_token_verify(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"access_token", STITCH_PARAM_STRING, offsetof(struct verify_params, access_token), true, STITCH_JWT_MAX_LEN},
+        };
+        struct stitch_manager *m = c->manager;
+        struct verify_params p = {0};
+        struct stitch_claims claims = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        r = stitch_jwt_verify(m->keyring, p.access_token, stitch_now(), &claims);
+        if (r < 0) {
+                const char *why = r == -ETIME          ? "token expired"
+                                  : r == -EAGAIN       ? "token not yet valid"
+                                  : r == -ENOKEY       ? "unknown signing key"
+                                  : r == -EKEYREJECTED ? "bad signature or algorithm"
+                                  : r == -ENOMEM       ? "out of memory"
+                                                       : "malformed token";
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", why);
+        }
+        if (stitch_revocations_contains(m->revocations, claims.sid)) {
+                stitch_claims_done(&claims);
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session revoked");
+        }
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, claims.sub, &u);
+        if (r < 0 || u->disabled) {
+                stitch_claims_done(&claims);
+                if (r < 0 && r != -ENOENT)
+                        return stitch_call_errno(c, r, "user lookup");
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, r < 0 ? "user deleted" : "user disabled");
+        }
+
+        cJSON *cl = cJSON_CreateObject();
+        cJSON_AddStringToObject(cl, "sub", claims.sub);
+        cJSON_AddStringToObject(cl, "typ", claims.typ);
+        cJSON_AddNumberToObject(cl, "iat", (double) claims.iat);
+        cJSON_AddNumberToObject(cl, "nbf", (double) claims.nbf);
+        cJSON_AddNumberToObject(cl, "exp", (double) claims.exp);
+        cJSON_AddStringToObject(cl, "sid", claims.sid);
+        cJSON_AddStringToObject(cl, "baas_device_id", claims.device_id);
+        cJSON_AddStringToObject(cl, "baas_domain_id", claims.domain_id);
+        cJSON *ud = claims.user_data_json ? cJSON_Parse(claims.user_data_json) : NULL;
+        cJSON_AddItemToObject(cl, "user_data", ud ? ud : cJSON_CreateObject());
+        cJSON_AddStringToObject(cl, "kid", claims.kid);
+        stitch_claims_done(&claims);
+
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddItemToObject(reply, "claims", cl);
+        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(u));
+        return stitch_call_reply(c, reply);
+}
+
+int stitch_method_token_jwks(struct stitch_call *c) {
+        _cleanup_free_ char *jwks = NULL;
+        if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
+                return 0;
+        int r = stitch_keyring_jwks(c->manager->keyring, &jwks);
+        if (r < 0)
+                return stitch_call_errno(c, r, "JWKS");
+        cJSON *doc = cJSON_Parse(jwks);
+        if (!doc)
+                return stitch_call_errno(c, -ENOMEM, "JWKS");
+        return stitch_call_reply(c, doc);
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "macro.h"
+#include "util.h"
+
+int stitch_random_bytes(void *buf, size_t n) {
+        if (n > INT32_MAX)
+                return -EINVAL;
+        if (RAND_bytes(buf, (int) n) != 1)
+                return log_error_errno(EIO, "RAND_bytes failed.");
+        return 0;
+}
+
+static pthread_mutex_t objectid_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t objectid_process[5];
+static uint32_t objectid_counter;
+static bool objectid_initialised;
+
+int stitch_objectid_new(char ret[STITCH_ID_LEN + 1]) {
+        uint8_t b[12];
+        uint32_t t = (uint32_t) time(NULL);
+        int r = 0;
+
+        pthread_mutex_lock(&objectid_lock);
+        if (!objectid_initialised) {
+                uint8_t seed[8];
+                r = stitch_random_bytes(seed, sizeof(seed));
+                if (r >= 0) {
+                        memcpy(objectid_process, seed, 5);
+                        objectid_counter = (uint32_t) seed[5] << 16 | (uint32_t) seed[6] << 8 | seed[7];
+                        objectid_initialised = true;
+                }
+        }
+        uint32_t c = objectid_counter++;
+        pthread_mutex_unlock(&objectid_lock);
+        if (r < 0)
+                return r;
+
+        b[0] = t >> 24, b[1] = t >> 16, b[2] = t >> 8, b[3] = t;
+        memcpy(b + 4, objectid_process, 5);
+        b[9] = c >> 16, b[10] = c >> 8, b[11] = c;
+        static const char hex[] = "0123456789abcdef";
+        for (size_t i = 0; i < 12; i++) {
+                ret[2 * i] = hex[b[i] >> 4];
+                ret[2 * i + 1] = hex[b[i] & 15];
+        }
+        ret[STITCH_ID_LEN] = 0;
+        return 0;
+}
+
+bool stitch_objectid_valid(const char *s) {
+        if (!s || strlen(s) != STITCH_ID_LEN)
+                return false;
+        for (size_t i = 0; i < STITCH_ID_LEN; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+size_t stitch_base64url_encode(const uint8_t *data, size_t n, char *ret) {
+        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        size_t j = 0, i = 0;
+        for (; i + 2 < n; i += 3) {
+                uint32_t v = (uint32_t) data[i] << 16 | (uint32_t) data[i + 1] << 8 | data[i + 2];
+                ret[j++] = tbl[v >> 18 & 63];
+                ret[j++] = tbl[v >> 12 & 63];
+                ret[j++] = tbl[v >> 6 & 63];
+                ret[j++] = tbl[v & 63];
+        }
+        if (n - i == 1) {
+                uint32_t v = (uint32_t) data[i] << 16;
+                ret[j++] = tbl[v >> 18 & 63];
+                ret[j++] = tbl[v >> 12 & 63];
+        } else if (n - i == 2) {
+                uint32_t v = (uint32_t) data[i] << 16 | (uint32_t) data[i + 1] << 8;
+                ret[j++] = tbl[v >> 18 & 63];
+                ret[j++] = tbl[v >> 12 & 63];
+                ret[j++] = tbl[v >> 6 & 63];
+        }
+        ret[j] = 0;
+        return j;
+}
+
+int stitch_secret_new(const char *prefix, char **ret) {
+        uint8_t raw[32];
+        size_t pl = strlen(prefix);
+        char *s = malloc(pl + STITCH_SECRET_B64_LEN + 2);
+        if (!s)
+                return -ENOMEM;
+        int r = stitch_random_bytes(raw, sizeof(raw));
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        memcpy(s, prefix, pl);
+        stitch_base64url_encode(raw, sizeof(raw), s + pl);
+        explicit_bzero(raw, sizeof(raw));
+        *ret = s;
+        return 0;
+}
+
+void stitch_sha256(const void *data, size_t n, uint8_t ret[STITCH_HASH_LEN]) {
+        SHA256(data, n, ret);
+}
+
+int64_t stitch_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec;
+}
+
+uint64_t stitch_now_usec(int clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+bool stitch_unix_name_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0 || n > 32)
+                return false;
+        if (!(s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z')))
+                return false;
+        for (size_t i = 1; i < n; i++) {
+                char c = s[i];
+                if (c == '$' && i == n - 1)
+                        break;
+                if (!(c == '_' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+                        return false;
+        }
+        return true;
+}
+
+bool stitch_email_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        if (n < 3 || n > 254)
+                return false;
+        const char *at = strchr(s, '@');
+        if (!at || at == s || !at[1] || strchr(at + 1, '@'))
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c <= ' ' || c == 0x7f)
+                        return false;
+        }
+        return true;
+}
+
+bool stitch_apikey_name_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!(isalnum((unsigned char) s[i]) || s[i] == '_' || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+int stitch_lookup_uid(const char *name, uid_t *ret) {
+        struct passwd pw, *result = NULL;
+        char buf[4096];
+        int r = getpwnam_r(name, &pw, buf, sizeof(buf), &result);
+        if (r != 0)
+                return -r;
+        if (!result)
+                return -ENOENT;
+        *ret = pw.pw_uid;
+        return 0;
+}
+
+bool stitch_uid_in_group(uid_t uid, gid_t primary_gid, const char *group) {
+        if (uid == 0)
+                return true;
+        if (isempty(group))
+                return false;
+
+        struct group gr, *gresult = NULL;
+        char *buf = malloc(65536);
+        if (!buf)
+                return false;
+        bool found = false;
+        if (getgrnam_r(group, &gr, buf, 65536, &gresult) == 0 && gresult) {
+                if (gr.gr_gid == primary_gid)
+                        found = true;
+                else {
+                        struct passwd pw, *presult = NULL;
+                        char pbuf[4096];
+                        if (getpwuid_r(uid, &pw, pbuf, sizeof(pbuf), &presult) == 0 && presult) {
+                                if (pw.pw_gid == gr.gr_gid)
+                                        found = true;
+                                for (char **m = gr.gr_mem; !found && m && *m; m++)
+                                        if (streq(*m, pw.pw_name))
+                                                found = true;
+                        }
+                }
+        }
+        free(buf);
+        return found;
+}

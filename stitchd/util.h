@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Daemon-side helpers: randomness, ids, hashing, time, names. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store/store.h"
+
+/* Fills buf with cryptographically secure random bytes. */
+int stitch_random_bytes(void *buf, size_t n);
+
+/* A new ObjectId (12 bytes: 4 seconds, 5 random per process, 3 counter) as 24 hex chars. */
+int stitch_objectid_new(char ret[STITCH_ID_LEN + 1]);
+bool stitch_objectid_valid(const char *s);
+
+/* base64url without padding. ret must hold 4*ceil(n/3)+1 bytes. Returns length. */
+size_t stitch_base64url_encode(const uint8_t *data, size_t n, char *ret);
+
+/* A new random secret: prefix + base64url(32 random bytes). Malloc'd. */
+int stitch_secret_new(const char *prefix, char **ret);
+
+void stitch_sha256(const void *data, size_t n, uint8_t ret[STITCH_HASH_LEN]);
+
+int64_t stitch_now(void);             /* epoch seconds, CLOCK_REALTIME */
+uint64_t stitch_now_usec(int clock);  /* clock_gettime in usec */
+
+/* Unix names as useradd accepts them: [a-z_][a-z0-9_-]*[$]?, <= 32. */
+bool stitch_unix_name_valid(const char *s);
+/* Emails: 3..254 bytes, one '@' with text on both sides, no spaces or controls. */
+bool stitch_email_valid(const char *s);
+/* API key names: [A-Za-z0-9_-]{1,64}. */
+bool stitch_apikey_name_valid(const char *s);
+
+/* The uid of a local Unix account, -ENOENT if none. */
+int stitch_lookup_uid(const char *name, uid_t *ret);
+/* Whether uid is root or a member of 'group' (primary or supplementary). */
+bool stitch_uid_in_group(uid_t uid, gid_t primary_gid, const char *group);
+
+#define STITCH_APIKEY_PREFIX "stk_"
+#define STITCH_REFRESH_PREFIX "str_"
+#define STITCH_SECRET_B64_LEN 43 /* base64url of 32 bytes */

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A bounded pool of worker threads for slow work (password hashing, durable
+ * store writes), so the event loop never blocks. 'work' runs on a worker
+ * thread; 'done' runs afterwards on the event loop thread. */
+
+#include <stddef.h>
+
+#include <systemd/sd-event.h>
+
+struct stitch_workers;
+
+typedef void (*stitch_work_fn)(void *userdata);
+
+int stitch_workers_new(sd_event *event, unsigned n_threads, size_t max_queue, struct stitch_workers **ret);
+/* Runs every queued job, joins the threads, runs pending 'done' callbacks, frees. */
+struct stitch_workers *stitch_workers_free(struct stitch_workers *w);
+/* -EBUSY when max_queue jobs are already waiting. */
+int stitch_workers_submit(struct stitch_workers *w, stitch_work_fn work, stitch_work_fn done, void *userdata);
+size_t stitch_workers_queued(struct stitch_workers *w);
+unsigned stitch_workers_threads(struct stitch_workers *w);

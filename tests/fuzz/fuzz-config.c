@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* stitchd.conf is read by a root daemon: any byte string must be either
+ * accepted as a valid configuration or rejected with messages, never crash,
+ * leak or hang. An accepted configuration must also satisfy the invariants
+ * the daemon relies on, so a parser bug that lets a bad value through shows
+ * up here as an abort. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "macro.h"
+#include "stitchd/config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_INPUT_MAX (256 * 1024)
+
+static FILE *errors_sink(void) {
+        static FILE *f = NULL;
+
+        /* Messages are formatted for real (that code runs too) and thrown away. */
+        if (!f)
+                f = fopen("/dev/null", "we");
+        return f;
+}
+
+static void check_invariants(const struct stitch_config *c) {
+        const size_t sun_path_size = sizeof(((struct sockaddr_un *) NULL)->sun_path);
+
+        if (!c->store || !stitch_config_sqlite_path(c) || stitch_config_sqlite_path(c)[0] != '/')
+                abort();
+        if (!c->auth_socket || c->auth_socket[0] != '/' || strlen(c->auth_socket) >= sun_path_size)
+                abort();
+        if (!c->admin_socket || c->admin_socket[0] != '/' || strlen(c->admin_socket) >= sun_path_size)
+                abort();
+        if (c->access_token_lifetime_usec < 10 * USEC_PER_SEC ||
+            c->access_token_lifetime_usec > 24 * 3600 * USEC_PER_SEC)
+                abort();
+        if (c->refresh_margin_usec >= c->access_token_lifetime_usec)
+                abort();
+        if (c->refresh_token_lifetime_usec < c->access_token_lifetime_usec)
+                abort();
+        if (c->min_password_length < 6 || c->min_password_length > 128)
+                abort();
+        if (c->argon2_m_kib < 8 || c->argon2_m_kib > 4194304 || c->argon2_m_kib < 8 * c->argon2_p)
+                abort();
+        if (c->argon2_t < 1 || c->argon2_t > 100 || c->argon2_p < 1 || c->argon2_p > 64)
+                abort();
+        if (c->anon_enabled && isempty(c->anon_unix_user))
+                abort();
+        if (!c->services || !c->anon_services)
+                abort();
+        for (char *const *s = c->anon_services; *s; s++)
+                if (streq(*s, "*"))
+                        abort();
+        if (c->max_failures < 1 || c->max_connections < 1 || c->max_sessions_per_user < 1)
+                abort();
+        (void) stitch_service_allowed(c->services, "login");
+        (void) stitch_service_allowed(c->anon_services, "sshd");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        struct stitch_config c;
+
+        if (size > FUZZ_INPUT_MAX)
+                return 0;
+
+        if (stitch_config_init_defaults(&c) < 0)
+                return 0;
+
+        /* Accepted or not, c is valid afterwards: a failed load leaves the defaults. */
+        (void) stitch_config_load_buffer(&c, "fuzz.conf", (const char *) data, size, errors_sink());
+        check_invariants(&c);
+
+        /* Loading over an already loaded configuration, as a reload would. */
+        (void) stitch_config_load_buffer(&c, "fuzz.conf", (const char *) data, size, NULL);
+        check_invariants(&c);
+        stitch_config_done(&c);
+        stitch_config_done(&c);
+
+        /* The duration parser on its own, with the input as one string. */
+        if (size < 4096) {
+                char *s = malloc(size + 1);
+                if (s) {
+                        uint64_t usec;
+                        memcpy(s, data, size);
+                        s[size] = 0;
+                        (void) stitch_parse_duration(s, &usec);
+                        free(s);
+                }
+        }
+        return 0;
+}

@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared helpers for the shell tests. Source it:  . "$TESTS_LIB"
+# Each test gets a private temp dir with its own sockets, store and config,
+# so many daemons run side by side. Readiness comes from sd_notify(READY=1)
+# through tests/helpers/stitch-spawn, never from sleeping.
+
+set -u
+: "${top_builddir:?run through make check}"
+: "${top_srcdir:?run through make check}"
+STITCHD=${STITCHD:-$top_builddir/stitchd/stitchd}
+STITCHCTL=${STITCHCTL:-$top_builddir/stitchctl/stitchctl}
+STITCH_SPAWN=$top_builddir/tests/helpers/stitch-spawn
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/stitch-test.XXXXXX")
+chmod 0755 "$T"
+STITCHD_PID=
+export STITCH_SOCKET=$T/io.stitch.Auth
+export STITCH_ADMIN_SOCKET=$T/io.stitch.Admin
+STITCHD_CONF=$T/stitchd.conf
+STITCHD_LOG=$T/stitchd.log
+
+stitch_cleanup() {
+        stitch_stop
+        if [ -n "${STITCH_KEEP_TMP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+}
+trap stitch_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; [ -f "$STITCHD_LOG" ] && { echo "--- stitchd log:" >&2; tail -n 30 "$STITCHD_LOG" >&2; }; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+ok() { echo "ok - $*"; }
+
+# Writes a config for this test dir. Extra lines (sections and keys) come on stdin, e.g.
+#   stitch_config <<'X'
+#   [Provider.anon-user]
+#   Enabled=yes
+#   X
+# The fast argon2 parameters keep tests quick; tests that need the defaults override PasswordHash.
+stitch_config() {
+        {
+                echo "[Daemon]"
+                echo "Store=sqlite:$T/stitch.db"
+                echo "AuthSocket=$STITCH_SOCKET"
+                echo "AdminSocket=$STITCH_ADMIN_SOCKET"
+                echo "Workers=2"
+                if [ ! -t 0 ]; then cat; fi
+        } > "$STITCHD_CONF"
+        # Merge duplicate sections is not needed: later sections just continue.
+        if ! grep -q '^PasswordHash=' "$STITCHD_CONF"; then
+                printf '\n[Provider.local-userpass]\nPasswordHash=argon2id:m=1024,t=1,p=1\n' >> "$STITCHD_CONF"
+        fi
+}
+
+stitch_start() {
+        [ -f "$STITCHD_CONF" ] || stitch_config </dev/null
+        STITCHD_PID=$("$STITCH_SPAWN" --timeout 30 -- "$STITCHD" --foreground --config "$STITCHD_CONF" "$@" 2>>"$STITCHD_LOG" 3>&- </dev/null) \
+                || fail "stitchd did not become ready"
+}
+
+# Stops the daemon with SIGTERM and waits for it (and checks it exited 0).
+stitch_stop() {
+        if [ -n "${STITCHD_PID:-}" ] && kill -0 "$STITCHD_PID" 2>/dev/null; then
+                kill -TERM "$STITCHD_PID" 2>/dev/null
+                local i=0
+                while kill -0 "$STITCHD_PID" 2>/dev/null; do
+                        i=$((i + 1)); [ $i -gt 300 ] && { kill -KILL "$STITCHD_PID"; break; }
+                        sleep 0.05   # waiting for an exit, not for readiness
+                done
+        fi
+        STITCHD_PID=
+}
+
+stitch_kill9() {
+        [ -n "${STITCHD_PID:-}" ] && kill -KILL "$STITCHD_PID" 2>/dev/null
+        while [ -n "${STITCHD_PID:-}" ] && kill -0 "$STITCHD_PID" 2>/dev/null; do sleep 0.01; done
+        STITCHD_PID=
+}
+
+sctl() { "$STITCHCTL" "$@"; }
+
+# Creates a user: stitch_user EMAIL UNIXNAME PASSWORD
+stitch_user() {
+        printf '%s' "$3" | "$STITCHCTL" user add --email "$1" --unix-name "$2" --password-stdin >/dev/null \
+                || fail "could not create user $1"
+}
+
+# Raw wire call, prints the reply JSON: stitch_call METHOD JSON [--admin]
+stitch_call() {
+        "$STITCHCTL" call "$@"
+}
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }

@@ -1,0 +1,888 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* stitchd.conf parser: defaults, every key, every kind of error with its exact
+ * "file:line:" prefix, durations, lists, and loading from disk. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "macro.h"
+#include "stitchd/config.h"
+
+#define SEC_USEC UINT64_C(1000000)
+#define MIN_USEC (60 * SEC_USEC)
+#define HOUR_USEC (60 * MIN_USEC)
+#define DAY_USEC (24 * HOUR_USEC)
+
+/* Loads 'text' over the defaults; returns the return code and what went to 'errors'. */
+static int load_text(struct stitch_config *c, const char *text, size_t len, char **ret_errors) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        assert_non_null(f);
+
+        int r = stitch_config_load_buffer(c, "test.conf", text, len, f);
+        assert_int_equal(fclose(f), 0);
+        *ret_errors = buf;
+        return r;
+}
+
+/* Expects 'text' to fail with exactly 'expected' on the error stream, leaving c at the defaults. */
+static void expect_errors(const char *text, const char *expected) {
+        struct stitch_config c, d;
+        _cleanup_free_ char *errors = NULL;
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        int r = load_text(&c, text, strlen(text), &errors);
+        if (!streq(errors, expected))
+                fail_msg("input:\n%s\nexpected errors:\n%sgot:\n%s", text, expected, errors);
+        assert_int_equal(r, -EINVAL);
+
+        /* a failed load changes nothing */
+        assert_int_equal(stitch_config_init_defaults(&d), 0);
+        assert_string_equal(c.store, d.store);
+        assert_int_equal(c.workers, d.workers);
+        assert_int_equal(c.access_token_lifetime_usec, d.access_token_lifetime_usec);
+        assert_int_equal(c.anon_enabled, d.anon_enabled);
+        assert_string_equal(c.services[0], "*");
+        stitch_config_done(&c);
+        stitch_config_done(&d);
+}
+
+/* Expects 'text' to load; the caller checks c and calls stitch_config_done(). */
+static void expect_ok(struct stitch_config *c, const char *text) {
+        _cleanup_free_ char *errors = NULL;
+
+        assert_int_equal(stitch_config_init_defaults(c), 0);
+        int r = load_text(c, text, strlen(text), &errors);
+        if (r != 0 || !streq(errors, ""))
+                fail_msg("input:\n%s\nunexpected r=%d errors:\n%s", text, r, errors);
+}
+
+static size_t strv_len(char *const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+static void assert_strv(char *const *l, const char *const *expected, size_t n) {
+        assert_non_null(l);
+        assert_int_equal(strv_len(l), n);
+        for (size_t i = 0; i < n; i++)
+                assert_string_equal(l[i], expected[i]);
+}
+
+static void assert_config_equal(const struct stitch_config *a, const struct stitch_config *b) {
+        assert_true(streq_ptr(a->store, b->store));
+        assert_true(streq_ptr(a->auth_socket, b->auth_socket));
+        assert_true(streq_ptr(a->admin_socket, b->admin_socket));
+        assert_true(streq_ptr(a->admin_group, b->admin_group));
+        assert_int_equal(a->workers, b->workers);
+        assert_int_equal(a->log_level, b->log_level);
+        assert_int_equal(a->access_token_lifetime_usec, b->access_token_lifetime_usec);
+        assert_int_equal(a->refresh_token_lifetime_usec, b->refresh_token_lifetime_usec);
+        assert_int_equal(a->refresh_margin_usec, b->refresh_margin_usec);
+        assert_int_equal(a->signing_algorithm, b->signing_algorithm);
+        assert_int_equal(a->rotate_refresh_tokens, b->rotate_refresh_tokens);
+        assert_true(streq_ptr(a->email_domain, b->email_domain));
+        assert_int_equal(strv_len(a->services), strv_len(b->services));
+        for (size_t i = 0; i < strv_len(a->services); i++)
+                assert_string_equal(a->services[i], b->services[i]);
+        assert_int_equal(a->userpass_enabled, b->userpass_enabled);
+        assert_int_equal(a->min_password_length, b->min_password_length);
+        assert_int_equal(a->argon2_m_kib, b->argon2_m_kib);
+        assert_int_equal(a->argon2_t, b->argon2_t);
+        assert_int_equal(a->argon2_p, b->argon2_p);
+        assert_int_equal(a->apikey_enabled, b->apikey_enabled);
+        assert_int_equal(a->anon_enabled, b->anon_enabled);
+        assert_true(streq_ptr(a->anon_unix_user, b->anon_unix_user));
+        assert_int_equal(strv_len(a->anon_services), strv_len(b->anon_services));
+        for (size_t i = 0; i < strv_len(a->anon_services); i++)
+                assert_string_equal(a->anon_services[i], b->anon_services[i]);
+        assert_int_equal(a->max_failures, b->max_failures);
+        assert_int_equal(a->failure_window_usec, b->failure_window_usec);
+        assert_int_equal(a->backoff_max_usec, b->backoff_max_usec);
+        assert_int_equal(a->max_connections, b->max_connections);
+        assert_int_equal(a->idle_timeout_usec, b->idle_timeout_usec);
+        assert_int_equal(a->on_revoke, b->on_revoke);
+        assert_int_equal(a->max_sessions_per_user, b->max_sessions_per_user);
+}
+
+static void test_defaults(void **state) {
+        struct stitch_config c;
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_string_equal(c.store, "sqlite:/var/lib/stitchd/stitch.db");
+        assert_string_equal(stitch_config_sqlite_path(&c), "/var/lib/stitchd/stitch.db");
+        assert_string_equal(c.auth_socket, "/run/stitchd/io.stitch.Auth");
+        assert_string_equal(c.admin_socket, "/run/stitchd/io.stitch.Admin");
+        assert_null(c.admin_group);
+        assert_int_equal(c.workers, 0);
+        assert_int_equal(c.log_level, LOG_INFO);
+        assert_int_equal(c.access_token_lifetime_usec, 30 * MIN_USEC);
+        assert_int_equal(c.refresh_token_lifetime_usec, 60 * DAY_USEC);
+        assert_int_equal(c.refresh_margin_usec, 5 * MIN_USEC);
+        assert_int_equal(c.signing_algorithm, STITCH_SIGNING_ES256);
+        assert_false(c.rotate_refresh_tokens);
+        assert_null(c.email_domain);
+        assert_strv(c.services, (const char *[]) { "*" }, 1);
+        assert_true(c.userpass_enabled);
+        assert_int_equal(c.min_password_length, 6);
+        assert_int_equal(c.argon2_m_kib, 19456);
+        assert_int_equal(c.argon2_t, 2);
+        assert_int_equal(c.argon2_p, 1);
+        assert_true(c.apikey_enabled);
+        assert_false(c.anon_enabled);
+        assert_null(c.anon_unix_user);
+        assert_strv(c.anon_services, NULL, 0);
+        assert_int_equal(c.max_failures, 10);
+        assert_int_equal(c.failure_window_usec, 15 * MIN_USEC);
+        assert_int_equal(c.backoff_max_usec, 15 * MIN_USEC);
+        assert_int_equal(c.max_connections, 1024);
+        assert_int_equal(c.idle_timeout_usec, 60 * SEC_USEC);
+        assert_int_equal(c.on_revoke, STITCH_ON_REVOKE_KEEP);
+        assert_int_equal(c.max_sessions_per_user, 100);
+
+        stitch_config_done(&c);
+        assert_null(c.store);
+        stitch_config_done(&c); /* twice is fine */
+
+        struct stitch_config zero = {};
+        stitch_config_done(&zero); /* never initialized, zeroed: fine too */
+        stitch_config_done(NULL);
+}
+
+static void test_empty_and_comments(void **state) {
+        struct stitch_config c, d;
+
+        assert_int_equal(stitch_config_init_defaults(&d), 0);
+
+        expect_ok(&c, "");
+        assert_config_equal(&c, &d);
+        stitch_config_done(&c);
+
+        /* BOM, CRLF, blank lines, both comment styles, indented comments, whitespace everywhere,
+         * a section repeated, a last line without newline */
+        expect_ok(&c,
+                  "\xef\xbb\xbf# comment\r\n"
+                  "; another comment\r\n"
+                  "\r\n"
+                  "   \t# indented comment\n"
+                  "  [Daemon]  \n"
+                  "\tWorkers =\t4  \r\n"
+                  "[Tokens]\n"
+                  "  ;Workers=nonsense\n"
+                  "[Daemon]\n"
+                  "LogLevel = debug");
+        assert_int_equal(c.workers, 4);
+        assert_int_equal(c.log_level, LOG_DEBUG);
+        stitch_config_done(&c);
+
+        /* NULL data with zero length is an empty file */
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(stitch_config_load_buffer(&c, NULL, NULL, 0, NULL), 0);
+        assert_config_equal(&c, &d);
+        stitch_config_done(&c);
+        stitch_config_done(&d);
+}
+
+static void test_every_key(void **state) {
+        struct stitch_config c;
+
+        expect_ok(&c,
+                  "[Daemon]\n"
+                  "Store=sqlite:/srv/stitch/db.sqlite\n"
+                  "AuthSocket=/tmp/x/auth\n"
+                  "AdminSocket=/tmp/x/admin\n"
+                  "AdminGroup=stitch-admin\n"
+                  "Workers=8\n"
+                  "LogLevel=warning\n"
+                  "[Tokens]\n"
+                  "AccessTokenLifetime=1h\n"
+                  "RefreshTokenLifetime=7d\n"
+                  "RefreshMargin=90s\n"
+                  "SigningAlgorithm=HS256\n"
+                  "RotateRefreshTokens=yes\n"
+                  "[Pam]\n"
+                  "EmailDomain=example.com\n"
+                  "Services=login sshd\n"
+                  "[Provider.local-userpass]\n"
+                  "Enabled=no\n"
+                  "MinPasswordLength=12\n"
+                  "PasswordHash=argon2id:m=65536,t=3,p=4\n"
+                  "[Provider.api-key]\n"
+                  "Enabled=off\n"
+                  "[Provider.anon-user]\n"
+                  "Enabled=on\n"
+                  "UnixUser=guest\n"
+                  "Services=login,gdm-password\n"
+                  "[Limits]\n"
+                  "MaxFailures=3\n"
+                  "FailureWindow=1h\n"
+                  "BackoffMax=2h\n"
+                  "MaxConnections=64\n"
+                  "IdleTimeout=5min\n"
+                  "[Sessions]\n"
+                  "OnRevoke=terminate\n"
+                  "MaxPerUser=5\n");
+
+        assert_string_equal(c.store, "sqlite:/srv/stitch/db.sqlite");
+        assert_string_equal(stitch_config_sqlite_path(&c), "/srv/stitch/db.sqlite");
+        assert_string_equal(c.auth_socket, "/tmp/x/auth");
+        assert_string_equal(c.admin_socket, "/tmp/x/admin");
+        assert_string_equal(c.admin_group, "stitch-admin");
+        assert_int_equal(c.workers, 8);
+        assert_int_equal(c.log_level, LOG_WARNING);
+        assert_int_equal(c.access_token_lifetime_usec, HOUR_USEC);
+        assert_int_equal(c.refresh_token_lifetime_usec, 7 * DAY_USEC);
+        assert_int_equal(c.refresh_margin_usec, 90 * SEC_USEC);
+        assert_int_equal(c.signing_algorithm, STITCH_SIGNING_HS256);
+        assert_true(c.rotate_refresh_tokens);
+        assert_string_equal(c.email_domain, "example.com");
+        assert_strv(c.services, (const char *[]) { "login", "sshd" }, 2);
+        assert_false(c.userpass_enabled);
+        assert_int_equal(c.min_password_length, 12);
+        assert_int_equal(c.argon2_m_kib, 65536);
+        assert_int_equal(c.argon2_t, 3);
+        assert_int_equal(c.argon2_p, 4);
+        assert_false(c.apikey_enabled);
+        assert_true(c.anon_enabled);
+        assert_string_equal(c.anon_unix_user, "guest");
+        assert_strv(c.anon_services, (const char *[]) { "login", "gdm-password" }, 2);
+        assert_int_equal(c.max_failures, 3);
+        assert_int_equal(c.failure_window_usec, HOUR_USEC);
+        assert_int_equal(c.backoff_max_usec, 2 * HOUR_USEC);
+        assert_int_equal(c.max_connections, 64);
+        assert_int_equal(c.idle_timeout_usec, 5 * MIN_USEC);
+        assert_int_equal(c.on_revoke, STITCH_ON_REVOKE_TERMINATE);
+        assert_int_equal(c.max_sessions_per_user, 5);
+        stitch_config_done(&c);
+}
+
+static void test_values(void **state) {
+        struct stitch_config c;
+        static const struct {
+                const char *text;
+                bool expected;
+        } booleans[] = {
+                { "yes", true },  { "true", true },   { "1", true },  { "on", true },  { "YES", true },
+                { "On", true },   { "no", false },    { "false", false }, { "0", false }, { "off", false },
+                { "NO", false },  { "False", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(booleans); i++) {
+                char text[128];
+                snprintf(text, sizeof(text), "[Tokens]\nRotateRefreshTokens=%s\n[Provider.api-key]\nEnabled=%s\n",
+                         booleans[i].text, booleans[i].text);
+                expect_ok(&c, text);
+                assert_int_equal(c.rotate_refresh_tokens, booleans[i].expected);
+                assert_int_equal(c.apikey_enabled, booleans[i].expected);
+                stitch_config_done(&c);
+        }
+
+        static const struct {
+                const char *name;
+                int level;
+        } levels[] = {
+                { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
+                { "warning", LOG_WARNING }, { "err", LOG_ERR },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
+                char text[128];
+                snprintf(text, sizeof(text), "[Daemon]\nLogLevel=%s\n", levels[i].name);
+                expect_ok(&c, text);
+                assert_int_equal(c.log_level, levels[i].level);
+                stitch_config_done(&c);
+        }
+
+        /* range edges */
+        expect_ok(&c, "[Provider.local-userpass]\nMinPasswordLength=128\n[Tokens]\nAccessTokenLifetime=10s\n"
+                      "RefreshMargin=0\nRefreshTokenLifetime=10s\n");
+        assert_int_equal(c.min_password_length, 128);
+        assert_int_equal(c.access_token_lifetime_usec, 10 * SEC_USEC);
+        assert_int_equal(c.refresh_margin_usec, 0);
+        stitch_config_done(&c);
+        expect_ok(&c, "[Tokens]\nAccessTokenLifetime=24h\n[Daemon]\nWorkers=0\n");
+        assert_int_equal(c.access_token_lifetime_usec, 24 * HOUR_USEC);
+        stitch_config_done(&c);
+
+        /* a socket path of 107 bytes fits sun_path with its NUL, 108 does not */
+        char text[256], path[109];
+        memset(path, 'a', sizeof(path) - 1);
+        path[0] = '/';
+        path[107] = 0;
+        snprintf(text, sizeof(text), "[Daemon]\nAuthSocket=%s\n", path);
+        expect_ok(&c, text);
+        assert_int_equal(strlen(c.auth_socket), 107);
+        stitch_config_done(&c);
+
+        /* user names: '$' at the end only, '_' first, 32 characters at most */
+        expect_ok(&c, "[Daemon]\nAdminGroup=_admins\n[Provider.anon-user]\nUnixUser=guest$\n");
+        assert_string_equal(c.admin_group, "_admins");
+        assert_string_equal(c.anon_unix_user, "guest$");
+        stitch_config_done(&c);
+        expect_ok(&c, "[Daemon]\nAdminGroup=abcdefghijklmnopqrstuvwxyz012345\n");
+        stitch_config_done(&c);
+
+        /* password hash: any order, omitted parameters take the defaults, edges */
+        expect_ok(&c, "[Provider.local-userpass]\nPasswordHash=argon2id:p=2,m=4096\n");
+        assert_int_equal(c.argon2_m_kib, 4096);
+        assert_int_equal(c.argon2_t, 2);
+        assert_int_equal(c.argon2_p, 2);
+        stitch_config_done(&c);
+        expect_ok(&c, "[Provider.local-userpass]\nPasswordHash=argon2id:m=4194304,t=100,p=64\n");
+        assert_int_equal(c.argon2_m_kib, 4194304);
+        assert_int_equal(c.argon2_t, 100);
+        assert_int_equal(c.argon2_p, 64);
+        stitch_config_done(&c);
+        expect_ok(&c, "[Provider.local-userpass]\nPasswordHash=argon2id:m=8,t=1,p=1\n");
+        assert_int_equal(c.argon2_m_kib, 8);
+        stitch_config_done(&c);
+}
+
+static void test_later_assignment_wins(void **state) {
+        struct stitch_config c;
+
+        expect_ok(&c,
+                  "[Daemon]\nWorkers=2\nStore=sqlite:/a.db\n"
+                  "[Tokens]\nAccessTokenLifetime=1h\n"
+                  "[Daemon]\nWorkers=3\nStore=sqlite:/b.db\n"
+                  "[Tokens]\nAccessTokenLifetime=2h\n");
+        assert_int_equal(c.workers, 3);
+        assert_string_equal(c.store, "sqlite:/b.db");
+        assert_int_equal(c.access_token_lifetime_usec, 2 * HOUR_USEC);
+        stitch_config_done(&c);
+}
+
+static void test_empty_assignment_resets(void **state) {
+        struct stitch_config c, d;
+
+        assert_int_equal(stitch_config_init_defaults(&d), 0);
+
+        /* every key set, then every key emptied: back to the defaults, except the lists */
+        expect_ok(&c,
+                  "[Daemon]\nStore=sqlite:/x.db\nAuthSocket=/x/a\nAdminSocket=/x/b\nAdminGroup=wheel\n"
+                  "Workers=3\nLogLevel=err\n"
+                  "Store=\nAuthSocket=\nAdminSocket=\nAdminGroup=\nWorkers=\nLogLevel=\n"
+                  "[Tokens]\nAccessTokenLifetime=1h\nRefreshTokenLifetime=1d\nRefreshMargin=1min\n"
+                  "SigningAlgorithm=HS256\nRotateRefreshTokens=yes\n"
+                  "AccessTokenLifetime=\nRefreshTokenLifetime=\nRefreshMargin=\nSigningAlgorithm=\n"
+                  "RotateRefreshTokens=\n"
+                  "[Pam]\nEmailDomain=example.org\nEmailDomain=\n"
+                  "[Provider.local-userpass]\nEnabled=no\nMinPasswordLength=10\n"
+                  "PasswordHash=argon2id:m=1024,t=1,p=1\nEnabled=\nMinPasswordLength=\nPasswordHash=\n"
+                  "[Provider.api-key]\nEnabled=no\nEnabled=\n"
+                  "[Provider.anon-user]\nEnabled=yes\nUnixUser=guest\nEnabled=\nUnixUser=\n"
+                  "[Limits]\nMaxFailures=1\nFailureWindow=1s\nBackoffMax=1s\nMaxConnections=1\nIdleTimeout=1s\n"
+                  "MaxFailures=\nFailureWindow=\nBackoffMax=\nMaxConnections=\nIdleTimeout=\n"
+                  "[Sessions]\nOnRevoke=terminate\nMaxPerUser=1\nOnRevoke=\nMaxPerUser=\n");
+        assert_config_equal(&c, &d);
+        stitch_config_done(&c);
+        stitch_config_done(&d);
+}
+
+static void test_lists(void **state) {
+        struct stitch_config c;
+
+        /* whitespace- and comma-separated, duplicates dropped */
+        expect_ok(&c, "[Pam]\nServices= login ,sshd\tsu,,sudo  login\n");
+        assert_strv(c.services, (const char *[]) { "login", "sshd", "su", "sudo" }, 4);
+        assert_true(stitch_service_allowed(c.services, "sshd"));
+        assert_false(stitch_service_allowed(c.services, "cron"));
+        stitch_config_done(&c);
+
+        /* an assignment replaces the list, it does not append */
+        expect_ok(&c, "[Pam]\nServices=login sshd\nServices=su\n");
+        assert_strv(c.services, (const char *[]) { "su" }, 1);
+        stitch_config_done(&c);
+
+        /* an empty assignment empties the list: no service may use stitch */
+        expect_ok(&c, "[Pam]\nServices=login\nServices=\n");
+        assert_strv(c.services, NULL, 0);
+        assert_false(stitch_service_allowed(c.services, "login"));
+        stitch_config_done(&c);
+
+        expect_ok(&c, "[Pam]\nServices=*\n[Provider.anon-user]\nServices=login\nServices=\n");
+        assert_strv(c.services, (const char *[]) { "*" }, 1);
+        assert_strv(c.anon_services, NULL, 0);
+        stitch_config_done(&c);
+
+        /* anonymous logins for a named service */
+        expect_ok(&c, "[Provider.anon-user]\nEnabled=yes\nUnixUser=guest\nServices=login\n");
+        assert_true(c.anon_enabled);
+        assert_true(stitch_service_allowed(c.anon_services, "login"));
+        assert_false(stitch_service_allowed(c.anon_services, "sshd"));
+        assert_false(stitch_service_allowed(c.anon_services, "sudo"));
+        stitch_config_done(&c);
+
+        expect_errors("[Provider.anon-user]\nServices=login *\n",
+                      "test.conf:2: Services=login *: \"*\" is not allowed here, name each service\n");
+        expect_errors("[Pam]\nServices=login ../sshd\n",
+                      "test.conf:2: Services=login ../sshd: invalid service name \"../sshd\"\n");
+        expect_errors("[Pam]\nServices=login # sshd\n",
+                      "test.conf:2: Services=login # sshd: invalid service name \"#\"\n");
+}
+
+static void test_service_allowed(void **state) {
+        char *all[] = { (char *) "*", NULL };
+        char *some[] = { (char *) "login", (char *) "sshd", NULL };
+        char *none[] = { NULL };
+
+        assert_true(stitch_service_allowed(all, "login"));
+        assert_true(stitch_service_allowed(all, "anything"));
+        assert_false(stitch_service_allowed(all, ""));
+        assert_false(stitch_service_allowed(all, NULL));
+        assert_true(stitch_service_allowed(some, "login"));
+        assert_true(stitch_service_allowed(some, "sshd"));
+        assert_false(stitch_service_allowed(some, "sudo"));
+        assert_false(stitch_service_allowed(some, "Login"));
+        assert_false(stitch_service_allowed(some, "logi"));
+        assert_false(stitch_service_allowed(none, "login"));
+        assert_false(stitch_service_allowed(NULL, "login"));
+}
+
+static void test_error_kinds(void **state) {
+        /* syntax */
+        expect_errors("[Daemon]\n[Bogus]\nWorkers=1\n", "test.conf:2: Unknown section [Bogus]\n");
+        expect_errors("[daemon]\n", "test.conf:1: Unknown section [daemon]\n");
+        expect_errors("# c\n[Daemon\n", "test.conf:2: Malformed section header: [Daemon\n");
+        expect_errors("[]\n", "test.conf:1: Malformed section header: []\n");
+        expect_errors("[Dae]mon]\n", "test.conf:1: Malformed section header: [Dae]mon]\n");
+        expect_errors("Workers=1\n", "test.conf:1: Assignment outside of any section: Workers\n");
+        expect_errors("[Daemon]\nWorkers\n", "test.conf:2: Missing '=' in line: Workers\n");
+        expect_errors("[Daemon]\n=1\n", "test.conf:2: Missing key name before '='\n");
+        expect_errors("[Daemon]\nworkers=1\n", "test.conf:2: Unknown key 'workers' in section [Daemon]\n");
+        expect_errors("[Tokens]\nWorkers=1\n", "test.conf:2: Unknown key 'Workers' in section [Tokens]\n");
+        expect_errors("[Daemon]\nWorkers=1 # trailing comment\n",
+                      "test.conf:2: Workers=1 # trailing comment: not a number\n");
+
+        /* bad values, one per parser */
+        expect_errors("[Daemon]\nStore=/var/lib/x.db\n",
+                      "test.conf:2: Store=/var/lib/x.db: expected sqlite:/absolute/path/to/database\n");
+        expect_errors("[Daemon]\nStore=sqlite:relative.db\n",
+                      "test.conf:2: Store=sqlite:relative.db: expected sqlite:/absolute/path/to/database\n");
+        expect_errors("[Daemon]\nStore=sqlite:/var/lib/\n",
+                      "test.conf:2: Store=sqlite:/var/lib/: expected sqlite:/absolute/path/to/database\n");
+        expect_errors("[Daemon]\nAuthSocket=run/x\n", "test.conf:2: AuthSocket=run/x: not an absolute path\n");
+        expect_errors("[Daemon]\nAdminGroup=Wheel\n", "test.conf:2: AdminGroup=Wheel: not a valid user or group name\n");
+        expect_errors("[Daemon]\nAdminGroup=abcdefghijklmnopqrstuvwxyz0123456\n",
+                      "test.conf:2: AdminGroup=abcdefghijklmnopqrstuvwxyz0123456: not a valid user or group name\n");
+        expect_errors("[Daemon]\nAdminGroup=a$b\n", "test.conf:2: AdminGroup=a$b: not a valid user or group name\n");
+        expect_errors("[Daemon]\nWorkers=-1\n", "test.conf:2: Workers=-1: not a number\n");
+        expect_errors("[Daemon]\nWorkers=0x10\n", "test.conf:2: Workers=0x10: not a number\n");
+        expect_errors("[Daemon]\nWorkers=1025\n", "test.conf:2: Workers=1025: out of range (0..1024)\n");
+        expect_errors("[Daemon]\nWorkers=99999999999999999999999\n",
+                      "test.conf:2: Workers=99999999999999999999999: out of range (0..1024)\n");
+        expect_errors("[Daemon]\nLogLevel=verbose\n",
+                      "test.conf:2: LogLevel=verbose: expected debug, info, notice, warning or err\n");
+        expect_errors("[Tokens]\nAccessTokenLifetime=soon\n",
+                      "test.conf:2: AccessTokenLifetime=soon: not a duration (e.g. 90s, 5min, 1h 30min, 60d)\n");
+        expect_errors("[Tokens]\nAccessTokenLifetime=9s\n",
+                      "test.conf:2: AccessTokenLifetime=9s: out of range (10s..1d)\n");
+        expect_errors("[Tokens]\nAccessTokenLifetime=25h\n",
+                      "test.conf:2: AccessTokenLifetime=25h: out of range (10s..1d)\n");
+        expect_errors("[Tokens]\nSigningAlgorithm=RS256\n", "test.conf:2: SigningAlgorithm=RS256: expected ES256 or HS256\n");
+        expect_errors("[Tokens]\nRotateRefreshTokens=maybe\n",
+                      "test.conf:2: RotateRefreshTokens=maybe: not a boolean (use yes or no)\n");
+        expect_errors("[Pam]\nEmailDomain=@example.com\n", "test.conf:2: EmailDomain=@example.com: not a valid domain name\n");
+        expect_errors("[Pam]\nEmailDomain=a..b\n", "test.conf:2: EmailDomain=a..b: not a valid domain name\n");
+        expect_errors("[Provider.local-userpass]\nMinPasswordLength=5\n",
+                      "test.conf:2: MinPasswordLength=5: out of range (6..128)\n");
+        expect_errors("[Provider.local-userpass]\nMinPasswordLength=129\n",
+                      "test.conf:2: MinPasswordLength=129: out of range (6..128)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=bcrypt\n",
+                      "test.conf:2: PasswordHash=bcrypt: expected argon2id:m=KIB,t=PASSES,p=LANES\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:m=7\n",
+                      "test.conf:2: PasswordHash=argon2id:m=7: m= out of range (8..4194304 KiB)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:m=4194305\n",
+                      "test.conf:2: PasswordHash=argon2id:m=4194305: m= out of range (8..4194304 KiB)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:t=0\n",
+                      "test.conf:2: PasswordHash=argon2id:t=0: t= out of range (1..100)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:t=101\n",
+                      "test.conf:2: PasswordHash=argon2id:t=101: t= out of range (1..100)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:p=0\n",
+                      "test.conf:2: PasswordHash=argon2id:p=0: p= out of range (1..64)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:p=65\n",
+                      "test.conf:2: PasswordHash=argon2id:p=65: p= out of range (1..64)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:m=64,p=16\n",
+                      "test.conf:2: PasswordHash=argon2id:m=64,p=16: m= must be at least 8 KiB per lane (8*p)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:m=64,m=128\n",
+                      "test.conf:2: PasswordHash=argon2id:m=64,m=128: parameter m given twice\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:x=1\n",
+                      "test.conf:2: PasswordHash=argon2id:x=1: unknown parameter (use m, t and p)\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:m=1k\n",
+                      "test.conf:2: PasswordHash=argon2id:m=1k: parameter m is not a number\n");
+        expect_errors("[Provider.local-userpass]\nPasswordHash=argon2id:m\n",
+                      "test.conf:2: PasswordHash=argon2id:m: expected argon2id:m=KIB,t=PASSES,p=LANES\n");
+        expect_errors("[Provider.anon-user]\nUnixUser=root\n",
+                      "test.conf:2: UnixUser=root: anonymous logins must not map to root\n");
+        expect_errors("[Limits]\nMaxFailures=0\n", "test.conf:2: MaxFailures=0: out of range (1..1000)\n");
+        expect_errors("[Limits]\nFailureWindow=0\n", "test.conf:2: FailureWindow=0: out of range (1s..30d)\n");
+        expect_errors("[Limits]\nIdleTimeout=500ms\n", "test.conf:2: IdleTimeout=500ms: out of range (1s..1d)\n");
+        expect_errors("[Sessions]\nOnRevoke=kill\n", "test.conf:2: OnRevoke=kill: expected keep or terminate\n");
+
+        /* values are echoed escaped */
+        expect_errors("[Daemon]\nWorkers=\x1b[31mred\\\n", "test.conf:2: Workers=\\x1b[31mred\\\\: not a number\n");
+}
+
+static void test_socket_path_too_long(void **state) {
+        char text[256], path[109];
+        struct stitch_config c;
+        _cleanup_free_ char *errors = NULL;
+
+        memset(path, 'a', sizeof(path) - 1);
+        path[0] = '/';
+        path[108] = 0;
+        snprintf(text, sizeof(text), "[Daemon]\nAdminSocket=%s\n", path);
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(load_text(&c, text, strlen(text), &errors), -EINVAL);
+        /* one line; the echoed value is shortened */
+        assert_true(strncmp(errors, "test.conf:2: AdminSocket=/aaaa", 30) == 0);
+        assert_non_null(strstr(errors, "...: socket path too long (max 107 bytes)\n"));
+        assert_ptr_equal(strchr(errors, '\n'), errors + strlen(errors) - 1);
+        stitch_config_done(&c);
+}
+
+static void test_nul_and_long_lines(void **state) {
+        static const char with_nul[] = "[Daemon]\nWorkers=1\0junk\nLogLevel=debug\n";
+        struct stitch_config c;
+        _cleanup_free_ char *errors = NULL, *long_errors = NULL, *ok_errors = NULL;
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(load_text(&c, with_nul, sizeof(with_nul) - 1, &errors), -EINVAL);
+        assert_string_equal(errors, "test.conf:2: NUL byte in line\n");
+        stitch_config_done(&c);
+
+        /* 4096 bytes is the longest line; one more is an error, and the next line is still read */
+        size_t n = 4096;
+        _cleanup_free_ char *text = malloc(64 + 2 * n);
+        assert_non_null(text);
+        int k = snprintf(text, 64, "[Daemon]\n# ");
+        memset(text + k, 'x', n - 2);
+        size_t len = (size_t) k + n - 2;
+        memcpy(text + len, "\n", 1);
+        len++;
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(load_text(&c, text, len, &ok_errors), 0);
+        assert_string_equal(ok_errors, "");
+        stitch_config_done(&c);
+
+        memcpy(text + len - 1, "x\nWorkers=oops\n", 15);
+        len += 14;
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(load_text(&c, text, len, &long_errors), -EINVAL);
+        assert_string_equal(long_errors,
+                            "test.conf:2: Line too long (more than 4096 bytes)\n"
+                            "test.conf:3: Workers=oops: not a number\n");
+        stitch_config_done(&c);
+}
+
+static void test_cross_key(void **state) {
+        expect_errors("[Tokens]\nAccessTokenLifetime=5min\nRefreshMargin=5min\n",
+                      "test.conf: RefreshMargin=5min must be shorter than AccessTokenLifetime=5min\n");
+        expect_errors("[Tokens]\nAccessTokenLifetime=2h\nRefreshTokenLifetime=1h 30min\n",
+                      "test.conf: RefreshTokenLifetime=1h 30min must not be shorter than AccessTokenLifetime=2h\n");
+        expect_errors("[Provider.anon-user]\nEnabled=yes\n",
+                      "test.conf: [Provider.anon-user] Enabled=yes requires UnixUser=\n");
+        expect_errors("[Daemon]\nAuthSocket=/run/x\nAdminSocket=/run/x\n",
+                      "test.conf: AuthSocket= and AdminSocket= must be different paths\n");
+
+        /* the final value is what counts, not the order of the lines */
+        struct stitch_config c;
+        expect_ok(&c, "[Tokens]\nRefreshMargin=1h\nAccessTokenLifetime=2h\n");
+        stitch_config_done(&c);
+        expect_ok(&c, "[Provider.anon-user]\nEnabled=yes\nUnixUser=guest\n");
+        stitch_config_done(&c);
+}
+
+static void test_all_errors_reported(void **state) {
+        expect_errors("Workers=1\n"
+                      "[Daemon]\n"
+                      "Workers=many\n"
+                      "LogLevel=info\n"
+                      "[Nope]\n"
+                      "Anything=goes here\n"
+                      "[Tokens]\n"
+                      "SigningAlgorithm=none\n"
+                      "RefreshMargin=1h\n"
+                      "bogus line\n"
+                      "[Limits]\n"
+                      "MaxFailures=0\n"
+                      "Typo=1\n",
+                      "test.conf:1: Assignment outside of any section: Workers\n"
+                      "test.conf:3: Workers=many: not a number\n"
+                      "test.conf:5: Unknown section [Nope]\n"
+                      "test.conf:8: SigningAlgorithm=none: expected ES256 or HS256\n"
+                      "test.conf:10: Missing '=' in line: bogus line\n"
+                      "test.conf:12: MaxFailures=0: out of range (1..1000)\n"
+                      "test.conf:13: Unknown key 'Typo' in section [Limits]\n"
+                      "test.conf: RefreshMargin=1h must be shorter than AccessTokenLifetime=30min\n");
+}
+
+static void test_durations(void **state) {
+        static const struct {
+                const char *text;
+                int r;
+                uint64_t usec;
+        } table[] = {
+                { "0", 0, 0 },
+                { "1", 0, SEC_USEC },
+                { "90", 0, 90 * SEC_USEC },
+                { "1us", 0, 1 },
+                { "7usec", 0, 7 },
+                { "500ms", 0, 500000 },
+                { "2msec", 0, 2000 },
+                { "90s", 0, 90 * SEC_USEC },
+                { "1sec", 0, SEC_USEC },
+                { "1second", 0, SEC_USEC },
+                { "2seconds", 0, 2 * SEC_USEC },
+                { "5m", 0, 5 * MIN_USEC },
+                { "5min", 0, 5 * MIN_USEC },
+                { "1minute", 0, MIN_USEC },
+                { "3minutes", 0, 3 * MIN_USEC },
+                { "1h", 0, HOUR_USEC },
+                { "2hr", 0, 2 * HOUR_USEC },
+                { "1hour", 0, HOUR_USEC },
+                { "3hours", 0, 3 * HOUR_USEC },
+                { "60d", 0, 60 * DAY_USEC },
+                { "1day", 0, DAY_USEC },
+                { "2days", 0, 2 * DAY_USEC },
+                { "2w", 0, 14 * DAY_USEC },
+                { "1week", 0, 7 * DAY_USEC },
+                { "3weeks", 0, 21 * DAY_USEC },
+                { "1h 30min", 0, HOUR_USEC + 30 * MIN_USEC },
+                { "1h30min", 0, HOUR_USEC + 30 * MIN_USEC },
+                { "  1d 2h 3min 4s 5ms 6us  ", 0, DAY_USEC + 2 * HOUR_USEC + 3 * MIN_USEC + 4 * SEC_USEC + 5000 + 6 },
+                { "5 min", 0, 5 * MIN_USEC },
+                { "1 2", 0, 3 * SEC_USEC },
+                { "1.5h", 0, HOUR_USEC + 30 * MIN_USEC },
+                { "0.5s", 0, 500000 },
+                { "007s", 0, 7 * SEC_USEC },
+                { "18446744073709551615us", 0, UINT64_MAX },
+                { "18446744073709551616us", -ERANGE, 0 },
+                { "18446744073709551615", -ERANGE, 0 },
+                { "100000000000w", -ERANGE, 0 },
+                { "18446744073709551615us 1us", -ERANGE, 0 },
+                { "", -EINVAL, 0 },
+                { "   ", -EINVAL, 0 },
+                { "s", -EINVAL, 0 },
+                { "min", -EINVAL, 0 },
+                { "5x", -EINVAL, 0 },
+                { "5 mins", -EINVAL, 0 },
+                { "5MIN", -EINVAL, 0 },
+                { "-5s", -EINVAL, 0 },
+                { "+5s", -EINVAL, 0 },
+                { "1.s", -EINVAL, 0 },
+                { ".5s", -EINVAL, 0 },
+                { "1h,30min", -EINVAL, 0 },
+                { "1h-", -EINVAL, 0 },
+                { "infinity", -EINVAL, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                uint64_t v = 12345;
+                int r = stitch_parse_duration(table[i].text, &v);
+                if (r != table[i].r)
+                        fail_msg("\"%s\": r=%d, expected %d", table[i].text, r, table[i].r);
+                if (r == 0 && v != table[i].usec)
+                        fail_msg("\"%s\": %" PRIu64 "us, expected %" PRIu64, table[i].text, v, table[i].usec);
+                if (r < 0)
+                        assert_int_equal(v, 12345); /* untouched on failure */
+        }
+        assert_int_equal(stitch_parse_duration(NULL, &(uint64_t) { 0 }), -EINVAL);
+}
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+static char *make_tmpdir(void) {
+        const char *base = getenv("TMPDIR");
+        char *d = NULL;
+
+        assert_true(asprintf(&d, "%s/test-config.XXXXXX", base ? base : "/tmp") > 0);
+        assert_non_null(mkdtemp(d));
+        return d;
+}
+
+static char *write_file(const char *dir, const char *name, const char *text) {
+        char *p = NULL;
+        assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+        FILE *f = fopen(p, "we");
+        assert_non_null(f);
+        assert_int_equal(fputs(text, f) >= 0, true);
+        assert_int_equal(fclose(f), 0);
+        return p;
+}
+
+static int load_path(struct stitch_config *c, const char *path, bool missing_ok, char **ret_errors) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        assert_non_null(f);
+        int r = stitch_config_load(c, path, missing_ok, f);
+        assert_int_equal(fclose(f), 0);
+        *ret_errors = buf;
+        return r;
+}
+
+static void test_files(void **state) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_free_ char *good = write_file(dir, "good.conf", "[Daemon]\nWorkers=7\n");
+        _cleanup_free_ char *bad = write_file(dir, "bad.conf", "[Daemon]\n\nWorkers=x\n");
+        _cleanup_free_ char *missing = NULL;
+        struct stitch_config c, d;
+        char *errors, *expected;
+
+        assert_int_equal(stitch_config_init_defaults(&d), 0);
+
+        /* a good file */
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(load_path(&c, good, false, &errors), 0);
+        assert_string_equal(errors, "");
+        free(errors);
+        assert_int_equal(c.workers, 7);
+        stitch_config_done(&c);
+
+        /* the file name is the prefix of every message */
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(load_path(&c, bad, false, &errors), -EINVAL);
+        assert_true(asprintf(&expected, "%s:3: Workers=x: not a number\n", bad) > 0);
+        assert_string_equal(errors, expected);
+        free(errors);
+        free(expected);
+        assert_config_equal(&c, &d);
+
+        /* missing: fine if allowed, else reported */
+        assert_true(asprintf(&missing, "%s/missing.conf", dir) > 0);
+        assert_int_equal(load_path(&c, missing, true, &errors), 0);
+        assert_string_equal(errors, "");
+        free(errors);
+        assert_config_equal(&c, &d);
+        assert_int_equal(load_path(&c, missing, false, &errors), -ENOENT);
+        assert_true(asprintf(&expected, "%s: %s\n", missing, strerror(ENOENT)) > 0);
+        assert_string_equal(errors, expected);
+        free(errors);
+        free(expected);
+
+        /* a directory is not a config file, missing_ok or not */
+        assert_int_equal(load_path(&c, dir, true, &errors), -EISDIR);
+        assert_true(asprintf(&expected, "%s: %s\n", dir, strerror(EISDIR)) > 0);
+        assert_string_equal(errors, expected);
+        free(errors);
+        free(expected);
+
+        /* unreadable: root reads anything, so only as a normal user */
+        if (geteuid() != 0) {
+                assert_int_equal(chmod(good, 0), 0);
+                assert_int_equal(load_path(&c, good, true, &errors), -EACCES);
+                assert_true(asprintf(&expected, "%s: %s\n", good, strerror(EACCES)) > 0);
+                assert_string_equal(errors, expected);
+                free(errors);
+                free(expected);
+        }
+
+        /* a file under a regular file (ENOTDIR) is not "missing" */
+        _cleanup_free_ char *under_file = NULL;
+        assert_true(asprintf(&under_file, "%s/x.conf", bad) > 0);
+        assert_int_equal(load_path(&c, under_file, true, &errors), -ENOTDIR);
+        free(errors);
+
+        /* /dev/null is an empty configuration */
+        assert_int_equal(load_path(&c, "/dev/null", false, &errors), 0);
+        free(errors);
+        assert_config_equal(&c, &d);
+
+        /* errors may go nowhere */
+        assert_int_equal(stitch_config_load(&c, bad, false, NULL), -EINVAL);
+        assert_int_equal(stitch_config_load(&c, missing, false, NULL), -ENOENT);
+
+        stitch_config_done(&c);
+        stitch_config_done(&d);
+        (void) unlink(good);
+        (void) unlink(bad);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+/* The shipped example must parse, and with every "#Key=value" line uncommented it must describe
+ * exactly the defaults. */
+static void test_example_config(void **state) {
+        const char *srcdir = getenv("top_srcdir");
+        _cleanup_free_ char *path = NULL, *text = NULL, *uncommented = NULL;
+        struct stitch_config c, d;
+        char *errors;
+
+        if (!srcdir)
+                skip();
+        assert_true(asprintf(&path, "%s/etc/stitchd.conf", srcdir) > 0);
+
+        assert_int_equal(stitch_config_init_defaults(&d), 0);
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(load_path(&c, path, false, &errors), 0);
+        free(errors);
+        assert_config_equal(&c, &d);
+
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        size_t size = 0;
+        FILE *out = open_memstream(&uncommented, &size);
+        assert_non_null(out);
+        char line[4200];
+        unsigned n_keys = 0;
+        while (fgets(line, sizeof(line), f)) {
+                if (line[0] == '#' && line[1] >= 'A' && line[1] <= 'Z' && strchr(line, '=')) {
+                        fputs(line + 1, out);
+                        n_keys++;
+                } else
+                        fputs(line, out);
+        }
+        fclose(f);
+        assert_int_equal(fclose(out), 0);
+        assert_int_equal(n_keys, 27); /* every key of every section */
+
+        stitch_config_done(&c);
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        int r = load_text(&c, uncommented, strlen(uncommented), &errors);
+        if (r != 0)
+                fail_msg("uncommented example: r=%d\n%s", r, errors);
+        free(errors);
+        assert_strv(c.services, (const char *[]) { "*" }, 1);
+        assert_config_equal(&c, &d);
+        stitch_config_done(&c);
+        stitch_config_done(&d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_empty_and_comments),
+                cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_values),
+                cmocka_unit_test(test_later_assignment_wins),
+                cmocka_unit_test(test_empty_assignment_resets),
+                cmocka_unit_test(test_lists),
+                cmocka_unit_test(test_service_allowed),
+                cmocka_unit_test(test_error_kinds),
+                cmocka_unit_test(test_socket_path_too_long),
+                cmocka_unit_test(test_nul_and_long_lines),
+                cmocka_unit_test(test_cross_key),
+                cmocka_unit_test(test_all_errors_reported),
+                cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_files),
+                cmocka_unit_test(test_example_config),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
