@@ -13,11 +13,14 @@
 
 struct stitch_client;
 
-/* Connects to the AF_UNIX stream socket at 'path' within timeout_ms.
- * Returns 0, -ENOENT/-ECONNREFUSED (no daemon), -ETIMEDOUT, -ENAMETOOLONG, -errno. */
+/* Connects to the AF_UNIX stream socket at 'path' within timeout_ms (a
+ * negative timeout means no deadline; this holds for every call here).
+ * Returns 0, -ENOENT/-ECONNREFUSED (no daemon), -ETIMEDOUT (also when the
+ * daemon's listen backlog stays full), -ENAMETOOLONG, -EINVAL, -errno. */
 int stitch_client_connect(const char *path, int timeout_ms, struct stitch_client **ret);
 
-/* The peer's credentials (SO_PEERCRED). */
+/* The peer's credentials (SO_PEERCRED: whoever called listen() on the
+ * daemon's socket, which may be systemd for a socket-activated daemon). */
 int stitch_client_peer(struct stitch_client *c, struct ucred *ret);
 
 /* Sends one call and waits for its reply within timeout_ms (total).
@@ -25,8 +28,12 @@ int stitch_client_peer(struct stitch_client *c, struct ucred *ret);
  * owns the parsed reply; *ret_error (optional) is set to the error name inside
  * it or NULL; *ret_parameters (optional) to its "parameters" object (never NULL
  * on success: an empty object is added if absent).
- * Returns -ETIMEDOUT, -ECONNRESET (daemon closed), -EBADMSG (garbage reply),
- * -EMSGSIZE, -errno. The sent buffer is wiped after sending. */
+ * Returns -ETIMEDOUT, -ECONNRESET (daemon closed), -EBADMSG (garbage reply:
+ * not a JSON object, unknown or duplicate keys, "parameters" not an object,
+ * "error" not a non-empty string), -EMSGSIZE (request or reply over the cap),
+ * -EINVAL (bad arguments, or parameters not an object), -errno. The sent
+ * buffer and the raw reply are wiped. After a failed exchange the connection
+ * is out of step and further calls return -ENOTCONN: reconnect. */
 int stitch_client_call(struct stitch_client *c, const char *method, const cJSON *parameters,
                        int timeout_ms, cJSON **ret_reply, const char **ret_error,
                        cJSON **ret_parameters);

@@ -22,6 +22,7 @@ struct stitch_wire_reader {
         size_t len;      /* bytes in buf */
         size_t consumed; /* bytes at the front already handed out by _next() */
         size_t cap;      /* allocated size */
+        size_t partial;  /* start of the unterminated tail (one past the last NUL seen) */
 };
 
 void stitch_wire_reader_init(struct stitch_wire_reader *r);
@@ -29,13 +30,14 @@ void stitch_wire_reader_init(struct stitch_wire_reader *r);
 void stitch_wire_reader_done(struct stitch_wire_reader *r);
 
 /* Append bytes (tests, fuzzers). Returns 0, or -EMSGSIZE when the pending,
- * unterminated message would exceed STITCH_WIRE_MAX_MESSAGE, -ENOMEM. */
+ * unterminated message would exceed STITCH_WIRE_MAX_MESSAGE (or a complete
+ * one in 'data' does), -ENOMEM. On error nothing is appended. */
 int stitch_wire_reader_feed(struct stitch_wire_reader *r, const void *data, size_t n);
 
 /* Read what is available from a non-blocking fd. Returns the number of bytes
  * read (>0), 0 at EOF, -EAGAIN if nothing was available, -EMSGSIZE when a
  * message exceeds the cap, or another -errno. Never reads more than the cap
- * allows for the pending message. */
+ * allows for the pending message. -EMSGSIZE is sticky: the stream is lost. */
 int stitch_wire_reader_fill(struct stitch_wire_reader *r, int fd);
 
 /* Hands out the next complete message. Returns 1 and sets *ret_msg (NUL
@@ -50,18 +52,27 @@ bool stitch_wire_reader_has_partial(const struct stitch_wire_reader *r);
 /* ---- messages ----------------------------------------------------------- */
 
 /* Parses one message: must be a JSON object, nesting <= STITCH_WIRE_MAX_DEPTH,
- * valid UTF-8, no "\u0000" escapes. Returns 0 or -EBADMSG. */
+ * valid UTF-8, no "\u0000" escapes. Also strict RFC 8259 where cJSON is not:
+ * no raw control characters in strings, no NUL bytes, numbers as in the RFC
+ * ("01", "1." refused) and finite (1e999 refused), nothing but whitespace
+ * after the object, at most STITCH_WIRE_MAX_MESSAGE bytes. msg need not be
+ * NUL terminated. Returns 0 or -EBADMSG. */
 int stitch_wire_parse(const char *msg, size_t len, cJSON **ret);
 
 /* Parses a call {"method": "...", "parameters": {...}}. Keys other than
- * "method", "parameters" and "oneway" are rejected. A missing "parameters"
+ * "method", "parameters" and "oneway" (a bool) are rejected, and so are
+ * duplicates; the method is 1-255 characters of [A-Za-z0-9._-]. A missing "parameters"
  * yields an empty object owned by *ret_root. *ret_method and *ret_params
  * point into *ret_root. Returns 0, -EBADMSG (not a valid call). */
 int stitch_wire_parse_call(const char *msg, size_t len, cJSON **ret_root, const char **ret_method,
                            cJSON **ret_params);
 
-/* Serialises obj compactly and appends the NUL terminator. *ret_len counts the
- * NUL. Returns 0, -EMSGSIZE if larger than the cap, -ENOMEM. */
+/* Serialises obj (an object) compactly and appends the NUL terminator.
+ * *ret_len counts the NUL. Numbers round-trip exactly (integers within
+ * +-2^53 are written as integers). The caller wipes *ret if it holds secrets.
+ * Returns 0, -EMSGSIZE if larger than the cap, -ENOMEM, -EINVAL if the tree
+ * has no valid wire form (not an object, nesting > STITCH_WIRE_MAX_DEPTH,
+ * invalid UTF-8, NaN/infinity, cJSON_Raw items). */
 int stitch_wire_encode(const cJSON *obj, char **ret, size_t *ret_len);
 
 /* Builders. They return NULL on OOM. 'parameters' is taken over (may be NULL). */
@@ -70,7 +81,10 @@ cJSON *stitch_wire_reply_new(cJSON *parameters);
 cJSON *stitch_wire_error_new(const char *error, cJSON *parameters);
 
 /* Overwrites every string (keys and values) in the tree with zeros; call
- * before cJSON_Delete on anything that carried a secret. */
+ * before cJSON_Delete on anything that carried a secret. Constant keys
+ * (cJSON_StringIsConst) and referenced items (cJSON_IsReference) are not
+ * ours and are left alone. _wipe() covers item and its descendants;
+ * _wipe_and_delete() also item's siblings, as cJSON_Delete frees those too. */
 void stitch_json_wipe(cJSON *item);
 void stitch_json_wipe_and_delete(cJSON *item);
 static inline void stitch_json_wipe_and_deletep(cJSON **p) {

@@ -74,6 +74,16 @@ static int session_by_refresh(struct stitch_call *c, const char *token, struct s
         stitch_sha256(token, strlen(token), hash);
         int r = m->store_ops->session_find_by_refresh_hash(m->store, hash, &s);
         if (r == -ENOENT) {
+                /* A refresh token that was already rotated away: someone kept a
+                 * copy. Treat it as theft and end the whole session. */
+                if (m->store_ops->session_find_by_retired_refresh_hash(m->store, hash, &s) >= 0) {
+                        if (!s->revoked) {
+                                log_warning("Reuse of a rotated refresh token for session %s of user %s: revoking the session.",
+                                            s->id, s->user_id);
+                                (void) stitch_session_end(m, s, "reuse");
+                        }
+                        stitch_session_free(s);
+                }
                 stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "invalid refresh token");
                 return -ENOENT;
         }

@@ -177,6 +177,9 @@ struct stitch_store_ops {
          * != NULL) the rotated refresh token hash. -ENOENT if gone or revoked. */
         int (*session_refreshed)(struct stitch_store *s, const char *id, int64_t access_expires,
                                  int64_t now, const uint8_t *new_refresh_hash);
+        /* The session whose refresh token was 'hash' before a rotation (theft detection). */
+        int (*session_find_by_retired_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
+                                                    struct stitch_session **ret);
         /* OpenSession / CloseSession bookkeeping. */
         int (*session_set_open)(struct stitch_store *s, const char *id, bool open, int64_t leader_pid,
                                 int64_t uid);

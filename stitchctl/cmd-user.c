@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stitchctl user ...: io.stitch.Admin.User* */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+#include "output.h"
+#include "stitchctl.h"
+#include "wire.h"
+
+static int add_user_row(struct table *t, const cJSON *user) {
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(user, "data");
+        const cJSON *last = cJSON_GetObjectItemCaseSensitive(user, "last_authentication_date");
+        char when[FORMAT_TIMESTAMP_MAX];
+
+        return table_add_row(t, json_string(user, "id"), json_string(data, "email"), json_string(user, "unix_name"),
+                             json_string(user, "type"), json_yesno(user, "disabled"),
+                             format_json_timestamp(when, last));
+}
+
+/* "Label: value" block of a user, then its identities. */
+int stitchctl_print_user(const cJSON *user, size_t indent) {
+        _cleanup_(table_freep) struct table *kv = table_new_kv();
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(user, "data");
+        const cJSON *item;
+        int r = 0;
+
+        if (!kv)
+                return stitchctl_oom();
+
+        r = r ?: table_add_kv(kv, "ID", json_string(user, "id"));
+        r = r ?: table_add_kv(kv, "Type", json_string(user, "type"));
+        r = r ?: table_add_kv(kv, "Email", json_string(data, "email"));
+        r = r ?: table_add_kv(kv, "Name", json_string(data, "name"));
+        r = r ?: table_add_kv(kv, "Unix name", json_string(user, "unix_name"));
+        r = r ?: table_add_kv(kv, "Disabled", json_yesno(user, "disabled"));
+        r = r ?: table_add_kv_time(kv, "Created", cJSON_GetObjectItemCaseSensitive(user, "creation_date"));
+        r = r ?: table_add_kv_time(kv, "Last login",
+                                   cJSON_GetObjectItemCaseSensitive(user, "last_authentication_date"));
+        /* other provider metadata (picture, ...) as it comes */
+        const cJSON *extra = cJSON_IsObject(data) ? data : NULL;
+        cJSON_ArrayForEach(item, extra) {
+                if (r != 0)
+                        break;
+                if (!item->string || streq(item->string, "email") || streq(item->string, "name"))
+                        continue;
+                r = table_add_kv_json(kv, item->string, item);
+        }
+        if (r < 0)
+                return stitchctl_oom();
+        table_print_indent(kv, stdout, indent);
+
+        const cJSON *identities = cJSON_GetObjectItemCaseSensitive(user, "identities");
+        if (cJSON_GetArraySize(identities) > 0) {
+                _cleanup_(table_freep) struct table *t = table_new(3, "PROVIDER TYPE", "PROVIDER ID", "ID");
+                if (!t)
+                        return stitchctl_oom();
+                cJSON_ArrayForEach(item, identities) {
+                        r = table_add_row(t, json_string(item, "provider_type"), json_string(item, "provider_id"),
+                                          json_string(item, "id"));
+                        if (r < 0)
+                                return stitchctl_oom();
+                }
+                printf("\n%*sIdentities:\n", (int) indent, "");
+                table_print_indent(t, stdout, indent + 2);
+        }
+        return EXIT_OK;
+}
+
+/* {"user": ARG}, the parameters of most user commands. */
+static cJSON *user_params(const char *user) {
+        _cleanup_(cJSON_Deletep) cJSON *p = cJSON_CreateObject();
+        if (!p || !cJSON_AddStringToObject(p, "user", user))
+                return NULL;
+        return TAKE_PTR(p);
+}
+
+int cmd_user_add(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        _cleanup_erase_ char *password = NULL;
+        cJSON *rp = NULL;
+        int r;
+
+        if (!ctl->email && !ctl->unix_name)
+                return stitchctl_usage_error(ctl, "'user add' needs --email (with --password-stdin) or --unix-name");
+        if (ctl->email && !ctl->password_stdin)
+                return stitchctl_usage_error(ctl, "a user with an email needs a password: pass --password-stdin "
+                                                  "and the password on standard input");
+        if (!ctl->email && ctl->password_stdin)
+                return stitchctl_usage_error(ctl, "--password-stdin needs --email: only email users have "
+                                                  "passwords");
+
+        params = cJSON_CreateObject();
+        if (!params)
+                return stitchctl_oom();
+        if ((ctl->email && !cJSON_AddStringToObject(params, "email", ctl->email)) ||
+            (ctl->unix_name && !cJSON_AddStringToObject(params, "unix_name", ctl->unix_name)) ||
+            (ctl->name && !cJSON_AddStringToObject(params, "name", ctl->name)))
+                return stitchctl_oom();
+
+        if (ctl->password_stdin) {
+                r = stitchctl_read_password_stdin("Password: ", &password);
+                if (r != EXIT_OK)
+                        return r;
+                if (!cJSON_AddStringToObject(params, "password", password))
+                        return stitchctl_oom();
+        }
+
+        r = stitchctl_call(ctl, "io.stitch.Admin.UserCreate", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+
+        if (ctl->json)
+                return output_json(rp);
+        return stitchctl_print_user(cJSON_GetObjectItemCaseSensitive(rp, "user"), 0);
+}
+
+static int user_list_page(struct stitchctl *ctl, const char *after, cJSON **ret_reply, cJSON **ret_users) {
+        _cleanup_(cJSON_Deletep) cJSON *params = cJSON_CreateObject();
+        cJSON *reply = NULL, *rp = NULL;
+        int r;
+
+        /* no "limit": the daemon's default page size, whatever it is */
+        if (!params || (after && !cJSON_AddStringToObject(params, "after", after)))
+                return stitchctl_oom();
+
+        r = stitchctl_call(ctl, "io.stitch.Admin.UserList", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+
+        cJSON *users = cJSON_GetObjectItemCaseSensitive(rp, "users");
+        if (!cJSON_IsArray(users)) {
+                cJSON_Delete(reply);
+                return stitchctl_fail(EXIT_REFUSED, "the reply to UserList has no \"users\" array");
+        }
+        *ret_reply = reply;
+        *ret_users = users;
+        return EXIT_OK;
+}
+
+int cmd_user_list(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(cJSON_Deletep) cJSON *all = cJSON_CreateArray();
+        _cleanup_free_ char *after = NULL;
+        int r;
+
+        if (!all)
+                return stitchctl_oom();
+
+        /* page through with "after" until an empty page */
+        for (;;) {
+                _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+                cJSON *users = NULL;
+
+                r = user_list_page(ctl, after, &reply, &users);
+                if (r != EXIT_OK)
+                        return r;
+
+                int n = cJSON_GetArraySize(users);
+                const char *last = n > 0 ? json_string(cJSON_GetArrayItem(users, n - 1), "id") : NULL;
+                bool more = n > 0 && last && !streq_ptr(last, after);
+                char *next = more ? strdup(last) : NULL;
+                if (more && !next)
+                        return stitchctl_oom();
+                free(after);
+                after = next;
+
+                while (cJSON_GetArraySize(users) > 0)
+                        cJSON_AddItemToArray(all, cJSON_DetachItemFromArray(users, 0));
+                if (!more)
+                        break;
+        }
+
+        if (ctl->json) {
+                _cleanup_(cJSON_Deletep) cJSON *doc = cJSON_CreateObject();
+                if (!doc)
+                        return stitchctl_oom();
+                cJSON_AddItemToObject(doc, "users", TAKE_PTR(all));
+                return output_json(doc);
+        }
+
+        if (cJSON_GetArraySize(all) == 0) {
+                printf("No users.\n");
+                return EXIT_OK;
+        }
+
+        _cleanup_(table_freep) struct table *t =
+                table_new(6, "ID", "EMAIL", "UNIX NAME", "TYPE", "DISABLED", "LAST LOGIN");
+        if (!t)
+                return stitchctl_oom();
+        const cJSON *user;
+        cJSON_ArrayForEach(user, all)
+                if (add_user_row(t, user) < 0)
+                        return stitchctl_oom();
+        table_print(t, stdout);
+        return EXIT_OK;
+}
+
+int cmd_user_show(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(cJSON_Deletep) cJSON *params = user_params(args[0]);
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        cJSON *rp = NULL;
+        int r;
+
+        if (!params)
+                return stitchctl_oom();
+        r = stitchctl_call(ctl, "io.stitch.Admin.UserGet", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                return output_json(rp);
+
+        r = stitchctl_print_user(cJSON_GetObjectItemCaseSensitive(rp, "user"), 0);
+        if (r != EXIT_OK)
+                return r;
+
+        const cJSON *sessions = cJSON_GetObjectItemCaseSensitive(rp, "sessions");
+        if (cJSON_GetArraySize(sessions) > 0) {
+                printf("\nSessions:\n");
+                return stitchctl_print_sessions(sessions, false, 2);
+        }
+        printf("\nSessions: none\n");
+        return EXIT_OK;
+}
+
+/* Commands with {"user"} in and {"user_id", "revoked_sessions"} out. */
+static int user_simple(struct stitchctl *ctl, const char *method, const char *user, const char *done) {
+        _cleanup_(cJSON_Deletep) cJSON *params = user_params(user);
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        cJSON *rp = NULL;
+        int r;
+
+        if (!params)
+                return stitchctl_oom();
+        r = stitchctl_call(ctl, method, params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                return output_json(rp);
+
+        const char *id = json_string(rp, "user_id");
+        _cleanup_free_ char *safe = output_sanitize(id ? id : user);
+        if (!safe)
+                return stitchctl_oom();
+
+        const cJSON *revoked = cJSON_GetObjectItemCaseSensitive(rp, "revoked_sessions");
+        int64_t n = -1;
+        if (cJSON_IsArray(revoked))
+                n = cJSON_GetArraySize(revoked);
+        else
+                (void) json_number_int(revoked, &n);
+
+        if (n >= 0)
+                printf("%s user %s; %" PRId64 " session%s revoked.\n", done, safe, n, n == 1 ? "" : "s");
+        else
+                printf("%s user %s.\n", done, safe);
+        return EXIT_OK;
+}
+
+int cmd_user_disable(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_simple(ctl, "io.stitch.Admin.UserDisable", args[0], "Disabled");
+}
+
+int cmd_user_enable(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_simple(ctl, "io.stitch.Admin.UserEnable", args[0], "Enabled");
+}
+
+int cmd_user_delete(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_simple(ctl, "io.stitch.Admin.UserDelete", args[0], "Deleted");
+}
+
+int cmd_user_revoke(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_simple(ctl, "io.stitch.Admin.UserRevoke", args[0], "Revoked the sessions of");
+}
+
+int cmd_user_unlock(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_simple(ctl, "io.stitch.Admin.UserUnlock", args[0], "Unlocked");
+}
+
+int cmd_user_passwd(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        _cleanup_erase_ char *password = NULL;
+        cJSON *rp = NULL;
+        int r;
+
+        if (!ctl->password_stdin)
+                return stitchctl_usage_error(ctl, "pass --password-stdin and the new password on standard input");
+
+        params = user_params(args[0]);
+        if (!params)
+                return stitchctl_oom();
+        r = stitchctl_read_password_stdin("New password: ", &password);
+        if (r != EXIT_OK)
+                return r;
+        if (!cJSON_AddStringToObject(params, "password", password))
+                return stitchctl_oom();
+
+        r = stitchctl_call(ctl, "io.stitch.Admin.UserSetPassword", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                return output_json(rp);
+
+        const char *id = json_string(rp, "user_id");
+        _cleanup_free_ char *safe = output_sanitize(id ? id : args[0]);
+        if (!safe)
+                return stitchctl_oom();
+        printf("Set the password of user %s.\n", safe);
+        return EXIT_OK;
+}

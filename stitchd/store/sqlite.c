@@ -1,0 +1,2318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The embedded SQLite store.
+ *
+ * Two connections to one WAL database: a write connection (every write, and
+ * the multi-statement or bulk reads that must see one snapshot) and a read
+ * connection for the point look-ups the event loop does, so that those never
+ * queue behind a write's fsync. Each connection has its own mutex; SQLite's
+ * own per-connection mutexes are off (SQLITE_OPEN_NOMUTEX).
+ *
+ * Every write is one BEGIN IMMEDIATE ... COMMIT transaction with
+ * synchronous=FULL; an op returns 0 only after its COMMIT succeeded.
+ *
+ * SQL text is constant: every value is bound. Statements are prepared once
+ * per connection (SQLITE_PREPARE_PERSISTENT) and reused. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "store/store.h"
+
+/* ---------------------------------------------------------------------------
+ * Schema. migrations[i] takes the database from version i to version i + 1;
+ * each step runs in its own transaction together with the version bump. */
+
+static const char *const migrations[] = {
+        /* 0 -> 1 */
+        "CREATE TABLE users ("
+        "  id TEXT PRIMARY KEY NOT NULL,"
+        "  type TEXT NOT NULL,"
+        "  email TEXT UNIQUE,"
+        "  name TEXT,"
+        "  unix_name TEXT UNIQUE,"
+        "  data TEXT NOT NULL,"
+        "  disabled INTEGER NOT NULL DEFAULT 0,"
+        "  creation_date INTEGER NOT NULL,"
+        "  last_authentication_date INTEGER NOT NULL DEFAULT 0"
+        ") WITHOUT ROWID;"
+
+        /* A rowid table: identities come back in insertion order. */
+        "CREATE TABLE identities ("
+        "  id TEXT PRIMARY KEY NOT NULL,"
+        "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  provider_type TEXT NOT NULL,"
+        "  provider_id TEXT NOT NULL,"
+        "  data TEXT"
+        ");"
+        "CREATE INDEX identities_user_id ON identities(user_id);"
+        "CREATE INDEX identities_provider_type ON identities(provider_type, user_id);"
+
+        "CREATE TABLE passwords ("
+        "  user_id TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  hash TEXT NOT NULL"
+        ") WITHOUT ROWID;"
+
+        "CREATE TABLE api_keys ("
+        "  id TEXT PRIMARY KEY NOT NULL,"
+        "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+        "  disabled INTEGER NOT NULL DEFAULT 0,"
+        "  creation_date INTEGER NOT NULL,"
+        "  UNIQUE (user_id, name)"
+        ") WITHOUT ROWID;"
+
+        /* No foreign key on user_id: a deleted user's sessions stay, revoked,
+         * until their access tokens are dead, so that the revocation set can
+         * be rebuilt from them after a restart. */
+        "CREATE TABLE sessions ("
+        "  id TEXT PRIMARY KEY NOT NULL,"
+        "  user_id TEXT NOT NULL,"
+        "  device_id TEXT NOT NULL,"
+        "  provider_type TEXT NOT NULL,"
+        "  service TEXT,"
+        "  rhost TEXT,"
+        "  tty TEXT,"
+        "  refresh_hash BLOB NOT NULL UNIQUE CHECK (length(refresh_hash) = 32),"
+        "  creation_date INTEGER NOT NULL,"
+        "  refresh_expires INTEGER NOT NULL,"
+        "  access_expires INTEGER NOT NULL,"
+        "  last_used INTEGER NOT NULL,"
+        "  revoked INTEGER NOT NULL DEFAULT 0,"
+        "  revoked_at INTEGER NOT NULL DEFAULT 0,"
+        "  revoked_reason TEXT,"
+        "  open INTEGER NOT NULL DEFAULT 0,"
+        "  leader_pid INTEGER NOT NULL DEFAULT 0,"
+        "  uid INTEGER NOT NULL DEFAULT -1"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX sessions_user_id ON sessions(user_id);"
+        /* Partial indexes: a new, live, closed session touches neither. */
+        "CREATE INDEX sessions_revoked ON sessions(revoked, access_expires) WHERE revoked = 1;"
+        "CREATE INDEX sessions_open ON sessions(open) WHERE open = 1;"
+        "CREATE INDEX sessions_refresh_expires ON sessions(refresh_expires);"
+
+        "CREATE TABLE signing_keys ("
+        "  kid TEXT PRIMARY KEY NOT NULL,"
+        "  alg TEXT NOT NULL,"
+        "  secret BLOB NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  retired INTEGER NOT NULL DEFAULT 0"
+        ") WITHOUT ROWID;"
+        /* At most one active key. */
+        "CREATE UNIQUE INDEX signing_keys_active ON signing_keys(retired) WHERE retired = 0;",
+
+        /* 1 -> 2: refresh tokens replaced by rotation, so that presenting one
+         * again is recognised as theft (the whole session is revoked). They
+         * go with their session. */
+        "CREATE TABLE retired_refresh_tokens ("
+        "  hash BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),"
+        "  session_id TEXT NOT NULL"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX retired_refresh_tokens_session ON retired_refresh_tokens(session_id);"
+        "CREATE TRIGGER sessions_delete_retired_refresh AFTER DELETE ON sessions BEGIN"
+        "  DELETE FROM retired_refresh_tokens WHERE session_id = OLD.id;"
+        " END;",
+};
+
+#define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
+
+/* ---------------------------------------------------------------------------
+ * Statements, prepared lazily and cached per connection. */
+
+#define USER_COLUMNS "id, type, email, name, unix_name, data, disabled, creation_date, last_authentication_date"
+#define APIKEY_COLUMNS "id, user_id, name, hash, disabled, creation_date"
+#define SESSION_COLUMNS                                                                       \
+        "id, user_id, device_id, provider_type, service, rhost, tty, refresh_hash, "          \
+        "creation_date, refresh_expires, access_expires, last_used, revoked, revoked_at, "    \
+        "revoked_reason, open, leader_pid, uid"
+#define KEY_COLUMNS "kid, alg, secret, created, retired"
+/* Sessions whose tokens may still be accepted: what revoking must catch. */
+#define SESSION_LIVE_OF_USER "user_id = ?1 AND revoked = 0 AND (refresh_expires > ?2 OR access_expires > ?2)"
+
+enum stmt_id {
+        ST_BEGIN,
+        ST_BEGIN_IMMEDIATE,
+        ST_COMMIT,
+        ST_ROLLBACK,
+        ST_SCHEMA_VERSION,
+        ST_SCHEMA_VERSION_SET,
+        ST_INTEGRITY_CHECK,
+
+        ST_USER_INSERT,
+        ST_IDENTITY_INSERT,
+        ST_USER_BY_ID,
+        ST_USER_BY_EMAIL,
+        ST_USER_BY_UNIX_NAME,
+        ST_USER_EXISTS,
+        ST_IDENTITIES_OF_USER,
+        ST_USER_LIST,
+        ST_USER_COUNT,
+        ST_USER_SET_DISABLED,
+        ST_USER_UPDATE,
+        ST_USER_DELETE,
+        ST_USER_TOUCH,
+        ST_USER_IDLE_ANONYMOUS,
+
+        ST_PASSWORD_GET,
+        ST_PASSWORD_SET,
+
+        ST_APIKEY_COUNT_OF_USER,
+        ST_APIKEY_INSERT,
+        ST_APIKEY_BY_HASH,
+        ST_APIKEY_BY_ID,
+        ST_APIKEY_LIST_ALL,
+        ST_APIKEY_LIST_OF_USER,
+        ST_APIKEY_SET_DISABLED,
+        ST_APIKEY_DELETE,
+
+        ST_SESSION_INSERT,
+        ST_SESSION_BY_ID,
+        ST_SESSION_BY_REFRESH_HASH,
+        ST_SESSION_EXISTS,
+        ST_SESSION_LIST_ALL,
+        ST_SESSION_LIST_OF_USER,
+        ST_SESSION_REVOKE,
+        ST_SESSION_LIVE_IDS_OF_USER,
+        ST_SESSION_REVOKE_USER,
+        ST_SESSION_REVOKE_ALL_OF_USER,
+        ST_SESSION_REFRESHED,
+        ST_SESSION_RETIRE_REFRESH,
+        ST_SESSION_BY_RETIRED_REFRESH,
+        ST_SESSION_SET_OPEN,
+        ST_SESSION_REVOKED_LIVE,
+        ST_SESSION_OPEN_LIVE,
+        ST_SESSION_PRUNE_REVOKED,
+        ST_SESSION_PRUNE_EXPIRED,
+        ST_SESSION_COUNT,
+
+        ST_KEY_LIST,
+        ST_KEY_RETIRE_ACTIVE,
+        ST_KEY_INSERT,
+        ST_KEY_PRUNE,
+
+        _ST_MAX,
+};
+
+static const char *const stmt_sql[_ST_MAX] = {
+        [ST_BEGIN] = "BEGIN",
+        [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+        [ST_COMMIT] = "COMMIT",
+        [ST_ROLLBACK] = "ROLLBACK",
+        [ST_SCHEMA_VERSION] = "SELECT version FROM schema_version WHERE id = 1",
+        [ST_SCHEMA_VERSION_SET] =
+                "INSERT INTO schema_version (id, version) VALUES (1, ?1) "
+                "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+        [ST_INTEGRITY_CHECK] = "PRAGMA integrity_check",
+
+        [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [ST_IDENTITY_INSERT] =
+                "INSERT INTO identities (id, user_id, provider_type, provider_id, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_USER_BY_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
+        [ST_USER_BY_EMAIL] = "SELECT " USER_COLUMNS " FROM users WHERE email = ?1",
+        [ST_USER_BY_UNIX_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE unix_name = ?1",
+        [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
+        [ST_IDENTITIES_OF_USER] =
+                "SELECT id, provider_type, provider_id, data FROM identities WHERE user_id = ?1 ORDER BY rowid",
+        [ST_USER_LIST] = "SELECT " USER_COLUMNS " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+        [ST_USER_COUNT] = "SELECT count(*) FROM users",
+        [ST_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2 WHERE id = ?1",
+        [ST_USER_UPDATE] = "UPDATE users SET email = ?2, name = ?3, unix_name = ?4, data = ?5 WHERE id = ?1",
+        [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+        [ST_USER_TOUCH] = "UPDATE users SET last_authentication_date = ?2 WHERE id = ?1",
+        /* Idle: no login since the cutoff, and no live session used since the
+         * cutoff either (a long PAM login keeps refreshing without a new login). */
+        [ST_USER_IDLE_ANONYMOUS] =
+                "SELECT DISTINCT u.id FROM identities i JOIN users u ON u.id = i.user_id "
+                "WHERE i.provider_type = 'anon-user' "
+                "AND (CASE WHEN u.last_authentication_date > 0 THEN u.last_authentication_date "
+                "          ELSE u.creation_date END) < ?1 "
+                "AND NOT EXISTS (SELECT 1 FROM identities j WHERE j.user_id = u.id AND j.provider_type <> 'anon-user') "
+                "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.revoked = 0 AND s.last_used >= ?1)",
+
+        [ST_PASSWORD_GET] = "SELECT hash FROM passwords WHERE user_id = ?1",
+        [ST_PASSWORD_SET] =
+                "INSERT INTO passwords (user_id, hash) VALUES (?1, ?2) "
+                "ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash",
+
+        [ST_APIKEY_COUNT_OF_USER] = "SELECT count(*) FROM api_keys WHERE user_id = ?1",
+        [ST_APIKEY_INSERT] = "INSERT INTO api_keys (" APIKEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [ST_APIKEY_BY_HASH] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE hash = ?1",
+        [ST_APIKEY_BY_ID] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE id = ?1",
+        [ST_APIKEY_LIST_ALL] = "SELECT " APIKEY_COLUMNS " FROM api_keys ORDER BY creation_date, id",
+        [ST_APIKEY_LIST_OF_USER] =
+                "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE user_id = ?1 ORDER BY creation_date, id",
+        [ST_APIKEY_SET_DISABLED] = "UPDATE api_keys SET disabled = ?2 WHERE id = ?1",
+        [ST_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
+
+        /* A session for a user that does not exist (any more) inserts nothing. */
+        [ST_SESSION_INSERT] =
+                "INSERT INTO sessions (" SESSION_COLUMNS ") "
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18 "
+                "WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)",
+        [ST_SESSION_BY_ID] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
+        [ST_SESSION_BY_REFRESH_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
+        [ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
+        [ST_SESSION_LIST_ALL] =
+                "SELECT " SESSION_COLUMNS " FROM sessions "
+                "WHERE ?1 OR (revoked = 0 AND refresh_expires > ?2) ORDER BY creation_date, id",
+        [ST_SESSION_LIST_OF_USER] =
+                "SELECT " SESSION_COLUMNS " FROM sessions "
+                "WHERE user_id = ?3 AND (?1 OR (revoked = 0 AND refresh_expires > ?2)) ORDER BY creation_date, id",
+        [ST_SESSION_REVOKE] =
+                "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked = 0",
+        [ST_SESSION_LIVE_IDS_OF_USER] =
+                "SELECT id FROM sessions WHERE " SESSION_LIVE_OF_USER " ORDER BY creation_date, id",
+        [ST_SESSION_REVOKE_USER] =
+                "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3 WHERE " SESSION_LIVE_OF_USER,
+        [ST_SESSION_REVOKE_ALL_OF_USER] =
+                "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = 'delete' "
+                "WHERE user_id = ?1 AND revoked = 0",
+        [ST_SESSION_REFRESHED] =
+                "UPDATE sessions SET access_expires = MAX(access_expires, ?2), last_used = ?3, "
+                "refresh_hash = COALESCE(?4, refresh_hash) WHERE id = ?1 AND revoked = 0",
+        [ST_SESSION_RETIRE_REFRESH] =
+                "INSERT OR IGNORE INTO retired_refresh_tokens (hash, session_id) "
+                "SELECT refresh_hash, id FROM sessions WHERE id = ?1 AND revoked = 0",
+        [ST_SESSION_BY_RETIRED_REFRESH] =
+                "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = "
+                "(SELECT session_id FROM retired_refresh_tokens WHERE hash = ?1)",
+        [ST_SESSION_SET_OPEN] = "UPDATE sessions SET open = ?2, leader_pid = ?3, uid = ?4 WHERE id = ?1",
+        [ST_SESSION_REVOKED_LIVE] =
+                "SELECT id, access_expires FROM sessions WHERE revoked = 1 AND access_expires > ?1",
+        [ST_SESSION_OPEN_LIVE] =
+                "SELECT " SESSION_COLUMNS " FROM sessions "
+                "WHERE open = 1 AND revoked = 0 AND refresh_expires > ?1 ORDER BY creation_date, id",
+        [ST_SESSION_PRUNE_REVOKED] = "DELETE FROM sessions WHERE revoked = 1 AND access_expires < ?1",
+        [ST_SESSION_PRUNE_EXPIRED] = "DELETE FROM sessions WHERE refresh_expires < ?1 AND access_expires < ?1",
+        [ST_SESSION_COUNT] = "SELECT count(*) FROM sessions",
+
+        [ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM signing_keys ORDER BY created DESC, kid DESC",
+        [ST_KEY_RETIRE_ACTIVE] = "UPDATE signing_keys SET retired = ?1 WHERE retired = 0",
+        [ST_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, 0)",
+        [ST_KEY_PRUNE] = "DELETE FROM signing_keys WHERE retired <> 0 AND retired < ?1",
+};
+
+/* ---------------------------------------------------------------------------
+ * Connections */
+
+struct conn {
+        pthread_mutex_t lock;
+        sqlite3 *db;
+        sqlite3_stmt *stmts[_ST_MAX];
+        const char *name; /* "write" or "read", for log lines */
+};
+
+struct stitch_store {
+        char *path;
+        struct conn write;
+        struct conn read;
+};
+
+static struct conn *conn_lock(struct conn *c) {
+        pthread_mutex_lock(&c->lock);
+        return c;
+}
+
+static void conn_unlockp(struct conn **c) {
+        if (*c)
+                pthread_mutex_unlock(&(*c)->lock);
+}
+#define _cleanup_unlock_ _cleanup_(conn_unlockp)
+
+/* Maps an SQLite result code to -errno; anything unexpected is logged. */
+static int sql_error(struct conn *c, int rc, const char *what) {
+        switch (rc) {
+        case SQLITE_CONSTRAINT_UNIQUE:
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+                log_debug("Store %s: %s", what, sqlite3_errmsg(c->db));
+                return -EEXIST;
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+                /* The referenced user does not exist. */
+                log_debug("Store %s: %s", what, sqlite3_errmsg(c->db));
+                return -ENOENT;
+        case SQLITE_IOERR_NOMEM:
+                return -ENOMEM;
+        }
+
+        switch (rc & 0xff) {
+        case SQLITE_FULL:
+                log_error("Store %s failed: %s", what, sqlite3_errmsg(c->db));
+                return -ENOSPC;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                log_warning("Store %s failed: %s", what, sqlite3_errmsg(c->db));
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        }
+
+        /* Values are always bound, never part of the SQL text, so the message
+         * cannot carry a secret. */
+        log_error("Store %s failed on the %s connection: %s (%d)", what, c->name, sqlite3_errmsg(c->db), rc);
+        return -EIO;
+}
+
+static int conn_stmt(struct conn *c, enum stmt_id id, sqlite3_stmt **ret) {
+        if (!c->stmts[id]) {
+                int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[id],
+                                            NULL);
+                if (rc != SQLITE_OK) {
+                        c->stmts[id] = NULL;
+                        return sql_error(c, rc, "prepare");
+                }
+        }
+        *ret = c->stmts[id];
+        return 0;
+}
+
+/* Statements are reset (and their bindings dropped, so no pointer to a
+ * caller's buffer outlives the call) when they go out of scope. */
+static void stmt_resetp(sqlite3_stmt **st) {
+        if (*st) {
+                (void) sqlite3_reset(*st);
+                (void) sqlite3_clear_bindings(*st);
+        }
+}
+#define _cleanup_stmt_ _cleanup_(stmt_resetp)
+
+/* Resets now (a statement must not stay active across COMMIT) and disarms the
+ * cleanup, which would otherwise run after the connection is unlocked. */
+static void stmt_release(sqlite3_stmt **st) {
+        stmt_resetp(st);
+        *st = NULL;
+}
+
+/* 1 on a row, 0 when done, -errno on failure. */
+static int step(struct conn *c, sqlite3_stmt *st, const char *what) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return sql_error(c, rc, what);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s) {
+        return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC); /* NULL binds NULL */
+}
+
+static int bind_int(sqlite3_stmt *st, int i, int64_t v) {
+        return sqlite3_bind_int64(st, i, v);
+}
+
+static int bind_bool(sqlite3_stmt *st, int i, bool b) {
+        return sqlite3_bind_int(st, i, b ? 1 : 0);
+}
+
+static int bind_hash(sqlite3_stmt *st, int i, const uint8_t *h) {
+        if (!h)
+                return sqlite3_bind_null(st, i);
+        return sqlite3_bind_blob(st, i, h, STITCH_HASH_LEN, SQLITE_STATIC);
+}
+
+static int bind_failed(struct conn *c, const char *what) {
+        return sql_error(c, sqlite3_errcode(c->db), what);
+}
+
+/* Runs a cached statement that returns no rows. *ret_changes (optional) =
+ * rows changed. */
+static int exec_stmt(struct conn *c, sqlite3_stmt *st, const char *what, int *ret_changes) {
+        int r = step(c, st, what);
+        if (r < 0)
+                return r;
+        if (ret_changes)
+                *ret_changes = sqlite3_changes(c->db);
+        return 0;
+}
+
+static int exec_simple(struct conn *c, enum stmt_id id) {
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = conn_stmt(c, id, &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_DONE ? 0 : sql_error(c, rc, stmt_sql[id]);
+        (void) sqlite3_reset(st);
+        return r;
+}
+
+/* Read-only transactions (a snapshot) use BEGIN; writes BEGIN IMMEDIATE, so
+ * that the write lock is taken up front and never upgraded midway. */
+static int tx_begin(struct conn *c, bool write) {
+        return exec_simple(c, write ? ST_BEGIN_IMMEDIATE : ST_BEGIN);
+}
+
+/* Commits if r >= 0, else rolls back. Returns r, or the COMMIT failure. */
+static int tx_end(struct conn *c, int r) {
+        if (r >= 0) {
+                int q = exec_simple(c, ST_COMMIT);
+                if (q >= 0)
+                        return r;
+                r = q;
+        }
+        if (!sqlite3_get_autocommit(c->db)) {
+                int q = exec_simple(c, ST_ROLLBACK);
+                if (q < 0)
+                        log_error_errno(q, "Store: rollback failed: %m");
+        }
+        return r;
+}
+
+/* ---------------------------------------------------------------------------
+ * Small containers */
+
+static int grow(void **array, size_t *allocated, size_t need, size_t size) {
+        size_t n;
+        void *p;
+
+        if (need <= *allocated)
+                return 0;
+        n = MAX(need, MAX(*allocated * 2, (size_t) 8));
+        if (n > SIZE_MAX / size)
+                return -ENOMEM;
+        p = realloc(*array, n * size);
+        if (!p)
+                return -ENOMEM;
+        *array = p;
+        *allocated = n;
+        return 0;
+}
+
+struct strv {
+        char **l;
+        size_t n, allocated;
+};
+
+static void strv_done(struct strv *v) {
+        stitch_strv_free(v->l);
+        *v = (struct strv) {};
+}
+
+/* Always leaves v->l a valid NULL-terminated array. */
+static int strv_push(struct strv *v, const char *s) {
+        char *d = NULL;
+        int r;
+
+        r = grow((void **) &v->l, &v->allocated, v->n + 2, sizeof(char *));
+        if (r < 0)
+                return r;
+        if (s) {
+                d = strdup(s);
+                if (!d)
+                        return -ENOMEM;
+                v->l[v->n++] = d;
+        }
+        v->l[v->n] = NULL;
+        return 0;
+}
+
+static int strv_ensure(struct strv *v) {
+        return v->l ? 0 : strv_push(v, NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * Column readers */
+
+static int col_strdup(sqlite3_stmt *st, int i, char **ret) {
+        const unsigned char *t;
+        char *d;
+
+        if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+                *ret = NULL;
+                return 0;
+        }
+        t = sqlite3_column_text(st, i);
+        if (!t)
+                return -ENOMEM;
+        d = strdup((const char *) t);
+        if (!d)
+                return -ENOMEM;
+        *ret = d;
+        return 0;
+}
+
+static int col_id(sqlite3_stmt *st, int i, char dst[static STITCH_ID_LEN + 1]) {
+        const unsigned char *t;
+        int n;
+
+        t = sqlite3_column_text(st, i);
+        if (!t)
+                return sqlite3_column_type(st, i) == SQLITE_NULL ? -EIO : -ENOMEM;
+        n = sqlite3_column_bytes(st, i);
+        if (n < 0 || n > STITCH_ID_LEN)
+                return log_error_errno(EIO, "Store: malformed id in the database (%d bytes).", n);
+        memcpy(dst, t, (size_t) n);
+        dst[n] = 0;
+        return 0;
+}
+
+static int col_hash(sqlite3_stmt *st, int i, uint8_t dst[static STITCH_HASH_LEN]) {
+        const void *b = sqlite3_column_blob(st, i);
+        int n = sqlite3_column_bytes(st, i);
+
+        if (!b || n != STITCH_HASH_LEN)
+                return log_error_errno(EIO, "Store: malformed hash in the database (%d bytes).", n);
+        memcpy(dst, b, STITCH_HASH_LEN);
+        return 0;
+}
+
+static bool col_bool(sqlite3_stmt *st, int i) {
+        return sqlite3_column_int64(st, i) != 0;
+}
+
+/* Row of USER_COLUMNS, without identities. */
+static int read_user(sqlite3_stmt *st, struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        r = col_id(st, 0, u->id);
+        if (r < 0)
+                return r;
+        if ((r = col_strdup(st, 1, &u->type)) < 0 || (r = col_strdup(st, 2, &u->email)) < 0 ||
+            (r = col_strdup(st, 3, &u->name)) < 0 || (r = col_strdup(st, 4, &u->unix_name)) < 0 ||
+            (r = col_strdup(st, 5, &u->data_json)) < 0)
+                return r;
+        u->disabled = col_bool(st, 6);
+        u->creation_date = sqlite3_column_int64(st, 7);
+        u->last_authentication_date = sqlite3_column_int64(st, 8);
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+static int read_identities(struct conn *c, struct stitch_user *u) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        size_t allocated = 0;
+        int r;
+
+        r = conn_stmt(c, ST_IDENTITIES_OF_USER, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, u->id))
+                return bind_failed(c, __func__);
+
+        for (;;) {
+                struct stitch_identity *i;
+
+                r = step(c, st, __func__);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 0;
+
+                r = grow((void **) &u->identities, &allocated, u->n_identities + 1, sizeof(*u->identities));
+                if (r < 0)
+                        return r;
+                i = u->identities + u->n_identities++;
+                *i = (struct stitch_identity) {};
+                if ((r = col_id(st, 0, i->id)) < 0 || (r = col_strdup(st, 1, &i->provider_type)) < 0 ||
+                    (r = col_strdup(st, 2, &i->provider_id)) < 0 || (r = col_strdup(st, 3, &i->data_json)) < 0)
+                        return r;
+        }
+}
+
+static int read_apikey(sqlite3_stmt *st, struct stitch_apikey **ret) {
+        _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
+        int r;
+
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        if ((r = col_id(st, 0, k->id)) < 0 || (r = col_id(st, 1, k->user_id)) < 0 ||
+            (r = col_strdup(st, 2, &k->name)) < 0 || (r = col_hash(st, 3, k->hash)) < 0)
+                return r;
+        k->disabled = col_bool(st, 4);
+        k->creation_date = sqlite3_column_int64(st, 5);
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+static int read_session(sqlite3_stmt *st, struct stitch_session **ret) {
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        if ((r = col_id(st, 0, s->id)) < 0 || (r = col_id(st, 1, s->user_id)) < 0 ||
+            (r = col_id(st, 2, s->device_id)) < 0 || (r = col_strdup(st, 3, &s->provider_type)) < 0 ||
+            (r = col_strdup(st, 4, &s->service)) < 0 || (r = col_strdup(st, 5, &s->rhost)) < 0 ||
+            (r = col_strdup(st, 6, &s->tty)) < 0 || (r = col_hash(st, 7, s->refresh_hash)) < 0)
+                return r;
+        s->creation_date = sqlite3_column_int64(st, 8);
+        s->refresh_expires = sqlite3_column_int64(st, 9);
+        s->access_expires = sqlite3_column_int64(st, 10);
+        s->last_used = sqlite3_column_int64(st, 11);
+        s->revoked = col_bool(st, 12);
+        s->revoked_at = sqlite3_column_int64(st, 13);
+        r = col_strdup(st, 14, &s->revoked_reason);
+        if (r < 0)
+                return r;
+        s->open = col_bool(st, 15);
+        s->leader_pid = sqlite3_column_int64(st, 16);
+        s->uid = sqlite3_column_int64(st, 17);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int read_signing_key(sqlite3_stmt *st, struct stitch_signing_key **ret) {
+        _cleanup_(stitch_signing_key_freep) struct stitch_signing_key *k = NULL;
+        const unsigned char *kid;
+        const void *secret;
+        int n, r;
+
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+
+        kid = sqlite3_column_text(st, 0);
+        n = sqlite3_column_bytes(st, 0);
+        if (!kid || n <= 0 || (size_t) n >= sizeof(k->kid))
+                return log_error_errno(EIO, "Store: malformed signing key id in the database.");
+        memcpy(k->kid, kid, (size_t) n);
+
+        r = col_strdup(st, 1, &k->alg);
+        if (r < 0)
+                return r;
+        if (!k->alg)
+                return -EIO;
+
+        secret = sqlite3_column_blob(st, 2);
+        n = sqlite3_column_bytes(st, 2);
+        if (!secret || n <= 0)
+                return log_error_errno(EIO, "Store: signing key %s has no secret.", k->kid);
+        /* One spare NUL so that a PEM secret can be used as a C string. */
+        k->secret = malloc((size_t) n + 1);
+        if (!k->secret)
+                return -ENOMEM;
+        memcpy(k->secret, secret, (size_t) n);
+        k->secret[n] = 0;
+        k->secret_len = (size_t) n;
+
+        k->created = sqlite3_column_int64(st, 3);
+        k->retired = sqlite3_column_int64(st, 4);
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Opening */
+
+static int conn_exec(struct conn *c, const char *sql, const char *what) {
+        int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : sql_error(c, rc, what);
+}
+
+static void conn_close(struct conn *c) {
+        for (size_t i = 0; i < _ST_MAX; i++) {
+                sqlite3_finalize(c->stmts[i]);
+                c->stmts[i] = NULL;
+        }
+        if (c->db) {
+                int rc = sqlite3_close(c->db);
+                if (rc != SQLITE_OK)
+                        log_error("Store: closing the %s connection failed: %s", c->name, sqlite3_errstr(rc));
+                c->db = NULL;
+        }
+}
+
+static int conn_open(struct conn *c, const char *path, bool writer) {
+        sqlite3 *db = NULL;
+        int rc, r;
+
+        /* NOMUTEX: each connection is serialised by our own mutex. NOFOLLOW:
+         * refuse a path that turned into a symlink after our own check. */
+        rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+                                     SQLITE_OPEN_PRIVATECACHE,
+                             NULL);
+        if (rc != SQLITE_OK) {
+                log_error("Failed to open store database %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+                sqlite3_close(db);
+                return rc == SQLITE_NOMEM ? -ENOMEM : (rc & 0xff) == SQLITE_CANTOPEN ? -EPERM : -EIO;
+        }
+        c->db = db;
+        c->name = writer ? "write" : "read";
+
+        (void) sqlite3_extended_result_codes(db, 1);
+        (void) sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+        (void) sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+        (void) sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+        (void) sqlite3_busy_timeout(db, 5000);
+
+        r = conn_exec(c,
+                      "PRAGMA busy_timeout = 5000;"
+                      "PRAGMA foreign_keys = ON;"
+                      "PRAGMA synchronous = FULL;"
+                      "PRAGMA secure_delete = ON;"
+                      "PRAGMA cache_size = -8192;",
+                      "PRAGMA");
+        if (r < 0)
+                return r;
+
+        if (writer) {
+                sqlite3_stmt *st = NULL;
+                const unsigned char *mode;
+                bool wal;
+
+                /* Keep a WAL that grew during a burst from staying huge. */
+                r = conn_exec(c, "PRAGMA journal_size_limit = 67108864;", "PRAGMA");
+                if (r < 0)
+                        return r;
+
+                rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+                if (rc != SQLITE_OK)
+                        return sql_error(c, rc, "PRAGMA journal_mode");
+                rc = sqlite3_step(st);
+                if (rc != SQLITE_ROW) {
+                        r = sql_error(c, rc, "PRAGMA journal_mode");
+                        sqlite3_finalize(st);
+                        return r;
+                }
+                mode = sqlite3_column_text(st, 0);
+                wal = mode && strcmp((const char *) mode, "wal") == 0;
+                sqlite3_finalize(st);
+                if (!wal)
+                        return log_error_errno(EIO, "Store database %s: cannot switch to WAL journal mode.", path);
+        } else {
+                r = conn_exec(c, "PRAGMA query_only = ON;", "PRAGMA");
+                if (r < 0)
+                        return r;
+        }
+
+        return 0;
+}
+
+static int migrate(struct conn *c, const char *path) {
+        for (;;) {
+                int version = 0, r;
+
+                r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+
+                r = conn_exec(c,
+                              "CREATE TABLE IF NOT EXISTS schema_version ("
+                              "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+                              "  version INTEGER NOT NULL)",
+                              "schema_version");
+                if (r >= 0) {
+                        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                        r = conn_stmt(c, ST_SCHEMA_VERSION, &st);
+                        if (r >= 0)
+                                r = step(c, st, "schema version");
+                        if (r > 0) {
+                                int64_t v = sqlite3_column_int64(st, 0);
+                                version = v < 0 || v > INT32_MAX ? INT32_MAX : (int) v;
+                        }
+                }
+                if (r < 0)
+                        return tx_end(c, r);
+
+                if (version > SCHEMA_VERSION)
+                        return tx_end(c, log_error_errno(EIO,
+                                                         "Store database %s has schema version %d, newer than this "
+                                                         "stitchd supports (%d); refusing to use it.",
+                                                         path, version, SCHEMA_VERSION));
+                if (version == SCHEMA_VERSION)
+                        return tx_end(c, 0);
+
+                r = conn_exec(c, migrations[version], "migration");
+                if (r >= 0) {
+                        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                        r = conn_stmt(c, ST_SCHEMA_VERSION_SET, &st);
+                        if (r >= 0) {
+                                if (bind_int(st, 1, version + 1))
+                                        r = bind_failed(c, "schema version");
+                                else
+                                        r = exec_stmt(c, st, "schema version", NULL);
+                        }
+                }
+                r = tx_end(c, r);
+                if (r < 0)
+                        return log_error_errno(r, "Store database %s: migration to schema version %d failed: %m", path,
+                                               version + 1);
+                log_info("Store database %s: migrated to schema version %d.", path, version + 1);
+        }
+}
+
+static int check_owned_private(const char *path, const struct stat *st, const char *what) {
+        if (S_ISLNK(st->st_mode))
+                return log_error_errno(EPERM, "Refusing store %s %s: it is a symbolic link.", what, path);
+        if (!S_ISREG(st->st_mode))
+                return log_error_errno(EPERM, "Refusing store %s %s: not a regular file.", what, path);
+        if (st->st_uid != geteuid())
+                return log_error_errno(EPERM, "Refusing store %s %s: owned by uid %u, not by uid %u.", what, path,
+                                       (unsigned) st->st_uid, (unsigned) geteuid());
+        return 0;
+}
+
+/* The database file: an existing one must be ours and private; a new one is
+ * created 0600 here, before SQLite sees it. *ret_st describes the file. */
+static int prepare_db_file(const char *path, struct stat *ret_st) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        char *slash;
+        int r;
+
+        if (lstat(path, &st) >= 0) {
+                r = check_owned_private(path, &st, "database");
+                if (r < 0)
+                        return r;
+                if (st.st_mode & 0077)
+                        return log_error_errno(EPERM,
+                                               "Refusing store database %s: accessible by group or others (mode %04o); "
+                                               "it must be 0600.",
+                                               path, (unsigned) (st.st_mode & 07777));
+                *ret_st = st;
+                return 0;
+        }
+        if (errno != ENOENT)
+                return log_error_errno(errno, "Failed to check store database %s: %m", path);
+
+        dir = strdup(path);
+        if (!dir)
+                return log_oom();
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+                slash[1] = 0;
+        else
+                slash[0] = 0;
+        if (stat(dir, &st) < 0) {
+                if (errno == ENOENT)
+                        return log_error_errno(ENOENT,
+                                               "Directory %s of the store database does not exist; create it first "
+                                               "(the unit's StateDirectory= does).",
+                                               dir);
+                return log_error_errno(errno, "Failed to check directory %s of the store database: %m", dir);
+        }
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "Store database parent %s is not a directory.", dir);
+
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create store database %s: %m", path);
+        if (fchmod(fd, 0600) < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to set up store database %s: %m", path);
+        /* Closed before SQLite opens the file: closing any descriptor of a
+         * file drops the process's POSIX locks on it, SQLite's included. */
+        *ret_st = st;
+        return 0;
+}
+
+/* -wal, -shm, -journal next to the database: if present, they must be ours,
+ * regular files, and end up 0600. */
+static int check_companion_files(const char *path) {
+        static const char *const suffixes[] = { "-wal", "-shm", "-journal" };
+
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                char p[4096];
+                struct stat st;
+                int r;
+
+                r = snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+                if (r < 0 || (size_t) r >= sizeof(p))
+                        return log_error_errno(ENAMETOOLONG, "Store database path is too long.");
+
+                if (lstat(p, &st) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return log_error_errno(errno, "Failed to check %s: %m", p);
+                }
+                r = check_owned_private(p, &st, "file");
+                if (r < 0)
+                        return r;
+                if (st.st_mode & 0077) {
+                        _cleanup_close_ int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                        if (fd < 0 || fchmod(fd, 0600) < 0)
+                                return log_error_errno(errno, "Failed to make %s private: %m", p);
+                        log_warning("Store file %s was accessible by group or others; made it 0600.", p);
+                }
+        }
+        return 0;
+}
+
+static void store_free(struct stitch_store *s) {
+        if (!s)
+                return;
+        conn_close(&s->read);
+        if (s->write.db)
+                /* Bounded: refreshing statistics must not stall shutdown. */
+                (void) sqlite3_exec(s->write.db, "PRAGMA analysis_limit = 400; PRAGMA optimize;", NULL, NULL,
+                                    NULL);
+        conn_close(&s->write);
+        pthread_mutex_destroy(&s->read.lock);
+        pthread_mutex_destroy(&s->write.lock);
+        free(s->path);
+        free(s);
+}
+
+static void store_freep(struct stitch_store **s) {
+        store_free(*s);
+}
+
+static int sqlite_open(const char *location, struct stitch_store **ret) {
+        _cleanup_(store_freep) struct stitch_store *s = NULL;
+        struct stat checked = {}, now;
+        int r;
+
+        if (!location || !ret)
+                return -EINVAL;
+        if (location[0] != '/')
+                return log_error_errno(EINVAL, "Store database path \"%s\" is not absolute.", location);
+        if (strlen(location) > 4000)
+                return log_error_errno(ENAMETOOLONG, "Store database path is too long.");
+
+        r = prepare_db_file(location, &checked);
+        if (r < 0)
+                return r;
+        r = check_companion_files(location);
+        if (r < 0)
+                return r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return log_oom();
+        pthread_mutex_init(&s->write.lock, NULL);
+        pthread_mutex_init(&s->read.lock, NULL);
+        s->path = strdup(location);
+        if (!s->path)
+                return log_oom();
+
+        r = conn_open(&s->write, location, true);
+        if (r < 0)
+                return r;
+
+        /* What SQLite opened must be what we checked. */
+        if (lstat(location, &now) < 0 || now.st_dev != checked.st_dev || now.st_ino != checked.st_ino)
+                return log_error_errno(EPERM, "Refusing store database %s: it was replaced while being opened.",
+                                       location);
+
+        r = migrate(&s->write, location);
+        if (r < 0)
+                return r;
+
+        r = conn_open(&s->read, location, false);
+        if (r < 0)
+                return r;
+
+        r = check_companion_files(location);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static void sqlite_close(struct stitch_store *s) {
+        store_free(s);
+}
+
+static int sqlite_integrity_check(struct stitch_store *s, char **ret_result) {
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ char *result = NULL;
+        size_t len = 0;
+        int r;
+
+        r = conn_stmt(c, ST_INTEGRITY_CHECK, &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                const unsigned char *t;
+                size_t n;
+                char *p;
+
+                r = step(c, st, "integrity_check");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                t = sqlite3_column_text(st, 0);
+                if (!t)
+                        continue;
+                n = strlen((const char *) t);
+                p = realloc(result, len + n + 2);
+                if (!p)
+                        return -ENOMEM;
+                result = p;
+                if (len > 0)
+                        result[len++] = '\n';
+                memcpy(result + len, t, n + 1);
+                len += n;
+        }
+        if (!result) {
+                result = strdup("");
+                if (!result)
+                        return -ENOMEM;
+        }
+        *ret_result = TAKE_PTR(result);
+        return 0;
+}
+
+static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = conn_stmt(c, ST_SCHEMA_VERSION, &st);
+        if (r < 0)
+                return r;
+        r = step(c, st, "schema_version");
+        if (r < 0)
+                return r;
+        *ret_version = r == 0 ? 0 : (int) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Users */
+
+static int user_exists(struct conn *c, const char *id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = conn_stmt(c, ST_USER_EXISTS, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, id))
+                return bind_failed(c, __func__);
+        return step(c, st, __func__);
+}
+
+static int user_create_tx(struct conn *c, const struct stitch_user *u, const char *password_hash) {
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_USER_INSERT, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, u->id) || bind_text(st, 2, u->type) || bind_text(st, 3, u->email) ||
+                    bind_text(st, 4, u->name) || bind_text(st, 5, u->unix_name) ||
+                    bind_text(st, 6, u->data_json ?: "{}") || bind_bool(st, 7, u->disabled) ||
+                    bind_int(st, 8, u->creation_date) || bind_int(st, 9, u->last_authentication_date))
+                        return bind_failed(c, "user_create");
+                r = exec_stmt(c, st, "user_create", NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < u->n_identities; i++) {
+                const struct stitch_identity *id = u->identities + i;
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_IDENTITY_INSERT, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, id->id) || bind_text(st, 2, u->id) || bind_text(st, 3, id->provider_type) ||
+                    bind_text(st, 4, id->provider_id) || bind_text(st, 5, id->data_json))
+                        return bind_failed(c, "user_create");
+                r = exec_stmt(c, st, "user_create (identity)", NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        if (password_hash) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_PASSWORD_SET, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, u->id) || bind_text(st, 2, password_hash))
+                        return bind_failed(c, "user_create");
+                r = exec_stmt(c, st, "user_create (password)", NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int sqlite_user_create(struct stitch_store *s, const struct stitch_user *u, const char *password_hash) {
+        if (!u || isempty(u->id) || !u->type || (u->n_identities > 0 && !u->identities))
+                return -EINVAL;
+        for (size_t i = 0; i < u->n_identities; i++)
+                if (isempty(u->identities[i].id) || !u->identities[i].provider_type ||
+                    !u->identities[i].provider_id)
+                        return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        return tx_end(c, user_create_tx(c, u, password_hash));
+}
+
+static int user_find_tx(struct conn *c, enum stitch_user_key by, const char *value, struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                enum stmt_id id = by == STITCH_USER_BY_ID      ? ST_USER_BY_ID
+                                  : by == STITCH_USER_BY_EMAIL ? ST_USER_BY_EMAIL
+                                                               : ST_USER_BY_UNIX_NAME;
+
+                r = conn_stmt(c, id, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, value))
+                        return bind_failed(c, "user_find");
+                r = step(c, st, "user_find");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -ENOENT;
+                r = read_user(st, &u);
+                if (r < 0)
+                        return r;
+        }
+
+        r = read_identities(c, u);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, const char *value,
+                            struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        if (!value || !ret)
+                return -EINVAL;
+        if (by != STITCH_USER_BY_ID && by != STITCH_USER_BY_EMAIL && by != STITCH_USER_BY_UNIX_NAME)
+                return -EINVAL;
+
+        {
+                /* The read connection; one snapshot for the user and its identities. */
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+                r = tx_begin(c, false);
+                if (r < 0)
+                        return r;
+                r = tx_end(c, user_find_tx(c, by, value, &u));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+struct user_array {
+        struct stitch_user **a;
+        size_t n, allocated;
+};
+
+static int user_list_tx(struct conn *c, const char *after_id, size_t limit, struct user_array *out) {
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_USER_LIST, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, after_id ?: "") || bind_int(st, 2, (int64_t) MIN(limit, (size_t) INT64_MAX)))
+                        return bind_failed(c, "user_list");
+                for (;;) {
+                        r = step(c, st, "user_list");
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                break;
+                        r = grow((void **) &out->a, &out->allocated, out->n + 1, sizeof(*out->a));
+                        if (r < 0)
+                                return r;
+                        r = read_user(st, out->a + out->n);
+                        if (r < 0)
+                                return r;
+                        out->n++;
+                }
+        }
+
+        for (size_t i = 0; i < out->n; i++) {
+                r = read_identities(c, out->a[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t limit, struct stitch_user ***ret,
+                            size_t *ret_n) {
+        struct user_array out = {};
+        int r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                r = tx_begin(c, false);
+                if (r >= 0)
+                        r = tx_end(c, user_list_tx(c, after_id, limit, &out));
+        }
+        if (r < 0) {
+                stitch_user_array_free(out.a, out.n);
+                return r;
+        }
+        *ret = out.a;
+        *ret_n = out.n;
+        return 0;
+}
+
+static int count_rows(struct stitch_store *s, enum stmt_id id, uint64_t *ret) {
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = conn_stmt(c, id, &st);
+        if (r < 0)
+                return r;
+        r = step(c, st, "count");
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EIO;
+        *ret = (uint64_t) MAX(sqlite3_column_int64(st, 0), (int64_t) 0);
+        return 0;
+}
+
+static int sqlite_user_count(struct stitch_store *s, uint64_t *ret) {
+        return count_rows(s, ST_USER_COUNT, ret);
+}
+
+/* Revokes the user's live sessions; their ids are appended to 'ids' (optional). */
+static int revoke_user_sessions_tx(struct conn *c, const char *user_id, int64_t now, const char *reason,
+                                   struct strv *ids) {
+        int r;
+
+        if (ids) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_SESSION_LIVE_IDS_OF_USER, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, user_id) || bind_int(st, 2, now))
+                        return bind_failed(c, "revoke sessions");
+                for (;;) {
+                        char id[STITCH_ID_LEN + 1];
+
+                        r = step(c, st, "revoke sessions");
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                break;
+                        r = col_id(st, 0, id);
+                        if (r < 0)
+                                return r;
+                        r = strv_push(ids, id);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, ST_SESSION_REVOKE_USER, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, user_id) || bind_int(st, 2, now) || bind_text(st, 3, reason))
+                return bind_failed(c, "revoke sessions");
+        return exec_stmt(c, st, "revoke sessions", NULL);
+}
+
+/* Runs one UPDATE/DELETE keyed by an id; -ENOENT if no row matched. */
+static int update_by_id(struct conn *c, sqlite3_stmt *st, const char *what) {
+        int changes = 0, r;
+
+        r = exec_stmt(c, st, what, &changes);
+        if (r < 0)
+                return r;
+        return changes > 0 ? 0 : -ENOENT;
+}
+
+static int user_set_disabled_tx(struct conn *c, const char *id, bool disabled, int64_t now, struct strv *ids) {
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_USER_SET_DISABLED, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, id) || bind_bool(st, 2, disabled))
+                        return bind_failed(c, "user_set_disabled");
+                r = update_by_id(c, st, "user_set_disabled");
+                if (r < 0)
+                        return r;
+        }
+        if (disabled) {
+                r = revoke_user_sessions_tx(c, id, now, "disable", ids);
+                if (r < 0)
+                        return r;
+        }
+        return strv_ensure(ids);
+}
+
+static int sqlite_user_set_disabled(struct stitch_store *s, const char *id, bool disabled, int64_t now,
+                                    char ***ret_revoked) {
+        struct strv ids = {};
+        int r;
+
+        if (!id)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                r = tx_begin(c, true);
+                if (r >= 0)
+                        r = tx_end(c, user_set_disabled_tx(c, id, disabled, now, &ids));
+        }
+        if (r < 0) {
+                strv_done(&ids);
+                return r;
+        }
+        if (ret_revoked)
+                *ret_revoked = TAKE_PTR(ids.l);
+        strv_done(&ids);
+        return 0;
+}
+
+static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *u) {
+        int r;
+
+        if (!u || isempty(u->id))
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, ST_USER_UPDATE, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, u->id) || bind_text(st, 2, u->email) || bind_text(st, 3, u->name) ||
+                    bind_text(st, 4, u->unix_name) || bind_text(st, 5, u->data_json ?: "{}"))
+                        r = bind_failed(c, "user_update");
+                else
+                        r = update_by_id(c, st, "user_update");
+        }
+        stmt_release(&st); /* before COMMIT */
+        return tx_end(c, r);
+}
+
+static int user_delete_tx(struct conn *c, const char *id, int64_t now, struct strv *ids) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = user_exists(c, id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+
+        r = revoke_user_sessions_tx(c, id, now, "delete", ids);
+        if (r < 0)
+                return r;
+
+        r = conn_stmt(c, ST_USER_DELETE, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, id))
+                return bind_failed(c, "user_delete");
+        r = update_by_id(c, st, "user_delete");
+        if (r < 0)
+                return r;
+        return strv_ensure(ids);
+}
+
+static int sqlite_user_delete(struct stitch_store *s, const char *id, int64_t now, char ***ret_revoked) {
+        struct strv ids = {};
+        int r;
+
+        if (!id)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                r = tx_begin(c, true);
+                if (r >= 0)
+                        r = tx_end(c, user_delete_tx(c, id, now, &ids));
+        }
+        if (r < 0) {
+                strv_done(&ids);
+                return r;
+        }
+        if (ret_revoked)
+                *ret_revoked = TAKE_PTR(ids.l);
+        strv_done(&ids);
+        return 0;
+}
+
+/* Single-statement write by id, one transaction. */
+static int sqlite_user_touch(struct stitch_store *s, const char *id, int64_t now) {
+        int r;
+
+        if (!id)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, ST_USER_TOUCH, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, id) || bind_int(st, 2, now))
+                        r = bind_failed(c, "user_touch");
+                else
+                        r = update_by_id(c, st, "user_touch");
+        }
+        stmt_release(&st);
+        return tx_end(c, r);
+}
+
+static int user_delete_idle_anonymous_tx(struct conn *c, int64_t cutoff, int64_t now, size_t *ret_n) {
+        struct strv ids = {};
+        size_t n = 0;
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_USER_IDLE_ANONYMOUS, &st);
+                if (r < 0)
+                        return r;
+                if (bind_int(st, 1, cutoff))
+                        return bind_failed(c, "user_delete_idle_anonymous");
+                for (;;) {
+                        char id[STITCH_ID_LEN + 1];
+
+                        r = step(c, st, "user_delete_idle_anonymous");
+                        if (r < 0)
+                                goto finish;
+                        if (r == 0)
+                                break;
+                        r = col_id(st, 0, id);
+                        if (r < 0)
+                                goto finish;
+                        r = strv_push(&ids, id);
+                        if (r < 0)
+                                goto finish;
+                }
+        }
+
+        for (size_t i = 0; i < ids.n; i++) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                /* Every session of the user, expired or not, ends up revoked. */
+                r = conn_stmt(c, ST_SESSION_REVOKE_ALL_OF_USER, &st);
+                if (r < 0)
+                        goto finish;
+                if (bind_text(st, 1, ids.l[i]) || bind_int(st, 2, now)) {
+                        r = bind_failed(c, "user_delete_idle_anonymous");
+                        goto finish;
+                }
+                r = exec_stmt(c, st, "user_delete_idle_anonymous", NULL);
+                if (r < 0)
+                        goto finish;
+                stmt_release(&st);
+
+                r = conn_stmt(c, ST_USER_DELETE, &st);
+                if (r < 0)
+                        goto finish;
+                if (bind_text(st, 1, ids.l[i])) {
+                        r = bind_failed(c, "user_delete_idle_anonymous");
+                        goto finish;
+                }
+                r = update_by_id(c, st, "user_delete_idle_anonymous");
+                if (r < 0)
+                        goto finish;
+                n++;
+        }
+        *ret_n = n;
+        r = 0;
+finish:
+        strv_done(&ids);
+        return r;
+}
+
+static int sqlite_user_delete_idle_anonymous(struct stitch_store *s, int64_t cutoff, size_t *ret_n) {
+        size_t n = 0;
+        int r;
+
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+                /* Sessions that may still live are revoked as of now; the op has
+                 * no 'now' argument, so take the clock. */
+                r = tx_end(c, user_delete_idle_anonymous_tx(c, cutoff, (int64_t) time(NULL), &n));
+        }
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = n;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Passwords */
+
+static int sqlite_password_get(struct stitch_store *s, const char *user_id, char **ret_hash) {
+        char *h = NULL;
+        int r;
+
+        if (!user_id || !ret_hash)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, ST_PASSWORD_GET, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, user_id))
+                return bind_failed(c, "password_get");
+        r = step(c, st, "password_get");
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        r = col_strdup(st, 0, &h);
+        if (r < 0)
+                return r;
+        if (!h)
+                return -EIO;
+        *ret_hash = h;
+        return 0;
+}
+
+static int sqlite_password_set(struct stitch_store *s, const char *user_id, const char *hash) {
+        int r;
+
+        if (!user_id || !hash)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, ST_PASSWORD_SET, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, user_id) || bind_text(st, 2, hash))
+                        r = bind_failed(c, "password_set");
+                else
+                        r = exec_stmt(c, st, "password_set", NULL); /* unknown user: FK -> -ENOENT */
+        }
+        stmt_release(&st);
+        return tx_end(c, r);
+}
+
+/* ---------------------------------------------------------------------------
+ * API keys */
+
+static int apikey_create_tx(struct conn *c, const struct stitch_apikey *k) {
+        int r;
+
+        r = user_exists(c, k->user_id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_APIKEY_COUNT_OF_USER, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, k->user_id))
+                        return bind_failed(c, "apikey_create");
+                r = step(c, st, "apikey_create");
+                if (r < 0)
+                        return r;
+                if (r > 0 && sqlite3_column_int64(st, 0) >= STITCH_MAX_USER_APIKEYS)
+                        return -EDQUOT;
+        }
+
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, ST_APIKEY_INSERT, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, k->id) || bind_text(st, 2, k->user_id) || bind_text(st, 3, k->name) ||
+            bind_hash(st, 4, k->hash) || bind_bool(st, 5, k->disabled) || bind_int(st, 6, k->creation_date))
+                return bind_failed(c, "apikey_create");
+        return exec_stmt(c, st, "apikey_create", NULL);
+}
+
+static int sqlite_apikey_create(struct stitch_store *s, const struct stitch_apikey *k) {
+        if (!k || isempty(k->id) || isempty(k->user_id) || !k->name)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        return tx_end(c, apikey_create_tx(c, k));
+}
+
+static int apikey_find(struct stitch_store *s, enum stmt_id id, const char *key_id, const uint8_t *hash,
+                       struct stitch_apikey **ret) {
+        int r;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, id, &st);
+        if (r < 0)
+                return r;
+        if (key_id ? bind_text(st, 1, key_id) : bind_hash(st, 1, hash))
+                return bind_failed(c, "apikey lookup");
+        r = step(c, st, "apikey lookup");
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return read_apikey(st, ret);
+}
+
+static int sqlite_apikey_find_by_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
+                                      struct stitch_apikey **ret) {
+        if (!hash || !ret)
+                return -EINVAL;
+        return apikey_find(s, ST_APIKEY_BY_HASH, NULL, hash, ret);
+}
+
+static int sqlite_apikey_get(struct stitch_store *s, const char *id, struct stitch_apikey **ret) {
+        if (!id || !ret)
+                return -EINVAL;
+        return apikey_find(s, ST_APIKEY_BY_ID, id, NULL, ret);
+}
+
+static int sqlite_apikey_list(struct stitch_store *s, const char *user_id, struct stitch_apikey ***ret,
+                              size_t *ret_n) {
+        struct stitch_apikey **a = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, user_id ? ST_APIKEY_LIST_OF_USER : ST_APIKEY_LIST_ALL, &st);
+        if (r < 0)
+                return r;
+        if (user_id && bind_text(st, 1, user_id))
+                return bind_failed(c, "apikey_list");
+        for (;;) {
+                r = step(c, st, "apikey_list");
+                if (r < 0)
+                        goto fail;
+                if (r == 0)
+                        break;
+                r = grow((void **) &a, &allocated, n + 1, sizeof(*a));
+                if (r < 0)
+                        goto fail;
+                r = read_apikey(st, a + n);
+                if (r < 0)
+                        goto fail;
+                n++;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+fail:
+        stitch_apikey_array_free(a, n);
+        return r;
+}
+
+static int sqlite_apikey_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
+        int r;
+
+        if (!id)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, ST_APIKEY_SET_DISABLED, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, id) || bind_bool(st, 2, disabled))
+                        r = bind_failed(c, "apikey_set_disabled");
+                else
+                        r = update_by_id(c, st, "apikey_set_disabled");
+        }
+        stmt_release(&st);
+        return tx_end(c, r);
+}
+
+static int sqlite_apikey_delete(struct stitch_store *s, const char *id) {
+        int r;
+
+        if (!id)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, ST_APIKEY_DELETE, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, id))
+                        r = bind_failed(c, "apikey_delete");
+                else
+                        r = update_by_id(c, st, "apikey_delete");
+        }
+        stmt_release(&st);
+        return tx_end(c, r);
+}
+
+/* ---------------------------------------------------------------------------
+ * Sessions */
+
+static int sqlite_session_create(struct stitch_store *s, const struct stitch_session *se) {
+        int r;
+
+        if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, ST_SESSION_INSERT, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, se->id) || bind_text(st, 2, se->user_id) || bind_text(st, 3, se->device_id) ||
+                    bind_text(st, 4, se->provider_type) || bind_text(st, 5, se->service) ||
+                    bind_text(st, 6, se->rhost) || bind_text(st, 7, se->tty) || bind_hash(st, 8, se->refresh_hash) ||
+                    bind_int(st, 9, se->creation_date) || bind_int(st, 10, se->refresh_expires) ||
+                    bind_int(st, 11, se->access_expires) || bind_int(st, 12, se->last_used) ||
+                    bind_bool(st, 13, se->revoked) || bind_int(st, 14, se->revoked_at) ||
+                    bind_text(st, 15, se->revoked_reason) || bind_bool(st, 16, se->open) ||
+                    bind_int(st, 17, se->leader_pid) || bind_int(st, 18, se->uid))
+                        r = bind_failed(c, "session_create");
+                else
+                        r = update_by_id(c, st, "session_create"); /* nothing inserted: no such user */
+        }
+        stmt_release(&st);
+        return tx_end(c, r);
+}
+
+static int session_find(struct stitch_store *s, enum stmt_id id, const char *session_id, const uint8_t *hash,
+                        struct stitch_session **ret) {
+        int r;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, id, &st);
+        if (r < 0)
+                return r;
+        if (session_id ? bind_text(st, 1, session_id) : bind_hash(st, 1, hash))
+                return bind_failed(c, "session lookup");
+        r = step(c, st, "session lookup");
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return read_session(st, ret);
+}
+
+static int sqlite_session_get(struct stitch_store *s, const char *id, struct stitch_session **ret) {
+        if (!id || !ret)
+                return -EINVAL;
+        return session_find(s, ST_SESSION_BY_ID, id, NULL, ret);
+}
+
+static int sqlite_session_find_by_refresh_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
+                                               struct stitch_session **ret) {
+        if (!hash || !ret)
+                return -EINVAL;
+        return session_find(s, ST_SESSION_BY_REFRESH_HASH, NULL, hash, ret);
+}
+
+static int sqlite_session_find_by_retired_refresh_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
+                                                       struct stitch_session **ret) {
+        if (!hash || !ret)
+                return -EINVAL;
+        return session_find(s, ST_SESSION_BY_RETIRED_REFRESH, NULL, hash, ret);
+}
+
+struct session_array {
+        struct stitch_session **a;
+        size_t n, allocated;
+};
+
+static void session_array_done(struct session_array *v) {
+        stitch_session_array_free(v->a, v->n);
+        *v = (struct session_array) {};
+}
+
+static int collect_sessions(struct conn *c, sqlite3_stmt *st, struct session_array *out, const char *what) {
+        for (;;) {
+                int r = step(c, st, what);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 0;
+                r = grow((void **) &out->a, &out->allocated, out->n + 1, sizeof(*out->a));
+                if (r < 0)
+                        return r;
+                r = read_session(st, out->a + out->n);
+                if (r < 0)
+                        return r;
+                out->n++;
+        }
+}
+
+static int sqlite_session_list(struct stitch_store *s, const char *user_id, bool include_revoked, int64_t now,
+                               struct stitch_session ***ret, size_t *ret_n) {
+        struct session_array out = {};
+        int r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, user_id ? ST_SESSION_LIST_OF_USER : ST_SESSION_LIST_ALL, &st);
+                if (r < 0)
+                        return r;
+                if (bind_bool(st, 1, include_revoked) || bind_int(st, 2, now) ||
+                    (user_id && bind_text(st, 3, user_id)))
+                        return bind_failed(c, "session_list");
+                r = collect_sessions(c, st, &out, "session_list");
+        }
+        if (r < 0) {
+                session_array_done(&out);
+                return r;
+        }
+        *ret = out.a;
+        *ret_n = out.n;
+        return 0;
+}
+
+static int session_revoke_tx(struct conn *c, const char *id, int64_t now, const char *reason) {
+        int changes = 0, r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_SESSION_REVOKE, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, id) || bind_int(st, 2, now) || bind_text(st, 3, reason))
+                        return bind_failed(c, "session_revoke");
+                r = exec_stmt(c, st, "session_revoke", &changes);
+                if (r < 0)
+                        return r;
+                if (changes > 0)
+                        return 1;
+        }
+
+        /* Not revoked now: already revoked, or unknown? */
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, ST_SESSION_EXISTS, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, id))
+                return bind_failed(c, "session_revoke");
+        r = step(c, st, "session_revoke");
+        if (r < 0)
+                return r;
+        return r > 0 ? 0 : -ENOENT;
+}
+
+static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t now, const char *reason) {
+        if (!id)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        return tx_end(c, session_revoke_tx(c, id, now, reason));
+}
+
+static int session_revoke_user_tx(struct conn *c, const char *user_id, int64_t now, const char *reason,
+                                  struct strv *ids) {
+        int r = revoke_user_sessions_tx(c, user_id, now, reason, ids);
+        if (r < 0)
+                return r;
+        return strv_ensure(ids);
+}
+
+static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_id, int64_t now, const char *reason,
+                                      char ***ret_revoked) {
+        struct strv ids = {};
+        int r;
+
+        if (!user_id)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                r = tx_begin(c, true);
+                if (r >= 0)
+                        r = tx_end(c, session_revoke_user_tx(c, user_id, now, reason, &ids));
+        }
+        if (r < 0) {
+                strv_done(&ids);
+                return r;
+        }
+        if (ret_revoked)
+                *ret_revoked = TAKE_PTR(ids.l);
+        strv_done(&ids);
+        return 0;
+}
+
+static int sqlite_session_refreshed(struct stitch_store *s, const char *id, int64_t access_expires, int64_t now,
+                                    const uint8_t *new_refresh_hash) {
+        int r;
+
+        if (!id)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        if (new_refresh_hash) {
+                /* Remember the token being replaced (same transaction). */
+                r = conn_stmt(c, ST_SESSION_RETIRE_REFRESH, &st);
+                if (r >= 0) {
+                        if (bind_text(st, 1, id))
+                                r = bind_failed(c, "session_refreshed");
+                        else
+                                r = exec_stmt(c, st, "session_refreshed", NULL);
+                }
+                stmt_release(&st);
+                if (r < 0)
+                        return tx_end(c, r);
+        }
+        r = conn_stmt(c, ST_SESSION_REFRESHED, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, id) || bind_int(st, 2, access_expires) || bind_int(st, 3, now) ||
+                    bind_hash(st, 4, new_refresh_hash))
+                        r = bind_failed(c, "session_refreshed");
+                else
+                        r = update_by_id(c, st, "session_refreshed"); /* gone or revoked: -ENOENT */
+        }
+        stmt_release(&st);
+        return tx_end(c, r);
+}
+
+static int sqlite_session_set_open(struct stitch_store *s, const char *id, bool open, int64_t leader_pid,
+                                   int64_t uid) {
+        int r;
+
+        if (!id)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, ST_SESSION_SET_OPEN, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, id) || bind_bool(st, 2, open) || bind_int(st, 3, leader_pid) ||
+                    bind_int(st, 4, uid))
+                        r = bind_failed(c, "session_set_open");
+                else
+                        r = update_by_id(c, st, "session_set_open");
+        }
+        stmt_release(&st);
+        return tx_end(c, r);
+}
+
+struct revoked_entry {
+        char id[STITCH_ID_LEN + 1];
+        int64_t access_expires;
+};
+
+/* Callbacks run after the lock is dropped: they may call back into the store. */
+static int sqlite_session_foreach_revoked(struct stitch_store *s, int64_t now, stitch_store_revocation_cb cb,
+                                          void *userdata) {
+        _cleanup_free_ struct revoked_entry *a = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!cb)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_SESSION_REVOKED_LIVE, &st);
+                if (r < 0)
+                        return r;
+                if (bind_int(st, 1, now))
+                        return bind_failed(c, "session_foreach_revoked");
+                for (;;) {
+                        r = step(c, st, "session_foreach_revoked");
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                break;
+                        r = grow((void **) &a, &allocated, n + 1, sizeof(*a));
+                        if (r < 0)
+                                return r;
+                        r = col_id(st, 0, a[n].id);
+                        if (r < 0)
+                                return r;
+                        a[n].access_expires = sqlite3_column_int64(st, 1);
+                        n++;
+                }
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                r = cb(a[i].id, a[i].access_expires, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int sqlite_session_foreach_open(struct stitch_store *s, int64_t now, stitch_store_session_cb cb,
+                                       void *userdata) {
+        struct session_array out = {};
+        int r;
+
+        if (!cb)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_SESSION_OPEN_LIVE, &st);
+                if (r < 0)
+                        return r;
+                if (bind_int(st, 1, now))
+                        return bind_failed(c, "session_foreach_open");
+                r = collect_sessions(c, st, &out, "session_foreach_open");
+        }
+        for (size_t i = 0; r >= 0 && i < out.n; i++)
+                r = cb(out.a[i], userdata);
+        session_array_done(&out);
+        return r < 0 ? r : 0;
+}
+
+static int session_prune_tx(struct conn *c, int64_t now, size_t *ret_n) {
+        static const enum stmt_id ids[] = { ST_SESSION_PRUNE_REVOKED, ST_SESSION_PRUNE_EXPIRED };
+        size_t total = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                int changes = 0, r;
+
+                r = conn_stmt(c, ids[i], &st);
+                if (r < 0)
+                        return r;
+                if (bind_int(st, 1, now))
+                        return bind_failed(c, "session_prune");
+                r = exec_stmt(c, st, "session_prune", &changes);
+                if (r < 0)
+                        return r;
+                total += (size_t) MAX(changes, 0);
+        }
+        *ret_n = total;
+        return 0;
+}
+
+static int sqlite_session_prune(struct stitch_store *s, int64_t now, size_t *ret_n) {
+        size_t n = 0;
+        int r;
+
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+                r = tx_end(c, session_prune_tx(c, now, &n));
+        }
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = n;
+        return 0;
+}
+
+static int sqlite_session_count(struct stitch_store *s, uint64_t *ret) {
+        return count_rows(s, ST_SESSION_COUNT, ret);
+}
+
+/* ---------------------------------------------------------------------------
+ * Signing keys */
+
+static int sqlite_key_list(struct stitch_store *s, struct stitch_signing_key ***ret, size_t *ret_n) {
+        struct stitch_signing_key **a = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, ST_KEY_LIST, &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                r = step(c, st, "key_list");
+                if (r < 0)
+                        goto fail;
+                if (r == 0)
+                        break;
+                r = grow((void **) &a, &allocated, n + 1, sizeof(*a));
+                if (r < 0)
+                        goto fail;
+                r = read_signing_key(st, a + n);
+                if (r < 0)
+                        goto fail;
+                n++;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+fail:
+        stitch_signing_key_array_free(a, n);
+        return r;
+}
+
+static int key_rotate_tx(struct conn *c, const struct stitch_signing_key *k) {
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_KEY_RETIRE_ACTIVE, &st);
+                if (r < 0)
+                        return r;
+                if (bind_int(st, 1, k->created))
+                        return bind_failed(c, "key_rotate");
+                r = exec_stmt(c, st, "key_rotate", NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = conn_stmt(c, ST_KEY_INSERT, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, k->kid) || bind_text(st, 2, k->alg) ||
+            sqlite3_bind_blob(st, 3, k->secret, (int) k->secret_len, SQLITE_STATIC) || bind_int(st, 4, k->created))
+                return bind_failed(c, "key_rotate");
+        return exec_stmt(c, st, "key_rotate", NULL);
+}
+
+static int sqlite_key_rotate(struct stitch_store *s, const struct stitch_signing_key *k) {
+        if (!k || isempty(k->kid) || strnlen(k->kid, sizeof(k->kid)) >= sizeof(k->kid) || !k->alg || !k->secret ||
+            k->secret_len == 0 || k->secret_len > INT32_MAX || k->created <= 0)
+                return -EINVAL;
+
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        return tx_end(c, key_rotate_tx(c, k));
+}
+
+static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_n) {
+        int changes = 0, r;
+
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+                r = conn_stmt(c, ST_KEY_PRUNE, &st);
+                if (r >= 0) {
+                        if (bind_int(st, 1, cutoff))
+                                r = bind_failed(c, "key_prune");
+                        else
+                                r = exec_stmt(c, st, "key_prune", &changes);
+                }
+                stmt_release(&st);
+                r = tx_end(c, r);
+        }
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = (size_t) MAX(changes, 0);
+        return 0;
+}
+
+const struct stitch_store_ops stitch_store_sqlite = {
+        .scheme = "sqlite",
+        .open = sqlite_open,
+        .close = sqlite_close,
+        .integrity_check = sqlite_integrity_check,
+        .schema_version = sqlite_schema_version,
+
+        .user_create = sqlite_user_create,
+        .user_find = sqlite_user_find,
+        .user_list = sqlite_user_list,
+        .user_count = sqlite_user_count,
+        .user_set_disabled = sqlite_user_set_disabled,
+        .user_update = sqlite_user_update,
+        .user_delete = sqlite_user_delete,
+        .user_touch = sqlite_user_touch,
+        .user_delete_idle_anonymous = sqlite_user_delete_idle_anonymous,
+
+        .password_get = sqlite_password_get,
+        .password_set = sqlite_password_set,
+
+        .apikey_create = sqlite_apikey_create,
+        .apikey_find_by_hash = sqlite_apikey_find_by_hash,
+        .apikey_get = sqlite_apikey_get,
+        .apikey_list = sqlite_apikey_list,
+        .apikey_set_disabled = sqlite_apikey_set_disabled,
+        .apikey_delete = sqlite_apikey_delete,
+
+        .session_create = sqlite_session_create,
+        .session_get = sqlite_session_get,
+        .session_find_by_refresh_hash = sqlite_session_find_by_refresh_hash,
+        .session_list = sqlite_session_list,
+        .session_revoke = sqlite_session_revoke,
+        .session_revoke_user = sqlite_session_revoke_user,
+        .session_refreshed = sqlite_session_refreshed,
+        .session_find_by_retired_refresh_hash = sqlite_session_find_by_retired_refresh_hash,
+        .session_set_open = sqlite_session_set_open,
+        .session_foreach_revoked = sqlite_session_foreach_revoked,
+        .session_foreach_open = sqlite_session_foreach_open,
+        .session_prune = sqlite_session_prune,
+        .session_count = sqlite_session_count,
+
+        .key_list = sqlite_key_list,
+        .key_rotate = sqlite_key_rotate,
+        .key_prune = sqlite_key_prune,
+};

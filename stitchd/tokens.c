@@ -1,0 +1,1198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Access tokens: compact JWS (RFC 7515/7519), ES256 or HS256, and the keyring
+ * that signs and verifies them.
+ *
+ * Verification is strict on purpose: we only ever accept tokens we issued, so
+ * anything our signer would not produce (padding, unknown header parameters,
+ * duplicate keys, non-integer times...) is rejected before or after the
+ * signature check, and the algorithm always comes from the key, never from
+ * the token.
+ *
+ * ECDSA verification dominates the cost of Verify, and the same access token
+ * is typically verified many times during its life (each service call, each
+ * PAM session check). The keyring therefore remembers, per key generation,
+ * the SHA-256 of (signing input digest, signature) of ES256 tokens whose
+ * signature checked out; a hit skips only the curve arithmetic. Everything
+ * else (header, claims, times) is re-checked on every call, and a reload
+ * empties the cache so removed keys stop verifying at once. */
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "macro.h"
+#include "tokens.h"
+#include "wire.h"
+
+#define KID_SIZE sizeof(((struct stitch_signing_key *) NULL)->kid)
+#define KID_RANDOM_BYTES 16
+#define HS256_KEY_BYTES 32
+#define HS256_MIN_KEY_BYTES 32
+#define MAX_SECRET_BYTES 16384
+#define ES256_SIG_BYTES 64
+#define HS256_SIG_BYTES 32
+#define SHA256_BYTES 32
+#define JSON_MAX_DEPTH 32
+#define JSON_SAFE_INTEGER_MAX 9007199254740991.0 /* 2^53 - 1 */
+#define VERIFY_CACHE_SLOTS 4096                   /* power of two */
+#define VERIFY_CACHE_STRIPES 64
+
+/* Largest decoded header or payload a token of STITCH_JWT_MAX_LEN can carry. */
+#define JWT_MAX_DECODED ((STITCH_JWT_MAX_LEN / 4) * 3 + 3)
+
+enum jwt_alg {
+        JWT_ALG_ES256,
+        JWT_ALG_HS256,
+};
+
+struct key_entry {
+        char kid[KID_SIZE];
+        enum jwt_alg alg;
+        int64_t created, retired;
+        EVP_PKEY *pkey;              /* ES256 */
+        EVP_MAC_CTX *hmac_template;  /* HS256: keyed, duplicated per call */
+        char *header_b64;            /* base64url of our JOSE header for this key */
+        size_t header_b64_len;
+        char jwk_x[48], jwk_y[48];   /* ES256: base64url public coordinates */
+};
+
+struct verify_cache_slot {
+        uint8_t digest[SHA256_BYTES];
+        bool used;
+};
+
+struct stitch_keyring {
+        pthread_rwlock_t lock; /* readers sign/verify; reload writes */
+        struct key_entry *keys;
+        size_t n_keys;
+        struct key_entry *active; /* NULL: nothing to sign with */
+
+        EVP_MD *sha256;
+        EVP_MAC *hmac;
+
+        pthread_mutex_t cache_locks[VERIFY_CACHE_STRIPES];
+        struct verify_cache_slot *cache; /* VERIFY_CACHE_SLOTS */
+};
+
+/* ---- base64url (RFC 4648 §5, no padding) -------------------------------- */
+
+static const char b64url_alphabet[64] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* 0..63 for alphabet characters, 0xff for everything else (including '=', '+', '/'). */
+static const uint8_t b64url_value[256] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0xff, 0xff,
+        0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+        0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0xff, 0xff, 0xff, 0xff, 0x3f,
+        0xff, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+        0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
+static size_t b64url_encoded_len(size_t n) {
+        return (n / 3) * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
+}
+
+/* Writes b64url_encoded_len(n) characters to out (no terminator). */
+static size_t b64url_encode_to(const uint8_t *in, size_t n, char *out) {
+        size_t j = 0, i = 0;
+
+        for (; i + 3 <= n; i += 3) {
+                uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
+                out[j++] = b64url_alphabet[(v >> 18) & 63];
+                out[j++] = b64url_alphabet[(v >> 12) & 63];
+                out[j++] = b64url_alphabet[(v >> 6) & 63];
+                out[j++] = b64url_alphabet[v & 63];
+        }
+        if (n - i == 1) {
+                uint32_t v = (uint32_t) in[i] << 16;
+                out[j++] = b64url_alphabet[(v >> 18) & 63];
+                out[j++] = b64url_alphabet[(v >> 12) & 63];
+        } else if (n - i == 2) {
+                uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8;
+                out[j++] = b64url_alphabet[(v >> 18) & 63];
+                out[j++] = b64url_alphabet[(v >> 12) & 63];
+                out[j++] = b64url_alphabet[(v >> 6) & 63];
+        }
+        return j;
+}
+
+static char *b64url_encode(const uint8_t *in, size_t n, size_t *ret_len) {
+        size_t len = b64url_encoded_len(n);
+        char *s = malloc(len + 1);
+        if (!s)
+                return NULL;
+        b64url_encode_to(in, n, s);
+        s[len] = 0;
+        if (ret_len)
+                *ret_len = len;
+        return s;
+}
+
+/* Strict decoder: only the URL-safe alphabet, no padding, no whitespace, and
+ * the unused low bits of the last character must be zero, so that every byte
+ * string has exactly one accepted encoding. 'out' must hold n*3/4 bytes.
+ * Returns the decoded length or -EBADMSG. */
+static ssize_t b64url_decode_to(const char *in, size_t n, uint8_t *out) {
+        size_t i = 0, j = 0;
+
+        if (n % 4 == 1)
+                return -EBADMSG;
+
+        for (; i + 4 <= n; i += 4) {
+                uint8_t a = b64url_value[(uint8_t) in[i]], b = b64url_value[(uint8_t) in[i + 1]],
+                        c = b64url_value[(uint8_t) in[i + 2]], d = b64url_value[(uint8_t) in[i + 3]];
+                if ((a | b | c | d) & 0xc0)
+                        return -EBADMSG;
+                uint32_t v = (uint32_t) a << 18 | (uint32_t) b << 12 | (uint32_t) c << 6 | d;
+                out[j++] = (uint8_t) (v >> 16);
+                out[j++] = (uint8_t) (v >> 8);
+                out[j++] = (uint8_t) v;
+        }
+
+        size_t rest = n - i;
+        if (rest == 2) {
+                uint8_t a = b64url_value[(uint8_t) in[i]], b = b64url_value[(uint8_t) in[i + 1]];
+                if (((a | b) & 0xc0) || (b & 0x0f))
+                        return -EBADMSG;
+                out[j++] = (uint8_t) (a << 2 | b >> 4);
+        } else if (rest == 3) {
+                uint8_t a = b64url_value[(uint8_t) in[i]], b = b64url_value[(uint8_t) in[i + 1]],
+                        c = b64url_value[(uint8_t) in[i + 2]];
+                if (((a | b | c) & 0xc0) || (c & 0x03))
+                        return -EBADMSG;
+                out[j++] = (uint8_t) (a << 2 | b >> 4);
+                out[j++] = (uint8_t) (b << 4 | c >> 2);
+        }
+        return (ssize_t) j;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static bool id_is_valid(const char *s) {
+        size_t i = 0;
+        for (; s[i]; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return i == STITCH_ID_LEN;
+}
+
+static bool kid_is_valid(const char *s) {
+        size_t n = strnlen(s, KID_SIZE);
+        if (n == 0 || n >= KID_SIZE)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= ' ' || s[i] > '~')
+                        return false;
+        return true;
+}
+
+static int alg_from_string(const char *s, enum jwt_alg *ret) {
+        /* Case-sensitive on purpose: "none", "None", "es256" etc. are all unknown. */
+        if (streq(s, "ES256"))
+                *ret = JWT_ALG_ES256;
+        else if (streq(s, "HS256"))
+                *ret = JWT_ALG_HS256;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static const char *alg_to_string(enum jwt_alg a) {
+        return a == JWT_ALG_ES256 ? "ES256" : "HS256";
+}
+
+static bool json_number_to_time(const cJSON *item, int64_t *ret) {
+        if (!cJSON_IsNumber(item))
+                return false;
+        double d = item->valuedouble;
+        /* The range check comes first: it also rejects NaN and infinities, and
+         * makes the conversion below defined. */
+        if (!(d >= 0 && d <= JSON_SAFE_INTEGER_MAX))
+                return false;
+        int64_t v = (int64_t) d;
+        if ((double) v != d)
+                return false; /* not an integer */
+        *ret = v;
+        return true;
+}
+
+static bool time_is_valid(int64_t t) {
+        return t >= 0 && t <= (int64_t) JSON_SAFE_INTEGER_MAX;
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Rejects duplicate member names in any object of the tree (cJSON keeps them
+ * and would silently answer lookups with the first), and excessive nesting. */
+static bool json_tree_is_sane(const cJSON *item, unsigned depth) {
+        if (depth > JSON_MAX_DEPTH)
+                return false;
+        if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
+                return true;
+
+        size_t n = 0;
+        for (const cJSON *c = item->child; c; c = c->next) {
+                if (!json_tree_is_sane(c, depth + 1))
+                        return false;
+                n++;
+        }
+        if (!cJSON_IsObject(item) || n < 2)
+                return true;
+
+        if (n <= 8) {
+                for (const cJSON *a = item->child; a; a = a->next) {
+                        if (!a->string)
+                                return false;
+                        for (const cJSON *b = a->next; b; b = b->next)
+                                if (!b->string || streq(a->string, b->string))
+                                        return false;
+                }
+                return true;
+        }
+
+        _cleanup_free_ const char **names = malloc(n * sizeof(char *));
+        if (!names)
+                return false;
+        size_t i = 0;
+        for (const cJSON *c = item->child; c; c = c->next) {
+                if (!c->string)
+                        return false;
+                names[i++] = c->string;
+        }
+        qsort(names, n, sizeof(char *), cmp_strp);
+        for (i = 1; i < n; i++)
+                if (streq(names[i - 1], names[i]))
+                        return false;
+        return true;
+}
+
+/* Lexical checks cJSON does not do: no NUL bytes, no "\u0000" escapes (cJSON
+ * would truncate the string there), no raw control characters in strings. */
+static bool json_text_is_clean(const uint8_t *s, size_t n) {
+        bool in_string = false;
+
+        for (size_t i = 0; i < n; i++) {
+                uint8_t c = s[i];
+                if (c == 0)
+                        return false;
+                if (!in_string) {
+                        if (c == '"')
+                                in_string = true;
+                        continue;
+                }
+                if (c < 0x20)
+                        return false;
+                if (c == '"')
+                        in_string = false;
+                else if (c == '\\') {
+                        if (i + 1 >= n)
+                                return false;
+                        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+                                return false;
+                        i++; /* skip the escaped character */
+                }
+        }
+        return true;
+}
+
+/* Decodes one base64url part and parses it as a JSON object. buf holds
+ * JWT_MAX_DECODED + 1 bytes. */
+static int decode_json_part(const char *part, size_t len, uint8_t *buf, cJSON **ret) {
+        if (len == 0 || len > STITCH_JWT_MAX_LEN)
+                return -EBADMSG;
+
+        ssize_t n = b64url_decode_to(part, len, buf);
+        if (n < 0)
+                return (int) n;
+        if (!json_text_is_clean(buf, (size_t) n) || !stitch_utf8_is_valid((const char *) buf, (size_t) n))
+                return -EBADMSG;
+        buf[n] = 0;
+
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts((const char *) buf, (size_t) n + 1, &end, true);
+        if (!j)
+                return -EBADMSG;
+        if (!cJSON_IsObject(j) || !json_tree_is_sane(j, 0)) {
+                cJSON_Delete(j);
+                return -EBADMSG;
+        }
+        *ret = j;
+        return 0;
+}
+
+/* ---- signatures ------------------------------------------------------------- */
+
+static int sha256(struct stitch_keyring *kr, const void *data, size_t n, uint8_t out[static SHA256_BYTES]) {
+        unsigned len = 0;
+        if (EVP_Digest(data, n, out, &len, kr->sha256, NULL) != 1 || len != SHA256_BYTES) {
+                ERR_clear_error();
+                return -EIO;
+        }
+        return 0;
+}
+
+static int hs256_mac(const struct key_entry *k, const void *data, size_t n, uint8_t out[static HS256_SIG_BYTES]) {
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->hmac_template);
+        size_t len = 0;
+        int r = 0;
+
+        if (!ctx)
+                r = -ENOMEM;
+        else if (EVP_MAC_update(ctx, data, n) != 1 || EVP_MAC_final(ctx, out, &len, HS256_SIG_BYTES) != 1 ||
+                 len != HS256_SIG_BYTES)
+                r = -EIO;
+        EVP_MAC_CTX_free(ctx);
+        if (r < 0)
+                ERR_clear_error();
+        return r;
+}
+
+static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, const void *data, size_t n,
+                      uint8_t out[static ES256_SIG_BYTES]) {
+        uint8_t digest[SHA256_BYTES], der[80];
+        size_t der_len = sizeof(der);
+        EVP_PKEY_CTX *ctx = NULL;
+        ECDSA_SIG *sig = NULL;
+        int r;
+
+        r = sha256(kr, data, n, digest);
+        if (r < 0)
+                return r;
+
+        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+        if (!ctx || EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)) != 1) {
+                r = -EIO;
+                goto finish;
+        }
+
+        const uint8_t *p = der;
+        sig = d2i_ECDSA_SIG(NULL, &p, (long) der_len);
+        if (!sig) {
+                r = -EIO;
+                goto finish;
+        }
+        const BIGNUM *sr = NULL, *ss = NULL;
+        ECDSA_SIG_get0(sig, &sr, &ss);
+        if (BN_bn2binpad(sr, out, 32) != 32 || BN_bn2binpad(ss, out + 32, 32) != 32) {
+                r = -EIO;
+                goto finish;
+        }
+        r = 0;
+
+finish:
+        ECDSA_SIG_free(sig);
+        EVP_PKEY_CTX_free(ctx);
+        if (r < 0)
+                ERR_clear_error();
+        return r;
+}
+
+/* Returns 0 if valid, -EKEYREJECTED if not, other -errno on failure. */
+static int es256_verify_digest(const struct key_entry *k, const uint8_t digest[static SHA256_BYTES],
+                               const uint8_t raw[static ES256_SIG_BYTES]) {
+        uint8_t der[80];
+        uint8_t *p = der;
+        EVP_PKEY_CTX *ctx = NULL;
+        ECDSA_SIG *sig = NULL;
+        BIGNUM *br = NULL, *bs = NULL;
+        int r, der_len;
+
+        sig = ECDSA_SIG_new();
+        br = BN_bin2bn(raw, 32, NULL);
+        bs = BN_bin2bn(raw + 32, 32, NULL);
+        if (!sig || !br || !bs) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if (ECDSA_SIG_set0(sig, br, bs) != 1) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        br = bs = NULL; /* owned by sig now */
+
+        if (i2d_ECDSA_SIG(sig, NULL) > (int) sizeof(der)) {
+                r = -EKEYREJECTED;
+                goto finish;
+        }
+        der_len = i2d_ECDSA_SIG(sig, &p);
+        if (der_len <= 0) {
+                r = -EKEYREJECTED;
+                goto finish;
+        }
+
+        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+        if (!ctx || EVP_PKEY_verify_init(ctx) != 1) {
+                r = -EIO;
+                goto finish;
+        }
+        r = EVP_PKEY_verify(ctx, der, (size_t) der_len, digest, SHA256_BYTES) == 1 ? 0 : -EKEYREJECTED;
+
+finish:
+        BN_free(br);
+        BN_free(bs);
+        ECDSA_SIG_free(sig);
+        EVP_PKEY_CTX_free(ctx);
+        if (r < 0)
+                ERR_clear_error();
+        return r;
+}
+
+/* ---- verified-signature cache --------------------------------------------------- */
+
+static size_t cache_slot_index(const uint8_t digest[static SHA256_BYTES]) {
+        uint32_t v = (uint32_t) digest[0] | (uint32_t) digest[1] << 8 | (uint32_t) digest[2] << 16 |
+                     (uint32_t) digest[3] << 24;
+        return v & (VERIFY_CACHE_SLOTS - 1);
+}
+
+static bool cache_lookup(struct stitch_keyring *kr, const uint8_t digest[static SHA256_BYTES]) {
+        size_t i = cache_slot_index(digest);
+        pthread_mutex_t *m = &kr->cache_locks[i % VERIFY_CACHE_STRIPES];
+        bool hit;
+
+        pthread_mutex_lock(m);
+        hit = kr->cache[i].used && CRYPTO_memcmp(kr->cache[i].digest, digest, SHA256_BYTES) == 0;
+        pthread_mutex_unlock(m);
+        return hit;
+}
+
+static void cache_insert(struct stitch_keyring *kr, const uint8_t digest[static SHA256_BYTES]) {
+        size_t i = cache_slot_index(digest);
+        pthread_mutex_t *m = &kr->cache_locks[i % VERIFY_CACHE_STRIPES];
+
+        pthread_mutex_lock(m);
+        memcpy(kr->cache[i].digest, digest, SHA256_BYTES);
+        kr->cache[i].used = true;
+        pthread_mutex_unlock(m);
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+static void key_entry_done(struct key_entry *k) {
+        EVP_PKEY_free(k->pkey);
+        EVP_MAC_CTX_free(k->hmac_template);
+        free(k->header_b64);
+        *k = (struct key_entry) {};
+}
+
+static void key_entries_free(struct key_entry *keys, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                key_entry_done(&keys[i]);
+        free(keys);
+}
+
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
+        return -1; /* never prompt: our keys are unencrypted PKCS#8 */
+}
+
+static int es256_load(struct key_entry *k, const struct stitch_signing_key *sk) {
+        char group[64];
+        BIO *bio;
+
+        if (sk->secret_len > MAX_SECRET_BYTES)
+                return -EINVAL;
+
+        bio = BIO_new_mem_buf(sk->secret, (int) sk->secret_len);
+        if (!bio)
+                return -ENOMEM;
+        k->pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+        BIO_free(bio);
+        if (!k->pkey)
+                goto invalid;
+
+        if (!EVP_PKEY_is_a(k->pkey, "EC") ||
+            EVP_PKEY_get_group_name(k->pkey, group, sizeof(group), NULL) != 1 ||
+            !(streq(group, "prime256v1") || streq(group, "P-256")))
+                goto invalid;
+
+        /* Public coordinates for the JWKS. */
+        uint8_t xy[64];
+        BIGNUM *x = NULL, *y = NULL;
+        bool ok = EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1 &&
+                  EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1 &&
+                  BN_bn2binpad(x, xy, 32) == 32 && BN_bn2binpad(y, xy + 32, 32) == 32;
+        BN_free(x);
+        BN_free(y);
+        if (!ok)
+                goto invalid;
+        k->jwk_x[b64url_encode_to(xy, 32, k->jwk_x)] = 0;
+        k->jwk_y[b64url_encode_to(xy + 32, 32, k->jwk_y)] = 0;
+        return 0;
+
+invalid:
+        ERR_clear_error();
+        return -EINVAL;
+}
+
+static int hs256_load(struct stitch_keyring *kr, struct key_entry *k, const struct stitch_signing_key *sk) {
+        OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
+                OSSL_PARAM_construct_end(),
+        };
+
+        if (sk->secret_len < HS256_MIN_KEY_BYTES || sk->secret_len > MAX_SECRET_BYTES)
+                return -EINVAL;
+
+        k->hmac_template = EVP_MAC_CTX_new(kr->hmac);
+        if (!k->hmac_template)
+                return -ENOMEM;
+        if (EVP_MAC_init(k->hmac_template, sk->secret, sk->secret_len, params) != 1) {
+                ERR_clear_error();
+                return -EIO;
+        }
+        return 0;
+}
+
+static int header_encode(struct key_entry *k) {
+        _cleanup_(cJSON_Deletep) cJSON *h = cJSON_CreateObject();
+        _cleanup_free_ char *text = NULL;
+
+        if (!h || !cJSON_AddStringToObject(h, "alg", alg_to_string(k->alg)) ||
+            !cJSON_AddStringToObject(h, "typ", "JWT") || !cJSON_AddStringToObject(h, "kid", k->kid))
+                return -ENOMEM;
+        text = cJSON_PrintUnformatted(h);
+        if (!text)
+                return -ENOMEM;
+        k->header_b64 = b64url_encode((const uint8_t *) text, strlen(text), &k->header_b64_len);
+        if (!k->header_b64)
+                return -ENOMEM;
+        return 0;
+}
+
+static int key_entry_load(struct stitch_keyring *kr, struct key_entry *k, const struct stitch_signing_key *sk) {
+        int r;
+
+        if (!sk || !sk->alg || !sk->secret || sk->secret_len == 0 || !kid_is_valid(sk->kid))
+                return log_error_errno(EINVAL, "Signing key with invalid kid or no secret.");
+        if (alg_from_string(sk->alg, &k->alg) < 0)
+                return log_error_errno(EINVAL, "Signing key %s: unsupported algorithm.", sk->kid);
+
+        memcpy(k->kid, sk->kid, sizeof(k->kid));
+        k->created = sk->created;
+        k->retired = sk->retired;
+
+        r = k->alg == JWT_ALG_ES256 ? es256_load(k, sk) : hs256_load(kr, k, sk);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Signing key %s: cannot load %s key material.", sk->kid,
+                                       alg_to_string(k->alg));
+        if (r < 0)
+                return log_error_errno(r, "Signing key %s: failed to load key: %m", sk->kid);
+
+        r = header_encode(k);
+        if (r < 0)
+                return log_oom();
+        return 0;
+}
+
+static int key_entries_load(struct stitch_keyring *kr, struct stitch_signing_key *const *keys, size_t n,
+                            struct key_entry **ret_keys, struct key_entry **ret_active) {
+        struct key_entry *entries = NULL, *active = NULL;
+        int r;
+
+        if (n > 0 && !keys)
+                return -EINVAL;
+        if (n > 0) {
+                entries = calloc(n, sizeof(struct key_entry));
+                if (!entries)
+                        return log_oom();
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                r = key_entry_load(kr, &entries[i], keys[i]);
+                if (r < 0)
+                        goto fail;
+                for (size_t j = 0; j < i; j++)
+                        if (streq(entries[j].kid, entries[i].kid)) {
+                                r = log_error_errno(EINVAL, "Duplicate signing key id %s.", entries[i].kid);
+                                goto fail;
+                        }
+                if (entries[i].retired == 0 && (!active || entries[i].created > active->created))
+                        active = &entries[i];
+        }
+
+        *ret_keys = entries;
+        *ret_active = active;
+        return 0;
+
+fail:
+        key_entries_free(entries, n);
+        return r;
+}
+
+static struct key_entry *keyring_find(struct stitch_keyring *kr, const char *kid) {
+        for (size_t i = 0; i < kr->n_keys; i++)
+                if (streq(kr->keys[i].kid, kid))
+                        return &kr->keys[i];
+        return NULL;
+}
+
+int stitch_signing_key_generate(const char *alg, int64_t now, struct stitch_signing_key **ret) {
+        enum jwt_alg a;
+        uint8_t kid_bytes[KID_RANDOM_BYTES];
+        uint8_t *secret = NULL;
+        size_t secret_len = 0;
+        int r;
+
+        if (!alg || !ret || alg_from_string(alg, &a) < 0)
+                return -EINVAL;
+
+        if (a == JWT_ALG_ES256) {
+                EVP_PKEY *pkey = EVP_EC_gen("P-256");
+                BIO *bio = BIO_new(BIO_s_secmem());
+                char *data = NULL;
+                long len;
+
+                if (!pkey || !bio || PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+                    (len = BIO_get_mem_data(bio, &data)) <= 0 || !data)
+                        r = -EIO;
+                else if (!(secret = malloc((size_t) len + 1)))
+                        r = -ENOMEM;
+                else {
+                        memcpy(secret, data, (size_t) len);
+                        secret[len] = 0; /* convenience only; secret_len excludes it */
+                        secret_len = (size_t) len;
+                        r = 0;
+                }
+                BIO_free(bio); /* secure memory BIO: cleansed on free */
+                EVP_PKEY_free(pkey);
+                if (r < 0) {
+                        ERR_clear_error();
+                        return log_error_errno(r, "Failed to generate ES256 signing key: %m");
+                }
+        } else {
+                secret = malloc(HS256_KEY_BYTES);
+                if (!secret)
+                        return log_oom();
+                if (RAND_priv_bytes(secret, HS256_KEY_BYTES) != 1) {
+                        explicit_bzero(secret, HS256_KEY_BYTES);
+                        free(secret);
+                        ERR_clear_error();
+                        return log_error_errno(EIO, "Failed to generate HS256 signing key: %m");
+                }
+                secret_len = HS256_KEY_BYTES;
+        }
+
+        struct stitch_signing_key *k = calloc(1, sizeof(*k));
+        char *alg_copy = strdup(alg_to_string(a));
+        if (!k || !alg_copy || RAND_bytes(kid_bytes, sizeof(kid_bytes)) != 1) {
+                r = k && alg_copy ? -EIO : -ENOMEM;
+                explicit_bzero(secret, secret_len);
+                free(secret);
+                free(alg_copy);
+                free(k);
+                ERR_clear_error();
+                return log_error_errno(r, "Failed to generate signing key: %m");
+        }
+
+        k->kid[b64url_encode_to(kid_bytes, sizeof(kid_bytes), k->kid)] = 0;
+        k->alg = alg_copy;
+        k->secret = secret;
+        k->secret_len = secret_len;
+        k->created = now;
+        k->retired = 0;
+        *ret = k;
+        return 0;
+}
+
+/* ---- keyring ------------------------------------------------------------------ */
+
+struct stitch_keyring *stitch_keyring_free(struct stitch_keyring *kr) {
+        if (!kr)
+                return NULL;
+        key_entries_free(kr->keys, kr->n_keys);
+        free(kr->cache);
+        for (size_t i = 0; i < VERIFY_CACHE_STRIPES; i++)
+                pthread_mutex_destroy(&kr->cache_locks[i]);
+        pthread_rwlock_destroy(&kr->lock);
+        EVP_MD_free(kr->sha256);
+        EVP_MAC_free(kr->hmac);
+        free(kr);
+        return NULL;
+}
+
+int stitch_keyring_new(struct stitch_signing_key *const *keys, size_t n, struct stitch_keyring **ret) {
+        pthread_rwlockattr_t attr;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        struct stitch_keyring *kr = calloc(1, sizeof(*kr));
+        if (!kr)
+                return log_oom();
+
+        /* Prefer the writer, so a rotation is not starved by a steady stream of verifies. */
+        if (pthread_rwlockattr_init(&attr) != 0) {
+                free(kr);
+                return log_oom();
+        }
+        (void) pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        r = pthread_rwlock_init(&kr->lock, &attr);
+        pthread_rwlockattr_destroy(&attr);
+        if (r != 0) {
+                free(kr);
+                return log_error_errno(r, "Failed to initialise keyring lock: %m");
+        }
+        for (size_t i = 0; i < VERIFY_CACHE_STRIPES; i++)
+                pthread_mutex_init(&kr->cache_locks[i], NULL);
+
+        _cleanup_(stitch_keyring_freep) struct stitch_keyring *owned = kr;
+
+        kr->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        kr->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        kr->cache = calloc(VERIFY_CACHE_SLOTS, sizeof(struct verify_cache_slot));
+        if (!kr->sha256 || !kr->hmac) {
+                ERR_clear_error();
+                return log_error_errno(EIO, "OpenSSL lacks SHA256 or HMAC.");
+        }
+        if (!kr->cache)
+                return log_oom();
+
+        r = key_entries_load(kr, keys, n, &kr->keys, &kr->active);
+        if (r < 0)
+                return r;
+        kr->n_keys = n;
+
+        *ret = TAKE_PTR(owned);
+        return 0;
+}
+
+int stitch_keyring_reload(struct stitch_keyring *kr, struct stitch_signing_key *const *keys, size_t n) {
+        struct key_entry *entries = NULL, *active = NULL, *old;
+        size_t n_old;
+        int r;
+
+        if (!kr)
+                return -EINVAL;
+
+        /* Parse outside the lock: PEM parsing is slow, and on failure nothing changes. */
+        r = key_entries_load(kr, keys, n, &entries, &active);
+        if (r < 0)
+                return r;
+
+        pthread_rwlock_wrlock(&kr->lock);
+        old = kr->keys;
+        n_old = kr->n_keys;
+        kr->keys = entries;
+        kr->n_keys = n;
+        kr->active = active;
+        /* No reader holds the lock, so the stripes are free too. */
+        memset(kr->cache, 0, VERIFY_CACHE_SLOTS * sizeof(struct verify_cache_slot));
+        pthread_rwlock_unlock(&kr->lock);
+
+        key_entries_free(old, n_old);
+        return 0;
+}
+
+int stitch_keyring_active(struct stitch_keyring *kr, char *ret_kid, size_t kid_size, char *ret_alg,
+                          size_t alg_size) {
+        int r = 0;
+
+        if (!kr)
+                return -EINVAL;
+
+        pthread_rwlock_rdlock(&kr->lock);
+        const struct key_entry *k = kr->active;
+        if (!k)
+                r = -ENOKEY;
+        else if ((ret_kid && strlen(k->kid) >= kid_size) || (ret_alg && strlen(alg_to_string(k->alg)) >= alg_size))
+                r = -ENOBUFS;
+        else {
+                if (ret_kid)
+                        memcpy(ret_kid, k->kid, strlen(k->kid) + 1);
+                if (ret_alg)
+                        memcpy(ret_alg, alg_to_string(k->alg), strlen(alg_to_string(k->alg)) + 1);
+        }
+        pthread_rwlock_unlock(&kr->lock);
+        return r;
+}
+
+int stitch_keyring_jwks(struct stitch_keyring *kr, char **ret_json) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        cJSON *arr;
+        int r = 0;
+
+        if (!kr || !ret_json)
+                return -EINVAL;
+
+        doc = cJSON_CreateObject();
+        if (!doc || !(arr = cJSON_AddArrayToObject(doc, "keys")))
+                return log_oom();
+
+        pthread_rwlock_rdlock(&kr->lock);
+        for (size_t i = 0; i < kr->n_keys && r == 0; i++) {
+                const struct key_entry *k = &kr->keys[i];
+                if (k->alg != JWT_ALG_ES256)
+                        continue; /* HS256 keys are secrets */
+
+                cJSON *jwk = cJSON_CreateObject();
+                if (!jwk || !cJSON_AddStringToObject(jwk, "kty", "EC") ||
+                    !cJSON_AddStringToObject(jwk, "crv", "P-256") || !cJSON_AddStringToObject(jwk, "x", k->jwk_x) ||
+                    !cJSON_AddStringToObject(jwk, "y", k->jwk_y) || !cJSON_AddStringToObject(jwk, "kid", k->kid) ||
+                    !cJSON_AddStringToObject(jwk, "alg", "ES256") || !cJSON_AddStringToObject(jwk, "use", "sig") ||
+                    !cJSON_AddItemToArray(arr, jwk)) {
+                        cJSON_Delete(jwk);
+                        r = -ENOMEM;
+                }
+        }
+        pthread_rwlock_unlock(&kr->lock);
+        if (r < 0)
+                return log_oom();
+
+        char *text = cJSON_PrintUnformatted(doc);
+        if (!text)
+                return log_oom();
+        *ret_json = text;
+        return 0;
+}
+
+/* ---- sign ---------------------------------------------------------------------- */
+
+void stitch_claims_done(struct stitch_claims *c) {
+        if (!c)
+                return;
+        free(c->user_data_json);
+        c->user_data_json = NULL;
+}
+
+static int claims_encode(const struct stitch_claims *c, char **ret_text) {
+        _cleanup_(cJSON_Deletep) cJSON *claims = NULL, *user_data = NULL;
+        int64_t nbf = c->nbf != 0 ? c->nbf : c->iat;
+
+        if (!id_is_valid(c->sub) || !id_is_valid(c->sid) || !id_is_valid(c->device_id) ||
+            !(c->domain_id[0] == 0 || id_is_valid(c->domain_id)))
+                return -EINVAL;
+        if (c->typ[0] && !streq(c->typ, "access"))
+                return -EINVAL;
+        if (!time_is_valid(c->iat) || !time_is_valid(nbf) || !time_is_valid(c->exp))
+                return -EINVAL;
+
+        if (c->user_data_json) {
+                user_data = cJSON_ParseWithOpts(c->user_data_json, NULL, true);
+                if (!user_data || !cJSON_IsObject(user_data) || !json_tree_is_sane(user_data, 1))
+                        return -EINVAL;
+        } else {
+                user_data = cJSON_CreateObject();
+                if (!user_data)
+                        return -ENOMEM;
+        }
+
+        claims = cJSON_CreateObject();
+        if (!claims || !cJSON_AddStringToObject(claims, "sub", c->sub) ||
+            !cJSON_AddStringToObject(claims, "typ", "access") ||
+            !cJSON_AddNumberToObject(claims, "iat", (double) c->iat) ||
+            !cJSON_AddNumberToObject(claims, "nbf", (double) nbf) ||
+            !cJSON_AddNumberToObject(claims, "exp", (double) c->exp) ||
+            !cJSON_AddStringToObject(claims, "sid", c->sid) ||
+            !cJSON_AddStringToObject(claims, "baas_device_id", c->device_id) ||
+            !cJSON_AddStringToObject(claims, "baas_domain_id", c->domain_id) ||
+            !cJSON_AddItemToObject(claims, "user_data", user_data))
+                return -ENOMEM;
+        user_data = NULL; /* owned by claims */
+
+        char *text = cJSON_PrintUnformatted(claims);
+        if (!text)
+                return -ENOMEM;
+        if (!stitch_utf8_is_valid(text, strlen(text))) {
+                free(text); /* cJSON passes bytes through; verify would refuse them */
+                return -EINVAL;
+        }
+        *ret_text = text;
+        return 0;
+}
+
+int stitch_jwt_sign(struct stitch_keyring *kr, const struct stitch_claims *c, char **ret_token) {
+        _cleanup_free_ char *payload = NULL;
+        char *token = NULL;
+        int r;
+
+        if (!kr || !c || !ret_token)
+                return -EINVAL;
+
+        r = claims_encode(c, &payload);
+        if (r < 0)
+                return r;
+        size_t payload_len = strlen(payload);
+        if (payload_len > STITCH_JWT_MAX_LEN)
+                return -E2BIG;
+        size_t payload_b64_len = b64url_encoded_len(payload_len);
+
+        pthread_rwlock_rdlock(&kr->lock);
+        const struct key_entry *k = kr->active;
+        if (!k) {
+                r = -ENOKEY;
+                goto finish;
+        }
+
+        size_t sig_bytes = k->alg == JWT_ALG_ES256 ? ES256_SIG_BYTES : HS256_SIG_BYTES;
+        size_t input_len = k->header_b64_len + 1 + payload_b64_len;
+        size_t total = input_len + 1 + b64url_encoded_len(sig_bytes);
+        if (total > STITCH_JWT_MAX_LEN) {
+                r = -E2BIG;
+                goto finish;
+        }
+
+        token = malloc(total + 1);
+        if (!token) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        memcpy(token, k->header_b64, k->header_b64_len);
+        token[k->header_b64_len] = '.';
+        b64url_encode_to((const uint8_t *) payload, payload_len, token + k->header_b64_len + 1);
+
+        uint8_t sig[ES256_SIG_BYTES];
+        if (k->alg == JWT_ALG_ES256)
+                r = es256_sign(kr, k, token, input_len, sig);
+        else
+                r = hs256_mac(k, token, input_len, sig);
+        if (r < 0)
+                goto finish;
+
+        token[input_len] = '.';
+        b64url_encode_to(sig, sig_bytes, token + input_len + 1);
+        token[total] = 0;
+        r = 0;
+
+finish:
+        pthread_rwlock_unlock(&kr->lock);
+        if (r < 0) {
+                free(token);
+                return r;
+        }
+        *ret_token = token;
+        return 0;
+}
+
+/* ---- verify --------------------------------------------------------------------- */
+
+struct jwt_header {
+        enum jwt_alg alg;
+        char kid[KID_SIZE];
+};
+
+static int header_parse(const char *part, size_t len, uint8_t *buf, struct jwt_header *ret) {
+        _cleanup_(cJSON_Deletep) cJSON *h = NULL;
+        const cJSON *alg = NULL, *kid = NULL;
+        int r;
+
+        r = decode_json_part(part, len, buf, &h);
+        if (r < 0)
+                return r;
+
+        /* Only what we emit. In particular "crit", "jku", "jwk", "x5u" and "x5c" are refused. */
+        for (const cJSON *c = h->child; c; c = c->next) {
+                if (!c->string)
+                        return -EBADMSG;
+                if (streq(c->string, "alg"))
+                        alg = c;
+                else if (streq(c->string, "kid"))
+                        kid = c;
+                else if (streq(c->string, "typ")) {
+                        if (!cJSON_IsString(c) || !streq(c->valuestring, "JWT"))
+                                return -EBADMSG;
+                } else
+                        return -EBADMSG;
+        }
+
+        if (!cJSON_IsString(alg))
+                return -EBADMSG;
+        if (alg_from_string(alg->valuestring, &ret->alg) < 0)
+                return -EKEYREJECTED;
+
+        if (!kid)
+                return -ENOKEY;
+        if (!cJSON_IsString(kid))
+                return -EBADMSG;
+        if (!kid_is_valid(kid->valuestring))
+                return -ENOKEY;
+        memcpy(ret->kid, kid->valuestring, strlen(kid->valuestring) + 1);
+        return 0;
+}
+
+static int copy_id_claim(const cJSON *item, char out[static STITCH_ID_LEN + 1], bool allow_empty) {
+        if (!cJSON_IsString(item))
+                return -EBADMSG;
+        if (allow_empty && item->valuestring[0] == 0) {
+                out[0] = 0;
+                return 0;
+        }
+        if (!id_is_valid(item->valuestring))
+                return -EBADMSG;
+        memcpy(out, item->valuestring, STITCH_ID_LEN + 1);
+        return 0;
+}
+
+static int claims_parse(const char *part, size_t len, uint8_t *buf, struct stitch_claims *c) {
+        _cleanup_(cJSON_Deletep) cJSON *j = NULL;
+        int r;
+
+        r = decode_json_part(part, len, buf, &j);
+        if (r < 0)
+                return r;
+
+        const cJSON *typ = cJSON_GetObjectItemCaseSensitive(j, "typ");
+        if (!cJSON_IsString(typ) || !streq(typ->valuestring, "access"))
+                return -EBADMSG;
+        memcpy(c->typ, "access", sizeof("access"));
+
+        if (copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "sub"), c->sub, false) < 0 ||
+            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "sid"), c->sid, false) < 0 ||
+            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "baas_device_id"), c->device_id, false) < 0 ||
+            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "baas_domain_id"), c->domain_id, true) < 0)
+                return -EBADMSG;
+
+        if (!json_number_to_time(cJSON_GetObjectItemCaseSensitive(j, "iat"), &c->iat) ||
+            !json_number_to_time(cJSON_GetObjectItemCaseSensitive(j, "nbf"), &c->nbf) ||
+            !json_number_to_time(cJSON_GetObjectItemCaseSensitive(j, "exp"), &c->exp))
+                return -EBADMSG;
+
+        const cJSON *user_data = cJSON_GetObjectItemCaseSensitive(j, "user_data");
+        if (!cJSON_IsObject(user_data))
+                return -EBADMSG;
+        c->user_data_json = cJSON_PrintUnformatted(user_data);
+        if (!c->user_data_json)
+                return -ENOMEM;
+        return 0;
+}
+
+static int signature_check(struct stitch_keyring *kr, const struct key_entry *k, const char *input,
+                           size_t input_len, const char *sig_part, size_t sig_part_len) {
+        uint8_t sig[ES256_SIG_BYTES + 3];
+        size_t want = k->alg == JWT_ALG_ES256 ? ES256_SIG_BYTES : HS256_SIG_BYTES;
+        int r;
+
+        if (sig_part_len != b64url_encoded_len(want))
+                return -EKEYREJECTED;
+        if (b64url_decode_to(sig_part, sig_part_len, sig) != (ssize_t) want)
+                return -EBADMSG;
+
+        if (k->alg == JWT_ALG_HS256) {
+                uint8_t mac[HS256_SIG_BYTES];
+                r = hs256_mac(k, input, input_len, mac);
+                if (r < 0)
+                        return r;
+                return CRYPTO_memcmp(mac, sig, HS256_SIG_BYTES) == 0 ? 0 : -EKEYREJECTED;
+        }
+
+        uint8_t digest[SHA256_BYTES], cache_key[SHA256_BYTES];
+        uint8_t cache_input[SHA256_BYTES + ES256_SIG_BYTES];
+
+        r = sha256(kr, input, input_len, digest);
+        if (r < 0)
+                return r;
+        memcpy(cache_input, digest, SHA256_BYTES);
+        memcpy(cache_input + SHA256_BYTES, sig, ES256_SIG_BYTES);
+        r = sha256(kr, cache_input, sizeof(cache_input), cache_key);
+        if (r < 0)
+                return r;
+
+        if (cache_lookup(kr, cache_key))
+                return 0;
+        r = es256_verify_digest(k, digest, sig);
+        if (r < 0)
+                return r;
+        cache_insert(kr, cache_key);
+        return 0;
+}
+
+int stitch_jwt_verify(struct stitch_keyring *kr, const char *token, int64_t now, struct stitch_claims *ret) {
+        struct stitch_claims c = {};
+        struct jwt_header h;
+        uint8_t buf[JWT_MAX_DECODED + 1];
+        const char *dot1 = NULL, *dot2 = NULL;
+        size_t len;
+        int r;
+
+        if (!kr || !token || !ret)
+                return -EINVAL;
+
+        len = strnlen(token, STITCH_JWT_MAX_LEN + 1);
+        if (len > STITCH_JWT_MAX_LEN)
+                return -EBADMSG;
+
+        /* Exactly three parts, only base64url characters. */
+        for (size_t i = 0; i < len; i++) {
+                if (token[i] == '.') {
+                        if (!dot1)
+                                dot1 = token + i;
+                        else if (!dot2)
+                                dot2 = token + i;
+                        else
+                                return -EBADMSG;
+                } else if (b64url_value[(uint8_t) token[i]] == 0xff)
+                        return -EBADMSG;
+        }
+        if (!dot2 || dot1 == token || dot2 == dot1 + 1 || dot2 == token + len - 1)
+                return -EBADMSG;
+
+        r = header_parse(token, (size_t) (dot1 - token), buf, &h);
+        if (r < 0)
+                return r;
+
+        pthread_rwlock_rdlock(&kr->lock);
+        const struct key_entry *k = keyring_find(kr, h.kid);
+        if (!k)
+                r = -ENOKEY;
+        else if (k->alg != h.alg) /* the key decides the algorithm, never the token */
+                r = -EKEYREJECTED;
+        else
+                r = signature_check(kr, k, token, (size_t) (dot2 - token), dot2 + 1,
+                                    (size_t) (token + len - dot2 - 1));
+        pthread_rwlock_unlock(&kr->lock);
+        if (r < 0)
+                return r;
+
+        /* Authentic from here on; still check that it is what we issue. */
+        r = claims_parse(dot1 + 1, (size_t) (dot2 - dot1 - 1), buf, &c);
+        if (r < 0) {
+                stitch_claims_done(&c);
+                return r;
+        }
+
+        memcpy(c.kid, h.kid, sizeof(c.kid));
+        memcpy(c.alg, alg_to_string(h.alg), sizeof("ES256"));
+
+        if (c.exp <= now)
+                r = -ETIME;
+        else if (c.nbf - STITCH_JWT_LEEWAY_SEC > now || c.iat - STITCH_JWT_LEEWAY_SEC > now)
+                r = -EAGAIN;
+        if (r < 0) {
+                stitch_claims_done(&c);
+                return r;
+        }
+
+        *ret = c;
+        return 0;
+}

@@ -1,0 +1,1221 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for the store (stitchd/store/): the SQLite backend, the
+ * registry and the object helpers. Each test gets a fresh temp directory. */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "store/store.h"
+
+static const struct stitch_store_ops *const ops = &stitch_store_sqlite;
+
+#define T0 INT64_C(1700000000)
+
+struct fixture {
+        char dir[256];
+        char path[512];
+        struct stitch_store *store;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(p);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        const char *tmp = getenv("TMPDIR");
+
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "%s/test-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof(f->path), "%s/stitch.db", f->dir);
+        assert_int_equal(ops->open(f->path, &f->store), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+
+        if (f->store)
+                ops->close(f->store);
+        (void) nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+static void reopen(struct fixture *f) {
+        ops->close(f->store);
+        f->store = NULL;
+        assert_int_equal(ops->open(f->path, &f->store), 0);
+}
+
+static void make_id(char dst[static STITCH_ID_LEN + 1], unsigned kind, unsigned n) {
+        snprintf(dst, STITCH_ID_LEN + 1, "%08x%016x", kind, n);
+}
+
+static void make_hash(uint8_t h[static STITCH_HASH_LEN], unsigned kind, unsigned n) {
+        memset(h, 0, STITCH_HASH_LEN);
+        memcpy(h, &kind, sizeof(kind));
+        memcpy(h + 8, &n, sizeof(n));
+        h[31] = 0xa5;
+}
+
+/* A user with one identity of provider_type (and, for local-userpass, an email). */
+static int create_user(struct stitch_store *s, unsigned n, const char *provider_type, const char *email,
+                       const char *unix_name, int64_t created, int64_t last_auth) {
+        struct stitch_identity ident = {
+                .provider_type = (char *) provider_type,
+                .provider_id = (char *) provider_type,
+                .data_json = (char *) (email ? "{\"email\":\"x\"}" : NULL),
+        };
+        struct stitch_user u = {
+                .type = (char *) "normal",
+                .email = (char *) email,
+                .unix_name = (char *) unix_name,
+                .data_json = (char *) "{}",
+                .creation_date = created,
+                .last_authentication_date = last_auth,
+                .identities = &ident,
+                .n_identities = 1,
+        };
+
+        make_id(u.id, 1, n);
+        make_id(ident.id, 2, n);
+        return ops->user_create(s, &u, NULL);
+}
+
+static void user_id(char dst[static STITCH_ID_LEN + 1], unsigned n) {
+        make_id(dst, 1, n);
+}
+
+static int create_session(struct stitch_store *s, unsigned n, unsigned user, int64_t created, int64_t refresh_expires,
+                          int64_t access_expires) {
+        struct stitch_session se = {
+                .provider_type = (char *) "local-userpass",
+                .service = (char *) "login",
+                .creation_date = created,
+                .refresh_expires = refresh_expires,
+                .access_expires = access_expires,
+                .last_used = created,
+                .uid = -1,
+        };
+
+        make_id(se.id, 3, n);
+        make_id(se.user_id, 1, user);
+        make_id(se.device_id, 4, n);
+        make_hash(se.refresh_hash, 3, n);
+        return ops->session_create(s, &se);
+}
+
+static void session_id(char dst[static STITCH_ID_LEN + 1], unsigned n) {
+        make_id(dst, 3, n);
+}
+
+static size_t strv_length(char **l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+static bool strv_contains(char **l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_open_new(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *result = NULL;
+        char p[600];
+        struct stat st;
+        int version = -1;
+
+        assert_int_equal(lstat(f->path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+        /* WAL mode is on and its files are private too. */
+        snprintf(p, sizeof(p), "%s-wal", f->path);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        snprintf(p, sizeof(p), "%s-shm", f->path);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        assert_int_equal(ops->schema_version(f->store, &version), 0);
+        assert_int_equal(version, 1);
+        assert_int_equal(ops->integrity_check(f->store, &result), 0);
+        assert_string_equal(result, "ok");
+}
+
+static void test_open_refusals(void **state) {
+        struct fixture *f = *state;
+        struct stitch_store *s = NULL;
+        char p[600], q[700];
+
+        ops->close(f->store);
+        f->store = NULL;
+
+        /* Symlink to a good database. */
+        snprintf(p, sizeof(p), "%s/link.db", f->dir);
+        assert_int_equal(symlink(f->path, p), 0);
+        assert_int_equal(ops->open(p, &s), -EPERM);
+        assert_null(s);
+
+        /* Group-readable. */
+        assert_int_equal(chmod(f->path, 0640), 0);
+        assert_int_equal(ops->open(f->path, &s), -EPERM);
+        assert_int_equal(chmod(f->path, 0604), 0);
+        assert_int_equal(ops->open(f->path, &s), -EPERM);
+        assert_int_equal(chmod(f->path, 0600), 0);
+
+        /* Owned by somebody else (needs root to arrange). */
+        if (geteuid() == 0) {
+                assert_int_equal(chown(f->path, 65534, 65534), 0);
+                assert_int_equal(ops->open(f->path, &s), -EPERM);
+                assert_int_equal(chown(f->path, 0, 0), 0);
+        } else
+                print_message("skipping the foreign-owner check: not running as root\n");
+
+        /* Not a regular file. */
+        snprintf(p, sizeof(p), "%s/dir.db", f->dir);
+        assert_int_equal(mkdir(p, 0700), 0);
+        assert_int_equal(ops->open(p, &s), -EPERM);
+
+        /* Missing parent directory; relative path. */
+        snprintf(p, sizeof(p), "%s/missing/stitch.db", f->dir);
+        assert_int_equal(ops->open(p, &s), -ENOENT);
+        assert_int_equal(ops->open("relative.db", &s), -EINVAL);
+
+        /* A symlinked -wal is refused too. */
+        snprintf(p, sizeof(p), "%s/other.db", f->dir);
+        assert_int_equal(ops->open(p, &s), 0);
+        ops->close(s);
+        s = NULL;
+        snprintf(q, sizeof(q), "%s-wal", p);
+        (void) unlink(q);
+        assert_int_equal(symlink("/dev/null", q), 0);
+        assert_int_equal(ops->open(p, &s), -EPERM);
+        assert_int_equal(unlink(q), 0);
+
+        /* And it still opens when everything is right. */
+        assert_int_equal(ops->open(f->path, &f->store), 0);
+}
+
+static void test_registry(void **state) {
+        struct fixture *f = *state;
+        const struct stitch_store_ops *o = NULL;
+        struct stitch_store *s = NULL;
+        char spec[600];
+
+        assert_int_equal(stitch_store_open("nosuch:/tmp/x", &o, &s), -EINVAL);
+        assert_int_equal(stitch_store_open("/tmp/x", &o, &s), -EINVAL);
+        assert_int_equal(stitch_store_open(":/tmp/x", &o, &s), -EINVAL);
+        assert_int_equal(stitch_store_open("sqlite3:/tmp/x", &o, &s), -EINVAL);
+        assert_null(o);
+        assert_null(s);
+
+        snprintf(spec, sizeof(spec), "sqlite:%s/reg.db", f->dir);
+        assert_int_equal(stitch_store_open(spec, &o, &s), 0);
+        assert_ptr_equal(o, &stitch_store_sqlite);
+        assert_non_null(s);
+        o->close(s);
+}
+
+static void test_reopen_keeps_data(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        char id[STITCH_ID_LEN + 1];
+        int version = 0;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", NULL, T0, 0), 0);
+        reopen(f);
+        reopen(f);
+        user_id(id, 1);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+        assert_int_equal(ops->schema_version(f->store, &version), 0);
+        assert_int_equal(version, 1);
+
+        /* One schema_version row; the file stays in WAL mode. */
+        ops->close(f->store);
+        f->store = NULL;
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 1);
+        assert_int_equal(sqlite3_column_int(st, 1), 1);
+        sqlite3_finalize(st);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "wal");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+
+        /* A database from the future is refused. */
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_not_equal(ops->open(f->path, &f->store), 0);
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 1", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        f->store = NULL;
+        assert_int_equal(ops->open(f->path, &f->store), 0);
+}
+
+static void test_users(void **state) {
+        struct fixture *f = *state;
+        struct stitch_identity idents[2] = {
+                { .provider_type = (char *) "local-userpass", .provider_id = (char *) "local-userpass",
+                  .data_json = (char *) "{\"email\":\"bob@example.com\"}" },
+                { .provider_type = (char *) "api-key", .provider_id = (char *) "api-key" },
+        };
+        struct stitch_user u = {
+                .type = (char *) "normal",
+                .email = (char *) "bob@example.com",
+                .name = (char *) "Bob",
+                .unix_name = (char *) "bob",
+                .data_json = (char *) "{\"email\":\"bob@example.com\"}",
+                .creation_date = T0,
+                .identities = idents,
+                .n_identities = 2,
+        };
+        struct stitch_user *got = NULL;
+        uint64_t count = 0;
+
+        make_id(u.id, 1, 100);
+        make_id(idents[0].id, 2, 100);
+        make_id(idents[1].id, 2, 101);
+        assert_int_equal(ops->user_create(f->store, &u, "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA"), 0);
+
+        /* Look-ups by each key, identities in order. */
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, u.id, &got), 0);
+        assert_string_equal(got->id, u.id);
+        assert_string_equal(got->type, "normal");
+        assert_string_equal(got->email, "bob@example.com");
+        assert_string_equal(got->name, "Bob");
+        assert_string_equal(got->unix_name, "bob");
+        assert_string_equal(got->data_json, u.data_json);
+        assert_false(got->disabled);
+        assert_int_equal(got->creation_date, T0);
+        assert_int_equal(got->last_authentication_date, 0);
+        assert_int_equal(got->n_identities, 2);
+        assert_string_equal(got->identities[0].id, idents[0].id);
+        assert_string_equal(got->identities[0].provider_type, "local-userpass");
+        assert_string_equal(got->identities[0].data_json, idents[0].data_json);
+        assert_string_equal(got->identities[1].provider_type, "api-key");
+        assert_null(got->identities[1].data_json);
+        got = stitch_user_free(got);
+
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "bob@example.com", &got), 0);
+        assert_string_equal(got->id, u.id);
+        got = stitch_user_free(got);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_NAME, "bob", &got), 0);
+        assert_string_equal(got->id, u.id);
+        assert_int_equal(got->n_identities, 2);
+        got = stitch_user_free(got);
+
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "nobody@example.com", &got), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_NAME, "nobody", &got), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, "000000000000000000000000", &got), -ENOENT);
+        assert_null(got);
+
+        /* Conflicts: id, email, unix_name, identity id. Nothing half-created. */
+        {
+                struct stitch_user v = u;
+
+                assert_int_equal(ops->user_create(f->store, &v, NULL), -EEXIST);
+                make_id(v.id, 1, 200);
+                make_id(idents[0].id, 2, 200);
+                make_id(idents[1].id, 2, 201);
+                assert_int_equal(ops->user_create(f->store, &v, NULL), -EEXIST); /* email */
+                v.email = (char *) "bob2@example.com";
+                assert_int_equal(ops->user_create(f->store, &v, NULL), -EEXIST); /* unix_name */
+                v.unix_name = (char *) "bob2";
+                make_id(idents[1].id, 2, 100); /* taken identity id */
+                assert_int_equal(ops->user_create(f->store, &v, NULL), -EEXIST);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, v.id, &got), -ENOENT);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "bob2@example.com", &got), -ENOENT);
+                make_id(idents[1].id, 2, 201);
+                assert_int_equal(ops->user_create(f->store, &v, NULL), 0);
+                /* NULL email / unix_name never conflict. */
+                make_id(v.id, 1, 300);
+                make_id(idents[0].id, 2, 300);
+                make_id(idents[1].id, 2, 301);
+                v.email = v.unix_name = NULL;
+                assert_int_equal(ops->user_create(f->store, &v, NULL), 0);
+                make_id(v.id, 1, 301);
+                make_id(idents[0].id, 2, 302);
+                make_id(idents[1].id, 2, 303);
+                assert_int_equal(ops->user_create(f->store, &v, NULL), 0);
+        }
+        assert_int_equal(ops->user_count(f->store, &count), 0);
+        assert_int_equal(count, 4);
+
+        /* Invalid arguments. */
+        {
+                struct stitch_user v = { .type = NULL };
+                make_id(v.id, 1, 999);
+                assert_int_equal(ops->user_create(f->store, &v, NULL), -EINVAL);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, NULL, &got), -EINVAL);
+        }
+
+        /* Update. */
+        {
+                struct stitch_user v = u;
+                v.email = (char *) "robert@example.com";
+                v.name = NULL;
+                v.unix_name = (char *) "robert";
+                v.data_json = (char *) "{\"email\":\"robert@example.com\"}";
+                assert_int_equal(ops->user_update(f->store, &v), 0);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "robert@example.com", &got), 0);
+                assert_null(got->name);
+                assert_string_equal(got->unix_name, "robert");
+                assert_string_equal(got->data_json, v.data_json);
+                got = stitch_user_free(got);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "bob@example.com", &got), -ENOENT);
+
+                v.email = (char *) "bob2@example.com"; /* taken */
+                assert_int_equal(ops->user_update(f->store, &v), -EEXIST);
+                make_id(v.id, 1, 555);
+                v.email = NULL;
+                assert_int_equal(ops->user_update(f->store, &v), -ENOENT);
+        }
+
+        /* Touch. */
+        assert_int_equal(ops->user_touch(f->store, u.id, T0 + 50), 0);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, u.id, &got), 0);
+        assert_int_equal(got->last_authentication_date, T0 + 50);
+        got = stitch_user_free(got);
+        assert_int_equal(ops->user_touch(f->store, "000000000000000000000000", T0), -ENOENT);
+}
+
+static void test_user_list(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user **a = NULL;
+        char last[STITCH_ID_LEN + 1] = "";
+        size_t n = 0, total = 0;
+        uint64_t count = 0;
+
+        /* Created in a scrambled order; listed in id order. */
+        for (unsigned i = 0; i < 25; i++)
+                assert_int_equal(create_user(f->store, (i * 7) % 25, "anon-user", NULL, NULL, T0, 0), 0);
+        assert_int_equal(ops->user_count(f->store, &count), 0);
+        assert_int_equal(count, 25);
+
+        for (unsigned page = 0;; page++) {
+                assert_int_equal(ops->user_list(f->store, page == 0 ? NULL : last, 10, &a, &n), 0);
+                if (n == 0) {
+                        stitch_user_array_free(a, n);
+                        break;
+                }
+                assert_true(n <= 10);
+                for (size_t i = 0; i < n; i++) {
+                        char want[STITCH_ID_LEN + 1];
+
+                        user_id(want, (unsigned) total);
+                        assert_string_equal(a[i]->id, want);
+                        assert_int_equal(a[i]->n_identities, 1);
+                        assert_string_equal(a[i]->identities[0].provider_type, "anon-user");
+                        total++;
+                }
+                memcpy(last, a[n - 1]->id, sizeof(last));
+                stitch_user_array_free(a, n);
+        }
+        assert_int_equal(total, 25);
+
+        assert_int_equal(ops->user_list(f->store, NULL, 0, &a, &n), 0);
+        assert_int_equal(n, 0);
+        stitch_user_array_free(a, n);
+}
+
+static void test_passwords(void **state) {
+        struct fixture *f = *state;
+        char id[STITCH_ID_LEN + 1];
+        char *h = NULL;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "p@example.com", NULL, T0, 0), 0);
+        user_id(id, 1);
+        assert_int_equal(ops->password_get(f->store, id, &h), -ENOENT);
+        assert_int_equal(ops->password_set(f->store, id, "hash-1"), 0);
+        assert_int_equal(ops->password_get(f->store, id, &h), 0);
+        assert_string_equal(h, "hash-1");
+        h = erase_and_free(h);
+        assert_int_equal(ops->password_set(f->store, id, "hash-2"), 0);
+        assert_int_equal(ops->password_get(f->store, id, &h), 0);
+        assert_string_equal(h, "hash-2");
+        h = erase_and_free(h);
+
+        assert_int_equal(ops->password_set(f->store, "000000000000000000000000", "x"), -ENOENT);
+        assert_int_equal(ops->password_get(f->store, "000000000000000000000000", &h), -ENOENT);
+        assert_null(h);
+}
+
+static struct stitch_apikey make_key(unsigned n, unsigned user, const char *name) {
+        struct stitch_apikey k = {
+                .name = (char *) name,
+                .creation_date = T0 + n,
+        };
+        make_id(k.id, 5, n);
+        make_id(k.user_id, 1, user);
+        make_hash(k.hash, 5, n);
+        return k;
+}
+
+static void test_apikeys(void **state) {
+        struct fixture *f = *state;
+        struct stitch_apikey **a = NULL, *got = NULL;
+        char name[32], uid1[STITCH_ID_LEN + 1];
+        size_t n = 0;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "k1@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "k2@example.com", NULL, T0, 0), 0);
+        user_id(uid1, 1);
+
+        for (unsigned i = 0; i < STITCH_MAX_USER_APIKEYS - 1; i++) {
+                struct stitch_apikey k;
+                snprintf(name, sizeof(name), "key-%u", i);
+                k = make_key(i, 1, name);
+                assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        }
+        /* Name taken for this user; hash taken; id taken. */
+        {
+                struct stitch_apikey k = make_key(100, 1, "key-0");
+                assert_int_equal(ops->apikey_create(f->store, &k), -EEXIST);
+                k = make_key(100, 2, "key-0"); /* same name, other user: fine */
+                assert_int_equal(ops->apikey_create(f->store, &k), 0);
+                k = make_key(101, 2, "other");
+                make_hash(k.hash, 5, 3); /* hash of key 3 of user 1 */
+                assert_int_equal(ops->apikey_create(f->store, &k), -EEXIST);
+                k = make_key(3, 2, "other2"); /* id of key 3 */
+                make_hash(k.hash, 5, 103);
+                assert_int_equal(ops->apikey_create(f->store, &k), -EEXIST);
+                k = make_key(104, 77, "x"); /* no such user */
+                assert_int_equal(ops->apikey_create(f->store, &k), -ENOENT);
+        }
+        /* The 20th key fits, the 21st does not. */
+        {
+                struct stitch_apikey k = make_key(19, 1, "key-19");
+                assert_int_equal(ops->apikey_create(f->store, &k), 0);
+                k = make_key(20, 1, "key-20");
+                assert_int_equal(ops->apikey_create(f->store, &k), -EDQUOT);
+        }
+
+        /* Look-ups. */
+        {
+                uint8_t h[STITCH_HASH_LEN];
+                make_hash(h, 5, 7);
+                assert_int_equal(ops->apikey_find_by_hash(f->store, h, &got), 0);
+                assert_string_equal(got->name, "key-7");
+                assert_string_equal(got->user_id, uid1);
+                assert_memory_equal(got->hash, h, STITCH_HASH_LEN);
+                assert_false(got->disabled);
+                assert_int_equal(got->creation_date, T0 + 7);
+                got = stitch_apikey_free(got);
+                make_hash(h, 5, 999);
+                assert_int_equal(ops->apikey_find_by_hash(f->store, h, &got), -ENOENT);
+        }
+        {
+                char kid[STITCH_ID_LEN + 1];
+                make_id(kid, 5, 100);
+                assert_int_equal(ops->apikey_get(f->store, kid, &got), 0);
+                assert_string_equal(got->name, "key-0");
+                got = stitch_apikey_free(got);
+        }
+
+        assert_int_equal(ops->apikey_list(f->store, uid1, &a, &n), 0);
+        assert_int_equal(n, STITCH_MAX_USER_APIKEYS);
+        for (size_t i = 0; i < n; i++) {
+                snprintf(name, sizeof(name), "key-%zu", i);
+                assert_string_equal(a[i]->name, name);
+        }
+        stitch_apikey_array_free(a, n);
+        assert_int_equal(ops->apikey_list(f->store, NULL, &a, &n), 0);
+        assert_int_equal(n, STITCH_MAX_USER_APIKEYS + 1);
+        stitch_apikey_array_free(a, n);
+
+        /* Disable, delete; a freed slot can be reused. */
+        {
+                char kid[STITCH_ID_LEN + 1];
+                struct stitch_apikey k;
+
+                make_id(kid, 5, 4);
+                assert_int_equal(ops->apikey_set_disabled(f->store, kid, true), 0);
+                assert_int_equal(ops->apikey_get(f->store, kid, &got), 0);
+                assert_true(got->disabled);
+                got = stitch_apikey_free(got);
+                assert_int_equal(ops->apikey_set_disabled(f->store, kid, false), 0);
+                assert_int_equal(ops->apikey_get(f->store, kid, &got), 0);
+                assert_false(got->disabled);
+                got = stitch_apikey_free(got);
+
+                assert_int_equal(ops->apikey_delete(f->store, kid), 0);
+                assert_int_equal(ops->apikey_delete(f->store, kid), -ENOENT);
+                assert_int_equal(ops->apikey_get(f->store, kid, &got), -ENOENT);
+                assert_int_equal(ops->apikey_set_disabled(f->store, kid, true), -ENOENT);
+                k = make_key(20, 1, "key-20");
+                assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        }
+
+        /* Deleting the user takes its keys along. */
+        assert_int_equal(ops->user_delete(f->store, uid1, T0, NULL), 0);
+        assert_int_equal(ops->apikey_list(f->store, uid1, &a, &n), 0);
+        assert_int_equal(n, 0);
+        stitch_apikey_array_free(a, n);
+        assert_int_equal(ops->apikey_list(f->store, NULL, &a, &n), 0);
+        assert_int_equal(n, 1);
+        stitch_apikey_array_free(a, n);
+}
+
+static void test_sessions(void **state) {
+        struct fixture *f = *state;
+        struct stitch_session *got = NULL, **a = NULL;
+        char sid[STITCH_ID_LEN + 1], uid[STITCH_ID_LEN + 1];
+        uint8_t h[STITCH_HASH_LEN];
+        uint64_t count = 0;
+        size_t n = 0;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "s@example.com", NULL, T0, 0), 0);
+        user_id(uid, 1);
+
+        /* 0: live; 1: live; 2: refresh expired but access still live; 3: all dead. */
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 1, 1, T0 + 1, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 2, 1, T0 + 2, T0 + 10, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 3, 1, T0 + 3, T0 + 10, T0 + 10), 0);
+
+        /* Conflicts and a missing user. */
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), -EEXIST);
+        {
+                struct stitch_session se = { .provider_type = (char *) "anon-user" };
+                make_id(se.id, 3, 50);
+                memcpy(se.user_id, uid, sizeof(uid));
+                make_hash(se.refresh_hash, 3, 0); /* session 0's hash */
+                assert_int_equal(ops->session_create(f->store, &se), -EEXIST);
+        }
+        assert_int_equal(create_session(f->store, 60, 99, T0, T0 + 1000, T0 + 100), -ENOENT);
+
+        /* Get and find. */
+        session_id(sid, 0);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_string_equal(got->id, sid);
+        assert_string_equal(got->user_id, uid);
+        assert_string_equal(got->provider_type, "local-userpass");
+        assert_string_equal(got->service, "login");
+        assert_null(got->rhost);
+        assert_null(got->tty);
+        assert_int_equal(got->creation_date, T0);
+        assert_int_equal(got->refresh_expires, T0 + 1000);
+        assert_int_equal(got->access_expires, T0 + 100);
+        assert_false(got->revoked);
+        assert_false(got->open);
+        assert_int_equal(got->uid, -1);
+        got = stitch_session_free(got);
+        make_hash(h, 3, 1);
+        assert_int_equal(ops->session_find_by_refresh_hash(f->store, h, &got), 0);
+        session_id(sid, 1);
+        assert_string_equal(got->id, sid);
+        got = stitch_session_free(got);
+        make_hash(h, 3, 77);
+        assert_int_equal(ops->session_find_by_refresh_hash(f->store, h, &got), -ENOENT);
+        assert_int_equal(ops->session_get(f->store, "000000000000000000000000", &got), -ENOENT);
+
+        /* Lists at T0 + 50: live = 0, 1. */
+        assert_int_equal(ops->session_list(f->store, uid, false, T0 + 50, &a, &n), 0);
+        assert_int_equal(n, 2);
+        session_id(sid, 0);
+        assert_string_equal(a[0]->id, sid);
+        stitch_session_array_free(a, n);
+        assert_int_equal(ops->session_list(f->store, uid, true, T0 + 50, &a, &n), 0);
+        assert_int_equal(n, 4);
+        stitch_session_array_free(a, n);
+        assert_int_equal(ops->session_list(f->store, NULL, true, T0 + 50, &a, &n), 0);
+        assert_int_equal(n, 4);
+        stitch_session_array_free(a, n);
+
+        /* Refresh: access expiry only moves forward; rotation replaces the hash. */
+        session_id(sid, 0);
+        make_hash(h, 6, 0);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 200, T0 + 60, h), 0);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 150, T0 + 70, NULL), 0);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_int_equal(got->access_expires, T0 + 200);
+        assert_int_equal(got->last_used, T0 + 70);
+        assert_memory_equal(got->refresh_hash, h, STITCH_HASH_LEN);
+        got = stitch_session_free(got);
+        make_hash(h, 3, 0);
+        assert_int_equal(ops->session_find_by_refresh_hash(f->store, h, &got), -ENOENT);
+        make_hash(h, 3, 1); /* rotating onto another session's hash */
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 200, T0 + 60, h), -EEXIST);
+        assert_int_equal(ops->session_refreshed(f->store, "000000000000000000000000", T0, T0, NULL), -ENOENT);
+
+        /* Open bookkeeping. */
+        assert_int_equal(ops->session_set_open(f->store, sid, true, 4242, 1000), 0);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_true(got->open);
+        assert_int_equal(got->leader_pid, 4242);
+        assert_int_equal(got->uid, 1000);
+        got = stitch_session_free(got);
+        assert_int_equal(ops->session_set_open(f->store, "000000000000000000000000", true, 1, 1), -ENOENT);
+
+        /* Revoke: 1 now, 0 again (revoked_at unchanged), -ENOENT unknown. */
+        session_id(sid, 1);
+        assert_int_equal(ops->session_revoke(f->store, sid, T0 + 80, "logout"), 1);
+        assert_int_equal(ops->session_revoke(f->store, sid, T0 + 90, "revoke"), 0);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_true(got->revoked);
+        assert_int_equal(got->revoked_at, T0 + 80);
+        assert_string_equal(got->revoked_reason, "logout");
+        got = stitch_session_free(got);
+        assert_int_equal(ops->session_revoke(f->store, "000000000000000000000000", T0, "x"), -ENOENT);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 300, T0 + 90, NULL), -ENOENT);
+
+        assert_int_equal(ops->session_list(f->store, uid, false, T0 + 95, &a, &n), 0);
+        assert_int_equal(n, 1);
+        stitch_session_array_free(a, n);
+
+        assert_int_equal(ops->session_count(f->store, &count), 0);
+        assert_int_equal(count, 4);
+}
+
+struct collected {
+        char *ids[16];
+        int64_t expires[16];
+        size_t n;
+        int fail_at; /* return an error for this call (1-based), 0 = never */
+};
+
+static int collect_revoked(const char *id, int64_t access_expires, void *userdata) {
+        struct collected *c = userdata;
+
+        if (c->fail_at > 0 && (size_t) c->fail_at == c->n + 1)
+                return -ECANCELED;
+        assert_true(c->n < ELEMENTSOF(c->ids));
+        c->ids[c->n] = strdup(id);
+        c->expires[c->n] = access_expires;
+        c->n++;
+        return 0;
+}
+
+static int collect_open(const struct stitch_session *s, void *userdata) {
+        return collect_revoked(s->id, s->access_expires, userdata);
+}
+
+static void collected_done(struct collected *c) {
+        for (size_t i = 0; i < c->n; i++)
+                free(c->ids[i]);
+        *c = (struct collected) {};
+}
+
+static bool collected_has(const struct collected *c, const char *id) {
+        for (size_t i = 0; i < c->n; i++)
+                if (streq(c->ids[i], id))
+                        return true;
+        return false;
+}
+
+struct reentrant {
+        struct stitch_store *store;
+        size_t calls;
+};
+
+/* Callbacks may call back into the store: the lock is not held. */
+static int reenter(const char *id, int64_t access_expires, void *userdata) {
+        struct reentrant *r = userdata;
+        struct stitch_session *s = NULL;
+
+        (void) access_expires;
+        assert_int_equal(ops->session_get(r->store, id, &s), 0);
+        stitch_session_free(s);
+        assert_int_equal(ops->session_revoke(r->store, id, T0, "again"), 0);
+        r->calls++;
+        return 0;
+}
+
+static void test_revocation_and_prune(void **state) {
+        struct fixture *f = *state;
+        struct collected c = {};
+        char sid[STITCH_ID_LEN + 1], uid[STITCH_ID_LEN + 1];
+        char **revoked = NULL;
+        uint64_t count = 0;
+        size_t n = 0;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "r@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "r2@example.com", NULL, T0, 0), 0);
+        user_id(uid, 1);
+
+        /* User 1: 0 live; 1 live; 2 refresh dead, access live; 3 all dead. User 2: 4 live. */
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 1, 1, T0 + 1, T0 + 1000, T0 + 200), 0);
+        assert_int_equal(create_session(f->store, 2, 1, T0 + 2, T0 + 10, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 3, 1, T0 + 3, T0 + 10, T0 + 10), 0);
+        assert_int_equal(create_session(f->store, 4, 2, T0 + 4, T0 + 1000, T0 + 100), 0);
+
+        /* revoke_user at T0 + 50 catches 0, 1, 2 (tokens may live) but not 3. */
+        assert_int_equal(ops->session_revoke_user(f->store, uid, T0 + 50, "revoke", &revoked), 0);
+        assert_int_equal(strv_length(revoked), 3);
+        session_id(sid, 0);
+        assert_true(strv_contains(revoked, sid));
+        session_id(sid, 2);
+        assert_true(strv_contains(revoked, sid));
+        session_id(sid, 3);
+        assert_false(strv_contains(revoked, sid));
+        revoked = stitch_strv_free(revoked);
+        /* Nothing left to revoke: an empty strv, not NULL. */
+        assert_int_equal(ops->session_revoke_user(f->store, uid, T0 + 50, "revoke", &revoked), 0);
+        assert_non_null(revoked);
+        assert_int_equal(strv_length(revoked), 0);
+        revoked = stitch_strv_free(revoked);
+
+        /* foreach_revoked returns revoked sessions whose access tokens are not dead yet. */
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, collect_revoked, &c), 0);
+        assert_int_equal(c.n, 3);
+        collected_done(&c);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 150, collect_revoked, &c), 0);
+        assert_int_equal(c.n, 1);
+        session_id(sid, 1);
+        assert_string_equal(c.ids[0], sid);
+        assert_int_equal(c.expires[0], T0 + 200);
+        collected_done(&c);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 200, collect_revoked, &c), 0);
+        assert_int_equal(c.n, 0);
+        /* A callback error stops the iteration and is returned. */
+        c.fail_at = 2;
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, collect_revoked, &c), -ECANCELED);
+        assert_int_equal(c.n, 1);
+        collected_done(&c);
+        /* Re-entrancy. */
+        {
+                struct reentrant r = { .store = f->store };
+                assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, reenter, &r), 0);
+                assert_int_equal(r.calls, 3);
+        }
+
+        /* foreach_open: only live, open sessions. */
+        session_id(sid, 4);
+        assert_int_equal(ops->session_set_open(f->store, sid, true, 10, 1000), 0);
+        session_id(sid, 0); /* revoked */
+        assert_int_equal(ops->session_set_open(f->store, sid, true, 11, 1000), 0);
+        assert_int_equal(ops->session_foreach_open(f->store, T0 + 50, collect_open, &c), 0);
+        assert_int_equal(c.n, 1);
+        session_id(sid, 4);
+        assert_true(collected_has(&c, sid));
+        collected_done(&c);
+        assert_int_equal(ops->session_foreach_open(f->store, T0 + 2000, collect_open, &c), 0); /* expired */
+        assert_int_equal(c.n, 0);
+        session_id(sid, 4);
+        assert_int_equal(ops->session_set_open(f->store, sid, false, 0, 1000), 0);
+        assert_int_equal(ops->session_foreach_open(f->store, T0 + 50, collect_open, &c), 0);
+        assert_int_equal(c.n, 0);
+
+        /* Prune at T0 + 150: 3 (all dead) goes; 0 and 2 (revoked, access dead) go;
+         * 1 (revoked, access live until +200) stays; 4 (live) stays. */
+        assert_int_equal(ops->session_prune(f->store, T0 + 150, &n), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(ops->session_count(f->store, &count), 0);
+        assert_int_equal(count, 2);
+        assert_int_equal(ops->session_prune(f->store, T0 + 150, &n), 0);
+        assert_int_equal(n, 0);
+        /* Much later everything is dead. */
+        assert_int_equal(ops->session_prune(f->store, T0 + 5000, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(ops->session_count(f->store, &count), 0);
+        assert_int_equal(count, 0);
+}
+
+static void test_user_disable_delete(void **state) {
+        struct fixture *f = *state;
+        struct stitch_session *s = NULL;
+        struct stitch_user *u = NULL;
+        struct stitch_apikey *k = NULL;
+        struct collected c = {};
+        char sid[STITCH_ID_LEN + 1], uid[STITCH_ID_LEN + 1];
+        char **revoked = NULL, *h = NULL;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "d@example.com", "dave", T0, 0), 0);
+        user_id(uid, 1);
+        assert_int_equal(ops->password_set(f->store, uid, "hash"), 0);
+        {
+                struct stitch_apikey key = make_key(1, 1, "k");
+                assert_int_equal(ops->apikey_create(f->store, &key), 0);
+        }
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 1, 1, T0, T0 + 1000, T0 + 100), 0);
+
+        /* Disable revokes with reason "disable". */
+        assert_int_equal(ops->user_set_disabled(f->store, uid, true, T0 + 10, &revoked), 0);
+        assert_int_equal(strv_length(revoked), 2);
+        revoked = stitch_strv_free(revoked);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, uid, &u), 0);
+        assert_true(u->disabled);
+        u = stitch_user_free(u);
+        session_id(sid, 0);
+        assert_int_equal(ops->session_get(f->store, sid, &s), 0);
+        assert_true(s->revoked);
+        assert_string_equal(s->revoked_reason, "disable");
+        assert_int_equal(s->revoked_at, T0 + 10);
+        s = stitch_session_free(s);
+
+        /* Enabling revokes nothing; ret_revoked is optional. */
+        assert_int_equal(ops->user_set_disabled(f->store, uid, false, T0 + 20, &revoked), 0);
+        assert_non_null(revoked);
+        assert_int_equal(strv_length(revoked), 0);
+        revoked = stitch_strv_free(revoked);
+        assert_int_equal(ops->user_set_disabled(f->store, uid, false, T0 + 20, NULL), 0);
+        assert_int_equal(ops->user_set_disabled(f->store, "000000000000000000000000", true, T0, &revoked), -ENOENT);
+        assert_null(revoked);
+
+        /* Delete: new session revoked ("delete"), user and its dependants gone, sessions stay. */
+        assert_int_equal(create_session(f->store, 2, 1, T0 + 30, T0 + 1000, T0 + 130), 0);
+        assert_int_equal(ops->user_delete(f->store, uid, T0 + 40, &revoked), 0);
+        assert_int_equal(strv_length(revoked), 1);
+        session_id(sid, 2);
+        assert_string_equal(revoked[0], sid);
+        revoked = stitch_strv_free(revoked);
+
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, uid, &u), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "d@example.com", &u), -ENOENT);
+        assert_int_equal(ops->password_get(f->store, uid, &h), -ENOENT);
+        {
+                char kid[STITCH_ID_LEN + 1];
+                make_id(kid, 5, 1);
+                assert_int_equal(ops->apikey_get(f->store, kid, &k), -ENOENT);
+        }
+        assert_int_equal(ops->session_get(f->store, sid, &s), 0);
+        assert_true(s->revoked);
+        assert_string_equal(s->revoked_reason, "delete");
+        s = stitch_session_free(s);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, collect_revoked, &c), 0);
+        assert_int_equal(c.n, 3);
+        assert_true(collected_has(&c, sid));
+        collected_done(&c);
+
+        /* A deleted user can't get new sessions; delete again is -ENOENT. */
+        assert_int_equal(create_session(f->store, 3, 1, T0 + 60, T0 + 1000, T0 + 160), -ENOENT);
+        assert_int_equal(ops->user_delete(f->store, uid, T0 + 70, &revoked), -ENOENT);
+        assert_null(revoked);
+
+        /* The email and unix name are free again. */
+        assert_int_equal(create_user(f->store, 9, "local-userpass", "d@example.com", "dave", T0, 0), 0);
+}
+
+static void test_idle_anonymous(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+        struct stitch_session *s = NULL;
+        char id[STITCH_ID_LEN + 1];
+        uint64_t count = 0;
+        size_t n = 99;
+
+        /* 1: anon, idle since creation. 2: anon, logged in recently. 3: anon but
+         * with a userpass identity too. 4: normal, old. 5: anon, old login, but a
+         * live session used recently. 6: anon, old, with an old live session. */
+        assert_int_equal(create_user(f->store, 1, "anon-user", NULL, NULL, T0 - 1000, 0), 0);
+        assert_int_equal(create_user(f->store, 2, "anon-user", NULL, NULL, T0 - 1000, T0 + 10), 0);
+        {
+                struct stitch_identity idents[2] = {
+                        { .provider_type = (char *) "anon-user", .provider_id = (char *) "anon-user" },
+                        { .provider_type = (char *) "local-userpass", .provider_id = (char *) "local-userpass" },
+                };
+                struct stitch_user v = {
+                        .type = (char *) "normal",
+                        .data_json = (char *) "{}",
+                        .creation_date = T0 - 1000,
+                        .identities = idents,
+                        .n_identities = 2,
+                };
+                make_id(v.id, 1, 3);
+                make_id(idents[0].id, 2, 3);
+                make_id(idents[1].id, 2, 33);
+                assert_int_equal(ops->user_create(f->store, &v, NULL), 0);
+        }
+        assert_int_equal(create_user(f->store, 4, "local-userpass", "old@example.com", NULL, T0 - 1000, 0), 0);
+        assert_int_equal(create_user(f->store, 5, "anon-user", NULL, NULL, T0 - 1000, T0 - 900), 0);
+        assert_int_equal(create_session(f->store, 5, 5, T0 + 5, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_user(f->store, 6, "anon-user", NULL, NULL, T0 - 1000, T0 - 900), 0);
+        assert_int_equal(create_session(f->store, 6, 6, T0 - 900, T0 + 1000, T0 - 800), 0);
+
+        assert_int_equal(ops->user_delete_idle_anonymous(f->store, T0, &n), 0);
+        assert_int_equal(n, 2);
+        user_id(id, 1);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), -ENOENT);
+        user_id(id, 6);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), -ENOENT);
+        session_id(id, 6); /* its session was revoked */
+        assert_int_equal(ops->session_get(f->store, id, &s), 0);
+        assert_true(s->revoked);
+        assert_string_equal(s->revoked_reason, "delete");
+        s = stitch_session_free(s);
+        for (unsigned i = 2; i <= 5; i++) {
+                user_id(id, i);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+                u = stitch_user_free(u);
+        }
+        assert_int_equal(ops->user_count(f->store, &count), 0);
+        assert_int_equal(count, 4);
+        assert_int_equal(ops->user_delete_idle_anonymous(f->store, T0, &n), 0);
+        assert_int_equal(n, 0);
+}
+
+static void test_signing_keys(void **state) {
+        struct fixture *f = *state;
+        struct stitch_signing_key **a = NULL;
+        static const uint8_t secret1[] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        static const uint8_t secret2[] = { 0x00, 0x01, 0xff, 0x00, 0x7f };
+        struct stitch_signing_key k1 = {
+                .kid = "key-1", .alg = (char *) "ES256", .secret = (uint8_t *) secret1,
+                .secret_len = sizeof(secret1) - 1, .created = T0,
+        };
+        struct stitch_signing_key k2 = {
+                .kid = "key-2", .alg = (char *) "HS256", .secret = (uint8_t *) secret2,
+                .secret_len = sizeof(secret2), .created = T0 + 100,
+        };
+        size_t n = 0;
+
+        assert_int_equal(ops->key_list(f->store, &a, &n), 0);
+        assert_int_equal(n, 0);
+        stitch_signing_key_array_free(a, n);
+
+        assert_int_equal(ops->key_rotate(f->store, &k1), 0);
+        assert_int_equal(ops->key_rotate(f->store, &k2), 0);
+
+        assert_int_equal(ops->key_list(f->store, &a, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(a[0]->kid, "key-2");
+        assert_string_equal(a[0]->alg, "HS256");
+        assert_int_equal(a[0]->retired, 0);
+        assert_int_equal(a[0]->secret_len, sizeof(secret2));
+        assert_memory_equal(a[0]->secret, secret2, sizeof(secret2));
+        assert_string_equal(a[1]->kid, "key-1");
+        assert_int_equal(a[1]->retired, T0 + 100);
+        assert_int_equal(a[1]->secret_len, sizeof(secret1) - 1);
+        assert_memory_equal(a[1]->secret, secret1, sizeof(secret1) - 1);
+        assert_int_equal(a[1]->secret[a[1]->secret_len], 0);
+        stitch_signing_key_array_free(a, n);
+
+        /* A duplicate kid changes nothing: key-2 stays active. */
+        {
+                struct stitch_signing_key k3 = k1;
+                k3.created = T0 + 200;
+                assert_int_equal(ops->key_rotate(f->store, &k3), -EEXIST);
+                assert_int_equal(ops->key_list(f->store, &a, &n), 0);
+                assert_int_equal(n, 2);
+                assert_string_equal(a[0]->kid, "key-2");
+                assert_int_equal(a[0]->retired, 0);
+                stitch_signing_key_array_free(a, n);
+                k3.secret = NULL;
+                assert_int_equal(ops->key_rotate(f->store, &k3), -EINVAL);
+        }
+
+        /* Pruning only removes keys retired before the cutoff, never the active one. */
+        assert_int_equal(ops->key_prune(f->store, T0 + 100, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(ops->key_prune(f->store, T0 + 101, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ops->key_prune(f->store, INT64_MAX, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(ops->key_list(f->store, &a, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(a[0]->kid, "key-2");
+        stitch_signing_key_array_free(a, n);
+}
+
+static bool file_contains(const char *path, const uint8_t *needle, size_t len) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t size = 0, n;
+        FILE *fp;
+
+        fp = fopen(path, "re");
+        if (!fp)
+                return false;
+        buf = malloc(16 << 20);
+        assert_non_null(buf);
+        n = fread(buf, 1, 16 << 20, fp);
+        fclose(fp);
+        size = n;
+        for (size_t i = 0; i + len <= size; i++)
+                if (memcmp(buf + i, needle, len) == 0)
+                        return true;
+        return false;
+}
+
+static void test_secure_delete(void **state) {
+        struct fixture *f = *state;
+        struct stitch_apikey k;
+        uint8_t pattern[STITCH_HASH_LEN];
+        char kid[STITCH_ID_LEN + 1];
+
+        for (size_t i = 0; i < sizeof(pattern); i++)
+                pattern[i] = (uint8_t) (0xc0 ^ (i * 37));
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "sd@example.com", NULL, T0, 0), 0);
+        k = make_key(1, 1, "k");
+        memcpy(k.hash, pattern, sizeof(pattern));
+        assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        ops->close(f->store); /* checkpoints the WAL into the file */
+        f->store = NULL;
+        assert_true(file_contains(f->path, pattern, sizeof(pattern)));
+
+        assert_int_equal(ops->open(f->path, &f->store), 0);
+        make_id(kid, 5, 1);
+        assert_int_equal(ops->apikey_delete(f->store, kid), 0);
+        ops->close(f->store);
+        f->store = NULL;
+        assert_false(file_contains(f->path, pattern, sizeof(pattern)));
+        assert_int_equal(ops->open(f->path, &f->store), 0);
+}
+
+/* Four writers create sessions while a reader keeps looking things up. */
+#define WRITERS 4
+#define PER_WRITER 150
+
+struct concurrency {
+        struct stitch_store *store;
+        unsigned writer;
+        int errors;
+        volatile int *done;
+        unsigned long reads;
+};
+
+static void *writer_thread(void *p) {
+        struct concurrency *c = p;
+
+        for (unsigned i = 0; i < PER_WRITER; i++) {
+                unsigned n = c->writer * 100000 + i;
+                char sid[STITCH_ID_LEN + 1];
+
+                if (create_session(c->store, n, 1, T0 + i, T0 + 1000, T0 + 100) != 0)
+                        c->errors++;
+                session_id(sid, n);
+                if (i % 3 == 0 && ops->session_refreshed(c->store, sid, T0 + 200, T0 + i, NULL) != 0)
+                        c->errors++;
+                if (i % 5 == 0 && ops->session_revoke(c->store, sid, T0 + i, "logout") != 1)
+                        c->errors++;
+        }
+        return NULL;
+}
+
+static void *reader_thread(void *p) {
+        struct concurrency *c = p;
+        char uid[STITCH_ID_LEN + 1], sid[STITCH_ID_LEN + 1];
+
+        user_id(uid, 1);
+        session_id(sid, 0);
+        while (!__atomic_load_n(c->done, __ATOMIC_ACQUIRE)) {
+                struct stitch_user *u = NULL;
+                struct stitch_session *s = NULL;
+                uint8_t h[STITCH_HASH_LEN];
+                int r;
+
+                if (ops->user_find(c->store, STITCH_USER_BY_ID, uid, &u) != 0)
+                        c->errors++;
+                stitch_user_free(u);
+                if (ops->session_get(c->store, sid, &s) != 0)
+                        c->errors++;
+                stitch_session_free(s);
+                make_hash(h, 3, (unsigned) (c->reads % PER_WRITER));
+                r = ops->session_find_by_refresh_hash(c->store, h, &s);
+                if (r != 0 && r != -ENOENT)
+                        c->errors++;
+                if (r == 0)
+                        stitch_session_free(s);
+                c->reads++;
+        }
+        return NULL;
+}
+
+static void test_concurrency(void **state) {
+        struct fixture *f = *state;
+        struct concurrency w[WRITERS], rd;
+        pthread_t wt[WRITERS], rt;
+        volatile int done = 0;
+        uint64_t count = 0;
+        _cleanup_free_ char *result = NULL;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "c@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+
+        rd = (struct concurrency) { .store = f->store, .done = &done };
+        assert_int_equal(pthread_create(&rt, NULL, reader_thread, &rd), 0);
+        for (unsigned i = 0; i < WRITERS; i++) {
+                w[i] = (struct concurrency) { .store = f->store, .writer = i + 1, .done = &done };
+                assert_int_equal(pthread_create(&wt[i], NULL, writer_thread, &w[i]), 0);
+        }
+        for (unsigned i = 0; i < WRITERS; i++) {
+                assert_int_equal(pthread_join(wt[i], NULL), 0);
+                assert_int_equal(w[i].errors, 0);
+        }
+        __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+        assert_int_equal(pthread_join(rt, NULL), 0);
+        assert_int_equal(rd.errors, 0);
+        assert_true(rd.reads > 0);
+
+        assert_int_equal(ops->session_count(f->store, &count), 0);
+        assert_int_equal(count, 1 + WRITERS * PER_WRITER);
+        assert_int_equal(ops->integrity_check(f->store, &result), 0);
+        assert_string_equal(result, "ok");
+}
+
+static void test_objects_free_null(void **state) {
+        (void) state;
+        assert_null(stitch_user_free(NULL));
+        assert_null(stitch_apikey_free(NULL));
+        assert_null(stitch_session_free(NULL));
+        assert_null(stitch_signing_key_free(NULL));
+        assert_null(stitch_strv_free(NULL));
+        stitch_identity_done(NULL);
+        stitch_user_array_free(NULL, 0);
+        stitch_apikey_array_free(NULL, 0);
+        stitch_session_array_free(NULL, 0);
+        stitch_signing_key_array_free(NULL, 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_objects_free_null),
+                cmocka_unit_test_setup_teardown(test_open_new, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_list, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_passwords, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apikeys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_revocation_and_prune, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_disable_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_idle_anonymous, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signing_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
+        };
+
+        /* Refusals log errors by design; keep the output to warnings and up. */
+        stitch_log_set_max_level(LOG_CRIT);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
