@@ -96,6 +96,12 @@ int main(int argc, char **argv) {
         /* No core dumps and no ptrace by other users: we hold keys and passwords. */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         (void) setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+        /* Room for MaxConnections clients plus the store and listeners. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
+        }
         umask(0077);
 
         bool explicit_path = config_path || getenv("STITCHD_CONFIG");
