@@ -12,10 +12,8 @@
 #include "stitchctl.h"
 #include "wire.h"
 
-/* Polling bounds while waiting for a refresh: the daemon refreshes
- * RefreshMargin before expiry, a margin we do not know here. */
+/* Pause before asking again when the daemon handed back the same token. */
 #define WAIT_POLL_MIN_MS 250
-#define WAIT_POLL_MAX_MS 30000
 
 static int64_t monotonic_ms(void) {
         struct timespec ts;
@@ -50,16 +48,6 @@ static int print_token(const struct stitchctl *ctl, const cJSON *rp) {
         return EXIT_OK;
 }
 
-/* How long to wait before asking again, from the token's expiry. */
-static int64_t poll_interval_ms(const cJSON *rp) {
-        int64_t expires;
-        if (!json_int(rp, "expires", &expires))
-                return 1000;
-        int64_t left_ms = (expires - (int64_t) time(NULL)) * 1000;
-        /* a tenth of the remaining lifetime: close enough to the refresh, few calls */
-        return MIN(MAX(left_ms / 10, (int64_t) WAIT_POLL_MIN_MS), (int64_t) WAIT_POLL_MAX_MS);
-}
-
 int cmd_token(struct stitchctl *ctl, char **args, size_t n_args) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *reply = NULL;
         _cleanup_erase_ char *first = NULL;
@@ -88,16 +76,28 @@ int cmd_token(struct stitchctl *ctl, char **args, size_t n_args) {
         if (!first)
                 return stitchctl_oom();
 
+        int64_t first_expires = 0;
+        (void) json_int(rp, "expires", &first_expires);
+
+        /* Ask the daemon to answer once a token newer than this one exists: the
+         * refresher completes the call right after its next refresh. Sessions
+         * that are not open logins get a freshly signed token instead. */
         for (;;) {
-                int64_t wait = poll_interval_ms(rp);
                 int64_t now = monotonic_ms();
                 if (now >= deadline)
                         return stitchctl_fail(EXIT_REFUSED, "the token was not refreshed within %.3g s",
                                               ctl->timeout_ms / 1000.0);
-                sleep_ms(MIN(wait, deadline - now));
-
+                _cleanup_(cJSON_Deletep) cJSON *params = cJSON_CreateObject();
+                if (!params || !cJSON_AddStringToObject(params, "session_id", session) ||
+                    !cJSON_AddNumberToObject(params, "newer_than", (double) first_expires) ||
+                    !cJSON_AddBoolToObject(params, "wait", true))
+                        return stitchctl_oom();
+                int saved = ctl->timeout_ms;
+                int64_t left = deadline == INT64_MAX ? (int64_t) 24 * 3600 * 1000 : deadline - now;
+                ctl->timeout_ms = (int) MIN(left, (int64_t) INT32_MAX);
                 stitch_json_wipe_and_delete(TAKE_PTR(reply));
-                r = token_get(ctl, session, &reply, &rp);
+                r = stitchctl_call(ctl, "io.stitch.Token.Get", params, &reply, &rp);
+                ctl->timeout_ms = saved;
                 if (r != EXIT_OK)
                         return r;
                 token = json_string(rp, "access_token");
@@ -105,6 +105,8 @@ int cmd_token(struct stitchctl *ctl, char **args, size_t n_args) {
                         return stitchctl_fail(EXIT_REFUSED, "the reply to Token.Get has no access_token");
                 if (!stitchctl_secret_equal(token, first))
                         return print_token(ctl, rp);
+                /* Same token (same second): ask again a little later. */
+                sleep_ms(MIN((int64_t) WAIT_POLL_MIN_MS, deadline - monotonic_ms()));
         }
 }
 

@@ -10,6 +10,12 @@
 #include "stitchctl.h"
 #include "wire.h"
 
+#define USER_LIST_MAX_PAGE 1000 /* the most docs/wire.md allows per page */
+
+static const cJSON *reply_params(const cJSON *reply) {
+        return cJSON_GetObjectItemCaseSensitive(reply, "parameters");
+}
+
 static int add_user_row(struct table *t, const cJSON *user) {
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(user, "data");
         const cJSON *last = cJSON_GetObjectItemCaseSensitive(user, "last_authentication_date");
@@ -149,7 +155,7 @@ int cmd_user_list(struct stitchctl *ctl, char **args, size_t n_args) {
         if (!all)
                 return stitchctl_oom();
 
-        /* page through with "after" until an empty page */
+        /* page through with "after" */
         for (;;) {
                 _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
                 cJSON *users = NULL;
@@ -158,8 +164,12 @@ int cmd_user_list(struct stitchctl *ctl, char **args, size_t n_args) {
                 if (r != EXIT_OK)
                         return r;
 
+                /* the daemon says where the next page starts ("next"); a full
+                 * page of the documented maximum without it means the same */
                 int n = cJSON_GetArraySize(users);
-                const char *last = n > 0 ? json_string(cJSON_GetArrayItem(users, n - 1), "id") : NULL;
+                const char *last = json_string(reply_params(reply), "next");
+                if (!last && n >= USER_LIST_MAX_PAGE)
+                        last = json_string(cJSON_GetArrayItem(users, n - 1), "id");
                 bool more = n > 0 && last && !streq_ptr(last, after);
                 char *next = more ? strdup(last) : NULL;
                 if (more && !next)

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,9 +342,13 @@ bool json_number_int(const cJSON *v, int64_t *ret) {
         if (!cJSON_IsNumber(v))
                 return false;
         double d = v->valuedouble;
-        if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+        /* written so that NaN fails too */
+        if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0))
                 return false;
-        *ret = (int64_t) d;
+        int64_t i = (int64_t) d;
+        if ((double) i != d)
+                return false;
+        *ret = i;
         return true;
 }
 

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,9 +310,10 @@ static int parse_timeout(const struct stitchctl *ctl, const char *s, int *ret) {
 
         errno = 0;
         double d = strtod(s, &end);
-        if (errno != 0 || end == s || *end != 0 || !isfinite(d) || d <= 0 || d > 2000000.0)
+        /* written so that NaN fails too */
+        if (errno != 0 || end == s || *end != 0 || !(d > 0 && d <= 2000000.0))
                 return stitchctl_usage_error(ctl, "invalid --timeout '%s': expected seconds (0 < SEC <= 2000000)", s);
-        *ret = MAX((int) lround(d * 1000.0), 1);
+        *ret = MAX((int) (d * 1000.0 + 0.5), 1);
         return 0;
 }
 

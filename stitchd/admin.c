@@ -10,6 +10,7 @@
 #include "objects-json.h"
 #include "password.h"
 #include "providers/provider.h"
+#include "refresher.h"
 #include "server.h"
 #include "sessions.h"
 #include "util.h"
@@ -65,6 +66,8 @@ int stitch_method_admin_status(struct stitch_call *c) {
         cJSON_AddStringToObject(p, "active_kid", kid);
         cJSON_AddNumberToObject(p, "workers", stitch_workers_threads(m->workers));
         cJSON_AddNumberToObject(p, "connections", (double) stitch_server_connections(m->server));
+        cJSON_AddNumberToObject(p, "open_sessions", (double) stitch_refresher_size(m->refresher));
+        cJSON_AddNumberToObject(p, "refreshes", (double) stitch_refresher_refreshes(m->refresher));
         cJSON_AddNumberToObject(p, "password_verifications",
                                 (double) __atomic_load_n(&m->password_verifications, __ATOMIC_RELAXED));
         cJSON_AddNumberToObject(p, "logins_succeeded", (double) __atomic_load_n(&m->logins_succeeded, __ATOMIC_RELAXED));
@@ -244,8 +247,9 @@ static void pre_revoke_user(struct stitch_manager *m, const char *user_id) {
         if (m->store_ops->session_list(m->store, user_id, false, now, &list, &n) < 0)
                 return;
         for (size_t i = 0; i < n; i++)
-                (void) stitch_revocations_add(m->revocations, list[i]->id,
-                                              list[i]->access_expires > bound ? list[i]->access_expires : bound);
+                stitch_manager_session_revoked(m, list[i]->id,
+                                               list[i]->access_expires > bound ? list[i]->access_expires : bound,
+                                               "revoked");
         stitch_session_array_free(list, n);
 }
 

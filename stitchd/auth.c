@@ -2,12 +2,14 @@
 /* io.stitch.Auth: Login, Authorize, OpenSession, CloseSession, ChangePassword. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "call.h"
 #include "log.h"
 #include "password.h"
 #include "providers/provider.h"
+#include "refresher.h"
 #include "sessions.h"
 #include "util.h"
 #include "wire.h"
@@ -205,6 +207,25 @@ int stitch_method_authorize(struct stitch_call *c) {
         return stitch_call_reply(c, reply);
 }
 
+struct open_after {
+        struct stitch_session *session;
+        int64_t pid;
+        char *token;
+        int64_t expires;
+};
+
+static void open_session_after(struct stitch_call *c, void *userdata) {
+        struct open_after *a = userdata;
+        int r = stitch_refresher_add(c->manager->refresher, a->session, a->pid, a->token, a->expires);
+        if (r < 0)
+                log_warning_errno(r, "Cannot keep session %s fresh (leader %lld): %m", a->session->id,
+                                  (long long) a->pid);
+        stitch_session_free(a->session);
+        if (a->token)
+                erase_and_free(a->token);
+        free(a);
+}
+
 struct open_params {
         const char *session_id, *tty, *service;
         int64_t pid;
@@ -237,10 +258,61 @@ int stitch_method_open_session(struct stitch_call *c) {
                 return stitch_call_invalid_parameter(c, "pid", "pid out of range");
         /* Without an explicit pid the login is the caller itself. */
         int64_t pid = p.pid > 0 ? p.pid : (int64_t) c->cred.pid;
+        if (kill((pid_t) pid, 0) < 0 && errno == ESRCH)
+                return stitch_call_invalid_parameter(c, "pid", "process %lld does not exist", (long long) pid);
+
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        if (r == -ENOENT || (r >= 0 && u->disabled))
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session's user is disabled or deleted");
+        if (r < 0)
+                return stitch_call_errno(c, r, "user lookup");
+
+        /* At most MaxPerUser open sessions: the least recently used go first. */
+        struct stitch_session **list = NULL;
+        size_t n = 0, open = 0;
+        r = m->store_ops->session_list(m->store, s->user_id, false, stitch_now(), &list, &n);
+        if (r < 0)
+                return stitch_call_errno(c, r, "listing sessions");
+        for (size_t i = 0; i < n; i++)
+                if (list[i]->open && !streq(list[i]->id, s->id))
+                        open++;
+        while (open >= m->config.max_sessions_per_user) {
+                struct stitch_session *oldest = NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (list[i]->open && !list[i]->revoked && !streq(list[i]->id, s->id) &&
+                            (!oldest || list[i]->last_used < oldest->last_used))
+                                oldest = list[i];
+                if (!oldest)
+                        break;
+                log_notice("User %s has %zu open sessions (MaxPerUser=%u): ending the least recently used, %s.",
+                           s->user_id, open + 1, m->config.max_sessions_per_user, oldest->id);
+                (void) m->store_ops->session_set_open(m->store, oldest->id, false, 0, oldest->uid);
+                (void) stitch_session_end(m, oldest, "limit");
+                oldest->revoked = true;
+                open--;
+        }
+        stitch_session_array_free(list, n);
+
         r = m->store_ops->session_set_open(m->store, s->id, true, pid, s->uid);
         if (r < 0)
                 return stitch_call_errno(c, r, "opening the session");
         log_info("Session %s opened (pid %lld, tty %s).", s->id, (long long) pid, p.tty ? p.tty : "-");
+
+        /* A fresh token for the refresher's cache; it takes over on the event loop. */
+        struct open_after *a = calloc(1, sizeof(*a));
+        if (a) {
+                a->session = TAKE_PTR(s);
+                a->pid = pid;
+                if (stitch_access_token_issue(m, u, a->session->id, a->session->device_id, stitch_now(), &a->token,
+                                              &a->expires) < 0)
+                        a->token = NULL;
+                c->after = open_session_after;
+                c->after_data = a;
+                cJSON *reply = cJSON_CreateObject();
+                cJSON_AddStringToObject(reply, "session_id", a->session->id);
+                return stitch_call_reply(c, reply);
+        }
 
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "session_id", s->id);

@@ -31,7 +31,19 @@ struct stitch_call {
         bool admin_socket;
         bool oneway;
         cJSON *reply; /* set by the handler through the helpers below */
+        void *connection; /* the server's, opaque */
+        bool deferred;    /* the handler keeps the call and completes it later */
+        /* Set by a slow handler: runs on the event loop thread after the worker
+         * is done and before the reply is sent; frees after_data. */
+        void (*after)(struct stitch_call *c, void *after_data);
+        void *after_data;
 };
+
+/* Event loop only: a handler that cannot answer yet calls stitch_call_defer()
+ * and returns 0; the connection waits (its later calls queue behind) until
+ * stitch_call_complete() sends c->reply and frees the call. */
+void stitch_call_defer(struct stitch_call *c);
+void stitch_call_complete(struct stitch_call *c);
 
 /* Reply with these parameters (taken over; NULL = {}). Returns 0. */
 int stitch_call_reply(struct stitch_call *c, cJSON *params);

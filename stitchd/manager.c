@@ -8,6 +8,7 @@
 #include "log.h"
 #include "manager.h"
 #include "password.h"
+#include "refresher.h"
 #include "server.h"
 #include "util.h"
 
@@ -37,6 +38,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
                 stitch_server_stop(m->server);
         /* Workers first: their completions still reference live connections. */
         m->workers = stitch_workers_free(m->workers);
+        m->refresher = stitch_refresher_free(m->refresher);
         m->server = stitch_server_free(m->server);
         m->maintenance_timer = sd_event_source_disable_unref(m->maintenance_timer);
         m->keyring = stitch_keyring_free(m->keyring);
@@ -52,10 +54,16 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         return NULL;
 }
 
+void stitch_manager_session_revoked(struct stitch_manager *m, const char *session_id, int64_t until,
+                                    const char *reason) {
+        (void) stitch_revocations_add(m->revocations, session_id, until);
+        stitch_refresher_notify_ended(m->refresher, session_id, reason);
+}
+
 void stitch_manager_revoked(struct stitch_manager *m, char *const *ids) {
         int64_t until = stitch_now() + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
         for (; ids && *ids; ids++)
-                (void) stitch_revocations_add(m->revocations, *ids, until);
+                stitch_manager_session_revoked(m, *ids, until, "revoked");
 }
 
 int stitch_manager_load_keys(struct stitch_manager *m) {
@@ -228,6 +236,13 @@ int stitch_manager_start(struct stitch_manager *m) {
         r = stitch_workers_new(m->event, workers, 4096, &m->workers);
         if (r < 0)
                 return log_error_errno(r, "Cannot start workers: %m");
+
+        r = stitch_refresher_new(m, &m->refresher);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the refresher: %m");
+        r = stitch_refresher_resume(m->refresher);
+        if (r < 0)
+                return r;
 
         r = sd_event_add_time_relative(m->event, &m->maintenance_timer, CLOCK_MONOTONIC, MAINTENANCE_INTERVAL_USEC,
                                        USEC_PER_SEC, on_maintenance, m);

@@ -18,6 +18,7 @@
 #include "workers.h"
 
 struct stitch_server;
+struct stitch_refresher;
 
 struct stitch_manager {
         struct stitch_config config;
@@ -29,6 +30,7 @@ struct stitch_manager {
         struct stitch_ratelimit *ratelimit;
         struct stitch_workers *workers;
         struct stitch_server *server;
+        struct stitch_refresher *refresher;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
         char domain_id[STITCH_ID_LEN + 1];
         int64_t start_time;
@@ -48,6 +50,10 @@ int stitch_manager_start(struct stitch_manager *m);
 /* Revokes one session or all of a user's (ids already revoked in the store):
  * adds them to the in-memory set. */
 void stitch_manager_revoked(struct stitch_manager *m, char *const *session_ids);
+/* Any thread: one session ends. Puts it in the revocation set (tokens die at
+ * once) and tells the refresher (which ends a live login if configured). */
+void stitch_manager_session_revoked(struct stitch_manager *m, const char *session_id, int64_t until,
+                                    const char *reason);
 
 /* Signing-key helpers (keys.c). */
 int stitch_manager_load_keys(struct stitch_manager *m);

@@ -169,6 +169,9 @@ struct pending {
 
 static void call_run(struct stitch_call *call, const struct stitch_method *method) {
         int r = method->handler(call);
+        if (call->deferred && r >= 0)
+                return;
+        call->deferred = false;
         if (r < 0 || !call->reply)
                 stitch_call_errno(call, r < 0 ? r : -EIO, call->method);
 }
@@ -196,6 +199,8 @@ static void pending_done(void *userdata) {
         struct connection *c = p->conn;
 
         c->busy = false;
+        if (p->call->after)
+                p->call->after(p->call, p->call->after_data);
         call_finish(c, p->call);
         call_free(p->call);
         free(p);
@@ -231,6 +236,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         call->method = method_name;
         call->cred = c->cred;
         call->admin_socket = c->admin;
+        call->connection = c;
         cJSON *oneway = cJSON_GetObjectItemCaseSensitive(root, "oneway");
         call->oneway = cJSON_IsTrue(oneway);
 
@@ -266,11 +272,43 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                         free(p);
                 }
                 stitch_call_error(call, STITCH_ERROR_BUSY, "the daemon is busy, try again");
-        } else
+        } else {
                 call_run(call, method);
+                if (call->deferred) {
+                        /* The handler completes it later (stitch_call_complete). */
+                        c->refs++;
+                        c->busy = true;
+                        connection_update_events(c);
+                        return;
+                }
+        }
 
         call_finish(c, call);
         call_free(call);
+}
+
+void stitch_call_defer(struct stitch_call *call) {
+        call->deferred = true;
+        if (call->reply) {
+                cJSON_Delete(call->reply);
+                call->reply = NULL;
+        }
+}
+
+void stitch_call_complete(struct stitch_call *call) {
+        struct connection *c = call->connection;
+
+        c->busy = false;
+        if (!call->reply)
+                stitch_call_errno(call, -EIO, call->method);
+        call_finish(c, call);
+        call_free(call);
+        if (!c->dead) {
+                connection_touch(c);
+                connection_update_events(c);
+                connection_process(c);
+        }
+        connection_unref(c);
 }
 
 /* Handles every complete buffered message, one at a time, stopping while a

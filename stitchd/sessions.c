@@ -101,7 +101,7 @@ int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s,
         int64_t until = s->access_expires > now ? s->access_expires : now;
         /* Max of what we know and the configured lifetime: a token signed just now may outlive access_expires. */
         int64_t bound = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
-        (void) stitch_revocations_add(m->revocations, s->id, until > bound ? until : bound);
+        stitch_manager_session_revoked(m, s->id, until > bound ? until : bound, reason);
         int r = m->store_ops->session_revoke(m->store, s->id, now, reason);
         if (r < 0)
                 return r;

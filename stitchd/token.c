@@ -7,17 +7,22 @@
 #include "call.h"
 #include "log.h"
 #include "objects-json.h"
+#include "refresher.h"
 #include "sessions.h"
 #include "util.h"
 #include "wire.h"
 
 struct session_params {
         const char *session_id;
+        int64_t newer_than;
+        bool wait;
 };
 
 int stitch_method_token_get(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"session_id", STITCH_PARAM_STRING, offsetof(struct session_params, session_id), true, 64},
+                {"newer_than", STITCH_PARAM_INT, offsetof(struct session_params, newer_than), false, 0},
+                {"wait", STITCH_PARAM_BOOL, offsetof(struct session_params, wait), false, 0},
         };
         struct stitch_manager *m = c->manager;
         struct session_params p = {0};
@@ -46,6 +51,13 @@ int stitch_method_token_get(struct stitch_call *c) {
                 return stitch_call_errno(c, r, "user lookup");
         if (u->disabled)
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user is disabled");
+
+        /* An open login: hand out the refresher's current token, or wait for the next one. */
+        r = stitch_refresher_get(m->refresher, c, s->id, p.newer_than, p.wait);
+        if (r < 0)
+                return stitch_call_errno(c, r, "token");
+        if (r > 0)
+                return 0;
 
         r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
         if (r < 0)

@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+
+#include "log.h"
+#include "refresher.h"
+#include "sessions.h"
+#include "util.h"
+#include "wire.h"
+
+#define RETRY_MIN_USEC (1 * USEC_PER_SEC)
+#define RETRY_MAX_USEC (60 * USEC_PER_SEC)
+#define TERMINATE_GRACE_USEC (3 * USEC_PER_SEC)
+#define N_BUCKETS 4096
+
+struct waiter {
+        struct stitch_call *call;
+        int64_t newer_than;
+        struct waiter *next;
+};
+
+struct entry {
+        struct stitch_refresher *refresher;
+        struct entry *next_in_bucket;
+        unsigned refs;
+        bool gone;
+        char id[STITCH_ID_LEN + 1];
+        char user_id[STITCH_ID_LEN + 1];
+        char device_id[STITCH_ID_LEN + 1];
+        int64_t leader_pid;
+        int pidfd;
+        char *token; /* current access token (secret: wiped) */
+        int64_t expires;
+        int64_t last_used;
+        bool refreshing;
+        uint64_t retry_usec;
+        sd_event_source *timer, *exit_watch, *kill_timer;
+        struct waiter *waiters;
+};
+
+struct ended {
+        char id[STITCH_ID_LEN + 1];
+        char reason[16];
+        struct ended *next;
+};
+
+struct stitch_refresher {
+        struct stitch_manager *manager;
+        struct entry *buckets[N_BUCKETS];
+        size_t n_entries;
+        uint64_t refreshes;
+        /* Cross-thread inbox of ended sessions. */
+        pthread_mutex_t lock;
+        struct ended *inbox;
+        int efd;
+        sd_event_source *inbox_source;
+};
+
+static int pidfd_open_(pid_t pid) {
+        return (int) syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_send_signal_(int pidfd, int sig) {
+        return (int) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+static unsigned bucket_of(const char *id) {
+        uint32_t h = 2166136261u;
+        for (; *id; id++)
+                h = (h ^ (unsigned char) *id) * 16777619u;
+        return h % N_BUCKETS;
+}
+
+static struct entry *lookup(struct stitch_refresher *r, const char *id) {
+        for (struct entry *e = r->buckets[bucket_of(id)]; e; e = e->next_in_bucket)
+                if (streq(e->id, id))
+                        return e;
+        return NULL;
+}
+
+static void entry_unref(struct entry *e) {
+        if (!e || --e->refs > 0)
+                return;
+        if (e->token)
+                erase_and_free(e->token);
+        free(e);
+}
+
+static void complete_waiter(struct waiter *w, struct entry *e, const char *error) {
+        struct stitch_call *c = w->call;
+        if (error || !e->token)
+                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", error ? error : "session has ended");
+        else {
+                cJSON *p = cJSON_CreateObject();
+                cJSON_AddStringToObject(p, "access_token", e->token);
+                cJSON_AddNumberToObject(p, "expires", (double) e->expires);
+                cJSON_AddStringToObject(p, "session_id", e->id);
+                stitch_call_reply(c, p);
+        }
+        stitch_call_complete(c);
+        free(w);
+}
+
+/* Removes the entry from the table and stops everything it does. */
+static void entry_remove(struct entry *e, const char *error) {
+        struct stitch_refresher *r = e->refresher;
+        if (e->gone)
+                return;
+        e->gone = true;
+        struct entry **p = &r->buckets[bucket_of(e->id)];
+        while (*p && *p != e)
+                p = &(*p)->next_in_bucket;
+        if (*p)
+                *p = e->next_in_bucket;
+        r->n_entries--;
+        e->timer = sd_event_source_disable_unref(e->timer);
+        e->exit_watch = sd_event_source_disable_unref(e->exit_watch);
+        while (e->waiters) {
+                struct waiter *w = e->waiters;
+                e->waiters = w->next;
+                complete_waiter(w, e, error ? error : "session has ended");
+        }
+        /* kill_timer and pidfd live on until the SIGTERM follow-up is done. */
+        if (!e->kill_timer && e->pidfd >= 0) {
+                close(e->pidfd);
+                e->pidfd = -1;
+        }
+        entry_unref(e);
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct entry *e = userdata;
+        if (e->pidfd >= 0 && pidfd_send_signal_(e->pidfd, SIGTERM) >= 0)
+                log_notice("Sent SIGTERM to login process %lld of revoked session %s.", (long long) e->leader_pid, e->id);
+        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
+        if (e->pidfd >= 0) {
+                close(e->pidfd);
+                e->pidfd = -1;
+        }
+        entry_unref(e);
+        return 0;
+}
+
+/* Through logind where it runs (the session the leader belongs to), else SIGHUP then SIGTERM. */
+static void terminate_login(struct entry *e, const char *reason) {
+        struct stitch_manager *m = e->refresher->manager;
+        sd_bus *bus = NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *path = NULL;
+        bool done = false;
+
+        if (access("/run/systemd/seats/", F_OK) == 0 && sd_bus_open_system(&bus) >= 0) {
+                (void) sd_bus_set_method_call_timeout(bus, 2 * USEC_PER_SEC);
+                if (sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
+                                       "org.freedesktop.login1.Manager", "GetSessionByPID", &error, &reply, "u",
+                                       (uint32_t) e->leader_pid) >= 0 &&
+                    sd_bus_message_read(reply, "o", &path) >= 0 &&
+                    sd_bus_call_method(bus, "org.freedesktop.login1", path, "org.freedesktop.login1.Session",
+                                       "Terminate", &error, NULL, "") >= 0) {
+                        log_notice("Terminated logind session %s of revoked stitch session %s (%s).", path, e->id,
+                                   reason);
+                        done = true;
+                }
+                sd_bus_error_free(&error);
+                sd_bus_message_unref(reply);
+                sd_bus_flush_close_unref(bus);
+        }
+        if (done || e->pidfd < 0)
+                return;
+        if (pidfd_send_signal_(e->pidfd, SIGHUP) < 0) {
+                log_warning_errno(errno, "Cannot signal login process %lld of session %s: %m", (long long) e->leader_pid,
+                                  e->id);
+                return;
+        }
+        log_notice("Sent SIGHUP to login process %lld of revoked session %s (%s); SIGTERM follows.",
+                   (long long) e->leader_pid, e->id, reason);
+        e->refs++;
+        if (sd_event_add_time_relative(m->event, &e->kill_timer, CLOCK_MONOTONIC, TERMINATE_GRACE_USEC, 0,
+                                       on_kill_timer, e) < 0)
+                entry_unref(e);
+}
+
+static void session_ended(struct stitch_refresher *r, const char *id, const char *reason) {
+        struct entry *e = lookup(r, id);
+        if (!e)
+                return;
+        log_info("Open session %s ended (%s): no more refreshes.", id, reason);
+        bool terminate = r->manager->config.on_revoke == STITCH_ON_REVOKE_TERMINATE && !streq(reason, "logout") &&
+                         !streq(reason, "exited");
+        e->refs++;
+        if (terminate)
+                terminate_login(e, reason); /* before removal: it needs the pidfd */
+        entry_remove(e, "session has ended");
+        entry_unref(e);
+}
+
+static int on_inbox(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct stitch_refresher *r = userdata;
+        uint64_t v;
+        (void) !read(fd, &v, sizeof(v));
+        pthread_mutex_lock(&r->lock);
+        struct ended *list = r->inbox;
+        r->inbox = NULL;
+        pthread_mutex_unlock(&r->lock);
+        while (list) {
+                struct ended *next = list->next;
+                session_ended(r, list->id, list->reason);
+                free(list);
+                list = next;
+        }
+        return 0;
+}
+
+void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *session_id, const char *reason) {
+        if (!r || strlen(session_id) != STITCH_ID_LEN)
+                return;
+        struct ended *n = calloc(1, sizeof(*n));
+        if (!n)
+                return;
+        memcpy(n->id, session_id, STITCH_ID_LEN + 1);
+        snprintf(n->reason, sizeof(n->reason), "%s", reason ? reason : "revoked");
+        pthread_mutex_lock(&r->lock);
+        n->next = r->inbox;
+        r->inbox = n;
+        pthread_mutex_unlock(&r->lock);
+        uint64_t one = 1;
+        (void) !write(r->efd, &one, sizeof(one));
+}
+
+/* ---- refreshing ---------------------------------------------------------- */
+
+static void schedule(struct entry *e, uint64_t when_realtime_usec);
+
+struct job {
+        struct entry *e;
+        int result; /* 0 ok, -ESTALE session over, other transient */
+        char *token;
+        int64_t expires;
+        char reason[16];
+};
+
+static void refresh_work(void *userdata) {
+        struct job *j = userdata;
+        struct stitch_manager *m = j->e->refresher->manager;
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int64_t now = stitch_now();
+        int r;
+
+        r = m->store_ops->session_get(m->store, j->e->id, &s);
+        if (r == -ENOENT || (r >= 0 && (s->revoked || stitch_revocations_contains(m->revocations, s->id)))) {
+                j->result = -ESTALE;
+                snprintf(j->reason, sizeof(j->reason), "revoked");
+                return;
+        }
+        if (r < 0) {
+                j->result = r;
+                return;
+        }
+        if (s->refresh_expires <= now) {
+                j->result = -ESTALE;
+                snprintf(j->reason, sizeof(j->reason), "expired");
+                (void) stitch_session_end(m, s, "expired");
+                return;
+        }
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        if (r == -ENOENT || (r >= 0 && u->disabled)) {
+                j->result = -ESTALE;
+                snprintf(j->reason, sizeof(j->reason), r == -ENOENT ? "delete" : "disable");
+                (void) stitch_session_end(m, s, j->reason);
+                return;
+        }
+        if (r < 0) {
+                j->result = r;
+                return;
+        }
+        r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &j->token, &j->expires);
+        if (r >= 0)
+                r = m->store_ops->session_refreshed(m->store, s->id, j->expires, now, NULL);
+        if (r == -ENOENT) {
+                j->result = -ESTALE;
+                snprintf(j->reason, sizeof(j->reason), "revoked");
+                return;
+        }
+        j->result = r;
+}
+
+static void refresh_done(void *userdata) {
+        struct job *j = userdata;
+        struct entry *e = j->e;
+        struct stitch_refresher *r = e->refresher;
+
+        e->refreshing = false;
+        if (e->gone)
+                goto finish;
+        if (j->result == -ESTALE) {
+                session_ended(r, e->id, j->reason);
+                goto finish;
+        }
+        if (j->result < 0) {
+                e->retry_usec = e->retry_usec ? MIN(e->retry_usec * 2, RETRY_MAX_USEC) : RETRY_MIN_USEC;
+                log_warning_errno(j->result, "Refreshing session %s failed, retrying in %llus: %m", e->id,
+                                  (unsigned long long) (e->retry_usec / USEC_PER_SEC));
+                schedule(e, stitch_now_usec(CLOCK_REALTIME) + e->retry_usec);
+                goto finish;
+        }
+        e->retry_usec = 0;
+        if (e->token)
+                erase_and_free(e->token);
+        e->token = TAKE_PTR(j->token);
+        e->expires = j->expires;
+        r->refreshes++;
+        log_debug("Refreshed session %s; token valid until %lld.", e->id, (long long) e->expires);
+        for (struct waiter **w = &e->waiters; *w;) {
+                if (e->expires > (*w)->newer_than) {
+                        struct waiter *done = *w;
+                        *w = done->next;
+                        complete_waiter(done, e, NULL);
+                } else
+                        w = &(*w)->next;
+        }
+        uint64_t margin = r->manager->config.refresh_margin_usec;
+        schedule(e, (uint64_t) e->expires * USEC_PER_SEC - margin);
+finish:
+        if (j->token)
+                erase_and_free(j->token);
+        entry_unref(e);
+        free(j);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct entry *e = userdata;
+        struct stitch_manager *m = e->refresher->manager;
+
+        if (e->refreshing || e->gone)
+                return 0;
+        struct job *j = calloc(1, sizeof(*j));
+        if (!j) {
+                schedule(e, stitch_now_usec(CLOCK_REALTIME) + RETRY_MIN_USEC);
+                return 0;
+        }
+        j->e = e;
+        e->refs++;
+        e->refreshing = true;
+        if (stitch_workers_submit(m->workers, refresh_work, refresh_done, j) < 0) {
+                e->refreshing = false;
+                entry_unref(e);
+                free(j);
+                schedule(e, stitch_now_usec(CLOCK_REALTIME) + RETRY_MIN_USEC);
+        }
+        return 0;
+}
+
+static void schedule(struct entry *e, uint64_t when) {
+        struct stitch_manager *m = e->refresher->manager;
+        uint64_t now = stitch_now_usec(CLOCK_REALTIME);
+        if (when < now)
+                when = now;
+        if (!e->timer) {
+                if (sd_event_add_time(m->event, &e->timer, CLOCK_REALTIME, when, USEC_PER_SEC / 10, on_timer, e) < 0)
+                        log_error("Cannot schedule the refresh of session %s.", e->id);
+                return;
+        }
+        (void) sd_event_source_set_time(e->timer, when);
+        (void) sd_event_source_set_enabled(e->timer, SD_EVENT_ONESHOT);
+}
+
+static int on_leader_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct entry *e = userdata;
+        struct stitch_manager *m = e->refresher->manager;
+        _cleanup_(stitch_session_freep) struct stitch_session *se = NULL;
+
+        log_info("Login process %lld of session %s exited without closing it: logging out.", (long long) e->leader_pid,
+                 e->id);
+        /* Revoke now in memory; the durable write goes to a worker-free path: the store
+         * call is one short transaction, acceptable here for a rare event. */
+        if (m->store_ops->session_get(m->store, e->id, &se) >= 0) {
+                (void) m->store_ops->session_set_open(m->store, se->id, false, 0, se->uid);
+                (void) stitch_session_end(m, se, "exited");
+        }
+        e->refs++;
+        entry_remove(e, "session has ended");
+        entry_unref(e);
+        return 0;
+}
+
+int stitch_refresher_add(struct stitch_refresher *r, const struct stitch_session *s, int64_t leader_pid,
+                         const char *token, int64_t expires) {
+        struct stitch_manager *m = r->manager;
+        struct entry *e = lookup(r, s->id);
+        int fd = -1;
+
+        if (leader_pid > 0) {
+                fd = pidfd_open_((pid_t) leader_pid);
+                if (fd < 0)
+                        return -errno;
+        }
+        if (e) {
+                /* Re-opened (a second open_session): follow the new leader. */
+                e->exit_watch = sd_event_source_disable_unref(e->exit_watch);
+                if (e->pidfd >= 0)
+                        close(e->pidfd);
+        } else {
+                e = calloc(1, sizeof(*e));
+                if (!e) {
+                        if (fd >= 0)
+                                close(fd);
+                        return -ENOMEM;
+                }
+                e->refresher = r;
+                e->refs = 1;
+                memcpy(e->id, s->id, sizeof(e->id));
+                memcpy(e->user_id, s->user_id, sizeof(e->user_id));
+                memcpy(e->device_id, s->device_id, sizeof(e->device_id));
+                unsigned b = bucket_of(e->id);
+                e->next_in_bucket = r->buckets[b];
+                r->buckets[b] = e;
+                r->n_entries++;
+        }
+        e->pidfd = fd;
+        e->leader_pid = leader_pid;
+        e->last_used = stitch_now();
+        if (token) {
+                if (e->token)
+                        erase_and_free(e->token);
+                e->token = strdup(token);
+                e->expires = expires;
+        } else if (!e->token)
+                e->expires = expires;
+        if (fd >= 0 && sd_event_add_io(m->event, &e->exit_watch, fd, EPOLLIN, on_leader_exit, e) < 0)
+                log_warning("Cannot watch the login process of session %s.", e->id);
+        /* Refresh RefreshMargin before expiry; at once if already due (e.g. after downtime). */
+        uint64_t margin = m->config.refresh_margin_usec;
+        uint64_t due = e->expires > 0 && (uint64_t) e->expires * USEC_PER_SEC > margin
+                               ? (uint64_t) e->expires * USEC_PER_SEC - margin
+                               : 0;
+        if (!e->token)
+                due = 0;
+        schedule(e, due);
+        return 0;
+}
+
+static int resume_cb(const struct stitch_session *s, void *userdata) {
+        struct stitch_refresher *r = userdata;
+        struct stitch_manager *m = r->manager;
+        int k = stitch_refresher_add(r, s, s->leader_pid, NULL, s->access_expires);
+        if (k == -ESRCH) {
+                log_info("Login process %lld of session %s is gone (exited while stitchd was down): logging out.",
+                         (long long) s->leader_pid, s->id);
+                (void) m->store_ops->session_set_open(m->store, s->id, false, 0, s->uid);
+                (void) stitch_session_end(m, s, "exited");
+        } else if (k < 0)
+                log_warning_errno(k, "Cannot resume session %s: %m", s->id);
+        return 0;
+}
+
+int stitch_refresher_resume(struct stitch_refresher *r) {
+        struct stitch_manager *m = r->manager;
+        int k = m->store_ops->session_foreach_open(m->store, stitch_now(), resume_cb, r);
+        if (k < 0)
+                return log_error_errno(k, "Cannot resume open sessions: %m");
+        if (r->n_entries > 0)
+                log_info("Resumed %zu open sessions.", r->n_entries);
+        return 0;
+}
+
+int stitch_refresher_get(struct stitch_refresher *r, struct stitch_call *c, const char *session_id, int64_t newer_than,
+                         bool wait) {
+        struct entry *e = lookup(r, session_id);
+        if (!e)
+                return 0;
+        e->last_used = stitch_now();
+        if (e->token && e->expires > newer_than && e->expires > stitch_now()) {
+                cJSON *p = cJSON_CreateObject();
+                cJSON_AddStringToObject(p, "access_token", e->token);
+                cJSON_AddNumberToObject(p, "expires", (double) e->expires);
+                cJSON_AddStringToObject(p, "session_id", e->id);
+                stitch_call_reply(c, p);
+                return 1;
+        }
+        if (!wait || !e->token)
+                return 0; /* mint one now */
+        struct waiter *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->call = c;
+        w->newer_than = newer_than;
+        w->next = e->waiters;
+        e->waiters = w;
+        stitch_call_defer(c);
+        return 2;
+}
+
+unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id) {
+        unsigned n = 0;
+        for (size_t b = 0; b < N_BUCKETS; b++)
+                for (struct entry *e = r->buckets[b]; e; e = e->next_in_bucket)
+                        if (streq(e->user_id, user_id))
+                                n++;
+        return n;
+}
+
+int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, char ret[STITCH_ID_LEN + 1]) {
+        struct entry *oldest = NULL;
+        for (size_t b = 0; b < N_BUCKETS; b++)
+                for (struct entry *e = r->buckets[b]; e; e = e->next_in_bucket)
+                        if (streq(e->user_id, user_id) && (!oldest || e->last_used < oldest->last_used))
+                                oldest = e;
+        if (!oldest)
+                return -ENOENT;
+        memcpy(ret, oldest->id, STITCH_ID_LEN + 1);
+        return 0;
+}
+
+size_t stitch_refresher_size(struct stitch_refresher *r) {
+        return r->n_entries;
+}
+
+uint64_t stitch_refresher_refreshes(struct stitch_refresher *r) {
+        return r->refreshes;
+}
+
+int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret) {
+        struct stitch_refresher *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->manager = m;
+        pthread_mutex_init(&r->lock, NULL);
+        r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (r->efd < 0 || sd_event_add_io(m->event, &r->inbox_source, r->efd, EPOLLIN, on_inbox, r) < 0) {
+                stitch_refresher_free(r);
+                return -errno ? -errno : -EIO;
+        }
+        *ret = r;
+        return 0;
+}
+
+struct stitch_refresher *stitch_refresher_free(struct stitch_refresher *r) {
+        if (!r)
+                return NULL;
+        for (size_t b = 0; b < N_BUCKETS; b++)
+                while (r->buckets[b]) {
+                        struct entry *e = r->buckets[b];
+                        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
+                        if (e->pidfd >= 0) {
+                                close(e->pidfd);
+                                e->pidfd = -1;
+                        }
+                        entry_remove(e, "stitchd is shutting down");
+                }
+        struct ended *l = r->inbox;
+        while (l) {
+                struct ended *n = l->next;
+                free(l);
+                l = n;
+        }
+        sd_event_source_disable_unref(r->inbox_source);
+        if (r->efd >= 0)
+                close(r->efd);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return NULL;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Long-lived logins. For every open PAM session stitchd keeps a fresh access
+ * token: an sd-event timer per session fires RefreshMargin before expiry and
+ * a worker refreshes it. The login's leader process is watched through a
+ * pidfd, so a login that dies without close_session is logged out. Sessions
+ * resume from the store after a restart. When a live login's session ends
+ * (revoke, disable, delete, logout, expiry) its entry goes at once and, with
+ * [Sessions] OnRevoke=terminate, the login itself is ended. Everything here
+ * runs on the event loop thread except stitch_refresher_notify_ended(),
+ * which any thread may call. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "call.h"
+#include "manager.h"
+
+struct stitch_refresher;
+
+int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret);
+struct stitch_refresher *stitch_refresher_free(struct stitch_refresher *r);
+
+/* Resumes the open sessions recorded in the store (after a restart). */
+int stitch_refresher_resume(struct stitch_refresher *r);
+
+/* Starts keeping a session fresh. 'token' (may be NULL) is its current access
+ * token valid until 'expires'. Returns -ESRCH if the leader process is gone. */
+int stitch_refresher_add(struct stitch_refresher *r, const struct stitch_session *s, int64_t leader_pid,
+                         const char *token, int64_t expires);
+
+/* Any thread: the session has ended; stop refreshing and (OnRevoke=terminate) end the login. */
+void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *session_id, const char *reason);
+
+/* Token.Get from the cache. Returns 1 and fills the reply when a cached token
+ * newer than 'newer_than' exists; 0 when the caller should mint one; or
+ * defers the call (returns 2) when wait is set and a refresh is pending. */
+int stitch_refresher_get(struct stitch_refresher *r, struct stitch_call *c, const char *session_id, int64_t newer_than,
+                         bool wait);
+
+/* Open sessions of a user held by the refresher (for MaxPerUser). */
+unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id);
+/* Ends the least recently used open session of the user; returns its id in ret (or -ENOENT). */
+int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, char ret[STITCH_ID_LEN + 1]);
+
+size_t stitch_refresher_size(struct stitch_refresher *r);
+uint64_t stitch_refresher_refreshes(struct stitch_refresher *r);
