@@ -216,6 +216,23 @@ struct open_after {
 
 static void open_session_after(struct stitch_call *c, void *userdata) {
         struct open_after *a = userdata;
+        struct stitch_manager *m = c->manager;
+        char oldest[STITCH_ID_LEN + 1];
+
+        /* At most MaxPerUser open sessions: the least recently used go first. */
+        while (stitch_refresher_count_user(m->refresher, a->session->user_id, a->session->id) >=
+                       m->config.max_sessions_per_user &&
+               stitch_refresher_oldest_of_user(m->refresher, a->session->user_id, a->session->id, oldest) >= 0) {
+                _cleanup_(stitch_session_freep) struct stitch_session *o = NULL;
+                log_notice("User %s has too many open sessions (MaxPerUser=%u): ending the least recently used, %s.",
+                           a->session->user_id, m->config.max_sessions_per_user, oldest);
+                stitch_refresher_forget(m->refresher, oldest, "limit");
+                if (m->store_ops->session_get(m->store, oldest, &o) >= 0) {
+                        (void) m->store_ops->session_set_open(m->store, o->id, false, 0, o->uid);
+                        (void) stitch_session_end(m, o, "limit");
+                }
+        }
+
         int r = stitch_refresher_add(c->manager->refresher, a->session, a->pid, a->token, a->expires);
         if (r < 0)
                 log_warning_errno(r, "Cannot keep session %s fresh (leader %lld): %m", a->session->id,
@@ -267,32 +284,6 @@ int stitch_method_open_session(struct stitch_call *c) {
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session's user is disabled or deleted");
         if (r < 0)
                 return stitch_call_errno(c, r, "user lookup");
-
-        /* At most MaxPerUser open sessions: the least recently used go first. */
-        struct stitch_session **list = NULL;
-        size_t n = 0, open = 0;
-        r = m->store_ops->session_list(m->store, s->user_id, false, stitch_now(), &list, &n);
-        if (r < 0)
-                return stitch_call_errno(c, r, "listing sessions");
-        for (size_t i = 0; i < n; i++)
-                if (list[i]->open && !streq(list[i]->id, s->id))
-                        open++;
-        while (open >= m->config.max_sessions_per_user) {
-                struct stitch_session *oldest = NULL;
-                for (size_t i = 0; i < n; i++)
-                        if (list[i]->open && !list[i]->revoked && !streq(list[i]->id, s->id) &&
-                            (!oldest || list[i]->last_used < oldest->last_used))
-                                oldest = list[i];
-                if (!oldest)
-                        break;
-                log_notice("User %s has %zu open sessions (MaxPerUser=%u): ending the least recently used, %s.",
-                           s->user_id, open + 1, m->config.max_sessions_per_user, oldest->id);
-                (void) m->store_ops->session_set_open(m->store, oldest->id, false, 0, oldest->uid);
-                (void) stitch_session_end(m, oldest, "limit");
-                oldest->revoked = true;
-                open--;
-        }
-        stitch_session_array_free(list, n);
 
         r = m->store_ops->session_set_open(m->store, s->id, true, pid, s->uid);
         if (r < 0)

@@ -132,6 +132,12 @@ finish:
         return r;
 }
 
+/* No token lives longer than this: Verify refuses tokens whose exp - iat exceeds
+ * the configured lifetime, so a session revoked this long ago has no live token. */
+static int64_t token_lifetime_bound(struct stitch_manager *m) {
+        return (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC) + STITCH_JWT_LEEWAY_SEC;
+}
+
 static int revocation_cb(const char *session_id, int64_t access_expires, void *userdata) {
         struct stitch_manager *m = userdata;
         return stitch_revocations_add(m->revocations, session_id, access_expires);
@@ -147,7 +153,7 @@ static void maintenance(struct stitch_manager *m) {
         /* Idle anonymous users (90 days) go, like in Stitch. */
         if (m->store_ops->user_delete_idle_anonymous(m->store, now - ANONYMOUS_IDLE_SEC, &n) >= 0 && n > 0)
                 log_info("Deleted %zu anonymous users idle for 90 days.", n);
-        if (m->store_ops->session_prune(m->store, now, &n) >= 0 && n > 0)
+        if (m->store_ops->session_prune(m->store, now - token_lifetime_bound(m), &n) >= 0 && n > 0)
                 log_debug("Pruned %zu dead sessions.", n);
         /* Retired keys are kept until every token they signed has expired. */
         int64_t keep = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC) + STITCH_JWT_LEEWAY_SEC;
@@ -191,7 +197,7 @@ int stitch_manager_start(struct stitch_manager *m) {
         r = stitch_revocations_new(&m->revocations);
         if (r < 0)
                 return r;
-        r = m->store_ops->session_foreach_revoked(m->store, stitch_now(), revocation_cb, m);
+        r = m->store_ops->session_foreach_revoked(m->store, stitch_now(), token_lifetime_bound(m), revocation_cb, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot rebuild the revocation set: %m");
         log_debug("Revocation set rebuilt: %zu live entries.", stitch_revocations_size(m->revocations));

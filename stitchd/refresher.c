@@ -204,6 +204,10 @@ static void session_ended(struct stitch_refresher *r, const char *id, const char
         entry_unref(e);
 }
 
+void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id, const char *reason) {
+        session_ended(r, session_id, reason);
+}
+
 static int on_inbox(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct stitch_refresher *r = userdata;
         uint64_t v;
@@ -284,14 +288,10 @@ static void refresh_work(void *userdata) {
                 j->result = r;
                 return;
         }
+        /* No durable write per refresh: revocation does not depend on the
+         * stored access_expires (see session_foreach_revoked), and after a
+         * restart a session is simply refreshed once more. */
         r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &j->token, &j->expires);
-        if (r >= 0)
-                r = m->store_ops->session_refreshed(m->store, s->id, j->expires, now, NULL);
-        if (r == -ENOENT) {
-                j->result = -ESTALE;
-                snprintf(j->reason, sizeof(j->reason), "revoked");
-                return;
-        }
         j->result = r;
 }
 
@@ -501,20 +501,23 @@ int stitch_refresher_get(struct stitch_refresher *r, struct stitch_call *c, cons
         return 2;
 }
 
-unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id) {
+/* Linear in the number of open sessions; only called when a session opens. */
+unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id, const char *except) {
         unsigned n = 0;
         for (size_t b = 0; b < N_BUCKETS; b++)
                 for (struct entry *e = r->buckets[b]; e; e = e->next_in_bucket)
-                        if (streq(e->user_id, user_id))
+                        if (streq(e->user_id, user_id) && !streq_ptr(e->id, except))
                                 n++;
         return n;
 }
 
-int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, char ret[STITCH_ID_LEN + 1]) {
+int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, const char *except,
+                                    char ret[STITCH_ID_LEN + 1]) {
         struct entry *oldest = NULL;
         for (size_t b = 0; b < N_BUCKETS; b++)
                 for (struct entry *e = r->buckets[b]; e; e = e->next_in_bucket)
-                        if (streq(e->user_id, user_id) && (!oldest || e->last_used < oldest->last_used))
+                        if (streq(e->user_id, user_id) && !streq_ptr(e->id, except) &&
+                            (!oldest || e->last_used < oldest->last_used))
                                 oldest = e;
         if (!oldest)
                 return -ENOENT;

@@ -39,10 +39,13 @@ void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *sessi
 int stitch_refresher_get(struct stitch_refresher *r, struct stitch_call *c, const char *session_id, int64_t newer_than,
                          bool wait);
 
-/* Open sessions of a user held by the refresher (for MaxPerUser). */
-unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id);
-/* Ends the least recently used open session of the user; returns its id in ret (or -ENOENT). */
-int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, char ret[STITCH_ID_LEN + 1]);
+/* Open sessions of a user held by the refresher, not counting 'except' (for MaxPerUser). */
+unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id, const char *except);
+/* The least recently used open session of the user other than 'except' (or -ENOENT). */
+int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, const char *except,
+                                    char ret[STITCH_ID_LEN + 1]);
+/* Ends a session's entry now, as if notified (event loop only). */
+void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id, const char *reason);
 
 size_t stitch_refresher_size(struct stitch_refresher *r);
 uint64_t stitch_refresher_refreshes(struct stitch_refresher *r);

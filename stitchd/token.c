@@ -143,11 +143,15 @@ int stitch_method_token_refresh(struct stitch_call *c) {
                         return stitch_call_errno(c, r, "refresh token");
                 stitch_sha256(new_refresh, strlen(new_refresh), new_hash);
         }
-        r = m->store_ops->session_refreshed(m->store, s->id, expires, now, new_refresh ? new_hash : NULL);
-        if (r == -ENOENT)
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
-        if (r < 0)
-                return stitch_call_errno(c, r, "recording the refresh");
+        /* Only a rotation needs a durable write (the new refresh token must
+         * survive a crash); a plain refresh just signs. */
+        if (new_refresh) {
+                r = m->store_ops->session_refreshed(m->store, s->id, expires, now, new_hash);
+                if (r == -ENOENT)
+                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
+                if (r < 0)
+                        return stitch_call_errno(c, r, "recording the refresh");
+        }
 
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "access_token", token);
@@ -196,6 +200,13 @@ int stitch_method_token_verify(struct stitch_call *c) {
                                   : r == -ENOMEM       ? "out of memory"
                                                        : "malformed token";
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", why);
+        }
+        /* Tokens never outlive the configured lifetime: the revocation set is
+         * rebuilt on that assumption. */
+        int64_t lifetime = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        if (claims.exp - claims.iat > lifetime + STITCH_JWT_LEEWAY_SEC) {
+                stitch_claims_done(&claims);
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "token lifetime exceeds AccessTokenLifetime");
         }
         if (stitch_revocations_contains(m->revocations, claims.sid)) {
                 stitch_claims_done(&claims);

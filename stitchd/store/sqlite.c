@@ -289,11 +289,12 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "(SELECT session_id FROM retired_refresh_tokens WHERE hash = ?1)",
         [ST_SESSION_SET_OPEN] = "UPDATE sessions SET open = ?2, leader_pid = ?3, uid = ?4 WHERE id = ?1",
         [ST_SESSION_REVOKED_LIVE] =
-                "SELECT id, access_expires FROM sessions WHERE revoked = 1 AND access_expires > ?1",
+                "SELECT id, MAX(access_expires, revoked_at + ?2) FROM sessions "
+                "WHERE revoked = 1 AND (access_expires > ?1 OR revoked_at + ?2 > ?1)",
         [ST_SESSION_OPEN_LIVE] =
                 "SELECT " SESSION_COLUMNS " FROM sessions "
                 "WHERE open = 1 AND revoked = 0 AND refresh_expires > ?1 ORDER BY creation_date, id",
-        [ST_SESSION_PRUNE_REVOKED] = "DELETE FROM sessions WHERE revoked = 1 AND access_expires < ?1",
+        [ST_SESSION_PRUNE_REVOKED] = "DELETE FROM sessions WHERE revoked = 1 AND access_expires < ?1 AND revoked_at < ?1",
         [ST_SESSION_PRUNE_EXPIRED] = "DELETE FROM sessions WHERE refresh_expires < ?1 AND access_expires < ?1",
         [ST_SESSION_COUNT] = "SELECT count(*) FROM sessions",
 
@@ -2058,8 +2059,8 @@ struct revoked_entry {
 };
 
 /* Callbacks run after the lock is dropped: they may call back into the store. */
-static int sqlite_session_foreach_revoked(struct stitch_store *s, int64_t now, stitch_store_revocation_cb cb,
-                                          void *userdata) {
+static int sqlite_session_foreach_revoked(struct stitch_store *s, int64_t now, int64_t lifetime,
+                                          stitch_store_revocation_cb cb, void *userdata) {
         _cleanup_free_ struct revoked_entry *a = NULL;
         size_t n = 0, allocated = 0;
         int r;
@@ -2073,7 +2074,7 @@ static int sqlite_session_foreach_revoked(struct stitch_store *s, int64_t now, s
                 r = conn_stmt(c, ST_SESSION_REVOKED_LIVE, &st);
                 if (r < 0)
                         return r;
-                if (bind_int(st, 1, now))
+                if (bind_int(st, 1, now) || bind_int(st, 2, lifetime))
                         return bind_failed(c, "session_foreach_revoked");
                 for (;;) {
                         r = step(c, st, "session_foreach_revoked");

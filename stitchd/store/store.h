@@ -183,9 +183,11 @@ struct stitch_store_ops {
         /* OpenSession / CloseSession bookkeeping. */
         int (*session_set_open)(struct stitch_store *s, const char *id, bool open, int64_t leader_pid,
                                 int64_t uid);
-        /* Revoked sessions with access_expires > now (rebuilds the revocation set). */
-        int (*session_foreach_revoked)(struct stitch_store *s, int64_t now, stitch_store_revocation_cb cb,
-                                       void *userdata);
+        /* Revoked sessions whose tokens may still be live: access_expires > now,
+         * or revoked within the last 'lifetime' seconds (access_expires is not
+         * rewritten on every refresh). Rebuilds the revocation set. */
+        int (*session_foreach_revoked)(struct stitch_store *s, int64_t now, int64_t lifetime,
+                                       stitch_store_revocation_cb cb, void *userdata);
         /* Live open sessions (for the refresher after a restart). */
         int (*session_foreach_open)(struct stitch_store *s, int64_t now, stitch_store_session_cb cb,
                                     void *userdata);

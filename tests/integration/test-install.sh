@@ -12,7 +12,7 @@ command -v make >/dev/null || skip "make is not installed"
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES make -C "$top_builddir" "$@"; }
 
 dirs=$(mk -s --no-print-directory print-install-dirs) || fail "make print-install-dirs failed"
-eval "$dirs"
+eval "$(printf '%s\n' "$dirs" | grep -E "^[a-z]+='[^']*'\$")"
 for v in bindir sbindir sysconfdir mandir docdir pammoddir systemdsystemunitdir sysusersdir tmpfilesdir bashcompletiondir; do
         [ -n "${!v}" ] || fail "$v is empty"
         case ${!v} in /*) ;; *) fail "$v is not absolute: ${!v}" ;; esac

@@ -166,7 +166,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 1);
+        assert_int_equal(version, 2);
         assert_int_equal(ops->integrity_check(f->store, &result), 0);
         assert_string_equal(result, "ok");
 }
@@ -259,7 +259,7 @@ static void test_reopen_keeps_data(void **state) {
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 1);
+        assert_int_equal(version, 2);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -269,7 +269,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 1);
+        assert_int_equal(sqlite3_column_int(st, 1), 2);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -283,7 +283,7 @@ static void test_reopen_keeps_data(void **state) {
         sqlite3_close(db);
         assert_int_not_equal(ops->open(f->path, &f->store), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 1", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 2", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         f->store = NULL;
         assert_int_equal(ops->open(f->path, &f->store), 0);
@@ -794,26 +794,26 @@ static void test_revocation_and_prune(void **state) {
         revoked = stitch_strv_free(revoked);
 
         /* foreach_revoked returns revoked sessions whose access tokens are not dead yet. */
-        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, collect_revoked, &c), 0);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, 0, collect_revoked, &c), 0);
         assert_int_equal(c.n, 3);
         collected_done(&c);
-        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 150, collect_revoked, &c), 0);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 150, 0, collect_revoked, &c), 0);
         assert_int_equal(c.n, 1);
         session_id(sid, 1);
         assert_string_equal(c.ids[0], sid);
         assert_int_equal(c.expires[0], T0 + 200);
         collected_done(&c);
-        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 200, collect_revoked, &c), 0);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 200, 0, collect_revoked, &c), 0);
         assert_int_equal(c.n, 0);
         /* A callback error stops the iteration and is returned. */
         c.fail_at = 2;
-        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, collect_revoked, &c), -ECANCELED);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, 0, collect_revoked, &c), -ECANCELED);
         assert_int_equal(c.n, 1);
         collected_done(&c);
         /* Re-entrancy. */
         {
                 struct reentrant r = { .store = f->store };
-                assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, reenter, &r), 0);
+                assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, 0, reenter, &r), 0);
                 assert_int_equal(r.calls, 3);
         }
 
@@ -911,7 +911,7 @@ static void test_user_disable_delete(void **state) {
         assert_true(s->revoked);
         assert_string_equal(s->revoked_reason, "delete");
         s = stitch_session_free(s);
-        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, collect_revoked, &c), 0);
+        assert_int_equal(ops->session_foreach_revoked(f->store, T0 + 50, 0, collect_revoked, &c), 0);
         assert_int_equal(c.n, 3);
         assert_true(collected_has(&c, sid));
         collected_done(&c);

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Module arguments. They are read afresh on every hook, so "socket=",
+ * "timeout=" and "debug" apply on whichever line they are given. */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+
+#include "macro.h"
+#include "pam_stitch.h"
+
+static const char *const provider_names[] = {
+        [PAM_STITCH_PROVIDER_AUTO] = "auto",
+        [PAM_STITCH_PROVIDER_LOCAL_USERPASS] = "local-userpass",
+        [PAM_STITCH_PROVIDER_API_KEY] = "api-key",
+        [PAM_STITCH_PROVIDER_ANON_USER] = "anon-user",
+};
+
+const char *pam_stitch_provider_to_string(enum pam_stitch_provider p) {
+        if ((size_t) p >= ELEMENTSOF(provider_names))
+                return NULL;
+        return provider_names[p];
+}
+
+static int provider_from_string(const char *s, enum pam_stitch_provider *ret) {
+        for (size_t i = 0; i < ELEMENTSOF(provider_names); i++)
+                if (streq(provider_names[i], s)) {
+                        *ret = (enum pam_stitch_provider) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int parse_timeout(const char *s, unsigned *ret) {
+        char *end = NULL;
+        unsigned long v;
+
+        /* Digits only: strtoul would accept a sign and leading blanks. */
+        if (!*s || strspn(s, "0123456789") != strlen(s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || !end || *end)
+                return -EINVAL;
+        if (v < 1 || v > PAM_STITCH_MAX_TIMEOUT_SEC)
+                return -ERANGE;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static bool socket_path_is_valid(const char *s) {
+        struct sockaddr_un sa;
+
+        return s[0] == '/' && strlen(s) < sizeof(sa.sun_path);
+}
+
+/* "name=value": returns value if arg starts with name and '=' */
+static const char *startswith_key(const char *arg, const char *key) {
+        size_t n = strlen(key);
+
+        if (strncmp(arg, key, n) != 0 || arg[n] != '=')
+                return NULL;
+        return arg + n + 1;
+}
+
+int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **argv,
+                          struct pam_stitch_args *ret) {
+        struct pam_stitch_args a = {
+                .provider = PAM_STITCH_PROVIDER_AUTO,
+                .socket = PAM_STITCH_DEFAULT_SOCKET,
+                .timeout_sec = PAM_STITCH_DEFAULT_TIMEOUT_SEC,
+                .daemon_user = PAM_STITCH_DEFAULT_DAEMON_USER,
+                .silent = !!(flags & PAM_SILENT),
+        };
+        int r = 0;
+
+        for (int i = 0; i < argc; i++) {
+                const char *arg = argv[i], *v;
+
+                if (!arg)
+                        continue;
+
+                if (streq(arg, "debug"))
+                        a.debug = true;
+                else if (streq(arg, "use_first_pass"))
+                        a.use_first_pass = true;
+                else if (streq(arg, "try_first_pass"))
+                        a.try_first_pass = true;
+                else if (streq(arg, "use_authtok"))
+                        a.use_authtok = true;
+                else if ((v = startswith_key(arg, "provider"))) {
+                        if (provider_from_string(v, &a.provider) < 0) {
+                                pam_syslog(pamh, LOG_ERR,
+                                           "Invalid argument \"%s\": expected provider=auto, local-userpass, api-key or anon-user.",
+                                           arg);
+                                r = -EINVAL;
+                        }
+                } else if ((v = startswith_key(arg, "socket"))) {
+                        if (!socket_path_is_valid(v)) {
+                                pam_syslog(pamh, LOG_ERR,
+                                           "Invalid argument \"%s\": the socket must be an absolute path shorter than %zu bytes.",
+                                           arg, sizeof(((struct sockaddr_un *) NULL)->sun_path));
+                                r = -EINVAL;
+                        } else
+                                a.socket = v;
+                } else if ((v = startswith_key(arg, "timeout"))) {
+                        if (parse_timeout(v, &a.timeout_sec) < 0) {
+                                pam_syslog(pamh, LOG_ERR,
+                                           "Invalid argument \"%s\": expected a whole number of seconds from 1 to %d.",
+                                           arg, PAM_STITCH_MAX_TIMEOUT_SEC);
+                                r = -EINVAL;
+                        }
+                } else if ((v = startswith_key(arg, "daemon_user"))) {
+                        if (isempty(v)) {
+                                pam_syslog(pamh, LOG_ERR, "Invalid argument \"%s\": a user name is required.", arg);
+                                r = -EINVAL;
+                        } else
+                                a.daemon_user = v;
+                } else
+                        pam_syslog(pamh, LOG_ERR, "Unknown argument \"%s\", ignored.", arg);
+        }
+
+        if (r < 0)
+                return r;
+
+        if (a.use_first_pass && a.try_first_pass)
+                /* use_first_pass is the stricter of the two; keep it. */
+                a.try_first_pass = false;
+
+        *ret = a;
+        return 0;
+}

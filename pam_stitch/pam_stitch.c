@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pam_stitch.so: the PAM hooks. Each hook parses its arguments, converses
+ * if it must, makes at most one call to stitchd and maps the answer to a PAM
+ * code. Only a positive answer from the daemon is ever a success; everything
+ * else (no daemon, a silent one, garbage, an error we do not know) fails. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "log.h"
+#include "macro.h"
+#include "pam_stitch.h"
+#include "wire.h"
+
+/* What authenticate leaves for the later hooks of the same transaction. */
+struct session_data {
+        char *user;          /* PAM_USER the session was created for */
+        char *session_id;
+        char *user_id;
+        char *refresh_token; /* secret */
+        bool closed; /* close_session ended it; setcred still knows it was ours */
+};
+
+static void session_data_free(struct session_data *d) {
+        if (!d)
+                return;
+        erase_and_free(d->user);
+        erase_and_free(d->session_id);
+        erase_and_free(d->user_id);
+        erase_and_free(d->refresh_token);
+        explicit_bzero(d, sizeof(*d));
+        free(d);
+}
+
+static void session_data_cleanup(pam_handle_t *pamh, void *data, int error_status) {
+        /* Memory only: the daemon session ends with close_session (or expires).
+         * Ending it here would break applications that open the session in a
+         * child process and call pam_end() in the parent. */
+        session_data_free(data);
+}
+
+/* The library's own messages (lib/client.c) must not land on the stderr of
+ * sshd or sudo: send them to syslog, like pam_syslog does. */
+static void syslog_sink(int priority, int error, const char *file, int line, const char *func,
+                        const char *message) {
+        syslog(LOG_AUTHPRIV | (priority & LOG_PRIMASK), "pam_stitch: %s", message);
+}
+
+__attribute__((constructor)) static void pam_stitch_init(void) {
+        stitch_log_set_sink(syslog_sink);
+}
+
+static const char *get_item_string(pam_handle_t *pamh, int type) {
+        const void *item = NULL;
+
+        if (pam_get_item(pamh, type, &item) != PAM_SUCCESS)
+                return NULL;
+        return item;
+}
+
+/* Items the daemon only records: left out when it would refuse them. */
+static const char *recordable(const char *s) {
+        if (isempty(s) || strlen(s) > PAM_STITCH_ITEM_MAX || !stitch_utf8_is_valid(s, strlen(s)))
+                return NULL;
+        return s;
+}
+
+/* For log lines: user names can come from the network. */
+static const char *printable(const char *s, char *buf, size_t size) {
+        pam_stitch_sanitize_text(s ? s : "", buf, size);
+        return buf;
+}
+
+static int begin(pam_handle_t *pamh, int flags, int argc, const char **argv, struct pam_stitch_args *ret) {
+        if (pam_stitch_args_parse(pamh, flags, argc, argv, ret) < 0)
+                return PAM_SERVICE_ERR;
+        return PAM_SUCCESS;
+}
+
+static int get_user(pam_handle_t *pamh, const char **ret) {
+        const char *user = NULL;
+        int r;
+
+        r = pam_get_user(pamh, &user, NULL);
+        if (r == PAM_CONV_AGAIN)
+                return PAM_INCOMPLETE;
+        if (r != PAM_SUCCESS)
+                return r;
+        if (!user)
+                return PAM_USER_UNKNOWN;
+        *ret = user;
+        return PAM_SUCCESS;
+}
+
+static bool user_is_sendable(const char *user) {
+        size_t n = strlen(user);
+
+        return n > 0 && n <= PAM_STITCH_USER_MAX && stitch_utf8_is_valid(user, n);
+}
+
+static struct session_data *get_session_data(pam_handle_t *pamh) {
+        const void *data = NULL;
+
+        if (pam_get_data(pamh, PAM_STITCH_DATA_SESSION, &data) != PAM_SUCCESS)
+                return NULL;
+        return (struct session_data *) data;
+}
+
+/* The stitch session of this transaction: from authenticate's data, or, when
+ * an earlier hook ran in another process (OpenSSH runs keyboard-interactive
+ * authentication in a child and hands the PAM environment back), from
+ * STITCH_SESSION in the PAM environment. Returns NULL if there is none.
+ *
+ * PAM_USER may have changed since authentication: sudo sets it to the
+ * target user before it opens the session. The session still belongs to
+ * the stitch user who authenticated, and is still the one to register and
+ * to end, so the session hooks do not compare users; the account hook
+ * does. */
+static const char *find_session_id(pam_handle_t *pamh, const struct pam_stitch_args *args,
+                                   struct session_data **ret_data) {
+        struct session_data *d = get_session_data(pamh);
+        const char *id;
+
+        if (ret_data)
+                *ret_data = NULL;
+
+        if (d && d->session_id) {
+                if (ret_data)
+                        *ret_data = d;
+                return d->session_id;
+        }
+
+        id = pam_getenv(pamh, PAM_STITCH_ENV_SESSION);
+        if (!id)
+                return NULL;
+        if (!pam_stitch_session_id_is_valid(id)) {
+                pam_syslog(pamh, LOG_NOTICE, "Ignoring a malformed %s in the PAM environment.",
+                           PAM_STITCH_ENV_SESSION);
+                return NULL;
+        }
+        if (args->debug)
+                pam_syslog(pamh, LOG_DEBUG, "Using stitch session %s from the PAM environment.", id);
+        return id;
+}
+
+/* Keeps the session for the later hooks of this transaction (in this
+ * process). user_id and refresh_token may be NULL. */
+static int remember_session(pam_handle_t *pamh, const char *user, const char *session_id, const char *user_id,
+                            const char *refresh_token) {
+        struct session_data *d;
+        int r;
+
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return PAM_BUF_ERR;
+        d->user = strdup(user ? user : "");
+        d->session_id = strdup(session_id);
+        d->user_id = user_id ? strdup(user_id) : NULL;
+        d->refresh_token = refresh_token ? strdup(refresh_token) : NULL;
+        if (!d->user || !d->session_id || (user_id && !d->user_id) || (refresh_token && !d->refresh_token)) {
+                session_data_free(d);
+                return PAM_BUF_ERR;
+        }
+
+        r = pam_set_data(pamh, PAM_STITCH_DATA_SESSION, d, session_data_cleanup);
+        if (r != PAM_SUCCESS) {
+                session_data_free(d);
+                return r;
+        }
+        return PAM_SUCCESS;
+}
+
+static int export_session_id(pam_handle_t *pamh, const char *id) {
+        char env[sizeof(PAM_STITCH_ENV_SESSION) + 1 + PAM_STITCH_SESSION_ID_MAX + 1];
+        int n;
+
+        n = snprintf(env, sizeof(env), "%s=%s", PAM_STITCH_ENV_SESSION, id);
+        if (n < 0 || (size_t) n >= sizeof(env))
+                return PAM_BUF_ERR;
+        return pam_putenv(pamh, env);
+}
+
+static void show_too_many_attempts(pam_handle_t *pamh, const struct pam_stitch_args *args,
+                                   const struct pam_stitch_reply *reply) {
+        const cJSON *retry = cJSON_GetObjectItemCaseSensitive(reply->parameters, "retry_after");
+
+        if (cJSON_IsNumber(retry) && retry->valuedouble >= 1 && retry->valuedouble < 1e9)
+                pam_stitch_error_msg(pamh, args, "Too many failed attempts; try again in %.0f seconds.",
+                                     retry->valuedouble);
+        else
+                pam_stitch_error_msg(pamh, args, "Too many failed attempts; try again later.");
+}
+
+/* ---- auth ---------------------------------------------------------------- */
+
+/* The secret for authentication: PAM_AUTHTOK from an earlier module
+ * (use_first_pass / try_first_pass) or asked for now. On success *ret points
+ * either into PAM (not to be freed) or to *ret_prompted, which the caller
+ * wipes and frees. */
+static int get_login_secret(pam_handle_t *pamh, const struct pam_stitch_args *args, const char **ret,
+                            char **ret_prompted) {
+        char *answer = NULL;
+        int r;
+
+        if (args->use_first_pass || args->try_first_pass) {
+                const char *item = get_item_string(pamh, PAM_AUTHTOK);
+
+                if (!isempty(item)) {
+                        *ret = item;
+                        *ret_prompted = NULL;
+                        return PAM_SUCCESS;
+                }
+                if (args->use_first_pass) {
+                        if (args->debug)
+                                pam_syslog(pamh, LOG_DEBUG, "use_first_pass: no password from an earlier module.");
+                        return PAM_AUTH_ERR;
+                }
+        }
+
+        r = pam_stitch_prompt_secret(pamh, args->provider == PAM_STITCH_PROVIDER_API_KEY ? "API key: " : "Password: ",
+                                     &answer);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        *ret = answer;
+        *ret_prompted = answer;
+        return PAM_SUCCESS;
+}
+
+static int login_reply_to_pam(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
+                              const struct pam_stitch_reply *reply) {
+        char ubuf[64];
+
+        switch (reply->error) {
+        case PAM_STITCH_ERROR_NONE:
+                return PAM_SUCCESS;
+        case PAM_STITCH_ERROR_INVALID_CREDENTIALS:
+        case PAM_STITCH_ERROR_USER_DISABLED:
+        case PAM_STITCH_ERROR_NOT_FOUND:
+        case PAM_STITCH_ERROR_SESSION_INVALID:
+                /* Unknown user, wrong secret, disabled: one answer for all. */
+                pam_syslog(pamh, LOG_NOTICE, "Authentication failure for user \"%s\".",
+                           printable(user, ubuf, sizeof(ubuf)));
+                return PAM_AUTH_ERR;
+        case PAM_STITCH_ERROR_PERMISSION_DENIED:
+                /* Service or provider not allowed. PAM_PERM_DENIED is not a
+                 * return value of pam_authenticate(). */
+                pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.Login", reply);
+                return PAM_AUTH_ERR;
+        case PAM_STITCH_ERROR_INVALID_PARAMETER:
+                pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.Login", reply);
+                return PAM_AUTH_ERR;
+        case PAM_STITCH_ERROR_TOO_MANY_ATTEMPTS:
+                pam_syslog(pamh, LOG_NOTICE, "Too many failed attempts for user \"%s\".",
+                           printable(user, ubuf, sizeof(ubuf)));
+                show_too_many_attempts(pamh, args, reply);
+                return PAM_MAXTRIES;
+        case PAM_STITCH_ERROR_BUSY:
+        case PAM_STITCH_ERROR_INTERNAL:
+        case PAM_STITCH_ERROR_OTHER:
+        default:
+                pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.Login", reply);
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+}
+
+static int keep_session(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
+                        const struct pam_stitch_reply *reply) {
+        const char *session_id = pam_stitch_reply_string(reply, "session_id");
+        const char *refresh_token = pam_stitch_reply_string(reply, "refresh_token");
+        const char *user_id = pam_stitch_reply_string(reply, "user_id");
+        int r;
+
+        if (!pam_stitch_session_id_is_valid(session_id) || isempty(refresh_token) || isempty(user_id)) {
+                pam_syslog(pamh, LOG_ERR, "stitchd answered io.stitch.Auth.Login without a valid session.");
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+
+        r = remember_session(pamh, user, session_id, user_id, refresh_token);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        /* Also in the PAM environment, for hooks that run in another process. */
+        r = export_session_id(pamh, session_id);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        if (args->debug)
+                pam_syslog(pamh, LOG_DEBUG, "stitch session %s for user id %s.", session_id, user_id);
+        return PAM_SUCCESS;
+}
+
+_public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
+        _cleanup_erase_ char *prompted = NULL;
+        enum pam_stitch_provider provider;
+        struct pam_stitch_args args;
+        const char *user = NULL, *secret = NULL, *service;
+        char ubuf[64];
+        int r;
+
+        r = begin(pamh, flags, argc, argv, &args);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        r = get_user(pamh, &user);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        provider = args.provider;
+        if (provider != PAM_STITCH_PROVIDER_ANON_USER) {
+                r = get_login_secret(pamh, &args, &secret, &prompted);
+                if (r != PAM_SUCCESS)
+                        return r;
+
+                if (provider == PAM_STITCH_PROVIDER_AUTO)
+                        provider = pam_stitch_looks_like_api_key(secret) ? PAM_STITCH_PROVIDER_API_KEY
+                                                                         : PAM_STITCH_PROVIDER_LOCAL_USERPASS;
+
+                /* Stacked modules may try the same password; never an API key. */
+                if (prompted && provider == PAM_STITCH_PROVIDER_LOCAL_USERPASS) {
+                        r = pam_set_item(pamh, PAM_AUTHTOK, prompted);
+                        if (r != PAM_SUCCESS)
+                                return r;
+                }
+        }
+
+        /* Checked only now, after the prompt: the person typing learns nothing. */
+        if (!user_is_sendable(user) ||
+            (secret && (secret[0] == 0 || strnlen(secret, PAM_STITCH_SECRET_MAX + 1) > PAM_STITCH_SECRET_MAX))) {
+                pam_syslog(pamh, LOG_NOTICE,
+                           "Authentication failure for user \"%s\" (user name or secret empty, too long or not UTF-8).",
+                           printable(user, ubuf, sizeof(ubuf)));
+                return PAM_AUTH_ERR;
+        }
+
+        service = get_item_string(pamh, PAM_SERVICE);
+
+        params = cJSON_CreateObject();
+        if (!params ||
+            pam_stitch_json_add_string(params, "user", user) < 0 ||
+            pam_stitch_json_add_string(params, "service", service) < 0 ||
+            pam_stitch_json_add_string(params, "provider", pam_stitch_provider_to_string(provider)) < 0 ||
+            pam_stitch_json_add_string(params, provider == PAM_STITCH_PROVIDER_API_KEY ? "key" : "password",
+                                       secret) < 0 ||
+            pam_stitch_json_add_string(params, "rhost", recordable(get_item_string(pamh, PAM_RHOST))) < 0 ||
+            pam_stitch_json_add_string(params, "tty", recordable(get_item_string(pamh, PAM_TTY))) < 0 ||
+            pam_stitch_json_add_string(params, "ruser", recordable(get_item_string(pamh, PAM_RUSER))) < 0)
+                return PAM_BUF_ERR;
+
+        if (args.debug)
+                pam_syslog(pamh, LOG_DEBUG, "Authenticating user \"%s\" with provider %s.",
+                           printable(user, ubuf, sizeof(ubuf)), pam_stitch_provider_to_string(provider));
+
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Login", params, &reply);
+        stitch_json_wipe_and_delete(TAKE_PTR(params)); /* the secret goes now, not at return */
+        if (r < 0)
+                return PAM_AUTHINFO_UNAVAIL;
+
+        r = login_reply_to_pam(pamh, &args, user, &reply);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        return keep_session(pamh, &args, user, &reply);
+}
+
+/* ---- setcred ------------------------------------------------------------- */
+
+static int refresh_credentials(pam_handle_t *pamh, const struct pam_stitch_args *args, struct session_data *d) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
+        const char *token;
+        int r;
+
+        params = cJSON_CreateObject();
+        if (!params || pam_stitch_json_add_string(params, "refresh_token", d->refresh_token) < 0)
+                return PAM_BUF_ERR;
+
+        r = pam_stitch_call(pamh, args, "io.stitch.Token.Refresh", params, &reply);
+        if (r < 0)
+                return PAM_CRED_ERR;
+        if (reply.error != PAM_STITCH_ERROR_NONE) {
+                pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Token.Refresh", &reply);
+                return PAM_CRED_ERR;
+        }
+        if (isempty(pam_stitch_reply_string(&reply, "access_token"))) {
+                pam_syslog(pamh, LOG_ERR, "stitchd answered io.stitch.Token.Refresh without an access token.");
+                return PAM_CRED_ERR;
+        }
+
+        /* With RotateRefreshTokens=yes the old token is dead now. */
+        token = pam_stitch_reply_string(&reply, "refresh_token");
+        if (!isempty(token)) {
+                char *copy = strdup(token);
+                if (!copy)
+                        return PAM_BUF_ERR;
+                erase_and_free(d->refresh_token);
+                d->refresh_token = copy;
+        }
+        return PAM_SUCCESS;
+}
+
+_public_ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        struct pam_stitch_args args;
+        struct session_data *d = NULL;
+        const char *id;
+        int r;
+
+        r = begin(pamh, flags, argc, argv, &args);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        id = find_session_id(pamh, &args, &d);
+
+        if ((flags & ~PAM_SILENT) == PAM_REFRESH_CRED) {
+                /* Extend the credential: renew the access token, which also
+                 * proves the session is still alive. */
+                if (!d || !d->refresh_token)
+                        return PAM_IGNORE;
+                return refresh_credentials(pamh, &args, d);
+        }
+
+        /* PAM_ESTABLISH_CRED, PAM_REINITIALIZE_CRED, PAM_DELETE_CRED: the
+         * daemon session is the credential; it is registered and ended by
+         * the session hooks and kept fresh by the daemon, so there is
+         * nothing to do here. sshd calls PAM_REINITIALIZE_CRED in every
+         * session's child process: it must not fail a stitch login. */
+        return id ? PAM_SUCCESS : PAM_IGNORE;
+}
+
+/* ---- account ------------------------------------------------------------- */
+
+_public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
+        struct pam_stitch_args args;
+        struct session_data *d = NULL;
+        const char *user = NULL, *session_id;
+        const cJSON *allowed;
+        char ubuf[64], ubuf2[64];
+        int r;
+
+        r = begin(pamh, flags, argc, argv, &args);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        r = get_user(pamh, &user);
+        if (r != PAM_SUCCESS)
+                return r;
+        if (!user_is_sendable(user))
+                return PAM_USER_UNKNOWN;
+
+        session_id = find_session_id(pamh, &args, &d);
+        if (session_id && d && !streq(d->user, user)) {
+                /* Another user than the one stitch authenticated: judge the
+                 * account on its own, not by someone else's session. */
+                pam_syslog(pamh, LOG_NOTICE, "PAM_USER is \"%s\", stitch authenticated \"%s\"; not using that session.",
+                           printable(user, ubuf, sizeof(ubuf)), printable(d->user, ubuf2, sizeof(ubuf2)));
+                session_id = NULL;
+        }
+
+        params = cJSON_CreateObject();
+        if (!params ||
+            pam_stitch_json_add_string(params, "user", user) < 0 ||
+            pam_stitch_json_add_string(params, "service", get_item_string(pamh, PAM_SERVICE)) < 0 ||
+            pam_stitch_json_add_string(params, "session_id", session_id) < 0)
+                return PAM_BUF_ERR;
+
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Authorize", params, &reply);
+        if (r < 0)
+                return PAM_AUTHINFO_UNAVAIL;
+
+        switch (reply.error) {
+        case PAM_STITCH_ERROR_NONE:
+                allowed = cJSON_GetObjectItemCaseSensitive(reply.parameters, "allowed");
+                if (cJSON_IsTrue(allowed))
+                        return PAM_SUCCESS;
+                pam_syslog(pamh, LOG_ERR, "stitchd answered io.stitch.Auth.Authorize without \"allowed\": true.");
+                return PAM_PERM_DENIED;
+        case PAM_STITCH_ERROR_NOT_FOUND:
+                if (args.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "\"%s\" is not a stitch user.", printable(user, ubuf, sizeof(ubuf)));
+                return PAM_USER_UNKNOWN;
+        case PAM_STITCH_ERROR_USER_DISABLED:
+                pam_syslog(pamh, LOG_NOTICE, "stitch account of user \"%s\" is disabled.",
+                           printable(user, ubuf, sizeof(ubuf)));
+                pam_stitch_error_msg(pamh, &args, "Your stitch account is disabled.");
+                return PAM_ACCT_EXPIRED;
+        case PAM_STITCH_ERROR_PERMISSION_DENIED:
+                pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.Authorize", &reply);
+                pam_stitch_error_msg(pamh, &args, "Your stitch account may not log in through this service.");
+                return PAM_PERM_DENIED;
+        case PAM_STITCH_ERROR_SESSION_INVALID:
+                /* Revoked (or logged out) between authentication and now. */
+                pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.Authorize", &reply);
+                pam_stitch_error_msg(pamh, &args, "Your stitch session has ended.");
+                return PAM_PERM_DENIED;
+        case PAM_STITCH_ERROR_INVALID_CREDENTIALS:
+        case PAM_STITCH_ERROR_INVALID_PARAMETER:
+        case PAM_STITCH_ERROR_TOO_MANY_ATTEMPTS:
+                pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.Authorize", &reply);
+                return PAM_PERM_DENIED;
+        default:
+                pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.Authorize", &reply);
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+}
+
+/* ---- session ------------------------------------------------------------- */
+
+_public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
+        struct pam_stitch_args args;
+        _cleanup_free_ char *session_id = NULL;
+        struct session_data *d = NULL;
+        const char *user = NULL, *id;
+        char ubuf[64];
+        int r;
+
+        r = begin(pamh, flags, argc, argv, &args);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        user = get_item_string(pamh, PAM_USER);
+        id = find_session_id(pamh, &args, &d);
+        if (!id) {
+                /* Another module authenticated this login: nothing to register. */
+                if (args.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "No stitch session in this transaction.");
+                return PAM_IGNORE;
+        }
+        /* pam_putenv() and pam_set_data() below may free the original. */
+        session_id = strdup(id);
+        if (!session_id)
+                return PAM_BUF_ERR;
+
+        params = cJSON_CreateObject();
+        if (!params ||
+            pam_stitch_json_add_string(params, "session_id", session_id) < 0 ||
+            !cJSON_AddNumberToObject(params, "pid", (double) getpid()) ||
+            pam_stitch_json_add_string(params, "tty", recordable(get_item_string(pamh, PAM_TTY))) < 0 ||
+            pam_stitch_json_add_string(params, "service", get_item_string(pamh, PAM_SERVICE)) < 0)
+                return PAM_BUF_ERR;
+
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.OpenSession", params, &reply);
+        if (r < 0)
+                return PAM_SESSION_ERR;
+        if (reply.error != PAM_STITCH_ERROR_NONE) {
+                pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.OpenSession", &reply);
+                if (reply.error == PAM_STITCH_ERROR_SESSION_INVALID)
+                        pam_stitch_error_msg(pamh, &args, "Your stitch session has ended.");
+                return PAM_SESSION_ERR;
+        }
+
+        r = export_session_id(pamh, session_id);
+        if (r != PAM_SUCCESS)
+                return r;
+        /* Found in the environment (authenticated in another process): keep
+         * it as data too, so close_session ends this session even if a later
+         * module (pam_env with user_readenv) rewrites the environment. */
+        if (!d) {
+                r = remember_session(pamh, user, session_id, NULL, NULL);
+                if (r != PAM_SUCCESS)
+                        return r;
+        }
+
+        pam_syslog(pamh, LOG_INFO, "stitch session %s opened for user \"%s\".", session_id,
+                   printable(user, ubuf, sizeof(ubuf)));
+        return PAM_SUCCESS;
+}
+
+_public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
+        _cleanup_free_ char *session_id = NULL;
+        struct pam_stitch_args args;
+        struct session_data *d = NULL;
+        const char *user = NULL, *id;
+        char ubuf[64];
+        int r;
+
+        r = begin(pamh, flags, argc, argv, &args);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        user = get_item_string(pamh, PAM_USER);
+        id = find_session_id(pamh, &args, &d);
+        if (!id)
+                return PAM_IGNORE;
+        if (d && d->closed)
+                return PAM_SUCCESS;
+        /* pam_putenv below may free the environment's copy. */
+        session_id = strdup(id);
+        if (!session_id)
+                return PAM_BUF_ERR;
+
+        params = cJSON_CreateObject();
+        if (!params || pam_stitch_json_add_string(params, "session_id", session_id) < 0)
+                return PAM_BUF_ERR;
+
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.CloseSession", params, &reply);
+        if (r < 0)
+                return PAM_SESSION_ERR;
+        if (reply.error == PAM_STITCH_ERROR_SESSION_INVALID) {
+                /* Already ended (revoked, or closed before): the goal is met. */
+                if (args.debug)
+                        pam_stitch_log_reply_error(pamh, LOG_DEBUG, "io.stitch.Auth.CloseSession", &reply);
+        } else if (reply.error != PAM_STITCH_ERROR_NONE) {
+                pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.CloseSession", &reply);
+                return PAM_SESSION_ERR;
+        }
+
+        (void) pam_putenv(pamh, PAM_STITCH_ENV_SESSION);
+        if (d) {
+                d->closed = true;
+                /* The refresh token is dead now; do not keep it around. */
+                d->refresh_token = erase_and_free(d->refresh_token);
+        }
+
+        pam_syslog(pamh, LOG_INFO, "stitch session %s closed for user \"%s\".", session_id,
+                   printable(user, ubuf, sizeof(ubuf)));
+        return PAM_SUCCESS;
+}
+
+/* ---- password ------------------------------------------------------------ */
+
+/* The current password: PAM_OLDAUTHTOK from an earlier module (or from our
+ * own PAM_PRELIM_CHECK), else asked for and stored there. */
+static int get_old_password(pam_handle_t *pamh, const struct pam_stitch_args *args, bool prelim, const char **ret,
+                            char **ret_prompted) {
+        const char *item = get_item_string(pamh, PAM_OLDAUTHTOK);
+        char *answer = NULL;
+        int r;
+
+        /* In the update phase the item is ours from the preliminary check. */
+        if (!isempty(item) && (!prelim || args->use_first_pass || args->try_first_pass || args->use_authtok)) {
+                *ret = item;
+                *ret_prompted = NULL;
+                return PAM_SUCCESS;
+        }
+        if (args->use_first_pass)
+                return PAM_AUTHTOK_RECOVERY_ERR;
+
+        r = pam_stitch_prompt_secret(pamh, "Current password: ", &answer);
+        if (r != PAM_SUCCESS)
+                return r;
+        r = pam_set_item(pamh, PAM_OLDAUTHTOK, answer);
+        if (r != PAM_SUCCESS) {
+                erase_and_free(answer);
+                return r;
+        }
+        *ret = answer;
+        *ret_prompted = answer;
+        return PAM_SUCCESS;
+}
+
+/* The new password: PAM_AUTHTOK from an earlier module (use_authtok
+ * requires one; try_first_pass takes one if present), else asked for twice. */
+static int get_new_password(pam_handle_t *pamh, const struct pam_stitch_args *args, const char **ret,
+                            char **ret_prompted) {
+        const char *item = get_item_string(pamh, PAM_AUTHTOK);
+        _cleanup_erase_ char *first = NULL, *second = NULL;
+        int r;
+
+        if (!isempty(item) && (args->use_authtok || args->try_first_pass || args->use_first_pass)) {
+                *ret = item;
+                *ret_prompted = NULL;
+                return PAM_SUCCESS;
+        }
+        if (args->use_authtok) {
+                pam_syslog(pamh, LOG_ERR, "use_authtok: no new password from an earlier module.");
+                return PAM_AUTHTOK_ERR;
+        }
+
+        r = pam_stitch_prompt_secret(pamh, "New password: ", &first);
+        if (r != PAM_SUCCESS)
+                return r;
+        r = pam_stitch_prompt_secret(pamh, "Retype new password: ", &second);
+        if (r != PAM_SUCCESS)
+                return r;
+        if (!streq(first, second)) {
+                pam_stitch_error_msg(pamh, args, "Passwords do not match.");
+                return PAM_AUTHTOK_ERR;
+        }
+
+        *ret = first;
+        *ret_prompted = TAKE_PTR(first);
+        return PAM_SUCCESS;
+}
+
+static int change_password_reply_to_pam(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
+                                        const struct pam_stitch_reply *reply) {
+        char ubuf[64], message[256];
+
+        switch (reply->error) {
+        case PAM_STITCH_ERROR_NONE:
+                return PAM_SUCCESS;
+        case PAM_STITCH_ERROR_NOT_FOUND:
+                return PAM_USER_UNKNOWN;
+        case PAM_STITCH_ERROR_INVALID_CREDENTIALS:
+                pam_syslog(pamh, LOG_NOTICE, "Password change for user \"%s\": current password not accepted.",
+                           printable(user, ubuf, sizeof(ubuf)));
+                return PAM_AUTH_ERR;
+        case PAM_STITCH_ERROR_INVALID_PARAMETER:
+                /* The daemon states the password rules in words. */
+                pam_stitch_sanitize_text(pam_stitch_reply_string(reply, "message"), message, sizeof(message));
+                pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.ChangePassword", reply);
+                if (message[0])
+                        pam_stitch_error_msg(pamh, args, "%s", message);
+                else
+                        pam_stitch_error_msg(pamh, args, "The new password was not accepted.");
+                return PAM_AUTHTOK_ERR;
+        case PAM_STITCH_ERROR_TOO_MANY_ATTEMPTS:
+                show_too_many_attempts(pamh, args, reply);
+                return PAM_MAXTRIES;
+        case PAM_STITCH_ERROR_USER_DISABLED:
+        case PAM_STITCH_ERROR_PERMISSION_DENIED:
+        case PAM_STITCH_ERROR_SESSION_INVALID:
+                pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.ChangePassword", reply);
+                pam_stitch_error_msg(pamh, args, "Your stitch password cannot be changed here.");
+                return PAM_PERM_DENIED;
+        default:
+                pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.ChangePassword", reply);
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+}
+
+_public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
+        _cleanup_erase_ char *old_prompted = NULL, *new_prompted = NULL;
+        const char *user = NULL, *old_password = NULL, *new_password = NULL;
+        struct pam_stitch_args args;
+        bool prelim;
+        int r;
+
+        r = begin(pamh, flags, argc, argv, &args);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        if (flags & PAM_PRELIM_CHECK)
+                prelim = true;
+        else if (flags & PAM_UPDATE_AUTHTOK)
+                prelim = false;
+        else
+                return PAM_SERVICE_ERR;
+
+        r = get_user(pamh, &user);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        r = get_old_password(pamh, &args, prelim, &old_password, &old_prompted);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        if (!prelim) {
+                r = get_new_password(pamh, &args, &new_password, &new_prompted);
+                if (r != PAM_SUCCESS)
+                        return r;
+                if (strnlen(new_password, PAM_STITCH_SECRET_MAX + 1) > PAM_STITCH_SECRET_MAX) {
+                        pam_stitch_error_msg(pamh, &args, "The new password is too long.");
+                        return PAM_AUTHTOK_ERR;
+                }
+        }
+
+        if (!user_is_sendable(user))
+                return PAM_USER_UNKNOWN;
+        if (old_password[0] == 0 || strnlen(old_password, PAM_STITCH_SECRET_MAX + 1) > PAM_STITCH_SECRET_MAX)
+                return PAM_AUTH_ERR;
+
+        params = cJSON_CreateObject();
+        if (!params ||
+            pam_stitch_json_add_string(params, "user", user) < 0 ||
+            pam_stitch_json_add_string(params, "service", get_item_string(pamh, PAM_SERVICE)) < 0 ||
+            pam_stitch_json_add_string(params, "old_password", old_password) < 0 ||
+            pam_stitch_json_add_string(params, "new_password", new_password) < 0 ||
+            (prelim && !cJSON_AddTrueToObject(params, "check_only")))
+                return PAM_BUF_ERR;
+
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.ChangePassword", params, &reply);
+        stitch_json_wipe_and_delete(TAKE_PTR(params));
+        if (r < 0)
+                return PAM_AUTHINFO_UNAVAIL;
+
+        r = change_password_reply_to_pam(pamh, &args, user, &reply);
+        if (r != PAM_SUCCESS)
+                return r;
+
+        /* Stacked password modules with use_authtok set the same password. */
+        if (new_prompted) {
+                r = pam_set_item(pamh, PAM_AUTHTOK, new_prompted);
+                if (r != PAM_SUCCESS)
+                        return r;
+        }
+        return PAM_SUCCESS;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Internals of pam_stitch.so shared by its files. The module is a thin
+ * client: parse the arguments, converse, make one call to stitchd per hook,
+ * and map the answer to a PAM code. Nothing here is exported: the version
+ * script keeps every symbol but pam_sm_* local. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <security/pam_modules.h>
+
+#include <cjson/cJSON.h>
+
+#define PAM_STITCH_DEFAULT_SOCKET "/run/stitchd/io.stitch.Auth"
+#define PAM_STITCH_DEFAULT_TIMEOUT_SEC 5
+#define PAM_STITCH_MAX_TIMEOUT_SEC 300
+#define PAM_STITCH_DEFAULT_DAEMON_USER "stitchd"
+
+/* Longest user name and secret sent to the daemon; longer ones fail locally
+ * (after prompting, so the outcome looks like any other failure). */
+#define PAM_STITCH_USER_MAX 256
+#define PAM_STITCH_SECRET_MAX 256
+/* rhost, tty, ruser, service: the daemon accepts up to 256 bytes. */
+#define PAM_STITCH_ITEM_MAX 256
+/* Session ids are exported to the environment; they must look like one. */
+#define PAM_STITCH_SESSION_ID_MAX 128
+
+#define PAM_STITCH_DATA_SESSION "pam_stitch_session"
+#define PAM_STITCH_ENV_SESSION "STITCH_SESSION"
+
+/* ---- arguments (args.c) -------------------------------------------------- */
+
+enum pam_stitch_provider {
+        PAM_STITCH_PROVIDER_AUTO,
+        PAM_STITCH_PROVIDER_LOCAL_USERPASS,
+        PAM_STITCH_PROVIDER_API_KEY,
+        PAM_STITCH_PROVIDER_ANON_USER,
+};
+
+struct pam_stitch_args {
+        enum pam_stitch_provider provider;
+        bool use_first_pass;
+        bool try_first_pass;
+        bool use_authtok;
+        bool debug;
+        bool silent;             /* PAM_SILENT: no informational or error messages */
+        const char *socket;      /* borrowed from argv, or the default */
+        unsigned timeout_sec;    /* total for one hook's exchange with the daemon */
+        const char *daemon_user; /* the socket's peer must be root or this user */
+};
+
+/* Parses the module arguments. Unknown arguments are logged (LOG_ERR) and
+ * ignored, as pam_unix does; a known argument with a bad value is a
+ * configuration error: returns -EINVAL (callers answer PAM_SERVICE_ERR). */
+int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **argv,
+                          struct pam_stitch_args *ret);
+
+const char *pam_stitch_provider_to_string(enum pam_stitch_provider p);
+
+/* ---- conversation (converse.c) ------------------------------------------- */
+
+/* Asks one question with echo off. On PAM_SUCCESS *ret is a malloc'ed answer
+ * the caller wipes and frees (erase_and_free). A missing answer is
+ * PAM_CONV_ERR. */
+int pam_stitch_prompt_secret(pam_handle_t *pamh, const char *prompt, char **ret);
+
+/* Shows a PAM_ERROR_MSG / PAM_TEXT_INFO unless the caller asked for silence. */
+void pam_stitch_error_msg(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+void pam_stitch_info_msg(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Copies text received from the daemon for display: control characters
+ * become '?', the result is cut at 'size' - 1 bytes. */
+void pam_stitch_sanitize_text(const char *text, char *buf, size_t size);
+
+/* True if 's' looks like a stitch API key: "stk_" and exactly 43 base64url
+ * characters. */
+bool pam_stitch_looks_like_api_key(const char *s);
+
+/* True for session ids safe to log and to export: 1..128 of [A-Za-z0-9_-]. */
+bool pam_stitch_session_id_is_valid(const char *s);
+
+/* ---- daemon calls (call.c) ----------------------------------------------- */
+
+enum pam_stitch_error {
+        PAM_STITCH_ERROR_NONE = 0, /* a reply, not an error */
+        PAM_STITCH_ERROR_INVALID_CREDENTIALS,
+        PAM_STITCH_ERROR_USER_DISABLED,
+        PAM_STITCH_ERROR_SESSION_INVALID,
+        PAM_STITCH_ERROR_PERMISSION_DENIED,
+        PAM_STITCH_ERROR_INVALID_PARAMETER,
+        PAM_STITCH_ERROR_TOO_MANY_ATTEMPTS,
+        PAM_STITCH_ERROR_NOT_FOUND,
+        PAM_STITCH_ERROR_BUSY,
+        PAM_STITCH_ERROR_INTERNAL,
+        PAM_STITCH_ERROR_OTHER, /* any error name we do not know: treated as a daemon fault */
+};
+
+struct pam_stitch_reply {
+        cJSON *root;                 /* owns everything below; wiped on done */
+        const char *error_name;      /* NULL on success */
+        enum pam_stitch_error error; /* PAM_STITCH_ERROR_NONE on success */
+        cJSON *parameters;           /* never NULL after a successful call */
+};
+
+/* One call to stitchd within args->timeout_sec in total: connect, check that
+ * the peer is root or args->daemon_user (before anything is sent), send,
+ * wait for the reply. 'parameters' is borrowed; the caller wipes it.
+ * Returns 0 with *ret filled (the reply may carry an error), or -errno when
+ * no usable answer arrived (-ENOENT/-ECONNREFUSED: no daemon, -ETIMEDOUT,
+ * -ECONNRESET, -EBADMSG, -EPERM: untrusted peer); those are logged here. */
+int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *method,
+                    const cJSON *parameters, struct pam_stitch_reply *ret);
+
+/* Wipes and frees the reply; safe on a zeroed one. */
+void pam_stitch_reply_done(struct pam_stitch_reply *reply);
+
+/* A string parameter of the reply, or NULL if absent or not a string. */
+const char *pam_stitch_reply_string(const struct pam_stitch_reply *reply, const char *name);
+
+/* Logs an error reply (name and sanitised message) at 'priority'. */
+void pam_stitch_log_reply_error(pam_handle_t *pamh, int priority, const char *method,
+                                const struct pam_stitch_reply *reply);
+
+/* Adds "name": value to obj unless value is NULL. Returns 0 or -ENOMEM. */
+int pam_stitch_json_add_string(cJSON *obj, const char *name, const char *value);

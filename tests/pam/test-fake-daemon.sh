@@ -1,0 +1,293 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The module's side of the protocol, against fake-stitchd: what each hook
+# sends, how it prompts, and how every answer maps to a PAM code.
+. "$(dirname "$0")/pam-lib.sh"
+
+command -v jq >/dev/null || skip "jq is not installed"
+
+N=0
+# with_fake REPLY [fake-stitchd options]: a fresh fake daemon answering REPLY
+# to everything, and service "fake" (all four types) pointing at it.
+with_fake() {
+        N=$((N + 1))
+        FAKE_SOCK=$T/fake-$N.sock
+        FAKE_LOG=$T/fake-$N.log
+        : > "$FAKE_LOG"
+        fake_start "$FAKE_SOCK" "$FAKE_LOG" --reply "$1"
+        pam_service fake "socket=$FAKE_SOCK timeout=3 ${FAKE_ARGS:-}"
+}
+# Parameters of the calls to METHOD, one JSON object per line.
+sent() {
+        fake_messages "$FAKE_LOG" | jq -c --arg m "$1" 'select(.method == $m) | .parameters'
+}
+sent_count() {
+        fake_messages "$FAKE_LOG" | jq -c --arg m "$1" 'select(.method == $m)' | wc -l
+}
+sent_keys() {
+        sent "$1" | jq -c 'keys' | head -n 1
+}
+
+LOGIN_OK='{"parameters":{"user_id":"5f1d00000000000000000001","session_id":"sess_abc-123","access_token":"h.p.s","refresh_token":"rt_not_a_real_secret","device_id":"000000000000000000000000","provider_type":"local-userpass","expires":1790000000,"allowed":true}}'
+API_KEY=stk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+
+# ---- a whole login with a password ------------------------------------------
+with_fake "$LOGIN_OK"
+pam_run --service fake --user ada --rhost 192.0.2.1 --tty pts/7 --ruser eve \
+        auth acct setcred open env refresh close env delcred <<<"hunter22"
+[ "$PAM_RC" = 0 ] || fail "login failed"
+expect_out "prompt: Password: "
+expect_out "env: STITCH_SESSION=sess_abc-123"
+expect_out "env: STITCH_SESSION unset"
+expect_eq "Login keys" '["password","provider","rhost","ruser","service","tty","user"]' "$(sent_keys io.stitch.Auth.Login)"
+expect_eq "Login" '{"password":"hunter22","provider":"local-userpass","rhost":"192.0.2.1","ruser":"eve","service":"fake","tty":"pts/7","user":"ada"}' \
+        "$(sent io.stitch.Auth.Login | jq -cS .)"
+expect_eq "Authorize" '{"service":"fake","session_id":"sess_abc-123","user":"ada"}' "$(sent io.stitch.Auth.Authorize | jq -cS .)"
+expect_eq "OpenSession keys" '["pid","service","session_id","tty"]' "$(sent_keys io.stitch.Auth.OpenSession)"
+expect_eq "OpenSession session" "sess_abc-123" "$(sent io.stitch.Auth.OpenSession | jq -r .session_id)"
+[ "$(sent io.stitch.Auth.OpenSession | jq -r '.pid | type')" = number ] || fail "pid is not a number"
+expect_eq "Refresh" '{"refresh_token":"rt_not_a_real_secret"}' "$(sent io.stitch.Token.Refresh | jq -cS .)"
+expect_eq "CloseSession" '{"session_id":"sess_abc-123"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
+expect_eq "calls" 5 "$(fake_messages "$FAKE_LOG" | wc -l)"
+ok "password login: Login, Authorize, OpenSession, Refresh, CloseSession with the right parameters"
+
+# The session id is in the PAM environment right after authentication, so a
+# hook in another process (sshd's keyboard-interactive child) finds it.
+pam_run --service fake --user ada auth env <<<"hunter22"
+expect_out "env: STITCH_SESSION=sess_abc-123"
+# ... and close_session in another process uses it.
+: > "$FAKE_LOG"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_other-1 close env
+[ "$PAM_RC" = 0 ] || fail "close from the environment failed"
+expect_eq "CloseSession from env" '{"session_id":"sess_other-1"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
+expect_out "env: STITCH_SESSION unset"
+# A session found in the environment at open is the one closed, even if a
+# later module (pam_env user_readenv=1) rewrites the variable.
+: > "$FAKE_LOG"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_opened open putenv:STITCH_SESSION=sess_victim close
+[ "$PAM_RC" = 0 ] || fail "open/close from the environment failed"
+expect_eq "OpenSession from env" sess_opened "$(sent io.stitch.Auth.OpenSession | jq -r .session_id)"
+expect_eq "CloseSession after rewrite" '{"session_id":"sess_opened"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
+: > "$FAKE_LOG"
+pam_service_file fake-session <<X
+session optional @PAM_STITCH@ socket=$FAKE_SOCK
+session required pam_permit.so
+auth optional @PAM_STITCH@ socket=$FAKE_SOCK
+auth required pam_permit.so
+X
+pam_run --service fake-session --user ada --env 'STITCH_SESSION=../../etc' close
+expect_out "close: PAM_SUCCESS"
+expect_eq "nothing sent for a malformed id" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
+ok "STITCH_SESSION from the PAM environment (and malformed ones ignored)"
+
+# sudo sets PAM_USER to the target user after the account check: the
+# session is still registered and ended; an account check for another user
+# than the one authenticated does not use the session.
+: > "$FAKE_LOG"
+pam_run --service fake --user ada auth acct user:root acct open close <<<"hunter22"
+[ "$PAM_RC" = 0 ] || fail "changing PAM_USER broke the transaction"
+expect_eq "Authorize calls" '{"service":"fake","session_id":"sess_abc-123","user":"ada"} {"service":"fake","user":"root"}' \
+        "$(sent io.stitch.Auth.Authorize | jq -cS . | xargs -d '\n')"
+expect_eq "OpenSession" sess_abc-123 "$(sent io.stitch.Auth.OpenSession | jq -r .session_id)"
+expect_eq "CloseSession" sess_abc-123 "$(sent io.stitch.Auth.CloseSession | jq -r .session_id)"
+ok "PAM_USER changed after authentication (sudo): session kept, account judged alone"
+
+# No stitch session: session hooks and setcred ignore the login.
+: > "$FAKE_LOG"
+pam_run --service fake-session --user ada setcred open close
+[ "$PAM_RC" = 0 ] || fail "session without a stitch session failed"
+expect_eq "nothing sent without a session" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
+ok "no stitch session: setcred/open/close ignore the login"
+
+# sshd calls PAM_REINITIALIZE_CRED in the session's child, where only the
+# environment may know the session: that must succeed, without a call.
+: > "$FAKE_LOG"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_abc-123 reinit setcred delcred
+[ "$PAM_RC" = 0 ] || fail "setcred with a session from the environment failed"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_abc-123 refresh
+expect_out "refresh: PAM_PERM_DENIED"
+expect_eq "nothing sent" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
+ok "setcred: establish/reinitialize/delete succeed for a known session; refresh needs the refresh token"
+
+# ---- stacking: PAM_AUTHTOK for passwords, never for API keys ----------------
+: > "$FAKE_LOG"
+pam_service_file stacked <<X
+auth required @PAM_STITCH@ socket=$FAKE_SOCK
+auth required @PAM_STITCH@ socket=$FAKE_SOCK use_first_pass
+X
+pam_run --service stacked --user ada auth <<<"hunter22"
+expect_out "auth: PAM_SUCCESS"
+expect_eq "one prompt" 1 "$(printf '%s\n' "$PAM_OUT" | grep -c '^prompt:')"
+expect_eq "two logins" 2 "$(sent_count io.stitch.Auth.Login)"
+expect_eq "same password" "hunter22 hunter22" "$(sent io.stitch.Auth.Login | jq -r .password | xargs)"
+ok "a prompted password is handed to stacked modules"
+
+: > "$FAKE_LOG"
+pam_run --service stacked --user ada auth <<<"$API_KEY"
+expect_out "auth: PAM_AUTH_ERR"
+expect_eq "one login" 1 "$(sent_count io.stitch.Auth.Login)"
+expect_eq "api key login" '{"key":"'$API_KEY'","provider":"api-key","service":"stacked","user":"ada"}' \
+        "$(sent io.stitch.Auth.Login | jq -cS .)"
+ok "provider=auto recognises an API key and does not hand it on"
+
+# Not quite API keys are passwords.
+for almost in "${API_KEY}A" "${API_KEY%A}" "stk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+" "STK_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; do
+        : > "$FAKE_LOG"
+        pam_run --service fake --user ada auth <<<"$almost"
+        expect_eq "provider for $almost" local-userpass "$(sent io.stitch.Auth.Login | jq -r .provider)"
+done
+ok "near-misses of the API key format are passwords"
+
+# ---- explicit providers -----------------------------------------------------
+FAKE_ARGS=provider=api-key with_fake "$LOGIN_OK"
+pam_run --service fake --user ada auth <<<"$API_KEY"
+expect_out "prompt: API key: "
+expect_out "auth: PAM_SUCCESS"
+expect_eq "api-key provider" api-key "$(sent io.stitch.Auth.Login | jq -r .provider)"
+FAKE_ARGS=provider=local-userpass with_fake "$LOGIN_OK"
+pam_run --service fake --user ada auth <<<"$API_KEY"
+expect_eq "local-userpass provider" 'local-userpass true' "$(sent io.stitch.Auth.Login | jq -r '.provider, has("password")' | xargs)"
+FAKE_ARGS=provider=anon-user with_fake "$LOGIN_OK"
+pam_run --service fake --user guest auth </dev/null
+expect_out "auth: PAM_SUCCESS"
+expect_no_out "prompt:"
+expect_eq "anon login" '{"provider":"anon-user","service":"fake","user":"guest"}' "$(sent io.stitch.Auth.Login | jq -cS .)"
+ok "provider=api-key prompts for a key, local-userpass never sends one, anon-user asks nothing"
+
+# try_first_pass uses an earlier password, or prompts.
+with_fake "$LOGIN_OK"
+pam_service_file try <<X
+auth optional @PAM_STITCH@ socket=$FAKE_SOCK try_first_pass
+X
+pam_run --service try --user ada auth <<<"hunter22"
+expect_out "prompt: Password: "
+expect_out "auth: PAM_SUCCESS"
+FAKE_ARGS=use_first_pass with_fake "$LOGIN_OK"
+pam_run --service fake --user ada auth </dev/null
+expect_out "auth: PAM_AUTH_ERR"
+expect_no_out "prompt:"
+expect_eq "nothing sent" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
+ok "try_first_pass prompts when alone; use_first_pass fails without a password"
+
+# ---- local refusals: after the prompt, before the daemon ------------------
+with_fake "$LOGIN_OK"
+long=$(printf 'x%.0s' $(seq 1 257))
+pam_run --service fake --user ada auth <<<"$long"
+expect_out "prompt: Password: "
+expect_out "auth: PAM_AUTH_ERR"
+pam_run --service fake --user "$long" auth <<<"hunter22"
+expect_out "prompt: Password: "
+expect_out "auth: PAM_AUTH_ERR"
+pam_run --service fake --user ada auth <<<""
+expect_out "auth: PAM_AUTH_ERR"
+expect_eq "nothing sent" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
+ok "over-long user names and secrets, and empty secrets, fail without a call"
+
+# ---- arguments ----------------------------------------------------------------
+for bad in provider=bogus timeout=0 timeout=301 timeout=-1 timeout=5s socket=relative/path daemon_user=; do
+        FAKE_ARGS=$bad with_fake "$LOGIN_OK"
+        pam_run --service fake --user ada auth </dev/null
+        expect_out "auth: PAM_SERVICE_ERR"
+done
+FAKE_ARGS="frobnicate debug" with_fake "$LOGIN_OK"
+pam_run --service fake --user ada auth <<<"hunter22"
+expect_out "auth: PAM_SUCCESS"
+ok "bad values are configuration errors; unknown arguments are ignored"
+
+# ---- error replies at authentication ---------------------------------------
+err() { printf '{"error":"io.stitch.Error.%s","parameters":{"message":"%s"%s}}' "$1" "${2:-nope}" "${3:+,$3}"; }
+auth_maps() {
+        with_fake "$1"
+        pam_run --service fake --user ada auth <<<"hunter22"
+        expect_out "auth: $2"
+}
+auth_maps "$(err InvalidCredentials)" PAM_AUTH_ERR
+expect_no_out "error:"
+auth_maps "$(err UserDisabled)" PAM_AUTH_ERR
+auth_maps "$(err NotFound)" PAM_AUTH_ERR
+auth_maps "$(err PermissionDenied 'service not allowed')" PAM_AUTH_ERR
+auth_maps "$(err InvalidParameter)" PAM_AUTH_ERR
+auth_maps "$(err TooManyAttempts 'slow down' '"retry_after":30')" PAM_MAXTRIES
+expect_out "error: Too many failed attempts; try again in 30 seconds."
+auth_maps "$(err Busy)" PAM_AUTHINFO_UNAVAIL
+auth_maps "$(err Internal)" PAM_AUTHINFO_UNAVAIL
+auth_maps '{"error":"org.example.Surprise","parameters":{}}' PAM_AUTHINFO_UNAVAIL
+auth_maps '{"parameters":{}}' PAM_AUTHINFO_UNAVAIL
+auth_maps '{"parameters":{"session_id":"x y","refresh_token":"r","user_id":"u"}}' PAM_AUTHINFO_UNAVAIL
+auth_maps '{"parameters":{"session_id":"abc","user_id":"u"}}' PAM_AUTHINFO_UNAVAIL
+auth_maps '{"parameters":{"session_id":"abc","refresh_token":"r","user_id":"u"},"extra":1}' PAM_AUTHINFO_UNAVAIL
+ok "authentication errors map to AUTH_ERR/MAXTRIES/AUTHINFO_UNAVAIL; odd replies fail closed"
+
+# ---- account -------------------------------------------------------------------
+acct_maps() {
+        with_fake "$1"
+        pam_run --service fake --user ada acct
+        expect_out "acct: $2"
+}
+acct_maps '{"parameters":{"user_id":"u","allowed":true}}' PAM_SUCCESS
+expect_eq "Authorize without a session" '{"service":"fake","user":"ada"}' "$(sent io.stitch.Auth.Authorize | jq -cS .)"
+acct_maps '{"parameters":{"user_id":"u","allowed":false}}' PAM_PERM_DENIED
+acct_maps '{"parameters":{"user_id":"u","allowed":"yes"}}' PAM_PERM_DENIED
+acct_maps '{"parameters":{}}' PAM_PERM_DENIED
+acct_maps "$(err NotFound)" PAM_USER_UNKNOWN
+expect_no_out "error:"
+acct_maps "$(err UserDisabled)" PAM_ACCT_EXPIRED
+expect_out "error: Your stitch account is disabled."
+acct_maps "$(err PermissionDenied)" PAM_PERM_DENIED
+expect_out "error: Your stitch account may not log in through this service."
+acct_maps "$(err SessionInvalid)" PAM_PERM_DENIED
+acct_maps "$(err Busy)" PAM_AUTHINFO_UNAVAIL
+acct_maps '{"error":"org.example.Surprise","parameters":{}}' PAM_AUTHINFO_UNAVAIL
+with_fake "$(err UserDisabled)"
+pam_run --silent --service fake --user ada acct
+expect_out "acct: PAM_ACCT_EXPIRED"
+expect_no_out "error:"
+ok "account answers map to SUCCESS/USER_UNKNOWN/ACCT_EXPIRED/PERM_DENIED/AUTHINFO_UNAVAIL; PAM_SILENT is honoured"
+
+# ---- sessions and credentials: failures ----------------------------------------
+with_fake "$(err SessionInvalid)"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_gone open
+expect_out "open: PAM_SESSION_ERR"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_gone close
+expect_out "close: PAM_SUCCESS"
+with_fake "$(err Internal)"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_x close
+expect_out "close: PAM_SESSION_ERR"
+ok "open fails on an ended session; closing an ended session succeeds"
+
+# ---- password change ------------------------------------------------------------
+with_fake '{"parameters":{}}'
+pam_run --service fake --user ada chauthtok <<<$'old-secret\nnew-secret\nnew-secret'
+expect_out "prompt: Current password: "
+expect_out "prompt: New password: "
+expect_out "prompt: Retype new password: "
+expect_out "chauthtok: PAM_SUCCESS"
+expect_eq "check" '{"check_only":true,"old_password":"old-secret","service":"fake","user":"ada"}' \
+        "$(sent io.stitch.Auth.ChangePassword | head -n 1 | jq -cS .)"
+expect_eq "change" '{"new_password":"new-secret","old_password":"old-secret","service":"fake","user":"ada"}' \
+        "$(sent io.stitch.Auth.ChangePassword | sed -n 2p | jq -cS .)"
+expect_eq "prompts" 3 "$(printf '%s\n' "$PAM_OUT" | grep -c '^prompt:')"
+ok "chauthtok: a check with the current password, then the change"
+
+with_fake '{"parameters":{}}'
+pam_run --service fake --user ada chauthtok <<<$'old-secret\nnew-secret\nother-secret'
+expect_out "error: Passwords do not match."
+expect_out "chauthtok: PAM_AUTHTOK_ERR"
+expect_eq "only the check was sent" 1 "$(sent_count io.stitch.Auth.ChangePassword)"
+with_fake "$(err InvalidCredentials)"
+pam_run --service fake --user ada chauthtok <<<$'wrong'
+expect_out "chauthtok: PAM_AUTH_ERR"
+with_fake "$(err NotFound)"
+pam_run --service fake --user ada chauthtok <<<$'whatever'
+expect_out "chauthtok: PAM_USER_UNKNOWN"
+ok "chauthtok: mismatch, rejected current password, not a stitch user"
+
+# The daemon's password rule is shown, with control characters neutralised.
+with_fake "$(err InvalidParameter 'Passwords must be 6 to 128 characters long.\u001b[2J' '"parameter":"new_password"')"
+pam_run --service fake --user ada chauthtok <<<$'old-secret'
+expect_out "error: Passwords must be 6 to 128 characters long.?[2J"
+expect_out "chauthtok: PAM_AUTHTOK_ERR"
+ok "the daemon's password rule is shown, sanitised"
+
+# No secret ever reaches the transcript, i.e. what the user's terminal shows.
+expect_no_out "old-secret"
