@@ -384,6 +384,23 @@ int stitch_method_change_password(struct stitch_call *c) {
                 return 0;
         }
 
+        /* Only root or the account itself gets here, so saying "not a stitch
+         * user" reveals nothing to a stranger; it lets `passwd` fall through
+         * to pam_unix for local accounts. */
+        {
+                _cleanup_(stitch_user_freep) struct stitch_user *probe = NULL;
+                r = m->store_ops->user_find(m->store, STITCH_USER_BY_UNIX_NAME, p.user, &probe);
+                if (r == -ENOENT && !isempty(m->config.email_domain)) {
+                        char email[512];
+                        if ((size_t) snprintf(email, sizeof(email), "%s@%s", p.user, m->config.email_domain) < sizeof(email))
+                                r = m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, &probe);
+                }
+                if (r == -ENOENT)
+                        return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "user lookup");
+        }
+
         struct stitch_login l = {.user = p.user, .service = p.service, .password = p.old_password, .cred = c->cred};
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         if (stitch_password_check_policy(p.old_password, 6, &(const char *){NULL}) < 0)

@@ -40,7 +40,7 @@ struct entry {
         int pidfd;
         char *token; /* current access token (secret: wiped) */
         int64_t expires;
-        int64_t last_used;
+        uint64_t last_used; /* CLOCK_MONOTONIC usec: orders sessions for MaxPerUser */
         bool refreshing;
         uint64_t retry_usec;
         sd_event_source *timer, *exit_watch, *kill_timer;
@@ -429,7 +429,7 @@ int stitch_refresher_add(struct stitch_refresher *r, const struct stitch_session
         }
         e->pidfd = fd;
         e->leader_pid = leader_pid;
-        e->last_used = stitch_now();
+        e->last_used = stitch_now_usec(CLOCK_MONOTONIC);
         if (token) {
                 if (e->token)
                         erase_and_free(e->token);
@@ -479,7 +479,7 @@ int stitch_refresher_get(struct stitch_refresher *r, struct stitch_call *c, cons
         struct entry *e = lookup(r, session_id);
         if (!e)
                 return 0;
-        e->last_used = stitch_now();
+        e->last_used = stitch_now_usec(CLOCK_MONOTONIC);
         if (e->token && e->expires > newer_than && e->expires > stitch_now()) {
                 cJSON *p = cJSON_CreateObject();
                 cJSON_AddStringToObject(p, "access_token", e->token);

@@ -111,6 +111,12 @@ sctl session list --user ada --json | jq -e --arg s "$s2" 'any(.sessions[]; .ses
         || fail "the caller's own session was ended"
 ok "ChangePassword checks the old password, states the rules, ends other sessions"
 
+# passwd for an account stitch does not know: NotFound, so pam_unix can take over.
+out=$(sctl call io.stitch.Auth.ChangePassword '{"user":"localonly","old_password":"whatever1","new_password":"whatever2"}') \
+        && fail "ChangePassword for a non-stitch user succeeded"
+expect_eq "not a stitch user" io.stitch.Error.NotFound "$(jq -r .error <<<"$out")"
+ok "ChangePassword says NotFound for accounts that are not stitch users"
+
 # Admin password reset.
 printf 'reset-by-admin' | sctl user passwd ada --password-stdin >/dev/null || fail "user passwd"
 login ada 'reset-by-admin' >/dev/null || fail "admin reset password"
