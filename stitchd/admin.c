@@ -68,6 +68,8 @@ int stitch_method_admin_status(struct stitch_call *c) {
         cJSON_AddNumberToObject(p, "connections", (double) stitch_server_connections(m->server));
         cJSON_AddNumberToObject(p, "open_sessions", (double) stitch_refresher_size(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes", (double) stitch_refresher_refreshes(m->refresher));
+        cJSON_AddNumberToObject(p, "refreshes_late", (double) stitch_refresher_late(m->refresher));
+        cJSON_AddNumberToObject(p, "open_sessions_lapsed", (double) stitch_refresher_lapsed(m->refresher));
         cJSON_AddNumberToObject(p, "password_verifications",
                                 (double) __atomic_load_n(&m->password_verifications, __ATOMIC_RELAXED));
         cJSON_AddNumberToObject(p, "logins_succeeded", (double) __atomic_load_n(&m->logins_succeeded, __ATOMIC_RELAXED));

@@ -58,6 +58,7 @@ struct stitch_refresher {
         struct entry *buckets[N_BUCKETS];
         size_t n_entries;
         uint64_t refreshes;
+        uint64_t late; /* refreshes that came after the token they replace had expired */
         /* Cross-thread inbox of ended sessions. */
         pthread_mutex_t lock;
         struct ended *inbox;
@@ -315,6 +316,10 @@ static void refresh_done(void *userdata) {
                 goto finish;
         }
         e->retry_usec = 0;
+        if (e->token && e->expires <= stitch_now()) {
+                r->late++;
+                log_warning("Session %s was refreshed late: its token had expired.", e->id);
+        }
         if (e->token)
                 erase_and_free(e->token);
         e->token = TAKE_PTR(j->token);
@@ -531,6 +536,20 @@ size_t stitch_refresher_size(struct stitch_refresher *r) {
 
 uint64_t stitch_refresher_refreshes(struct stitch_refresher *r) {
         return r->refreshes;
+}
+
+uint64_t stitch_refresher_late(struct stitch_refresher *r) {
+        return r->late;
+}
+
+size_t stitch_refresher_lapsed(struct stitch_refresher *r) {
+        int64_t now = stitch_now();
+        size_t n = 0;
+        for (size_t b = 0; b < N_BUCKETS; b++)
+                for (struct entry *e = r->buckets[b]; e; e = e->next_in_bucket)
+                        if (!e->token || e->expires <= now)
+                                n++;
+        return n;
 }
 
 int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret) {

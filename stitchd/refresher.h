@@ -49,3 +49,7 @@ void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id,
 
 size_t stitch_refresher_size(struct stitch_refresher *r);
 uint64_t stitch_refresher_refreshes(struct stitch_refresher *r);
+/* Refreshes that completed after the token they replaced had expired. */
+uint64_t stitch_refresher_late(struct stitch_refresher *r);
+/* Open sessions without a currently valid token (a scan; for Status). */
+size_t stitch_refresher_lapsed(struct stitch_refresher *r);

@@ -1,11 +1,11 @@
 #!/bin/bash
 # Scale: N open sessions (default 10,000; STITCH_SCALE_SESSIONS) with a 10 s
-# access-token lifetime. Checks that no open session's token ever lapses
-# (every one is refreshed on time) over two lifetimes, and that the
-# daemon's memory stays bounded. Prints the figures for docs/performance.md.
+# access-token lifetime and a 4 s margin. Checks that no refresh lands after
+# the token it replaces expired, that every session is refreshed (>= 3 times
+# in 22 s), and that the daemon's memory stays bounded. Prints the figures
+# for docs/performance.md.
 . "$TESTS_LIB"
 command -v jq >/dev/null || skip "jq is not installed"
-command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
 N=${STITCH_SCALE_SESSIONS:-10000}
 stitch_config <<'X'
 [Tokens]
@@ -29,20 +29,24 @@ echo "# $out"
 expect_eq "open sessions" "$N" "$(sctl status --json | jq .open_sessions)"
 rss1=$(rss)
 
-# Over two lifetimes, sample: no open session may have an expired access token.
+# Over two lifetimes: every refresh must land before the token it replaces
+# expires (the daemon counts late ones), and every session is refreshed.
+before=$(sctl status --json | jq .refreshes)
 lapsed_max=0
-end=$(( $(date +%s) + 22 ))
-while [ "$(date +%s)" -lt "$end" ]; do
-        lapsed=$(sqlite3 "file:$T/stitch.db?mode=ro" \
-                "SELECT count(*) FROM sessions WHERE open = 1 AND revoked = 0 AND access_expires <= strftime('%s','now')")
-        [ "$lapsed" -gt "$lapsed_max" ] && lapsed_max=$lapsed
-        sleep 1   # sampling interval: time has to pass
+for i in $(seq 1 11); do
+        sleep 2   # sampling over two lifetimes: time has to pass
+        l=$(sctl status --json | jq .open_sessions_lapsed)
+        [ "$l" -gt "$lapsed_max" ] && lapsed_max=$l
 done
-refreshes=$(sctl status --json | jq .refreshes)
+st=$(sctl status --json)
+refreshes=$(( $(jq .refreshes <<<"$st") - before ))
+late=$(jq .refreshes_late <<<"$st")
 rss2=$(rss)
-echo "# sessions=$N refreshes=$refreshes lapsed_max=$lapsed_max rss_kib: start=$rss0 after_open=$rss1 after_refresh=$rss2"
-expect_eq "sessions with a lapsed token" 0 "$lapsed_max"
-[ "$refreshes" -ge $((N * 2)) ] || fail "only $refreshes refreshes for $N sessions over two lifetimes"
+echo "# sessions=$N refreshes_in_22s=$refreshes late=$late lapsed_max=$lapsed_max rss_kib: start=$rss0 after_open=$rss1 after_refresh=$rss2"
+expect_eq "late refreshes" 0 "$late"
+expect_eq "sessions without a valid token at any sample" 0 "$lapsed_max"
+[ "$refreshes" -ge $((N * 2)) ] || fail "only $refreshes refreshes for $N sessions in 22 s (want >= 2 each)"
+expect_eq "open sessions" "$N" "$(jq .open_sessions <<<"$st")"
 # Bounded: well under 10 KiB per open session plus the baseline.
 [ $((rss2 - rss0)) -lt $((N * 10 + 65536)) ] || fail "memory grew by $((rss2 - rss0)) KiB for $N sessions"
 ok "$N open sessions all refreshed on time ($refreshes refreshes, RSS ${rss0} -> ${rss2} KiB)"
