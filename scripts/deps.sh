@@ -6,7 +6,8 @@ build="build-essential autoconf automake libtool pkg-config
        libpam0g-dev libssl-dev libargon2-dev libcjson-dev libsqlite3-dev libsystemd-dev libcurl4-openssl-dev
        pamtester"
 test="$build clang libclang-rt-14-dev libcmocka-dev libpam-wrapper jq sqlite3 openssh-server openssh-client sudo
-      sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind"
+      sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind
+      debhelper dpkg-dev lintian man-db"
 pkgs=$build
 [ "$what" = test ] && pkgs=$test
 if [ "$(id -u)" -ne 0 ]; then

@@ -24,10 +24,6 @@ static bool caller_may_act_for(const struct stitch_call *c, const char *unix_nam
         return stitch_lookup_uid(unix_name, &uid) >= 0 && uid == c->cred.uid;
 }
 
-static bool caller_may_use_session(const struct stitch_call *c, const struct stitch_session *s) {
-        return c->cred.uid == 0 || (s->uid >= 0 && (uid_t) s->uid == c->cred.uid);
-}
-
 struct login_params {
         const char *user, *service, *provider, *password, *key, *rhost, *tty, *ruser;
 };
@@ -85,12 +81,7 @@ int stitch_method_login(struct stitch_call *c) {
         if (r == -EBUSY) {
                 log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", p.user, service,
                            (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
-                cJSON *params = cJSON_CreateObject();
-                cJSON_AddStringToObject(params, "message", "too many failed attempts; try again later");
-                cJSON_AddNumberToObject(params, "retry_after",
-                                        (double) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
-                c->reply = stitch_wire_error_new(STITCH_ERROR_TOO_MANY_ATTEMPTS, params);
-                return 0;
+                return stitch_call_too_many_attempts(c, retry_after);
         }
 
         struct stitch_login l = {
@@ -182,13 +173,7 @@ int stitch_method_authorize(struct stitch_call *c) {
                         return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "session does not belong to %s",
                                                  p.user);
         } else {
-                r = m->store_ops->user_find(m->store, STITCH_USER_BY_UNIX_NAME, p.user, &u);
-                if (r == -ENOENT && !isempty(m->config.email_domain)) {
-                        char email[512];
-                        if ((size_t) snprintf(email, sizeof(email), "%s@%s", p.user, m->config.email_domain) <
-                            sizeof(email))
-                                r = m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, &u);
-                }
+                r = stitch_user_find_by_login_name(m, p.user, &u);
                 if (r == -ENOENT)
                         return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
                 if (r < 0)
@@ -262,13 +247,8 @@ int stitch_method_open_session(struct stitch_call *c) {
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
-        if (r == -ENOENT)
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
-        if (r < 0)
-                return stitch_call_errno(c, r, "session lookup");
-        if (!caller_may_use_session(c, s))
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
+        if (stitch_call_find_session(c, p.session_id, &s) < 0)
+                return 0;
         if (s->revoked || s->refresh_expires <= stitch_now())
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
         if (p.pid < 0 || p.pid > INT32_MAX)
@@ -325,13 +305,8 @@ int stitch_method_close_session(struct stitch_call *c) {
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
-        if (r == -ENOENT)
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
-        if (r < 0)
-                return stitch_call_errno(c, r, "session lookup");
-        if (!caller_may_use_session(c, s))
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
+        if (stitch_call_find_session(c, p.session_id, &s) < 0)
+                return 0;
         (void) m->store_ops->session_set_open(m->store, s->id, false, 0, s->uid);
         r = stitch_session_end(m, s, "logout");
         if (r < 0)
@@ -376,25 +351,15 @@ int stitch_method_change_password(struct stitch_call *c) {
         }
 
         uint64_t retry_after = 0;
-        if (stitch_ratelimit_begin(m->ratelimit, p.user, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY) {
-                cJSON *params = cJSON_CreateObject();
-                cJSON_AddStringToObject(params, "message", "too many failed attempts; try again later");
-                cJSON_AddNumberToObject(params, "retry_after", (double) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
-                c->reply = stitch_wire_error_new(STITCH_ERROR_TOO_MANY_ATTEMPTS, params);
-                return 0;
-        }
+        if (stitch_ratelimit_begin(m->ratelimit, p.user, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY)
+                return stitch_call_too_many_attempts(c, retry_after);
 
         /* Only root or the account itself gets here, so saying "not a stitch
          * user" reveals nothing to a stranger; it lets `passwd` fall through
          * to pam_unix for local accounts. */
         {
                 _cleanup_(stitch_user_freep) struct stitch_user *probe = NULL;
-                r = m->store_ops->user_find(m->store, STITCH_USER_BY_UNIX_NAME, p.user, &probe);
-                if (r == -ENOENT && !isempty(m->config.email_domain)) {
-                        char email[512];
-                        if ((size_t) snprintf(email, sizeof(email), "%s@%s", p.user, m->config.email_domain) < sizeof(email))
-                                r = m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, &probe);
-                }
+                r = stitch_user_find_by_login_name(m, p.user, &probe);
                 if (r == -ENOENT)
                         return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
                 if (r < 0)

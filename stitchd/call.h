@@ -55,6 +55,14 @@ int stitch_call_invalid_parameter(struct stitch_call *c, const char *parameter, 
 /* Maps a -errno from the store or elsewhere to a reply (NotFound, Busy, Internal). Returns 0. */
 int stitch_call_errno(struct stitch_call *c, int error, const char *what);
 
+/* Looks up the session a call names. Answers SessionInvalid (unknown id) or
+ * PermissionDenied (another uid's session; root may use any) itself and
+ * returns < 0 then. */
+int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret);
+
+/* Answers TooManyAttempts with retry_after (seconds). Returns 0. */
+int stitch_call_too_many_attempts(struct stitch_call *c, uint64_t retry_after_usec);
+
 /* Decodes parameters by table, answering InvalidParameter itself on failure.
  * Returns 0 when decoded, -EINVAL when an error reply was set. */
 int stitch_call_decode(struct stitch_call *c, const void *table, size_t n_table, void *dest);

@@ -55,6 +55,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_info("Received SIGHUP: nothing to reload (restart stitchd to apply configuration changes).");
+        return 0;
+}
+
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -166,8 +171,8 @@ int main(int argc, char **argv) {
 
         (void) sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGINT, on_signal, NULL);
-        /* SIGHUP: nothing to reload yet; don't die on it. */
-        (void) sd_event_add_signal(m->event, NULL, SIGHUP, NULL, NULL);
+        /* SIGHUP: nothing to reload yet; don't die on it (a NULL handler would exit the loop). */
+        (void) sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, NULL);
         r = sd_event_set_watchdog(m->event, true); /* pings WATCHDOG=1 when WATCHDOG_USEC is set */
         if (r > 0)
                 log_debug("Watchdog enabled.");

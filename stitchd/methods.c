@@ -4,6 +4,7 @@
 
 #include "call.h"
 #include "log.h"
+#include "util.h"
 #include "wire.h"
 
 /* The one registry of wire methods and where they may run. */
@@ -105,6 +106,38 @@ int stitch_call_errno(struct stitch_call *c, int error, const char *what) {
                 return stitch_call_error(c, STITCH_ERROR_INTERNAL, "%s failed: %s; nothing was changed", what,
                                          strerror(error));
         }
+}
+
+int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret) {
+        struct stitch_manager *m = c->manager;
+        struct stitch_session *s = NULL;
+        int r = stitch_objectid_valid(session_id) ? m->store_ops->session_get(m->store, session_id, &s) : -ENOENT;
+        if (r == -ENOENT) {
+                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+                return r;
+        }
+        if (r < 0) {
+                stitch_call_errno(c, r, "session lookup");
+                return r;
+        }
+        /* A session belongs to the uid it was created for. */
+        if (c->cred.uid != 0 && (s->uid < 0 || (uid_t) s->uid != c->cred.uid)) {
+                stitch_session_free(s);
+                stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
+                return -EPERM;
+        }
+        *ret = s;
+        return 0;
+}
+
+int stitch_call_too_many_attempts(struct stitch_call *c, uint64_t retry_after_usec) {
+        cJSON *params = cJSON_CreateObject();
+        cJSON_AddStringToObject(params, "message", "too many failed attempts; try again later");
+        cJSON_AddNumberToObject(params, "retry_after", (double) ((retry_after_usec + USEC_PER_SEC - 1) / USEC_PER_SEC));
+        if (c->reply)
+                cJSON_Delete(c->reply);
+        c->reply = stitch_wire_error_new(STITCH_ERROR_TOO_MANY_ATTEMPTS, params);
+        return 0;
 }
 
 int stitch_call_decode(struct stitch_call *c, const void *table, size_t n_table, void *dest) {

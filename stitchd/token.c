@@ -34,14 +34,8 @@ int stitch_method_token_get(struct stitch_call *c) {
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
-        if (r == -ENOENT)
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
-        if (r < 0)
-                return stitch_call_errno(c, r, "session lookup");
-        /* A session belongs to the uid it was created for; only that uid and root may read its tokens. */
-        if (c->cred.uid != 0 && (s->uid < 0 || (uid_t) s->uid != c->cred.uid))
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
+        if (stitch_call_find_session(c, p.session_id, &s) < 0)
+                return 0;
         if (s->revoked || s->refresh_expires <= now || stitch_revocations_contains(m->revocations, s->id))
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
         r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);

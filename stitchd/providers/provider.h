@@ -36,5 +36,9 @@ extern const struct stitch_provider stitch_provider_anon;
 
 const struct stitch_provider *stitch_provider_find(const char *name);
 
+/* The user a Unix login name refers to: unix_name first, then
+ * NAME@EmailDomain (local-userpass mapping). -ENOENT if none. */
+int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
+
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);

@@ -12,8 +12,7 @@ static bool userpass_enabled(const struct stitch_config *c) {
         return c->userpass_enabled;
 }
 
-/* The user a Unix name refers to: unix_name first, then NAME@EmailDomain. */
-static int find_user(struct stitch_manager *m, const char *name, struct stitch_user **ret) {
+int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret) {
         int r = m->store_ops->user_find(m->store, STITCH_USER_BY_UNIX_NAME, name, ret);
         if (r != -ENOENT || isempty(m->config.email_domain))
                 return r;
@@ -31,7 +30,7 @@ static int userpass_authenticate(struct stitch_manager *m, const struct stitch_l
         if (!l->password)
                 return -EINVAL;
 
-        r = find_user(m, l->user, &u);
+        r = stitch_user_find_by_login_name(m, l->user, &u);
         if (r < 0 && r != -ENOENT)
                 return r;
         if (u) {
