@@ -16,7 +16,7 @@ say "Installing build dependencies"
 scripts/deps.sh build
 
 say "Building"
-./autogen.sh >/dev/null
+./autogen.sh >/dev/null 2>&1
 mkdir -p build && cd build
 ../configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var --runstatedir=/run >/dev/null
 make -j"$(nproc)" >/dev/null
