@@ -268,6 +268,7 @@ static int set_disabled(struct stitch_call *c, bool disabled) {
         if (disabled)
                 pre_revoke_user(m, u->id);
         int r = m->store_ops->user_set_disabled(m->store, u->id, disabled, stitch_now(), &revoked);
+        stitch_manager_users_changed(m);
         if (r < 0)
                 return stitch_call_errno(c, r, disabled ? "disabling the user" : "enabling the user");
         stitch_manager_revoked(m, revoked);
@@ -295,6 +296,7 @@ int stitch_method_admin_user_delete(struct stitch_call *c) {
                 return 0;
         pre_revoke_user(m, u->id);
         int r = m->store_ops->user_delete(m->store, u->id, stitch_now(), &revoked);
+        stitch_manager_users_changed(m);
         if (r < 0)
                 return stitch_call_errno(c, r, "deleting the user");
         stitch_manager_revoked(m, revoked);

@@ -93,6 +93,8 @@ int stitch_method_token_refresh(struct stitch_call *c);
 int stitch_method_token_verify(struct stitch_call *c);
 int stitch_method_token_logout(struct stitch_call *c);
 int stitch_method_token_jwks(struct stitch_call *c);
+/* Drops Token.Verify's cache of users (shutdown). */
+void stitch_verify_cache_clear(void);
 int stitch_method_admin_status(struct stitch_call *c);
 int stitch_method_admin_user_create(struct stitch_call *c);
 int stitch_method_admin_user_list(struct stitch_call *c);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "manager.h"
 #include "password.h"
+#include "call.h"
 #include "refresher.h"
 #include "server.h"
 #include "util.h"
@@ -41,6 +42,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         m->refresher = stitch_refresher_free(m->refresher);
         m->server = stitch_server_free(m->server);
         m->maintenance_timer = sd_event_source_disable_unref(m->maintenance_timer);
+        stitch_verify_cache_clear();
         m->keyring = stitch_keyring_free(m->keyring);
         if (m->store)
                 m->store_ops->close(m->store);
@@ -151,7 +153,8 @@ static void maintenance(struct stitch_manager *m) {
         if (n > 0)
                 log_debug("Dropped %zu expired revocations.", n);
         /* Idle anonymous users (90 days) go, like in Stitch. */
-        if (m->store_ops->user_delete_idle_anonymous(m->store, now - ANONYMOUS_IDLE_SEC, &n) >= 0 && n > 0)
+        if (m->store_ops->user_delete_idle_anonymous(m->store, now - ANONYMOUS_IDLE_SEC, &n) >= 0 && n > 0 &&
+            (stitch_manager_users_changed(m), true))
                 log_info("Deleted %zu anonymous users idle for 90 days.", n);
         if (m->store_ops->session_prune(m->store, now - token_lifetime_bound(m), &n) >= 0 && n > 0)
                 log_debug("Pruned %zu dead sessions.", n);

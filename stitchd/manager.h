@@ -39,7 +39,14 @@ struct stitch_manager {
         /* Counters for Status (atomic: workers update them). */
         uint64_t password_verifications;
         uint64_t logins_succeeded, logins_failed;
+        /* Bumped (atomically, any thread) after every change to a stored user:
+         * invalidates the event loop's cache of users for Token.Verify. */
+        uint64_t users_generation;
 };
+
+static inline void stitch_manager_users_changed(struct stitch_manager *m) {
+        __atomic_fetch_add(&m->users_generation, 1, __ATOMIC_RELEASE);
+}
 
 int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret);
 struct stitch_manager *stitch_manager_free(struct stitch_manager *m);

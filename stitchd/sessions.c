@@ -81,6 +81,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         if (r < 0)
                 return r;
         (void) m->store_ops->user_touch(m->store, u->id, now);
+        stitch_manager_users_changed(m);
 
         cJSON *p = cJSON_CreateObject();
         if (!p)

@@ -173,6 +173,66 @@ struct verify_params {
         const char *access_token;
 };
 
+/* Token.Verify runs on the event loop only, so this small direct-mapped cache
+ * of users needs no lock. An entry is valid while users_generation has not
+ * moved since it was filled; any change to any user moves it. Revocation does
+ * not depend on this cache: it is checked against the revocation set first. */
+#define USER_CACHE_SLOTS 1024
+static struct {
+        char id[STITCH_ID_LEN + 1];
+        uint64_t generation;
+        bool disabled;
+        cJSON *user;
+} user_cache[USER_CACHE_SLOTS];
+
+static unsigned user_slot(const char *id) {
+        uint32_t h = 2166136261u;
+        for (; *id; id++)
+                h = (h ^ (unsigned char) *id) * 16777619u;
+        return h % USER_CACHE_SLOTS;
+}
+
+void stitch_verify_cache_clear(void) {
+        for (size_t k = 0; k < USER_CACHE_SLOTS; k++) {
+                cJSON_Delete(user_cache[k].user);
+                user_cache[k].user = NULL;
+        }
+}
+
+/* Returns a new JSON copy of the user, or NULL with *ret_error set (-ENOENT, -EACCES disabled, -errno). */
+static cJSON *verify_user(struct stitch_manager *m, const char *id, int *ret_error) {
+        uint64_t gen = __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE);
+        unsigned k = user_slot(id);
+        if (user_cache[k].user && user_cache[k].generation == gen && streq(user_cache[k].id, id)) {
+                if (user_cache[k].disabled) {
+                        *ret_error = -EACCES;
+                        return NULL;
+                }
+                return cJSON_Duplicate(user_cache[k].user, true);
+        }
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, id, &u);
+        if (r < 0) {
+                *ret_error = r;
+                return NULL;
+        }
+        cJSON *j = stitch_user_to_json(u);
+        if (!j) {
+                *ret_error = -ENOMEM;
+                return NULL;
+        }
+        cJSON_Delete(user_cache[k].user);
+        memcpy(user_cache[k].id, u->id, sizeof(user_cache[k].id));
+        user_cache[k].generation = gen;
+        user_cache[k].disabled = u->disabled;
+        user_cache[k].user = j;
+        if (u->disabled) {
+                *ret_error = -EACCES;
+                return NULL;
+        }
+        return cJSON_Duplicate(j, true);
+}
+
 int stitch_method_token_verify(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"access_token", STITCH_PARAM_STRING, offsetof(struct verify_params, access_token), true, STITCH_JWT_MAX_LEN},
@@ -180,7 +240,6 @@ int stitch_method_token_verify(struct stitch_call *c) {
         struct stitch_manager *m = c->manager;
         struct verify_params p = {0};
         struct stitch_claims claims = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         int r;
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
@@ -206,12 +265,12 @@ int stitch_method_token_verify(struct stitch_call *c) {
                 stitch_claims_done(&claims);
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session revoked");
         }
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, claims.sub, &u);
-        if (r < 0 || u->disabled) {
+        cJSON *user = verify_user(m, claims.sub, &r);
+        if (!user) {
                 stitch_claims_done(&claims);
-                if (r < 0 && r != -ENOENT)
+                if (r != -ENOENT && r != -EACCES)
                         return stitch_call_errno(c, r, "user lookup");
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, r < 0 ? "user deleted" : "user disabled");
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, r == -ENOENT ? "user deleted" : "user disabled");
         }
 
         cJSON *cl = cJSON_CreateObject();
@@ -230,7 +289,7 @@ int stitch_method_token_verify(struct stitch_call *c) {
 
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddItemToObject(reply, "claims", cl);
-        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(u));
+        cJSON_AddItemToObject(reply, "user", user);
         return stitch_call_reply(c, reply);
 }
 
