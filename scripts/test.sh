@@ -3,7 +3,8 @@
 #   sudo scripts/test.sh
 # Installs the test dependencies (Debian 12), builds from scratch with
 # -Werror, runs `make check`, runs the unit tests again under ASan+UBSan,
-# runs the fuzz harnesses for a short smoke under libFuzzer, and ends with
+# runs the fuzz harnesses for a short smoke under libFuzzer, checks that
+# `make distcheck` passes, and ends with
 # the line "N passed, N failed" (automake's # PASS / # FAIL, summed).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,6 +73,14 @@ if command -v clang >/dev/null; then
         else
                 tail -n 20 "$dir/configure.log" "$dir/build.log"; build_failed "fuzz: build failed"
         fi
+fi
+
+# 4. The release tarball builds and passes its unit tests from nothing but itself.
+echo "=== distcheck"
+if make -C "$out/main" -j"$jobs" distcheck TESTS="$unit_tests" >"$out/distcheck.log" 2>&1; then
+        echo "PASS: make distcheck"; passed=$((passed + 1))
+else
+        echo "FAIL: make distcheck"; tail -n 40 "$out/distcheck.log"; failed=$((failed + 1))
 fi
 
 echo
