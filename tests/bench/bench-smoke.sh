@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# make check: stitch-bench --smoke (tiny counts, a few seconds) runs every
+# benchmark once, the scale path included, and prints its table; the figures
+# are not judged here. Then --json must print one JSON document.
+set -u
+: "${top_builddir:?run through make check}"
+BENCH=$top_builddir/tests/bench/stitch-bench
+[ -x "$BENCH" ] || { echo "SKIP: $BENCH is not built"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: stitch-bench needs root (admin socket, PAM, a temporary local account)"; exit 77; }
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+"$BENCH" --smoke --scale >"$out"
+rc=$?
+cat "$out"
+[ $rc -eq 77 ] && exit 77
+[ $rc -eq 0 ] || { echo "FAIL: stitch-bench --smoke exited $rc"; exit 1; }
+for id in argon2.verify pam.login pam_unix.login login.c2 verify.latency verify.rps.c32 apikey.c1 refresh.c1 \
+          scale.login.2k-users; do
+        grep -q "^$id " "$out" || { echo "FAIL: no row '$id' in the table"; exit 1; }
+done
+grep -q '^targets: ' "$out" || { echo "FAIL: no summary line"; exit 1; }
+
+"$BENCH" --smoke --json --only argon2 >"$out"
+rc=$?
+[ $rc -eq 0 ] || { echo "FAIL: stitch-bench --smoke --json exited $rc"; exit 1; }
+if command -v python3 >/dev/null; then
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["results"][0]["id"]=="argon2.verify"' "$out" \
+                || { echo "FAIL: --json did not print the expected JSON document"; cat "$out"; exit 1; }
+else
+        grep -q '"results"' "$out" || { echo "FAIL: --json printed no results"; exit 1; }
+fi
+echo "ok - stitch-bench --smoke"
