@@ -212,10 +212,8 @@ static void open_session_after(struct stitch_call *c, void *userdata) {
                 log_notice("User %s has too many open sessions (MaxPerUser=%u): ending the least recently used, %s.",
                            a->session->user_id, m->config.max_sessions_per_user, oldest);
                 stitch_refresher_forget(m->refresher, oldest, "limit");
-                if (m->store_ops->session_get(m->store, oldest, &o) >= 0) {
-                        (void) m->store_ops->session_set_open(m->store, o->id, false, 0, o->uid);
+                if (m->store_ops->session_get(m->store, oldest, &o) >= 0)
                         (void) stitch_session_end(m, o, "limit");
-                }
         }
 
         int r = stitch_refresher_add(c->manager->refresher, a->session, a->pid, a->token, a->expires);
@@ -307,8 +305,7 @@ int stitch_method_close_session(struct stitch_call *c) {
                 return 0;
         if (stitch_call_find_session(c, p.session_id, &s) < 0)
                 return 0;
-        (void) m->store_ops->session_set_open(m->store, s->id, false, 0, s->uid);
-        r = stitch_session_end(m, s, "logout");
+        r = stitch_session_end(m, s, "logout"); /* also marks it closed: one fsync */
         if (r < 0)
                 return stitch_call_errno(c, r, "closing the session");
         return stitch_call_reply(c, NULL);

@@ -389,10 +389,8 @@ static int on_leader_exit(sd_event_source *s, int fd, uint32_t revents, void *us
                  e->id);
         /* Revoke now in memory; the durable write goes to a worker-free path: the store
          * call is one short transaction, acceptable here for a rare event. */
-        if (m->store_ops->session_get(m->store, e->id, &se) >= 0) {
-                (void) m->store_ops->session_set_open(m->store, se->id, false, 0, se->uid);
+        if (m->store_ops->session_get(m->store, e->id, &se) >= 0)
                 (void) stitch_session_end(m, se, "exited");
-        }
         e->refs++;
         entry_remove(e, "session has ended");
         entry_unref(e);
@@ -462,7 +460,6 @@ static int resume_cb(const struct stitch_session *s, void *userdata) {
         if (k == -ESRCH) {
                 log_info("Login process %lld of session %s is gone (exited while stitchd was down): logging out.",
                          (long long) s->leader_pid, s->id);
-                (void) m->store_ops->session_set_open(m->store, s->id, false, 0, s->uid);
                 (void) stitch_session_end(m, s, "exited");
         } else if (k < 0)
                 log_warning_errno(k, "Cannot resume session %s: %m", s->id);

@@ -80,8 +80,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         r = m->store_ops->session_create(m->store, &s);
         if (r < 0)
                 return r;
-        (void) m->store_ops->user_touch(m->store, u->id, now);
-        stitch_manager_users_changed(m);
+        stitch_manager_users_changed(m); /* session_create recorded the login time */
 
         cJSON *p = cJSON_CreateObject();
         if (!p)

@@ -270,7 +270,7 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "SELECT " SESSION_COLUMNS " FROM sessions "
                 "WHERE user_id = ?3 AND (?1 OR (revoked = 0 AND refresh_expires > ?2)) ORDER BY creation_date, id",
         [ST_SESSION_REVOKE] =
-                "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked = 0",
+                "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3, open = 0 WHERE id = ?1 AND revoked = 0",
         [ST_SESSION_LIVE_IDS_OF_USER] =
                 "SELECT id FROM sessions WHERE " SESSION_LIVE_OF_USER " ORDER BY creation_date, id",
         [ST_SESSION_REVOKE_USER] =
@@ -1822,6 +1822,17 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
                         r = update_by_id(c, st, "session_create"); /* nothing inserted: no such user */
         }
         stmt_release(&st);
+        /* A login is also the user's last authentication: same transaction, one fsync. */
+        if (r >= 0) {
+                r = conn_stmt(c, ST_USER_TOUCH, &st);
+                if (r >= 0) {
+                        if (bind_text(st, 1, se->user_id) || bind_int(st, 2, se->creation_date))
+                                r = bind_failed(c, "session_create");
+                        else
+                                r = exec_stmt(c, st, "session_create", NULL);
+                }
+                stmt_release(&st);
+        }
         return tx_end(c, r);
 }
 

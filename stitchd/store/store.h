@@ -159,6 +159,7 @@ struct stitch_store_ops {
         int (*apikey_delete)(struct stitch_store *s, const char *id);
 
         /* sessions ------------------------------------------------------------ */
+        /* Also sets the user's last_authentication_date to creation_date (one transaction). */
         int (*session_create)(struct stitch_store *s, const struct stitch_session *se);
         int (*session_get)(struct stitch_store *s, const char *id, struct stitch_session **ret);
         int (*session_find_by_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
@@ -167,7 +168,7 @@ struct stitch_store_ops {
          * refresh_expires > now). Ordered by creation_date. */
         int (*session_list)(struct stitch_store *s, const char *user_id, bool include_revoked,
                             int64_t now, struct stitch_session ***ret, size_t *ret_n);
-        /* Marks revoked (idempotent: -ENOENT only if the id does not exist;
+        /* Marks revoked and no longer open (idempotent: -ENOENT only if the id does not exist;
          * returns 0 and leaves revoked_at unchanged if already revoked, 1 if it revoked now). */
         int (*session_revoke)(struct stitch_store *s, const char *id, int64_t now, const char *reason);
         /* Revokes every live session of the user; returns their ids (strv). */
