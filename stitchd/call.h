@@ -72,6 +72,9 @@ typedef int (*stitch_method_handler)(struct stitch_call *c);
 enum {
         STITCH_METHOD_ADMIN = 1 << 0, /* admin socket only */
         STITCH_METHOD_SLOW = 1 << 1,  /* runs on a worker thread */
+        /* Runs on a worker only when RotateRefreshTokens=yes (it then writes durably);
+         * otherwise it only reads and signs, cheaper inline than two thread hops. */
+        STITCH_METHOD_SLOW_WHEN_ROTATING = 1 << 2,
 };
 
 struct stitch_method {

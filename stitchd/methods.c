@@ -15,7 +15,7 @@ static const struct stitch_method methods[] = {
         {"io.stitch.Auth.CloseSession", stitch_method_close_session, STITCH_METHOD_SLOW},
         {"io.stitch.Auth.ChangePassword", stitch_method_change_password, STITCH_METHOD_SLOW},
         {"io.stitch.Token.Get", stitch_method_token_get, 0},
-        {"io.stitch.Token.Refresh", stitch_method_token_refresh, STITCH_METHOD_SLOW},
+        {"io.stitch.Token.Refresh", stitch_method_token_refresh, STITCH_METHOD_SLOW_WHEN_ROTATING},
         {"io.stitch.Token.Verify", stitch_method_token_verify, 0},
         {"io.stitch.Token.Logout", stitch_method_token_logout, STITCH_METHOD_SLOW},
         {"io.stitch.Token.Jwks", stitch_method_token_jwks, 0},

@@ -254,7 +254,8 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "only root%s%s may use the admin socket",
                                   m->config.admin_group ? " and members of " : "",
                                   m->config.admin_group ? m->config.admin_group : "");
-        } else if (method->flags & STITCH_METHOD_SLOW) {
+        } else if ((method->flags & STITCH_METHOD_SLOW) ||
+                   ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->config.rotate_refresh_tokens)) {
                 struct pending *p = calloc(1, sizeof(*p));
                 if (p) {
                         p->conn = c;
