@@ -12,7 +12,8 @@
 # 2. A well-behaved client (rel-client verify: Token.Verify in a loop on one
 #    connection) is measured alone, then while 1000 connections (idle,
 #    half-sent, never-reading), slow readers, connect/close churn, 64 KiB + 1
-#    messages and the hostile batch above hammer the daemon. Prints p50/p99
+#    messages and the hostile batch above hammer the daemon; then a client
+#    connecting per call while another churns connections. Prints p50/p99
 #    and the daemon's VmHWM/VmRSS; fails only if the client sees an error or
 #    a call over 10 s, the daemon dies, or its peak RSS exceeds
 #    STITCH_LOAD_MAX_RSS_MB (default 1024; not checked under sanitizers).
@@ -165,7 +166,6 @@ done
 [ "$(cat "$T"/flood.* | grep -c '^connected')" = 3 ] || fail "the floods did not connect: $(cat "$T"/flood.*)"
 "$ABUSE" slowread "$STITCH_SOCKET" "$SECONDS_UNDER_LOAD" & pids+=($!)
 "$ABUSE" slowread "$STITCH_SOCKET" "$SECONDS_UNDER_LOAD" & pids+=($!)
-"$ABUSE" churn "$STITCH_SOCKET" "$SECONDS_UNDER_LOAD" & pids+=($!)
 "$ABUSE" oversize "$STITCH_SOCKET" "$SECONDS_UNDER_LOAD" & pids+=($!)
 ( end=$(( $(date +%s) + SECONDS_UNDER_LOAD ))
   while [ "$(date +%s)" -lt "$end" ]; do "$ABUSE" batch "$STITCH_SOCKET" 1 < "$T/batch.auth" >/dev/null || exit 1; done ) & batchpid=$!
@@ -190,4 +190,34 @@ if [ -z "$sanitized" ] && [ "$hwm1" -gt $((MAX_RSS_MB * 1024)) ]; then
         fail "peak RSS ${hwm1} kB exceeds ${MAX_RSS_MB} MiB"
 fi
 sctl status >/dev/null || fail "status after the load"
-ok "well-behaved client: alone [$base] / [$base_re]; with $((IDLE + PARTIAL + NOREAD)) abusive connections, slow readers, churn, oversize and hostile messages [$loaded] / [$loaded_re]; VmHWM ${hwm1} kB"
+
+# --- 3. connect/close churn --------------------------------------------------------------
+# BUG-CHURN: one unprivileged process that connects and closes in a loop
+# keeps every connection slot taken (stitchd/server.c on_accept() accepts
+# until EAGAIN at the same event priority as the connections, whose
+# hang-ups are dispatched one per loop iteration), so everyone else gets
+# io.stitch.Error.Busy: PAM logins fail while it runs.
+KNOWN_BUGS=${STITCH_LOAD_KNOWN_BUGS-BUG-CHURN}
+as_nobody=
+id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null && as_nobody="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+$as_nobody "$ABUSE" churn "$STITCH_SOCKET" $((SECONDS_UNDER_LOAD + 1)) & churnpid=$!
+churned=$("$CLIENT" verify "$STITCH_SOCKET" "$AT" "$SECONDS_UNDER_LOAD" --reconnect); rc=$?
+wait "$churnpid"
+kill -0 "$STITCHD_PID" || fail "stitchd died under churn"
+who=root; [ -n "$as_nobody" ] && who="uid nobody"
+echo "# during connect/close churn by $who, a connection per call: $churned"
+[ $rc = 0 ] || fail "the reconnecting client saw errors (other than Busy) during churn: $churned"
+calls=$(awk '{print $2}' <<<"$churned"); busy=$(awk '{print $6}' <<<"$churned"); worst=$(awk '{print $14}' <<<"$churned")
+# Starved: refused (Busy) more than one call in ten, or waited over 2 s for
+# one (a liveness bound, three orders of magnitude above the idle p99), or
+# fewer than 20 calls went through at all.
+if [ "$busy" -gt $((calls / 10)) ] || [ "$worst" -gt 2000000 ] || [ "$calls" -lt 20 ]; then
+        if [[ " $KNOWN_BUGS " == *" BUG-CHURN "* ]]; then
+                echo "XFAIL (BUG-CHURN): while one $who process churned connections the client got $calls calls through in ${SECONDS_UNDER_LOAD} s, $busy refused with Busy, the slowest took $((worst / 1000)) ms"
+        else
+                fail "starved during churn: $churned"
+        fi
+else
+        echo "# churn: the client was not starved${KNOWN_BUGS:+ (BUG-CHURN looks fixed: drop it from STITCH_LOAD_KNOWN_BUGS)}"
+fi
+ok "well-behaved client: alone [$base] / [$base_re]; with $((IDLE + PARTIAL + NOREAD)) abusive connections, slow readers, oversize and hostile messages [$loaded] / [$loaded_re]; VmHWM ${hwm1} kB"
