@@ -96,8 +96,15 @@ int stitch_method_token_refresh(struct stitch_call *c);
 int stitch_method_token_verify(struct stitch_call *c);
 int stitch_method_token_logout(struct stitch_call *c);
 int stitch_method_token_jwks(struct stitch_call *c);
-/* Drops Token.Verify's cache of users (shutdown). */
+/* Drops Token.Verify's caches of users and verified replies (shutdown). */
 void stitch_verify_cache_clear(void);
+/* Event loop only. If msg is exactly a Token.Verify call as our clients
+ * encode it and its token was verified recently and nothing it depends on has
+ * changed (time window, revocation, keys, users), returns 1 with the encoded
+ * reply (valid until the next call into token.c); otherwise 0 and the call
+ * takes the full path. */
+int stitch_verify_fast(struct stitch_manager *m, const char *msg, size_t len, const char **ret_reply,
+                       size_t *ret_reply_len);
 int stitch_method_admin_status(struct stitch_call *c);
 int stitch_method_admin_user_create(struct stitch_call *c);
 int stitch_method_admin_user_list(struct stitch_call *c);

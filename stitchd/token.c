@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "call.h"
 #include "log.h"
 #include "objects-json.h"
@@ -192,12 +194,6 @@ static unsigned user_slot(const char *id) {
         return h % USER_CACHE_SLOTS;
 }
 
-void stitch_verify_cache_clear(void) {
-        for (size_t k = 0; k < USER_CACHE_SLOTS; k++) {
-                cJSON_Delete(user_cache[k].user);
-                user_cache[k].user = NULL;
-        }
-}
 
 /* Returns a new JSON copy of the user, or NULL with *ret_error set (-ENOENT, -EACCES disabled, -errno). */
 static cJSON *verify_user(struct stitch_manager *m, const char *id, int *ret_error) {
@@ -233,6 +229,124 @@ static cJSON *verify_user(struct stitch_manager *m, const char *id, int *ret_err
         return cJSON_Duplicate(j, true);
 }
 
+/* Verified replies. The same access token is checked again and again during
+ * its life (each service call, each PAM session check), and its Verify reply
+ * depends only on the token, the signing keys and the user. So the event loop
+ * keeps the encoded reply of recently verified tokens, keyed by the whole
+ * token (compared in constant time), and answers a repeat without parsing
+ * the call, the token or JSON at all. What may change is checked on every hit:
+ * the time window, AccessTokenLifetime, the revocation set (so a logout or
+ * revoke is still immediate), and the keyring and users generations (any key
+ * reload or user change makes every entry stale). Entries hold bearer tokens:
+ * they are wiped when replaced and at shutdown. */
+#define VERIFIED_SLOTS 2048
+struct verified {
+        char *token; /* NULL: empty slot */
+        size_t token_len;
+        uint64_t users_generation, keys_generation;
+        int64_t exp, not_before, lifetime; /* not_before = max(iat, nbf) - leeway; lifetime = exp - iat */
+        char sid[STITCH_ID_LEN + 1];
+        char *reply; /* the encoded message; reply_len counts its final NUL */
+        size_t reply_len;
+};
+static struct verified verified_cache[VERIFIED_SLOTS];
+
+static void verified_clear(struct verified *v) {
+        if (v->token) {
+                explicit_bzero(v->token, v->token_len);
+                free(v->token);
+        }
+        if (v->reply) {
+                explicit_bzero(v->reply, v->reply_len);
+                free(v->reply);
+        }
+        *v = (struct verified) {};
+}
+
+static unsigned verified_slot(const char *token, size_t len) {
+        /* FNV-1a of the length and the last 32 characters (the signature's):
+         * only a slot, so a collision costs a full verification, nothing else. */
+        uint64_t h = (14695981039346656037ull ^ len) * 1099511628211ull;
+        for (size_t i = len > 32 ? len - 32 : 0; i < len; i++)
+                h = (h ^ (uint8_t) token[i]) * 1099511628211ull;
+        return (unsigned) (h ^ (h >> 32)) % VERIFIED_SLOTS;
+}
+
+static const struct verified *verified_find(struct stitch_manager *m, const char *token, size_t len, int64_t now) {
+        struct verified *v = &verified_cache[verified_slot(token, len)];
+        if (!v->token || v->token_len != len || CRYPTO_memcmp(v->token, token, len) != 0)
+                return NULL;
+        int64_t lifetime = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        if (v->users_generation != __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE) ||
+            v->keys_generation != stitch_keyring_generation(m->keyring) || v->exp <= now || v->not_before > now ||
+            v->lifetime > lifetime + STITCH_JWT_LEEWAY_SEC) {
+                /* Stale for good, or not valid right now: take the full path. */
+                verified_clear(v);
+                return NULL;
+        }
+        if (stitch_revocations_contains(m->revocations, v->sid))
+                return NULL; /* the full path answers "session revoked" */
+        return v;
+}
+
+static void verified_store(const char *token, uint64_t users_generation, uint64_t keys_generation,
+                           const struct stitch_claims *claims, const cJSON *reply) {
+        size_t len = strlen(token);
+        struct verified *v = &verified_cache[verified_slot(token, len)];
+        struct verified n = {
+                .token_len = len,
+                .users_generation = users_generation,
+                .keys_generation = keys_generation,
+                .exp = claims->exp,
+                .not_before = MAX(claims->iat, claims->nbf) - STITCH_JWT_LEEWAY_SEC,
+                .lifetime = claims->exp - claims->iat,
+        };
+        memcpy(n.sid, claims->sid, sizeof(n.sid));
+        if (stitch_wire_encode(reply, &n.reply, &n.reply_len) < 0)
+                return; /* not cached; the reply itself is sent as usual */
+        n.token = malloc(len);
+        if (n.token)
+                memcpy(n.token, token, len);
+        else {
+                verified_clear(&n);
+                return;
+        }
+        verified_clear(v);
+        *v = n;
+}
+
+void stitch_verify_cache_clear(void) {
+        for (size_t k = 0; k < USER_CACHE_SLOTS; k++) {
+                cJSON_Delete(user_cache[k].user);
+                user_cache[k].user = NULL;
+        }
+        for (size_t k = 0; k < VERIFIED_SLOTS; k++)
+                verified_clear(&verified_cache[k]);
+}
+
+int stitch_verify_fast(struct stitch_manager *m, const char *msg, size_t len, const char **ret_reply,
+                       size_t *ret_reply_len) {
+        /* Exactly the call our clients encode; any other spelling (extra keys,
+         * "oneway", escapes, whitespace) takes the full path. */
+        static const char head[] = "{\"method\":\"io.stitch.Token.Verify\",\"parameters\":{\"access_token\":\"";
+        static const char tail[] = "\"}}";
+        const size_t head_len = sizeof(head) - 1, tail_len = sizeof(tail) - 1;
+
+        if (len <= head_len + tail_len || len > head_len + tail_len + STITCH_JWT_MAX_LEN ||
+            memcmp(msg, head, head_len) != 0 || memcmp(msg + len - tail_len, tail, tail_len) != 0)
+                return 0;
+        /* No need to look at the characters: only a token equal to one that
+         * passed the full path (base64url and dots) can match. */
+        const char *token = msg + head_len;
+        size_t token_len = len - head_len - tail_len;
+        const struct verified *v = verified_find(m, token, token_len, stitch_now());
+        if (!v)
+                return 0;
+        *ret_reply = v->reply;
+        *ret_reply_len = v->reply_len;
+        return 1;
+}
+
 int stitch_method_token_verify(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"access_token", STITCH_PARAM_STRING, offsetof(struct verify_params, access_token), true, STITCH_JWT_MAX_LEN},
@@ -244,6 +358,10 @@ int stitch_method_token_verify(struct stitch_call *c) {
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
+        /* Read before verifying: a change racing with this call leaves the
+         * entry already stale rather than wrongly fresh. */
+        uint64_t users_generation = __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE);
+        uint64_t keys_generation = stitch_keyring_generation(m->keyring);
         r = stitch_jwt_verify(m->keyring, p.access_token, stitch_now(), &claims);
         if (r < 0) {
                 const char *why = r == -ETIME          ? "token expired"
@@ -285,12 +403,15 @@ int stitch_method_token_verify(struct stitch_call *c) {
         cJSON *ud = claims.user_data_json ? cJSON_Parse(claims.user_data_json) : NULL;
         cJSON_AddItemToObject(cl, "user_data", ud ? ud : cJSON_CreateObject());
         cJSON_AddStringToObject(cl, "kid", claims.kid);
-        stitch_claims_done(&claims);
 
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddItemToObject(reply, "claims", cl);
         cJSON_AddItemToObject(reply, "user", user);
-        return stitch_call_reply(c, reply);
+        stitch_call_reply(c, reply);
+        if (c->reply && !c->oneway)
+                verified_store(p.access_token, users_generation, keys_generation, &claims, c->reply);
+        stitch_claims_done(&claims);
+        return 0;
 }
 
 int stitch_method_token_jwks(struct stitch_call *c) {

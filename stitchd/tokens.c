@@ -90,6 +90,8 @@ struct stitch_keyring {
 
         pthread_mutex_t cache_locks[VERIFY_CACHE_STRIPES];
         struct verify_cache_slot *cache; /* VERIFY_CACHE_SLOTS */
+
+        uint64_t generation; /* moves on every reload */
 };
 
 /* ---- base64url (RFC 4648 §5, no padding) -------------------------------- */
@@ -809,10 +811,15 @@ int stitch_keyring_reload(struct stitch_keyring *kr, struct stitch_signing_key *
         kr->active = active;
         /* No reader holds the lock, so the stripes are free too. */
         memset(kr->cache, 0, VERIFY_CACHE_SLOTS * sizeof(struct verify_cache_slot));
+        __atomic_fetch_add(&kr->generation, 1, __ATOMIC_RELEASE);
         pthread_rwlock_unlock(&kr->lock);
 
         key_entries_free(old, n_old);
         return 0;
+}
+
+uint64_t stitch_keyring_generation(struct stitch_keyring *kr) {
+        return kr ? __atomic_load_n(&kr->generation, __ATOMIC_ACQUIRE) : 0;
 }
 
 int stitch_keyring_active(struct stitch_keyring *kr, char *ret_kid, size_t kid_size, char *ret_alg,

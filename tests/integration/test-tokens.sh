@@ -15,6 +15,14 @@ stitch_user bob@example.com bob 'bob-password'
 
 login() { sctl call io.stitch.Auth.Login "$(jq -cn --arg u "$1" --arg p "$2" '{user:$u, password:$p, service:"login"}')"; }
 verify() { sctl call io.stitch.Token.Verify "$(jq -cn --arg t "$1" '{access_token:$t}')"; }
+# Verifies twice with identical replies: the second answer comes from the
+# daemon's cache of verified replies, which must not outlive a revocation.
+warm() {
+        local a b
+        a=$(verify "$1") || fail "token does not verify before the test: $a"
+        b=$(verify "$1") || fail "token does not verify the second time: $b"
+        [ "$a" = "$b" ] || fail "cached Verify reply differs: $a / $b"
+}
 refresh() { sctl call io.stitch.Token.Refresh "$(jq -cn --arg t "$1" '{refresh_token:$t}')"; }
 logout() { sctl call io.stitch.Token.Logout "$(jq -cn --arg t "$1" '{refresh_token:$t}')"; }
 field() { jq -r ".parameters.$1" <<<"$2"; }
@@ -87,25 +95,30 @@ ok "revocations survive restart and SIGKILL"
 
 # CloseSession (the PAM close_session path).
 L=$(login ada ada-password); AT=$(field access_token "$L"); SID=$(field session_id "$L")
+warm "$AT"
 sctl call io.stitch.Auth.CloseSession "{\"session_id\":\"$SID\"}" >/dev/null || fail "CloseSession"
 verify "$AT" >/dev/null && fail "token verifies after CloseSession"
 ok "CloseSession logs out"
 
 # stitchctl session revoke, user revoke, disable, delete.
 L=$(login ada ada-password); AT=$(field access_token "$L"); SID=$(field session_id "$L")
+warm "$AT"
 sctl session revoke "$SID" >/dev/null || fail "session revoke"
 verify "$AT" >/dev/null && fail "token verifies after session revoke"
 L1=$(login ada ada-password); L2=$(login ada ada-password)
+warm "$(field access_token "$L1")"; warm "$(field access_token "$L2")"
 sctl user revoke ada >/dev/null || fail "user revoke"
 verify "$(field access_token "$L1")" >/dev/null && fail "token 1 verifies after user revoke"
 verify "$(field access_token "$L2")" >/dev/null && fail "token 2 verifies after user revoke"
 refresh "$(field refresh_token "$L2")" >/dev/null && fail "refresh after user revoke"
 L=$(login ada ada-password); AT=$(field access_token "$L")
+warm "$AT"
 sctl user disable ada >/dev/null || fail "disable"
 verify "$AT" >/dev/null && fail "token verifies after disable"
 sctl user enable ada >/dev/null || fail "enable"
 verify "$AT" >/dev/null && fail "old token came back after enable"
 L=$(login bob bob-password); AT=$(field access_token "$L"); RT=$(field refresh_token "$L")
+warm "$AT"
 sctl user delete bob >/dev/null || fail "delete"
 verify "$AT" >/dev/null && fail "token verifies after delete"
 refresh "$RT" >/dev/null && fail "refresh after delete"
@@ -141,6 +154,7 @@ L=$(login ada ada-password); RT=$(field refresh_token "$L"); AT=$(field access_t
 R=$(refresh "$RT") || fail "refresh with rotation"
 RT2=$(field refresh_token "$R"); AT2=$(field access_token "$R")
 [ -n "$RT2" ] && [ "$RT2" != null ] && [ "$RT2" != "$RT" ] || fail "no rotated refresh token"
+warm "$AT2"
 out=$(refresh "$RT") && fail "old refresh token accepted after rotation"
 verify "$AT2" >/dev/null && fail "reuse of an old refresh token must revoke the whole session"
 refresh "$RT2" >/dev/null && fail "the rotated token must die with the session"
