@@ -8,7 +8,9 @@
  * own per-connection mutexes are off (SQLITE_OPEN_NOMUTEX).
  *
  * Every write is one BEGIN IMMEDIATE ... COMMIT transaction with
- * synchronous=FULL; an op returns 0 only after its COMMIT succeeded.
+ * synchronous=FULL; an op returns 0 only after its COMMIT succeeded. The one
+ * exception is marking a session open (session_set_open), which only has to
+ * survive the daemon, not the machine, and is committed without fsync.
  *
  * SQL text is constant: every value is bound. Statements are prepared once
  * per connection (SQLITE_PREPARE_PERSISTENT) and reused. */
@@ -312,6 +314,7 @@ struct conn {
         sqlite3 *db;
         sqlite3_stmt *stmts[_ST_MAX];
         const char *name; /* "write" or "read", for log lines */
+        bool relaxed;     /* synchronous=NORMAL still set: restore before the next write */
 };
 
 struct stitch_store {
@@ -453,7 +456,23 @@ static int exec_simple(struct conn *c, enum stmt_id id) {
 /* Read-only transactions (a snapshot) use BEGIN; writes BEGIN IMMEDIATE, so
  * that the write lock is taken up front and never upgraded midway. */
 static int tx_begin(struct conn *c, bool write) {
+        if (write && c->relaxed) {
+                /* Every write but one kind is acknowledged only when durable. */
+                if (sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+                        return log_error_errno(EIO, "Store: cannot restore synchronous=FULL: %s",
+                                               sqlite3_errmsg(c->db));
+                c->relaxed = false;
+        }
         return exec_simple(c, write ? ST_BEGIN_IMMEDIATE : ST_BEGIN);
+}
+
+/* A write transaction whose COMMIT is not fsynced (see session_set_open). The
+ * connection stays relaxed until the next tx_begin(c, true) restores FULL. If
+ * NORMAL cannot be set, the transaction is simply durable. */
+static int tx_begin_relaxed(struct conn *c) {
+        if (!c->relaxed && sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) == SQLITE_OK)
+                c->relaxed = true;
+        return exec_simple(c, ST_BEGIN_IMMEDIATE);
 }
 
 /* Commits if r >= 0, else rolls back. Returns r, or the COMMIT failure. */
@@ -2049,7 +2068,12 @@ static int sqlite_session_set_open(struct stitch_store *s, const char *id, bool 
 
         _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = tx_begin(c, true);
+        /* Marking a session open only has to outlive a crash of the daemon,
+         * not of the machine: it names live processes, and an OS crash ends
+         * them all. So this commit is not fsynced (WAL + synchronous=NORMAL:
+         * in the page cache at COMMIT, on disk with the next synced commit or
+         * checkpoint). Closing stays FULL: it is part of a logout. */
+        r = open ? tx_begin_relaxed(c) : tx_begin(c, true);
         if (r < 0)
                 return r;
         r = conn_stmt(c, ST_SESSION_SET_OPEN, &st);
@@ -2061,7 +2085,8 @@ static int sqlite_session_set_open(struct stitch_store *s, const char *id, bool 
                         r = update_by_id(c, st, "session_set_open");
         }
         stmt_release(&st);
-        return tx_end(c, r);
+        r = tx_end(c, r);
+        return r;
 }
 
 struct revoked_entry {
