@@ -147,6 +147,9 @@ enum stmt_id {
         ST_BEGIN_IMMEDIATE,
         ST_COMMIT,
         ST_ROLLBACK,
+        ST_SAVEPOINT,
+        ST_RELEASE,
+        ST_ROLLBACK_TO,
         ST_SCHEMA_VERSION,
         ST_SCHEMA_VERSION_SET,
         ST_INTEGRITY_CHECK,
@@ -211,6 +214,9 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
         [ST_COMMIT] = "COMMIT",
         [ST_ROLLBACK] = "ROLLBACK",
+        [ST_SAVEPOINT] = "SAVEPOINT item",
+        [ST_RELEASE] = "RELEASE item",
+        [ST_ROLLBACK_TO] = "ROLLBACK TO item",
         [ST_SCHEMA_VERSION] = "SELECT version FROM schema_version WHERE id = 1",
         [ST_SCHEMA_VERSION_SET] =
                 "INSERT INTO schema_version (id, version) VALUES (1, ?1) "
@@ -317,10 +323,24 @@ struct conn {
         bool relaxed;     /* synchronous=NORMAL still set: restore before the next write */
 };
 
+/* A session_create waiting for a group commit. */
+struct create_request {
+        const struct stitch_session *session;
+        int result;
+        bool done;
+        struct create_request *next;
+};
+
 struct stitch_store {
         char *path;
         struct conn write;
         struct conn read;
+
+        /* Group commit of session_create (logins): see sqlite_session_create. */
+        pthread_mutex_t create_lock;
+        pthread_cond_t create_done;
+        struct create_request *create_queue, **create_tail;
+        bool create_leader;
 };
 
 static struct conn *conn_lock(struct conn *c) {
@@ -981,6 +1001,8 @@ static void store_free(struct stitch_store *s) {
         conn_close(&s->write);
         pthread_mutex_destroy(&s->read.lock);
         pthread_mutex_destroy(&s->write.lock);
+        pthread_mutex_destroy(&s->create_lock);
+        pthread_cond_destroy(&s->create_done);
         free(s->path);
         free(s);
 }
@@ -1013,6 +1035,9 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
                 return log_oom();
         pthread_mutex_init(&s->write.lock, NULL);
         pthread_mutex_init(&s->read.lock, NULL);
+        pthread_mutex_init(&s->create_lock, NULL);
+        pthread_cond_init(&s->create_done, NULL);
+        s->create_tail = &s->create_queue;
         s->path = strdup(location);
         if (!s->path)
                 return log_oom();
@@ -1815,18 +1840,11 @@ static int sqlite_apikey_delete(struct stitch_store *s, const char *id) {
 /* ---------------------------------------------------------------------------
  * Sessions */
 
-static int sqlite_session_create(struct stitch_store *s, const struct stitch_session *se) {
-        int r;
-
-        if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
-                return -EINVAL;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+/* The session row and the user's last authentication time, inside the
+ * caller's transaction. */
+static int session_insert(struct conn *c, const struct stitch_session *se) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = tx_begin(c, true);
-        if (r < 0)
-                return r;
-        r = conn_stmt(c, ST_SESSION_INSERT, &st);
+        int r = conn_stmt(c, ST_SESSION_INSERT, &st);
         if (r >= 0) {
                 if (bind_text(st, 1, se->id) || bind_text(st, 2, se->user_id) || bind_text(st, 3, se->device_id) ||
                     bind_text(st, 4, se->provider_type) || bind_text(st, 5, se->service) ||
@@ -1841,7 +1859,7 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
                         r = update_by_id(c, st, "session_create"); /* nothing inserted: no such user */
         }
         stmt_release(&st);
-        /* A login is also the user's last authentication: same transaction, one fsync. */
+        /* A login is also the user's last authentication: same transaction, same fsync. */
         if (r >= 0) {
                 r = conn_stmt(c, ST_USER_TOUCH, &st);
                 if (r >= 0) {
@@ -1852,7 +1870,85 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
                 }
                 stmt_release(&st);
         }
-        return tx_end(c, r);
+        return r;
+}
+
+/* Commits a batch of session inserts in one transaction: each in its own
+ * savepoint, so one that fails (say, its user was just deleted) is rolled
+ * back alone and gets its own error; if the COMMIT fails, all fail. */
+static void session_create_batch(struct stitch_store *s, struct create_request *batch) {
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        for (struct create_request *q = batch; q; q = q->next) {
+                if (r < 0) {
+                        q->result = r;
+                        continue;
+                }
+                int k = exec_simple(c, ST_SAVEPOINT);
+                if (k >= 0) {
+                        k = session_insert(c, q->session);
+                        if (k < 0) {
+                                int u = exec_simple(c, ST_ROLLBACK_TO);
+                                if (u < 0)
+                                        r = u; /* the transaction is in an unknown state: fail the rest */
+                        }
+                        int u = exec_simple(c, ST_RELEASE);
+                        if (u < 0 && r >= 0)
+                                r = u;
+                }
+                q->result = k;
+        }
+        if (r >= 0) {
+                r = tx_end(c, 0);
+                if (r < 0)
+                        for (struct create_request *q = batch; q; q = q->next)
+                                q->result = r;
+        } else {
+                (void) tx_end(c, r);
+                for (struct create_request *q = batch; q; q = q->next)
+                        if (q->result >= 0)
+                                q->result = r;
+        }
+}
+
+/* Group commit: logins arriving while a commit is in flight queue up, and the
+ * next commit takes them all, so N concurrent logins pay for about one fsync
+ * instead of N. The first thread to find no commit running leads: it commits
+ * batches until the queue is empty; the others wait for their result. Each
+ * caller still returns only after its own row is durable. */
+static int sqlite_session_create(struct stitch_store *s, const struct stitch_session *se) {
+        if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
+                return -EINVAL;
+
+        struct create_request me = {.session = se};
+        pthread_mutex_lock(&s->create_lock);
+        *s->create_tail = &me;
+        s->create_tail = &me.next;
+        if (s->create_leader) {
+                while (!me.done)
+                        pthread_cond_wait(&s->create_done, &s->create_lock);
+                pthread_mutex_unlock(&s->create_lock);
+                return me.result;
+        }
+        s->create_leader = true;
+        while (s->create_queue) {
+                struct create_request *batch = s->create_queue;
+                s->create_queue = NULL;
+                s->create_tail = &s->create_queue;
+                pthread_mutex_unlock(&s->create_lock);
+
+                session_create_batch(s, batch);
+
+                pthread_mutex_lock(&s->create_lock);
+                for (struct create_request *q = batch, *next; q; q = next) {
+                        next = q->next; /* q may return and vanish once done */
+                        q->done = true;
+                }
+                pthread_cond_broadcast(&s->create_done);
+        }
+        s->create_leader = false;
+        pthread_mutex_unlock(&s->create_lock);
+        return me.result;
 }
 
 static int session_find(struct stitch_store *s, enum stmt_id id, const char *session_id, const uint8_t *hash,

@@ -1181,6 +1181,85 @@ static void test_concurrency(void **state) {
         assert_string_equal(result, "ok");
 }
 
+/* Group commit: many threads create sessions at once; some of them fail
+ * (missing user, duplicate id) inside the same batch as others that succeed.
+ * Each caller gets its own answer and exactly the successful rows exist. */
+#define GC_THREADS 8
+#define GC_PER_THREAD 40
+struct group_commit_worker {
+        struct stitch_store *store;
+        unsigned thread;
+        unsigned ok, enoent, eexist, other;
+};
+
+static void *group_commit_thread(void *userdata) {
+        struct group_commit_worker *w = userdata;
+        for (unsigned i = 0; i < GC_PER_THREAD; i++) {
+                unsigned n = 1000 + w->thread * GC_PER_THREAD + i;
+                int r;
+                if (i % 7 == 3)
+                        r = create_session(w->store, n, 99, T0, T0 + 1000, T0 + 100); /* no user 99 */
+                else if (i % 11 == 5)
+                        r = create_session(w->store, 0, 1, T0, T0 + 1000, T0 + 100); /* session 0 exists */
+                else
+                        r = create_session(w->store, n, 1, T0, T0 + 1000, T0 + 100);
+                if (r == 0)
+                        w->ok++;
+                else if (r == -ENOENT)
+                        w->enoent++;
+                else if (r == -EEXIST)
+                        w->eexist++;
+                else
+                        w->other++;
+        }
+        return NULL;
+}
+
+static void test_group_commit(void **state) {
+        struct fixture *f = *state;
+        struct group_commit_worker w[GC_THREADS];
+        pthread_t t[GC_THREADS];
+        unsigned ok = 0, enoent = 0, eexist = 0, want_enoent = 0, want_eexist = 0;
+        uint64_t count = 0;
+        _cleanup_free_ char *result = NULL;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "g@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+        for (unsigned i = 0; i < GC_PER_THREAD; i++) {
+                if (i % 7 == 3)
+                        want_enoent++;
+                else if (i % 11 == 5)
+                        want_eexist++;
+        }
+        for (unsigned i = 0; i < GC_THREADS; i++) {
+                w[i] = (struct group_commit_worker) {.store = f->store, .thread = i};
+                assert_int_equal(pthread_create(&t[i], NULL, group_commit_thread, &w[i]), 0);
+        }
+        for (unsigned i = 0; i < GC_THREADS; i++) {
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+                assert_int_equal(w[i].other, 0);
+                ok += w[i].ok;
+                enoent += w[i].enoent;
+                eexist += w[i].eexist;
+        }
+        assert_int_equal(enoent, GC_THREADS * want_enoent);
+        assert_int_equal(eexist, GC_THREADS * want_eexist);
+        assert_int_equal(ok, GC_THREADS * (GC_PER_THREAD - want_enoent - want_eexist));
+        assert_int_equal(ops->session_count(f->store, &count), 0);
+        assert_int_equal(count, 1 + ok);
+        for (unsigned i = 0; i < GC_THREADS; i++)
+                for (unsigned k = 0; k < GC_PER_THREAD; k++) {
+                        char sid[STITCH_ID_LEN + 1];
+                        struct stitch_session *got = NULL;
+                        session_id(sid, 1000 + i * GC_PER_THREAD + k);
+                        int r = ops->session_get(f->store, sid, &got);
+                        assert_int_equal(r, k % 7 == 3 || (k % 7 != 3 && k % 11 == 5) ? -ENOENT : 0);
+                        stitch_session_free(got);
+                }
+        assert_int_equal(ops->integrity_check(f->store, &result), 0);
+        assert_string_equal(result, "ok");
+}
+
 static void test_objects_free_null(void **state) {
         (void) state;
         assert_null(stitch_user_free(NULL));
@@ -1213,6 +1292,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_signing_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         };
 
         /* Refusals log errors by design; keep the output to warnings and up. */
