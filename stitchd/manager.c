@@ -39,6 +39,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
                 stitch_server_stop(m->server);
         /* Workers first: their completions still reference live connections. */
         m->workers = stitch_workers_free(m->workers);
+        stitch_password_done();
         m->refresher = stitch_refresher_free(m->refresher);
         m->server = stitch_server_free(m->server);
         m->maintenance_timer = sd_event_source_disable_unref(m->maintenance_timer);
@@ -242,7 +243,15 @@ int stitch_manager_start(struct stitch_manager *m) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
                 workers = n > 0 ? (unsigned) n : 1;
         }
-        r = stitch_workers_new(m->event, workers, 4096, &m->workers);
+        /* Workers= bounds the password hashes running at once (their memory
+         * and CPU). The pool has more threads than that, so calls that mostly
+         * wait for the disk (API-key logins, logouts: an fsync each, grouped
+         * when they overlap) do not queue behind hashes or each other. */
+        r = stitch_password_set_concurrency(workers);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up password hashing: %m");
+        unsigned threads = workers > 1024 / 4 ? 1024 : workers * 4;
+        r = stitch_workers_new(m->event, threads, 4096, &m->workers);
         if (r < 0)
                 return log_error_errno(r, "Cannot start workers: %m");
 

@@ -12,6 +12,12 @@ struct stitch_argon2_params {
         uint32_t m_kib, t, p;
 };
 
+/* At most n hashes or verifications run at once (0: no limit); callers beyond
+ * wait. Each of the n slots keeps its hash memory for the next hash. The
+ * daemon sets Workers= at startup, before any hash. */
+int stitch_password_set_concurrency(unsigned n);
+/* Frees the slots (shutdown, after the workers stopped). */
+void stitch_password_done(void);
 /* Hashes with a fresh 16-byte salt; *ret is a malloc'd PHC string. */
 int stitch_password_hash(const char *password, const struct stitch_argon2_params *params, char **ret);
 /* 0 when the password matches, -EACCES when not, -EINVAL for a malformed hash. */
