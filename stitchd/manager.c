@@ -10,6 +10,7 @@
 #include "password.h"
 #include "call.h"
 #include "refresher.h"
+#include "tokens.h"
 #include "server.h"
 #include "util.h"
 
@@ -44,6 +45,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         m->server = stitch_server_free(m->server);
         m->maintenance_timer = sd_event_source_disable_unref(m->maintenance_timer);
         stitch_verify_cache_clear();
+        stitch_tokens_thread_done(); /* the event loop's contexts; workers' went with them */
         m->keyring = stitch_keyring_free(m->keyring);
         if (m->store)
                 m->store_ops->close(m->store);

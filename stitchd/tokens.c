@@ -355,13 +355,90 @@ static int decode_json_part(const char *part, size_t len, uint8_t *buf, cJSON **
 
 /* ---- signatures ------------------------------------------------------------- */
 
+/* Per-thread OpenSSL contexts for the hot paths: a digest context and the
+ * signing context of the last key used. Creating them per call (EVP_Digest,
+ * EVP_PKEY_CTX_new_from_pkey + sign_init) costs as much as a tenth of an
+ * ES256 signature. The signing context holds a reference to its key, so a
+ * key freed by a reload cannot come back at the same address. */
+struct thread_ctx {
+        EVP_MD_CTX *md;
+        EVP_PKEY_CTX *sign;
+        const EVP_PKEY *sign_key;
+};
+static pthread_key_t thread_ctx_key;
+static pthread_once_t thread_ctx_once = PTHREAD_ONCE_INIT;
+static bool thread_ctx_key_ok;
+
+static void thread_ctx_free(void *p) {
+        struct thread_ctx *t = p;
+        if (!t)
+                return;
+        EVP_MD_CTX_free(t->md);
+        EVP_PKEY_CTX_free(t->sign);
+        free(t);
+}
+
+static void thread_ctx_key_init(void) {
+        thread_ctx_key_ok = pthread_key_create(&thread_ctx_key, thread_ctx_free) == 0;
+}
+
+/* NULL if out of memory: callers fall back to one-shot contexts. */
+static struct thread_ctx *thread_ctx_get(void) {
+        (void) pthread_once(&thread_ctx_once, thread_ctx_key_init);
+        if (!thread_ctx_key_ok)
+                return NULL;
+        struct thread_ctx *t = pthread_getspecific(thread_ctx_key);
+        if (t)
+                return t;
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->md = EVP_MD_CTX_new();
+        if (!t->md || pthread_setspecific(thread_ctx_key, t) != 0) {
+                thread_ctx_free(t);
+                return NULL;
+        }
+        return t;
+}
+
+void stitch_tokens_thread_done(void) {
+        (void) pthread_once(&thread_ctx_once, thread_ctx_key_init);
+        if (!thread_ctx_key_ok)
+                return;
+        thread_ctx_free(pthread_getspecific(thread_ctx_key));
+        (void) pthread_setspecific(thread_ctx_key, NULL);
+}
+
 static int sha256(struct stitch_keyring *kr, const void *data, size_t n, uint8_t out[static SHA256_BYTES]) {
+        struct thread_ctx *t = thread_ctx_get();
         unsigned len = 0;
-        if (EVP_Digest(data, n, out, &len, kr->sha256, NULL) != 1 || len != SHA256_BYTES) {
+        int ok = t ? EVP_DigestInit_ex2(t->md, kr->sha256, NULL) == 1 && EVP_DigestUpdate(t->md, data, n) == 1 &&
+                             EVP_DigestFinal_ex(t->md, out, &len) == 1
+                   : EVP_Digest(data, n, out, &len, kr->sha256, NULL) == 1;
+        if (!ok || len != SHA256_BYTES) {
                 ERR_clear_error();
                 return -EIO;
         }
         return 0;
+}
+
+/* The thread's signing context for this key, or a new one-shot context (*ret_owned). */
+static EVP_PKEY_CTX *sign_ctx(EVP_PKEY *pkey, EVP_PKEY_CTX **ret_owned) {
+        struct thread_ctx *t = thread_ctx_get();
+        *ret_owned = NULL;
+        if (t && t->sign && t->sign_key == pkey)
+                return t->sign;
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+        if (!ctx || EVP_PKEY_sign_init(ctx) != 1) {
+                EVP_PKEY_CTX_free(ctx);
+                return NULL;
+        }
+        if (!t)
+                return *ret_owned = ctx;
+        EVP_PKEY_CTX_free(t->sign);
+        t->sign = ctx;
+        t->sign_key = pkey;
+        return ctx;
 }
 
 static int hs256_mac(const struct key_entry *k, const void *data, size_t n, uint8_t out[static HS256_SIG_BYTES]) {
@@ -384,7 +461,7 @@ static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, cons
                       uint8_t out[static ES256_SIG_BYTES]) {
         uint8_t digest[SHA256_BYTES], der[80];
         size_t der_len = sizeof(der);
-        EVP_PKEY_CTX *ctx = NULL;
+        EVP_PKEY_CTX *ctx = NULL, *owned = NULL;
         ECDSA_SIG *sig = NULL;
         int r;
 
@@ -392,8 +469,8 @@ static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, cons
         if (r < 0)
                 return r;
 
-        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
-        if (!ctx || EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)) != 1) {
+        ctx = sign_ctx(k->pkey, &owned);
+        if (!ctx || EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)) != 1) {
                 r = -EIO;
                 goto finish;
         }
@@ -414,7 +491,16 @@ static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, cons
 
 finish:
         ECDSA_SIG_free(sig);
-        EVP_PKEY_CTX_free(ctx);
+        EVP_PKEY_CTX_free(owned);
+        if (r < 0 && ctx && !owned) {
+                /* A failed context is not reused. */
+                struct thread_ctx *t = thread_ctx_get();
+                if (t && t->sign == ctx) {
+                        EVP_PKEY_CTX_free(t->sign);
+                        t->sign = NULL;
+                        t->sign_key = NULL;
+                }
+        }
         if (r < 0)
                 ERR_clear_error();
         return r;

@@ -36,6 +36,9 @@ int stitch_signing_key_generate(const char *alg, int64_t now, struct stitch_sign
 int stitch_keyring_new(struct stitch_signing_key *const *keys, size_t n, struct stitch_keyring **ret);
 /* Replaces the keyring's contents atomically (after a rotation). */
 int stitch_keyring_reload(struct stitch_keyring *kr, struct stitch_signing_key *const *keys, size_t n);
+/* Frees the calling thread's cached OpenSSL contexts (other threads' go when
+ * they exit). */
+void stitch_tokens_thread_done(void);
 /* Moves on every reload: anything derived from a verification made before
  * (a cached Verify reply) is stale once it has moved. */
 uint64_t stitch_keyring_generation(struct stitch_keyring *kr);

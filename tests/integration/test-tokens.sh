@@ -134,6 +134,7 @@ new_kid=$(sctl key rotate --json | jq -r .kid)
 verify "$AT" >/dev/null || fail "token signed by the retired key no longer verifies"
 AT3=$(field access_token "$(refresh "$RT")")
 expect_eq "new kid used" "$new_kid" "$(b64url_json "${AT3%%.*}" | jq -r .kid)"
+verify "$AT3" >/dev/null || fail "token signed by the new key does not verify"
 jq -e --arg a "$old_kid" --arg b "$new_kid" '[.keys[].kid] | index($a) != null and index($b) != null' \
         <<<"$(sctl key jwks --json)" >/dev/null || fail "JWKS lacks a key"
 jq -e '.keys | all(has("d") | not)' <<<"$(sctl key jwks --json)" >/dev/null || fail "JWKS leaks private parts"
