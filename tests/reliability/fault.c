@@ -460,6 +460,8 @@ int __real_argon2id_hash_encoded(uint32_t t, uint32_t m, uint32_t p, const void 
                                  const void *salt, size_t saltlen, size_t hashlen, char *encoded,
                                  size_t encodedlen);
 int __real_argon2id_verify(const char *encoded, const void *pwd, size_t pwdlen);
+int __real_argon2id_ctx(argon2_context *context);
+int __real_argon2id_verify_ctx(argon2_context *context, const char *hash);
 int __wrap_RAND_bytes(unsigned char *buf, int n);
 int __wrap_RAND_priv_bytes(unsigned char *buf, int n);
 unsigned char *__wrap_SHA256(const unsigned char *d, size_t n, unsigned char *md);
@@ -472,6 +474,8 @@ int __wrap_argon2id_hash_encoded(uint32_t t, uint32_t m, uint32_t p, const void 
                                  const void *salt, size_t saltlen, size_t hashlen, char *encoded,
                                  size_t encodedlen);
 int __wrap_argon2id_verify(const char *encoded, const void *pwd, size_t pwdlen);
+int __wrap_argon2id_ctx(argon2_context *context);
+int __wrap_argon2id_verify_ctx(argon2_context *context, const char *hash);
 
 int __wrap_RAND_bytes(unsigned char *buf, int n) {
         if (fault(F_RAND))
@@ -525,6 +529,20 @@ int __wrap_argon2id_verify(const char *encoded, const void *pwd, size_t pwdlen) 
         if (fault(F_ARGON2_VERIFY))
                 return ARGON2_MEMORY_ALLOCATION_ERROR;
         return __real_argon2id_verify(encoded, pwd, pwdlen);
+}
+
+/* stitchd/password.c hashes and verifies through the context API (its hash
+ * slots); these count as the same two kinds. */
+int __wrap_argon2id_ctx(argon2_context *context) {
+        if (fault(F_ARGON2_HASH))
+                return ARGON2_MEMORY_ALLOCATION_ERROR;
+        return __real_argon2id_ctx(context);
+}
+
+int __wrap_argon2id_verify_ctx(argon2_context *context, const char *hash) {
+        if (fault(F_ARGON2_VERIFY))
+                return ARGON2_MEMORY_ALLOCATION_ERROR;
+        return __real_argon2id_verify_ctx(context, hash);
 }
 
 /* ---- arming ------------------------------------------------------------------------ */
