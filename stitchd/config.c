@@ -767,6 +767,7 @@ static const struct key_desc keys[] = {
         { "Limits", "FailureWindow", parse_duration, FIELD(failure_window_usec), "15min", SEC(1), DAYS(30) },
         { "Limits", "BackoffMax", parse_duration, FIELD(backoff_max_usec), "15min", SEC(1), DAYS(30) },
         { "Limits", "MaxConnections", parse_unsigned, FIELD(max_connections), "1024", 1, 65536 },
+        { "Limits", "MaxConnectionsPerUser", parse_unsigned, FIELD(max_connections_per_user), "128", 0, 65536 },
         { "Limits", "IdleTimeout", parse_duration, FIELD(idle_timeout_usec), "60s", SEC(1), DAYS(1) },
 
         { "Sessions", "OnRevoke", parse_on_revoke, FIELD(on_revoke), "keep", 0, 0 },
@@ -809,6 +810,7 @@ int stitch_config_init_defaults(struct stitch_config *c) {
                 .failure_window_usec = 15 * USEC_PER_MINUTE,
                 .backoff_max_usec = 15 * USEC_PER_MINUTE,
                 .max_connections = 1024,
+                .max_connections_per_user = 128,
                 .idle_timeout_usec = 60 * USEC_PER_SEC,
                 .on_revoke = STITCH_ON_REVOKE_KEEP,
                 .max_sessions_per_user = 100,

@@ -59,6 +59,7 @@ struct stitch_config {
         uint64_t failure_window_usec;  /* 15min */
         uint64_t backoff_max_usec;     /* 15min: longest a single lockout lasts */
         unsigned max_connections;      /* 1024 */
+        unsigned max_connections_per_user; /* 128 per peer uid on the auth socket; 0 = no cap */
         uint64_t idle_timeout_usec;    /* 60s */
 
         /* [Sessions] */

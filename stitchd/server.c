@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +19,43 @@
 #include "util.h"
 #include "wire.h"
 
+/* Connections are accepted at a lower priority than the connections' own
+ * events, and at most ACCEPT_BATCH per turn of the event loop: the hang-ups
+ * of connections already accepted are handled before more come in, so a
+ * client that connects and closes in a loop cannot fill every slot. */
+#define ACCEPT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
+#define ACCEPT_BATCH 32U
+/* Out of fds or memory, accepting pauses until a connection closes or this long. */
+#define ACCEPT_RETRY_USEC (100 * USEC_PER_MSEC)
+#define ACCEPT_LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
+#define REFUSE_LOG_INTERVAL_USEC USEC_PER_SEC
+
 struct listener {
         struct stitch_server *server;
         int fd;
         bool admin;
         char *path; /* bound by us: unlinked on exit */
         sd_event_source *source;
+};
+
+/* At most one message per interval; the rest are counted. */
+struct log_ratelimit {
+        uint64_t last_usec; /* 0 = nothing logged yet */
+        unsigned suppressed;
+};
+
+/* Open connections to the auth socket per peer uid: open addressing with
+ * linear probing, deletion by backward shift (no tombstones), so lookups
+ * stay O(1) however often uids come and go. count == 0 marks a free slot. */
+struct uid_count {
+        uid_t uid;
+        unsigned count;
+};
+
+struct uid_table {
+        struct uid_count *slots;
+        size_t n_slots; /* 0 or a power of two, at most half used */
+        size_t n_used;
 };
 
 struct connection {
@@ -34,6 +67,7 @@ struct connection {
         bool busy;          /* a call is on a worker */
         bool close_after_write;
         bool eof;           /* the client shut down its sending side */
+        bool counted;       /* in server->uids (auth socket) */
         unsigned refs;
         struct ucred cred;
         struct stitch_wire_reader reader;
@@ -48,6 +82,11 @@ struct stitch_server {
         size_t n_listeners;
         struct connection *connections;
         size_t n_connections;
+        struct uid_table uids;
+        sd_event_source *accept_retry; /* re-enables the listeners after EMFILE and the like */
+        bool accept_paused;            /* listeners off until a connection closes or accept_retry */
+        bool accept_failing;           /* since the last accept that worked (logged once) */
+        struct log_ratelimit accept_log, refuse_log;
         bool stopping;
 };
 
@@ -106,7 +145,44 @@ static int connection_flush(struct connection *c) {
         return 0;
 }
 
-/* Queues an encoded reply; a client that lets more than STITCH_MAX_OUTPUT pile up is dropped. */
+/* Queues len bytes of encoded messages (NULs included) and sends what the
+ * socket takes. When nothing is pending the bytes go out directly and only a
+ * rest the socket did not take is buffered. A client that lets more than
+ * STITCH_MAX_OUTPUT pile up is dropped. */
+static int connection_queue(struct connection *c, const char *buf, size_t len) {
+        if (c->out_sent > 0 && c->out_sent == c->out_len) {
+                explicit_bzero(c->out, c->out_len);
+                c->out_len = c->out_sent = 0;
+        }
+        if (c->out_len == 0) {
+                ssize_t n = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                if (n > 0) {
+                        buf += n;
+                        len -= (size_t) n;
+                }
+                if (len == 0)
+                        return 0;
+        }
+        if (c->out_len - c->out_sent + len > STITCH_MAX_OUTPUT)
+                return -ENOBUFS;
+        if (c->out_sent > 0) {
+                memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
+                explicit_bzero(c->out + c->out_len - c->out_sent, c->out_sent);
+                c->out_len -= c->out_sent;
+                c->out_sent = 0;
+        }
+        char *n = realloc(c->out, c->out_len + len);
+        if (!n)
+                return -ENOMEM;
+        c->out = n;
+        memcpy(c->out + c->out_len, buf, len);
+        c->out_len += len;
+        return connection_flush(c);
+}
+
+/* Encodes and queues a message. */
 static int connection_send(struct connection *c, const cJSON *reply) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
@@ -120,28 +196,9 @@ static int connection_send(struct connection *c, const cJSON *reply) {
         }
         if (r < 0)
                 return r;
-
-        if (c->out_sent > 0 && c->out_sent == c->out_len)
-                c->out_len = c->out_sent = 0;
-        if (c->out_len - c->out_sent + len > STITCH_MAX_OUTPUT) {
-                explicit_bzero(buf, len);
-                return -ENOBUFS;
-        }
-        if (c->out_sent > 0) {
-                memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
-                c->out_len -= c->out_sent;
-                c->out_sent = 0;
-        }
-        char *n = realloc(c->out, c->out_len + len);
-        if (!n) {
-                explicit_bzero(buf, len);
-                return -ENOMEM;
-        }
-        c->out = n;
-        memcpy(c->out + c->out_len, buf, len);
+        r = connection_queue(c, buf, len); /* len counts the NUL that ends the message */
         explicit_bzero(buf, len); /* replies carry tokens */
-        c->out_len += len;
-        return connection_flush(c);
+        return r;
 }
 
 static void connection_send_error(struct connection *c, const char *error, const char *message) {
@@ -216,8 +273,21 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         struct stitch_manager *m = c->server->manager;
         cJSON *root = NULL, *params = NULL;
         const char *method_name = NULL;
+        const char *raw;
+        size_t raw_len;
+        int r;
 
-        int r = stitch_wire_parse_call(msg, len, &root, &method_name, &params);
+        /* A token verified before: answered from Verify's cache, no JSON. */
+        if (!c->admin && stitch_verify_fast(m, msg, len, &raw, &raw_len) > 0) {
+                r = connection_queue(c, raw, raw_len);
+                if (r < 0) {
+                        log_debug_errno(r, "Dropping connection of pid %d: %m", (int) c->cred.pid);
+                        connection_close(c);
+                }
+                return;
+        }
+
+        r = stitch_wire_parse_call(msg, len, &root, &method_name, &params);
         if (r < 0) {
                 connection_send_error(c, STITCH_ERROR_INVALID_PARAMETER, "malformed call");
                 c->close_after_write = true;
@@ -381,6 +451,178 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static size_t uid_slot(uid_t uid, size_t n_slots) {
+        /* Fibonacci hashing: consecutive uids spread over the table. */
+        return (size_t) (((uint64_t) uid * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (n_slots - 1);
+}
+
+/* The slot holding uid, or the free slot where it would go. Needs n_slots > 0. */
+static size_t uid_table_probe(const struct uid_table *t, uid_t uid) {
+        size_t i = uid_slot(uid, t->n_slots);
+        while (t->slots[i].count > 0 && t->slots[i].uid != uid)
+                i = (i + 1) & (t->n_slots - 1);
+        return i;
+}
+
+static unsigned uid_table_get(const struct uid_table *t, uid_t uid) {
+        return t->n_slots > 0 ? t->slots[uid_table_probe(t, uid)].count : 0;
+}
+
+static int uid_table_grow(struct uid_table *t) {
+        size_t n = t->n_slots > 0 ? t->n_slots * 2 : 16;
+        struct uid_count *old = t->slots;
+        size_t n_old = t->n_slots;
+
+        t->slots = calloc(n, sizeof(struct uid_count));
+        if (!t->slots) {
+                t->slots = old;
+                return -ENOMEM;
+        }
+        t->n_slots = n;
+        for (size_t i = 0; i < n_old; i++)
+                if (old[i].count > 0)
+                        t->slots[uid_table_probe(t, old[i].uid)] = old[i];
+        free(old);
+        return 0;
+}
+
+static int uid_table_increment(struct uid_table *t, uid_t uid) {
+        if ((t->n_used + 1) * 2 > t->n_slots) {
+                int r = uid_table_grow(t);
+                if (r < 0)
+                        return r;
+        }
+        struct uid_count *e = &t->slots[uid_table_probe(t, uid)];
+        if (e->count == 0) {
+                e->uid = uid;
+                t->n_used++;
+        }
+        e->count++;
+        return 0;
+}
+
+/* True if slot h lies on the cyclic stretch (from, to]. */
+static bool slot_between(size_t from, size_t h, size_t to) {
+        return from <= to ? from < h && h <= to : from < h || h <= to;
+}
+
+static void uid_table_decrement(struct uid_table *t, uid_t uid) {
+        if (t->n_slots == 0)
+                return;
+        size_t hole = uid_table_probe(t, uid);
+        if (t->slots[hole].count == 0 || --t->slots[hole].count > 0)
+                return;
+        /* Close the hole: pull back every later entry of the probe run that
+         * may live there, so that no lookup stops early at a free slot. */
+        size_t mask = t->n_slots - 1;
+        for (size_t j = (hole + 1) & mask; t->slots[j].count > 0; j = (j + 1) & mask)
+                if (!slot_between(hole, uid_slot(t->slots[j].uid, t->n_slots), j)) {
+                        t->slots[hole] = t->slots[j];
+                        hole = j;
+                }
+        t->slots[hole] = (struct uid_count) {};
+        t->n_used--;
+}
+
+/* True if a message may be logged now; then *ret_suppressed is how many
+ * were not since the last one that was. */
+static bool log_ratelimit_test(struct log_ratelimit *rl, sd_event *e, uint64_t interval,
+                               unsigned *ret_suppressed) {
+        uint64_t now;
+
+        if (sd_event_now(e, CLOCK_MONOTONIC, &now) < 0)
+                now = rl->last_usec + interval;
+        if (rl->last_usec != 0 && now < rl->last_usec + interval) {
+                rl->suppressed++;
+                return false;
+        }
+        rl->last_usec = now > 0 ? now : 1;
+        *ret_suppressed = rl->suppressed;
+        rl->suppressed = 0;
+        return true;
+}
+
+static void listeners_enable(struct stitch_server *s, int enabled) {
+        for (size_t i = 0; i < s->n_listeners; i++)
+                (void) sd_event_source_set_enabled(s->listeners[i].source, enabled);
+}
+
+/* accept() failed with the connection still queued (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM...): the listening socket stays readable, so watching it would spin.
+ * Stop until one of our connections closes (frees an fd) or a short timer. */
+static void accept_pause(struct stitch_server *s, int error) {
+        struct stitch_manager *m = s->manager;
+        unsigned suppressed;
+        uint64_t now;
+
+        if (!s->accept_failing) {
+                s->accept_failing = true;
+                if (log_ratelimit_test(&s->accept_log, m->event, ACCEPT_LOG_INTERVAL_USEC, &suppressed)) {
+                        char more[64] = "";
+                        if (suppressed > 0)
+                                (void) snprintf(more, sizeof(more), " (%u more times since the last message)",
+                                                suppressed);
+                        log_warning_errno(error,
+                                          "Cannot accept connections: %m%s. Pausing until a connection closes, "
+                                          "%" PRIu64 " ms at most; %zu connections open.",
+                                          more, ACCEPT_RETRY_USEC / USEC_PER_MSEC, s->n_connections);
+                }
+        }
+        if (!s->accept_retry || sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0 ||
+            sd_event_source_set_time(s->accept_retry, now + ACCEPT_RETRY_USEC) < 0 ||
+            sd_event_source_set_enabled(s->accept_retry, SD_EVENT_ONESHOT) < 0)
+                return; /* no way to come back: spinning beats going deaf */
+        listeners_enable(s, SD_EVENT_OFF);
+        s->accept_paused = true;
+}
+
+static void accept_resume(struct stitch_server *s) {
+        if (!s->accept_paused || s->stopping)
+                return;
+        s->accept_paused = false;
+        (void) sd_event_source_set_enabled(s->accept_retry, SD_EVENT_OFF);
+        listeners_enable(s, SD_EVENT_ON);
+}
+
+static int on_accept_retry(sd_event_source *source, uint64_t usec, void *userdata) {
+        accept_resume(userdata);
+        return 0;
+}
+
+/* Answers a connection over a limit with Busy (as one message, no reading)
+ * and logs it, once a second at most: a flood must not flood the log too. */
+static void refuse_connection(struct stitch_server *s, int fd, const struct ucred *cred, const char *limit,
+                              unsigned value) {
+        static const char busy[] =
+                "{\"error\":\"io.stitch.Error.Busy\",\"parameters\":{\"message\":\"too many connections\"}}";
+        unsigned suppressed;
+        char more[64] = "";
+
+        (void) send(fd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (!log_ratelimit_test(&s->refuse_log, s->manager->event, REFUSE_LOG_INTERVAL_USEC, &suppressed))
+                return;
+        if (suppressed > 0)
+                (void) snprintf(more, sizeof(more), " (%u more refused since the last message)", suppressed);
+        log_warning("Refusing connection from uid %u (pid %d): %s=%u reached%s.", (unsigned) cred->uid,
+                    (int) cred->pid, limit, value, more);
+}
+
+/* True if the peer connected and closed again before we got to it without
+ * a complete message: nothing can be answered and an unfinished message can
+ * never be completed. Dropping those here costs two system calls instead of
+ * a turn through the event loop each, so that a client connecting and
+ * closing in a loop cannot keep the listen queue full. A complete message
+ * (a oneway call, say) takes the normal path. */
+static bool peer_gone(int fd) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char buf[4096];
+
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLHUP))
+                return false;
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+        return n == 0 || (n > 0 && (size_t) n < sizeof(buf) && !memchr(buf, 0, (size_t) n));
+}
+
 static void connection_close(struct connection *c) {
         if (c->dead)
                 return;
@@ -393,6 +635,10 @@ static void connection_close(struct connection *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_connections--;
+        if (c->counted)
+                uid_table_decrement(&s->uids, c->cred.uid);
+        c->counted = false;
+        accept_resume(s); /* an fd is free again */
         c->io = sd_event_source_disable_unref(c->io);
         c->idle = sd_event_source_disable_unref(c->idle);
         if (c->fd >= 0)
@@ -406,48 +652,63 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
         struct stitch_server *s = l->server;
         struct stitch_manager *m = s->manager;
 
-        for (;;) {
+        /* The rest waits for the next turn, after the connections' events. */
+        for (unsigned n = 0; n < ACCEPT_BATCH; n++) {
                 _cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (cfd < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
+                        if (errno == EAGAIN)
                                 return 0;
-                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                                log_warning_errno(errno, "Cannot accept connection: %m");
-                                return 0;
-                        }
-                        if (errno == ECONNABORTED)
+                        if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        log_warning_errno(errno, "accept failed: %m");
+                        /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: the connection stays queued. */
+                        accept_pause(s, errno);
                         return 0;
+                }
+                if (s->accept_failing) {
+                        s->accept_failing = false;
+                        log_debug("Accepting connections again (%zu open).", s->n_connections);
                 }
                 if (s->stopping)
                         return 0;
+                if (peer_gone(cfd))
+                        continue;
 
+                struct ucred cred;
+                socklen_t sl = sizeof(cred);
+                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0)
+                        continue;
                 if (s->n_connections >= m->config.max_connections) {
-                        static const char busy[] =
-                                "{\"error\":\"io.stitch.Error.Busy\",\"parameters\":{\"message\":\"too many connections\"}}";
-                        (void) send(cfd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
-                        log_warning("Refusing connection: %u connections open.", m->config.max_connections);
+                        refuse_connection(s, cfd, &cred, "MaxConnections", m->config.max_connections);
+                        continue;
+                }
+                /* The admin socket is for root and AdminGroup=, and must work while a user is at the cap. */
+                unsigned per_user = m->config.max_connections_per_user;
+                if (!l->admin && per_user > 0 && uid_table_get(&s->uids, cred.uid) >= per_user) {
+                        refuse_connection(s, cfd, &cred, "MaxConnectionsPerUser", per_user);
                         continue;
                 }
 
                 struct connection *c = calloc(1, sizeof(*c));
                 if (!c)
                         continue;
-                socklen_t sl = sizeof(c->cred);
-                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &sl) < 0) {
-                        free(c);
-                        continue;
-                }
+                c->cred = cred;
                 c->server = s;
                 c->admin = l->admin;
                 c->refs = 1;
                 c->fd = TAKE_FD(cfd);
                 stitch_wire_reader_init(&c->reader);
-                if (sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_connection_io, c) < 0 ||
-                    (m->config.idle_timeout_usec > 0 &&
-                     sd_event_add_time_relative(m->event, &c->idle, CLOCK_MONOTONIC, m->config.idle_timeout_usec,
-                                                USEC_PER_SEC / 10, on_idle, c) < 0)) {
+                /* Counted with no cap too: the count is right whatever the cap. */
+                int r = l->admin ? 0 : uid_table_increment(&s->uids, cred.uid);
+                if (r >= 0) {
+                        c->counted = !l->admin;
+                        r = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_connection_io, c);
+                }
+                if (r >= 0 && m->config.idle_timeout_usec > 0)
+                        r = sd_event_add_time_relative(m->event, &c->idle, CLOCK_MONOTONIC,
+                                                       m->config.idle_timeout_usec, USEC_PER_SEC / 10, on_idle, c);
+                if (r < 0) {
+                        if (c->counted)
+                                uid_table_decrement(&s->uids, cred.uid);
                         sd_event_source_disable_unref(c->io);
                         close(c->fd);
                         free(c);
@@ -459,6 +720,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 s->connections = c;
                 s->n_connections++;
         }
+        return 0;
 }
 
 int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
@@ -521,7 +783,7 @@ static int bind_socket(const char *path, mode_t mode, gid_t gid, int *ret_fd) {
 }
 
 static int add_listener(struct stitch_server *s, int fd, bool admin, const char *bound_path) {
-        struct listener *l = &s->listeners[s->n_listeners];
+        struct listener *l = &s->listeners[s->n_listeners++]; /* closed (and unlinked) by stitch_server_free() */
         l->server = s;
         l->fd = fd;
         l->admin = admin;
@@ -533,7 +795,17 @@ static int add_listener(struct stitch_server *s, int fd, bool admin, const char 
         int r = sd_event_add_io(s->manager->event, &l->source, fd, EPOLLIN, on_accept, l);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch listening socket: %m");
-        s->n_listeners++;
+        r = sd_event_source_set_priority(l->source, ACCEPT_PRIORITY);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set the priority of the listening socket: %m");
+        if (!s->accept_retry) {
+                /* Armed by accept_pause() only. */
+                r = sd_event_add_time(s->manager->event, &s->accept_retry, CLOCK_MONOTONIC, 0,
+                                      10 * USEC_PER_MSEC, on_accept_retry, s);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot add the accept retry timer: %m");
+                (void) sd_event_source_set_enabled(s->accept_retry, SD_EVENT_OFF);
+        }
         return 0;
 }
 
@@ -605,8 +877,11 @@ void stitch_server_stop(struct stitch_server *s) {
 struct stitch_server *stitch_server_free(struct stitch_server *s) {
         if (!s)
                 return NULL;
+        s->stopping = true; /* closing the connections below must not re-enable accepting */
         while (s->connections)
                 connection_close(s->connections);
+        s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
+        free(s->uids.slots);
         for (size_t i = 0; i < s->n_listeners; i++) {
                 struct listener *l = &s->listeners[i];
                 sd_event_source_disable_unref(l->source);

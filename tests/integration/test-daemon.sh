@@ -16,7 +16,11 @@ grep -q "^$T/bad.conf:4: " <<<"$out" || fail "unknown section not reported: $out
 "$STITCHD" --foreground --config "$T/bad.conf" >/dev/null 2>&1; rc=$?
 [ $rc -ne 0 ] || fail "stitchd started with a bad config"
 "$STITCHD" --check-config --config "$T/does-not-exist.conf" >/dev/null 2>&1 && fail "missing explicit config accepted"
-stitch_config </dev/null
+# The floods below come from one uid: they are about stalling, not MaxConnectionsPerUser=.
+stitch_config <<'X'
+[Limits]
+MaxConnectionsPerUser=0
+X
 "$STITCHD" --check-config --config "$STITCHD_CONF" >/dev/null || fail "--check-config refused a good file"
 ok "configuration errors are file:line messages and stop startup"
 

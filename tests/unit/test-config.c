@@ -116,6 +116,7 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->failure_window_usec, b->failure_window_usec);
         assert_int_equal(a->backoff_max_usec, b->backoff_max_usec);
         assert_int_equal(a->max_connections, b->max_connections);
+        assert_int_equal(a->max_connections_per_user, b->max_connections_per_user);
         assert_int_equal(a->idle_timeout_usec, b->idle_timeout_usec);
         assert_int_equal(a->on_revoke, b->on_revoke);
         assert_int_equal(a->max_sessions_per_user, b->max_sessions_per_user);
@@ -152,6 +153,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.failure_window_usec, 15 * MIN_USEC);
         assert_int_equal(c.backoff_max_usec, 15 * MIN_USEC);
         assert_int_equal(c.max_connections, 1024);
+        assert_int_equal(c.max_connections_per_user, 128);
         assert_int_equal(c.idle_timeout_usec, 60 * SEC_USEC);
         assert_int_equal(c.on_revoke, STITCH_ON_REVOKE_KEEP);
         assert_int_equal(c.max_sessions_per_user, 100);
@@ -234,6 +236,7 @@ static void test_every_key(void **state) {
                   "FailureWindow=1h\n"
                   "BackoffMax=2h\n"
                   "MaxConnections=64\n"
+                  "MaxConnectionsPerUser=16\n"
                   "IdleTimeout=5min\n"
                   "[Sessions]\n"
                   "OnRevoke=terminate\n"
@@ -266,6 +269,7 @@ static void test_every_key(void **state) {
         assert_int_equal(c.failure_window_usec, HOUR_USEC);
         assert_int_equal(c.backoff_max_usec, 2 * HOUR_USEC);
         assert_int_equal(c.max_connections, 64);
+        assert_int_equal(c.max_connections_per_user, 16);
         assert_int_equal(c.idle_timeout_usec, 5 * MIN_USEC);
         assert_int_equal(c.on_revoke, STITCH_ON_REVOKE_TERMINATE);
         assert_int_equal(c.max_sessions_per_user, 5);
@@ -387,11 +391,36 @@ static void test_empty_assignment_resets(void **state) {
                   "[Provider.api-key]\nEnabled=no\nEnabled=\n"
                   "[Provider.anon-user]\nEnabled=yes\nUnixUser=guest\nEnabled=\nUnixUser=\n"
                   "[Limits]\nMaxFailures=1\nFailureWindow=1s\nBackoffMax=1s\nMaxConnections=1\nIdleTimeout=1s\n"
+                  "MaxConnectionsPerUser=0\n"
                   "MaxFailures=\nFailureWindow=\nBackoffMax=\nMaxConnections=\nIdleTimeout=\n"
+                  "MaxConnectionsPerUser=\n"
                   "[Sessions]\nOnRevoke=terminate\nMaxPerUser=1\nOnRevoke=\nMaxPerUser=\n");
         assert_config_equal(&c, &d);
         stitch_config_done(&c);
         stitch_config_done(&d);
+}
+
+/* 0 turns the per-user cap off; the range ends where MaxConnections= does. */
+static void test_max_connections_per_user(void **state) {
+        static const struct {
+                const char *text;
+                unsigned expected;
+        } values[] = {
+                { "0", 0 }, { "1", 1 }, { "64", 64 }, { "65536", 65536 }, { "", 128 },
+        };
+        struct stitch_config c;
+
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                char text[128];
+                snprintf(text, sizeof(text), "[Limits]\nMaxConnectionsPerUser=%s\n", values[i].text);
+                expect_ok(&c, text);
+                assert_int_equal(c.max_connections_per_user, values[i].expected);
+                assert_int_equal(c.max_connections, 1024);
+                stitch_config_done(&c);
+        }
+        expect_errors("[Limits]\nMaxConnectionsPerUser=64k\n", "test.conf:2: MaxConnectionsPerUser=64k: not a number\n");
+        expect_errors("[Daemon]\nMaxConnectionsPerUser=64\n",
+                      "test.conf:2: Unknown key 'MaxConnectionsPerUser' in section [Daemon]\n");
 }
 
 static void test_lists(void **state) {
@@ -532,6 +561,10 @@ static void test_error_kinds(void **state) {
         expect_errors("[Limits]\nMaxFailures=0\n", "test.conf:2: MaxFailures=0: out of range (1..1000)\n");
         expect_errors("[Limits]\nFailureWindow=0\n", "test.conf:2: FailureWindow=0: out of range (1s..30d)\n");
         expect_errors("[Limits]\nIdleTimeout=500ms\n", "test.conf:2: IdleTimeout=500ms: out of range (1s..1d)\n");
+        expect_errors("[Limits]\nMaxConnectionsPerUser=65537\n",
+                      "test.conf:2: MaxConnectionsPerUser=65537: out of range (0..65536)\n");
+        expect_errors("[Limits]\nMaxConnectionsPerUser=-1\n",
+                      "test.conf:2: MaxConnectionsPerUser=-1: not a number\n");
         expect_errors("[Sessions]\nOnRevoke=kill\n", "test.conf:2: OnRevoke=kill: expected keep or terminate\n");
 
         /* values are echoed escaped */
@@ -850,7 +883,7 @@ static void test_example_config(void **state) {
         }
         fclose(f);
         assert_int_equal(fclose(out), 0);
-        assert_int_equal(n_keys, 27); /* every key of every section */
+        assert_int_equal(n_keys, 28); /* every key of every section */
 
         stitch_config_done(&c);
         assert_int_equal(stitch_config_init_defaults(&c), 0);
@@ -872,6 +905,7 @@ int main(void) {
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_later_assignment_wins),
                 cmocka_unit_test(test_empty_assignment_resets),
+                cmocka_unit_test(test_max_connections_per_user),
                 cmocka_unit_test(test_lists),
                 cmocka_unit_test(test_service_allowed),
                 cmocka_unit_test(test_error_kinds),
