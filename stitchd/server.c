@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -73,7 +74,8 @@ struct connection {
         struct stitch_wire_reader reader;
         char *out;
         size_t out_len, out_sent;
-        sd_event_source *io, *idle;
+        uint32_t events;    /* registered in the server's connection epoll; 0: not registered */
+        sd_event_source *idle;
 };
 
 struct stitch_server {
@@ -83,6 +85,8 @@ struct stitch_server {
         struct connection *connections;
         size_t n_connections;
         struct uid_table uids;
+        int conn_epoll;                /* every connection's fd; one event source for all */
+        sd_event_source *conn_source;
         sd_event_source *accept_retry; /* re-enables the listeners after EMFILE and the like */
         bool accept_paused;            /* listeners off until a connection closes or accept_retry */
         bool accept_failing;           /* since the last accept that worked (logged once) */
@@ -105,6 +109,12 @@ static struct connection *connection_unref(struct connection *c) {
         return NULL;
 }
 
+/* Connections are watched by the server's own epoll instance, itself one
+ * sd-event source: one epoll_wait() hands over every ready connection, where
+ * an sd-event source per connection costs an epoll_wait() (and sd-event's
+ * bookkeeping) per ready connection. A connection that wants nothing is
+ * removed from the set, as sd-event does, so hang-ups of a busy connection do
+ * not spin. */
 static void connection_update_events(struct connection *c) {
         if (c->dead)
                 return;
@@ -113,8 +123,19 @@ static void connection_update_events(struct connection *c) {
                 events |= EPOLLOUT;
         else if (!c->busy && !c->close_after_write && !c->eof)
                 events |= EPOLLIN;
-        (void) sd_event_source_set_io_events(c->io, events);
-        (void) sd_event_source_set_enabled(c->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+        if (events == c->events)
+                return;
+        int fd = c->server->conn_epoll;
+        struct epoll_event ev = {.events = events, .data.ptr = c};
+        int r = events == 0   ? epoll_ctl(fd, EPOLL_CTL_DEL, c->fd, NULL)
+                : c->events == 0 ? epoll_ctl(fd, EPOLL_CTL_ADD, c->fd, &ev)
+                                 : epoll_ctl(fd, EPOLL_CTL_MOD, c->fd, &ev);
+        if (r < 0) {
+                log_warning_errno(errno, "Cannot watch the connection of pid %d, closing it: %m", (int) c->cred.pid);
+                connection_close(c);
+                return;
+        }
+        c->events = events;
 }
 
 static void connection_touch(struct connection *c) {
@@ -402,8 +423,7 @@ static void connection_process(struct connection *c) {
         connection_update_events(c);
 }
 
-static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct connection *c = userdata;
+static void connection_io(struct connection *c, uint32_t revents) {
         int r;
 
         c->refs++;
@@ -437,6 +457,28 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
         connection_process(c);
 finish:
         connection_unref(c);
+}
+
+#define CONN_EVENTS_BATCH 64
+
+static int on_connections(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        struct stitch_server *s = userdata;
+        struct epoll_event ev[CONN_EVENTS_BATCH];
+
+        int n = epoll_wait(s->conn_epoll, ev, CONN_EVENTS_BATCH, 0);
+        if (n < 0)
+                return errno == EINTR ? 0 : log_error_errno(errno, "epoll_wait on connections: %m");
+        /* Handling one may close another: hold them all first. */
+        for (int i = 0; i < n; i++)
+                ((struct connection *) ev[i].data.ptr)->refs++;
+        for (int i = 0; i < n; i++) {
+                struct connection *c = ev[i].data.ptr;
+                /* Skip what went away or stopped listening earlier in this batch. */
+                if (!c->dead && c->events != 0)
+                        connection_io(c, ev[i].events);
+        }
+        for (int i = 0; i < n; i++)
+                connection_unref(ev[i].data.ptr);
         return 0;
 }
 
@@ -639,7 +681,9 @@ static void connection_close(struct connection *c) {
                 uid_table_decrement(&s->uids, c->cred.uid);
         c->counted = false;
         accept_resume(s); /* an fd is free again */
-        c->io = sd_event_source_disable_unref(c->io);
+        if (c->events != 0)
+                (void) epoll_ctl(s->conn_epoll, EPOLL_CTL_DEL, c->fd, NULL);
+        c->events = 0;
         c->idle = sd_event_source_disable_unref(c->idle);
         if (c->fd >= 0)
                 close(c->fd);
@@ -701,7 +745,10 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 int r = l->admin ? 0 : uid_table_increment(&s->uids, cred.uid);
                 if (r >= 0) {
                         c->counted = !l->admin;
-                        r = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_connection_io, c);
+                        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+                        r = epoll_ctl(s->conn_epoll, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
+                        if (r >= 0)
+                                c->events = EPOLLIN;
                 }
                 if (r >= 0 && m->config.idle_timeout_usec > 0)
                         r = sd_event_add_time_relative(m->event, &c->idle, CLOCK_MONOTONIC,
@@ -709,7 +756,8 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 if (r < 0) {
                         if (c->counted)
                                 uid_table_decrement(&s->uids, cred.uid);
-                        sd_event_source_disable_unref(c->io);
+                        if (c->events != 0)
+                                (void) epoll_ctl(s->conn_epoll, EPOLL_CTL_DEL, c->fd, NULL);
                         close(c->fd);
                         free(c);
                         continue;
@@ -728,6 +776,20 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
         if (!s)
                 return -ENOMEM;
         s->manager = m;
+        s->conn_epoll = epoll_create1(EPOLL_CLOEXEC);
+        if (s->conn_epoll < 0) {
+                int r = log_error_errno(errno, "Cannot create the connections' epoll: %m");
+                free(s);
+                return r;
+        }
+        /* Normal priority: above the listeners (see ACCEPT_PRIORITY). */
+        int r = sd_event_add_io(m->event, &s->conn_source, s->conn_epoll, EPOLLIN, on_connections, s);
+        if (r < 0) {
+                log_error_errno(r, "Cannot watch the connections: %m");
+                close(s->conn_epoll);
+                free(s);
+                return r;
+        }
         *ret = s;
         return 0;
 }
@@ -881,6 +943,9 @@ struct stitch_server *stitch_server_free(struct stitch_server *s) {
         while (s->connections)
                 connection_close(s->connections);
         s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
+        s->conn_source = sd_event_source_disable_unref(s->conn_source);
+        if (s->conn_epoll >= 0)
+                close(s->conn_epoll);
         free(s->uids.slots);
         for (size_t i = 0; i < s->n_listeners; i++) {
                 struct listener *l = &s->listeners[i];
