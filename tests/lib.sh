@@ -77,6 +77,12 @@ stitch_kill9() {
 
 sctl() { "$STITCHCTL" "$@"; }
 
+# True when stitchd is built with AddressSanitizer (configure
+# --enable-sanitizers): memory figures are then the sanitizer's, not ours.
+stitch_sanitized() {
+        readelf -d "$STITCHD" 2>/dev/null | grep -q 'libasan' || grep -aq '__asan_init' "$STITCHD" 2>/dev/null
+}
+
 # Creates a user: stitch_user EMAIL UNIXNAME PASSWORD
 stitch_user() {
         printf '%s' "$3" | "$STITCHCTL" user add --email "$1" --unix-name "$2" --password-stdin >/dev/null \

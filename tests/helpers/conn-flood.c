@@ -81,6 +81,7 @@ int main(int argc, char **argv) {
                         alive++;
                 close(fds[i]);
         }
+        free(fds);
         printf("closed %ld alive\n", alive);
         return 0;
 }

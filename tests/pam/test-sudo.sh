@@ -23,7 +23,7 @@ id nobody >/dev/null 2>&1 || skip "no user nobody"
 [ -d /etc/sudoers.d ] && grep -Eq '^[@#]includedir[[:space:]]+/etc/sudoers.d' /etc/sudoers \
         || skip "/etc/sudoers does not include /etc/sudoers.d"
 if readelf -d "$PAM_STITCH_SO" 2>/dev/null | grep -q 'libasan'; then
-        skip "the module is built with sanitizers and cannot be loaded into sudo"
+        skip "the module is built with sanitizers and sudo, setuid, ignores LD_PRELOAD of the ASan runtime"
 fi
 
 NAME=stitch-test-sudo-$$-$RANDOM

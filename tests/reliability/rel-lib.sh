@@ -63,9 +63,10 @@ rel_integrity() {
 }
 
 # Raw wire call through stitchctl with a deadline: prints the reply JSON
-# (or nothing if the daemon dropped the connection). rel_call METHOD JSON
+# (or nothing if the daemon dropped the connection; {"error":"rel.Timeout"}
+# after REL_CALL_TIMEOUT seconds, default 30). rel_call METHOD JSON
 rel_call() {
-        printf '%s' "$2" | timeout 30 "$STITCHCTL" call "$1" - 2>/dev/null
+        printf '%s' "$2" | timeout "${REL_CALL_TIMEOUT:-30}" "$STITCHCTL" call "$1" - 2>/dev/null
         local rc=$?
         [ $rc -eq 124 ] && echo '{"error":"rel.Timeout"}'
         return 0

@@ -81,7 +81,7 @@ problem() { # problem [BUG-ID] MESSAGE
                 FAILURES=$((FAILURES + 1))
         fi
 }
-fired() { grep -c '^fired' "$T/report" 2>/dev/null || true; }
+fired() { if [ -f "$T/report" ]; then grep -c '^fired' "$T/report"; else echo 0; fi; }
 fired_kinds() { grep '^fired' "$T/report" 2>/dev/null | cut -d' ' -f2 | sort -u | tr '\n' ' '; }
 
 # Runs the operation; sets ACK (1 if acknowledged) and REPLY.
@@ -104,7 +104,9 @@ run_op() {
         if [ -n "$REPLY" ] && [ -z "$(rel_err "$REPLY")" ] && jq -e .parameters >/dev/null 2>&1 <<<"$REPLY"; then
                 ACK=1
         fi
-        [ "$(rel_err "$REPLY")" = rel.Timeout ] && problem "no answer within 30 s (hang)"
+        # Every accept() failing: nobody can connect, so no answer is the
+        # expected outcome (what matters then is no crash and a clean stop).
+        [ "$(rel_err "$REPLY")" = rel.Timeout ] && [[ $CASE != *" accept:"*+ ]] && problem "no answer within 30 s (hang)"
         return 0
 }
 
@@ -160,6 +162,8 @@ run_case() {
         rm -f "$T"/stitch.db* "$T/report"
         cp "$T"/base/stitch.db* "$T/"
         off=$(rel_log_size)
+        REL_CALL_TIMEOUT=30
+        [[ $spec == accept:*+ ]] && REL_CALL_TIMEOUT=3
         rel_start STITCH_FAULT="$spec" STITCH_FAULT_REPORT="$T/report" "$FAULTD" || { problem "did not start"; return; }
         run_op "$op"
         n=$(fired)
@@ -222,6 +226,9 @@ if [ -n "$REL_LONG" ]; then
                 done
                 for kind in $KINDS; do
                         [ "$(calls_of "$op" "$kind")" -gt 0 ] 2>/dev/null || continue
+                        # Every accept() failing makes stitchd spin and log
+                        # (BUG-EMFILE, test-load.sh): once is enough.
+                        [ "$kind" = accept ] && [ "$op" != login-ok ] && continue
                         run_case "$op" "$kind:1+" 1
                         cases=$((cases + 1))
                 done

@@ -6,7 +6,8 @@
 # password_verifications counter) must not exceed MaxFailures + 1 in the
 # first lock window, plus one per lock window that ended while the attack
 # ran (locks of 1, 2, 4, ... s); everything else gets TooManyAttempts; and
-# the right password is refused while the account is locked.
+# the right password is refused while the account is locked (checked when
+# the attack ended within the first lock window).
 # STITCH_RELIABILITY_LONG=1: 4096 guesses instead of 512, and 5 rounds with
 # an unlock in between.
 . "$top_srcdir/tests/reliability/rel-lib.sh"
@@ -29,6 +30,7 @@ verifications() { sctl status --json | jq .password_verifications; }
 total_checked=0
 for round in $(seq 1 "$ROUNDS"); do
         v0=$(verifications)
+        t0=$(date +%s%N)
         out=$("$CLIENT" guess "$STITCH_SOCKET" 64 "$GUESSES" ada) || fail "guess: $out"
         v1=$(verifications)
         read -r _ checked _ limited _ other _ secs <<<"$out"
@@ -39,8 +41,16 @@ for round in $(seq 1 "$ROUNDS"); do
         [ "$checked" -le "$bound" ] || fail "round $round: $checked guesses checked, more than $bound"
         [ $((v1 - v0)) -le "$bound" ] || fail "round $round: the daemon ran $((v1 - v0)) password verifications, more than $bound"
         [ $((checked + limited)) = "$GUESSES" ] || fail "round $round: unexpected answers: $out"
+        # The first lock lasts 1 s from the (MaxFailures+1)th failure, which
+        # came after t0: within 0.9 s of t0 the account is certainly locked.
+        # (Later it may have expired; tests/integration/test-ratelimit.sh
+        # checks the lock sequentially.)
         out=$(rel_call io.stitch.Auth.Login "$(rel_login_json ada ada-password)")
-        expect_eq "right password while locked" io.stitch.Error.TooManyAttempts "$(rel_err "$out")"
+        if [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 900 ]; then
+                expect_eq "right password while locked" io.stitch.Error.TooManyAttempts "$(rel_err "$out")"
+        else
+                echo "# the attack outlasted the first lock window: the right-password check is left to test-ratelimit.sh"
+        fi
         total_checked=$((total_checked + checked))
         sctl user unlock ada >/dev/null || fail "unlock"
 done
