@@ -463,7 +463,9 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
         r = stitch_secret_new(STITCH_APIKEY_PREFIX, &key);
         if (r < 0)
                 return stitch_call_errno(c, r, "generating the key");
-        stitch_sha256(key, strlen(key), k.hash);
+        r = stitch_sha256(key, strlen(key), k.hash);
+        if (r < 0)
+                return stitch_call_errno(c, r, "hashing the key");
         k.name = (char *) p.name;
         k.creation_date = stitch_now();
         r = m->store_ops->apikey_create(m->store, &k);

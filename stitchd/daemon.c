@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "util.h"
 #include "manager.h"
 #include "server.h"
 
@@ -114,6 +115,20 @@ int main(int argc, char **argv) {
                 config_path = getenv("STITCHD_CONFIG");
         if (!config_path)
                 config_path = STITCHD_CONFIG_DEFAULT;
+
+        /* The configuration names the store and the sockets: refuse one that
+         * someone else could have written (sshd's StrictModes). */
+        if (access(config_path, F_OK) == 0) {
+                _cleanup_free_ char *config_dir = strdup(config_path);
+                char *slash = config_dir ? strrchr(config_dir, '/') : NULL;
+                if (slash)
+                        slash == config_dir ? (void) (slash[1] = 0) : (void) (slash[0] = 0);
+                if (stitch_check_trusted(config_path, false, "configuration file") < 0 ||
+                    (slash && stitch_check_trusted(config_dir, true, "configuration directory") < 0)) {
+                        fprintf(stderr, "stitchd: configuration %s is not trusted; not starting.\n", config_path);
+                        return check_only ? 1 : 78; /* EX_CONFIG */
+                }
+        }
 
         struct stitch_config config;
         r = stitch_config_init_defaults(&config);

@@ -236,7 +236,9 @@ int stitch_manager_start(struct stitch_manager *m) {
                         snprintf(machine, sizeof(machine), "stitch");
                 fclose(f);
         }
-        stitch_sha256(machine, strlen(machine), h);
+        r = stitch_sha256(machine, strlen(machine), h);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < 12; i++)
                 snprintf(m->domain_id + 2 * i, 3, "%02x", h[i]);
 

@@ -814,6 +814,11 @@ static int bind_socket(const char *path, mode_t mode, gid_t gid, int *ret_fd) {
                 if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                         return log_error_errno(errno, "Cannot create %s: %m", dir);
         }
+        /* Whoever may write the directory may put their own socket there
+         * between our restarts, and stitchctl sends passwords to it. */
+        int k = stitch_check_trusted(!slash ? "." : slash == dir ? "/" : dir, true, "socket directory");
+        if (k < 0)
+                return k;
 
         if (lstat(path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))

@@ -63,7 +63,9 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         r = stitch_secret_new(STITCH_REFRESH_PREFIX, &refresh);
         if (r < 0)
                 return r;
-        stitch_sha256(refresh, strlen(refresh), s.refresh_hash);
+        r = stitch_sha256(refresh, strlen(refresh), s.refresh_hash);
+        if (r < 0)
+                return r;
         r = stitch_access_token_issue(m, u, s.id, s.device_id, now, &access, &expires);
         if (r < 0)
                 return r;

@@ -79,8 +79,12 @@ static int session_by_refresh(struct stitch_call *c, const char *token, struct s
         uint8_t hash[STITCH_HASH_LEN];
         struct stitch_session *s = NULL;
 
-        stitch_sha256(token, strlen(token), hash);
-        int r = m->store_ops->session_find_by_refresh_hash(m->store, hash, &s);
+        int r = stitch_sha256(token, strlen(token), hash);
+        if (r < 0) {
+                stitch_call_errno(c, r, "hashing the refresh token");
+                return r;
+        }
+        r = m->store_ops->session_find_by_refresh_hash(m->store, hash, &s);
         if (r == -ENOENT) {
                 /* A refresh token that was already rotated away: someone kept a
                  * copy. Treat it as theft and end the whole session. */
@@ -137,7 +141,9 @@ int stitch_method_token_refresh(struct stitch_call *c) {
                 r = stitch_secret_new(STITCH_REFRESH_PREFIX, &new_refresh);
                 if (r < 0)
                         return stitch_call_errno(c, r, "refresh token");
-                stitch_sha256(new_refresh, strlen(new_refresh), new_hash);
+                r = stitch_sha256(new_refresh, strlen(new_refresh), new_hash);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "hashing the refresh token");
         }
         /* Only a rotation needs a durable write (the new refresh token must
          * survive a crash); a plain refresh just signs. */

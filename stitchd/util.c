@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,8 +113,14 @@ int stitch_secret_new(const char *prefix, char **ret) {
         return 0;
 }
 
-void stitch_sha256(const void *data, size_t n, uint8_t ret[STITCH_HASH_LEN]) {
-        SHA256(data, n, ret);
+int stitch_sha256(const void *data, size_t n, uint8_t ret[STITCH_HASH_LEN]) {
+        /* A failure must not leave ret as it was: a hash stored from
+         * uninitialised bytes would acknowledge a secret that never works. */
+        if (!SHA256(data, n, ret)) {
+                explicit_bzero(ret, STITCH_HASH_LEN);
+                return log_error_errno(EIO, "SHA-256 failed.");
+        }
+        return 0;
 }
 
 int64_t stitch_now(void) {
@@ -188,6 +195,22 @@ static uint64_t monotonic_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int stitch_check_trusted(const char *path, bool directory, const char *what) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return log_error_errno(errno, "Cannot check %s %s: %m", what, path);
+        if (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+                return log_error_errno(EPERM, "Refusing %s %s: not a %s.", what, path,
+                                       directory ? "directory" : "regular file");
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return log_error_errno(EPERM, "Refusing %s %s: owned by uid %u, not by root or uid %u.", what, path,
+                                       (unsigned) st.st_uid, (unsigned) geteuid());
+        if (st.st_mode & 0022)
+                return log_error_errno(EPERM, "Refusing %s %s: writable by group or others (mode %04o).", what, path,
+                                       (unsigned) (st.st_mode & 07777));
+        return 0;
 }
 
 int stitch_lookup_uid(const char *name, uid_t *ret) {

@@ -23,7 +23,8 @@ size_t stitch_base64url_encode(const uint8_t *data, size_t n, char *ret);
 /* A new random secret: prefix + base64url(32 random bytes). Malloc'd. */
 int stitch_secret_new(const char *prefix, char **ret);
 
-void stitch_sha256(const void *data, size_t n, uint8_t ret[STITCH_HASH_LEN]);
+/* 0, or -EIO (logged) when OpenSSL fails; ret is then zeroed. */
+int stitch_sha256(const void *data, size_t n, uint8_t ret[STITCH_HASH_LEN]) _warn_unused_result_;
 
 int64_t stitch_now(void);             /* epoch seconds, CLOCK_REALTIME */
 uint64_t stitch_now_usec(int clock);  /* clock_gettime in usec */
@@ -35,6 +36,10 @@ bool stitch_email_valid(const char *s);
 /* API key names: [A-Za-z0-9_-]{1,64}. */
 bool stitch_apikey_name_valid(const char *s);
 
+/* Whether a file (or directory) that decides what the daemon trusts cannot be
+ * changed by anyone else: owned by root or by us, not writable by group or
+ * others (like sshd's StrictModes). 0, or -errno logged with 'what'. */
+int stitch_check_trusted(const char *path, bool directory, const char *what);
 /* The uid of a local Unix account, -ENOENT if none. */
 int stitch_lookup_uid(const char *name, uid_t *ret);
 /* Whether uid is root or a member of 'group' (primary or supplementary). */

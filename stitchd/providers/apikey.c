@@ -35,7 +35,9 @@ static int apikey_authenticate(struct stitch_manager *m, const struct stitch_log
         if (!stitch_apikey_format_valid(l->key))
                 return -EACCES;
 
-        stitch_sha256(l->key, strlen(l->key), hash);
+        r = stitch_sha256(l->key, strlen(l->key), hash);
+        if (r < 0)
+                return r;
         r = m->store_ops->apikey_find_by_hash(m->store, hash, &k);
         if (r == -ENOENT)
                 return -EACCES;

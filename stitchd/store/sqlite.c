@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 #include "macro.h"
 #include "store/store.h"
 
@@ -913,6 +914,27 @@ static int prepare_db_file(const char *path, struct stat *ret_st) {
         char *slash;
         int r;
 
+        /* Whoever may write the directory may delete or replace the store,
+         * or plant a -wal between our checks and SQLite's first read. */
+        dir = strdup(path);
+        if (!dir)
+                return log_oom();
+        slash = strrchr(dir, '/');
+        if (!slash) {
+                free(dir);
+                dir = strdup(".");
+                if (!dir)
+                        return log_oom();
+        } else if (slash == dir)
+                slash[1] = 0;
+        else
+                slash[0] = 0;
+        if (stat(dir, &st) >= 0) {
+                r = stitch_check_trusted(dir, true, "store directory");
+                if (r < 0)
+                        return r;
+        }
+
         if (lstat(path, &st) >= 0) {
                 r = check_owned_private(path, &st, "database");
                 if (r < 0)
@@ -928,14 +950,6 @@ static int prepare_db_file(const char *path, struct stat *ret_st) {
         if (errno != ENOENT)
                 return log_error_errno(errno, "Failed to check store database %s: %m", path);
 
-        dir = strdup(path);
-        if (!dir)
-                return log_oom();
-        slash = strrchr(dir, '/');
-        if (slash == dir)
-                slash[1] = 0;
-        else
-                slash[0] = 0;
         if (stat(dir, &st) < 0) {
                 if (errno == ENOENT)
                         return log_error_errno(ENOENT,

@@ -29,7 +29,7 @@ if [ "$(id -u)" = 0 ] && unshare --mount --propagation private true 2>/dev/null;
         out=$(unshare --mount --propagation private bash -c '
                 set -e
                 mkdir -p /run/stitchd /var/lib/stitchd
-                mount -t tmpfs tmpfs /run/stitchd; mount -t tmpfs -o mode=0700 tmpfs /var/lib/stitchd
+                mount -t tmpfs -o mode=0755 tmpfs /run/stitchd; mount -t tmpfs -o mode=0700 tmpfs /var/lib/stitchd
                 mkdir -p "$1/etc"; mount -t tmpfs tmpfs /etc/stitch 2>/dev/null || true
                 pid=$("$2" --timeout 30 -- env -u STITCHD_CONFIG "$3" --foreground 2>"$1/defaults.log")
                 STITCH_SOCKET= STITCH_ADMIN_SOCKET= "$4" status --json
