@@ -20,11 +20,16 @@
  *       Kolmogorov-Smirnov statistic D with the critical value at alpha=0.01
  *       (1.628 * sqrt((n+m)/(n*m))). Prints
  *       "n_a N n_b M median_a X median_b Y D Z critical_0.01 C".
- *   rel-client guess SOCKET THREADS ATTEMPTS USER
+ *   rel-client guess SOCKET THREADS ATTEMPTS USER [RIGHT_PASSWORD]
  *       THREADS connections guess passwords for USER in parallel, ATTEMPTS
  *       in total (each a distinct wrong password). Prints
  *       "checked C limited L other O seconds S": C = InvalidCredentials
- *       replies (guesses the daemon checked), L = TooManyAttempts.
+ *       replies (guesses the daemon checked), L = TooManyAttempts. With
+ *       RIGHT_PASSWORD, the thread that receives the first TooManyAttempts
+ *       logs in once with the right password at once, while the attack goes
+ *       on, and the line ends "right ERROR right_ms MS": ERROR is the
+ *       reply's error name or "ok", MS the milliseconds from the start of
+ *       the attack to that reply.
  * Exit status 2 on usage or connection errors. */
 
 #include <errno.h>
@@ -254,12 +259,46 @@ static int do_ks(int argc, char **argv) {
 }
 
 struct guess_state {
-        const char *socket, *user;
+        const char *socket, *user, *right;
         unsigned attempts;
+        uint64_t t0;
         unsigned next; /* under lock */
         unsigned checked, limited, other;
+        bool probed;             /* under lock */
+        char probe_result[64];   /* written by the one probing thread */
+        double probe_ms;
         pthread_mutex_t lock;
 };
+
+static cJSON *login_params(const char *user, const char *password) {
+        cJSON *params = cJSON_CreateObject();
+
+        if (!params || !cJSON_AddStringToObject(params, "user", user) ||
+            !cJSON_AddStringToObject(params, "password", password) ||
+            !cJSON_AddStringToObject(params, "service", "login")) {
+                cJSON_Delete(params);
+                return NULL;
+        }
+        return params;
+}
+
+/* The right password, sent while the account is known to be locked. */
+static void guess_probe(struct guess_state *s, struct stitch_client **c) {
+        cJSON *params = login_params(s->user, s->right), *reply = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (!params) {
+                snprintf(s->probe_result, sizeof(s->probe_result), "out-of-memory");
+                return;
+        }
+        r = call(c, s->socket, "io.stitch.Auth.Login", params, &reply, &error);
+        s->probe_ms = (double) (now_us() - s->t0) / 1e3;
+        snprintf(s->probe_result, sizeof(s->probe_result), "%s",
+                 r < 0 ? "connection-error" : error ? error : "ok");
+        cJSON_Delete(reply);
+        cJSON_Delete(params);
+}
 
 static void *guess_thread(void *userdata) {
         struct guess_state *s = userdata;
@@ -277,27 +316,29 @@ static void *guess_thread(void *userdata) {
                 pthread_mutex_unlock(&s->lock);
                 if (i >= s->attempts)
                         break;
+                bool probe = false;
+
                 snprintf(password, sizeof(password), "wrong-guess-%06u", i);
-                params = cJSON_CreateObject();
-                if (!params || !cJSON_AddStringToObject(params, "user", s->user) ||
-                    !cJSON_AddStringToObject(params, "password", password) ||
-                    !cJSON_AddStringToObject(params, "service", "login")) {
-                        cJSON_Delete(params);
+                params = login_params(s->user, password);
+                if (!params)
                         break;
-                }
                 r = call(&c, s->socket, "io.stitch.Auth.Login", params, &reply, &error);
                 pthread_mutex_lock(&s->lock);
                 if (r >= 0 && streq(error, "io.stitch.Error.InvalidCredentials"))
                         s->checked++;
-                else if (r >= 0 && streq(error, "io.stitch.Error.TooManyAttempts"))
+                else if (r >= 0 && streq(error, "io.stitch.Error.TooManyAttempts")) {
                         s->limited++;
-                else {
+                        probe = s->right && !s->probed;
+                        s->probed = s->probed || probe;
+                } else {
                         s->other++;
                         fprintf(stderr, "rel-client guess: %s\n", r < 0 ? strerror(-r) : error);
                 }
                 pthread_mutex_unlock(&s->lock);
                 cJSON_Delete(reply);
                 cJSON_Delete(params);
+                if (probe)
+                        guess_probe(s, &c);
         }
         stitch_client_free(c);
         return NULL;
@@ -307,27 +348,31 @@ static int do_guess(int argc, char **argv) {
         struct guess_state s = { .lock = PTHREAD_MUTEX_INITIALIZER };
         pthread_t *threads;
         unsigned n;
-        uint64_t t0;
 
-        if (argc != 6)
+        if (argc != 6 && argc != 7)
                 return 2;
         s.socket = argv[2];
         n = (unsigned) strtoul(argv[3], NULL, 10);
         s.attempts = (unsigned) strtoul(argv[4], NULL, 10);
         s.user = argv[5];
+        s.right = argc == 7 ? argv[6] : NULL;
+        snprintf(s.probe_result, sizeof(s.probe_result), "none");
         if (n == 0 || n > 4096)
                 return 2;
         threads = calloc(n, sizeof(*threads));
         if (!threads)
                 return 2;
-        t0 = now_us();
+        s.t0 = now_us();
         for (unsigned i = 0; i < n; i++)
                 if (pthread_create(&threads[i], NULL, guess_thread, &s) != 0)
                         return 2;
         for (unsigned i = 0; i < n; i++)
                 pthread_join(threads[i], NULL);
-        printf("checked %u limited %u other %u seconds %.3f\n", s.checked, s.limited, s.other,
-               (double) (now_us() - t0) / 1e6);
+        printf("checked %u limited %u other %u seconds %.3f", s.checked, s.limited, s.other,
+               (double) (now_us() - s.t0) / 1e6);
+        if (s.right)
+                printf(" right %s right_ms %.1f", s.probe_result, s.probe_ms);
+        printf("\n");
         free(threads);
         return s.other > 0;
 }
