@@ -550,6 +550,7 @@ static int strv_push(struct strv *v, const char *s) {
         r = grow((void **) &v->l, &v->allocated, v->n + 2, sizeof(char *));
         if (r < 0)
                 return r;
+        v->l[v->n] = NULL; /* a fresh array is uninitialized: terminate it before strdup() can fail */
         if (s) {
                 d = strdup(s);
                 if (!d)

@@ -235,9 +235,13 @@ if [ -n "$REL_LONG" ]; then
         done
 else
         # A fixed sample (make check): calls in the middle of the work
-        # (store, hashing, signing) and one persistent fault.
+        # (store, hashing, signing) and one persistent fault. user-revoke's
+        # 10th strdup() is BUG-STRV: the first strdup() of the revoked
+        # session ids failing left the fresh id array unterminated, and
+        # freeing it crashed the daemon (SIGSEGV; fixed).
         for c in login-ok:any:37 login-wrong:any:22 user-revoke:any:33 key-create:any:31 \
-                 verify:any:18 logout:any:18 login-ok:vfs-write:1+ login-ok:SHA256:1 key-create:SHA256:1; do
+                 verify:any:18 logout:any:18 login-ok:vfs-write:1+ login-ok:SHA256:1 key-create:SHA256:1 \
+                 user-revoke:strdup:10; do
                 op=${c%%:*}; spec=${c#*:}
                 [[ " $OPS " == *" $op "* ]] || continue
                 sticky=0; [[ $spec == *+ ]] && sticky=1
