@@ -2,7 +2,8 @@
 # The whole test suite, as CI and a new user run it:
 #   sudo scripts/test.sh
 # Installs the test dependencies (Debian 12), builds from scratch with
-# -Werror, runs `make check`, runs the whole `make check` again under ASan+UBSan,
+# -Werror, runs `make check`, runs the daemon's integration tests under
+# valgrind memcheck, runs the whole `make check` again under ASan+UBSan,
 # runs the fuzz harnesses for a short smoke under libFuzzer, checks that
 # `make distcheck` passes, and ends with
 # the line "N passed, N failed" (automake's # PASS / # FAIL, summed).
@@ -48,6 +49,19 @@ run_suite() { # NAME CONFIGURE_ARGS... ; runs make check in $out/NAME
 
 # 1. The full suite, warnings as errors.
 run_suite main --enable-werror
+
+# 1b. The daemon's integration tests again with every stitchd under valgrind
+# memcheck (an error or a definitely lost block fails the test). About five
+# minutes on 2 CPUs.
+if [ -f "$out/main/Makefile" ]; then
+        echo "=== main: make check-valgrind"
+        make -C "$out/main" -j"$jobs" check-valgrind >"$out/main/valgrind.log" 2>&1
+        grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|# )' "$out/main/valgrind.log"
+        for f in $(grep -lE '^(:test-result: )?(FAIL|ERROR)' $(find "$out/main/tests" -name '*.log' 2>/dev/null) 2>/dev/null); do
+                echo "--- $f"; tail -n 60 "$f"
+        done
+        count "$out/main/valgrind.log"
+fi
 
 # 2. The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (daemon, PAM module, tools and tests all instrumented; a leak, an invalid
