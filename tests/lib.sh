@@ -23,6 +23,11 @@ STITCHD_LOG=$T/stitchd.log
 # starts runs under valgrind memcheck; a memcheck error or a definitely lost
 # block in any of them fails the test when it ends.
 STITCH_VALGRIND=${STITCH_VALGRIND:-}
+# The memcheck command line (here and tests/reliability/valgrind-daemon.sh):
+# errors and definitely lost blocks, one log per process, exit 1 on either.
+STITCH_MEMCHECK=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite
+                 --show-leak-kinds=definite --error-exitcode=1 --track-fds=no
+                 --num-callers=30 --log-file="$T/valgrind.%p.log")
 
 # Memcheck reports of this test's daemons: the "==PID==" lines (with
 # --quiet there are none when clean). valgrind's own "--PID--" notes, such
@@ -84,9 +89,7 @@ stitch_start() {
         if [ -n "$STITCH_VALGRIND" ]; then
                 command -v valgrind >/dev/null || skip "STITCH_VALGRIND is set and valgrind is not installed"
                 stitch_sanitized && skip "STITCH_VALGRIND needs a build without sanitizers"
-                wrap=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite
-                      --show-leak-kinds=definite --error-exitcode=99 --track-fds=no
-                      --num-callers=30 --log-file="$T/valgrind.%p.log")
+                wrap=("${STITCH_MEMCHECK[@]}")
                 timeout=300
         fi
         STITCHD_PID=$("$STITCH_SPAWN" --timeout "$timeout" -- "${wrap[@]}" "$STITCHD" --foreground --config "$STITCHD_CONF" "$@" 2>>"$STITCHD_LOG" 3>&- </dev/null) \

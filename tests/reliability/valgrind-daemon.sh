@@ -18,9 +18,7 @@ stitch_config <<'X'
 [Limits]
 MaxFailures=1000
 X
-REL_SPAWN_TIMEOUT=300 rel_spawn valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite \
-        --show-leak-kinds=definite --error-exitcode=1 --track-fds=no --num-callers=30 \
-        --log-file="$T/valgrind.%p.log" "$STITCHD" --foreground --config "$STITCHD_CONF" \
+REL_SPAWN_TIMEOUT=300 rel_spawn "${STITCH_MEMCHECK[@]}" "$STITCHD" --foreground --config "$STITCHD_CONF" \
         || fail "stitchd did not become ready under valgrind"
 
 call() { rel_call "$@"; }
