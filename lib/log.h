@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -16,6 +17,14 @@ typedef void (*stitch_log_sink_t)(int priority, int error, const char *file, int
 void stitch_log_set_sink(stitch_log_sink_t sink);
 void stitch_log_set_max_level(int priority);
 int stitch_log_get_max_level(void);
+
+/* Writes message to buf (size bytes, NUL-terminated) as one printable line:
+ * control characters (< 0x20, 0x7f), C1 controls and bytes that are not
+ * well-formed UTF-8 become \n, \r, \t or \xNN; everything else, including
+ * valid UTF-8, is kept. Output that does not fit is cut before the escape or
+ * character that would not fit. Returns the length written. Every message
+ * goes through this before it reaches a sink. */
+size_t stitch_log_escape(const char *message, char *buf, size_t size);
 
 /* Returns -abs(error) so callers can "return log_error_errno(r, ...)".
  * %m in the format expands to strerror(error). */

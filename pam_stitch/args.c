@@ -59,6 +59,27 @@ static bool socket_path_is_valid(const char *s) {
         return s[0] == '/' && strlen(s) < sizeof(sa.sun_path);
 }
 
+/* An absolute path to a file, without "." or ".." components: the cache is
+ * opened one component at a time from "/", never following a symlink. */
+static bool cache_path_is_valid(const char *s) {
+        const char *name;
+        size_t n = strlen(s);
+
+        if (s[0] != '/' || n >= PATH_MAX || s[n - 1] == '/')
+                return false;
+        for (const char *c = s; *c;) {
+                size_t len;
+
+                c += strspn(c, "/");
+                len = strcspn(c, "/");
+                if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                c += len;
+        }
+        name = strrchr(s, '/') + 1;
+        return strlen(name) <= PAM_STITCH_CACHE_NAME_MAX;
+}
+
 /* "name=value": returns value if arg starts with name and '=' */
 static const char *startswith_key(const char *arg, const char *key) {
         size_t n = strlen(key);
@@ -72,6 +93,8 @@ int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **
                           struct pam_stitch_args *ret) {
         struct pam_stitch_args a = {
                 .provider = PAM_STITCH_PROVIDER_AUTO,
+                .offline = PAM_STITCH_OFFLINE_IGNORE,
+                .cache = PAM_STITCH_DEFAULT_CACHE,
                 .socket = PAM_STITCH_DEFAULT_SOCKET,
                 .timeout_sec = PAM_STITCH_DEFAULT_TIMEOUT_SEC,
                 .daemon_user = PAM_STITCH_DEFAULT_DAEMON_USER,
@@ -121,6 +144,26 @@ int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **
                                 r = -EINVAL;
                         } else
                                 a.daemon_user = v;
+                } else if ((v = startswith_key(arg, "offline"))) {
+                        if (streq(v, "ignore"))
+                                a.offline = PAM_STITCH_OFFLINE_IGNORE;
+                        else if (streq(v, "deny"))
+                                a.offline = PAM_STITCH_OFFLINE_DENY;
+                        else {
+                                pam_syslog(pamh, LOG_ERR, "Invalid argument \"%s\": expected offline=ignore or deny.",
+                                           arg);
+                                r = -EINVAL;
+                        }
+                } else if ((v = startswith_key(arg, "cache"))) {
+                        if (!cache_path_is_valid(v)) {
+                                pam_syslog(pamh, LOG_ERR,
+                                           "Invalid argument \"%s\": the cache must be an absolute path to a file, without \".\" or \"..\", its name at most %d bytes.",
+                                           arg, PAM_STITCH_CACHE_NAME_MAX);
+                                r = -EINVAL;
+                        } else {
+                                a.cache = v;
+                                a.cache_given = true;
+                        }
                 } else
                         pam_syslog(pamh, LOG_ERR, "Unknown argument \"%s\", ignored.", arg);
         }

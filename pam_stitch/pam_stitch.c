@@ -23,6 +23,7 @@
 struct session_data {
         char *user;          /* PAM_USER the session was created for */
         char *session_id;
+        char *binding;       /* secret: proves to the daemon this session came from our Login */
         char *user_id;
         char *refresh_token; /* secret */
         bool closed; /* close_session ended it; setcred still knows it was ours */
@@ -33,6 +34,7 @@ static void session_data_free(struct session_data *d) {
                 return;
         erase_and_free(d->user);
         erase_and_free(d->session_id);
+        erase_and_free(d->binding);
         erase_and_free(d->user_id);
         erase_and_free(d->refresh_token);
         explicit_bzero(d, sizeof(*d));
@@ -113,47 +115,60 @@ static struct session_data *get_session_data(pam_handle_t *pamh) {
         return (struct session_data *) data;
 }
 
-/* The stitch session of this transaction: from authenticate's data, or, when
- * an earlier hook ran in another process (OpenSSH runs keyboard-interactive
- * authentication in a child and hands the PAM environment back), from
- * STITCH_SESSION in the PAM environment. Returns NULL if there is none.
+/* The stitch session of this transaction. */
+struct found_session {
+        const char *id;
+        const char *binding; /* secret */
+        const char *user;    /* the Unix account it was authenticated for */
+        struct session_data *data; /* NULL: found in the PAM environment */
+};
+
+/* From authenticate's data, or, when an earlier hook ran in another process
+ * (OpenSSH runs keyboard-interactive authentication in a child and hands
+ * the PAM environment back), from STITCH_SESSION and
+ * STITCH_SESSION_BINDING in the PAM environment. Returns false if there is
+ * none.
+ *
+ * The environment is not ours alone: pam_env with user_readenv lets the
+ * user who logs in write it. So a session found there is only a claim: the
+ * daemon acts on it only with its binding (a secret only the Login caller
+ * got) and only if it belongs to PAM_USER.
  *
  * PAM_USER may have changed since authentication: sudo sets it to the
  * target user before it opens the session. The session still belongs to
  * the stitch user who authenticated, and is still the one to register and
- * to end, so the session hooks do not compare users; the account hook
- * does. */
-static const char *find_session_id(pam_handle_t *pamh, const struct pam_stitch_args *args,
-                                   struct session_data **ret_data) {
+ * to end, so the session hooks name that user (from the data); the account
+ * hook compares. */
+static bool find_session(pam_handle_t *pamh, const struct pam_stitch_args *args, struct found_session *ret) {
         struct session_data *d = get_session_data(pamh);
-        const char *id;
+        const char *id, *binding;
 
-        if (ret_data)
-                *ret_data = NULL;
+        *ret = (struct found_session) {};
 
-        if (d && d->session_id) {
-                if (ret_data)
-                        *ret_data = d;
-                return d->session_id;
+        if (d && d->session_id && d->binding) {
+                *ret = (struct found_session) {d->session_id, d->binding, d->user, d};
+                return true;
         }
 
         id = pam_getenv(pamh, PAM_STITCH_ENV_SESSION);
         if (!id)
-                return NULL;
-        if (!pam_stitch_session_id_is_valid(id)) {
-                pam_syslog(pamh, LOG_NOTICE, "Ignoring a malformed %s in the PAM environment.",
+                return false;
+        binding = pam_getenv(pamh, PAM_STITCH_ENV_BINDING);
+        if (!pam_stitch_session_id_is_valid(id) || !pam_stitch_session_id_is_valid(binding)) {
+                pam_syslog(pamh, LOG_NOTICE, "Ignoring %s in the PAM environment: malformed, or without its binding.",
                            PAM_STITCH_ENV_SESSION);
-                return NULL;
+                return false;
         }
         if (args->debug)
                 pam_syslog(pamh, LOG_DEBUG, "Using stitch session %s from the PAM environment.", id);
-        return id;
+        *ret = (struct found_session) {id, binding, get_item_string(pamh, PAM_USER), NULL};
+        return true;
 }
 
 /* Keeps the session for the later hooks of this transaction (in this
  * process). user_id and refresh_token may be NULL. */
-static int remember_session(pam_handle_t *pamh, const char *user, const char *session_id, const char *user_id,
-                            const char *refresh_token) {
+static int remember_session(pam_handle_t *pamh, const char *user, const char *session_id, const char *binding,
+                            const char *user_id, const char *refresh_token) {
         struct session_data *d;
         int r;
 
@@ -162,9 +177,11 @@ static int remember_session(pam_handle_t *pamh, const char *user, const char *se
                 return PAM_BUF_ERR;
         d->user = strdup(user ? user : "");
         d->session_id = strdup(session_id);
+        d->binding = strdup(binding);
         d->user_id = user_id ? strdup(user_id) : NULL;
         d->refresh_token = refresh_token ? strdup(refresh_token) : NULL;
-        if (!d->user || !d->session_id || (user_id && !d->user_id) || (refresh_token && !d->refresh_token)) {
+        if (!d->user || !d->session_id || !d->binding || (user_id && !d->user_id) ||
+            (refresh_token && !d->refresh_token)) {
                 session_data_free(d);
                 return PAM_BUF_ERR;
         }
@@ -177,14 +194,20 @@ static int remember_session(pam_handle_t *pamh, const char *user, const char *se
         return PAM_SUCCESS;
 }
 
-static int export_session_id(pam_handle_t *pamh, const char *id) {
-        char env[sizeof(PAM_STITCH_ENV_SESSION) + 1 + PAM_STITCH_SESSION_ID_MAX + 1];
-        int n;
+static int export_env(pam_handle_t *pamh, const char *name, const char *value) {
+        char env[64 + PAM_STITCH_SESSION_ID_MAX + 1];
+        int n, r;
 
-        n = snprintf(env, sizeof(env), "%s=%s", PAM_STITCH_ENV_SESSION, id);
+        n = snprintf(env, sizeof(env), "%s=%s", name, value);
         if (n < 0 || (size_t) n >= sizeof(env))
                 return PAM_BUF_ERR;
-        return pam_putenv(pamh, env);
+        r = pam_putenv(pamh, env);
+        explicit_bzero(env, sizeof(env)); /* the binding is a secret */
+        return r;
+}
+
+static int export_session_id(pam_handle_t *pamh, const char *id) {
+        return export_env(pamh, PAM_STITCH_ENV_SESSION, id);
 }
 
 static void show_too_many_attempts(pam_handle_t *pamh, const struct pam_stitch_args *args,
@@ -276,19 +299,24 @@ static int keep_session(pam_handle_t *pamh, const struct pam_stitch_args *args, 
         const char *session_id = pam_stitch_reply_string(reply, "session_id");
         const char *refresh_token = pam_stitch_reply_string(reply, "refresh_token");
         const char *user_id = pam_stitch_reply_string(reply, "user_id");
+        const char *binding = pam_stitch_reply_string(reply, "binding");
         int r;
 
-        if (!pam_stitch_session_id_is_valid(session_id) || isempty(refresh_token) || isempty(user_id)) {
+        if (!pam_stitch_session_id_is_valid(session_id) || !pam_stitch_session_id_is_valid(binding) ||
+            isempty(refresh_token) || isempty(user_id)) {
                 pam_syslog(pamh, LOG_ERR, "stitchd answered io.stitch.Auth.Login without a valid session.");
                 return PAM_AUTHINFO_UNAVAIL;
         }
 
-        r = remember_session(pamh, user, session_id, user_id, refresh_token);
+        r = remember_session(pamh, user, session_id, binding, user_id, refresh_token);
         if (r != PAM_SUCCESS)
                 return r;
 
         /* Also in the PAM environment, for hooks that run in another process. */
         r = export_session_id(pamh, session_id);
+        if (r != PAM_SUCCESS)
+                return r;
+        r = export_env(pamh, PAM_STITCH_ENV_BINDING, binding);
         if (r != PAM_SUCCESS)
                 return r;
 
@@ -410,22 +438,22 @@ static int refresh_credentials(pam_handle_t *pamh, const struct pam_stitch_args 
 
 _public_ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct pam_stitch_args args;
-        struct session_data *d = NULL;
-        const char *id;
+        struct found_session f;
+        bool found;
         int r;
 
         r = begin(pamh, flags, argc, argv, &args);
         if (r != PAM_SUCCESS)
                 return r;
 
-        id = find_session_id(pamh, &args, &d);
+        found = find_session(pamh, &args, &f);
 
         if ((flags & ~PAM_SILENT) == PAM_REFRESH_CRED) {
                 /* Extend the credential: renew the access token, which also
                  * proves the session is still alive. */
-                if (!d || !d->refresh_token)
+                if (!f.data || !f.data->refresh_token)
                         return PAM_IGNORE;
-                return refresh_credentials(pamh, &args, d);
+                return refresh_credentials(pamh, &args, f.data);
         }
 
         /* PAM_ESTABLISH_CRED, PAM_REINITIALIZE_CRED, PAM_DELETE_CRED: the
@@ -433,7 +461,13 @@ _public_ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char 
          * the session hooks and kept fresh by the daemon, so there is
          * nothing to do here. sshd calls PAM_REINITIALIZE_CRED in every
          * session's child process: it must not fail a stitch login. */
-        return id ? PAM_SUCCESS : PAM_IGNORE;
+        if (!found) {
+                /* In sshd's session child the binding has already left the
+                 * environment; the id is enough to say "this is a stitch
+                 * login" (nothing is asked of the daemon here). */
+                found = pam_stitch_session_id_is_valid(pam_getenv(pamh, PAM_STITCH_ENV_SESSION));
+        }
+        return found ? PAM_SUCCESS : PAM_IGNORE;
 }
 
 /* ---- account ------------------------------------------------------------- */
@@ -442,8 +476,8 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
         struct pam_stitch_args args;
-        struct session_data *d = NULL;
-        const char *user = NULL, *session_id;
+        struct found_session f;
+        const char *user = NULL;
         const cJSON *allowed;
         char ubuf[64], ubuf2[64];
         int r;
@@ -458,38 +492,45 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
         if (!user_is_sendable(user))
                 return PAM_USER_UNKNOWN;
 
-        session_id = find_session_id(pamh, &args, &d);
-        if (session_id && d && !streq(d->user, user)) {
+        if (find_session(pamh, &args, &f) && f.data && !streq(f.data->user, user)) {
                 /* Another user than the one stitch authenticated: judge the
                  * account on its own, not by someone else's session. */
                 pam_syslog(pamh, LOG_NOTICE, "PAM_USER is \"%s\", stitch authenticated \"%s\"; not using that session.",
-                           printable(user, ubuf, sizeof(ubuf)), printable(d->user, ubuf2, sizeof(ubuf2)));
-                session_id = NULL;
+                           printable(user, ubuf, sizeof(ubuf)), printable(f.data->user, ubuf2, sizeof(ubuf2)));
+                f = (struct found_session) {};
         }
 
         params = cJSON_CreateObject();
         if (!params ||
             pam_stitch_json_add_string(params, "user", user) < 0 ||
             pam_stitch_json_add_string(params, "service", get_item_string(pamh, PAM_SERVICE)) < 0 ||
-            pam_stitch_json_add_string(params, "session_id", session_id) < 0)
+            pam_stitch_json_add_string(params, "session_id", f.id) < 0 ||
+            pam_stitch_json_add_string(params, "binding", f.binding) < 0)
                 return PAM_BUF_ERR;
 
         r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Authorize", params, &reply);
         if (r < 0)
-                return PAM_AUTHINFO_UNAVAIL;
+                /* offline=deny: refuse the accounts stitch is known to manage. */
+                return pam_stitch_account_offline(pamh, &args, user);
 
+        /* Allowed, UserDisabled and NotFound are authoritative: they go to
+         * the account cache for the next time the daemon cannot answer. */
         switch (reply.error) {
         case PAM_STITCH_ERROR_NONE:
                 allowed = cJSON_GetObjectItemCaseSensitive(reply.parameters, "allowed");
-                if (cJSON_IsTrue(allowed))
+                if (cJSON_IsTrue(allowed)) {
+                        pam_stitch_cache_record(pamh, &args, user, PAM_STITCH_ACCOUNT_MANAGED);
                         return PAM_SUCCESS;
+                }
                 pam_syslog(pamh, LOG_ERR, "stitchd answered io.stitch.Auth.Authorize without \"allowed\": true.");
                 return PAM_PERM_DENIED;
         case PAM_STITCH_ERROR_NOT_FOUND:
                 if (args.debug)
                         pam_syslog(pamh, LOG_DEBUG, "\"%s\" is not a stitch user.", printable(user, ubuf, sizeof(ubuf)));
+                pam_stitch_cache_record(pamh, &args, user, PAM_STITCH_ACCOUNT_UNKNOWN);
                 return PAM_USER_UNKNOWN;
         case PAM_STITCH_ERROR_USER_DISABLED:
+                pam_stitch_cache_record(pamh, &args, user, PAM_STITCH_ACCOUNT_DISABLED);
                 pam_syslog(pamh, LOG_NOTICE, "stitch account of user \"%s\" is disabled.",
                            printable(user, ubuf, sizeof(ubuf)));
                 pam_stitch_error_msg(pamh, &args, "Your stitch account is disabled.");
@@ -509,20 +550,31 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
                 pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.Authorize", &reply);
                 return PAM_PERM_DENIED;
         default:
+                /* Busy, Internal, unknown errors: as good as no answer. */
                 pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.Authorize", &reply);
-                return PAM_AUTHINFO_UNAVAIL;
+                return pam_stitch_account_offline(pamh, &args, user);
         }
 }
 
 /* ---- session ------------------------------------------------------------- */
 
+/* The parameters that name a session to the daemon: id, binding, and the
+ * Unix account it must belong to. */
+static int add_session_params(cJSON *params, const struct found_session *f) {
+        if (pam_stitch_json_add_string(params, "session_id", f->id) < 0 ||
+            pam_stitch_json_add_string(params, "binding", f->binding) < 0 ||
+            pam_stitch_json_add_string(params, "user", f->user) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
         struct pam_stitch_args args;
-        _cleanup_free_ char *session_id = NULL;
-        struct session_data *d = NULL;
-        const char *user = NULL, *id;
+        _cleanup_free_ char *session_id = NULL, *user = NULL;
+        _cleanup_erase_ char *binding = NULL;
+        struct found_session f;
         char ubuf[64];
         int r;
 
@@ -530,23 +582,26 @@ _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const 
         if (r != PAM_SUCCESS)
                 return r;
 
-        user = get_item_string(pamh, PAM_USER);
-        id = find_session_id(pamh, &args, &d);
-        if (!id) {
+        if (!find_session(pamh, &args, &f)) {
                 /* Another module authenticated this login: nothing to register. */
                 if (args.debug)
                         pam_syslog(pamh, LOG_DEBUG, "No stitch session in this transaction.");
                 return PAM_IGNORE;
         }
-        /* pam_putenv() and pam_set_data() below may free the original. */
-        session_id = strdup(id);
-        if (!session_id)
+        if (!f.user || !user_is_sendable(f.user))
+                return PAM_SESSION_ERR;
+        /* pam_putenv() and pam_set_data() below may free the originals. */
+        session_id = strdup(f.id);
+        binding = strdup(f.binding);
+        user = strdup(f.user);
+        if (!session_id || !binding || !user)
                 return PAM_BUF_ERR;
+        f = (struct found_session) {session_id, binding, user, f.data};
 
+        /* No pid: the daemon watches the caller, which it knows from
+         * SO_PEERCRED (a pid we sent would only be a claim). */
         params = cJSON_CreateObject();
-        if (!params ||
-            pam_stitch_json_add_string(params, "session_id", session_id) < 0 ||
-            !cJSON_AddNumberToObject(params, "pid", (double) getpid()) ||
+        if (!params || add_session_params(params, &f) < 0 ||
             pam_stitch_json_add_string(params, "tty", recordable(get_item_string(pamh, PAM_TTY))) < 0 ||
             pam_stitch_json_add_string(params, "service", get_item_string(pamh, PAM_SERVICE)) < 0)
                 return PAM_BUF_ERR;
@@ -567,14 +622,17 @@ _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const 
         /* Found in the environment (authenticated in another process): keep
          * it as data too, so close_session ends this session even if a later
          * module (pam_env with user_readenv) rewrites the environment. */
-        if (!d) {
-                r = remember_session(pamh, user, session_id, NULL, NULL);
+        if (!f.data) {
+                r = remember_session(pamh, user, session_id, binding, NULL, NULL);
                 if (r != PAM_SUCCESS)
                         return r;
         }
+        /* The binding stays in our data only: the session's own
+         * environment gets the id, never the secret. */
+        (void) pam_putenv(pamh, PAM_STITCH_ENV_BINDING);
 
         pam_syslog(pamh, LOG_INFO, "stitch session %s opened for user \"%s\".", session_id,
-                   printable(user, ubuf, sizeof(ubuf)));
+                   printable(get_item_string(pamh, PAM_USER), ubuf, sizeof(ubuf)));
         return PAM_SUCCESS;
 }
 
@@ -583,8 +641,7 @@ _public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
         _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
         _cleanup_free_ char *session_id = NULL;
         struct pam_stitch_args args;
-        struct session_data *d = NULL;
-        const char *user = NULL, *id;
+        struct found_session f;
         char ubuf[64];
         int r;
 
@@ -592,19 +649,19 @@ _public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
         if (r != PAM_SUCCESS)
                 return r;
 
-        user = get_item_string(pamh, PAM_USER);
-        id = find_session_id(pamh, &args, &d);
-        if (!id)
+        if (!find_session(pamh, &args, &f))
                 return PAM_IGNORE;
-        if (d && d->closed)
+        if (f.data && f.data->closed)
                 return PAM_SUCCESS;
-        /* pam_putenv below may free the environment's copy. */
-        session_id = strdup(id);
-        if (!session_id)
-                return PAM_BUF_ERR;
+        if (!f.user || !user_is_sendable(f.user))
+                return PAM_SESSION_ERR;
 
         params = cJSON_CreateObject();
-        if (!params || pam_stitch_json_add_string(params, "session_id", session_id) < 0)
+        if (!params || add_session_params(params, &f) < 0)
+                return PAM_BUF_ERR;
+        /* pam_putenv below may free the environment's copy. */
+        session_id = strdup(f.id);
+        if (!session_id)
                 return PAM_BUF_ERR;
 
         r = pam_stitch_call(pamh, &args, "io.stitch.Auth.CloseSession", params, &reply);
@@ -620,14 +677,15 @@ _public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
         }
 
         (void) pam_putenv(pamh, PAM_STITCH_ENV_SESSION);
-        if (d) {
-                d->closed = true;
+        (void) pam_putenv(pamh, PAM_STITCH_ENV_BINDING);
+        if (f.data) {
+                f.data->closed = true;
                 /* The refresh token is dead now; do not keep it around. */
-                d->refresh_token = erase_and_free(d->refresh_token);
+                f.data->refresh_token = erase_and_free(f.data->refresh_token);
         }
 
         pam_syslog(pamh, LOG_INFO, "stitch session %s closed for user \"%s\".", session_id,
-                   printable(user, ubuf, sizeof(ubuf)));
+                   printable(get_item_string(pamh, PAM_USER), ubuf, sizeof(ubuf)));
         return PAM_SUCCESS;
 }
 
@@ -734,6 +792,22 @@ static int change_password_reply_to_pam(pam_handle_t *pamh, const struct pam_sti
         }
 }
 
+/* The stitch session the password is changed from, which stays when the
+ * daemon ends the user's other sessions: this transaction's, or the login
+ * session `passwd` runs in. Only a hint: the daemon keeps it only if it is
+ * one of the user's own. */
+static const char *current_session_id(pam_handle_t *pamh) {
+        struct session_data *d = get_session_data(pamh);
+        const char *id;
+
+        if (d && d->session_id && !d->closed)
+                return d->session_id;
+        id = pam_getenv(pamh, PAM_STITCH_ENV_SESSION);
+        if (!id)
+                id = getenv(PAM_STITCH_ENV_SESSION);
+        return pam_stitch_session_id_is_valid(id) ? id : NULL;
+}
+
 _public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
@@ -783,6 +857,7 @@ _public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const cha
             pam_stitch_json_add_string(params, "service", get_item_string(pamh, PAM_SERVICE)) < 0 ||
             pam_stitch_json_add_string(params, "old_password", old_password) < 0 ||
             pam_stitch_json_add_string(params, "new_password", new_password) < 0 ||
+            (!prelim && pam_stitch_json_add_string(params, "session_id", current_session_id(pamh)) < 0) ||
             (prelim && !cJSON_AddTrueToObject(params, "check_only")))
                 return PAM_BUF_ERR;
 

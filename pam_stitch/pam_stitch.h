@@ -29,6 +29,11 @@
 
 #define PAM_STITCH_DATA_SESSION "pam_stitch_session"
 #define PAM_STITCH_ENV_SESSION "STITCH_SESSION"
+/* The session's binding (a secret from Login) for hooks that run in another
+ * process than authentication (sshd). The daemon acts on a session only for
+ * a caller that presents it; removed from the PAM environment once the
+ * session is open. */
+#define PAM_STITCH_ENV_BINDING "STITCH_SESSION_BINDING"
 
 /* ---- arguments (args.c) -------------------------------------------------- */
 
@@ -37,6 +42,12 @@ enum pam_stitch_provider {
         PAM_STITCH_PROVIDER_LOCAL_USERPASS,
         PAM_STITCH_PROVIDER_API_KEY,
         PAM_STITCH_PROVIDER_ANON_USER,
+};
+
+/* account lines: what to do while stitchd is down (see cache.c) */
+enum pam_stitch_offline {
+        PAM_STITCH_OFFLINE_IGNORE, /* PAM_AUTHINFO_UNAVAIL for everyone: the stack decides (default) */
+        PAM_STITCH_OFFLINE_DENY,   /* refuse the accounts the cache knows stitch manages */
 };
 
 struct pam_stitch_args {
@@ -49,6 +60,11 @@ struct pam_stitch_args {
         const char *socket;      /* borrowed from argv, or the default */
         unsigned timeout_sec;    /* total for one hook's exchange with the daemon */
         const char *daemon_user; /* the socket's peer must be root or this user */
+
+        /* offline account cache (cache.c) */
+        enum pam_stitch_offline offline;
+        const char *cache;       /* borrowed from argv, or the default */
+        bool cache_given;        /* cache= on this line: keep it up to date even with offline=ignore */
 };
 
 /* Parses the module arguments. Unknown arguments are logged (LOG_ERR) and
@@ -127,3 +143,33 @@ void pam_stitch_log_reply_error(pam_handle_t *pamh, int priority, const char *me
 
 /* Adds "name": value to obj unless value is NULL. Returns 0 or -ENOMEM. */
 int pam_stitch_json_add_string(cJSON *obj, const char *name, const char *value);
+
+/* ---- offline account cache (cache.c) ------------------------------------- */
+
+/* Which Unix accounts stitch manages, and which of them are disabled, as the
+ * daemon last answered io.stitch.Auth.Authorize: what offline=deny goes by
+ * while stitchd is down. Root's only: read and written with euid 0 alone. */
+#define PAM_STITCH_DEFAULT_CACHE "/var/lib/pam_stitch/accounts"
+#define PAM_STITCH_CACHE_MAX_ENTRIES 10000
+#define PAM_STITCH_CACHE_MAX_SIZE (4 * 1024 * 1024)
+/* The cache file's own name; its temporary sibling is ".NAME.tmp". */
+#define PAM_STITCH_CACHE_NAME_MAX 200
+
+enum pam_stitch_account_state {
+        PAM_STITCH_ACCOUNT_UNKNOWN,  /* not a stitch account, or never seen */
+        PAM_STITCH_ACCOUNT_MANAGED,  /* a stitch account that may log in */
+        PAM_STITCH_ACCOUNT_DISABLED, /* a stitch account that is disabled */
+};
+
+/* Records the daemon's authoritative answer about 'user' (UNKNOWN removes
+ * it). Only with offline=deny or an explicit cache=, only with euid 0, and
+ * only when the state changed. Never fails the caller: problems are logged. */
+void pam_stitch_cache_record(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
+                             enum pam_stitch_account_state state);
+
+/* The account hook's answer while stitchd cannot be asked: PAM_AUTHINFO_UNAVAIL
+ * with offline=ignore, for accounts the cache does not know, and without
+ * euid 0; with offline=deny PAM_PERM_DENIED for a stitch account,
+ * PAM_ACCT_EXPIRED for a disabled one, and PAM_PERM_DENIED for every
+ * account but root's when the cache is unsafe or unreadable. */
+int pam_stitch_account_offline(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user);

@@ -1,12 +1,14 @@
 #!/bin/sh
-# Installs what stitch needs on Debian 12: "build" (to build and run) or "test" (also the test tools).
+# Installs what stitch needs on Debian 12: "build" (to build and run) or "test" (also the test tools,
+# and debian/control's Build-Depends, test-only ones included, for tests/integration/test-deb.sh).
 set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-build}
 build="build-essential autoconf automake libtool pkg-config
        libpam0g-dev libssl-dev libargon2-dev libcjson-dev libsqlite3-dev libsystemd-dev libcurl4-openssl-dev
        pamtester"
 test="$build clang libclang-rt-14-dev libcmocka-dev libpam-wrapper jq sqlite3 openssh-server openssh-client sudo
-      sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind
+      sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind python3
       debhelper dpkg-dev lintian man-db"
 pkgs=$build
 [ "$what" = test ] && pkgs=$test
@@ -23,4 +25,11 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
         echo "Installing: $missing"
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# What debian/control declares for the package build (test-deb.sh runs
+# dpkg-buildpackage), installed the way a user does: apt-get build-dep ./
+if [ "$what" = test ] && [ -f "$top/debian/control" ] && ! (cd "$top" && dpkg-checkbuilddeps 2>/dev/null); then
+        echo "Installing the Build-Depends of debian/control"
+        apt-get update -qq
+        apt-get build-dep -y -qq --no-install-recommends "$top" >/dev/null
 fi

@@ -5,7 +5,8 @@
 # -Werror, runs `make check`, runs the daemon's integration tests under
 # valgrind memcheck, runs the whole `make check` again under ASan+UBSan,
 # runs the fuzz harnesses for a short smoke under libFuzzer, checks that
-# `make distcheck` passes, and ends with
+# `make distcheck` passes, builds, installs and purges the Debian packages
+# (tests/integration/test-deb.sh), and ends with
 # the line "N passed, N failed" (automake's # PASS / # FAIL, summed).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,7 +49,7 @@ run_suite() { # NAME CONFIGURE_ARGS... ; runs make check in $out/NAME
 }
 
 # 1. The full suite, warnings as errors.
-run_suite main --enable-werror
+run_suite main --enable-werror --enable-unit-tests
 
 # 1b. The daemon's integration tests again with every stitchd under valgrind
 # memcheck (an error or a definitely lost block fails the test). About five
@@ -71,7 +72,7 @@ fi
 unit_tests=$(make -s -C "$out/main" print-unit-tests 2>/dev/null)
 san_start=$(date +%s)
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        run_suite sanitizers --enable-werror --enable-sanitizers
+        run_suite sanitizers --enable-werror --enable-sanitizers --enable-unit-tests
 echo "# sanitizers: $(( $(date +%s) - san_start )) s"
 
 # 3. libFuzzer harnesses: build with clang and run each briefly over its seed corpus.
@@ -98,11 +99,35 @@ fi
 
 # 4. The release tarball builds and passes its unit tests from nothing but itself.
 echo "=== distcheck"
-if make -C "$out/main" -j"$jobs" distcheck TESTS="$unit_tests" >"$out/distcheck.log" 2>&1; then
+if make -C "$out/main" -j"$jobs" distcheck TESTS="$unit_tests" DISTCHECK_CONFIGURE_FLAGS=--enable-unit-tests \
+        >"$out/distcheck.log" 2>&1; then
         echo "PASS: make distcheck"; passed=$((passed + 1))
 else
         echo "FAIL: make distcheck"; tail -n 40 "$out/distcheck.log"; failed=$((failed + 1))
 fi
+
+# 5. The Debian packages as the README builds them: dpkg-buildpackage -us -uc
+# -b with its test step (debian/rules runs only the unit tests and fuzz
+# smokes, so it is not skipped with nocheck: that step is where a missing
+# Build-Depends showed), then lintian, dpkg -i, the installed daemon and a
+# PAM login through the installed module, dpkg --purge. A skip is a failure
+# here: deps.sh installs all it needs. About three minutes on 2 CPUs.
+echo "=== deb: tests/integration/test-deb.sh"
+deb_start=$(date +%s)
+if [ ! -f "$out/main/Makefile" ]; then
+        build_failed "deb: no build in $out/main"
+else
+        STITCH_TEST_DEB=1 STITCH_TEST_DEB_CHECK=1 make -C "$out/main" -j"$jobs" check \
+                TESTS=tests/integration/test-deb.sh >"$out/deb.log" 2>&1
+        if grep -q '^PASS: tests/integration/test-deb.sh' "$out/deb.log"; then
+                echo "PASS: Debian packages: build (with tests), lintian, install, login, purge"; passed=$((passed + 1))
+        else
+                echo "FAIL: Debian packages (tests/integration/test-deb.sh)"
+                tail -n 60 "$out/main/tests/integration/test-deb.log" 2>/dev/null || tail -n 40 "$out/deb.log"
+                failed=$((failed + 1))
+        fi
+fi
+echo "# deb: $(( $(date +%s) - deb_start )) s"
 
 echo
 echo "$passed passed, $failed failed"

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "macro.h"
@@ -16,6 +20,10 @@ static inline const char *strempty(const char *s) {
 }
 
 #define ADMIN_INTERFACE_PREFIX "io.stitch.Admin."
+
+/* The account stitchd runs as (etc/sysusers.d-stitchd.conf), as pam_stitch's
+ * daemon_user= default; $STITCH_DAEMON_USER names another one. */
+#define DEFAULT_DAEMON_USER "stitchd"
 
 const char *stitchctl_socket_for(const struct stitchctl *ctl, const char *method) {
         if (ctl->admin || strncmp(method, ADMIN_INTERFACE_PREFIX, strlen(ADMIN_INTERFACE_PREFIX)) == 0)
@@ -37,6 +45,42 @@ static void print_timeout(const struct stitchctl *ctl, const char *what, const c
                 (void) stitchctl_fail(0, "stitchd at %s did not %s within %.3f s", path, what, ms / 1000.0);
 }
 
+static bool is_daemon_user(uid_t uid, const char *name) {
+        struct passwd pw, *found = NULL;
+        char buf[16384];
+
+        return getpwnam_r(name, &pw, buf, sizeof(buf), &found) == 0 && found && found->pw_uid == uid;
+}
+
+/* Passwords and keys go only to a peer we trust, checked before anything is
+ * sent, as pam_stitch does: whoever listens on the socket must be root
+ * (stitchd started as root, or systemd holding a socket-activated socket),
+ * the daemon's account, or the caller itself (which could read this
+ * process's memory anyway: a test's or a developer's private daemon). A path
+ * in a directory others can write to, or a daemon that is down while
+ * another user binds the path, must not receive a password. */
+static int check_peer(struct stitch_client *c, const char *socket_path) {
+        const char *daemon_user = getenv("STITCH_DAEMON_USER");
+        struct ucred cred = {};
+        int r;
+
+        if (isempty(daemon_user))
+                daemon_user = DEFAULT_DAEMON_USER;
+
+        r = stitch_client_peer(c, &cred);
+        if (r < 0) {
+                errno = -r;
+                return stitchctl_fail(EXIT_UNREACHABLE, "cannot tell who listens on %s: %m", socket_path);
+        }
+        if (cred.uid == 0 || cred.uid == geteuid() || is_daemon_user(cred.uid, daemon_user))
+                return EXIT_OK;
+
+        return stitchctl_fail(EXIT_UNREACHABLE,
+                              "refusing to talk to %s: its listener (pid %d, uid %u) is neither root, you, "
+                              "nor the daemon user \"%s\" (see STITCH_DAEMON_USER)",
+                              socket_path, (int) cred.pid, (unsigned) cred.uid, daemon_user);
+}
+
 int stitchctl_call_raw(const struct stitchctl *ctl, const char *socket_path, const char *method,
                        const cJSON *parameters, cJSON **ret_reply, const char **ret_error,
                        cJSON **ret_parameters) {
@@ -55,6 +99,10 @@ int stitchctl_call_raw(const struct stitchctl *ctl, const char *socket_path, con
                 errno = -r;
                 return stitchctl_fail(EXIT_UNREACHABLE, "cannot reach stitchd at %s: %m", socket_path);
         }
+
+        r = check_peer(c, socket_path);
+        if (r != EXIT_OK)
+                return r;
 
         int64_t left = deadline - now_ms();
         r = stitch_client_call(c, method, parameters, (int) MAX(left, (int64_t) 1), &reply, &error, &params);

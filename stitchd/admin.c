@@ -10,6 +10,7 @@
 #include "objects-json.h"
 #include "password.h"
 #include "providers/provider.h"
+#include "redact.h"
 #include "refresher.h"
 #include "server.h"
 #include "sessions.h"
@@ -61,7 +62,8 @@ int stitch_method_admin_status(struct stitch_call *c) {
         cJSON_AddNumberToObject(p, "sessions", (double) sessions);
         cJSON_AddNumberToObject(p, "revoked_live", (double) stitch_revocations_size(m->revocations));
         cJSON_AddNumberToObject(p, "uptime", (double) (stitch_now() - m->start_time));
-        cJSON_AddStringToObject(p, "store", m->config.store);
+        _cleanup_free_ char *store = stitch_redact_url(m->config.store);
+        cJSON_AddStringToObject(p, "store", store ?: STITCH_REDACTED);
         cJSON_AddStringToObject(p, "signing_algorithm", alg);
         cJSON_AddStringToObject(p, "active_kid", kid);
         cJSON_AddNumberToObject(p, "workers", stitch_workers_threads(m->workers));
@@ -300,8 +302,9 @@ int stitch_method_admin_user_delete(struct stitch_call *c) {
         if (r < 0)
                 return stitch_call_errno(c, r, "deleting the user");
         stitch_manager_revoked(m, revoked);
-        if (u->unix_name)
-                (void) stitch_ratelimit_unlock(m->ratelimit, u->unix_name);
+        char limit_key[STITCH_LIMIT_KEY_MAX];
+        stitch_limit_key_for_user(u->id, limit_key);
+        (void) stitch_ratelimit_unlock(m->ratelimit, limit_key);
         log_info("User %s deleted by uid %u.", u->id, (unsigned) c->cred.uid);
         return reply_revoked(c, u->id, revoked);
 }
@@ -334,22 +337,10 @@ int stitch_method_admin_user_unlock(struct stitch_call *c) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        /* Logins are rate limited by the Unix name asked for: clear every name that reaches this user. */
-        if (u->unix_name)
-                (void) stitch_ratelimit_unlock(m->ratelimit, u->unix_name);
-        if (u->email && m->config.email_domain) {
-                const char *at = strrchr(u->email, '@');
-                if (at && streq(at + 1, m->config.email_domain)) {
-                        char local[256];
-                        size_t n = (size_t) (at - u->email);
-                        if (n < sizeof(local)) {
-                                memcpy(local, u->email, n);
-                                local[n] = 0;
-                                (void) stitch_ratelimit_unlock(m->ratelimit, local);
-                        }
-                }
-        }
-        (void) stitch_ratelimit_unlock(m->ratelimit, p.user);
+        /* Failed logins count per account (every name of it shares one budget). */
+        char limit_key[STITCH_LIMIT_KEY_MAX];
+        stitch_limit_key_for_user(u->id, limit_key);
+        (void) stitch_ratelimit_unlock(m->ratelimit, limit_key);
         log_info("User %s unlocked by uid %u.", u->id, (unsigned) c->cred.uid);
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "user_id", u->id);
@@ -388,8 +379,16 @@ int stitch_method_admin_user_set_password(struct stitch_call *c) {
         if (r < 0)
                 return stitch_call_errno(c, r, "storing the password");
         log_info("Password of user %s set by uid %u.", u->id, (unsigned) c->cred.uid);
+        /* A reset must lock out whoever holds a stolen refresh token. */
+        size_t ended = 0;
+        if (m->config.end_on_password_change) {
+                r = stitch_sessions_end_user(m, u->id, NULL, "password", &ended);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "ending the user's sessions");
+        }
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "user_id", u->id);
+        cJSON_AddNumberToObject(reply, "ended_sessions", (double) ended);
         return stitch_call_reply(c, reply);
 }
 
@@ -596,7 +595,7 @@ int stitch_method_admin_session_revoke(struct stitch_call *c) {
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        int r = stitch_objectid_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
+        int r = stitch_session_id_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
         if (r == -ENOENT)
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such session: %s", p.session_id);
         if (r < 0)

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "call.h"
 #include "log.h"
 #include "password.h"
@@ -22,6 +24,22 @@ static bool caller_may_act_for(const struct stitch_call *c, const char *unix_nam
         if (c->cred.uid == 0)
                 return true;
         return stitch_lookup_uid(unix_name, &uid) >= 0 && uid == c->cred.uid;
+}
+
+/* Whether session s (of user u) is a login as Unix account unix_name: the
+ * user's unix_name, or NAME@EmailDomain; anonymous sessions map only to
+ * [Provider.anon-user] UnixUser. */
+static bool session_maps_to(const struct stitch_manager *m, const struct stitch_session *s,
+                            const struct stitch_user *u, const char *unix_name) {
+        if (streq_ptr(s->provider_type, "anon-user"))
+                return streq_ptr(m->config.anon_unix_user, unix_name);
+        if (streq_ptr(u->unix_name, unix_name))
+                return true;
+        if (!u->email || isempty(m->config.email_domain))
+                return false;
+        size_t n = strlen(unix_name);
+        return strncmp(u->email, unix_name, n) == 0 && u->email[n] == '@' &&
+               streq(u->email + n + 1, m->config.email_domain);
 }
 
 struct login_params {
@@ -76,8 +94,17 @@ int stitch_method_login(struct stitch_call *c) {
         } else if (streq(provider->name, "api-key") && !p.key)
                 return stitch_call_invalid_parameter(c, "key", "key is required");
 
-        uint64_t retry_after = 0;
-        r = stitch_ratelimit_begin(m->ratelimit, p.user, stitch_now_usec(CLOCK_MONOTONIC), &retry_after);
+        uint64_t retry_after = 0, now_usec = stitch_now_usec(CLOCK_MONOTONIC);
+        if (stitch_callerlimit_check(m->callerlimit, c->cred.uid, now_usec, &retry_after) == -EBUSY) {
+                log_notice("Login for %s via %s refused: uid %u logged in too often (CallerLoginsPerMinute=%u).",
+                           p.user, service, (unsigned) c->cred.uid, m->config.caller_logins_per_minute);
+                return stitch_call_too_many_attempts(c, retry_after);
+        }
+        char limit_key[STITCH_LIMIT_KEY_MAX];
+        r = stitch_limit_key_for_login(m, p.user, limit_key);
+        if (r < 0)
+                return stitch_call_errno(c, r, "user lookup");
+        r = stitch_ratelimit_begin(m->ratelimit, limit_key, now_usec, &retry_after);
         if (r == -EBUSY) {
                 log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", p.user, service,
                            (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
@@ -111,7 +138,8 @@ int stitch_method_login(struct stitch_call *c) {
         if (r < 0)
                 return stitch_call_errno(c, r, "login");
 
-        stitch_ratelimit_success(m->ratelimit, p.user);
+        stitch_ratelimit_success(m->ratelimit, limit_key);
+        stitch_callerlimit_count(m->callerlimit, c->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
         __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
 
         cJSON *reply = NULL;
@@ -123,14 +151,24 @@ int stitch_method_login(struct stitch_call *c) {
 }
 
 struct authorize_params {
-        const char *user, *service, *session_id;
+        const char *user, *service, *session_id, *binding;
 };
+
+/* Whether binding is the one issued for s at login (constant time). */
+static bool binding_matches(const struct stitch_session *s, const char *binding) {
+        uint8_t hash[STITCH_HASH_LEN];
+
+        if (!binding || !s->has_binding || stitch_sha256(binding, strlen(binding), hash) < 0)
+                return false;
+        return CRYPTO_memcmp(hash, s->binding_hash, sizeof(hash)) == 0;
+}
 
 int stitch_method_authorize(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"user", STITCH_PARAM_STRING, offsetof(struct authorize_params, user), true, NAME_MAX_LEN},
                 {"service", STITCH_PARAM_STRING, offsetof(struct authorize_params, service), false, NAME_MAX_LEN},
                 {"session_id", STITCH_PARAM_STRING, offsetof(struct authorize_params, session_id), false, 64},
+                {"binding", STITCH_PARAM_STRING, offsetof(struct authorize_params, binding), false, 128},
         };
         struct stitch_manager *m = c->manager;
         struct authorize_params p = {0};
@@ -148,13 +186,13 @@ int stitch_method_authorize(struct stitch_call *c) {
                                          p.service ? p.service : "");
 
         if (p.session_id) {
-                r = stitch_objectid_valid(p.session_id)
+                r = stitch_session_id_valid(p.session_id)
                             ? m->store_ops->session_get(m->store, p.session_id, &s)
                             : -ENOENT;
-                if (r == -ENOENT)
-                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
-                if (r < 0)
+                if (r < 0 && r != -ENOENT)
                         return stitch_call_errno(c, r, "session lookup");
+                if (r == -ENOENT || !binding_matches(s, p.binding))
+                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
                 if (s->revoked || s->refresh_expires <= stitch_now() ||
                     stitch_revocations_contains(m->revocations, s->id))
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
@@ -163,13 +201,7 @@ int stitch_method_authorize(struct stitch_call *c) {
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session's user no longer exists");
                 if (r < 0)
                         return stitch_call_errno(c, r, "user lookup");
-                /* Anonymous users map to UnixUser; others must still map to p.user. */
-                bool anon = streq_ptr(s->provider_type, "anon-user");
-                if (anon ? !streq_ptr(m->config.anon_unix_user, p.user)
-                         : !(streq_ptr(u->unix_name, p.user) ||
-                             (u->email && m->config.email_domain &&
-                              strncmp(u->email, p.user, strlen(p.user)) == 0 && u->email[strlen(p.user)] == '@' &&
-                              streq(u->email + strlen(p.user) + 1, m->config.email_domain))))
+                if (!session_maps_to(m, s, u, p.user))
                         return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "session does not belong to %s",
                                                  p.user);
         } else {
@@ -226,14 +258,95 @@ static void open_session_after(struct stitch_call *c, void *userdata) {
         free(a);
 }
 
+/* The session OpenSession or CloseSession acts on: the caller names it by
+ * id and proves it got it from Login by presenting its binding (never a
+ * bare id: ids reach the PAM environment, which users can write), and, when
+ * it acts as root for someone, names the Unix account the session must
+ * belong to. Every way of not matching answers the same "unknown session",
+ * so a caller learns nothing about other people's sessions. */
+static int find_bound_session(struct stitch_call *c, const char *session_id, const char *binding, const char *user,
+                              struct stitch_session **ret_session, struct stitch_user **ret_user) {
+        struct stitch_manager *m = c->manager;
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        if (c->cred.uid == 0 && !user) {
+                stitch_call_invalid_parameter(c, "user", "user is required when root acts on a session");
+                return -EINVAL;
+        }
+        if (stitch_call_find_session(c, session_id, &s) < 0)
+                return -ENOENT;
+        if (!binding_matches(s, binding)) {
+                log_notice("Session call for %s by uid %u refused: wrong binding.", s->id, (unsigned) c->cred.uid);
+                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+                return -ENOENT;
+        }
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        if (r < 0 && r != -ENOENT) {
+                stitch_call_errno(c, r, "user lookup");
+                return r;
+        }
+        if (user) {
+                uid_t uid;
+                int k = stitch_lookup_uid(user, &uid);
+                bool uid_matches = k >= 0 ? s->uid >= 0 && (uid_t) s->uid == uid : s->uid < 0;
+                if (!u || !session_maps_to(m, s, u, user) || !uid_matches) {
+                        log_notice("Session call for %s by uid %u refused: the session does not belong to %s.", s->id,
+                                   (unsigned) c->cred.uid, user);
+                        stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+                        return -ENOENT;
+                }
+        }
+        *ret_session = TAKE_PTR(s);
+        *ret_user = TAKE_PTR(u); /* NULL if the user is gone */
+        return 0;
+}
+
+/* The login process to watch (and to signal on revocation with
+ * OnRevoke=terminate): the caller itself unless root names another one,
+ * which must then run as the session's Unix account. */
+static int session_leader(struct stitch_call *c, const struct stitch_session *s, int64_t pid, int64_t *ret) {
+        uid_t uid;
+
+        if (pid < 0 || pid > INT32_MAX) {
+                stitch_call_invalid_parameter(c, "pid", "pid out of range");
+                return -EINVAL;
+        }
+        if (pid == 0 || pid == (int64_t) c->cred.pid) {
+                *ret = (int64_t) c->cred.pid;
+                return 0;
+        }
+        if (c->cred.uid != 0) {
+                stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "a caller may only name itself as the login process");
+                return -EPERM;
+        }
+        int r = stitch_process_uid((pid_t) pid, &uid);
+        if (r == -ESRCH) {
+                stitch_call_invalid_parameter(c, "pid", "process %lld does not exist", (long long) pid);
+                return r;
+        }
+        if (r < 0 || s->uid < 0 || (uid_t) s->uid != uid) {
+                log_notice("OpenSession for %s refused: process %lld does not run as the session's uid %lld.", s->id,
+                           (long long) pid, (long long) s->uid);
+                stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED,
+                                  "process %lld does not run as the session's Unix account", (long long) pid);
+                return -EPERM;
+        }
+        *ret = pid;
+        return 0;
+}
+
 struct open_params {
-        const char *session_id, *tty, *service;
+        const char *session_id, *binding, *user, *tty, *service;
         int64_t pid;
 };
 
 int stitch_method_open_session(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"session_id", STITCH_PARAM_STRING, offsetof(struct open_params, session_id), true, 64},
+                {"binding", STITCH_PARAM_STRING, offsetof(struct open_params, binding), true, 128},
+                {"user", STITCH_PARAM_STRING, offsetof(struct open_params, user), false, NAME_MAX_LEN},
                 {"pid", STITCH_PARAM_INT, offsetof(struct open_params, pid), false, 0},
                 {"tty", STITCH_PARAM_STRING, offsetof(struct open_params, tty), false, NAME_MAX_LEN},
                 {"service", STITCH_PARAM_STRING, offsetof(struct open_params, service), false, NAME_MAX_LEN},
@@ -241,27 +354,20 @@ int stitch_method_open_session(struct stitch_call *c) {
         struct stitch_manager *m = c->manager;
         struct open_params p = {0};
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int64_t pid;
         int r;
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        if (stitch_call_find_session(c, p.session_id, &s) < 0)
+        if (find_bound_session(c, p.session_id, p.binding, p.user, &s, &u) < 0)
                 return 0;
         if (s->revoked || s->refresh_expires <= stitch_now())
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
-        if (p.pid < 0 || p.pid > INT32_MAX)
-                return stitch_call_invalid_parameter(c, "pid", "pid out of range");
-        /* Without an explicit pid the login is the caller itself. */
-        int64_t pid = p.pid > 0 ? p.pid : (int64_t) c->cred.pid;
-        if (kill((pid_t) pid, 0) < 0 && errno == ESRCH)
-                return stitch_call_invalid_parameter(c, "pid", "process %lld does not exist", (long long) pid);
-
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
-        if (r == -ENOENT || (r >= 0 && u->disabled))
+        if (!u || u->disabled)
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session's user is disabled or deleted");
-        if (r < 0)
-                return stitch_call_errno(c, r, "user lookup");
+        if (session_leader(c, s, p.pid, &pid) < 0)
+                return 0;
 
         r = m->store_ops->session_set_open(m->store, s->id, true, pid, s->uid);
         if (r < 0)
@@ -289,21 +395,24 @@ int stitch_method_open_session(struct stitch_call *c) {
 }
 
 struct close_params {
-        const char *session_id;
+        const char *session_id, *binding, *user;
 };
 
 int stitch_method_close_session(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"session_id", STITCH_PARAM_STRING, offsetof(struct close_params, session_id), true, 64},
+                {"binding", STITCH_PARAM_STRING, offsetof(struct close_params, binding), true, 128},
+                {"user", STITCH_PARAM_STRING, offsetof(struct close_params, user), false, NAME_MAX_LEN},
         };
         struct stitch_manager *m = c->manager;
         struct close_params p = {0};
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         int r;
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        if (stitch_call_find_session(c, p.session_id, &s) < 0)
+        if (find_bound_session(c, p.session_id, p.binding, p.user, &s, &u) < 0)
                 return 0;
         r = stitch_session_end(m, s, "logout"); /* also marks it closed: one fsync */
         if (r < 0)
@@ -348,7 +457,11 @@ int stitch_method_change_password(struct stitch_call *c) {
         }
 
         uint64_t retry_after = 0;
-        if (stitch_ratelimit_begin(m->ratelimit, p.user, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY)
+        char limit_key[STITCH_LIMIT_KEY_MAX];
+        r = stitch_limit_key_for_login(m, p.user, limit_key);
+        if (r < 0)
+                return stitch_call_errno(c, r, "user lookup");
+        if (stitch_ratelimit_begin(m->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY)
                 return stitch_call_too_many_attempts(c, retry_after);
 
         /* Only root or the account itself gets here, so saying "not a stitch
@@ -375,7 +488,7 @@ int stitch_method_change_password(struct stitch_call *c) {
         }
         if (r < 0)
                 return stitch_call_errno(c, r, "password check");
-        stitch_ratelimit_success(m->ratelimit, p.user);
+        stitch_ratelimit_success(m->ratelimit, limit_key);
         if (p.check_only)
                 return stitch_call_reply(c, NULL);
 
@@ -389,17 +502,14 @@ int stitch_method_change_password(struct stitch_call *c) {
                 return stitch_call_errno(c, r, "storing the password");
         log_info("Password of %s (user %s) changed by its owner.", p.user, u->id);
 
+        /* A stolen refresh token must not outlive the password it came with:
+         * every other session ends (EndOnPasswordChange=yes, the default),
+         * the one that changed it (session_id) stays. */
         size_t ended = 0;
-        if (p.end_other_sessions) {
-                struct stitch_session **list = NULL;
-                size_t n = 0;
-                r = m->store_ops->session_list(m->store, u->id, false, stitch_now(), &list, &n);
+        if (p.end_other_sessions || m->config.end_on_password_change) {
+                r = stitch_sessions_end_user(m, u->id, p.session_id, "password", &ended);
                 if (r < 0)
-                        return stitch_call_errno(c, r, "listing sessions");
-                for (size_t i = 0; i < n; i++)
-                        if (!streq_ptr(list[i]->id, p.session_id) && stitch_session_end(m, list[i], "password") >= 0)
-                                ended++;
-                stitch_session_array_free(list, n);
+                        return stitch_call_errno(c, r, "ending the other sessions");
         }
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddNumberToObject(reply, "ended_sessions", (double) ended);

@@ -55,9 +55,9 @@ int stitch_call_invalid_parameter(struct stitch_call *c, const char *parameter, 
 /* Maps a -errno from the store or elsewhere to a reply (NotFound, Busy, Internal). Returns 0. */
 int stitch_call_errno(struct stitch_call *c, int error, const char *what);
 
-/* Looks up the session a call names. Answers SessionInvalid (unknown id) or
- * PermissionDenied (another uid's session; root may use any) itself and
- * returns < 0 then. */
+/* Looks up the session a call names. Answers SessionInvalid itself and
+ * returns < 0 for an unknown id and for another uid's session alike (root
+ * may use any). */
 int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret);
 
 /* Answers TooManyAttempts with retry_after (seconds). Returns 0. */

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "redact.h"
 
 #define CONFIG_LINE_MAX 4096              /* bytes per line, without the newline */
 #define CONFIG_FILE_MAX (1024 * 1024)     /* a config file is small; refuse anything else */
@@ -511,8 +512,10 @@ static int parse_duration(struct parser *p, unsigned line, const struct key_desc
 
 static int parse_store(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
                        void *field) {
-        if (!store_is_valid(value))
-                return report_value(p, line, k, value, "expected sqlite:/absolute/path/to/database");
+        if (!store_is_valid(value)) {
+                _cleanup_free_ char *shown = stitch_redact_url(value); /* a database URL may hold a password */
+                return report_value(p, line, k, shown ?: STITCH_REDACTED, "expected sqlite:/absolute/path/to/database");
+        }
         return free_and_strdup(field, value);
 }
 
@@ -766,12 +769,15 @@ static const struct key_desc keys[] = {
         { "Limits", "MaxFailures", parse_unsigned, FIELD(max_failures), "10", 1, 1000 },
         { "Limits", "FailureWindow", parse_duration, FIELD(failure_window_usec), "15min", SEC(1), DAYS(30) },
         { "Limits", "BackoffMax", parse_duration, FIELD(backoff_max_usec), "15min", SEC(1), DAYS(30) },
+        { "Limits", "TrackedAccounts", parse_unsigned, FIELD(tracked_accounts), "65536", 16, 1048576 },
         { "Limits", "MaxConnections", parse_unsigned, FIELD(max_connections), "1024", 1, 65536 },
         { "Limits", "MaxConnectionsPerUser", parse_unsigned, FIELD(max_connections_per_user), "128", 0, 65536 },
         { "Limits", "IdleTimeout", parse_duration, FIELD(idle_timeout_usec), "60s", SEC(1), DAYS(1) },
+        { "Limits", "CallerLoginsPerMinute", parse_unsigned, FIELD(caller_logins_per_minute), "60", 0, 1000000 },
 
         { "Sessions", "OnRevoke", parse_on_revoke, FIELD(on_revoke), "keep", 0, 0 },
         { "Sessions", "MaxPerUser", parse_unsigned, FIELD(max_sessions_per_user), "100", 1, 100000 },
+        { "Sessions", "EndOnPasswordChange", parse_bool, FIELD(end_on_password_change), "yes", 0, 0 },
 };
 
 static const char *known_section(const char *name) {
@@ -809,11 +815,14 @@ int stitch_config_init_defaults(struct stitch_config *c) {
                 .max_failures = 10,
                 .failure_window_usec = 15 * USEC_PER_MINUTE,
                 .backoff_max_usec = 15 * USEC_PER_MINUTE,
+                .tracked_accounts = 65536,
                 .max_connections = 1024,
                 .max_connections_per_user = 128,
                 .idle_timeout_usec = 60 * USEC_PER_SEC,
                 .on_revoke = STITCH_ON_REVOKE_KEEP,
                 .max_sessions_per_user = 100,
+                .end_on_password_change = true,
+                .caller_logins_per_minute = 60,
         };
 
         c->store = strdup(DEFAULT_STORE);
@@ -903,7 +912,8 @@ static int parse_line(struct parser *p, unsigned line, char *l) {
         char *eq = strchr(l, '=');
         if (!eq) {
                 char buf[ESCAPED_MAX];
-                report(p, line, "Missing '=' in line: %s", escape_value(l, buf));
+                _cleanup_free_ char *shown = stitch_redact_url(l); /* "Store postgresql://u:pw@h" */
+                report(p, line, "Missing '=' in line: %s", escape_value(shown ?: STITCH_REDACTED, buf));
                 return 0;
         }
         *eq = 0;

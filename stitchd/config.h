@@ -58,13 +58,16 @@ struct stitch_config {
         unsigned max_failures;         /* 10 */
         uint64_t failure_window_usec;  /* 15min */
         uint64_t backoff_max_usec;     /* 15min: longest a single lockout lasts */
+        unsigned tracked_accounts;     /* 65536 (16..1048576): accounts the rate limiter tracks at once */
         unsigned max_connections;      /* 1024 */
         unsigned max_connections_per_user; /* 128 per peer uid on the auth socket; 0 = no cap */
         uint64_t idle_timeout_usec;    /* 60s */
+        unsigned caller_logins_per_minute; /* 60 successful logins per non-root caller uid; 0 = no cap */
 
         /* [Sessions] */
         enum stitch_on_revoke on_revoke; /* keep */
-        unsigned max_sessions_per_user;  /* 100 */
+        unsigned max_sessions_per_user;  /* 100: live sessions of one user, oldest ended first */
+        bool end_on_password_change;     /* yes: a new password ends the user's other sessions */
 };
 
 /* Fills c with the built-in defaults. Returns 0 or -ENOMEM. */

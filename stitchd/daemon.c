@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "redact.h"
 #include "util.h"
 #include "manager.h"
 #include "server.h"
@@ -192,8 +193,9 @@ int main(int argc, char **argv) {
         if (r > 0)
                 log_debug("Watchdog enabled.");
 
+        _cleanup_free_ char *store = stitch_redact_url(m->config.store);
         log_info("stitchd %s ready: auth socket %s, admin socket %s, store %s.", PACKAGE_VERSION,
-                 m->config.auth_socket, m->config.admin_socket, m->config.store);
+                 m->config.auth_socket, m->config.admin_socket, store ?: STITCH_REDACTED);
         sd_notify(false, "READY=1\nSTATUS=Serving.");
 
         r = sd_event_loop(m->event);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "manager.h"
 #include "password.h"
+#include "redact.h"
 #include "call.h"
 #include "refresher.h"
 #include "tokens.h"
@@ -51,6 +52,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
                 m->store_ops->close(m->store);
         m->revocations = stitch_revocations_free(m->revocations);
         m->ratelimit = stitch_ratelimit_free(m->ratelimit);
+        m->callerlimit = stitch_callerlimit_free(m->callerlimit);
         free(m->dummy_hash);
         stitch_config_done(&m->config);
         sd_event_unref(m->event);
@@ -193,8 +195,10 @@ int stitch_manager_start(struct stitch_manager *m) {
         }
 
         r = stitch_store_open(m->config.store, &m->store_ops, &m->store);
-        if (r < 0)
-                return log_error_errno(r, "Cannot open store %s: %m", m->config.store);
+        if (r < 0) {
+                _cleanup_free_ char *store = stitch_redact_url(m->config.store);
+                return log_error_errno(r, "Cannot open store %s: %m", store ?: STITCH_REDACTED);
+        }
 
         r = stitch_manager_load_keys(m);
         if (r < 0)
@@ -208,8 +212,11 @@ int stitch_manager_start(struct stitch_manager *m) {
                 return log_error_errno(r, "Cannot rebuild the revocation set: %m");
         log_debug("Revocation set rebuilt: %zu live entries.", stitch_revocations_size(m->revocations));
 
+        r = stitch_callerlimit_new(m->config.caller_logins_per_minute, &m->callerlimit);
+        if (r < 0)
+                return r;
         r = stitch_ratelimit_new(m->config.max_failures, m->config.failure_window_usec, m->config.backoff_max_usec,
-                                 &m->ratelimit);
+                                 m->config.tracked_accounts, &m->ratelimit);
         if (r < 0)
                 return r;
 

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "callerlimit.h"
 #include "ratelimit.h"
 #include "revocations.h"
 #include "store/store.h"
@@ -28,6 +29,7 @@ struct stitch_manager {
         struct stitch_keyring *keyring;
         struct stitch_revocations *revocations;
         struct stitch_ratelimit *ratelimit;
+        struct stitch_callerlimit *callerlimit;
         struct stitch_workers *workers;
         struct stitch_server *server;
         struct stitch_refresher *refresher;

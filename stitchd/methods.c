@@ -111,20 +111,17 @@ int stitch_call_errno(struct stitch_call *c, int error, const char *what) {
 int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret) {
         struct stitch_manager *m = c->manager;
         struct stitch_session *s = NULL;
-        int r = stitch_objectid_valid(session_id) ? m->store_ops->session_get(m->store, session_id, &s) : -ENOENT;
-        if (r == -ENOENT) {
-                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
-                return r;
-        }
-        if (r < 0) {
+        int r = stitch_session_id_valid(session_id) ? m->store_ops->session_get(m->store, session_id, &s) : -ENOENT;
+        if (r < 0 && r != -ENOENT) {
                 stitch_call_errno(c, r, "session lookup");
                 return r;
         }
-        /* A session belongs to the uid it was created for. */
-        if (c->cred.uid != 0 && (s->uid < 0 || (uid_t) s->uid != c->cred.uid)) {
+        /* A session belongs to the uid it was created for. Someone else's
+         * session gets the same answer as one that does not exist. */
+        if (r == -ENOENT || (c->cred.uid != 0 && (s->uid < 0 || (uid_t) s->uid != c->cred.uid))) {
                 stitch_session_free(s);
-                stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "not your session");
-                return -EPERM;
+                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
+                return -ENOENT;
         }
         *ret = s;
         return 0;

@@ -795,8 +795,10 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
 }
 
 /* Binds a socket at path. A stale socket is replaced; anything else at the
- * path (a symlink, a file, a directory) is refused, never followed. */
-static int bind_socket(const char *path, mode_t mode, gid_t gid, int *ret_fd) {
+ * path (a symlink, a file, a directory) is refused, never followed. A
+ * missing parent directory is created with dir_mode exactly: the daemon's
+ * umask (0077) would make it 0700 and lock every client out. */
+static int bind_socket(const char *path, mode_t mode, mode_t dir_mode, gid_t gid, int *ret_fd) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct stat st;
 
@@ -811,7 +813,11 @@ static int bind_socket(const char *path, mode_t mode, gid_t gid, int *ret_fd) {
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = 0;
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                if (mkdir(dir, dir_mode) >= 0) {
+                        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (dfd < 0 || fchmod(dfd, dir_mode) < 0)
+                                return log_error_errno(errno, "Cannot set the mode of %s: %m", dir);
+                } else if (errno != EEXIST)
                         return log_error_errno(errno, "Cannot create %s: %m", dir);
         }
         /* Whoever may write the directory may put their own socket there
@@ -924,7 +930,11 @@ int stitch_server_listen(struct stitch_server *s) {
                                         return log_error_errno(ENOENT, "AdminGroup=%s does not exist.", cfg->admin_group);
                                 gid = g->gr_gid;
                         }
-                        r = bind_socket(path, k == 0 ? 0666 : 0660, gid, fdp);
+                        /* A directory we create is 0755 (as systemd's
+                         * RuntimeDirectoryMode=0755): every local user reaches
+                         * the auth socket, AdminGroup members the admin one,
+                         * whose 0660 and the peer check keep the rest out. */
+                        r = bind_socket(path, k == 0 ? 0666 : 0660, 0755, gid, fdp);
                         if (r < 0)
                                 return r;
                         r = add_listener(s, *fdp, k == 1, path);

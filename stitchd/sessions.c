@@ -44,16 +44,37 @@ int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user
         return r;
 }
 
+/* At most MaxPerUser live sessions per user, whatever made them (PAM, an
+ * API key, stitchctl login): before a new one is created the oldest go, so
+ * one caller cannot pile up 60-day sessions without bound. */
+static void end_excess_sessions(struct stitch_manager *m, const char *user_id) {
+        struct stitch_session **list = NULL;
+        size_t n = 0;
+
+        if (m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n) < 0)
+                return; /* the login itself will report a broken store */
+        /* session_list is ordered by creation_date: the oldest come first. */
+        for (size_t i = 0; n - i >= m->config.max_sessions_per_user && i < n; i++) {
+                log_notice("User %s has %zu live sessions (MaxPerUser=%u): ending the oldest, %s.", user_id, n - i,
+                           m->config.max_sessions_per_user, list[i]->id);
+                (void) stitch_session_end(m, list[i], "limit");
+        }
+        stitch_session_array_free(list, n);
+}
+
 int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
                          const struct stitch_login *l, cJSON **ret_params) {
         struct stitch_session s = {0};
         _cleanup_erase_ char *refresh = NULL;
         _cleanup_erase_ char *access = NULL;
+        _cleanup_erase_ char *binding = NULL;
         int64_t now = stitch_now(), expires;
         uid_t uid;
         int r;
 
-        r = stitch_objectid_new(s.id);
+        end_excess_sessions(m, u->id);
+
+        r = stitch_session_id_new(s.id);
         if (r < 0)
                 return r;
         r = stitch_objectid_new(s.device_id);
@@ -66,6 +87,13 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         r = stitch_sha256(refresh, strlen(refresh), s.refresh_hash);
         if (r < 0)
                 return r;
+        r = stitch_secret_new(STITCH_BINDING_PREFIX, &binding);
+        if (r < 0)
+                return r;
+        r = stitch_sha256(binding, strlen(binding), s.binding_hash);
+        if (r < 0)
+                return r;
+        s.has_binding = true;
         r = stitch_access_token_issue(m, u, s.id, s.device_id, now, &access, &expires);
         if (r < 0)
                 return r;
@@ -75,6 +103,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         s.rhost = (char *) l->rhost;
         s.tty = (char *) l->tty;
         s.creation_date = s.last_used = now;
+        s.created_usec = (int64_t) stitch_now_usec(CLOCK_REALTIME);
         s.refresh_expires = now + (int64_t) (m->config.refresh_token_lifetime_usec / USEC_PER_SEC);
         s.access_expires = expires;
         s.uid = stitch_lookup_uid(l->user, &uid) >= 0 ? (int64_t) uid : -1;
@@ -92,6 +121,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         cJSON_AddStringToObject(p, "access_token", access);
         cJSON_AddStringToObject(p, "refresh_token", refresh);
         cJSON_AddStringToObject(p, "device_id", s.device_id);
+        cJSON_AddStringToObject(p, "binding", binding);
         cJSON_AddStringToObject(p, "provider_type", provider_type);
         cJSON_AddNumberToObject(p, "expires", (double) expires);
         *ret_params = p;
@@ -109,5 +139,20 @@ int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s,
                 return r;
         if (r > 0)
                 log_info("Session %s of user %s ended (%s).", s->id, s->user_id, reason);
+        return 0;
+}
+
+int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except, const char *reason,
+                             size_t *ret_n) {
+        struct stitch_session **list = NULL;
+        size_t n = 0, ended = 0;
+        int r = m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (!streq_ptr(list[i]->id, except) && stitch_session_end(m, list[i], reason) >= 0)
+                        ended++;
+        stitch_session_array_free(list, n);
+        *ret_n = ended;
         return 0;
 }

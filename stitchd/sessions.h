@@ -18,5 +18,10 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
 int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user *u, const char *session_id,
                               const char *device_id, int64_t now, char **ret_token, int64_t *ret_expires);
 
+/* Ends every live session of a user but 'except' (a session id, or NULL);
+ * *ret_n = how many ended. */
+int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except, const char *reason,
+                             size_t *ret_n);
+
 /* Revokes one session: in memory first (fail closed), then durably. */
 int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, const char *reason);

@@ -73,6 +73,21 @@ static const struct stitch_param refresh_table[] = {
         {"refresh_token", STITCH_PARAM_STRING, offsetof(struct refresh_params, refresh_token), true, 256},
 };
 
+/* A refresh token that was already rotated away: someone kept a copy.
+ * Treat it as theft and end the whole session. */
+static void refresh_token_reused(struct stitch_manager *m, const uint8_t hash[STITCH_HASH_LEN]) {
+        struct stitch_session *s = NULL;
+
+        if (m->store_ops->session_find_by_retired_refresh_hash(m->store, hash, &s) < 0)
+                return;
+        if (!s->revoked) {
+                log_warning("Reuse of a rotated refresh token for session %s of user %s: revoking the session.",
+                            s->id, s->user_id);
+                (void) stitch_session_end(m, s, "reuse");
+        }
+        stitch_session_free(s);
+}
+
 /* Finds the live session of a refresh token, or answers SessionInvalid. */
 static int session_by_refresh(struct stitch_call *c, const char *token, struct stitch_session **ret) {
         struct stitch_manager *m = c->manager;
@@ -86,16 +101,7 @@ static int session_by_refresh(struct stitch_call *c, const char *token, struct s
         }
         r = m->store_ops->session_find_by_refresh_hash(m->store, hash, &s);
         if (r == -ENOENT) {
-                /* A refresh token that was already rotated away: someone kept a
-                 * copy. Treat it as theft and end the whole session. */
-                if (m->store_ops->session_find_by_retired_refresh_hash(m->store, hash, &s) >= 0) {
-                        if (!s->revoked) {
-                                log_warning("Reuse of a rotated refresh token for session %s of user %s: revoking the session.",
-                                            s->id, s->user_id);
-                                (void) stitch_session_end(m, s, "reuse");
-                        }
-                        stitch_session_free(s);
-                }
+                refresh_token_reused(m, hash);
                 stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "invalid refresh token");
                 return -ENOENT;
         }
@@ -146,9 +152,17 @@ int stitch_method_token_refresh(struct stitch_call *c) {
                         return stitch_call_errno(c, r, "hashing the refresh token");
         }
         /* Only a rotation needs a durable write (the new refresh token must
-         * survive a crash); a plain refresh just signs. */
+         * survive a crash); a plain refresh just signs. The rotation swaps
+         * only if the token is still the one looked up: of concurrent
+         * refreshes with one token, one wins, and for the others the token
+         * has been rotated away meanwhile, which is reuse as if they had
+         * come after it. */
         if (new_refresh) {
-                r = m->store_ops->session_refreshed(m->store, s->id, expires, now, new_hash);
+                r = m->store_ops->session_refreshed(m->store, s->id, expires, now, s->refresh_hash, new_hash);
+                if (r == -ESTALE) {
+                        refresh_token_reused(m, s->refresh_hash);
+                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "invalid refresh token");
+                }
                 if (r == -ENOENT)
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
                 if (r < 0)

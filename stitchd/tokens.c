@@ -207,6 +207,17 @@ static bool id_is_valid(const char *s) {
         return i == STITCH_ID_LEN;
 }
 
+/* Session ids: STITCH_ID_LEN characters of [A-Za-z0-9] (random; older
+ * sessions have ObjectIds, which fit too). Same rule as
+ * stitch_session_id_valid(); this file is also built alone by the fuzzers. */
+static bool sid_is_valid(const char *s) {
+        size_t i = 0;
+        for (; s[i]; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+                        return false;
+        return i == STITCH_ID_LEN;
+}
+
 static bool kid_is_valid(const char *s) {
         size_t n = strnlen(s, KID_SIZE);
         if (n == 0 || n >= KID_SIZE)
@@ -457,6 +468,34 @@ static int hs256_mac(const struct key_entry *k, const void *data, size_t n, uint
         return r;
 }
 
+/* ECDSA signatures are malleable: if (r, s) verifies, so does (r, n - s).
+ * We emit and accept only the low form, s <= n/2 (as Bitcoin's BIP 62 and
+ * libsecp256k1 do), so a token has exactly one valid signature and nobody
+ * can mint a second, different-looking copy of one we issued. Both halves
+ * are big-endian, 32 bytes: memcmp() orders them. */
+static const uint8_t p256_order[32] = {
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+};
+static const uint8_t p256_half_order[32] = { /* floor(n / 2) */
+        0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+};
+
+static bool es256_s_is_high(const uint8_t s[static 32]) {
+        return memcmp(s, p256_half_order, 32) > 0;
+}
+
+/* s = n - s, for 0 < s < n. */
+static void es256_s_negate(uint8_t s[static 32]) {
+        unsigned borrow = 0;
+        for (size_t i = 32; i-- > 0;) {
+                unsigned d = (unsigned) p256_order[i] - s[i] - borrow;
+                s[i] = (uint8_t) d;
+                borrow = (d >> 8) & 1;
+        }
+}
+
 static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, const void *data, size_t n,
                       uint8_t out[static ES256_SIG_BYTES]) {
         uint8_t digest[SHA256_BYTES], der[80];
@@ -487,6 +526,8 @@ static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, cons
                 r = -EIO;
                 goto finish;
         }
+        if (es256_s_is_high(out + 32))
+                es256_s_negate(out + 32);
         r = 0;
 
 finish:
@@ -983,7 +1024,7 @@ static int claims_encode(const struct stitch_claims *c, char **ret_text) {
         _cleanup_(cJSON_Deletep) cJSON *claims = NULL, *user_data = NULL;
         int64_t nbf = c->nbf != 0 ? c->nbf : c->iat;
 
-        if (!id_is_valid(c->sub) || !id_is_valid(c->sid) || !id_is_valid(c->device_id) ||
+        if (!id_is_valid(c->sub) || !sid_is_valid(c->sid) || !id_is_valid(c->device_id) ||
             !(c->domain_id[0] == 0 || id_is_valid(c->domain_id)))
                 return -EINVAL;
         if (c->typ[0] && !streq(c->typ, "access"))
@@ -1134,14 +1175,14 @@ static int header_parse(const char *part, size_t len, uint8_t *buf, struct jwt_h
         return 0;
 }
 
-static int copy_id_claim(const cJSON *item, char out[static STITCH_ID_LEN + 1], bool allow_empty) {
+static int copy_id_claim(const cJSON *item, char out[static STITCH_ID_LEN + 1], bool allow_empty, bool out_is_sid) {
         if (!cJSON_IsString(item))
                 return -EBADMSG;
         if (allow_empty && item->valuestring[0] == 0) {
                 out[0] = 0;
                 return 0;
         }
-        if (!id_is_valid(item->valuestring))
+        if (!(out_is_sid ? sid_is_valid(item->valuestring) : id_is_valid(item->valuestring)))
                 return -EBADMSG;
         memcpy(out, item->valuestring, STITCH_ID_LEN + 1);
         return 0;
@@ -1160,10 +1201,10 @@ static int claims_parse(const char *part, size_t len, uint8_t *buf, struct stitc
                 return -EBADMSG;
         memcpy(c->typ, "access", sizeof("access"));
 
-        if (copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "sub"), c->sub, false) < 0 ||
-            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "sid"), c->sid, false) < 0 ||
-            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "baas_device_id"), c->device_id, false) < 0 ||
-            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "baas_domain_id"), c->domain_id, true) < 0)
+        if (copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "sub"), c->sub, false, false) < 0 ||
+            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "sid"), c->sid, false, true) < 0 ||
+            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "baas_device_id"), c->device_id, false, false) < 0 ||
+            copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "baas_domain_id"), c->domain_id, true, false) < 0)
                 return -EBADMSG;
 
         if (!json_number_to_time(cJSON_GetObjectItemCaseSensitive(j, "iat"), &c->iat) ||
@@ -1201,6 +1242,9 @@ static int signature_check(struct stitch_keyring *kr, const struct key_entry *k,
 
         uint8_t digest[SHA256_BYTES], cache_key[SHA256_BYTES];
         uint8_t cache_input[SHA256_BYTES + ES256_SIG_BYTES];
+
+        if (es256_s_is_high(sig + 32)) /* the twin (r, n - s) of a signature we could have made */
+                return -EKEYREJECTED;
 
         r = sha256(kr, input, input_len, digest);
         if (r < 0)

@@ -71,6 +71,34 @@ bool stitch_objectid_valid(const char *s) {
         return true;
 }
 
+int stitch_session_id_new(char ret[STITCH_ID_LEN + 1]) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        size_t n = 0;
+
+        /* Rejection sampling: bytes >= 248 (4 * 62) would bias the choice. */
+        while (n < STITCH_ID_LEN) {
+                uint8_t b[32];
+                int r = stitch_random_bytes(b, sizeof(b));
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < sizeof(b) && n < STITCH_ID_LEN; i++)
+                        if (b[i] < 4 * 62)
+                                ret[n++] = alphabet[b[i] % 62];
+                explicit_bzero(b, sizeof(b));
+        }
+        ret[STITCH_ID_LEN] = 0;
+        return 0;
+}
+
+bool stitch_session_id_valid(const char *s) {
+        if (!s || strlen(s) != STITCH_ID_LEN)
+                return false;
+        for (size_t i = 0; i < STITCH_ID_LEN; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+                        return false;
+        return true;
+}
+
 size_t stitch_base64url_encode(const uint8_t *data, size_t n, char *ret) {
         static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         size_t j = 0, i = 0;
@@ -285,4 +313,30 @@ bool stitch_uid_in_group(uid_t uid, gid_t primary_gid, const char *group) {
         }
         free(buf);
         return found;
+}
+
+int stitch_process_uid(pid_t pid, uid_t *ret) {
+        char path[64], line[256];
+        int r = -EIO;
+
+        if (pid <= 0)
+                return -ESRCH;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? -ESRCH : -errno;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long real, effective;
+                if (sscanf(line, "Uid: %lu %lu", &real, &effective) == 2) {
+                        if (real != effective)
+                                r = -EPERM;
+                        else {
+                                *ret = (uid_t) real;
+                                r = 0;
+                        }
+                        break;
+                }
+        }
+        fclose(f);
+        return r;
 }

@@ -17,6 +17,14 @@ int stitch_random_bytes(void *buf, size_t n);
 int stitch_objectid_new(char ret[STITCH_ID_LEN + 1]);
 bool stitch_objectid_valid(const char *s);
 
+/* A new session id: STITCH_ID_LEN characters from [A-Za-z0-9], uniformly
+ * random (about 142 bits), so that knowing one's own session ids says
+ * nothing about anyone else's. Same length as an ObjectId, so stored
+ * sessions from before (ObjectId ids) still parse. */
+int stitch_session_id_new(char ret[STITCH_ID_LEN + 1]);
+/* STITCH_ID_LEN characters of [A-Za-z0-9]: new ids and older ObjectIds. */
+bool stitch_session_id_valid(const char *s);
+
 /* base64url without padding. ret must hold 4*ceil(n/3)+1 bytes. Returns length. */
 size_t stitch_base64url_encode(const uint8_t *data, size_t n, char *ret);
 
@@ -40,6 +48,10 @@ bool stitch_apikey_name_valid(const char *s);
  * changed by anyone else: owned by root or by us, not writable by group or
  * others (like sshd's StrictModes). 0, or -errno logged with 'what'. */
 int stitch_check_trusted(const char *path, bool directory, const char *what);
+/* The real and effective uid of a running process (from /proc): 0 when
+ * both equal, -EPERM when they differ (a set-uid program), -ESRCH if there
+ * is no such process. */
+int stitch_process_uid(pid_t pid, uid_t *ret);
 /* The uid of a local Unix account, -ENOENT if none. */
 int stitch_lookup_uid(const char *name, uid_t *ret);
 /* Whether uid is root or a member of 'group' (primary or supplementary). */
@@ -47,4 +59,5 @@ bool stitch_uid_in_group(uid_t uid, gid_t primary_gid, const char *group);
 
 #define STITCH_APIKEY_PREFIX "stk_"
 #define STITCH_REFRESH_PREFIX "str_"
+#define STITCH_BINDING_PREFIX "stb_" /* session binding: proves a caller got the session from Login */
 #define STITCH_SECRET_B64_LEN 43 /* base64url of 32 bytes */

@@ -42,9 +42,48 @@ stitch_valgrind_findings() {
         done
 }
 
+# Temporary local Unix accounts (root only; removed at exit), for tests whose
+# login processes must run as the session's Unix account.
+#   stitch_local_account VAR   creates an account with a fresh name, stores it in VAR
+#   stitch_as NAME CMD...      runs CMD as that account
+STITCH_ACCOUNTS=
+stitch_local_account() {
+        local name
+        [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null \
+                || skip "needs root, useradd and setpriv for a temporary Unix account"
+        name=st$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+        useradd -M -N -s /bin/sh "$name" >/dev/null 2>&1 || fail "useradd $name failed"
+        STITCH_ACCOUNTS="$STITCH_ACCOUNTS $name"
+        printf -v "$1" '%s' "$name"
+}
+stitch_as() {
+        local u=$1
+        shift
+        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
+}
+
+# stitch_spawn_as NAME CMD...: starts CMD in the background as account NAME
+# and waits until it runs as NAME; its pid is then in STITCH_AS_PID.
+stitch_spawn_as() {
+        local u=$1 uid i
+        shift
+        uid=$(id -u "$u")
+        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@" &
+        STITCH_AS_PID=$!
+        for i in $(seq 1 500); do
+                [ "$(awk '/^Uid:/ {print $2; exit}' "/proc/$STITCH_AS_PID/status" 2>/dev/null)" = "$uid" ] && return 0
+                sleep 0.01   # waiting for setpriv to switch users, a condition checked each round
+        done
+        fail "process $STITCH_AS_PID never ran as $u"
+}
+
 stitch_cleanup() {
-        local findings=
+        local findings= u
         stitch_stop
+        for u in $STITCH_ACCOUNTS; do
+                pkill -KILL -u "$u" 2>/dev/null
+                userdel -f "$u" >/dev/null 2>&1
+        done
         if [ -n "$STITCH_VALGRIND" ]; then
                 findings=$(stitch_valgrind_findings)
                 if [ -n "$findings" ]; then

@@ -40,5 +40,15 @@ const struct stitch_provider *stitch_provider_find(const char *name);
  * NAME@EmailDomain (local-userpass mapping). -ENOENT if none. */
 int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
 
+/* Keys of the failed-login limiter. Failures count per account, so that one
+ * account reachable by several names (unix_name, the email's local part)
+ * has one budget: "user:ID" when the login name resolves to a user,
+ * "name:NAME" otherwise (unknown names are limited the same way, so the
+ * limiter tells nothing about which names exist). */
+#define STITCH_LIMIT_KEY_MAX (5 + 256 + 1)
+void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]);
+/* Resolves name (store lookup); -errno only when the store fails. */
+int stitch_limit_key_for_login(struct stitch_manager *m, const char *name, char ret[static STITCH_LIMIT_KEY_MAX]);
+
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);

@@ -22,6 +22,24 @@ int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, s
         return m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, ret);
 }
 
+void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]) {
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "user:%s", user_id);
+}
+
+int stitch_limit_key_for_login(struct stitch_manager *m, const char *name, char ret[static STITCH_LIMIT_KEY_MAX]) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r = stitch_user_find_by_login_name(m, name, &u);
+        if (r >= 0) {
+                stitch_limit_key_for_user(u->id, ret);
+                return 0;
+        }
+        if (r != -ENOENT)
+                return r;
+        /* Longer names never reach a provider (the wire caps them at 256). */
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "name:%s", name);
+        return 0;
+}
+
 static int userpass_authenticate(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret_user) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         _cleanup_free_ char *hash = NULL;

@@ -126,6 +126,16 @@ static const char *const migrations[] = {
         "CREATE TRIGGER sessions_delete_retired_refresh AFTER DELETE ON sessions BEGIN"
         "  DELETE FROM retired_refresh_tokens WHERE session_id = OLD.id;"
         " END;",
+
+        /* 2 -> 3: the hash of the session binding, a secret issued at login
+         * that OpenSession and CloseSession must present (a session id alone
+         * is never enough). NULL for sessions from before: they cannot be
+         * opened or closed by id any more, only logged out or revoked. */
+        "ALTER TABLE sessions ADD COLUMN binding_hash BLOB "
+        "CHECK (binding_hash IS NULL OR length(binding_hash) = 32);"
+        /* Creation time in microseconds: orders the sessions of one second
+         * (MaxPerUser ends the oldest first). 0 for sessions from before. */
+        "ALTER TABLE sessions ADD COLUMN created_usec INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -138,7 +148,7 @@ static const char *const migrations[] = {
 #define SESSION_COLUMNS                                                                       \
         "id, user_id, device_id, provider_type, service, rhost, tty, refresh_hash, "          \
         "creation_date, refresh_expires, access_expires, last_used, revoked, revoked_at, "    \
-        "revoked_reason, open, leader_pid, uid"
+        "revoked_reason, open, leader_pid, uid, binding_hash, created_usec"
 #define KEY_COLUMNS "kid, alg, secret, created, retired"
 /* Sessions whose tokens may still be accepted: what revoking must catch. */
 #define SESSION_LIVE_OF_USER "user_id = ?1 AND revoked = 0 AND (refresh_expires > ?2 OR access_expires > ?2)"
@@ -267,17 +277,17 @@ static const char *const stmt_sql[_ST_MAX] = {
         /* A session for a user that does not exist (any more) inserts nothing. */
         [ST_SESSION_INSERT] =
                 "INSERT INTO sessions (" SESSION_COLUMNS ") "
-                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18 "
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20 "
                 "WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)",
         [ST_SESSION_BY_ID] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
         [ST_SESSION_BY_REFRESH_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
         [ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
         [ST_SESSION_LIST_ALL] =
                 "SELECT " SESSION_COLUMNS " FROM sessions "
-                "WHERE ?1 OR (revoked = 0 AND refresh_expires > ?2) ORDER BY creation_date, id",
+                "WHERE ?1 OR (revoked = 0 AND refresh_expires > ?2) ORDER BY creation_date, created_usec, id",
         [ST_SESSION_LIST_OF_USER] =
                 "SELECT " SESSION_COLUMNS " FROM sessions "
-                "WHERE user_id = ?3 AND (?1 OR (revoked = 0 AND refresh_expires > ?2)) ORDER BY creation_date, id",
+                "WHERE user_id = ?3 AND (?1 OR (revoked = 0 AND refresh_expires > ?2)) ORDER BY creation_date, created_usec, id",
         [ST_SESSION_REVOKE] =
                 "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3, open = 0 WHERE id = ?1 AND revoked = 0",
         [ST_SESSION_LIVE_IDS_OF_USER] =
@@ -287,12 +297,14 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_SESSION_REVOKE_ALL_OF_USER] =
                 "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = 'delete' "
                 "WHERE user_id = ?1 AND revoked = 0",
+        /* Compare-and-swap: only while ?5 (if given) is still the refresh hash. */
         [ST_SESSION_REFRESHED] =
                 "UPDATE sessions SET access_expires = MAX(access_expires, ?2), last_used = ?3, "
-                "refresh_hash = COALESCE(?4, refresh_hash) WHERE id = ?1 AND revoked = 0",
+                "refresh_hash = COALESCE(?4, refresh_hash) "
+                "WHERE id = ?1 AND revoked = 0 AND (?5 IS NULL OR refresh_hash = ?5)",
+        /* Run after the swap above changed the row: ?2 was the refresh hash. */
         [ST_SESSION_RETIRE_REFRESH] =
-                "INSERT OR IGNORE INTO retired_refresh_tokens (hash, session_id) "
-                "SELECT refresh_hash, id FROM sessions WHERE id = ?1 AND revoked = 0",
+                "INSERT OR IGNORE INTO retired_refresh_tokens (hash, session_id) VALUES (?2, ?1)",
         [ST_SESSION_BY_RETIRED_REFRESH] =
                 "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = "
                 "(SELECT session_id FROM retired_refresh_tokens WHERE hash = ?1)",
@@ -708,6 +720,13 @@ static int read_session(sqlite3_stmt *st, struct stitch_session **ret) {
         s->open = col_bool(st, 15);
         s->leader_pid = sqlite3_column_int64(st, 16);
         s->uid = sqlite3_column_int64(st, 17);
+        if (sqlite3_column_type(st, 18) != SQLITE_NULL) {
+                r = col_hash(st, 18, s->binding_hash);
+                if (r < 0)
+                        return r;
+                s->has_binding = true;
+        }
+        s->created_usec = sqlite3_column_int64(st, 19);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -1868,7 +1887,9 @@ static int session_insert(struct conn *c, const struct stitch_session *se) {
                     bind_int(st, 11, se->access_expires) || bind_int(st, 12, se->last_used) ||
                     bind_bool(st, 13, se->revoked) || bind_int(st, 14, se->revoked_at) ||
                     bind_text(st, 15, se->revoked_reason) || bind_bool(st, 16, se->open) ||
-                    bind_int(st, 17, se->leader_pid) || bind_int(st, 18, se->uid))
+                    bind_int(st, 17, se->leader_pid) || bind_int(st, 18, se->uid) ||
+                    bind_hash(st, 19, se->has_binding ? se->binding_hash : NULL) ||
+                    bind_int(st, 20, se->created_usec))
                         r = bind_failed(c, "session_create");
                 else
                         r = update_by_id(c, st, "session_create"); /* nothing inserted: no such user */
@@ -2133,40 +2154,72 @@ static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_i
         return 0;
 }
 
+/* Rotation is a compare-and-swap on the refresh hash: of two refreshes that
+ * looked the session up by the same token, only the first to get here
+ * rotates; the other finds the hash changed (-ESTALE) and its token is then a
+ * rotated-away one, which the caller treats as reuse. */
+static int session_refreshed_tx(struct conn *c, const char *id, int64_t access_expires, int64_t now,
+                                const uint8_t *expected_refresh_hash, const uint8_t *new_refresh_hash) {
+        int changes = 0, r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = conn_stmt(c, ST_SESSION_REFRESHED, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, id) || bind_int(st, 2, access_expires) || bind_int(st, 3, now) ||
+                    bind_hash(st, 4, new_refresh_hash) || bind_hash(st, 5, expected_refresh_hash))
+                        return bind_failed(c, "session_refreshed");
+                r = exec_stmt(c, st, "session_refreshed", &changes);
+                if (r < 0)
+                        return r;
+        }
+
+        if (changes > 0) {
+                if (!new_refresh_hash)
+                        return 0;
+                /* Remember the token just replaced (same transaction). */
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                r = conn_stmt(c, ST_SESSION_RETIRE_REFRESH, &st);
+                if (r < 0)
+                        return r;
+                if (bind_text(st, 1, id) || bind_hash(st, 2, expected_refresh_hash))
+                        return bind_failed(c, "session_refreshed");
+                return exec_stmt(c, st, "session_refreshed", NULL);
+        }
+        if (!expected_refresh_hash)
+                return -ENOENT;
+
+        /* Nothing changed: gone or revoked, or the swap was lost? */
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_(stitch_session_freep) struct stitch_session *se = NULL;
+        r = conn_stmt(c, ST_SESSION_BY_ID, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, id))
+                return bind_failed(c, "session_refreshed");
+        r = step(c, st, "session_refreshed");
+        if (r <= 0)
+                return r < 0 ? r : -ENOENT;
+        r = read_session(st, &se);
+        if (r < 0)
+                return r;
+        return se->revoked ? -ENOENT : -ESTALE;
+}
+
 static int sqlite_session_refreshed(struct stitch_store *s, const char *id, int64_t access_expires, int64_t now,
-                                    const uint8_t *new_refresh_hash) {
+                                    const uint8_t *expected_refresh_hash, const uint8_t *new_refresh_hash) {
         int r;
 
-        if (!id)
+        if (!id || (new_refresh_hash && !expected_refresh_hash))
                 return -EINVAL;
 
         _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        if (new_refresh_hash) {
-                /* Remember the token being replaced (same transaction). */
-                r = conn_stmt(c, ST_SESSION_RETIRE_REFRESH, &st);
-                if (r >= 0) {
-                        if (bind_text(st, 1, id))
-                                r = bind_failed(c, "session_refreshed");
-                        else
-                                r = exec_stmt(c, st, "session_refreshed", NULL);
-                }
-                stmt_release(&st);
-                if (r < 0)
-                        return tx_end(c, r);
-        }
-        r = conn_stmt(c, ST_SESSION_REFRESHED, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, id) || bind_int(st, 2, access_expires) || bind_int(st, 3, now) ||
-                    bind_hash(st, 4, new_refresh_hash))
-                        r = bind_failed(c, "session_refreshed");
-                else
-                        r = update_by_id(c, st, "session_refreshed"); /* gone or revoked: -ENOENT */
-        }
-        stmt_release(&st);
+        r = session_refreshed_tx(c, id, access_expires, now, expected_refresh_hash, new_refresh_hash);
         return tx_end(c, r);
 }
 

@@ -78,6 +78,11 @@ struct stitch_session {
         bool open;                /* between OpenSession and CloseSession */
         int64_t leader_pid;       /* 0 if none */
         int64_t uid;              /* Unix uid of the login, -1 if unknown */
+        /* SHA-256 of the binding secret issued at login (OpenSession and
+         * CloseSession present it); has_binding false for older sessions. */
+        uint8_t binding_hash[STITCH_HASH_LEN];
+        bool has_binding;
+        int64_t created_usec;     /* CLOCK_REALTIME microseconds at creation (orders one second's sessions); 0 if older */
 };
 
 struct stitch_signing_key {
@@ -165,7 +170,7 @@ struct stitch_store_ops {
         int (*session_find_by_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                             struct stitch_session **ret);
         /* user_id NULL = all; include_revoked false = only live ones (not revoked,
-         * refresh_expires > now). Ordered by creation_date. */
+         * refresh_expires > now). Ordered by creation time (creation_date, created_usec), oldest first. */
         int (*session_list)(struct stitch_store *s, const char *user_id, bool include_revoked,
                             int64_t now, struct stitch_session ***ret, size_t *ret_n);
         /* Marks revoked and no longer open (idempotent: -ENOENT only if the id does not exist;
@@ -174,10 +179,18 @@ struct stitch_store_ops {
         /* Revokes every live session of the user; returns their ids (strv). */
         int (*session_revoke_user)(struct stitch_store *s, const char *user_id, int64_t now,
                                    const char *reason, char ***ret_revoked);
-        /* After a refresh: new access expiry, last_used, and (if new_refresh_hash
-         * != NULL) the rotated refresh token hash. -ENOENT if gone or revoked. */
+        /* After a refresh: new access expiry and last_used. A rotation is a
+         * compare-and-swap: new_refresh_hash replaces the refresh hash only if
+         * it is still expected_refresh_hash (the hash the caller looked the
+         * session up by), and the expected one is retired in the same
+         * transaction (theft detection). Both NULL: no rotation; expected
+         * alone: refresh only while that token is current; new alone: -EINVAL.
+         * -ENOENT if gone or revoked, -ESTALE if the session is live but its
+         * refresh hash is no longer the expected one (a concurrent rotation
+         * won; nothing changed), -EEXIST if new_refresh_hash is taken. */
         int (*session_refreshed)(struct stitch_store *s, const char *id, int64_t access_expires,
-                                 int64_t now, const uint8_t *new_refresh_hash);
+                                 int64_t now, const uint8_t *expected_refresh_hash,
+                                 const uint8_t *new_refresh_hash);
         /* The session whose refresh token was 'hash' before a rotation (theft detection). */
         int (*session_find_by_retired_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                                     struct stitch_session **ret);

@@ -22,8 +22,9 @@
  *      setcred(REFRESH), open_session, close_session, setcred(DELETE)
  *   1  the same with provider=api-key (the conversation returns a key)
  *   2  anonymous: authenticate provider=anon-user, acct_mgmt, open_session
- *   3  a session from another process: STITCH_SESSION in the PAM
- *      environment; acct_mgmt, open_session, close_session
+ *   3  a session from another process: STITCH_SESSION and
+ *      STITCH_SESSION_BINDING in the PAM environment; acct_mgmt,
+ *      open_session, close_session
  *   4  password change: chauthtok(PRELIM_CHECK), chauthtok(UPDATE_AUTHTOK)
  *
  * Flags (byte 1): 1 PAM_SILENT, 2 "debug", 4 try_first_pass (PAM_AUTHTOK
@@ -231,6 +232,7 @@ static void check_outcome(pam_handle_t *pamh, const char *hook, int r, size_t be
                 const char *sid = reply_string(root, "session_id"), *env;
 
                 CHECK(id_is_valid(sid));
+                CHECK(id_is_valid(reply_string(root, "binding")));
                 CHECK(reply_string(root, "refresh_token") && *reply_string(root, "refresh_token"));
                 CHECK(reply_string(root, "user_id") && *reply_string(root, "user_id"));
                 env = pam_getenv(pamh, PAM_STITCH_ENV_SESSION);
@@ -617,6 +619,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 break;
         case 3:
                 CHECK(pam_putenv(pamh, PAM_STITCH_ENV_SESSION "=fuzzsession0123") == PAM_SUCCESS);
+                CHECK(pam_putenv(pamh, PAM_STITCH_ENV_BINDING "=stb_fuzzbinding0123") == PAM_SUCCESS);
                 (void) HOOK("acct_mgmt", pam_sm_acct_mgmt(pamh, pam_flags, argc, argv), EXPECT_AUTHORIZE);
                 (void) HOOK("open_session", pam_sm_open_session(pamh, pam_flags, argc, argv), EXPECT_PLAIN);
                 (void) HOOK("close_session", pam_sm_close_session(pamh, pam_flags, argc, argv), EXPECT_CLOSE);

@@ -5,7 +5,7 @@
  *
  * Logs in COUNT times as USER with API key KEY (read from the argument only
  * because this is a test tool with a throwaway key) and registers each
- * session with OpenSession for LEADER_PID. Prints "opened N failed M" and
+ * session with OpenSession for LEADER_PID (a process of USER's Unix account). Prints "opened N failed M" and
  * the elapsed seconds. */
 
 #include <pthread.h>
@@ -46,8 +46,11 @@ static void *run(void *arg) {
                         continue;
                 }
                 cJSON *sid = cJSON_GetObjectItemCaseSensitive(rp, "session_id");
+                cJSON *binding = cJSON_GetObjectItemCaseSensitive(rp, "binding");
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "session_id", cJSON_GetStringValue(sid));
+                cJSON_AddStringToObject(o, "binding", cJSON_GetStringValue(binding));
+                cJSON_AddStringToObject(o, "user", user);
                 cJSON_AddNumberToObject(o, "pid", (double) leader);
                 cJSON_Delete(reply);
                 reply = NULL;

@@ -35,7 +35,7 @@ ok "anonymous logins only for the listed services and only as UnixUser"
 L=$(anon guest login)
 sctl call io.stitch.Token.Verify "$(jq -cn --arg t "$(jq -r .parameters.access_token <<<"$L")" '{access_token:$t}')" >/dev/null \
         || fail "anonymous token does not verify"
-sctl call io.stitch.Auth.Authorize "$(jq -cn --arg s "$(jq -r .parameters.session_id <<<"$L")" '{user:"guest", service:"login", session_id:$s}')" >/dev/null \
+sctl call io.stitch.Auth.Authorize "$(jq -c '{user:"guest", service:"login", session_id:.parameters.session_id, binding:.parameters.binding}' <<<"$L")" >/dev/null \
         || fail "Authorize for the anonymous session"
 ok "anonymous sessions verify and pass the account check"
 

@@ -83,10 +83,15 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
         out=$(as_nobody "$STITCHCTL" call io.stitch.Auth.Login '{"user":"ada","password":"ada-password","service":"login"}') \
                 && fail "nobody logged in as ada"
         expect_eq "login refusal" io.stitch.Error.PermissionDenied "$(jq -r .error <<<"$out")"
-        SID=$(sctl call io.stitch.Auth.Login '{"user":"ada","password":"ada-password","service":"login"}' | jq -r .parameters.session_id)
+        L=$(sctl call io.stitch.Auth.Login '{"user":"ada","password":"ada-password","service":"login"}')
+        SID=$(jq -r .parameters.session_id <<<"$L")
         out=$(as_nobody "$STITCHCTL" call io.stitch.Token.Get "{\"session_id\":\"$SID\"}") && fail "nobody read ada's token"
-        expect_eq "token refusal" io.stitch.Error.PermissionDenied "$(jq -r .error <<<"$out")"
-        out=$(as_nobody "$STITCHCTL" call io.stitch.Auth.CloseSession "{\"session_id\":\"$SID\"}") && fail "nobody closed ada's session"
+        # Someone else's session looks exactly like one that does not exist.
+        expect_eq "token refusal" io.stitch.Error.SessionInvalid "$(jq -r .error <<<"$out")"
+        out2=$(as_nobody "$STITCHCTL" call io.stitch.Token.Get '{"session_id":"AAAAAAAAAAAAAAAAAAAAAAAA"}')
+        expect_eq "another's session and no session answer alike" "$(jq -c .parameters <<<"$out2")" "$(jq -c .parameters <<<"$out")"
+        out=$(as_nobody "$STITCHCTL" call io.stitch.Auth.CloseSession "$(jq -c '{session_id:.parameters.session_id,binding:.parameters.binding}' <<<"$L")") \
+                && fail "nobody closed ada's session, even with its binding"
         sctl call io.stitch.Token.Get "{\"session_id\":\"$SID\"}" >/dev/null || fail "root cannot read the token"
         out=$(printf '{"method":"io.stitch.Admin.Status"}\0' | "$RAW" "$STITCH_SOCKET")
         expect_eq "admin method on the auth socket" io.stitch.Error.PermissionDenied "$(jq -r .error <<<"$out")"

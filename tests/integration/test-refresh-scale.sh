@@ -22,14 +22,16 @@ MaxPerUser=100000
 MaxFailures=1000
 X
 stitch_start
-sctl user add --unix-name loadtest >/dev/null || fail "user"
-KEY=$(sctl apikey add --user loadtest --name load --json | jq -r .key)
-sleep 100000 >/dev/null 2>&1 & LEADER=$!
+# The leader runs as the sessions' Unix account (stitchd watches no other uid's process).
+stitch_local_account LOADTEST
+sctl user add --unix-name "$LOADTEST" >/dev/null || fail "user"
+KEY=$(sctl apikey add --user "$LOADTEST" --name load --json | jq -r .key)
+stitch_spawn_as "$LOADTEST" sleep 100000 >/dev/null 2>&1; LEADER=$STITCH_AS_PID
 trap 'kill -9 $LEADER 2>/dev/null; stitch_cleanup' EXIT
 rss() { awk '/VmRSS/ {print $2}' "/proc/$STITCHD_PID/status"; }
 rss0=$(rss)
 
-out=$("$top_builddir/tests/helpers/session-load" "$STITCH_SOCKET" loadtest "$KEY" "$N" "$LEADER" 4) || fail "opening sessions: $out"
+out=$("$top_builddir/tests/helpers/session-load" "$STITCH_SOCKET" "$LOADTEST" "$KEY" "$N" "$LEADER" 4) || fail "opening sessions: $out"
 echo "# $out"
 expect_eq "open sessions" "$N" "$(sctl status --json | jq .open_sessions)"
 rss1=$(rss)

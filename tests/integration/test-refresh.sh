@@ -14,26 +14,38 @@ AccessTokenLifetime=10s
 RefreshMargin=4s
 X
 stitch_start
-stitch_user ada@example.com ada 'ada-password'
+# The login processes run as the session's Unix account: stitchd watches
+# (and with OnRevoke=terminate signals) only a process of the session's uid.
+stitch_local_account U
+stitch_user ada@example.com "$U" 'ada-password'
 
 verify() { sctl call io.stitch.Token.Verify "$(jq -cn --arg t "$1" '{access_token:$t}')" >/dev/null 2>&1; }
-login() { sctl call io.stitch.Auth.Login '{"user":"ada","password":"ada-password","service":"sshd"}'; }
-open_session() { sctl call io.stitch.Auth.OpenSession "$(jq -cn --arg s "$1" --argjson p "$2" '{session_id:$s, pid:$p, service:"sshd"}')" >/dev/null; }
+login() { sctl call io.stitch.Auth.Login "$(jq -cn --arg u "$U" '{user:$u,password:"ada-password",service:"sshd"}')"; }
+# open_session LOGIN_REPLY PID: registers the login as root does (PAM in sshd), naming the leader.
+open_session() {
+        sctl call io.stitch.Auth.OpenSession "$(jq -c --arg u "$U" --argjson p "$2" \
+                '{session_id:.parameters.session_id, binding:.parameters.binding, user:$u, pid:$p, service:"sshd"}' <<<"$1")" >/dev/null
+}
+close_session() {
+        sctl call io.stitch.Auth.CloseSession "$(jq -c --arg u "$U" \
+                '{session_id:.parameters.session_id, binding:.parameters.binding, user:$u}' <<<"$1")" >/dev/null
+}
 exp_of() { sctl call io.stitch.Token.Verify "$(jq -cn --arg t "$1" '{access_token:$t}')" | jq -r .parameters.claims.exp; }
 fails_within_1s() { # TOKEN WHAT
         local i
         for i in $(seq 1 20); do verify "$1" || return 0; sleep 0.05; done
         fail "$2: token still verifies after 1 s"
 }
-start_login_process() { sleep 100000 >/dev/null 2>&1 & echo $!; }
+# Sets LP to a new login process running as $U.
+start_login_process() { stitch_spawn_as "$U" sleep 100000 >/dev/null 2>&1; LP=$STITCH_AS_PID; LOGINS+=("$LP"); }
 LOGINS=()
 cleanup_logins() { for p in "${LOGINS[@]}"; do kill -9 "$p" 2>/dev/null; done; }
 trap 'cleanup_logins; stitch_cleanup' EXIT
 
-LP=$(start_login_process); LOGINS+=("$LP")
+start_login_process
 L=$(login) || fail "login"
 SID=$(jq -r .parameters.session_id <<<"$L")
-open_session "$SID" "$LP" || fail "OpenSession"
+open_session "$L" "$LP" || fail "OpenSession"
 export STITCH_SESSION=$SID
 prev=$(sctl token) || fail "stitchctl token"
 verify "$prev" || fail "the session's token does not verify"
@@ -79,26 +91,26 @@ ok "a login whose process was killed is logged out within a second"
 
 # close, revoke, disable: each ends the live login's tokens at once.
 for how in close revoke disable; do
-        LP=$(start_login_process); LOGINS+=("$LP")
-        L=$(login); SID=$(jq -r .parameters.session_id <<<"$L"); open_session "$SID" "$LP" || fail "open ($how)"
+        start_login_process
+        L=$(login); SID=$(jq -r .parameters.session_id <<<"$L"); open_session "$L" "$LP" || fail "open ($how)"
         tok=$(STITCH_SESSION=$SID sctl token)
         case $how in
-        close) sctl call io.stitch.Auth.CloseSession "{\"session_id\":\"$SID\"}" >/dev/null ;;
+        close) close_session "$L" ;;
         revoke) sctl session revoke "$SID" >/dev/null ;;
-        disable) sctl user disable ada >/dev/null ;;
+        disable) sctl user disable ada@example.com >/dev/null ;;
         esac
         fails_within_1s "$tok" "$how"
         STITCH_SESSION=$SID sctl token >/dev/null 2>&1 && fail "token still handed out after $how"
         sctl status --json | jq -e '.open_sessions == 0' >/dev/null || fail "session still refreshed after $how"
-        [ $how = disable ] && sctl user enable ada >/dev/null
+        [ $how = disable ] && sctl user enable ada@example.com >/dev/null
         kill -0 "$LP" || fail "OnRevoke=keep must not end the login ($how)"
 done
 ok "close, revoke and disable end a live login's tokens at once; OnRevoke=keep leaves the process"
 
 # Only the session's own uid (or root) gets its token.
 if id nobody >/dev/null 2>&1; then
-        LP=$(start_login_process); LOGINS+=("$LP")
-        L=$(login); SID=$(jq -r .parameters.session_id <<<"$L"); open_session "$SID" "$LP"
+        start_login_process
+        L=$(login); SID=$(jq -r .parameters.session_id <<<"$L"); open_session "$L" "$LP"
         STITCH_SESSION=$SID setpriv --reuid=nobody --regid=nogroup --clear-groups "$STITCHCTL" token >/dev/null 2>&1 \
                 && fail "nobody read ada's token"
         ok "stitchctl token refuses other users' sessions"
@@ -121,9 +133,10 @@ trap 'echo TERM >> "$1"; exit 0' TERM
 echo started >> "$1"
 while :; do sleep 0.1; done
 S
-bash "$T/leader.sh" "$T/signals" & LP=$!; LOGINS+=("$LP")
+touch "$T/signals"; chmod 0666 "$T/signals"; chmod 0644 "$T/leader.sh"
+stitch_spawn_as "$U" bash "$T/leader.sh" "$T/signals"; LP=$STITCH_AS_PID; LOGINS+=("$LP")
 for i in $(seq 1 100); do grep -q started "$T/signals" 2>/dev/null && break; sleep 0.02; done
-L=$(login); SID=$(jq -r .parameters.session_id <<<"$L"); open_session "$SID" "$LP" || fail "open (terminate)"
+L=$(login); SID=$(jq -r .parameters.session_id <<<"$L"); open_session "$L" "$LP" || fail "open (terminate)"
 sctl session revoke "$SID" >/dev/null || fail "revoke"
 for i in $(seq 1 200); do kill -0 "$LP" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$LP" 2>/dev/null && fail "the login survived OnRevoke=terminate"
@@ -134,9 +147,9 @@ ok "OnRevoke=terminate sends SIGHUP then SIGTERM to the login and logs it"
 # MaxPerUser=2: a third open session ends the least recently used one.
 S=()
 for k in 1 2 3; do
-        LP=$(start_login_process); LOGINS+=("$LP")
+        start_login_process
         L=$(login); sid=$(jq -r .parameters.session_id <<<"$L"); S+=("$sid"); T_[$k]=$(jq -r .parameters.access_token <<<"$L")
-        open_session "$sid" "$LP" || fail "open $k"
+        open_session "$L" "$LP" || fail "open $k"
 done
 verify "${T_[1]}" && fail "the oldest session survived MaxPerUser=2"
 verify "${T_[3]}" || fail "the newest session was ended"

@@ -96,7 +96,12 @@ ok "revocations survive restart and SIGKILL"
 # CloseSession (the PAM close_session path).
 L=$(login ada ada-password); AT=$(field access_token "$L"); SID=$(field session_id "$L")
 warm "$AT"
-sctl call io.stitch.Auth.CloseSession "{\"session_id\":\"$SID\"}" >/dev/null || fail "CloseSession"
+out=$(sctl call io.stitch.Auth.CloseSession "$(jq -cn --arg s "$SID" '{session_id:$s,user:"ada",binding:"stb_wrong"}')") \
+        && fail "CloseSession without the session's binding"
+expect_eq "CloseSession with a wrong binding" io.stitch.Error.SessionInvalid "$(jq -r .error <<<"$out")"
+verify "$AT" >/dev/null || fail "a wrong binding ended the session"
+sctl call io.stitch.Auth.CloseSession "$(jq -c '{session_id:.parameters.session_id,binding:.parameters.binding,user:"ada"}' <<<"$L")" >/dev/null \
+        || fail "CloseSession"
 verify "$AT" >/dev/null && fail "token verifies after CloseSession"
 ok "CloseSession logs out"
 

@@ -14,7 +14,7 @@
  * Output, one line each: "prompt: TEXT" (the answer is the next stdin line),
  * "error: TEXT", "info: TEXT", "ACTION: PAM_CODE" followed by
  * "time: ACTION MILLISECONDS", "env: STITCH_SESSION=ID"
- * (or "env: STITCH_SESSION unset"), "run: STATUS". Stops at the first
+ * (or "env: STITCH_SESSION unset", and the same for STITCH_SESSION_BINDING), "run: STATUS". Stops at the first
  * action that does not return PAM_SUCCESS unless --keep-going. Exit status:
  * 0 if every action succeeded, 1 if one failed, 2 on usage or setup errors. */
 
@@ -236,11 +236,14 @@ int main(int argc, char **argv) {
                 else if (strcmp(a, "chauthtok") == 0)
                         r = pam_chauthtok(pamh, silent);
                 else if (strcmp(a, "env") == 0) {
-                        const char *v = pam_getenv(pamh, "STITCH_SESSION");
-                        if (v)
-                                printf("env: STITCH_SESSION=%s\n", v);
-                        else
-                                printf("env: STITCH_SESSION unset\n");
+                        static const char *const names[] = {"STITCH_SESSION", "STITCH_SESSION_BINDING"};
+                        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+                                const char *v = pam_getenv(pamh, names[k]);
+                                if (v)
+                                        printf("env: %s=%s\n", names[k], v);
+                                else
+                                        printf("env: %s unset\n", names[k]);
+                        }
                         continue;
                 } else if (strncmp(a, "user:", 5) == 0) {
                         /* What sudo does before it opens the session. */

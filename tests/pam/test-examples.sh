@@ -14,7 +14,7 @@ for f in common-auth common-account common-session common-session-noninteractive
         cp "/etc/pam.d/$f" "$PAM_DIR/"
 done
 
-REPLY='{"parameters":{"user_id":"u1","session_id":"sess_example","access_token":"a","refresh_token":"r","allowed":true}}'
+REPLY='{"parameters":{"user_id":"u1","session_id":"sess_example","binding":"stb_example","access_token":"a","refresh_token":"r","allowed":true}}'
 fake_start "$T/fake.sock" "$T/fake.log" --reply "$REPLY"
 called() {
         fake_messages "$T/fake.log" | jq -r '.method' | sort -u | xargs

@@ -28,7 +28,7 @@ sent_keys() {
         sent "$1" | jq -c 'keys' | head -n 1
 }
 
-LOGIN_OK='{"parameters":{"user_id":"5f1d00000000000000000001","session_id":"sess_abc-123","access_token":"h.p.s","refresh_token":"rt_not_a_real_secret","device_id":"000000000000000000000000","provider_type":"local-userpass","expires":1790000000,"allowed":true}}'
+LOGIN_OK='{"parameters":{"user_id":"5f1d00000000000000000001","session_id":"sess_abc-123","binding":"stb_binding-1","access_token":"h.p.s","refresh_token":"rt_not_a_real_secret","device_id":"000000000000000000000000","provider_type":"local-userpass","expires":1790000000,"allowed":true}}'
 API_KEY=stk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 
 # ---- a whole login with a password ------------------------------------------
@@ -39,35 +39,44 @@ pam_run --service fake --user ada --rhost 192.0.2.1 --tty pts/7 --ruser eve \
 expect_out "prompt: Password: "
 expect_out "env: STITCH_SESSION=sess_abc-123"
 expect_out "env: STITCH_SESSION unset"
+expect_out "env: STITCH_SESSION_BINDING unset"
 expect_eq "Login keys" '["password","provider","rhost","ruser","service","tty","user"]' "$(sent_keys io.stitch.Auth.Login)"
 expect_eq "Login" '{"password":"hunter22","provider":"local-userpass","rhost":"192.0.2.1","ruser":"eve","service":"fake","tty":"pts/7","user":"ada"}' \
         "$(sent io.stitch.Auth.Login | jq -cS .)"
-expect_eq "Authorize" '{"service":"fake","session_id":"sess_abc-123","user":"ada"}' "$(sent io.stitch.Auth.Authorize | jq -cS .)"
-expect_eq "OpenSession keys" '["pid","service","session_id","tty"]' "$(sent_keys io.stitch.Auth.OpenSession)"
+expect_eq "Authorize" '{"binding":"stb_binding-1","service":"fake","session_id":"sess_abc-123","user":"ada"}' "$(sent io.stitch.Auth.Authorize | jq -cS .)"
+# No pid: the daemon takes the caller's from SO_PEERCRED.
+expect_eq "OpenSession keys" '["binding","service","session_id","tty","user"]' "$(sent_keys io.stitch.Auth.OpenSession)"
 expect_eq "OpenSession session" "sess_abc-123" "$(sent io.stitch.Auth.OpenSession | jq -r .session_id)"
-[ "$(sent io.stitch.Auth.OpenSession | jq -r '.pid | type')" = number ] || fail "pid is not a number"
 expect_eq "Refresh" '{"refresh_token":"rt_not_a_real_secret"}' "$(sent io.stitch.Token.Refresh | jq -cS .)"
-expect_eq "CloseSession" '{"session_id":"sess_abc-123"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
+expect_eq "CloseSession" '{"binding":"stb_binding-1","session_id":"sess_abc-123","user":"ada"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
 expect_eq "calls" 5 "$(fake_messages "$FAKE_LOG" | wc -l)"
 ok "password login: Login, Authorize, OpenSession, Refresh, CloseSession with the right parameters"
 
 # The session id is in the PAM environment right after authentication, so a
 # hook in another process (sshd's keyboard-interactive child) finds it.
-pam_run --service fake --user ada auth env <<<"hunter22"
+# With its binding, which leaves the environment once the session is open.
+pam_run --service fake --user ada auth env open env <<<"hunter22"
 expect_out "env: STITCH_SESSION=sess_abc-123"
-# ... and close_session in another process uses it.
+expect_out "env: STITCH_SESSION_BINDING=stb_binding-1"
+expect_out "env: STITCH_SESSION_BINDING unset"
+# ... and close_session in another process uses it, naming PAM_USER.
 : > "$FAKE_LOG"
-pam_run --service fake --user ada --env STITCH_SESSION=sess_other-1 close env
+pam_run --service fake --user ada --env STITCH_SESSION=sess_other-1 --env STITCH_SESSION_BINDING=stb_other-1 close env
 [ "$PAM_RC" = 0 ] || fail "close from the environment failed"
-expect_eq "CloseSession from env" '{"session_id":"sess_other-1"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
+expect_eq "CloseSession from env" '{"binding":"stb_other-1","session_id":"sess_other-1","user":"ada"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
 expect_out "env: STITCH_SESSION unset"
-# A session found in the environment at open is the one closed, even if a
-# later module (pam_env user_readenv=1) rewrites the variable.
+# A session id in the environment without its binding is not acted on.
 : > "$FAKE_LOG"
-pam_run --service fake --user ada --env STITCH_SESSION=sess_opened open putenv:STITCH_SESSION=sess_victim close
+pam_run --service fake --user ada --env STITCH_SESSION=sess_victim open close
+expect_eq "nothing sent for a bare session id" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
+# A session found in the environment at open is the one closed, even if a
+# later module (pam_env user_readenv=1) rewrites the variables.
+: > "$FAKE_LOG"
+pam_run --service fake --user ada --env STITCH_SESSION=sess_opened --env STITCH_SESSION_BINDING=stb_opened \
+        open putenv:STITCH_SESSION=sess_victim putenv:STITCH_SESSION_BINDING=stb_victim close
 [ "$PAM_RC" = 0 ] || fail "open/close from the environment failed"
 expect_eq "OpenSession from env" sess_opened "$(sent io.stitch.Auth.OpenSession | jq -r .session_id)"
-expect_eq "CloseSession after rewrite" '{"session_id":"sess_opened"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
+expect_eq "CloseSession after rewrite" '{"binding":"stb_opened","session_id":"sess_opened","user":"ada"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
 : > "$FAKE_LOG"
 pam_service_file fake-session <<X
 session optional @PAM_STITCH@ socket=$FAKE_SOCK
@@ -86,7 +95,7 @@ ok "STITCH_SESSION from the PAM environment (and malformed ones ignored)"
 : > "$FAKE_LOG"
 pam_run --service fake --user ada auth acct user:root acct open close <<<"hunter22"
 [ "$PAM_RC" = 0 ] || fail "changing PAM_USER broke the transaction"
-expect_eq "Authorize calls" '{"service":"fake","session_id":"sess_abc-123","user":"ada"} {"service":"fake","user":"root"}' \
+expect_eq "Authorize calls" '{"binding":"stb_binding-1","service":"fake","session_id":"sess_abc-123","user":"ada"} {"service":"fake","user":"root"}' \
         "$(sent io.stitch.Auth.Authorize | jq -cS . | xargs -d '\n')"
 expect_eq "OpenSession" sess_abc-123 "$(sent io.stitch.Auth.OpenSession | jq -r .session_id)"
 expect_eq "CloseSession" sess_abc-123 "$(sent io.stitch.Auth.CloseSession | jq -r .session_id)"
@@ -246,12 +255,12 @@ ok "account answers map to SUCCESS/USER_UNKNOWN/ACCT_EXPIRED/PERM_DENIED/AUTHINF
 
 # ---- sessions and credentials: failures ----------------------------------------
 with_fake "$(err SessionInvalid)"
-pam_run --service fake --user ada --env STITCH_SESSION=sess_gone open
+pam_run --service fake --user ada --env STITCH_SESSION=sess_gone --env STITCH_SESSION_BINDING=stb_gone open
 expect_out "open: PAM_SESSION_ERR"
-pam_run --service fake --user ada --env STITCH_SESSION=sess_gone close
+pam_run --service fake --user ada --env STITCH_SESSION=sess_gone --env STITCH_SESSION_BINDING=stb_gone close
 expect_out "close: PAM_SUCCESS"
 with_fake "$(err Internal)"
-pam_run --service fake --user ada --env STITCH_SESSION=sess_x close
+pam_run --service fake --user ada --env STITCH_SESSION=sess_x --env STITCH_SESSION_BINDING=stb_x close
 expect_out "close: PAM_SESSION_ERR"
 ok "open fails on an ended session; closing an ended session succeeds"
 

@@ -15,7 +15,7 @@ SOCK=$T/nobody/io.stitch.Auth
 LOG=$T/nobody.log
 : > "$LOG"
 chmod 0666 "$LOG"
-REPLY='{"parameters":{"user_id":"u","session_id":"sess_evil","access_token":"a","refresh_token":"r","allowed":true}}'
+REPLY='{"parameters":{"user_id":"u","session_id":"sess_evil","binding":"stb_evil","access_token":"a","refresh_token":"r","allowed":true}}'
 fake_start "$SOCK" "$LOG" --uid "$nobody_uid" --gid "$nobody_gid" --reply "$REPLY"
 [ "$(stat -c %U "$SOCK")" = nobody ] || fail "the fake socket is not nobody's"
 
@@ -28,7 +28,7 @@ pam_run --service peer --user ada acct
 expect_out "acct: PAM_AUTHINFO_UNAVAIL"
 pam_run --service peer --user ada chauthtok <<<"old-secret"
 expect_out "chauthtok: PAM_AUTHINFO_UNAVAIL"
-pam_run --service peer --user ada --env STITCH_SESSION=sess_1 close
+pam_run --service peer --user ada --env STITCH_SESSION=sess_1 --env STITCH_SESSION_BINDING=stb_1 close
 expect_out "close: PAM_SESSION_ERR"
 [ ! -s "$LOG" ] || fail "the untrusted peer received: $(tr '\0' '\n' < "$LOG")"
 ok "a peer running as nobody gets nothing and the login fails"

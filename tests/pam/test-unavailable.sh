@@ -21,10 +21,10 @@ unavailable() {
         pam_run --service "$name" --user ada acct
         expect_out "acct: PAM_AUTHINFO_UNAVAIL"
         expect_within $LIMIT_MS
-        pam_run --service "$name" --user ada --env STITCH_SESSION=sess_1 open
+        pam_run --service "$name" --user ada --env STITCH_SESSION=sess_1 --env STITCH_SESSION_BINDING=stb_1 open
         expect_out "open: PAM_SESSION_ERR"
         expect_within $LIMIT_MS
-        pam_run --service "$name" --user ada --env STITCH_SESSION=sess_1 close
+        pam_run --service "$name" --user ada --env STITCH_SESSION=sess_1 --env STITCH_SESSION_BINDING=stb_1 close
         expect_out "close: PAM_SESSION_ERR"
         expect_within $LIMIT_MS
         pam_run --service "$name" --user ada chauthtok <<<"old-secret"

@@ -115,11 +115,14 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->max_failures, b->max_failures);
         assert_int_equal(a->failure_window_usec, b->failure_window_usec);
         assert_int_equal(a->backoff_max_usec, b->backoff_max_usec);
+        assert_int_equal(a->tracked_accounts, b->tracked_accounts);
         assert_int_equal(a->max_connections, b->max_connections);
         assert_int_equal(a->max_connections_per_user, b->max_connections_per_user);
         assert_int_equal(a->idle_timeout_usec, b->idle_timeout_usec);
         assert_int_equal(a->on_revoke, b->on_revoke);
         assert_int_equal(a->max_sessions_per_user, b->max_sessions_per_user);
+        assert_int_equal(a->end_on_password_change, b->end_on_password_change);
+        assert_int_equal(a->caller_logins_per_minute, b->caller_logins_per_minute);
 }
 
 static void test_defaults(void **state) {
@@ -152,6 +155,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.max_failures, 10);
         assert_int_equal(c.failure_window_usec, 15 * MIN_USEC);
         assert_int_equal(c.backoff_max_usec, 15 * MIN_USEC);
+        assert_int_equal(c.tracked_accounts, 65536);
         assert_int_equal(c.max_connections, 1024);
         assert_int_equal(c.max_connections_per_user, 128);
         assert_int_equal(c.idle_timeout_usec, 60 * SEC_USEC);
@@ -235,12 +239,15 @@ static void test_every_key(void **state) {
                   "MaxFailures=3\n"
                   "FailureWindow=1h\n"
                   "BackoffMax=2h\n"
+                  "TrackedAccounts=1024\n"
                   "MaxConnections=64\n"
                   "MaxConnectionsPerUser=16\n"
                   "IdleTimeout=5min\n"
+                  "CallerLoginsPerMinute=7\n"
                   "[Sessions]\n"
                   "OnRevoke=terminate\n"
-                  "MaxPerUser=5\n");
+                  "MaxPerUser=5\n"
+                  "EndOnPasswordChange=no\n");
 
         assert_string_equal(c.store, "sqlite:/srv/stitch/db.sqlite");
         assert_string_equal(stitch_config_sqlite_path(&c), "/srv/stitch/db.sqlite");
@@ -268,11 +275,14 @@ static void test_every_key(void **state) {
         assert_int_equal(c.max_failures, 3);
         assert_int_equal(c.failure_window_usec, HOUR_USEC);
         assert_int_equal(c.backoff_max_usec, 2 * HOUR_USEC);
+        assert_int_equal(c.tracked_accounts, 1024);
         assert_int_equal(c.max_connections, 64);
         assert_int_equal(c.max_connections_per_user, 16);
         assert_int_equal(c.idle_timeout_usec, 5 * MIN_USEC);
         assert_int_equal(c.on_revoke, STITCH_ON_REVOKE_TERMINATE);
         assert_int_equal(c.max_sessions_per_user, 5);
+        assert_false(c.end_on_password_change);
+        assert_int_equal(c.caller_logins_per_minute, 7);
         stitch_config_done(&c);
 }
 
@@ -559,6 +569,9 @@ static void test_error_kinds(void **state) {
         expect_errors("[Provider.anon-user]\nUnixUser=root\n",
                       "test.conf:2: UnixUser=root: anonymous logins must not map to root\n");
         expect_errors("[Limits]\nMaxFailures=0\n", "test.conf:2: MaxFailures=0: out of range (1..1000)\n");
+        expect_errors("[Limits]\nTrackedAccounts=15\n", "test.conf:2: TrackedAccounts=15: out of range (16..1048576)\n");
+        expect_errors("[Limits]\nTrackedAccounts=1048577\n",
+                      "test.conf:2: TrackedAccounts=1048577: out of range (16..1048576)\n");
         expect_errors("[Limits]\nFailureWindow=0\n", "test.conf:2: FailureWindow=0: out of range (1s..30d)\n");
         expect_errors("[Limits]\nIdleTimeout=500ms\n", "test.conf:2: IdleTimeout=500ms: out of range (1s..1d)\n");
         expect_errors("[Limits]\nMaxConnectionsPerUser=65537\n",
@@ -883,7 +896,7 @@ static void test_example_config(void **state) {
         }
         fclose(f);
         assert_int_equal(fclose(out), 0);
-        assert_int_equal(n_keys, 28); /* every key of every section */
+        assert_int_equal(n_keys, 31); /* every key of every section */
 
         stitch_config_done(&c);
         assert_int_equal(stitch_config_init_defaults(&c), 0);

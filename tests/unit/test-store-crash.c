@@ -119,7 +119,7 @@ static _Noreturn void child(const char *path, unsigned round, int fd) {
 
                 /* Some updates in between, to have more kinds of pages in flight. */
                 if (i % 3 == 0)
-                        (void) ops->session_refreshed(s, se.id, 1700003600, 1700000100, NULL);
+                        (void) ops->session_refreshed(s, se.id, 1700003600, 1700000100, NULL, NULL);
                 if (i % 7 == 0)
                         (void) ops->session_revoke(s, se.id, 1700000200, "logout");
         }

@@ -166,7 +166,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 2);
+        assert_int_equal(version, 3);
         assert_int_equal(ops->integrity_check(f->store, &result), 0);
         assert_string_equal(result, "ok");
 }
@@ -259,7 +259,7 @@ static void test_reopen_keeps_data(void **state) {
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 2);
+        assert_int_equal(version, 3);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -269,7 +269,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 2);
+        assert_int_equal(sqlite3_column_int(st, 1), 3);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -283,7 +283,7 @@ static void test_reopen_keeps_data(void **state) {
         sqlite3_close(db);
         assert_int_not_equal(ops->open(f->path, &f->store), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 2", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 3", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         f->store = NULL;
         assert_int_equal(ops->open(f->path, &f->store), 0);
@@ -597,7 +597,7 @@ static void test_sessions(void **state) {
         struct fixture *f = *state;
         struct stitch_session *got = NULL, **a = NULL;
         char sid[STITCH_ID_LEN + 1], uid[STITCH_ID_LEN + 1];
-        uint8_t h[STITCH_HASH_LEN];
+        uint8_t h[STITCH_HASH_LEN], old[STITCH_HASH_LEN];
         uint64_t count = 0;
         size_t n = 0;
 
@@ -620,7 +620,6 @@ static void test_sessions(void **state) {
                 assert_int_equal(ops->session_create(f->store, &se), -EEXIST);
         }
         assert_int_equal(create_session(f->store, 60, 99, T0, T0 + 1000, T0 + 100), -ENOENT);
-
         /* Get and find. */
         session_id(sid, 0);
         assert_int_equal(ops->session_get(f->store, sid, &got), 0);
@@ -661,9 +660,10 @@ static void test_sessions(void **state) {
 
         /* Refresh: access expiry only moves forward; rotation replaces the hash. */
         session_id(sid, 0);
+        make_hash(old, 3, 0);
         make_hash(h, 6, 0);
-        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 200, T0 + 60, h), 0);
-        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 150, T0 + 70, NULL), 0);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 200, T0 + 60, old, h), 0);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 150, T0 + 70, NULL, NULL), 0);
         assert_int_equal(ops->session_get(f->store, sid, &got), 0);
         assert_int_equal(got->access_expires, T0 + 200);
         assert_int_equal(got->last_used, T0 + 70);
@@ -671,9 +671,10 @@ static void test_sessions(void **state) {
         got = stitch_session_free(got);
         make_hash(h, 3, 0);
         assert_int_equal(ops->session_find_by_refresh_hash(f->store, h, &got), -ENOENT);
+        make_hash(old, 6, 0);
         make_hash(h, 3, 1); /* rotating onto another session's hash */
-        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 200, T0 + 60, h), -EEXIST);
-        assert_int_equal(ops->session_refreshed(f->store, "000000000000000000000000", T0, T0, NULL), -ENOENT);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 200, T0 + 60, old, h), -EEXIST);
+        assert_int_equal(ops->session_refreshed(f->store, "000000000000000000000000", T0, T0, NULL, NULL), -ENOENT);
 
         /* Open bookkeeping. */
         assert_int_equal(ops->session_set_open(f->store, sid, true, 4242, 1000), 0);
@@ -694,7 +695,7 @@ static void test_sessions(void **state) {
         assert_string_equal(got->revoked_reason, "logout");
         got = stitch_session_free(got);
         assert_int_equal(ops->session_revoke(f->store, "000000000000000000000000", T0, "x"), -ENOENT);
-        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 300, T0 + 90, NULL), -ENOENT);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 300, T0 + 90, NULL, NULL), -ENOENT);
 
         assert_int_equal(ops->session_list(f->store, uid, false, T0 + 95, &a, &n), 0);
         assert_int_equal(n, 1);
@@ -702,6 +703,83 @@ static void test_sessions(void **state) {
 
         assert_int_equal(ops->session_count(f->store, &count), 0);
         assert_int_equal(count, 4);
+        {
+                /* The binding's hash comes back as stored; none stays none. */
+                struct stitch_session se = { .provider_type = (char *) "local-userpass", .uid = -1,
+                                             .has_binding = true };
+                make_id(se.id, 3, 70);
+                memcpy(se.user_id, uid, sizeof(uid));
+                make_id(se.device_id, 4, 70);
+                make_hash(se.refresh_hash, 3, 70);
+                make_hash(se.binding_hash, 5, 70);
+                assert_int_equal(ops->session_create(f->store, &se), 0);
+                assert_int_equal(ops->session_get(f->store, se.id, &got), 0);
+                assert_true(got->has_binding);
+                assert_memory_equal(got->binding_hash, se.binding_hash, STITCH_HASH_LEN);
+                got = stitch_session_free(got);
+                session_id(sid, 0);
+                assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+                assert_false(got->has_binding);
+                got = stitch_session_free(got);
+        }
+}
+
+/* Rotation is a compare-and-swap (security review finding 9): two refreshes
+ * that looked the session up by one token cannot both rotate it. */
+static void test_session_refresh_swap(void **state) {
+        struct fixture *f = *state;
+        struct stitch_session *got = NULL;
+        char sid[STITCH_ID_LEN + 1];
+        uint8_t first[STITCH_HASH_LEN], second[STITCH_HASH_LEN], third[STITCH_HASH_LEN];
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "s@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+        session_id(sid, 0);
+        make_hash(first, 3, 0); /* session 0's hash at login */
+        make_hash(second, 6, 1);
+        make_hash(third, 6, 2);
+
+        /* The right old hash: swapped, and the old one retired. */
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 200, T0 + 60, first, second), 0);
+        assert_int_equal(ops->session_find_by_refresh_hash(f->store, second, &got), 0);
+        assert_string_equal(got->id, sid);
+        got = stitch_session_free(got);
+        assert_int_equal(ops->session_find_by_refresh_hash(f->store, first, &got), -ENOENT);
+        assert_int_equal(ops->session_find_by_retired_refresh_hash(f->store, first, &got), 0);
+        assert_string_equal(got->id, sid);
+        got = stitch_session_free(got);
+
+        /* The loser of the race still holds the first hash: -ESTALE, and
+         * nothing changed (hash, expiry, last_used; nothing more retired). */
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 500, T0 + 90, first, third), -ESTALE);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_memory_equal(got->refresh_hash, second, STITCH_HASH_LEN);
+        assert_int_equal(got->access_expires, T0 + 200);
+        assert_int_equal(got->last_used, T0 + 60);
+        assert_false(got->revoked);
+        got = stitch_session_free(got);
+        assert_int_equal(ops->session_find_by_refresh_hash(f->store, third, &got), -ENOENT);
+        assert_int_equal(ops->session_find_by_retired_refresh_hash(f->store, third, &got), -ENOENT);
+        assert_int_equal(ops->session_find_by_retired_refresh_hash(f->store, second, &got), -ENOENT);
+        /* A stale hash without a rotation is refused the same way. */
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 500, T0 + 90, first, NULL), -ESTALE);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_int_equal(got->access_expires, T0 + 200);
+        got = stitch_session_free(got);
+
+        /* A rotation must say what it replaces. */
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 500, T0 + 90, NULL, third), -EINVAL);
+
+        /* The current hash swaps again; gone or revoked stay -ENOENT, not -ESTALE. */
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 300, T0 + 70, second, third), 0);
+        assert_int_equal(ops->session_refreshed(f->store, "000000000000000000000000", T0, T0, third, first),
+                         -ENOENT);
+        assert_int_equal(ops->session_revoke(f->store, sid, T0 + 80, "logout"), 1);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 400, T0 + 90, third, first), -ENOENT);
+        assert_int_equal(ops->session_refreshed(f->store, sid, T0 + 400, T0 + 90, second, first), -ENOENT);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_memory_equal(got->refresh_hash, third, STITCH_HASH_LEN);
+        got = stitch_session_free(got);
 }
 
 struct collected {
@@ -1112,7 +1190,7 @@ static void *writer_thread(void *p) {
                 if (create_session(c->store, n, 1, T0 + i, T0 + 1000, T0 + 100) != 0)
                         c->errors++;
                 session_id(sid, n);
-                if (i % 3 == 0 && ops->session_refreshed(c->store, sid, T0 + 200, T0 + i, NULL) != 0)
+                if (i % 3 == 0 && ops->session_refreshed(c->store, sid, T0 + 200, T0 + i, NULL, NULL) != 0)
                         c->errors++;
                 if (i % 5 == 0 && ops->session_revoke(c->store, sid, T0 + i, "logout") != 1)
                         c->errors++;
@@ -1286,6 +1364,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_passwords, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apikeys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_session_refresh_swap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revocation_and_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_disable_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_anonymous, setup, teardown),

@@ -22,6 +22,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
@@ -99,7 +100,42 @@ static EVP_PKEY *pkey_from_pem(const struct stitch_signing_key *k) {
         return p;
 }
 
-static void es256_raw_sign(EVP_PKEY *pkey, const char *input, size_t n, uint8_t raw[64]) {
+/* The P-256 group order n and floor(n/2), from OpenSSL rather than from the
+ * constants in tokens.c. */
+static BIGNUM *p256_order(void) {
+        EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+        assert_non_null(g);
+        BIGNUM *n = BN_dup(EC_GROUP_get0_order(g));
+        assert_non_null(n);
+        EC_GROUP_free(g);
+        return n;
+}
+
+static bool es256_raw_s_is_high(const uint8_t raw[64]) {
+        BIGNUM *n = p256_order(), *half = BN_new(), *s = BN_bin2bn(raw + 32, 32, NULL);
+        assert_non_null(half);
+        assert_non_null(s);
+        assert_int_equal(BN_rshift1(half, n), 1);
+        bool high = BN_cmp(s, half) > 0;
+        BN_free(n);
+        BN_free(half);
+        BN_free(s);
+        return high;
+}
+
+/* (r, s) -> (r, n - s): the other signature that verifies just as well. */
+static void es256_raw_flip_s(uint8_t raw[64]) {
+        BIGNUM *n = p256_order(), *s = BN_bin2bn(raw + 32, 32, NULL);
+        assert_non_null(s);
+        assert_int_equal(BN_sub(s, n, s), 1);
+        assert_int_equal(BN_bn2binpad(s, raw + 32, 32), 32);
+        BN_free(n);
+        BN_free(s);
+}
+
+/* A plain OpenSSL ECDSA signature as raw r||s, s in the high half if
+ * want_high, else in the low half (the only form stitch accepts). */
+static void es256_raw_sign_form(EVP_PKEY *pkey, const char *input, size_t n, uint8_t raw[64], bool want_high) {
         uint8_t der[80];
         size_t der_len = sizeof(der);
         EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -112,6 +148,12 @@ static void es256_raw_sign(EVP_PKEY *pkey, const char *input, size_t n, uint8_t 
         assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32), 32);
         assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32), 32);
         ECDSA_SIG_free(sig);
+        if (es256_raw_s_is_high(raw) != want_high)
+                es256_raw_flip_s(raw);
+}
+
+static void es256_raw_sign(EVP_PKEY *pkey, const char *input, size_t n, uint8_t raw[64]) {
+        es256_raw_sign_form(pkey, input, n, raw, false);
 }
 
 static bool es256_raw_verify(EVP_PKEY *pkey, const char *input, size_t n, const uint8_t raw[64]) {
@@ -664,6 +706,86 @@ static void test_signature_rejects(void **state) {
         assert_int_equal(verify_str(kr, t4), -EKEYREJECTED);
 }
 
+/* The token t with its ES256 signature (r, s) replaced by (r, n - s). */
+static char *with_flipped_s(const char *t) {
+        const char *d2 = strrchr(t, '.');
+        uint8_t raw[64];
+        assert_non_null(d2);
+        assert_int_equal(unb64url(d2 + 1, strlen(d2 + 1), raw, sizeof(raw)), 64);
+        es256_raw_flip_s(raw);
+        _cleanup_free_ char *sb = b64url(raw, 64);
+        size_t total = (size_t) (d2 - t) + 1 + strlen(sb) + 1;
+        char *out = malloc(total);
+        assert_non_null(out);
+        snprintf(out, total, "%.*s.%s", (int) (d2 - t), t, sb);
+        return out;
+}
+
+static void test_es256_malleability(void **state) {
+        _cleanup_(stitch_keyring_freep) struct stitch_keyring *kr = ring_of(es, hs);
+        struct stitch_claims c;
+
+        /* Every signature we make has s <= n/2, and its twin (r, n - s), which
+         * OpenSSL alone would accept, is refused, cached original or not. With
+         * 64 tokens a signer that leaves s as it comes fails with
+         * probability 1 - 2^-64. */
+        fill_claims(&c);
+        for (int i = 0; i < 64; i++) {
+                _cleanup_free_ char *t = NULL, *twin = NULL;
+                uint8_t raw[64];
+                assert_int_equal(stitch_jwt_sign(kr, &c, &t), 0);
+                const char *d2 = strrchr(t, '.');
+                assert_int_equal(unb64url(d2 + 1, strlen(d2 + 1), raw, sizeof(raw)), 64);
+                assert_false(es256_raw_s_is_high(raw));
+                assert_true(es256_raw_verify(es_pkey, t, (size_t) (d2 - t), raw));
+
+                twin = with_flipped_s(t);
+                const char *e2 = strrchr(twin, '.');
+                assert_int_equal(unb64url(e2 + 1, strlen(e2 + 1), raw, sizeof(raw)), 64);
+                assert_true(es256_raw_s_is_high(raw));
+                assert_true(es256_raw_verify(es_pkey, twin, (size_t) (e2 - twin), raw)); /* valid ECDSA */
+                if (i % 2)
+                        assert_int_equal(verify_str(kr, t), 0); /* the original is now in the cache */
+                assert_int_equal(verify_str(kr, twin), -EKEYREJECTED);
+                assert_int_equal(verify_str(kr, t), 0);
+                assert_int_equal(verify_str(kr, twin), -EKEYREJECTED);
+        }
+
+        /* Signed elsewhere: the low form verifies, the high form of the same
+         * claims does not. */
+        _cleanup_free_ char *hb = b64url(hdr_es, strlen(hdr_es)), *pb = b64url(valid_claims, strlen(valid_claims));
+        char input[2048];
+        snprintf(input, sizeof(input), "%s.%s", hb, pb);
+        for (int high = 0; high < 2; high++) {
+                uint8_t raw[64];
+                es256_raw_sign_form(es_pkey, input, strlen(input), raw, high);
+                _cleanup_free_ char *sb = b64url(raw, 64);
+                char t[4096];
+                snprintf(t, sizeof(t), "%s.%s", input, sb);
+                assert_int_equal(verify_str(kr, t), high ? -EKEYREJECTED : 0);
+        }
+
+        /* s = floor(n/2) is the largest low s; one more is high. Neither
+         * verifies (r is not from a signature), but only the high one is
+         * refused before the curve arithmetic: both must say EKEYREJECTED. */
+        uint8_t rs[64];
+        memset(rs, 0x11, 32);
+        BIGNUM *n = p256_order(), *half = BN_new();
+        assert_non_null(half);
+        assert_int_equal(BN_rshift1(half, n), 1);
+        assert_int_equal(BN_bn2binpad(half, rs + 32, 32), 32);
+        assert_false(es256_raw_s_is_high(rs));
+        _cleanup_free_ char *t1 = craft(hdr_es, valid_claims, SIGN_NONE, rs, 64, NULL);
+        assert_int_equal(verify_str(kr, t1), -EKEYREJECTED);
+        assert_int_equal(BN_add_word(half, 1), 1);
+        assert_int_equal(BN_bn2binpad(half, rs + 32, 32), 32);
+        assert_true(es256_raw_s_is_high(rs));
+        _cleanup_free_ char *t2 = craft(hdr_es, valid_claims, SIGN_NONE, rs, 64, NULL);
+        assert_int_equal(verify_str(kr, t2), -EKEYREJECTED);
+        BN_free(n);
+        BN_free(half);
+}
+
 static void test_claims_rejects(void **state) {
         _cleanup_(stitch_keyring_freep) struct stitch_keyring *kr = ring_of(es, hs);
         char p[4096];
@@ -719,6 +841,8 @@ static void test_claims_rejects(void **state) {
                 for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
                         if (streq(id_claims[c], "baas_domain_id") && ids[i][0] == 0)
                                 continue; /* the domain may be empty */
+                        if (streq(id_claims[c], "sid") && (i == 0 || i == 3))
+                                continue; /* session ids are 24 random [A-Za-z0-9]: below */
                         cJSON *j = cJSON_Parse(valid_claims);
                         cJSON_ReplaceItemInObjectCaseSensitive(j, id_claims[c], cJSON_CreateString(ids[i]));
                         char *s = cJSON_PrintUnformatted(j);
@@ -726,6 +850,26 @@ static void test_claims_rejects(void **state) {
                         free(s);
                         cJSON_Delete(j);
                 }
+
+        /* A session id is 24 characters of [A-Za-z0-9] and nothing else. */
+        static const char *sids[] = { "0123456789abcdefABCDEF0-", "0123456789abcdefABCDEF0", "0123456789abcdefABCDEF0_",
+                                      "0123456789abcdefABCDEF0 ", "0123456789abcdefABCDEF012" };
+        for (size_t i = 0; i < ELEMENTSOF(sids); i++) {
+                cJSON *j = cJSON_Parse(valid_claims);
+                cJSON_ReplaceItemInObjectCaseSensitive(j, "sid", cJSON_CreateString(sids[i]));
+                char *s = cJSON_PrintUnformatted(j);
+                assert_int_equal(verify_claims_hs(kr, s), -EBADMSG);
+                free(s);
+                cJSON_Delete(j);
+        }
+        {
+                cJSON *j = cJSON_Parse(valid_claims);
+                cJSON_ReplaceItemInObjectCaseSensitive(j, "sid", cJSON_CreateString("0123456789ABCDEFabcdefXY"));
+                char *s = cJSON_PrintUnformatted(j);
+                assert_int_equal(verify_claims_hs(kr, s), 0);
+                free(s);
+                cJSON_Delete(j);
+        }
 
         /* Duplicate claims, at the top and nested in user_data (both dedup paths). */
         snprintf(p, sizeof(p), "{\"sub\":\"%s\",%s", "ffffffffffffffffffffffff", valid_claims + 1);
@@ -1102,6 +1246,7 @@ int main(void) {
                 cmocka_unit_test(test_header_rejects),
                 cmocka_unit_test(test_algorithm_confusion),
                 cmocka_unit_test(test_signature_rejects),
+                cmocka_unit_test(test_es256_malleability),
                 cmocka_unit_test(test_claims_rejects),
                 cmocka_unit_test(test_times),
                 cmocka_unit_test(test_rotation),
