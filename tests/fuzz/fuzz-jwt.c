@@ -24,6 +24,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 
 #include "log.h"
@@ -104,6 +105,12 @@ static bool is_id(const char *s, bool allow_empty) {
         return strspn(s, "0123456789abcdef") == 24;
 }
 
+/* Session ids are 24 random [A-Za-z0-9] (docs/security.md, finding 2). */
+static bool is_session_id(const char *s) {
+        static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        return strlen(s) == 24 && strspn(s, alnum) == 24;
+}
+
 /* Whatever verify accepted must be well-formed. */
 static int verify_and_check(const char *token) {
         struct stitch_claims c = {};
@@ -115,7 +122,7 @@ static int verify_and_check(const char *token) {
                         abort(); /* ret must be untouched on failure */
                 return r;
         }
-        if (!is_id(c.sub, false) || !is_id(c.sid, false) || !is_id(c.device_id, false) ||
+        if (!is_id(c.sub, false) || !is_session_id(c.sid) || !is_id(c.device_id, false) ||
             !is_id(c.domain_id, true) || strcmp(c.typ, "access") != 0 || c.exp <= FUZZ_NOW ||
             c.nbf > FUZZ_NOW + STITCH_JWT_LEEWAY_SEC || c.iat > FUZZ_NOW + STITCH_JWT_LEEWAY_SEC ||
             !c.user_data_json)
@@ -171,9 +178,20 @@ static void fuzz_signed(const uint8_t *data, size_t size, bool ecdsa) {
                 EVP_MD_CTX_free(m);
                 const uint8_t *q = der;
                 ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &q, (long) der_len);
-                if (!s || BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) != 32 ||
-                    BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 32, 32) != 32)
+                if (!s)
                         abort();
+                /* Low s, as stitch signs: a high-s twin is refused (finding 6). */
+                BIGNUM *order = BN_new(), *half = BN_new(), *low = BN_dup(ECDSA_SIG_get0_s(s));
+                EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+                if (!order || !half || !low || !g || !BN_copy(order, EC_GROUP_get0_order(g)) ||
+                    !BN_rshift1(half, order) || (BN_cmp(low, half) > 0 && !BN_sub(low, order, low)))
+                        abort();
+                if (BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) != 32 || BN_bn2binpad(low, sig + 32, 32) != 32)
+                        abort();
+                BN_free(order);
+                BN_free(half);
+                BN_free(low);
+                EC_GROUP_free(g);
                 ECDSA_SIG_free(s);
                 sig_len = 64;
         }
