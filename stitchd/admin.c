@@ -67,7 +67,7 @@ int stitch_method_admin_status(struct stitch_call *c) {
         cJSON_AddStringToObject(p, "signing_algorithm", alg);
         cJSON_AddStringToObject(p, "active_kid", kid);
         cJSON_AddNumberToObject(p, "workers", stitch_workers_threads(m->workers));
-        cJSON_AddNumberToObject(p, "connections", (double) stitch_server_connections(m->server));
+        cJSON_AddNumberToObject(p, "connections", (double) m->connections);
         cJSON_AddNumberToObject(p, "open_sessions", (double) stitch_refresher_size(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes", (double) stitch_refresher_refreshes(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes_late", (double) stitch_refresher_late(m->refresher));
@@ -241,22 +241,6 @@ static int reply_revoked(struct stitch_call *c, const char *user_id, char **revo
         return stitch_call_reply(c, reply);
 }
 
-/* Puts the user's live sessions into the revocation set before the store
- * revokes them, so no token verifies in between (fail closed). */
-static void pre_revoke_user(struct stitch_manager *m, const char *user_id) {
-        struct stitch_session **list = NULL;
-        size_t n = 0;
-        int64_t now = stitch_now();
-        int64_t bound = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
-        if (m->store_ops->session_list(m->store, user_id, false, now, &list, &n) < 0)
-                return;
-        for (size_t i = 0; i < n; i++)
-                stitch_manager_session_revoked(m, list[i]->id,
-                                               list[i]->access_expires > bound ? list[i]->access_expires : bound,
-                                               "revoked");
-        stitch_session_array_free(list, n);
-}
-
 static int set_disabled(struct stitch_call *c, bool disabled) {
         struct stitch_manager *m = c->manager;
         struct user_params p = {0};
@@ -267,13 +251,9 @@ static int set_disabled(struct stitch_call *c, bool disabled) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        if (disabled)
-                pre_revoke_user(m, u->id);
-        int r = m->store_ops->user_set_disabled(m->store, u->id, disabled, stitch_now(), &revoked);
-        stitch_manager_users_changed(m);
+        int r = stitch_user_set_disabled(m, u->id, disabled, &revoked);
         if (r < 0)
                 return stitch_call_errno(c, r, disabled ? "disabling the user" : "enabling the user");
-        stitch_manager_revoked(m, revoked);
         log_info("User %s %s by uid %u.", u->id, disabled ? "disabled" : "enabled", (unsigned) c->cred.uid);
         return reply_revoked(c, u->id, revoked);
 }
@@ -296,12 +276,9 @@ int stitch_method_admin_user_delete(struct stitch_call *c) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        pre_revoke_user(m, u->id);
-        int r = m->store_ops->user_delete(m->store, u->id, stitch_now(), &revoked);
-        stitch_manager_users_changed(m);
+        int r = stitch_user_delete(m, u->id, &revoked);
         if (r < 0)
                 return stitch_call_errno(c, r, "deleting the user");
-        stitch_manager_revoked(m, revoked);
         char limit_key[STITCH_LIMIT_KEY_MAX];
         stitch_limit_key_for_user(u->id, limit_key);
         (void) stitch_ratelimit_unlock(m->ratelimit, limit_key);
@@ -319,11 +296,9 @@ int stitch_method_admin_user_revoke(struct stitch_call *c) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        pre_revoke_user(m, u->id);
-        int r = m->store_ops->session_revoke_user(m->store, u->id, stitch_now(), "revoke", &revoked);
+        int r = stitch_user_revoke_sessions(m, u->id, &revoked);
         if (r < 0)
                 return stitch_call_errno(c, r, "revoking sessions");
-        stitch_manager_revoked(m, revoked);
         log_info("All sessions of user %s revoked by uid %u.", u->id, (unsigned) c->cred.uid);
         return reply_revoked(c, u->id, revoked);
 }
@@ -382,7 +357,7 @@ int stitch_method_admin_user_set_password(struct stitch_call *c) {
         /* A reset must lock out whoever holds a stolen refresh token. */
         size_t ended = 0;
         if (m->config.end_on_password_change) {
-                r = stitch_sessions_end_user(m, u->id, NULL, "password", &ended);
+                r = stitch_sessions_end_user(m, u->id, NULL, STITCH_END_PASSWORD, &ended);
                 if (r < 0)
                         return stitch_call_errno(c, r, "ending the user's sessions");
         }
@@ -600,7 +575,7 @@ int stitch_method_admin_session_revoke(struct stitch_call *c) {
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such session: %s", p.session_id);
         if (r < 0)
                 return stitch_call_errno(c, r, "session lookup");
-        r = stitch_session_end(m, s, "revoke");
+        r = stitch_session_end(m, s, STITCH_END_REVOKE);
         if (r < 0)
                 return stitch_call_errno(c, r, "revoking the session");
         cJSON *reply = cJSON_CreateObject();

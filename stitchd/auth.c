@@ -243,9 +243,9 @@ static void open_session_after(struct stitch_call *c, void *userdata) {
                 _cleanup_(stitch_session_freep) struct stitch_session *o = NULL;
                 log_notice("User %s has too many open sessions (MaxPerUser=%u): ending the least recently used, %s.",
                            a->session->user_id, m->config.max_sessions_per_user, oldest);
-                stitch_refresher_forget(m->refresher, oldest, "limit");
+                stitch_refresher_forget(m->refresher, oldest, STITCH_END_LIMIT);
                 if (m->store_ops->session_get(m->store, oldest, &o) >= 0)
-                        (void) stitch_session_end(m, o, "limit");
+                        (void) stitch_session_end(m, o, STITCH_END_LIMIT);
         }
 
         int r = stitch_refresher_add(c->manager->refresher, a->session, a->pid, a->token, a->expires);
@@ -414,7 +414,7 @@ int stitch_method_close_session(struct stitch_call *c) {
                 return 0;
         if (find_bound_session(c, p.session_id, p.binding, p.user, &s, &u) < 0)
                 return 0;
-        r = stitch_session_end(m, s, "logout"); /* also marks it closed: one fsync */
+        r = stitch_session_end(m, s, STITCH_END_LOGOUT); /* also marks it closed: one fsync */
         if (r < 0)
                 return stitch_call_errno(c, r, "closing the session");
         return stitch_call_reply(c, NULL);
@@ -507,7 +507,7 @@ int stitch_method_change_password(struct stitch_call *c) {
          * the one that changed it (session_id) stays. */
         size_t ended = 0;
         if (p.end_other_sessions || m->config.end_on_password_change) {
-                r = stitch_sessions_end_user(m, u->id, p.session_id, "password", &ended);
+                r = stitch_sessions_end_user(m, u->id, p.session_id, STITCH_END_PASSWORD, &ended);
                 if (r < 0)
                         return stitch_call_errno(c, r, "ending the other sessions");
         }

@@ -22,6 +22,15 @@
 #define STITCH_ERROR_INTERNAL "io.stitch.Error.Internal"
 #define VARLINK_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
 
+struct stitch_call;
+
+/* What the front end that received a call does for it. */
+struct stitch_call_ops {
+        /* A deferred call has its reply (c->reply, never NULL): send it and
+         * free the call. Event loop only. */
+        void (*complete)(struct stitch_call *c);
+};
+
 struct stitch_call {
         struct stitch_manager *manager;
         const char *method;
@@ -31,7 +40,8 @@ struct stitch_call {
         bool admin_socket;
         bool oneway;
         cJSON *reply; /* set by the handler through the helpers below */
-        void *connection; /* the server's, opaque */
+        const struct stitch_call_ops *ops; /* of the front end it came from */
+        void *frontend;                    /* the front end's, opaque (its connection) */
         bool deferred;    /* the handler keeps the call and completes it later */
         /* Set by a slow handler: runs on the event loop thread after the worker
          * is done and before the reply is sent; frees after_data. */
@@ -40,8 +50,9 @@ struct stitch_call {
 };
 
 /* Event loop only: a handler that cannot answer yet calls stitch_call_defer()
- * and returns 0; the connection waits (its later calls queue behind) until
- * stitch_call_complete() sends c->reply and frees the call. */
+ * and returns 0; the caller waits (on the varlink socket its later calls
+ * queue behind) until stitch_call_complete() hands c->reply to the front end
+ * (c->ops->complete), which sends it and frees the call. */
 void stitch_call_defer(struct stitch_call *c);
 void stitch_call_complete(struct stitch_call *c);
 

@@ -20,6 +20,7 @@
 #include "util.h"
 #include "manager.h"
 #include "server.h"
+#include "call.h"
 
 static void journal_sink(int priority, int error, const char *file, int line, const char *func,
                          const char *message) {
@@ -60,6 +61,18 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         log_info("Received SIGHUP: nothing to reload (restart stitchd to apply configuration changes).");
         return 0;
+}
+
+/* The order matters: the front ends stop taking calls; the workers and the
+ * refresher stop (their completions use connections); then the front ends
+ * and the core go. */
+static void shutdown_all(struct stitch_manager *m, struct stitch_server *server) {
+        if (server)
+                stitch_server_stop(server);
+        stitch_manager_stop(m);
+        stitch_verify_cache_clear();
+        stitch_server_free(server);
+        stitch_manager_free(m);
 }
 
 int main(int argc, char **argv) {
@@ -158,6 +171,7 @@ int main(int argc, char **argv) {
         stitch_log_set_max_level(config.log_level);
 
         struct stitch_manager *m = NULL;
+        struct stitch_server *server = NULL;
         r = stitch_manager_new(&config, &m);
         if (r < 0) {
                 stitch_config_done(&config);
@@ -173,15 +187,15 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
 
         sd_notify(false, "STATUS=Opening store...");
-        r = stitch_server_new(m, &m->server);
+        r = stitch_server_new(m, &server);
         if (r >= 0)
-                r = stitch_server_listen(m->server); /* sockets before threads: umask games are process-wide */
+                r = stitch_server_listen(server); /* sockets before threads: umask games are process-wide */
         if (r >= 0)
                 r = stitch_manager_start(m);
         if (r < 0) {
                 log_error_errno(r, "Startup failed: %m");
                 sd_notifyf(false, "STATUS=Startup failed: %s\nERRNO=%d", strerror(-r), -r);
-                stitch_manager_free(m);
+                shutdown_all(m, server);
                 return 1;
         }
 
@@ -201,6 +215,6 @@ int main(int argc, char **argv) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
-        stitch_manager_free(m);
+        shutdown_all(m, server);
         return r < 0 ? 1 : 0;
 }

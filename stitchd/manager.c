@@ -9,10 +9,8 @@
 #include "manager.h"
 #include "password.h"
 #include "redact.h"
-#include "call.h"
 #include "refresher.h"
 #include "tokens.h"
-#include "server.h"
 #include "util.h"
 
 #define MAINTENANCE_INTERVAL_USEC (60 * USEC_PER_SEC)
@@ -34,18 +32,19 @@ int stitch_manager_new(const struct stitch_config *config, struct stitch_manager
         return 0;
 }
 
-struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
-        if (!m)
-                return NULL;
-        if (m->server)
-                stitch_server_stop(m->server);
-        /* Workers first: their completions still reference live connections. */
+void stitch_manager_stop(struct stitch_manager *m) {
+        /* Workers first: their completions still reference the front ends'
+         * connections, which go after this (see daemon.c). */
         m->workers = stitch_workers_free(m->workers);
         stitch_password_done();
         m->refresher = stitch_refresher_free(m->refresher);
-        m->server = stitch_server_free(m->server);
+}
+
+struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
+        if (!m)
+                return NULL;
+        stitch_manager_stop(m);
         m->maintenance_timer = sd_event_source_disable_unref(m->maintenance_timer);
-        stitch_verify_cache_clear();
         stitch_tokens_thread_done(); /* the event loop's contexts; workers' went with them */
         m->keyring = stitch_keyring_free(m->keyring);
         if (m->store)
@@ -61,16 +60,17 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         return NULL;
 }
 
-void stitch_manager_session_revoked(struct stitch_manager *m, const char *session_id, int64_t until,
-                                    const char *reason) {
-        (void) stitch_revocations_add(m->revocations, session_id, until);
-        stitch_refresher_notify_ended(m->refresher, session_id, reason);
+/* The revocation set and the Verify cache's generation follow the core's
+ * events; the refresher subscribes on its own. */
+static void on_session_ended(const struct stitch_event *e, void *userdata) {
+        struct stitch_manager *m = userdata;
+        (void) stitch_revocations_add(m->revocations, e->session_ended.session_id, e->session_ended.until);
 }
 
-void stitch_manager_revoked(struct stitch_manager *m, char *const *ids) {
-        int64_t until = stitch_now() + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
-        for (; ids && *ids; ids++)
-                stitch_manager_session_revoked(m, *ids, until, "revoked");
+static void on_users_changed(const struct stitch_event *e, void *userdata) {
+        struct stitch_manager *m = userdata;
+        (void) e;
+        __atomic_fetch_add(&m->users_generation, 1, __ATOMIC_RELEASE);
 }
 
 int stitch_manager_load_keys(struct stitch_manager *m) {
@@ -205,6 +205,12 @@ int stitch_manager_start(struct stitch_manager *m) {
                 return r;
 
         r = stitch_revocations_new(&m->revocations);
+        if (r < 0)
+                return r;
+        /* First subscriber: a session's tokens die before anyone else hears of its end. */
+        r = stitch_events_subscribe(&m->events, STITCH_EVENT_SESSION_ENDED, on_session_ended, m);
+        if (r >= 0)
+                r = stitch_events_subscribe(&m->events, STITCH_EVENT_USERS_CHANGED, on_users_changed, m);
         if (r < 0)
                 return r;
         r = m->store_ops->session_foreach_revoked(m->store, stitch_now(), token_lifetime_bound(m), revocation_cb, m);

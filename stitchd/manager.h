@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "events.h"
 #include "callerlimit.h"
 #include "ratelimit.h"
 #include "revocations.h"
@@ -18,7 +19,6 @@
 #include "tokens.h"
 #include "workers.h"
 
-struct stitch_server;
 struct stitch_refresher;
 
 struct stitch_manager {
@@ -31,8 +31,10 @@ struct stitch_manager {
         struct stitch_ratelimit *ratelimit;
         struct stitch_callerlimit *callerlimit;
         struct stitch_workers *workers;
-        struct stitch_server *server;
+        size_t connections; /* open client connections, all front ends (event loop only) */
         struct stitch_refresher *refresher;
+        /* Session ends and user changes, for whoever keeps derived state. */
+        struct stitch_events events;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
         char domain_id[STITCH_ID_LEN + 1];
         int64_t start_time;
@@ -46,23 +48,19 @@ struct stitch_manager {
         uint64_t users_generation;
 };
 
+/* Any thread: a stored user changed (Token.Verify's cache of users goes). */
 static inline void stitch_manager_users_changed(struct stitch_manager *m) {
-        __atomic_fetch_add(&m->users_generation, 1, __ATOMIC_RELEASE);
+        stitch_events_users_changed(&m->events);
 }
 
 int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret);
+/* Stops the workers and the refresher: after it, nothing calls into a front
+ * end any more, which may then be freed. stitch_manager_free() does it too. */
+void stitch_manager_stop(struct stitch_manager *m);
 struct stitch_manager *stitch_manager_free(struct stitch_manager *m);
 /* Opens the store, loads/creates keys, rebuilds the revocation set, starts
  * the workers and the maintenance timer. */
 int stitch_manager_start(struct stitch_manager *m);
-
-/* Revokes one session or all of a user's (ids already revoked in the store):
- * adds them to the in-memory set. */
-void stitch_manager_revoked(struct stitch_manager *m, char *const *session_ids);
-/* Any thread: one session ends. Puts it in the revocation set (tokens die at
- * once) and tells the refresher (which ends a live login if configured). */
-void stitch_manager_session_revoked(struct stitch_manager *m, const char *session_id, int64_t until,
-                                    const char *reason);
 
 /* Signing-key helpers (keys.c). */
 int stitch_manager_load_keys(struct stitch_manager *m);

@@ -15,7 +15,6 @@
 #include "refresher.h"
 #include "sessions.h"
 #include "util.h"
-#include "wire.h"
 
 #define RETRY_MIN_USEC (1 * USEC_PER_SEC)
 #define RETRY_MAX_USEC (60 * USEC_PER_SEC)
@@ -23,7 +22,8 @@
 #define N_BUCKETS 4096
 
 struct waiter {
-        struct stitch_call *call;
+        stitch_refresher_token_cb cb;
+        void *userdata;
         int64_t newer_than;
         struct waiter *next;
 };
@@ -49,7 +49,7 @@ struct entry {
 
 struct ended {
         char id[STITCH_ID_LEN + 1];
-        char reason[16];
+        enum stitch_end_reason reason;
         struct ended *next;
 };
 
@@ -97,17 +97,10 @@ static void entry_unref(struct entry *e) {
 }
 
 static void complete_waiter(struct waiter *w, struct entry *e, const char *error) {
-        struct stitch_call *c = w->call;
         if (error || !e->token)
-                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", error ? error : "session has ended");
-        else {
-                cJSON *p = cJSON_CreateObject();
-                cJSON_AddStringToObject(p, "access_token", e->token);
-                cJSON_AddNumberToObject(p, "expires", (double) e->expires);
-                cJSON_AddStringToObject(p, "session_id", e->id);
-                stitch_call_reply(c, p);
-        }
-        stitch_call_complete(c);
+                w->cb(e->id, NULL, 0, error ? error : "session has ended", w->userdata);
+        else
+                w->cb(e->id, e->token, e->expires, NULL, w->userdata);
         free(w);
 }
 
@@ -152,7 +145,7 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /* Through logind where it runs (the session the leader belongs to), else SIGHUP then SIGTERM. */
-static void terminate_login(struct entry *e, const char *reason) {
+static void terminate_login(struct entry *e, enum stitch_end_reason reason) {
         struct stitch_manager *m = e->refresher->manager;
         sd_bus *bus = NULL;
         sd_bus_message *reply = NULL;
@@ -169,7 +162,7 @@ static void terminate_login(struct entry *e, const char *reason) {
                     sd_bus_call_method(bus, "org.freedesktop.login1", path, "org.freedesktop.login1.Session",
                                        "Terminate", &error, NULL, "") >= 0) {
                         log_notice("Terminated logind session %s of revoked stitch session %s (%s).", path, e->id,
-                                   reason);
+                                   stitch_end_reason_to_string(reason));
                         done = true;
                 }
                 sd_bus_error_free(&error);
@@ -184,20 +177,20 @@ static void terminate_login(struct entry *e, const char *reason) {
                 return;
         }
         log_notice("Sent SIGHUP to login process %lld of revoked session %s (%s); SIGTERM follows.",
-                   (long long) e->leader_pid, e->id, reason);
+                   (long long) e->leader_pid, e->id, stitch_end_reason_to_string(reason));
         e->refs++;
         if (sd_event_add_time_relative(m->event, &e->kill_timer, CLOCK_MONOTONIC, TERMINATE_GRACE_USEC, 0,
                                        on_kill_timer, e) < 0)
                 entry_unref(e);
 }
 
-static void session_ended(struct stitch_refresher *r, const char *id, const char *reason) {
+static void session_ended(struct stitch_refresher *r, const char *id, enum stitch_end_reason reason) {
         struct entry *e = lookup(r, id);
         if (!e)
                 return;
-        log_info("Open session %s ended (%s): no more refreshes.", id, reason);
-        bool terminate = r->manager->config.on_revoke == STITCH_ON_REVOKE_TERMINATE && !streq(reason, "logout") &&
-                         !streq(reason, "exited");
+        log_info("Open session %s ended (%s): no more refreshes.", id, stitch_end_reason_to_string(reason));
+        bool terminate = r->manager->config.on_revoke == STITCH_ON_REVOKE_TERMINATE &&
+                         stitch_end_reason_is_revocation(reason);
         e->refs++;
         if (terminate)
                 terminate_login(e, reason); /* before removal: it needs the pidfd */
@@ -205,7 +198,7 @@ static void session_ended(struct stitch_refresher *r, const char *id, const char
         entry_unref(e);
 }
 
-void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id, const char *reason) {
+void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id, enum stitch_end_reason reason) {
         session_ended(r, session_id, reason);
 }
 
@@ -226,14 +219,14 @@ static int on_inbox(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
-void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *session_id, const char *reason) {
+void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *session_id, enum stitch_end_reason reason) {
         if (!r || strlen(session_id) != STITCH_ID_LEN)
                 return;
         struct ended *n = calloc(1, sizeof(*n));
         if (!n)
                 return;
         memcpy(n->id, session_id, STITCH_ID_LEN + 1);
-        snprintf(n->reason, sizeof(n->reason), "%s", reason ? reason : "revoked");
+        n->reason = reason;
         pthread_mutex_lock(&r->lock);
         n->next = r->inbox;
         r->inbox = n;
@@ -251,7 +244,7 @@ struct job {
         int result; /* 0 ok, -ESTALE session over, other transient */
         char *token;
         int64_t expires;
-        char reason[16];
+        enum stitch_end_reason reason;
 };
 
 static void refresh_work(void *userdata) {
@@ -265,7 +258,10 @@ static void refresh_work(void *userdata) {
         r = m->store_ops->session_get(m->store, j->e->id, &s);
         if (r == -ENOENT || (r >= 0 && (s->revoked || stitch_revocations_contains(m->revocations, s->id)))) {
                 j->result = -ESTALE;
-                snprintf(j->reason, sizeof(j->reason), "revoked");
+                /* Ended elsewhere (its event may still be on its way): say why, if the store knows. */
+                j->reason = r >= 0 ? stitch_end_reason_from_string(s->revoked_reason) : _STITCH_END_REASON_INVALID;
+                if (j->reason < 0)
+                        j->reason = STITCH_END_REVOKE;
                 return;
         }
         if (r < 0) {
@@ -274,14 +270,14 @@ static void refresh_work(void *userdata) {
         }
         if (s->refresh_expires <= now) {
                 j->result = -ESTALE;
-                snprintf(j->reason, sizeof(j->reason), "expired");
-                (void) stitch_session_end(m, s, "expired");
+                j->reason = STITCH_END_EXPIRED;
+                (void) stitch_session_end(m, s, STITCH_END_EXPIRED);
                 return;
         }
         r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
         if (r == -ENOENT || (r >= 0 && u->disabled)) {
                 j->result = -ESTALE;
-                snprintf(j->reason, sizeof(j->reason), r == -ENOENT ? "delete" : "disable");
+                j->reason = r == -ENOENT ? STITCH_END_DELETE : STITCH_END_DISABLE;
                 (void) stitch_session_end(m, s, j->reason);
                 return;
         }
@@ -390,7 +386,7 @@ static int on_leader_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         /* Revoke now in memory; the durable write goes to a worker-free path: the store
          * call is one short transaction, acceptable here for a rare event. */
         if (m->store_ops->session_get(m->store, e->id, &se) >= 0)
-                (void) stitch_session_end(m, se, "exited");
+                (void) stitch_session_end(m, se, STITCH_END_EXITED);
         e->refs++;
         entry_remove(e, "session has ended");
         entry_unref(e);
@@ -460,7 +456,7 @@ static int resume_cb(const struct stitch_session *s, void *userdata) {
         if (k == -ESRCH) {
                 log_info("Login process %lld of session %s is gone (exited while stitchd was down): logging out.",
                          (long long) s->leader_pid, s->id);
-                (void) stitch_session_end(m, s, "exited");
+                (void) stitch_session_end(m, s, STITCH_END_EXITED);
         } else if (k < 0)
                 log_warning_errno(k, "Cannot resume session %s: %m", s->id);
         return 0;
@@ -476,30 +472,30 @@ int stitch_refresher_resume(struct stitch_refresher *r) {
         return 0;
 }
 
-int stitch_refresher_get(struct stitch_refresher *r, struct stitch_call *c, const char *session_id, int64_t newer_than,
-                         bool wait) {
+int stitch_refresher_get(struct stitch_refresher *r, const char *session_id, int64_t newer_than, bool wait,
+                         char **ret_token, int64_t *ret_expires, stitch_refresher_token_cb cb, void *userdata) {
         struct entry *e = lookup(r, session_id);
         if (!e)
                 return 0;
         e->last_used = stitch_now_usec(CLOCK_MONOTONIC);
         if (e->token && e->expires > newer_than && e->expires > stitch_now()) {
-                cJSON *p = cJSON_CreateObject();
-                cJSON_AddStringToObject(p, "access_token", e->token);
-                cJSON_AddNumberToObject(p, "expires", (double) e->expires);
-                cJSON_AddStringToObject(p, "session_id", e->id);
-                stitch_call_reply(c, p);
+                char *t = strdup(e->token);
+                if (!t)
+                        return -ENOMEM;
+                *ret_token = t;
+                *ret_expires = e->expires;
                 return 1;
         }
-        if (!wait || !e->token)
+        if (!wait || !e->token || !cb)
                 return 0; /* mint one now */
         struct waiter *w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        w->call = c;
+        w->cb = cb;
+        w->userdata = userdata;
         w->newer_than = newer_than;
         w->next = e->waiters;
         e->waiters = w;
-        stitch_call_defer(c);
         return 2;
 }
 
@@ -549,6 +545,10 @@ size_t stitch_refresher_lapsed(struct stitch_refresher *r) {
         return n;
 }
 
+static void on_session_ended_event(const struct stitch_event *ev, void *userdata) {
+        stitch_refresher_notify_ended(userdata, ev->session_ended.session_id, ev->session_ended.reason);
+}
+
 int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret) {
         struct stitch_refresher *r = calloc(1, sizeof(*r));
         if (!r)
@@ -560,6 +560,11 @@ int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret
                 stitch_refresher_free(r);
                 return -errno ? -errno : -EIO;
         }
+        int k = stitch_events_subscribe(&m->events, STITCH_EVENT_SESSION_ENDED, on_session_ended_event, r);
+        if (k < 0) {
+                stitch_refresher_free(r);
+                return k;
+        }
         *ret = r;
         return 0;
 }
@@ -567,6 +572,7 @@ int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret
 struct stitch_refresher *stitch_refresher_free(struct stitch_refresher *r) {
         if (!r)
                 return NULL;
+        stitch_events_unsubscribe(&r->manager->events, on_session_ended_event, r);
         for (size_t b = 0; b < N_BUCKETS; b++)
                 while (r->buckets[b]) {
                         struct entry *e = r->buckets[b];

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "call.h"
+#include "end-reason.h"
 #include "manager.h"
 
 struct stitch_refresher;
@@ -30,14 +30,23 @@ int stitch_refresher_resume(struct stitch_refresher *r);
 int stitch_refresher_add(struct stitch_refresher *r, const struct stitch_session *s, int64_t leader_pid,
                          const char *token, int64_t expires);
 
-/* Any thread: the session has ended; stop refreshing and (OnRevoke=terminate) end the login. */
-void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *session_id, const char *reason);
+/* Any thread: the session has ended; stop refreshing and (OnRevoke=terminate)
+ * end the login. The refresher subscribes to STITCH_EVENT_SESSION_ENDED, so
+ * whoever ends a session through sessions.c reaches it without calling this. */
+void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *session_id, enum stitch_end_reason reason);
 
-/* Token.Get from the cache. Returns 1 and fills the reply when a cached token
- * newer than 'newer_than' exists; 0 when the caller should mint one; or
- * defers the call (returns 2) when wait is set and a refresh is pending. */
-int stitch_refresher_get(struct stitch_refresher *r, struct stitch_call *c, const char *session_id, int64_t newer_than,
-                         bool wait);
+/* The answer to a waiting stitch_refresher_get(): token (borrowed) and its
+ * expiry, or token NULL and why not. Called once, on the event loop. */
+typedef void (*stitch_refresher_token_cb)(const char *session_id, const char *token, int64_t expires,
+                                          const char *error, void *userdata);
+
+/* The current access token of an open session. Returns 1 with a copy of a
+ * cached token newer than 'newer_than' in *ret_token (the caller erases
+ * it); 0 when the caller should mint one (not open here, or no wait); 2 when
+ * 'wait' is set and the next refresh is awaited: cb then runs once, with the
+ * new token or an error. */
+int stitch_refresher_get(struct stitch_refresher *r, const char *session_id, int64_t newer_than, bool wait,
+                         char **ret_token, int64_t *ret_expires, stitch_refresher_token_cb cb, void *userdata);
 
 /* Open sessions of a user held by the refresher, not counting 'except' (for MaxPerUser). */
 unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id, const char *except);
@@ -45,7 +54,7 @@ unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *use
 int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, const char *except,
                                     char ret[STITCH_ID_LEN + 1]);
 /* Ends a session's entry now, as if notified (event loop only). */
-void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id, const char *reason);
+void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id, enum stitch_end_reason reason);
 
 size_t stitch_refresher_size(struct stitch_refresher *r);
 uint64_t stitch_refresher_refreshes(struct stitch_refresher *r);

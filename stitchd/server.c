@@ -231,6 +231,12 @@ static void connection_send_error(struct connection *c, const char *error, const
         cJSON_Delete(e);
 }
 
+static void varlink_call_complete(struct stitch_call *call);
+
+static const struct stitch_call_ops varlink_call_ops = {
+        .complete = varlink_call_complete,
+};
+
 static void call_free(struct stitch_call *call) {
         if (!call)
                 return;
@@ -327,7 +333,8 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         call->method = method_name;
         call->cred = c->cred;
         call->admin_socket = c->admin;
-        call->connection = c;
+        call->ops = &varlink_call_ops;
+        call->frontend = c;
         cJSON *oneway = cJSON_GetObjectItemCaseSensitive(root, "oneway");
         call->oneway = cJSON_IsTrue(oneway);
 
@@ -379,20 +386,11 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         call_free(call);
 }
 
-void stitch_call_defer(struct stitch_call *call) {
-        call->deferred = true;
-        if (call->reply) {
-                cJSON_Delete(call->reply);
-                call->reply = NULL;
-        }
-}
-
-void stitch_call_complete(struct stitch_call *call) {
-        struct connection *c = call->connection;
+/* A deferred call's reply is ready (stitch_call_complete). */
+static void varlink_call_complete(struct stitch_call *call) {
+        struct connection *c = call->frontend;
 
         c->busy = false;
-        if (!call->reply)
-                stitch_call_errno(call, -EIO, call->method);
         call_finish(c, call);
         call_free(call);
         if (!c->dead) {
@@ -677,6 +675,7 @@ static void connection_close(struct connection *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_connections--;
+        s->manager->connections = s->n_connections;
         if (c->counted)
                 uid_table_decrement(&s->uids, c->cred.uid);
         c->counted = false;
@@ -767,6 +766,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                         c->next->prev = c;
                 s->connections = c;
                 s->n_connections++;
+                m->connections = s->n_connections;
         }
         return 0;
 }
@@ -976,6 +976,3 @@ struct stitch_server *stitch_server_free(struct stitch_server *s) {
         return NULL;
 }
 
-size_t stitch_server_connections(struct stitch_server *s) {
-        return s->n_connections;
-}

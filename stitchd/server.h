@@ -20,4 +20,3 @@ int stitch_server_listen(struct stitch_server *s);
 /* Stops accepting and closes idle connections (shutdown). */
 void stitch_server_stop(struct stitch_server *s);
 struct stitch_server *stitch_server_free(struct stitch_server *s);
-size_t stitch_server_connections(struct stitch_server *s);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,7 @@ static void end_excess_sessions(struct stitch_manager *m, const char *user_id) {
         for (size_t i = 0; n - i >= m->config.max_sessions_per_user && i < n; i++) {
                 log_notice("User %s has %zu live sessions (MaxPerUser=%u): ending the oldest, %s.", user_id, n - i,
                            m->config.max_sessions_per_user, list[i]->id);
-                (void) stitch_session_end(m, list[i], "limit");
+                (void) stitch_session_end(m, list[i], STITCH_END_LIMIT);
         }
         stitch_session_array_free(list, n);
 }
@@ -128,22 +129,54 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         return 0;
 }
 
-int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, const char *reason) {
+/* ---- ending sessions: memory first (fail closed), then the store --------- */
+
+/* No token of a session ending now outlives this: the later of its access
+ * token's expiry and a token signed this very moment. */
+static int64_t token_bound(struct stitch_manager *m, int64_t access_expires) {
         int64_t now = stitch_now();
-        int64_t until = s->access_expires > now ? s->access_expires : now;
-        /* Max of what we know and the configured lifetime: a token signed just now may outlive access_expires. */
         int64_t bound = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
-        stitch_manager_session_revoked(m, s->id, until > bound ? until : bound, reason);
-        int r = m->store_ops->session_revoke(m->store, s->id, now, reason);
+        return MAX(MAX(access_expires, now), bound);
+}
+
+static void ended_in_memory(struct stitch_manager *m, const char *session_id, int64_t access_expires,
+                            enum stitch_end_reason reason) {
+        stitch_events_session_ended(&m->events, session_id, token_bound(m, access_expires), reason);
+}
+
+/* Every live session of a user, ended in memory before the store ends them
+ * (a token must not verify in between). */
+static void user_ended_in_memory(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason) {
+        struct stitch_session **list = NULL;
+        size_t n = 0;
+        if (m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n) < 0)
+                return; /* the store call that follows fails the same way, and is reported */
+        for (size_t i = 0; i < n; i++)
+                ended_in_memory(m, list[i]->id, list[i]->access_expires, reason);
+        stitch_session_array_free(list, n);
+}
+
+/* What the store ended (ids), in memory too: a session created between the
+ * listing above and the store's cascade is covered here. */
+static void ids_ended_in_memory(struct stitch_manager *m, char *const *ids, enum stitch_end_reason reason) {
+        for (; ids && *ids; ids++)
+                ended_in_memory(m, *ids, 0, reason);
+}
+
+int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, enum stitch_end_reason reason) {
+        const char *why = stitch_end_reason_to_string(reason);
+        assert(why);
+        ended_in_memory(m, s->id, s->access_expires, reason);
+        int r = m->store_ops->session_revoke(m->store, s->id, stitch_now(), why);
         if (r < 0)
                 return r;
         if (r > 0)
-                log_info("Session %s of user %s ended (%s).", s->id, s->user_id, reason);
+                log_info("Session %s of user %s ended (%s).", s->id, s->user_id, why);
         return 0;
 }
 
-int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except, const char *reason,
-                             size_t *ret_n) {
+int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except,
+                             enum stitch_end_reason reason, size_t *ret_n) {
         struct stitch_session **list = NULL;
         size_t n = 0, ended = 0;
         int r = m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n);
@@ -154,5 +187,42 @@ int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, cons
                         ended++;
         stitch_session_array_free(list, n);
         *ret_n = ended;
+        return 0;
+}
+
+int stitch_user_revoke_sessions(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
+        char **revoked = NULL;
+        user_ended_in_memory(m, user_id, STITCH_END_REVOKE);
+        int r = m->store_ops->session_revoke_user(m->store, user_id, stitch_now(),
+                                                  stitch_end_reason_to_string(STITCH_END_REVOKE), &revoked);
+        if (r < 0)
+                return r;
+        ids_ended_in_memory(m, revoked, STITCH_END_REVOKE);
+        *ret_revoked = revoked;
+        return 0;
+}
+
+int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked) {
+        char **revoked = NULL;
+        if (disabled)
+                user_ended_in_memory(m, user_id, STITCH_END_DISABLE);
+        int r = m->store_ops->user_set_disabled(m->store, user_id, disabled, stitch_now(), &revoked);
+        stitch_manager_users_changed(m); /* also on failure: the memory side is already ahead */
+        if (r < 0)
+                return r;
+        ids_ended_in_memory(m, revoked, STITCH_END_DISABLE);
+        *ret_revoked = revoked;
+        return 0;
+}
+
+int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
+        char **revoked = NULL;
+        user_ended_in_memory(m, user_id, STITCH_END_DELETE);
+        int r = m->store_ops->user_delete(m->store, user_id, stitch_now(), &revoked);
+        stitch_manager_users_changed(m);
+        if (r < 0)
+                return r;
+        ids_ended_in_memory(m, revoked, STITCH_END_DELETE);
+        *ret_revoked = revoked;
         return 0;
 }

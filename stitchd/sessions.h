@@ -4,8 +4,11 @@
 /* Sessions and their tokens: creating one at login, signing access tokens,
  * refreshing, ending. Runs on worker threads. */
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
+#include "end-reason.h"
 #include "manager.h"
 #include "providers/provider.h"
 
@@ -18,10 +21,22 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
 int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user *u, const char *session_id,
                               const char *device_id, int64_t now, char **ret_token, int64_t *ret_expires);
 
+/* ---- ending sessions ------------------------------------------------------
+ * The only writers of "a session ended": each puts the session into memory
+ * first (STITCH_EVENT_SESSION_ENDED: the revocation set, then the
+ * refresher), so no token verifies while the store catches up, then makes
+ * it durable. Any thread. */
+
+/* Ends one session. */
+int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, enum stitch_end_reason reason);
+
 /* Ends every live session of a user but 'except' (a session id, or NULL);
  * *ret_n = how many ended. */
-int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except, const char *reason,
-                             size_t *ret_n);
+int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except,
+                             enum stitch_end_reason reason, size_t *ret_n);
 
-/* Revokes one session: in memory first (fail closed), then durably. */
-int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, const char *reason);
+/* Changes to a user that end its sessions (the store cascades them in the
+ * same transaction); *ret_revoked: the ids the store ended (strv). */
+int stitch_user_revoke_sessions(struct stitch_manager *m, const char *user_id, char ***ret_revoked);
+int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked);
+int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked);

@@ -20,6 +20,29 @@ struct session_params {
         bool wait;
 };
 
+/* The one Token.Get reply. */
+static int reply_token(struct stitch_call *c, const char *session_id, const char *token, int64_t expires) {
+        cJSON *reply = cJSON_CreateObject();
+        if (!reply || !cJSON_AddStringToObject(reply, "access_token", token) ||
+            !cJSON_AddNumberToObject(reply, "expires", (double) expires) ||
+            !cJSON_AddStringToObject(reply, "session_id", session_id)) {
+                stitch_json_wipe_and_delete(reply);
+                return stitch_call_errno(c, -ENOMEM, "token");
+        }
+        return stitch_call_reply(c, reply);
+}
+
+/* Token.Get with wait: the refresher's next token, or the session's end. */
+static void token_get_done(const char *session_id, const char *token, int64_t expires, const char *error,
+                           void *userdata) {
+        struct stitch_call *c = userdata;
+        if (token)
+                (void) reply_token(c, session_id, token, expires);
+        else
+                (void) stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", error ? error : "session has ended");
+        stitch_call_complete(c);
+}
+
 int stitch_method_token_get(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"session_id", STITCH_PARAM_STRING, offsetof(struct session_params, session_id), true, 64},
@@ -49,20 +72,19 @@ int stitch_method_token_get(struct stitch_call *c) {
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user is disabled");
 
         /* An open login: hand out the refresher's current token, or wait for the next one. */
-        r = stitch_refresher_get(m->refresher, c, s->id, p.newer_than, p.wait);
+        r = stitch_refresher_get(m->refresher, s->id, p.newer_than, p.wait, &token, &expires, token_get_done, c);
         if (r < 0)
                 return stitch_call_errno(c, r, "token");
-        if (r > 0)
+        if (r == 2) {
+                stitch_call_defer(c); /* token_get_done completes it */
                 return 0;
-
-        r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
-        if (r < 0)
-                return stitch_call_errno(c, r, "signing");
-        cJSON *reply = cJSON_CreateObject();
-        cJSON_AddStringToObject(reply, "access_token", token);
-        cJSON_AddNumberToObject(reply, "expires", (double) expires);
-        cJSON_AddStringToObject(reply, "session_id", s->id);
-        return stitch_call_reply(c, reply);
+        }
+        if (r == 0) {
+                r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
+                if (r < 0)
+                        return stitch_call_errno(c, r, "signing");
+        }
+        return reply_token(c, s->id, token, expires);
 }
 
 struct refresh_params {
@@ -83,7 +105,7 @@ static void refresh_token_reused(struct stitch_manager *m, const uint8_t hash[ST
         if (!s->revoked) {
                 log_warning("Reuse of a rotated refresh token for session %s of user %s: revoking the session.",
                             s->id, s->user_id);
-                (void) stitch_session_end(m, s, "reuse");
+                (void) stitch_session_end(m, s, STITCH_END_REUSE);
         }
         stitch_session_free(s);
 }
@@ -133,7 +155,7 @@ int stitch_method_token_refresh(struct stitch_call *c) {
                 return 0;
         r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
         if (r == -ENOENT || (r >= 0 && u->disabled)) {
-                (void) stitch_session_end(m, s, r == -ENOENT ? "delete" : "disable");
+                (void) stitch_session_end(m, s, r == -ENOENT ? STITCH_END_DELETE : STITCH_END_DISABLE);
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user disabled or deleted");
         }
         if (r < 0)
@@ -185,7 +207,7 @@ int stitch_method_token_logout(struct stitch_call *c) {
                 return 0;
         if (session_by_refresh(c, p.refresh_token, &s) < 0)
                 return 0;
-        int r = stitch_session_end(c->manager, s, "logout");
+        int r = stitch_session_end(c->manager, s, STITCH_END_LOGOUT);
         if (r < 0)
                 return stitch_call_errno(c, r, "logout");
         return stitch_call_reply(c, NULL);
