@@ -14,26 +14,16 @@
 #include "macro.h"
 #include "pam_stitch.h"
 
-static const char *const provider_names[] = {
-        [PAM_STITCH_PROVIDER_AUTO] = "auto",
-        [PAM_STITCH_PROVIDER_LOCAL_USERPASS] = "local-userpass",
-        [PAM_STITCH_PROVIDER_API_KEY] = "api-key",
-        [PAM_STITCH_PROVIDER_ANON_USER] = "anon-user",
-};
-
-const char *pam_stitch_provider_to_string(enum pam_stitch_provider p) {
-        if ((size_t) p >= ELEMENTSOF(provider_names))
-                return NULL;
-        return provider_names[p];
-}
-
-static int provider_from_string(const char *s, enum pam_stitch_provider *ret) {
-        for (size_t i = 0; i < ELEMENTSOF(provider_names); i++)
-                if (streq(provider_names[i], s)) {
-                        *ret = (enum pam_stitch_provider) i;
-                        return 0;
-                }
-        return -EINVAL;
+/* A provider name as the daemon spells them; which ones exist is the
+ * daemon's business (it answers InvalidParameter for an unknown one). */
+static bool provider_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > PAM_STITCH_PROVIDER_MAX)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+                        return false;
+        return true;
 }
 
 static int parse_timeout(const char *s, unsigned *ret) {
@@ -92,7 +82,7 @@ static const char *startswith_key(const char *arg, const char *key) {
 int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **argv,
                           struct pam_stitch_args *ret) {
         struct pam_stitch_args a = {
-                .provider = PAM_STITCH_PROVIDER_AUTO,
+                .provider = NULL,
                 .offline = PAM_STITCH_OFFLINE_IGNORE,
                 .cache = PAM_STITCH_DEFAULT_CACHE,
                 .socket = PAM_STITCH_DEFAULT_SOCKET,
@@ -117,12 +107,13 @@ int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **
                 else if (streq(arg, "use_authtok"))
                         a.use_authtok = true;
                 else if ((v = startswith_key(arg, "provider"))) {
-                        if (provider_from_string(v, &a.provider) < 0) {
+                        if (!provider_name_is_valid(v)) {
                                 pam_syslog(pamh, LOG_ERR,
-                                           "Invalid argument \"%s\": expected provider=auto, local-userpass, api-key or anon-user.",
+                                           "Invalid argument \"%s\": expected provider=NAME (1-64 of [a-z0-9-], such as auto, local-userpass, api-key or anon-user).",
                                            arg);
                                 r = -EINVAL;
-                        }
+                        } else
+                                a.provider = streq(v, "auto") ? NULL : v;
                 } else if ((v = startswith_key(arg, "socket"))) {
                         if (!socket_path_is_valid(v)) {
                                 pam_syslog(pamh, LOG_ERR,

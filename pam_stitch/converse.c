@@ -11,10 +11,14 @@
 #include "pam_stitch.h"
 
 int pam_stitch_prompt_secret(pam_handle_t *pamh, const char *prompt, char **ret) {
+        return pam_stitch_prompt(pamh, false, prompt, ret);
+}
+
+int pam_stitch_prompt(pam_handle_t *pamh, bool echo, const char *prompt, char **ret) {
         char *answer = NULL;
         int r;
 
-        r = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", prompt);
+        r = pam_prompt(pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &answer, "%s", prompt);
         if (r != PAM_SUCCESS) {
                 erase_and_free(answer);
                 return r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : r;
@@ -61,19 +65,6 @@ void pam_stitch_sanitize_text(const char *text, char *buf, size_t size) {
 
 static bool is_base64url(char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-bool pam_stitch_looks_like_api_key(const char *s) {
-        static const char prefix[] = "stk_";
-        const size_t body = 43; /* 256 bits in unpadded base64url */
-
-        if (!s || strncmp(s, prefix, sizeof(prefix) - 1) != 0)
-                return false;
-        s += sizeof(prefix) - 1;
-        for (size_t i = 0; i < body; i++)
-                if (!is_base64url(s[i]))
-                        return false;
-        return s[body] == 0;
 }
 
 bool pam_stitch_session_id_is_valid(const char *s) {

@@ -223,16 +223,16 @@ static void show_too_many_attempts(pam_handle_t *pamh, const struct pam_stitch_a
 
 /* ---- auth ---------------------------------------------------------------- */
 
-/* The secret for authentication: PAM_AUTHTOK from an earlier module
- * (use_first_pass / try_first_pass) or asked for now. On success *ret points
- * either into PAM (not to be freed) or to *ret_prompted, which the caller
- * wipes and frees. */
-static int get_login_secret(pam_handle_t *pamh, const struct pam_stitch_args *args, const char **ret,
-                            char **ret_prompted) {
+/* One prompt's answer: PAM_AUTHTOK from an earlier module for the user's
+ * password (use_first_pass / try_first_pass), or asked for now. On success
+ * *ret points either into PAM (not to be freed) or to *ret_prompted, which
+ * the caller wipes and frees. */
+static int get_answer(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *text, bool echo,
+                      bool authtok, const char **ret, char **ret_prompted) {
         char *answer = NULL;
         int r;
 
-        if (args->use_first_pass || args->try_first_pass) {
+        if (authtok && (args->use_first_pass || args->try_first_pass)) {
                 const char *item = get_item_string(pamh, PAM_AUTHTOK);
 
                 if (!isempty(item)) {
@@ -247,14 +247,98 @@ static int get_login_secret(pam_handle_t *pamh, const struct pam_stitch_args *ar
                 }
         }
 
-        r = pam_stitch_prompt_secret(pamh, args->provider == PAM_STITCH_PROVIDER_API_KEY ? "API key: " : "Password: ",
-                                     &answer);
+        r = pam_stitch_prompt(pamh, echo, text, &answer);
         if (r != PAM_SUCCESS)
                 return r;
 
         *ret = answer;
         *ret_prompted = answer;
         return PAM_SUCCESS;
+}
+
+static bool answer_is_sendable(const char *s) {
+        size_t n = strlen(s);
+        return n > 0 && n <= PAM_STITCH_SECRET_MAX;
+}
+
+/* The daemon asked: show its messages, ask its prompts, and build the next
+ * round's parameters. The module knows no provider; what to ask and how
+ * (echo, whether it is the password stacked modules share) is the daemon's.
+ * *ret_authtok gets a copy of a prompted password (to hand on). */
+static int converse_round(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
+                          const struct pam_stitch_reply *reply, cJSON **ret_params, char **ret_authtok) {
+        const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(reply->parameters, "prompts");
+        const cJSON *messages = cJSON_GetObjectItemCaseSensitive(reply->parameters, "messages");
+        const char *conversation = pam_stitch_reply_string(reply, "conversation");
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        cJSON *answers;
+        const cJSON *item;
+        char text[PAM_STITCH_ITEM_MAX * 2], ubuf[64];
+        int r;
+
+        if (!pam_stitch_session_id_is_valid(conversation) || !cJSON_IsArray(prompts) ||
+            cJSON_GetArraySize(prompts) > 8 || (messages && (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) > 8))) {
+                pam_syslog(pamh, LOG_ERR, "stitchd asked in a malformed io.stitch.Auth.Login reply.");
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+
+        cJSON_ArrayForEach(item, messages) {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "text");
+                if (!cJSON_IsString(t))
+                        continue;
+                pam_stitch_sanitize_text(t->valuestring, text, sizeof(text));
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "error")))
+                        pam_stitch_error_msg(pamh, args, "%s", text);
+                else
+                        pam_stitch_info_msg(pamh, args, "%s", text);
+        }
+
+        params = cJSON_CreateObject();
+        answers = cJSON_CreateObject();
+        if (!params || !answers || !cJSON_AddItemToObject(params, "answers", answers)) {
+                cJSON_Delete(answers);
+                return PAM_BUF_ERR;
+        }
+        if (pam_stitch_json_add_string(params, "conversation", conversation) < 0)
+                return PAM_BUF_ERR;
+
+        cJSON_ArrayForEach(item, prompts) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "text");
+                bool echo = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "echo"));
+                bool authtok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "authtok"));
+                _cleanup_erase_ char *prompted = NULL;
+                const char *value = NULL;
+
+                if (!cJSON_IsString(id) || !pam_stitch_session_id_is_valid(id->valuestring) || !cJSON_IsString(t)) {
+                        pam_syslog(pamh, LOG_ERR, "stitchd asked in a malformed io.stitch.Auth.Login reply.");
+                        return PAM_AUTHINFO_UNAVAIL;
+                }
+                pam_stitch_sanitize_text(t->valuestring, text, sizeof(text));
+                r = get_answer(pamh, args, text, echo, authtok, &value, &prompted);
+                if (r != PAM_SUCCESS)
+                        return r;
+                /* Checked only now, after the prompt: the person typing learns nothing. */
+                if (!answer_is_sendable(value)) {
+                        pam_syslog(pamh, LOG_NOTICE,
+                                   "Authentication failure for user \"%s\" (answer empty or too long).",
+                                   printable(user, ubuf, sizeof(ubuf)));
+                        return PAM_AUTH_ERR;
+                }
+                if (pam_stitch_json_add_string(answers, id->valuestring, value) < 0)
+                        return PAM_BUF_ERR;
+                if (prompted && authtok && !*ret_authtok)
+                        *ret_authtok = TAKE_PTR(prompted);
+        }
+
+        *ret_params = TAKE_PTR(params);
+        return PAM_SUCCESS;
+}
+
+/* A Login reply that asks for more (rather than a session or an error). */
+static bool reply_asks(const struct pam_stitch_reply *reply) {
+        return reply->error == PAM_STITCH_ERROR_NONE && pam_stitch_reply_string(reply, "conversation") &&
+               !pam_stitch_reply_string(reply, "session_id");
 }
 
 static int login_reply_to_pam(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
@@ -328,10 +412,9 @@ static int keep_session(pam_handle_t *pamh, const struct pam_stitch_args *args, 
 _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
-        _cleanup_erase_ char *prompted = NULL;
-        enum pam_stitch_provider provider;
+        _cleanup_erase_ char *authtok = NULL;
         struct pam_stitch_args args;
-        const char *user = NULL, *secret = NULL, *service;
+        const char *user = NULL, *service;
         char ubuf[64];
         int r;
 
@@ -343,29 +426,14 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
         if (r != PAM_SUCCESS)
                 return r;
 
-        provider = args.provider;
-        if (provider != PAM_STITCH_PROVIDER_ANON_USER) {
-                r = get_login_secret(pamh, &args, &secret, &prompted);
+        if (!user_is_sendable(user)) {
+                /* Ask anyway, so the person typing learns nothing. */
+                _cleanup_erase_ char *ignored = NULL;
+                r = pam_stitch_prompt_secret(pamh, "Password: ", &ignored);
                 if (r != PAM_SUCCESS)
                         return r;
-
-                if (provider == PAM_STITCH_PROVIDER_AUTO)
-                        provider = pam_stitch_looks_like_api_key(secret) ? PAM_STITCH_PROVIDER_API_KEY
-                                                                         : PAM_STITCH_PROVIDER_LOCAL_USERPASS;
-
-                /* Stacked modules may try the same password; never an API key. */
-                if (prompted && provider == PAM_STITCH_PROVIDER_LOCAL_USERPASS) {
-                        r = pam_set_item(pamh, PAM_AUTHTOK, prompted);
-                        if (r != PAM_SUCCESS)
-                                return r;
-                }
-        }
-
-        /* Checked only now, after the prompt: the person typing learns nothing. */
-        if (!user_is_sendable(user) ||
-            (secret && (secret[0] == 0 || strnlen(secret, PAM_STITCH_SECRET_MAX + 1) > PAM_STITCH_SECRET_MAX))) {
                 pam_syslog(pamh, LOG_NOTICE,
-                           "Authentication failure for user \"%s\" (user name or secret empty, too long or not UTF-8).",
+                           "Authentication failure for user \"%s\" (user name empty, too long or not UTF-8).",
                            printable(user, ubuf, sizeof(ubuf)));
                 return PAM_AUTH_ERR;
         }
@@ -376,22 +444,44 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
         if (!params ||
             pam_stitch_json_add_string(params, "user", user) < 0 ||
             pam_stitch_json_add_string(params, "service", service) < 0 ||
-            pam_stitch_json_add_string(params, "provider", pam_stitch_provider_to_string(provider)) < 0 ||
-            pam_stitch_json_add_string(params, provider == PAM_STITCH_PROVIDER_API_KEY ? "key" : "password",
-                                       secret) < 0 ||
+            pam_stitch_json_add_string(params, "provider", args.provider) < 0 ||
             pam_stitch_json_add_string(params, "rhost", recordable(get_item_string(pamh, PAM_RHOST))) < 0 ||
             pam_stitch_json_add_string(params, "tty", recordable(get_item_string(pamh, PAM_TTY))) < 0 ||
-            pam_stitch_json_add_string(params, "ruser", recordable(get_item_string(pamh, PAM_RUSER))) < 0)
+            pam_stitch_json_add_string(params, "ruser", recordable(get_item_string(pamh, PAM_RUSER))) < 0 ||
+            !cJSON_AddBoolToObject(params, "interactive", true))
                 return PAM_BUF_ERR;
 
         if (args.debug)
                 pam_syslog(pamh, LOG_DEBUG, "Authenticating user \"%s\" with provider %s.",
-                           printable(user, ubuf, sizeof(ubuf)), pam_stitch_provider_to_string(provider));
+                           printable(user, ubuf, sizeof(ubuf)), args.provider ? args.provider : "auto");
 
-        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Login", params, &reply);
-        stitch_json_wipe_and_delete(TAKE_PTR(params)); /* the secret goes now, not at return */
-        if (r < 0)
-                return PAM_AUTHINFO_UNAVAIL;
+        /* The daemon drives: each reply is a session, an error, or prompts to
+         * answer in the next round. */
+        for (unsigned round = 0;; round++) {
+                r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Login", params, &reply);
+                stitch_json_wipe_and_delete(TAKE_PTR(params)); /* secrets go now, not at return */
+                if (r < 0)
+                        return PAM_AUTHINFO_UNAVAIL;
+                if (!reply_asks(&reply))
+                        break;
+                if (round + 1 >= PAM_STITCH_MAX_ROUNDS) {
+                        pam_syslog(pamh, LOG_ERR, "stitchd asked more than %u rounds of questions.",
+                                   PAM_STITCH_MAX_ROUNDS);
+                        return PAM_AUTHINFO_UNAVAIL;
+                }
+                r = converse_round(pamh, &args, user, &reply, &params, &authtok);
+                pam_stitch_reply_done(&reply);
+                if (r != PAM_SUCCESS)
+                        return r;
+        }
+
+        /* Stacked modules may try the same password (try_first_pass), unless
+         * the daemon says what was typed was no password (an API key). */
+        if (authtok && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(reply.parameters, "authtok"))) {
+                r = pam_set_item(pamh, PAM_AUTHTOK, authtok);
+                if (r != PAM_SUCCESS)
+                        return r;
+        }
 
         r = login_reply_to_pam(pamh, &args, user, &reply);
         if (r != PAM_SUCCESS)

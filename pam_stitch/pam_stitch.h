@@ -37,12 +37,9 @@
 
 /* ---- arguments (args.c) -------------------------------------------------- */
 
-enum pam_stitch_provider {
-        PAM_STITCH_PROVIDER_AUTO,
-        PAM_STITCH_PROVIDER_LOCAL_USERPASS,
-        PAM_STITCH_PROVIDER_API_KEY,
-        PAM_STITCH_PROVIDER_ANON_USER,
-};
+#define PAM_STITCH_PROVIDER_MAX 64
+/* At most this many rounds of prompts in one authentication. */
+#define PAM_STITCH_MAX_ROUNDS 8
 
 /* account lines: what to do while stitchd is down (see cache.c) */
 enum pam_stitch_offline {
@@ -51,7 +48,7 @@ enum pam_stitch_offline {
 };
 
 struct pam_stitch_args {
-        enum pam_stitch_provider provider;
+        const char *provider;    /* borrowed from argv; NULL = auto (the daemon picks) */
         bool use_first_pass;
         bool try_first_pass;
         bool use_authtok;
@@ -73,14 +70,14 @@ struct pam_stitch_args {
 int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **argv,
                           struct pam_stitch_args *ret);
 
-const char *pam_stitch_provider_to_string(enum pam_stitch_provider p);
-
 /* ---- conversation (converse.c) ------------------------------------------- */
 
 /* Asks one question with echo off. On PAM_SUCCESS *ret is a malloc'ed answer
  * the caller wipes and frees (erase_and_free). A missing answer is
  * PAM_CONV_ERR. */
 int pam_stitch_prompt_secret(pam_handle_t *pamh, const char *prompt, char **ret);
+/* The same with echo on or off. */
+int pam_stitch_prompt(pam_handle_t *pamh, bool echo, const char *prompt, char **ret);
 
 /* Shows a PAM_ERROR_MSG / PAM_TEXT_INFO unless the caller asked for silence. */
 void pam_stitch_error_msg(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *format, ...)
@@ -91,10 +88,6 @@ void pam_stitch_info_msg(pam_handle_t *pamh, const struct pam_stitch_args *args,
 /* Copies text received from the daemon for display: control characters
  * become '?', the result is cut at 'size' - 1 bytes. */
 void pam_stitch_sanitize_text(const char *text, char *buf, size_t size);
-
-/* True if 's' looks like a stitch API key: "stk_" and exactly 43 base64url
- * characters. */
-bool pam_stitch_looks_like_api_key(const char *s);
 
 /* True for session ids safe to log and to export: 1..128 of [A-Za-z0-9_-]. */
 bool pam_stitch_session_id_is_valid(const char *s);

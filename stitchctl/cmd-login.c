@@ -12,13 +12,45 @@
 #include "wire.h"
 
 #define DEFAULT_SERVICE "stitchctl"
-/* What the daemon's API keys start with; only used to pick the field for provider=auto. */
-#define APIKEY_PREFIX "stk_"
+#define MAX_ROUNDS 8
+
+/* The daemon asked: show its messages on stderr, read one answer per
+ * prompt, and build the next round. */
+static int converse(const cJSON *rp, cJSON **ret_params) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = cJSON_CreateObject();
+        cJSON *answers = cJSON_CreateObject();
+        const cJSON *item;
+        int r;
+
+        if (!params || !answers || !cJSON_AddItemToObject(params, "answers", answers)) {
+                cJSON_Delete(answers);
+                return stitchctl_oom();
+        }
+        if (!cJSON_AddStringToObject(params, "conversation", json_string(rp, "conversation")))
+                return stitchctl_oom();
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rp, "messages")) {
+                const char *text = json_string(item, "text");
+                if (text)
+                        fprintf(stderr, "%s\n", text);
+        }
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rp, "prompts")) {
+                const char *id = json_string(item, "id"), *text = json_string(item, "text");
+                _cleanup_erase_ char *answer = NULL;
+                if (!id || !text)
+                        return stitchctl_fail(EXIT_REFUSED, "stitchd asked a malformed question");
+                r = stitchctl_read_answer(text, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "echo")), &answer);
+                if (r != EXIT_OK)
+                        return r;
+                if (!cJSON_AddStringToObject(answers, id, answer))
+                        return stitchctl_oom();
+        }
+        *ret_params = TAKE_PTR(params);
+        return EXIT_OK;
+}
 
 int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = cJSON_CreateObject();
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *reply = NULL;
-        _cleanup_erase_ char *secret = NULL;
         const char *user = ctl->user, *provider = ctl->provider;
         cJSON *rp = NULL;
         int r;
@@ -37,26 +69,27 @@ int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
             !cJSON_AddStringToObject(params, "service", ctl->service ? ctl->service : DEFAULT_SERVICE) ||
             (provider && !cJSON_AddStringToObject(params, "provider", provider)) ||
             (ctl->rhost && !cJSON_AddStringToObject(params, "rhost", ctl->rhost)) ||
-            (ctl->tty && !cJSON_AddStringToObject(params, "tty", ctl->tty)))
+            (ctl->tty && !cJSON_AddStringToObject(params, "tty", ctl->tty)) ||
+            !cJSON_AddBoolToObject(params, "interactive", true))
                 return stitchctl_oom();
 
-        if (!streq_ptr(provider, "anon-user")) {
-                bool key = streq_ptr(provider, "api-key");
-                bool guess = streq_ptr(provider, "auto");
-
-                r = stitchctl_read_secret_line(key ? "API key: " : guess ? "Password or API key: " : "Password: ",
-                                               &secret);
+        /* The daemon says what to ask (a password, a key, nothing, a code). */
+        for (unsigned round = 0;; round++) {
+                if (reply)
+                        stitch_json_wipe_and_delete(TAKE_PTR(reply));
+                r = stitchctl_call(ctl, "io.stitch.Auth.Login", params, &reply, &rp);
+                stitch_json_wipe_and_delete(TAKE_PTR(params));
                 if (r != EXIT_OK)
                         return r;
-                if (guess && strncmp(secret, APIKEY_PREFIX, strlen(APIKEY_PREFIX)) == 0)
-                        key = true;
-                if (!cJSON_AddStringToObject(params, key ? "key" : "password", secret))
-                        return stitchctl_oom();
+                if (!json_string(rp, "conversation") || json_string(rp, "session_id"))
+                        break;
+                if (round + 1 >= MAX_ROUNDS)
+                        return stitchctl_fail(EXIT_REFUSED, "stitchd asked too many questions");
+                r = converse(rp, &params);
+                if (r != EXIT_OK)
+                        return r;
         }
 
-        r = stitchctl_call(ctl, "io.stitch.Auth.Login", params, &reply, &rp);
-        if (r != EXIT_OK)
-                return r;
         if (ctl->json)
                 return output_json(rp);
 

@@ -152,6 +152,25 @@ int stitchctl_read_secret_line(const char *prompt, char **ret) {
         return finish(buf, (size_t) r, "secret", ret);
 }
 
+int stitchctl_read_answer(const char *prompt, bool echo, char **ret) {
+        if (!echo)
+                return stitchctl_read_secret_line(prompt, ret);
+
+        char *buf = secret_buffer_new();
+        if (!buf)
+                return stitchctl_oom();
+        if (isatty(STDIN_FILENO)) {
+                fputs(prompt, stderr);
+                fflush(stderr);
+        }
+        ssize_t r = read_line(STDIN_FILENO, buf);
+        if (r < 0) {
+                secret_buffer_free(buf);
+                return secret_error(r, "answer");
+        }
+        return finish(buf, (size_t) r, "answer", ret);
+}
+
 int stitchctl_read_password_stdin(const char *prompt, char **ret) {
         char *buf = secret_buffer_new();
         size_t n = 0;

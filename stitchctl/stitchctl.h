@@ -127,6 +127,8 @@ int stitchctl_read_password_stdin(const char *prompt, char **ret);
  * (prompt on /dev/tty, else stderr), else from stdin, trailing newline
  * stripped. Same return convention. */
 int stitchctl_read_secret_line(const char *prompt, char **ret);
+/* One answer to a daemon's prompt: as above with echo off, else a plain line. */
+int stitchctl_read_answer(const char *prompt, bool echo, char **ret);
 
 /* Constant-time comparison of two secrets (lengths may differ). */
 bool stitchctl_secret_equal(const char *a, const char *b);

@@ -9,6 +9,7 @@
 
 #include "call.h"
 #include "log.h"
+#include "login.h"
 #include "password.h"
 #include "providers/provider.h"
 #include "refresher.h"
@@ -18,21 +19,14 @@
 
 #define NAME_MAX_LEN 256
 
-/* Root may act for anyone; others only for the Unix account with their uid. */
-static bool caller_may_act_for(const struct stitch_call *c, const char *unix_name) {
-        uid_t uid;
-        if (c->cred.uid == 0)
-                return true;
-        return stitch_lookup_uid(unix_name, &uid) >= 0 && uid == c->cred.uid;
-}
-
 /* Whether session s (of user u) is a login as Unix account unix_name: the
- * user's unix_name, or NAME@EmailDomain; anonymous sessions map only to
- * [Provider.anon-user] UnixUser. */
+ * session's provider says (anonymous sessions map only to [Provider.anon-user]
+ * UnixUser), or else the user's unix_name, or NAME@EmailDomain. */
 static bool session_maps_to(const struct stitch_manager *m, const struct stitch_session *s,
                             const struct stitch_user *u, const char *unix_name) {
-        if (streq_ptr(s->provider_type, "anon-user"))
-                return streq_ptr(m->config.anon_unix_user, unix_name);
+        const struct stitch_provider *p = stitch_provider_find(s->provider_type);
+        if (p && p->maps_to)
+                return p->maps_to(&m->config, u, unix_name);
         if (streq_ptr(u->unix_name, unix_name))
                 return true;
         if (!u->email || isempty(m->config.email_domain))
@@ -42,112 +36,198 @@ static bool session_maps_to(const struct stitch_manager *m, const struct stitch_
                streq(u->email + n + 1, m->config.email_domain);
 }
 
+static bool caller_may_act_for(const struct stitch_call *c, const char *unix_name) {
+        return stitch_caller_may_act_for(c->cred.uid, unix_name);
+}
+
 struct login_params {
-        const char *user, *service, *provider, *password, *key, *rhost, *tty, *ruser;
+        const char *user, *service, *provider, *password, *key, *rhost, *tty, *ruser, *conversation;
+        const cJSON *answers;
+        bool interactive;
 };
+
+#define ANSWER_MAX (4 * 128)
+
+static bool answer_name_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n >= STITCH_CREDENTIAL_NAME_MAX)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+                        return false;
+        return true;
+}
+
+/* answers: {"NAME": "VALUE", ...}, the person's answers to the prompts. */
+static int decode_answers(struct stitch_call *c, const cJSON *answers, struct stitch_credentials *bag) {
+        const cJSON *a;
+        cJSON_ArrayForEach(a, answers) {
+                if (!a->string || !answer_name_valid(a->string) || stitch_credentials_get(bag, a->string)) {
+                        stitch_call_invalid_parameter(c, "answers", "answer names are 1-31 of [a-z0-9_-], once each");
+                        return -EINVAL;
+                }
+                if (!cJSON_IsString(a) || strlen(a->valuestring) > ANSWER_MAX) {
+                        stitch_call_invalid_parameter(c, "answers", "answers are strings of at most %u bytes",
+                                                      (unsigned) ANSWER_MAX);
+                        return -EINVAL;
+                }
+                if (stitch_credentials_put(bag, a->string, a->valuestring) < 0) {
+                        stitch_call_invalid_parameter(c, "answers", "too many answers");
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static cJSON *ask_to_json(const struct stitch_login_result *res) {
+        cJSON *p = cJSON_CreateObject(), *prompts = cJSON_CreateArray(), *messages = cJSON_CreateArray();
+        if (!p || !prompts || !messages) {
+                cJSON_Delete(p);
+                cJSON_Delete(prompts);
+                cJSON_Delete(messages);
+                return NULL;
+        }
+        cJSON_AddItemToObject(p, "prompts", prompts);
+        cJSON_AddItemToObject(p, "messages", messages);
+        cJSON_AddStringToObject(p, "conversation", res->conversation);
+        for (size_t i = 0; i < res->ask.n_prompts; i++) {
+                const struct stitch_prompt *q = &res->ask.prompts[i];
+                cJSON *o = cJSON_CreateObject();
+                if (!o)
+                        break;
+                cJSON_AddStringToObject(o, "id", q->id);
+                cJSON_AddStringToObject(o, "text", q->text);
+                cJSON_AddBoolToObject(o, "echo", q->echo);
+                cJSON_AddBoolToObject(o, "authtok", q->authtok);
+                cJSON_AddItemToArray(prompts, o);
+        }
+        for (size_t i = 0; i < res->ask.n_messages; i++) {
+                cJSON *o = cJSON_CreateObject();
+                if (!o)
+                        break;
+                cJSON_AddStringToObject(o, "text", res->ask.messages[i].text);
+                cJSON_AddBoolToObject(o, "error", res->ask.messages[i].error);
+                cJSON_AddItemToArray(messages, o);
+        }
+        return p;
+}
+
+static cJSON *tokens_to_json(const struct stitch_login_tokens *t) {
+        cJSON *p = cJSON_CreateObject();
+        if (!p)
+                return NULL;
+        cJSON_AddStringToObject(p, "user_id", t->user_id);
+        cJSON_AddStringToObject(p, "session_id", t->session_id);
+        cJSON_AddStringToObject(p, "access_token", t->access_token);
+        cJSON_AddStringToObject(p, "refresh_token", t->refresh_token);
+        cJSON_AddStringToObject(p, "device_id", t->device_id);
+        cJSON_AddStringToObject(p, "binding", t->binding);
+        cJSON_AddStringToObject(p, "provider_type", t->provider_type);
+        cJSON_AddNumberToObject(p, "expires", (double) t->expires);
+        return p;
+}
+
+static int login_reply(struct stitch_call *c, const struct stitch_login_result *res) {
+        switch (res->outcome) {
+        case STITCH_LOGIN_SESSION:
+                stitch_call_reply(c, tokens_to_json(&res->tokens));
+                break;
+        case STITCH_LOGIN_ASK:
+                stitch_call_reply(c, ask_to_json(res));
+                break;
+        case STITCH_LOGIN_FAILED:
+                switch (res->failure) {
+                case STITCH_LOGIN_INVALID_CREDENTIALS:
+                        stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "%s", res->message);
+                        break;
+                case STITCH_LOGIN_PERMISSION_DENIED:
+                        stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "%s", res->message);
+                        break;
+                case STITCH_LOGIN_INVALID_PARAMETER:
+                        stitch_call_invalid_parameter(c, res->parameter, "%s", res->message);
+                        break;
+                case STITCH_LOGIN_CONVERSATION_GONE:
+                        stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", res->message);
+                        break;
+                case STITCH_LOGIN_TOO_MANY_ATTEMPTS:
+                        stitch_call_too_many_attempts(c, res->retry_after_usec);
+                        break;
+                case STITCH_LOGIN_BUSY:
+                        stitch_call_error(c, STITCH_ERROR_BUSY, "%s", res->message);
+                        break;
+                case STITCH_LOGIN_INTERNAL:
+                default:
+                        stitch_call_errno(c, res->error, res->message);
+                        break;
+                }
+                break;
+        }
+        /* Front ends that hand a typed password on (the PAM module's
+         * PAM_AUTHTOK) must not hand on an API key typed at "Password: ". */
+        if (res->authtok_is_not_password && c->reply) {
+                cJSON *p = cJSON_GetObjectItemCaseSensitive(c->reply, "parameters");
+                if (cJSON_IsObject(p))
+                        cJSON_AddBoolToObject(p, "authtok", false);
+        }
+        return 0;
+}
 
 int stitch_method_login(struct stitch_call *c) {
         static const struct stitch_param table[] = {
-                {"user", STITCH_PARAM_STRING, offsetof(struct login_params, user), true, NAME_MAX_LEN},
+                {"user", STITCH_PARAM_STRING, offsetof(struct login_params, user), false, NAME_MAX_LEN},
                 {"service", STITCH_PARAM_STRING, offsetof(struct login_params, service), false, NAME_MAX_LEN},
                 {"provider", STITCH_PARAM_STRING, offsetof(struct login_params, provider), false, 64},
-                {"password", STITCH_PARAM_STRING, offsetof(struct login_params, password), false, 4 * 128},
+                {"password", STITCH_PARAM_STRING, offsetof(struct login_params, password), false, ANSWER_MAX},
                 {"key", STITCH_PARAM_STRING, offsetof(struct login_params, key), false, 256},
                 {"rhost", STITCH_PARAM_STRING, offsetof(struct login_params, rhost), false, NAME_MAX_LEN},
                 {"tty", STITCH_PARAM_STRING, offsetof(struct login_params, tty), false, NAME_MAX_LEN},
                 {"ruser", STITCH_PARAM_STRING, offsetof(struct login_params, ruser), false, NAME_MAX_LEN},
+                {"interactive", STITCH_PARAM_BOOL, offsetof(struct login_params, interactive), false, 0},
+                {"conversation", STITCH_PARAM_STRING, offsetof(struct login_params, conversation), false, 64},
+                {"answers", STITCH_PARAM_OBJECT, offsetof(struct login_params, answers), false, 0},
         };
-        struct stitch_manager *m = c->manager;
         struct login_params p = {0};
-        int r;
+        struct stitch_credentials bag = {0};
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        if (isempty(p.user))
-                return stitch_call_invalid_parameter(c, "user", "user must not be empty");
-        const char *service = p.service ? p.service : "";
-        if (!stitch_service_allowed(m->config.services, service))
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "service '%s' may not use stitch", service);
-        if (!caller_may_act_for(c, p.user))
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED,
-                                         "uid %u may only log in as its own Unix account", (unsigned) c->cred.uid);
+        if (!p.conversation && !p.user)
+                return stitch_call_invalid_parameter(c, "user", "user is required");
+        if (p.conversation && (p.password || p.key || p.provider))
+                return stitch_call_invalid_parameter(c, p.provider ? "provider" : p.password ? "password" : "key",
+                                                     "a continued login takes only answers");
+        if (p.answers && !p.conversation)
+                return stitch_call_invalid_parameter(c, "answers", "answers continue a conversation");
+        if (p.password)
+                (void) stitch_credentials_put(&bag, "password", p.password);
+        if (p.key)
+                (void) stitch_credentials_put(&bag, "key", p.key);
+        if (p.answers && decode_answers(c, p.answers, &bag) < 0)
+                return 0;
 
-        const char *provider_name = p.provider;
-        if (!provider_name || streq(provider_name, "auto"))
-                provider_name = p.key ? "api-key" : "local-userpass";
-        const struct stitch_provider *provider = stitch_provider_find(provider_name);
-        if (!provider)
-                return stitch_call_invalid_parameter(c, "provider", "unknown provider '%s'", provider_name);
-        if (!provider->enabled(&m->config))
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "provider %s is disabled", provider->name);
-
-        /* Passwords: refuse out-of-policy lengths before paying for a hash. These
-         * can never match a stored password, so this tells an attacker nothing. */
-        if (streq(provider->name, "local-userpass")) {
-                if (!p.password)
-                        return stitch_call_invalid_parameter(c, "password", "password is required");
-                const char *reason;
-                if (stitch_password_check_policy(p.password, 6, &reason) < 0) {
-                        log_info("Login for %s via %s refused: %s.", p.user, service, reason);
-                        return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");
-                }
-        } else if (streq(provider->name, "api-key") && !p.key)
-                return stitch_call_invalid_parameter(c, "key", "key is required");
-
-        uint64_t retry_after = 0, now_usec = stitch_now_usec(CLOCK_MONOTONIC);
-        if (stitch_callerlimit_check(m->callerlimit, c->cred.uid, now_usec, &retry_after) == -EBUSY) {
-                log_notice("Login for %s via %s refused: uid %u logged in too often (CallerLoginsPerMinute=%u).",
-                           p.user, service, (unsigned) c->cred.uid, m->config.caller_logins_per_minute);
-                return stitch_call_too_many_attempts(c, retry_after);
-        }
-        char limit_key[STITCH_LIMIT_KEY_MAX];
-        r = stitch_limit_key_for_login(m, p.user, limit_key);
-        if (r < 0)
-                return stitch_call_errno(c, r, "user lookup");
-        r = stitch_ratelimit_begin(m->ratelimit, limit_key, now_usec, &retry_after);
-        if (r == -EBUSY) {
-                log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", p.user, service,
-                           (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
-                return stitch_call_too_many_attempts(c, retry_after);
-        }
-
-        struct stitch_login l = {
-                .user = p.user,
-                .service = service,
-                .password = p.password,
-                .key = p.key,
-                .rhost = p.rhost,
-                .tty = p.tty,
-                .ruser = p.ruser,
-                .cred = c->cred,
+        struct stitch_login_request req = {
+                .provider = p.provider,
+                .conversation = p.conversation,
+                .login = {
+                        .user = p.user,
+                        .service = p.conversation ? p.service : (p.service ? p.service : ""),
+                        .rhost = p.rhost,
+                        .tty = p.tty,
+                        .ruser = p.ruser,
+                        .cred = c->cred,
+                        .interactive = p.interactive,
+                        .credentials = &bag,
+                },
         };
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        r = provider->authenticate(m, &l, &u);
-        if (r < 0)
-                __atomic_fetch_add(&m->logins_failed, 1, __ATOMIC_RELAXED);
-        if (r == -EACCES || r == -EINVAL) {
-                log_notice("Login for %s via %s with %s failed (rhost %s).", p.user, service, provider->name,
-                           p.rhost ? p.rhost : "-");
-                return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");
-        }
-        if (r == -EPERM) {
-                log_notice("Login for %s via %s with %s not allowed here.", p.user, service, provider->name);
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "%s logins are not allowed for %s via %s",
-                                         provider->name, p.user, service);
-        }
-        if (r < 0)
+        struct stitch_login_result res;
+        int r = stitch_login_run(c->manager, &req, &res);
+        if (r < 0) {
+                stitch_login_result_done(&res);
                 return stitch_call_errno(c, r, "login");
-
-        stitch_ratelimit_success(m->ratelimit, limit_key);
-        stitch_callerlimit_count(m->callerlimit, c->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
-        __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
-
-        cJSON *reply = NULL;
-        r = stitch_session_start(m, u, provider->name, &l, &reply);
-        if (r < 0)
-                return stitch_call_errno(c, r, "creating the session");
-        log_info("Login of %s (user %s) via %s with %s.", p.user, u->id, service, provider->name);
-        return stitch_call_reply(c, reply);
+        }
+        login_reply(c, &res);
+        stitch_login_result_done(&res);
+        return 0;
 }
 
 struct authorize_params {
@@ -476,12 +556,11 @@ int stitch_method_change_password(struct stitch_call *c) {
                         return stitch_call_errno(c, r, "user lookup");
         }
 
-        struct stitch_login l = {.user = p.user, .service = p.service, .password = p.old_password, .cred = c->cred};
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         if (stitch_password_check_policy(p.old_password, 6, &(const char *){NULL}) < 0)
                 r = -EACCES;
         else
-                r = stitch_provider_userpass.authenticate(m, &l, &u);
+                r = stitch_userpass_verify(m, p.user, p.old_password, &u);
         if (r == -EACCES || r == -EINVAL) {
                 log_notice("Password change for %s refused: wrong current password.", p.user);
                 return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conversations.h"
 #include "log.h"
 #include "manager.h"
 #include "password.h"
@@ -52,6 +53,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         m->revocations = stitch_revocations_free(m->revocations);
         m->ratelimit = stitch_ratelimit_free(m->ratelimit);
         m->callerlimit = stitch_callerlimit_free(m->callerlimit);
+        m->conversations = stitch_conversations_free(m->conversations);
         free(m->dummy_hash);
         stitch_config_done(&m->config);
         sd_event_unref(m->event);
@@ -223,6 +225,9 @@ int stitch_manager_start(struct stitch_manager *m) {
                 return r;
         r = stitch_ratelimit_new(m->config.max_failures, m->config.failure_window_usec, m->config.backoff_max_usec,
                                  m->config.tracked_accounts, &m->ratelimit);
+        if (r < 0)
+                return r;
+        r = stitch_conversations_new(&m->conversations);
         if (r < 0)
                 return r;
 

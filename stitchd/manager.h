@@ -20,6 +20,7 @@
 #include "workers.h"
 
 struct stitch_refresher;
+struct stitch_conversations;
 
 struct stitch_manager {
         struct stitch_config config;
@@ -30,6 +31,7 @@ struct stitch_manager {
         struct stitch_revocations *revocations;
         struct stitch_ratelimit *ratelimit;
         struct stitch_callerlimit *callerlimit;
+        struct stitch_conversations *conversations; /* logins waiting for answers */
         struct stitch_workers *workers;
         size_t connections; /* open client connections, all front ends (event loop only) */
         struct stitch_refresher *refresher;

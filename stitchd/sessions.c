@@ -64,7 +64,7 @@ static void end_excess_sessions(struct stitch_manager *m, const char *user_id) {
 }
 
 int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
-                         const struct stitch_login *l, cJSON **ret_params) {
+                         const struct stitch_login *l, struct stitch_login_tokens *ret) {
         struct stitch_session s = {0};
         _cleanup_erase_ char *refresh = NULL;
         _cleanup_erase_ char *access = NULL;
@@ -114,19 +114,27 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
                 return r;
         stitch_manager_users_changed(m); /* session_create recorded the login time */
 
-        cJSON *p = cJSON_CreateObject();
-        if (!p)
-                return -ENOMEM;
-        cJSON_AddStringToObject(p, "user_id", u->id);
-        cJSON_AddStringToObject(p, "session_id", s.id);
-        cJSON_AddStringToObject(p, "access_token", access);
-        cJSON_AddStringToObject(p, "refresh_token", refresh);
-        cJSON_AddStringToObject(p, "device_id", s.device_id);
-        cJSON_AddStringToObject(p, "binding", binding);
-        cJSON_AddStringToObject(p, "provider_type", provider_type);
-        cJSON_AddNumberToObject(p, "expires", (double) expires);
-        *ret_params = p;
+        *ret = (struct stitch_login_tokens) {
+                .access_token = TAKE_PTR(access),
+                .refresh_token = TAKE_PTR(refresh),
+                .binding = TAKE_PTR(binding),
+                .provider_type = provider_type,
+                .expires = expires,
+        };
+        memcpy(ret->user_id, u->id, sizeof(ret->user_id));
+        memcpy(ret->session_id, s.id, sizeof(ret->session_id));
+        memcpy(ret->device_id, s.device_id, sizeof(ret->device_id));
         return 0;
+}
+
+void stitch_login_tokens_done(struct stitch_login_tokens *t) {
+        if (t->access_token)
+                erase_and_free(t->access_token);
+        if (t->refresh_token)
+                erase_and_free(t->refresh_token);
+        if (t->binding)
+                erase_and_free(t->binding);
+        *t = (struct stitch_login_tokens) {0};
 }
 
 /* ---- ending sessions: memory first (fail closed), then the store --------- */

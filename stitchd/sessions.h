@@ -6,16 +6,24 @@
 
 #include <stdbool.h>
 
-#include <cjson/cJSON.h>
-
 #include "end-reason.h"
 #include "manager.h"
 #include "providers/provider.h"
 
-/* Creates a durable session for u and returns the Login reply parameters
- * (user_id, session_id, access_token, refresh_token, device_id, provider_type, expires). */
+/* What a login gets. */
+struct stitch_login_tokens {
+        char user_id[STITCH_ID_LEN + 1];
+        char session_id[STITCH_ID_LEN + 1];
+        char device_id[STITCH_ID_LEN + 1];
+        char *access_token, *refresh_token, *binding; /* secrets: wiped when done */
+        const char *provider_type;                    /* static */
+        int64_t expires;                              /* access token, epoch s */
+};
+void stitch_login_tokens_done(struct stitch_login_tokens *t);
+
+/* Creates a durable session for u and its first tokens. provider_type is static. */
 int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
-                         const struct stitch_login *l, cJSON **ret_params);
+                         const struct stitch_login *l, struct stitch_login_tokens *ret);
 
 /* Signs an access token for (u, session). */
 int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user *u, const char *session_id,

@@ -13,7 +13,7 @@ static bool anon_enabled(const struct stitch_config *c) {
         return c->anon_enabled;
 }
 
-static int anon_authenticate(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret_user) {
+static int anon_begin(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret) {
         const struct stitch_config *c = &m->config;
         int r;
 
@@ -54,12 +54,19 @@ static int anon_authenticate(struct stitch_manager *m, const struct stitch_login
         if (r < 0)
                 return r;
         log_info("Created anonymous user %s for %s via %s.", u->id, l->user, l->service);
-        *ret_user = TAKE_PTR(u);
-        return 0;
+        ret->user = TAKE_PTR(u);
+        return STITCH_PROVIDER_DONE;
+}
+
+static bool anon_maps_to(const struct stitch_config *c, const struct stitch_user *u, const char *unix_name) {
+        (void) u;
+        return streq_ptr(c->anon_unix_user, unix_name);
 }
 
 const struct stitch_provider stitch_provider_anon = {
         .name = "anon-user",
         .enabled = anon_enabled,
-        .authenticate = anon_authenticate,
+        .no_credentials = true,
+        .begin = anon_begin,
+        .maps_to = anon_maps_to,
 };

@@ -24,18 +24,21 @@ static bool apikey_enabled(const struct stitch_config *c) {
         return c->apikey_enabled;
 }
 
-static int apikey_authenticate(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret_user) {
+static int apikey_begin(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret) {
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        const char *key = stitch_credentials_get(l->credentials, "key");
         uint8_t hash[STITCH_HASH_LEN];
         int r;
 
-        if (!l->key)
-                return -EINVAL;
-        if (!stitch_apikey_format_valid(l->key))
+        if (!key) {
+                r = stitch_ask_prompt(&ret->ask, "key", "API key: ", false, false);
+                return r < 0 ? r : STITCH_PROVIDER_ASK;
+        }
+        if (!stitch_apikey_format_valid(key))
                 return -EACCES;
 
-        r = stitch_sha256(l->key, strlen(l->key), hash);
+        r = stitch_sha256(key, strlen(key), hash);
         if (r < 0)
                 return r;
         r = m->store_ops->apikey_find_by_hash(m->store, hash, &k);
@@ -55,12 +58,12 @@ static int apikey_authenticate(struct stitch_manager *m, const struct stitch_log
         if (u->disabled || !streq_ptr(u->unix_name, l->user))
                 return -EACCES;
 
-        *ret_user = TAKE_PTR(u);
-        return 0;
+        ret->user = TAKE_PTR(u);
+        return STITCH_PROVIDER_DONE;
 }
 
 const struct stitch_provider stitch_provider_apikey = {
         .name = "api-key",
         .enabled = apikey_enabled,
-        .authenticate = apikey_authenticate,
+        .begin = apikey_begin,
 };

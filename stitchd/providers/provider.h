@@ -2,43 +2,146 @@
 #pragma once
 
 /* Authentication providers, one file each behind this vtable, registered in
- * providers/registry.c. A provider turns credentials into a stitch user; the
- * login code around it does rate limiting, sessions and tokens. */
+ * providers/registry.c. A provider runs a conversation that turns what the
+ * person presents into a stitch user:
+ *
+ *   begin(credentials) -> done (user) | ask (prompts and messages, state)
+ *   step(state, answers) -> done | ask ...
+ *
+ * The daemon keeps the state between rounds (login.c, conversations.c) and
+ * front ends render the prompts: the PAM module over the PAM conversation,
+ * stitchctl on its terminal. The login pipeline around a provider does the
+ * service policy, rate limiting, sessions and tokens; no provider knows a
+ * front end, and nothing outside providers/ knows a provider by name. */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include "manager.h"
 
+/* ---- what the person presented ------------------------------------------ */
+
+#define STITCH_CREDENTIALS_MAX 8
+#define STITCH_CREDENTIAL_NAME_MAX 32
+
+/* Named values: the Login call's own credential fields and the answers to
+ * the prompts of the round before. Borrowed strings. */
+struct stitch_credentials {
+        size_t n;
+        struct {
+                const char *name, *value;
+        } items[STITCH_CREDENTIALS_MAX];
+};
+
+/* The value named 'name', or NULL. */
+const char *stitch_credentials_get(const struct stitch_credentials *c, const char *name);
+/* Adds (or replaces) a value: -E2BIG when full. */
+int stitch_credentials_put(struct stitch_credentials *c, const char *name, const char *value);
+
+/* Who logs in, where, and with what. */
 struct stitch_login {
-        const char *user;     /* Unix name asked for (PAM_USER) */
-        const char *service;  /* PAM service */
-        const char *password; /* local-userpass */
-        const char *key;      /* api-key */
+        const char *user;    /* Unix name asked for (PAM_USER) */
+        const char *service; /* PAM service ("" if none) */
         const char *rhost, *tty, *ruser;
-        struct ucred cred;
+        struct ucred cred;   /* the caller, by SO_PEERCRED */
+        bool interactive;    /* the caller can show prompts */
+        const struct stitch_credentials *credentials;
+};
+
+/* ---- what a provider asks for -------------------------------------------- */
+
+#define STITCH_ASK_PROMPTS_MAX 4
+#define STITCH_ASK_MESSAGES_MAX 4
+#define STITCH_PROMPT_TEXT_MAX 128
+#define STITCH_MESSAGE_TEXT_MAX 512
+
+struct stitch_prompt {
+        char id[STITCH_CREDENTIAL_NAME_MAX]; /* the answer's name in the next round */
+        char text[STITCH_PROMPT_TEXT_MAX];   /* "Password: " */
+        bool echo;                           /* false: a secret, typed unseen */
+        bool authtok;                        /* the user's password: may come from and go to PAM_AUTHTOK */
+};
+
+struct stitch_message {
+        char text[STITCH_MESSAGE_TEXT_MAX];
+        bool error;
+};
+
+struct stitch_ask {
+        size_t n_prompts, n_messages;
+        struct stitch_prompt prompts[STITCH_ASK_PROMPTS_MAX];
+        struct stitch_message messages[STITCH_ASK_MESSAGES_MAX];
+};
+
+/* Adds a prompt or a message (texts are cut to fit). -E2BIG when full. */
+int stitch_ask_prompt(struct stitch_ask *a, const char *id, const char *text, bool echo, bool authtok);
+int stitch_ask_message(struct stitch_ask *a, bool error, const char *text);
+
+/* ---- the vtable ------------------------------------------------------------ */
+
+enum {
+        STITCH_PROVIDER_DONE = 0, /* *ret_user is set */
+        STITCH_PROVIDER_ASK = 1,  /* ask is filled; *state is kept for step() */
+};
+
+struct stitch_provider_result {
+        struct stitch_user *user; /* DONE: not disabled, may log in as l->user */
+        struct stitch_ask ask;    /* ASK */
+        void *state;              /* ASK: the provider's, handed to step() then state_free() */
+        /* The answer of an authtok prompt was not a password (an API key
+         * typed at "Password: "): front ends must not hand it on. */
+        bool authtok_is_not_password;
 };
 
 struct stitch_provider {
-        const char *name; /* Stitch's provider_type */
+        const char *name; /* Stitch's provider_type; "auto" picks one */
         bool (*enabled)(const struct stitch_config *c);
-        /* On success *ret_user is a user that is not disabled and may log in as
-         * l->user. Errors: -EACCES bad credentials (unknown user, wrong secret,
-         * disabled user, mapping mismatch: indistinguishable), -EPERM not
-         * allowed here (service), -EINVAL credentials missing or malformed,
-         * other -errno internal failures. */
-        int (*authenticate)(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret_user);
+        /* Needs no credential at all (anon-user): every begin is an attempt. */
+        bool no_credentials;
+        /* First round. Returns STITCH_PROVIDER_DONE or _ASK, or: -EACCES bad
+         * credentials (unknown user, wrong secret, disabled user, mapping
+         * mismatch: indistinguishable), -EPERM not allowed here (service),
+         * -EINVAL credentials malformed, other -errno internal failures.
+         * Asking must not depend on whether the user exists. */
+        int (*begin)(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret);
+        /* Later rounds, with the state begin() or the last step() left; same
+         * returns. NULL: the provider never asks twice, and a round after an
+         * ask is begin() again with the answers. */
+        int (*step)(struct stitch_manager *m, const struct stitch_login *l, void *state,
+                    struct stitch_provider_result *ret);
+        void (*state_free)(void *state);
+        /* Whether a session of this provider for user u is a login as Unix
+         * account unix_name. NULL: the user's unix_name, or NAME@EmailDomain. */
+        bool (*maps_to)(const struct stitch_config *c, const struct stitch_user *u, const char *unix_name);
+        /* Instead of begin and step, a chooser ("auto") picks the provider
+         * that runs for these credentials, renaming them for it: returns
+         * STITCH_PROVIDER_DONE with *ret_provider, or STITCH_PROVIDER_ASK. */
+        int (*choose)(const struct stitch_login *l, struct stitch_credentials *credentials,
+                      struct stitch_provider_result *ret, const struct stitch_provider **ret_provider);
 };
 
+extern const struct stitch_provider stitch_provider_auto;
 extern const struct stitch_provider stitch_provider_userpass;
 extern const struct stitch_provider stitch_provider_apikey;
 extern const struct stitch_provider stitch_provider_anon;
 
+/* By name (the registry); NULL if unknown. */
 const struct stitch_provider *stitch_provider_find(const char *name);
+/* Whether name is a registered provider_type (not "auto"). */
+bool stitch_provider_type_known(const char *name);
+
+/* ---- helpers shared by providers ----------------------------------------- */
 
 /* The user a Unix login name refers to: unix_name first, then
  * NAME@EmailDomain (local-userpass mapping). -ENOENT if none. */
 int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
+
+/* local-userpass's check, also used by ChangePassword: the user 'name'
+ * refers to, if 'password' is theirs (same errors as begin). Always costs
+ * one hash verification. */
+int stitch_userpass_verify(struct stitch_manager *m, const char *name, const char *password,
+                           struct stitch_user **ret_user);
 
 /* Keys of the failed-login limiter. Failures count per account, so that one
  * account reachable by several names (unix_name, the email's local part)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The providers there are: adding one is its file and a line here. */
 #include "macro.h"
 #include "providers/provider.h"
 
@@ -9,8 +10,15 @@ static const struct stitch_provider *const providers[] = {
 };
 
 const struct stitch_provider *stitch_provider_find(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(providers); i++)
+        if (streq_ptr(name, stitch_provider_auto.name))
+                return &stitch_provider_auto;
+        for (size_t i = 0; name && i < ELEMENTSOF(providers); i++)
                 if (streq(providers[i]->name, name))
                         return providers[i];
         return NULL;
+}
+
+bool stitch_provider_type_known(const char *name) {
+        const struct stitch_provider *p = stitch_provider_find(name);
+        return p && p != &stitch_provider_auto;
 }

@@ -40,15 +40,16 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const char *name, char 
         return 0;
 }
 
-static int userpass_authenticate(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret_user) {
+int stitch_userpass_verify(struct stitch_manager *m, const char *name, const char *password,
+                           struct stitch_user **ret_user) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         _cleanup_free_ char *hash = NULL;
         int r;
 
-        if (!l->password)
+        if (!password)
                 return -EINVAL;
 
-        r = stitch_user_find_by_login_name(m, l->user, &u);
+        r = stitch_user_find_by_login_name(m, name, &u);
         if (r < 0 && r != -ENOENT)
                 return r;
         if (u) {
@@ -59,7 +60,7 @@ static int userpass_authenticate(struct stitch_manager *m, const struct stitch_l
 
         /* Always pay for one verification, against a dummy hash when there is
          * no user or no password, so timing does not tell them apart. */
-        r = stitch_password_verify(hash ? hash : m->dummy_hash, l->password);
+        r = stitch_password_verify(hash ? hash : m->dummy_hash, password);
         __atomic_fetch_add(&m->password_verifications, 1, __ATOMIC_RELAXED);
         if (r == -ENOMEM)
                 return r;
@@ -69,7 +70,7 @@ static int userpass_authenticate(struct stitch_manager *m, const struct stitch_l
         struct stitch_argon2_params want = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
         if (stitch_password_needs_rehash(hash, &want)) {
                 _cleanup_free_ char *fresh = NULL;
-                if (stitch_password_hash(l->password, &want, &fresh) >= 0) {
+                if (stitch_password_hash(password, &want, &fresh) >= 0) {
                         r = m->store_ops->password_set(m->store, u->id, fresh);
                         if (r < 0)
                                 log_warning_errno(r, "Could not upgrade the password hash of user %s: %m", u->id);
@@ -82,8 +83,26 @@ static int userpass_authenticate(struct stitch_manager *m, const struct stitch_l
         return 0;
 }
 
+static int userpass_begin(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret) {
+        const char *password = stitch_credentials_get(l->credentials, "password");
+        const char *reason;
+
+        if (!password) {
+                int r = stitch_ask_prompt(&ret->ask, "password", "Password: ", false, true);
+                return r < 0 ? r : STITCH_PROVIDER_ASK;
+        }
+        /* Out-of-policy lengths can never match a stored password: refuse
+         * them before paying for a hash (this tells an attacker nothing). */
+        if (stitch_password_check_policy(password, 6, &reason) < 0) {
+                log_info("Login for %s via %s refused: %s.", l->user, l->service, reason);
+                return -EACCES;
+        }
+        int r = stitch_userpass_verify(m, l->user, password, &ret->user);
+        return r < 0 ? r : STITCH_PROVIDER_DONE;
+}
+
 const struct stitch_provider stitch_provider_userpass = {
         .name = "local-userpass",
         .enabled = userpass_enabled,
-        .authenticate = userpass_authenticate,
+        .begin = userpass_begin,
 };

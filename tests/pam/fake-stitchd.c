@@ -2,17 +2,20 @@
 /* fake-stitchd: a stand-in daemon for the failure paths of pam_stitch.
  *
  *   fake-stitchd --socket PATH [--mode reply|garbage|silent|close]
- *                [--reply JSON] [--log FILE] [--uid UID --gid GID]
+ *                [--reply JSON] [--ask JSON|none] [--log FILE] [--uid UID --gid GID]
  *
  * Listens on PATH (as UID/GID if given: privileges are dropped before the
  * socket is made, so SO_PEERCRED reports that user), then forks: the parent
  * prints the server's pid and exits once the socket is listening, so tests
  * need no sleeps. Every byte received is appended to FILE. Modes: reply
  * answers each message with JSON (default {"parameters":{}}), garbage with
- * bytes that are not JSON, silent never answers, close hangs up. The server
- * exits after 120 s in any case. */
+ * bytes that are not JSON, silent never answers, close hangs up. A Login
+ * that does not continue a conversation is answered with the --ask JSON
+ * instead (default: the daemon's "Password: " prompt, as for provider=auto;
+ * "none": no asking). The server exits after 120 s in any case. */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
@@ -43,7 +46,13 @@ static int write_all(int fd, const void *p, size_t n) {
         return 0;
 }
 
-static void serve(int fd, enum mode mode, const char *reply, int log_fd) {
+#define DEFAULT_ASK                                                                                               \
+        "{\"parameters\":{\"conversation\":\"conv_fake-1\",\"prompts\":[{\"id\":\"secret\",\"text\":\"Password: \","  \
+        "\"echo\":false,\"authtok\":true}],\"messages\":[]}}"
+
+static void serve(int fd, enum mode mode, const char *reply, const char *ask, int log_fd) {
+        static char msg[65536];
+        size_t used = 0;
         char buf[4096];
 
         if (mode == MODE_CLOSE) {
@@ -63,10 +72,18 @@ static void serve(int fd, enum mode mode, const char *reply, int log_fd) {
                         (void) write_all(log_fd, buf, (size_t) l);
                 /* One answer per NUL-terminated message. */
                 for (ssize_t i = 0; i < l; i++) {
-                        if (buf[i] != 0)
+                        if (buf[i] != 0) {
+                                if (used + 1 < sizeof(msg))
+                                        msg[used++] = buf[i];
                                 continue;
+                        }
+                        msg[used] = 0;
+                        used = 0;
+                        bool begins_login = strstr(msg, "\"io.stitch.Auth.Login\"") && !strstr(msg, "\"conversation\"");
                         if (mode == MODE_GARBAGE)
                                 (void) write_all(fd, "this is not json", sizeof("this is not json"));
+                        else if (begins_login && ask)
+                                (void) write_all(fd, ask, strlen(ask) + 1);
                         else
                                 (void) write_all(fd, reply, strlen(reply) + 1);
                 }
@@ -79,8 +96,8 @@ int main(int argc, char **argv) {
                 {"socket", required_argument, NULL, 's'}, {"mode", required_argument, NULL, 'm'},
                 {"reply", required_argument, NULL, 'r'},  {"log", required_argument, NULL, 'l'},
                 {"uid", required_argument, NULL, 'u'},    {"gid", required_argument, NULL, 'g'},
-                {}};
-        const char *path = NULL, *reply = "{\"parameters\":{}}", *log_path = NULL;
+                {"ask", required_argument, NULL, 'a'},    {}};
+        const char *path = NULL, *reply = "{\"parameters\":{}}", *log_path = NULL, *ask = DEFAULT_ASK;
         enum mode mode = MODE_REPLY;
         long uid = -1, gid = -1;
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -91,6 +108,7 @@ int main(int argc, char **argv) {
                 switch (c) {
                 case 's': path = optarg; break;
                 case 'r': reply = optarg; break;
+                case 'a': ask = strcmp(optarg, "none") == 0 ? NULL : optarg; break;
                 case 'l': log_path = optarg; break;
                 case 'u': uid = strtol(optarg, NULL, 10); break;
                 case 'g': gid = strtol(optarg, NULL, 10); break;
@@ -167,6 +185,6 @@ int main(int argc, char **argv) {
                                 continue;
                         return 1;
                 }
-                serve(cfd, mode, reply, log_fd);
+                serve(cfd, mode, reply, ask, log_fd);
         }
 }

@@ -11,7 +11,8 @@
  * ACTION: auth | acct | setcred | reinit | refresh | delcred | open | close |
  *         chauthtok | env | user:NAME | putenv:NAME=VALUE | run:COMMAND
  *
- * Output, one line each: "prompt: TEXT" (the answer is the next stdin line),
+ * Output, one line each: "prompt: TEXT" (echo off; "prompt-echo: TEXT" with
+ * echo on; the answer is the next stdin line),
  * "error: TEXT", "info: TEXT", "ACTION: PAM_CODE" followed by
  * "time: ACTION MILLISECONDS", "env: STITCH_SESSION=ID"
  * (or "env: STITCH_SESSION unset", and the same for STITCH_SESSION_BINDING), "run: STATUS". Stops at the first
@@ -81,7 +82,7 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
                 switch (msg[i]->msg_style) {
                 case PAM_PROMPT_ECHO_OFF:
                 case PAM_PROMPT_ECHO_ON:
-                        printf("prompt: %s\n", text);
+                        printf("%s: %s\n", msg[i]->msg_style == PAM_PROMPT_ECHO_ON ? "prompt-echo" : "prompt", text);
                         fflush(stdout);
                         l = getline(&line, &cap, stdin);
                         if (l < 0) {

@@ -8,13 +8,14 @@ command -v jq >/dev/null || skip "jq is not installed"
 
 N=0
 # with_fake REPLY [fake-stitchd options]: a fresh fake daemon answering REPLY
-# to everything, and service "fake" (all four types) pointing at it.
+# to everything (a Login that begins gets FAKE_ASK, by default the daemon's
+# "Password: " prompt), and service "fake" (all four types) pointing at it.
 with_fake() {
         N=$((N + 1))
         FAKE_SOCK=$T/fake-$N.sock
         FAKE_LOG=$T/fake-$N.log
         : > "$FAKE_LOG"
-        fake_start "$FAKE_SOCK" "$FAKE_LOG" --reply "$1"
+        fake_start "$FAKE_SOCK" "$FAKE_LOG" --reply "$1" ${FAKE_ASK:+--ask "$FAKE_ASK"}
         pam_service fake "socket=$FAKE_SOCK timeout=3 ${FAKE_ARGS:-}"
 }
 # Parameters of the calls to METHOD, one JSON object per line.
@@ -28,6 +29,7 @@ sent_keys() {
         sent "$1" | jq -c 'keys' | head -n 1
 }
 
+err() { printf '{"error":"io.stitch.Error.%s","parameters":{"message":"%s"%s}}' "$1" "${2:-nope}" "${3:+,$3}"; }
 LOGIN_OK='{"parameters":{"user_id":"5f1d00000000000000000001","session_id":"sess_abc-123","binding":"stb_binding-1","access_token":"h.p.s","refresh_token":"rt_not_a_real_secret","device_id":"000000000000000000000000","provider_type":"local-userpass","expires":1790000000,"allowed":true}}'
 API_KEY=stk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 
@@ -40,17 +42,19 @@ expect_out "prompt: Password: "
 expect_out "env: STITCH_SESSION=sess_abc-123"
 expect_out "env: STITCH_SESSION unset"
 expect_out "env: STITCH_SESSION_BINDING unset"
-expect_eq "Login keys" '["password","provider","rhost","ruser","service","tty","user"]' "$(sent_keys io.stitch.Auth.Login)"
-expect_eq "Login" '{"password":"hunter22","provider":"local-userpass","rhost":"192.0.2.1","ruser":"eve","service":"fake","tty":"pts/7","user":"ada"}' \
-        "$(sent io.stitch.Auth.Login | jq -cS .)"
+expect_eq "Login keys" '["interactive","rhost","ruser","service","tty","user"]' "$(sent_keys io.stitch.Auth.Login)"
+expect_eq "Login" '{"interactive":true,"rhost":"192.0.2.1","ruser":"eve","service":"fake","tty":"pts/7","user":"ada"}' \
+        "$(sent io.stitch.Auth.Login | head -n 1 | jq -cS .)"
+expect_eq "Login answers" '{"answers":{"secret":"hunter22"},"conversation":"conv_fake-1"}' \
+        "$(sent io.stitch.Auth.Login | sed -n 2p | jq -cS .)"
 expect_eq "Authorize" '{"binding":"stb_binding-1","service":"fake","session_id":"sess_abc-123","user":"ada"}' "$(sent io.stitch.Auth.Authorize | jq -cS .)"
 # No pid: the daemon takes the caller's from SO_PEERCRED.
 expect_eq "OpenSession keys" '["binding","service","session_id","tty","user"]' "$(sent_keys io.stitch.Auth.OpenSession)"
 expect_eq "OpenSession session" "sess_abc-123" "$(sent io.stitch.Auth.OpenSession | jq -r .session_id)"
 expect_eq "Refresh" '{"refresh_token":"rt_not_a_real_secret"}' "$(sent io.stitch.Token.Refresh | jq -cS .)"
 expect_eq "CloseSession" '{"binding":"stb_binding-1","session_id":"sess_abc-123","user":"ada"}' "$(sent io.stitch.Auth.CloseSession | jq -cS .)"
-expect_eq "calls" 5 "$(fake_messages "$FAKE_LOG" | wc -l)"
-ok "password login: Login, Authorize, OpenSession, Refresh, CloseSession with the right parameters"
+expect_eq "calls" 6 "$(fake_messages "$FAKE_LOG" | wc -l)"
+ok "password login: Login (asked, answered), Authorize, OpenSession, Refresh, CloseSession with the right parameters"
 
 # The session id is in the PAM environment right after authentication, so a
 # hook in another process (sshd's keyboard-interactive child) finds it.
@@ -127,41 +131,75 @@ X
 pam_run --service stacked --user ada auth <<<"hunter22"
 expect_out "auth: PAM_SUCCESS"
 expect_eq "one prompt" 1 "$(printf '%s\n' "$PAM_OUT" | grep -c '^prompt:')"
-expect_eq "two logins" 2 "$(sent_count io.stitch.Auth.Login)"
-expect_eq "same password" "hunter22 hunter22" "$(sent io.stitch.Auth.Login | jq -r .password | xargs)"
+expect_eq "two logins of two rounds" 4 "$(sent_count io.stitch.Auth.Login)"
+expect_eq "same password" "hunter22 hunter22" "$(sent io.stitch.Auth.Login | jq -r '.answers.secret // empty' | xargs)"
 ok "a prompted password is handed to stacked modules"
 
-: > "$FAKE_LOG"
+# The daemon says when what was typed at "Password: " was no password.
+LOGIN_KEY=$(jq -c '.parameters.authtok = false' <<<"$LOGIN_OK")
+with_fake "$LOGIN_KEY"
+pam_service_file stacked <<X
+auth required @PAM_STITCH@ socket=$FAKE_SOCK
+auth required @PAM_STITCH@ socket=$FAKE_SOCK use_first_pass
+X
 pam_run --service stacked --user ada auth <<<"$API_KEY"
 expect_out "auth: PAM_AUTH_ERR"
-expect_eq "one login" 1 "$(sent_count io.stitch.Auth.Login)"
-expect_eq "api key login" '{"key":"'$API_KEY'","provider":"api-key","service":"stacked","user":"ada"}' \
-        "$(sent io.stitch.Auth.Login | jq -cS .)"
-ok "provider=auto recognises an API key and does not hand it on"
+expect_eq "logins: two rounds, then the second module's first" 3 "$(sent_count io.stitch.Auth.Login)"
+expect_eq "the key went once" "$API_KEY" "$(sent io.stitch.Auth.Login | jq -r '.answers.secret // empty' | xargs)"
+with_fake "$(err InvalidCredentials | jq -c '.parameters.authtok = false')"
+pam_service_file stacked <<X
+auth optional @PAM_STITCH@ socket=$FAKE_SOCK
+auth required @PAM_STITCH@ socket=$FAKE_SOCK use_first_pass
+X
+pam_run --service stacked --user ada auth <<<"$API_KEY"
+expect_out "auth: PAM_AUTH_ERR"
+expect_eq "not handed on after a failure either" 3 "$(sent_count io.stitch.Auth.Login)"
+ok "an answer the daemon calls no password (an API key) is not handed on"
 
-# Not quite API keys are passwords.
-for almost in "${API_KEY}A" "${API_KEY%A}" "stk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+" "STK_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; do
-        : > "$FAKE_LOG"
-        pam_run --service fake --user ada auth <<<"$almost"
-        expect_eq "provider for $almost" local-userpass "$(sent io.stitch.Auth.Login | jq -r .provider)"
-done
-ok "near-misses of the API key format are passwords"
-
-# ---- explicit providers -----------------------------------------------------
-FAKE_ARGS=provider=api-key with_fake "$LOGIN_OK"
+# ---- what the daemon asks is what the module asks --------------------------
+FAKE_ARGS=provider=api-key FAKE_ASK='{"parameters":{"conversation":"c1","prompts":[{"id":"key","text":"API key: ","echo":false,"authtok":false}]}}' \
+        with_fake "$LOGIN_OK"
 pam_run --service fake --user ada auth <<<"$API_KEY"
 expect_out "prompt: API key: "
 expect_out "auth: PAM_SUCCESS"
-expect_eq "api-key provider" api-key "$(sent io.stitch.Auth.Login | jq -r .provider)"
+expect_eq "api-key provider" api-key "$(sent io.stitch.Auth.Login | head -n 1 | jq -r .provider)"
+expect_eq "key answer" "$API_KEY" "$(sent io.stitch.Auth.Login | sed -n 2p | jq -r .answers.key)"
 FAKE_ARGS=provider=local-userpass with_fake "$LOGIN_OK"
-pam_run --service fake --user ada auth <<<"$API_KEY"
-expect_eq "local-userpass provider" 'local-userpass true' "$(sent io.stitch.Auth.Login | jq -r '.provider, has("password")' | xargs)"
-FAKE_ARGS=provider=anon-user with_fake "$LOGIN_OK"
+pam_run --service fake --user ada auth <<<"hunter22"
+expect_eq "local-userpass provider" local-userpass "$(sent io.stitch.Auth.Login | head -n 1 | jq -r .provider)"
+FAKE_ARGS=provider=anon-user FAKE_ASK=none with_fake "$LOGIN_OK"
 pam_run --service fake --user guest auth </dev/null
 expect_out "auth: PAM_SUCCESS"
 expect_no_out "prompt:"
-expect_eq "anon login" '{"provider":"anon-user","service":"fake","user":"guest"}' "$(sent io.stitch.Auth.Login | jq -cS .)"
-ok "provider=api-key prompts for a key, local-userpass never sends one, anon-user asks nothing"
+expect_eq "anon login" '{"interactive":true,"provider":"anon-user","service":"fake","user":"guest"}' "$(sent io.stitch.Auth.Login | jq -cS .)"
+# Any provider name the daemon knows; messages, echo and several prompts.
+FAKE_ARGS=provider=oauth2-example FAKE_ASK='{"parameters":{"conversation":"c2","messages":[{"text":"Open https://example.test/device and enter WXYZ-1234\u001b[2J","error":false},{"text":"Mind the clock.","error":true}],"prompts":[{"id":"code","text":"Code: ","echo":true,"authtok":false},{"id":"otp","text":"One-time password: ","echo":false,"authtok":false}]}}' \
+        with_fake "$LOGIN_OK"
+pam_run --service fake --user ada auth <<<$'abc\n123456'
+expect_out "info: Open https://example.test/device and enter WXYZ-1234?[2J"
+expect_out "error: Mind the clock."
+expect_out "prompt-echo: Code: "
+expect_out "prompt: One-time password: "
+expect_out "auth: PAM_SUCCESS"
+expect_eq "answers" '{"answers":{"code":"abc","otp":"123456"},"conversation":"c2"}' "$(sent io.stitch.Auth.Login | sed -n 2p | jq -cS .)"
+expect_eq "provider passed through" oauth2-example "$(sent io.stitch.Auth.Login | head -n 1 | jq -r .provider)"
+ok "the module renders what the daemon asks: prompts (echo on/off), info and error text; providers by name only"
+
+# Malformed questions and endless questioning fail closed.
+for ask in '{"parameters":{"conversation":"c1","prompts":"x"}}' \
+           '{"parameters":{"conversation":"c 1","prompts":[]}}' \
+           '{"parameters":{"conversation":"c1","prompts":[{"id":"a b","text":"?"}]}}' \
+           '{"parameters":{"conversation":"c1","prompts":[{"id":"a"}]}}'; do
+        FAKE_ASK=$ask with_fake "$LOGIN_OK"
+        pam_run --service fake --user ada auth <<<"hunter22"
+        expect_out "auth: PAM_AUTHINFO_UNAVAIL"
+done
+ENDLESS='{"parameters":{"conversation":"c9","prompts":[{"id":"again","text":"Again: ","echo":false}]}}'
+FAKE_ASK=$ENDLESS with_fake "$ENDLESS"
+pam_run --service fake --user ada auth <<<$'1\n2\n3\n4\n5\n6\n7\n8\n9\n10'
+expect_out "auth: PAM_AUTHINFO_UNAVAIL"
+expect_eq "rounds" 8 "$(sent_count io.stitch.Auth.Login)"
+ok "malformed questions and more than 8 rounds fail closed"
 
 # try_first_pass uses an earlier password, or prompts.
 with_fake "$LOGIN_OK"
@@ -175,7 +213,7 @@ FAKE_ARGS=use_first_pass with_fake "$LOGIN_OK"
 pam_run --service fake --user ada auth </dev/null
 expect_out "auth: PAM_AUTH_ERR"
 expect_no_out "prompt:"
-expect_eq "nothing sent" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
+expect_eq "only the question was asked" 1 "$(fake_messages "$FAKE_LOG" | wc -l)"
 ok "try_first_pass prompts when alone; use_first_pass fails without a password"
 
 # ---- local refusals: after the prompt, before the daemon ------------------
@@ -184,16 +222,18 @@ long=$(printf 'x%.0s' $(seq 1 257))
 pam_run --service fake --user ada auth <<<"$long"
 expect_out "prompt: Password: "
 expect_out "auth: PAM_AUTH_ERR"
+pam_run --service fake --user ada auth <<<""
+expect_out "auth: PAM_AUTH_ERR"
+expect_eq "no answer sent" 0 "$(sent io.stitch.Auth.Login | jq -c 'select(.answers)' | wc -l)"
+: > "$FAKE_LOG"
 pam_run --service fake --user "$long" auth <<<"hunter22"
 expect_out "prompt: Password: "
 expect_out "auth: PAM_AUTH_ERR"
-pam_run --service fake --user ada auth <<<""
-expect_out "auth: PAM_AUTH_ERR"
 expect_eq "nothing sent" 0 "$(fake_messages "$FAKE_LOG" | wc -l)"
-ok "over-long user names and secrets, and empty secrets, fail without a call"
+ok "over-long user names (without a call) and over-long or empty answers (never sent) fail after a prompt"
 
 # ---- arguments ----------------------------------------------------------------
-for bad in provider=bogus timeout=0 timeout=301 timeout=-1 timeout=5s socket=relative/path daemon_user=; do
+for bad in provider= provider=Bogus provider=a/b provider=$(printf 'p%.0s' $(seq 1 65)) timeout=0 timeout=301 timeout=-1 timeout=5s socket=relative/path daemon_user=; do
         FAKE_ARGS=$bad with_fake "$LOGIN_OK"
         pam_run --service fake --user ada auth </dev/null
         expect_out "auth: PAM_SERVICE_ERR"
@@ -204,7 +244,6 @@ expect_out "auth: PAM_SUCCESS"
 ok "bad values are configuration errors; unknown arguments are ignored"
 
 # ---- error replies at authentication ---------------------------------------
-err() { printf '{"error":"io.stitch.Error.%s","parameters":{"message":"%s"%s}}' "$1" "${2:-nope}" "${3:+,$3}"; }
 auth_maps() {
         with_fake "$1"
         pam_run --service fake --user ada auth <<<"hunter22"

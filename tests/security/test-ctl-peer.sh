@@ -19,7 +19,7 @@ SOCK=$T/evil/io.stitch.Auth
 LOG=$T/evil/received
 
 # The listener: serves one connection at a time, answers each message with
-# a plausible Login reply and logs, when the connection ends, every byte it
+# a plausible Login reply (a Login that begins gets the daemon's question) and logs, when the connection ends, every byte it
 # got (as hex). "ready" on the FIFO once it listens; a connection that sends
 # "PROBE" gets "ok" only after every earlier connection was read to its end,
 # so the log is complete when the probe returns.
@@ -27,6 +27,7 @@ cat > "$T/listen.py" <<'X'
 import os, socket, sys
 path, log, ready = sys.argv[1:4]
 reply = b'{"parameters":{"user_id":"u","session_id":"s","access_token":"a","refresh_token":"r","device_id":"d"}}\0'
+ask = b'{"parameters":{"conversation":"c1","prompts":[{"id":"password","text":"Password: ","echo":false}]}}\0'
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(path)
 os.chmod(path, 0o666)
@@ -45,7 +46,9 @@ with open(log, "a", buffering=1) as out:
             if got == b"PROBE\0":
                 break
             if data.endswith(b"\0"):
-                conn.sendall(reply)
+                last = got.rstrip(b"\0").split(b"\0")[-1]
+                begins = b"io.stitch.Auth.Login" in last and b'"conversation"' not in last
+                conn.sendall(ask if begins else reply)
         if got == b"PROBE\0":
             conn.sendall(b"ok\0")
         else:

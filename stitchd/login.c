@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "login.h"
+#include "util.h"
+
+bool stitch_caller_may_act_for(uid_t caller, const char *unix_name) {
+        uid_t uid;
+        if (caller == 0)
+                return true;
+        return stitch_lookup_uid(unix_name, &uid) >= 0 && uid == caller;
+}
+
+_printf_(3, 4) static int fail(struct stitch_login_result *ret, enum stitch_login_failure failure, const char *format,
+                              ...) {
+        va_list ap;
+        ret->outcome = STITCH_LOGIN_FAILED;
+        ret->failure = failure;
+        va_start(ap, format);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        vsnprintf(ret->message, sizeof(ret->message), format, ap);
+#pragma GCC diagnostic pop
+        va_end(ap);
+        return 0;
+}
+
+static int fail_parameter(struct stitch_login_result *ret, const char *parameter, const char *message) {
+        snprintf(ret->parameter, sizeof(ret->parameter), "%s", parameter);
+        return fail(ret, STITCH_LOGIN_INVALID_PARAMETER, "%s", message);
+}
+
+static int fail_errno(struct stitch_login_result *ret, int error, const char *what) {
+        ret->error = error;
+        return fail(ret, STITCH_LOGIN_INTERNAL, "%s", what);
+}
+
+static int fail_attempts(struct stitch_login_result *ret, uint64_t retry_after) {
+        ret->retry_after_usec = retry_after;
+        return fail(ret, STITCH_LOGIN_TOO_MANY_ATTEMPTS, "too many attempts");
+}
+
+static char *strdup_or_empty(const char *s) {
+        return strdup(s ? s : "");
+}
+
+/* Keeps what a provider asked for until the person answers. */
+static int keep_conversation(struct stitch_manager *m, const struct stitch_login *l,
+                             const struct stitch_provider *provider, struct stitch_provider_result *pr,
+                             struct stitch_login_result *ret) {
+        _cleanup_(stitch_conversation_freep) struct stitch_conversation *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c) {
+                if (pr->state && provider->state_free)
+                        provider->state_free(pr->state);
+                return fail_errno(ret, -ENOMEM, "keeping the login");
+        }
+        c->provider = provider;
+        c->state = TAKE_PTR(pr->state);
+        c->uid = l->cred.uid;
+        c->user = strdup_or_empty(l->user);
+        c->service = strdup_or_empty(l->service);
+        c->rhost = l->rhost ? strdup(l->rhost) : NULL;
+        c->tty = l->tty ? strdup(l->tty) : NULL;
+        c->ruser = l->ruser ? strdup(l->ruser) : NULL;
+        if (!c->user || !c->service || (l->rhost && !c->rhost) || (l->tty && !c->tty) || (l->ruser && !c->ruser))
+                return fail_errno(ret, -ENOMEM, "keeping the login");
+        c->n_prompts = pr->ask.n_prompts;
+        for (size_t i = 0; i < pr->ask.n_prompts; i++)
+                memcpy(c->prompts[i], pr->ask.prompts[i].id, sizeof(c->prompts[i]));
+        c->authtok_is_not_password = pr->authtok_is_not_password;
+        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
+        c->expires_usec = now + STITCH_CONVERSATION_TIMEOUT_USEC;
+
+        r = stitch_conversations_put(m->conversations, c, now);
+        if (r == -EBUSY) {
+                log_notice("Login for %s refused: uid %u has too many logins waiting for answers.", l->user,
+                           (unsigned) l->cred.uid);
+                return fail(ret, STITCH_LOGIN_BUSY, "too many logins in progress, try again later");
+        }
+        if (r < 0)
+                return fail_errno(ret, r, "keeping the login");
+        memcpy(ret->conversation, c->id, sizeof(ret->conversation));
+        TAKE_PTR(c);
+        ret->ask = pr->ask;
+        ret->outcome = STITCH_LOGIN_ASK;
+        return 0;
+}
+
+static bool answers_were_asked(const struct stitch_conversation *c, const struct stitch_credentials *answers,
+                               const char **ret_bad) {
+        for (size_t i = 0; answers && i < answers->n; i++) {
+                bool asked = false;
+                for (size_t j = 0; j < c->n_prompts; j++)
+                        if (streq(c->prompts[j], answers->items[i].name))
+                                asked = true;
+                if (!asked) {
+                        *ret_bad = answers->items[i].name;
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* The round itself, once the provider and the login are known. */
+static int run_provider(struct stitch_manager *m, const struct stitch_login *l, const struct stitch_provider *chooser,
+                        struct stitch_credentials *credentials, void *state, const struct stitch_provider *continued,
+                        struct stitch_login_result *ret) {
+        const struct stitch_provider *provider = continued ? continued : chooser;
+        struct stitch_provider_result pr = {0};
+        int r;
+
+        pr.authtok_is_not_password = ret->authtok_is_not_password;
+        if (!continued && provider->choose) {
+                const struct stitch_provider *chosen = NULL;
+                r = provider->choose(l, credentials, &pr, &chosen);
+                ret->authtok_is_not_password = pr.authtok_is_not_password;
+                if (r < 0)
+                        return fail_errno(ret, r, "choosing a provider");
+                if (r == STITCH_PROVIDER_ASK)
+                        return l->interactive ? keep_conversation(m, l, provider, &pr, ret)
+                                              : fail_parameter(ret, pr.ask.prompts[0].id, "a credential is required");
+                provider = chosen;
+        }
+        if (!provider->enabled(&m->config)) {
+                if (state && provider->state_free)
+                        provider->state_free(state);
+                return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "provider %s is disabled", provider->name);
+        }
+
+        /* An attempt counts when something is checked: the person presented
+         * a credential, or the provider needs none. Asking costs nothing. */
+        bool attempt = credentials->n > 0 || provider->no_credentials;
+        char limit_key[STITCH_LIMIT_KEY_MAX];
+        if (attempt) {
+                uint64_t retry_after = 0, now = stitch_now_usec(CLOCK_MONOTONIC);
+                if (stitch_callerlimit_check(m->callerlimit, l->cred.uid, now, &retry_after) == -EBUSY) {
+                        log_notice("Login for %s via %s refused: uid %u logged in too often (CallerLoginsPerMinute=%u).",
+                                   l->user, l->service, (unsigned) l->cred.uid, m->config.caller_logins_per_minute);
+                        r = -EBUSY;
+                } else if ((r = stitch_limit_key_for_login(m, l->user, limit_key)) < 0) {
+                        if (state && provider->state_free)
+                                provider->state_free(state);
+                        return fail_errno(ret, r, "user lookup");
+                } else if ((r = stitch_ratelimit_begin(m->ratelimit, limit_key, now, &retry_after)) == -EBUSY)
+                        log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", l->user,
+                                   l->service, (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                if (r == -EBUSY) {
+                        if (state && provider->state_free)
+                                provider->state_free(state);
+                        return fail_attempts(ret, retry_after);
+                }
+        }
+
+        if (continued && provider->step) {
+                r = provider->step(m, l, state, &pr);
+                if (provider->state_free)
+                        provider->state_free(state);
+        } else
+                r = provider->begin(m, l, &pr);
+        ret->authtok_is_not_password = pr.authtok_is_not_password;
+
+        if (r == STITCH_PROVIDER_ASK) {
+                if (!l->interactive) {
+                        if (pr.state && provider->state_free)
+                                provider->state_free(pr.state);
+                        char message[64];
+                        snprintf(message, sizeof(message), "%s is required", pr.ask.prompts[0].id);
+                        return fail_parameter(ret, pr.ask.prompts[0].id, message);
+                }
+                return keep_conversation(m, l, provider, &pr, ret);
+        }
+        if (r < 0)
+                __atomic_fetch_add(&m->logins_failed, 1, __ATOMIC_RELAXED);
+        if (r == -EACCES || r == -EINVAL) {
+                log_notice("Login for %s via %s with %s failed (rhost %s).", l->user, l->service, provider->name,
+                           l->rhost ? l->rhost : "-");
+                return fail(ret, STITCH_LOGIN_INVALID_CREDENTIALS, "invalid username or password");
+        }
+        if (r == -EPERM) {
+                log_notice("Login for %s via %s with %s not allowed here.", l->user, l->service, provider->name);
+                return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "%s logins are not allowed for %s via %s",
+                            provider->name, l->user, l->service);
+        }
+        if (r < 0)
+                return fail_errno(ret, r, "login");
+
+        _cleanup_(stitch_user_freep) struct stitch_user *u = TAKE_PTR(pr.user);
+        if (attempt)
+                stitch_ratelimit_success(m->ratelimit, limit_key);
+        stitch_callerlimit_count(m->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
+        __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
+
+        r = stitch_session_start(m, u, provider->name, l, &ret->tokens);
+        if (r < 0)
+                return fail_errno(ret, r, "creating the session");
+        log_info("Login of %s (user %s) via %s with %s.", l->user, u->id, l->service, provider->name);
+        ret->outcome = STITCH_LOGIN_SESSION;
+        return 0;
+}
+
+static int continue_conversation(struct stitch_manager *m, const struct stitch_login_request *req,
+                                 struct stitch_login_result *ret) {
+        _cleanup_(stitch_conversation_freep) struct stitch_conversation *c = NULL;
+        const char *bad = NULL;
+        int r;
+
+        r = stitch_conversations_take(m->conversations, req->conversation, req->login.cred.uid,
+                                      stitch_now_usec(CLOCK_MONOTONIC), &c);
+        if (r < 0)
+                return fail(ret, STITCH_LOGIN_CONVERSATION_GONE, "unknown or expired login conversation");
+        if ((req->login.user && !streq(req->login.user, c->user)) ||
+            (req->login.service && !streq(req->login.service, c->service)))
+                return fail(ret, STITCH_LOGIN_CONVERSATION_GONE, "unknown or expired login conversation");
+        if (!answers_were_asked(c, req->login.credentials, &bad)) {
+                char message[96];
+                snprintf(message, sizeof(message), "'%s' was not asked for", bad);
+                return fail_parameter(ret, "answers", message);
+        }
+
+        struct stitch_credentials credentials = *req->login.credentials;
+        struct stitch_login l = {
+                .user = c->user,
+                .service = c->service,
+                .rhost = c->rhost,
+                .tty = c->tty,
+                .ruser = c->ruser,
+                .cred = req->login.cred,
+                .interactive = true,
+                .credentials = &credentials,
+        };
+        ret->authtok_is_not_password = c->authtok_is_not_password;
+        /* The state goes to the provider's step (which frees it), or, for a
+         * provider that never asks twice, the round is a new begin. */
+        void *state = TAKE_PTR(c->state);
+        if (!c->provider->step && state && c->provider->state_free) {
+                c->provider->state_free(state);
+                state = NULL;
+        }
+        if (c->provider->choose)
+                return run_provider(m, &l, c->provider, &credentials, NULL, NULL, ret);
+        return run_provider(m, &l, c->provider, &credentials, state, c->provider, ret);
+}
+
+int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request *req,
+                     struct stitch_login_result *ret) {
+        *ret = (struct stitch_login_result) {0};
+
+        if (req->conversation)
+                return continue_conversation(m, req, ret);
+
+        const struct stitch_login *l = &req->login;
+        if (isempty(l->user))
+                return fail_parameter(ret, "user", "user must not be empty");
+        if (!stitch_service_allowed(m->config.services, l->service))
+                return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "service '%s' may not use stitch", l->service);
+        if (!stitch_caller_may_act_for(l->cred.uid, l->user))
+                return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "uid %u may only log in as its own Unix account",
+                            (unsigned) l->cred.uid);
+
+        const char *name = req->provider ? req->provider : "auto";
+        const struct stitch_provider *provider = stitch_provider_find(name);
+        if (!provider) {
+                char message[96];
+                snprintf(message, sizeof(message), "unknown provider '%.64s'", name);
+                return fail_parameter(ret, "provider", message);
+        }
+        struct stitch_credentials credentials = *l->credentials;
+        struct stitch_login copy = *l;
+        copy.credentials = &credentials;
+        return run_provider(m, &copy, provider, &credentials, NULL, NULL, ret);
+}
+
+void stitch_login_result_done(struct stitch_login_result *r) {
+        stitch_login_tokens_done(&r->tokens);
+        explicit_bzero(&r->ask, sizeof(r->ask));
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The login pipeline, whatever front end a login came from: service policy,
+ * who may log in as whom, the provider's conversation, rate limits, the
+ * session and its tokens. Takes and returns plain structs; front ends turn
+ * them into their wire form. Runs on a worker thread (it may hash). */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conversations.h"
+#include "manager.h"
+#include "providers/provider.h"
+#include "sessions.h"
+
+struct stitch_login_request {
+        const char *provider;     /* NULL or "auto": picked by the credentials */
+        const char *conversation; /* continues the login that asked (its id) */
+        /* user and service are required unless a conversation is continued
+         * (then they may be repeated, and must be the same) */
+        struct stitch_login login;
+};
+
+enum stitch_login_outcome {
+        STITCH_LOGIN_SESSION, /* tokens */
+        STITCH_LOGIN_ASK,     /* conversation, ask */
+        STITCH_LOGIN_FAILED,  /* failure, message (and parameter, retry_after_usec, error) */
+};
+
+enum stitch_login_failure {
+        STITCH_LOGIN_INVALID_CREDENTIALS, /* unknown user, wrong secret, disabled: one answer */
+        STITCH_LOGIN_PERMISSION_DENIED,   /* service, provider, caller uid */
+        STITCH_LOGIN_INVALID_PARAMETER,   /* names 'parameter' */
+        STITCH_LOGIN_CONVERSATION_GONE,   /* unknown, expired, used or another uid's conversation */
+        STITCH_LOGIN_TOO_MANY_ATTEMPTS,   /* retry_after_usec */
+        STITCH_LOGIN_BUSY,                /* too many logins in progress */
+        STITCH_LOGIN_INTERNAL,            /* error: -errno */
+};
+
+struct stitch_login_result {
+        enum stitch_login_outcome outcome;
+        enum stitch_login_failure failure;
+        int error;
+        char message[256];
+        char parameter[STITCH_CREDENTIAL_NAME_MAX];
+        uint64_t retry_after_usec;
+
+        char conversation[STITCH_CONVERSATION_ID_LEN + 1];
+        struct stitch_ask ask;
+
+        struct stitch_login_tokens tokens;
+
+        /* Whatever the outcome: an authtok answer was not a password. */
+        bool authtok_is_not_password;
+};
+
+/* Always fills *ret (release it with stitch_login_result_done()); returns
+ * 0, or -ENOMEM when not even a failure could be described. */
+int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request *req,
+                     struct stitch_login_result *ret);
+void stitch_login_result_done(struct stitch_login_result *r);
+
+/* Root may act for anyone; others only for the Unix account with their uid. */
+bool stitch_caller_may_act_for(uid_t caller, const char *unix_name);
