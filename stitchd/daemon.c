@@ -14,13 +14,13 @@
 #include <systemd/sd-event.h>
 #include <systemd/sd-journal.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "log.h"
 #include "redact.h"
-#include "util.h"
+#include "core/util.h"
 #include "manager.h"
-#include "server.h"
-#include "call.h"
+#include "frontends/varlink/server.h"
+#include "frontends/varlink/call.h"
 
 static void journal_sink(int priority, int error, const char *file, int line, const char *func,
                          const char *message) {

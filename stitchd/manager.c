@@ -5,14 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conversations.h"
+#include "core/conversations.h"
 #include "log.h"
 #include "manager.h"
-#include "password.h"
+#include "core/password.h"
 #include "redact.h"
 #include "refresher.h"
-#include "tokens.h"
-#include "util.h"
+#include "core/tokens.h"
+#include "core/util.h"
 
 #define MAINTENANCE_INTERVAL_USEC (60 * USEC_PER_SEC)
 #define ANONYMOUS_IDLE_SEC (90 * 24 * 3600)

@@ -8,17 +8,18 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include <systemd/sd-event.h>
-
-#include "config.h"
-#include "events.h"
-#include "callerlimit.h"
-#include "ratelimit.h"
-#include "revocations.h"
+#include "core/config.h"
+#include "core/events.h"
+#include "core/callerlimit.h"
+#include "core/ratelimit.h"
+#include "core/revocations.h"
 #include "store/store.h"
-#include "tokens.h"
+#include "core/tokens.h"
 #include "workers.h"
 
+/* sd-event's types, opaque here: the core that includes this never runs the loop. */
+typedef struct sd_event sd_event;
+typedef struct sd_event_source sd_event_source;
 struct stitch_refresher;
 struct stitch_conversations;
 

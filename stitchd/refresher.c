@@ -13,8 +13,8 @@
 
 #include "log.h"
 #include "refresher.h"
-#include "sessions.h"
-#include "util.h"
+#include "core/sessions.h"
+#include "core/util.h"
 
 #define RETRY_MIN_USEC (1 * USEC_PER_SEC)
 #define RETRY_MAX_USEC (60 * USEC_PER_SEC)

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "end-reason.h"
+#include "core/end-reason.h"
 #include "manager.h"
 
 struct stitch_refresher;

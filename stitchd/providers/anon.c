@@ -7,7 +7,7 @@
 #include "log.h"
 #include "providers/provider.h"
 #include "store/store.h"
-#include "util.h"
+#include "core/util.h"
 
 static bool anon_enabled(const struct stitch_config *c) {
         return c->anon_enabled;

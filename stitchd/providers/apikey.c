@@ -7,7 +7,7 @@
 #include "log.h"
 #include "providers/provider.h"
 #include "store/store.h"
-#include "util.h"
+#include "core/util.h"
 
 bool stitch_apikey_format_valid(const char *key) {
         size_t pl = strlen(STITCH_APIKEY_PREFIX);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "password.h"
+#include "core/password.h"
 #include "providers/provider.h"
 #include "store/store.h"
 

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "util.h"
+#include "core/util.h"
 #include "macro.h"
 #include "store/store.h"
 

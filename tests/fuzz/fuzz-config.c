@@ -14,7 +14,7 @@
 #include <sys/un.h>
 
 #include "macro.h"
-#include "stitchd/config.h"
+#include "stitchd/core/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

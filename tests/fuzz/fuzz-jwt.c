@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Fuzz target for access-token verification (stitchd/tokens.c).
+/* Fuzz target for access-token verification (stitchd/core/tokens.c).
  *
  * The first input byte picks a mode ('0'..'3' in the seed corpus):
  *   0  the rest is a compact JWS, verified as is;
@@ -28,7 +28,7 @@
 #include <openssl/pem.h>
 
 #include "log.h"
-#include "tokens.h"
+#include "core/tokens.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -75,7 +75,7 @@ for how in "chmod 0777" "chown nobody"; do
         [ "$r" = refused ] || xfail_or_fail BUG-STOREDIR "the store directory after '$how' is accepted"
         chmod 0700 "$T/db"; chown root "$T/db"
 done
-# BUG-SOCKDIR: stitchd/server.c binds in a directory that another uid may
+# BUG-SOCKDIR: stitchd/frontends/varlink/server.c binds in a directory that another uid may
 # write to; that uid can then replace the socket between daemon restarts.
 # pam_stitch checks its peer (test-peer.sh), but stitchctl does not, and
 # stitchctl sends passwords (user add/passwd --password-stdin, login).

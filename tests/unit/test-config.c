@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "macro.h"
-#include "stitchd/config.h"
+#include "stitchd/core/config.h"
 
 #define SEC_USEC UINT64_C(1000000)
 #define MIN_USEC (60 * SEC_USEC)

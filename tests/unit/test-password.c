@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "password.h"
+#include "core/password.h"
 
 static const struct stitch_argon2_params params = {.m_kib = 1024, .t = 1, .p = 1};
 

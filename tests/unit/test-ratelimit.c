@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 #include "macro.h"
-#include "ratelimit.h"
+#include "core/ratelimit.h"
 
 #define SEC USEC_PER_SEC
 #define T0 (UINT64_C(1000) * SEC) /* a monotonic clock that has run for a while */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for stitchd/tokens.c: keys, keyring, JWKS, JWT sign and verify.
+/* Unit tests for stitchd/core/tokens.c: keys, keyring, JWKS, JWT sign and verify.
  * Tokens for the rejection tests are built here, independently of the code
  * under test (own base64url, own HMAC/ECDSA), so that each rejection is due
  * to the one property under test and not to a broken signature. */
@@ -27,7 +27,7 @@
 #include <openssl/pem.h>
 
 #include "macro.h"
-#include "tokens.h"
+#include "core/tokens.h"
 
 #define NOW INT64_C(1700000000)
 #define SUB "0123456789abcdef01234567"

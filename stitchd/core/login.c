@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "login.h"
-#include "util.h"
+#include "core/login.h"
+#include "core/util.h"
 
 bool stitch_caller_may_act_for(uid_t caller, const char *unix_name) {
         uid_t uid;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "macro.h"
-#include "revocations.h"
+#include "core/revocations.h"
 #include "store/store.h"
 
 /* Open addressing with linear probing and tombstones; keys are 24-char ids. */

@@ -21,7 +21,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "macro.h"
 #include "redact.h"
 

@@ -5,16 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "call.h"
+#include "frontends/varlink/call.h"
 #include "log.h"
-#include "objects-json.h"
-#include "password.h"
+#include "frontends/varlink/objects-json.h"
+#include "core/password.h"
 #include "providers/provider.h"
 #include "redact.h"
 #include "refresher.h"
-#include "server.h"
-#include "sessions.h"
-#include "util.h"
+#include "frontends/varlink/server.h"
+#include "core/sessions.h"
+#include "core/util.h"
 #include "wire.h"
 
 #ifndef PACKAGE_VERSION

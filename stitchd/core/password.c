@@ -9,8 +9,8 @@
 
 #include "log.h"
 #include "macro.h"
-#include "password.h"
-#include "util.h"
+#include "core/password.h"
+#include "core/util.h"
 
 #define SALT_LEN 16
 #define HASH_LEN 32

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "objects-json.h"
+#include "frontends/varlink/objects-json.h"
 
 static void add_string_or_null(cJSON *o, const char *name, const char *value) {
         if (value)

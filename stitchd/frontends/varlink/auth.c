@@ -7,14 +7,14 @@
 
 #include <openssl/crypto.h>
 
-#include "call.h"
+#include "frontends/varlink/call.h"
 #include "log.h"
-#include "login.h"
-#include "password.h"
+#include "core/login.h"
+#include "core/password.h"
 #include "providers/provider.h"
 #include "refresher.h"
-#include "sessions.h"
-#include "util.h"
+#include "core/sessions.h"
+#include "core/util.h"
 #include "wire.h"
 
 #define NAME_MAX_LEN 256

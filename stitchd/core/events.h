@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "end-reason.h"
+#include "core/end-reason.h"
 
 enum stitch_event_kind {
         STITCH_EVENT_SESSION_ENDED, /* session_ended is set */

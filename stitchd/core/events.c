@@ -2,7 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 
-#include "events.h"
+#include "core/events.h"
 
 int stitch_events_subscribe(struct stitch_events *ev, enum stitch_event_kind kind, stitch_event_handler handler,
                             void *userdata) {

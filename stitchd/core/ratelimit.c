@@ -21,7 +21,7 @@
 #include <sys/random.h>
 
 #include "macro.h"
-#include "ratelimit.h"
+#include "core/ratelimit.h"
 #include "siphash.h"
 
 #define INITIAL_SLOTS 1024

@@ -6,9 +6,9 @@
 
 #include <openssl/crypto.h>
 
-#include "conversations.h"
+#include "core/conversations.h"
 #include "macro.h"
-#include "util.h"
+#include "core/util.h"
 
 struct stitch_conversations {
         pthread_mutex_t lock;

@@ -39,7 +39,7 @@
 
 #include "log.h"
 #include "macro.h"
-#include "tokens.h"
+#include "core/tokens.h"
 #include "wire.h"
 
 #define KID_SIZE sizeof(((struct stitch_signing_key *) NULL)->kid)

@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "conversations.h"
+#include "core/conversations.h"
 #include "manager.h"
 #include "providers/provider.h"
-#include "sessions.h"
+#include "core/sessions.h"
 
 struct stitch_login_request {
         const char *provider;     /* NULL or "auto": picked by the credentials */

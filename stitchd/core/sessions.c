@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "sessions.h"
-#include "util.h"
+#include "core/sessions.h"
+#include "core/util.h"
 #include "wire.h"
 
 static char *user_data_json(const struct stitch_user *u) {

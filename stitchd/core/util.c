@@ -15,7 +15,7 @@
 
 #include "log.h"
 #include "macro.h"
-#include "util.h"
+#include "core/util.h"
 
 int stitch_random_bytes(void *buf, size_t n) {
         if (n > INT32_MAX)

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "end-reason.h"
+#include "core/end-reason.h"
 #include "manager.h"
 #include "providers/provider.h"
 

@@ -6,12 +6,12 @@
 
 #include <openssl/crypto.h>
 
-#include "call.h"
+#include "frontends/varlink/call.h"
 #include "log.h"
-#include "objects-json.h"
+#include "frontends/varlink/objects-json.h"
 #include "refresher.h"
-#include "sessions.h"
-#include "util.h"
+#include "core/sessions.h"
+#include "core/util.h"
 #include "wire.h"
 
 struct session_params {

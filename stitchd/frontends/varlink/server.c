@@ -14,10 +14,10 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "call.h"
+#include "frontends/varlink/call.h"
 #include "log.h"
-#include "server.h"
-#include "util.h"
+#include "frontends/varlink/server.h"
+#include "core/util.h"
 #include "wire.h"
 
 /* Connections are accepted at a lower priority than the connections' own

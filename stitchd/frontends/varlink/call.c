@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "call.h"
+#include "frontends/varlink/call.h"
 #include "log.h"
-#include "util.h"
+#include "core/util.h"
 #include "wire.h"
 
 void stitch_call_defer(struct stitch_call *c) {

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "end-reason.h"
+#include "core/end-reason.h"
 #include "macro.h"
 
 /* These strings are stored: never rename one (add new ones at the end). */

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "callerlimit.h"
+#include "core/callerlimit.h"
 #include "macro.h"
 
 #define WINDOW_USEC (60 * USEC_PER_SEC)
