@@ -157,7 +157,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 }
         }
 
-        if (continued && provider->step) {
+        if (continued && provider->step && state) {
                 r = provider->step(m, l, state, &pr);
                 if (provider->state_free)
                         provider->state_free(state);

@@ -105,9 +105,10 @@ struct stitch_provider {
          * -EINVAL credentials malformed, other -errno internal failures.
          * Asking must not depend on whether the user exists. */
         int (*begin)(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret);
-        /* Later rounds, with the state begin() or the last step() left; same
-         * returns. NULL: the provider never asks twice, and a round after an
-         * ask is begin() again with the answers. */
+        /* A round after an ask that left a state: with that state (step
+         * frees nothing; state_free() follows); same returns. A round after
+         * an ask without state is begin() again with the answers. NULL: the
+         * provider never keeps state. */
         int (*step)(struct stitch_manager *m, const struct stitch_login *l, void *state,
                     struct stitch_provider_result *ret);
         void (*state_free)(void *state);
@@ -121,10 +122,10 @@ struct stitch_provider {
                       struct stitch_provider_result *ret, const struct stitch_provider **ret_provider);
 };
 
+/* The registry's (registry.c lists every provider); auto picks between these two. */
 extern const struct stitch_provider stitch_provider_auto;
 extern const struct stitch_provider stitch_provider_userpass;
 extern const struct stitch_provider stitch_provider_apikey;
-extern const struct stitch_provider stitch_provider_anon;
 
 /* By name (the registry); NULL if unknown. */
 const struct stitch_provider *stitch_provider_find(const char *name);

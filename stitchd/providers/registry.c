@@ -3,11 +3,17 @@
 #include "macro.h"
 #include "providers/provider.h"
 
-static const struct stitch_provider *const providers[] = {
-        &stitch_provider_userpass,
-        &stitch_provider_apikey,
-        &stitch_provider_anon,
-};
+/* Each line names a `const struct stitch_provider stitch_provider_NAME` of
+ * providers/NAME.c. */
+#define PROVIDERS(X) \
+        X(userpass)  \
+        X(apikey)    \
+        X(anon)
+
+#define DECLARE(n) extern const struct stitch_provider stitch_provider_##n;
+#define ENTRY(n) &stitch_provider_##n,
+PROVIDERS(DECLARE)
+static const struct stitch_provider *const providers[] = {PROVIDERS(ENTRY)};
 
 const struct stitch_provider *stitch_provider_find(const char *name) {
         if (streq_ptr(name, stitch_provider_auto.name))
