@@ -363,6 +363,10 @@ static int login_reply_to_pam(pam_handle_t *pamh, const struct pam_stitch_args *
                 return PAM_AUTH_ERR;
         case PAM_STITCH_ERROR_INVALID_PARAMETER:
                 pam_stitch_log_reply_error(pamh, LOG_ERR, "io.stitch.Auth.Login", reply);
+                /* provider= names a provider the daemon does not have: a
+                 * configuration error, as a malformed argument is. */
+                if (streq_ptr(pam_stitch_reply_string(reply, "parameter"), "provider"))
+                        return PAM_SERVICE_ERR;
                 return PAM_AUTH_ERR;
         case PAM_STITCH_ERROR_TOO_MANY_ATTEMPTS:
                 pam_syslog(pamh, LOG_NOTICE, "Too many failed attempts for user \"%s\".",

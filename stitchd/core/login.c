@@ -44,6 +44,11 @@ static int fail_attempts(struct stitch_login_result *ret, uint64_t retry_after) 
         return fail(ret, STITCH_LOGIN_TOO_MANY_ATTEMPTS, "too many attempts");
 }
 
+static void drop_state(const struct stitch_provider *provider, void *state) {
+        if (state && provider->state_free)
+                provider->state_free(state);
+}
+
 static char *strdup_or_empty(const char *s) {
         return strdup(s ? s : "");
 }
@@ -56,8 +61,7 @@ static int keep_conversation(struct stitch_manager *m, const struct stitch_login
         int r;
 
         if (!c) {
-                if (pr->state && provider->state_free)
-                        provider->state_free(pr->state);
+                drop_state(provider, pr->state);
                 return fail_errno(ret, -ENOMEM, "keeping the login");
         }
         c->provider = provider;
@@ -128,8 +132,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 provider = chosen;
         }
         if (!provider->enabled(&m->config)) {
-                if (state && provider->state_free)
-                        provider->state_free(state);
+                drop_state(provider, state);
                 return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "provider %s is disabled", provider->name);
         }
 
@@ -144,34 +147,32 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                                    l->user, l->service, (unsigned) l->cred.uid, m->config.caller_logins_per_minute);
                         r = -EBUSY;
                 } else if ((r = stitch_limit_key_for_login(m, l->user, limit_key)) < 0) {
-                        if (state && provider->state_free)
-                                provider->state_free(state);
+                        drop_state(provider, state);
                         return fail_errno(ret, r, "user lookup");
                 } else if ((r = stitch_ratelimit_begin(m->ratelimit, limit_key, now, &retry_after)) == -EBUSY)
                         log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", l->user,
                                    l->service, (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
                 if (r == -EBUSY) {
-                        if (state && provider->state_free)
-                                provider->state_free(state);
+                        drop_state(provider, state);
                         return fail_attempts(ret, retry_after);
                 }
         }
 
         if (continued && provider->step && state) {
                 r = provider->step(m, l, state, &pr);
-                if (provider->state_free)
-                        provider->state_free(state);
+                drop_state(provider, state);
         } else
                 r = provider->begin(m, l, &pr);
         ret->authtok_is_not_password = pr.authtok_is_not_password;
 
         if (r == STITCH_PROVIDER_ASK) {
                 if (!l->interactive) {
-                        if (pr.state && provider->state_free)
-                                provider->state_free(pr.state);
+                        /* A caller that cannot answer learns what is missing. */
+                        drop_state(provider, pr.state);
+                        const char *missing = pr.ask.n_prompts > 0 ? pr.ask.prompts[0].id : "interactive";
                         char message[64];
-                        snprintf(message, sizeof(message), "%s is required", pr.ask.prompts[0].id);
-                        return fail_parameter(ret, pr.ask.prompts[0].id, message);
+                        snprintf(message, sizeof(message), "%s is required", missing);
+                        return fail_parameter(ret, missing, message);
                 }
                 return keep_conversation(m, l, provider, &pr, ret);
         }
@@ -238,8 +239,8 @@ static int continue_conversation(struct stitch_manager *m, const struct stitch_l
         /* The state goes to the provider's step (which frees it), or, for a
          * provider that never asks twice, the round is a new begin. */
         void *state = TAKE_PTR(c->state);
-        if (!c->provider->step && state && c->provider->state_free) {
-                c->provider->state_free(state);
+        if (!c->provider->step) {
+                drop_state(c->provider, state);
                 state = NULL;
         }
         if (c->provider->choose)

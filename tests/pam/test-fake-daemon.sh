@@ -255,6 +255,7 @@ auth_maps "$(err UserDisabled)" PAM_AUTH_ERR
 auth_maps "$(err NotFound)" PAM_AUTH_ERR
 auth_maps "$(err PermissionDenied 'service not allowed')" PAM_AUTH_ERR
 auth_maps "$(err InvalidParameter)" PAM_AUTH_ERR
+FAKE_ASK="$(err InvalidParameter "unknown provider 'bogus'" '"parameter":"provider"')" auth_maps "$(err InvalidParameter)" PAM_SERVICE_ERR
 auth_maps "$(err TooManyAttempts 'slow down' '"retry_after":30')" PAM_MAXTRIES
 expect_out "error: Too many failed attempts; try again in 30 seconds."
 auth_maps "$(err Busy)" PAM_AUTHINFO_UNAVAIL

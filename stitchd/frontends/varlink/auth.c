@@ -130,11 +130,14 @@ static cJSON *tokens_to_json(const struct stitch_login_tokens *t) {
 static int login_reply(struct stitch_call *c, const struct stitch_login_result *res) {
         switch (res->outcome) {
         case STITCH_LOGIN_SESSION:
-                stitch_call_reply(c, tokens_to_json(&res->tokens));
+        case STITCH_LOGIN_ASK: {
+                /* Out of memory here must be an error, never an empty success. */
+                cJSON *p = res->outcome == STITCH_LOGIN_SESSION ? tokens_to_json(&res->tokens) : ask_to_json(res);
+                if (!p)
+                        return stitch_call_errno(c, -ENOMEM, "login reply");
+                stitch_call_reply(c, p);
                 break;
-        case STITCH_LOGIN_ASK:
-                stitch_call_reply(c, ask_to_json(res));
-                break;
+        }
         case STITCH_LOGIN_FAILED:
                 switch (res->failure) {
                 case STITCH_LOGIN_INVALID_CREDENTIALS:
