@@ -6,10 +6,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-build}
 build="build-essential autoconf automake libtool pkg-config
        libpam0g-dev libssl-dev libargon2-dev libcjson-dev libsqlite3-dev libsystemd-dev libcurl4-openssl-dev
-       pamtester"
+       libmicrohttpd-dev pamtester"
 test="$build clang libclang-rt-14-dev libcmocka-dev libpam-wrapper jq sqlite3 openssh-server openssh-client sudo
       sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind python3
-      debhelper dpkg-dev lintian man-db"
+      debhelper dpkg-dev lintian man-db curl nodejs"
 pkgs=$build
 [ "$what" = test ] && pkgs=$test
 if [ "$(id -u)" -ne 0 ]; then
@@ -25,6 +25,13 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
         echo "Installing: $missing"
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# npm for the tests' SDK clients (realm-web, installed into a temp dir by the
+# tests): Debian's package, unless a node already brings its own npm.
+if [ "$what" = test ] && ! command -v npm >/dev/null 2>&1; then
+        echo "Installing: npm"
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 # What debian/control declares for the package build (test-deb.sh runs
 # dpkg-buildpackage), installed the way a user does: apt-get build-dep ./

@@ -321,3 +321,72 @@ int cmd_user_passwd(struct stitchctl *ctl, char **args, size_t n_args) {
         printf("Set the password of user %s.\n", safe);
         return EXIT_OK;
 }
+
+int cmd_user_link(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        _cleanup_erase_ char *secret = NULL;
+        _cleanup_free_ char *email = NULL;
+        cJSON *rp = NULL;
+        int r;
+
+        if (!ctl->provider)
+                return stitchctl_usage_error(ctl, "user link needs --provider");
+        params = user_params(args[0]);
+        if (!params || !cJSON_AddStringToObject(params, "provider", ctl->provider))
+                return stitchctl_oom();
+        /* The credential, asked for as a login asks for it. */
+        if (streq(ctl->provider, "local-userpass")) {
+                if (ctl->email)
+                        email = strdup(ctl->email);
+                else if ((r = stitchctl_read_answer("Email: ", true, &email)) != EXIT_OK)
+                        return r;
+                if (!email)
+                        return stitchctl_oom();
+                r = stitchctl_read_answer("Password: ", false, &secret);
+                if (r != EXIT_OK)
+                        return r;
+                if (!cJSON_AddStringToObject(params, "email", email) ||
+                    !cJSON_AddStringToObject(params, "password", secret))
+                        return stitchctl_oom();
+        } else if (streq(ctl->provider, "api-key")) {
+                r = stitchctl_read_answer("API key: ", false, &secret);
+                if (r != EXIT_OK)
+                        return r;
+                if (!cJSON_AddStringToObject(params, "key", secret))
+                        return stitchctl_oom();
+        }
+
+        r = stitchctl_call(ctl, "io.stitch.Admin.UserLink", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                return output_json(rp);
+        const char *id = json_string(rp, "user_id");
+        const cJSON *linked = cJSON_GetObjectItemCaseSensitive(rp, "linked");
+        _cleanup_free_ char *safe = output_sanitize(id ? id : args[0]);
+        if (!safe)
+                return stitchctl_oom();
+        printf(cJSON_IsTrue(linked) ? "Linked the identity to user %s.\n" : "User %s already has that identity.\n",
+               safe);
+        return EXIT_OK;
+}
+
+int cmd_user_unlink(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(cJSON_Deletep) cJSON *params = user_params(args[0]);
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        cJSON *rp = NULL;
+
+        if (!params || !cJSON_AddStringToObject(params, "identity_id", args[1]))
+                return stitchctl_oom();
+        int r = stitchctl_call(ctl, "io.stitch.Admin.UserUnlink", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                return output_json(rp);
+        _cleanup_free_ char *safe_user = output_sanitize(args[0]), *safe_id = output_sanitize(args[1]);
+        if (!safe_user || !safe_id)
+                return stitchctl_oom();
+        printf("Removed identity %s from user %s.\n", safe_id, safe_user);
+        return EXIT_OK;
+}

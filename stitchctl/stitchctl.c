@@ -72,6 +72,22 @@ static const struct verb verbs[] = {
           "user unlock " USER_ARG,
           "Clear a user's failed login attempts (the rate limit back-off).\n" },
 
+        { "user", "link", 1, 1, OPT_PROVIDER | OPT_EMAIL, cmd_user_link,
+          "user link " USER_ARG " --provider PROVIDER [--email EMAIL]",
+          "Link an identity to a user: the credential of PROVIDER (local-userpass:\n"
+          "an email and its password) is read from the terminal (secrets without\n"
+          "echo), or one line of standard input each. An email/password user that\n"
+          "never logged in is merged into USER; one that did is refused\n"
+          "(IdentityInUse). Anonymous identities and API keys cannot be linked.\n"
+          "\n"
+          "  --provider P        the credential's provider (local-userpass)\n"
+          "  --email EMAIL       the local-userpass email (else it is asked for)\n" },
+
+        { "user", "unlink", 2, 2, 0, cmd_user_unlink,
+          "user unlink " USER_ARG " IDENTITY_ID",
+          "Remove one identity from a user (not the last one). A local-userpass\n"
+          "identity takes the email and password with it.\n" },
+
         { "user", "passwd", 1, 1, OPT_PASSWORD_STDIN, cmd_user_passwd,
           "user passwd " USER_ARG " --password-stdin",
           "Set a user's password, read from standard input (one trailing newline\n"

@@ -145,6 +145,8 @@ int cmd_user_enable(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_delete(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_revoke(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_unlock(struct stitchctl *ctl, char **args, size_t n_args);
+int cmd_user_link(struct stitchctl *ctl, char **args, size_t n_args);
+int cmd_user_unlink(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_passwd(struct stitchctl *ctl, char **args, size_t n_args);
 
 int cmd_apikey_add(struct stitchctl *ctl, char **args, size_t n_args);

@@ -21,6 +21,7 @@
 #include "manager.h"
 #include "frontends/varlink/server.h"
 #include "frontends/varlink/call.h"
+#include "frontends/http/server.h"
 
 static void journal_sink(int priority, int error, const char *file, int line, const char *func,
                          const char *message) {
@@ -66,11 +67,13 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 /* The order matters: the front ends stop taking calls; the workers and the
  * refresher stop (their completions use connections); then the front ends
  * and the core go. */
-static void shutdown_all(struct stitch_manager *m, struct stitch_server *server) {
+static void shutdown_all(struct stitch_manager *m, struct stitch_server *server, struct stitch_http *http) {
         if (server)
                 stitch_server_stop(server);
+        stitch_http_stop(http);
         stitch_manager_stop(m);
         stitch_verify_cache_clear();
+        stitch_http_free(http);
         stitch_server_free(server);
         stitch_manager_free(m);
 }
@@ -172,6 +175,8 @@ int main(int argc, char **argv) {
 
         struct stitch_manager *m = NULL;
         struct stitch_server *server = NULL;
+        struct stitch_http *http = NULL;
+        int http_fd = -1;
         r = stitch_manager_new(&config, &m);
         if (r < 0) {
                 stitch_config_done(&config);
@@ -189,13 +194,19 @@ int main(int argc, char **argv) {
         sd_notify(false, "STATUS=Opening store...");
         r = stitch_server_new(m, &server);
         if (r >= 0)
-                r = stitch_server_listen(server); /* sockets before threads: umask games are process-wide */
+                r = stitch_server_listen(server, &http_fd); /* sockets before threads: umask games are process-wide */
         if (r >= 0)
                 r = stitch_manager_start(m);
+        if (r >= 0) {
+                r = stitch_http_new(m, http_fd, &http); /* takes http_fd */
+                http_fd = -1;
+        }
         if (r < 0) {
                 log_error_errno(r, "Startup failed: %m");
                 sd_notifyf(false, "STATUS=Startup failed: %s\nERRNO=%d", strerror(-r), -r);
-                shutdown_all(m, server);
+                if (http_fd >= 0)
+                        close(http_fd);
+                shutdown_all(m, server, http);
                 return 1;
         }
 
@@ -215,6 +226,6 @@ int main(int argc, char **argv) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
-        shutdown_all(m, server);
+        shutdown_all(m, server, http);
         return r < 0 ? 1 : 0;
 }

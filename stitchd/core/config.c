@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -653,6 +656,178 @@ static int parse_service_list(struct parser *p, unsigned line, const struct key_
         return 0;
 }
 
+/* [Http] ------------------------------------------------------------------ */
+
+static bool numeric_address_is_valid(const char *s) {
+        unsigned char buf[sizeof(struct in6_addr)];
+        return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* "HOST:PORT" or "[V6]:PORT", numeric; split into host and port when wanted. */
+bool stitch_http_listen_split(const char *value, char *ret_host, size_t host_size, unsigned *ret_port) {
+        const char *colon;
+        char host[INET6_ADDRSTRLEN + 1];
+        size_t n;
+
+        if (isempty(value))
+                return false;
+        if (value[0] == '[') {
+                const char *end = strchr(value, ']');
+                if (!end || end[1] != ':')
+                        return false;
+                n = (size_t) (end - value - 1);
+                colon = end + 1;
+                if (n == 0 || n >= sizeof(host))
+                        return false;
+                memcpy(host, value + 1, n);
+                host[n] = 0;
+                if (!strchr(host, ':'))
+                        return false;
+        } else {
+                colon = strrchr(value, ':');
+                if (!colon)
+                        return false;
+                n = (size_t) (colon - value);
+                if (n == 0 || n >= sizeof(host))
+                        return false;
+                memcpy(host, value, n);
+                host[n] = 0;
+                if (strchr(host, ':'))
+                        return false; /* IPv6 needs brackets */
+        }
+        if (!numeric_address_is_valid(host))
+                return false;
+        uint64_t port;
+        if (parse_number(colon + 1, &port) < 0 || port < 1 || port > 65535)
+                return false;
+        if (ret_host) {
+                if (strlen(host) >= host_size)
+                        return false;
+                memcpy(ret_host, host, strlen(host) + 1);
+        }
+        if (ret_port)
+                *ret_port = (unsigned) port;
+        return true;
+}
+
+static int parse_http_listen(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                             void *field) {
+        if (isempty(value))
+                return free_and_strdup(field, NULL);
+        if (!stitch_http_listen_split(value, NULL, 0, NULL))
+                return report_value(p, line, k, value, "expected ADDRESS:PORT or [IPV6]:PORT with a numeric address");
+        return free_and_strdup(field, value);
+}
+
+static bool app_id_is_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 64)
+                return false;
+        for (; *s; s++)
+                if (!is_alnum(*s) && *s != '-' && *s != '_' && *s != '.')
+                        return false;
+        return true;
+}
+
+static int parse_app_id(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                        void *field) {
+        if (!app_id_is_valid(value))
+                return report_value(p, line, k, value, "expected 1-64 characters of [A-Za-z0-9._-]");
+        return free_and_strdup(field, value);
+}
+
+/* scheme://host[:port] with nothing after it (no path, no spaces). */
+static bool origin_is_valid(const char *s, bool path_ok) {
+        const char *rest;
+        if (strncmp(s, "http://", 7) == 0)
+                rest = s + 7;
+        else if (strncmp(s, "https://", 8) == 0)
+                rest = s + 8;
+        else
+                return false;
+        if (!*rest || *rest == '/' || strlen(s) > 255)
+                return false;
+        for (const char *c = rest; *c; c++) {
+                if ((unsigned char) *c <= ' ' || *c == '"' || *c == '\\' || (unsigned char) *c >= 0x7f)
+                        return false;
+                if (!path_ok && (*c == '/' || *c == '?' || *c == '#'))
+                        return false;
+        }
+        return true;
+}
+
+static int parse_public_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                            void *field) {
+        if (isempty(value))
+                return free_and_strdup(field, NULL);
+        if (!origin_is_valid(value, false))
+                return report_value(p, line, k, value, "expected http://HOST[:PORT] or https://HOST[:PORT]");
+        return free_and_strdup(field, value);
+}
+
+static int parse_file_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           void *field) {
+        if (isempty(value))
+                return free_and_strdup(field, NULL);
+        if (!path_is_valid(value))
+                return report_value(p, line, k, value, "not an absolute path");
+        return free_and_strdup(field, value);
+}
+
+static bool allowed_origin_is_valid(const char *s) {
+        return streq(s, "*") || origin_is_valid(s, false);
+}
+
+/* Space separated words, each checked. */
+static int parse_word_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           char ***field, bool (*valid)(const char *), const char *what) {
+        _cleanup_(strv_freep) char **l = NULL;
+        _cleanup_free_ char *copy = strdup(value);
+        size_t n = 0;
+        bool bad = false;
+
+        if (!copy)
+                return -ENOMEM;
+        l = calloc(strlen(value) / 2 + 2, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (char *s = copy;;) {
+                s += strspn(s, WHITESPACE);
+                if (!*s)
+                        break;
+                size_t len = strcspn(s, WHITESPACE);
+                char *item = s;
+                s += len;
+                if (*s)
+                        *s++ = 0;
+                if (!valid(item)) {
+                        char buf[ESCAPED_MAX];
+                        (void) report_value(p, line, k, value, "not %s: \"%s\"", what, escape_value(item, buf));
+                        bad = true;
+                        continue;
+                }
+                l[n] = strdup(item);
+                if (!l[n])
+                        return -ENOMEM;
+                n++;
+        }
+        if (bad)
+                return -EINVAL;
+        strv_free(*field);
+        *field = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_allow_origins(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                               void *field) {
+        return parse_word_list(p, line, k, value, field, allowed_origin_is_valid, "an origin (scheme://host[:port]) or *");
+}
+
+static int parse_trusted_proxies(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                                 void *field) {
+        return parse_word_list(p, line, k, value, field, numeric_address_is_valid, "a numeric IP address");
+}
+
 static int parse_pam_services(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
                               void *field) {
         return parse_service_list(p, line, k, value, field, /* allow_all= */ true);
@@ -778,6 +953,18 @@ static const struct key_desc keys[] = {
         { "Sessions", "OnRevoke", parse_on_revoke, FIELD(on_revoke), "keep", 0, 0 },
         { "Sessions", "MaxPerUser", parse_unsigned, FIELD(max_sessions_per_user), "100", 1, 100000 },
         { "Sessions", "EndOnPasswordChange", parse_bool, FIELD(end_on_password_change), "yes", 0, 0 },
+
+        { "Http", "Listen", parse_http_listen, FIELD(http_listen), NULL, 0, 0 },
+        { "Http", "AppId", parse_app_id, FIELD(http_app_id), "stitch", 0, 0 },
+        { "Http", "PublicURL", parse_public_url, FIELD(http_public_url), NULL, 0, 0 },
+        { "Http", "CertificateFile", parse_file_path, FIELD(http_certificate_file), NULL, 0, 0 },
+        { "Http", "KeyFile", parse_file_path, FIELD(http_key_file), NULL, 0, 0 },
+        { "Http", "AllowOrigins", parse_allow_origins, FIELD(http_allow_origins), NULL, 0, 0 },
+        { "Http", "TrustedProxies", parse_trusted_proxies, FIELD(http_trusted_proxies), NULL, 0, 0 },
+        { "Http", "Metrics", parse_bool, FIELD(http_metrics), "no", 0, 0 },
+        { "Http", "MaxConnections", parse_unsigned, FIELD(http_max_connections), "256", 1, 65536 },
+        { "Http", "MaxConnectionsPerAddress", parse_unsigned, FIELD(http_max_connections_per_address), "32", 1, 65536 },
+        { "Http", "Timeout", parse_duration, FIELD(http_timeout_usec), "30s", SEC(1), USEC_PER_HOUR },
 };
 
 static const char *known_section(const char *name) {
@@ -823,6 +1010,9 @@ int stitch_config_init_defaults(struct stitch_config *c) {
                 .max_sessions_per_user = 100,
                 .end_on_password_change = true,
                 .caller_logins_per_minute = 60,
+                .http_max_connections = 256,
+                .http_max_connections_per_address = 32,
+                .http_timeout_usec = 30 * USEC_PER_SEC,
         };
 
         c->store = strdup(DEFAULT_STORE);
@@ -832,9 +1022,12 @@ int stitch_config_init_defaults(struct stitch_config *c) {
         if (c->services)
                 c->services[0] = strdup("*");
         c->anon_services = strv_new_empty();
+        c->http_app_id = strdup("stitch");
+        c->http_allow_origins = strv_new_empty();
+        c->http_trusted_proxies = strv_new_empty();
 
         if (!c->store || !c->auth_socket || !c->admin_socket || !c->services || !c->services[0] ||
-            !c->anon_services) {
+            !c->anon_services || !c->http_app_id || !c->http_allow_origins || !c->http_trusted_proxies) {
                 stitch_config_done(c);
                 return -ENOMEM;
         }
@@ -852,6 +1045,13 @@ void stitch_config_done(struct stitch_config *c) {
         strv_free(c->services);
         free(c->anon_unix_user);
         strv_free(c->anon_services);
+        free(c->http_listen);
+        free(c->http_app_id);
+        free(c->http_public_url);
+        free(c->http_certificate_file);
+        free(c->http_key_file);
+        strv_free(c->http_allow_origins);
+        strv_free(c->http_trusted_proxies);
         /* Zeroed, so a second call (or a call after a failed init) frees nothing twice. */
         *c = (struct stitch_config) {};
 }
@@ -861,17 +1061,25 @@ static int config_copy(const struct stitch_config *src, struct stitch_config *re
 
         c.store = c.auth_socket = c.admin_socket = c.admin_group = c.email_domain = c.anon_unix_user = NULL;
         c.services = c.anon_services = NULL;
+        c.http_listen = c.http_app_id = c.http_public_url = c.http_certificate_file = c.http_key_file = NULL;
+        c.http_allow_origins = c.http_trusted_proxies = NULL;
 
         if (strdup_or_null(src->store, &c.store) < 0 || strdup_or_null(src->auth_socket, &c.auth_socket) < 0 ||
             strdup_or_null(src->admin_socket, &c.admin_socket) < 0 ||
             strdup_or_null(src->admin_group, &c.admin_group) < 0 ||
             strdup_or_null(src->email_domain, &c.email_domain) < 0 ||
-            strdup_or_null(src->anon_unix_user, &c.anon_unix_user) < 0)
+            strdup_or_null(src->anon_unix_user, &c.anon_unix_user) < 0 ||
+            strdup_or_null(src->http_listen, &c.http_listen) < 0 || strdup_or_null(src->http_app_id, &c.http_app_id) < 0 ||
+            strdup_or_null(src->http_public_url, &c.http_public_url) < 0 ||
+            strdup_or_null(src->http_certificate_file, &c.http_certificate_file) < 0 ||
+            strdup_or_null(src->http_key_file, &c.http_key_file) < 0)
                 goto oom;
 
         c.services = src->services ? strv_copy(src->services) : strv_new_empty();
         c.anon_services = src->anon_services ? strv_copy(src->anon_services) : strv_new_empty();
-        if (!c.services || !c.anon_services)
+        c.http_allow_origins = src->http_allow_origins ? strv_copy(src->http_allow_origins) : strv_new_empty();
+        c.http_trusted_proxies = src->http_trusted_proxies ? strv_copy(src->http_trusted_proxies) : strv_new_empty();
+        if (!c.services || !c.anon_services || !c.http_allow_origins || !c.http_trusted_proxies)
                 goto oom;
 
         *ret = c;
@@ -958,8 +1166,10 @@ static void validate(struct parser *p) {
                 report(p, 0, "RefreshTokenLifetime=%s must not be shorter than AccessTokenLifetime=%s",
                        format_duration(c->refresh_token_lifetime_usec, a),
                        format_duration(c->access_token_lifetime_usec, b));
-        if (c->anon_enabled && isempty(c->anon_unix_user))
-                report(p, 0, "[Provider.anon-user] Enabled=yes requires UnixUser=");
+        if (c->anon_enabled && isempty(c->anon_unix_user) && isempty(c->http_listen))
+                report(p, 0, "[Provider.anon-user] Enabled=yes requires UnixUser= (PAM logins) or [Http] Listen= (app logins)");
+        if (isempty(c->http_certificate_file) != isempty(c->http_key_file))
+                report(p, 0, "[Http] CertificateFile= and KeyFile= must be set together");
 
         /* The parsers check these already; a caller may have filled c by hand. */
         if (!c->store || !store_is_valid(c->store))

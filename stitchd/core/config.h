@@ -68,6 +68,19 @@ struct stitch_config {
         enum stitch_on_revoke on_revoke; /* keep */
         unsigned max_sessions_per_user;  /* 100: live sessions of one user, oldest ended first */
         bool end_on_password_change;     /* yes: a new password ends the user's other sessions */
+
+        /* [Http] (the Stitch/Realm client API; off unless http_listen) */
+        char *http_listen;              /* "127.0.0.1:8080", "[::1]:443"; NULL = off */
+        char *http_app_id;              /* "stitch" */
+        char *http_public_url;          /* NULL: http(s)://<Listen> */
+        char *http_certificate_file;    /* TLS when both are set */
+        char *http_key_file;
+        char **http_allow_origins;      /* NULL-terminated; empty = no CORS */
+        char **http_trusted_proxies;    /* numeric addresses */
+        bool http_metrics;              /* no */
+        unsigned http_max_connections;  /* 256 */
+        unsigned http_max_connections_per_address; /* 32 */
+        uint64_t http_timeout_usec;     /* 30s */
 };
 
 /* Fills c with the built-in defaults. Returns 0 or -ENOMEM. */
@@ -92,6 +105,8 @@ int stitch_parse_duration(const char *s, uint64_t *ret_usec);
 
 /* Services list semantics: true if 'service' is allowed by the list ("*" = all). */
 bool stitch_service_allowed(char *const *list, const char *service);
+/* [Http] Listen=: "HOST:PORT" or "[V6]:PORT" with a numeric address. */
+bool stitch_http_listen_split(const char *value, char *ret_host, size_t host_size, unsigned *ret_port);
 
 /* The store path if the store is "sqlite:PATH", else NULL. */
 const char *stitch_config_sqlite_path(const struct stitch_config *c);

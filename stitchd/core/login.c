@@ -114,7 +114,7 @@ static bool answers_were_asked(const struct stitch_conversation *c, const struct
 /* The round itself, once the provider and the login are known. */
 static int run_provider(struct stitch_manager *m, const struct stitch_login *l, const struct stitch_provider *chooser,
                         struct stitch_credentials *credentials, void *state, const struct stitch_provider *continued,
-                        struct stitch_login_result *ret) {
+                        bool identify_only, struct stitch_login_result *ret) {
         const struct stitch_provider *provider = continued ? continued : chooser;
         struct stitch_provider_result pr = {0};
         int r;
@@ -139,17 +139,27 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
         /* An attempt counts when something is checked: the person presented
          * a credential, or the provider needs none. Asking costs nothing. */
         bool attempt = credentials->n > 0 || provider->no_credentials;
-        char limit_key[STITCH_LIMIT_KEY_MAX];
+        /* Failures count per account, and for app logins also per client
+         * address (one address guessing many accounts). */
+        char limit_key[STITCH_LIMIT_KEY_MAX] = "", address_key[STITCH_LIMIT_KEY_MAX] = "";
         if (attempt) {
                 uint64_t retry_after = 0, now = stitch_now_usec(CLOCK_MONOTONIC);
-                if (stitch_callerlimit_check(m->callerlimit, l->cred.uid, now, &retry_after) == -EBUSY) {
+                r = 0;
+                if (!l->app && stitch_callerlimit_check(m->callerlimit, l->cred.uid, now, &retry_after) == -EBUSY) {
                         log_notice("Login for %s via %s refused: uid %u logged in too often (CallerLoginsPerMinute=%u).",
                                    l->user, l->service, (unsigned) l->cred.uid, m->config.caller_logins_per_minute);
                         r = -EBUSY;
-                } else if ((r = stitch_limit_key_for_login(m, l->user, limit_key)) < 0) {
+                } else if ((r = stitch_limit_key_for_login(m, l, limit_key)) < 0) {
                         drop_state(provider, state);
                         return fail_errno(ret, r, "user lookup");
-                } else if ((r = stitch_ratelimit_begin(m->ratelimit, limit_key, now, &retry_after)) == -EBUSY)
+                }
+                if (r >= 0 && l->app) {
+                        stitch_limit_key_for_address(l->rhost, address_key);
+                        r = stitch_ratelimit_begin(m->ratelimit, address_key, now, &retry_after);
+                }
+                if (r >= 0 && limit_key[0])
+                        r = stitch_ratelimit_begin(m->ratelimit, limit_key, now, &retry_after);
+                if (r == -EBUSY && retry_after > 0)
                         log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", l->user,
                                    l->service, (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
                 if (r == -EBUSY) {
@@ -192,15 +202,25 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 return fail_errno(ret, r, "login");
 
         _cleanup_(stitch_user_freep) struct stitch_user *u = TAKE_PTR(pr.user);
-        if (attempt)
+        if (attempt && limit_key[0])
                 stitch_ratelimit_success(m->ratelimit, limit_key);
-        stitch_callerlimit_count(m->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
+        if (attempt && address_key[0])
+                stitch_ratelimit_success(m->ratelimit, address_key);
+        if (!l->app)
+                stitch_callerlimit_count(m->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
         __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
+        ret->provider = provider;
+        if (identify_only) {
+                ret->user = TAKE_PTR(u);
+                ret->outcome = STITCH_LOGIN_IDENTIFIED;
+                return 0;
+        }
 
         r = stitch_session_start(m, u, provider->name, l, &ret->tokens);
         if (r < 0)
                 return fail_errno(ret, r, "creating the session");
-        log_info("Login of %s (user %s) via %s with %s.", l->user, u->id, l->service, provider->name);
+        log_info("Login of %s (user %s) via %s with %s.", isempty(l->user) ? "an app user" : l->user, u->id, l->service,
+                 provider->name);
         ret->outcome = STITCH_LOGIN_SESSION;
         return 0;
 }
@@ -244,8 +264,8 @@ static int continue_conversation(struct stitch_manager *m, const struct stitch_l
                 state = NULL;
         }
         if (c->provider->choose)
-                return run_provider(m, &l, c->provider, &credentials, NULL, NULL, ret);
-        return run_provider(m, &l, c->provider, &credentials, state, c->provider, ret);
+                return run_provider(m, &l, c->provider, &credentials, NULL, NULL, false, ret);
+        return run_provider(m, &l, c->provider, &credentials, state, c->provider, false, ret);
 }
 
 int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request *req,
@@ -256,11 +276,15 @@ int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request
                 return continue_conversation(m, req, ret);
 
         const struct stitch_login *l = &req->login;
-        if (isempty(l->user))
+        if (l->app) {
+                /* App logins name no Unix account: the PAM policy does not apply. */
+                if (!l->user || !l->service)
+                        return fail_parameter(ret, "user", "user must be given");
+        } else if (isempty(l->user))
                 return fail_parameter(ret, "user", "user must not be empty");
-        if (!stitch_service_allowed(m->config.services, l->service))
+        else if (!stitch_service_allowed(m->config.services, l->service))
                 return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "service '%s' may not use stitch", l->service);
-        if (!stitch_caller_may_act_for(l->cred.uid, l->user))
+        else if (!stitch_caller_may_act_for(l->cred.uid, l->user))
                 return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "uid %u may only log in as its own Unix account",
                             (unsigned) l->cred.uid);
 
@@ -274,10 +298,11 @@ int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request
         struct stitch_credentials credentials = *l->credentials;
         struct stitch_login copy = *l;
         copy.credentials = &credentials;
-        return run_provider(m, &copy, provider, &credentials, NULL, NULL, ret);
+        return run_provider(m, &copy, provider, &credentials, NULL, NULL, req->identify_only, ret);
 }
 
 void stitch_login_result_done(struct stitch_login_result *r) {
         stitch_login_tokens_done(&r->tokens);
+        r->user = stitch_user_free(r->user);
         explicit_bzero(&r->ask, sizeof(r->ask));
 }

@@ -17,6 +17,9 @@
 struct stitch_login_request {
         const char *provider;     /* NULL or "auto": picked by the credentials */
         const char *conversation; /* continues the login that asked (its id) */
+        /* Only find the user the credentials name (identity linking): no
+         * session; the outcome is STITCH_LOGIN_IDENTIFIED. */
+        bool identify_only;
         /* user and service are required unless a conversation is continued
          * (then they may be repeated, and must be the same) */
         struct stitch_login login;
@@ -26,6 +29,7 @@ enum stitch_login_outcome {
         STITCH_LOGIN_SESSION, /* tokens */
         STITCH_LOGIN_ASK,     /* conversation, ask */
         STITCH_LOGIN_FAILED,  /* failure, message (and parameter, retry_after_usec, error) */
+        STITCH_LOGIN_IDENTIFIED, /* user, provider (identify_only) */
 };
 
 enum stitch_login_failure {
@@ -50,6 +54,9 @@ struct stitch_login_result {
         struct stitch_ask ask;
 
         struct stitch_login_tokens tokens;
+
+        struct stitch_user *user;               /* IDENTIFIED */
+        const struct stitch_provider *provider; /* IDENTIFIED, SESSION */
 
         /* Whatever the outcome: an authtok answer was not a password. */
         bool authtok_is_not_password;

@@ -78,8 +78,10 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         r = stitch_session_id_new(s.id);
         if (r < 0)
                 return r;
-        r = stitch_objectid_new(s.device_id);
-        if (r < 0)
+        /* An app keeps its device id across logins (the SDKs send it back). */
+        if (l->device_id && stitch_objectid_valid(l->device_id) && !streq(l->device_id, STITCH_DEVICE_NONE))
+                memcpy(s.device_id, l->device_id, sizeof(s.device_id));
+        else if ((r = stitch_objectid_new(s.device_id)) < 0)
                 return r;
         memcpy(s.user_id, u->id, sizeof(s.user_id));
         r = stitch_secret_new(STITCH_REFRESH_PREFIX, &refresh);
@@ -107,7 +109,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         s.created_usec = (int64_t) stitch_now_usec(CLOCK_REALTIME);
         s.refresh_expires = now + (int64_t) (m->config.refresh_token_lifetime_usec / USEC_PER_SEC);
         s.access_expires = expires;
-        s.uid = stitch_lookup_uid(l->user, &uid) >= 0 ? (int64_t) uid : -1;
+        s.uid = !l->app && stitch_lookup_uid(l->user, &uid) >= 0 ? (int64_t) uid : -1;
 
         r = m->store_ops->session_create(m->store, &s);
         if (r < 0)

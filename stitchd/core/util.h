@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "macro.h"
 #include "store/store.h"
 
 /* Fills buf with cryptographically secure random bytes. */
@@ -16,6 +17,8 @@ int stitch_random_bytes(void *buf, size_t n);
 /* A new ObjectId (12 bytes: 4 seconds, 5 random per process, 3 counter) as 24 hex chars. */
 int stitch_objectid_new(char ret[STITCH_ID_LEN + 1]);
 bool stitch_objectid_valid(const char *s);
+/* The device id Stitch clients send for "none". */
+#define STITCH_DEVICE_NONE "000000000000000000000000"
 
 /* A new session id: STITCH_ID_LEN characters from [A-Za-z0-9], uniformly
  * random (about 142 bits), so that knowing one's own session ids says

@@ -17,15 +17,16 @@ static int anon_begin(struct stitch_manager *m, const struct stitch_login *l, st
         const struct stitch_config *c = &m->config;
         int r;
 
-        /* Only services named explicitly: "*" is never accepted here, so anonymous
+        /* Over the app API, Enabled=yes is enough (as in Stitch); for Unix
+         * logins, only services named explicitly: "*" is never accepted here, so anonymous
          * logins can't leak into sshd or sudo by a wildcard. */
-        bool listed = false;
-        for (char *const *s = c->anon_services; l->service && s && *s; s++)
+        bool listed = l->app;
+        for (char *const *s = c->anon_services; !l->app && l->service && s && *s; s++)
                 if (streq(*s, l->service))
                         listed = true;
         if (!listed)
                 return -EPERM;
-        if (!c->anon_unix_user || !streq(l->user, c->anon_unix_user))
+        if (!l->app && (!c->anon_unix_user || !streq(l->user, c->anon_unix_user)))
                 return -EPERM;
 
         _cleanup_(stitch_user_freep) struct stitch_user *u = calloc(1, sizeof(*u));
@@ -53,7 +54,7 @@ static int anon_begin(struct stitch_manager *m, const struct stitch_login *l, st
         r = m->store_ops->user_create(m->store, u, NULL);
         if (r < 0)
                 return r;
-        log_info("Created anonymous user %s for %s via %s.", u->id, l->user, l->service);
+        log_info("Created anonymous user %s for %s via %s.", u->id, l->app ? "an app" : l->user, l->service);
         ret->user = TAKE_PTR(u);
         return STITCH_PROVIDER_DONE;
 }
@@ -69,4 +70,6 @@ const struct stitch_provider stitch_provider_anon = {
         .no_credentials = true,
         .begin = anon_begin,
         .maps_to = anon_maps_to,
+        .app_failure_code = "AuthError",
+        .app_failure_message = "anonymous logins are not allowed",
 };

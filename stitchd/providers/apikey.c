@@ -55,7 +55,8 @@ static int apikey_begin(struct stitch_manager *m, const struct stitch_login *l, 
                 return -EACCES;
         if (r < 0)
                 return r;
-        if (u->disabled || !streq_ptr(u->unix_name, l->user))
+        /* A login as a Unix account: only as the key owner's. */
+        if (u->disabled || (!l->app && !streq_ptr(u->unix_name, l->user)))
                 return -EACCES;
 
         ret->user = TAKE_PTR(u);
@@ -66,4 +67,7 @@ const struct stitch_provider stitch_provider_apikey = {
         .name = "api-key",
         .enabled = apikey_enabled,
         .begin = apikey_begin,
+        .app_fields = {{"key", "key"}},
+        .app_failure_code = "AuthError",
+        .app_failure_message = "invalid API key",
 };

@@ -41,10 +41,15 @@ int stitch_credentials_put(struct stitch_credentials *c, const char *name, const
 
 /* Who logs in, where, and with what. */
 struct stitch_login {
-        const char *user;    /* Unix name asked for (PAM_USER) */
+        /* An app login (the HTTP API): no Unix account is asked for; the
+         * credentials alone name the user, and user is the account name
+         * the person typed (local-userpass: the email), or "". */
+        bool app;
+        const char *user;    /* Unix name asked for (PAM_USER); app: see above */
         const char *service; /* PAM service ("" if none) */
         const char *rhost, *tty, *ruser;
-        struct ucred cred;   /* the caller, by SO_PEERCRED */
+        struct ucred cred;   /* the caller, by SO_PEERCRED (app: none, uid -1) */
+        const char *device_id; /* app: the client's device id to keep, or NULL */
         bool interactive;    /* the caller can show prompts */
         const struct stitch_credentials *credentials;
 };
@@ -99,6 +104,19 @@ struct stitch_provider {
         bool (*enabled)(const struct stitch_config *c);
         /* Needs no credential at all (anon-user): every begin is an attempt. */
         bool no_credentials;
+        /* Its identities may be linked onto another user (not anonymous
+         * ones, not API keys: those belong to the user that has them). */
+        bool linkable;
+        /* Its identity is the user's email and password (unlinking it
+         * clears both). */
+        bool identity_is_email;
+        /* App logins (the HTTP API): which members of the login body are
+         * which credentials ("user" is the account name, struct
+         * stitch_login's user), and how a failed one is answered there. */
+        struct {
+                const char *member, *credential;
+        } app_fields[STITCH_CREDENTIALS_MAX];
+        const char *app_failure_code, *app_failure_message;
         /* First round. Returns STITCH_PROVIDER_DONE or _ASK, or: -EACCES bad
          * credentials (unknown user, wrong secret, disabled user, mapping
          * mismatch: indistinguishable), -EPERM not allowed here (service),
@@ -137,6 +155,8 @@ bool stitch_provider_type_known(const char *name);
 /* The user a Unix login name refers to: unix_name first, then
  * NAME@EmailDomain (local-userpass mapping). -ENOENT if none. */
 int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
+/* The user the login names: as above, or for an app login by email. */
+int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret);
 
 /* local-userpass's check, also used by ChangePassword: the user 'name'
  * refers to, if 'password' is theirs (same errors as begin). Always costs
@@ -151,8 +171,13 @@ int stitch_userpass_verify(struct stitch_manager *m, const char *name, const cha
  * limiter tells nothing about which names exist). */
 #define STITCH_LIMIT_KEY_MAX (5 + 256 + 1)
 void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]);
-/* Resolves name (store lookup); -errno only when the store fails. */
-int stitch_limit_key_for_login(struct stitch_manager *m, const char *name, char ret[static STITCH_LIMIT_KEY_MAX]);
+/* Resolves the login's name (store lookup); -errno only when the store
+ * fails. An app login without a name (API key, anonymous) has no account
+ * key: 0 with ret empty. */
+int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,
+                               char ret[static STITCH_LIMIT_KEY_MAX]);
+/* The client address's key ("addr:ADDRESS") for app logins. */
+void stitch_limit_key_for_address(const char *address, char ret[static STITCH_LIMIT_KEY_MAX]);
 
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);

@@ -22,13 +22,29 @@ int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, s
         return m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, ret);
 }
 
+int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret) {
+        if (l->app)
+                return isempty(l->user) ? -ENOENT : m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, l->user, ret);
+        return stitch_user_find_by_login_name(m, l->user, ret);
+}
+
 void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]) {
         snprintf(ret, STITCH_LIMIT_KEY_MAX, "user:%s", user_id);
 }
 
-int stitch_limit_key_for_login(struct stitch_manager *m, const char *name, char ret[static STITCH_LIMIT_KEY_MAX]) {
+void stitch_limit_key_for_address(const char *address, char ret[static STITCH_LIMIT_KEY_MAX]) {
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "addr:%s", address ? address : "");
+}
+
+int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,
+                               char ret[static STITCH_LIMIT_KEY_MAX]) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        int r = stitch_user_find_by_login_name(m, name, &u);
+        const char *name = l->user ? l->user : "";
+        if (l->app && isempty(name)) {
+                ret[0] = 0;
+                return 0;
+        }
+        int r = stitch_user_find_for_login(m, l, &u);
         if (r >= 0) {
                 stitch_limit_key_for_user(u->id, ret);
                 return 0;
@@ -36,22 +52,17 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const char *name, char 
         if (r != -ENOENT)
                 return r;
         /* Longer names never reach a provider (the wire caps them at 256). */
-        snprintf(ret, STITCH_LIMIT_KEY_MAX, "name:%s", name);
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "%s:%s", l->app ? "email" : "name", name);
         return 0;
 }
 
-int stitch_userpass_verify(struct stitch_manager *m, const char *name, const char *password,
+/* Checks password against u's (NULL: no such user; taken either way). */
+static int verify_password(struct stitch_manager *m, struct stitch_user *found, const char *password,
                            struct stitch_user **ret_user) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = found;
         _cleanup_free_ char *hash = NULL;
         int r;
 
-        if (!password)
-                return -EINVAL;
-
-        r = stitch_user_find_by_login_name(m, name, &u);
-        if (r < 0 && r != -ENOENT)
-                return r;
         if (u) {
                 r = m->store_ops->password_get(m->store, u->id, &hash);
                 if (r < 0 && r != -ENOENT)
@@ -83,6 +94,17 @@ int stitch_userpass_verify(struct stitch_manager *m, const char *name, const cha
         return 0;
 }
 
+int stitch_userpass_verify(struct stitch_manager *m, const char *name, const char *password,
+                           struct stitch_user **ret_user) {
+        struct stitch_user *u = NULL;
+        if (!password)
+                return -EINVAL;
+        int r = stitch_user_find_by_login_name(m, name, &u);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return verify_password(m, u, password, ret_user);
+}
+
 static int userpass_begin(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret) {
         const char *password = stitch_credentials_get(l->credentials, "password");
         const char *reason;
@@ -97,7 +119,11 @@ static int userpass_begin(struct stitch_manager *m, const struct stitch_login *l
                 log_info("Login for %s via %s refused: %s.", l->user, l->service, reason);
                 return -EACCES;
         }
-        int r = stitch_userpass_verify(m, l->user, password, &ret->user);
+        struct stitch_user *u = NULL;
+        int r = stitch_user_find_for_login(m, l, &u);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = verify_password(m, u, password, &ret->user);
         return r < 0 ? r : STITCH_PROVIDER_DONE;
 }
 
@@ -105,4 +131,9 @@ const struct stitch_provider stitch_provider_userpass = {
         .name = "local-userpass",
         .enabled = userpass_enabled,
         .begin = userpass_begin,
+        .linkable = true,
+        .identity_is_email = true,
+        .app_fields = {{"username", "user"}, {"password", "password"}},
+        .app_failure_code = "InvalidPassword",
+        .app_failure_message = "invalid username/password",
 };

@@ -179,6 +179,12 @@ enum stmt_id {
         ST_USER_DELETE,
         ST_USER_TOUCH,
         ST_USER_IDLE_ANONYMOUS,
+        ST_IDENTITIES_MOVE,
+        ST_PASSWORD_MOVE,
+        ST_APIKEYS_MOVE,
+        ST_IDENTITY_DELETE,
+        ST_IDENTITY_COUNT_OF_USER,
+        ST_PASSWORD_DELETE,
 
         ST_PASSWORD_GET,
         ST_PASSWORD_SET,
@@ -248,6 +254,14 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2 WHERE id = ?1",
         [ST_USER_UPDATE] = "UPDATE users SET email = ?2, name = ?3, unix_name = ?4, data = ?5 WHERE id = ?1",
         [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+        /* Moved identities go last (after the user's own), in their order. */
+        [ST_IDENTITIES_MOVE] = "UPDATE identities SET user_id = ?2, rowid = rowid + (SELECT max(rowid) FROM identities) "
+                               "WHERE user_id = ?1",
+        [ST_PASSWORD_MOVE] = "UPDATE OR IGNORE passwords SET user_id = ?2 WHERE user_id = ?1",
+        [ST_APIKEYS_MOVE] = "UPDATE OR IGNORE api_keys SET user_id = ?2 WHERE user_id = ?1",
+        [ST_IDENTITY_DELETE] = "DELETE FROM identities WHERE id = ?2 AND user_id = ?1",
+        [ST_IDENTITY_COUNT_OF_USER] = "SELECT count(*) FROM identities WHERE user_id = ?1",
+        [ST_PASSWORD_DELETE] = "DELETE FROM passwords WHERE user_id = ?1",
         [ST_USER_TOUCH] = "UPDATE users SET last_authentication_date = ?2 WHERE id = ?1",
         /* Idle: no login since the cutoff, and no live session used since the
          * cutoff either (a long PAM login keeps refreshing without a new login). */
@@ -1501,6 +1515,92 @@ static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *
         return tx_end(c, r);
 }
 
+/* Runs a prepared statement with one or two text parameters. */
+static int exec_ids(struct conn *c, int which, const char *a, const char *b, const char *what, int *ret_changes) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = conn_stmt(c, which, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, a) || (b && bind_text(st, 2, b)))
+                return bind_failed(c, what);
+        int changes = 0;
+        r = exec_stmt(c, st, what, &changes);
+        if (r >= 0 && ret_changes)
+                *ret_changes = changes;
+        return r;
+}
+
+static int user_update_tx(struct conn *c, const struct stitch_user *u) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = conn_stmt(c, ST_USER_UPDATE, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, u->id) || bind_text(st, 2, u->email) || bind_text(st, 3, u->name) ||
+            bind_text(st, 4, u->unix_name) || bind_text(st, 5, u->data_json ?: "{}"))
+                return bind_failed(c, "user_update");
+        return update_by_id(c, st, "user_update");
+}
+
+static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const struct stitch_user *into) {
+        int r;
+
+        if (isempty(from_id) || !into || isempty(into->id) || streq(from_id, into->id))
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = user_exists(c, from_id);
+        if (r == 0)
+                r = -ENOENT;
+        if (r > 0)
+                r = user_exists(c, into->id) > 0 ? 0 : -ENOENT;
+        if (r >= 0)
+                r = exec_ids(c, ST_IDENTITIES_MOVE, from_id, into->id, "user_merge identities", NULL);
+        if (r >= 0)
+                r = exec_ids(c, ST_PASSWORD_MOVE, from_id, into->id, "user_merge password", NULL);
+        if (r >= 0)
+                r = exec_ids(c, ST_APIKEYS_MOVE, from_id, into->id, "user_merge api keys", NULL);
+        /* The emptied account goes first: its email and unix_name are unique. */
+        if (r >= 0)
+                r = exec_ids(c, ST_USER_DELETE, from_id, NULL, "user_merge delete", NULL);
+        if (r >= 0)
+                r = user_update_tx(c, into);
+        return tx_end(c, r);
+}
+
+static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
+                                  bool drop_password) {
+        int r, changes = 0;
+
+        if (!updated || isempty(updated->id) || isempty(identity_id))
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = exec_ids(c, ST_IDENTITY_DELETE, updated->id, identity_id, "identity_remove", &changes);
+        if (r >= 0 && changes == 0)
+                r = -ENOENT;
+        if (r >= 0) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                r = conn_stmt(c, ST_IDENTITY_COUNT_OF_USER, &st);
+                if (r >= 0 && bind_text(st, 1, updated->id))
+                        r = bind_failed(c, "identity_remove");
+                if (r >= 0)
+                        r = step(c, st, "identity_remove");
+                if (r > 0)
+                        r = sqlite3_column_int64(st, 0) > 0 ? 0 : -EPERM; /* never the last one */
+                else if (r == 0)
+                        r = -EIO;
+        }
+        if (r >= 0 && drop_password)
+                r = exec_ids(c, ST_PASSWORD_DELETE, updated->id, NULL, "identity_remove password", NULL);
+        if (r >= 0)
+                r = user_update_tx(c, updated);
+        return tx_end(c, r);
+}
+
 static int user_delete_tx(struct conn *c, const char *id, int64_t now, struct strv *ids) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
@@ -2485,6 +2585,8 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .user_count = sqlite_user_count,
         .user_set_disabled = sqlite_user_set_disabled,
         .user_update = sqlite_user_update,
+        .user_merge = sqlite_user_merge,
+        .identity_remove = sqlite_identity_remove,
         .user_delete = sqlite_user_delete,
         .user_touch = sqlite_user_touch,
         .user_delete_idle_anonymous = sqlite_user_delete_idle_anonymous,

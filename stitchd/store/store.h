@@ -141,6 +141,16 @@ struct stitch_store_ops {
         /* Revokes all sessions (reason "delete"), returns their ids, then deletes the
          * user with identities, password and API keys. -ENOENT. */
         int (*user_delete)(struct stitch_store *s, const char *id, int64_t now, char ***ret_revoked);
+        /* Identity linking: moves every identity, the password and the API
+         * keys of user from_id to into->id, deletes from_id (which has no
+         * sessions: never logged in), then writes into's email/name/
+         * unix_name/data_json; one transaction. -ENOENT if either is gone. */
+        int (*user_merge)(struct stitch_store *s, const char *from_id, const struct stitch_user *into);
+        /* Removes one identity of updated->id (and its password if
+         * drop_password), then writes updated's fields; one transaction.
+         * -ENOENT no such identity of that user, -EPERM it is the last one. */
+        int (*identity_remove)(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
+                               bool drop_password);
         int (*user_touch)(struct stitch_store *s, const char *id, int64_t now);
         /* Deletes users whose only identity is anon-user and whose
          * last_authentication_date (or creation_date) < cutoff; *ret_n = how many. */

@@ -643,7 +643,7 @@ static void test_cross_key(void **state) {
         expect_errors("[Tokens]\nAccessTokenLifetime=2h\nRefreshTokenLifetime=1h 30min\n",
                       "test.conf: RefreshTokenLifetime=1h 30min must not be shorter than AccessTokenLifetime=2h\n");
         expect_errors("[Provider.anon-user]\nEnabled=yes\n",
-                      "test.conf: [Provider.anon-user] Enabled=yes requires UnixUser=\n");
+                      "test.conf: [Provider.anon-user] Enabled=yes requires UnixUser= (PAM logins) or [Http] Listen= (app logins)\n");
         expect_errors("[Daemon]\nAuthSocket=/run/x\nAdminSocket=/run/x\n",
                       "test.conf: AuthSocket= and AdminSocket= must be different paths\n");
 

@@ -1061,6 +1061,62 @@ static void test_idle_anonymous(void **state) {
         assert_int_equal(n, 0);
 }
 
+static void test_user_merge_and_unlink(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL, *v = NULL;
+        char a[STITCH_ID_LEN + 1], b[STITCH_ID_LEN + 1], *hash = NULL;
+
+        /* 1: anonymous, logged in. 2: a registration (email, password, a key), never logged in. */
+        assert_int_equal(create_user(f->store, 1, "anon-user", NULL, NULL, T0 - 100, T0 - 50), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "reg@example.com", NULL, T0 - 100, 0), 0);
+        user_id(a, 1);
+        user_id(b, 2);
+        assert_int_equal(ops->password_set(f->store, b, "$argon2id$merge"), 0);
+        struct stitch_apikey k = {.name = (char *) "k", .creation_date = T0};
+        make_id(k.id, 5, 1);
+        memcpy(k.user_id, b, sizeof(k.user_id));
+        make_hash(k.hash, 5, 1);
+        assert_int_equal(ops->apikey_create(f->store, &k), 0);
+
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, a, &u), 0);
+        u->email = strdup("reg@example.com");
+        assert_int_equal(ops->user_merge(f->store, b, u), 0);
+        assert_int_equal(ops->user_merge(f->store, b, u), -ENOENT); /* it is gone */
+        u = stitch_user_free(u);
+
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, b, &v), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "reg@example.com", &u), 0);
+        assert_string_equal(u->id, a);
+        assert_int_equal(u->n_identities, 2);
+        /* Linked identities come after the user's own. */
+        assert_string_equal(u->identities[0].provider_type, "anon-user");
+        assert_string_equal(u->identities[1].provider_type, "local-userpass");
+        assert_int_equal(ops->password_get(f->store, a, &hash), 0);
+        assert_string_equal(hash, "$argon2id$merge");
+        free(hash);
+        hash = NULL;
+        struct stitch_apikey *got = NULL;
+        assert_int_equal(ops->apikey_get(f->store, k.id, &got), 0);
+        assert_string_equal(got->user_id, a);
+        got = stitch_apikey_free(got);
+
+        /* Unlinking the email identity takes the email and the password. */
+        char ident[STITCH_ID_LEN + 1];
+        memcpy(ident, u->identities[1].id, sizeof(ident));
+        free(u->email);
+        u->email = NULL;
+        assert_int_equal(ops->identity_remove(f->store, u, "000000000000000000000000", true), -ENOENT);
+        assert_int_equal(ops->identity_remove(f->store, u, ident, true), 0);
+        assert_int_equal(ops->password_get(f->store, a, &hash), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "reg@example.com", &v), -ENOENT);
+        memcpy(ident, u->identities[0].id, sizeof(ident));
+        assert_int_equal(ops->identity_remove(f->store, u, ident, false), -EPERM); /* never the last one */
+        u = stitch_user_free(u);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, a, &u), 0);
+        assert_int_equal(u->n_identities, 1); /* the refused removal changed nothing */
+        u = stitch_user_free(u);
+}
+
 static void test_signing_keys(void **state) {
         struct fixture *f = *state;
         struct stitch_signing_key **a = NULL;
@@ -1368,6 +1424,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_revocation_and_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_disable_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_anonymous, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_merge_and_unlink, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),

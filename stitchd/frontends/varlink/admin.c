@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/apikeys.h"
+#include "core/link.h"
 #include "frontends/varlink/call.h"
 #include "log.h"
 #include "frontends/varlink/objects-json.h"
@@ -394,10 +396,7 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
         if (p.unix_name && (!p.server || !stitch_unix_name_valid(p.unix_name)))
                 return stitch_call_invalid_parameter(c, "unix_name", "unix_name is for server keys and must be a valid Unix name");
 
-        struct stitch_apikey k = {0};
-        r = stitch_objectid_new(k.id);
-        if (r < 0)
-                return stitch_call_errno(c, r, "id");
+        char user_id[STITCH_ID_LEN + 1], key_id[STITCH_ID_LEN + 1];
         if (p.server) {
                 /* A server key creates its own user of type "server". */
                 struct stitch_user su = {0};
@@ -427,22 +426,14 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
                         return stitch_call_invalid_parameter(c, "unix_name", "unix_name is already used by another user");
                 if (r < 0)
                         return stitch_call_errno(c, r, "creating the server user");
-                memcpy(k.user_id, su.id, sizeof(k.user_id));
+                memcpy(user_id, su.id, sizeof(user_id));
         } else {
                 if (resolve_user(c, p.user, &u) < 0)
                         return 0;
-                memcpy(k.user_id, u->id, sizeof(k.user_id));
+                memcpy(user_id, u->id, sizeof(user_id));
         }
 
-        r = stitch_secret_new(STITCH_APIKEY_PREFIX, &key);
-        if (r < 0)
-                return stitch_call_errno(c, r, "generating the key");
-        r = stitch_sha256(key, strlen(key), k.hash);
-        if (r < 0)
-                return stitch_call_errno(c, r, "hashing the key");
-        k.name = (char *) p.name;
-        k.creation_date = stitch_now();
-        r = m->store_ops->apikey_create(m->store, &k);
+        r = stitch_apikey_issue(m, user_id, p.name, key_id, &key);
         if (r == -EDQUOT)
                 return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "a user may have at most %d API keys",
                                          STITCH_MAX_USER_APIKEYS);
@@ -450,13 +441,13 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
                 return stitch_call_invalid_parameter(c, "name", "this user already has a key named %s", p.name);
         if (r < 0)
                 return stitch_call_errno(c, r, "storing the key");
-        log_info("API key %s (%s) created for user %s by uid %u.", k.id, p.name, k.user_id, (unsigned) c->cred.uid);
+        log_info("API key %s was created by uid %u.", key_id, (unsigned) c->cred.uid);
 
         cJSON *reply = cJSON_CreateObject();
-        cJSON_AddStringToObject(reply, "_id", k.id);
+        cJSON_AddStringToObject(reply, "_id", key_id);
         cJSON_AddStringToObject(reply, "key", key);
         cJSON_AddStringToObject(reply, "name", p.name);
-        cJSON_AddStringToObject(reply, "user_id", k.user_id);
+        cJSON_AddStringToObject(reply, "user_id", user_id);
         cJSON_AddBoolToObject(reply, "disabled", false);
         return stitch_call_reply(c, reply);
 }
@@ -621,4 +612,120 @@ int stitch_method_admin_key_list(struct stitch_call *c) {
 
 int stitch_method_admin_key_jwks(struct stitch_call *c) {
         return stitch_method_token_jwks(c);
+}
+
+struct link_params {
+        const char *user, *provider, *email, *password, *key;
+};
+
+int stitch_method_admin_user_link(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct link_params, user), true, 256},
+                {"provider", STITCH_PARAM_STRING, offsetof(struct link_params, provider), true, 64},
+                {"email", STITCH_PARAM_STRING, offsetof(struct link_params, email), false, 254},
+                {"password", STITCH_PARAM_STRING, offsetof(struct link_params, password), false, 4 * 128},
+                {"key", STITCH_PARAM_STRING, offsetof(struct link_params, key), false, 256},
+        };
+        struct stitch_manager *m = c->manager;
+        struct link_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        struct stitch_credentials creds = {0};
+        struct stitch_link_result res;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        if (!stitch_provider_type_known(p.provider))
+                return stitch_call_invalid_parameter(c, "provider", "unknown provider '%s'", p.provider);
+        if ((p.password && stitch_credentials_put(&creds, "password", p.password) < 0) ||
+            (p.key && stitch_credentials_put(&creds, "key", p.key) < 0))
+                return stitch_call_errno(c, -E2BIG, "credentials");
+        /* The credential names its account as an app login does (by email). */
+        struct stitch_login_request req = {
+                .provider = p.provider,
+                .login = {
+                        .app = true,
+                        .user = p.email ? p.email : "",
+                        .service = "stitchctl",
+                        .rhost = "admin",
+                        .cred = c->cred,
+                        .credentials = &creds,
+                },
+        };
+        int r = stitch_link_run(m, u->id, &req, &res);
+        if (r < 0) {
+                stitch_link_result_done(&res);
+                return stitch_call_errno(c, r, "linking");
+        }
+        switch (res.outcome) {
+        case STITCH_LINK_LINKED:
+        case STITCH_LINK_ALREADY: {
+                log_info("Identity (%s) linked onto user %s by uid %u%s.", p.provider, u->id, (unsigned) c->cred.uid,
+                         res.outcome == STITCH_LINK_ALREADY ? " (it was already)" : "");
+                cJSON *reply = cJSON_CreateObject();
+                cJSON_AddStringToObject(reply, "user_id", u->id);
+                cJSON_AddBoolToObject(reply, "linked", res.outcome == STITCH_LINK_LINKED);
+                cJSON_AddItemToObject(reply, "user", stitch_user_to_json(res.user));
+                stitch_call_reply(c, reply);
+                break;
+        }
+        case STITCH_LINK_IN_USE:
+                stitch_call_error(c, STITCH_ERROR_IDENTITY_IN_USE, "the identity belongs to another user");
+                break;
+        case STITCH_LINK_NOT_LINKABLE:
+                stitch_call_invalid_parameter(c, "provider", "%s", res.message);
+                break;
+        case STITCH_LINK_NO_USER:
+                stitch_call_error(c, STITCH_ERROR_USER_DISABLED, "user %s is disabled", u->id);
+                break;
+        case STITCH_LINK_LOGIN_FAILED:
+                switch (res.login.failure) {
+                case STITCH_LOGIN_TOO_MANY_ATTEMPTS:
+                        stitch_call_too_many_attempts(c, res.login.retry_after_usec);
+                        break;
+                case STITCH_LOGIN_INVALID_PARAMETER:
+                        stitch_call_invalid_parameter(c, res.login.parameter[0] ? res.login.parameter : NULL, "%s",
+                                                      res.login.message);
+                        break;
+                case STITCH_LOGIN_INTERNAL:
+                        stitch_call_errno(c, res.login.error ? res.login.error : -EIO, "linking");
+                        break;
+                default:
+                        stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid credentials");
+                }
+                break;
+        }
+        stitch_link_result_done(&res);
+        return 0;
+}
+
+struct unlink_params {
+        const char *user, *identity_id;
+};
+
+int stitch_method_admin_user_unlink(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct unlink_params, user), true, 256},
+                {"identity_id", STITCH_PARAM_STRING, offsetof(struct unlink_params, identity_id), true, 64},
+        };
+        struct stitch_manager *m = c->manager;
+        struct unlink_params p = {0};
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (resolve_user(c, p.user, &u) < 0)
+                return 0;
+        int r = stitch_identity_unlink(m, u->id, p.identity_id);
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "user %s has no identity %s", u->id, p.identity_id);
+        if (r == -EPERM)
+                return stitch_call_invalid_parameter(c, "identity_id", "the last identity of a user cannot be removed");
+        if (r < 0)
+                return stitch_call_errno(c, r, "unlinking");
+        log_info("Identity %s unlinked from user %s by uid %u.", p.identity_id, u->id, (unsigned) c->cred.uid);
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "user_id", u->id);
+        return stitch_call_reply(c, reply);
 }

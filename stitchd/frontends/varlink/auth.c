@@ -129,6 +129,8 @@ static cJSON *tokens_to_json(const struct stitch_login_tokens *t) {
 
 static int login_reply(struct stitch_call *c, const struct stitch_login_result *res) {
         switch (res->outcome) {
+        case STITCH_LOGIN_IDENTIFIED: /* never asked for here */
+                return stitch_call_errno(c, -EINVAL, "login");
         case STITCH_LOGIN_SESSION:
         case STITCH_LOGIN_ASK: {
                 /* Out of memory here must be an error, never an empty success. */
@@ -541,7 +543,7 @@ int stitch_method_change_password(struct stitch_call *c) {
 
         uint64_t retry_after = 0;
         char limit_key[STITCH_LIMIT_KEY_MAX];
-        r = stitch_limit_key_for_login(m, p.user, limit_key);
+        r = stitch_limit_key_for_login(m, &(struct stitch_login) {.user = p.user}, limit_key);
         if (r < 0)
                 return stitch_call_errno(c, r, "user lookup");
         if (stitch_ratelimit_begin(m->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY)

@@ -12,6 +12,7 @@
 #include "manager.h"
 
 #define STITCH_ERROR_INVALID_CREDENTIALS "io.stitch.Error.InvalidCredentials"
+#define STITCH_ERROR_IDENTITY_IN_USE "io.stitch.Error.IdentityInUse"
 #define STITCH_ERROR_USER_DISABLED "io.stitch.Error.UserDisabled"
 #define STITCH_ERROR_SESSION_INVALID "io.stitch.Error.SessionInvalid"
 #define STITCH_ERROR_PERMISSION_DENIED "io.stitch.Error.PermissionDenied"
@@ -125,6 +126,8 @@ int stitch_method_admin_user_enable(struct stitch_call *c);
 int stitch_method_admin_user_delete(struct stitch_call *c);
 int stitch_method_admin_user_revoke(struct stitch_call *c);
 int stitch_method_admin_user_unlock(struct stitch_call *c);
+int stitch_method_admin_user_link(struct stitch_call *c);
+int stitch_method_admin_user_unlink(struct stitch_call *c);
 int stitch_method_admin_user_set_password(struct stitch_call *c);
 int stitch_method_admin_apikey_create(struct stitch_call *c);
 int stitch_method_admin_apikey_list(struct stitch_call *c);

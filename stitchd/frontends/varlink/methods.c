@@ -24,6 +24,8 @@ static const struct stitch_method methods[] = {
         {"io.stitch.Admin.UserDelete", stitch_method_admin_user_delete, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserRevoke", stitch_method_admin_user_revoke, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserUnlock", stitch_method_admin_user_unlock, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},
+        {"io.stitch.Admin.UserLink", stitch_method_admin_user_link, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},
+        {"io.stitch.Admin.UserUnlink", stitch_method_admin_user_unlink, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserSetPassword", stitch_method_admin_user_set_password, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},
         {"io.stitch.Admin.ApiKeyCreate", stitch_method_admin_apikey_create, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},
         {"io.stitch.Admin.ApiKeyList", stitch_method_admin_apikey_list, STITCH_METHOD_ADMIN | STITCH_METHOD_SLOW},

@@ -882,17 +882,23 @@ static int add_listener(struct stitch_server *s, int fd, bool admin, const char 
         return 0;
 }
 
-int stitch_server_listen(struct stitch_server *s) {
+int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
         struct stitch_config *cfg = &s->manager->config;
         char **names = NULL;
         int fd_auth = -1, fd_admin = -1, r;
 
+        *ret_http_fd = -1;
         int n = sd_listen_fds_with_names(true, &names);
         if (n < 0)
                 return log_error_errno(n, "Failed to read sockets passed by systemd: %m");
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
                 const char *name = names ? names[i] : NULL;
+                /* The HTTP front end's (stitchd-http.socket). */
+                if (streq_ptr(name, "http") && *ret_http_fd < 0 && sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0) {
+                        *ret_http_fd = fd;
+                        continue;
+                }
                 bool is_auth = streq_ptr(name, "io.stitch.Auth") ||
                                sd_is_socket_unix(fd, SOCK_STREAM, 1, cfg->auth_socket, 0) > 0;
                 bool is_admin = streq_ptr(name, "io.stitch.Admin") ||

@@ -16,7 +16,9 @@ struct stitch_server;
 int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret);
 /* Takes sockets from systemd (LISTEN_FDS, matched by FileDescriptorName=
  * io.stitch.Auth / io.stitch.Admin, or by path) or binds the configured paths. */
-int stitch_server_listen(struct stitch_server *s);
+/* *ret_http_fd: a socket systemd passed for the HTTP front end (named
+ * "http"), or -1. */
+int stitch_server_listen(struct stitch_server *s, int *ret_http_fd);
 /* Stops accepting and closes idle connections (shutdown). */
 void stitch_server_stop(struct stitch_server *s);
 struct stitch_server *stitch_server_free(struct stitch_server *s);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "frontends/varlink/objects-json.h"
 #include "refresher.h"
+#include "core/access.h"
 #include "core/sessions.h"
 #include "core/util.h"
 #include "wire.h"
@@ -95,121 +96,43 @@ static const struct stitch_param refresh_table[] = {
         {"refresh_token", STITCH_PARAM_STRING, offsetof(struct refresh_params, refresh_token), true, 256},
 };
 
-/* A refresh token that was already rotated away: someone kept a copy.
- * Treat it as theft and end the whole session. */
-static void refresh_token_reused(struct stitch_manager *m, const uint8_t hash[STITCH_HASH_LEN]) {
-        struct stitch_session *s = NULL;
-
-        if (m->store_ops->session_find_by_retired_refresh_hash(m->store, hash, &s) < 0)
-                return;
-        if (!s->revoked) {
-                log_warning("Reuse of a rotated refresh token for session %s of user %s: revoking the session.",
-                            s->id, s->user_id);
-                (void) stitch_session_end(m, s, STITCH_END_REUSE);
-        }
-        stitch_session_free(s);
-}
-
-/* Finds the live session of a refresh token, or answers SessionInvalid. */
-static int session_by_refresh(struct stitch_call *c, const char *token, struct stitch_session **ret) {
-        struct stitch_manager *m = c->manager;
-        uint8_t hash[STITCH_HASH_LEN];
-        struct stitch_session *s = NULL;
-
-        int r = stitch_sha256(token, strlen(token), hash);
-        if (r < 0) {
-                stitch_call_errno(c, r, "hashing the refresh token");
-                return r;
-        }
-        r = m->store_ops->session_find_by_refresh_hash(m->store, hash, &s);
-        if (r == -ENOENT) {
-                refresh_token_reused(m, hash);
-                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "invalid refresh token");
-                return -ENOENT;
-        }
-        if (r < 0) {
-                stitch_call_errno(c, r, "session lookup");
-                return r;
-        }
-        if (s->revoked || s->refresh_expires <= stitch_now() || stitch_revocations_contains(m->revocations, s->id)) {
-                stitch_session_free(s);
-                stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
-                return -ESTALE;
-        }
-        *ret = s;
-        return 0;
+static int token_error(struct stitch_call *c, int r, const char *why, const char *what) {
+        if (r == -EACCES)
+                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", why);
+        return stitch_call_errno(c, r, what);
 }
 
 int stitch_method_token_refresh(struct stitch_call *c) {
-        struct stitch_manager *m = c->manager;
         struct refresh_params p = {0};
-        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        _cleanup_erase_ char *token = NULL, *new_refresh = NULL;
-        int64_t expires, now = stitch_now();
-        int r;
+        struct stitch_refreshed t = {0};
+        const char *why = NULL;
 
         if (stitch_call_decode(c, refresh_table, ELEMENTSOF(refresh_table), &p) < 0)
                 return 0;
-        if (session_by_refresh(c, p.refresh_token, &s) < 0)
-                return 0;
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
-        if (r == -ENOENT || (r >= 0 && u->disabled)) {
-                (void) stitch_session_end(m, s, r == -ENOENT ? STITCH_END_DELETE : STITCH_END_DISABLE);
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user disabled or deleted");
-        }
+        int r = stitch_session_refresh(c->manager, p.refresh_token, &t, &why);
         if (r < 0)
-                return stitch_call_errno(c, r, "user lookup");
-
-        r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
-        if (r < 0)
-                return stitch_call_errno(c, r, "signing");
-        uint8_t new_hash[STITCH_HASH_LEN];
-        if (m->config.rotate_refresh_tokens) {
-                r = stitch_secret_new(STITCH_REFRESH_PREFIX, &new_refresh);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "refresh token");
-                r = stitch_sha256(new_refresh, strlen(new_refresh), new_hash);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "hashing the refresh token");
-        }
-        /* Only a rotation needs a durable write (the new refresh token must
-         * survive a crash); a plain refresh just signs. The rotation swaps
-         * only if the token is still the one looked up: of concurrent
-         * refreshes with one token, one wins, and for the others the token
-         * has been rotated away meanwhile, which is reuse as if they had
-         * come after it. */
-        if (new_refresh) {
-                r = m->store_ops->session_refreshed(m->store, s->id, expires, now, s->refresh_hash, new_hash);
-                if (r == -ESTALE) {
-                        refresh_token_reused(m, s->refresh_hash);
-                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "invalid refresh token");
-                }
-                if (r == -ENOENT)
-                        return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
-                if (r < 0)
-                        return stitch_call_errno(c, r, "recording the refresh");
-        }
-
+                return token_error(c, r, why, "refresh");
         cJSON *reply = cJSON_CreateObject();
-        cJSON_AddStringToObject(reply, "access_token", token);
-        cJSON_AddNumberToObject(reply, "expires", (double) expires);
-        if (new_refresh)
-                cJSON_AddStringToObject(reply, "refresh_token", new_refresh);
+        if (!reply || !cJSON_AddStringToObject(reply, "access_token", t.access_token) ||
+            !cJSON_AddNumberToObject(reply, "expires", (double) t.expires) ||
+            (t.refresh_token && !cJSON_AddStringToObject(reply, "refresh_token", t.refresh_token))) {
+                stitch_json_wipe_and_delete(reply);
+                stitch_refreshed_done(&t);
+                return stitch_call_errno(c, -ENOMEM, "refresh");
+        }
+        stitch_refreshed_done(&t);
         return stitch_call_reply(c, reply);
 }
 
 int stitch_method_token_logout(struct stitch_call *c) {
         struct refresh_params p = {0};
-        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        const char *why = NULL;
 
         if (stitch_call_decode(c, refresh_table, ELEMENTSOF(refresh_table), &p) < 0)
                 return 0;
-        if (session_by_refresh(c, p.refresh_token, &s) < 0)
-                return 0;
-        int r = stitch_session_end(c->manager, s, STITCH_END_LOGOUT);
+        int r = stitch_session_logout(c->manager, p.refresh_token, &why);
         if (r < 0)
-                return stitch_call_errno(c, r, "logout");
+                return token_error(c, r, why, "logout");
         return stitch_call_reply(c, NULL);
 }
 
@@ -404,27 +327,10 @@ int stitch_method_token_verify(struct stitch_call *c) {
          * entry already stale rather than wrongly fresh. */
         uint64_t users_generation = __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE);
         uint64_t keys_generation = stitch_keyring_generation(m->keyring);
-        r = stitch_jwt_verify(m->keyring, p.access_token, stitch_now(), &claims);
-        if (r < 0) {
-                const char *why = r == -ETIME          ? "token expired"
-                                  : r == -EAGAIN       ? "token not yet valid"
-                                  : r == -ENOKEY       ? "unknown signing key"
-                                  : r == -EKEYREJECTED ? "bad signature or algorithm"
-                                  : r == -ENOMEM       ? "out of memory"
-                                                       : "malformed token";
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "%s", why);
-        }
-        /* Tokens never outlive the configured lifetime: the revocation set is
-         * rebuilt on that assumption. */
-        int64_t lifetime = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
-        if (claims.exp - claims.iat > lifetime + STITCH_JWT_LEEWAY_SEC) {
-                stitch_claims_done(&claims);
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "token lifetime exceeds AccessTokenLifetime");
-        }
-        if (stitch_revocations_contains(m->revocations, claims.sid)) {
-                stitch_claims_done(&claims);
-                return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session revoked");
-        }
+        const char *why = NULL;
+        r = stitch_access_check(m, p.access_token, stitch_now(), &claims, &why);
+        if (r < 0)
+                return token_error(c, r, why, "verify");
         cJSON *user = verify_user(m, claims.sub, &r);
         if (!user) {
                 stitch_claims_done(&claims);

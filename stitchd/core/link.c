@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/link.h"
+#include "core/util.h"
+#include "log.h"
+
+void stitch_link_result_done(struct stitch_link_result *r) {
+        stitch_login_result_done(&r->login);
+        r->user = stitch_user_free(r->user);
+}
+
+/* Stitch's user data: {"email", "name"} of those set. */
+static char *user_data_json(const struct stitch_user *u) {
+        cJSON *d = cJSON_CreateObject();
+        if (!d || (u->email && !cJSON_AddStringToObject(d, "email", u->email)) ||
+            (u->name && !cJSON_AddStringToObject(d, "name", u->name))) {
+                cJSON_Delete(d);
+                return NULL;
+        }
+        char *s = cJSON_PrintUnformatted(d);
+        cJSON_Delete(d);
+        return s;
+}
+
+static int not_linkable(struct stitch_link_result *ret, const char *message) {
+        ret->outcome = STITCH_LINK_NOT_LINKABLE;
+        snprintf(ret->message, sizeof(ret->message), "%s", message);
+        return 0;
+}
+
+/* Whether an account is only a registration: it never logged in. */
+static bool never_used(const struct stitch_user *u) {
+        return u->last_authentication_date == 0;
+}
+
+static int merge(struct stitch_manager *m, struct stitch_user *target, const struct stitch_user *from,
+                 struct stitch_link_result *ret) {
+        if (target->email && from->email)
+                return not_linkable(ret, "linking a local-userpass identity is not allowed when one is already linked");
+        if (target->unix_name && from->unix_name)
+                return not_linkable(ret, "both users have a Unix name; unlink one first");
+
+        struct stitch_user into = *target;
+        if (!into.email)
+                into.email = from->email;
+        if (!into.unix_name)
+                into.unix_name = from->unix_name;
+        if (!into.name)
+                into.name = from->name;
+        _cleanup_free_ char *data = user_data_json(&into);
+        if (!data)
+                return -ENOMEM;
+        into.data_json = data;
+
+        int r = m->store_ops->user_merge(m->store, from->id, &into);
+        if (r == -ENOENT) {
+                /* Raced with a delete or a first login: say so rather than guess. */
+                ret->outcome = STITCH_LINK_IN_USE;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        stitch_manager_users_changed(m);
+        log_info("Linked the identities of user %s onto user %s (the empty account is gone).", from->id, target->id);
+        ret->outcome = STITCH_LINK_LINKED;
+        return m->store_ops->user_find(m->store, STITCH_USER_BY_ID, target->id, &ret->user);
+}
+
+int stitch_link_run(struct stitch_manager *m, const char *user_id, const struct stitch_login_request *req,
+                    struct stitch_link_result *ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *target = NULL;
+        int r;
+
+        *ret = (struct stitch_link_result) {0};
+        const struct stitch_provider *p = req->provider ? stitch_provider_find(req->provider) : NULL;
+        if (p && !p->choose && !p->linkable)
+                return not_linkable(ret, p->no_credentials ? "linking an anonymous identity is not allowed"
+                                                           : "this kind of identity cannot be linked");
+
+        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, user_id, &target);
+        if (r == -ENOENT || (r >= 0 && target->disabled)) {
+                ret->outcome = STITCH_LINK_NO_USER;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
+        struct stitch_login_request identify = *req;
+        identify.identify_only = true;
+        identify.conversation = NULL;
+        r = stitch_login_run(m, &identify, &ret->login);
+        if (r < 0)
+                return r;
+        if (ret->login.outcome != STITCH_LOGIN_IDENTIFIED) {
+                ret->outcome = STITCH_LINK_LOGIN_FAILED;
+                return 0;
+        }
+        if (!ret->login.provider->linkable)
+                return not_linkable(ret, "this kind of identity cannot be linked");
+
+        struct stitch_user *found = ret->login.user;
+        if (streq(found->id, target->id)) {
+                ret->outcome = STITCH_LINK_ALREADY;
+                ret->user = TAKE_PTR(target);
+                return 0;
+        }
+        if (!never_used(found) || found->disabled) {
+                log_notice("Refused to link an identity of user %s onto user %s: it is in use.", found->id, target->id);
+                ret->outcome = STITCH_LINK_IN_USE;
+                return 0;
+        }
+        return merge(m, target, found, ret);
+}
+
+int stitch_identity_unlink(struct stitch_manager *m, const char *user_id, const char *identity_id) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, user_id, &u);
+        if (r < 0)
+                return r;
+        const struct stitch_identity *ident = NULL;
+        for (size_t i = 0; i < u->n_identities; i++)
+                if (streq(u->identities[i].id, identity_id))
+                        ident = &u->identities[i];
+        if (!ident)
+                return -ENOENT;
+        if (u->n_identities <= 1)
+                return -EPERM;
+
+        /* The email is the local-userpass identity's (the login name). */
+        const struct stitch_provider *p = stitch_provider_find(ident->provider_type);
+        bool userpass = p && p->identity_is_email;
+        struct stitch_user updated = *u;
+        if (userpass)
+                updated.email = NULL;
+        _cleanup_free_ char *data = user_data_json(&updated);
+        if (!data)
+                return -ENOMEM;
+        updated.data_json = data;
+        r = m->store_ops->identity_remove(m->store, &updated, identity_id, userpass);
+        if (r < 0)
+                return r;
+        stitch_manager_users_changed(m);
+        log_info("Unlinked identity %s (%s) from user %s.", identity_id, ident->provider_type, user_id);
+        return 0;
+}
