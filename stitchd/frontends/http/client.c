@@ -160,7 +160,7 @@ static void link_identity(struct http_request *r, const struct stitch_provider *
                         http_reply_errno(r, rc, "signing");
                         break;
                 }
-                http_metrics_add(&http_metrics_of(r->http)->links, 1);
+                http_metrics_add(&r->metrics->links, 1);
                 cJSON *j = cJSON_CreateObject();
                 if (j && (!cJSON_AddStringToObject(j, "access_token", token) ||
                           !cJSON_AddStringToObject(j, "user_id", res.user->id) ||
@@ -192,7 +192,7 @@ done:
 }
 
 void http_login(struct http_request *r) {
-        struct http_metrics *mt = http_metrics_of(r->http);
+        struct http_metrics *mt = r->metrics;
         struct stitch_credentials creds;
         struct stitch_login_request req;
         struct stitch_login_result res;
@@ -234,7 +234,7 @@ void http_login(struct http_request *r) {
 /* ---- session ------------------------------------------------------------------------ */
 
 void http_session_refresh(struct http_request *r) {
-        struct http_metrics *mt = http_metrics_of(r->http);
+        struct http_metrics *mt = r->metrics;
         struct stitch_refreshed t = {0};
         const char *why = NULL;
 
@@ -276,7 +276,7 @@ void http_session_logout(struct http_request *r) {
 
 /* The access token's user, or an answer. */
 static int access_user(struct http_request *r, struct stitch_claims *claims, struct stitch_user **ret) {
-        struct http_metrics *mt = http_metrics_of(r->http);
+        struct http_metrics *mt = r->metrics;
         struct stitch_manager *m = r->manager;
         const char *why = "no access token";
         int rc = r->bearer ? stitch_access_check(m, r->bearer, stitch_now(), claims, &why) : -EACCES;

@@ -25,6 +25,7 @@ struct http_route;
 struct http_request {
         struct stitch_http *http;
         struct stitch_manager *manager;
+        struct http_metrics *metrics;   /* the front end's counters */
         const struct http_route *route;
         char params[2][HTTP_PARAM_MAX]; /* the route's :parameters, in order */
         cJSON *body;                    /* the parsed JSON object, or NULL if none was sent */
@@ -89,8 +90,7 @@ void http_apikey_get(struct http_request *r);
 void http_apikey_delete(struct http_request *r);
 void http_apikey_enable(struct http_request *r);
 void http_apikey_disable(struct http_request *r);
-void http_metrics(struct http_request *r);
+void http_metrics_page(struct http_request *r);
 
 /* What server.c knows that handlers need. */
 const char *http_public_url(const struct stitch_http *h);
-struct http_metrics *http_metrics_of(struct stitch_http *h);

@@ -23,6 +23,6 @@ const struct http_route http_routes[] = {
          64 * KIB, false},
         {"PUT", BASE "/auth/api_keys/:id/disable", BASE "/auth/api_keys/:id/disable", http_apikey_disable, true,
          64 * KIB, false},
-        {"GET", "/metrics", "/metrics", http_metrics, false, 0, false},
+        {"GET", "/metrics", "/metrics", http_metrics_page, false, 0, false},
 };
 const size_t http_n_routes = ELEMENTSOF(http_routes);

@@ -488,6 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return MHD_NO;
                 x->r.http = h;
                 x->r.manager = h->manager;
+                x->r.metrics = &h->metrics;
                 x->conn = conn;
                 x->method = method;
                 x->route_index = -1;
@@ -845,6 +846,3 @@ struct stitch_http *stitch_http_free(struct stitch_http *h) {
         return NULL;
 }
 
-struct http_metrics *http_metrics_of(struct stitch_http *h) {
-        return &h->metrics;
-}
