@@ -63,8 +63,13 @@ int daemon_write_config(struct bench *b) {
                 "Workers=%u\n"
                 "\n"
                 "[Provider.local-userpass]\n"
-                "PasswordHash=argon2id:m=%" PRIu32 ",t=%" PRIu32 ",p=%" PRIu32 "\n",
-                b->db, b->auth_socket, b->admin_socket, b->workers, b->m_kib, b->t_cost, b->p_lanes);
+                "PasswordHash=argon2id:m=%" PRIu32 ",t=%" PRIu32 ",p=%" PRIu32 "\n"
+                "\n"
+                "[Http]\n"
+                "Listen=127.0.0.1:%u\n"
+                "MaxConnectionsPerAddress=256\n",
+                b->db, b->auth_socket, b->admin_socket, b->workers, b->m_kib, b->t_cost, b->p_lanes,
+                bench_http_port());
         if (fclose(f) != 0)
                 return -errno;
         return daemon_check_params(b);

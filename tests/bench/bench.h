@@ -175,6 +175,9 @@ int bench_verify(struct bench *b);
 int bench_apikey(struct bench *b);
 int bench_refresh(struct bench *b);
 int bench_scale(struct bench *b);
+int bench_http(struct bench *b);
+/* The loopback port the daemon's [Http] Listen= uses in this run. */
+unsigned bench_http_port(void);
 
 int local_user_create(struct bench *b);
 void local_user_delete(struct bench *b);

@@ -34,7 +34,7 @@
 struct bench *bench_global;
 
 static const char *const all_names[] = {
-        "argon2", "pam", "pam-unix", "login-concurrency", "verify", "apikey", "refresh", "scale",
+        "argon2", "pam", "pam-unix", "login-concurrency", "verify", "apikey", "refresh", "http", "scale",
 };
 
 /* ---- cleanup, also from a signal ------------------------------------------------------- */
@@ -410,7 +410,7 @@ static void help(void) {
                "  --smoke             seconds; tiny counts (make check)\n"
                "  --scale             also the 1k/100k/1M-user scale runs (slow)\n"
                "  --json              print one JSON document instead of the table\n"
-               "  --only NAME[,NAME]  run only these: argon2 pam pam-unix login-concurrency verify apikey refresh scale\n"
+               "  --only NAME[,NAME]  run only these: argon2 pam pam-unix login-concurrency verify apikey refresh http scale\n"
                "  --strict            exit 1 if a target is missed\n"
                "  --stitchd PATH      the daemon (default: $STITCHD, or from $top_builddir)\n"
                "  --pam-module PATH   pam_stitch.so (default: $PAM_STITCH_SO, or from $top_builddir)\n"
@@ -661,6 +661,8 @@ int main(int argc, char **argv) {
                 if (bench_selected(b, "apikey") && bench_apikey(b) < 0)
                         return 1;
                 if (bench_selected(b, "refresh") && bench_refresh(b) < 0)
+                        return 1;
+                if (bench_selected(b, "http") && bench_http(b) < 0)
                         return 1;
                 if (daemon_stop(b) < 0)
                         return 1;

@@ -122,6 +122,17 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->on_revoke, b->on_revoke);
         assert_int_equal(a->max_sessions_per_user, b->max_sessions_per_user);
         assert_int_equal(a->end_on_password_change, b->end_on_password_change);
+        assert_true(streq_ptr(a->http_listen, b->http_listen));
+        assert_true(streq_ptr(a->http_app_id, b->http_app_id));
+        assert_true(streq_ptr(a->http_public_url, b->http_public_url));
+        assert_true(streq_ptr(a->http_certificate_file, b->http_certificate_file));
+        assert_true(streq_ptr(a->http_key_file, b->http_key_file));
+        assert_int_equal(strv_len(a->http_allow_origins), strv_len(b->http_allow_origins));
+        assert_int_equal(strv_len(a->http_trusted_proxies), strv_len(b->http_trusted_proxies));
+        assert_int_equal(a->http_metrics, b->http_metrics);
+        assert_int_equal(a->http_max_connections, b->http_max_connections);
+        assert_int_equal(a->http_max_connections_per_address, b->http_max_connections_per_address);
+        assert_int_equal(a->http_timeout_usec, b->http_timeout_usec);
         assert_int_equal(a->caller_logins_per_minute, b->caller_logins_per_minute);
 }
 
@@ -896,7 +907,7 @@ static void test_example_config(void **state) {
         }
         fclose(f);
         assert_int_equal(fclose(out), 0);
-        assert_int_equal(n_keys, 31); /* every key of every section */
+        assert_int_equal(n_keys, 42); /* every key of every section */
 
         stitch_config_done(&c);
         assert_int_equal(stitch_config_init_defaults(&c), 0);
@@ -910,8 +921,68 @@ static void test_example_config(void **state) {
         stitch_config_done(&d);
 }
 
+static void test_http(void **state) {
+        struct stitch_config c;
+        char host[64];
+        unsigned port = 0;
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_null(c.http_listen);
+        assert_string_equal(c.http_app_id, "stitch");
+        assert_int_equal(c.http_max_connections_per_address, 32);
+        assert_int_equal(c.http_timeout_usec, 30 * SEC_USEC);
+        stitch_config_done(&c);
+
+        expect_ok(&c,
+                  "[Http]\n"
+                  "Listen=[::1]:8443\n"
+                  "AppId=my-app.1\n"
+                  "PublicURL=https://auth.example.com\n"
+                  "CertificateFile=/etc/ssl/a.pem\n"
+                  "KeyFile=/etc/ssl/a.key\n"
+                  "AllowOrigins=https://app.example http://localhost:3000\n"
+                  "TrustedProxies=127.0.0.1 ::1\n"
+                  "Metrics=yes\n"
+                  "MaxConnections=10\n"
+                  "MaxConnectionsPerAddress=2\n"
+                  "Timeout=5s\n");
+        assert_string_equal(c.http_listen, "[::1]:8443");
+        assert_string_equal(c.http_app_id, "my-app.1");
+        assert_string_equal(c.http_public_url, "https://auth.example.com");
+        assert_strv(c.http_allow_origins, (const char *[]) {"https://app.example", "http://localhost:3000"}, 2);
+        assert_strv(c.http_trusted_proxies, (const char *[]) {"127.0.0.1", "::1"}, 2);
+        assert_true(c.http_metrics);
+        assert_int_equal(c.http_max_connections_per_address, 2);
+        assert_int_equal(c.http_timeout_usec, 5 * SEC_USEC);
+        assert_true(stitch_http_listen_split(c.http_listen, host, sizeof(host), &port));
+        assert_string_equal(host, "::1");
+        assert_int_equal(port, 8443);
+        stitch_config_done(&c);
+
+        /* anon-user for apps needs no UnixUser= */
+        expect_ok(&c, "[Http]\nListen=127.0.0.1:8080\n[Provider.anon-user]\nEnabled=yes\n");
+        stitch_config_done(&c);
+
+        expect_errors("[Http]\nListen=localhost:8080\n",
+                      "test.conf:2: Listen=localhost:8080: expected ADDRESS:PORT or [IPV6]:PORT with a numeric address\n");
+        expect_errors("[Http]\nListen=::1:8080\n",
+                      "test.conf:2: Listen=::1:8080: expected ADDRESS:PORT or [IPV6]:PORT with a numeric address\n");
+        expect_errors("[Http]\nListen=127.0.0.1:0\n",
+                      "test.conf:2: Listen=127.0.0.1:0: expected ADDRESS:PORT or [IPV6]:PORT with a numeric address\n");
+        expect_errors("[Http]\nAppId=a/b\n", "test.conf:2: AppId=a/b: expected 1-64 characters of [A-Za-z0-9._-]\n");
+        expect_errors("[Http]\nPublicURL=https://x.example/path\n",
+                      "test.conf:2: PublicURL=https://x.example/path: expected http://HOST[:PORT] or https://HOST[:PORT]\n");
+        expect_errors("[Http]\nAllowOrigins=https://ok.example app.example\n",
+                      "test.conf:2: AllowOrigins=https://ok.example app.example: not an origin (scheme://host[:port]) or *: \"app.example\"\n");
+        expect_errors("[Http]\nTrustedProxies=10.0.0.0/8\n",
+                      "test.conf:2: TrustedProxies=10.0.0.0/8: not a numeric IP address: \"10.0.0.0/8\"\n");
+        expect_errors("[Http]\nCertificateFile=/etc/ssl/a.pem\n",
+                      "test.conf: [Http] CertificateFile= and KeyFile= must be set together\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_http),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_empty_and_comments),
                 cmocka_unit_test(test_every_key),
