@@ -22,6 +22,7 @@
 #include "frontends/varlink/server.h"
 #include "frontends/varlink/call.h"
 #include "frontends/http/server.h"
+#include "core/access.h"
 
 static void journal_sink(int priority, int error, const char *file, int line, const char *func,
                          const char *message) {
@@ -73,6 +74,7 @@ static void shutdown_all(struct stitch_manager *m, struct stitch_server *server,
         stitch_http_stop(http);
         stitch_manager_stop(m);
         stitch_verify_cache_clear();
+        stitch_access_cache_clear();
         stitch_http_free(http);
         stitch_server_free(server);
         stitch_manager_free(m);

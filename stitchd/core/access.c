@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "core/access.h"
 #include "core/sessions.h"
@@ -136,9 +139,95 @@ int stitch_session_logout(struct stitch_manager *m, const char *refresh_token, c
         return stitch_session_end(m, s, STITCH_END_LOGOUT);
 }
 
+/* Checked tokens. An access token is presented again and again during its
+ * life, and whether its signature is good depends only on the token and
+ * the keyring: so the signature check (an ECDSA verification) is done once
+ * per token and keyring generation. Everything that can change is checked
+ * on every hit: the time window, AccessTokenLifetime and the revocation
+ * set. Entries hold bearer tokens: wiped when replaced and at exit. */
+#define CHECKED_SLOTS 2048
+static struct checked {
+        char *token;
+        size_t len;
+        uint64_t keys_generation;
+        struct stitch_claims claims;
+} checked[CHECKED_SLOTS];
+static pthread_mutex_t checked_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned checked_slot(const char *token, size_t len) {
+        /* FNV-1a of the length and the signature's last 32 characters: only
+         * a slot; a collision costs a full check. */
+        uint64_t h = (14695981039346656037ull ^ len) * 1099511628211ull;
+        for (size_t i = len > 32 ? len - 32 : 0; i < len; i++)
+                h = (h ^ (uint8_t) token[i]) * 1099511628211ull;
+        return (unsigned) ((h ^ (h >> 32)) % CHECKED_SLOTS);
+}
+
+static void checked_clear(struct checked *c) {
+        if (c->token) {
+                explicit_bzero(c->token, c->len);
+                free(c->token);
+        }
+        stitch_claims_done(&c->claims);
+        *c = (struct checked) {0};
+}
+
+void stitch_access_cache_clear(void) {
+        pthread_mutex_lock(&checked_lock);
+        for (size_t i = 0; i < CHECKED_SLOTS; i++)
+                checked_clear(&checked[i]);
+        pthread_mutex_unlock(&checked_lock);
+}
+
+/* 1 and *ret filled if the token's signature was checked with this keyring. */
+static int checked_find(uint64_t keys_generation, const char *token, size_t len, struct stitch_claims *ret) {
+        int found = 0;
+        pthread_mutex_lock(&checked_lock);
+        struct checked *c = &checked[checked_slot(token, len)];
+        if (c->token && c->len == len && c->keys_generation == keys_generation &&
+            CRYPTO_memcmp(c->token, token, len) == 0) {
+                *ret = c->claims;
+                ret->user_data_json = c->claims.user_data_json ? strdup(c->claims.user_data_json) : NULL;
+                found = !c->claims.user_data_json || ret->user_data_json ? 1 : 0;
+        }
+        pthread_mutex_unlock(&checked_lock);
+        return found;
+}
+
+static void checked_store(uint64_t keys_generation, const char *token, size_t len, const struct stitch_claims *claims) {
+        struct checked n = {.len = len, .keys_generation = keys_generation, .claims = *claims};
+        n.token = malloc(len);
+        n.claims.user_data_json = claims->user_data_json ? strdup(claims->user_data_json) : NULL;
+        if (!n.token || (claims->user_data_json && !n.claims.user_data_json)) {
+                free(n.token);
+                free(n.claims.user_data_json);
+                return;
+        }
+        memcpy(n.token, token, len);
+        pthread_mutex_lock(&checked_lock);
+        struct checked *c = &checked[checked_slot(token, len)];
+        checked_clear(c);
+        *c = n;
+        pthread_mutex_unlock(&checked_lock);
+}
+
 int stitch_access_check(struct stitch_manager *m, const char *access_token, int64_t now, struct stitch_claims *ret,
                         const char **ret_why) {
         struct stitch_claims claims = {0};
+        size_t len = strlen(access_token);
+        uint64_t keys_generation = stitch_keyring_generation(m->keyring);
+        if (len > 0 && len <= STITCH_JWT_MAX_LEN && checked_find(keys_generation, access_token, len, &claims) > 0) {
+                /* The time window, as stitch_jwt_verify checks it. */
+                const char *why = claims.exp <= now                                           ? "token expired"
+                                  : MAX(claims.iat, claims.nbf) - STITCH_JWT_LEEWAY_SEC > now ? "token not yet valid"
+                                                                                            : NULL;
+                if (why) {
+                        stitch_claims_done(&claims);
+                        *ret_why = why;
+                        return -EACCES;
+                }
+                goto checked;
+        }
         int r = stitch_jwt_verify(m->keyring, access_token, now, &claims);
         if (r == -ENOMEM)
                 return r;
@@ -150,6 +239,9 @@ int stitch_access_check(struct stitch_manager *m, const char *access_token, int6
                                                 : "malformed token";
                 return -EACCES;
         }
+        if (len <= STITCH_JWT_MAX_LEN)
+                checked_store(keys_generation, access_token, len, &claims);
+checked:;
         /* Tokens never outlive the configured lifetime: the revocation set
          * is rebuilt on that assumption. */
         int64_t lifetime = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);

@@ -48,3 +48,5 @@ int stitch_session_logout(struct stitch_manager *m, const char *refresh_token, c
  * (stitch_claims_done). Any thread. */
 int stitch_access_check(struct stitch_manager *m, const char *access_token, int64_t now, struct stitch_claims *ret,
                         const char **ret_why);
+/* Forgets the tokens checked so far (wiped); at exit. */
+void stitch_access_cache_clear(void);
