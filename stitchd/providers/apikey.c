@@ -67,7 +67,7 @@ const struct stitch_provider stitch_provider_apikey = {
         .name = "api-key",
         .enabled = apikey_enabled,
         .begin = apikey_begin,
-        .app_fields = {{"key", "key"}},
+        .app_fields = {{"key", "key", false}},
         .app_failure_code = "AuthError",
         .app_failure_message = "invalid API key",
 };

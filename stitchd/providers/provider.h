@@ -115,6 +115,7 @@ struct stitch_provider {
          * stitch_login's user), and how a failed one is answered there. */
         struct {
                 const char *member, *credential;
+                bool optional; /* else a login body without it is refused */
         } app_fields[STITCH_CREDENTIALS_MAX];
         const char *app_failure_code, *app_failure_message;
         /* First round. Returns STITCH_PROVIDER_DONE or _ASK, or: -EACCES bad

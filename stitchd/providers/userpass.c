@@ -133,7 +133,7 @@ const struct stitch_provider stitch_provider_userpass = {
         .begin = userpass_begin,
         .linkable = true,
         .identity_is_email = true,
-        .app_fields = {{"username", "user"}, {"password", "password"}},
+        .app_fields = {{"username", "user", false}, {"password", "password", false}},
         .app_failure_code = "InvalidPassword",
         .app_failure_message = "invalid username/password",
 };

@@ -66,6 +66,10 @@ static int login_request(struct http_request *r, const struct stitch_provider *p
                                          p->app_fields[i].member, CREDENTIAL_MAX);
                         return -EINVAL;
                 }
+                if (!v && !p->app_fields[i].optional) {
+                        http_reply_error(r, 400, "BadRequest", "'%s' is required", p->app_fields[i].member);
+                        return -EINVAL;
+                }
                 if (!v)
                         continue;
                 if (streq(p->app_fields[i].credential, "user"))
@@ -258,10 +262,22 @@ void http_session_refresh(struct http_request *r) {
         http_reply_secret_json(r, 201, j);
 }
 
+/* Our refresh tokens' shape: prefix and 43 base64url characters. */
+static bool refresh_token_well_formed(const char *t) {
+        size_t pl = strlen(STITCH_REFRESH_PREFIX);
+        if (!t || strncmp(t, STITCH_REFRESH_PREFIX, pl) != 0 || strlen(t) != pl + STITCH_SECRET_B64_LEN)
+                return false;
+        for (t += pl; *t; t++)
+                if (!((*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '-' ||
+                      *t == '_'))
+                        return false;
+        return true;
+}
+
 void http_session_logout(struct http_request *r) {
         const char *why = NULL;
-        if (!r->bearer) {
-                http_reply_invalid_session(r, "no refresh token");
+        if (!refresh_token_well_formed(r->bearer)) {
+                http_reply_invalid_session(r, r->bearer ? "malformed refresh token" : "no refresh token");
                 return;
         }
         int rc = stitch_session_logout(r->manager, r->bearer, &why);

@@ -452,7 +452,7 @@ static void start_request(struct stitch_http *h, struct exchange *x, const char 
                 return;
         }
         if (!x->r.route)
-                return;
+                return; /* answered already; a body is read and dropped */
         x->max = x->r.route->max_body;
 
         const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
@@ -512,6 +512,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 *upload_data_size = 0;
+                if (!x->r.route || x->r.status)
+                        return MHD_YES; /* answered already (404, 405): dropped */
                 if (x->too_large || x->len + n > x->max) {
                         x->too_large = true;
                         return MHD_YES; /* discarded; answered at the end */

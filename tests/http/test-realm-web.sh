@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The official realm-web SDK (npm realm-web@2.0.1, run by node) logs in
+# against stitchd's HTTP API unchanged: email/password, refresh, API keys,
+# anonymous login and linking, logout, revocation, deleteUser, profile
+# (tests/http/realm-web-client.js does the checks, one line each).
+. "${TESTS_LIB:?run through make check}" || exit 99
+command -v node >/dev/null || skip "node is not installed (Debian: apt-get install nodejs)"
+command -v npm >/dev/null || skip "npm is not installed (Debian: apt-get install npm)"
+command -v jq >/dev/null || skip "jq is not installed"
+command -v python3 >/dev/null || skip "python3 is needed to find a free port"
+CLIENT=$top_srcdir/tests/http/realm-web-client.js
+[ -f "$CLIENT" ] || fail "$CLIENT is missing"
+
+# The SDK, from the npm registry, into this test's temp dir (a failed
+# install is a failure: CI reaches the registry).
+mkdir -p "$T/npm"
+printf '{"name": "stitch-realm-web-test", "private": true}\n' >"$T/npm/package.json"
+if ! (cd "$T/npm" && timeout 300 npm install --no-audit --no-fund --no-save --loglevel=error realm-web@2.0.1) >"$T/npm.log" 2>&1; then
+        cat "$T/npm.log" >&2
+        fail "npm install realm-web@2.0.1 failed"
+fi
+REALM_WEB_MODULE=$T/npm/node_modules/realm-web
+[ -f "$REALM_WEB_MODULE/package.json" ] || fail "realm-web is not where npm was to put it"
+expect_eq "realm-web version" 2.0.1 "$(jq -r .version "$REALM_WEB_MODULE/package.json")"
+
+free_port() {
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+# Starts stitchd with [Http] on a free port (a port taken meanwhile is retried).
+http_start() {
+        local try rc
+        for try in 1 2 3; do
+                PORT=$(free_port) || fail "no free port"
+                stitch_config <<X
+[Http]
+Listen=127.0.0.1:$PORT
+[Provider.anon-user]
+Enabled=yes
+UnixUser=guest
+Services=login
+X
+                rc=0
+                STITCHD_PID=$(stitch_start 2>"$T/start.err"; echo "$STITCHD_PID") || rc=$?
+                if [ "$rc" = 0 ] && [ -n "$STITCHD_PID" ]; then
+                        URL=http://127.0.0.1:$PORT
+                        curl -s -o /dev/null "$URL/api/client/v2.0/app/stitch/location" 2>/dev/null \
+                                || [ "$(node -e 'fetch(process.argv[1]).then(() => console.log("up"), () => console.log("down"))' "$URL/api/client/v2.0/app/stitch/location")" = up ] \
+                                || fail "stitchd is ready but nothing answers HTTP on $URL (is the HTTP front end built?)"
+                        return 0
+                fi
+                [ "$rc" = 77 ] && { cat "$T/start.err" >&2; exit 77; }
+                grep -qi 'address already in use\|EADDRINUSE' "$STITCHD_LOG" "$T/start.err" || break
+                echo "# port $PORT was taken meanwhile, trying another" >&2
+                : >"$STITCHD_LOG"
+        done
+        cat "$T/start.err" >&2
+        fail "stitchd with [Http] did not start"
+}
+http_start
+
+ADA_PW='Ada-Realm-pw-51'; CAROL_PW='Carol-Realm-pw-52'
+printf '%s' "$ADA_PW" | sctl user add --email ada@example.com --unix-name ada --name 'Ada L' --password-stdin >/dev/null \
+        || fail "could not create ada"
+stitch_user carol@example.com carol "$CAROL_PW"
+ADA=$(sctl user show ada@example.com --json | jq -r .user.id)
+CAROL=$(sctl user show carol@example.com --json | jq -r .user.id)
+
+rc=0
+env REALM_WEB_MODULE="$REALM_WEB_MODULE" STITCH_URL="$URL" STITCH_APP_ID=stitch STITCHCTL="$STITCHCTL" \
+        ADA_EMAIL=ada@example.com ADA_PASSWORD="$ADA_PW" ADA_ID="$ADA" \
+        CAROL_EMAIL=carol@example.com CAROL_PASSWORD="$CAROL_PW" CAROL_ID="$CAROL" \
+        timeout 120 node "$CLIENT" >"$T/node.out" 2>"$T/node.err" || rc=$?
+
+while IFS= read -r line; do
+        case $line in
+        "ok "*) ok "realm-web: ${line#ok }" ;;
+        "not ok "*) echo "not ok - realm-web: ${line#not ok }" >&2 ;;
+        *) echo "$line" ;;
+        esac
+done <"$T/node.out"
+[ -s "$T/node.err" ] && { echo "--- node stderr:" >&2; grep -v ExperimentalWarning "$T/node.err" | head -n 40 >&2; }
+[ "$rc" = 124 ] && fail "the realm-web client timed out after 120 s"
+n=$(grep -c '^ok ' "$T/node.out")
+bad=$(grep -c '^not ok ' "$T/node.out")
+[ "$rc" = 0 ] && [ "$bad" = 0 ] || fail "realm-web client: $bad checks failed (exit $rc)"
+[ "$n" -ge 20 ] || fail "realm-web client ran only $n checks"
+
+# The SDK never made the daemon log a secret.
+for s in "$ADA_PW" "$CAROL_PW"; do
+        grep -qF -- "$s" "$STITCHD_LOG" && fail "the stitchd log contains a password"
+done
+ok "realm-web 2.0.1 works against stitchd ($n checks)"
