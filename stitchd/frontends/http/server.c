@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The HTTP front end: libmicrohttpd inside stitchd's event loop. */
+/* The HTTP front end: libmicrohttpd on a thread of its own (one epoll
+ * loop). Handlers of fast routes run there; slow ones on the workers,
+ * which resume the suspended connection when done. (Run from stitchd's
+ * event loop instead, with MHD's epoll fd in sd-event, libmicrohttpd
+ * 0.9.75 did not notice the next request on a keep-alive connection that
+ * had been suspended until its next timeout, about 250 ms later.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,8 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <microhttpd.h>
-#include <systemd/sd-event.h>
 
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"
@@ -51,7 +57,8 @@ struct stitch_http {
         struct stitch_manager *manager;
         struct MHD_Daemon *daemon;
         int listen_fd;
-        sd_event_source *io, *timer;
+        bool quiesced;      /* the listening socket is ours again */
+        pthread_mutex_t lock; /* suspended */
         char *public_url;
         char *tls_cert, *tls_key; /* PEM, kept while the daemon runs (MHD points into them) */
         size_t tls_key_len;
@@ -406,9 +413,19 @@ static int parse_body(struct exchange *x) {
         return 0;
 }
 
+static void suspended_remove(struct stitch_http *h, struct exchange *x);
+
+/* On a worker: the handler, then the connection goes on (resuming is
+ * allowed from any thread; MHD's thread then sends the reply). */
 static void worker_run(void *userdata) {
         struct exchange *x = userdata;
+        struct stitch_http *h = x->r.http;
         x->r.route->handler(&x->r);
+        pthread_mutex_lock(&h->lock);
+        x->state = EXCHANGE_READY;
+        suspended_remove(h, x);
+        MHD_resume_connection(x->conn);
+        pthread_mutex_unlock(&h->lock);
 }
 
 static void suspended_remove(struct stitch_http *h, struct exchange *x) {
@@ -419,20 +436,6 @@ static void suspended_remove(struct stitch_http *h, struct exchange *x) {
         if (x->next)
                 x->next->prev = x->prev;
         x->prev = x->next = NULL;
-}
-
-static void http_schedule(struct stitch_http *h);
-
-static void worker_done(void *userdata) {
-        struct exchange *x = userdata;
-        struct stitch_http *h = x->r.http;
-        x->state = EXCHANGE_READY;
-        suspended_remove(h, x);
-        MHD_resume_connection(x->conn);
-        if (!h->stopping || h->daemon) {
-                MHD_run(h->daemon);
-                http_schedule(h);
-        }
 }
 
 static void start_request(struct stitch_http *h, struct exchange *x, const char *url) {
@@ -536,18 +539,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (parse_body(x) < 0)
                 return send_reply(h, x);
         if (x->r.route->worker) {
+                pthread_mutex_lock(&h->lock);
                 x->state = EXCHANGE_RUNNING;
                 MHD_suspend_connection(conn);
                 x->next = h->suspended;
                 if (x->next)
                         x->next->prev = x;
                 h->suspended = x;
-                int r = stitch_workers_submit(h->manager->workers, worker_run, worker_done, x);
+                pthread_mutex_unlock(&h->lock);
+                int r = stitch_workers_submit(h->manager->workers, worker_run, NULL, x);
                 if (r < 0) {
+                        pthread_mutex_lock(&h->lock);
                         suspended_remove(h, x);
-                        MHD_resume_connection(conn);
                         x->state = EXCHANGE_READY;
                         http_reply_errno(&x->r, r, "request");
+                        MHD_resume_connection(conn);
+                        pthread_mutex_unlock(&h->lock);
                 }
                 return MHD_YES;
         }
@@ -564,7 +571,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!x)
                 return;
         *con_cls = NULL;
+        pthread_mutex_lock(&h->lock);
         suspended_remove(h, x);
+        pthread_mutex_unlock(&h->lock);
         if (x->buf) {
                 explicit_bzero(x->buf, x->len);
                 free(x->buf);
@@ -605,38 +614,6 @@ static void on_mhd_log(void *cls, const char *format, va_list ap) {
         while (n > 0 && message[n - 1] == '\n')
                 message[--n] = 0;
         log_debug("libmicrohttpd: %s", message);
-}
-
-/* ---- the event loop ---------------------------------------------------------------- */
-
-static void http_schedule(struct stitch_http *h) {
-        MHD_UNSIGNED_LONG_LONG ms = 0;
-        if (!h->daemon || !h->timer)
-                return;
-        if (MHD_get_timeout(h->daemon, &ms) == MHD_YES) {
-                (void) sd_event_source_set_time_relative(h->timer, ms * USEC_PER_MSEC);
-                (void) sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT);
-        } else
-                (void) sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
-}
-
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct stitch_http *h = userdata;
-        (void) s;
-        (void) fd;
-        (void) revents;
-        MHD_run(h->daemon);
-        http_schedule(h);
-        return 0;
-}
-
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct stitch_http *h = userdata;
-        (void) s;
-        (void) usec;
-        MHD_run(h->daemon);
-        http_schedule(h);
-        return 0;
 }
 
 /* ---- setup ------------------------------------------------------------------------- */
@@ -726,6 +703,7 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                 return -ENOMEM;
         h->manager = m;
         h->listen_fd = -1;
+        pthread_mutex_init(&h->lock, NULL);
         bool tls = !isempty(c->http_certificate_file);
 
         if (c->http_public_url)
@@ -762,7 +740,7 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                         goto fail;
         }
 
-        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
         if (tls)
                 flags |= MHD_USE_TLS;
         unsigned timeout_sec = (unsigned) ((c->http_timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC);
@@ -785,22 +763,6 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                                     c->http_listen, tls ? "; check CertificateFile= and KeyFile=" : "");
                 goto fail;
         }
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-        if (!info) {
-                r = log_error_errno(EINVAL, "libmicrohttpd has no epoll fd.");
-                goto fail;
-        }
-        r = sd_event_add_io(m->event, &h->io, info->epoll_fd, EPOLLIN, on_io, h);
-        if (r < 0) {
-                log_error_errno(r, "Cannot watch the HTTP server: %m");
-                goto fail;
-        }
-        r = sd_event_add_time_relative(m->event, &h->timer, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_timer, h);
-        if (r < 0) {
-                log_error_errno(r, "Cannot add the HTTP timer: %m");
-                goto fail;
-        }
-        http_schedule(h);
         log_info("Serving the HTTP client API on %s (app id %s, public URL %s%s).", c->http_listen, c->http_app_id,
                  h->public_url, tls ? ", TLS" : "");
         *ret = h;
@@ -817,27 +779,35 @@ void stitch_http_stop(struct stitch_http *h) {
         if (!h || h->stopping)
                 return;
         h->stopping = true;
-        if (h->daemon)
-                (void) MHD_quiesce_daemon(h->daemon);
+        if (h->daemon && MHD_quiesce_daemon(h->daemon) >= 0)
+                h->quiesced = true;
 }
 
 struct stitch_http *stitch_http_free(struct stitch_http *h) {
         if (!h)
                 return NULL;
         h->stopping = true;
-        h->io = sd_event_source_disable_unref(h->io);
-        h->timer = sd_event_source_disable_unref(h->timer);
         if (h->daemon) {
-                /* Stopping with suspended connections breaks libmicrohttpd's rules. */
+                /* Stopping with suspended connections breaks libmicrohttpd's
+                 * rules (the workers are done by now: none should be left). */
+                pthread_mutex_lock(&h->lock);
                 while (h->suspended) {
                         struct exchange *x = h->suspended;
                         suspended_remove(h, x);
+                        if (x->state == EXCHANGE_RUNNING) {
+                                x->state = EXCHANGE_READY;
+                                http_reply_error(&x->r, 503, "ServiceUnavailable", "shutting down");
+                        }
                         MHD_resume_connection(x->conn);
                 }
-                MHD_stop_daemon(h->daemon);
+                pthread_mutex_unlock(&h->lock);
+                MHD_stop_daemon(h->daemon); /* closes the listening socket unless quiesced */
+                if (!h->quiesced)
+                        h->listen_fd = -1;
         }
         if (h->listen_fd >= 0)
                 close(h->listen_fd);
+        pthread_mutex_destroy(&h->lock);
         free(h->public_url);
         free(h->tls_cert);
         if (h->tls_key) {
