@@ -2,8 +2,7 @@
 #pragma once
 
 /* The HTTP front end: the Stitch/Realm client API ([Http], docs/http.md) on
- * libmicrohttpd, run from stitchd's event loop (MHD's epoll fd in sd-event;
- * MHD_run when it wakes or its timeout passes). Slow routes run on the
+ * libmicrohttpd on one epoll thread of its own. Slow routes run on the
  * workers while their connection is suspended. */
 
 #include "manager.h"
