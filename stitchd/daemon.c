@@ -21,6 +21,7 @@
 #include "manager.h"
 #include "frontends/varlink/server.h"
 #include "frontends/varlink/call.h"
+#include "frontends/http/request.h"
 #include "frontends/http/server.h"
 #include "core/access.h"
 
@@ -73,9 +74,10 @@ static void shutdown_all(struct stitch_manager *m, struct stitch_server *server,
                 stitch_server_stop(server);
         stitch_http_stop(http);
         stitch_manager_stop(m);
+        stitch_http_free(http); /* its thread is gone after this */
         stitch_verify_cache_clear();
         stitch_access_cache_clear();
-        stitch_http_free(http);
+        http_profile_cache_clear();
         stitch_server_free(server);
         stitch_manager_free(m);
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -28,7 +29,16 @@ struct stitch_workers {
         unsigned n_threads;
         int efd;
         sd_event_source *source;
+        unsigned running;        /* jobs being worked on */
+        sd_event_source *trim;   /* when the pool has been idle a while */
 };
+
+/* A password hash takes its memory cost (19 MiB by default) from the
+ * allocator, which keeps it after the hash: an idle daemon would hold a
+ * hash's worth per worker for good. Once the pool has had nothing to do
+ * for this long, the free memory goes back to the system. Never on the
+ * hot path: a busy pool keeps its memory. */
+#define IDLE_TRIM_USEC (2 * 1000 * 1000)
 
 static void *worker_main(void *p) {
         struct stitch_workers *w = p;
@@ -44,11 +54,13 @@ static void *worker_main(void *p) {
                 if (!w->queue_head)
                         w->queue_tail = NULL;
                 w->queued--;
+                w->running++;
                 pthread_mutex_unlock(&w->lock);
 
                 j->work(j->userdata);
 
                 pthread_mutex_lock(&w->lock);
+                w->running--;
                 j->next = NULL;
                 if (w->done_tail)
                         w->done_tail->next = j;
@@ -77,11 +89,30 @@ static void run_done(struct stitch_workers *w) {
         }
 }
 
+static bool pool_idle(struct stitch_workers *w) {
+        pthread_mutex_lock(&w->lock);
+        bool idle = w->queued == 0 && w->running == 0;
+        pthread_mutex_unlock(&w->lock);
+        return idle;
+}
+
+static int on_trim(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct stitch_workers *w = userdata;
+        (void) s;
+        (void) usec;
+        if (pool_idle(w))
+                (void) malloc_trim(0);
+        return 0;
+}
+
 static int on_eventfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct stitch_workers *w = userdata;
         uint64_t v;
         (void) !read(fd, &v, sizeof(v));
         run_done(w);
+        /* (Re)start the idle countdown after every batch of finished jobs. */
+        if (w->trim && sd_event_source_set_time_relative(w->trim, IDLE_TRIM_USEC) >= 0)
+                (void) sd_event_source_set_enabled(w->trim, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -106,6 +137,9 @@ int stitch_workers_new(sd_event *event, unsigned n_threads, size_t max_queue, st
                 free(w);
                 return r;
         }
+        /* Optional: without it memory is only returned less eagerly. */
+        if (sd_event_add_time_relative(event, &w->trim, CLOCK_MONOTONIC, IDLE_TRIM_USEC, 100 * 1000, on_trim, w) >= 0)
+                (void) sd_event_source_set_enabled(w->trim, SD_EVENT_OFF);
         w->threads = calloc(n_threads, sizeof(pthread_t));
         if (!w->threads) {
                 stitch_workers_free(w);
@@ -142,6 +176,7 @@ struct stitch_workers *stitch_workers_free(struct stitch_workers *w) {
         run_done(w);
         free(w->threads);
         sd_event_source_disable_unref(w->source);
+        sd_event_source_disable_unref(w->trim);
         if (w->efd >= 0)
                 close(w->efd);
         pthread_cond_destroy(&w->cond);

@@ -40,9 +40,10 @@ free_port() {
 # stitchd and sets PORT and URL. A port taken between the probe and the bind
 # (another process's race) is retried with a new one.
 http_start() {
-        local conf try rc
+        local conf try rc before
         conf=$(cat)
         for try in 1 2 3; do
+                before=$(cat "$STITCHD_LOG" 2>/dev/null | wc -l)
                 PORT=$(free_port) || fail "no free port"
                 stitch_config <<<"${conf//@PORT@/$PORT}"
                 : >"$T/start.err"
@@ -55,9 +56,9 @@ http_start() {
                         return 0
                 fi
                 [ "$rc" = 77 ] && { cat "$T/start.err" >&2; exit 77; }
-                grep -qi 'address already in use\|EADDRINUSE' "$STITCHD_LOG" "$T/start.err" || break
+                { tail -n +"$((before + 1))" "$STITCHD_LOG"; cat "$T/start.err"; } 2>/dev/null \
+                        | grep -qi 'address already in use' || break
                 echo "# port $PORT was taken meanwhile, trying another" >&2
-                : >"$STITCHD_LOG"
         done
         cat "$T/start.err" >&2
         fail "stitchd with [Http] did not start"

@@ -83,6 +83,7 @@ void http_login(struct http_request *r);
 void http_session_refresh(struct http_request *r);
 void http_session_logout(struct http_request *r);
 void http_profile(struct http_request *r);
+void http_profile_cache_clear(void);
 void http_user_delete(struct http_request *r);
 void http_apikey_create(struct http_request *r);
 void http_apikey_list(struct http_request *r);
