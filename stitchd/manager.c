@@ -181,6 +181,12 @@ static int on_maintenance(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The workers have been idle a while: hash slots give their memory back. */
+static void release_idle_memory(void *userdata) {
+        (void) userdata;
+        stitch_password_release_idle();
+}
+
 int stitch_manager_start(struct stitch_manager *m) {
         int r;
 
@@ -276,6 +282,7 @@ int stitch_manager_start(struct stitch_manager *m) {
         r = stitch_workers_new(m->event, threads, 4096, &m->workers);
         if (r < 0)
                 return log_error_errno(r, "Cannot start workers: %m");
+        stitch_workers_set_idle(m->workers, release_idle_memory, m);
 
         r = stitch_refresher_new(m, &m->refresher);
         if (r < 0)

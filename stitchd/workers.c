@@ -31,13 +31,14 @@ struct stitch_workers {
         sd_event_source *source;
         unsigned running;        /* jobs being worked on */
         sd_event_source *trim;   /* when the pool has been idle a while */
+        stitch_work_fn idle;
+        void *idle_userdata;
 };
 
-/* A password hash takes its memory cost (19 MiB by default) from the
- * allocator, which keeps it after the hash: an idle daemon would hold a
- * hash's worth per worker for good. Once the pool has had nothing to do
- * for this long, the free memory goes back to the system. Never on the
- * hot path: a busy pool keeps its memory. */
+/* Slow work keeps memory for the next job (a password hash's slot holds
+ * its 19 MiB): once the pool has had nothing to do for this long, the idle
+ * callback gives it back, and the allocator's free memory goes back to the
+ * system. Never on the hot path: a busy pool keeps its memory. */
 #define IDLE_TRIM_USEC (2 * 1000 * 1000)
 
 static void *worker_main(void *p) {
@@ -100,8 +101,11 @@ static int on_trim(sd_event_source *s, uint64_t usec, void *userdata) {
         struct stitch_workers *w = userdata;
         (void) s;
         (void) usec;
-        if (pool_idle(w))
-                (void) malloc_trim(0);
+        if (!pool_idle(w))
+                return 0;
+        if (w->idle)
+                w->idle(w->idle_userdata);
+        (void) malloc_trim(0);
         return 0;
 }
 
@@ -162,6 +166,11 @@ int stitch_workers_new(sd_event *event, unsigned n_threads, size_t max_queue, st
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         *ret = w;
         return 0;
+}
+
+void stitch_workers_set_idle(struct stitch_workers *w, stitch_work_fn idle, void *userdata) {
+        w->idle = idle;
+        w->idle_userdata = userdata;
 }
 
 struct stitch_workers *stitch_workers_free(struct stitch_workers *w) {

@@ -19,4 +19,7 @@ struct stitch_workers *stitch_workers_free(struct stitch_workers *w);
 /* -EBUSY when max_queue jobs are already waiting. */
 int stitch_workers_submit(struct stitch_workers *w, stitch_work_fn work, stitch_work_fn done, void *userdata);
 size_t stitch_workers_queued(struct stitch_workers *w);
+/* Called on the event loop once the pool has had nothing to do for a
+ * while after some work (to give back memory). */
+void stitch_workers_set_idle(struct stitch_workers *w, stitch_work_fn idle, void *userdata);
 unsigned stitch_workers_threads(struct stitch_workers *w);

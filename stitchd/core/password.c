@@ -52,6 +52,17 @@ void stitch_password_done(void) {
         (void) stitch_password_set_concurrency(0);
 }
 
+void stitch_password_release_idle(void) {
+        pthread_mutex_lock(&slots_lock);
+        for (unsigned i = 0; i < n_slots; i++)
+                if (!slots[i].used && slots[i].memory) {
+                        free(slots[i].memory); /* libargon2 wiped it after its hash */
+                        slots[i].memory = NULL;
+                        slots[i].size = 0;
+                }
+        pthread_mutex_unlock(&slots_lock);
+}
+
 static struct slot *slot_take(void) {
         struct slot *got = NULL;
         pthread_mutex_lock(&slots_lock);

@@ -18,6 +18,9 @@ struct stitch_argon2_params {
 int stitch_password_set_concurrency(unsigned n);
 /* Frees the slots (shutdown, after the workers stopped). */
 void stitch_password_done(void);
+/* Gives back the memory of the slots no hash is using (the next hash in a
+ * slot allocates it again): for an idle daemon. Any thread. */
+void stitch_password_release_idle(void);
 /* Hashes with a fresh 16-byte salt; *ret is a malloc'd PHC string. */
 int stitch_password_hash(const char *password, const struct stitch_argon2_params *params, char **ret);
 /* 0 when the password matches, -EACCES when not, -EINVAL for a malformed hash. */

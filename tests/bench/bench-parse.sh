@@ -182,4 +182,8 @@ for c in 1 8 64; do row "session check (profile | users/me)" "$c"; done
 SURL=$SBASE/app/stitch/auth/providers/local-userpass/login; SARGS=(-s "$T/slogin.lua")
 PURL=http://127.0.0.1:$PPORT/parse/login; PARGS=(-s "$T/plogin.lua")
 for c in 1 8 64; do row "password login" "$c"; done
-echo "# RSS after the runs: stitchd $(rss_mib "$STITCHD_PID") MiB; Parse Server (node) $(rss_mib "$PARSE_PID") MiB (PostgreSQL's processes not counted)"
+S_BUSY=$(rss_mib "$STITCHD_PID") P_BUSY=$(rss_mib "$PARSE_PID")
+# Idle: 5 s after the last request (stitchd returns a hash's memory after 2 s idle).
+sleep 5
+echo "# RSS right after the runs: stitchd $S_BUSY MiB, Parse Server (node) $P_BUSY MiB;" \
+     "5 s idle: stitchd $(rss_mib "$STITCHD_PID") MiB, Parse Server $(rss_mib "$PARSE_PID") MiB (PostgreSQL's processes not counted)"
