@@ -53,6 +53,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         m->revocations = stitch_revocations_free(m->revocations);
         m->ratelimit = stitch_ratelimit_free(m->ratelimit);
         m->callerlimit = stitch_callerlimit_free(m->callerlimit);
+        m->addresslimit = stitch_callerlimit_free(m->addresslimit);
         m->conversations = stitch_conversations_free(m->conversations);
         free(m->dummy_hash);
         stitch_config_done(&m->config);
@@ -227,6 +228,9 @@ int stitch_manager_start(struct stitch_manager *m) {
         log_debug("Revocation set rebuilt: %zu live entries.", stitch_revocations_size(m->revocations));
 
         r = stitch_callerlimit_new(m->config.caller_logins_per_minute, &m->callerlimit);
+        if (r < 0)
+                return r;
+        r = stitch_callerlimit_new(m->config.caller_logins_per_minute, &m->addresslimit);
         if (r < 0)
                 return r;
         r = stitch_ratelimit_new(m->config.max_failures, m->config.failure_window_usec, m->config.backoff_max_usec,

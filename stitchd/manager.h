@@ -32,6 +32,8 @@ struct stitch_manager {
         struct stitch_revocations *revocations;
         struct stitch_ratelimit *ratelimit;
         struct stitch_callerlimit *callerlimit;
+        /* Anonymous app logins per client address (each makes a user). */
+        struct stitch_callerlimit *addresslimit;
         struct stitch_conversations *conversations; /* logins waiting for answers */
         struct stitch_workers *workers;
         size_t connections; /* open client connections, all front ends (event loop only) */

@@ -44,6 +44,15 @@ static int fail_attempts(struct stitch_login_result *ret, uint64_t retry_after) 
         return fail(ret, STITCH_LOGIN_TOO_MANY_ATTEMPTS, "too many attempts");
 }
 
+/* An app login's client address as a key of the address limiter (never 0,
+ * which the limiter would not limit). */
+static uid_t address_limit_key(const char *address) {
+        uint32_t h = 2166136261u;
+        for (const char *c = address ? address : ""; *c; c++)
+                h = (h ^ (unsigned char) *c) * 16777619u;
+        return (uid_t) (h | 1u);
+}
+
 static void drop_state(const struct stitch_provider *provider, void *state) {
         if (state && provider->state_free)
                 provider->state_free(state);
@@ -149,6 +158,12 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                         log_notice("Login for %s via %s refused: uid %u logged in too often (CallerLoginsPerMinute=%u).",
                                    l->user, l->service, (unsigned) l->cred.uid, m->config.caller_logins_per_minute);
                         r = -EBUSY;
+                } else if (l->app && provider->no_credentials &&
+                           stitch_callerlimit_check(m->addresslimit, address_limit_key(l->rhost), now, &retry_after) == -EBUSY) {
+                        /* Each anonymous app login makes a user: bounded per client address. */
+                        log_notice("Anonymous app login from %s refused: too many this minute (CallerLoginsPerMinute=%u).",
+                                   l->rhost ? l->rhost : "-", m->config.caller_logins_per_minute);
+                        r = -EBUSY;
                 } else if ((r = stitch_limit_key_for_login(m, l, limit_key)) < 0) {
                         drop_state(provider, state);
                         return fail_errno(ret, r, "user lookup");
@@ -208,6 +223,8 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 stitch_ratelimit_success(m->ratelimit, address_key);
         if (!l->app)
                 stitch_callerlimit_count(m->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
+        else if (provider->no_credentials)
+                stitch_callerlimit_count(m->addresslimit, address_limit_key(l->rhost), stitch_now_usec(CLOCK_MONOTONIC));
         __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
         ret->provider = provider;
         if (identify_only) {

@@ -140,3 +140,31 @@ case $reply in *"200 OK"*) ;; *) fail "a held connection got: $reply" ;; esac
 exec 3>&- 4>&-
 stitch_stop
 ok "Timeout= closes a stalled request; MaxConnectionsPerAddress= refuses the connection over it"
+
+# ---- anonymous app logins per client address ------------------------------------------------
+# Each anonymous login makes a user: CallerLoginsPerMinute= bounds them per
+# client address (an X-Forwarded-For from an untrusted peer changes nothing).
+start_with <<EOF2
+[Http]
+Listen=127.0.0.1:@PORT@
+[Provider.anon-user]
+Enabled=yes
+[Limits]
+CallerLoginsPerMinute=3
+EOF2
+ANON=http://127.0.0.1:$PORT/api/client/v2.0/app/stitch/auth/providers/anon-user/login
+for i in 1 2 3; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Forwarded-For: 10.0.0.$i" -d '{}' "$ANON")
+        [ "$code" = 200 ] || fail "anonymous login $i: HTTP $code"
+done
+code=$(curl -s -D "$T/h" -o "$T/b" -w '%{http_code}' -X POST -H 'X-Forwarded-For: 10.0.0.9' -d '{}' "$ANON")
+[ "$code" = 429 ] || fail "a 4th anonymous login in a minute from one address: HTTP $code"
+[ "$(jq -r .error_code "$T/b")" = TooManyRequests ] || fail "429 body: $(cat "$T/b")"
+grep -qi '^Retry-After: [1-9]' "$T/h" || fail "no Retry-After on the 429"
+# Password logins are not counted against it.
+printf 'secret123\n' | "$STITCHCTL" user add --email limit@example.com --password-stdin >/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' -d '{"username":"limit@example.com","password":"secret123"}' \
+        "http://127.0.0.1:$PORT/api/client/v2.0/app/stitch/auth/providers/local-userpass/login")
+[ "$code" = 200 ] || fail "a password login after the anonymous limit: HTTP $code"
+stitch_stop
+ok "anonymous app logins are limited per client address (CallerLoginsPerMinute=), password logins are not"
