@@ -12,6 +12,7 @@
 #include <systemd/sd-bus.h>
 
 #include "log.h"
+#include "fnv.h"
 #include "refresher.h"
 #include "core/sessions.h"
 #include "core/util.h"
@@ -75,10 +76,7 @@ static int pidfd_send_signal_(int pidfd, int sig) {
 }
 
 static unsigned bucket_of(const char *id) {
-        uint32_t h = 2166136261u;
-        for (; *id; id++)
-                h = (h ^ (unsigned char) *id) * 16777619u;
-        return h % N_BUCKETS;
+        return stitch_fnv1a32_string(id) % N_BUCKETS;
 }
 
 static struct entry *lookup(struct stitch_refresher *r, const char *id) {

@@ -8,6 +8,7 @@
 #include "core/access.h"
 #include "core/sessions.h"
 #include "core/util.h"
+#include "fnv.h"
 #include "log.h"
 
 /* A refresh token that was already rotated away: someone kept a copy.
@@ -155,12 +156,7 @@ static struct checked {
 static pthread_mutex_t checked_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned checked_slot(const char *token, size_t len) {
-        /* FNV-1a of the length and the signature's last 32 characters: only
-         * a slot; a collision costs a full check. */
-        uint64_t h = (14695981039346656037ull ^ len) * 1099511628211ull;
-        for (size_t i = len > 32 ? len - 32 : 0; i < len; i++)
-                h = (h ^ (uint8_t) token[i]) * 1099511628211ull;
-        return (unsigned) ((h ^ (h >> 32)) % CHECKED_SLOTS);
+        return stitch_token_slot_hash(token, len) % CHECKED_SLOTS; /* a collision costs a full check */
 }
 
 static void checked_clear(struct checked *c) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "fnv.h"
 #include "core/login.h"
 #include "core/util.h"
 
@@ -47,10 +48,7 @@ static int fail_attempts(struct stitch_login_result *ret, uint64_t retry_after) 
 /* An app login's client address as a key of the address limiter (never 0,
  * which the limiter would not limit). */
 static uid_t address_limit_key(const char *address) {
-        uint32_t h = 2166136261u;
-        for (const char *c = address ? address : ""; *c; c++)
-                h = (h ^ (unsigned char) *c) * 16777619u;
-        return (uid_t) (h | 1u);
+        return (uid_t) (stitch_fnv1a32_string(address) | 1u);
 }
 
 static void drop_state(const struct stitch_provider *provider, void *state) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "fnv.h"
 #include "core/revocations.h"
 #include "store/store.h"
 
@@ -23,12 +24,7 @@ struct stitch_revocations {
 };
 
 static uint64_t hash_id(const char *s) {
-        uint64_t h = 1469598103934665603ULL; /* FNV-1a; ids are random-ish, not attacker-chosen keys */
-        for (; *s; s++) {
-                h ^= (unsigned char) *s;
-                h *= 1099511628211ULL;
-        }
-        return h;
+        return stitch_fnv1a64(STITCH_FNV64_BASIS, s, strlen(s)); /* ids are random, not attacker-chosen */
 }
 
 int stitch_revocations_new(struct stitch_revocations **ret) {

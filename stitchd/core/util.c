@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include "log.h"
+#include "fnv.h"
 #include "macro.h"
 #include "core/util.h"
 
@@ -244,10 +245,7 @@ int stitch_check_trusted(const char *path, bool directory, const char *what) {
 int stitch_lookup_uid(const char *name, uid_t *ret) {
         size_t len = name ? strlen(name) : 0;
         bool cacheable = len > 0 && len < sizeof(uid_cache[0].name);
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (uint8_t) name[i]) * 16777619u;
-        unsigned k = h % UID_CACHE_SLOTS;
+        unsigned k = stitch_fnv1a32(STITCH_FNV32_BASIS, name, len) % UID_CACHE_SLOTS;
         uint64_t now = monotonic_usec();
 
         if (!name)

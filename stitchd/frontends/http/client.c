@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"
+#include "fnv.h"
 #include "log.h"
 #include "providers/provider.h"
 #include "wire.h"
@@ -367,10 +368,7 @@ static struct {
 static pthread_mutex_t profiles_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned profile_slot(const char *id) {
-        uint32_t h = 2166136261u;
-        for (; *id; id++)
-                h = (h ^ (unsigned char) *id) * 16777619u;
-        return h % PROFILE_SLOTS;
+        return stitch_fnv1a32_string(id) % PROFILE_SLOTS;
 }
 
 static char *profile_cached(const char *id, uint64_t generation) {

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "frontends/varlink/call.h"
+#include "fnv.h"
 #include "log.h"
 #include "frontends/varlink/objects-json.h"
 #include "refresher.h"
@@ -153,10 +154,7 @@ static struct {
 } user_cache[USER_CACHE_SLOTS];
 
 static unsigned user_slot(const char *id) {
-        uint32_t h = 2166136261u;
-        for (; *id; id++)
-                h = (h ^ (unsigned char) *id) * 16777619u;
-        return h % USER_CACHE_SLOTS;
+        return stitch_fnv1a32_string(id) % USER_CACHE_SLOTS;
 }
 
 
@@ -229,12 +227,8 @@ static void verified_clear(struct verified *v) {
 }
 
 static unsigned verified_slot(const char *token, size_t len) {
-        /* FNV-1a of the length and the last 32 characters (the signature's):
-         * only a slot, so a collision costs a full verification, nothing else. */
-        uint64_t h = (14695981039346656037ull ^ len) * 1099511628211ull;
-        for (size_t i = len > 32 ? len - 32 : 0; i < len; i++)
-                h = (h ^ (uint8_t) token[i]) * 1099511628211ull;
-        return (unsigned) (h ^ (h >> 32)) % VERIFIED_SLOTS;
+        /* Only a slot, so a collision costs a full verification, nothing else. */
+        return stitch_token_slot_hash(token, len) % VERIFIED_SLOTS;
 }
 
 static const struct verified *verified_find(struct stitch_manager *m, const char *token, size_t len, int64_t now) {
