@@ -7,6 +7,7 @@
 
 #include <security/pam_ext.h>
 
+#include "base64url.h"
 #include "macro.h"
 #include "pam_stitch.h"
 
@@ -63,10 +64,6 @@ void pam_stitch_sanitize_text(const char *text, char *buf, size_t size) {
         buf[j] = 0;
 }
 
-static bool is_base64url(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 bool pam_stitch_session_id_is_valid(const char *s) {
         size_t n;
 
@@ -76,7 +73,7 @@ bool pam_stitch_session_id_is_valid(const char *s) {
         if (n > PAM_STITCH_SESSION_ID_MAX)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!is_base64url(s[i]))
+                if (!stitch_base64url_is_char(s[i]))
                         return false;
         return true;
 }

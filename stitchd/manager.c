@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/conversations.h"
+#include "core/users.h"
 #include "log.h"
 #include "manager.h"
 #include "core/password.h"
@@ -15,7 +16,6 @@
 #include "core/util.h"
 
 #define MAINTENANCE_INTERVAL_USEC (60 * USEC_PER_SEC)
-#define ANONYMOUS_IDLE_SEC (90 * 24 * 3600)
 
 int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret) {
         struct stitch_manager *m = calloc(1, sizeof(*m));
@@ -161,9 +161,8 @@ static void maintenance(struct stitch_manager *m) {
         if (n > 0)
                 log_debug("Dropped %zu expired revocations.", n);
         /* Idle anonymous users (90 days) go, like in Stitch. */
-        if (m->store_ops->user_delete_idle_anonymous(m->store, now - ANONYMOUS_IDLE_SEC, &n) >= 0 && n > 0 &&
-            (stitch_manager_users_changed(m), true))
-                log_info("Deleted %zu anonymous users idle for 90 days.", n);
+        if (stitch_users_delete_idle(m, now, &n) >= 0 && n > 0)
+                log_info("Deleted %zu idle users (anonymous: 90 days).", n);
         if (m->store_ops->session_prune(m->store, now - token_lifetime_bound(m), &n) >= 0 && n > 0)
                 log_debug("Pruned %zu dead sessions.", n);
         /* Retired keys are kept until every token they signed has expired. */
@@ -174,9 +173,16 @@ static void maintenance(struct stitch_manager *m) {
         }
 }
 
+static void maintenance_work(void *userdata) {
+        maintenance(userdata);
+}
+
+/* Durable writes (deletions, prunes) run on a worker, never on the loop. */
 static int on_maintenance(sd_event_source *s, uint64_t usec, void *userdata) {
         struct stitch_manager *m = userdata;
-        maintenance(m);
+        int r = stitch_workers_submit(m->workers, maintenance_work, NULL, m);
+        if (r < 0)
+                log_debug_errno(r, "Maintenance skipped this time (workers busy): %m");
         (void) sd_event_source_set_time(s, usec + MAINTENANCE_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;

@@ -27,10 +27,11 @@
 #include "core/config.h"
 #include "macro.h"
 #include "redact.h"
+#include "strv.h"
+#include "validate.h"
 
 #define CONFIG_LINE_MAX 4096              /* bytes per line, without the newline */
 #define CONFIG_FILE_MAX (1024 * 1024)     /* a config file is small; refuse anything else */
-#define UNIX_NAME_MAX 32                  /* useradd's limit */
 #define SERVICE_NAME_MAX 255              /* a file name in /etc/pam.d */
 #define DOMAIN_NAME_MAX 253
 
@@ -82,44 +83,6 @@ static char *strstrip(char *s) {
         while (n > 0 && strchr(WHITESPACE, s[n - 1]))
                 s[--n] = 0;
         return s;
-}
-
-static size_t strv_length(char *const *l) {
-        size_t n = 0;
-        if (l)
-                while (l[n])
-                        n++;
-        return n;
-}
-
-static char **strv_free(char **l) {
-        if (l) {
-                for (char **i = l; *i; i++)
-                        free(*i);
-                free(l);
-        }
-        return NULL;
-}
-
-static void strv_freep(char ***l) {
-        strv_free(*l);
-}
-
-static char **strv_new_empty(void) {
-        return calloc(1, sizeof(char *));
-}
-
-static char **strv_copy(char *const *l) {
-        size_t n = strv_length(l);
-        _cleanup_(strv_freep) char **copy = calloc(n + 1, sizeof(char *));
-        if (!copy)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                copy[i] = strdup(l[i]);
-                if (!copy[i])
-                        return NULL;
-        }
-        return TAKE_PTR(copy);
 }
 
 static int strdup_or_null(const char *s, char **ret) {
@@ -325,24 +288,6 @@ static const char *format_duration(uint64_t usec, char buf[static DURATION_MAX])
 
 /* ---- value checks shared by the parsers and the final validation ---------------------------- */
 
-static bool unix_name_is_valid(const char *s) {
-        size_t n = strlen(s);
-
-        if (n == 0 || n > UNIX_NAME_MAX)
-                return false;
-        if (!is_lower(s[0]) && s[0] != '_')
-                return false;
-        for (size_t i = 1; i < n; i++) {
-                char c = s[i];
-                if (is_lower(c) || is_digit(c) || c == '_' || c == '-')
-                        continue;
-                if (c == '$' && i == n - 1)
-                        continue;
-                return false;
-        }
-        return true;
-}
-
 static bool service_name_is_valid(const char *s) {
         size_t n = strlen(s);
 
@@ -536,7 +481,7 @@ static int parse_unix_name(struct parser *p, unsigned line, const struct key_des
                            void *field) {
         if (isempty(value))
                 return free_and_strdup(field, NULL);
-        if (!unix_name_is_valid(value))
+        if (!stitch_unix_name_valid(value))
                 return report_value(p, line, k, value, "not a valid user or group name");
         return free_and_strdup(field, value);
 }
@@ -601,7 +546,7 @@ static int parse_on_revoke(struct parser *p, unsigned line, const struct key_des
 /* Lists replace, they do not append: the last assignment wins, an empty one empties the list. */
 static int parse_service_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
                               char ***field, bool allow_all) {
-        _cleanup_(strv_freep) char **l = NULL;
+        _cleanup_(stitch_strv_freep) char **l = NULL;
         _cleanup_free_ char *copy = strdup(value);
         size_t n = 0;
         bool bad = false;
@@ -637,11 +582,7 @@ static int parse_service_list(struct parser *p, unsigned line, const struct key_
                         continue;
                 }
 
-                bool dup = false;
-                for (size_t i = 0; i < n; i++)
-                        if (streq(l[i], item))
-                                dup = true;
-                if (dup)
+                if (stitch_strv_contains(l, item))
                         continue;
                 l[n] = strdup(item);
                 if (!l[n])
@@ -651,7 +592,7 @@ static int parse_service_list(struct parser *p, unsigned line, const struct key_
         if (bad)
                 return -EINVAL;
 
-        strv_free(*field);
+        stitch_strv_free(*field);
         *field = TAKE_PTR(l);
         return 0;
 }
@@ -781,7 +722,7 @@ static bool allowed_origin_is_valid(const char *s) {
 /* Space separated words, each checked. */
 static int parse_word_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
                            char ***field, bool (*valid)(const char *), const char *what) {
-        _cleanup_(strv_freep) char **l = NULL;
+        _cleanup_(stitch_strv_freep) char **l = NULL;
         _cleanup_free_ char *copy = strdup(value);
         size_t n = 0;
         bool bad = false;
@@ -813,7 +754,7 @@ static int parse_word_list(struct parser *p, unsigned line, const struct key_des
         }
         if (bad)
                 return -EINVAL;
-        strv_free(*field);
+        stitch_strv_free(*field);
         *field = TAKE_PTR(l);
         return 0;
 }
@@ -1021,10 +962,10 @@ int stitch_config_init_defaults(struct stitch_config *c) {
         c->services = calloc(2, sizeof(char *));
         if (c->services)
                 c->services[0] = strdup("*");
-        c->anon_services = strv_new_empty();
+        c->anon_services = stitch_strv_new_empty();
         c->http_app_id = strdup("stitch");
-        c->http_allow_origins = strv_new_empty();
-        c->http_trusted_proxies = strv_new_empty();
+        c->http_allow_origins = stitch_strv_new_empty();
+        c->http_trusted_proxies = stitch_strv_new_empty();
 
         if (!c->store || !c->auth_socket || !c->admin_socket || !c->services || !c->services[0] ||
             !c->anon_services || !c->http_app_id || !c->http_allow_origins || !c->http_trusted_proxies) {
@@ -1042,16 +983,16 @@ void stitch_config_done(struct stitch_config *c) {
         free(c->admin_socket);
         free(c->admin_group);
         free(c->email_domain);
-        strv_free(c->services);
+        stitch_strv_free(c->services);
         free(c->anon_unix_user);
-        strv_free(c->anon_services);
+        stitch_strv_free(c->anon_services);
         free(c->http_listen);
         free(c->http_app_id);
         free(c->http_public_url);
         free(c->http_certificate_file);
         free(c->http_key_file);
-        strv_free(c->http_allow_origins);
-        strv_free(c->http_trusted_proxies);
+        stitch_strv_free(c->http_allow_origins);
+        stitch_strv_free(c->http_trusted_proxies);
         /* Zeroed, so a second call (or a call after a failed init) frees nothing twice. */
         *c = (struct stitch_config) {};
 }
@@ -1075,10 +1016,11 @@ static int config_copy(const struct stitch_config *src, struct stitch_config *re
             strdup_or_null(src->http_key_file, &c.http_key_file) < 0)
                 goto oom;
 
-        c.services = src->services ? strv_copy(src->services) : strv_new_empty();
-        c.anon_services = src->anon_services ? strv_copy(src->anon_services) : strv_new_empty();
-        c.http_allow_origins = src->http_allow_origins ? strv_copy(src->http_allow_origins) : strv_new_empty();
-        c.http_trusted_proxies = src->http_trusted_proxies ? strv_copy(src->http_trusted_proxies) : strv_new_empty();
+        /* A NULL list copies as an empty one. */
+        c.services = stitch_strv_copy(src->services);
+        c.anon_services = stitch_strv_copy(src->anon_services);
+        c.http_allow_origins = stitch_strv_copy(src->http_allow_origins);
+        c.http_trusted_proxies = stitch_strv_copy(src->http_trusted_proxies);
         if (!c.services || !c.anon_services || !c.http_allow_origins || !c.http_trusted_proxies)
                 goto oom;
 
@@ -1182,9 +1124,9 @@ static void validate(struct parser *p) {
                        sizeof(((struct sockaddr_un *) NULL)->sun_path));
         if (c->auth_socket && c->admin_socket && streq(c->auth_socket, c->admin_socket))
                 report(p, 0, "AuthSocket= and AdminSocket= must be different paths");
-        if (c->admin_group && !unix_name_is_valid(c->admin_group))
+        if (c->admin_group && !stitch_unix_name_valid(c->admin_group))
                 report(p, 0, "AdminGroup= is not a valid group name");
-        if (c->anon_unix_user && !unix_name_is_valid(c->anon_unix_user))
+        if (c->anon_unix_user && !stitch_unix_name_valid(c->anon_unix_user))
                 report(p, 0, "UnixUser= is not a valid user name");
 }
 

@@ -154,9 +154,7 @@ static void ended_in_memory(struct stitch_manager *m, const char *session_id, in
         stitch_events_session_ended(&m->events, session_id, token_bound(m, access_expires), reason);
 }
 
-/* Every live session of a user, ended in memory before the store ends them
- * (a token must not verify in between). */
-static void user_ended_in_memory(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason) {
+void stitch_sessions_end_user_in_memory(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason) {
         struct stitch_session **list = NULL;
         size_t n = 0;
         if (m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n) < 0)
@@ -166,11 +164,14 @@ static void user_ended_in_memory(struct stitch_manager *m, const char *user_id, 
         stitch_session_array_free(list, n);
 }
 
-/* What the store ended (ids), in memory too: a session created between the
- * listing above and the store's cascade is covered here. */
-static void ids_ended_in_memory(struct stitch_manager *m, char *const *ids, enum stitch_end_reason reason) {
+void stitch_sessions_ended_in_memory(struct stitch_manager *m, char *const *ids, enum stitch_end_reason reason) {
         for (; ids && *ids; ids++)
                 ended_in_memory(m, *ids, 0, reason);
+}
+
+void stitch_session_end_in_memory(struct stitch_manager *m, const struct stitch_session *s,
+                                  enum stitch_end_reason reason) {
+        ended_in_memory(m, s->id, s->access_expires, reason);
 }
 
 int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, enum stitch_end_reason reason) {
@@ -202,37 +203,13 @@ int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, cons
 
 int stitch_user_revoke_sessions(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
         char **revoked = NULL;
-        user_ended_in_memory(m, user_id, STITCH_END_REVOKE);
+        stitch_sessions_end_user_in_memory(m, user_id, STITCH_END_REVOKE);
         int r = m->store_ops->session_revoke_user(m->store, user_id, stitch_now(),
                                                   stitch_end_reason_to_string(STITCH_END_REVOKE), &revoked);
         if (r < 0)
                 return r;
-        ids_ended_in_memory(m, revoked, STITCH_END_REVOKE);
+        stitch_sessions_ended_in_memory(m, revoked, STITCH_END_REVOKE);
         *ret_revoked = revoked;
         return 0;
 }
 
-int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked) {
-        char **revoked = NULL;
-        if (disabled)
-                user_ended_in_memory(m, user_id, STITCH_END_DISABLE);
-        int r = m->store_ops->user_set_disabled(m->store, user_id, disabled, stitch_now(), &revoked);
-        stitch_manager_users_changed(m); /* also on failure: the memory side is already ahead */
-        if (r < 0)
-                return r;
-        ids_ended_in_memory(m, revoked, STITCH_END_DISABLE);
-        *ret_revoked = revoked;
-        return 0;
-}
-
-int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
-        char **revoked = NULL;
-        user_ended_in_memory(m, user_id, STITCH_END_DELETE);
-        int r = m->store_ops->user_delete(m->store, user_id, stitch_now(), &revoked);
-        stitch_manager_users_changed(m);
-        if (r < 0)
-                return r;
-        ids_ended_in_memory(m, revoked, STITCH_END_DELETE);
-        *ret_revoked = revoked;
-        return 0;
-}

@@ -37,14 +37,24 @@ int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user
 
 /* Ends one session. */
 int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, enum stitch_end_reason reason);
+/* Its memory half alone, for a caller that has the durable half done later
+ * (on a worker) by stitch_session_end(). */
+void stitch_session_end_in_memory(struct stitch_manager *m, const struct stitch_session *s,
+                                  enum stitch_end_reason reason);
 
 /* Ends every live session of a user but 'except' (a session id, or NULL);
  * *ret_n = how many ended. */
 int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except,
                              enum stitch_end_reason reason, size_t *ret_n);
 
-/* Changes to a user that end its sessions (the store cascades them in the
- * same transaction); *ret_revoked: the ids the store ended (strv). */
+/* Ends every live session of a user; *ret_revoked: the ids the store
+ * ended (strv). */
 int stitch_user_revoke_sessions(struct stitch_manager *m, const char *user_id, char ***ret_revoked);
-int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked);
-int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked);
+
+/* The memory half of ending a user's sessions, for changes that end them
+ * inside a larger store transaction (core/users.c): every live session of
+ * user_id, before the store write (a token must not verify in between),
+ * and then the ids the store ended (a session created between the listing
+ * and the write is covered there). */
+void stitch_sessions_end_user_in_memory(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason);
+void stitch_sessions_ended_in_memory(struct stitch_manager *m, char *const *ids, enum stitch_end_reason reason);

@@ -37,9 +37,11 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "base64url.h"
 #include "log.h"
 #include "macro.h"
 #include "core/tokens.h"
+#include "validate.h"
 #include "wire.h"
 
 #define KID_SIZE sizeof(((struct stitch_signing_key *) NULL)->kid)
@@ -94,129 +96,7 @@ struct stitch_keyring {
         uint64_t generation; /* moves on every reload */
 };
 
-/* ---- base64url (RFC 4648 §5, no padding) -------------------------------- */
-
-static const char b64url_alphabet[64] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* 0..63 for alphabet characters, 0xff for everything else (including '=', '+', '/'). */
-static const uint8_t b64url_value[256] = {
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0xff, 0xff,
-        0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
-        0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0xff, 0xff, 0xff, 0xff, 0x3f,
-        0xff, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
-        0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-};
-
-static size_t b64url_encoded_len(size_t n) {
-        return (n / 3) * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
-}
-
-/* Writes b64url_encoded_len(n) characters to out (no terminator). */
-static size_t b64url_encode_to(const uint8_t *in, size_t n, char *out) {
-        size_t j = 0, i = 0;
-
-        for (; i + 3 <= n; i += 3) {
-                uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
-                out[j++] = b64url_alphabet[(v >> 18) & 63];
-                out[j++] = b64url_alphabet[(v >> 12) & 63];
-                out[j++] = b64url_alphabet[(v >> 6) & 63];
-                out[j++] = b64url_alphabet[v & 63];
-        }
-        if (n - i == 1) {
-                uint32_t v = (uint32_t) in[i] << 16;
-                out[j++] = b64url_alphabet[(v >> 18) & 63];
-                out[j++] = b64url_alphabet[(v >> 12) & 63];
-        } else if (n - i == 2) {
-                uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8;
-                out[j++] = b64url_alphabet[(v >> 18) & 63];
-                out[j++] = b64url_alphabet[(v >> 12) & 63];
-                out[j++] = b64url_alphabet[(v >> 6) & 63];
-        }
-        return j;
-}
-
-static char *b64url_encode(const uint8_t *in, size_t n, size_t *ret_len) {
-        size_t len = b64url_encoded_len(n);
-        char *s = malloc(len + 1);
-        if (!s)
-                return NULL;
-        b64url_encode_to(in, n, s);
-        s[len] = 0;
-        if (ret_len)
-                *ret_len = len;
-        return s;
-}
-
-/* Strict decoder: only the URL-safe alphabet, no padding, no whitespace, and
- * the unused low bits of the last character must be zero, so that every byte
- * string has exactly one accepted encoding. 'out' must hold n*3/4 bytes.
- * Returns the decoded length or -EBADMSG. */
-static ssize_t b64url_decode_to(const char *in, size_t n, uint8_t *out) {
-        size_t i = 0, j = 0;
-
-        if (n % 4 == 1)
-                return -EBADMSG;
-
-        for (; i + 4 <= n; i += 4) {
-                uint8_t a = b64url_value[(uint8_t) in[i]], b = b64url_value[(uint8_t) in[i + 1]],
-                        c = b64url_value[(uint8_t) in[i + 2]], d = b64url_value[(uint8_t) in[i + 3]];
-                if ((a | b | c | d) & 0xc0)
-                        return -EBADMSG;
-                uint32_t v = (uint32_t) a << 18 | (uint32_t) b << 12 | (uint32_t) c << 6 | d;
-                out[j++] = (uint8_t) (v >> 16);
-                out[j++] = (uint8_t) (v >> 8);
-                out[j++] = (uint8_t) v;
-        }
-
-        size_t rest = n - i;
-        if (rest == 2) {
-                uint8_t a = b64url_value[(uint8_t) in[i]], b = b64url_value[(uint8_t) in[i + 1]];
-                if (((a | b) & 0xc0) || (b & 0x0f))
-                        return -EBADMSG;
-                out[j++] = (uint8_t) (a << 2 | b >> 4);
-        } else if (rest == 3) {
-                uint8_t a = b64url_value[(uint8_t) in[i]], b = b64url_value[(uint8_t) in[i + 1]],
-                        c = b64url_value[(uint8_t) in[i + 2]];
-                if (((a | b | c) & 0xc0) || (c & 0x03))
-                        return -EBADMSG;
-                out[j++] = (uint8_t) (a << 2 | b >> 4);
-                out[j++] = (uint8_t) (b << 4 | c >> 2);
-        }
-        return (ssize_t) j;
-}
-
 /* ---- small helpers -------------------------------------------------------- */
-
-static bool id_is_valid(const char *s) {
-        size_t i = 0;
-        for (; s[i]; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return i == STITCH_ID_LEN;
-}
-
-/* Session ids: STITCH_ID_LEN characters of [A-Za-z0-9] (random; older
- * sessions have ObjectIds, which fit too). Same rule as
- * stitch_session_id_valid(); this file is also built alone by the fuzzers. */
-static bool sid_is_valid(const char *s) {
-        size_t i = 0;
-        for (; s[i]; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-                        return false;
-        return i == STITCH_ID_LEN;
-}
 
 static bool kid_is_valid(const char *s) {
         size_t n = strnlen(s, KID_SIZE);
@@ -345,9 +225,9 @@ static int decode_json_part(const char *part, size_t len, uint8_t *buf, cJSON **
         if (len == 0 || len > STITCH_JWT_MAX_LEN)
                 return -EBADMSG;
 
-        ssize_t n = b64url_decode_to(part, len, buf);
+        ssize_t n = stitch_base64url_decode(part, len, buf, JWT_MAX_DECODED);
         if (n < 0)
-                return (int) n;
+                return -EBADMSG;
         if (!json_text_is_clean(buf, (size_t) n) || !stitch_utf8_is_valid((const char *) buf, (size_t) n))
                 return -EBADMSG;
         buf[n] = 0;
@@ -675,8 +555,8 @@ static int es256_load(struct key_entry *k, const struct stitch_signing_key *sk) 
         BN_free(y);
         if (!ok)
                 goto invalid;
-        k->jwk_x[b64url_encode_to(xy, 32, k->jwk_x)] = 0;
-        k->jwk_y[b64url_encode_to(xy + 32, 32, k->jwk_y)] = 0;
+        stitch_base64url_encode(xy, 32, k->jwk_x);
+        stitch_base64url_encode(xy + 32, 32, k->jwk_y);
         return 0;
 
 invalid:
@@ -713,9 +593,11 @@ static int header_encode(struct key_entry *k) {
         text = cJSON_PrintUnformatted(h);
         if (!text)
                 return -ENOMEM;
-        k->header_b64 = b64url_encode((const uint8_t *) text, strlen(text), &k->header_b64_len);
+        size_t n = strlen(text);
+        k->header_b64 = malloc(stitch_base64url_encoded_len(n) + 1);
         if (!k->header_b64)
                 return -ENOMEM;
+        k->header_b64_len = stitch_base64url_encode(text, n, k->header_b64);
         return 0;
 }
 
@@ -844,7 +726,7 @@ int stitch_signing_key_generate(const char *alg, int64_t now, struct stitch_sign
                 return log_error_errno(r, "Failed to generate signing key: %m");
         }
 
-        k->kid[b64url_encode_to(kid_bytes, sizeof(kid_bytes), k->kid)] = 0;
+        stitch_base64url_encode(kid_bytes, sizeof(kid_bytes), k->kid);
         k->alg = alg_copy;
         k->secret = secret;
         k->secret_len = secret_len;
@@ -1024,8 +906,8 @@ static int claims_encode(const struct stitch_claims *c, char **ret_text) {
         _cleanup_(cJSON_Deletep) cJSON *claims = NULL, *user_data = NULL;
         int64_t nbf = c->nbf != 0 ? c->nbf : c->iat;
 
-        if (!id_is_valid(c->sub) || !sid_is_valid(c->sid) || !id_is_valid(c->device_id) ||
-            !(c->domain_id[0] == 0 || id_is_valid(c->domain_id)))
+        if (!stitch_objectid_valid(c->sub) || !stitch_session_id_valid(c->sid) ||
+            !stitch_objectid_valid(c->device_id) || !(c->domain_id[0] == 0 || stitch_objectid_valid(c->domain_id)))
                 return -EINVAL;
         if (c->typ[0] && !streq(c->typ, "access"))
                 return -EINVAL;
@@ -1080,7 +962,7 @@ int stitch_jwt_sign(struct stitch_keyring *kr, const struct stitch_claims *c, ch
         size_t payload_len = strlen(payload);
         if (payload_len > STITCH_JWT_MAX_LEN)
                 return -E2BIG;
-        size_t payload_b64_len = b64url_encoded_len(payload_len);
+        size_t payload_b64_len = stitch_base64url_encoded_len(payload_len);
 
         pthread_rwlock_rdlock(&kr->lock);
         const struct key_entry *k = kr->active;
@@ -1091,7 +973,7 @@ int stitch_jwt_sign(struct stitch_keyring *kr, const struct stitch_claims *c, ch
 
         size_t sig_bytes = k->alg == JWT_ALG_ES256 ? ES256_SIG_BYTES : HS256_SIG_BYTES;
         size_t input_len = k->header_b64_len + 1 + payload_b64_len;
-        size_t total = input_len + 1 + b64url_encoded_len(sig_bytes);
+        size_t total = input_len + 1 + stitch_base64url_encoded_len(sig_bytes);
         if (total > STITCH_JWT_MAX_LEN) {
                 r = -E2BIG;
                 goto finish;
@@ -1104,7 +986,8 @@ int stitch_jwt_sign(struct stitch_keyring *kr, const struct stitch_claims *c, ch
         }
         memcpy(token, k->header_b64, k->header_b64_len);
         token[k->header_b64_len] = '.';
-        b64url_encode_to((const uint8_t *) payload, payload_len, token + k->header_b64_len + 1);
+        /* Its NUL goes where the second '.' will. */
+        stitch_base64url_encode(payload, payload_len, token + k->header_b64_len + 1);
 
         uint8_t sig[ES256_SIG_BYTES];
         if (k->alg == JWT_ALG_ES256)
@@ -1115,8 +998,7 @@ int stitch_jwt_sign(struct stitch_keyring *kr, const struct stitch_claims *c, ch
                 goto finish;
 
         token[input_len] = '.';
-        b64url_encode_to(sig, sig_bytes, token + input_len + 1);
-        token[total] = 0;
+        stitch_base64url_encode(sig, sig_bytes, token + input_len + 1); /* and the NUL */
         r = 0;
 
 finish:
@@ -1182,7 +1064,7 @@ static int copy_id_claim(const cJSON *item, char out[static STITCH_ID_LEN + 1], 
                 out[0] = 0;
                 return 0;
         }
-        if (!(out_is_sid ? sid_is_valid(item->valuestring) : id_is_valid(item->valuestring)))
+        if (!(out_is_sid ? stitch_session_id_valid(item->valuestring) : stitch_objectid_valid(item->valuestring)))
                 return -EBADMSG;
         memcpy(out, item->valuestring, STITCH_ID_LEN + 1);
         return 0;
@@ -1227,9 +1109,9 @@ static int signature_check(struct stitch_keyring *kr, const struct key_entry *k,
         size_t want = k->alg == JWT_ALG_ES256 ? ES256_SIG_BYTES : HS256_SIG_BYTES;
         int r;
 
-        if (sig_part_len != b64url_encoded_len(want))
+        if (sig_part_len != stitch_base64url_encoded_len(want))
                 return -EKEYREJECTED;
-        if (b64url_decode_to(sig_part, sig_part_len, sig) != (ssize_t) want)
+        if (stitch_base64url_decode(sig_part, sig_part_len, sig, sizeof(sig)) != (ssize_t) want)
                 return -EBADMSG;
 
         if (k->alg == JWT_ALG_HS256) {
@@ -1288,7 +1170,7 @@ int stitch_jwt_verify(struct stitch_keyring *kr, const char *token, int64_t now,
                                 dot2 = token + i;
                         else
                                 return -EBADMSG;
-                } else if (b64url_value[(uint8_t) token[i]] == 0xff)
+                } else if (!stitch_base64url_is_char(token[i]))
                         return -EBADMSG;
         }
         if (!dot2 || dot1 == token || dot2 == dot1 + 1 || dot2 == token + len - 1)

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <ctype.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -13,6 +12,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "base64url.h"
 #include "log.h"
 #include "fnv.h"
 #include "macro.h"
@@ -63,15 +63,6 @@ int stitch_objectid_new(char ret[STITCH_ID_LEN + 1]) {
         return 0;
 }
 
-bool stitch_objectid_valid(const char *s) {
-        if (!s || strlen(s) != STITCH_ID_LEN)
-                return false;
-        for (size_t i = 0; i < STITCH_ID_LEN; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return true;
-}
-
 int stitch_session_id_new(char ret[STITCH_ID_LEN + 1]) {
         static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         size_t n = 0;
@@ -91,39 +82,6 @@ int stitch_session_id_new(char ret[STITCH_ID_LEN + 1]) {
         return 0;
 }
 
-bool stitch_session_id_valid(const char *s) {
-        if (!s || strlen(s) != STITCH_ID_LEN)
-                return false;
-        for (size_t i = 0; i < STITCH_ID_LEN; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-                        return false;
-        return true;
-}
-
-size_t stitch_base64url_encode(const uint8_t *data, size_t n, char *ret) {
-        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        size_t j = 0, i = 0;
-        for (; i + 2 < n; i += 3) {
-                uint32_t v = (uint32_t) data[i] << 16 | (uint32_t) data[i + 1] << 8 | data[i + 2];
-                ret[j++] = tbl[v >> 18 & 63];
-                ret[j++] = tbl[v >> 12 & 63];
-                ret[j++] = tbl[v >> 6 & 63];
-                ret[j++] = tbl[v & 63];
-        }
-        if (n - i == 1) {
-                uint32_t v = (uint32_t) data[i] << 16;
-                ret[j++] = tbl[v >> 18 & 63];
-                ret[j++] = tbl[v >> 12 & 63];
-        } else if (n - i == 2) {
-                uint32_t v = (uint32_t) data[i] << 16 | (uint32_t) data[i + 1] << 8;
-                ret[j++] = tbl[v >> 18 & 63];
-                ret[j++] = tbl[v >> 12 & 63];
-                ret[j++] = tbl[v >> 6 & 63];
-        }
-        ret[j] = 0;
-        return j;
-}
-
 int stitch_secret_new(const char *prefix, char **ret) {
         uint8_t raw[32];
         size_t pl = strlen(prefix);
@@ -136,7 +94,7 @@ int stitch_secret_new(const char *prefix, char **ret) {
                 return r;
         }
         memcpy(s, prefix, pl);
-        stitch_base64url_encode(raw, sizeof(raw), s + pl);
+        stitch_base64url_encode(raw, sizeof(raw), s + pl); /* and the NUL */
         explicit_bzero(raw, sizeof(raw));
         *ret = s;
         return 0;
@@ -162,47 +120,6 @@ uint64_t stitch_now_usec(int clock) {
         struct timespec ts;
         clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-bool stitch_unix_name_valid(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > 32)
-                return false;
-        if (!(s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z')))
-                return false;
-        for (size_t i = 1; i < n; i++) {
-                char c = s[i];
-                if (c == '$' && i == n - 1)
-                        break;
-                if (!(c == '_' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-                        return false;
-        }
-        return true;
-}
-
-bool stitch_email_valid(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n < 3 || n > 254)
-                return false;
-        const char *at = strchr(s, '@');
-        if (!at || at == s || !at[1] || strchr(at + 1, '@'))
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
-                if (c <= ' ' || c == 0x7f)
-                        return false;
-        }
-        return true;
-}
-
-bool stitch_apikey_name_valid(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > 64)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!(isalnum((unsigned char) s[i]) || s[i] == '_' || s[i] == '-'))
-                        return false;
-        return true;
 }
 
 /* Every login records the uid of its Unix account, and NSS can be slow: a

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Daemon-side helpers: randomness, ids, hashing, time, names. */
+/* Daemon-side helpers: randomness, new ids, hashing, time, accounts. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,13 +10,13 @@
 
 #include "macro.h"
 #include "store/store.h"
+#include "validate.h" /* the name and id checks, for this header's users */
 
 /* Fills buf with cryptographically secure random bytes. */
 int stitch_random_bytes(void *buf, size_t n);
 
 /* A new ObjectId (12 bytes: 4 seconds, 5 random per process, 3 counter) as 24 hex chars. */
 int stitch_objectid_new(char ret[STITCH_ID_LEN + 1]);
-bool stitch_objectid_valid(const char *s);
 /* The device id Stitch clients send for "none". */
 #define STITCH_DEVICE_NONE "000000000000000000000000"
 
@@ -25,11 +25,6 @@ bool stitch_objectid_valid(const char *s);
  * nothing about anyone else's. Same length as an ObjectId, so stored
  * sessions from before (ObjectId ids) still parse. */
 int stitch_session_id_new(char ret[STITCH_ID_LEN + 1]);
-/* STITCH_ID_LEN characters of [A-Za-z0-9]: new ids and older ObjectIds. */
-bool stitch_session_id_valid(const char *s);
-
-/* base64url without padding. ret must hold 4*ceil(n/3)+1 bytes. Returns length. */
-size_t stitch_base64url_encode(const uint8_t *data, size_t n, char *ret);
 
 /* A new random secret: prefix + base64url(32 random bytes). Malloc'd. */
 int stitch_secret_new(const char *prefix, char **ret);
@@ -39,13 +34,6 @@ int stitch_sha256(const void *data, size_t n, uint8_t ret[STITCH_HASH_LEN]) _war
 
 int64_t stitch_now(void);             /* epoch seconds, CLOCK_REALTIME */
 uint64_t stitch_now_usec(int clock);  /* clock_gettime in usec */
-
-/* Unix names as useradd accepts them: [a-z_][a-z0-9_-]*[$]?, <= 32. */
-bool stitch_unix_name_valid(const char *s);
-/* Emails: 3..254 bytes, one '@' with text on both sides, no spaces or controls. */
-bool stitch_email_valid(const char *s);
-/* API key names: [A-Za-z0-9_-]{1,64}. */
-bool stitch_apikey_name_valid(const char *s);
 
 /* Whether a file (or directory) that decides what the daemon trusts cannot be
  * changed by anyone else: owned by root or by us, not writable by group or

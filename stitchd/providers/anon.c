@@ -68,6 +68,7 @@ const struct stitch_provider stitch_provider_anon = {
         .name = "anon-user",
         .enabled = anon_enabled,
         .no_credentials = true,
+        .idle_user_lifetime_sec = 90 * 24 * 3600,
         .begin = anon_begin,
         .maps_to = anon_maps_to,
         .app_failure_code = "AuthError",

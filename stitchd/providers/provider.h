@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "manager.h"
@@ -110,6 +111,10 @@ struct stitch_provider {
         /* Its identity is the user's email and password (unlinking it
          * clears both). */
         bool identity_is_email;
+        /* > 0: a user whose identities are all of this provider is deleted
+         * after this many seconds without a login or a used session
+         * (anon-user: 90 days, as in Stitch). */
+        int64_t idle_user_lifetime_sec;
         /* App logins (the HTTP API): which members of the login body are
          * which credentials ("user" is the account name, struct
          * stitch_login's user), and how a failed one is answered there. */
@@ -146,6 +151,8 @@ extern const struct stitch_provider stitch_provider_auto;
 extern const struct stitch_provider stitch_provider_userpass;
 extern const struct stitch_provider stitch_provider_apikey;
 
+/* Every registered provider (not "auto"), NULL-terminated. */
+const struct stitch_provider *const *stitch_providers(void);
 /* By name (the registry); NULL if unknown. */
 const struct stitch_provider *stitch_provider_find(const char *name);
 /* Whether name is a registered provider_type (not "auto"). */

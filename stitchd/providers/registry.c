@@ -13,12 +13,16 @@
 #define DECLARE(n) extern const struct stitch_provider stitch_provider_##n;
 #define ENTRY(n) &stitch_provider_##n,
 PROVIDERS(DECLARE)
-static const struct stitch_provider *const providers[] = {PROVIDERS(ENTRY)};
+static const struct stitch_provider *const providers[] = {PROVIDERS(ENTRY) NULL};
+
+const struct stitch_provider *const *stitch_providers(void) {
+        return providers;
+}
 
 const struct stitch_provider *stitch_provider_find(const char *name) {
         if (streq_ptr(name, stitch_provider_auto.name))
                 return &stitch_provider_auto;
-        for (size_t i = 0; name && i < ELEMENTSOF(providers); i++)
+        for (size_t i = 0; name && providers[i]; i++)
                 if (streq(providers[i]->name, name))
                         return providers[i];
         return NULL;

@@ -99,12 +99,3 @@ void stitch_signing_key_array_free(struct stitch_signing_key **a, size_t n) {
                 stitch_signing_key_free(a[i]);
         free(a);
 }
-
-char **stitch_strv_free(char **l) {
-        if (!l)
-                return NULL;
-        for (char **i = l; *i; i++)
-                free(*i);
-        free(l);
-        return NULL;
-}

@@ -15,6 +15,7 @@
  * SQL text is constant: every value is bound. Statements are prepared once
  * per connection (SQLITE_PREPARE_PERSISTENT) and reused. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -178,7 +179,7 @@ enum stmt_id {
         ST_USER_UPDATE,
         ST_USER_DELETE,
         ST_USER_TOUCH,
-        ST_USER_IDLE_ANONYMOUS,
+        ST_USER_IDLE_OF_PROVIDER,
         ST_IDENTITIES_MOVE,
         ST_PASSWORD_MOVE,
         ST_APIKEYS_MOVE,
@@ -207,7 +208,6 @@ enum stmt_id {
         ST_SESSION_REVOKE,
         ST_SESSION_LIVE_IDS_OF_USER,
         ST_SESSION_REVOKE_USER,
-        ST_SESSION_REVOKE_ALL_OF_USER,
         ST_SESSION_REFRESHED,
         ST_SESSION_RETIRE_REFRESH,
         ST_SESSION_BY_RETIRED_REFRESH,
@@ -265,13 +265,14 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_USER_TOUCH] = "UPDATE users SET last_authentication_date = ?2 WHERE id = ?1",
         /* Idle: no login since the cutoff, and no live session used since the
          * cutoff either (a long PAM login keeps refreshing without a new login). */
-        [ST_USER_IDLE_ANONYMOUS] =
+        [ST_USER_IDLE_OF_PROVIDER] =
                 "SELECT DISTINCT u.id FROM identities i JOIN users u ON u.id = i.user_id "
-                "WHERE i.provider_type = 'anon-user' "
+                "WHERE i.provider_type = ?1 "
                 "AND (CASE WHEN u.last_authentication_date > 0 THEN u.last_authentication_date "
-                "          ELSE u.creation_date END) < ?1 "
-                "AND NOT EXISTS (SELECT 1 FROM identities j WHERE j.user_id = u.id AND j.provider_type <> 'anon-user') "
-                "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.revoked = 0 AND s.last_used >= ?1)",
+                "          ELSE u.creation_date END) < ?2 "
+                "AND NOT EXISTS (SELECT 1 FROM identities j WHERE j.user_id = u.id AND j.provider_type <> ?1) "
+                "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.revoked = 0 AND s.last_used >= ?2) "
+                "ORDER BY u.id LIMIT ?3",
 
         [ST_PASSWORD_GET] = "SELECT hash FROM passwords WHERE user_id = ?1",
         [ST_PASSWORD_SET] =
@@ -308,9 +309,6 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "SELECT id FROM sessions WHERE " SESSION_LIVE_OF_USER " ORDER BY creation_date, id",
         [ST_SESSION_REVOKE_USER] =
                 "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3 WHERE " SESSION_LIVE_OF_USER,
-        [ST_SESSION_REVOKE_ALL_OF_USER] =
-                "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = 'delete' "
-                "WHERE user_id = ?1 AND revoked = 0",
         /* Compare-and-swap: only while ?5 (if given) is still the refresh hash. */
         [ST_SESSION_REFRESHED] =
                 "UPDATE sessions SET access_expires = MAX(access_expires, ?2), last_used = ?3, "
@@ -348,6 +346,7 @@ struct conn {
         sqlite3_stmt *stmts[_ST_MAX];
         const char *name; /* "write" or "read", for log lines */
         bool relaxed;     /* synchronous=NORMAL still set: restore before the next write */
+        unsigned depth;   /* open transactions: 1 = BEGIN, each one more = a SAVEPOINT inside it */
 };
 
 /* A session_create waiting for a group commit. */
@@ -373,6 +372,16 @@ struct stitch_store {
 static struct conn *conn_lock(struct conn *c) {
         pthread_mutex_lock(&c->lock);
         return c;
+}
+
+/* The store whose caller transaction (sqlite_begin) this thread holds. The
+ * writer's lock is recursive, so that every op called inside it takes the
+ * lock again and runs as a savepoint of it. */
+static _Thread_local struct stitch_store *thread_tx;
+
+/* Reads inside a caller transaction go to the writer, to see its writes. */
+static struct conn *reader(struct stitch_store *s) {
+        return thread_tx == s ? &s->write : &s->read;
 }
 
 static void conn_unlockp(struct conn **c) {
@@ -503,6 +512,13 @@ static int exec_simple(struct conn *c, enum stmt_id id) {
 /* Read-only transactions (a snapshot) use BEGIN; writes BEGIN IMMEDIATE, so
  * that the write lock is taken up front and never upgraded midway. */
 static int tx_begin(struct conn *c, bool write) {
+        if (c->depth > 0) {
+                /* Inside a caller's transaction: this op is one savepoint of it. */
+                int r = exec_simple(c, ST_SAVEPOINT);
+                if (r >= 0)
+                        c->depth++;
+                return r;
+        }
         if (write && c->relaxed) {
                 /* Every write but one kind is acknowledged only when durable. */
                 if (sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
@@ -510,20 +526,42 @@ static int tx_begin(struct conn *c, bool write) {
                                                sqlite3_errmsg(c->db));
                 c->relaxed = false;
         }
-        return exec_simple(c, write ? ST_BEGIN_IMMEDIATE : ST_BEGIN);
+        int r = exec_simple(c, write ? ST_BEGIN_IMMEDIATE : ST_BEGIN);
+        if (r >= 0)
+                c->depth = 1;
+        return r;
 }
 
 /* A write transaction whose COMMIT is not fsynced (see session_set_open). The
  * connection stays relaxed until the next tx_begin(c, true) restores FULL. If
  * NORMAL cannot be set, the transaction is simply durable. */
 static int tx_begin_relaxed(struct conn *c) {
+        if (c->depth > 0)
+                return tx_begin(c, true); /* durable with the caller's transaction */
         if (!c->relaxed && sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) == SQLITE_OK)
                 c->relaxed = true;
-        return exec_simple(c, ST_BEGIN_IMMEDIATE);
+        int r = exec_simple(c, ST_BEGIN_IMMEDIATE);
+        if (r >= 0)
+                c->depth = 1;
+        return r;
 }
 
 /* Commits if r >= 0, else rolls back. Returns r, or the COMMIT failure. */
 static int tx_end(struct conn *c, int r) {
+        assert(c->depth > 0);
+        if (c->depth > 1) {
+                /* A savepoint: a failed op leaves nothing behind, the caller's
+                 * transaction goes on and decides. */
+                c->depth--;
+                if (r < 0) {
+                        int q = exec_simple(c, ST_ROLLBACK_TO);
+                        if (q < 0)
+                                log_error_errno(q, "Store: rollback to savepoint failed: %m");
+                }
+                int q = exec_simple(c, ST_RELEASE);
+                return r >= 0 && q < 0 ? q : r;
+        }
+        c->depth = 0;
         if (r >= 0) {
                 int q = exec_simple(c, ST_COMMIT);
                 if (q >= 0)
@@ -556,39 +594,6 @@ static int grow(void **array, size_t *allocated, size_t need, size_t size) {
         *array = p;
         *allocated = n;
         return 0;
-}
-
-struct strv {
-        char **l;
-        size_t n, allocated;
-};
-
-static void strv_done(struct strv *v) {
-        stitch_strv_free(v->l);
-        *v = (struct strv) {};
-}
-
-/* Always leaves v->l a valid NULL-terminated array. */
-static int strv_push(struct strv *v, const char *s) {
-        char *d = NULL;
-        int r;
-
-        r = grow((void **) &v->l, &v->allocated, v->n + 2, sizeof(char *));
-        if (r < 0)
-                return r;
-        v->l[v->n] = NULL; /* a fresh array is uninitialized: terminate it before strdup() can fail */
-        if (s) {
-                d = strdup(s);
-                if (!d)
-                        return -ENOMEM;
-                v->l[v->n++] = d;
-        }
-        v->l[v->n] = NULL;
-        return 0;
-}
-
-static int strv_ensure(struct strv *v) {
-        return v->l ? 0 : strv_push(v, NULL);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1081,7 +1086,11 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
         s = calloc(1, sizeof(*s));
         if (!s)
                 return log_oom();
-        pthread_mutex_init(&s->write.lock, NULL);
+        pthread_mutexattr_t recursive;
+        pthread_mutexattr_init(&recursive);
+        pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init(&s->write.lock, &recursive);
+        pthread_mutexattr_destroy(&recursive);
         pthread_mutex_init(&s->read.lock, NULL);
         pthread_mutex_init(&s->create_lock, NULL);
         pthread_cond_init(&s->create_done, NULL);
@@ -1299,7 +1308,7 @@ static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, con
 
         {
                 /* The read connection; one snapshot for the user and its identities. */
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
                 r = tx_begin(c, false);
                 if (r < 0)
                         return r;
@@ -1399,7 +1408,7 @@ static int sqlite_user_count(struct stitch_store *s, uint64_t *ret) {
 
 /* Revokes the user's live sessions; their ids are appended to 'ids' (optional). */
 static int revoke_user_sessions_tx(struct conn *c, const char *user_id, int64_t now, const char *reason,
-                                   struct strv *ids) {
+                                   struct stitch_strv_builder *ids) {
         int r;
 
         if (ids) {
@@ -1421,7 +1430,7 @@ static int revoke_user_sessions_tx(struct conn *c, const char *user_id, int64_t 
                         r = col_id(st, 0, id);
                         if (r < 0)
                                 return r;
-                        r = strv_push(ids, id);
+                        r = stitch_strv_builder_add(ids, id);
                         if (r < 0)
                                 return r;
                 }
@@ -1446,50 +1455,48 @@ static int update_by_id(struct conn *c, sqlite3_stmt *st, const char *what) {
         return changes > 0 ? 0 : -ENOENT;
 }
 
-static int user_set_disabled_tx(struct conn *c, const char *id, bool disabled, int64_t now, struct strv *ids) {
+/* A value bound as ?2 after the key. */
+struct arg {
+        enum { ARG_NONE, ARG_INT, ARG_TEXT } kind;
+        int64_t i;
+        const char *t;
+};
+#define ARG_INT(v) ((struct arg) {.kind = ARG_INT, .i = (v)})
+#define ARG_TEXT(v) ((struct arg) {.kind = ARG_TEXT, .t = (v)})
+#define NO_ARG ((struct arg) {.kind = ARG_NONE})
+
+/* One UPDATE/DELETE/upsert keyed by ?1 = key (and ?2 = arg), in its own
+ * transaction (a savepoint inside the caller's). If must_match, -ENOENT
+ * when no row matched. */
+static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, const char *key, struct arg arg,
+                     bool must_match) {
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        if (!key || (arg.kind == ARG_TEXT && !arg.t))
+                return -EINVAL;
 
-                r = conn_stmt(c, ST_USER_SET_DISABLED, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, id) || bind_bool(st, 2, disabled))
-                        return bind_failed(c, "user_set_disabled");
-                r = update_by_id(c, st, "user_set_disabled");
-                if (r < 0)
-                        return r;
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = conn_stmt(c, id, &st);
+        if (r >= 0) {
+                if (bind_text(st, 1, key) || (arg.kind == ARG_INT && bind_int(st, 2, arg.i)) ||
+                    (arg.kind == ARG_TEXT && bind_text(st, 2, arg.t)))
+                        r = bind_failed(c, what);
+                else if (must_match)
+                        r = update_by_id(c, st, what);
+                else
+                        r = exec_stmt(c, st, what, NULL);
         }
-        if (disabled) {
-                r = revoke_user_sessions_tx(c, id, now, "disable", ids);
-                if (r < 0)
-                        return r;
-        }
-        return strv_ensure(ids);
+        stmt_release(&st);
+        return tx_end(c, r);
 }
 
-static int sqlite_user_set_disabled(struct stitch_store *s, const char *id, bool disabled, int64_t now,
-                                    char ***ret_revoked) {
-        struct strv ids = {};
-        int r;
 
-        if (!id)
-                return -EINVAL;
-        {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                r = tx_begin(c, true);
-                if (r >= 0)
-                        r = tx_end(c, user_set_disabled_tx(c, id, disabled, now, &ids));
-        }
-        if (r < 0) {
-                strv_done(&ids);
-                return r;
-        }
-        if (ret_revoked)
-                *ret_revoked = TAKE_PTR(ids.l);
-        strv_done(&ids);
-        return 0;
+static int sqlite_user_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
+        return write_one(s, ST_USER_SET_DISABLED, "user_set_disabled", id, ARG_INT(disabled), true);
 }
 
 static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *u) {
@@ -1601,159 +1608,52 @@ static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_us
         return tx_end(c, r);
 }
 
-static int user_delete_tx(struct conn *c, const char *id, int64_t now, struct strv *ids) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = user_exists(c, id);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENOENT;
-
-        r = revoke_user_sessions_tx(c, id, now, "delete", ids);
-        if (r < 0)
-                return r;
-
-        r = conn_stmt(c, ST_USER_DELETE, &st);
-        if (r < 0)
-                return r;
-        if (bind_text(st, 1, id))
-                return bind_failed(c, "user_delete");
-        r = update_by_id(c, st, "user_delete");
-        if (r < 0)
-                return r;
-        return strv_ensure(ids);
+/* The user row; identities, password and API keys go with it (ON DELETE
+ * CASCADE). Sessions are the core's: it ends them first. */
+static int sqlite_user_delete(struct stitch_store *s, const char *id) {
+        return write_one(s, ST_USER_DELETE, "user_delete", id, NO_ARG, true);
 }
 
-static int sqlite_user_delete(struct stitch_store *s, const char *id, int64_t now, char ***ret_revoked) {
-        struct strv ids = {};
-        int r;
-
-        if (!id)
-                return -EINVAL;
-        {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                r = tx_begin(c, true);
-                if (r >= 0)
-                        r = tx_end(c, user_delete_tx(c, id, now, &ids));
-        }
-        if (r < 0) {
-                strv_done(&ids);
-                return r;
-        }
-        if (ret_revoked)
-                *ret_revoked = TAKE_PTR(ids.l);
-        strv_done(&ids);
-        return 0;
-}
-
-/* Single-statement write by id, one transaction. */
 static int sqlite_user_touch(struct stitch_store *s, const char *id, int64_t now) {
-        int r;
-
-        if (!id)
-                return -EINVAL;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = tx_begin(c, true);
-        if (r < 0)
-                return r;
-        r = conn_stmt(c, ST_USER_TOUCH, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, id) || bind_int(st, 2, now))
-                        r = bind_failed(c, "user_touch");
-                else
-                        r = update_by_id(c, st, "user_touch");
-        }
-        stmt_release(&st);
-        return tx_end(c, r);
+        return write_one(s, ST_USER_TOUCH, "user_touch", id, ARG_INT(now), true);
 }
 
-static int user_delete_idle_anonymous_tx(struct conn *c, int64_t cutoff, int64_t now, size_t *ret_n) {
-        struct strv ids = {};
-        size_t n = 0;
+static int sqlite_user_list_idle(struct stitch_store *s, const char *provider_type, int64_t cutoff, size_t limit,
+                                 char ***ret_ids) {
+        struct stitch_strv_builder ids = {};
         int r;
 
+        if (!provider_type || !ret_ids || limit == 0)
+                return -EINVAL;
         {
+                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_USER_IDLE_ANONYMOUS, &st);
+                r = tx_begin(c, false);
                 if (r < 0)
                         return r;
-                if (bind_int(st, 1, cutoff))
-                        return bind_failed(c, "user_delete_idle_anonymous");
-                for (;;) {
+                r = conn_stmt(c, ST_USER_IDLE_OF_PROVIDER, &st);
+                if (r >= 0 && (bind_text(st, 1, provider_type) || bind_int(st, 2, cutoff) ||
+                               bind_int(st, 3, (int64_t) MIN(limit, (size_t) INT64_MAX))))
+                        r = bind_failed(c, "user_list_idle");
+                while (r >= 0) {
                         char id[STITCH_ID_LEN + 1];
 
-                        r = step(c, st, "user_delete_idle_anonymous");
-                        if (r < 0)
-                                goto finish;
-                        if (r == 0)
+                        r = step(c, st, "user_list_idle");
+                        if (r <= 0)
                                 break;
                         r = col_id(st, 0, id);
-                        if (r < 0)
-                                goto finish;
-                        r = strv_push(&ids, id);
-                        if (r < 0)
-                                goto finish;
+                        if (r >= 0)
+                                r = stitch_strv_builder_add(&ids, id);
                 }
-        }
-
-        for (size_t i = 0; i < ids.n; i++) {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                /* Every session of the user, expired or not, ends up revoked. */
-                r = conn_stmt(c, ST_SESSION_REVOKE_ALL_OF_USER, &st);
-                if (r < 0)
-                        goto finish;
-                if (bind_text(st, 1, ids.l[i]) || bind_int(st, 2, now)) {
-                        r = bind_failed(c, "user_delete_idle_anonymous");
-                        goto finish;
-                }
-                r = exec_stmt(c, st, "user_delete_idle_anonymous", NULL);
-                if (r < 0)
-                        goto finish;
                 stmt_release(&st);
-
-                r = conn_stmt(c, ST_USER_DELETE, &st);
-                if (r < 0)
-                        goto finish;
-                if (bind_text(st, 1, ids.l[i])) {
-                        r = bind_failed(c, "user_delete_idle_anonymous");
-                        goto finish;
-                }
-                r = update_by_id(c, st, "user_delete_idle_anonymous");
-                if (r < 0)
-                        goto finish;
-                n++;
+                r = tx_end(c, r);
         }
-        *ret_n = n;
-        r = 0;
-finish:
-        strv_done(&ids);
-        return r;
-}
-
-static int sqlite_user_delete_idle_anonymous(struct stitch_store *s, int64_t cutoff, size_t *ret_n) {
-        size_t n = 0;
-        int r;
-
-        {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                r = tx_begin(c, true);
-                if (r < 0)
-                        return r;
-                /* Sessions that may still live are revoked as of now; the op has
-                 * no 'now' argument, so take the clock. */
-                r = tx_end(c, user_delete_idle_anonymous_tx(c, cutoff, (int64_t) time(NULL), &n));
-        }
-        if (r < 0)
+        if (r < 0) {
+                stitch_strv_builder_done(&ids);
                 return r;
-        if (ret_n)
-                *ret_n = n;
-        return 0;
+        }
+        *ret_ids = stitch_strv_builder_finish(&ids);
+        return *ret_ids ? 0 : -ENOMEM;
 }
 
 /* ---------------------------------------------------------------------------
@@ -1766,7 +1666,7 @@ static int sqlite_password_get(struct stitch_store *s, const char *user_id, char
         if (!user_id || !ret_hash)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         r = conn_stmt(c, ST_PASSWORD_GET, &st);
         if (r < 0)
@@ -1788,25 +1688,8 @@ static int sqlite_password_get(struct stitch_store *s, const char *user_id, char
 }
 
 static int sqlite_password_set(struct stitch_store *s, const char *user_id, const char *hash) {
-        int r;
-
-        if (!user_id || !hash)
-                return -EINVAL;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = tx_begin(c, true);
-        if (r < 0)
-                return r;
-        r = conn_stmt(c, ST_PASSWORD_SET, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, user_id) || bind_text(st, 2, hash))
-                        r = bind_failed(c, "password_set");
-                else
-                        r = exec_stmt(c, st, "password_set", NULL); /* unknown user: FK -> -ENOENT */
-        }
-        stmt_release(&st);
-        return tx_end(c, r);
+        /* An upsert; an unknown user fails the foreign key: -ENOENT. */
+        return write_one(s, ST_PASSWORD_SET, "password_set", user_id, ARG_TEXT(hash), false);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1861,7 +1744,7 @@ static int apikey_find(struct stitch_store *s, enum stmt_id id, const char *key_
                        struct stitch_apikey **ret) {
         int r;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         r = conn_stmt(c, id, &st);
         if (r < 0)
@@ -1928,47 +1811,11 @@ fail:
 }
 
 static int sqlite_apikey_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
-        int r;
-
-        if (!id)
-                return -EINVAL;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = tx_begin(c, true);
-        if (r < 0)
-                return r;
-        r = conn_stmt(c, ST_APIKEY_SET_DISABLED, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, id) || bind_bool(st, 2, disabled))
-                        r = bind_failed(c, "apikey_set_disabled");
-                else
-                        r = update_by_id(c, st, "apikey_set_disabled");
-        }
-        stmt_release(&st);
-        return tx_end(c, r);
+        return write_one(s, ST_APIKEY_SET_DISABLED, "apikey_set_disabled", id, ARG_INT(disabled), true);
 }
 
 static int sqlite_apikey_delete(struct stitch_store *s, const char *id) {
-        int r;
-
-        if (!id)
-                return -EINVAL;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = tx_begin(c, true);
-        if (r < 0)
-                return r;
-        r = conn_stmt(c, ST_APIKEY_DELETE, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, id))
-                        r = bind_failed(c, "apikey_delete");
-                else
-                        r = update_by_id(c, st, "apikey_delete");
-        }
-        stmt_release(&st);
-        return tx_end(c, r);
+        return write_one(s, ST_APIKEY_DELETE, "apikey_delete", id, NO_ARG, true);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2056,6 +1903,16 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
         if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
                 return -EINVAL;
 
+        if (thread_tx == s) {
+                /* Inside the caller's transaction, durable with it; not in a
+                 * batch, which would tie other logins to its fate. */
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                int r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+                return tx_end(c, session_insert(c, se));
+        }
+
         struct create_request me = {.session = se};
         pthread_mutex_lock(&s->create_lock);
         *s->create_tail = &me;
@@ -2091,7 +1948,7 @@ static int session_find(struct stitch_store *s, enum stmt_id id, const char *ses
                         struct stitch_session **ret) {
         int r;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->read);
+        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         r = conn_stmt(c, id, &st);
         if (r < 0)
@@ -2223,17 +2080,9 @@ static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t
         return tx_end(c, session_revoke_tx(c, id, now, reason));
 }
 
-static int session_revoke_user_tx(struct conn *c, const char *user_id, int64_t now, const char *reason,
-                                  struct strv *ids) {
-        int r = revoke_user_sessions_tx(c, user_id, now, reason, ids);
-        if (r < 0)
-                return r;
-        return strv_ensure(ids);
-}
-
 static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_id, int64_t now, const char *reason,
                                       char ***ret_revoked) {
-        struct strv ids = {};
+        struct stitch_strv_builder ids = {};
         int r;
 
         if (!user_id)
@@ -2242,15 +2091,17 @@ static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_i
                 _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
                 r = tx_begin(c, true);
                 if (r >= 0)
-                        r = tx_end(c, session_revoke_user_tx(c, user_id, now, reason, &ids));
+                        r = tx_end(c, revoke_user_sessions_tx(c, user_id, now, reason, ret_revoked ? &ids : NULL));
         }
         if (r < 0) {
-                strv_done(&ids);
+                stitch_strv_builder_done(&ids);
                 return r;
         }
-        if (ret_revoked)
-                *ret_revoked = TAKE_PTR(ids.l);
-        strv_done(&ids);
+        if (ret_revoked) {
+                *ret_revoked = stitch_strv_builder_finish(&ids);
+                if (!*ret_revoked)
+                        return -ENOMEM;
+        }
         return 0;
 }
 
@@ -2572,12 +2423,49 @@ static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_
         return 0;
 }
 
+/* ---------------------------------------------------------------------------
+ * Caller transactions: the writer's lock is held from begin to commit or
+ * rollback; every op the thread calls meanwhile joins as a savepoint. */
+
+static int sqlite_begin(struct stitch_store *s) {
+        if (thread_tx)
+                return -EBUSY; /* one at a time per thread */
+        struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        if (r < 0) {
+                pthread_mutex_unlock(&c->lock);
+                return r;
+        }
+        thread_tx = s;
+        return 0;
+}
+
+static int finish(struct stitch_store *s, int r) {
+        if (thread_tx != s)
+                return -EINVAL;
+        r = tx_end(&s->write, r);
+        thread_tx = NULL;
+        pthread_mutex_unlock(&s->write.lock);
+        return r;
+}
+
+static int sqlite_commit(struct stitch_store *s) {
+        return finish(s, 0);
+}
+
+static void sqlite_rollback(struct stitch_store *s) {
+        (void) finish(s, -ECANCELED);
+}
+
 const struct stitch_store_ops stitch_store_sqlite = {
         .scheme = "sqlite",
         .open = sqlite_open,
         .close = sqlite_close,
         .integrity_check = sqlite_integrity_check,
         .schema_version = sqlite_schema_version,
+        .begin = sqlite_begin,
+        .commit = sqlite_commit,
+        .rollback = sqlite_rollback,
 
         .user_create = sqlite_user_create,
         .user_find = sqlite_user_find,
@@ -2589,7 +2477,7 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .identity_remove = sqlite_identity_remove,
         .user_delete = sqlite_user_delete,
         .user_touch = sqlite_user_touch,
-        .user_delete_idle_anonymous = sqlite_user_delete_idle_anonymous,
+        .user_list_idle = sqlite_user_list_idle,
 
         .password_get = sqlite_password_get,
         .password_set = sqlite_password_set,

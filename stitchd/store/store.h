@@ -9,9 +9,17 @@
  * writes internally and must not block readers behind a long write (SQLite:
  * WAL, a separate read connection).
  *
+ * Rows, not policy: each op reads or writes the rows it names (a user with
+ * the rows it owns: identities, password, API keys). What follows from a
+ * change (a disabled or deleted user's sessions end, idle anonymous users
+ * go) is the core's (core/users.c), which groups ops with begin/commit.
+ *
  * Durability: every write function returns only after the change is durable
  * (SQLite: synchronous=FULL, one transaction per call). A return of 0 is an
- * acknowledgement.
+ * acknowledgement. Inside begin()..commit() the ops of the calling thread
+ * are one transaction instead: durable (or gone) together at commit(); an
+ * op that fails inside it leaves nothing behind and the transaction goes
+ * on, so the caller decides whether to commit or roll back.
  *
  * Errors: 0 on success, -ENOENT not found, -EEXIST unique conflict, -EDQUOT
  * a per-user limit hit, -ENOSPC disk full, -EIO other store failure,
@@ -22,7 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STITCH_ID_LEN 24          /* ObjectId: 24 lowercase hex characters */
+#include "strv.h" /* stitch_strv_free(), stitch_strv_freep(): the lists of ids below */
+#include "validate.h" /* STITCH_ID_LEN */
+
 #define STITCH_HASH_LEN 32        /* SHA-256 of a refresh token or API key */
 #define STITCH_MAX_USER_APIKEYS 20
 
@@ -119,6 +129,18 @@ struct stitch_store_ops {
         int (*integrity_check)(struct stitch_store *s, char **ret_result);
         int (*schema_version)(struct stitch_store *s, int *ret_version);
 
+        /* transactions ------------------------------------------------------ */
+        /* Makes the calling thread's following ops one atomic, isolated unit
+         * until commit() or rollback(), which the same thread must call.
+         * Other threads' writes wait meanwhile; their reads see the state
+         * before it. Reads of this thread see its own writes. Not nestable:
+         * -EBUSY if this thread already has one open. */
+        int (*begin)(struct stitch_store *s);
+        /* Durable on 0; on failure everything since begin() is gone. Either
+         * way the transaction is over. -EINVAL if none is open. */
+        int (*commit)(struct stitch_store *s);
+        void (*rollback)(struct stitch_store *s);
+
         /* users ------------------------------------------------------------ */
         /* Inserts user, its identities and (if password_hash != NULL) its
          * password in one transaction. -EEXIST if id, email or unix_name is taken. */
@@ -131,16 +153,14 @@ struct stitch_store_ops {
         int (*user_list)(struct stitch_store *s, const char *after_id, size_t limit,
                          struct stitch_user ***ret, size_t *ret_n);
         int (*user_count)(struct stitch_store *s, uint64_t *ret);
-        /* Sets disabled. When disabling, revokes all the user's live sessions in
-         * the same transaction (reason "disable") and returns their ids in
-         * *ret_revoked (NULL-terminated strv, may be empty; optional). */
-        int (*user_set_disabled)(struct stitch_store *s, const char *id, bool disabled, int64_t now,
-                                 char ***ret_revoked);
+        /* Sets disabled. -ENOENT. */
+        int (*user_set_disabled)(struct stitch_store *s, const char *id, bool disabled);
         /* Updates email/name/unix_name/data_json of an existing user (all fields of u). */
         int (*user_update)(struct stitch_store *s, const struct stitch_user *u);
-        /* Revokes all sessions (reason "delete"), returns their ids, then deletes the
-         * user with identities, password and API keys. -ENOENT. */
-        int (*user_delete)(struct stitch_store *s, const char *id, int64_t now, char ***ret_revoked);
+        /* Deletes the user with its identities, password and API keys. Its
+         * sessions stay (they are not the user's rows: revoked ones are the
+         * revocation set's source until their tokens are dead). -ENOENT. */
+        int (*user_delete)(struct stitch_store *s, const char *id);
         /* Identity linking: moves every identity, the password and the API
          * keys of user from_id to into->id, deletes from_id (which has no
          * sessions: never logged in), then writes into's email/name/
@@ -152,9 +172,12 @@ struct stitch_store_ops {
         int (*identity_remove)(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
                                bool drop_password);
         int (*user_touch)(struct stitch_store *s, const char *id, int64_t now);
-        /* Deletes users whose only identity is anon-user and whose
-         * last_authentication_date (or creation_date) < cutoff; *ret_n = how many. */
-        int (*user_delete_idle_anonymous)(struct stitch_store *s, int64_t cutoff, size_t *ret_n);
+        /* Ids (strv, ordered, at most 'limit') of users all of whose
+         * identities are of provider_type, who have not logged in since
+         * cutoff (last_authentication_date, or creation_date if never) and
+         * have no live session used since cutoff. */
+        int (*user_list_idle)(struct stitch_store *s, const char *provider_type, int64_t cutoff, size_t limit,
+                              char ***ret_ids);
 
         /* passwords (local-userpass) -------------------------------------- */
         int (*password_get)(struct stitch_store *s, const char *user_id, char **ret_hash);
@@ -246,10 +269,8 @@ void stitch_user_array_free(struct stitch_user **a, size_t n);
 void stitch_apikey_array_free(struct stitch_apikey **a, size_t n);
 void stitch_session_array_free(struct stitch_session **a, size_t n);
 void stitch_signing_key_array_free(struct stitch_signing_key **a, size_t n);
-char **stitch_strv_free(char **l);
 
 static inline void stitch_user_freep(struct stitch_user **p) { stitch_user_free(*p); }
 static inline void stitch_apikey_freep(struct stitch_apikey **p) { stitch_apikey_free(*p); }
 static inline void stitch_session_freep(struct stitch_session **p) { stitch_session_free(*p); }
 static inline void stitch_signing_key_freep(struct stitch_signing_key **p) { stitch_signing_key_free(*p); }
-static inline void stitch_strv_freep(char ***p) { stitch_strv_free(*p); }

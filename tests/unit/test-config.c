@@ -20,6 +20,7 @@
 
 #include "macro.h"
 #include "stitchd/core/config.h"
+#include "strv.h"
 
 #define SEC_USEC UINT64_C(1000000)
 #define MIN_USEC (60 * SEC_USEC)
@@ -71,16 +72,9 @@ static void expect_ok(struct stitch_config *c, const char *text) {
                 fail_msg("input:\n%s\nunexpected r=%d errors:\n%s", text, r, errors);
 }
 
-static size_t strv_len(char *const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        return n;
-}
-
 static void assert_strv(char *const *l, const char *const *expected, size_t n) {
         assert_non_null(l);
-        assert_int_equal(strv_len(l), n);
+        assert_int_equal(stitch_strv_length(l), n);
         for (size_t i = 0; i < n; i++)
                 assert_string_equal(l[i], expected[i]);
 }
@@ -98,8 +92,8 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->signing_algorithm, b->signing_algorithm);
         assert_int_equal(a->rotate_refresh_tokens, b->rotate_refresh_tokens);
         assert_true(streq_ptr(a->email_domain, b->email_domain));
-        assert_int_equal(strv_len(a->services), strv_len(b->services));
-        for (size_t i = 0; i < strv_len(a->services); i++)
+        assert_int_equal(stitch_strv_length(a->services), stitch_strv_length(b->services));
+        for (size_t i = 0; i < stitch_strv_length(a->services); i++)
                 assert_string_equal(a->services[i], b->services[i]);
         assert_int_equal(a->userpass_enabled, b->userpass_enabled);
         assert_int_equal(a->min_password_length, b->min_password_length);
@@ -109,8 +103,8 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->apikey_enabled, b->apikey_enabled);
         assert_int_equal(a->anon_enabled, b->anon_enabled);
         assert_true(streq_ptr(a->anon_unix_user, b->anon_unix_user));
-        assert_int_equal(strv_len(a->anon_services), strv_len(b->anon_services));
-        for (size_t i = 0; i < strv_len(a->anon_services); i++)
+        assert_int_equal(stitch_strv_length(a->anon_services), stitch_strv_length(b->anon_services));
+        for (size_t i = 0; i < stitch_strv_length(a->anon_services); i++)
                 assert_string_equal(a->anon_services[i], b->anon_services[i]);
         assert_int_equal(a->max_failures, b->max_failures);
         assert_int_equal(a->failure_window_usec, b->failure_window_usec);
@@ -127,8 +121,8 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_true(streq_ptr(a->http_public_url, b->http_public_url));
         assert_true(streq_ptr(a->http_certificate_file, b->http_certificate_file));
         assert_true(streq_ptr(a->http_key_file, b->http_key_file));
-        assert_int_equal(strv_len(a->http_allow_origins), strv_len(b->http_allow_origins));
-        assert_int_equal(strv_len(a->http_trusted_proxies), strv_len(b->http_trusted_proxies));
+        assert_int_equal(stitch_strv_length(a->http_allow_origins), stitch_strv_length(b->http_allow_origins));
+        assert_int_equal(stitch_strv_length(a->http_trusted_proxies), stitch_strv_length(b->http_trusted_proxies));
         assert_int_equal(a->http_metrics, b->http_metrics);
         assert_int_equal(a->http_max_connections, b->http_max_connections);
         assert_int_equal(a->http_max_connections_per_address, b->http_max_connections_per_address);
@@ -359,6 +353,12 @@ static void test_values(void **state) {
         assert_string_equal(c.admin_group, "_admins");
         assert_string_equal(c.anon_unix_user, "guest$");
         stitch_config_done(&c);
+        /* '.' inside a name, as Debian's useradd allows (lib/validate.c, the
+         * same rule as the admin interface's unix_name) */
+        expect_ok(&c, "[Daemon]\nAdminGroup=stitch.admins\n[Provider.anon-user]\nUnixUser=first.last\n");
+        assert_string_equal(c.admin_group, "stitch.admins");
+        assert_string_equal(c.anon_unix_user, "first.last");
+        stitch_config_done(&c);
         expect_ok(&c, "[Daemon]\nAdminGroup=abcdefghijklmnopqrstuvwxyz012345\n");
         stitch_config_done(&c);
 
@@ -531,6 +531,11 @@ static void test_error_kinds(void **state) {
         expect_errors("[Daemon]\nAdminGroup=abcdefghijklmnopqrstuvwxyz0123456\n",
                       "test.conf:2: AdminGroup=abcdefghijklmnopqrstuvwxyz0123456: not a valid user or group name\n");
         expect_errors("[Daemon]\nAdminGroup=a$b\n", "test.conf:2: AdminGroup=a$b: not a valid user or group name\n");
+        expect_errors("[Daemon]\nAdminGroup=.\n", "test.conf:2: AdminGroup=.: not a valid user or group name\n");
+        expect_errors("[Daemon]\nAdminGroup=..\n", "test.conf:2: AdminGroup=..: not a valid user or group name\n");
+        expect_errors("[Daemon]\nAdminGroup=.admins\n",
+                      "test.conf:2: AdminGroup=.admins: not a valid user or group name\n");
+        expect_errors("[Daemon]\nAdminGroup=1000\n", "test.conf:2: AdminGroup=1000: not a valid user or group name\n");
         expect_errors("[Daemon]\nWorkers=-1\n", "test.conf:2: Workers=-1: not a number\n");
         expect_errors("[Daemon]\nWorkers=0x10\n", "test.conf:2: Workers=0x10: not a number\n");
         expect_errors("[Daemon]\nWorkers=1025\n", "test.conf:2: Workers=1025: out of range (0..1024)\n");

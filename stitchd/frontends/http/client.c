@@ -10,6 +10,7 @@
 #include "core/link.h"
 #include "core/login.h"
 #include "core/sessions.h"
+#include "core/users.h"
 #include "core/util.h"
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"

@@ -16,6 +16,7 @@
 #include "refresher.h"
 #include "frontends/varlink/server.h"
 #include "core/sessions.h"
+#include "core/users.h"
 #include "core/util.h"
 #include "wire.h"
 

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/end-reason.h"
+#include "core/sessions.h"
+#include "core/users.h"
+#include "core/util.h"
+#include "log.h"
+#include "providers/provider.h"
+
+/* Ends the open transaction: commits if r >= 0, else rolls back. */
+static int finish(struct stitch_manager *m, int r) {
+        if (r >= 0)
+                return m->store_ops->commit(m->store);
+        m->store_ops->rollback(m->store);
+        return r;
+}
+
+/* Inside a transaction: the user's live sessions end, then the user changes
+ * (disabled, or gone). */
+static int end_sessions_and(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason,
+                            bool delete, char ***ret_revoked) {
+        int r = m->store_ops->session_revoke_user(m->store, user_id, stitch_now(),
+                                                  stitch_end_reason_to_string(reason), ret_revoked);
+        if (r < 0)
+                return r;
+        if (delete)
+                r = m->store_ops->user_delete(m->store, user_id);
+        else
+                r = m->store_ops->user_set_disabled(m->store, user_id, true);
+        if (r < 0) {
+                *ret_revoked = stitch_strv_free(*ret_revoked);
+                return r;
+        }
+        return 0;
+}
+
+static int change(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason, bool delete,
+                  char ***ret_revoked) {
+        char **revoked = NULL;
+        int r;
+
+        stitch_sessions_end_user_in_memory(m, user_id, reason);
+        r = m->store_ops->begin(m->store);
+        if (r >= 0)
+                r = finish(m, end_sessions_and(m, user_id, reason, delete, &revoked));
+        stitch_manager_users_changed(m); /* also on failure: the memory side is already ahead */
+        if (r < 0) {
+                stitch_strv_free(revoked);
+                return r;
+        }
+        stitch_sessions_ended_in_memory(m, revoked, reason);
+        if (ret_revoked)
+                *ret_revoked = revoked;
+        else
+                stitch_strv_free(revoked);
+        return 0;
+}
+
+int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked) {
+        if (disabled)
+                return change(m, user_id, STITCH_END_DISABLE, false, ret_revoked);
+
+        /* Enabling ends nothing. */
+        int r = m->store_ops->user_set_disabled(m->store, user_id, false);
+        stitch_manager_users_changed(m);
+        if (r < 0)
+                return r;
+        if (ret_revoked) {
+                *ret_revoked = calloc(1, sizeof(char *));
+                if (!*ret_revoked)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
+        return change(m, user_id, STITCH_END_DELETE, true, ret_revoked);
+}
+
+#define IDLE_BATCH 100
+
+/* One batch of one provider's idle users, in one transaction: listed and
+ * deleted under the same write lock, so that a user who logs in meanwhile
+ * is either not listed or its login fails (the user is gone). */
+static int delete_idle_batch(struct stitch_manager *m, const char *provider_type, int64_t cutoff, size_t *ret_n) {
+        char **ids = NULL;
+        size_t n = 0;
+        int r;
+
+        r = m->store_ops->begin(m->store);
+        if (r < 0)
+                return r;
+        r = m->store_ops->user_list_idle(m->store, provider_type, cutoff, IDLE_BATCH, &ids);
+        for (char **id = ids; r >= 0 && id && *id; id++) {
+                char **revoked = NULL;
+                stitch_sessions_end_user_in_memory(m, *id, STITCH_END_DELETE);
+                r = end_sessions_and(m, *id, STITCH_END_DELETE, true, &revoked);
+                if (r >= 0) {
+                        stitch_sessions_ended_in_memory(m, revoked, STITCH_END_DELETE);
+                        n++;
+                }
+                stitch_strv_free(revoked);
+        }
+        stitch_strv_free(ids);
+        r = finish(m, r);
+        if (r < 0)
+                return r;
+        *ret_n = n;
+        return 0;
+}
+
+int stitch_users_delete_idle(struct stitch_manager *m, int64_t now, size_t *ret_n) {
+        size_t total = 0;
+        int r = 0;
+
+        for (const struct stitch_provider *const *p = stitch_providers(); *p && r >= 0; p++) {
+                if ((*p)->idle_user_lifetime_sec <= 0)
+                        continue;
+                for (;;) {
+                        size_t n = 0;
+                        r = delete_idle_batch(m, (*p)->name, now - (*p)->idle_user_lifetime_sec, &n);
+                        if (r < 0) {
+                                log_warning_errno(r, "Cannot delete idle %s users: %m", (*p)->name);
+                                break;
+                        }
+                        total += n;
+                        if (n < IDLE_BATCH)
+                                break;
+                }
+        }
+        if (total > 0)
+                stitch_manager_users_changed(m);
+        *ret_n = total;
+        return r;
+}
