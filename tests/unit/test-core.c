@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The core through its own API, as any front end calls it, without a
+ * socket: a real manager on a temp SQLite store, the login pipeline with
+ * each provider (password, API key, anonymous; prompts when a credential is
+ * missing; service policy; the failed-login limit), tokens (check, refresh,
+ * logout), the changes that end sessions (core/users.c) and linking. */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/access.h"
+#include "core/apikeys.h"
+#include "core/config.h"
+#include "core/link.h"
+#include "core/login.h"
+#include "core/password.h"
+#include "core/sessions.h"
+#include "core/users.h"
+#include "core/util.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+struct fixture {
+        char dir[256];
+        struct stitch_manager *m;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(p);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct stitch_config c;
+        char text[1024];
+        const char *tmp = getenv("TMPDIR");
+
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "%s/test-core-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        assert_non_null(mkdtemp(f->dir));
+        /* Cheap hashes: the pipeline, not argon2id, is under test. */
+        int n = snprintf(text, sizeof(text),
+                         "[Daemon]\nStore=sqlite:%s/stitch.db\nWorkers=1\n"
+                         "[Pam]\nServices=login sshd\n"
+                         "[Limits]\nMaxFailures=3\n"
+                         "[Provider.local-userpass]\nPasswordHash=argon2id:m=64,t=1,p=1\n"
+                         "[Provider.anon-user]\nEnabled=yes\nUnixUser=guest\nServices=login\n",
+                         f->dir);
+        assert_true(n > 0 && (size_t) n < sizeof(text));
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(stitch_config_load_buffer(&c, "test", text, strlen(text), stderr), 0);
+        assert_int_equal(stitch_manager_new(&c, &f->m), 0);
+        assert_int_equal(stitch_manager_start(f->m), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+        stitch_manager_free(f->m);
+        (void) nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+/* A local-userpass user with a password and (optionally) a unix_name. */
+static void add_user(struct stitch_manager *m, const char *email, const char *unix_name, const char *password,
+                     char ret_id[static STITCH_ID_LEN + 1]) {
+        struct stitch_identity ident = {
+                .provider_type = (char *) "local-userpass",
+                .provider_id = (char *) "local-userpass",
+                .data_json = (char *) "{}",
+        };
+        struct stitch_user u = {
+                .type = (char *) "normal",
+                .email = (char *) email,
+                .unix_name = (char *) unix_name,
+                .data_json = (char *) "{}",
+                .creation_date = stitch_now(),
+                .identities = &ident,
+                .n_identities = 1,
+        };
+        struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        _cleanup_free_ char *hash = NULL;
+
+        assert_int_equal(stitch_objectid_new(u.id), 0);
+        assert_int_equal(stitch_objectid_new(ident.id), 0);
+        assert_int_equal(stitch_password_hash(password, &a, &hash), 0);
+        assert_int_equal(m->store_ops->user_create(m->store, &u, hash), 0);
+        memcpy(ret_id, u.id, STITCH_ID_LEN + 1);
+}
+
+struct attempt {
+        const char *provider, *user, *service, *conversation;
+        const char *names[2], *values[2];
+        uid_t uid;
+        bool app;
+};
+
+static void run(struct stitch_manager *m, const struct attempt *a, struct stitch_login_result *ret) {
+        struct stitch_credentials cr = {};
+        for (size_t i = 0; i < ELEMENTSOF(a->names) && a->names[i]; i++)
+                assert_int_equal(stitch_credentials_put(&cr, a->names[i], a->values[i]), 0);
+        struct stitch_login_request req = {
+                .provider = a->provider,
+                .conversation = a->conversation,
+                .login = {
+                        .app = a->app,
+                        .user = a->user,
+                        .service = a->service,
+                        .cred = {.pid = getpid(), .uid = a->uid, .gid = 0},
+                        .interactive = true,
+                        .credentials = &cr,
+                },
+        };
+        assert_int_equal(stitch_login_run(m, &req, ret), 0);
+}
+
+static void test_password_login(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        struct stitch_claims claims = {};
+        const char *why = NULL;
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+
+        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false},
+            &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_string_equal(r.tokens.user_id, id);
+        assert_string_equal(r.tokens.provider_type, "local-userpass");
+        assert_non_null(r.tokens.access_token);
+        assert_non_null(r.tokens.refresh_token);
+        assert_int_equal(stitch_access_check(f->m, r.tokens.access_token, stitch_now(), &claims, &why), 0);
+        assert_string_equal(claims.sub, id);
+        assert_string_equal(claims.sid, r.tokens.session_id);
+        stitch_claims_done(&claims);
+        stitch_login_result_done(&r);
+
+        /* Wrong password, unknown name, a name the user does not map to: one answer. */
+        const char *names[][2] = {{"ada", "wrong horse"}, {"nobody", "correct horse"}, {"bob", "correct horse"}};
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                run(f->m,
+                    &(struct attempt) {"local-userpass", names[i][0], "login", NULL, {"password"}, {names[i][1]}, 0,
+                                       false},
+                    &r);
+                assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+                assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+                stitch_login_result_done(&r);
+        }
+
+        /* A service outside [Pam] Services=. */
+        run(f->m, &(struct attempt) {"local-userpass", "ada", "cron", NULL, {"password"}, {"correct horse"}, 0, false},
+            &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_PERMISSION_DENIED);
+        stitch_login_result_done(&r);
+
+        /* A caller that is not root may log in only as its own account. */
+        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 4242,
+                                     false},
+            &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_PERMISSION_DENIED);
+        stitch_login_result_done(&r);
+}
+
+/* No password: the provider asks, the next round answers. */
+static void test_prompt_rounds(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {}, r2 = {};
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {NULL}, {NULL}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_ASK);
+        assert_int_equal(r.ask.n_prompts, 1);
+        assert_string_equal(r.ask.prompts[0].id, "password");
+        assert_false(r.ask.prompts[0].echo);
+        assert_int_equal(strlen(r.conversation), STITCH_CONVERSATION_ID_LEN);
+
+        /* Another caller cannot continue it; the owner can, once. */
+        run(f->m,
+            &(struct attempt) {NULL, "ada", "login", r.conversation, {"password"}, {"correct horse"}, 4242, false},
+            &r2);
+        assert_int_equal(r2.outcome, STITCH_LOGIN_FAILED);
+        stitch_login_result_done(&r2);
+        run(f->m, &(struct attempt) {NULL, "ada", "login", r.conversation, {"password"}, {"correct horse"}, 0, false},
+            &r2);
+        assert_int_equal(r2.outcome, STITCH_LOGIN_SESSION);
+        assert_string_equal(r2.tokens.user_id, id);
+        stitch_login_result_done(&r2);
+        run(f->m, &(struct attempt) {NULL, "ada", "login", r.conversation, {"password"}, {"correct horse"}, 0, false},
+            &r2);
+        assert_int_equal(r2.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r2.failure, STITCH_LOGIN_CONVERSATION_GONE);
+        stitch_login_result_done(&r2);
+        stitch_login_result_done(&r);
+}
+
+/* MaxFailures=3: the fourth failure locks the account (1 s first), and the
+ * next attempt is refused before any hashing, right password or not. */
+static void test_failure_limit(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        for (int i = 0; i < 4; i++) {
+                run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"bad horse"}, 0,
+                                             false},
+                    &r);
+                assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+                stitch_login_result_done(&r);
+        }
+        uint64_t before = f->m->password_verifications;
+        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false},
+            &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_TOO_MANY_ATTEMPTS);
+        assert_true(r.retry_after_usec > 0);
+        assert_int_equal(f->m->password_verifications, before);
+        stitch_login_result_done(&r);
+}
+
+static void test_apikey_and_anonymous(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        char id[STITCH_ID_LEN + 1], key_id[STITCH_ID_LEN + 1];
+        char *key = NULL;
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        assert_int_equal(stitch_apikey_issue(f->m, id, "laptop", key_id, &key), 0);
+        assert_true(stitch_apikey_format_valid(key));
+        run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_string_equal(r.tokens.user_id, id);
+        assert_string_equal(r.tokens.provider_type, "api-key");
+        stitch_login_result_done(&r);
+        /* provider=auto tells a key from a password by its form (and keeps
+         * the key from going on to the next PAM module). */
+        run(f->m, &(struct attempt) {NULL, "ada", "login", NULL, {"secret"}, {key}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_string_equal(r.tokens.provider_type, "api-key");
+        assert_true(r.authtok_is_not_password);
+        stitch_login_result_done(&r);
+        run(f->m, &(struct attempt) {"auto", "ada", "login", NULL, {"secret"}, {"correct horse"}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_string_equal(r.tokens.provider_type, "local-userpass");
+        assert_false(r.authtok_is_not_password);
+        stitch_login_result_done(&r);
+        run(f->m, &(struct attempt) {"auto", "ada", "login", NULL, {NULL}, {NULL}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_ASK);
+        assert_string_equal(r.ask.prompts[0].id, "secret");
+        assert_true(r.ask.prompts[0].authtok);
+        stitch_login_result_done(&r);
+        /* A disabled key logs nobody in. */
+        assert_int_equal(f->m->store_ops->apikey_set_disabled(f->m->store, key_id, true), 0);
+        run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
+        assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+        stitch_login_result_done(&r);
+        erase_and_free(key);
+
+        /* Anonymous: only as UnixUser=, only on its services; each login a new user. */
+        char first[STITCH_ID_LEN + 1];
+        run(f->m, &(struct attempt) {"anon-user", "guest", "login", NULL, {NULL}, {NULL}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        memcpy(first, r.tokens.user_id, sizeof(first));
+        stitch_login_result_done(&r);
+        run(f->m, &(struct attempt) {"anon-user", "guest", "login", NULL, {NULL}, {NULL}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_string_not_equal(r.tokens.user_id, first);
+        stitch_login_result_done(&r);
+        run(f->m, &(struct attempt) {"anon-user", "guest", "sshd", NULL, {NULL}, {NULL}, 0, false}, &r);
+        assert_int_equal(r.failure, STITCH_LOGIN_PERMISSION_DENIED);
+        stitch_login_result_done(&r);
+        run(f->m, &(struct attempt) {"anon-user", "ada", "login", NULL, {NULL}, {NULL}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        stitch_login_result_done(&r);
+}
+
+static void test_refresh_and_logout(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        struct stitch_refreshed fresh = {};
+        struct stitch_claims claims = {};
+        const char *why = NULL;
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false},
+            &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+
+        assert_int_equal(stitch_session_refresh(f->m, r.tokens.refresh_token, &fresh, &why), 0);
+        assert_string_equal(fresh.session_id, r.tokens.session_id);
+        assert_int_equal(stitch_access_check(f->m, fresh.access_token, stitch_now(), &claims, &why), 0);
+        stitch_claims_done(&claims);
+        const char *refresh = fresh.refresh_token ? fresh.refresh_token : r.tokens.refresh_token;
+
+        /* Logout kills the access tokens at once, not in 30 minutes. */
+        assert_int_equal(stitch_session_logout(f->m, refresh, &why), 0);
+        assert_int_equal(stitch_access_check(f->m, fresh.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_int_equal(stitch_access_check(f->m, r.tokens.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_int_equal(stitch_session_refresh(f->m, refresh, &(struct stitch_refreshed) {}, &why), -EACCES);
+        assert_int_equal(stitch_access_check(f->m, "not.a.token", stitch_now(), &claims, &why), -EACCES);
+        stitch_refreshed_done(&fresh);
+        stitch_login_result_done(&r);
+}
+
+/* core/users.c: disabling and deleting end every session (memory and
+ * store, in one transaction); enabling ends none; idle anonymous users go. */
+static void test_user_changes_end_sessions(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result a = {}, b = {};
+        struct stitch_claims claims = {};
+        struct stitch_session *s = NULL;
+        struct stitch_user *u = NULL;
+        const char *why = NULL;
+        char **revoked = NULL;
+        char id[STITCH_ID_LEN + 1];
+        size_t n = 0;
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        struct attempt login = {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false};
+        run(f->m, &login, &a);
+        run(f->m, &login, &b);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(b.outcome, STITCH_LOGIN_SESSION);
+
+        assert_int_equal(stitch_user_set_disabled(f->m, id, true, &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 2);
+        assert_true(stitch_strv_contains(revoked, a.tokens.session_id));
+        revoked = stitch_strv_free(revoked);
+        assert_int_equal(stitch_access_check(f->m, a.tokens.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_int_equal(f->m->store_ops->session_get(f->m->store, b.tokens.session_id, &s), 0);
+        assert_true(s->revoked);
+        assert_string_equal(s->revoked_reason, "disable");
+        s = stitch_session_free(s);
+        stitch_login_result_done(&a);
+        run(f->m, &login, &a);
+        assert_int_equal(a.failure, STITCH_LOGIN_INVALID_CREDENTIALS); /* disabled: the same answer */
+        stitch_login_result_done(&a);
+
+        assert_int_equal(stitch_user_set_disabled(f->m, id, false, &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 0);
+        revoked = stitch_strv_free(revoked);
+        run(f->m, &login, &a);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+
+        assert_int_equal(stitch_user_delete(f->m, id, &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 1);
+        assert_string_equal(revoked[0], a.tokens.session_id);
+        revoked = stitch_strv_free(revoked);
+        assert_int_equal(stitch_access_check(f->m, a.tokens.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, id, &u), -ENOENT);
+        assert_int_equal(stitch_user_delete(f->m, id, &revoked), -ENOENT);
+        assert_null(revoked);
+        stitch_login_result_done(&a);
+        stitch_login_result_done(&b);
+
+        /* Idle expiry: an anonymous user unused for 90 days goes, a fresh one stays. */
+        run(f->m, &(struct attempt) {"anon-user", "guest", "login", NULL, {NULL}, {NULL}, 0, false}, &a);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(stitch_users_delete_idle(f->m, stitch_now(), &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(stitch_users_delete_idle(f->m, stitch_now() + 91 * 24 * 3600, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, a.tokens.user_id, &u), -ENOENT);
+        assert_int_equal(f->m->store_ops->session_get(f->m->store, a.tokens.session_id, &s), 0);
+        assert_true(s->revoked);
+        s = stitch_session_free(s);
+        stitch_login_result_done(&a);
+}
+
+/* Linking: an email account that never logged in merges into the linking
+ * user; one that has logged in is in use; anonymous identities are not
+ * linkable. */
+static void test_link(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result anon = {}, r = {};
+        struct stitch_link_result l = {};
+        struct stitch_user *u = NULL;
+        char fresh[STITCH_ID_LEN + 1], used[STITCH_ID_LEN + 1];
+
+        run(f->m, &(struct attempt) {"anon-user", "guest", "login", NULL, {NULL}, {NULL}, 0, false}, &anon);
+        assert_int_equal(anon.outcome, STITCH_LOGIN_SESSION);
+        add_user(f->m, "new@example.com", NULL, "new-secret", fresh);
+        add_user(f->m, "old@example.com", "old", "old-secret", used);
+        run(f->m, &(struct attempt) {"local-userpass", "old", "login", NULL, {"password"}, {"old-secret"}, 0, false},
+            &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&r);
+
+        struct stitch_credentials cr = {};
+        assert_int_equal(stitch_credentials_put(&cr, "password", "new-secret"), 0);
+        struct stitch_login_request req = {
+                .provider = "local-userpass",
+                .login = {.app = true, .user = "new@example.com", .service = "http", .cred = {.uid = (uid_t) -1},
+                          .credentials = &cr},
+        };
+        assert_int_equal(stitch_link_run(f->m, anon.tokens.user_id, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_LINKED);
+        assert_int_equal(l.user->n_identities, 2);
+        assert_string_equal(l.user->email, "new@example.com");
+        stitch_link_result_done(&l);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, fresh, &u), -ENOENT);
+        /* Again: already linked. */
+        assert_int_equal(stitch_link_run(f->m, anon.tokens.user_id, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_ALREADY);
+        stitch_link_result_done(&l);
+
+        assert_int_equal(stitch_credentials_put(&cr, "password", "old-secret"), 0);
+        req.login.user = "old@example.com";
+        assert_int_equal(stitch_link_run(f->m, anon.tokens.user_id, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_IN_USE);
+        stitch_link_result_done(&l);
+
+        req = (struct stitch_login_request) {
+                .provider = "anon-user",
+                .login = {.app = true, .user = "", .service = "http", .cred = {.uid = (uid_t) -1},
+                          .credentials = &(struct stitch_credentials) {}},
+        };
+        assert_int_equal(stitch_link_run(f->m, used, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_NOT_LINKABLE);
+        stitch_link_result_done(&l);
+        stitch_login_result_done(&anon);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_password_login, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_prompt_rounds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failure_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apikey_and_anonymous, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refresh_and_logout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_changes_end_sessions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_link, setup, teardown),
+        };
+        stitch_log_set_max_level(LOG_WARNING);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
