@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "core/conversations.h"
+#include "core/groupcache.h"
+#include "core/sessions.h"
 #include "core/users.h"
 #include "log.h"
 #include "manager.h"
@@ -54,6 +56,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         m->ratelimit = stitch_ratelimit_free(m->ratelimit);
         m->callerlimit = stitch_callerlimit_free(m->callerlimit);
         m->addresslimit = stitch_callerlimit_free(m->addresslimit);
+        m->admin_groups = stitch_groupcache_free(m->admin_groups);
         m->conversations = stitch_conversations_free(m->conversations);
         free(m->dummy_hash);
         stitch_config_done(&m->config);
@@ -239,6 +242,9 @@ int stitch_manager_start(struct stitch_manager *m) {
         r = stitch_callerlimit_new(m->config.caller_logins_per_minute, &m->addresslimit);
         if (r < 0)
                 return r;
+        r = stitch_groupcache_new(m->config.admin_group, NULL, &m->admin_groups);
+        if (r < 0)
+                return r;
         r = stitch_ratelimit_new(m->config.max_failures, m->config.failure_window_usec, m->config.backoff_max_usec,
                                  m->config.tracked_accounts, &m->ratelimit);
         if (r < 0)
@@ -307,4 +313,31 @@ int stitch_manager_start(struct stitch_manager *m) {
                 return r;
         maintenance(m);
         return 0;
+}
+
+struct end_soon {
+        struct stitch_manager *manager;
+        struct stitch_session *session;
+        enum stitch_end_reason reason;
+};
+
+static void end_soon_work(void *userdata) {
+        struct end_soon *e = userdata;
+        (void) stitch_session_end(e->manager, e->session, e->reason);
+        stitch_session_free(e->session);
+        free(e);
+}
+
+void stitch_manager_end_session_soon(struct stitch_manager *m, struct stitch_session *s,
+                                     enum stitch_end_reason reason) {
+        stitch_session_end_in_memory(m, s, reason);
+        struct end_soon *e = malloc(sizeof(*e));
+        if (e) {
+                *e = (struct end_soon) {.manager = m, .session = s, .reason = reason};
+                if (stitch_workers_submit(m->workers, end_soon_work, NULL, e) >= 0)
+                        return;
+                free(e);
+        }
+        (void) stitch_session_end(m, s, reason);
+        stitch_session_free(s);
 }

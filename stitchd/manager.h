@@ -22,6 +22,7 @@ typedef struct sd_event sd_event;
 typedef struct sd_event_source sd_event_source;
 struct stitch_refresher;
 struct stitch_conversations;
+struct stitch_groupcache;
 
 struct stitch_manager {
         struct stitch_config config;
@@ -34,6 +35,7 @@ struct stitch_manager {
         struct stitch_callerlimit *callerlimit;
         /* Anonymous app logins per client address (each makes a user). */
         struct stitch_callerlimit *addresslimit;
+        struct stitch_groupcache *admin_groups; /* who is in AdminGroup, cached */
         struct stitch_conversations *conversations; /* logins waiting for answers */
         struct stitch_workers *workers;
         size_t connections; /* open client connections, all front ends (event loop only) */
@@ -66,6 +68,12 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m);
 /* Opens the store, loads/creates keys, rebuilds the revocation set, starts
  * the workers and the maintenance timer. */
 int stitch_manager_start(struct stitch_manager *m);
+
+/* Event loop: ends session s (taken) now in memory (its tokens stop
+ * verifying at once) and durably on a worker, so the loop never waits for
+ * the store's fsync; if the pool is full, here. */
+void stitch_manager_end_session_soon(struct stitch_manager *m, struct stitch_session *s,
+                                     enum stitch_end_reason reason);
 
 /* Signing-key helpers (keys.c). */
 int stitch_manager_load_keys(struct stitch_manager *m);

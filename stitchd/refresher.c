@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +21,9 @@
 #define RETRY_MIN_USEC (1 * USEC_PER_SEC)
 #define RETRY_MAX_USEC (60 * USEC_PER_SEC)
 #define TERMINATE_GRACE_USEC (3 * USEC_PER_SEC)
+#define LOGIND_CALL_TIMEOUT_USEC (2 * USEC_PER_SEC)
+/* The whole logind exchange (connecting included): then the signals. */
+#define LOGIND_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define N_BUCKETS 4096
 
 struct waiter {
@@ -44,8 +48,17 @@ struct entry {
         uint64_t last_used; /* CLOCK_MONOTONIC usec: orders sessions for MaxPerUser */
         bool refreshing;
         uint64_t retry_usec;
-        sd_event_source *timer, *exit_watch, *kill_timer;
+        sd_event_source *timer, *exit_watch;
         struct waiter *waiters;
+        /* Ending the login (OnRevoke=terminate), after the entry left the
+         * table: a logind call in flight, then the SIGTERM follow-up. The
+         * termination holds a reference and keeps the pidfd open. */
+        bool terminating;
+        enum stitch_end_reason end_reason;
+        sd_bus_slot *logind_call;
+        char *logind_session; /* object path, once GetSessionByPID answered */
+        sd_event_source *logind_timeout, *kill_timer;
+        struct entry *prev_terminating, *next_terminating;
 };
 
 struct ended {
@@ -65,6 +78,9 @@ struct stitch_refresher {
         struct ended *inbox;
         int efd;
         sd_event_source *inbox_source;
+        /* The system bus, for logind: opened when a login is first ended. */
+        sd_bus *bus;
+        struct entry *terminating; /* entries whose login is being ended */
 };
 
 static int pidfd_open_(pid_t pid) {
@@ -121,8 +137,46 @@ static void entry_remove(struct entry *e, const char *error) {
                 e->waiters = w->next;
                 complete_waiter(w, e, error ? error : "session has ended");
         }
-        /* kill_timer and pidfd live on until the SIGTERM follow-up is done. */
-        if (!e->kill_timer && e->pidfd >= 0) {
+        /* A termination keeps the pidfd until it is done (termination_end). */
+        if (!e->terminating && e->pidfd >= 0) {
+                close(e->pidfd);
+                e->pidfd = -1;
+        }
+        entry_unref(e);
+}
+
+/* ---- ending a login (OnRevoke=terminate) ---------------------------------- */
+
+static void termination_begin(struct entry *e, enum stitch_end_reason reason) {
+        struct stitch_refresher *r = e->refresher;
+        assert(!e->terminating);
+        e->terminating = true;
+        e->end_reason = reason;
+        e->refs++;
+        e->next_terminating = r->terminating;
+        if (r->terminating)
+                r->terminating->prev_terminating = e;
+        r->terminating = e;
+}
+
+/* Drops everything the termination holds, the entry's reference last. */
+static void termination_end(struct entry *e) {
+        struct stitch_refresher *r = e->refresher;
+        assert(e->terminating);
+        if (e->prev_terminating)
+                e->prev_terminating->next_terminating = e->next_terminating;
+        else
+                r->terminating = e->next_terminating;
+        if (e->next_terminating)
+                e->next_terminating->prev_terminating = e->prev_terminating;
+        e->prev_terminating = e->next_terminating = NULL;
+        e->terminating = false;
+        e->logind_call = sd_bus_slot_unref(e->logind_call);
+        e->logind_timeout = sd_event_source_disable_unref(e->logind_timeout);
+        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
+        free(e->logind_session);
+        e->logind_session = NULL;
+        if (e->pidfd >= 0) {
                 close(e->pidfd);
                 e->pidfd = -1;
         }
@@ -133,53 +187,143 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct entry *e = userdata;
         if (e->pidfd >= 0 && pidfd_send_signal_(e->pidfd, SIGTERM) >= 0)
                 log_notice("Sent SIGTERM to login process %lld of revoked session %s.", (long long) e->leader_pid, e->id);
-        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
-        if (e->pidfd >= 0) {
-                close(e->pidfd);
-                e->pidfd = -1;
-        }
-        entry_unref(e);
+        termination_end(e);
         return 0;
 }
 
-/* Through logind where it runs (the session the leader belongs to), else SIGHUP then SIGTERM. */
-static void terminate_login(struct entry *e, enum stitch_end_reason reason) {
+/* Without logind: SIGHUP now, SIGTERM after a grace period. Ends the
+ * termination unless the SIGTERM is pending. */
+static void terminate_by_signals(struct entry *e) {
         struct stitch_manager *m = e->refresher->manager;
-        sd_bus *bus = NULL;
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *path = NULL;
-        bool done = false;
 
-        if (access("/run/systemd/seats/", F_OK) == 0 && sd_bus_open_system(&bus) >= 0) {
-                (void) sd_bus_set_method_call_timeout(bus, 2 * USEC_PER_SEC);
-                if (sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
-                                       "org.freedesktop.login1.Manager", "GetSessionByPID", &error, &reply, "u",
-                                       (uint32_t) e->leader_pid) >= 0 &&
-                    sd_bus_message_read(reply, "o", &path) >= 0 &&
-                    sd_bus_call_method(bus, "org.freedesktop.login1", path, "org.freedesktop.login1.Session",
-                                       "Terminate", &error, NULL, "") >= 0) {
-                        log_notice("Terminated logind session %s of revoked stitch session %s (%s).", path, e->id,
-                                   stitch_end_reason_to_string(reason));
-                        done = true;
-                }
-                sd_bus_error_free(&error);
-                sd_bus_message_unref(reply);
-                sd_bus_flush_close_unref(bus);
-        }
-        if (done || e->pidfd < 0)
+        e->logind_call = sd_bus_slot_unref(e->logind_call);
+        e->logind_timeout = sd_event_source_disable_unref(e->logind_timeout);
+        if (e->pidfd < 0) {
+                termination_end(e);
                 return;
+        }
         if (pidfd_send_signal_(e->pidfd, SIGHUP) < 0) {
                 log_warning_errno(errno, "Cannot signal login process %lld of session %s: %m", (long long) e->leader_pid,
                                   e->id);
+                termination_end(e);
                 return;
         }
         log_notice("Sent SIGHUP to login process %lld of revoked session %s (%s); SIGTERM follows.",
-                   (long long) e->leader_pid, e->id, stitch_end_reason_to_string(reason));
-        e->refs++;
+                   (long long) e->leader_pid, e->id, stitch_end_reason_to_string(e->end_reason));
         if (sd_event_add_time_relative(m->event, &e->kill_timer, CLOCK_MONOTONIC, TERMINATE_GRACE_USEC, 0,
                                        on_kill_timer, e) < 0)
-                entry_unref(e);
+                termination_end(e);
+}
+
+/* Logind's answer is an error (or none came): the signals instead. */
+static int logind_failed(struct entry *e, const char *what, const sd_bus_error *error) {
+        log_debug("logind could not %s for session %s (%s), signalling the login process instead.", what, e->id,
+                  error && error->name ? error->name : "no answer");
+        terminate_by_signals(e);
+        return 0;
+}
+
+static int on_logind_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        return logind_failed(userdata, "end the login in time", NULL);
+}
+
+static int on_terminate_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        struct entry *e = userdata;
+        e->logind_call = sd_bus_slot_unref(e->logind_call);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return logind_failed(e, "terminate the login", sd_bus_message_get_error(reply));
+        log_notice("Terminated logind session %s of revoked stitch session %s (%s).", e->logind_session, e->id,
+                   stitch_end_reason_to_string(e->end_reason));
+        termination_end(e);
+        return 0;
+}
+
+static int on_session_by_pid_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        struct entry *e = userdata;
+        const char *path = NULL;
+
+        e->logind_call = sd_bus_slot_unref(e->logind_call);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return logind_failed(e, "find the login's session", sd_bus_message_get_error(reply));
+        if (sd_bus_message_read(reply, "o", &path) < 0 || !(e->logind_session = strdup(path)))
+                return logind_failed(e, "find the login's session", NULL);
+        if (sd_bus_call_method_async(sd_bus_message_get_bus(reply), &e->logind_call, "org.freedesktop.login1",
+                                     e->logind_session, "org.freedesktop.login1.Session", "Terminate",
+                                     on_terminate_reply, e, "") < 0)
+                return logind_failed(e, "terminate the login", NULL);
+        return 0;
+}
+
+/* The connection to logind, opened when first needed and kept: the system
+ * bus where logind runs, or STITCH_TEST_LOGIND_BUS (an sd-bus address) in
+ * tests. Connecting does not block; authentication goes on in the loop. */
+static int logind_bus(struct stitch_refresher *r, sd_bus **ret) {
+        _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
+        const char *address = secure_getenv("STITCH_TEST_LOGIND_BUS");
+        int k;
+
+        if (r->bus && sd_bus_is_open(r->bus) <= 0)
+                r->bus = sd_bus_close_unref(r->bus); /* disconnected: connect anew */
+        if (r->bus) {
+                *ret = r->bus;
+                return 0;
+        }
+        if (address) {
+                k = sd_bus_new(&bus);
+                if (k >= 0)
+                        k = sd_bus_set_address(bus, address);
+                if (k >= 0)
+                        k = sd_bus_set_bus_client(bus, true);
+                if (k >= 0)
+                        k = sd_bus_start(bus);
+        } else if (access("/run/systemd/seats/", F_OK) < 0)
+                return -ENOMEDIUM; /* logind does not run */
+        else
+                k = sd_bus_open_system(&bus);
+        if (k >= 0)
+                k = sd_bus_set_method_call_timeout(bus, LOGIND_CALL_TIMEOUT_USEC);
+        if (k >= 0)
+                k = sd_bus_attach_event(bus, r->manager->event, SD_EVENT_PRIORITY_NORMAL);
+        if (k < 0)
+                return log_debug_errno(k, "Cannot connect to logind: %m");
+        *ret = r->bus = TAKE_PTR(bus);
+        return 0;
+}
+
+/* Through logind where it runs (the session the leader belongs to), else
+ * SIGHUP then SIGTERM. Asynchronous: the loop goes on while logind answers. */
+static void terminate_login(struct entry *e, enum stitch_end_reason reason) {
+        struct stitch_refresher *r = e->refresher;
+        sd_bus *bus = NULL;
+
+        if (e->pidfd < 0)
+                return; /* no login process known: nothing to end */
+        termination_begin(e, reason);
+        if (logind_bus(r, &bus) < 0 ||
+            sd_bus_call_method_async(bus, &e->logind_call, "org.freedesktop.login1", "/org/freedesktop/login1",
+                                     "org.freedesktop.login1.Manager", "GetSessionByPID", on_session_by_pid_reply, e,
+                                     "u", (uint32_t) e->leader_pid) < 0 ||
+            sd_event_add_time_relative(r->manager->event, &e->logind_timeout, CLOCK_MONOTONIC, LOGIND_TIMEOUT_USEC,
+                                       0, on_logind_timeout, e) < 0)
+                terminate_by_signals(e);
+}
+
+/* Stopping: calls to logind in flight are cancelled and the login gets its
+ * SIGHUP at once (it was revoked; nobody would end it otherwise); a pending
+ * SIGTERM follow-up is dropped. */
+static void terminations_cancel(struct stitch_refresher *r) {
+        while (r->terminating) {
+                struct entry *e = r->terminating;
+                if (e->logind_call && e->pidfd >= 0 && pidfd_send_signal_(e->pidfd, SIGHUP) >= 0)
+                        log_notice("Sent SIGHUP to login process %lld of revoked session %s (%s) as stitchd stops.",
+                                   (long long) e->leader_pid, e->id, stitch_end_reason_to_string(e->end_reason));
+                termination_end(e);
+        }
+        /* What is still queued (a Terminate call) goes out; no reply is awaited. */
+        if (r->bus && sd_bus_is_ready(r->bus) > 0)
+                r->bus = sd_bus_flush_close_unref(r->bus);
+        else
+                r->bus = sd_bus_close_unref(r->bus);
 }
 
 static void session_ended(struct stitch_refresher *r, const char *id, enum stitch_end_reason reason) {
@@ -191,7 +335,7 @@ static void session_ended(struct stitch_refresher *r, const char *id, enum stitc
                          stitch_end_reason_is_revocation(reason);
         e->refs++;
         if (terminate)
-                terminate_login(e, reason); /* before removal: it needs the pidfd */
+                terminate_login(e, reason); /* before removal: it keeps the pidfd */
         entry_remove(e, "session has ended");
         entry_unref(e);
 }
@@ -234,6 +378,17 @@ void stitch_refresher_notify_ended(struct stitch_refresher *r, const char *sessi
 }
 
 /* ---- refreshing ---------------------------------------------------------- */
+
+uint64_t stitch_refresher_due_usec(bool have_token, int64_t expires, uint64_t margin_usec) {
+        if (!have_token || expires <= 0 || (uint64_t) expires > UINT64_MAX / USEC_PER_SEC)
+                return 0;
+        uint64_t exp_usec = (uint64_t) expires * USEC_PER_SEC;
+        return exp_usec > margin_usec ? exp_usec - margin_usec : 0;
+}
+
+uint64_t stitch_refresher_retry_usec(uint64_t previous_usec) {
+        return previous_usec ? MIN(MIN(previous_usec, RETRY_MAX_USEC) * 2, RETRY_MAX_USEC) : RETRY_MIN_USEC;
+}
 
 static void schedule(struct entry *e, uint64_t when_realtime_usec);
 
@@ -303,7 +458,7 @@ static void refresh_done(void *userdata) {
                 goto finish;
         }
         if (j->result < 0) {
-                e->retry_usec = e->retry_usec ? MIN(e->retry_usec * 2, RETRY_MAX_USEC) : RETRY_MIN_USEC;
+                e->retry_usec = stitch_refresher_retry_usec(e->retry_usec);
                 log_warning_errno(j->result, "Refreshing session %s failed, retrying in %llus: %m", e->id,
                                   (unsigned long long) (e->retry_usec / USEC_PER_SEC));
                 schedule(e, stitch_now_usec(CLOCK_REALTIME) + e->retry_usec);
@@ -328,8 +483,7 @@ static void refresh_done(void *userdata) {
                 } else
                         w = &(*w)->next;
         }
-        uint64_t margin = r->manager->config.refresh_margin_usec;
-        schedule(e, (uint64_t) e->expires * USEC_PER_SEC - margin);
+        schedule(e, stitch_refresher_due_usec(true, e->expires, r->manager->config.refresh_margin_usec));
 finish:
         if (j->token)
                 erase_and_free(j->token);
@@ -377,14 +531,13 @@ static void schedule(struct entry *e, uint64_t when) {
 static int on_leader_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct entry *e = userdata;
         struct stitch_manager *m = e->refresher->manager;
-        _cleanup_(stitch_session_freep) struct stitch_session *se = NULL;
+        struct stitch_session *se = NULL;
 
         log_info("Login process %lld of session %s exited without closing it: logging out.", (long long) e->leader_pid,
                  e->id);
-        /* Revoke now in memory; the durable write goes to a worker-free path: the store
-         * call is one short transaction, acceptable here for a rare event. */
+        /* Ended in memory now, in the store on a worker. */
         if (m->store_ops->session_get(m->store, e->id, &se) >= 0)
-                (void) stitch_session_end(m, se, STITCH_END_EXITED);
+                stitch_manager_end_session_soon(m, se, STITCH_END_EXITED);
         e->refs++;
         entry_remove(e, "session has ended");
         entry_unref(e);
@@ -436,14 +589,7 @@ int stitch_refresher_add(struct stitch_refresher *r, const struct stitch_session
                 e->expires = expires;
         if (fd >= 0 && sd_event_add_io(m->event, &e->exit_watch, fd, EPOLLIN, on_leader_exit, e) < 0)
                 log_warning("Cannot watch the login process of session %s.", e->id);
-        /* Refresh RefreshMargin before expiry; at once if already due (e.g. after downtime). */
-        uint64_t margin = m->config.refresh_margin_usec;
-        uint64_t due = e->expires > 0 && (uint64_t) e->expires * USEC_PER_SEC > margin
-                               ? (uint64_t) e->expires * USEC_PER_SEC - margin
-                               : 0;
-        if (!e->token)
-                due = 0;
-        schedule(e, due);
+        schedule(e, stitch_refresher_due_usec(e->token != NULL, e->expires, m->config.refresh_margin_usec));
         return 0;
 }
 
@@ -533,6 +679,13 @@ uint64_t stitch_refresher_late(struct stitch_refresher *r) {
         return r->late;
 }
 
+size_t stitch_refresher_terminating(struct stitch_refresher *r) {
+        size_t n = 0;
+        for (struct entry *e = r->terminating; e; e = e->next_terminating)
+                n++;
+        return n;
+}
+
 size_t stitch_refresher_lapsed(struct stitch_refresher *r) {
         int64_t now = stitch_now();
         size_t n = 0;
@@ -574,13 +727,9 @@ struct stitch_refresher *stitch_refresher_free(struct stitch_refresher *r) {
         for (size_t b = 0; b < N_BUCKETS; b++)
                 while (r->buckets[b]) {
                         struct entry *e = r->buckets[b];
-                        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
-                        if (e->pidfd >= 0) {
-                                close(e->pidfd);
-                                e->pidfd = -1;
-                        }
                         entry_remove(e, "stitchd is shutting down");
                 }
+        terminations_cancel(r);
         struct ended *l = r->inbox;
         while (l) {
                 struct ended *n = l->next;

@@ -62,3 +62,15 @@ uint64_t stitch_refresher_refreshes(struct stitch_refresher *r);
 uint64_t stitch_refresher_late(struct stitch_refresher *r);
 /* Open sessions without a currently valid token (a scan; for Status). */
 size_t stitch_refresher_lapsed(struct stitch_refresher *r);
+/* Ended logins still being terminated (OnRevoke=terminate): a logind call
+ * in flight or the SIGTERM follow-up pending. */
+size_t stitch_refresher_terminating(struct stitch_refresher *r);
+
+/* The refresh schedule (pure, for tests). A token valid until 'expires'
+ * (Unix seconds) is refreshed RefreshMargin before: the CLOCK_REALTIME
+ * microsecond returned; 0 (at once) when that has passed or there is no
+ * token yet. */
+uint64_t stitch_refresher_due_usec(bool have_token, int64_t expires, uint64_t margin_usec);
+/* After a failed refresh: the wait before the next try, given the previous
+ * wait (0 after a success): 1 s, doubling up to 60 s. */
+uint64_t stitch_refresher_retry_usec(uint64_t previous_usec);

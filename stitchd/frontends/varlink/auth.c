@@ -316,19 +316,6 @@ struct open_after {
         int64_t expires;
 };
 
-/* A session over MaxPerUser, ended on a worker (a durable write). */
-struct limit_end {
-        struct stitch_manager *manager;
-        struct stitch_session *session;
-};
-
-static void limit_end_work(void *userdata) {
-        struct limit_end *e = userdata;
-        (void) stitch_session_end(e->manager, e->session, STITCH_END_LIMIT);
-        stitch_session_free(e->session);
-        free(e);
-}
-
 static void open_session_after(struct stitch_call *c, void *userdata) {
         struct open_after *a = userdata;
         struct stitch_manager *m = c->manager;
@@ -342,19 +329,8 @@ static void open_session_after(struct stitch_call *c, void *userdata) {
                 log_notice("User %s has too many open sessions (MaxPerUser=%u): ending the least recently used, %s.",
                            a->session->user_id, m->config.max_sessions_per_user, oldest);
                 stitch_refresher_forget(m->refresher, oldest, STITCH_END_LIMIT);
-                if (m->store_ops->session_get(m->store, oldest, &o) < 0)
-                        continue;
-                /* Its tokens stop verifying now; the store learns on a worker. */
-                stitch_session_end_in_memory(m, o, STITCH_END_LIMIT);
-                struct limit_end *e = malloc(sizeof(*e));
-                if (e) {
-                        *e = (struct limit_end) {.manager = m, .session = TAKE_PTR(o)};
-                        if (stitch_workers_submit(m->workers, limit_end_work, NULL, e) >= 0)
-                                continue;
-                        o = TAKE_PTR(e->session);
-                        free(e);
-                }
-                (void) stitch_session_end(m, o, STITCH_END_LIMIT); /* the pool is full: here, then */
+                if (m->store_ops->session_get(m->store, oldest, &o) >= 0)
+                        stitch_manager_end_session_soon(m, TAKE_PTR(o), STITCH_END_LIMIT);
         }
 
         int r = stitch_refresher_add(c->manager->refresher, a->session, a->pid, a->token, a->expires);

@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "frontends/varlink/call.h"
+#include "core/groupcache.h"
 #include "log.h"
 #include "frontends/varlink/server.h"
 #include "core/util.h"
@@ -346,7 +347,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         } else if (!!(method->flags & STITCH_METHOD_ADMIN) != c->admin) {
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "%s is not available on this socket",
                                   method_name);
-        } else if (c->admin && !stitch_uid_in_group(c->cred.uid, c->cred.gid, m->config.admin_group)) {
+        } else if (c->admin && !stitch_groupcache_contains(m->admin_groups, c->cred.uid, c->cred.gid)) {
                 log_notice("Refused admin call %s from uid %u (pid %d).", method_name, (unsigned) c->cred.uid,
                            (int) c->cred.pid);
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "only root%s%s may use the admin socket",
