@@ -61,7 +61,8 @@ static void append(char **o, const char *from, const char *to) {
 }
 
 static void append_mask(char **o) {
-        append(o, STITCH_REDACTED, STITCH_REDACTED + strlen(STITCH_REDACTED));
+        const char *mask = STITCH_REDACTED; /* a pointer, not literal + int (clang's -Wstring-plus-int) */
+        append(o, mask, mask + strlen(mask));
 }
 
 char *stitch_redact_url(const char *s) {

@@ -169,6 +169,10 @@ void stitch_sessions_ended_in_memory(struct stitch_manager *m, char *const *ids,
                 ended_in_memory(m, *ids, 0, reason);
 }
 
+int stitch_session_mark_open(struct stitch_manager *m, const struct stitch_session *s, int64_t leader_pid) {
+        return m->store_ops->session_set_open(m->store, s->id, true, leader_pid, s->uid);
+}
+
 void stitch_session_end_in_memory(struct stitch_manager *m, const struct stitch_session *s,
                                   enum stitch_end_reason reason) {
         ended_in_memory(m, s->id, s->access_expires, reason);

@@ -25,6 +25,11 @@ void stitch_login_tokens_done(struct stitch_login_tokens *t);
 int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
                          const struct stitch_login *l, struct stitch_login_tokens *ret);
 
+/* OpenSession: the session now has a login process (leader_pid) that the
+ * refresher keeps fresh; durable (the refresher resumes it after a
+ * restart). Closing is ending (stitch_session_end). */
+int stitch_session_mark_open(struct stitch_manager *m, const struct stitch_session *s, int64_t leader_pid);
+
 /* Signs an access token for (u, session). */
 int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user *u, const char *session_id,
                               const char *device_id, int64_t now, char **ret_token, int64_t *ret_expires);

@@ -454,7 +454,7 @@ int stitch_method_open_session(struct stitch_call *c) {
         if (session_leader(c, s, p.pid, &pid) < 0)
                 return 0;
 
-        r = m->store_ops->session_set_open(m->store, s->id, true, pid, s->uid);
+        r = stitch_session_mark_open(m, s, pid);
         if (r < 0)
                 return stitch_call_errno(c, r, "opening the session");
         log_info("Session %s opened (pid %lld, tty %s).", s->id, (long long) pid, p.tty ? p.tty : "-");
