@@ -16,6 +16,10 @@ chmod 0755 "$T"
 STITCHD_PID=
 export STITCH_SOCKET=$T/io.stitch.Auth
 export STITCH_ADMIN_SOCKET=$T/io.stitch.Admin
+# OnRevoke=terminate asks logind to end a revoked login's session: never the
+# real one of the machine running the tests (it could end the tester's own
+# session). No bus listens here, so the daemon takes the signal fallback.
+export STITCH_TEST_LOGIND_BUS=${STITCH_TEST_LOGIND_BUS:-unix:path=$T/no-logind-bus}
 STITCHD_CONF=$T/stitchd.conf
 STITCHD_LOG=$T/stitchd.log
 
