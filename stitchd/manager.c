@@ -7,7 +7,6 @@
 
 #include "core/conversations.h"
 #include "core/groupcache.h"
-#include "core/sessions.h"
 #include "core/users.h"
 #include "log.h"
 #include "manager.h"
@@ -313,31 +312,4 @@ int stitch_manager_start(struct stitch_manager *m) {
                 return r;
         maintenance(m);
         return 0;
-}
-
-struct end_soon {
-        struct stitch_manager *manager;
-        struct stitch_session *session;
-        enum stitch_end_reason reason;
-};
-
-static void end_soon_work(void *userdata) {
-        struct end_soon *e = userdata;
-        (void) stitch_session_end(e->manager, e->session, e->reason);
-        stitch_session_free(e->session);
-        free(e);
-}
-
-void stitch_manager_end_session_soon(struct stitch_manager *m, struct stitch_session *s,
-                                     enum stitch_end_reason reason) {
-        stitch_session_end_in_memory(m, s, reason);
-        struct end_soon *e = malloc(sizeof(*e));
-        if (e) {
-                *e = (struct end_soon) {.manager = m, .session = s, .reason = reason};
-                if (stitch_workers_submit(m->workers, end_soon_work, NULL, e) >= 0)
-                        return;
-                free(e);
-        }
-        (void) stitch_session_end(m, s, reason);
-        stitch_session_free(s);
 }

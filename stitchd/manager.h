@@ -69,12 +69,6 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m);
  * the workers and the maintenance timer. */
 int stitch_manager_start(struct stitch_manager *m);
 
-/* Event loop: ends session s (taken) now in memory (its tokens stop
- * verifying at once) and durably on a worker, so the loop never waits for
- * the store's fsync; if the pool is full, here. */
-void stitch_manager_end_session_soon(struct stitch_manager *m, struct stitch_session *s,
-                                     enum stitch_end_reason reason);
-
 /* Signing-key helpers (keys.c). */
 int stitch_manager_load_keys(struct stitch_manager *m);
 int stitch_manager_rotate_key(struct stitch_manager *m, char *ret_kid, size_t kid_size);

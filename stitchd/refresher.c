@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "fnv.h"
+#include "end-soon.h"
 #include "refresher.h"
 #include "core/sessions.h"
 #include "core/util.h"
@@ -537,7 +538,7 @@ static int on_leader_exit(sd_event_source *s, int fd, uint32_t revents, void *us
                  e->id);
         /* Ended in memory now, in the store on a worker. */
         if (m->store_ops->session_get(m->store, e->id, &se) >= 0)
-                stitch_manager_end_session_soon(m, se, STITCH_END_EXITED);
+                stitch_end_session_soon(m, se, STITCH_END_EXITED);
         e->refs++;
         entry_remove(e, "session has ended");
         entry_unref(e);

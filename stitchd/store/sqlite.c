@@ -1494,7 +1494,6 @@ static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, 
         return tx_end(c, r);
 }
 
-
 static int sqlite_user_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
         return write_one(s, ST_USER_SET_DISABLED, "user_set_disabled", id, ARG_INT(disabled), true);
 }

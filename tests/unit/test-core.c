@@ -131,6 +131,10 @@ static void run(struct stitch_manager *m, const struct attempt *a, struct stitch
         assert_int_equal(stitch_login_run(m, &req, ret), 0);
 }
 
+/* ada's right password, for logins (the account add_user made). */
+static const struct attempt ada_password = {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"},
+                                            0, false};
+
 static void test_password_login(void **state) {
         struct fixture *f = *state;
         struct stitch_login_result r = {};
@@ -140,8 +144,7 @@ static void test_password_login(void **state) {
 
         add_user(f->m, "ada@example.com", "ada", "correct horse", id);
 
-        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false},
-            &r);
+        run(f->m, &ada_password, &r);
         assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
         assert_string_equal(r.tokens.user_id, id);
         assert_string_equal(r.tokens.provider_type, "local-userpass");
@@ -230,8 +233,7 @@ static void test_failure_limit(void **state) {
                 stitch_login_result_done(&r);
         }
         uint64_t before = f->m->password_verifications;
-        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false},
-            &r);
+        run(f->m, &ada_password, &r);
         assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
         assert_int_equal(r.failure, STITCH_LOGIN_TOO_MANY_ATTEMPTS);
         assert_true(r.retry_after_usec > 0);
@@ -304,8 +306,7 @@ static void test_refresh_and_logout(void **state) {
         char id[STITCH_ID_LEN + 1];
 
         add_user(f->m, "ada@example.com", "ada", "correct horse", id);
-        run(f->m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false},
-            &r);
+        run(f->m, &ada_password, &r);
         assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
 
         assert_int_equal(stitch_session_refresh(f->m, r.tokens.refresh_token, &fresh, &why), 0);
@@ -338,9 +339,8 @@ static void test_user_changes_end_sessions(void **state) {
         size_t n = 0;
 
         add_user(f->m, "ada@example.com", "ada", "correct horse", id);
-        struct attempt login = {"local-userpass", "ada", "login", NULL, {"password"}, {"correct horse"}, 0, false};
-        run(f->m, &login, &a);
-        run(f->m, &login, &b);
+        run(f->m, &ada_password, &a);
+        run(f->m, &ada_password, &b);
         assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
         assert_int_equal(b.outcome, STITCH_LOGIN_SESSION);
 
@@ -354,14 +354,14 @@ static void test_user_changes_end_sessions(void **state) {
         assert_string_equal(s->revoked_reason, "disable");
         s = stitch_session_free(s);
         stitch_login_result_done(&a);
-        run(f->m, &login, &a);
+        run(f->m, &ada_password, &a);
         assert_int_equal(a.failure, STITCH_LOGIN_INVALID_CREDENTIALS); /* disabled: the same answer */
         stitch_login_result_done(&a);
 
         assert_int_equal(stitch_user_set_disabled(f->m, id, false, &revoked), 0);
         assert_int_equal(stitch_strv_length(revoked), 0);
         revoked = stitch_strv_free(revoked);
-        run(f->m, &login, &a);
+        run(f->m, &ada_password, &a);
         assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
 
         assert_int_equal(stitch_user_delete(f->m, id, &revoked), 0);

@@ -46,7 +46,7 @@ static int setup(void **state) {
         fake_now = 1000 * SEC;
         lookups = 0;
         memset(members, 0, sizeof(members));
-        strcpy(watch_path, "/tmp/test-groupcache.XXXXXX");
+        snprintf(watch_path, sizeof(watch_path), "%s", "/tmp/test-groupcache.XXXXXX");
         int fd = mkstemp(watch_path);
         if (fd < 0)
                 return -1;

@@ -13,6 +13,7 @@
 #include "core/password.h"
 #include "providers/provider.h"
 #include "refresher.h"
+#include "end-soon.h"
 #include "core/sessions.h"
 #include "core/util.h"
 #include "wire.h"
@@ -330,7 +331,7 @@ static void open_session_after(struct stitch_call *c, void *userdata) {
                            a->session->user_id, m->config.max_sessions_per_user, oldest);
                 stitch_refresher_forget(m->refresher, oldest, STITCH_END_LIMIT);
                 if (m->store_ops->session_get(m->store, oldest, &o) >= 0)
-                        stitch_manager_end_session_soon(m, TAKE_PTR(o), STITCH_END_LIMIT);
+                        stitch_end_session_soon(m, TAKE_PTR(o), STITCH_END_LIMIT);
         }
 
         int r = stitch_refresher_add(c->manager->refresher, a->session, a->pid, a->token, a->expires);
