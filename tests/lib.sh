@@ -81,6 +81,65 @@ stitch_spawn_as() {
         fail "process $STITCH_AS_PID never ran as $u"
 }
 
+# stitch_isolate_system: for a test that installs (make install, dpkg -i,
+# useradd --create-home) or otherwise writes under /usr, /etc, /var. Runs
+# the rest of the test in a throwaway root: private mount and PID
+# namespaces where /usr, /etc, /var, /home, /opt, /srv and /root are
+# overlays whose writes go to a tmpfs, and /run is an empty tmpfs. What the
+# test installs, changes or deletes there vanishes with the namespace, and
+# every process it leaves behind is killed with it. The machine's own
+# files (a stitch installed by scripts/quickstart.sh and its store
+# included) are never written, and its services are never reached: no
+# systemd (maintainer scripts start nothing), no /run/stitchd sockets.
+# Call it right after sourcing this file: the caller continues in the
+# namespace; on the machine itself the test ends with the namespace's
+# status. Skips where it cannot isolate (needs root, unshare and overlayfs).
+stitch_isolate_system() {
+        local d real scratch=${STITCH_ISOLATE_SCRATCH:-}
+        if [ -z "${STITCH_ISOLATING:-}" ]; then
+                [ "$(id -u)" = 0 ] || skip "needs root to isolate the system (mount namespace, overlayfs)"
+                command -v unshare >/dev/null || skip "unshare (util-linux) is not installed: cannot isolate the system"
+                grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null \
+                        || skip "no overlayfs here: cannot isolate the system"
+                real=$(readlink -f "$T")
+                for d in /usr /etc /var /home /opt /srv /root /run; do
+                        case $real/ in "$d"/*) fail "the test directory $real is under $d, which the isolation replaces: set TMPDIR elsewhere" ;; esac
+                done
+                mkdir "$T/isolated" || fail "mkdir $T/isolated"
+                STITCH_ISOLATING=1 STITCH_ISOLATE_SCRATCH=$T/isolated \
+                        unshare --mount --propagation private --pid --fork --mount-proc -- "$BASH" "$0" "$@"
+                exit $?
+        fi
+        # In the namespace. Unset at once: a test this one runs (e.g.
+        # test-deb.sh from test-quickstart-survives.sh) isolates itself again.
+        unset STITCH_ISOLATING STITCH_ISOLATE_SCRATCH
+        mount -t tmpfs -o mode=0700 stitch-isolated "$scratch" || fail "cannot mount a tmpfs on $scratch"
+        for d in usr etc var home opt srv root; do
+                [ -d "/$d" ] && [ ! -L "/$d" ] || continue
+                mkdir -p "$scratch/$d/upper" "$scratch/$d/work"
+                mount -t overlay -o "lowerdir=/$d,upperdir=$scratch/$d/upper,workdir=$scratch/$d/work" \
+                        "stitch-isolated-$d" "/$d" || fail "cannot mount an overlay on /$d"
+        done
+        mount -t tmpfs -o mode=0755 stitch-isolated-run /run || fail "cannot mount a tmpfs on /run"
+        mkdir -m 1777 /run/lock
+        echo "# isolated: /usr /etc /var /home /opt /srv /root are throwaway overlays, /run an empty tmpfs, in new mount and PID namespaces"
+}
+
+# stitch_copy_source DIR: copies the source tree to DIR (created), without
+# build output: what git would commit (tracked, and new files not ignored),
+# or outside git everything but objects and caches.
+stitch_copy_source() {
+        mkdir -p "$1" || fail "mkdir $1"
+        if [ -e "$top_srcdir/.git" ] && command -v git >/dev/null; then
+                (cd "$top_srcdir" && git ls-files -z -c -o --exclude-standard) \
+                        | (cd "$top_srcdir" && tar --null -T - -cf -) | tar -C "$1" -xf - \
+                        || fail "copying the source tree failed"
+        else
+                tar -C "$top_srcdir" --exclude=.git --exclude=autom4te.cache --exclude='*.o' --exclude='*.lo' \
+                        --exclude=.libs --exclude=.deps -cf - . | tar -C "$1" -xf - || fail "copying the source tree failed"
+        fi
+}
+
 stitch_cleanup() {
         local findings= u
         stitch_stop

@@ -2,74 +2,47 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The Debian packages, for real: build stitchd and libpam-stitch from a copy
 # of the source tree (dpkg-buildpackage -us -uc -b), check them with lintian,
-# install them with dpkg -i on this machine, and check what an administrator
-# relies on: the stitchd user and directories, the conffile, the enabled
-# sockets, --check-config, the daemon running as stitchd, a PAM login through
-# the installed module with pamtester, pam-auth-update never enabling stitch
-# by itself and removal taking it out of the PAM stack. Everything is purged
-# at the end.
+# install them with dpkg -i, and check what an administrator relies on: the
+# stitchd user and directories, the conffile, the enabled sockets,
+# --check-config, the daemon running as stitchd, a PAM login through the
+# installed module with pamtester, pam-auth-update never enabling stitch by
+# itself and removal taking it out of the PAM stack. Everything is purged at
+# the end.
 #
-# Slow (about two minutes) and changes the system: runs only with
-# STITCH_TEST_DEB=1, as root, on a machine you can throw away.
+# Installs and purges in a throwaway root (tests/lib.sh's
+# stitch_isolate_system: overlays over /usr, /etc and /var, an empty /run),
+# never on the machine itself: a stitch installed there (the README's
+# scripts/quickstart.sh), its store under /var/lib/stitchd and its running
+# daemon are neither seen nor touched (security review 2, finding 8).
+# Slow (about two minutes): runs only with STITCH_TEST_DEB=1, as root.
 # STITCH_TEST_DEB_CHECK=1 also runs the package's unit tests during the build.
 . "${TESTS_LIB:?run through make check}" || exit 99
 
-[ "${STITCH_TEST_DEB:-}" = 1 ] || skip "set STITCH_TEST_DEB=1 to build and install the Debian packages (slow, changes the system)"
+[ "${STITCH_TEST_DEB:-}" = 1 ] || skip "set STITCH_TEST_DEB=1 to build and install the Debian packages (slow)"
 [ "$(id -u)" = 0 ] || skip "needs root (dpkg -i)"
 [ -f "$top_srcdir/debian/control" ] || skip "no debian/ directory in $top_srcdir (a release tarball)"
 for tool in dpkg-buildpackage dh dpkg-architecture pamtester setpriv; do
         command -v "$tool" >/dev/null || skip "$tool is not installed"
 done
-for p in stitchd libpam-stitch; do
+stitch_isolate_system "$@"
+
+# Installed on the machine (by dpkg): purged here first, in the throwaway
+# root only, so that this test starts from a machine without stitch.
+for p in libpam-stitch stitchd; do
         if dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qv '^not-installed$'; then
-                fail "$p is already installed here; this test installs and purges its own build (dpkg --purge $p first)"
+                echo "# $p is installed on this machine: purged in the test's throwaway root only"
+                dpkg --purge "$p" >>"$T/prepurge.log" 2>&1 || { cat "$T/prepurge.log" >&2; fail "dpkg --purge $p (in the throwaway root) failed"; }
         fi
 done
 
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 MODULE=/usr/lib/$MA/security/pam_stitch.so
 PAM_SERVICE=stitch-test-deb-$$
-PAM_BACKUP=$T/pam.d-backup
-INSTALLED=
-USER_EXISTED=
-getent passwd stitchd >/dev/null && USER_EXISTED=1
-mkdir -p "$PAM_BACKUP"
-cp -a /etc/pam.d/. "$PAM_BACKUP/"
-
-deb_cleanup() {
-        local rc=$?
-        stitch_stop
-        rm -f "/etc/pam.d/$PAM_SERVICE" "/etc/pam.d/$PAM_SERVICE-common"
-        if [ -n "$INSTALLED" ]; then
-                dpkg --purge libpam-stitch stitchd >>"$T/purge.log" 2>&1 || { echo "dpkg --purge failed:" >&2; cat "$T/purge.log" >&2; }
-        fi
-        # Whatever happened, leave the PAM stack as it was.
-        if grep -qs pam_stitch /etc/pam.d/common-*; then
-                echo "restoring /etc/pam.d from the backup" >&2
-                cp -a "$PAM_BACKUP/." /etc/pam.d/
-                rm -f /var/lib/pam/stitch 2>/dev/null
-        fi
-        [ -z "$USER_EXISTED" ] && getent passwd stitchd >/dev/null && userdel stitchd 2>/dev/null
-        [ -z "$USER_EXISTED" ] && getent group stitchd >/dev/null && groupdel stitchd 2>/dev/null
-        stitch_cleanup
-        exit $rc
-}
-trap deb_cleanup EXIT
-
 start=$(date +%s)
 
 # ---- build from a copy of the source tree ----------------------------------------------
 SRC=$T/src/stitch
-mkdir -p "$SRC"
-if [ -d "$top_srcdir/.git" ] && command -v git >/dev/null; then
-        # What git would commit (tracked, and new files not ignored): no build output.
-        (cd "$top_srcdir" && git ls-files -z -c -o --exclude-standard) \
-                | (cd "$top_srcdir" && tar --null -T - -cf -) | tar -C "$SRC" -xf - \
-                || fail "copying the source tree failed"
-else
-        tar -C "$top_srcdir" --exclude=.git --exclude=autom4te.cache --exclude='*.o' --exclude='*.lo' \
-                --exclude=.libs --exclude=.deps -cf - . | tar -C "$SRC" -xf - || fail "copying the source tree failed"
-fi
+stitch_copy_source "$SRC"
 opts="parallel=$(nproc)"
 [ "${STITCH_TEST_DEB_CHECK:-}" = 1 ] || opts="$opts nocheck"
 (cd "$SRC" && env -u STITCH_TEST_DEB -u MAKEFLAGS -u MFLAGS -u MAKELEVEL DEB_BUILD_OPTIONS="$opts" \
@@ -117,7 +90,6 @@ else
 fi
 
 # ---- install ------------------------------------------------------------------------------------------------
-INSTALLED=1
 dpkg -i "$DEB_STITCHD" "$DEB_PAM" >"$T/install.log" 2>&1 || { cat "$T/install.log" >&2; fail "dpkg -i failed"; }
 expect_eq "stitchd status" "install ok installed" "$(dpkg-query -W -f='${Status}' stitchd)"
 expect_eq "libpam-stitch status" "install ok installed" "$(dpkg-query -W -f='${Status}' libpam-stitch)"
@@ -132,11 +104,8 @@ for u in sockets.target.wants/stitchd.socket sockets.target.wants/stitchd-admin.
         [ -L "/etc/systemd/system/$u" ] || fail "$u is not enabled"
 done
 [ -f "$MODULE" ] || fail "$MODULE is missing"
-if [ -d /run/systemd/system ]; then
-        echo "# systemd is PID 1 here: the postinst started the sockets"
-else
-        echo "# systemd is not PID 1 here: the postinst enabled the units without starting them"
-fi
+# The throwaway root's /run has no systemd: the postinst enabled the units
+# without starting them (a started socket would be the machine's, outside).
 ok "dpkg -i: stitchd system user (uid $uid), /var/lib/stitchd 0700, conffile, sockets and service enabled"
 
 if grep -qs pam_stitch /etc/pam.d/common-*; then fail "installing libpam-stitch enabled it in the common PAM stack"; fi
@@ -219,7 +188,6 @@ fi
 stitch_stop
 rm -f "/etc/pam.d/$PAM_SERVICE" "/etc/pam.d/$PAM_SERVICE-common"
 dpkg --purge libpam-stitch stitchd >"$T/purge.log" 2>&1 || { cat "$T/purge.log" >&2; fail "dpkg --purge failed"; }
-INSTALLED=
 for f in /usr/sbin/stitchd /usr/bin/stitchctl "$MODULE" /etc/stitch /var/lib/stitchd /usr/share/pam-configs/stitch \
         /lib/systemd/system/stitchd.service /etc/systemd/system/sockets.target.wants/stitchd.socket; do
         [ ! -e "$f" ] || fail "$f is still there after dpkg --purge"
