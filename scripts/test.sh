@@ -6,7 +6,8 @@
 # valgrind memcheck, runs the whole `make check` again under ASan+UBSan,
 # runs the fuzz harnesses for a short smoke under libFuzzer, checks that
 # `make distcheck` passes, builds, installs and purges the Debian packages
-# (tests/integration/test-deb.sh), and ends with
+# in a throwaway root (tests/integration/test-deb.sh, and
+# tests/security/test-quickstart-survives.sh after the quick start), and ends with
 # the line "N passed, N failed" (automake's # PASS / # FAIL, summed).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -110,20 +111,31 @@ fi
 # -b with its test step (debian/rules runs only the unit tests and fuzz
 # smokes, so it is not skipped with nocheck: that step is where a missing
 # Build-Depends showed), then lintian, dpkg -i, the installed daemon and a
-# PAM login through the installed module, dpkg --purge. A skip is a failure
-# here: deps.sh installs all it needs. About three minutes on 2 CPUs.
-echo "=== deb: tests/integration/test-deb.sh"
+# PAM login through the installed module, dpkg --purge, all in a throwaway
+# root (overlays over /usr, /etc, /var): a stitch installed on this machine,
+# e.g. by scripts/quickstart.sh, is never touched. Then the README's order
+# for real (tests/security/test-quickstart-survives.sh): the quick start,
+# these tests, and the demo user still logs in on the same store. A skip is
+# a failure here: deps.sh installs all they need. About three minutes on 2 CPUs.
+echo "=== deb: tests/integration/test-deb.sh tests/security/test-quickstart-survives.sh"
 deb_start=$(date +%s)
 if [ ! -f "$out/main/Makefile" ]; then
         build_failed "deb: no build in $out/main"
 else
         STITCH_TEST_DEB=1 STITCH_TEST_DEB_CHECK=1 make -C "$out/main" -j"$jobs" check \
-                TESTS=tests/integration/test-deb.sh >"$out/deb.log" 2>&1
+                TESTS="tests/integration/test-deb.sh tests/security/test-quickstart-survives.sh" >"$out/deb.log" 2>&1
         if grep -q '^PASS: tests/integration/test-deb.sh' "$out/deb.log"; then
                 echo "PASS: Debian packages: build (with tests), lintian, install, login, purge"; passed=$((passed + 1))
         else
                 echo "FAIL: Debian packages (tests/integration/test-deb.sh)"
                 tail -n 60 "$out/main/tests/integration/test-deb.log" 2>/dev/null || tail -n 40 "$out/deb.log"
+                failed=$((failed + 1))
+        fi
+        if grep -q '^PASS: tests/security/test-quickstart-survives.sh' "$out/deb.log"; then
+                echo "PASS: the quick start survives the tests that install"; passed=$((passed + 1))
+        else
+                echo "FAIL: the quick start after the tests that install (tests/security/test-quickstart-survives.sh)"
+                tail -n 60 "$out/main/tests/security/test-quickstart-survives.log" 2>/dev/null || tail -n 40 "$out/deb.log"
                 failed=$((failed + 1))
         fi
 fi

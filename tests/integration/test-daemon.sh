@@ -25,11 +25,13 @@ X
 ok "configuration errors are file:line messages and stop startup"
 
 # --- no config file at all: the built-in defaults (paths under /run and /var/lib) ---
+# In a private mount namespace on empty /run and /var/lib: the machine's own
+# (a quick start's store and sockets) are neither used nor created.
 if [ "$(id -u)" = 0 ] && unshare --mount --propagation private true 2>/dev/null; then
         out=$(unshare --mount --propagation private bash -c '
                 set -e
-                mkdir -p /run/stitchd /var/lib/stitchd
-                mount -t tmpfs -o mode=0755 tmpfs /run/stitchd; mount -t tmpfs -o mode=0700 tmpfs /var/lib/stitchd
+                mount -t tmpfs -o mode=0755 tmpfs /run; mount -t tmpfs -o mode=0755 tmpfs /var/lib
+                mkdir -m 0755 /run/stitchd; mkdir -m 0700 /var/lib/stitchd
                 mkdir -p "$1/etc"; mount -t tmpfs tmpfs /etc/stitch 2>/dev/null || true
                 pid=$("$2" --timeout 30 -- env -u STITCHD_CONFIG "$3" --foreground 2>"$1/defaults.log")
                 STITCH_SOCKET= STITCH_ADMIN_SOCKET= "$4" status --json

@@ -71,6 +71,9 @@ snapshot() {
         echo "daemon: $(readlink "/proc/$QS_PID/exe" 2>&1)"
         ls -l "/proc/$QS_PID/fd" 2>/dev/null | grep -F "$DB" | sed 's/.*-> //' | sort -u | sed 's/^/store open: /'
 }
+# The administrator's own data from here on: a user of their own.
+printf '%s' "$PASSWORD-ada" | as_user stitchctl user add --email ada@example.com --unix-name root --password-stdin >/dev/null \
+        || fail "stitchctl user add against the quick start's daemon failed"
 snapshot >"$T/before"
 grep -q '^users: [1-9]' "$T/before" || fail "no user in the quick start's store: $(cat "$T/before")"
 grep -q '^store open: ' "$T/before" || fail "the quick start's stitchd does not hold $DB open"
@@ -103,6 +106,16 @@ if printf 'not-%s\n' "$PASSWORD" | as_user pamtester stitch-demo stitchdemo auth
 fi
 as_user stitchctl status >/dev/null || fail "stitchctl status against the quick start's daemon failed"
 ok "stitchdemo still logs in through /etc/pam.d/stitch-demo with the quick start's password; a wrong one is refused"
+
+# ---- the quick start again: it reuses what is there --------------------------------------------------------------
+inode=$(stat -c %i "$DB")
+(cd "$QS" && as_user scripts/quickstart.sh) >"$T/quickstart2.log" 2>&1 \
+        || { tail -n 40 "$T/quickstart2.log" >&2; fail "scripts/quickstart.sh failed when run a second time"; }
+expect_eq "the store's inode after a second quick start" "$inode" "$(stat -c %i "$DB")"
+# (make install replaced the binary under it: the running daemon is kept, not restarted)
+kill -0 "$QS_PID" 2>/dev/null || fail "the quick start's daemon is gone after a second quick start"
+as_user stitchctl user show ada@example.com >/dev/null || fail "a second quick start lost the administrator's user"
+ok "a second scripts/quickstart.sh reuses the running daemon and the store; the administrator's user stays"
 
 kill -TERM "$QS_PID"
 while kill -0 "$QS_PID" 2>/dev/null; do sleep 0.05; done   # waiting for an exit, not for readiness
