@@ -15,7 +15,8 @@
 # All of it happens in a throwaway root (stitch_isolate_system): the tests
 # it runs isolate themselves once more inside it, as they do on a machine.
 # Builds the packages: runs only with STITCH_TEST_DEB=1 (scripts/test.sh's
-# Debian step), as root. About three minutes on 2 CPUs.
+# Debian step), as root. About a minute on 2 CPUs (a build of the tree
+# and one of the packages, without their unit tests).
 . "${TESTS_LIB:?run through make check}" || exit 99
 
 [ "${STITCH_TEST_DEB:-}" = 1 ] || skip "set STITCH_TEST_DEB=1 (runs the quick start and builds the Debian packages)"
