@@ -113,13 +113,25 @@ stitch_isolate_system() {
         # In the namespace. Unset at once: a test this one runs (e.g.
         # test-deb.sh from test-quickstart-survives.sh) isolates itself again.
         unset STITCH_ISOLATING STITCH_ISOLATE_SCRATCH
+        local outer=${STITCH_ISOLATED_ROOT:-} lowers
         mount -t tmpfs -o mode=0700 stitch-isolated "$scratch" || fail "cannot mount a tmpfs on $scratch"
         for d in usr etc var home opt srv root; do
                 [ -d "/$d" ] && [ ! -L "/$d" ] || continue
-                mkdir -p "$scratch/$d/upper" "$scratch/$d/work"
-                mount -t overlay -o "lowerdir=/$d,upperdir=$scratch/$d/upper,workdir=$scratch/$d/work" \
+                mkdir -p "$scratch/$d/upper" "$scratch/$d/work" "$scratch/$d/base"
+                if [ -n "$outer" ] && [ -f "$outer/$d/lowers" ]; then
+                        # Inside another test's throwaway root: on its layers,
+                        # not on its overlay (overlayfs stacks two deep at most,
+                        # and a container's root may be one already).
+                        lowers=$outer/$d/upper:$(cat "$outer/$d/lowers")
+                else
+                        mount --bind "/$d" "$scratch/$d/base" || fail "cannot bind-mount /$d"
+                        lowers=$scratch/$d/base
+                fi
+                echo "$lowers" >"$scratch/$d/lowers"
+                mount -t overlay -o "lowerdir=$lowers,upperdir=$scratch/$d/upper,workdir=$scratch/$d/work" \
                         "stitch-isolated-$d" "/$d" || fail "cannot mount an overlay on /$d"
         done
+        export STITCH_ISOLATED_ROOT=$scratch
         mount -t tmpfs -o mode=0755 stitch-isolated-run /run || fail "cannot mount a tmpfs on /run"
         mkdir -m 1777 /run/lock
         echo "# isolated: /usr /etc /var /home /opt /srv /root are throwaway overlays, /run an empty tmpfs, in new mount and PID namespaces"
