@@ -70,7 +70,10 @@ snapshot() {
         sqlite3 "file:$DB?mode=ro" .dump 2>&1 | sha256sum | sed "s|-\$|rows of $DB|"
         sqlite3 "file:$DB?mode=ro" 'SELECT count(*) FROM users;' 2>&1 | sed 's/^/users: /'
         echo "daemon: $(readlink "/proc/$QS_PID/exe" 2>&1)"
-        ls -l "/proc/$QS_PID/fd" 2>/dev/null | grep -F "$DB" | sed 's/.*-> //' | sort -u | sed 's/^/store open: /'
+        for f in "/proc/$QS_PID"/fd/*; do
+                f=$(readlink "$f" 2>/dev/null) || continue
+                case $f in "$DB"*) echo "store open: $f" ;; esac
+        done | sort -u
 }
 # The administrator's own data from here on: a user of their own.
 printf '%s' "$PASSWORD-ada" | as_user stitchctl user add --email ada@example.com --unix-name root --password-stdin >/dev/null \
