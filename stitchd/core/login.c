@@ -87,15 +87,18 @@ static int keep_conversation(struct stitch_manager *m, const struct stitch_login
         c->authtok_is_not_password = pr->authtok_is_not_password;
         uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
         c->expires_usec = now + STITCH_CONVERSATION_TIMEOUT_USEC;
+        c->owner = l->owner;
+        c->share = stitch_conversations_share(m->conversations, l->cred.uid, l->service, l->ruser, l->rhost);
 
         r = stitch_conversations_put(m->conversations, c, now);
-        if (r == -EBUSY) {
-                log_notice("Login for %s refused: uid %u has too many logins waiting for answers.", l->user,
-                           (unsigned) l->cred.uid);
-                return fail(ret, STITCH_LOGIN_BUSY, "too many logins in progress, try again later");
-        }
         if (r < 0)
                 return fail_errno(ret, r, "keeping the login");
+        if (r > 0)
+                log_notice("Login for %s via %s (uid %u, rhost %s): ended the longest-waiting unanswered login of "
+                           "the same caller to make room (%u at most).",
+                           l->user, l->service, (unsigned) l->cred.uid, l->rhost ? l->rhost : "-",
+                           (unsigned) STITCH_CONVERSATIONS_PER_SHARE);
+        ret->share = c->share;
         memcpy(ret->conversation, c->id, sizeof(ret->conversation));
         TAKE_PTR(c);
         ret->ask = pr->ask;
@@ -246,7 +249,7 @@ static int continue_conversation(struct stitch_manager *m, const struct stitch_l
         const char *bad = NULL;
         int r;
 
-        r = stitch_conversations_take(m->conversations, req->conversation, req->login.cred.uid,
+        r = stitch_conversations_take(m->conversations, req->conversation, req->login.cred.uid, req->login.owner,
                                       stitch_now_usec(CLOCK_MONOTONIC), &c);
         if (r < 0)
                 return fail(ret, STITCH_LOGIN_CONVERSATION_GONE, "unknown or expired login conversation");
@@ -267,6 +270,7 @@ static int continue_conversation(struct stitch_manager *m, const struct stitch_l
                 .tty = c->tty,
                 .ruser = c->ruser,
                 .cred = req->login.cred,
+                .owner = req->login.owner,
                 .interactive = true,
                 .credentials = &credentials,
         };

@@ -52,6 +52,10 @@ struct stitch_login {
         struct ucred cred;   /* the caller, by SO_PEERCRED (app: none, uid -1) */
         const char *device_id; /* app: the client's device id to keep, or NULL */
         bool interactive;    /* the caller can show prompts */
+        /* The front end's connection the login came on: what it asks may be
+         * answered on that connection only, and ends when it closes (0: the
+         * front end has no such thing; any call of the same uid answers). */
+        uint64_t owner;
         const struct stitch_credentials *credentials;
 };
 
