@@ -7,6 +7,7 @@
 
 #include "core/apikeys.h"
 #include "core/link.h"
+#include "core/conversations.h"
 #include "frontends/varlink/call.h"
 #include "log.h"
 #include "frontends/varlink/objects-json.h"
@@ -71,6 +72,7 @@ int stitch_method_admin_status(struct stitch_call *c) {
         cJSON_AddStringToObject(p, "active_kid", kid);
         cJSON_AddNumberToObject(p, "workers", stitch_workers_threads(m->workers));
         cJSON_AddNumberToObject(p, "connections", (double) m->connections);
+        cJSON_AddNumberToObject(p, "logins_waiting", (double) stitch_conversations_count(m->conversations));
         cJSON_AddNumberToObject(p, "open_sessions", (double) stitch_refresher_size(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes", (double) stitch_refresher_refreshes(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes_late", (double) stitch_refresher_late(m->refresher));
