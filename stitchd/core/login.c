@@ -234,7 +234,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 return 0;
         }
 
-        r = stitch_session_start(m, u, provider->name, l, &ret->tokens);
+        r = stitch_session_start(m, u, provider->name, pr.apikey_id, l, &ret->tokens);
         if (r < 0)
                 return fail_errno(ret, r, "creating the session");
         log_info("Login of %s (user %s) via %s with %s.", isempty(l->user) ? "an app user" : l->user, u->id, l->service,

@@ -97,6 +97,9 @@ enum {
 
 struct stitch_provider_result {
         struct stitch_user *user; /* DONE: not disabled, may log in as l->user */
+        /* DONE by an API key: its id (the session records it; deleting or
+         * disabling the key ends the session); else "". */
+        char apikey_id[STITCH_ID_LEN + 1];
         struct stitch_ask ask;    /* ASK */
         void *state;              /* ASK: the provider's, handed to step() then state_free() */
         /* The answer of an authtok prompt was not a password (an API key
