@@ -28,6 +28,14 @@ int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_log
         return stitch_user_find_by_login_name(m, l->user, ret);
 }
 
+int stitch_user_find_by_any_name(struct stitch_manager *m, const char *name, struct stitch_user **ret) {
+        /* Unix names never hold an '@' (stitch_unix_name_valid) and emails
+         * always do, so the two kinds of names cannot be confused. */
+        if (strchr(name, '@'))
+                return m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, name, ret);
+        return stitch_user_find_by_login_name(m, name, ret);
+}
+
 void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]) {
         snprintf(ret, STITCH_LIMIT_KEY_MAX, "user:%s", user_id);
 }
@@ -44,7 +52,11 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_log
                 ret[0] = 0;
                 return 0;
         }
-        int r = stitch_user_find_for_login(m, l, &u);
+        /* Every name of the account, whichever path it comes by: a name the
+         * provider would not resolve here (the full email through PAM) can
+         * never log in, but while the account is locked it must be refused
+         * like the others, before any hash. */
+        int r = stitch_user_find_by_any_name(m, name, &u);
         if (r >= 0) {
                 stitch_limit_key_for_user(u->id, ret);
                 return 0;
@@ -52,7 +64,7 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_log
         if (r != -ENOENT)
                 return r;
         /* Longer names never reach a provider (the wire caps them at 256). */
-        snprintf(ret, STITCH_LIMIT_KEY_MAX, "%s:%s", l->app ? "email" : "name", name);
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "name:%s", name);
         return 0;
 }
 
