@@ -172,6 +172,10 @@ bool stitch_provider_type_known(const char *name);
 int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
 /* The user the login names: as above, or for an app login by email. */
 int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret);
+/* The user any of whose names 'name' is, whatever the path: its email (a
+ * name with an '@'), else as stitch_user_find_by_login_name(). For the
+ * failed-login limiter, which must see one account behind all its names. */
+int stitch_user_find_by_any_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
 
 /* local-userpass's check, also used by ChangePassword: the user 'name'
  * refers to, if 'password' is theirs (same errors as begin). Always costs
@@ -180,8 +184,9 @@ int stitch_userpass_verify(struct stitch_manager *m, const char *name, const cha
                            struct stitch_user **ret_user);
 
 /* Keys of the failed-login limiter. Failures count per account, so that one
- * account reachable by several names (unix_name, the email's local part)
- * has one budget: "user:ID" when the login name resolves to a user,
+ * account reachable by several names (unix_name, the email's local part,
+ * the email) has one budget and one lock on every path: "user:ID" when the
+ * login name is any name of a user (stitch_user_find_by_any_name),
  * "name:NAME" otherwise (unknown names are limited the same way, so the
  * limiter tells nothing about which names exist). */
 #define STITCH_LIMIT_KEY_MAX (5 + 256 + 1)
