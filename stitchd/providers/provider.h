@@ -196,8 +196,11 @@ void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT
  * key: 0 with ret empty. */
 int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,
                                char ret[static STITCH_LIMIT_KEY_MAX]);
-/* The client address's key ("addr:ADDRESS") for app logins. */
-void stitch_limit_key_for_address(const char *address, char ret[static STITCH_LIMIT_KEY_MAX]);
+/* The client address's key for app logins: "addr:" and its prefix
+ * ("addr:2001:db8:1:2::/64", core/address.h), so that one client's /64 has
+ * one budget. */
+void stitch_limit_key_for_address(const struct stitch_config *c, const char *address,
+                                  char ret[static STITCH_LIMIT_KEY_MAX]);
 
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);

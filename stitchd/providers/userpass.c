@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "core/address.h"
 #include "core/password.h"
 #include "providers/provider.h"
 #include "store/store.h"
@@ -41,8 +42,11 @@ void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT
         snprintf(ret, STITCH_LIMIT_KEY_MAX, "user:%s", user_id);
 }
 
-void stitch_limit_key_for_address(const char *address, char ret[static STITCH_LIMIT_KEY_MAX]) {
-        snprintf(ret, STITCH_LIMIT_KEY_MAX, "addr:%s", address ? address : "");
+void stitch_limit_key_for_address(const struct stitch_config *c, const char *address,
+                                  char ret[static STITCH_LIMIT_KEY_MAX]) {
+        char prefix[STITCH_ADDRESS_PREFIX_MAX];
+        stitch_address_limit_name(c, address, prefix);
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "addr:%s", prefix);
 }
 
 int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,

@@ -1,0 +1,120 @@
+#!/bin/bash
+# Finding R2 (docs/security.md): [Http] Timeout= was libmicrohttpd's idle
+# timeout, and a request's clock only started once its headers were in: a
+# client sending one header line a second held its connection for ever, and
+# MaxConnections= such connections (from a few addresses) shut everyone else
+# out. Now Timeout= bounds each request from the moment its connection is
+# ready for it to its last byte, and when MaxConnections= are open a new
+# connection evicts the oldest incomplete request.
+#
+# A real stitchd on a free port; the attacker's connections come from
+# 127.0.0.2..9 (all of 127/8 is loopback), the honest client from 127.0.0.1.
+. "$TESTS_LIB"
+command -v python3 >/dev/null || skip "python3 is not installed"
+command -v curl >/dev/null || skip "curl is not installed"
+
+free_port() {
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+LOC=/api/client/v2.0/app/stitch/location
+
+# trickle PORT N WARMUP SECONDS: N connections from 127.0.0.2..9. With
+# WARMUP=1 each first completes one request (so it is surely accepted), then
+# all start a request and send one more header line every 0.25 s. Prints
+# "ready" once all hold a slot, then, after SECONDS or when all were closed
+# by the server, "closed K of N, last after T s".
+cat >"$T/trickle.py" <<'PY'
+import socket, sys, time, select
+port, n, warmup, secs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", float(sys.argv[4])
+loc = b"GET /api/client/v2.0/app/stitch/location HTTP/1.1\r\nHost: x\r\n"
+conns = []
+for i in range(n):
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (2 + i % 8), 0))
+    s.connect(("127.0.0.1", port))
+    if warmup:
+        s.sendall(loc + b"\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf or not buf.rstrip().endswith(b"}"):
+            d = s.recv(4096)
+            if not d:
+                sys.exit("warm-up request %d got no answer" % i)
+            buf += d
+    conns.append(s)
+start = time.monotonic()
+for s in conns:
+    s.sendall(loc)
+print("ready", flush=True)
+closed = {}
+while time.monotonic() - start < secs and len(closed) < n:
+    for i, s in enumerate(conns):
+        if i in closed:
+            continue
+        try:
+            r, _, _ = select.select([s], [], [], 0)
+            if r and not s.recv(4096):
+                raise OSError("eof")
+            s.sendall(b"X-Slow: %d\r\n" % i)
+        except OSError:
+            closed[i] = time.monotonic() - start
+    time.sleep(0.25)  # the attack's pace: one header line per connection per 0.25 s
+last = max(closed.values()) if closed else 0
+print("closed %d of %d, last after %.1f s" % (len(closed), n, last), flush=True)
+PY
+
+start_with() {
+        local conf try
+        conf=$(cat)
+        for try in 1 2 3; do
+                PORT=$(free_port) || fail "no free port"
+                stitch_config <<<"${conf//@PORT@/$PORT}"
+                stitch_start 2>/dev/null && return 0
+                grep -q "Address already in use" "$STITCHD_LOG" || break
+        done
+        fail "stitchd did not start: $(tail -n 5 "$STITCHD_LOG")"
+}
+
+# ---- the deadline: trickled requests are closed after Timeout= ----------------------------
+start_with <<EOF
+[Http]
+Listen=127.0.0.1:@PORT@
+Timeout=2s
+MaxConnections=64
+MaxConnectionsPerAddress=64
+EOF
+python3 "$T/trickle.py" "$PORT" 16 0 8 >"$T/deadline.out" 2>&1 &
+TRICKLE=$!
+for _ in $(seq 100); do grep -q ready "$T/deadline.out" && break; read -r -t 0.1 <> <(:) || true; done
+grep -q ready "$T/deadline.out" || fail "the trickling client did not start: $(cat "$T/deadline.out")"
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$LOC")
+[ "$code" = 200 ] || fail "an honest client during the attack got HTTP $code"
+wait "$TRICKLE"
+result=$(grep closed "$T/deadline.out")
+case $result in
+"closed 16 of 16, last after "[0-3].*) ;;
+*) fail "trickled requests outlived Timeout=2s: $result" ;;
+esac
+stitch_stop
+ok "requests trickled one header line at a time are closed at Timeout=2s ($result)"
+
+# ---- eviction: a full server still answers a new client ---------------------------------------
+start_with <<EOF
+[Http]
+Listen=127.0.0.1:@PORT@
+Timeout=30s
+MaxConnections=16
+MaxConnectionsPerAddress=16
+EOF
+python3 "$T/trickle.py" "$PORT" 16 1 10 >"$T/evict.out" 2>&1 &
+TRICKLE=$!
+for _ in $(seq 100); do grep -q ready "$T/evict.out" && break; read -r -t 0.1 <> <(:) || true; done
+grep -q ready "$T/evict.out" || fail "the trickling client did not start: $(cat "$T/evict.out")"
+# Every slot is held by a request that is still being trickled; Timeout=30s
+# is far away. The honest client must be answered now, not in 30 s.
+code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$LOC")
+[ "$code" = 200 ] || fail "with MaxConnections= held by trickled requests, a new client got HTTP $code"
+grep -q "closing a connection from 127.0.0.2: the oldest incomplete request" "$STITCHD_LOG" \
+        || fail "no eviction of the oldest connection in the log"
+kill "$TRICKLE" 2>/dev/null; wait "$TRICKLE" 2>/dev/null
+stitch_stop
+ok "with MaxConnections= held by trickled requests a new client is answered (the oldest is evicted)"
