@@ -42,9 +42,20 @@ until_waiting() {
         done
         fail "the daemon still holds $(waiting) unanswered logins, expected $1"
 }
+# wait_prompt FILE PID WHAT: until the login writing FILE shows its prompt
+# (fails if it ends first, or after a minute: sanitizer builds are slow)
+wait_prompt() {
+        local end=$((SECONDS + 60))
+        until grep -qs '^prompt: ' "$1"; do
+                kill -0 "$2" 2>/dev/null || grep -qs '^prompt: ' "$1" \
+                        || fail "$3 was refused before its prompt: $(cat "$1")"
+                [ "$SECONDS" -lt "$end" ] || fail "$3 never got its prompt (process: $(ps -o stat=,wchan= -p "$2"); daemon: $(sctl status --json | jq -c '{connections, logins_waiting}'))"
+                sleep 0.01   # polling for the prompt
+        done
+}
 # hold N RHOST: N PAM logins (real libpam) that reach their prompt and never answer
 hold() {
-        local i out pid k
+        local i out pid
         for i in $(seq 1 "$1"); do
                 out=$T/holder.$2.$i
                 # (SIGINT as at a terminal: a background job of a script ignores it otherwise)
@@ -53,12 +64,7 @@ hold() {
                 pid=$!
                 HOLDERS+=("$pid")
                 disown
-                for k in $(seq 1 1000); do
-                        grep -qs '^prompt: ' "$out" && break
-                        kill -0 "$pid" 2>/dev/null || fail "login $i from $2 was refused before its prompt: $(cat "$out")"
-                        sleep 0.01   # polling for this login's prompt
-                done
-                grep -q '^prompt: ' "$out" || fail "login $i from $2 never got its prompt"
+                wait_prompt "$out" "$pid" "login $i from $2"
         done
 }
 
@@ -82,8 +88,7 @@ mkfifo "$T/person"
 "$PAM_TEST" --confdir "$PAM_DIR" --service login --user root --rhost 192.0.2.7 auth <"$T/person" >"$T/person.out" 2>&1 &
 PERSON=$!
 exec {TYPE}>"$T/person"
-for k in $(seq 1 1000); do grep -qs '^prompt: ' "$T/person.out" && break; sleep 0.01; done
-grep -q '^prompt: ' "$T/person.out" || fail "the person was never asked"
+wait_prompt "$T/person.out" "$PERSON" "the person's login"
 hold 40 198.51.100.1
 [ "$(waiting)" -le 16 ] || fail "$(waiting) logins wait with MaxConnectionsPerUser=16"
 printf '%s\n' "$PW" >&"$TYPE"
