@@ -10,33 +10,20 @@
 # from a trusted proxy (curl on 127.0.0.1); the connection cap is checked
 # with real IPv4 source addresses of 127.0.1.0/24 and AddressPrefixIPv4=24.
 . "$TESTS_LIB"
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
-command -v python3 >/dev/null || skip "python3 is not installed"
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-start_with() {
-        local conf try
-        conf=$(cat)
-        for try in 1 2 3; do
-                PORT=$(free_port) || fail "no free port"
-                stitch_config <<<"${conf//@PORT@/$PORT}"
-                # A stitchd from before the fix does not know AddressPrefixIPv4=:
-                # run without it, so that the test shows the old hole.
-                if "$STITCHD" --check-config --config "$STITCHD_CONF" 2>&1 | grep -q "Unknown key 'AddressPrefix"; then
-                        sed -i '/^AddressPrefix/d' "$STITCHD_CONF"
-                        echo "# stitchd without AddressPrefixIPv4=/IPv6= (before the fix)"
-                fi
-                stitch_start 2>/dev/null && return 0
-                grep -q "Address already in use" "$STITCHD_LOG" || break
-        done
-        fail "stitchd did not start: $(tail -n 5 "$STITCHD_LOG")"
-}
+# A stitchd from before the fix does not know AddressPrefixIPv4=: run
+# without it, so that the test shows the old hole.
+stitch_config <<<$'[Http]\nListen=127.0.0.1:1\nAddressPrefixIPv4=32'
+if "$STITCHD" --check-config --config "$STITCHD_CONF" 2>&1 | grep -q "Unknown key 'AddressPrefix"; then
+        echo "# stitchd without AddressPrefixIPv4=/IPv6= (before the fix)"
+        start_with() { local conf; conf=$(grep -v '^AddressPrefix'); http_start <<<"$conf"; }
+else
+        start_with() { http_start; }
+fi
 
 start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
 TrustedProxies=127.0.0.1
 [Provider.anon-user]
 Enabled=yes
@@ -88,8 +75,6 @@ ok "anonymous app logins are limited per IPv6 /64 (CallerLoginsPerMinute=)"
 
 # ---- MaxConnectionsPerAddress= per prefix -------------------------------------------------------
 start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
 AddressPrefixIPv4=24
 MaxConnectionsPerAddress=4
 EOF

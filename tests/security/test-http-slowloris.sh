@@ -10,12 +10,8 @@
 # A real stitchd on a free port; the attacker's connections come from
 # 127.0.0.2..9 (all of 127/8 is loopback), the honest client from 127.0.0.1.
 . "$TESTS_LIB"
-command -v python3 >/dev/null || skip "python3 is not installed"
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
-
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 LOC=/api/client/v2.0/app/stitch/location
 
 # trickle PORT N WARMUP SECONDS: N connections from 127.0.0.2..9. With
@@ -62,22 +58,8 @@ last = max(closed.values()) if closed else 0
 print("closed %d of %d, last after %.1f s" % (len(closed), n, last), flush=True)
 PY
 
-start_with() {
-        local conf try
-        conf=$(cat)
-        for try in 1 2 3; do
-                PORT=$(free_port) || fail "no free port"
-                stitch_config <<<"${conf//@PORT@/$PORT}"
-                stitch_start 2>/dev/null && return 0
-                grep -q "Address already in use" "$STITCHD_LOG" || break
-        done
-        fail "stitchd did not start: $(tail -n 5 "$STITCHD_LOG")"
-}
-
 # ---- the deadline: trickled requests are closed after Timeout= ----------------------------
-start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
+http_start <<EOF
 Timeout=2s
 MaxConnections=64
 MaxConnectionsPerAddress=64
@@ -98,9 +80,7 @@ stitch_stop
 ok "requests trickled one header line at a time are closed at Timeout=2s ($result)"
 
 # ---- eviction: a full server still answers a new client ---------------------------------------
-start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
+http_start <<EOF
 Timeout=30s
 MaxConnections=16
 MaxConnectionsPerAddress=16
