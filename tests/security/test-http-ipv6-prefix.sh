@@ -38,26 +38,28 @@ login() {
 }
 
 # ---- failed logins: one budget per /64 -----------------------------------------------------
-# (MaxFailures= attempts pass, the next locks for 1 s, the ones after are refused)
-for i in 1 2 3 4 5 6 7 8; do
-        code=$(login local-userpass "2001:db8:1:2::$i" "{\"username\":\"n$i@example.com\",\"password\":\"wrong-password\"}")
-        if [ "$i" -le 4 ]; then
-                [ "$code" = 401 ] || fail "failed login $i: HTTP $code"
+# wrong_password I CLIENT USER WHY: the I-th failed login in a row of one
+# budget, from CLIENT as USER. MaxFailures= attempts pass, the next locks
+# for 1 s, the ones after are refused; WHY: what an unlimited 5th means.
+wrong_password() {
+        local code
+        code=$(login local-userpass "$2" "{\"username\":\"$3\",\"password\":\"wrong-password\"}")
+        if [ "$1" -le 4 ]; then
+                [ "$code" = 401 ] || fail "failed login $1 from $2: HTTP $code"
         else
-                [ "$code" = 429 ] || fail "failed login $i from another address of 2001:db8:1:2::/64: HTTP $code (not limited)"
+                [ "$code" = 429 ] || fail "$4: HTTP $code"
         fi
+}
+for i in 1 2 3 4 5 6 7 8; do
+        wrong_password "$i" "2001:db8:1:2::$i" "n$i@example.com" \
+                "failed login $i from another address of 2001:db8:1:2::/64 (not limited)"
 done
 code=$(login local-userpass "2001:db8:1:3::1" '{"username":"m@example.com","password":"wrong-password"}')
 [ "$code" = 401 ] || fail "a failed login from another /64 was limited too: HTTP $code"
 # An IPv4-mapped address is its IPv4 address.
 for i in 1 2 3 4 5; do
         if [ $((i % 2)) = 0 ]; then client=192.0.2.1; else client=::ffff:192.0.2.1; fi
-        code=$(login local-userpass "$client" "{\"username\":\"v$i@example.com\",\"password\":\"wrong-password\"}")
-        if [ "$i" -le 4 ]; then
-                [ "$code" = 401 ] || fail "failed login $i from $client: HTTP $code"
-        else
-                [ "$code" = 429 ] || fail "192.0.2.1 and ::ffff:192.0.2.1 have two budgets: HTTP $code"
-        fi
+        wrong_password "$i" "$client" "v$i@example.com" "192.0.2.1 and ::ffff:192.0.2.1 have two budgets"
 done
 ok "failed app logins are limited per IPv6 /64 (MaxFailures=), IPv4-mapped counted as IPv4"
 
