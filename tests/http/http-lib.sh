@@ -9,6 +9,9 @@
 
 command -v python3 >/dev/null || skip "python3 is needed to find a free port"
 
+# The client API's routes: BASE, and APP those of the default AppId=stitch.
+BASE=/api/client/v2.0
+APP=$BASE/app/stitch
 # SCHEME=https with CURL_TLS=(--cacert FILE) before http_start for a daemon
 # with CertificateFile= and KeyFile=.
 SCHEME=http CURL_TLS=()
@@ -42,7 +45,7 @@ X
                 if [ "$rc" = 0 ] && [ -n "$STITCHD_PID" ]; then
                         URL=$SCHEME://127.0.0.1:$PORT
                         ! command -v curl >/dev/null \
-                                || curl -s "${CURL_TLS[@]}" -o /dev/null "$URL/api/client/v2.0/app/stitch/location" \
+                                || curl -s "${CURL_TLS[@]}" -o /dev/null "$URL$BASE/app/stitch/location" \
                                 || fail "stitchd is ready but nothing answers HTTP on $URL (is the HTTP front end built?)"
                         return 0
                 fi

@@ -17,8 +17,6 @@
 command -v jq >/dev/null || skip "jq is not installed"
 command -v curl >/dev/null || skip "curl is not installed"
 
-BASE=/api/client/v2.0
-APP=$BASE/app/stitch
 SECRETS=$T/secrets          # every password, token and key sent or received: must never be logged
 : >"$SECRETS"
 secret() { local s; for s in "$@"; do [ -n "$s" ] && printf '%s\n' "$s" >>"$SECRETS"; done; }

@@ -18,8 +18,6 @@
 command -v jq >/dev/null || skip "jq is not installed"
 command -v curl >/dev/null || skip "curl is not installed"
 
-BASE=/api/client/v2.0
-APP=$BASE/app/stitch
 http_start <<X
 AppId=stitch
 X
