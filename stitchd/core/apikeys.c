@@ -51,22 +51,20 @@ int stitch_apikey_create_allowed(const struct stitch_user *u, const struct stitc
         return 0;
 }
 
-/* Ends the open transaction: commits if r >= 0, else rolls back. */
-static int finish(struct stitch_manager *m, int r) {
-        if (r >= 0)
-                return m->store_ops->commit(m->store);
-        m->store_ops->rollback(m->store);
-        return r;
-}
+struct key_change {
+        const char *key_id;
+        bool delete;
+};
 
 /* Inside a transaction: the key's sessions end, then the key changes. */
-static int end_sessions_and(struct stitch_manager *m, const char *key_id, bool delete, char ***ret_revoked) {
-        int r = m->store_ops->session_revoke_apikey(m->store, key_id, stitch_provider_apikey.name, stitch_now(),
+static int end_sessions_and(struct stitch_manager *m, const void *userdata, char ***ret_revoked) {
+        const struct key_change *c = userdata;
+        int r = m->store_ops->session_revoke_apikey(m->store, c->key_id, stitch_provider_apikey.name, stitch_now(),
                                                     stitch_end_reason_to_string(STITCH_END_APIKEY), ret_revoked);
         if (r < 0)
                 return r;
-        r = delete ? m->store_ops->apikey_delete(m->store, key_id)
-                   : m->store_ops->apikey_set_disabled(m->store, key_id, true);
+        r = c->delete ? m->store_ops->apikey_delete(m->store, c->key_id)
+                      : m->store_ops->apikey_set_disabled(m->store, c->key_id, true);
         if (r < 0) {
                 *ret_revoked = stitch_strv_free(*ret_revoked);
                 return r;
@@ -79,28 +77,18 @@ static int end_sessions_and(struct stitch_manager *m, const char *key_id, bool d
  * sessions and the key in one transaction. */
 static int change(struct stitch_manager *m, const char *key_id, bool delete, char ***ret_revoked) {
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
-        char **revoked = NULL;
         int r;
 
         r = m->store_ops->apikey_get(m->store, key_id, &k);
         if (r < 0)
                 return r;
+        const struct key_change c = {.key_id = k->id, .delete = delete};
         stitch_sessions_end_apikey_in_memory(m, k->user_id, k->id, stitch_provider_apikey.name, STITCH_END_APIKEY);
-        r = m->store_ops->begin(m->store);
-        if (r >= 0)
-                r = finish(m, end_sessions_and(m, k->id, delete, &revoked));
-        if (r < 0) {
-                stitch_strv_free(revoked);
+        r = stitch_sessions_end_in_store(m, STITCH_END_APIKEY, end_sessions_and, &c, ret_revoked);
+        if (r < 0)
                 return r;
-        }
-        stitch_sessions_ended_in_memory(m, revoked, STITCH_END_APIKEY);
-        log_info("API key %s of user %s %s; %zu session%s it opened ended.", k->id, k->user_id,
-                 delete ? "deleted" : "disabled", stitch_strv_length(revoked),
-                 stitch_strv_length(revoked) == 1 ? "" : "s");
-        if (ret_revoked)
-                *ret_revoked = revoked;
-        else
-                stitch_strv_free(revoked);
+        log_info("API key %s of user %s %s; %d session%s it opened ended.", k->id, k->user_id,
+                 delete ? "deleted" : "disabled", r, r == 1 ? "" : "s");
         return 0;
 }
 
@@ -112,12 +100,7 @@ int stitch_apikey_set_disabled(struct stitch_manager *m, const char *key_id, boo
         int r = m->store_ops->apikey_set_disabled(m->store, key_id, false);
         if (r < 0)
                 return r;
-        if (ret_revoked) {
-                *ret_revoked = stitch_strv_new_empty();
-                if (!*ret_revoked)
-                        return -ENOMEM;
-        }
-        return 0;
+        return stitch_sessions_ended_none(ret_revoked);
 }
 
 int stitch_apikey_delete(struct stitch_manager *m, const char *key_id, char ***ret_revoked) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +186,41 @@ void stitch_sessions_end_apikey_in_memory(struct stitch_manager *m, const char *
                     (isempty(list[i]->apikey_id) && streq_ptr(list[i]->provider_type, provider_type)))
                         ended_in_memory(m, list[i]->id, list[i]->access_expires, reason);
         stitch_session_array_free(list, n);
+}
+
+int stitch_sessions_end_in_store(struct stitch_manager *m, enum stitch_end_reason reason,
+                                 stitch_sessions_store_change change, const void *userdata, char ***ret_revoked) {
+        char **revoked = NULL;
+        int r;
+
+        r = m->store_ops->begin(m->store);
+        if (r < 0)
+                return r;
+        r = change(m, userdata, &revoked);
+        if (r >= 0)
+                r = m->store_ops->commit(m->store);
+        else
+                m->store_ops->rollback(m->store);
+        if (r < 0) {
+                stitch_strv_free(revoked);
+                return r;
+        }
+        stitch_sessions_ended_in_memory(m, revoked, reason);
+        size_t n = stitch_strv_length(revoked);
+        if (ret_revoked)
+                *ret_revoked = revoked;
+        else
+                stitch_strv_free(revoked);
+        return (int) MIN(n, (size_t) INT_MAX);
+}
+
+int stitch_sessions_ended_none(char ***ret_revoked) {
+        if (ret_revoked) {
+                *ret_revoked = stitch_strv_new_empty();
+                if (!*ret_revoked)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 int stitch_session_mark_open(struct stitch_manager *m, const struct stitch_session *s, int64_t leader_pid) {

@@ -70,3 +70,16 @@ void stitch_sessions_ended_in_memory(struct stitch_manager *m, char *const *ids,
  * provider_type (from before sessions recorded their key). */
 void stitch_sessions_end_apikey_in_memory(struct stitch_manager *m, const char *user_id, const char *key_id,
                                           const char *provider_type, enum stitch_end_reason reason);
+
+/* The store half of such a change, after its memory half: one store
+ * transaction in which 'change' ends the sessions (their ids into
+ * *ret_revoked, a strv) and changes what they belonged to (a user, a key);
+ * committed if change succeeds, else rolled back. Then the sessions the
+ * store ended leave memory too. Returns how many ended; *ret_revoked
+ * (optional): their ids. */
+typedef int (*stitch_sessions_store_change)(struct stitch_manager *m, const void *userdata, char ***ret_revoked);
+int stitch_sessions_end_in_store(struct stitch_manager *m, enum stitch_end_reason reason,
+                                 stitch_sessions_store_change change, const void *userdata, char ***ret_revoked);
+/* For such a change that ends no session (enabling): *ret_revoked
+ * (optional) an empty strv. */
+int stitch_sessions_ended_none(char ***ret_revoked);

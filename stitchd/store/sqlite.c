@@ -1485,13 +1485,6 @@ static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_i
         return exec_stmt(c, st, "revoke sessions", NULL);
 }
 
-/* Revokes the user's live sessions; their ids are appended to 'ids' (optional). */
-static int revoke_user_sessions_tx(struct conn *c, const char *user_id, int64_t now, const char *reason,
-                                   struct stitch_strv_builder *ids) {
-        return revoke_sessions_tx(c, ST_SESSION_LIVE_IDS_OF_USER, ST_SESSION_REVOKE_USER, user_id, NULL, now, reason,
-                                  ids);
-}
-
 /* Runs one UPDATE/DELETE keyed by an id; -ENOENT if no row matched. */
 static int update_by_id(struct conn *c, sqlite3_stmt *st, const char *what) {
         int changes = 0, r;
@@ -2164,18 +2157,19 @@ static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t
         return tx_end(c, session_revoke_tx(c, id, now, reason));
 }
 
-static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_id, int64_t now, const char *reason,
-                                      char ***ret_revoked) {
+/* revoke_sessions_tx() in a write transaction of its own; *ret_revoked
+ * (optional): the ids of the sessions it revoked. */
+static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
+                           const char *extra, int64_t now, const char *reason, char ***ret_revoked) {
         struct stitch_strv_builder ids = {};
         int r;
 
-        if (!user_id)
-                return -EINVAL;
         {
                 _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
                 r = tx_begin(c, true);
                 if (r >= 0)
-                        r = tx_end(c, revoke_user_sessions_tx(c, user_id, now, reason, ret_revoked ? &ids : NULL));
+                        r = tx_end(c, revoke_sessions_tx(c, list_ids, revoke, key, extra, now, reason,
+                                                         ret_revoked ? &ids : NULL));
         }
         if (r < 0) {
                 stitch_strv_builder_done(&ids);
@@ -2189,31 +2183,20 @@ static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_i
         return 0;
 }
 
+static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_id, int64_t now, const char *reason,
+                                      char ***ret_revoked) {
+        if (!user_id)
+                return -EINVAL;
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_USER, ST_SESSION_REVOKE_USER, user_id, NULL, now, reason,
+                               ret_revoked);
+}
+
 static int sqlite_session_revoke_apikey(struct stitch_store *s, const char *key_id, const char *provider_type,
                                         int64_t now, const char *reason, char ***ret_revoked) {
-        struct stitch_strv_builder ids = {};
-        int r;
-
         if (!key_id || !provider_type)
                 return -EINVAL;
-        {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                r = tx_begin(c, true);
-                if (r >= 0)
-                        r = tx_end(c, revoke_sessions_tx(c, ST_SESSION_LIVE_IDS_OF_APIKEY, ST_SESSION_REVOKE_APIKEY,
-                                                         key_id, provider_type, now, reason,
-                                                         ret_revoked ? &ids : NULL));
-        }
-        if (r < 0) {
-                stitch_strv_builder_done(&ids);
-                return r;
-        }
-        if (ret_revoked) {
-                *ret_revoked = stitch_strv_builder_finish(&ids);
-                if (!*ret_revoked)
-                        return -ENOMEM;
-        }
-        return 0;
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_APIKEY, ST_SESSION_REVOKE_APIKEY, key_id, provider_type, now,
+                               reason, ret_revoked);
 }
 
 /* Rotation is a compare-and-swap on the refresh hash: of two refreshes that

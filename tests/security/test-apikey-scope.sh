@@ -17,48 +17,21 @@
 # Each check reports and the test goes on; it fails if any failed. No
 # sleeps, no timing.
 . "${TESTS_LIB:?run through make check}" || exit 99
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v jq >/dev/null || skip "jq is not installed"
 command -v curl >/dev/null || skip "curl is not installed"
-command -v python3 >/dev/null || skip "python3 is needed to find a free port"
 
-BASE=/api/client/v2.0
-APP=$BASE/app/stitch
-FAILED=0
-bad() { echo "not ok - $*" >&2; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-# A port taken between the probe and the bind is retried with another.
-for try in 1 2 3; do
-        PORT=$(free_port) || fail "no free port"
-        stitch_config <<X
-[Http]
-Listen=127.0.0.1:$PORT
+http_start <<X
 AppId=stitch
 X
-        rm -f "$T/start.err"
-        STITCHD_PID=$(stitch_start 2>"$T/start.err"; echo "$STITCHD_PID")
-        [ -n "$STITCHD_PID" ] && break
-        grep -qi 'address already in use' "$STITCHD_LOG" "$T/start.err" 2>/dev/null || break
-done
-[ -n "$STITCHD_PID" ] || { cat "$T/start.err" >&2; fail "stitchd with [Http] did not start"; }
-URL=http://127.0.0.1:$PORT
 
-# http METHOD PATH [BEARER [JSON]]: sets STATUS and BODY
-http() {
-        local args=(-s -o "$T/body" -w '%{http_code}' -X "$1")
-        [ -n "${3:-}" ] && args+=(-H "Authorization: Bearer $3")
-        [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
-        STATUS=$(curl "${args[@]}" "$URL$2")
-        BODY=$(cat "$T/body" 2>/dev/null)
-}
-# key_login KEY: logs in over HTTP with an API key; sets AT and RT
+# key_login KEY AT_VAR RT_VAR: logs in over HTTP with an API key; the
+# session's access and refresh tokens go to the variables named
 key_login() {
         http POST "$APP/auth/providers/api-key/login" "" "$(jq -cn --arg k "$1" '{key: $k}')"
         [ "$STATUS" = 200 ] || fail "api-key login: $STATUS $BODY"
-        AT=$(jq -r .access_token <<<"$BODY") RT=$(jq -r .refresh_token <<<"$BODY")
+        printf -v "$2" '%s' "$(jq -r .access_token <<<"$BODY")"
+        printf -v "$3" '%s' "$(jq -r .refresh_token <<<"$BODY")"
 }
 # The session is over: its refresh token and its access token are refused.
 ended() {
@@ -80,8 +53,7 @@ key_count() { sctl apikey list ${1:+--user "$1"} --json | jq '.api_keys | length
 SK=$(sctl apikey add --server --name leaked --json | jq -r .key)
 SKID=$(sctl apikey list --json | jq -r '.api_keys[] | select(.name == "leaked") | ._id')
 [ -n "$SKID" ] || fail "no server key"
-key_login "$SK"
-S_AT=$AT S_RT=$RT
+key_login "$SK" S_AT S_RT
 http POST "$BASE/auth/api_keys" "$S_RT" '{"name":"minted"}'
 check "a server key's session may not create a key (403 AuthError)" refused_403
 MINTED=$(jq -r '.key // empty' <<<"$BODY")
@@ -99,17 +71,17 @@ printf 'ada-secret-1' | sctl user add --email ada@example.com --password-stdin >
 http POST "$APP/auth/providers/local-userpass/login" "" '{"username":"ada@example.com","password":"ada-secret-1"}'
 [ "$STATUS" = 200 ] || fail "password login: $STATUS $BODY"
 P_AT=$(jq -r .access_token <<<"$BODY") P_RT=$(jq -r .refresh_token <<<"$BODY")
+# mint NAME KEY_VAR ID_VAR: the password session creates key NAME; the key
+# and its id go to the variables named
 mint() {
         http POST "$BASE/auth/api_keys" "$P_RT" "{\"name\":\"$1\"}"
         [ "$STATUS" = 201 ] || fail "a password session could not create key $1: $STATUS $BODY"
-        KEY=$(jq -r .key <<<"$BODY") KID=$(jq -r ._id <<<"$BODY")
+        printf -v "$2" '%s' "$(jq -r .key <<<"$BODY")"
+        printf -v "$3" '%s' "$(jq -r ._id <<<"$BODY")"
 }
-mint one
-K1=$KEY K1ID=$KID
-key_login "$K1"
-A1=$AT R1=$RT
-key_login "$K1"
-A1b=$AT R1b=$RT
+mint one K1 K1ID
+key_login "$K1" A1 R1
+key_login "$K1" A1b R1b
 http POST "$BASE/auth/api_keys" "$R1" '{"name":"child"}'
 check "a user key's session may not create a key (403 AuthError)" refused_403
 check "no child key" test "$(key_count ada@example.com)" = 1
@@ -122,20 +94,15 @@ check "disabling a key ended its first session" ended "$A1" "$R1"
 check "disabling a key ended its second session" ended "$A1b" "$R1b"
 check "the password session lives on" alive "$P_AT" "$P_RT"
 stitch_call io.stitch.Admin.ApiKeyEnable "{\"id\":\"$K1ID\"}" >/dev/null || fail "ApiKeyEnable failed"
-key_login "$K1"
-A1=$AT R1=$RT
+key_login "$K1" A1 R1
 stitch_call io.stitch.Admin.ApiKeyDelete "{\"id\":\"$K1ID\"}" >/dev/null || fail "ApiKeyDelete failed"
 check "ApiKeyDelete ended the key's session" ended "$A1" "$R1"
 
 # HTTP PUT .../disable and DELETE, by the password session
-mint two
-K2=$KEY K2ID=$KID
-mint three
-K3=$KEY K3ID=$KID
-key_login "$K2"
-A2=$AT R2=$RT
-key_login "$K3"
-A3=$AT R3=$RT
+mint two K2 K2ID
+mint three K3 K3ID
+key_login "$K2" A2 R2
+key_login "$K3" A3 R3
 http PUT "$BASE/auth/api_keys/$K2ID/disable" "$P_RT"
 [ "$STATUS" = 204 ] || fail "PUT disable: $STATUS $BODY"
 check "HTTP disable ended the key's session" ended "$A2" "$R2"

@@ -10,33 +10,20 @@
 # from a trusted proxy (curl on 127.0.0.1); the connection cap is checked
 # with real IPv4 source addresses of 127.0.1.0/24 and AddressPrefixIPv4=24.
 . "$TESTS_LIB"
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
-command -v python3 >/dev/null || skip "python3 is not installed"
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-start_with() {
-        local conf try
-        conf=$(cat)
-        for try in 1 2 3; do
-                PORT=$(free_port) || fail "no free port"
-                stitch_config <<<"${conf//@PORT@/$PORT}"
-                # A stitchd from before the fix does not know AddressPrefixIPv4=:
-                # run without it, so that the test shows the old hole.
-                if "$STITCHD" --check-config --config "$STITCHD_CONF" 2>&1 | grep -q "Unknown key 'AddressPrefix"; then
-                        sed -i '/^AddressPrefix/d' "$STITCHD_CONF"
-                        echo "# stitchd without AddressPrefixIPv4=/IPv6= (before the fix)"
-                fi
-                stitch_start 2>/dev/null && return 0
-                grep -q "Address already in use" "$STITCHD_LOG" || break
-        done
-        fail "stitchd did not start: $(tail -n 5 "$STITCHD_LOG")"
-}
+# A stitchd from before the fix does not know AddressPrefixIPv4=: run
+# without it, so that the test shows the old hole.
+stitch_config <<<$'[Http]\nListen=127.0.0.1:1\nAddressPrefixIPv4=32'
+if "$STITCHD" --check-config --config "$STITCHD_CONF" 2>&1 | grep -q "Unknown key 'AddressPrefix"; then
+        echo "# stitchd without AddressPrefixIPv4=/IPv6= (before the fix)"
+        start_with() { local conf; conf=$(grep -v '^AddressPrefix'); http_start <<<"$conf"; }
+else
+        start_with() { http_start; }
+fi
 
 start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
 TrustedProxies=127.0.0.1
 [Provider.anon-user]
 Enabled=yes
@@ -51,26 +38,28 @@ login() {
 }
 
 # ---- failed logins: one budget per /64 -----------------------------------------------------
-# (MaxFailures= attempts pass, the next locks for 1 s, the ones after are refused)
-for i in 1 2 3 4 5 6 7 8; do
-        code=$(login local-userpass "2001:db8:1:2::$i" "{\"username\":\"n$i@example.com\",\"password\":\"wrong-password\"}")
-        if [ "$i" -le 4 ]; then
-                [ "$code" = 401 ] || fail "failed login $i: HTTP $code"
+# wrong_password I CLIENT USER WHY: the I-th failed login in a row of one
+# budget, from CLIENT as USER. MaxFailures= attempts pass, the next locks
+# for 1 s, the ones after are refused; WHY: what an unlimited 5th means.
+wrong_password() {
+        local code
+        code=$(login local-userpass "$2" "{\"username\":\"$3\",\"password\":\"wrong-password\"}")
+        if [ "$1" -le 4 ]; then
+                [ "$code" = 401 ] || fail "failed login $1 from $2: HTTP $code"
         else
-                [ "$code" = 429 ] || fail "failed login $i from another address of 2001:db8:1:2::/64: HTTP $code (not limited)"
+                [ "$code" = 429 ] || fail "$4: HTTP $code"
         fi
+}
+for i in 1 2 3 4 5 6 7 8; do
+        wrong_password "$i" "2001:db8:1:2::$i" "n$i@example.com" \
+                "failed login $i from another address of 2001:db8:1:2::/64 (not limited)"
 done
 code=$(login local-userpass "2001:db8:1:3::1" '{"username":"m@example.com","password":"wrong-password"}')
 [ "$code" = 401 ] || fail "a failed login from another /64 was limited too: HTTP $code"
 # An IPv4-mapped address is its IPv4 address.
 for i in 1 2 3 4 5; do
         if [ $((i % 2)) = 0 ]; then client=192.0.2.1; else client=::ffff:192.0.2.1; fi
-        code=$(login local-userpass "$client" "{\"username\":\"v$i@example.com\",\"password\":\"wrong-password\"}")
-        if [ "$i" -le 4 ]; then
-                [ "$code" = 401 ] || fail "failed login $i from $client: HTTP $code"
-        else
-                [ "$code" = 429 ] || fail "192.0.2.1 and ::ffff:192.0.2.1 have two budgets: HTTP $code"
-        fi
+        wrong_password "$i" "$client" "v$i@example.com" "192.0.2.1 and ::ffff:192.0.2.1 have two budgets"
 done
 ok "failed app logins are limited per IPv6 /64 (MaxFailures=), IPv4-mapped counted as IPv4"
 
@@ -88,8 +77,6 @@ ok "anonymous app logins are limited per IPv6 /64 (CallerLoginsPerMinute=)"
 
 # ---- MaxConnectionsPerAddress= per prefix -------------------------------------------------------
 start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
 AddressPrefixIPv4=24
 MaxConnectionsPerAddress=4
 EOF

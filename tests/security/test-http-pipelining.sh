@@ -6,22 +6,12 @@
 # Requests are written in one write (and with the second arriving while the
 # first runs on a worker); every reply must come, in order, within 2 s.
 . "$TESTS_LIB"
-command -v python3 >/dev/null || skip "python3 is not installed"
+. "$top_srcdir/tests/http/http-lib.sh"
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-for try in 1 2 3; do
-        PORT=$(free_port) || fail "no free port"
-        stitch_config <<EOF
-[Http]
-Listen=127.0.0.1:$PORT
+http_start <<EOF
 [Provider.anon-user]
 Enabled=yes
 EOF
-        stitch_start 2>/dev/null && break
-        grep -q "Address already in use" "$STITCHD_LOG" || fail "stitchd did not start"
-done
 stitch_user pipe@example.com pipeuser 'pipe-password'
 
 python3 - "$PORT" <<'PY' || fail "pipelined requests were not all answered in time"

@@ -10,15 +10,11 @@
 # A real stitchd on a free port; the attacker's connections come from
 # 127.0.0.2..9 (all of 127/8 is loopback), the honest client from 127.0.0.1.
 . "$TESTS_LIB"
-command -v python3 >/dev/null || skip "python3 is not installed"
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
-
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 LOC=/api/client/v2.0/app/stitch/location
 
-# trickle PORT N WARMUP SECONDS: N connections from 127.0.0.2..9. With
+# trickle.py PORT N WARMUP SECONDS: N connections from 127.0.0.2..9. With
 # WARMUP=1 each first completes one request (so it is surely accepted), then
 # all start a request and send one more header line every 0.25 s. Prints
 # "ready" once all hold a slot, then, after SECONDS or when all were closed
@@ -62,30 +58,24 @@ last = max(closed.values()) if closed else 0
 print("closed %d of %d, last after %.1f s" % (len(closed), n, last), flush=True)
 PY
 
-start_with() {
-        local conf try
-        conf=$(cat)
-        for try in 1 2 3; do
-                PORT=$(free_port) || fail "no free port"
-                stitch_config <<<"${conf//@PORT@/$PORT}"
-                stitch_start 2>/dev/null && return 0
-                grep -q "Address already in use" "$STITCHD_LOG" || break
-        done
-        fail "stitchd did not start: $(tail -n 5 "$STITCHD_LOG")"
+# trickle NAME N WARMUP SECONDS: trickle.py against this daemon, in the
+# background (its output in $T/NAME.out, its pid in TRICKLE); returns once
+# all its connections hold a slot.
+trickle() {
+        local out=$T/$1.out
+        python3 "$T/trickle.py" "$PORT" "$2" "$3" "$4" >"$out" 2>&1 &
+        TRICKLE=$!
+        for _ in $(seq 100); do grep -q ready "$out" && break; read -r -t 0.1 <> <(:) || true; done
+        grep -q ready "$out" || fail "the trickling client did not start: $(cat "$out")"
 }
 
 # ---- the deadline: trickled requests are closed after Timeout= ----------------------------
-start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
+http_start <<EOF
 Timeout=2s
 MaxConnections=64
 MaxConnectionsPerAddress=64
 EOF
-python3 "$T/trickle.py" "$PORT" 16 0 8 >"$T/deadline.out" 2>&1 &
-TRICKLE=$!
-for _ in $(seq 100); do grep -q ready "$T/deadline.out" && break; read -r -t 0.1 <> <(:) || true; done
-grep -q ready "$T/deadline.out" || fail "the trickling client did not start: $(cat "$T/deadline.out")"
+trickle deadline 16 0 8
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$LOC")
 [ "$code" = 200 ] || fail "an honest client during the attack got HTTP $code"
 wait "$TRICKLE"
@@ -98,17 +88,12 @@ stitch_stop
 ok "requests trickled one header line at a time are closed at Timeout=2s ($result)"
 
 # ---- eviction: a full server still answers a new client ---------------------------------------
-start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
+http_start <<EOF
 Timeout=30s
 MaxConnections=16
 MaxConnectionsPerAddress=16
 EOF
-python3 "$T/trickle.py" "$PORT" 16 1 10 >"$T/evict.out" 2>&1 &
-TRICKLE=$!
-for _ in $(seq 100); do grep -q ready "$T/evict.out" && break; read -r -t 0.1 <> <(:) || true; done
-grep -q ready "$T/evict.out" || fail "the trickling client did not start: $(cat "$T/evict.out")"
+trickle evict 16 1 10
 # Every slot is held by a request that is still being trickled; Timeout=30s
 # is far away. The honest client must be answered now, not in 30 s.
 code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$LOC")

@@ -10,25 +10,15 @@
 # the proxy and sends the client's forged line first, then the proxy's line
 # naming the real client (203.0.113.7).
 . "$TESTS_LIB"
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
-command -v python3 >/dev/null || skip "python3 is not installed"
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-for try in 1 2 3; do
-        PORT=$(free_port) || fail "no free port"
-        stitch_config <<EOF
-[Http]
-Listen=127.0.0.1:$PORT
+http_start <<EOF
 TrustedProxies=127.0.0.1
 [Limits]
 MaxFailures=3
 EOF
-        stitch_start 2>/dev/null && break
-        grep -q "Address already in use" "$STITCHD_LOG" || fail "stitchd did not start"
-done
-LOGIN=http://127.0.0.1:$PORT/api/client/v2.0/app/stitch/auth/providers/local-userpass/login
+LOGIN=$URL/api/client/v2.0/app/stitch/auth/providers/local-userpass/login
 
 # One wrong password per made-up account (so that only the address limit
 # can trigger), each with a fresh forged first line.

@@ -14,41 +14,14 @@
 # test_link_races_first_login and tests/unit/test-store.c
 # test_user_merge_guards.) No sleeps, no timing.
 . "${TESTS_LIB:?run through make check}" || exit 99
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v jq >/dev/null || skip "jq is not installed"
 command -v curl >/dev/null || skip "curl is not installed"
-command -v python3 >/dev/null || skip "python3 is needed to find a free port"
 
-BASE=/api/client/v2.0
-APP=$BASE/app/stitch
-FAILED=0
-bad() { echo "not ok - $*" >&2; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-for try in 1 2 3; do
-        PORT=$(free_port) || fail "no free port"
-        stitch_config <<X
-[Http]
-Listen=127.0.0.1:$PORT
+http_start <<X
 AppId=stitch
 X
-        rm -f "$T/start.err"
-        STITCHD_PID=$(stitch_start 2>"$T/start.err"; echo "$STITCHD_PID")
-        [ -n "$STITCHD_PID" ] && break
-        grep -qi 'address already in use' "$STITCHD_LOG" "$T/start.err" 2>/dev/null || break
-done
-[ -n "$STITCHD_PID" ] || { cat "$T/start.err" >&2; fail "stitchd with [Http] did not start"; }
-URL=http://127.0.0.1:$PORT
 
-http() {
-        local args=(-s -o "$T/body" -w '%{http_code}' -X "$1")
-        [ -n "${3:-}" ] && args+=(-H "Authorization: Bearer $3")
-        [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
-        STATUS=$(curl "${args[@]}" "$URL$2")
-        BODY=$(cat "$T/body" 2>/dev/null)
-}
 keys_of() { sctl apikey list --user "$1" --json | jq -r '[.api_keys[].name] | sort | join(" ")'; }
 count_of() { sctl apikey list --user "$1" --json | jq '.api_keys | length'; }
 id_of() { sctl apikey list --user "$1" --json | jq -r --arg n "$2" '.api_keys[] | select(.name == $n) | ._id'; }

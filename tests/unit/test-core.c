@@ -389,6 +389,18 @@ static void test_user_changes_end_sessions(void **state) {
         stitch_login_result_done(&a);
 }
 
+/* An app's request (as the HTTP API makes one) to link the local-userpass
+ * account 'email' with its password, which goes into *cr. */
+static struct stitch_login_request password_link_request(struct stitch_credentials *cr, const char *email,
+                                                         const char *password) {
+        assert_int_equal(stitch_credentials_put(cr, "password", password), 0);
+        return (struct stitch_login_request) {
+                .provider = "local-userpass",
+                .login = {.app = true, .user = email, .service = "http", .cred = {.uid = (uid_t) -1},
+                          .credentials = cr},
+        };
+}
+
 /* Linking: an email account that never logged in merges into the linking
  * user; one that has logged in is in use; anonymous identities are not
  * linkable. */
@@ -409,12 +421,7 @@ static void test_link(void **state) {
         stitch_login_result_done(&r);
 
         struct stitch_credentials cr = {};
-        assert_int_equal(stitch_credentials_put(&cr, "password", "new-secret"), 0);
-        struct stitch_login_request req = {
-                .provider = "local-userpass",
-                .login = {.app = true, .user = "new@example.com", .service = "http", .cred = {.uid = (uid_t) -1},
-                          .credentials = &cr},
-        };
+        struct stitch_login_request req = password_link_request(&cr, "new@example.com", "new-secret");
         assert_int_equal(stitch_link_run(f->m, anon.tokens.user_id, &req, &l), 0);
         assert_int_equal(l.outcome, STITCH_LINK_LINKED);
         assert_int_equal(l.user->n_identities, 2);
@@ -562,12 +569,7 @@ static void test_link_races_first_login(void **state) {
         f->m->store_ops = &racing;
 
         struct stitch_credentials cr = {};
-        assert_int_equal(stitch_credentials_put(&cr, "password", "new-secret"), 0);
-        struct stitch_login_request req = {
-                .provider = "local-userpass",
-                .login = {.app = true, .user = "new@example.com", .service = "http", .cred = {.uid = (uid_t) -1},
-                          .credentials = &cr},
-        };
+        struct stitch_login_request req = password_link_request(&cr, "new@example.com", "new-secret");
         assert_int_equal(stitch_link_run(f->m, target, &req, &l), 0);
         f->m->store_ops = real_ops;
         assert_int_equal(l.outcome, STITCH_LINK_IN_USE);
@@ -597,12 +599,7 @@ static void test_link_keys_fit(void **state) {
         key = erase_and_free(key);
 
         struct stitch_credentials cr = {};
-        assert_int_equal(stitch_credentials_put(&cr, "password", "new-secret"), 0);
-        struct stitch_login_request req = {
-                .provider = "local-userpass",
-                .login = {.app = true, .user = "new@example.com", .service = "http", .cred = {.uid = (uid_t) -1},
-                          .credentials = &cr},
-        };
+        struct stitch_login_request req = password_link_request(&cr, "new@example.com", "new-secret");
         assert_int_equal(stitch_link_run(f->m, target, &req, &l), 0);
         assert_int_equal(l.outcome, STITCH_LINK_KEY_NAME_TAKEN);
         assert_non_null(strstr(l.message, "'laptop'"));
