@@ -79,13 +79,13 @@ static int check_peer(pam_handle_t *pamh, const struct pam_stitch_args *args, st
         return -EPERM;
 }
 
-int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *method,
-                    const cJSON *parameters, struct pam_stitch_reply *ret) {
-        _cleanup_(stitch_client_freep) struct stitch_client *c = NULL;
+static int call_on(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client **conn,
+                   const char *method, const cJSON *parameters, struct pam_stitch_reply *ret) {
         const int64_t budget = (int64_t) args->timeout_sec * 1000;
         const int64_t start = now_ms();
         cJSON *root = NULL, *params = NULL;
         const char *error_name = NULL;
+        struct stitch_client *c = *conn;
         int64_t left;
         char buf[128];
         int r;
@@ -94,23 +94,25 @@ int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, cons
                 pam_syslog(pamh, LOG_DEBUG, "Calling %s on %s (timeout %us).", method, args->socket,
                            args->timeout_sec);
 
-        r = stitch_client_connect(args->socket, (int) budget, &c);
-        if (r < 0) {
-                if (r == -ENOENT || r == -ECONNREFUSED)
-                        pam_syslog(pamh, LOG_ERR, "stitchd is not running (%s: %s).", args->socket,
-                                   errno_string(r, buf, sizeof(buf)));
-                else if (r == -ETIMEDOUT)
-                        pam_syslog(pamh, LOG_ERR, "Timed out connecting to stitchd at %s after %us.",
-                                   args->socket, args->timeout_sec);
-                else
-                        pam_syslog(pamh, LOG_ERR, "Cannot connect to stitchd at %s: %s", args->socket,
-                                   errno_string(r, buf, sizeof(buf)));
-                return r;
+        if (!c) {
+                r = stitch_client_connect(args->socket, (int) budget, conn);
+                if (r < 0) {
+                        if (r == -ENOENT || r == -ECONNREFUSED)
+                                pam_syslog(pamh, LOG_ERR, "stitchd is not running (%s: %s).", args->socket,
+                                           errno_string(r, buf, sizeof(buf)));
+                        else if (r == -ETIMEDOUT)
+                                pam_syslog(pamh, LOG_ERR, "Timed out connecting to stitchd at %s after %us.",
+                                           args->socket, args->timeout_sec);
+                        else
+                                pam_syslog(pamh, LOG_ERR, "Cannot connect to stitchd at %s: %s", args->socket,
+                                           errno_string(r, buf, sizeof(buf)));
+                        return r;
+                }
+                c = *conn;
+                r = check_peer(pamh, args, c);
+                if (r < 0)
+                        return r;
         }
-
-        r = check_peer(pamh, args, c);
-        if (r < 0)
-                return r;
 
         left = budget - (now_ms() - start);
         if (left <= 0) {
@@ -150,6 +152,22 @@ int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, cons
         if (args->debug)
                 pam_syslog(pamh, LOG_DEBUG, "%s: %s", method, error_name ? error_name : "ok");
         return 0;
+}
+
+int pam_stitch_call_on(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client **conn,
+                       const char *method, const cJSON *parameters, struct pam_stitch_reply *ret) {
+        int r = call_on(pamh, args, conn, method, parameters, ret);
+        if (r < 0 && *conn) {
+                stitch_client_free(*conn); /* in an unknown state: never reused */
+                *conn = NULL;
+        }
+        return r;
+}
+
+int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *method,
+                    const cJSON *parameters, struct pam_stitch_reply *ret) {
+        _cleanup_(stitch_client_freep) struct stitch_client *c = NULL;
+        return call_on(pamh, args, &c, method, parameters, ret);
 }
 
 void pam_stitch_reply_done(struct pam_stitch_reply *reply) {

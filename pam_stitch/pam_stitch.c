@@ -14,6 +14,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "client.h"
 #include "log.h"
 #include "macro.h"
 #include "pam_stitch.h"
@@ -414,6 +415,9 @@ static int keep_session(pam_handle_t *pamh, const struct pam_stitch_args *args, 
 }
 
 _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        /* One connection for every round: what the daemon asked ends when it
+         * closes, at return or when this process dies at the prompt. */
+        _cleanup_(stitch_client_freep) struct stitch_client *conn = NULL;
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
         _cleanup_erase_ char *authtok = NULL;
@@ -462,7 +466,7 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
         /* The daemon drives: each reply is a session, an error, or prompts to
          * answer in the next round. */
         for (unsigned round = 0;; round++) {
-                r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Login", params, &reply);
+                r = pam_stitch_call_on(pamh, &args, &conn, "io.stitch.Auth.Login", params, &reply);
                 stitch_json_wipe_and_delete(TAKE_PTR(params)); /* secrets go now, not at return */
                 if (r < 0)
                         return PAM_AUTHINFO_UNAVAIL;

@@ -108,6 +108,8 @@ enum pam_stitch_error {
         PAM_STITCH_ERROR_OTHER, /* any error name we do not know: treated as a daemon fault */
 };
 
+struct stitch_client;
+
 struct pam_stitch_reply {
         cJSON *root;                 /* owns everything below; wiped on done */
         const char *error_name;      /* NULL on success */
@@ -123,6 +125,12 @@ struct pam_stitch_reply {
  * -ECONNRESET, -EBADMSG, -EPERM: untrusted peer); those are logged here. */
 int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *method,
                     const cJSON *parameters, struct pam_stitch_reply *ret);
+/* The same on a connection kept in *conn for further calls (the rounds of
+ * one login: what the daemon asked on a connection ends when it closes).
+ * Connects (and checks the peer) when *conn is NULL; after a failure *conn
+ * is closed and NULL. The caller closes it with stitch_client_free(). */
+int pam_stitch_call_on(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client **conn,
+                       const char *method, const cJSON *parameters, struct pam_stitch_reply *ret);
 
 /* Wipes and frees the reply; safe on a zeroed one. */
 void pam_stitch_reply_done(struct pam_stitch_reply *reply);

@@ -107,7 +107,13 @@ static int apikey_simple(struct stitchctl *ctl, const char *method, const char *
         _cleanup_free_ char *safe = output_sanitize(got ? got : id);
         if (!safe)
                 return stitchctl_oom();
-        printf("%s API key %s.\n", done, safe);
+        /* Deleting or disabling a key ends the sessions it opened. */
+        const cJSON *revoked = cJSON_GetObjectItemCaseSensitive(rp, "revoked_sessions");
+        if (cJSON_IsArray(revoked) && !streq(method, "io.stitch.Admin.ApiKeyEnable")) {
+                int n = cJSON_GetArraySize(revoked);
+                printf("%s API key %s; %d session%s it opened ended.\n", done, safe, n, n == 1 ? "" : "s");
+        } else
+                printf("%s API key %s.\n", done, safe);
         return EXIT_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "macro.h"
 #include "output.h"
 #include "stitchctl.h"
@@ -49,6 +50,8 @@ static int converse(const cJSON *rp, cJSON **ret_params) {
 }
 
 int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
+        /* Every round on one connection: the daemon ends its questions when it closes. */
+        _cleanup_(stitch_client_freep) struct stitch_client *conn = NULL;
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = cJSON_CreateObject();
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *reply = NULL;
         const char *user = ctl->user, *provider = ctl->provider;
@@ -77,7 +80,7 @@ int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
         for (unsigned round = 0;; round++) {
                 if (reply)
                         stitch_json_wipe_and_delete(TAKE_PTR(reply));
-                r = stitchctl_call(ctl, "io.stitch.Auth.Login", params, &reply, &rp);
+                r = stitchctl_call_on(ctl, &conn, "io.stitch.Auth.Login", params, &reply, &rp);
                 stitch_json_wipe_and_delete(TAKE_PTR(params));
                 if (r != EXIT_OK)
                         return r;

@@ -81,28 +81,29 @@ static int check_peer(struct stitch_client *c, const char *socket_path) {
                               socket_path, (int) cred.pid, (unsigned) cred.uid, daemon_user);
 }
 
-int stitchctl_call_raw(const struct stitchctl *ctl, const char *socket_path, const char *method,
-                       const cJSON *parameters, cJSON **ret_reply, const char **ret_error,
-                       cJSON **ret_parameters) {
-        _cleanup_(stitch_client_freep) struct stitch_client *c = NULL;
+static int call_on(const struct stitchctl *ctl, struct stitch_client **conn, const char *socket_path,
+                   const char *method, const cJSON *parameters, cJSON **ret_reply, const char **ret_error,
+                   cJSON **ret_parameters) {
         cJSON *reply = NULL, *params = NULL;
         const char *error = NULL;
         int64_t deadline = now_ms() + ctl->timeout_ms;
         int r;
 
-        r = stitch_client_connect(socket_path, ctl->timeout_ms, &c);
-        if (r == -ETIMEDOUT) {
-                print_timeout(ctl, "accept the connection", socket_path);
-                return EXIT_UNREACHABLE;
+        if (!*conn) {
+                r = stitch_client_connect(socket_path, ctl->timeout_ms, conn);
+                if (r == -ETIMEDOUT) {
+                        print_timeout(ctl, "accept the connection", socket_path);
+                        return EXIT_UNREACHABLE;
+                }
+                if (r < 0) {
+                        errno = -r;
+                        return stitchctl_fail(EXIT_UNREACHABLE, "cannot reach stitchd at %s: %m", socket_path);
+                }
+                r = check_peer(*conn, socket_path);
+                if (r != EXIT_OK)
+                        return r;
         }
-        if (r < 0) {
-                errno = -r;
-                return stitchctl_fail(EXIT_UNREACHABLE, "cannot reach stitchd at %s: %m", socket_path);
-        }
-
-        r = check_peer(c, socket_path);
-        if (r != EXIT_OK)
-                return r;
+        struct stitch_client *c = *conn;
 
         int64_t left = deadline - now_ms();
         r = stitch_client_call(c, method, parameters, (int) MAX(left, (int64_t) 1), &reply, &error, &params);
@@ -132,6 +133,13 @@ int stitchctl_call_raw(const struct stitchctl *ctl, const char *socket_path, con
         return EXIT_OK;
 }
 
+int stitchctl_call_raw(const struct stitchctl *ctl, const char *socket_path, const char *method,
+                       const cJSON *parameters, cJSON **ret_reply, const char **ret_error,
+                       cJSON **ret_parameters) {
+        _cleanup_(stitch_client_freep) struct stitch_client *c = NULL;
+        return call_on(ctl, &c, socket_path, method, parameters, ret_reply, ret_error, ret_parameters);
+}
+
 void stitchctl_print_reply_error(const char *error, const cJSON *parameters) {
         const char *message = json_string(parameters, "message");
         const char *parameter = json_string(parameters, "parameter");
@@ -159,14 +167,17 @@ void stitchctl_print_reply_error(const char *error, const cJSON *parameters) {
         (void) stitchctl_fail(0, "%s%s", safe, safe_extra);
 }
 
-int stitchctl_call(const struct stitchctl *ctl, const char *method, const cJSON *parameters,
-                   cJSON **ret_reply, cJSON **ret_parameters) {
+int stitchctl_call_on(const struct stitchctl *ctl, struct stitch_client **conn, const char *method,
+                      const cJSON *parameters, cJSON **ret_reply, cJSON **ret_parameters) {
         cJSON *reply = NULL, *params = NULL;
         const char *error = NULL;
         int r;
 
-        r = stitchctl_call_raw(ctl, stitchctl_socket_for(ctl, method), method, parameters, &reply, &error,
-                               &params);
+        r = call_on(ctl, conn, stitchctl_socket_for(ctl, method), method, parameters, &reply, &error, &params);
+        if (r != EXIT_OK && *conn) {
+                stitch_client_free(*conn); /* out of step: never reused */
+                *conn = NULL;
+        }
         if (r != EXIT_OK)
                 return r;
         if (error) {
@@ -177,4 +188,10 @@ int stitchctl_call(const struct stitchctl *ctl, const char *method, const cJSON 
         *ret_reply = reply;
         *ret_parameters = params;
         return EXIT_OK;
+}
+
+int stitchctl_call(const struct stitchctl *ctl, const char *method, const cJSON *parameters,
+                   cJSON **ret_reply, cJSON **ret_parameters) {
+        _cleanup_(stitch_client_freep) struct stitch_client *c = NULL;
+        return stitchctl_call_on(ctl, &c, method, parameters, ret_reply, ret_parameters);
 }

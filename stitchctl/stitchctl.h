@@ -100,6 +100,12 @@ int stitchctl_call_raw(const struct stitchctl *ctl, const char *socket_path, con
  * caller owns *ret_reply; *ret_parameters points into it. */
 int stitchctl_call(const struct stitchctl *ctl, const char *method, const cJSON *parameters,
                    cJSON **ret_reply, cJSON **ret_parameters);
+/* As above on a connection kept in *conn (opened when NULL; closed and
+ * NULL after a transport failure): the rounds of one login, which the
+ * daemon ends when the connection closes. */
+struct stitch_client;
+int stitchctl_call_on(const struct stitchctl *ctl, struct stitch_client **conn, const char *method,
+                      const cJSON *parameters, cJSON **ret_reply, cJSON **ret_parameters);
 
 /* Prints "stitchctl: <reason>" for an error reply. */
 void stitchctl_print_reply_error(const char *error, const cJSON *parameters);

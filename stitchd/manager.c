@@ -24,6 +24,7 @@ int stitch_manager_new(const struct stitch_config *config, struct stitch_manager
                 return -ENOMEM;
         m->config = *config; /* takes over the config's allocations */
         pthread_mutex_init(&m->key_lock, NULL);
+        pthread_mutex_init(&m->password_floor_lock, NULL);
         m->start_time = stitch_now();
         int r = sd_event_default(&m->event);
         if (r < 0) {
@@ -61,6 +62,7 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         stitch_config_done(&m->config);
         sd_event_unref(m->event);
         pthread_mutex_destroy(&m->key_lock);
+        pthread_mutex_destroy(&m->password_floor_lock);
         free(m);
         return NULL;
 }
@@ -265,6 +267,7 @@ int stitch_manager_start(struct stitch_manager *m) {
         explicit_bzero(random_pw, sizeof(random_pw));
         if (r < 0)
                 return r;
+        m->password_floor = a;
 
         /* baas_domain_id: stable per machine. */
         uint8_t h[STITCH_HASH_LEN];

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/password.h"
 #include "core/events.h"
 #include "core/callerlimit.h"
 #include "core/ratelimit.h"
@@ -43,6 +44,10 @@ struct stitch_manager {
         /* Session ends and user changes, for whoever keeps derived state. */
         struct stitch_events events;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
+        /* What every failed password login costs (stitch_password_verify_padded):
+         * PasswordHash=, raised to the costliest stored hash met since the start. */
+        struct stitch_argon2_params password_floor;
+        pthread_mutex_t password_floor_lock;
         char domain_id[STITCH_ID_LEN + 1];
         int64_t start_time;
         pthread_mutex_t key_lock; /* serialises rotations */

@@ -250,5 +250,40 @@ stitch_call() {
         "$STITCHCTL" call "$@"
 }
 
+# One connection to the auth socket kept open across calls, as pam_stitch
+# keeps one for the rounds of a login (what a login asks ends when its
+# connection closes): stitch_wire_open VAR [ACCOUNT], then
+# stitch_wire VAR METHOD JSON (prints the reply; fails on an error reply, as
+# stitchctl call does), stitch_wire_close VAR. Several may be open at once.
+# (the system's python3: one under /root is not for other accounts)
+STITCH_PYTHON=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 )
+stitch_wire_open() {
+        local d=$T/wire.$1 fin fout
+        mkdir -p "$d" && mkfifo "$d/in" "$d/out" || fail "stitch_wire_open: fifos"
+        if [ -n "${2:-}" ]; then
+                stitch_as "$2" "$STITCH_PYTHON" "$top_srcdir/tests/helpers/wire-session.py" "$STITCH_SOCKET" <"$d/in" >"$d/out" &
+        else
+                "$STITCH_PYTHON" "$top_srcdir/tests/helpers/wire-session.py" "$STITCH_SOCKET" <"$d/in" >"$d/out" &
+        fi
+        local pid=$!
+        exec {fin}>"$d/in" {fout}<"$d/out"
+        printf -v "$1" '%s %s %s' "$fin" "$fout" "$pid"
+}
+stitch_wire() {
+        local fds line
+        read -r -a fds <<<"${!1}"
+        jq -cn --arg m "$2" --argjson p "$3" '{method:$m, parameters:$p}' >&"${fds[0]}" || return 2
+        IFS= read -r -t 60 line <&"${fds[1]}" || { echo "no reply on the connection $1" >&2; return 2; }
+        printf '%s\n' "$line"
+        jq -e 'has("error") | not' >/dev/null <<<"$line"
+}
+stitch_wire_close() {
+        local fds
+        read -r -a fds <<<"${!1}"
+        eval "exec ${fds[0]}>&- ${fds[1]}<&-"
+        wait "${fds[2]}" 2>/dev/null
+        rm -rf "$T/wire.$1"
+}
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }

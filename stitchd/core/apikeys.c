@@ -2,8 +2,11 @@
 #include <string.h>
 
 #include "core/apikeys.h"
+#include "core/end-reason.h"
+#include "core/sessions.h"
 #include "core/util.h"
 #include "log.h"
+#include "providers/provider.h"
 
 int stitch_apikey_issue(struct stitch_manager *m, const char *user_id, const char *name,
                         char ret_id[STITCH_ID_LEN + 1], char **ret_key) {
@@ -32,4 +35,74 @@ int stitch_apikey_issue(struct stitch_manager *m, const char *user_id, const cha
         memcpy(ret_id, k.id, STITCH_ID_LEN + 1);
         *ret_key = TAKE_PTR(key);
         return 0;
+}
+
+int stitch_apikey_create_allowed(const struct stitch_user *u, const struct stitch_session *s, const char **ret_why) {
+        /* A key minted by a key would outlive it: deleting a leaked key
+         * must be the end of it. Stitch scopes user keys to user sessions. */
+        if (!isempty(s->apikey_id) || streq_ptr(s->provider_type, stitch_provider_apikey.name)) {
+                *ret_why = "API keys cannot be created by a session that an API key opened";
+                return -EPERM;
+        }
+        if (streq_ptr(u->type, STITCH_USER_TYPE_SERVER)) {
+                *ret_why = "server users cannot create API keys";
+                return -EPERM;
+        }
+        return 0;
+}
+
+struct key_change {
+        const char *key_id;
+        bool delete;
+};
+
+/* Inside a transaction: the key's sessions end, then the key changes. */
+static int end_sessions_and(struct stitch_manager *m, const void *userdata, char ***ret_revoked) {
+        const struct key_change *c = userdata;
+        int r = m->store_ops->session_revoke_apikey(m->store, c->key_id, stitch_provider_apikey.name, stitch_now(),
+                                                    stitch_end_reason_to_string(STITCH_END_APIKEY), ret_revoked);
+        if (r < 0)
+                return r;
+        r = c->delete ? m->store_ops->apikey_delete(m->store, c->key_id)
+                      : m->store_ops->apikey_set_disabled(m->store, c->key_id, true);
+        if (r < 0) {
+                *ret_revoked = stitch_strv_free(*ret_revoked);
+                return r;
+        }
+        return 0;
+}
+
+/* As a disabled or deleted user's (core/users.c): memory first, so that no
+ * token of those sessions verifies while the store catches up, then the
+ * sessions and the key in one transaction. */
+static int change(struct stitch_manager *m, const char *key_id, bool delete, char ***ret_revoked) {
+        _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
+        int r;
+
+        r = m->store_ops->apikey_get(m->store, key_id, &k);
+        if (r < 0)
+                return r;
+        const struct key_change c = {.key_id = k->id, .delete = delete};
+        stitch_sessions_end_apikey_in_memory(m, k->user_id, k->id, stitch_provider_apikey.name, STITCH_END_APIKEY);
+        r = stitch_sessions_end_in_store(m, STITCH_END_APIKEY, end_sessions_and, &c, ret_revoked);
+        if (r < 0)
+                return r;
+        log_info("API key %s of user %s %s; %d session%s it opened ended.", k->id, k->user_id,
+                 delete ? "deleted" : "disabled", r, r == 1 ? "" : "s");
+        return 0;
+}
+
+int stitch_apikey_set_disabled(struct stitch_manager *m, const char *key_id, bool disabled, char ***ret_revoked) {
+        if (disabled)
+                return change(m, key_id, false, ret_revoked);
+
+        /* Enabling ends nothing. */
+        int r = m->store_ops->apikey_set_disabled(m->store, key_id, false);
+        if (r < 0)
+                return r;
+        return stitch_sessions_ended_none(ret_revoked);
+}
+
+int stitch_apikey_delete(struct stitch_manager *m, const char *key_id, char ***ret_revoked) {
+        return change(m, key_id, true, ret_revoked);
 }

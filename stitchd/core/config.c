@@ -906,6 +906,8 @@ static const struct key_desc keys[] = {
         { "Http", "MaxConnections", parse_unsigned, FIELD(http_max_connections), "256", 1, 65536 },
         { "Http", "MaxConnectionsPerAddress", parse_unsigned, FIELD(http_max_connections_per_address), "32", 1, 65536 },
         { "Http", "Timeout", parse_duration, FIELD(http_timeout_usec), "30s", SEC(1), USEC_PER_HOUR },
+        { "Http", "AddressPrefixIPv4", parse_unsigned, FIELD(http_address_prefix_ipv4), "32", 1, 32 },
+        { "Http", "AddressPrefixIPv6", parse_unsigned, FIELD(http_address_prefix_ipv6), "64", 1, 128 },
 };
 
 static const char *known_section(const char *name) {
@@ -954,6 +956,8 @@ int stitch_config_init_defaults(struct stitch_config *c) {
                 .http_max_connections = 256,
                 .http_max_connections_per_address = 32,
                 .http_timeout_usec = 30 * USEC_PER_SEC,
+                .http_address_prefix_ipv4 = 32,
+                .http_address_prefix_ipv6 = 64,
         };
 
         c->store = strdup(DEFAULT_STORE);

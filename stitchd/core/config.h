@@ -81,6 +81,8 @@ struct stitch_config {
         unsigned http_max_connections;  /* 256 */
         unsigned http_max_connections_per_address; /* 32 */
         uint64_t http_timeout_usec;     /* 30s */
+        unsigned http_address_prefix_ipv4; /* 32: per-address limits count per prefix (core/address.h) */
+        unsigned http_address_prefix_ipv6; /* 64 */
 };
 
 /* Fills c with the built-in defaults. Returns 0 or -ENOMEM. */

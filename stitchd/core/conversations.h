@@ -3,9 +3,17 @@
 
 /* Logins waiting for the person's answers: what a provider asked, kept
  * between two Login calls. Each is named by a random id, belongs to the
- * caller uid that began it (SO_PEERCRED; nobody else may continue it), is
- * taken out when continued (an id works once), and expires. Bounded in all
- * and per caller uid. Any thread. */
+ * caller uid that began it (SO_PEERCRED; nobody else may continue it) and to
+ * the front end's connection it was asked on (its owner: only that
+ * connection may continue it, and it ends when that connection closes), is
+ * taken out when continued (an id works once), and expires.
+ *
+ * Bounded in all and per share, and never by refusing a new login: a full
+ * share gives up its oldest waiting conversation, a full table the oldest of
+ * its largest share. A share is what separates callers: a non-root uid is one
+ * share; root's callers (sshd, su, sudo, login all reach stitchd as uid 0)
+ * are told apart by service, remote user and remote host, so people who open
+ * logins and never answer push out only their own. Any thread. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,12 +24,15 @@
 
 #define STITCH_CONVERSATION_ID_LEN 24
 #define STITCH_CONVERSATIONS_MAX 1024
-#define STITCH_CONVERSATIONS_PER_UID 32
+#define STITCH_CONVERSATIONS_PER_SHARE 32
 #define STITCH_CONVERSATION_TIMEOUT_USEC (5 * 60 * USEC_PER_SEC)
 
 struct stitch_conversation {
         char id[STITCH_CONVERSATION_ID_LEN + 1];
         uid_t uid;
+        uint64_t owner;        /* the front end's connection (0: none; then any caller of uid) */
+        uint64_t share;        /* stitch_conversations_share() */
+        uint64_t created_usec; /* CLOCK_MONOTONIC; set by put */
         uint64_t expires_usec; /* CLOCK_MONOTONIC */
         const struct stitch_provider *provider;
         void *state; /* the provider's; freed with its state_free */
@@ -37,13 +48,23 @@ struct stitch_conversations;
 int stitch_conversations_new(struct stitch_conversations **ret);
 struct stitch_conversations *stitch_conversations_free(struct stitch_conversations *t);
 
+/* The share a login of caller uid belongs to (keyed: callers cannot choose
+ * names that fall into someone else's share). service, ruser, rhost may be
+ * NULL; they count only for uid 0. */
+uint64_t stitch_conversations_share(struct stitch_conversations *t, uid_t uid, const char *service,
+                                    const char *ruser, const char *rhost);
 /* Keeps c (taken over on success) under a new random id, written to c->id.
- * -EBUSY when the table or the uid's share is full of live conversations. */
+ * c->share must be set. Makes room if it must (see above); returns how many
+ * waiting conversations it ended for that (0 or 1), or -errno. */
 int stitch_conversations_put(struct stitch_conversations *t, struct stitch_conversation *c, uint64_t now_usec);
-/* Takes out the live conversation 'id' of caller uid. -ENOENT for an
- * unknown, expired or other uid's id alike. */
-int stitch_conversations_take(struct stitch_conversations *t, const char *id, uid_t uid, uint64_t now_usec,
-                              struct stitch_conversation **ret);
+/* Takes out the live conversation 'id' of caller uid asked on connection
+ * owner. -ENOENT for an unknown, expired, other uid's or other connection's
+ * id alike. */
+int stitch_conversations_take(struct stitch_conversations *t, const char *id, uid_t uid, uint64_t owner,
+                              uint64_t now_usec, struct stitch_conversation **ret);
+/* Ends every conversation asked on connection owner (it closed). Returns
+ * how many. */
+size_t stitch_conversations_drop_owner(struct stitch_conversations *t, uint64_t owner);
 size_t stitch_conversations_count(struct stitch_conversations *t);
 
 void stitch_conversation_free(struct stitch_conversation *c);

@@ -11,6 +11,7 @@ static const char *const table[_STITCH_END_REASON_MAX] = {
         [STITCH_END_LOGOUT] = "logout",   [STITCH_END_EXITED] = "exited", [STITCH_END_REVOKE] = "revoke",
         [STITCH_END_DISABLE] = "disable", [STITCH_END_DELETE] = "delete", [STITCH_END_REUSE] = "reuse",
         [STITCH_END_EXPIRED] = "expired", [STITCH_END_LIMIT] = "limit",   [STITCH_END_PASSWORD] = "password",
+        [STITCH_END_APIKEY] = "apikey",
 };
 
 const char *stitch_end_reason_to_string(enum stitch_end_reason r) {

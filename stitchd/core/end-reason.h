@@ -18,6 +18,7 @@ enum stitch_end_reason {
         STITCH_END_EXPIRED,  /* its refresh token expired */
         STITCH_END_LIMIT,    /* [Sessions] MaxPerUser: a newer login took its place */
         STITCH_END_PASSWORD, /* the user's password was changed or reset */
+        STITCH_END_APIKEY,   /* the API key that opened it was deleted or disabled */
         _STITCH_END_REASON_MAX,
         _STITCH_END_REASON_INVALID = -EINVAL,
 };

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,53 @@ static bool never_used(const struct stitch_user *u) {
         return u->last_authentication_date == 0;
 }
 
+static int keys_refused(struct stitch_link_result *ret, enum stitch_link_outcome outcome, const char *format, ...)
+        _printf_(3, 4);
+static int keys_refused(struct stitch_link_result *ret, enum stitch_link_outcome outcome, const char *format, ...) {
+        va_list ap;
+        ret->outcome = outcome;
+        va_start(ap, format);
+        vsnprintf(ret->message, sizeof(ret->message), format, ap);
+        va_end(ap);
+        return 0;
+}
+
+/* Whether from's API keys fit on target: a merge moves them all or
+ * nothing (never one dropped for its name, never past the limit). Here
+ * for a message that names the clash; the merge checks again in its
+ * transaction. 1 and ret filled if they do not fit. */
+static int keys_misfit(struct stitch_manager *m, const struct stitch_user *target, const struct stitch_user *from,
+                       struct stitch_link_result *ret) {
+        struct stitch_apikey **mine = NULL, **theirs = NULL;
+        size_t n_mine = 0, n_theirs = 0;
+        int r;
+
+        r = m->store_ops->apikey_list(m->store, from->id, &theirs, &n_theirs);
+        if (r < 0 || n_theirs == 0)
+                return r;
+        r = m->store_ops->apikey_list(m->store, target->id, &mine, &n_mine);
+        if (r < 0)
+                goto done;
+        for (size_t i = 0; i < n_theirs && r == 0; i++)
+                for (size_t j = 0; j < n_mine && r == 0; j++)
+                        if (streq(theirs[i]->name, mine[j]->name))
+                                r = 1 + keys_refused(ret, STITCH_LINK_KEY_NAME_TAKEN,
+                                                     "both users have an API key named '%s'; delete one of them first",
+                                                     mine[j]->name);
+        if (r == 0 && n_mine + n_theirs > STITCH_MAX_USER_APIKEYS)
+                r = 1 + keys_refused(ret, STITCH_LINK_TOO_MANY_KEYS,
+                                     "the users have %zu API keys together, more than %d; delete some first",
+                                     n_mine + n_theirs, STITCH_MAX_USER_APIKEYS);
+done:
+        stitch_apikey_array_free(mine, n_mine);
+        stitch_apikey_array_free(theirs, n_theirs);
+        return r;
+}
+
 static int merge(struct stitch_manager *m, struct stitch_user *target, const struct stitch_user *from,
                  struct stitch_link_result *ret) {
+        int r;
+
         if (target->email && from->email)
                 return not_linkable(ret, "linking a local-userpass identity is not allowed when one is already linked");
         if (target->unix_name && from->unix_name)
@@ -57,12 +103,26 @@ static int merge(struct stitch_manager *m, struct stitch_user *target, const str
                 return -ENOMEM;
         into.data_json = data;
 
-        int r = m->store_ops->user_merge(m->store, from->id, &into);
-        if (r == -ENOENT) {
-                /* Raced with a delete or a first login: say so rather than guess. */
+        r = keys_misfit(m, target, from, ret);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = m->store_ops->user_merge(m->store, from->id, &into);
+        if (r == -ENOENT || r == -ENOTEMPTY) {
+                /* Raced with a delete, a disable or a first login (the merge
+                 * checks in its own transaction): the account is not an
+                 * unused one any more. */
+                log_notice("Refused to link user %s onto user %s: it was used or changed meanwhile.", from->id,
+                           target->id);
                 ret->outcome = STITCH_LINK_IN_USE;
                 return 0;
         }
+        if (r == -EEXIST)
+                return keys_refused(ret, STITCH_LINK_KEY_NAME_TAKEN,
+                                    "both users have an API key of the same name; delete one of them first");
+        if (r == -EDQUOT)
+                return keys_refused(ret, STITCH_LINK_TOO_MANY_KEYS,
+                                    "the users have more than %d API keys together; delete some first",
+                                    STITCH_MAX_USER_APIKEYS);
         if (r < 0)
                 return r;
         stitch_manager_users_changed(m);

@@ -7,7 +7,12 @@
  *  - a credential the user already has: nothing changes (ALREADY);
  *  - an account that has never logged in (an email registered or added by
  *    an admin, no session yet) is merged into the user: its identities,
- *    password and API keys move, the empty account goes (LINKED);
+ *    password and API keys move, the empty account goes (LINKED); that it
+ *    is still unused is checked again inside the merge's transaction (a
+ *    first login racing the link wins: IN_USE);
+ *  - unless its API keys do not fit: a name the user's keys have too, or
+ *    more than STITCH_MAX_USER_APIKEYS in all (KEY_NAME_TAKEN,
+ *    TOO_MANY_KEYS: refused; a key is never dropped or renamed);
  *  - a credential of another user that has logged in: IN_USE;
  *  - anonymous identities and API keys: NOT_LINKABLE. */
 
@@ -20,6 +25,11 @@ enum stitch_link_outcome {
         STITCH_LINK_NOT_LINKABLE, /* message says why */
         STITCH_LINK_NO_USER,      /* the user to link onto is gone or disabled */
         STITCH_LINK_LOGIN_FAILED, /* login says why (bad credentials, rate limit, ...) */
+        /* The merge would move API keys that do not fit (message says
+         * which): one named as one of the user's, or more than
+         * STITCH_MAX_USER_APIKEYS in all. Nothing changed. */
+        STITCH_LINK_KEY_NAME_TAKEN,
+        STITCH_LINK_TOO_MANY_KEYS,
 };
 
 struct stitch_link_result {

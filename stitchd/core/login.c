@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "fnv.h"
+#include "core/address.h"
 #include "core/login.h"
 #include "core/util.h"
 
@@ -45,10 +45,11 @@ static int fail_attempts(struct stitch_login_result *ret, uint64_t retry_after) 
         return fail(ret, STITCH_LOGIN_TOO_MANY_ATTEMPTS, "too many attempts");
 }
 
-/* An app login's client address as a key of the address limiter (never 0,
- * which the limiter would not limit). */
-static uid_t address_limit_key(const char *address) {
-        return (uid_t) (stitch_fnv1a32_string(address) | 1u);
+/* An app login's client address as a key of the address limiter: its
+ * prefix, keyed SipHash (core/address.h); never 0, which the limiter would
+ * not limit. */
+static uid_t address_limit_key(const struct stitch_manager *m, const char *address) {
+        return (uid_t) stitch_address_limit_id(&m->config, address);
 }
 
 static void drop_state(const struct stitch_provider *provider, void *state) {
@@ -87,15 +88,18 @@ static int keep_conversation(struct stitch_manager *m, const struct stitch_login
         c->authtok_is_not_password = pr->authtok_is_not_password;
         uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
         c->expires_usec = now + STITCH_CONVERSATION_TIMEOUT_USEC;
+        c->owner = l->owner;
+        c->share = stitch_conversations_share(m->conversations, l->cred.uid, l->service, l->ruser, l->rhost);
 
         r = stitch_conversations_put(m->conversations, c, now);
-        if (r == -EBUSY) {
-                log_notice("Login for %s refused: uid %u has too many logins waiting for answers.", l->user,
-                           (unsigned) l->cred.uid);
-                return fail(ret, STITCH_LOGIN_BUSY, "too many logins in progress, try again later");
-        }
         if (r < 0)
                 return fail_errno(ret, r, "keeping the login");
+        if (r > 0)
+                log_notice("Login for %s via %s (uid %u, rhost %s): ended the longest-waiting unanswered login of "
+                           "the same caller to make room (%u at most).",
+                           l->user, l->service, (unsigned) l->cred.uid, l->rhost ? l->rhost : "-",
+                           (unsigned) STITCH_CONVERSATIONS_PER_SHARE);
+        ret->share = c->share;
         memcpy(ret->conversation, c->id, sizeof(ret->conversation));
         TAKE_PTR(c);
         ret->ask = pr->ask;
@@ -157,7 +161,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                                    l->user, l->service, (unsigned) l->cred.uid, m->config.caller_logins_per_minute);
                         r = -EBUSY;
                 } else if (l->app && provider->no_credentials &&
-                           stitch_callerlimit_check(m->addresslimit, address_limit_key(l->rhost), now, &retry_after) == -EBUSY) {
+                           stitch_callerlimit_check(m->addresslimit, address_limit_key(m, l->rhost), now, &retry_after) == -EBUSY) {
                         /* Each anonymous app login makes a user: bounded per client address. */
                         log_notice("Anonymous app login from %s refused: too many this minute (CallerLoginsPerMinute=%u).",
                                    l->rhost ? l->rhost : "-", m->config.caller_logins_per_minute);
@@ -167,7 +171,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                         return fail_errno(ret, r, "user lookup");
                 }
                 if (r >= 0 && l->app) {
-                        stitch_limit_key_for_address(l->rhost, address_key);
+                        stitch_limit_key_for_address(&m->config, l->rhost, address_key);
                         r = stitch_ratelimit_begin(m->ratelimit, address_key, now, &retry_after);
                 }
                 if (r >= 0 && limit_key[0])
@@ -222,7 +226,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
         if (!l->app)
                 stitch_callerlimit_count(m->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
         else if (provider->no_credentials)
-                stitch_callerlimit_count(m->addresslimit, address_limit_key(l->rhost), stitch_now_usec(CLOCK_MONOTONIC));
+                stitch_callerlimit_count(m->addresslimit, address_limit_key(m, l->rhost), stitch_now_usec(CLOCK_MONOTONIC));
         __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
         ret->provider = provider;
         if (identify_only) {
@@ -231,7 +235,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 return 0;
         }
 
-        r = stitch_session_start(m, u, provider->name, l, &ret->tokens);
+        r = stitch_session_start(m, u, provider->name, pr.apikey_id, l, &ret->tokens);
         if (r < 0)
                 return fail_errno(ret, r, "creating the session");
         log_info("Login of %s (user %s) via %s with %s.", isempty(l->user) ? "an app user" : l->user, u->id, l->service,
@@ -246,7 +250,7 @@ static int continue_conversation(struct stitch_manager *m, const struct stitch_l
         const char *bad = NULL;
         int r;
 
-        r = stitch_conversations_take(m->conversations, req->conversation, req->login.cred.uid,
+        r = stitch_conversations_take(m->conversations, req->conversation, req->login.cred.uid, req->login.owner,
                                       stitch_now_usec(CLOCK_MONOTONIC), &c);
         if (r < 0)
                 return fail(ret, STITCH_LOGIN_CONVERSATION_GONE, "unknown or expired login conversation");
@@ -267,6 +271,7 @@ static int continue_conversation(struct stitch_manager *m, const struct stitch_l
                 .tty = c->tty,
                 .ruser = c->ruser,
                 .cred = req->login.cred,
+                .owner = req->login.owner,
                 .interactive = true,
                 .credentials = &credentials,
         };

@@ -51,6 +51,7 @@ struct stitch_login_result {
         uint64_t retry_after_usec;
 
         char conversation[STITCH_CONVERSATION_ID_LEN + 1];
+        uint64_t share; /* ASK: the conversation's share (stitch_conversations_share()) */
         struct stitch_ask ask;
 
         struct stitch_login_tokens tokens;

@@ -239,15 +239,31 @@ int stitch_password_hash(const char *password, const struct stitch_argon2_params
         return 0;
 }
 
-int stitch_password_verify(const char *phc, const char *password) {
+int stitch_password_params(const char *phc, struct stitch_argon2_params *ret) {
+        struct phc h;
+        if (!phc || phc_parse(phc, &h) < 0)
+                return -EINVAL;
+        *ret = (struct stitch_argon2_params) {h.m, h.t, h.p};
+        explicit_bzero(&h, sizeof(h));
+        return 0;
+}
+
+uint64_t stitch_password_work(const struct stitch_argon2_params *params) {
+        return (uint64_t) params->m_kib * params->t;
+}
+
+/* The check itself, in the caller's slot. *ret_work: what it cost
+ * (stitch_password_work), UINT64_MAX when unknown (a PHC string only
+ * libargon2's own parser reads). */
+static int verify_in_slot(struct slot *sl, const char *phc, const char *password, uint64_t *ret_work) {
+        struct phc h;
+        int a;
+
+        *ret_work = 0;
         if (!phc || strncmp(phc, "$argon2id$", 10) != 0)
                 return -EINVAL;
         if (strlen(password) > UINT32_MAX)
                 return -EINVAL;
-
-        struct phc h;
-        int a;
-        struct slot *sl = slot_take();
         if (phc_parse(phc, &h) >= 0) {
                 uint8_t out[sizeof(h.hash)];
                 argon2_context ctx = {
@@ -270,9 +286,11 @@ int stitch_password_verify(const char *phc, const char *password) {
                 a = argon2id_verify_ctx(&ctx, (const char *) h.hash); /* compares in constant time */
                 current_slot = NULL;
                 explicit_bzero(out, sizeof(out));
-        } else
+                *ret_work = stitch_password_work(&(struct stitch_argon2_params) {h.m, h.t, h.p});
+        } else {
                 a = argon2id_verify(phc, password, strlen(password));
-        slot_give(sl);
+                *ret_work = UINT64_MAX;
+        }
         if (a == ARGON2_OK)
                 return 0;
         if (a == ARGON2_VERIFY_MISMATCH)
@@ -280,6 +298,58 @@ int stitch_password_verify(const char *phc, const char *password) {
         if (a == ARGON2_MEMORY_ALLOCATION_ERROR)
                 return -ENOMEM;
         return -EINVAL;
+}
+
+/* Spends about 'work' (stitch_password_work) of argon2id in the caller's
+ * slot, shaped like one hash with 'like': its lanes, at most its memory,
+ * as many passes as needed. The result is thrown away. */
+static void spend(struct slot *sl, uint64_t work, const struct stitch_argon2_params *like) {
+        uint32_t lanes = MAX(like->p, 1u);
+        uint64_t m_min = 8 * (uint64_t) lanes; /* libargon2's least memory: 8 KiB per lane */
+        uint64_t m_max = MAX((uint64_t) like->m_kib, m_min);
+        uint64_t t = MAX((work + m_max - 1) / m_max, (uint64_t) 1);
+        uint64_t m = MIN(MAX((work + t - 1) / t, m_min), m_max);
+        uint8_t out[HASH_LEN], salt[SALT_LEN] = {0};
+
+        if (work == 0 || t > UINT32_MAX)
+                return;
+        argon2_context ctx = {
+                .out = out,
+                .outlen = sizeof(out),
+                .pwd = NULL,
+                .pwdlen = 0,
+                .salt = salt,
+                .saltlen = sizeof(salt),
+                .t_cost = (uint32_t) t,
+                .m_cost = (uint32_t) m,
+                .lanes = lanes,
+                .threads = lanes,
+                .version = ARGON2_VERSION_13,
+                .allocate_cbk = slot_allocate,
+                .free_cbk = slot_deallocate,
+                .flags = ARGON2_DEFAULT_FLAGS,
+        };
+        current_slot = sl;
+        (void) argon2id_ctx(&ctx);
+        current_slot = NULL;
+        explicit_bzero(out, sizeof(out));
+}
+
+int stitch_password_verify(const char *phc, const char *password) {
+        return stitch_password_verify_padded(phc, password, false, NULL);
+}
+
+int stitch_password_verify_padded(const char *phc, const char *password, bool refused,
+                                  const struct stitch_argon2_params *floor) {
+        uint64_t work;
+        struct slot *sl = slot_take();
+        int r = verify_in_slot(sl, phc, password, &work);
+        /* In the same slot: waiting for a second one would cost failures
+         * more than successes under load. */
+        if (floor && (refused || r < 0) && r != -ENOMEM && work < stitch_password_work(floor))
+                spend(sl, stitch_password_work(floor) - work, floor);
+        slot_give(sl);
+        return r;
 }
 
 bool stitch_password_needs_rehash(const char *phc, const struct stitch_argon2_params *params) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,7 @@ static void end_excess_sessions(struct stitch_manager *m, const char *user_id) {
 }
 
 int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
-                         const struct stitch_login *l, struct stitch_login_tokens *ret) {
+                         const char *apikey_id, const struct stitch_login *l, struct stitch_login_tokens *ret) {
         struct stitch_session s = {0};
         _cleanup_erase_ char *refresh = NULL;
         _cleanup_erase_ char *access = NULL;
@@ -84,6 +85,11 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         else if ((r = stitch_objectid_new(s.device_id)) < 0)
                 return r;
         memcpy(s.user_id, u->id, sizeof(s.user_id));
+        if (!isempty(apikey_id)) {
+                if (!stitch_objectid_valid(apikey_id))
+                        return -EINVAL;
+                memcpy(s.apikey_id, apikey_id, sizeof(s.apikey_id));
+        }
         r = stitch_secret_new(STITCH_REFRESH_PREFIX, &refresh);
         if (r < 0)
                 return r;
@@ -167,6 +173,54 @@ void stitch_sessions_end_user_in_memory(struct stitch_manager *m, const char *us
 void stitch_sessions_ended_in_memory(struct stitch_manager *m, char *const *ids, enum stitch_end_reason reason) {
         for (; ids && *ids; ids++)
                 ended_in_memory(m, *ids, 0, reason);
+}
+
+void stitch_sessions_end_apikey_in_memory(struct stitch_manager *m, const char *user_id, const char *key_id,
+                                          const char *provider_type, enum stitch_end_reason reason) {
+        struct stitch_session **list = NULL;
+        size_t n = 0;
+        if (m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n) < 0)
+                return; /* the store call that follows fails the same way, and is reported */
+        for (size_t i = 0; i < n; i++)
+                if (streq(list[i]->apikey_id, key_id) ||
+                    (isempty(list[i]->apikey_id) && streq_ptr(list[i]->provider_type, provider_type)))
+                        ended_in_memory(m, list[i]->id, list[i]->access_expires, reason);
+        stitch_session_array_free(list, n);
+}
+
+int stitch_sessions_end_in_store(struct stitch_manager *m, enum stitch_end_reason reason,
+                                 stitch_sessions_store_change change, const void *userdata, char ***ret_revoked) {
+        char **revoked = NULL;
+        int r;
+
+        r = m->store_ops->begin(m->store);
+        if (r < 0)
+                return r;
+        r = change(m, userdata, &revoked);
+        if (r >= 0)
+                r = m->store_ops->commit(m->store);
+        else
+                m->store_ops->rollback(m->store);
+        if (r < 0) {
+                stitch_strv_free(revoked);
+                return r;
+        }
+        stitch_sessions_ended_in_memory(m, revoked, reason);
+        size_t n = stitch_strv_length(revoked);
+        if (ret_revoked)
+                *ret_revoked = revoked;
+        else
+                stitch_strv_free(revoked);
+        return (int) MIN(n, (size_t) INT_MAX);
+}
+
+int stitch_sessions_ended_none(char ***ret_revoked) {
+        if (ret_revoked) {
+                *ret_revoked = stitch_strv_new_empty();
+                if (!*ret_revoked)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 int stitch_session_mark_open(struct stitch_manager *m, const struct stitch_session *s, int64_t leader_pid) {

@@ -21,9 +21,11 @@ struct stitch_login_tokens {
 };
 void stitch_login_tokens_done(struct stitch_login_tokens *t);
 
-/* Creates a durable session for u and its first tokens. provider_type is static. */
+/* Creates a durable session for u and its first tokens. provider_type is
+ * static; apikey_id: the API key that authenticated (its deletion ends the
+ * session), or NULL/"". */
 int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
-                         const struct stitch_login *l, struct stitch_login_tokens *ret);
+                         const char *apikey_id, const struct stitch_login *l, struct stitch_login_tokens *ret);
 
 /* OpenSession: the session now has a login process (leader_pid) that the
  * refresher keeps fresh; durable (the refresher resumes it after a
@@ -63,3 +65,21 @@ int stitch_user_revoke_sessions(struct stitch_manager *m, const char *user_id, c
  * and the write is covered there). */
 void stitch_sessions_end_user_in_memory(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason);
 void stitch_sessions_ended_in_memory(struct stitch_manager *m, char *const *ids, enum stitch_end_reason reason);
+/* The same for the sessions an API key opened (core/apikeys.c): those of
+ * user_id that name key_id, and those that name no key but are of
+ * provider_type (from before sessions recorded their key). */
+void stitch_sessions_end_apikey_in_memory(struct stitch_manager *m, const char *user_id, const char *key_id,
+                                          const char *provider_type, enum stitch_end_reason reason);
+
+/* The store half of such a change, after its memory half: one store
+ * transaction in which 'change' ends the sessions (their ids into
+ * *ret_revoked, a strv) and changes what they belonged to (a user, a key);
+ * committed if change succeeds, else rolled back. Then the sessions the
+ * store ended leave memory too. Returns how many ended; *ret_revoked
+ * (optional): their ids. */
+typedef int (*stitch_sessions_store_change)(struct stitch_manager *m, const void *userdata, char ***ret_revoked);
+int stitch_sessions_end_in_store(struct stitch_manager *m, enum stitch_end_reason reason,
+                                 stitch_sessions_store_change change, const void *userdata, char ***ret_revoked);
+/* For such a change that ends no session (enabling): *ret_revoked
+ * (optional) an empty strv. */
+int stitch_sessions_ended_none(char ***ret_revoked);

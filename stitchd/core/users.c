@@ -1,7 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "core/end-reason.h"
 #include "core/sessions.h"
 #include "core/users.h"
@@ -17,18 +14,24 @@ static int finish(struct stitch_manager *m, int r) {
         return r;
 }
 
+struct user_change {
+        const char *user_id;
+        enum stitch_end_reason reason;
+        bool delete;
+};
+
 /* Inside a transaction: the user's live sessions end, then the user changes
  * (disabled, or gone). */
-static int end_sessions_and(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason,
-                            bool delete, char ***ret_revoked) {
-        int r = m->store_ops->session_revoke_user(m->store, user_id, stitch_now(),
-                                                  stitch_end_reason_to_string(reason), ret_revoked);
+static int end_sessions_and(struct stitch_manager *m, const void *userdata, char ***ret_revoked) {
+        const struct user_change *c = userdata;
+        int r = m->store_ops->session_revoke_user(m->store, c->user_id, stitch_now(),
+                                                  stitch_end_reason_to_string(c->reason), ret_revoked);
         if (r < 0)
                 return r;
-        if (delete)
-                r = m->store_ops->user_delete(m->store, user_id);
+        if (c->delete)
+                r = m->store_ops->user_delete(m->store, c->user_id);
         else
-                r = m->store_ops->user_set_disabled(m->store, user_id, true);
+                r = m->store_ops->user_set_disabled(m->store, c->user_id, true);
         if (r < 0) {
                 *ret_revoked = stitch_strv_free(*ret_revoked);
                 return r;
@@ -38,24 +41,13 @@ static int end_sessions_and(struct stitch_manager *m, const char *user_id, enum 
 
 static int change(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason, bool delete,
                   char ***ret_revoked) {
-        char **revoked = NULL;
+        const struct user_change c = {.user_id = user_id, .reason = reason, .delete = delete};
         int r;
 
         stitch_sessions_end_user_in_memory(m, user_id, reason);
-        r = m->store_ops->begin(m->store);
-        if (r >= 0)
-                r = finish(m, end_sessions_and(m, user_id, reason, delete, &revoked));
+        r = stitch_sessions_end_in_store(m, reason, end_sessions_and, &c, ret_revoked);
         stitch_manager_users_changed(m); /* also on failure: the memory side is already ahead */
-        if (r < 0) {
-                stitch_strv_free(revoked);
-                return r;
-        }
-        stitch_sessions_ended_in_memory(m, revoked, reason);
-        if (ret_revoked)
-                *ret_revoked = revoked;
-        else
-                stitch_strv_free(revoked);
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked) {
@@ -67,12 +59,7 @@ int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool
         stitch_manager_users_changed(m);
         if (r < 0)
                 return r;
-        if (ret_revoked) {
-                *ret_revoked = calloc(1, sizeof(char *));
-                if (!*ret_revoked)
-                        return -ENOMEM;
-        }
-        return 0;
+        return stitch_sessions_ended_none(ret_revoked);
 }
 
 int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
@@ -94,9 +81,10 @@ static int delete_idle_batch(struct stitch_manager *m, const char *provider_type
                 return r;
         r = m->store_ops->user_list_idle(m->store, provider_type, cutoff, IDLE_BATCH, &ids);
         for (char **id = ids; r >= 0 && id && *id; id++) {
+                const struct user_change c = {.user_id = *id, .reason = STITCH_END_DELETE, .delete = true};
                 char **revoked = NULL;
                 stitch_sessions_end_user_in_memory(m, *id, STITCH_END_DELETE);
-                r = end_sessions_and(m, *id, STITCH_END_DELETE, true, &revoked);
+                r = end_sessions_and(m, &c, &revoked);
                 if (r >= 0) {
                         stitch_sessions_ended_in_memory(m, revoked, STITCH_END_DELETE);
                         n++;

@@ -60,6 +60,7 @@ static int apikey_begin(struct stitch_manager *m, const struct stitch_login *l, 
                 return -EACCES;
 
         ret->user = TAKE_PTR(u);
+        memcpy(ret->apikey_id, k->id, sizeof(ret->apikey_id));
         return STITCH_PROVIDER_DONE;
 }
 

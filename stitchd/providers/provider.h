@@ -52,6 +52,10 @@ struct stitch_login {
         struct ucred cred;   /* the caller, by SO_PEERCRED (app: none, uid -1) */
         const char *device_id; /* app: the client's device id to keep, or NULL */
         bool interactive;    /* the caller can show prompts */
+        /* The front end's connection the login came on: what it asks may be
+         * answered on that connection only, and ends when it closes (0: the
+         * front end has no such thing; any call of the same uid answers). */
+        uint64_t owner;
         const struct stitch_credentials *credentials;
 };
 
@@ -93,6 +97,9 @@ enum {
 
 struct stitch_provider_result {
         struct stitch_user *user; /* DONE: not disabled, may log in as l->user */
+        /* DONE by an API key: its id (the session records it; deleting or
+         * disabling the key ends the session); else "". */
+        char apikey_id[STITCH_ID_LEN + 1];
         struct stitch_ask ask;    /* ASK */
         void *state;              /* ASK: the provider's, handed to step() then state_free() */
         /* The answer of an authtok prompt was not a password (an API key
@@ -165,6 +172,10 @@ bool stitch_provider_type_known(const char *name);
 int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
 /* The user the login names: as above, or for an app login by email. */
 int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret);
+/* The user any of whose names 'name' is, whatever the path: its email (a
+ * name with an '@'), else as stitch_user_find_by_login_name(). For the
+ * failed-login limiter, which must see one account behind all its names. */
+int stitch_user_find_by_any_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
 
 /* local-userpass's check, also used by ChangePassword: the user 'name'
  * refers to, if 'password' is theirs (same errors as begin). Always costs
@@ -173,8 +184,9 @@ int stitch_userpass_verify(struct stitch_manager *m, const char *name, const cha
                            struct stitch_user **ret_user);
 
 /* Keys of the failed-login limiter. Failures count per account, so that one
- * account reachable by several names (unix_name, the email's local part)
- * has one budget: "user:ID" when the login name resolves to a user,
+ * account reachable by several names (unix_name, the email's local part,
+ * the email) has one budget and one lock on every path: "user:ID" when the
+ * login name is any name of a user (stitch_user_find_by_any_name),
  * "name:NAME" otherwise (unknown names are limited the same way, so the
  * limiter tells nothing about which names exist). */
 #define STITCH_LIMIT_KEY_MAX (5 + 256 + 1)
@@ -184,8 +196,11 @@ void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT
  * key: 0 with ret empty. */
 int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,
                                char ret[static STITCH_LIMIT_KEY_MAX]);
-/* The client address's key ("addr:ADDRESS") for app logins. */
-void stitch_limit_key_for_address(const char *address, char ret[static STITCH_LIMIT_KEY_MAX]);
+/* The client address's key for app logins: "addr:" and its prefix
+ * ("addr:2001:db8:1:2::/64", core/address.h), so that one client's /64 has
+ * one budget. */
+void stitch_limit_key_for_address(const struct stitch_config *c, const char *address,
+                                  char ret[static STITCH_LIMIT_KEY_MAX]);
 
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);

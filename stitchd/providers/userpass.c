@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* local-userpass: email/password users, argon2id hashes. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+#include "core/address.h"
 #include "core/password.h"
 #include "providers/provider.h"
 #include "store/store.h"
@@ -28,12 +30,23 @@ int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_log
         return stitch_user_find_by_login_name(m, l->user, ret);
 }
 
+int stitch_user_find_by_any_name(struct stitch_manager *m, const char *name, struct stitch_user **ret) {
+        /* Unix names never hold an '@' (stitch_unix_name_valid) and emails
+         * always do, so the two kinds of names cannot be confused. */
+        if (strchr(name, '@'))
+                return m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, name, ret);
+        return stitch_user_find_by_login_name(m, name, ret);
+}
+
 void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]) {
         snprintf(ret, STITCH_LIMIT_KEY_MAX, "user:%s", user_id);
 }
 
-void stitch_limit_key_for_address(const char *address, char ret[static STITCH_LIMIT_KEY_MAX]) {
-        snprintf(ret, STITCH_LIMIT_KEY_MAX, "addr:%s", address ? address : "");
+void stitch_limit_key_for_address(const struct stitch_config *c, const char *address,
+                                  char ret[static STITCH_LIMIT_KEY_MAX]) {
+        char prefix[STITCH_ADDRESS_PREFIX_MAX];
+        stitch_address_limit_name(c, address, prefix);
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "addr:%s", prefix);
 }
 
 int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,
@@ -44,7 +57,11 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_log
                 ret[0] = 0;
                 return 0;
         }
-        int r = stitch_user_find_for_login(m, l, &u);
+        /* Every name of the account, whichever path it comes by: a name the
+         * provider would not resolve here (the full email through PAM) can
+         * never log in, but while the account is locked it must be refused
+         * like the others, before any hash. */
+        int r = stitch_user_find_by_any_name(m, name, &u);
         if (r >= 0) {
                 stitch_limit_key_for_user(u->id, ret);
                 return 0;
@@ -52,8 +69,32 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_log
         if (r != -ENOENT)
                 return r;
         /* Longer names never reach a provider (the wire caps them at 256). */
-        snprintf(ret, STITCH_LIMIT_KEY_MAX, "%s:%s", l->app ? "email" : "name", name);
+        snprintf(ret, STITCH_LIMIT_KEY_MAX, "name:%s", name);
         return 0;
+}
+
+/* What a failed login must cost: one hash with PasswordHash=, or with the
+ * parameters of the costliest stored hash met since the start. After
+ * PasswordHash= was lowered, older hashes cost more until their users log
+ * in again (and get rehashed); from the first failure against one of them
+ * on, unknown users and every other failure cost as much. */
+static struct stitch_argon2_params failure_floor(struct stitch_manager *m, const char *hash) {
+        struct stitch_argon2_params stored, floor;
+        bool raised = false;
+
+        pthread_mutex_lock(&m->password_floor_lock);
+        if (hash && stitch_password_params(hash, &stored) >= 0 &&
+            stitch_password_work(&stored) > stitch_password_work(&m->password_floor)) {
+                m->password_floor = stored;
+                raised = true;
+        }
+        floor = m->password_floor;
+        pthread_mutex_unlock(&m->password_floor_lock);
+        if (raised)
+                log_notice("A stored password hash costs more than PasswordHash=: failed logins now cost as much as "
+                           "argon2id:m=%u,t=%u,p=%u, until the daemon restarts.",
+                           (unsigned) floor.m_kib, (unsigned) floor.t, (unsigned) floor.p);
+        return floor;
 }
 
 /* Checks password against u's (NULL: no such user; taken either way). */
@@ -70,8 +111,11 @@ static int verify_password(struct stitch_manager *m, struct stitch_user *found, 
         }
 
         /* Always pay for one verification, against a dummy hash when there is
-         * no user or no password, so timing does not tell them apart. */
-        r = stitch_password_verify(hash ? hash : m->dummy_hash, password);
+         * no user or no password, and make every failure cost one hash at
+         * the floor whatever parameters the stored hash has, so timing does
+         * not tell them apart. */
+        struct stitch_argon2_params floor = failure_floor(m, hash);
+        r = stitch_password_verify_padded(hash ? hash : m->dummy_hash, password, !u || !hash || u->disabled, &floor);
         __atomic_fetch_add(&m->password_verifications, 1, __ATOMIC_RELAXED);
         if (r == -ENOMEM)
                 return r;

@@ -137,6 +137,12 @@ static const char *const migrations[] = {
         /* Creation time in microseconds: orders the sessions of one second
          * (MaxPerUser ends the oldest first). 0 for sessions from before. */
         "ALTER TABLE sessions ADD COLUMN created_usec INTEGER NOT NULL DEFAULT 0;",
+
+        /* 3 -> 4: the API key that opened a session, so that deleting or
+         * disabling the key ends it. NULL for other sessions, and for key
+         * sessions from before (those end with any key of their user). */
+        "ALTER TABLE sessions ADD COLUMN apikey_id TEXT;"
+        "CREATE INDEX sessions_apikey_id ON sessions(apikey_id) WHERE apikey_id IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -149,10 +155,15 @@ static const char *const migrations[] = {
 #define SESSION_COLUMNS                                                                       \
         "id, user_id, device_id, provider_type, service, rhost, tty, refresh_hash, "          \
         "creation_date, refresh_expires, access_expires, last_used, revoked, revoked_at, "    \
-        "revoked_reason, open, leader_pid, uid, binding_hash, created_usec"
+        "revoked_reason, open, leader_pid, uid, binding_hash, created_usec, apikey_id"
 #define KEY_COLUMNS "kid, alg, secret, created, retired"
 /* Sessions whose tokens may still be accepted: what revoking must catch. */
 #define SESSION_LIVE_OF_USER "user_id = ?1 AND revoked = 0 AND (refresh_expires > ?2 OR access_expires > ?2)"
+/* The live sessions API key ?1 opened, and those of its owner's sessions of
+ * provider ?4 that name no key (opened before sessions recorded it). */
+#define SESSION_LIVE_OF_APIKEY                                                                        \
+        "revoked = 0 AND (refresh_expires > ?2 OR access_expires > ?2) AND (apikey_id = ?1 OR "      \
+        "(apikey_id IS NULL AND provider_type = ?4 AND user_id = (SELECT user_id FROM api_keys WHERE id = ?1)))"
 
 enum stmt_id {
         ST_BEGIN,
@@ -172,6 +183,7 @@ enum stmt_id {
         ST_USER_BY_EMAIL,
         ST_USER_BY_UNIX_NAME,
         ST_USER_EXISTS,
+        ST_USER_MERGEABLE,
         ST_IDENTITIES_OF_USER,
         ST_USER_LIST,
         ST_USER_COUNT,
@@ -183,6 +195,8 @@ enum stmt_id {
         ST_IDENTITIES_MOVE,
         ST_PASSWORD_MOVE,
         ST_APIKEYS_MOVE,
+        ST_APIKEYS_MERGED_COUNT,
+        ST_APIKEYS_NAME_CLASH,
         ST_IDENTITY_DELETE,
         ST_IDENTITY_COUNT_OF_USER,
         ST_PASSWORD_DELETE,
@@ -208,6 +222,8 @@ enum stmt_id {
         ST_SESSION_REVOKE,
         ST_SESSION_LIVE_IDS_OF_USER,
         ST_SESSION_REVOKE_USER,
+        ST_SESSION_LIVE_IDS_OF_APIKEY,
+        ST_SESSION_REVOKE_APIKEY,
         ST_SESSION_REFRESHED,
         ST_SESSION_RETIRE_REFRESH,
         ST_SESSION_BY_RETIRED_REFRESH,
@@ -247,6 +263,11 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_USER_BY_EMAIL] = "SELECT " USER_COLUMNS " FROM users WHERE email = ?1",
         [ST_USER_BY_UNIX_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE unix_name = ?1",
         [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
+        /* Only an account that was never used merges: checked in the merge's
+         * own transaction, so that a first login cannot slip in between. */
+        [ST_USER_MERGEABLE] =
+                "SELECT 1 FROM users WHERE id = ?1 AND last_authentication_date = 0 AND disabled = 0 "
+                "AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = ?1)",
         [ST_IDENTITIES_OF_USER] =
                 "SELECT id, provider_type, provider_id, data FROM identities WHERE user_id = ?1 ORDER BY rowid",
         [ST_USER_LIST] = "SELECT " USER_COLUMNS " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -258,7 +279,12 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_IDENTITIES_MOVE] = "UPDATE identities SET user_id = ?2, rowid = rowid + (SELECT max(rowid) FROM identities) "
                                "WHERE user_id = ?1",
         [ST_PASSWORD_MOVE] = "UPDATE OR IGNORE passwords SET user_id = ?2 WHERE user_id = ?1",
-        [ST_APIKEYS_MOVE] = "UPDATE OR IGNORE api_keys SET user_id = ?2 WHERE user_id = ?1",
+        /* No OR IGNORE: a clash is refused before (ST_APIKEYS_NAME_CLASH),
+         * never a key silently left behind to go with the deleted user. */
+        [ST_APIKEYS_MOVE] = "UPDATE api_keys SET user_id = ?2 WHERE user_id = ?1",
+        [ST_APIKEYS_MERGED_COUNT] = "SELECT count(*) FROM api_keys WHERE user_id = ?1 OR user_id = ?2",
+        [ST_APIKEYS_NAME_CLASH] =
+                "SELECT 1 FROM api_keys a JOIN api_keys b ON a.name = b.name WHERE a.user_id = ?1 AND b.user_id = ?2",
         [ST_IDENTITY_DELETE] = "DELETE FROM identities WHERE id = ?2 AND user_id = ?1",
         [ST_IDENTITY_COUNT_OF_USER] = "SELECT count(*) FROM identities WHERE user_id = ?1",
         [ST_PASSWORD_DELETE] = "DELETE FROM passwords WHERE user_id = ?1",
@@ -292,8 +318,10 @@ static const char *const stmt_sql[_ST_MAX] = {
         /* A session for a user that does not exist (any more) inserts nothing. */
         [ST_SESSION_INSERT] =
                 "INSERT INTO sessions (" SESSION_COLUMNS ") "
-                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20 "
-                "WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)",
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21 "
+                "WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2) "
+                /* nor one opened by a key deleted or disabled meanwhile */
+                "AND (?21 IS NULL OR EXISTS (SELECT 1 FROM api_keys WHERE id = ?21 AND user_id = ?2 AND disabled = 0))",
         [ST_SESSION_BY_ID] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
         [ST_SESSION_BY_REFRESH_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
         [ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
@@ -309,6 +337,10 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "SELECT id FROM sessions WHERE " SESSION_LIVE_OF_USER " ORDER BY creation_date, id",
         [ST_SESSION_REVOKE_USER] =
                 "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3 WHERE " SESSION_LIVE_OF_USER,
+        [ST_SESSION_LIVE_IDS_OF_APIKEY] =
+                "SELECT id FROM sessions WHERE " SESSION_LIVE_OF_APIKEY " ORDER BY creation_date, id",
+        [ST_SESSION_REVOKE_APIKEY] =
+                "UPDATE sessions SET revoked = 1, revoked_at = ?2, revoked_reason = ?3 WHERE " SESSION_LIVE_OF_APIKEY,
         /* Compare-and-swap: only while ?5 (if given) is still the refresh hash. */
         [ST_SESSION_REFRESHED] =
                 "UPDATE sessions SET access_expires = MAX(access_expires, ?2), last_used = ?3, "
@@ -746,6 +778,11 @@ static int read_session(sqlite3_stmt *st, struct stitch_session **ret) {
                 s->has_binding = true;
         }
         s->created_usec = sqlite3_column_int64(st, 19);
+        if (sqlite3_column_type(st, 20) != SQLITE_NULL) {
+                r = col_id(st, 20, s->apikey_id);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -1406,18 +1443,20 @@ static int sqlite_user_count(struct stitch_store *s, uint64_t *ret) {
         return count_rows(s, ST_USER_COUNT, ret);
 }
 
-/* Revokes the user's live sessions; their ids are appended to 'ids' (optional). */
-static int revoke_user_sessions_tx(struct conn *c, const char *user_id, int64_t now, const char *reason,
-                                   struct stitch_strv_builder *ids) {
+/* Revokes the live sessions that list_ids names and revoke ends (?1 = key,
+ * ?2 = now, ?3 = reason, ?4 = extra if not NULL); their ids are appended to
+ * 'ids' (optional). */
+static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
+                              const char *extra, int64_t now, const char *reason, struct stitch_strv_builder *ids) {
         int r;
 
         if (ids) {
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-                r = conn_stmt(c, ST_SESSION_LIVE_IDS_OF_USER, &st);
+                r = conn_stmt(c, list_ids, &st);
                 if (r < 0)
                         return r;
-                if (bind_text(st, 1, user_id) || bind_int(st, 2, now))
+                if (bind_text(st, 1, key) || bind_int(st, 2, now) || (extra && bind_text(st, 4, extra)))
                         return bind_failed(c, "revoke sessions");
                 for (;;) {
                         char id[STITCH_ID_LEN + 1];
@@ -1437,10 +1476,11 @@ static int revoke_user_sessions_tx(struct conn *c, const char *user_id, int64_t 
         }
 
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, ST_SESSION_REVOKE_USER, &st);
+        r = conn_stmt(c, revoke, &st);
         if (r < 0)
                 return r;
-        if (bind_text(st, 1, user_id) || bind_int(st, 2, now) || bind_text(st, 3, reason))
+        if (bind_text(st, 1, key) || bind_int(st, 2, now) || bind_text(st, 3, reason) ||
+            (extra && bind_text(st, 4, extra)))
                 return bind_failed(c, "revoke sessions");
         return exec_stmt(c, st, "revoke sessions", NULL);
 }
@@ -1547,6 +1587,42 @@ static int user_update_tx(struct conn *c, const struct stitch_user *u) {
         return update_by_id(c, st, "user_update");
 }
 
+/* 1 if the statement (?1 = a, ?2 = b) returns a row, 0 if not; *ret_value
+ * (optional) = its first column. */
+static int query_ids(struct conn *c, enum stmt_id which, const char *a, const char *b, const char *what,
+                     int64_t *ret_value) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = conn_stmt(c, which, &st);
+        if (r < 0)
+                return r;
+        if (bind_text(st, 1, a) || (b && bind_text(st, 2, b)))
+                return bind_failed(c, what);
+        r = step(c, st, what);
+        if (r > 0 && ret_value)
+                *ret_value = sqlite3_column_int64(st, 0);
+        return r;
+}
+
+/* Inside the merge's transaction: from_id is still an account nobody has
+ * used, and the keys of both fit on one user. */
+static int merge_allowed_tx(struct conn *c, const char *from_id, const char *into_id) {
+        int64_t n = 0;
+        int r = query_ids(c, ST_USER_MERGEABLE, from_id, NULL, "user_merge", NULL);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOTEMPTY;
+        r = query_ids(c, ST_APIKEYS_NAME_CLASH, from_id, into_id, "user_merge", NULL);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return -EEXIST;
+        r = query_ids(c, ST_APIKEYS_MERGED_COUNT, from_id, into_id, "user_merge", &n);
+        if (r < 0)
+                return r;
+        return n > STITCH_MAX_USER_APIKEYS ? -EDQUOT : 0;
+}
+
 static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const struct stitch_user *into) {
         int r;
 
@@ -1561,6 +1637,8 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
                 r = -ENOENT;
         if (r > 0)
                 r = user_exists(c, into->id) > 0 ? 0 : -ENOENT;
+        if (r >= 0)
+                r = merge_allowed_tx(c, from_id, into->id);
         if (r >= 0)
                 r = exec_ids(c, ST_IDENTITIES_MOVE, from_id, into->id, "user_merge identities", NULL);
         if (r >= 0)
@@ -1835,10 +1913,10 @@ static int session_insert(struct conn *c, const struct stitch_session *se) {
                     bind_text(st, 15, se->revoked_reason) || bind_bool(st, 16, se->open) ||
                     bind_int(st, 17, se->leader_pid) || bind_int(st, 18, se->uid) ||
                     bind_hash(st, 19, se->has_binding ? se->binding_hash : NULL) ||
-                    bind_int(st, 20, se->created_usec))
+                    bind_int(st, 20, se->created_usec) || bind_text(st, 21, isempty(se->apikey_id) ? NULL : se->apikey_id))
                         r = bind_failed(c, "session_create");
                 else
-                        r = update_by_id(c, st, "session_create"); /* nothing inserted: no such user */
+                        r = update_by_id(c, st, "session_create"); /* nothing inserted: no such user (or key) */
         }
         stmt_release(&st);
         /* A login is also the user's last authentication: same transaction, same fsync. */
@@ -2079,18 +2157,19 @@ static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t
         return tx_end(c, session_revoke_tx(c, id, now, reason));
 }
 
-static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_id, int64_t now, const char *reason,
-                                      char ***ret_revoked) {
+/* revoke_sessions_tx() in a write transaction of its own; *ret_revoked
+ * (optional): the ids of the sessions it revoked. */
+static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
+                           const char *extra, int64_t now, const char *reason, char ***ret_revoked) {
         struct stitch_strv_builder ids = {};
         int r;
 
-        if (!user_id)
-                return -EINVAL;
         {
                 _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
                 r = tx_begin(c, true);
                 if (r >= 0)
-                        r = tx_end(c, revoke_user_sessions_tx(c, user_id, now, reason, ret_revoked ? &ids : NULL));
+                        r = tx_end(c, revoke_sessions_tx(c, list_ids, revoke, key, extra, now, reason,
+                                                         ret_revoked ? &ids : NULL));
         }
         if (r < 0) {
                 stitch_strv_builder_done(&ids);
@@ -2102,6 +2181,22 @@ static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_i
                         return -ENOMEM;
         }
         return 0;
+}
+
+static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_id, int64_t now, const char *reason,
+                                      char ***ret_revoked) {
+        if (!user_id)
+                return -EINVAL;
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_USER, ST_SESSION_REVOKE_USER, user_id, NULL, now, reason,
+                               ret_revoked);
+}
+
+static int sqlite_session_revoke_apikey(struct stitch_store *s, const char *key_id, const char *provider_type,
+                                        int64_t now, const char *reason, char ***ret_revoked) {
+        if (!key_id || !provider_type)
+                return -EINVAL;
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_APIKEY, ST_SESSION_REVOKE_APIKEY, key_id, provider_type, now,
+                               reason, ret_revoked);
 }
 
 /* Rotation is a compare-and-swap on the refresh hash: of two refreshes that
@@ -2494,6 +2589,7 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .session_list = sqlite_session_list,
         .session_revoke = sqlite_session_revoke,
         .session_revoke_user = sqlite_session_revoke_user,
+        .session_revoke_apikey = sqlite_session_revoke_apikey,
         .session_refreshed = sqlite_session_refreshed,
         .session_find_by_retired_refresh_hash = sqlite_session_find_by_retired_refresh_hash,
         .session_set_open = sqlite_session_set_open,

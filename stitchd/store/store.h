@@ -45,9 +45,12 @@ struct stitch_identity {
         char *data_json;     /* metadata object as JSON text, e.g. {"email":"a@b"}; may be NULL */
 };
 
+#define STITCH_USER_TYPE_NORMAL "normal"
+#define STITCH_USER_TYPE_SERVER "server" /* made for a server API key */
+
 struct stitch_user {
         char id[STITCH_ID_LEN + 1];
-        char *type;      /* "normal" or "server" */
+        char *type;      /* STITCH_USER_TYPE_NORMAL or _SERVER */
         char *email;     /* NULL unless a local-userpass identity exists; unique */
         char *name;      /* display name or NULL */
         char *unix_name; /* NULL or a unique Unix login name */
@@ -93,6 +96,10 @@ struct stitch_session {
         uint8_t binding_hash[STITCH_HASH_LEN];
         bool has_binding;
         int64_t created_usec;     /* CLOCK_REALTIME microseconds at creation (orders one second's sessions); 0 if older */
+        /* The API key that opened it (deleting or disabling the key ends
+         * it); "" for other sessions and for key sessions from before
+         * sessions recorded their key. */
+        char apikey_id[STITCH_ID_LEN + 1];
 };
 
 struct stitch_signing_key {
@@ -162,9 +169,13 @@ struct stitch_store_ops {
          * revocation set's source until their tokens are dead). -ENOENT. */
         int (*user_delete)(struct stitch_store *s, const char *id);
         /* Identity linking: moves every identity, the password and the API
-         * keys of user from_id to into->id, deletes from_id (which has no
-         * sessions: never logged in), then writes into's email/name/
-         * unix_name/data_json; one transaction. -ENOENT if either is gone. */
+         * keys of user from_id to into->id, deletes from_id, then writes
+         * into's email/name/unix_name/data_json; one transaction, which
+         * also checks what makes it safe (a check before it could race):
+         * -ENOENT if either is gone; -ENOTEMPTY if from_id has been used
+         * (logged in, has a session) or is disabled; -EEXIST if both have
+         * an API key of the same name, -EDQUOT if together they have more
+         * than STITCH_MAX_USER_APIKEYS (no key is ever dropped). */
         int (*user_merge)(struct stitch_store *s, const char *from_id, const struct stitch_user *into);
         /* Removes one identity of updated->id (and its password if
          * drop_password), then writes updated's fields; one transaction.
@@ -197,7 +208,10 @@ struct stitch_store_ops {
         int (*apikey_delete)(struct stitch_store *s, const char *id);
 
         /* sessions ------------------------------------------------------------ */
-        /* Also sets the user's last_authentication_date to creation_date (one transaction). */
+        /* Also sets the user's last_authentication_date to creation_date (one
+         * transaction). -ENOENT if the user is gone, or if apikey_id names a
+         * key of the user that is gone or disabled (a login racing the key's
+         * deletion either fails or is ended by it). */
         int (*session_create)(struct stitch_store *s, const struct stitch_session *se);
         int (*session_get)(struct stitch_store *s, const char *id, struct stitch_session **ret);
         int (*session_find_by_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
@@ -212,6 +226,12 @@ struct stitch_store_ops {
         /* Revokes every live session of the user; returns their ids (strv). */
         int (*session_revoke_user)(struct stitch_store *s, const char *user_id, int64_t now,
                                    const char *reason, char ***ret_revoked);
+        /* Revokes every live session API key key_id opened, and the live
+         * sessions of the key's user of provider_type that name no key
+         * (from before sessions recorded it: any of the user's keys may
+         * have opened them); returns their ids (strv). */
+        int (*session_revoke_apikey)(struct stitch_store *s, const char *key_id, const char *provider_type,
+                                     int64_t now, const char *reason, char ***ret_revoked);
         /* After a refresh: new access expiry and last_used. A rotation is a
          * compare-and-swap: new_refresh_hash replaces the refresh hash only if
          * it is still expected_refresh_hash (the hash the caller looked the

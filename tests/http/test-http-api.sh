@@ -13,56 +13,18 @@
 # (a login that must work for the next checks) ends it at once. The test
 # fails if any check failed. Nothing here depends on timing.
 . "${TESTS_LIB:?run through make check}" || exit 99
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v jq >/dev/null || skip "jq is not installed"
 command -v curl >/dev/null || skip "curl is not installed"
-command -v python3 >/dev/null || skip "python3 is needed to find a free port"
 
-BASE=/api/client/v2.0
-SCHEME=http CURL_TLS=()       # https and curl's --cacert for the TLS daemon at the end
-APP=$BASE/app/stitch
-FAILED=0
 SECRETS=$T/secrets          # every password, token and key sent or received: must never be logged
 : >"$SECRETS"
 secret() { local s; for s in "$@"; do [ -n "$s" ] && printf '%s\n' "$s" >>"$SECRETS"; done; }
 
-# ---- reporting ---------------------------------------------------------------
-bad() { echo "not ok - $*" >&2; FAILED=$((FAILED + 1)); }
+# ---- reporting (bad: tests/http/http-lib.sh) ------------------------------------
 GROUP= GROUP_FAILED=0
 begin() { GROUP=$1; GROUP_FAILED=$FAILED; }
 end() { if [ "$FAILED" = "$GROUP_FAILED" ]; then ok "$GROUP"; else echo "not ok - $GROUP" >&2; fi; }
-
-# ---- the daemon ----------------------------------------------------------------
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# http_start: config lines on stdin, "@PORT@" replaced by a free port; starts
-# stitchd and sets PORT and URL. A port taken between the probe and the bind
-# (another process's race) is retried with a new one.
-http_start() {
-        local conf try rc before
-        conf=$(cat)
-        for try in 1 2 3; do
-                before=$(cat "$STITCHD_LOG" 2>/dev/null | wc -l)
-                PORT=$(free_port) || fail "no free port"
-                stitch_config <<<"${conf//@PORT@/$PORT}"
-                : >"$T/start.err"
-                rc=0
-                STITCHD_PID=$(stitch_start 2>"$T/start.err"; echo "$STITCHD_PID") || rc=$?
-                if [ "$rc" = 0 ] && [ -n "$STITCHD_PID" ]; then
-                        URL=$SCHEME://127.0.0.1:$PORT
-                        curl -s "${CURL_TLS[@]}" -o /dev/null "$URL$APP/location" \
-                                || fail "stitchd is ready but nothing answers HTTP on $URL (is the HTTP front end built?)"
-                        return 0
-                fi
-                [ "$rc" = 77 ] && { cat "$T/start.err" >&2; exit 77; }
-                { tail -n +"$((before + 1))" "$STITCHD_LOG"; cat "$T/start.err"; } 2>/dev/null \
-                        | grep -qi 'address already in use' || break
-                echo "# port $PORT was taken meanwhile, trying another" >&2
-        done
-        cat "$T/start.err" >&2
-        fail "stitchd with [Http] did not start"
-}
 
 # ---- requests ------------------------------------------------------------------
 # req METHOD PATH [CURL ARGS...]: sets STATUS, CTYPE (the Content-Type, empty
@@ -198,8 +160,6 @@ need() { case $STATUS in 2??) ;; *) fail "$1: $LAST gave $STATUS: ${BODY:0:300}"
 # no trusted proxies, no metrics, a large failure budget (the rate limit has
 # its own daemon below).
 http_start <<'X'
-[Http]
-Listen=127.0.0.1:@PORT@
 AllowOrigins=https://app.example
 [Provider.anon-user]
 Enabled=yes
@@ -685,8 +645,6 @@ end
 stitch_stop
 APP=$BASE/app/myapp
 http_start <<'X'
-[Http]
-Listen=127.0.0.1:@PORT@
 AppId=myapp
 PublicURL=https://auth.example.com
 TrustedProxies=127.0.0.1
@@ -815,8 +773,6 @@ if command -v openssl >/dev/null; then
         stitch_stop
         APP=$BASE/app/stitch SCHEME=https CURL_TLS=(--cacert "$T/tls.crt")
         http_start <<X
-[Http]
-Listen=127.0.0.1:@PORT@
 CertificateFile=$T/tls.crt
 KeyFile=$T/tls.key
 X

@@ -6,38 +6,20 @@
 # a socket named "http" (systemd-socket-activate), the idle/slow request
 # timeout, and the per-address connection limit.
 . "${TESTS_LIB:?run through make check}" || exit 99
+. "$top_srcdir/tests/http/http-lib.sh"
 
 command -v curl >/dev/null || skip "curl is not installed"
 command -v openssl >/dev/null || skip "openssl is not installed"
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 LOC=/api/client/v2.0/app/stitch/location
-
-# start_with CONFIG_LINES: a daemon on a free port (retried if the port is taken meanwhile).
-start_with() {
-        local conf try
-        conf=$(cat)
-        for try in 1 2 3; do
-                PORT=$(free_port) || fail "no free port"
-                stitch_config <<<"${conf//@PORT@/$PORT}"
-                if stitch_start 2>/dev/null; then
-                        return 0
-                fi
-                grep -q "Address already in use" "$STITCHD_LOG" || break
-        done
-        fail "stitchd did not start: $(tail -n 5 "$STITCHD_LOG")"
-}
 
 # ---- TLS -------------------------------------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=127.0.0.1" \
         -addext "subjectAltName=IP:127.0.0.1" -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null \
         || fail "openssl could not make a certificate"
 chmod 600 "$T/key.pem"
-start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
+SCHEME=https CURL_TLS=(--cacert "$T/cert.pem")
+http_start <<EOF
 CertificateFile=$T/cert.pem
 KeyFile=$T/key.pem
 EOF
@@ -59,7 +41,7 @@ stitch_stop
 ok "TLS: location over HTTPS with the configured certificate (wss:// ws_hostname); plain HTTP gets nothing"
 
 # ---- refusals at start --------------------------------------------------------------
-PORT=$(free_port)
+PORT=$(http_free_port)
 echo "not a key" >"$T/bad.pem"
 stitch_config <<EOF
 [Http]
@@ -94,7 +76,7 @@ ok "a bad TLS key and a taken port stop the start with a clear error (and no key
 
 # ---- socket activation -------------------------------------------------------------------
 if command -v systemd-socket-activate >/dev/null; then
-        PORT=$(free_port)
+        PORT=$(http_free_port)
         stitch_config <<EOF
 [Http]
 Listen=127.0.0.1:$PORT
@@ -115,9 +97,8 @@ else
 fi
 
 # ---- timeouts and the per-address limit ------------------------------------------------------
-start_with <<EOF
-[Http]
-Listen=127.0.0.1:@PORT@
+SCHEME=http CURL_TLS=()
+http_start <<EOF
 Timeout=1s
 MaxConnectionsPerAddress=2
 EOF
@@ -144,9 +125,7 @@ ok "Timeout= closes a stalled request; MaxConnectionsPerAddress= refuses the con
 # ---- anonymous app logins per client address ------------------------------------------------
 # Each anonymous login makes a user: CallerLoginsPerMinute= bounds them per
 # client address (an X-Forwarded-For from an untrusted peer changes nothing).
-start_with <<EOF2
-[Http]
-Listen=127.0.0.1:@PORT@
+http_start <<EOF2
 [Provider.anon-user]
 Enabled=yes
 [Limits]

@@ -5,10 +5,10 @@
 # anonymous login and linking, logout, revocation, deleteUser, profile
 # (tests/http/realm-web-client.js does the checks, one line each).
 . "${TESTS_LIB:?run through make check}" || exit 99
+. "$top_srcdir/tests/http/http-lib.sh"
 command -v node >/dev/null || skip "node is not installed (Debian: apt-get install nodejs)"
 command -v npm >/dev/null || skip "npm is not installed (Debian: apt-get install npm)"
 command -v jq >/dev/null || skip "jq is not installed"
-command -v python3 >/dev/null || skip "python3 is needed to find a free port"
 CLIENT=$top_srcdir/tests/http/realm-web-client.js
 [ -f "$CLIENT" ] || fail "$CLIENT is missing"
 
@@ -24,41 +24,12 @@ REALM_WEB_MODULE=$T/npm/node_modules/realm-web
 [ -f "$REALM_WEB_MODULE/package.json" ] || fail "realm-web is not where npm was to put it"
 expect_eq "realm-web version" 2.0.1 "$(jq -r .version "$REALM_WEB_MODULE/package.json")"
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-# Starts stitchd with [Http] on a free port (a port taken meanwhile is retried).
-http_start() {
-        local try rc before
-        for try in 1 2 3; do
-                before=$(cat "$STITCHD_LOG" 2>/dev/null | wc -l)
-                PORT=$(free_port) || fail "no free port"
-                stitch_config <<X
-[Http]
-Listen=127.0.0.1:$PORT
+http_start <<X
 [Provider.anon-user]
 Enabled=yes
 UnixUser=guest
 Services=login
 X
-                rc=0
-                STITCHD_PID=$(stitch_start 2>"$T/start.err"; echo "$STITCHD_PID") || rc=$?
-                if [ "$rc" = 0 ] && [ -n "$STITCHD_PID" ]; then
-                        URL=http://127.0.0.1:$PORT
-                        curl -s -o /dev/null "$URL/api/client/v2.0/app/stitch/location" 2>/dev/null \
-                                || [ "$(node -e 'fetch(process.argv[1]).then(() => console.log("up"), () => console.log("down"))' "$URL/api/client/v2.0/app/stitch/location")" = up ] \
-                                || fail "stitchd is ready but nothing answers HTTP on $URL (is the HTTP front end built?)"
-                        return 0
-                fi
-                [ "$rc" = 77 ] && { cat "$T/start.err" >&2; exit 77; }
-                { tail -n +"$((before + 1))" "$STITCHD_LOG"; cat "$T/start.err"; } 2>/dev/null \
-                        | grep -qi 'address already in use' || break
-                echo "# port $PORT was taken meanwhile, trying another" >&2
-        done
-        cat "$T/start.err" >&2
-        fail "stitchd with [Http] did not start"
-}
-http_start
 
 ADA_PW='Ada-Realm-pw-51'; CAROL_PW='Carol-Realm-pw-52'
 printf '%s' "$ADA_PW" | sctl user add --email ada@example.com --unix-name ada --name 'Ada L' --password-stdin >/dev/null \

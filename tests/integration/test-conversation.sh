@@ -1,7 +1,8 @@
 #!/bin/bash
-# Login as a conversation the daemon drives: what it asks, who may answer,
-# that a conversation works once, that asking costs no attempt, and that
-# stitchctl login renders it.
+# Login as a conversation the daemon drives: what it asks, who may answer
+# (the caller's uid, on the connection it was asked on), that a conversation
+# works once and ends with its connection, that asking costs no attempt, and
+# that stitchctl login renders it.
 . "$TESTS_LIB"
 command -v jq >/dev/null || skip "jq is not installed"
 
@@ -13,12 +14,14 @@ stitch_start
 stitch_user ada@example.com ada 'correct horse'
 key=$(sctl apikey add --user ada --name conv --json | jq -r .key) || fail "apikey add"
 
+# The rounds of a login go over one connection, as pam_stitch sends them.
+stitch_wire_open W
 begin() { # USER [PROVIDER]
-        sctl call io.stitch.Auth.Login "$(jq -cn --arg u "$1" --arg p "${2:-auto}" \
+        stitch_wire W io.stitch.Auth.Login "$(jq -cn --arg u "$1" --arg p "${2:-auto}" \
                 '{user:$u, service:"login", provider:$p, interactive:true}')"
 }
 answer() { # CONVERSATION ANSWERS_JSON
-        sctl call io.stitch.Auth.Login "$(jq -cn --arg c "$1" --argjson a "$2" '{conversation:$c, answers:$a}')"
+        stitch_wire W io.stitch.Auth.Login "$(jq -cn --arg c "$1" --argjson a "$2" '{conversation:$c, answers:$a}')"
 }
 
 # The first round asks; the same question for users who do not exist.
@@ -58,12 +61,12 @@ ok "auto: an API key at the password prompt logs in with api-key and is never ca
 conv=$(begin ada | jq -r .parameters.conversation)
 out=$(answer "$conv" '{"password":"correct horse"}')
 expect_eq "unasked answer" "io.stitch.Error.InvalidParameter answers" "$(jq -r '.error, .parameters.parameter' <<<"$out" | xargs)"
-out=$(sctl call io.stitch.Auth.Login "$(jq -cn --arg c "$conv" '{conversation:$c, password:"x"}')")
+out=$(stitch_wire W io.stitch.Auth.Login "$(jq -cn --arg c "$conv" '{conversation:$c, password:"x"}')")
 expect_eq "password with a conversation" io.stitch.Error.InvalidParameter "$(jq -r .error <<<"$out")"
 out=$(sctl call io.stitch.Auth.Login '{"user":"ada","service":"login","answers":{"secret":"x"}}')
 expect_eq "answers without a conversation" "io.stitch.Error.InvalidParameter answers" "$(jq -r '.error, .parameters.parameter' <<<"$out" | xargs)"
 conv=$(begin ada | jq -r .parameters.conversation)
-out=$(sctl call io.stitch.Auth.Login "$(jq -cn --arg c "$conv" '{conversation:$c, user:"bob", answers:{secret:"correct horse"}}')")
+out=$(stitch_wire W io.stitch.Auth.Login "$(jq -cn --arg c "$conv" '{conversation:$c, user:"bob", answers:{secret:"correct horse"}}')")
 expect_eq "another user for the conversation" io.stitch.Error.SessionInvalid "$(jq -r .error <<<"$out")"
 ok "unasked answers, credentials beside a conversation and a changed user are refused"
 
@@ -88,20 +91,38 @@ done
 sctl user unlock ada >/dev/null || fail "unlock"
 ok "questions cost no attempt; answers count as attempts"
 
-# Another uid cannot continue someone else's conversation, nor exhaust the table.
+# Another uid cannot continue someone else's conversation, nor another
+# connection of the same uid; a closed connection ends what it was asked.
 stitch_local_account EVE
 conv=$(begin ada | jq -r .parameters.conversation)
 out=$(stitch_as "$EVE" "$STITCHCTL" call io.stitch.Auth.Login "$(jq -cn --arg c "$conv" '{conversation:$c, answers:{secret:"correct horse"}}')")
 expect_eq "other uid" io.stitch.Error.SessionInvalid "$(jq -r .error <<<"$out")"
-out=$(answer "$conv" '{"secret":"correct horse"}') || fail "the owner could not continue after a stranger tried: $out"
-for i in $(seq 1 32); do
-        stitch_as "$EVE" "$STITCHCTL" call io.stitch.Auth.Login "$(jq -cn --arg u "$EVE" '{user:$u, service:"login", interactive:true}')" >/dev/null \
-                || fail "eve's question $i"
+out=$(sctl call io.stitch.Auth.Login "$(jq -cn --arg c "$conv" '{conversation:$c, answers:{secret:"correct horse"}}')")
+expect_eq "other connection of the same uid" io.stitch.Error.SessionInvalid "$(jq -r .error <<<"$out")"
+out=$(answer "$conv" '{"secret":"correct horse"}') || fail "the owner could not continue after strangers tried: $out"
+conv=$(begin ada | jq -r .parameters.conversation)
+stitch_wire_close W
+stitch_wire_open W
+out=$(answer "$conv" '{"secret":"correct horse"}') && fail "a conversation outlived its connection: $out"
+expect_eq "closed connection" io.stitch.Error.SessionInvalid "$(jq -r .error <<<"$out")"
+ok "conversations belong to their caller uid and connection, and end when it closes"
+
+# 32 waiting per caller: more push out the caller's own oldest, never
+# anyone else's, and a new login is never refused.
+stitch_wire_open E "$EVE"
+eve_begin() { stitch_wire E io.stitch.Auth.Login "$(jq -cn --arg u "$EVE" '{user:$u, service:"login", interactive:true}')"; }
+first=$(eve_begin | jq -r .parameters.conversation) || fail "eve's first question"
+for i in $(seq 2 40); do
+        eve_begin >/dev/null || fail "eve's question $i was refused"
 done
-out=$(stitch_as "$EVE" "$STITCHCTL" call io.stitch.Auth.Login "$(jq -cn --arg u "$EVE" '{user:$u, service:"login", interactive:true}')")
-expect_eq "per-uid bound" io.stitch.Error.Busy "$(jq -r .error <<<"$out")"
-begin ada >/dev/null || fail "root was locked out by another uid's conversations"
-ok "conversations belong to their caller uid; 32 waiting per uid at most"
+ada_conv=$(begin ada | jq -r .parameters.conversation)
+out=$(stitch_wire E io.stitch.Auth.Login "$(jq -cn --arg c "$first" '{conversation:$c, answers:{secret:"x"}}')")
+expect_eq "eve's oldest question made room" io.stitch.Error.SessionInvalid "$(jq -r .error <<<"$out")"
+out=$(answer "$ada_conv" '{"secret":"correct horse"}') || fail "another caller's conversation was pushed out: $out"
+grep -q "ended the longest-waiting unanswered login" "$STITCHD_LOG" || fail "the eviction was not logged"
+stitch_wire_close E
+stitch_wire_close W
+ok "a full share makes room from its own oldest; other callers are untouched"
 
 # stitchctl login renders the questions: a password, then a key, at the same prompt.
 out=$(printf 'correct horse\n' | sctl login --user ada --json) || fail "stitchctl login (password): $out"

@@ -123,3 +123,89 @@ need_stitchd() {
 
 # Standard module arguments pointing at this test's daemon.
 PAM_ARGS="socket=$STITCH_SOCKET timeout=5"
+
+# ---- a real sshd (tests/pam/test-sshd.sh, tests/security/) -----------------
+# Nothing in /etc/pam.d or /etc/ssh is touched: sshd runs in the foreground
+# on 127.0.0.1 on a free port with its own host key and config, and reads
+# its PAM service from this test's directory through pam_wrapper
+# (LD_PRELOAD; sshd is not setuid). The one system change: /run/sshd
+# (sshd's privilege separation directory, empty) is created if missing, and
+# left in place since another sshd may be using it by then.
+
+# Skips unless sshd, ssh and pam_wrapper are here; stops sshd at exit.
+sshd_need() {
+        [ "$(id -u)" = 0 ] || skip "needs root to run sshd"
+        SSHD_BIN=$(command -v sshd || echo /usr/sbin/sshd)
+        [ -x "$SSHD_BIN" ] || skip "sshd is not installed"
+        command -v ssh >/dev/null || skip "ssh is not installed"
+        command -v ssh-keygen >/dev/null || skip "ssh-keygen is not installed"
+        PAM_WRAPPER_SO=
+        local d
+        for d in $(pkg-config --variable=libdir pam_wrapper 2>/dev/null) /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
+                [ -f "$d/libpam_wrapper.so" ] && { PAM_WRAPPER_SO=$d/libpam_wrapper.so; break; }
+        done
+        [ -n "$PAM_WRAPPER_SO" ] || skip "pam_wrapper (libpam-wrapper) is not installed"
+        # A module built with sanitizers (configure --enable-sanitizers) needs the
+        # ASan runtime first in the process: preload it into sshd as well (sshd's
+        # own allocations are then the sanitizer's, its leaks are not ours).
+        SAN_PRELOAD=
+        if readelf -d "$PAM_STITCH_SO" 2>/dev/null | grep -q 'libasan'; then
+                SAN_PRELOAD=$(ldd "$PAM_STITCH_SO" | awk '/libasan\.so/ { print $3 }')
+                [ -f "$SAN_PRELOAD" ] || skip "the module is built with sanitizers and libasan was not found to preload into sshd"
+        fi
+        SSHD_PID=
+        trap sshd_cleanup EXIT
+        [ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd || skip "cannot create /run/sshd"
+}
+sshd_cleanup() {
+        [ -n "${SSHD_PID:-}" ] && kill -TERM "$SSHD_PID" 2>/dev/null
+        pam_cleanup
+}
+
+# Starts sshd (service "sshd" from $PAM_DIR) on a free port: $PORT, $SSHD_PID,
+# log in $SSHD_LOG. Lines in $SSHD_EXTRA_CONFIG are added to its config.
+sshd_start() {
+        local attempt
+        ssh-keygen -q -t ed25519 -N '' -f "$T/ssh_host_ed25519_key" </dev/null || fail "ssh-keygen failed"
+        SSHD_LOG=$T/sshd.log
+        # A free port: pick at random, let sshd try to bind it, try another if taken.
+        for attempt in 1 2 3 4 5 6 7 8; do
+                PORT=$((20000 + RANDOM % 40000))
+                cat > "$T/sshd_config" <<X
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $T/ssh_host_ed25519_key
+PidFile none
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication yes
+PubkeyAuthentication no
+HostbasedAuthentication no
+AuthorizedKeysFile none
+PermitRootLogin yes
+StrictModes no
+UseDNS no
+MaxAuthTries 3
+LogLevel VERBOSE
+${SSHD_EXTRA_CONFIG:-}
+X
+                SSHD_PID=$(LD_PRELOAD="${SAN_PRELOAD:+$SAN_PRELOAD }$PAM_WRAPPER_SO" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$PAM_DIR \
+                        "$STITCH_SPAWN" --timeout 20 -- "$SSHD_BIN" -D -e -f "$T/sshd_config" 2>>"$SSHD_LOG" </dev/null) && break
+                SSHD_PID=
+        done
+        [ -n "$SSHD_PID" ] || fail "sshd did not start: $(tail -n 5 "$SSHD_LOG")"
+        printf '#!/bin/sh\ncat %s\n' "$T/answer" > "$T/askpass"
+        chmod 0700 "$T/askpass"
+}
+
+# ssh_login PASSWORD USER COMMAND: one attempt with $METHOD, the password
+# given at the prompt (SSH_ASKPASS).
+METHOD=keyboard-interactive
+ssh_login() {
+        printf '%s\n' "$1" > "$T/answer"
+        chmod 0600 "$T/answer"
+        SSH_ASKPASS=$T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY= \
+        timeout 30 ssh -F /dev/null -p "$PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+                -o LogLevel=ERROR -o PreferredAuthentications=$METHOD \
+                -o NumberOfPasswordPrompts=1 -o BatchMode=no "$2@127.0.0.1" "$3" </dev/null
+}

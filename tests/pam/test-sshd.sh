@@ -5,44 +5,15 @@
 # password, STITCH_SESSION and a valid access token inside the
 # session, logout ends the session; wrong password and disabled user fail.
 #
-# Safety: nothing in /etc/pam.d or /etc/ssh is touched. sshd runs in the
-# foreground on 127.0.0.1 on a free port with its own host key and config,
-# and reads its PAM service from this test's directory through pam_wrapper
-# (LD_PRELOAD; sshd is not setuid). The login is as root, the only account
-# that surely exists with a usable shell, through a stitch user whose
-# unix_name is root and whose password is random; the server lives only as
-# long as the test. The one system change: /run/sshd (sshd's privilege
-# separation directory, empty) is created if missing, and left in place
-# since another sshd may be using it by then.
+# Safety: see sshd_need in pam-lib.sh (nothing in /etc/pam.d or /etc/ssh is
+# touched; sshd runs on a free loopback port for as long as the test). The
+# login is as root, the only account that surely exists with a usable
+# shell, through a stitch user whose unix_name is root and whose password
+# is random.
 . "$(dirname "$0")/pam-lib.sh"
 need_stitchd
 
-[ "$(id -u)" = 0 ] || skip "needs root to run sshd"
-SSHD_BIN=$(command -v sshd || echo /usr/sbin/sshd)
-[ -x "$SSHD_BIN" ] || skip "sshd is not installed"
-command -v ssh >/dev/null || skip "ssh is not installed"
-command -v ssh-keygen >/dev/null || skip "ssh-keygen is not installed"
-PAM_WRAPPER_SO=
-for d in $(pkg-config --variable=libdir pam_wrapper 2>/dev/null) /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
-        [ -f "$d/libpam_wrapper.so" ] && { PAM_WRAPPER_SO=$d/libpam_wrapper.so; break; }
-done
-[ -n "$PAM_WRAPPER_SO" ] || skip "pam_wrapper (libpam-wrapper) is not installed"
-# A module built with sanitizers (configure --enable-sanitizers) needs the
-# ASan runtime first in the process: preload it into sshd as well (sshd's
-# own allocations are then the sanitizer's, its leaks are not ours).
-SAN_PRELOAD=
-if readelf -d "$PAM_STITCH_SO" 2>/dev/null | grep -q 'libasan'; then
-        SAN_PRELOAD=$(ldd "$PAM_STITCH_SO" | awk '/libasan\.so/ { print $3 }')
-        [ -f "$SAN_PRELOAD" ] || skip "the module is built with sanitizers and libasan was not found to preload into sshd"
-fi
-
-SSHD_PID=
-sshd_cleanup() {
-        [ -n "$SSHD_PID" ] && kill -TERM "$SSHD_PID" 2>/dev/null
-        pam_cleanup
-}
-trap sshd_cleanup EXIT
-[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd || skip "cannot create /run/sshd"
+sshd_need
 
 stitch_config </dev/null
 stitch_start
@@ -56,49 +27,7 @@ session  required @PAM_STITCH@ socket=$STITCH_SOCKET timeout=5
 password required @PAM_STITCH@ socket=$STITCH_SOCKET timeout=5
 X
 
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh_host_ed25519_key" || fail "ssh-keygen failed"
-SSHD_LOG=$T/sshd.log
-start_sshd() {
-        cat > "$T/sshd_config" <<X
-Port $1
-ListenAddress 127.0.0.1
-HostKey $T/ssh_host_ed25519_key
-PidFile none
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication yes
-PubkeyAuthentication no
-HostbasedAuthentication no
-AuthorizedKeysFile none
-PermitRootLogin yes
-StrictModes no
-UseDNS no
-MaxAuthTries 3
-LogLevel VERBOSE
-X
-        SSHD_PID=$(LD_PRELOAD="${SAN_PRELOAD:+$SAN_PRELOAD }$PAM_WRAPPER_SO" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$PAM_DIR \
-                "$STITCH_SPAWN" --timeout 20 -- "$SSHD_BIN" -D -e -f "$T/sshd_config" 2>>"$SSHD_LOG" </dev/null)
-}
-# A free port: pick at random, let sshd try to bind it, try another if taken.
-for attempt in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 40000))
-        start_sshd "$PORT" && break
-        SSHD_PID=
-done
-[ -n "$SSHD_PID" ] || fail "sshd did not start: $(tail -n 5 "$SSHD_LOG")"
-
-printf '#!/bin/sh\ncat %s\n' "$T/answer" > "$T/askpass"
-chmod 0700 "$T/askpass"
-# ssh_login PASSWORD USER COMMAND: one attempt with $METHOD.
-METHOD=keyboard-interactive
-ssh_login() {
-        printf '%s\n' "$1" > "$T/answer"
-        chmod 0600 "$T/answer"
-        SSH_ASKPASS=$T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY= \
-        timeout 30 ssh -F /dev/null -p "$PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-                -o LogLevel=ERROR -o PreferredAuthentications=$METHOD \
-                -o NumberOfPasswordPrompts=1 -o BatchMode=no "$2@127.0.0.1" "$3" </dev/null
-}
+sshd_start
 
 REMOTE="echo session=\$STITCH_SESSION; t=\$($STITCHCTL --socket $STITCH_SOCKET token --session \"\$STITCH_SESSION\") && echo \"\$t\" > $T/token && $STITCHCTL --socket $STITCH_SOCKET token verify \"\$t\" >/dev/null && echo verified"
 for METHOD in keyboard-interactive password; do

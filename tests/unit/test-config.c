@@ -127,6 +127,8 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->http_max_connections, b->http_max_connections);
         assert_int_equal(a->http_max_connections_per_address, b->http_max_connections_per_address);
         assert_int_equal(a->http_timeout_usec, b->http_timeout_usec);
+        assert_int_equal(a->http_address_prefix_ipv4, b->http_address_prefix_ipv4);
+        assert_int_equal(a->http_address_prefix_ipv6, b->http_address_prefix_ipv6);
         assert_int_equal(a->caller_logins_per_minute, b->caller_logins_per_minute);
 }
 
@@ -912,7 +914,7 @@ static void test_example_config(void **state) {
         }
         fclose(f);
         assert_int_equal(fclose(out), 0);
-        assert_int_equal(n_keys, 42); /* every key of every section */
+        assert_int_equal(n_keys, 44); /* every key of every section */
 
         stitch_config_done(&c);
         assert_int_equal(stitch_config_init_defaults(&c), 0);
@@ -950,7 +952,9 @@ static void test_http(void **state) {
                   "Metrics=yes\n"
                   "MaxConnections=10\n"
                   "MaxConnectionsPerAddress=2\n"
-                  "Timeout=5s\n");
+                  "Timeout=5s\n"
+                  "AddressPrefixIPv4=24\n"
+                  "AddressPrefixIPv6=48\n");
         assert_string_equal(c.http_listen, "[::1]:8443");
         assert_string_equal(c.http_app_id, "my-app.1");
         assert_string_equal(c.http_public_url, "https://auth.example.com");
@@ -959,6 +963,8 @@ static void test_http(void **state) {
         assert_true(c.http_metrics);
         assert_int_equal(c.http_max_connections_per_address, 2);
         assert_int_equal(c.http_timeout_usec, 5 * SEC_USEC);
+        assert_int_equal(c.http_address_prefix_ipv4, 24);
+        assert_int_equal(c.http_address_prefix_ipv6, 48);
         assert_true(stitch_http_listen_split(c.http_listen, host, sizeof(host), &port));
         assert_string_equal(host, "::1");
         assert_int_equal(port, 8443);
@@ -974,6 +980,10 @@ static void test_http(void **state) {
                       "test.conf:2: Listen=::1:8080: expected ADDRESS:PORT or [IPV6]:PORT with a numeric address\n");
         expect_errors("[Http]\nListen=127.0.0.1:0\n",
                       "test.conf:2: Listen=127.0.0.1:0: expected ADDRESS:PORT or [IPV6]:PORT with a numeric address\n");
+        expect_errors("[Http]\nAddressPrefixIPv6=0\n", "test.conf:2: AddressPrefixIPv6=0: out of range (1..128)\n");
+        expect_errors("[Http]\nAddressPrefixIPv6=129\n", "test.conf:2: AddressPrefixIPv6=129: out of range (1..128)\n");
+        expect_errors("[Http]\nAddressPrefixIPv4=33\n", "test.conf:2: AddressPrefixIPv4=33: out of range (1..32)\n");
+        expect_errors("[Http]\nAddressPrefixIPv6=/64\n", "test.conf:2: AddressPrefixIPv6=/64: not a number\n");
         expect_errors("[Http]\nAppId=a/b\n", "test.conf:2: AppId=a/b: expected 1-64 characters of [A-Za-z0-9._-]\n");
         expect_errors("[Http]\nPublicURL=https://x.example/path\n",
                       "test.conf:2: PublicURL=https://x.example/path: expected http://HOST[:PORT] or https://HOST[:PORT]\n");

@@ -30,6 +30,8 @@ static struct stitch_conversation *conv(uid_t uid, uint64_t expires, bool with_s
         struct stitch_conversation *c = calloc(1, sizeof(*c));
         assert_non_null(c);
         c->uid = uid;
+        c->share = uid; /* one share per uid, as for non-root callers */
+        c->owner = 77;
         c->expires_usec = expires;
         c->provider = &counting;
         c->state = with_state ? strdup("state") : NULL;
@@ -47,20 +49,22 @@ static void test_owner_and_once(void **unused) {
         assert_int_equal(stitch_conversations_put(t, c, T0), 0);
         assert_int_equal(strlen(c->id), STITCH_CONVERSATION_ID_LEN);
         memcpy(id, c->id, sizeof(id));
-        /* another uid: refused, and the owner's entry stays */
-        assert_int_equal(stitch_conversations_take(t, id, 1001, T0, &got), -ENOENT);
+        /* another uid, or the same uid on another connection: refused, and the owner's entry stays */
+        assert_int_equal(stitch_conversations_take(t, id, 1001, 77, T0, &got), -ENOENT);
+        assert_int_equal(stitch_conversations_take(t, id, 1000, 78, T0, &got), -ENOENT);
+        assert_int_equal(stitch_conversations_take(t, id, 1000, 0, T0, &got), -ENOENT);
         assert_int_equal(stitch_conversations_count(t), 1);
         /* wrong lengths and near misses */
-        assert_int_equal(stitch_conversations_take(t, "short", 1000, T0, &got), -ENOENT);
+        assert_int_equal(stitch_conversations_take(t, "short", 1000, 77, T0, &got), -ENOENT);
         char other[sizeof(id)];
         memcpy(other, id, sizeof(id));
         other[0] = other[0] == 'A' ? 'B' : 'A';
-        assert_int_equal(stitch_conversations_take(t, other, 1000, T0, &got), -ENOENT);
-        assert_int_equal(stitch_conversations_take(t, NULL, 1000, T0, &got), -ENOENT);
+        assert_int_equal(stitch_conversations_take(t, other, 1000, 77, T0, &got), -ENOENT);
+        assert_int_equal(stitch_conversations_take(t, NULL, 1000, 77, T0, &got), -ENOENT);
         /* the owner, once */
-        assert_int_equal(stitch_conversations_take(t, id, 1000, T0, &got), 0);
+        assert_int_equal(stitch_conversations_take(t, id, 1000, 77, T0, &got), 0);
         assert_ptr_equal(got, c);
-        assert_int_equal(stitch_conversations_take(t, id, 1000, T0, &got), -ENOENT);
+        assert_int_equal(stitch_conversations_take(t, id, 1000, 77, T0, &got), -ENOENT);
         stitch_conversation_free(c);
         stitch_conversations_free(t);
 }
@@ -75,7 +79,7 @@ static void test_expiry_frees_state(void **unused) {
         assert_int_equal(stitch_conversations_put(t, c, T0), 0);
         char id[STITCH_CONVERSATION_ID_LEN + 1];
         memcpy(id, c->id, sizeof(id));
-        assert_int_equal(stitch_conversations_take(t, id, 1000, T0 + 10, &got), -ENOENT);
+        assert_int_equal(stitch_conversations_take(t, id, 1000, 77, T0 + 10, &got), -ENOENT);
         assert_int_equal(states_freed, 1);
         assert_int_equal(stitch_conversations_count(t), 0);
         /* freeing the table frees what waits in it */
@@ -84,26 +88,114 @@ static void test_expiry_frees_state(void **unused) {
         assert_int_equal(states_freed, 2);
 }
 
-static void test_bounds(void **unused) {
+/* Whether id still waits (taking it out: an id works once). */
+static bool has(struct stitch_conversations *t, const char *id, uid_t uid) {
+        struct stitch_conversation *got = NULL;
+        if (stitch_conversations_take(t, id, uid, 77, T0, &got) < 0)
+                return false;
+        stitch_conversation_free(got);
+        return true;
+}
+
+/* A full share never refuses a new login: its oldest waiting one goes. */
+static void test_full_share_evicts_oldest(void **unused) {
+        (void) unused;
+        struct stitch_conversations *t = NULL;
+        char first[STITCH_CONVERSATION_ID_LEN + 1], second[STITCH_CONVERSATION_ID_LEN + 1];
+
+        states_freed = 0;
+        assert_int_equal(stitch_conversations_new(&t), 0);
+        for (unsigned i = 0; i < STITCH_CONVERSATIONS_PER_SHARE; i++) {
+                struct stitch_conversation *c = conv(1000, T0 + 100, true);
+                assert_int_equal(stitch_conversations_put(t, c, T0 + i), 0);
+                if (i == 0)
+                        memcpy(first, c->id, sizeof(first));
+                if (i == 1)
+                        memcpy(second, c->id, sizeof(second));
+        }
+        struct stitch_conversation *c = conv(1000, T0 + 100, false);
+        assert_int_equal(stitch_conversations_put(t, c, T0 + 50), 1);
+        assert_int_equal(stitch_conversations_count(t), STITCH_CONVERSATIONS_PER_SHARE);
+        assert_int_equal(states_freed, 1);
+        assert_false(has(t, first, 1000));
+        assert_true(has(t, second, 1000));
+        /* another share is not touched by this one being full */
+        c = conv(2000, T0 + 100, false);
+        assert_int_equal(stitch_conversations_put(t, c, T0 + 51), 0);
+        stitch_conversations_free(t);
+}
+
+/* A full table makes room in its largest share, whoever asks. */
+static void test_full_table_evicts_largest_share(void **unused) {
+        (void) unused;
+        struct stitch_conversations *t = NULL;
+        char small[STITCH_CONVERSATION_ID_LEN + 1];
+
+        assert_int_equal(stitch_conversations_new(&t), 0);
+        /* one small, old share, then many full ones and one a little fuller */
+        struct stitch_conversation *c = conv(5, T0 + 100, false);
+        assert_int_equal(stitch_conversations_put(t, c, T0), 0);
+        memcpy(small, c->id, sizeof(small));
+        for (uid_t u = 2000; stitch_conversations_count(t) < STITCH_CONVERSATIONS_MAX; u++)
+                for (unsigned i = 0; i < STITCH_CONVERSATIONS_PER_SHARE - 1 &&
+                                     stitch_conversations_count(t) < STITCH_CONVERSATIONS_MAX; i++)
+                        assert_int_equal(stitch_conversations_put(t, conv(u, T0 + 100, false), T0 + 1), 0);
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(stitch_conversations_put(t, conv(9, T0 + 100, false), T0 + 2), 1);
+                assert_int_equal(stitch_conversations_count(t), STITCH_CONVERSATIONS_MAX);
+        }
+        /* the old conversation of the smallest share survived every eviction */
+        assert_true(has(t, small, 5));
+        /* once they expire there is room again, with nothing evicted */
+        assert_int_equal(stitch_conversations_put(t, conv(9, T0 + 200, false), T0 + 100), 0);
+        assert_int_equal(stitch_conversations_count(t), 1);
+        stitch_conversations_free(t);
+}
+
+/* A closed connection ends what was asked on it, and only that. */
+static void test_drop_owner(void **unused) {
         (void) unused;
         struct stitch_conversations *t = NULL;
 
+        states_freed = 0;
         assert_int_equal(stitch_conversations_new(&t), 0);
-        for (unsigned i = 0; i < STITCH_CONVERSATIONS_PER_UID; i++)
-                assert_int_equal(stitch_conversations_put(t, conv(1000, T0 + 100, false), T0), 0);
-        struct stitch_conversation *c = conv(1000, T0 + 100, false);
-        assert_int_equal(stitch_conversations_put(t, c, T0), -EBUSY);
-        stitch_conversation_free(c);
-        /* other uids are not held up by one uid's share */
-        for (uid_t u = 2000; stitch_conversations_count(t) < STITCH_CONVERSATIONS_MAX; u++)
-                for (unsigned i = 0; i < STITCH_CONVERSATIONS_PER_UID && stitch_conversations_count(t) < STITCH_CONVERSATIONS_MAX; i++)
-                        assert_int_equal(stitch_conversations_put(t, conv(u, T0 + 100, false), T0), 0);
-        c = conv(9, T0 + 100, false);
-        assert_int_equal(stitch_conversations_put(t, c, T0), -EBUSY);
-        /* once they expire there is room again */
-        assert_int_equal(stitch_conversations_put(t, c, T0 + 100), 0);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(stitch_conversations_put(t, conv(1000, T0 + 100, true), T0), 0);
+        struct stitch_conversation *other = conv(1000, T0 + 100, true);
+        other->owner = 78;
+        assert_int_equal(stitch_conversations_put(t, other, T0), 0);
+        assert_int_equal(stitch_conversations_drop_owner(t, 0), 0);
+        assert_int_equal(stitch_conversations_drop_owner(t, 77), 3);
+        assert_int_equal(states_freed, 3);
         assert_int_equal(stitch_conversations_count(t), 1);
+        assert_int_equal(stitch_conversations_drop_owner(t, 77), 0);
         stitch_conversations_free(t);
+}
+
+/* Root's callers are told apart by service, remote user and host; others by uid alone. */
+static void test_shares(void **unused) {
+        (void) unused;
+        struct stitch_conversations *t = NULL, *t2 = NULL;
+
+        assert_int_equal(stitch_conversations_new(&t), 0);
+        assert_int_equal(stitch_conversations_new(&t2), 0);
+        uint64_t sshd1 = stitch_conversations_share(t, 0, "sshd", NULL, "192.0.2.1");
+        assert_true(sshd1 == stitch_conversations_share(t, 0, "sshd", "", "192.0.2.1"));
+        assert_true(sshd1 != stitch_conversations_share(t, 0, "sshd", NULL, "192.0.2.2"));
+        assert_true(sshd1 != stitch_conversations_share(t, 0, "su", NULL, "192.0.2.1"));
+        assert_true(stitch_conversations_share(t, 0, "su", "eve", NULL) !=
+                    stitch_conversations_share(t, 0, "su", "ada", NULL));
+        /* items cannot run into each other */
+        assert_true(stitch_conversations_share(t, 0, "ab", "c", NULL) != stitch_conversations_share(t, 0, "a", "bc", NULL));
+        /* non-root: the uid is the share, whatever it claims */
+        assert_true(stitch_conversations_share(t, 1000, "sshd", NULL, "192.0.2.1") ==
+                    stitch_conversations_share(t, 1000, "su", "x", "y"));
+        assert_true(stitch_conversations_share(t, 1000, NULL, NULL, NULL) !=
+                    stitch_conversations_share(t, 1001, NULL, NULL, NULL));
+        /* keyed: another table (another start of the daemon) hashes differently */
+        assert_true(sshd1 != stitch_conversations_share(t2, 0, "sshd", NULL, "192.0.2.1"));
+        stitch_conversations_free(t);
+        stitch_conversations_free(t2);
 }
 
 static void test_ids_differ(void **unused) {
@@ -200,7 +292,10 @@ static void test_bag_and_ask(void **unused) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_owner_and_once), cmocka_unit_test(test_expiry_frees_state),
-                cmocka_unit_test(test_bounds),         cmocka_unit_test(test_ids_differ),
+                cmocka_unit_test(test_full_share_evicts_oldest),
+                cmocka_unit_test(test_full_table_evicts_largest_share),
+                cmocka_unit_test(test_drop_owner),     cmocka_unit_test(test_shares),
+                cmocka_unit_test(test_ids_differ),
                 cmocka_unit_test(test_auto),           cmocka_unit_test(test_bag_and_ask),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -389,6 +389,18 @@ static void test_user_changes_end_sessions(void **state) {
         stitch_login_result_done(&a);
 }
 
+/* An app's request (as the HTTP API makes one) to link the local-userpass
+ * account 'email' with its password, which goes into *cr. */
+static struct stitch_login_request password_link_request(struct stitch_credentials *cr, const char *email,
+                                                         const char *password) {
+        assert_int_equal(stitch_credentials_put(cr, "password", password), 0);
+        return (struct stitch_login_request) {
+                .provider = "local-userpass",
+                .login = {.app = true, .user = email, .service = "http", .cred = {.uid = (uid_t) -1},
+                          .credentials = cr},
+        };
+}
+
 /* Linking: an email account that never logged in merges into the linking
  * user; one that has logged in is in use; anonymous identities are not
  * linkable. */
@@ -409,12 +421,7 @@ static void test_link(void **state) {
         stitch_login_result_done(&r);
 
         struct stitch_credentials cr = {};
-        assert_int_equal(stitch_credentials_put(&cr, "password", "new-secret"), 0);
-        struct stitch_login_request req = {
-                .provider = "local-userpass",
-                .login = {.app = true, .user = "new@example.com", .service = "http", .cred = {.uid = (uid_t) -1},
-                          .credentials = &cr},
-        };
+        struct stitch_login_request req = password_link_request(&cr, "new@example.com", "new-secret");
         assert_int_equal(stitch_link_run(f->m, anon.tokens.user_id, &req, &l), 0);
         assert_int_equal(l.outcome, STITCH_LINK_LINKED);
         assert_int_equal(l.user->n_identities, 2);
@@ -443,6 +450,176 @@ static void test_link(void **state) {
         stitch_login_result_done(&anon);
 }
 
+/* R5 of the second review: a session records the API key that opened it;
+ * deleting or disabling the key ends those sessions at once (memory and
+ * store), and such a session may not mint keys. */
+static void test_apikey_ends_its_sessions(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result byk1 = {}, byk2 = {}, pw = {};
+        struct stitch_claims claims = {};
+        struct stitch_session *s = NULL;
+        struct stitch_user *u = NULL;
+        const char *why = NULL;
+        char **revoked = NULL;
+        char id[STITCH_ID_LEN + 1], k1[STITCH_ID_LEN + 1], k2[STITCH_ID_LEN + 1];
+        char *key1 = NULL, *key2 = NULL;
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        assert_int_equal(stitch_apikey_issue(f->m, id, "one", k1, &key1), 0);
+        assert_int_equal(stitch_apikey_issue(f->m, id, "two", k2, &key2), 0);
+        run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key1}, 0, false}, &byk1);
+        run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key2}, 0, false}, &byk2);
+        run(f->m, &ada_password, &pw);
+        assert_int_equal(byk1.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(byk2.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(pw.outcome, STITCH_LOGIN_SESSION);
+
+        /* Who may mint keys. */
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, id, &u), 0);
+        assert_int_equal(f->m->store_ops->session_get(f->m->store, byk1.tokens.session_id, &s), 0);
+        assert_string_equal(s->apikey_id, k1);
+        assert_int_equal(stitch_apikey_create_allowed(u, s, &why), -EPERM);
+        s = stitch_session_free(s);
+        assert_int_equal(f->m->store_ops->session_get(f->m->store, pw.tokens.session_id, &s), 0);
+        assert_string_equal(s->apikey_id, "");
+        assert_int_equal(stitch_apikey_create_allowed(u, s, &why), 0);
+        free(u->type);
+        u->type = strdup(STITCH_USER_TYPE_SERVER);
+        assert_int_equal(stitch_apikey_create_allowed(u, s, &why), -EPERM);
+        s = stitch_session_free(s);
+        u = stitch_user_free(u);
+
+        /* Deleting key 1 ends its session only. */
+        assert_int_equal(stitch_apikey_delete(f->m, k1, &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 1);
+        assert_string_equal(revoked[0], byk1.tokens.session_id);
+        revoked = stitch_strv_free(revoked);
+        assert_int_equal(stitch_access_check(f->m, byk1.tokens.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_int_equal(stitch_session_refresh(f->m, byk1.tokens.refresh_token, &(struct stitch_refreshed) {}, &why),
+                         -EACCES);
+        assert_int_equal(f->m->store_ops->session_get(f->m->store, byk1.tokens.session_id, &s), 0);
+        assert_true(s->revoked);
+        assert_string_equal(s->revoked_reason, "apikey");
+        s = stitch_session_free(s);
+        assert_int_equal(stitch_access_check(f->m, byk2.tokens.access_token, stitch_now(), &claims, &why), 0);
+        stitch_claims_done(&claims);
+        assert_int_equal(stitch_apikey_delete(f->m, k1, &revoked), -ENOENT);
+
+        /* Disabling key 2 ends its session; enabling it ends nothing. */
+        assert_int_equal(stitch_apikey_set_disabled(f->m, k2, true, &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 1);
+        revoked = stitch_strv_free(revoked);
+        assert_int_equal(stitch_access_check(f->m, byk2.tokens.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_int_equal(stitch_apikey_set_disabled(f->m, k2, false, &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 0);
+        revoked = stitch_strv_free(revoked);
+        /* The password session lives on. */
+        assert_int_equal(stitch_access_check(f->m, pw.tokens.access_token, stitch_now(), &claims, &why), 0);
+        stitch_claims_done(&claims);
+
+        erase_and_free(key1);
+        erase_and_free(key2);
+        stitch_login_result_done(&byk1);
+        stitch_login_result_done(&byk2);
+        stitch_login_result_done(&pw);
+}
+
+/* A user to link onto (an anonymous login: no email of its own). */
+static void anonymous_user(struct stitch_manager *m, char ret_id[static STITCH_ID_LEN + 1]) {
+        struct stitch_login_result r = {};
+        run(m, &(struct attempt) {"anon-user", "guest", "login", NULL, {NULL}, {NULL}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        memcpy(ret_id, r.tokens.user_id, STITCH_ID_LEN + 1);
+        stitch_login_result_done(&r);
+}
+
+/* R9a of the second review: the first login of a registered account lands
+ * between stitch_link_run()'s "never logged in" check and the merge. The
+ * store wrapper below runs that login just before the real merge, which is
+ * the interleaving two workers can produce; the merge must see it. */
+static const struct stitch_store_ops *real_ops;
+static struct stitch_manager *race_manager;
+static const struct attempt *race_login;
+
+static int merge_after_login(struct stitch_store *s, const char *from_id, const struct stitch_user *into) {
+        struct stitch_login_result r = {};
+        run(race_manager, race_login, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_string_equal(r.tokens.user_id, from_id);
+        stitch_login_result_done(&r);
+        return real_ops->user_merge(s, from_id, into);
+}
+
+static void test_link_races_first_login(void **state) {
+        struct fixture *f = *state;
+        struct stitch_link_result l = {};
+        struct stitch_user *u = NULL;
+        char target[STITCH_ID_LEN + 1], fresh[STITCH_ID_LEN + 1];
+        static const struct attempt first_login = {"local-userpass", "new@example.com", "http", NULL, {"password"},
+                                                   {"new-secret"}, (uid_t) -1, true};
+
+        anonymous_user(f->m, target);
+        add_user(f->m, "new@example.com", NULL, "new-secret", fresh);
+
+        struct stitch_store_ops racing = *f->m->store_ops;
+        racing.user_merge = merge_after_login;
+        real_ops = f->m->store_ops;
+        race_manager = f->m;
+        race_login = &first_login;
+        f->m->store_ops = &racing;
+
+        struct stitch_credentials cr = {};
+        struct stitch_login_request req = password_link_request(&cr, "new@example.com", "new-secret");
+        assert_int_equal(stitch_link_run(f->m, target, &req, &l), 0);
+        f->m->store_ops = real_ops;
+        assert_int_equal(l.outcome, STITCH_LINK_IN_USE);
+        stitch_link_result_done(&l);
+
+        /* The account that logged in keeps its identity and email. */
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_EMAIL, "new@example.com", &u), 0);
+        assert_string_equal(u->id, fresh);
+        u = stitch_user_free(u);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, target, &u), 0);
+        assert_int_equal(u->n_identities, 1);
+        u = stitch_user_free(u);
+}
+
+/* R9b: keys that do not fit refuse the link, naming the clash. */
+static void test_link_keys_fit(void **state) {
+        struct fixture *f = *state;
+        struct stitch_link_result l = {};
+        char target[STITCH_ID_LEN + 1], fresh[STITCH_ID_LEN + 1], kid[STITCH_ID_LEN + 1], name[16];
+        char *key = NULL;
+
+        anonymous_user(f->m, target);
+        add_user(f->m, "new@example.com", NULL, "new-secret", fresh);
+        assert_int_equal(stitch_apikey_issue(f->m, target, "laptop", kid, &key), 0);
+        key = erase_and_free(key);
+        assert_int_equal(stitch_apikey_issue(f->m, fresh, "laptop", kid, &key), 0);
+        key = erase_and_free(key);
+
+        struct stitch_credentials cr = {};
+        struct stitch_login_request req = password_link_request(&cr, "new@example.com", "new-secret");
+        assert_int_equal(stitch_link_run(f->m, target, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_KEY_NAME_TAKEN);
+        assert_non_null(strstr(l.message, "'laptop'"));
+        stitch_link_result_done(&l);
+
+        assert_int_equal(f->m->store_ops->apikey_delete(f->m->store, kid), 0);
+        for (unsigned i = 0; i < STITCH_MAX_USER_APIKEYS; i++) {
+                snprintf(name, sizeof(name), "k%u", i);
+                assert_int_equal(stitch_apikey_issue(f->m, fresh, name, kid, &key), 0);
+                key = erase_and_free(key);
+        }
+        assert_int_equal(stitch_link_run(f->m, target, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_TOO_MANY_KEYS);
+        stitch_link_result_done(&l);
+        assert_int_equal(f->m->store_ops->apikey_delete(f->m->store, kid), 0);
+        assert_int_equal(stitch_link_run(f->m, target, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_LINKED);
+        stitch_link_result_done(&l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_password_login, setup, teardown),
@@ -452,6 +629,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_refresh_and_logout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_changes_end_sessions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_link, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apikey_ends_its_sessions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_link_races_first_login, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_link_keys_fit, setup, teardown),
         };
         stitch_log_set_max_level(LOG_WARNING);
         return cmocka_run_group_tests(tests, NULL, NULL);

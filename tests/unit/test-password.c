@@ -127,12 +127,42 @@ static void test_slots(void **state) {
         free(h2);
 }
 
+/* The floor of failed logins: the parameters of our strings, their work,
+ * and the padded check answering exactly as the plain one. */
+static void test_padded(void **state) {
+        (void) state;
+        static const struct stitch_argon2_params cheap = {.m_kib = 8, .t = 1, .p = 1};
+        static const struct stitch_argon2_params floor = {.m_kib = 2048, .t = 3, .p = 2};
+        struct stitch_argon2_params got;
+        char *h = NULL;
+
+        assert_int_equal(stitch_password_hash("padded", &cheap, &h), 0);
+        assert_int_equal(stitch_password_params(h, &got), 0);
+        assert_int_equal(got.m_kib, 8);
+        assert_int_equal(got.t, 1);
+        assert_int_equal(got.p, 1);
+        assert_int_equal(stitch_password_work(&floor), 2048 * 3);
+        assert_int_equal(stitch_password_params("$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", &got),
+                         -EINVAL);
+        assert_int_equal(stitch_password_params(NULL, &got), -EINVAL);
+
+        assert_int_equal(stitch_password_verify_padded(h, "padded", false, &floor), 0);
+        assert_int_equal(stitch_password_verify_padded(h, "padded", true, &floor), 0); /* the caller refuses */
+        assert_int_equal(stitch_password_verify_padded(h, "padde", false, &floor), -EACCES);
+        assert_int_equal(stitch_password_verify_padded(h, "padde", false, NULL), -EACCES);
+        assert_int_equal(stitch_password_verify_padded(h, "padde", false, &cheap), -EACCES);
+        assert_int_equal(stitch_password_verify_padded("$argon2id$junk", "padded", false, &floor), -EINVAL);
+        assert_int_equal(stitch_password_verify_padded(NULL, "padded", true, &floor), -EINVAL);
+        free(h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_same_strings_as_libargon2),
                 cmocka_unit_test(test_other_parameters_and_lengths),
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_slots),
+                cmocka_unit_test(test_padded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

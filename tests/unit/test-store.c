@@ -181,7 +181,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 3);
+        assert_int_equal(version, 4);
         assert_int_equal(ops->integrity_check(f->store, &result), 0);
         assert_string_equal(result, "ok");
 }
@@ -279,7 +279,7 @@ static void test_reopen_keeps_data(void **state) {
         assert_true(version > 0);
         if (ops != &stitch_store_sqlite)
                 return;
-        assert_int_equal(version, 3);
+        assert_int_equal(version, 4);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -289,7 +289,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 3);
+        assert_int_equal(sqlite3_column_int(st, 1), 4);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -303,7 +303,7 @@ static void test_reopen_keeps_data(void **state) {
         sqlite3_close(db);
         assert_int_not_equal(ops->open(f->path, &f->store), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 3", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 4", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         f->store = NULL;
         assert_int_equal(ops->open(f->path, &f->store), 0);
@@ -1140,6 +1140,210 @@ static void test_user_merge_and_unlink(void **state) {
         u = stitch_user_free(u);
 }
 
+/* R5 of the second review: a session records the API key that opened it;
+ * revoking by key ends those, and the key sessions of the key's owner from
+ * before sessions recorded it; a login racing the key's deletion inserts
+ * nothing. */
+static int create_key_session(struct stitch_store *s, unsigned n, unsigned user, const char *provider_type,
+                              const char *apikey_id) {
+        struct stitch_session se = {
+                .provider_type = (char *) provider_type,
+                .service = (char *) "http",
+                .creation_date = T0,
+                .refresh_expires = T0 + 1000,
+                .access_expires = T0 + 100,
+                .last_used = T0,
+                .uid = -1,
+        };
+
+        make_id(se.id, 3, n);
+        make_id(se.user_id, 1, user);
+        make_id(se.device_id, 4, n);
+        make_hash(se.refresh_hash, 3, n);
+        if (apikey_id)
+                memcpy(se.apikey_id, apikey_id, sizeof(se.apikey_id));
+        return ops->session_create(s, &se);
+}
+
+static void test_session_revoke_apikey(void **state) {
+        struct fixture *f = *state;
+        struct stitch_session *se = NULL;
+        char **revoked = NULL, sid[STITCH_ID_LEN + 1];
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "b@example.com", NULL, T0, 0), 0);
+        struct stitch_apikey k1 = make_key(1, 1, "one"), k2 = make_key(2, 1, "two"), k3 = make_key(3, 2, "three");
+        assert_int_equal(ops->apikey_create(f->store, &k1), 0);
+        assert_int_equal(ops->apikey_create(f->store, &k2), 0);
+        assert_int_equal(ops->apikey_create(f->store, &k3), 0);
+
+        /* 1, 2: by key 1; 3: by key 2; 4: a password; 5: a key session from
+         * before (no key recorded); 6: user 2's by key 3, 7: user 2's from before. */
+        assert_int_equal(create_key_session(f->store, 1, 1, "api-key", k1.id), 0);
+        assert_int_equal(create_key_session(f->store, 2, 1, "api-key", k1.id), 0);
+        assert_int_equal(create_key_session(f->store, 3, 1, "api-key", k2.id), 0);
+        assert_int_equal(create_key_session(f->store, 4, 1, "local-userpass", NULL), 0);
+        assert_int_equal(create_key_session(f->store, 5, 1, "api-key", NULL), 0);
+        assert_int_equal(create_key_session(f->store, 6, 2, "api-key", k3.id), 0);
+        assert_int_equal(create_key_session(f->store, 7, 2, "api-key", NULL), 0);
+        session_id(sid, 1);
+        assert_int_equal(ops->session_get(f->store, sid, &se), 0);
+        assert_string_equal(se->apikey_id, k1.id);
+        se = stitch_session_free(se);
+        session_id(sid, 4);
+        assert_int_equal(ops->session_get(f->store, sid, &se), 0);
+        assert_string_equal(se->apikey_id, "");
+        se = stitch_session_free(se);
+
+        assert_int_equal(ops->session_revoke_apikey(f->store, k1.id, "api-key", T0 + 1, "apikey", &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 3);
+        for (unsigned n = 1; n <= 7; n++) {
+                session_id(sid, n);
+                assert_int_equal(ops->session_get(f->store, sid, &se), 0);
+                assert_int_equal(se->revoked, n == 1 || n == 2 || n == 5);
+                assert_int_equal(stitch_strv_contains(revoked, sid), se->revoked);
+                if (se->revoked)
+                        assert_string_equal(se->revoked_reason, "apikey");
+                se = stitch_session_free(se);
+        }
+        revoked = stitch_strv_free(revoked);
+        /* Nothing left to end; an unknown key ends nothing. */
+        assert_int_equal(ops->session_revoke_apikey(f->store, k1.id, "api-key", T0 + 1, "apikey", &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 0);
+        revoked = stitch_strv_free(revoked);
+        struct stitch_apikey none = make_key(9, 1, "none");
+        assert_int_equal(ops->session_revoke_apikey(f->store, none.id, "api-key", T0 + 1, "apikey", NULL), 0);
+
+        /* A login with a key that is disabled or gone by the time its
+         * session is written: nothing is inserted. */
+        assert_int_equal(ops->apikey_set_disabled(f->store, k2.id, true), 0);
+        assert_int_equal(create_key_session(f->store, 8, 1, "api-key", k2.id), -ENOENT);
+        assert_int_equal(ops->apikey_delete(f->store, k1.id), 0);
+        assert_int_equal(create_key_session(f->store, 9, 1, "api-key", k1.id), -ENOENT);
+        /* nor with another user's key */
+        assert_int_equal(create_key_session(f->store, 10, 1, "api-key", k3.id), -ENOENT);
+        session_id(sid, 8);
+        assert_int_equal(ops->session_get(f->store, sid, &se), -ENOENT);
+}
+
+/* Schema 3 -> 4: key sessions from before do not say which key opened
+ * them; revoking any key of their user ends them. */
+static void test_migration_apikey_id(void **state) {
+        struct fixture *f = *state;
+        struct stitch_session *se = NULL;
+        char **revoked = NULL, sid[STITCH_ID_LEN + 1];
+        sqlite3 *db = NULL;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", NULL, T0, 0), 0);
+        struct stitch_apikey k = make_key(1, 1, "one");
+        assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        assert_int_equal(create_key_session(f->store, 1, 1, "api-key", k.id), 0);
+        ops->close(f->store);
+        f->store = NULL;
+        /* Back to a version 3 database. */
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "DROP INDEX sessions_apikey_id;"
+                                      "ALTER TABLE sessions DROP COLUMN apikey_id;"
+                                      "UPDATE schema_version SET version = 3;",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
+        int version = 0;
+        assert_int_equal(ops->schema_version(f->store, &version), 0);
+        assert_int_equal(version, 4);
+        session_id(sid, 1);
+        assert_int_equal(ops->session_get(f->store, sid, &se), 0);
+        assert_string_equal(se->apikey_id, "");
+        se = stitch_session_free(se);
+        assert_int_equal(ops->session_revoke_apikey(f->store, k.id, "api-key", T0 + 1, "apikey", &revoked), 0);
+        assert_int_equal(stitch_strv_length(revoked), 1);
+        assert_string_equal(revoked[0], sid);
+        revoked = stitch_strv_free(revoked);
+}
+
+/* R9 of the second review (docs/security.md): the merge's own transaction
+ * checks what made a link safe. A first login landing between the core's
+ * "never logged in" check and the merge, or keys that do not fit, refuse
+ * the merge; nothing moves and no key is lost. */
+static void test_user_merge_guards(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL, *v = NULL;
+        struct stitch_apikey **keys = NULL;
+        char a[STITCH_ID_LEN + 1], b[STITCH_ID_LEN + 1];
+        size_t n = 0;
+
+        assert_int_equal(create_user(f->store, 1, "anon-user", NULL, NULL, T0 - 100, T0 - 50), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "reg@example.com", NULL, T0 - 100, 0), 0);
+        user_id(a, 1);
+        user_id(b, 2);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, a, &u), 0);
+        u->email = strdup("reg@example.com");
+
+        /* The registration's first login commits just before the merge. */
+        assert_int_equal(create_session(f->store, 1, 2, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(ops->user_merge(f->store, b, u), -ENOTEMPTY);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, b, &v), 0);
+        assert_int_equal(v->n_identities, 1); /* nothing moved */
+        assert_string_equal(v->email, "reg@example.com");
+        v = stitch_user_free(v);
+
+        /* A session alone (login time not recorded) is enough; so is a disable. */
+        assert_int_equal(create_user(f->store, 3, "local-userpass", "s@example.com", NULL, T0 - 100, 0), 0);
+        assert_int_equal(create_session(f->store, 2, 3, T0, T0 + 1000, T0 + 100), 0);
+        char c3[STITCH_ID_LEN + 1];
+        user_id(c3, 3);
+        assert_int_equal(ops->user_touch(f->store, c3, 0), 0);
+        assert_int_equal(ops->user_merge(f->store, c3, u), -ENOTEMPTY);
+        assert_int_equal(create_user(f->store, 4, "local-userpass", "d@example.com", NULL, T0 - 100, 0), 0);
+        char c4[STITCH_ID_LEN + 1];
+        user_id(c4, 4);
+        assert_int_equal(ops->user_set_disabled(f->store, c4, true), 0);
+        assert_int_equal(ops->user_merge(f->store, c4, u), -ENOTEMPTY);
+
+        /* Keys: a name both have is refused (the old merge dropped the
+         * unused account's key), and so is one key past the limit. */
+        assert_int_equal(create_user(f->store, 5, "local-userpass", "k@example.com", NULL, T0 - 100, 0), 0);
+        char c5[STITCH_ID_LEN + 1];
+        user_id(c5, 5);
+        free(u->email);
+        u->email = strdup("k@example.com");
+        struct stitch_apikey k = make_key(1, 1, "laptop");
+        assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        k = make_key(2, 5, "laptop");
+        assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        assert_int_equal(ops->user_merge(f->store, c5, u), -EEXIST);
+        assert_int_equal(ops->apikey_list(f->store, c5, &keys, &n), 0);
+        assert_int_equal(n, 1); /* still there */
+        stitch_apikey_array_free(keys, n);
+        assert_int_equal(ops->apikey_delete(f->store, k.id), 0);
+
+        char name[16];
+        for (unsigned i = 2; i <= STITCH_MAX_USER_APIKEYS; i++) {
+                snprintf(name, sizeof(name), "a%u", i);
+                k = make_key(100 + i, 1, name);
+                assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        }
+        k = make_key(3, 5, "server");
+        assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        assert_int_equal(ops->user_merge(f->store, c5, u), -EDQUOT);
+        assert_int_equal(ops->apikey_list(f->store, a, &keys, &n), 0);
+        assert_int_equal(n, STITCH_MAX_USER_APIKEYS);
+        stitch_apikey_array_free(keys, n);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, c5, &v), 0);
+        v = stitch_user_free(v);
+
+        /* With room, every key moves. */
+        struct stitch_apikey gone = make_key(102, 1, "a2"), *got = NULL;
+        assert_int_equal(ops->apikey_delete(f->store, gone.id), 0);
+        assert_int_equal(ops->user_merge(f->store, c5, u), 0);
+        assert_int_equal(ops->apikey_get(f->store, k.id, &got), 0);
+        assert_string_equal(got->user_id, a);
+        got = stitch_apikey_free(got);
+        u = stitch_user_free(u);
+}
+
 static void test_signing_keys(void **state) {
         struct fixture *f = *state;
         struct stitch_signing_key **a = NULL;
@@ -1545,6 +1749,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_user_disable_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_anonymous, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_merge_and_unlink, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_merge_guards, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_session_revoke_apikey, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_apikey_id, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),

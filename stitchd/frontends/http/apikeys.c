@@ -8,8 +8,8 @@
 #include "frontends/http/request.h"
 #include "wire.h"
 
-/* The refresh token's user id, or an answer. */
-static int refresh_user(struct http_request *r, char ret[STITCH_ID_LEN + 1]) {
+/* The refresh token's session and user, or an answer. */
+static int refresh_session(struct http_request *r, struct stitch_session **ret_session, struct stitch_user **ret_user) {
         struct stitch_manager *m = r->manager;
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
@@ -21,6 +21,18 @@ static int refresh_user(struct http_request *r, char ret[STITCH_ID_LEN + 1]) {
                 rc == -EACCES ? http_reply_invalid_session(r, why) : http_reply_errno(r, rc, "session lookup");
                 return rc;
         }
+        *ret_session = TAKE_PTR(s);
+        *ret_user = TAKE_PTR(u);
+        return 0;
+}
+
+/* The refresh token's user id, or an answer. */
+static int refresh_user(struct http_request *r, char ret[STITCH_ID_LEN + 1]) {
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int rc = refresh_session(r, &s, &u);
+        if (rc < 0)
+                return rc;
         memcpy(ret, u->id, STITCH_ID_LEN + 1);
         return 0;
 }
@@ -60,17 +72,24 @@ static int user_key(struct http_request *r, struct stitch_apikey **ret) {
 }
 
 void http_apikey_create(struct http_request *r) {
-        char user_id[STITCH_ID_LEN + 1], key_id[STITCH_ID_LEN + 1];
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        char key_id[STITCH_ID_LEN + 1];
         _cleanup_erase_ char *key = NULL;
-        const char *name;
+        const char *name, *why = NULL;
 
-        if (refresh_user(r, user_id) < 0)
+        if (refresh_session(r, &s, &u) < 0)
                 return;
+        if (stitch_apikey_create_allowed(u, s, &why) < 0) {
+                /* Not 401 InvalidSession: the token is fine (and realm-web would retry). */
+                http_reply_error(r, 403, "AuthError", "%s", why);
+                return;
+        }
         if (http_body_string(r, "name", 64, true, &name) < 0 || !stitch_apikey_name_valid(name)) {
                 http_reply_error(r, 400, "BadRequest", "API key names are 1-64 letters, digits, '_' or '-'");
                 return;
         }
-        int rc = stitch_apikey_issue(r->manager, user_id, name, key_id, &key);
+        int rc = stitch_apikey_issue(r->manager, u->id, name, key_id, &key);
         if (rc == -EDQUOT) {
                 http_reply_error(r, 400, "MaxAPIKeysReached", "a user may have at most %d API keys",
                                  STITCH_MAX_USER_APIKEYS);
@@ -127,13 +146,13 @@ void http_apikey_get(struct http_request *r) {
         http_reply_json(r, 200, key_json(k));
 }
 
+/* Deleting or disabling a key ends the sessions it opened (core/apikeys.c). */
 static void key_change(struct http_request *r, int op) {
         struct stitch_manager *m = r->manager;
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
         if (user_key(r, &k) < 0)
                 return;
-        int rc = op == 2 ? m->store_ops->apikey_delete(m->store, k->id)
-                         : m->store_ops->apikey_set_disabled(m->store, k->id, op == 1);
+        int rc = op == 2 ? stitch_apikey_delete(m, k->id, NULL) : stitch_apikey_set_disabled(m, k->id, op == 1, NULL);
         if (rc == -ENOENT) {
                 http_reply_error(r, 404, "APIKeyNotFound", "API key not found");
                 return;

@@ -185,6 +185,12 @@ static void link_identity(struct http_request *r, const struct stitch_provider *
         case STITCH_LINK_NOT_LINKABLE:
                 http_reply_error(r, 400, "BadRequest", "%s", res.message);
                 break;
+        case STITCH_LINK_KEY_NAME_TAKEN:
+                http_reply_error(r, 409, "APIKeyAlreadyExists", "%s", res.message);
+                break;
+        case STITCH_LINK_TOO_MANY_KEYS:
+                http_reply_error(r, 400, "MaxAPIKeysReached", "%s", res.message);
+                break;
         case STITCH_LINK_NO_USER:
                 http_reply_invalid_session(r, "user disabled or deleted");
                 break;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 
 #include <microhttpd.h>
 
+#include "frontends/http/connections.h"
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"
 #include "frontends/http/server.h"
@@ -50,6 +52,7 @@ struct exchange {
         char *origin;          /* Origin:, if allowed */
         char allow[64];        /* 405: Allow */
         uint64_t start_usec;
+        struct http_connection *tracked; /* its connection's deadline and caps (connections.h) */
         struct exchange *prev, *next; /* suspended ones, for shutdown */
 };
 
@@ -64,6 +67,7 @@ struct stitch_http {
         size_t tls_key_len;
         bool stopping;
         struct exchange *suspended;
+        struct http_connections *connections;
         struct http_metrics metrics;
 };
 
@@ -274,37 +278,64 @@ static void peer_address(struct MHD_Connection *conn, char ret[HTTP_ADDRESS_MAX]
         }
 }
 
+#define XFF_LINES_MAX 32
+
+/* The last XFF_LINES_MAX X-Forwarded-For lines, in the order received
+ * (only the right end of the list is ever read). */
+struct xff_lines {
+        const char *line[XFF_LINES_MAX];
+        size_t n; /* lines seen; line[i % XFF_LINES_MAX] */
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct xff_lines *x = cls;
+        (void) kind;
+        if (key && strcasecmp(key, "X-Forwarded-For") == 0)
+                x->line[x->n++ % XFF_LINES_MAX] = value ? value : "";
+        return MHD_YES;
+}
+
 /* The peer, or from a trusted proxy the nearest X-Forwarded-For hop that
- * is not itself a trusted proxy. */
+ * is not itself a trusted proxy. A header sent as several lines is one
+ * list, the lines joined in order (RFC 9110, 5.3): a proxy that appends a
+ * line of its own (HAProxy's option forwardfor) leaves the client's lines
+ * first, so only the right end of the joined list can be believed. It is
+ * walked from the right, line by line, as if joined with ",". */
 static void client_address(struct stitch_http *h, struct MHD_Connection *conn, char ret[HTTP_ADDRESS_MAX]) {
+        struct xff_lines lines = {};
+
         peer_address(conn, ret);
         if (!address_trusted(h, ret))
                 return;
-        const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
-        if (!xff || strlen(xff) > 4096)
-                return;
-        size_t end = strlen(xff);
-        while (end > 0) {
-                size_t start = end;
-                while (start > 0 && xff[start - 1] != ',')
-                        start--;
-                size_t a = start, b = end;
-                while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
-                        a++;
-                while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
-                        b--;
-                char hop[HTTP_ADDRESS_MAX];
-                unsigned char bin[sizeof(struct in6_addr)];
-                if (b - a == 0 || b - a >= sizeof(hop))
-                        return; /* malformed: keep what we have */
-                memcpy(hop, xff + a, b - a);
-                hop[b - a] = 0;
-                if (inet_pton(strchr(hop, ':') ? AF_INET6 : AF_INET, hop, bin) != 1)
-                        return;
-                memcpy(ret, hop, b - a + 1);
-                if (!address_trusted(h, hop))
-                        return;
-                end = start > 0 ? start - 1 : 0;
+        (void) MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_xff, &lines);
+        size_t first = lines.n > XFF_LINES_MAX ? lines.n - XFF_LINES_MAX : 0;
+        for (size_t l = lines.n; l > first; l--) {
+                const char *xff = lines.line[(l - 1) % XFF_LINES_MAX];
+                size_t end = strlen(xff);
+                for (;;) {
+                        size_t start = end;
+                        while (start > 0 && xff[start - 1] != ',')
+                                start--;
+                        size_t a = start, b = end;
+                        while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
+                                a++;
+                        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
+                                b--;
+                        char hop[HTTP_ADDRESS_MAX];
+                        unsigned char bin[sizeof(struct in6_addr)];
+                        if (b - a == 0 || b - a >= sizeof(hop))
+                                return; /* malformed: keep what we have */
+                        memcpy(hop, xff + a, b - a);
+                        hop[b - a] = 0;
+                        if (inet_pton(strchr(hop, ':') ? AF_INET6 : AF_INET, hop, bin) != 1)
+                                return;
+                        memcpy(ret, hop, b - a + 1);
+                        if (!address_trusted(h, hop))
+                                return;
+                        if (start == 0)
+                                break; /* this line is done: on to the line before it */
+                        end = start - 1;
+                }
         }
 }
 
@@ -496,11 +527,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 x->method = method;
                 x->route_index = -1;
                 x->start_usec = stitch_now_usec(CLOCK_MONOTONIC);
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+                x->tracked = ci ? ci->socket_context : NULL;
                 *con_cls = x;
                 start_request(h, x, url);
                 /* Refuse an announced oversized body before reading it (the
                  * connection closes after the reply). */
                 if (x->too_large) {
+                        http_connections_request_received(h->connections, x->tracked);
                         http_reply_error(&x->r, 413, "BadRequest", "request body too large");
                         return send_reply(h, x);
                 }
@@ -531,7 +565,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_YES;
         }
 
-        /* The whole request is in. */
+        /* The whole request is in: Timeout= no longer runs for it. */
+        http_connections_request_received(h->connections, x->tracked);
         if (x->too_large)
                 http_reply_error(&x->r, 413, "BadRequest", "request body too large");
         if (x->r.status || !x->r.route)
@@ -566,8 +601,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
         struct stitch_http *h = cls;
         struct exchange *x = *con_cls;
-        (void) conn;
         (void) toe;
+        /* The next request on this connection has Timeout= from now. */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci)
+                http_connections_request_done(h->connections, ci->socket_context);
         if (!x)
                 return;
         *con_cls = NULL;
@@ -591,16 +629,35 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(x);
 }
 
+static socklen_t sockaddr_len(const struct sockaddr *sa) {
+        if (!sa)
+                return 0;
+        return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
         struct stitch_http *h = cls;
-        (void) conn;
-        (void) socket_context;
         if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                const union MHD_ConnectionInfo *ca = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                const struct sockaddr *sa = ca ? ca->client_addr : NULL;
+                *socket_context = fd ? http_connections_started(h->connections, fd->connect_fd, sa, sockaddr_len(sa))
+                                     : NULL;
                 http_metrics_add(&h->metrics.connections_open, 1);
                 http_metrics_add(&h->metrics.connections_total, 1);
-        } else
+        } else {
+                http_connections_closed(h->connections, *socket_context);
+                *socket_context = NULL;
                 __atomic_fetch_sub(&h->metrics.connections_open, 1, __ATOMIC_RELAXED);
+        }
+}
+
+/* MaxConnectionsPerAddress= per address prefix, and room for new clients
+ * when MaxConnections= are open (connections.h). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen) {
+        struct stitch_http *h = cls;
+        return http_connections_accept(h->connections, addr, addrlen) ? MHD_YES : MHD_NO;
 }
 
 static void on_mhd_log(void *cls, const char *format, va_list ap) {
@@ -743,13 +800,17 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
         unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
         if (tls)
                 flags |= MHD_USE_TLS;
+        r = http_connections_new(c, &h->connections);
+        if (r < 0)
+                goto fail;
+        /* MHD's timeout is an idle one: it still bounds a reply that is not
+         * being read; connections.c bounds each request from its start. */
         unsigned timeout_sec = (unsigned) ((c->http_timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC);
         h->daemon = MHD_start_daemon(
-                flags, 0, NULL, NULL, on_request, h,
+                flags, 0, on_accept, h, on_request, h,
                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket) h->listen_fd,
                 MHD_OPTION_CONNECTION_TIMEOUT, timeout_sec,
-                MHD_OPTION_CONNECTION_LIMIT, c->http_max_connections,
-                MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->http_max_connections_per_address,
+                MHD_OPTION_CONNECTION_LIMIT, http_connections_mhd_limit(c),
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_MEMORY_LIMIT,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
@@ -807,6 +868,7 @@ struct stitch_http *stitch_http_free(struct stitch_http *h) {
         }
         if (h->listen_fd >= 0)
                 close(h->listen_fd);
+        h->connections = http_connections_free(h->connections);
         pthread_mutex_destroy(&h->lock);
         free(h->public_url);
         free(h->tls_cert);

@@ -7,6 +7,7 @@
 
 #include "core/apikeys.h"
 #include "core/link.h"
+#include "core/conversations.h"
 #include "frontends/varlink/call.h"
 #include "log.h"
 #include "frontends/varlink/objects-json.h"
@@ -71,6 +72,7 @@ int stitch_method_admin_status(struct stitch_call *c) {
         cJSON_AddStringToObject(p, "active_kid", kid);
         cJSON_AddNumberToObject(p, "workers", stitch_workers_threads(m->workers));
         cJSON_AddNumberToObject(p, "connections", (double) m->connections);
+        cJSON_AddNumberToObject(p, "logins_waiting", (double) stitch_conversations_count(m->conversations));
         cJSON_AddNumberToObject(p, "open_sessions", (double) stitch_refresher_size(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes", (double) stitch_refresher_refreshes(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes_late", (double) stitch_refresher_late(m->refresher));
@@ -413,7 +415,7 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
                 cJSON_Delete(d);
                 if (!dj)
                         return stitch_call_errno(c, -ENOMEM, "user");
-                su.type = (char *) "server";
+                su.type = (char *) STITCH_USER_TYPE_SERVER;
                 su.name = (char *) p.name;
                 su.unix_name = (char *) p.unix_name;
                 su.data_json = dj;
@@ -499,8 +501,9 @@ static int apikey_op(struct stitch_call *c, int op) {
                 return 0;
         if (!stitch_objectid_valid(p.id))
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such API key: %s", p.id);
-        r = op == 2 ? m->store_ops->apikey_delete(m->store, p.id)
-                    : m->store_ops->apikey_set_disabled(m->store, p.id, op == 1);
+        /* Deleting or disabling a key ends the sessions it opened. */
+        _cleanup_(stitch_strv_freep) char **revoked = NULL;
+        r = op == 2 ? stitch_apikey_delete(m, p.id, &revoked) : stitch_apikey_set_disabled(m, p.id, op == 1, &revoked);
         if (r == -ENOENT)
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such API key: %s", p.id);
         if (r < 0)
@@ -509,6 +512,7 @@ static int apikey_op(struct stitch_call *c, int op) {
                  (unsigned) c->cred.uid);
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "_id", p.id);
+        cJSON_AddItemToObject(reply, "revoked_sessions", strv_to_json(revoked));
         return stitch_call_reply(c, reply);
 }
 
@@ -676,6 +680,10 @@ int stitch_method_admin_user_link(struct stitch_call *c) {
                 break;
         case STITCH_LINK_NOT_LINKABLE:
                 stitch_call_invalid_parameter(c, "provider", "%s", res.message);
+                break;
+        case STITCH_LINK_KEY_NAME_TAKEN:
+        case STITCH_LINK_TOO_MANY_KEYS:
+                stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "%s", res.message);
                 break;
         case STITCH_LINK_NO_USER:
                 stitch_call_error(c, STITCH_ERROR_USER_DISABLED, "user %s is disabled", u->id);

@@ -221,6 +221,7 @@ int stitch_method_login(struct stitch_call *c) {
                         .tty = p.tty,
                         .ruser = p.ruser,
                         .cred = c->cred,
+                        .owner = c->conversation_owner,
                         .interactive = p.interactive,
                         .credentials = &bag,
                 },
@@ -232,6 +233,10 @@ int stitch_method_login(struct stitch_call *c) {
                 return stitch_call_errno(c, r, "login");
         }
         login_reply(c, &res);
+        if (res.outcome == STITCH_LOGIN_ASK) {
+                c->asked = true;
+                c->asked_share = res.share;
+        }
         stitch_login_result_done(&res);
         return 0;
 }

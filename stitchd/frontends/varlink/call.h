@@ -43,6 +43,13 @@ struct stitch_call {
         cJSON *reply; /* set by the handler through the helpers below */
         const struct stitch_call_ops *ops; /* of the front end it came from */
         void *frontend;                    /* the front end's, opaque (its connection) */
+        /* The connection's number: a login it begins may be continued on it
+         * alone, and ends when it closes (struct stitch_login.owner). */
+        uint64_t conversation_owner;
+        /* Set by Login when its reply asks: the connection now waits for a
+         * person, in this share of the conversations. */
+        bool asked;
+        uint64_t asked_share;
         bool deferred;    /* the handler keeps the call and completes it later */
         /* Set by a slow handler: runs on the event loop thread after the worker
          * is done and before the reply is sent; frees after_data. */

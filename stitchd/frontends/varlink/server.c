@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "frontends/varlink/call.h"
+#include "core/conversations.h"
 #include "core/groupcache.h"
 #include "log.h"
 #include "frontends/varlink/server.h"
@@ -71,6 +72,12 @@ struct connection {
         bool eof;           /* the client shut down its sending side */
         bool counted;       /* in server->uids (auth socket) */
         unsigned refs;
+        uint64_t id;        /* owns the conversations asked on it (never 0) */
+        /* Its last reply asked a question: it waits for a person, maybe for
+         * minutes (the idle timeout is the conversation's then). */
+        bool waiting;
+        bool asked;         /* a conversation was ever asked on it */
+        uint64_t waiting_share, waiting_since;
         struct ucred cred;
         struct stitch_wire_reader reader;
         char *out;
@@ -91,7 +98,8 @@ struct stitch_server {
         sd_event_source *accept_retry; /* re-enables the listeners after EMFILE and the like */
         bool accept_paused;            /* listeners off until a connection closes or accept_retry */
         bool accept_failing;           /* since the last accept that worked (logged once) */
-        struct log_ratelimit accept_log, refuse_log;
+        struct log_ratelimit accept_log, refuse_log, evict_log;
+        uint64_t next_id;
         bool stopping;
 };
 
@@ -143,6 +151,9 @@ static void connection_touch(struct connection *c) {
         uint64_t timeout = c->server->manager->config.idle_timeout_usec;
         if (c->dead || !c->idle || timeout == 0)
                 return;
+        /* Someone is typing a password: as long as the question lives. */
+        if (c->waiting)
+                timeout = MAX(timeout, (uint64_t) STITCH_CONVERSATION_TIMEOUT_USEC);
         uint64_t now;
         if (sd_event_now(c->server->manager->event, CLOCK_MONOTONIC, &now) < 0)
                 return;
@@ -284,6 +295,16 @@ static void pending_done(void *userdata) {
         struct connection *c = p->conn;
 
         c->busy = false;
+        if (p->call->asked) {
+                c->asked = true;
+                if (c->dead) /* closed while the question was made: nobody can answer it */
+                        (void) stitch_conversations_drop_owner(c->server->manager->conversations, c->id);
+                else {
+                        c->waiting = true;
+                        c->waiting_share = p->call->asked_share;
+                        (void) sd_event_now(c->server->manager->event, CLOCK_MONOTONIC, &c->waiting_since);
+                }
+        }
         if (p->call->after)
                 p->call->after(p->call, p->call->after_data);
         call_finish(c, p->call);
@@ -336,6 +357,8 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         call->admin_socket = c->admin;
         call->ops = &varlink_call_ops;
         call->frontend = c;
+        call->conversation_owner = c->id;
+        c->waiting = false; /* answered (or moved on) */
         cJSON *oneway = cJSON_GetObjectItemCaseSensitive(root, "oneway");
         call->oneway = cJSON_IsTrue(oneway);
 
@@ -688,7 +711,60 @@ static void connection_close(struct connection *c) {
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -EBADF;
+        /* The program that asked went away (killed, Ctrl-C, pam_end): what
+         * it was asked ends with it, rather than holding a place for minutes. */
+        if (c->asked)
+                (void) stitch_conversations_drop_owner(s->manager->conversations, c->id);
+        c->waiting = false;
         connection_unref(c);
+}
+
+static int compare_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* At a connection limit: closes the connection (of uid, or of anyone when
+ * any_uid) that has waited longest for a person's answer, in the share with
+ * the most such connections, so that logins nobody answers (held open at
+ * their prompt by sshd or su) cannot keep out a login that has not been
+ * asked anything yet. Returns true if one was closed. */
+static bool evict_waiting(struct stitch_server *s, uid_t uid, bool any_uid) {
+        _cleanup_free_ uint64_t *shares = malloc(MAX(s->n_connections, 1u) * sizeof(uint64_t));
+        struct connection *victim = NULL;
+        size_t n = 0, best_n = 0;
+        uint64_t best = 0;
+        unsigned suppressed;
+
+        if (!shares)
+                return false;
+        for (struct connection *c = s->connections; c; c = c->next)
+                if (c->waiting && !c->busy && (any_uid || c->cred.uid == uid))
+                        shares[n++] = c->waiting_share;
+        if (n == 0)
+                return false;
+        qsort(shares, n, sizeof(shares[0]), compare_u64);
+        for (size_t i = 0, j; i < n; i = j) {
+                for (j = i; j < n && shares[j] == shares[i]; j++)
+                        ;
+                if (j - i > best_n) {
+                        best_n = j - i;
+                        best = shares[i];
+                }
+        }
+        for (struct connection *c = s->connections; c; c = c->next)
+                if (c->waiting && !c->busy && (any_uid || c->cred.uid == uid) && c->waiting_share == best &&
+                    (!victim || c->waiting_since < victim->waiting_since))
+                        victim = c;
+        if (!victim)
+                return false;
+        if (log_ratelimit_test(&s->evict_log, s->manager->event, REFUSE_LOG_INTERVAL_USEC, &suppressed))
+                log_notice("Connection limit reached: closing the unanswered login of uid %u (pid %d), one of %zu "
+                           "waiting alike, to let a new one in%s.",
+                           (unsigned) victim->cred.uid, (int) victim->cred.pid, best_n,
+                           suppressed > 0 ? " (and others since the last message)" : "");
+        connection_close(victim);
+        return true;
 }
 
 static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
@@ -721,13 +797,14 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 socklen_t sl = sizeof(cred);
                 if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0)
                         continue;
-                if (s->n_connections >= m->config.max_connections) {
+                if (s->n_connections >= m->config.max_connections && !evict_waiting(s, 0, true)) {
                         refuse_connection(s, cfd, &cred, "MaxConnections", m->config.max_connections);
                         continue;
                 }
                 /* The admin socket is for root and AdminGroup=, and must work while a user is at the cap. */
                 unsigned per_user = m->config.max_connections_per_user;
-                if (!l->admin && per_user > 0 && uid_table_get(&s->uids, cred.uid) >= per_user) {
+                if (!l->admin && per_user > 0 && uid_table_get(&s->uids, cred.uid) >= per_user &&
+                    !evict_waiting(s, cred.uid, false)) {
                         refuse_connection(s, cfd, &cred, "MaxConnectionsPerUser", per_user);
                         continue;
                 }
@@ -736,6 +813,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 if (!c)
                         continue;
                 c->cred = cred;
+                c->id = ++s->next_id;
                 c->server = s;
                 c->admin = l->admin;
                 c->refs = 1;
