@@ -124,20 +124,17 @@ if [ ! -f "$out/main/Makefile" ]; then
 else
         STITCH_TEST_DEB=1 STITCH_TEST_DEB_CHECK=1 make -C "$out/main" -j"$jobs" check \
                 TESTS="tests/integration/test-deb.sh tests/security/test-quickstart-survives.sh" >"$out/deb.log" 2>&1
-        if grep -q '^PASS: tests/integration/test-deb.sh' "$out/deb.log"; then
-                echo "PASS: Debian packages: build (with tests), lintian, install, login, purge"; passed=$((passed + 1))
-        else
-                echo "FAIL: Debian packages (tests/integration/test-deb.sh)"
-                tail -n 60 "$out/main/tests/integration/test-deb.log" 2>/dev/null || tail -n 40 "$out/deb.log"
-                failed=$((failed + 1))
-        fi
-        if grep -q '^PASS: tests/security/test-quickstart-survives.sh' "$out/deb.log"; then
-                echo "PASS: the quick start survives the tests that install"; passed=$((passed + 1))
-        else
-                echo "FAIL: the quick start after the tests that install (tests/security/test-quickstart-survives.sh)"
-                tail -n 60 "$out/main/tests/security/test-quickstart-survives.log" 2>/dev/null || tail -n 40 "$out/deb.log"
-                failed=$((failed + 1))
-        fi
+        for t in "tests/integration/test-deb.sh|Debian packages: build (with tests), lintian, install, login, purge" \
+                 "tests/security/test-quickstart-survives.sh|the quick start survives the tests that install"; do
+                name=${t%%|*} what=${t#*|}
+                if grep -q "^PASS: $name" "$out/deb.log"; then
+                        echo "PASS: $what"; passed=$((passed + 1))
+                else
+                        echo "FAIL: $what ($name)"
+                        tail -n 60 "$out/main/${name%.sh}.log" 2>/dev/null || tail -n 40 "$out/deb.log"
+                        failed=$((failed + 1))
+                fi
+        done
 fi
 echo "# deb: $(( $(date +%s) - deb_start )) s"
 

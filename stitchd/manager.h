@@ -60,11 +60,6 @@ struct stitch_manager {
         uint64_t users_generation;
 };
 
-/* Any thread: a stored user changed (Token.Verify's cache of users goes). */
-static inline void stitch_manager_users_changed(struct stitch_manager *m) {
-        stitch_events_users_changed(&m->events);
-}
-
 int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret);
 /* Stops the workers and the refresher: after it, nothing calls into a front
  * end any more, which may then be freed. stitch_manager_free() does it too. */

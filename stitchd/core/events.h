@@ -55,4 +55,5 @@ void stitch_events_unsubscribe(struct stitch_events *ev, stitch_event_handler ha
 void stitch_events_emit(const struct stitch_events *ev, const struct stitch_event *e);
 void stitch_events_session_ended(const struct stitch_events *ev, const char *session_id, int64_t until,
                                  enum stitch_end_reason reason);
+/* A stored user changed (caches of users, such as Token.Verify's, go). */
 void stitch_events_users_changed(const struct stitch_events *ev);

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/events.h"
 #include "core/link.h"
 #include "core/util.h"
 #include "log.h"
@@ -125,7 +126,7 @@ static int merge(struct stitch_manager *m, struct stitch_user *target, const str
                                     STITCH_MAX_USER_APIKEYS);
         if (r < 0)
                 return r;
-        stitch_manager_users_changed(m);
+        stitch_events_users_changed(&m->events);
         log_info("Linked the identities of user %s onto user %s (the empty account is gone).", from->id, target->id);
         ret->outcome = STITCH_LINK_LINKED;
         return m->store_ops->user_find(m->store, STITCH_USER_BY_ID, target->id, &ret->user);
@@ -204,7 +205,7 @@ int stitch_identity_unlink(struct stitch_manager *m, const char *user_id, const 
         r = m->store_ops->identity_remove(m->store, &updated, identity_id, userpass);
         if (r < 0)
                 return r;
-        stitch_manager_users_changed(m);
+        stitch_events_users_changed(&m->events);
         log_info("Unlinked identity %s (%s) from user %s.", identity_id, ident->provider_type, user_id);
         return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "core/events.h"
 #include "core/sessions.h"
 #include "core/util.h"
 #include "wire.h"
@@ -120,7 +121,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         r = m->store_ops->session_create(m->store, &s);
         if (r < 0)
                 return r;
-        stitch_manager_users_changed(m); /* session_create recorded the login time */
+        stitch_events_users_changed(&m->events); /* session_create recorded the login time */
 
         *ret = (struct stitch_login_tokens) {
                 .access_token = TAKE_PTR(access),

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "core/end-reason.h"
+#include "core/events.h"
 #include "core/sessions.h"
 #include "core/users.h"
 #include "core/util.h"
@@ -46,7 +47,7 @@ static int change(struct stitch_manager *m, const char *user_id, enum stitch_end
 
         stitch_sessions_end_user_in_memory(m, user_id, reason);
         r = stitch_sessions_end_in_store(m, reason, end_sessions_and, &c, ret_revoked);
-        stitch_manager_users_changed(m); /* also on failure: the memory side is already ahead */
+        stitch_events_users_changed(&m->events); /* also on failure: the memory side is already ahead */
         return r < 0 ? r : 0;
 }
 
@@ -56,7 +57,7 @@ int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool
 
         /* Enabling ends nothing. */
         int r = m->store_ops->user_set_disabled(m->store, user_id, false);
-        stitch_manager_users_changed(m);
+        stitch_events_users_changed(&m->events);
         if (r < 0)
                 return r;
         return stitch_sessions_ended_none(ret_revoked);
@@ -119,7 +120,7 @@ int stitch_users_delete_idle(struct stitch_manager *m, int64_t now, size_t *ret_
                 }
         }
         if (total > 0)
-                stitch_manager_users_changed(m);
+                stitch_events_users_changed(&m->events);
         *ret_n = total;
         return r;
 }

@@ -1561,14 +1561,24 @@ static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *
         return tx_end(c, r);
 }
 
-/* Runs a prepared statement with one or two text parameters. */
-static int exec_ids(struct conn *c, int which, const char *a, const char *b, const char *what, int *ret_changes) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = conn_stmt(c, which, &st);
+/* Prepares statement which with one or two text parameters (?1 = a, ?2 = b). */
+static int stmt_ids(struct conn *c, enum stmt_id which, const char *a, const char *b, const char *what,
+                    sqlite3_stmt **ret) {
+        int r = conn_stmt(c, which, ret);
         if (r < 0)
                 return r;
-        if (bind_text(st, 1, a) || (b && bind_text(st, 2, b)))
+        if (bind_text(*ret, 1, a) || (b && bind_text(*ret, 2, b)))
                 return bind_failed(c, what);
+        return 0;
+}
+
+/* Runs a prepared statement with one or two text parameters. */
+static int exec_ids(struct conn *c, enum stmt_id which, const char *a, const char *b, const char *what,
+                    int *ret_changes) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = stmt_ids(c, which, a, b, what, &st);
+        if (r < 0)
+                return r;
         int changes = 0;
         r = exec_stmt(c, st, what, &changes);
         if (r >= 0 && ret_changes)
@@ -1592,11 +1602,9 @@ static int user_update_tx(struct conn *c, const struct stitch_user *u) {
 static int query_ids(struct conn *c, enum stmt_id which, const char *a, const char *b, const char *what,
                      int64_t *ret_value) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = conn_stmt(c, which, &st);
+        int r = stmt_ids(c, which, a, b, what, &st);
         if (r < 0)
                 return r;
-        if (bind_text(st, 1, a) || (b && bind_text(st, 2, b)))
-                return bind_failed(c, what);
         r = step(c, st, what);
         if (r > 0 && ret_value)
                 *ret_value = sqlite3_column_int64(st, 0);
