@@ -289,6 +289,9 @@ mkbody 65536 "$T/64k.json"; mkbody 65537 "$T/64k1.json"; mkbody 1048576 "$T/1m.j
 req POST "$L" --data-binary @"$T/64k.json"; expect_error "a 65536-byte body" 401 InvalidPassword
 req POST "$L" --data-binary @"$T/64k1.json"; expect_error "a 65537-byte body" 413 BadRequest
 req POST "$L" --data-binary @"$T/1m.json"; expect_error "a 1 MiB body" 413 BadRequest
+# A huge announced body is refused before it is sent (not read through).
+req POST "$L" --max-time 10 -H 'Expect: 100-continue' -H 'Content-Length: 1000000000' --data-binary @"$T/64k1.json"
+expect_error "an announced 1 GB body" 413 BadRequest
 req POST "$L" -H 'Transfer-Encoding: chunked' --data-binary @"$T/64k1.json"; expect_error "a chunked 65537-byte body" 413 BadRequest
 req POST "$BASE/auth/api_keys" -H "$(bearer "$RT_A")" --data-binary @"$T/1m.json"; expect_error "1 MiB to api_keys" 413 BadRequest
 end

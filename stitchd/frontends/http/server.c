@@ -31,6 +31,9 @@
 
 #define HTTP_MEMORY_LIMIT (32 * 1024) /* per connection: headers and buffers */
 #define HTTP_TLS_FILE_MAX (256 * 1024)
+/* An oversized body up to this size is read and dropped before the 413, so
+ * the client gets the answer rather than a reset (bounded by Timeout=). */
+#define HTTP_DRAIN_MAX (4 * 1024 * 1024)
 
 enum exchange_state {
         EXCHANGE_RECEIVING,
@@ -48,6 +51,7 @@ struct exchange {
         char *buf;             /* the body as received */
         size_t len, max;
         bool too_large;
+        bool refuse_unread;    /* too large to read through: answered before the body */
         bool preflight;
         char *origin;          /* Origin:, if allowed */
         char allow[64];        /* 405: Allow */
@@ -506,6 +510,12 @@ static void start_request(struct stitch_http *h, struct exchange *x, const char 
                 unsigned long long n = strtoull(cl, &e, 10);
                 if (errno != 0 || e == cl || n > x->max)
                         x->too_large = true;
+                /* A reply sent over a body still coming makes the close a
+                 * reset, and the client sees that instead of the 413: a body
+                 * of moderate size is read through (and dropped), as servers
+                 * linger before closing; only a huge one is refused unread. */
+                if (x->too_large && (errno != 0 || e == cl || n > HTTP_DRAIN_MAX))
+                        x->refuse_unread = true;
         }
 }
 
@@ -531,9 +541,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 x->tracked = ci ? ci->socket_context : NULL;
                 *con_cls = x;
                 start_request(h, x, url);
-                /* Refuse an announced oversized body before reading it (the
+                /* Refuse a huge announced body before reading it (the
                  * connection closes after the reply). */
-                if (x->too_large) {
+                if (x->refuse_unread) {
                         http_connections_request_received(h->connections, x->tracked);
                         http_reply_error(&x->r, 413, "BadRequest", "request body too large");
                         return send_reply(h, x);
