@@ -134,7 +134,9 @@ echo started >> "$1"
 while :; do sleep 0.1; done
 S
 touch "$T/signals"; chmod 0666 "$T/signals"; chmod 0644 "$T/leader.sh"
-stitch_spawn_as "$U" bash "$T/leader.sh" "$T/signals"; LP=$STITCH_AS_PID; LOGINS+=("$LP")
+# (default dispositions: a shell cannot trap a signal ignored at its start,
+# as SIGHUP is under nohup)
+stitch_spawn_as "$U" env --default-signal=HUP,TERM bash "$T/leader.sh" "$T/signals"; LP=$STITCH_AS_PID; LOGINS+=("$LP")
 for i in $(seq 1 100); do grep -q started "$T/signals" 2>/dev/null && break; sleep 0.02; done
 L=$(login); SID=$(jq -r .parameters.session_id <<<"$L"); open_session "$L" "$LP" || fail "open (terminate)"
 sctl session revoke "$SID" >/dev/null || fail "revoke"
