@@ -5,28 +5,32 @@
 
 #include <openssl/crypto.h>
 
+#include "core/revocations.h"
 #include "core/access.h"
 #include "core/sessions.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "core/sha256.h"
+#include "validate.h"
 #include "fnv.h"
 #include "log.h"
 
 /* A refresh token that was already rotated away: someone kept a copy.
  * Treat it as theft and end the whole session. */
-static void refresh_token_reused(struct stitch_manager *m, const uint8_t hash[STITCH_HASH_LEN]) {
+static void refresh_token_reused(struct stitch_core *core, const uint8_t hash[STITCH_HASH_LEN]) {
         struct stitch_session *s = NULL;
 
-        if (m->store_ops->session_find_by_retired_refresh_hash(m->store, hash, &s) < 0)
+        if (core->store_ops->session_find_by_retired_refresh_hash(core->store, hash, &s) < 0)
                 return;
         if (!s->revoked) {
                 log_warning("Reuse of a rotated refresh token for session %s of user %s: revoking the session.",
                             s->id, s->user_id);
-                (void) stitch_session_end(m, s, STITCH_END_REUSE);
+                (void) stitch_session_end(core, s, STITCH_END_REUSE);
         }
         stitch_session_free(s);
 }
 
-int stitch_session_by_refresh(struct stitch_manager *m, const char *refresh_token, struct stitch_session **ret,
+int stitch_session_by_refresh(struct stitch_core *core, const char *refresh_token, struct stitch_session **ret,
                               const char **ret_why) {
         uint8_t hash[STITCH_HASH_LEN];
         struct stitch_session *s = NULL;
@@ -38,15 +42,15 @@ int stitch_session_by_refresh(struct stitch_manager *m, const char *refresh_toke
         int r = stitch_sha256(refresh_token, strlen(refresh_token), hash);
         if (r < 0)
                 return r;
-        r = m->store_ops->session_find_by_refresh_hash(m->store, hash, &s);
+        r = core->store_ops->session_find_by_refresh_hash(core->store, hash, &s);
         if (r == -ENOENT) {
-                refresh_token_reused(m, hash);
+                refresh_token_reused(core, hash);
                 *ret_why = "invalid refresh token";
                 return -EACCES;
         }
         if (r < 0)
                 return r;
-        if (s->revoked || s->refresh_expires <= stitch_now() || stitch_revocations_contains(m->revocations, s->id)) {
+        if (s->revoked || s->refresh_expires <= stitch_now() || stitch_revocations_contains(core->revocations, s->id)) {
                 stitch_session_free(s);
                 *ret_why = "session has ended";
                 return -EACCES;
@@ -55,12 +59,12 @@ int stitch_session_by_refresh(struct stitch_manager *m, const char *refresh_toke
         return 0;
 }
 
-int stitch_session_user(struct stitch_manager *m, const struct stitch_session *s, struct stitch_user **ret,
+int stitch_session_user(struct stitch_core *core, const struct stitch_session *s, struct stitch_user **ret,
                         const char **ret_why) {
         struct stitch_user *u = NULL;
-        int r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        int r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, s->user_id, &u);
         if (r == -ENOENT || (r >= 0 && u->disabled)) {
-                (void) stitch_session_end(m, s, r == -ENOENT ? STITCH_END_DELETE : STITCH_END_DISABLE);
+                (void) stitch_session_end(core, s, r == -ENOENT ? STITCH_END_DELETE : STITCH_END_DISABLE);
                 stitch_user_free(u);
                 *ret_why = "user disabled or deleted";
                 return -EACCES;
@@ -79,7 +83,7 @@ void stitch_refreshed_done(struct stitch_refreshed *r) {
         *r = (struct stitch_refreshed) {0};
 }
 
-int stitch_session_refresh(struct stitch_manager *m, const char *refresh_token, struct stitch_refreshed *ret,
+int stitch_session_refresh(struct stitch_core *core, const char *refresh_token, struct stitch_refreshed *ret,
                            const char **ret_why) {
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
@@ -88,16 +92,16 @@ int stitch_session_refresh(struct stitch_manager *m, const char *refresh_token, 
         int64_t expires, now = stitch_now();
         int r;
 
-        r = stitch_session_by_refresh(m, refresh_token, &s, ret_why);
+        r = stitch_session_by_refresh(core, refresh_token, &s, ret_why);
         if (r < 0)
                 return r;
-        r = stitch_session_user(m, s, &u, ret_why);
+        r = stitch_session_user(core, s, &u, ret_why);
         if (r < 0)
                 return r;
-        r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
+        r = stitch_access_token_issue(core, u, s->id, s->device_id, now, &token, &expires);
         if (r < 0)
                 return r;
-        if (m->config.rotate_refresh_tokens) {
+        if (core->config.rotate_refresh_tokens) {
                 r = stitch_secret_new(STITCH_REFRESH_PREFIX, &new_refresh);
                 if (r < 0)
                         return r;
@@ -110,9 +114,9 @@ int stitch_session_refresh(struct stitch_manager *m, const char *refresh_token, 
                  * looked up: of concurrent refreshes with one token, one
                  * wins, and for the others the token has been rotated away
                  * meanwhile, which is reuse as if they had come after it. */
-                r = m->store_ops->session_refreshed(m->store, s->id, expires, now, s->refresh_hash, new_hash);
+                r = core->store_ops->session_refreshed(core->store, s->id, expires, now, s->refresh_hash, new_hash);
                 if (r == -ESTALE) {
-                        refresh_token_reused(m, s->refresh_hash);
+                        refresh_token_reused(core, s->refresh_hash);
                         *ret_why = "invalid refresh token";
                         return -EACCES;
                 }
@@ -132,12 +136,12 @@ int stitch_session_refresh(struct stitch_manager *m, const char *refresh_token, 
         return 0;
 }
 
-int stitch_session_logout(struct stitch_manager *m, const char *refresh_token, const char **ret_why) {
+int stitch_session_logout(struct stitch_core *core, const char *refresh_token, const char **ret_why) {
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
-        int r = stitch_session_by_refresh(m, refresh_token, &s, ret_why);
+        int r = stitch_session_by_refresh(core, refresh_token, &s, ret_why);
         if (r < 0)
                 return r;
-        return stitch_session_end(m, s, STITCH_END_LOGOUT);
+        return stitch_session_end(core, s, STITCH_END_LOGOUT);
 }
 
 /* Checked tokens. An access token is presented again and again during its
@@ -207,11 +211,11 @@ static void checked_store(uint64_t keys_generation, const char *token, size_t le
         pthread_mutex_unlock(&checked_lock);
 }
 
-int stitch_access_check(struct stitch_manager *m, const char *access_token, int64_t now, struct stitch_claims *ret,
+int stitch_access_check(struct stitch_core *core, const char *access_token, int64_t now, struct stitch_claims *ret,
                         const char **ret_why) {
         struct stitch_claims claims = {0};
         size_t len = strlen(access_token);
-        uint64_t keys_generation = stitch_keyring_generation(m->keyring);
+        uint64_t keys_generation = stitch_keyring_generation(core->keyring);
         if (len > 0 && len <= STITCH_JWT_MAX_LEN && checked_find(keys_generation, access_token, len, &claims) > 0) {
                 /* The time window, as stitch_jwt_verify checks it. */
                 const char *why = claims.exp <= now                                           ? "token expired"
@@ -224,7 +228,7 @@ int stitch_access_check(struct stitch_manager *m, const char *access_token, int6
                 }
                 goto checked;
         }
-        int r = stitch_jwt_verify(m->keyring, access_token, now, &claims);
+        int r = stitch_jwt_verify(core->keyring, access_token, now, &claims);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -240,13 +244,13 @@ int stitch_access_check(struct stitch_manager *m, const char *access_token, int6
 checked:;
         /* Tokens never outlive the configured lifetime: the revocation set
          * is rebuilt on that assumption. */
-        int64_t lifetime = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        int64_t lifetime = (int64_t) (core->config.access_token_lifetime_usec / USEC_PER_SEC);
         if (claims.exp - claims.iat > lifetime + STITCH_JWT_LEEWAY_SEC) {
                 stitch_claims_done(&claims);
                 *ret_why = "token lifetime exceeds AccessTokenLifetime";
                 return -EACCES;
         }
-        if (stitch_revocations_contains(m->revocations, claims.sid)) {
+        if (stitch_revocations_contains(core->revocations, claims.sid)) {
                 stitch_claims_done(&claims);
                 *ret_why = "session revoked";
                 return -EACCES;

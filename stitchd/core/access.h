@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "manager.h"
+#include "core/core.h"
 #include "store/store.h"
 #include "core/tokens.h"
 
@@ -18,12 +18,12 @@
  * store failed. On success *ret is the live session (not revoked, not
  * expired, not in the revocation set). A rotated-away refresh token is
  * reuse: its session ends. */
-int stitch_session_by_refresh(struct stitch_manager *m, const char *refresh_token, struct stitch_session **ret,
+int stitch_session_by_refresh(struct stitch_core *core, const char *refresh_token, struct stitch_session **ret,
                               const char **ret_why);
 
 /* The live session's user, if it may still act: -EACCES when deleted or
  * disabled (the session ends then). */
-int stitch_session_user(struct stitch_manager *m, const struct stitch_session *s, struct stitch_user **ret,
+int stitch_session_user(struct stitch_core *core, const struct stitch_session *s, struct stitch_user **ret,
                         const char **ret_why);
 
 struct stitch_refreshed {
@@ -36,17 +36,17 @@ void stitch_refreshed_done(struct stitch_refreshed *r);
 
 /* A new access token for the refresh token's session (and a new refresh
  * token with RotateRefreshTokens=yes). Same errors. */
-int stitch_session_refresh(struct stitch_manager *m, const char *refresh_token, struct stitch_refreshed *ret,
+int stitch_session_refresh(struct stitch_core *core, const char *refresh_token, struct stitch_refreshed *ret,
                            const char **ret_why);
 
 /* Ends the refresh token's session (logout). Same errors. */
-int stitch_session_logout(struct stitch_manager *m, const char *refresh_token, const char **ret_why);
+int stitch_session_logout(struct stitch_core *core, const char *refresh_token, const char **ret_why);
 
 /* Checks an access token: signature, time, lifetime against
  * AccessTokenLifetime, and the revocation set. Does not look at the user.
  * -EACCES with *ret_why, or -ENOMEM. *ret filled on success
  * (stitch_claims_done). Any thread. */
-int stitch_access_check(struct stitch_manager *m, const char *access_token, int64_t now, struct stitch_claims *ret,
+int stitch_access_check(struct stitch_core *core, const char *access_token, int64_t now, struct stitch_claims *ret,
                         const char **ret_why);
 /* Forgets the tokens checked so far (wiped); at exit. */
 void stitch_access_cache_clear(void);

@@ -4,11 +4,14 @@
 #include "core/apikeys.h"
 #include "core/end-reason.h"
 #include "core/sessions.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "core/sha256.h"
+#include "validate.h"
 #include "log.h"
 #include "providers/provider.h"
 
-int stitch_apikey_issue(struct stitch_manager *m, const char *user_id, const char *name,
+int stitch_apikey_issue(struct stitch_core *core, const char *user_id, const char *name,
                         char ret_id[STITCH_ID_LEN + 1], char **ret_key) {
         _cleanup_erase_ char *key = NULL;
         struct stitch_apikey k = {0};
@@ -28,7 +31,7 @@ int stitch_apikey_issue(struct stitch_manager *m, const char *user_id, const cha
                 return r;
         k.name = (char *) name;
         k.creation_date = stitch_now();
-        r = m->store_ops->apikey_create(m->store, &k);
+        r = core->store_ops->apikey_create(core->store, &k);
         if (r < 0)
                 return r;
         log_info("API key %s (%s) created for user %s.", k.id, name, k.user_id);
@@ -57,14 +60,14 @@ struct key_change {
 };
 
 /* Inside a transaction: the key's sessions end, then the key changes. */
-static int end_sessions_and(struct stitch_manager *m, const void *userdata, char ***ret_revoked) {
+static int end_sessions_and(struct stitch_core *core, const void *userdata, char ***ret_revoked) {
         const struct key_change *c = userdata;
-        int r = m->store_ops->session_revoke_apikey(m->store, c->key_id, stitch_provider_apikey.name, stitch_now(),
+        int r = core->store_ops->session_revoke_apikey(core->store, c->key_id, stitch_provider_apikey.name, stitch_now(),
                                                     stitch_end_reason_to_string(STITCH_END_APIKEY), ret_revoked);
         if (r < 0)
                 return r;
-        r = c->delete ? m->store_ops->apikey_delete(m->store, c->key_id)
-                      : m->store_ops->apikey_set_disabled(m->store, c->key_id, true);
+        r = c->delete ? core->store_ops->apikey_delete(core->store, c->key_id)
+                      : core->store_ops->apikey_set_disabled(core->store, c->key_id, true);
         if (r < 0) {
                 *ret_revoked = stitch_strv_free(*ret_revoked);
                 return r;
@@ -75,16 +78,16 @@ static int end_sessions_and(struct stitch_manager *m, const void *userdata, char
 /* As a disabled or deleted user's (core/users.c): memory first, so that no
  * token of those sessions verifies while the store catches up, then the
  * sessions and the key in one transaction. */
-static int change(struct stitch_manager *m, const char *key_id, bool delete, char ***ret_revoked) {
+static int change(struct stitch_core *core, const char *key_id, bool delete, char ***ret_revoked) {
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
         int r;
 
-        r = m->store_ops->apikey_get(m->store, key_id, &k);
+        r = core->store_ops->apikey_get(core->store, key_id, &k);
         if (r < 0)
                 return r;
         const struct key_change c = {.key_id = k->id, .delete = delete};
-        stitch_sessions_end_apikey_in_memory(m, k->user_id, k->id, stitch_provider_apikey.name, STITCH_END_APIKEY);
-        r = stitch_sessions_end_in_store(m, STITCH_END_APIKEY, end_sessions_and, &c, ret_revoked);
+        stitch_sessions_end_apikey_in_memory(core, k->user_id, k->id, stitch_provider_apikey.name, STITCH_END_APIKEY);
+        r = stitch_sessions_end_in_store(core, STITCH_END_APIKEY, end_sessions_and, &c, ret_revoked);
         if (r < 0)
                 return r;
         log_info("API key %s of user %s %s; %d session%s it opened ended.", k->id, k->user_id,
@@ -92,17 +95,17 @@ static int change(struct stitch_manager *m, const char *key_id, bool delete, cha
         return 0;
 }
 
-int stitch_apikey_set_disabled(struct stitch_manager *m, const char *key_id, bool disabled, char ***ret_revoked) {
+int stitch_apikey_set_disabled(struct stitch_core *core, const char *key_id, bool disabled, char ***ret_revoked) {
         if (disabled)
-                return change(m, key_id, false, ret_revoked);
+                return change(core, key_id, false, ret_revoked);
 
         /* Enabling ends nothing. */
-        int r = m->store_ops->apikey_set_disabled(m->store, key_id, false);
+        int r = core->store_ops->apikey_set_disabled(core->store, key_id, false);
         if (r < 0)
                 return r;
         return stitch_sessions_ended_none(ret_revoked);
 }
 
-int stitch_apikey_delete(struct stitch_manager *m, const char *key_id, char ***ret_revoked) {
-        return change(m, key_id, true, ret_revoked);
+int stitch_apikey_delete(struct stitch_core *core, const char *key_id, char ***ret_revoked) {
+        return change(core, key_id, true, ret_revoked);
 }

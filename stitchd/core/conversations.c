@@ -9,7 +9,8 @@
 #include "core/conversations.h"
 #include "macro.h"
 #include "siphash.h"
-#include "core/util.h"
+#include "core/ids.h"
+#include "validate.h"
 
 struct stitch_conversations {
         pthread_mutex_t lock;

@@ -8,7 +8,10 @@
 #include <time.h>
 
 #include "core/groupcache.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/unix-users.h"
+#include "macro.h"
+#include "validate.h"
 
 struct answer {
         bool used;

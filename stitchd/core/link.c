@@ -8,7 +8,7 @@
 
 #include "core/events.h"
 #include "core/link.h"
-#include "core/util.h"
+#include "validate.h"
 #include "log.h"
 
 void stitch_link_result_done(struct stitch_link_result *r) {
@@ -55,16 +55,16 @@ static int keys_refused(struct stitch_link_result *ret, enum stitch_link_outcome
  * nothing (never one dropped for its name, never past the limit). Here
  * for a message that names the clash; the merge checks again in its
  * transaction. 1 and ret filled if they do not fit. */
-static int keys_misfit(struct stitch_manager *m, const struct stitch_user *target, const struct stitch_user *from,
+static int keys_misfit(struct stitch_core *core, const struct stitch_user *target, const struct stitch_user *from,
                        struct stitch_link_result *ret) {
         struct stitch_apikey **mine = NULL, **theirs = NULL;
         size_t n_mine = 0, n_theirs = 0;
         int r;
 
-        r = m->store_ops->apikey_list(m->store, from->id, &theirs, &n_theirs);
+        r = core->store_ops->apikey_list(core->store, from->id, &theirs, &n_theirs);
         if (r < 0 || n_theirs == 0)
                 return r;
-        r = m->store_ops->apikey_list(m->store, target->id, &mine, &n_mine);
+        r = core->store_ops->apikey_list(core->store, target->id, &mine, &n_mine);
         if (r < 0)
                 goto done;
         for (size_t i = 0; i < n_theirs && r == 0; i++)
@@ -83,7 +83,7 @@ done:
         return r;
 }
 
-static int merge(struct stitch_manager *m, struct stitch_user *target, const struct stitch_user *from,
+static int merge(struct stitch_core *core, struct stitch_user *target, const struct stitch_user *from,
                  struct stitch_link_result *ret) {
         int r;
 
@@ -104,10 +104,10 @@ static int merge(struct stitch_manager *m, struct stitch_user *target, const str
                 return -ENOMEM;
         into.data_json = data;
 
-        r = keys_misfit(m, target, from, ret);
+        r = keys_misfit(core, target, from, ret);
         if (r != 0)
                 return r < 0 ? r : 0;
-        r = m->store_ops->user_merge(m->store, from->id, &into);
+        r = core->store_ops->user_merge(core->store, from->id, &into);
         if (r == -ENOENT || r == -ENOTEMPTY) {
                 /* Raced with a delete, a disable or a first login (the merge
                  * checks in its own transaction): the account is not an
@@ -126,13 +126,13 @@ static int merge(struct stitch_manager *m, struct stitch_user *target, const str
                                     STITCH_MAX_USER_APIKEYS);
         if (r < 0)
                 return r;
-        stitch_events_users_changed(&m->events);
+        stitch_events_users_changed(&core->events);
         log_info("Linked the identities of user %s onto user %s (the empty account is gone).", from->id, target->id);
         ret->outcome = STITCH_LINK_LINKED;
-        return m->store_ops->user_find(m->store, STITCH_USER_BY_ID, target->id, &ret->user);
+        return core->store_ops->user_find(core->store, STITCH_USER_BY_ID, target->id, &ret->user);
 }
 
-int stitch_link_run(struct stitch_manager *m, const char *user_id, const struct stitch_login_request *req,
+int stitch_link_run(struct stitch_core *core, const char *user_id, const struct stitch_login_request *req,
                     struct stitch_link_result *ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *target = NULL;
         int r;
@@ -143,7 +143,7 @@ int stitch_link_run(struct stitch_manager *m, const char *user_id, const struct 
                 return not_linkable(ret, p->no_credentials ? "linking an anonymous identity is not allowed"
                                                            : "this kind of identity cannot be linked");
 
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, user_id, &target);
+        r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, user_id, &target);
         if (r == -ENOENT || (r >= 0 && target->disabled)) {
                 ret->outcome = STITCH_LINK_NO_USER;
                 return 0;
@@ -154,7 +154,7 @@ int stitch_link_run(struct stitch_manager *m, const char *user_id, const struct 
         struct stitch_login_request identify = *req;
         identify.identify_only = true;
         identify.conversation = NULL;
-        r = stitch_login_run(m, &identify, &ret->login);
+        r = stitch_login_run(core, &identify, &ret->login);
         if (r < 0)
                 return r;
         if (ret->login.outcome != STITCH_LOGIN_IDENTIFIED) {
@@ -175,12 +175,12 @@ int stitch_link_run(struct stitch_manager *m, const char *user_id, const struct 
                 ret->outcome = STITCH_LINK_IN_USE;
                 return 0;
         }
-        return merge(m, target, found, ret);
+        return merge(core, target, found, ret);
 }
 
-int stitch_identity_unlink(struct stitch_manager *m, const char *user_id, const char *identity_id) {
+int stitch_identity_unlink(struct stitch_core *core, const char *user_id, const char *identity_id) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        int r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, user_id, &u);
+        int r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, user_id, &u);
         if (r < 0)
                 return r;
         const struct stitch_identity *ident = NULL;
@@ -202,10 +202,10 @@ int stitch_identity_unlink(struct stitch_manager *m, const char *user_id, const 
         if (!data)
                 return -ENOMEM;
         updated.data_json = data;
-        r = m->store_ops->identity_remove(m->store, &updated, identity_id, userpass);
+        r = core->store_ops->identity_remove(core->store, &updated, identity_id, userpass);
         if (r < 0)
                 return r;
-        stitch_events_users_changed(&m->events);
+        stitch_events_users_changed(&core->events);
         log_info("Unlinked identity %s (%s) from user %s.", identity_id, ident->provider_type, user_id);
         return 0;
 }

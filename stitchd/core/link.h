@@ -43,9 +43,9 @@ void stitch_link_result_done(struct stitch_link_result *r);
 /* Runs req (its credentials, identify_only set here) and links what it
  * names onto user_id. Always fills *ret; returns 0 or -errno when the store
  * failed (ret->outcome then is meaningless). Worker thread (it may hash). */
-int stitch_link_run(struct stitch_manager *m, const char *user_id, const struct stitch_login_request *req,
+int stitch_link_run(struct stitch_core *core, const char *user_id, const struct stitch_login_request *req,
                     struct stitch_link_result *ret);
 
 /* Removes identity_id from the user: -ENOENT not theirs, -EPERM the last
  * one. A local-userpass identity takes the email and password with it. */
-int stitch_identity_unlink(struct stitch_manager *m, const char *user_id, const char *identity_id);
+int stitch_identity_unlink(struct stitch_core *core, const char *user_id, const char *identity_id);

@@ -4,10 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ratelimit.h"
+#include "core/callerlimit.h"
 #include "log.h"
 #include "core/address.h"
 #include "core/login.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/unix-users.h"
+#include "validate.h"
 
 bool stitch_caller_may_act_for(uid_t caller, const char *unix_name) {
         uid_t uid;
@@ -48,8 +52,8 @@ static int fail_attempts(struct stitch_login_result *ret, uint64_t retry_after) 
 /* An app login's client address as a key of the address limiter: its
  * prefix, keyed SipHash (core/address.h); never 0, which the limiter would
  * not limit. */
-static uid_t address_limit_key(const struct stitch_manager *m, const char *address) {
-        return (uid_t) stitch_address_limit_id(&m->config, address);
+static uid_t address_limit_key(const struct stitch_core *core, const char *address) {
+        return (uid_t) stitch_address_limit_id(&core->config, address);
 }
 
 static void drop_state(const struct stitch_provider *provider, void *state) {
@@ -62,7 +66,7 @@ static char *strdup_or_empty(const char *s) {
 }
 
 /* Keeps what a provider asked for until the person answers. */
-static int keep_conversation(struct stitch_manager *m, const struct stitch_login *l,
+static int keep_conversation(struct stitch_core *core, const struct stitch_login *l,
                              const struct stitch_provider *provider, struct stitch_provider_result *pr,
                              struct stitch_login_result *ret) {
         _cleanup_(stitch_conversation_freep) struct stitch_conversation *c = calloc(1, sizeof(*c));
@@ -89,9 +93,9 @@ static int keep_conversation(struct stitch_manager *m, const struct stitch_login
         uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
         c->expires_usec = now + STITCH_CONVERSATION_TIMEOUT_USEC;
         c->owner = l->owner;
-        c->share = stitch_conversations_share(m->conversations, l->cred.uid, l->service, l->ruser, l->rhost);
+        c->share = stitch_conversations_share(core->conversations, l->cred.uid, l->service, l->ruser, l->rhost);
 
-        r = stitch_conversations_put(m->conversations, c, now);
+        r = stitch_conversations_put(core->conversations, c, now);
         if (r < 0)
                 return fail_errno(ret, r, "keeping the login");
         if (r > 0)
@@ -123,7 +127,7 @@ static bool answers_were_asked(const struct stitch_conversation *c, const struct
 }
 
 /* The round itself, once the provider and the login are known. */
-static int run_provider(struct stitch_manager *m, const struct stitch_login *l, const struct stitch_provider *chooser,
+static int run_provider(struct stitch_core *core, const struct stitch_login *l, const struct stitch_provider *chooser,
                         struct stitch_credentials *credentials, void *state, const struct stitch_provider *continued,
                         bool identify_only, struct stitch_login_result *ret) {
         const struct stitch_provider *provider = continued ? continued : chooser;
@@ -138,11 +142,11 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 if (r < 0)
                         return fail_errno(ret, r, "choosing a provider");
                 if (r == STITCH_PROVIDER_ASK)
-                        return l->interactive ? keep_conversation(m, l, provider, &pr, ret)
+                        return l->interactive ? keep_conversation(core, l, provider, &pr, ret)
                                               : fail_parameter(ret, pr.ask.prompts[0].id, "a credential is required");
                 provider = chosen;
         }
-        if (!provider->enabled(&m->config)) {
+        if (!provider->enabled(&core->config)) {
                 drop_state(provider, state);
                 return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "provider %s is disabled", provider->name);
         }
@@ -156,26 +160,26 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
         if (attempt) {
                 uint64_t retry_after = 0, now = stitch_now_usec(CLOCK_MONOTONIC);
                 r = 0;
-                if (!l->app && stitch_callerlimit_check(m->callerlimit, l->cred.uid, now, &retry_after) == -EBUSY) {
+                if (!l->app && stitch_callerlimit_check(core->callerlimit, l->cred.uid, now, &retry_after) == -EBUSY) {
                         log_notice("Login for %s via %s refused: uid %u logged in too often (CallerLoginsPerMinute=%u).",
-                                   l->user, l->service, (unsigned) l->cred.uid, m->config.caller_logins_per_minute);
+                                   l->user, l->service, (unsigned) l->cred.uid, core->config.caller_logins_per_minute);
                         r = -EBUSY;
                 } else if (l->app && provider->no_credentials &&
-                           stitch_callerlimit_check(m->addresslimit, address_limit_key(m, l->rhost), now, &retry_after) == -EBUSY) {
+                           stitch_callerlimit_check(core->addresslimit, address_limit_key(core, l->rhost), now, &retry_after) == -EBUSY) {
                         /* Each anonymous app login makes a user: bounded per client address. */
                         log_notice("Anonymous app login from %s refused: too many this minute (CallerLoginsPerMinute=%u).",
-                                   l->rhost ? l->rhost : "-", m->config.caller_logins_per_minute);
+                                   l->rhost ? l->rhost : "-", core->config.caller_logins_per_minute);
                         r = -EBUSY;
-                } else if ((r = stitch_limit_key_for_login(m, l, limit_key)) < 0) {
+                } else if ((r = stitch_limit_key_for_login(core, l, limit_key)) < 0) {
                         drop_state(provider, state);
                         return fail_errno(ret, r, "user lookup");
                 }
                 if (r >= 0 && l->app) {
-                        stitch_limit_key_for_address(&m->config, l->rhost, address_key);
-                        r = stitch_ratelimit_begin(m->ratelimit, address_key, now, &retry_after);
+                        stitch_limit_key_for_address(&core->config, l->rhost, address_key);
+                        r = stitch_ratelimit_begin(core->ratelimit, address_key, now, &retry_after);
                 }
                 if (r >= 0 && limit_key[0])
-                        r = stitch_ratelimit_begin(m->ratelimit, limit_key, now, &retry_after);
+                        r = stitch_ratelimit_begin(core->ratelimit, limit_key, now, &retry_after);
                 if (r == -EBUSY && retry_after > 0)
                         log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", l->user,
                                    l->service, (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
@@ -186,10 +190,10 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
         }
 
         if (continued && provider->step && state) {
-                r = provider->step(m, l, state, &pr);
+                r = provider->step(core, l, state, &pr);
                 drop_state(provider, state);
         } else
-                r = provider->begin(m, l, &pr);
+                r = provider->begin(core, l, &pr);
         ret->authtok_is_not_password = pr.authtok_is_not_password;
 
         if (r == STITCH_PROVIDER_ASK) {
@@ -201,10 +205,10 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                         snprintf(message, sizeof(message), "%s is required", missing);
                         return fail_parameter(ret, missing, message);
                 }
-                return keep_conversation(m, l, provider, &pr, ret);
+                return keep_conversation(core, l, provider, &pr, ret);
         }
         if (r < 0)
-                __atomic_fetch_add(&m->logins_failed, 1, __ATOMIC_RELAXED);
+                __atomic_fetch_add(&core->logins_failed, 1, __ATOMIC_RELAXED);
         if (r == -EACCES || r == -EINVAL) {
                 log_notice("Login for %s via %s with %s failed (rhost %s).", l->user, l->service, provider->name,
                            l->rhost ? l->rhost : "-");
@@ -220,14 +224,14 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
 
         _cleanup_(stitch_user_freep) struct stitch_user *u = TAKE_PTR(pr.user);
         if (attempt && limit_key[0])
-                stitch_ratelimit_success(m->ratelimit, limit_key);
+                stitch_ratelimit_success(core->ratelimit, limit_key);
         if (attempt && address_key[0])
-                stitch_ratelimit_success(m->ratelimit, address_key);
+                stitch_ratelimit_success(core->ratelimit, address_key);
         if (!l->app)
-                stitch_callerlimit_count(m->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
+                stitch_callerlimit_count(core->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
         else if (provider->no_credentials)
-                stitch_callerlimit_count(m->addresslimit, address_limit_key(m, l->rhost), stitch_now_usec(CLOCK_MONOTONIC));
-        __atomic_fetch_add(&m->logins_succeeded, 1, __ATOMIC_RELAXED);
+                stitch_callerlimit_count(core->addresslimit, address_limit_key(core, l->rhost), stitch_now_usec(CLOCK_MONOTONIC));
+        __atomic_fetch_add(&core->logins_succeeded, 1, __ATOMIC_RELAXED);
         ret->provider = provider;
         if (identify_only) {
                 ret->user = TAKE_PTR(u);
@@ -235,7 +239,7 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
                 return 0;
         }
 
-        r = stitch_session_start(m, u, provider->name, pr.apikey_id, l, &ret->tokens);
+        r = stitch_session_start(core, u, provider->name, pr.apikey_id, l, &ret->tokens);
         if (r < 0)
                 return fail_errno(ret, r, "creating the session");
         log_info("Login of %s (user %s) via %s with %s.", isempty(l->user) ? "an app user" : l->user, u->id, l->service,
@@ -244,13 +248,13 @@ static int run_provider(struct stitch_manager *m, const struct stitch_login *l, 
         return 0;
 }
 
-static int continue_conversation(struct stitch_manager *m, const struct stitch_login_request *req,
+static int continue_conversation(struct stitch_core *core, const struct stitch_login_request *req,
                                  struct stitch_login_result *ret) {
         _cleanup_(stitch_conversation_freep) struct stitch_conversation *c = NULL;
         const char *bad = NULL;
         int r;
 
-        r = stitch_conversations_take(m->conversations, req->conversation, req->login.cred.uid, req->login.owner,
+        r = stitch_conversations_take(core->conversations, req->conversation, req->login.cred.uid, req->login.owner,
                                       stitch_now_usec(CLOCK_MONOTONIC), &c);
         if (r < 0)
                 return fail(ret, STITCH_LOGIN_CONVERSATION_GONE, "unknown or expired login conversation");
@@ -284,16 +288,16 @@ static int continue_conversation(struct stitch_manager *m, const struct stitch_l
                 state = NULL;
         }
         if (c->provider->choose)
-                return run_provider(m, &l, c->provider, &credentials, NULL, NULL, false, ret);
-        return run_provider(m, &l, c->provider, &credentials, state, c->provider, false, ret);
+                return run_provider(core, &l, c->provider, &credentials, NULL, NULL, false, ret);
+        return run_provider(core, &l, c->provider, &credentials, state, c->provider, false, ret);
 }
 
-int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request *req,
+int stitch_login_run(struct stitch_core *core, const struct stitch_login_request *req,
                      struct stitch_login_result *ret) {
         *ret = (struct stitch_login_result) {0};
 
         if (req->conversation)
-                return continue_conversation(m, req, ret);
+                return continue_conversation(core, req, ret);
 
         const struct stitch_login *l = &req->login;
         if (l->app) {
@@ -302,7 +306,7 @@ int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request
                         return fail_parameter(ret, "user", "user must be given");
         } else if (isempty(l->user))
                 return fail_parameter(ret, "user", "user must not be empty");
-        else if (!stitch_service_allowed(m->config.services, l->service))
+        else if (!stitch_service_allowed(core->config.services, l->service))
                 return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "service '%s' may not use stitch", l->service);
         else if (!stitch_caller_may_act_for(l->cred.uid, l->user))
                 return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "uid %u may only log in as its own Unix account",
@@ -318,7 +322,7 @@ int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request
         struct stitch_credentials credentials = *l->credentials;
         struct stitch_login copy = *l;
         copy.credentials = &credentials;
-        return run_provider(m, &copy, provider, &credentials, NULL, NULL, req->identify_only, ret);
+        return run_provider(core, &copy, provider, &credentials, NULL, NULL, req->identify_only, ret);
 }
 
 void stitch_login_result_done(struct stitch_login_result *r) {

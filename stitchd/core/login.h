@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/conversations.h"
-#include "manager.h"
+#include "core/core.h"
 #include "providers/provider.h"
 #include "core/sessions.h"
 
@@ -65,7 +65,7 @@ struct stitch_login_result {
 
 /* Always fills *ret (release it with stitch_login_result_done()); returns
  * 0, or -ENOMEM when not even a failure could be described. */
-int stitch_login_run(struct stitch_manager *m, const struct stitch_login_request *req,
+int stitch_login_run(struct stitch_core *core, const struct stitch_login_request *req,
                      struct stitch_login_result *ret);
 void stitch_login_result_done(struct stitch_login_result *r);
 

@@ -10,7 +10,8 @@
 #include "log.h"
 #include "macro.h"
 #include "core/password.h"
-#include "core/util.h"
+#include "core/ids.h"
+#include "validate.h"
 
 #define SALT_LEN 16
 #define HASH_LEN 32

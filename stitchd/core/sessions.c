@@ -4,10 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/tokens.h"
 #include "log.h"
 #include "core/events.h"
 #include "core/sessions.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "core/sha256.h"
+#include "core/unix-users.h"
+#include "validate.h"
 #include "wire.h"
 
 static char *user_data_json(const struct stitch_user *u) {
@@ -25,7 +30,7 @@ static char *user_data_json(const struct stitch_user *u) {
         return s;
 }
 
-int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user *u, const char *session_id,
+int stitch_access_token_issue(struct stitch_core *core, const struct stitch_user *u, const char *session_id,
                               const char *device_id, int64_t now, char **ret_token, int64_t *ret_expires) {
         struct stitch_claims c = {0};
         int r;
@@ -33,14 +38,14 @@ int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user
         memcpy(c.sub, u->id, sizeof(c.sub));
         memcpy(c.sid, session_id, sizeof(c.sid));
         memcpy(c.device_id, device_id, sizeof(c.device_id));
-        memcpy(c.domain_id, m->domain_id, sizeof(c.domain_id));
+        memcpy(c.domain_id, core->domain_id, sizeof(c.domain_id));
         memcpy(c.typ, "access", sizeof("access"));
         c.iat = c.nbf = now;
-        c.exp = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        c.exp = now + (int64_t) (core->config.access_token_lifetime_usec / USEC_PER_SEC);
         c.user_data_json = user_data_json(u);
         if (!c.user_data_json)
                 return -ENOMEM;
-        r = stitch_jwt_sign(m->keyring, &c, ret_token);
+        r = stitch_jwt_sign(core->keyring, &c, ret_token);
         if (r >= 0)
                 *ret_expires = c.exp;
         free(c.user_data_json);
@@ -50,22 +55,22 @@ int stitch_access_token_issue(struct stitch_manager *m, const struct stitch_user
 /* At most MaxPerUser live sessions per user, whatever made them (PAM, an
  * API key, stitchctl login): before a new one is created the oldest go, so
  * one caller cannot pile up 60-day sessions without bound. */
-static void end_excess_sessions(struct stitch_manager *m, const char *user_id) {
+static void end_excess_sessions(struct stitch_core *core, const char *user_id) {
         struct stitch_session **list = NULL;
         size_t n = 0;
 
-        if (m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n) < 0)
+        if (core->store_ops->session_list(core->store, user_id, false, stitch_now(), &list, &n) < 0)
                 return; /* the login itself will report a broken store */
         /* session_list is ordered by creation_date: the oldest come first. */
-        for (size_t i = 0; n - i >= m->config.max_sessions_per_user && i < n; i++) {
+        for (size_t i = 0; n - i >= core->config.max_sessions_per_user && i < n; i++) {
                 log_notice("User %s has %zu live sessions (MaxPerUser=%u): ending the oldest, %s.", user_id, n - i,
-                           m->config.max_sessions_per_user, list[i]->id);
-                (void) stitch_session_end(m, list[i], STITCH_END_LIMIT);
+                           core->config.max_sessions_per_user, list[i]->id);
+                (void) stitch_session_end(core, list[i], STITCH_END_LIMIT);
         }
         stitch_session_array_free(list, n);
 }
 
-int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, const char *provider_type,
+int stitch_session_start(struct stitch_core *core, const struct stitch_user *u, const char *provider_type,
                          const char *apikey_id, const struct stitch_login *l, struct stitch_login_tokens *ret) {
         struct stitch_session s = {0};
         _cleanup_erase_ char *refresh = NULL;
@@ -75,7 +80,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         uid_t uid;
         int r;
 
-        end_excess_sessions(m, u->id);
+        end_excess_sessions(core, u->id);
 
         r = stitch_session_id_new(s.id);
         if (r < 0)
@@ -104,7 +109,7 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         if (r < 0)
                 return r;
         s.has_binding = true;
-        r = stitch_access_token_issue(m, u, s.id, s.device_id, now, &access, &expires);
+        r = stitch_access_token_issue(core, u, s.id, s.device_id, now, &access, &expires);
         if (r < 0)
                 return r;
 
@@ -114,14 +119,14 @@ int stitch_session_start(struct stitch_manager *m, const struct stitch_user *u, 
         s.tty = (char *) l->tty;
         s.creation_date = s.last_used = now;
         s.created_usec = (int64_t) stitch_now_usec(CLOCK_REALTIME);
-        s.refresh_expires = now + (int64_t) (m->config.refresh_token_lifetime_usec / USEC_PER_SEC);
+        s.refresh_expires = now + (int64_t) (core->config.refresh_token_lifetime_usec / USEC_PER_SEC);
         s.access_expires = expires;
         s.uid = !l->app && stitch_lookup_uid(l->user, &uid) >= 0 ? (int64_t) uid : -1;
 
-        r = m->store_ops->session_create(m->store, &s);
+        r = core->store_ops->session_create(core->store, &s);
         if (r < 0)
                 return r;
-        stitch_events_users_changed(&m->events); /* session_create recorded the login time */
+        stitch_events_users_changed(&core->events); /* session_create recorded the login time */
 
         *ret = (struct stitch_login_tokens) {
                 .access_token = TAKE_PTR(access),
@@ -150,63 +155,63 @@ void stitch_login_tokens_done(struct stitch_login_tokens *t) {
 
 /* No token of a session ending now outlives this: the later of its access
  * token's expiry and a token signed this very moment. */
-static int64_t token_bound(struct stitch_manager *m, int64_t access_expires) {
+static int64_t token_bound(struct stitch_core *core, int64_t access_expires) {
         int64_t now = stitch_now();
-        int64_t bound = now + (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
+        int64_t bound = now + (int64_t) (core->config.access_token_lifetime_usec / USEC_PER_SEC);
         return MAX(MAX(access_expires, now), bound);
 }
 
-static void ended_in_memory(struct stitch_manager *m, const char *session_id, int64_t access_expires,
+static void ended_in_memory(struct stitch_core *core, const char *session_id, int64_t access_expires,
                             enum stitch_end_reason reason) {
-        stitch_events_session_ended(&m->events, session_id, token_bound(m, access_expires), reason);
+        stitch_events_session_ended(&core->events, session_id, token_bound(core, access_expires), reason);
 }
 
-void stitch_sessions_end_user_in_memory(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason) {
+void stitch_sessions_end_user_in_memory(struct stitch_core *core, const char *user_id, enum stitch_end_reason reason) {
         struct stitch_session **list = NULL;
         size_t n = 0;
-        if (m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n) < 0)
+        if (core->store_ops->session_list(core->store, user_id, false, stitch_now(), &list, &n) < 0)
                 return; /* the store call that follows fails the same way, and is reported */
         for (size_t i = 0; i < n; i++)
-                ended_in_memory(m, list[i]->id, list[i]->access_expires, reason);
+                ended_in_memory(core, list[i]->id, list[i]->access_expires, reason);
         stitch_session_array_free(list, n);
 }
 
-void stitch_sessions_ended_in_memory(struct stitch_manager *m, char *const *ids, enum stitch_end_reason reason) {
+void stitch_sessions_ended_in_memory(struct stitch_core *core, char *const *ids, enum stitch_end_reason reason) {
         for (; ids && *ids; ids++)
-                ended_in_memory(m, *ids, 0, reason);
+                ended_in_memory(core, *ids, 0, reason);
 }
 
-void stitch_sessions_end_apikey_in_memory(struct stitch_manager *m, const char *user_id, const char *key_id,
+void stitch_sessions_end_apikey_in_memory(struct stitch_core *core, const char *user_id, const char *key_id,
                                           const char *provider_type, enum stitch_end_reason reason) {
         struct stitch_session **list = NULL;
         size_t n = 0;
-        if (m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n) < 0)
+        if (core->store_ops->session_list(core->store, user_id, false, stitch_now(), &list, &n) < 0)
                 return; /* the store call that follows fails the same way, and is reported */
         for (size_t i = 0; i < n; i++)
                 if (streq(list[i]->apikey_id, key_id) ||
                     (isempty(list[i]->apikey_id) && streq_ptr(list[i]->provider_type, provider_type)))
-                        ended_in_memory(m, list[i]->id, list[i]->access_expires, reason);
+                        ended_in_memory(core, list[i]->id, list[i]->access_expires, reason);
         stitch_session_array_free(list, n);
 }
 
-int stitch_sessions_end_in_store(struct stitch_manager *m, enum stitch_end_reason reason,
+int stitch_sessions_end_in_store(struct stitch_core *core, enum stitch_end_reason reason,
                                  stitch_sessions_store_change change, const void *userdata, char ***ret_revoked) {
         char **revoked = NULL;
         int r;
 
-        r = m->store_ops->begin(m->store);
+        r = core->store_ops->begin(core->store);
         if (r < 0)
                 return r;
-        r = change(m, userdata, &revoked);
+        r = change(core, userdata, &revoked);
         if (r >= 0)
-                r = m->store_ops->commit(m->store);
+                r = core->store_ops->commit(core->store);
         else
-                m->store_ops->rollback(m->store);
+                core->store_ops->rollback(core->store);
         if (r < 0) {
                 stitch_strv_free(revoked);
                 return r;
         }
-        stitch_sessions_ended_in_memory(m, revoked, reason);
+        stitch_sessions_ended_in_memory(core, revoked, reason);
         size_t n = stitch_strv_length(revoked);
         if (ret_revoked)
                 *ret_revoked = revoked;
@@ -224,20 +229,20 @@ int stitch_sessions_ended_none(char ***ret_revoked) {
         return 0;
 }
 
-int stitch_session_mark_open(struct stitch_manager *m, const struct stitch_session *s, int64_t leader_pid) {
-        return m->store_ops->session_set_open(m->store, s->id, true, leader_pid, s->uid);
+int stitch_session_mark_open(struct stitch_core *core, const struct stitch_session *s, int64_t leader_pid) {
+        return core->store_ops->session_set_open(core->store, s->id, true, leader_pid, s->uid);
 }
 
-void stitch_session_end_in_memory(struct stitch_manager *m, const struct stitch_session *s,
+void stitch_session_end_in_memory(struct stitch_core *core, const struct stitch_session *s,
                                   enum stitch_end_reason reason) {
-        ended_in_memory(m, s->id, s->access_expires, reason);
+        ended_in_memory(core, s->id, s->access_expires, reason);
 }
 
-int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s, enum stitch_end_reason reason) {
+int stitch_session_end(struct stitch_core *core, const struct stitch_session *s, enum stitch_end_reason reason) {
         const char *why = stitch_end_reason_to_string(reason);
         assert(why);
-        ended_in_memory(m, s->id, s->access_expires, reason);
-        int r = m->store_ops->session_revoke(m->store, s->id, stitch_now(), why);
+        ended_in_memory(core, s->id, s->access_expires, reason);
+        int r = core->store_ops->session_revoke(core->store, s->id, stitch_now(), why);
         if (r < 0)
                 return r;
         if (r > 0)
@@ -245,29 +250,29 @@ int stitch_session_end(struct stitch_manager *m, const struct stitch_session *s,
         return 0;
 }
 
-int stitch_sessions_end_user(struct stitch_manager *m, const char *user_id, const char *except,
+int stitch_sessions_end_user(struct stitch_core *core, const char *user_id, const char *except,
                              enum stitch_end_reason reason, size_t *ret_n) {
         struct stitch_session **list = NULL;
         size_t n = 0, ended = 0;
-        int r = m->store_ops->session_list(m->store, user_id, false, stitch_now(), &list, &n);
+        int r = core->store_ops->session_list(core->store, user_id, false, stitch_now(), &list, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++)
-                if (!streq_ptr(list[i]->id, except) && stitch_session_end(m, list[i], reason) >= 0)
+                if (!streq_ptr(list[i]->id, except) && stitch_session_end(core, list[i], reason) >= 0)
                         ended++;
         stitch_session_array_free(list, n);
         *ret_n = ended;
         return 0;
 }
 
-int stitch_user_revoke_sessions(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
+int stitch_user_revoke_sessions(struct stitch_core *core, const char *user_id, char ***ret_revoked) {
         char **revoked = NULL;
-        stitch_sessions_end_user_in_memory(m, user_id, STITCH_END_REVOKE);
-        int r = m->store_ops->session_revoke_user(m->store, user_id, stitch_now(),
+        stitch_sessions_end_user_in_memory(core, user_id, STITCH_END_REVOKE);
+        int r = core->store_ops->session_revoke_user(core->store, user_id, stitch_now(),
                                                   stitch_end_reason_to_string(STITCH_END_REVOKE), &revoked);
         if (r < 0)
                 return r;
-        stitch_sessions_ended_in_memory(m, revoked, STITCH_END_REVOKE);
+        stitch_sessions_ended_in_memory(core, revoked, STITCH_END_REVOKE);
         *ret_revoked = revoked;
         return 0;
 }

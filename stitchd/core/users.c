@@ -3,15 +3,16 @@
 #include "core/events.h"
 #include "core/sessions.h"
 #include "core/users.h"
-#include "core/util.h"
+#include "clock.h"
+#include "validate.h"
 #include "log.h"
 #include "providers/provider.h"
 
 /* Ends the open transaction: commits if r >= 0, else rolls back. */
-static int finish(struct stitch_manager *m, int r) {
+static int finish(struct stitch_core *core, int r) {
         if (r >= 0)
-                return m->store_ops->commit(m->store);
-        m->store_ops->rollback(m->store);
+                return core->store_ops->commit(core->store);
+        core->store_ops->rollback(core->store);
         return r;
 }
 
@@ -23,16 +24,16 @@ struct user_change {
 
 /* Inside a transaction: the user's live sessions end, then the user changes
  * (disabled, or gone). */
-static int end_sessions_and(struct stitch_manager *m, const void *userdata, char ***ret_revoked) {
+static int end_sessions_and(struct stitch_core *core, const void *userdata, char ***ret_revoked) {
         const struct user_change *c = userdata;
-        int r = m->store_ops->session_revoke_user(m->store, c->user_id, stitch_now(),
+        int r = core->store_ops->session_revoke_user(core->store, c->user_id, stitch_now(),
                                                   stitch_end_reason_to_string(c->reason), ret_revoked);
         if (r < 0)
                 return r;
         if (c->delete)
-                r = m->store_ops->user_delete(m->store, c->user_id);
+                r = core->store_ops->user_delete(core->store, c->user_id);
         else
-                r = m->store_ops->user_set_disabled(m->store, c->user_id, true);
+                r = core->store_ops->user_set_disabled(core->store, c->user_id, true);
         if (r < 0) {
                 *ret_revoked = stitch_strv_free(*ret_revoked);
                 return r;
@@ -40,31 +41,31 @@ static int end_sessions_and(struct stitch_manager *m, const void *userdata, char
         return 0;
 }
 
-static int change(struct stitch_manager *m, const char *user_id, enum stitch_end_reason reason, bool delete,
+static int change(struct stitch_core *core, const char *user_id, enum stitch_end_reason reason, bool delete,
                   char ***ret_revoked) {
         const struct user_change c = {.user_id = user_id, .reason = reason, .delete = delete};
         int r;
 
-        stitch_sessions_end_user_in_memory(m, user_id, reason);
-        r = stitch_sessions_end_in_store(m, reason, end_sessions_and, &c, ret_revoked);
-        stitch_events_users_changed(&m->events); /* also on failure: the memory side is already ahead */
+        stitch_sessions_end_user_in_memory(core, user_id, reason);
+        r = stitch_sessions_end_in_store(core, reason, end_sessions_and, &c, ret_revoked);
+        stitch_events_users_changed(&core->events); /* also on failure: the memory side is already ahead */
         return r < 0 ? r : 0;
 }
 
-int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked) {
+int stitch_user_set_disabled(struct stitch_core *core, const char *user_id, bool disabled, char ***ret_revoked) {
         if (disabled)
-                return change(m, user_id, STITCH_END_DISABLE, false, ret_revoked);
+                return change(core, user_id, STITCH_END_DISABLE, false, ret_revoked);
 
         /* Enabling ends nothing. */
-        int r = m->store_ops->user_set_disabled(m->store, user_id, false);
-        stitch_events_users_changed(&m->events);
+        int r = core->store_ops->user_set_disabled(core->store, user_id, false);
+        stitch_events_users_changed(&core->events);
         if (r < 0)
                 return r;
         return stitch_sessions_ended_none(ret_revoked);
 }
 
-int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked) {
-        return change(m, user_id, STITCH_END_DELETE, true, ret_revoked);
+int stitch_user_delete(struct stitch_core *core, const char *user_id, char ***ret_revoked) {
+        return change(core, user_id, STITCH_END_DELETE, true, ret_revoked);
 }
 
 #define IDLE_BATCH 100
@@ -72,35 +73,35 @@ int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***re
 /* One batch of one provider's idle users, in one transaction: listed and
  * deleted under the same write lock, so that a user who logs in meanwhile
  * is either not listed or its login fails (the user is gone). */
-static int delete_idle_batch(struct stitch_manager *m, const char *provider_type, int64_t cutoff, size_t *ret_n) {
+static int delete_idle_batch(struct stitch_core *core, const char *provider_type, int64_t cutoff, size_t *ret_n) {
         char **ids = NULL;
         size_t n = 0;
         int r;
 
-        r = m->store_ops->begin(m->store);
+        r = core->store_ops->begin(core->store);
         if (r < 0)
                 return r;
-        r = m->store_ops->user_list_idle(m->store, provider_type, cutoff, IDLE_BATCH, &ids);
+        r = core->store_ops->user_list_idle(core->store, provider_type, cutoff, IDLE_BATCH, &ids);
         for (char **id = ids; r >= 0 && id && *id; id++) {
                 const struct user_change c = {.user_id = *id, .reason = STITCH_END_DELETE, .delete = true};
                 char **revoked = NULL;
-                stitch_sessions_end_user_in_memory(m, *id, STITCH_END_DELETE);
-                r = end_sessions_and(m, &c, &revoked);
+                stitch_sessions_end_user_in_memory(core, *id, STITCH_END_DELETE);
+                r = end_sessions_and(core, &c, &revoked);
                 if (r >= 0) {
-                        stitch_sessions_ended_in_memory(m, revoked, STITCH_END_DELETE);
+                        stitch_sessions_ended_in_memory(core, revoked, STITCH_END_DELETE);
                         n++;
                 }
                 stitch_strv_free(revoked);
         }
         stitch_strv_free(ids);
-        r = finish(m, r);
+        r = finish(core, r);
         if (r < 0)
                 return r;
         *ret_n = n;
         return 0;
 }
 
-int stitch_users_delete_idle(struct stitch_manager *m, int64_t now, size_t *ret_n) {
+int stitch_users_delete_idle(struct stitch_core *core, int64_t now, size_t *ret_n) {
         size_t total = 0;
         int r = 0;
 
@@ -109,7 +110,7 @@ int stitch_users_delete_idle(struct stitch_manager *m, int64_t now, size_t *ret_
                         continue;
                 for (;;) {
                         size_t n = 0;
-                        r = delete_idle_batch(m, (*p)->name, now - (*p)->idle_user_lifetime_sec, &n);
+                        r = delete_idle_batch(core, (*p)->name, now - (*p)->idle_user_lifetime_sec, &n);
                         if (r < 0) {
                                 log_warning_errno(r, "Cannot delete idle %s users: %m", (*p)->name);
                                 break;
@@ -120,7 +121,7 @@ int stitch_users_delete_idle(struct stitch_manager *m, int64_t now, size_t *ret_
                 }
         }
         if (total > 0)
-                stitch_events_users_changed(&m->events);
+                stitch_events_users_changed(&core->events);
         *ret_n = total;
         return r;
 }

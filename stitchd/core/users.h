@@ -11,13 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "manager.h"
+#include "core/core.h"
 
 /* *ret_revoked: the ids of the sessions that ended (strv, may be empty). */
-int stitch_user_set_disabled(struct stitch_manager *m, const char *user_id, bool disabled, char ***ret_revoked);
-int stitch_user_delete(struct stitch_manager *m, const char *user_id, char ***ret_revoked);
+int stitch_user_set_disabled(struct stitch_core *core, const char *user_id, bool disabled, char ***ret_revoked);
+int stitch_user_delete(struct stitch_core *core, const char *user_id, char ***ret_revoked);
 
 /* Deletes the users of providers with an idle lifetime (anon-user: 90
  * days, as in Stitch) that have not been used for that long; *ret_n = how
  * many went. */
-int stitch_users_delete_idle(struct stitch_manager *m, int64_t now, size_t *ret_n);
+int stitch_users_delete_idle(struct stitch_core *core, int64_t now, size_t *ret_n);

@@ -7,14 +7,16 @@
 #include "log.h"
 #include "providers/provider.h"
 #include "store/store.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "validate.h"
 
 static bool anon_enabled(const struct stitch_config *c) {
         return c->anon_enabled;
 }
 
-static int anon_begin(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret) {
-        const struct stitch_config *c = &m->config;
+static int anon_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
+        const struct stitch_config *c = &core->config;
         int r;
 
         /* Over the app API, Enabled=yes is enough (as in Stitch); for Unix
@@ -51,7 +53,7 @@ static int anon_begin(struct stitch_manager *m, const struct stitch_login *l, st
                 return -ENOMEM;
         u->creation_date = u->last_authentication_date = stitch_now();
 
-        r = m->store_ops->user_create(m->store, u, NULL);
+        r = core->store_ops->user_create(core->store, u, NULL);
         if (r < 0)
                 return r;
         log_info("Created anonymous user %s for %s via %s.", u->id, l->app ? "an app" : l->user, l->service);

@@ -7,7 +7,9 @@
 #include "log.h"
 #include "providers/provider.h"
 #include "store/store.h"
-#include "core/util.h"
+#include "core/ids.h"
+#include "core/sha256.h"
+#include "validate.h"
 
 bool stitch_apikey_format_valid(const char *key) {
         size_t pl = strlen(STITCH_APIKEY_PREFIX);
@@ -24,7 +26,7 @@ static bool apikey_enabled(const struct stitch_config *c) {
         return c->apikey_enabled;
 }
 
-static int apikey_begin(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret) {
+static int apikey_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         const char *key = stitch_credentials_get(l->credentials, "key");
@@ -41,7 +43,7 @@ static int apikey_begin(struct stitch_manager *m, const struct stitch_login *l, 
         r = stitch_sha256(key, strlen(key), hash);
         if (r < 0)
                 return r;
-        r = m->store_ops->apikey_find_by_hash(m->store, hash, &k);
+        r = core->store_ops->apikey_find_by_hash(core->store, hash, &k);
         if (r == -ENOENT)
                 return -EACCES;
         if (r < 0)
@@ -50,7 +52,7 @@ static int apikey_begin(struct stitch_manager *m, const struct stitch_login *l, 
         if (CRYPTO_memcmp(hash, k->hash, sizeof(hash)) != 0 || k->disabled)
                 return -EACCES;
 
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, k->user_id, &u);
+        r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, k->user_id, &u);
         if (r == -ENOENT)
                 return -EACCES;
         if (r < 0)

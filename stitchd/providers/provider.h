@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "manager.h"
+#include "core/core.h"
 
 /* ---- what the person presented ------------------------------------------ */
 
@@ -135,12 +135,12 @@ struct stitch_provider {
          * mismatch: indistinguishable), -EPERM not allowed here (service),
          * -EINVAL credentials malformed, other -errno internal failures.
          * Asking must not depend on whether the user exists. */
-        int (*begin)(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret);
+        int (*begin)(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret);
         /* A round after an ask that left a state: with that state (step
          * frees nothing; state_free() follows); same returns. A round after
          * an ask without state is begin() again with the answers. NULL: the
          * provider never keeps state. */
-        int (*step)(struct stitch_manager *m, const struct stitch_login *l, void *state,
+        int (*step)(struct stitch_core *core, const struct stitch_login *l, void *state,
                     struct stitch_provider_result *ret);
         void (*state_free)(void *state);
         /* Whether a session of this provider for user u is a login as Unix
@@ -169,18 +169,18 @@ bool stitch_provider_type_known(const char *name);
 
 /* The user a Unix login name refers to: unix_name first, then
  * NAME@EmailDomain (local-userpass mapping). -ENOENT if none. */
-int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
+int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, struct stitch_user **ret);
 /* The user the login names: as above, or for an app login by email. */
-int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret);
+int stitch_user_find_for_login(struct stitch_core *core, const struct stitch_login *l, struct stitch_user **ret);
 /* The user any of whose names 'name' is, whatever the path: its email (a
  * name with an '@'), else as stitch_user_find_by_login_name(). For the
  * failed-login limiter, which must see one account behind all its names. */
-int stitch_user_find_by_any_name(struct stitch_manager *m, const char *name, struct stitch_user **ret);
+int stitch_user_find_by_any_name(struct stitch_core *core, const char *name, struct stitch_user **ret);
 
 /* local-userpass's check, also used by ChangePassword: the user 'name'
  * refers to, if 'password' is theirs (same errors as begin). Always costs
  * one hash verification. */
-int stitch_userpass_verify(struct stitch_manager *m, const char *name, const char *password,
+int stitch_userpass_verify(struct stitch_core *core, const char *name, const char *password,
                            struct stitch_user **ret_user);
 
 /* Keys of the failed-login limiter. Failures count per account, so that one
@@ -194,7 +194,7 @@ void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT
 /* Resolves the login's name (store lookup); -errno only when the store
  * fails. An app login without a name (API key, anonymous) has no account
  * key: 0 with ret empty. */
-int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,
+int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_login *l,
                                char ret[static STITCH_LIMIT_KEY_MAX]);
 /* The client address's key for app logins: "addr:" and its prefix
  * ("addr:2001:db8:1:2::/64", core/address.h), so that one client's /64 has

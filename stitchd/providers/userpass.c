@@ -14,28 +14,28 @@ static bool userpass_enabled(const struct stitch_config *c) {
         return c->userpass_enabled;
 }
 
-int stitch_user_find_by_login_name(struct stitch_manager *m, const char *name, struct stitch_user **ret) {
-        int r = m->store_ops->user_find(m->store, STITCH_USER_BY_UNIX_NAME, name, ret);
-        if (r != -ENOENT || isempty(m->config.email_domain))
+int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, struct stitch_user **ret) {
+        int r = core->store_ops->user_find(core->store, STITCH_USER_BY_UNIX_NAME, name, ret);
+        if (r != -ENOENT || isempty(core->config.email_domain))
                 return r;
         char email[512];
-        if ((size_t) snprintf(email, sizeof(email), "%s@%s", name, m->config.email_domain) >= sizeof(email))
+        if ((size_t) snprintf(email, sizeof(email), "%s@%s", name, core->config.email_domain) >= sizeof(email))
                 return -ENOENT;
-        return m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, email, ret);
+        return core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, ret);
 }
 
-int stitch_user_find_for_login(struct stitch_manager *m, const struct stitch_login *l, struct stitch_user **ret) {
+int stitch_user_find_for_login(struct stitch_core *core, const struct stitch_login *l, struct stitch_user **ret) {
         if (l->app)
-                return isempty(l->user) ? -ENOENT : m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, l->user, ret);
-        return stitch_user_find_by_login_name(m, l->user, ret);
+                return isempty(l->user) ? -ENOENT : core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, l->user, ret);
+        return stitch_user_find_by_login_name(core, l->user, ret);
 }
 
-int stitch_user_find_by_any_name(struct stitch_manager *m, const char *name, struct stitch_user **ret) {
+int stitch_user_find_by_any_name(struct stitch_core *core, const char *name, struct stitch_user **ret) {
         /* Unix names never hold an '@' (stitch_unix_name_valid) and emails
          * always do, so the two kinds of names cannot be confused. */
         if (strchr(name, '@'))
-                return m->store_ops->user_find(m->store, STITCH_USER_BY_EMAIL, name, ret);
-        return stitch_user_find_by_login_name(m, name, ret);
+                return core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, name, ret);
+        return stitch_user_find_by_login_name(core, name, ret);
 }
 
 void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]) {
@@ -49,7 +49,7 @@ void stitch_limit_key_for_address(const struct stitch_config *c, const char *add
         snprintf(ret, STITCH_LIMIT_KEY_MAX, "addr:%s", prefix);
 }
 
-int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_login *l,
+int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_login *l,
                                char ret[static STITCH_LIMIT_KEY_MAX]) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         const char *name = l->user ? l->user : "";
@@ -61,7 +61,7 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_log
          * provider would not resolve here (the full email through PAM) can
          * never log in, but while the account is locked it must be refused
          * like the others, before any hash. */
-        int r = stitch_user_find_by_any_name(m, name, &u);
+        int r = stitch_user_find_by_any_name(core, name, &u);
         if (r >= 0) {
                 stitch_limit_key_for_user(u->id, ret);
                 return 0;
@@ -78,18 +78,18 @@ int stitch_limit_key_for_login(struct stitch_manager *m, const struct stitch_log
  * PasswordHash= was lowered, older hashes cost more until their users log
  * in again (and get rehashed); from the first failure against one of them
  * on, unknown users and every other failure cost as much. */
-static struct stitch_argon2_params failure_floor(struct stitch_manager *m, const char *hash) {
+static struct stitch_argon2_params failure_floor(struct stitch_core *core, const char *hash) {
         struct stitch_argon2_params stored, floor;
         bool raised = false;
 
-        pthread_mutex_lock(&m->password_floor_lock);
+        pthread_mutex_lock(&core->password_floor_lock);
         if (hash && stitch_password_params(hash, &stored) >= 0 &&
-            stitch_password_work(&stored) > stitch_password_work(&m->password_floor)) {
-                m->password_floor = stored;
+            stitch_password_work(&stored) > stitch_password_work(&core->password_floor)) {
+                core->password_floor = stored;
                 raised = true;
         }
-        floor = m->password_floor;
-        pthread_mutex_unlock(&m->password_floor_lock);
+        floor = core->password_floor;
+        pthread_mutex_unlock(&core->password_floor_lock);
         if (raised)
                 log_notice("A stored password hash costs more than PasswordHash=: failed logins now cost as much as "
                            "argon2id:m=%u,t=%u,p=%u, until the daemon restarts.",
@@ -98,14 +98,14 @@ static struct stitch_argon2_params failure_floor(struct stitch_manager *m, const
 }
 
 /* Checks password against u's (NULL: no such user; taken either way). */
-static int verify_password(struct stitch_manager *m, struct stitch_user *found, const char *password,
+static int verify_password(struct stitch_core *core, struct stitch_user *found, const char *password,
                            struct stitch_user **ret_user) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = found;
         _cleanup_free_ char *hash = NULL;
         int r;
 
         if (u) {
-                r = m->store_ops->password_get(m->store, u->id, &hash);
+                r = core->store_ops->password_get(core->store, u->id, &hash);
                 if (r < 0 && r != -ENOENT)
                         return r;
         }
@@ -114,19 +114,19 @@ static int verify_password(struct stitch_manager *m, struct stitch_user *found, 
          * no user or no password, and make every failure cost one hash at
          * the floor whatever parameters the stored hash has, so timing does
          * not tell them apart. */
-        struct stitch_argon2_params floor = failure_floor(m, hash);
-        r = stitch_password_verify_padded(hash ? hash : m->dummy_hash, password, !u || !hash || u->disabled, &floor);
-        __atomic_fetch_add(&m->password_verifications, 1, __ATOMIC_RELAXED);
+        struct stitch_argon2_params floor = failure_floor(core, hash);
+        r = stitch_password_verify_padded(hash ? hash : core->dummy_hash, password, !u || !hash || u->disabled, &floor);
+        __atomic_fetch_add(&core->password_verifications, 1, __ATOMIC_RELAXED);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || !u || !hash || u->disabled)
                 return -EACCES;
 
-        struct stitch_argon2_params want = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        struct stitch_argon2_params want = {core->config.argon2_m_kib, core->config.argon2_t, core->config.argon2_p};
         if (stitch_password_needs_rehash(hash, &want)) {
                 _cleanup_free_ char *fresh = NULL;
                 if (stitch_password_hash(password, &want, &fresh) >= 0) {
-                        r = m->store_ops->password_set(m->store, u->id, fresh);
+                        r = core->store_ops->password_set(core->store, u->id, fresh);
                         if (r < 0)
                                 log_warning_errno(r, "Could not upgrade the password hash of user %s: %m", u->id);
                         else
@@ -138,18 +138,18 @@ static int verify_password(struct stitch_manager *m, struct stitch_user *found, 
         return 0;
 }
 
-int stitch_userpass_verify(struct stitch_manager *m, const char *name, const char *password,
+int stitch_userpass_verify(struct stitch_core *core, const char *name, const char *password,
                            struct stitch_user **ret_user) {
         struct stitch_user *u = NULL;
         if (!password)
                 return -EINVAL;
-        int r = stitch_user_find_by_login_name(m, name, &u);
+        int r = stitch_user_find_by_login_name(core, name, &u);
         if (r < 0 && r != -ENOENT)
                 return r;
-        return verify_password(m, u, password, ret_user);
+        return verify_password(core, u, password, ret_user);
 }
 
-static int userpass_begin(struct stitch_manager *m, const struct stitch_login *l, struct stitch_provider_result *ret) {
+static int userpass_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
         const char *password = stitch_credentials_get(l->credentials, "password");
         const char *reason;
 
@@ -164,10 +164,10 @@ static int userpass_begin(struct stitch_manager *m, const struct stitch_login *l
                 return -EACCES;
         }
         struct stitch_user *u = NULL;
-        int r = stitch_user_find_for_login(m, l, &u);
+        int r = stitch_user_find_for_login(core, l, &u);
         if (r < 0 && r != -ENOENT)
                 return r;
-        r = verify_password(m, u, password, &ret->user);
+        r = verify_password(core, u, password, &ret->user);
         return r < 0 ? r : STITCH_PROVIDER_DONE;
 }
 

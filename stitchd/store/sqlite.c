@@ -29,7 +29,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "core/util.h"
+#include "trusted-path.h"
+#include "validate.h"
 #include "macro.h"
 #include "store/store.h"
 

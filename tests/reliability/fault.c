@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Fault injection for tests/reliability/stitchd-fault: stitchd/daemon.c and
+/* Fault injection for tests/reliability/stitchd-fault: stitchd/daemon/main.c and
  * libstitchd-core linked with -Wl,--wrap=SYMBOL for every call below, so the
  * daemon's own calls (not those inside libc, SQLite or OpenSSL) come here.
  *

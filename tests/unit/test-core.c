@@ -27,14 +27,16 @@
 #include "core/password.h"
 #include "core/sessions.h"
 #include "core/users.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "validate.h"
 #include "log.h"
 #include "macro.h"
-#include "manager.h"
+#include "core/core.h"
 
 struct fixture {
         char dir[256];
-        struct stitch_manager *m;
+        struct stitch_core *m;
 };
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
@@ -64,22 +66,22 @@ static int setup(void **state) {
         assert_true(n > 0 && (size_t) n < sizeof(text));
         assert_int_equal(stitch_config_init_defaults(&c), 0);
         assert_int_equal(stitch_config_load_buffer(&c, "test", text, strlen(text), stderr), 0);
-        assert_int_equal(stitch_manager_new(&c, &f->m), 0);
-        assert_int_equal(stitch_manager_start(f->m), 0);
+        assert_int_equal(stitch_core_new(&c, &f->m), 0);
+        assert_int_equal(stitch_core_start(f->m), 0);
         *state = f;
         return 0;
 }
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        stitch_manager_free(f->m);
+        stitch_core_free(f->m);
         (void) nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
         return 0;
 }
 
 /* A local-userpass user with a password and (optionally) a unix_name. */
-static void add_user(struct stitch_manager *m, const char *email, const char *unix_name, const char *password,
+static void add_user(struct stitch_core *m, const char *email, const char *unix_name, const char *password,
                      char ret_id[static STITCH_ID_LEN + 1]) {
         struct stitch_identity ident = {
                 .provider_type = (char *) "local-userpass",
@@ -112,7 +114,7 @@ struct attempt {
         bool app;
 };
 
-static void run(struct stitch_manager *m, const struct attempt *a, struct stitch_login_result *ret) {
+static void run(struct stitch_core *m, const struct attempt *a, struct stitch_login_result *ret) {
         struct stitch_credentials cr = {};
         for (size_t i = 0; i < ELEMENTSOF(a->names) && a->names[i]; i++)
                 assert_int_equal(stitch_credentials_put(&cr, a->names[i], a->values[i]), 0);
@@ -525,7 +527,7 @@ static void test_apikey_ends_its_sessions(void **state) {
 }
 
 /* A user to link onto (an anonymous login: no email of its own). */
-static void anonymous_user(struct stitch_manager *m, char ret_id[static STITCH_ID_LEN + 1]) {
+static void anonymous_user(struct stitch_core *m, char ret_id[static STITCH_ID_LEN + 1]) {
         struct stitch_login_result r = {};
         run(m, &(struct attempt) {"anon-user", "guest", "login", NULL, {NULL}, {NULL}, 0, false}, &r);
         assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
@@ -538,7 +540,7 @@ static void anonymous_user(struct stitch_manager *m, char ret_id[static STITCH_I
  * store wrapper below runs that login just before the real merge, which is
  * the interleaving two workers can produce; the merge must see it. */
 static const struct stitch_store_ops *real_ops;
-static struct stitch_manager *race_manager;
+static struct stitch_core *race_manager;
 static const struct attempt *race_login;
 
 static int merge_after_login(struct stitch_store *s, const char *from_id, const struct stitch_user *into) {

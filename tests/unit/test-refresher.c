@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* stitchd/refresher.c: when refreshes are due (RefreshMargin before
+/* stitchd/daemon/refresher.c: when refreshes are due (RefreshMargin before
  * expiry, at once when late, retries doubling from 1 s to 60 s), the same
  * on a real sd-event loop with a stand-in store, waiters and the
  * cross-thread inbox, and OnRevoke=terminate: through a fake logind on a
@@ -26,9 +26,11 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "core/util.h"
-#include "manager.h"
-#include "refresher.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "validate.h"
+#include "daemon/manager.h"
+#include "daemon/refresher.h"
 
 #define SEC 1000000ull
 #define MARGIN (300 * SEC)
@@ -120,9 +122,12 @@ static int setup(void **state) {
         m = calloc(1, sizeof(*m));
         if (!m || sd_event_new(&m->event) < 0)
                 return -1;
-        m->config.refresh_margin_usec = MARGIN;
-        m->config.on_revoke = STITCH_ON_REVOKE_TERMINATE;
-        m->store_ops = &fake_store;
+        m->core = calloc(1, sizeof(*m->core));
+        if (!m->core)
+                return -1;
+        m->core->config.refresh_margin_usec = MARGIN;
+        m->core->config.on_revoke = STITCH_ON_REVOKE_TERMINATE;
+        m->core->store_ops = &fake_store;
         store_calls = 0;
         memset(store_answers, 0, sizeof(store_answers));
         timed_out = false;
@@ -140,6 +145,7 @@ static int teardown(void **state) {
         m->workers = stitch_workers_free(m->workers);
         r = stitch_refresher_free(r);
         sd_event_unref(m->event);
+        free(m->core);
         free(m);
         m = NULL;
         unsetenv("STITCH_TEST_LOGIND_BUS");
@@ -231,7 +237,7 @@ static void test_waiter_and_inbox(void **state) {
         char *tok = NULL;
         int64_t exp = 0;
 
-        m->config.on_revoke = STITCH_ON_REVOKE_KEEP;
+        m->core->config.on_revoke = STITCH_ON_REVOKE_KEEP;
         memset(&waited, 0, sizeof(waited));
         assert_int_equal(stitch_refresher_add(r, &s, 0, "tok", now + 3600), 0);
         /* Nothing newer than the cached one: 0 without wait, 2 (waiting) with. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* stitchd/workers.c on a real sd-event loop: work runs on the pool's
+/* stitchd/daemon/workers.c on a real sd-event loop: work runs on the pool's
  * threads and its completion on the loop's, in order with one thread; the
  * queue is bounded; the idle callback comes after the last completion;
  * freeing the pool runs what is still queued and every pending completion.
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "workers.h"
+#include "daemon/workers.h"
 
 #define WATCHDOG_USEC (20ULL * 1000 * 1000)
 

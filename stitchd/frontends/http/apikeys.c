@@ -4,7 +4,7 @@
 
 #include "core/access.h"
 #include "core/apikeys.h"
-#include "core/util.h"
+#include "validate.h"
 #include "frontends/http/request.h"
 #include "wire.h"
 
@@ -14,9 +14,9 @@ static int refresh_session(struct http_request *r, struct stitch_session **ret_s
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         const char *why = "no refresh token";
-        int rc = r->bearer ? stitch_session_by_refresh(m, r->bearer, &s, &why) : -EACCES;
+        int rc = r->bearer ? stitch_session_by_refresh(m->core, r->bearer, &s, &why) : -EACCES;
         if (rc >= 0)
-                rc = stitch_session_user(m, s, &u, &why);
+                rc = stitch_session_user(m->core, s, &u, &why);
         if (rc < 0) {
                 rc == -EACCES ? http_reply_invalid_session(r, why) : http_reply_errno(r, rc, "session lookup");
                 return rc;
@@ -54,7 +54,7 @@ static int user_key(struct http_request *r, struct stitch_apikey **ret) {
         struct stitch_apikey *k = NULL;
         if (refresh_user(r, user_id) < 0)
                 return -EACCES;
-        int rc = stitch_objectid_valid(r->params[0]) ? m->store_ops->apikey_get(m->store, r->params[0], &k) : -ENOENT;
+        int rc = stitch_objectid_valid(r->params[0]) ? m->core->store_ops->apikey_get(m->core->store, r->params[0], &k) : -ENOENT;
         if (rc >= 0 && !streq(k->user_id, user_id)) {
                 k = stitch_apikey_free(k);
                 rc = -ENOENT;
@@ -89,7 +89,7 @@ void http_apikey_create(struct http_request *r) {
                 http_reply_error(r, 400, "BadRequest", "API key names are 1-64 letters, digits, '_' or '-'");
                 return;
         }
-        int rc = stitch_apikey_issue(r->manager, u->id, name, key_id, &key);
+        int rc = stitch_apikey_issue(r->manager->core, u->id, name, key_id, &key);
         if (rc == -EDQUOT) {
                 http_reply_error(r, 400, "MaxAPIKeysReached", "a user may have at most %d API keys",
                                  STITCH_MAX_USER_APIKEYS);
@@ -120,7 +120,7 @@ void http_apikey_list(struct http_request *r) {
 
         if (refresh_user(r, user_id) < 0)
                 return;
-        int rc = m->store_ops->apikey_list(m->store, user_id, &keys, &n);
+        int rc = m->core->store_ops->apikey_list(m->core->store, user_id, &keys, &n);
         if (rc < 0) {
                 http_reply_errno(r, rc, "listing API keys");
                 return;
@@ -152,7 +152,7 @@ static void key_change(struct http_request *r, int op) {
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
         if (user_key(r, &k) < 0)
                 return;
-        int rc = op == 2 ? stitch_apikey_delete(m, k->id, NULL) : stitch_apikey_set_disabled(m, k->id, op == 1, NULL);
+        int rc = op == 2 ? stitch_apikey_delete(m->core, k->id, NULL) : stitch_apikey_set_disabled(m->core, k->id, op == 1, NULL);
         if (rc == -ENOENT) {
                 http_reply_error(r, 404, "APIKeyNotFound", "API key not found");
                 return;

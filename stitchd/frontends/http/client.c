@@ -11,7 +11,9 @@
 #include "core/login.h"
 #include "core/sessions.h"
 #include "core/users.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "validate.h"
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"
 #include "fnv.h"
@@ -50,7 +52,7 @@ static const char *device_id_of(const struct http_request *r) {
 /* The provider named in the route, if it exists here and is on. */
 static const struct stitch_provider *route_provider(struct http_request *r) {
         const struct stitch_provider *p = stitch_provider_find(r->params[0]);
-        if (!p || p->choose || !stitch_provider_type_known(p->name) || !p->enabled(&r->manager->config)) {
+        if (!p || p->choose || !stitch_provider_type_known(p->name) || !p->enabled(&r->manager->core->config)) {
                 http_reply_error(r, 404, "AuthProviderNotFound", "authentication provider not found");
                 return NULL;
         }
@@ -138,7 +140,7 @@ static void link_identity(struct http_request *r, const struct stitch_provider *
                 http_reply_invalid_session(r, "linking needs an access token");
                 return;
         }
-        rc = stitch_access_check(m, r->bearer, stitch_now(), &claims, &why);
+        rc = stitch_access_check(m->core, r->bearer, stitch_now(), &claims, &why);
         if (rc < 0) {
                 if (rc == -EACCES)
                         http_reply_invalid_session(r, why);
@@ -150,7 +152,7 @@ static void link_identity(struct http_request *r, const struct stitch_provider *
                 stitch_claims_done(&claims);
                 return;
         }
-        rc = stitch_link_run(m, claims.sub, &req, &res);
+        rc = stitch_link_run(m->core, claims.sub, &req, &res);
         if (rc < 0) {
                 http_reply_errno(r, rc, "link");
                 goto done;
@@ -161,7 +163,7 @@ static void link_identity(struct http_request *r, const struct stitch_provider *
                 _cleanup_erase_ char *token = NULL;
                 int64_t expires;
                 /* A fresh access token for the same session: the user's data may have changed. */
-                rc = stitch_access_token_issue(m, res.user, claims.sid, claims.device_id, stitch_now(), &token,
+                rc = stitch_access_token_issue(m->core, res.user, claims.sid, claims.device_id, stitch_now(), &token,
                                                &expires);
                 if (rc < 0) {
                         http_reply_errno(r, rc, "signing");
@@ -219,7 +221,7 @@ void http_login(struct http_request *r) {
         }
         if (login_request(r, p, &creds, &req) < 0)
                 return;
-        int rc = stitch_login_run(r->manager, &req, &res);
+        int rc = stitch_login_run(r->manager->core, &req, &res);
         if (rc < 0)
                 http_reply_errno(r, rc, "login");
         else if (res.outcome == STITCH_LOGIN_SESSION) {
@@ -251,7 +253,7 @@ void http_session_refresh(struct http_request *r) {
         struct stitch_refreshed t = {0};
         const char *why = NULL;
 
-        int rc = stitch_session_refresh(r->manager, r->bearer, &t, &why);
+        int rc = stitch_session_refresh(r->manager->core, r->bearer, &t, &why);
         if (rc < 0) {
                 http_metrics_add(&mt->refreshes_failed, 1);
                 if (rc == -EACCES)
@@ -289,7 +291,7 @@ void http_session_logout(struct http_request *r) {
                 http_reply_invalid_session(r, r->bearer ? "malformed refresh token" : "no refresh token");
                 return;
         }
-        int rc = stitch_session_logout(r->manager, r->bearer, &why);
+        int rc = stitch_session_logout(r->manager->core, r->bearer, &why);
         /* Logging out of a session that has ended already is done. */
         if (rc >= 0 || rc == -EACCES)
                 http_reply_empty(r, 204);
@@ -304,13 +306,13 @@ static int access_user(struct http_request *r, struct stitch_claims *claims, str
         struct http_metrics *mt = r->metrics;
         struct stitch_manager *m = r->manager;
         const char *why = "no access token";
-        int rc = r->bearer ? stitch_access_check(m, r->bearer, stitch_now(), claims, &why) : -EACCES;
+        int rc = r->bearer ? stitch_access_check(m->core, r->bearer, stitch_now(), claims, &why) : -EACCES;
         if (rc < 0) {
                 http_metrics_add(&mt->verifies_failed, 1);
                 rc == -EACCES ? http_reply_invalid_session(r, why) : http_reply_errno(r, rc, "verify");
                 return -EACCES;
         }
-        rc = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, claims->sub, ret);
+        rc = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, claims->sub, ret);
         if (rc == -ENOENT || (rc >= 0 && (*ret)->disabled)) {
                 http_metrics_add(&mt->verifies_failed, 1);
                 if (rc >= 0)
@@ -418,8 +420,8 @@ void http_profile(struct http_request *r) {
 
         /* Read before looking anything up: a change racing with this
          * request leaves the entry stale rather than wrongly fresh. */
-        uint64_t generation = __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE);
-        int rc = r->bearer ? stitch_access_check(m, r->bearer, stitch_now(), &claims, &why) : -EACCES;
+        uint64_t generation = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE);
+        int rc = r->bearer ? stitch_access_check(m->core, r->bearer, stitch_now(), &claims, &why) : -EACCES;
         if (rc >= 0) {
                 char *body = profile_cached(claims.sub, generation);
                 stitch_claims_done(&claims);
@@ -434,7 +436,7 @@ void http_profile(struct http_request *r) {
         }
         if (access_user(r, &claims, &u) < 0)
                 return;
-        http_reply_json(r, 200, profile_json(u, m->domain_id));
+        http_reply_json(r, 200, profile_json(u, m->core->domain_id));
         if (r->status == 200 && r->response)
                 profile_store(u->id, generation, r->response);
         stitch_claims_done(&claims);
@@ -446,7 +448,7 @@ void http_user_delete(struct http_request *r) {
         _cleanup_(stitch_strv_freep) char **revoked = NULL;
         if (access_user(r, &claims, &u) < 0)
                 return;
-        int rc = stitch_user_delete(r->manager, u->id, &revoked);
+        int rc = stitch_user_delete(r->manager->core, u->id, &revoked);
         stitch_claims_done(&claims);
         if (rc < 0 && rc != -ENOENT) {
                 http_reply_errno(r, rc, "deleting the user");

@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include "core/address.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "validate.h"
 #include "frontends/http/connections.h"
 #include "log.h"
 #include "macro.h"

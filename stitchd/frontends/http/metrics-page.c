@@ -54,7 +54,7 @@ void http_metrics_page(struct http_request *r) {
         const struct http_metrics *mt = r->metrics;
         struct text t = {.buf = malloc(8192), .size = 8192};
 
-        if (!m->config.http_metrics) {
+        if (!m->core->config.http_metrics) {
                 free(t.buf);
                 http_reply_error(r, 404, "NotFound", "route not found");
                 return;
@@ -110,12 +110,12 @@ void http_metrics_page(struct http_request *r) {
                 "stitch_http_connections_open %llu\n",
             (unsigned long long) http_metrics_get(&mt->connections_open));
         uint64_t sessions = 0;
-        if (m->store_ops->session_count(m->store, &sessions) >= 0)
+        if (m->core->store_ops->session_count(m->core->store, &sessions) >= 0)
                 put(&t, "# HELP stitch_sessions Stored sessions (all front ends).\n# TYPE stitch_sessions gauge\n"
                         "stitch_sessions %llu\n",
                     (unsigned long long) sessions);
         counter(&t, "stitch_password_verifications_total", "Password hashes checked (all front ends).",
-                __atomic_load_n(&m->password_verifications, __ATOMIC_RELAXED));
+                __atomic_load_n(&m->core->password_verifications, __ATOMIC_RELAXED));
         if (t.failed) {
                 free(t.buf);
                 http_reply_errno(r, -ENOMEM, "metrics");

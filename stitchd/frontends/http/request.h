@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "macro.h"
-#include "manager.h"
+#include "daemon/manager.h"
 
 #define HTTP_PARAM_MAX 65 /* a route parameter (:provider, :id) */
 #define HTTP_ADDRESS_MAX INET6_ADDRSTRLEN

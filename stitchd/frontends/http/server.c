@@ -25,7 +25,8 @@
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"
 #include "frontends/http/server.h"
-#include "core/util.h"
+#include "clock.h"
+#include "validate.h"
 #include "log.h"
 #include "wire.h"
 
@@ -217,7 +218,7 @@ static void route_request(struct stitch_http *h, struct exchange *x, const char 
                 const struct http_route *rt = &http_routes[i];
                 char params[2][HTTP_PARAM_MAX] = {};
                 bool ok;
-                if (!path_matches(rt->path, url, params, &ok, h->manager->config.http_app_id))
+                if (!path_matches(rt->path, url, params, &ok, h->manager->core->config.http_app_id))
                         continue;
                 path_known = true;
                 if (!ok) {
@@ -257,7 +258,7 @@ static bool address_trusted(const struct stitch_http *h, const char *address) {
         int fa = strchr(address, ':') ? AF_INET6 : AF_INET;
         if (inet_pton(fa, address, a) != 1)
                 return false;
-        for (char **p = h->manager->config.http_trusted_proxies; p && *p; p++) {
+        for (char **p = h->manager->core->config.http_trusted_proxies; p && *p; p++) {
                 int fb = strchr(*p, ':') ? AF_INET6 : AF_INET;
                 if (fa == fb && inet_pton(fb, *p, b) == 1 && memcmp(a, b, fa == AF_INET ? 4 : 16) == 0)
                         return true;
@@ -348,7 +349,7 @@ static void client_address(struct stitch_http *h, struct MHD_Connection *conn, c
 static bool origin_allowed(const struct stitch_http *h, const char *origin) {
         if (!origin)
                 return false;
-        for (char **p = h->manager->config.http_allow_origins; p && *p; p++)
+        for (char **p = h->manager->core->config.http_allow_origins; p && *p; p++)
                 if (streq(*p, "*") || streq(*p, origin))
                         return true;
         return false;
@@ -754,7 +755,7 @@ static int read_small_file(const char *path, const char *what, char **ret, size_
 }
 
 int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http **ret) {
-        const struct stitch_config *c = &m->config;
+        const struct stitch_config *c = &m->core->config;
         int r;
 
         *ret = NULL;

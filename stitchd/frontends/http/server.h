@@ -5,7 +5,7 @@
  * libmicrohttpd on one epoll thread of its own. Slow routes run on the
  * workers while their connection is suspended. */
 
-#include "manager.h"
+#include "daemon/manager.h"
 
 struct stitch_http;
 

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/revocations.h"
+#include "core/tokens.h"
+#include "core/keys.h"
+#include "core/ratelimit.h"
 #include "core/apikeys.h"
 #include "core/link.h"
 #include "core/conversations.h"
@@ -14,11 +18,13 @@
 #include "core/password.h"
 #include "providers/provider.h"
 #include "redact.h"
-#include "refresher.h"
+#include "daemon/refresher.h"
 #include "frontends/varlink/server.h"
 #include "core/sessions.h"
 #include "core/users.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "validate.h"
 #include "wire.h"
 
 #ifndef PACKAGE_VERSION
@@ -31,7 +37,7 @@ static int resolve_user(struct stitch_call *c, const char *spec, struct stitch_u
         enum stitch_user_key by = stitch_objectid_valid(spec) ? STITCH_USER_BY_ID
                                   : strchr(spec, '@')          ? STITCH_USER_BY_EMAIL
                                                                : STITCH_USER_BY_UNIX_NAME;
-        int r = m->store_ops->user_find(m->store, by, spec, ret);
+        int r = m->core->store_ops->user_find(m->core->store, by, spec, ret);
         if (r == -ENOENT) {
                 stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such user: %s", spec);
                 return r;
@@ -57,30 +63,30 @@ int stitch_method_admin_status(struct stitch_call *c) {
 
         if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
                 return 0;
-        (void) m->store_ops->user_count(m->store, &users);
-        (void) m->store_ops->session_count(m->store, &sessions);
-        (void) stitch_keyring_active(m->keyring, kid, sizeof(kid), alg, sizeof(alg));
+        (void) m->core->store_ops->user_count(m->core->store, &users);
+        (void) m->core->store_ops->session_count(m->core->store, &sessions);
+        (void) stitch_keyring_active(m->core->keyring, kid, sizeof(kid), alg, sizeof(alg));
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "version", PACKAGE_VERSION);
         cJSON_AddNumberToObject(p, "users", (double) users);
         cJSON_AddNumberToObject(p, "sessions", (double) sessions);
-        cJSON_AddNumberToObject(p, "revoked_live", (double) stitch_revocations_size(m->revocations));
-        cJSON_AddNumberToObject(p, "uptime", (double) (stitch_now() - m->start_time));
-        _cleanup_free_ char *store = stitch_redact_url(m->config.store);
+        cJSON_AddNumberToObject(p, "revoked_live", (double) stitch_revocations_size(m->core->revocations));
+        cJSON_AddNumberToObject(p, "uptime", (double) (stitch_now() - m->core->start_time));
+        _cleanup_free_ char *store = stitch_redact_url(m->core->config.store);
         cJSON_AddStringToObject(p, "store", store ?: STITCH_REDACTED);
         cJSON_AddStringToObject(p, "signing_algorithm", alg);
         cJSON_AddStringToObject(p, "active_kid", kid);
         cJSON_AddNumberToObject(p, "workers", stitch_workers_threads(m->workers));
         cJSON_AddNumberToObject(p, "connections", (double) m->connections);
-        cJSON_AddNumberToObject(p, "logins_waiting", (double) stitch_conversations_count(m->conversations));
+        cJSON_AddNumberToObject(p, "logins_waiting", (double) stitch_conversations_count(m->core->conversations));
         cJSON_AddNumberToObject(p, "open_sessions", (double) stitch_refresher_size(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes", (double) stitch_refresher_refreshes(m->refresher));
         cJSON_AddNumberToObject(p, "refreshes_late", (double) stitch_refresher_late(m->refresher));
         cJSON_AddNumberToObject(p, "open_sessions_lapsed", (double) stitch_refresher_lapsed(m->refresher));
         cJSON_AddNumberToObject(p, "password_verifications",
-                                (double) __atomic_load_n(&m->password_verifications, __ATOMIC_RELAXED));
-        cJSON_AddNumberToObject(p, "logins_succeeded", (double) __atomic_load_n(&m->logins_succeeded, __ATOMIC_RELAXED));
-        cJSON_AddNumberToObject(p, "logins_failed", (double) __atomic_load_n(&m->logins_failed, __ATOMIC_RELAXED));
+                                (double) __atomic_load_n(&m->core->password_verifications, __ATOMIC_RELAXED));
+        cJSON_AddNumberToObject(p, "logins_succeeded", (double) __atomic_load_n(&m->core->logins_succeeded, __ATOMIC_RELAXED));
+        cJSON_AddNumberToObject(p, "logins_failed", (double) __atomic_load_n(&m->core->logins_failed, __ATOMIC_RELAXED));
         return stitch_call_reply(c, p);
 }
 
@@ -114,11 +120,11 @@ int stitch_method_admin_user_create(struct stitch_call *c) {
                 return stitch_call_invalid_parameter(c, "password", "a password needs an email (local-userpass identity)");
         if (p.password) {
                 const char *reason;
-                if (stitch_password_check_policy(p.password, m->config.min_password_length, &reason) < 0)
+                if (stitch_password_check_policy(p.password, m->core->config.min_password_length, &reason) < 0)
                         return stitch_call_invalid_parameter(c, "password",
                                                              "password must be between %u and 128 characters long",
-                                                             m->config.min_password_length);
-                struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+                                                             m->core->config.min_password_length);
+                struct stitch_argon2_params a = {m->core->config.argon2_m_kib, m->core->config.argon2_t, m->core->config.argon2_p};
                 r = stitch_password_hash(p.password, &a, &hash);
                 if (r < 0)
                         return stitch_call_errno(c, r, "hashing the password");
@@ -158,7 +164,7 @@ int stitch_method_admin_user_create(struct stitch_call *c) {
                 u.identities = &ident;
                 u.n_identities = 1;
         }
-        r = m->store_ops->user_create(m->store, &u, hash);
+        r = m->core->store_ops->user_create(m->core->store, &u, hash);
         if (r == -EEXIST)
                 return stitch_call_invalid_parameter(c, p.email ? "email" : "unix_name",
                                                      "a user with this email or unix_name already exists");
@@ -168,7 +174,7 @@ int stitch_method_admin_user_create(struct stitch_call *c) {
                  p.unix_name ? p.unix_name : "", (unsigned) c->cred.uid);
 
         _cleanup_(stitch_user_freep) struct stitch_user *stored = NULL;
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, u.id, &stored);
+        r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, u.id, &stored);
         if (r < 0)
                 return stitch_call_errno(c, r, "reading the new user");
         cJSON *reply = cJSON_CreateObject();
@@ -195,7 +201,7 @@ int stitch_method_admin_user_list(struct stitch_call *c) {
                 return 0;
         if (p.limit < 1 || p.limit > 100)
                 return stitch_call_invalid_parameter(c, "limit", "limit must be between 1 and 100");
-        int r = m->store_ops->user_list(m->store, p.after, (size_t) p.limit, &users, &n);
+        int r = m->core->store_ops->user_list(m->core->store, p.after, (size_t) p.limit, &users, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing users");
         cJSON *reply = cJSON_CreateObject();
@@ -226,7 +232,7 @@ int stitch_method_admin_user_get(struct stitch_call *c) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        int r = m->store_ops->session_list(m->store, u->id, false, stitch_now(), &sessions, &n);
+        int r = m->core->store_ops->session_list(m->core->store, u->id, false, stitch_now(), &sessions, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing sessions");
         cJSON *reply = cJSON_CreateObject();
@@ -256,7 +262,7 @@ static int set_disabled(struct stitch_call *c, bool disabled) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        int r = stitch_user_set_disabled(m, u->id, disabled, &revoked);
+        int r = stitch_user_set_disabled(m->core, u->id, disabled, &revoked);
         if (r < 0)
                 return stitch_call_errno(c, r, disabled ? "disabling the user" : "enabling the user");
         log_info("User %s %s by uid %u.", u->id, disabled ? "disabled" : "enabled", (unsigned) c->cred.uid);
@@ -281,12 +287,12 @@ int stitch_method_admin_user_delete(struct stitch_call *c) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        int r = stitch_user_delete(m, u->id, &revoked);
+        int r = stitch_user_delete(m->core, u->id, &revoked);
         if (r < 0)
                 return stitch_call_errno(c, r, "deleting the user");
         char limit_key[STITCH_LIMIT_KEY_MAX];
         stitch_limit_key_for_user(u->id, limit_key);
-        (void) stitch_ratelimit_unlock(m->ratelimit, limit_key);
+        (void) stitch_ratelimit_unlock(m->core->ratelimit, limit_key);
         log_info("User %s deleted by uid %u.", u->id, (unsigned) c->cred.uid);
         return reply_revoked(c, u->id, revoked);
 }
@@ -301,7 +307,7 @@ int stitch_method_admin_user_revoke(struct stitch_call *c) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        int r = stitch_user_revoke_sessions(m, u->id, &revoked);
+        int r = stitch_user_revoke_sessions(m->core, u->id, &revoked);
         if (r < 0)
                 return stitch_call_errno(c, r, "revoking sessions");
         log_info("All sessions of user %s revoked by uid %u.", u->id, (unsigned) c->cred.uid);
@@ -320,7 +326,7 @@ int stitch_method_admin_user_unlock(struct stitch_call *c) {
         /* Failed logins count per account (every name of it shares one budget). */
         char limit_key[STITCH_LIMIT_KEY_MAX];
         stitch_limit_key_for_user(u->id, limit_key);
-        (void) stitch_ratelimit_unlock(m->ratelimit, limit_key);
+        (void) stitch_ratelimit_unlock(m->core->ratelimit, limit_key);
         log_info("User %s unlocked by uid %u.", u->id, (unsigned) c->cred.uid);
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "user_id", u->id);
@@ -348,21 +354,21 @@ int stitch_method_admin_user_set_password(struct stitch_call *c) {
                 return 0;
         if (!u->email)
                 return stitch_call_invalid_parameter(c, "user", "user has no local-userpass identity (no email)");
-        if (stitch_password_check_policy(p.password, m->config.min_password_length, &reason) < 0)
+        if (stitch_password_check_policy(p.password, m->core->config.min_password_length, &reason) < 0)
                 return stitch_call_invalid_parameter(c, "password", "password must be between %u and 128 characters long",
-                                                     m->config.min_password_length);
-        struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+                                                     m->core->config.min_password_length);
+        struct stitch_argon2_params a = {m->core->config.argon2_m_kib, m->core->config.argon2_t, m->core->config.argon2_p};
         int r = stitch_password_hash(p.password, &a, &hash);
         if (r < 0)
                 return stitch_call_errno(c, r, "hashing the password");
-        r = m->store_ops->password_set(m->store, u->id, hash);
+        r = m->core->store_ops->password_set(m->core->store, u->id, hash);
         if (r < 0)
                 return stitch_call_errno(c, r, "storing the password");
         log_info("Password of user %s set by uid %u.", u->id, (unsigned) c->cred.uid);
         /* A reset must lock out whoever holds a stolen refresh token. */
         size_t ended = 0;
-        if (m->config.end_on_password_change) {
-                r = stitch_sessions_end_user(m, u->id, NULL, STITCH_END_PASSWORD, &ended);
+        if (m->core->config.end_on_password_change) {
+                r = stitch_sessions_end_user(m->core, u->id, NULL, STITCH_END_PASSWORD, &ended);
                 if (r < 0)
                         return stitch_call_errno(c, r, "ending the user's sessions");
         }
@@ -424,7 +430,7 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
                 ident.data_json = dj;
                 su.identities = &ident;
                 su.n_identities = 1;
-                r = m->store_ops->user_create(m->store, &su, NULL);
+                r = m->core->store_ops->user_create(m->core->store, &su, NULL);
                 if (r == -EEXIST)
                         return stitch_call_invalid_parameter(c, "unix_name", "unix_name is already used by another user");
                 if (r < 0)
@@ -436,7 +442,7 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
                 memcpy(user_id, u->id, sizeof(user_id));
         }
 
-        r = stitch_apikey_issue(m, user_id, p.name, key_id, &key);
+        r = stitch_apikey_issue(m->core, user_id, p.name, key_id, &key);
         if (r == -EDQUOT)
                 return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "a user may have at most %d API keys",
                                          STITCH_MAX_USER_APIKEYS);
@@ -474,7 +480,7 @@ int stitch_method_admin_apikey_list(struct stitch_call *c) {
                 return 0;
         if (p.user && resolve_user(c, p.user, &u) < 0)
                 return 0;
-        int r = m->store_ops->apikey_list(m->store, u ? u->id : NULL, &keys, &n);
+        int r = m->core->store_ops->apikey_list(m->core->store, u ? u->id : NULL, &keys, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing keys");
         cJSON *reply = cJSON_CreateObject();
@@ -503,7 +509,7 @@ static int apikey_op(struct stitch_call *c, int op) {
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such API key: %s", p.id);
         /* Deleting or disabling a key ends the sessions it opened. */
         _cleanup_(stitch_strv_freep) char **revoked = NULL;
-        r = op == 2 ? stitch_apikey_delete(m, p.id, &revoked) : stitch_apikey_set_disabled(m, p.id, op == 1, &revoked);
+        r = op == 2 ? stitch_apikey_delete(m->core, p.id, &revoked) : stitch_apikey_set_disabled(m->core, p.id, op == 1, &revoked);
         if (r == -ENOENT)
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such API key: %s", p.id);
         if (r < 0)
@@ -541,7 +547,7 @@ int stitch_method_admin_session_list(struct stitch_call *c) {
                 return 0;
         if (p.user && resolve_user(c, p.user, &u) < 0)
                 return 0;
-        int r = m->store_ops->session_list(m->store, u ? u->id : NULL, p.include_revoked, stitch_now(), &list, &n);
+        int r = m->core->store_ops->session_list(m->core->store, u ? u->id : NULL, p.include_revoked, stitch_now(), &list, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing sessions");
         cJSON *reply = cJSON_CreateObject();
@@ -566,12 +572,12 @@ int stitch_method_admin_session_revoke(struct stitch_call *c) {
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        int r = stitch_session_id_valid(p.session_id) ? m->store_ops->session_get(m->store, p.session_id, &s) : -ENOENT;
+        int r = stitch_session_id_valid(p.session_id) ? m->core->store_ops->session_get(m->core->store, p.session_id, &s) : -ENOENT;
         if (r == -ENOENT)
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such session: %s", p.session_id);
         if (r < 0)
                 return stitch_call_errno(c, r, "session lookup");
-        r = stitch_session_end(m, s, STITCH_END_REVOKE);
+        r = stitch_session_end(m->core, s, STITCH_END_REVOKE);
         if (r < 0)
                 return stitch_call_errno(c, r, "revoking the session");
         cJSON *reply = cJSON_CreateObject();
@@ -583,7 +589,7 @@ int stitch_method_admin_key_rotate(struct stitch_call *c) {
         char kid[64];
         if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
                 return 0;
-        int r = stitch_manager_rotate_key(c->manager, kid, sizeof(kid));
+        int r = stitch_core_rotate_key(c->manager->core, kid, sizeof(kid));
         if (r < 0)
                 return stitch_call_errno(c, r, "key rotation");
         log_info("Signing key rotated by uid %u: new kid %s.", (unsigned) c->cred.uid, kid);
@@ -598,7 +604,7 @@ int stitch_method_admin_key_list(struct stitch_call *c) {
         size_t n = 0;
         if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
                 return 0;
-        int r = m->store_ops->key_list(m->store, &keys, &n);
+        int r = m->core->store_ops->key_list(m->core->store, &keys, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing keys");
         cJSON *reply = cJSON_CreateObject();
@@ -658,7 +664,7 @@ int stitch_method_admin_user_link(struct stitch_call *c) {
                         .credentials = &creds,
                 },
         };
-        int r = stitch_link_run(m, u->id, &req, &res);
+        int r = stitch_link_run(m->core, u->id, &req, &res);
         if (r < 0) {
                 stitch_link_result_done(&res);
                 return stitch_call_errno(c, r, "linking");
@@ -726,7 +732,7 @@ int stitch_method_admin_user_unlink(struct stitch_call *c) {
                 return 0;
         if (resolve_user(c, p.user, &u) < 0)
                 return 0;
-        int r = stitch_identity_unlink(m, u->id, p.identity_id);
+        int r = stitch_identity_unlink(m->core, u->id, p.identity_id);
         if (r == -ENOENT)
                 return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "user %s has no identity %s", u->id, p.identity_id);
         if (r == -EPERM)

@@ -7,15 +7,20 @@
 
 #include <openssl/crypto.h>
 
+#include "core/ratelimit.h"
+#include "core/revocations.h"
 #include "frontends/varlink/call.h"
 #include "log.h"
 #include "core/login.h"
 #include "core/password.h"
 #include "providers/provider.h"
-#include "refresher.h"
-#include "end-soon.h"
+#include "daemon/refresher.h"
+#include "daemon/end-soon.h"
 #include "core/sessions.h"
-#include "core/util.h"
+#include "clock.h"
+#include "core/sha256.h"
+#include "core/unix-users.h"
+#include "validate.h"
 #include "wire.h"
 
 #define NAME_MAX_LEN 256
@@ -27,14 +32,14 @@ static bool session_maps_to(const struct stitch_manager *m, const struct stitch_
                             const struct stitch_user *u, const char *unix_name) {
         const struct stitch_provider *p = stitch_provider_find(s->provider_type);
         if (p && p->maps_to)
-                return p->maps_to(&m->config, u, unix_name);
+                return p->maps_to(&m->core->config, u, unix_name);
         if (streq_ptr(u->unix_name, unix_name))
                 return true;
-        if (!u->email || isempty(m->config.email_domain))
+        if (!u->email || isempty(m->core->config.email_domain))
                 return false;
         size_t n = strlen(unix_name);
         return strncmp(u->email, unix_name, n) == 0 && u->email[n] == '@' &&
-               streq(u->email + n + 1, m->config.email_domain);
+               streq(u->email + n + 1, m->core->config.email_domain);
 }
 
 static bool caller_may_act_for(const struct stitch_call *c, const char *unix_name) {
@@ -227,7 +232,7 @@ int stitch_method_login(struct stitch_call *c) {
                 },
         };
         struct stitch_login_result res;
-        int r = stitch_login_run(c->manager, &req, &res);
+        int r = stitch_login_run(c->manager->core, &req, &res);
         if (r < 0) {
                 stitch_login_result_done(&res);
                 return stitch_call_errno(c, r, "login");
@@ -272,22 +277,22 @@ int stitch_method_authorize(struct stitch_call *c) {
         if (!caller_may_act_for(c, p.user))
                 return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "uid %u may only ask about itself",
                                          (unsigned) c->cred.uid);
-        if (!stitch_service_allowed(m->config.services, p.service ? p.service : ""))
+        if (!stitch_service_allowed(m->core->config.services, p.service ? p.service : ""))
                 return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "service '%s' may not use stitch",
                                          p.service ? p.service : "");
 
         if (p.session_id) {
                 r = stitch_session_id_valid(p.session_id)
-                            ? m->store_ops->session_get(m->store, p.session_id, &s)
+                            ? m->core->store_ops->session_get(m->core->store, p.session_id, &s)
                             : -ENOENT;
                 if (r < 0 && r != -ENOENT)
                         return stitch_call_errno(c, r, "session lookup");
                 if (r == -ENOENT || !binding_matches(s, p.binding))
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
                 if (s->revoked || s->refresh_expires <= stitch_now() ||
-                    stitch_revocations_contains(m->revocations, s->id))
+                    stitch_revocations_contains(m->core->revocations, s->id))
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
-                r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+                r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, s->user_id, &u);
                 if (r == -ENOENT)
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session's user no longer exists");
                 if (r < 0)
@@ -296,7 +301,7 @@ int stitch_method_authorize(struct stitch_call *c) {
                         return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "session does not belong to %s",
                                                  p.user);
         } else {
-                r = stitch_user_find_by_login_name(m, p.user, &u);
+                r = stitch_user_find_by_login_name(m->core, p.user, &u);
                 if (r == -ENOENT)
                         return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
                 if (r < 0)
@@ -329,13 +334,13 @@ static void open_session_after(struct stitch_call *c, void *userdata) {
 
         /* At most MaxPerUser open sessions: the least recently used go first. */
         while (stitch_refresher_count_user(m->refresher, a->session->user_id, a->session->id) >=
-                       m->config.max_sessions_per_user &&
+                       m->core->config.max_sessions_per_user &&
                stitch_refresher_oldest_of_user(m->refresher, a->session->user_id, a->session->id, oldest) >= 0) {
                 _cleanup_(stitch_session_freep) struct stitch_session *o = NULL;
                 log_notice("User %s has too many open sessions (MaxPerUser=%u): ending the least recently used, %s.",
-                           a->session->user_id, m->config.max_sessions_per_user, oldest);
+                           a->session->user_id, m->core->config.max_sessions_per_user, oldest);
                 stitch_refresher_forget(m->refresher, oldest, STITCH_END_LIMIT);
-                if (m->store_ops->session_get(m->store, oldest, &o) >= 0)
+                if (m->core->store_ops->session_get(m->core->store, oldest, &o) >= 0)
                         stitch_end_session_soon(m, TAKE_PTR(o), STITCH_END_LIMIT);
         }
 
@@ -373,7 +378,7 @@ static int find_bound_session(struct stitch_call *c, const char *session_id, con
                 stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
                 return -ENOENT;
         }
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, s->user_id, &u);
         if (r < 0 && r != -ENOENT) {
                 stitch_call_errno(c, r, "user lookup");
                 return r;
@@ -460,7 +465,7 @@ int stitch_method_open_session(struct stitch_call *c) {
         if (session_leader(c, s, p.pid, &pid) < 0)
                 return 0;
 
-        r = stitch_session_mark_open(m, s, pid);
+        r = stitch_session_mark_open(m->core, s, pid);
         if (r < 0)
                 return stitch_call_errno(c, r, "opening the session");
         log_info("Session %s opened (pid %lld, tty %s).", s->id, (long long) pid, p.tty ? p.tty : "-");
@@ -470,7 +475,7 @@ int stitch_method_open_session(struct stitch_call *c) {
         if (a) {
                 a->session = TAKE_PTR(s);
                 a->pid = pid;
-                if (stitch_access_token_issue(m, u, a->session->id, a->session->device_id, stitch_now(), &a->token,
+                if (stitch_access_token_issue(m->core, u, a->session->id, a->session->device_id, stitch_now(), &a->token,
                                               &a->expires) < 0)
                         a->token = NULL;
                 c->after = open_session_after;
@@ -505,7 +510,7 @@ int stitch_method_close_session(struct stitch_call *c) {
                 return 0;
         if (find_bound_session(c, p.session_id, p.binding, p.user, &s, &u) < 0)
                 return 0;
-        r = stitch_session_end(m, s, STITCH_END_LOGOUT); /* also marks it closed: one fsync */
+        r = stitch_session_end(m->core, s, STITCH_END_LOGOUT); /* also marks it closed: one fsync */
         if (r < 0)
                 return stitch_call_errno(c, r, "closing the session");
         return stitch_call_reply(c, NULL);
@@ -532,7 +537,7 @@ int stitch_method_change_password(struct stitch_call *c) {
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        if (!m->config.userpass_enabled)
+        if (!m->core->config.userpass_enabled)
                 return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "provider local-userpass is disabled");
         if (!caller_may_act_for(c, p.user))
                 return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "uid %u may only change its own password",
@@ -541,18 +546,18 @@ int stitch_method_change_password(struct stitch_call *c) {
                 const char *reason;
                 if (!p.new_password)
                         return stitch_call_invalid_parameter(c, "new_password", "new_password is required");
-                if (stitch_password_check_policy(p.new_password, m->config.min_password_length, &reason) < 0)
+                if (stitch_password_check_policy(p.new_password, m->core->config.min_password_length, &reason) < 0)
                         return stitch_call_invalid_parameter(
                                 c, "new_password", "The new password must be between %u and 128 characters long.",
-                                m->config.min_password_length);
+                                m->core->config.min_password_length);
         }
 
         uint64_t retry_after = 0;
         char limit_key[STITCH_LIMIT_KEY_MAX];
-        r = stitch_limit_key_for_login(m, &(struct stitch_login) {.user = p.user}, limit_key);
+        r = stitch_limit_key_for_login(m->core, &(struct stitch_login) {.user = p.user}, limit_key);
         if (r < 0)
                 return stitch_call_errno(c, r, "user lookup");
-        if (stitch_ratelimit_begin(m->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY)
+        if (stitch_ratelimit_begin(m->core->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY)
                 return stitch_call_too_many_attempts(c, retry_after);
 
         /* Only root or the account itself gets here, so saying "not a stitch
@@ -560,7 +565,7 @@ int stitch_method_change_password(struct stitch_call *c) {
          * to pam_unix for local accounts. */
         {
                 _cleanup_(stitch_user_freep) struct stitch_user *probe = NULL;
-                r = stitch_user_find_by_login_name(m, p.user, &probe);
+                r = stitch_user_find_by_login_name(m->core, p.user, &probe);
                 if (r == -ENOENT)
                         return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
                 if (r < 0)
@@ -571,23 +576,23 @@ int stitch_method_change_password(struct stitch_call *c) {
         if (stitch_password_check_policy(p.old_password, 6, &(const char *){NULL}) < 0)
                 r = -EACCES;
         else
-                r = stitch_userpass_verify(m, p.user, p.old_password, &u);
+                r = stitch_userpass_verify(m->core, p.user, p.old_password, &u);
         if (r == -EACCES || r == -EINVAL) {
                 log_notice("Password change for %s refused: wrong current password.", p.user);
                 return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");
         }
         if (r < 0)
                 return stitch_call_errno(c, r, "password check");
-        stitch_ratelimit_success(m->ratelimit, limit_key);
+        stitch_ratelimit_success(m->core->ratelimit, limit_key);
         if (p.check_only)
                 return stitch_call_reply(c, NULL);
 
-        struct stitch_argon2_params params = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        struct stitch_argon2_params params = {m->core->config.argon2_m_kib, m->core->config.argon2_t, m->core->config.argon2_p};
         _cleanup_free_ char *hash = NULL;
         r = stitch_password_hash(p.new_password, &params, &hash);
         if (r < 0)
                 return stitch_call_errno(c, r, "hashing the password");
-        r = m->store_ops->password_set(m->store, u->id, hash);
+        r = m->core->store_ops->password_set(m->core->store, u->id, hash);
         if (r < 0)
                 return stitch_call_errno(c, r, "storing the password");
         log_info("Password of %s (user %s) changed by its owner.", p.user, u->id);
@@ -596,8 +601,8 @@ int stitch_method_change_password(struct stitch_call *c) {
          * every other session ends (EndOnPasswordChange=yes, the default),
          * the one that changed it (session_id) stays. */
         size_t ended = 0;
-        if (p.end_other_sessions || m->config.end_on_password_change) {
-                r = stitch_sessions_end_user(m, u->id, p.session_id, STITCH_END_PASSWORD, &ended);
+        if (p.end_other_sessions || m->core->config.end_on_password_change) {
+                r = stitch_sessions_end_user(m->core, u->id, p.session_id, STITCH_END_PASSWORD, &ended);
                 if (r < 0)
                         return stitch_call_errno(c, r, "ending the other sessions");
         }

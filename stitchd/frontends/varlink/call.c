@@ -8,7 +8,7 @@
 
 #include "frontends/varlink/call.h"
 #include "log.h"
-#include "core/util.h"
+#include "validate.h"
 #include "wire.h"
 
 void stitch_call_defer(struct stitch_call *c) {
@@ -90,7 +90,7 @@ int stitch_call_errno(struct stitch_call *c, int error, const char *what) {
 int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret) {
         struct stitch_manager *m = c->manager;
         struct stitch_session *s = NULL;
-        int r = stitch_session_id_valid(session_id) ? m->store_ops->session_get(m->store, session_id, &s) : -ENOENT;
+        int r = stitch_session_id_valid(session_id) ? m->core->store_ops->session_get(m->core->store, session_id, &s) : -ENOENT;
         if (r < 0 && r != -ENOENT) {
                 stitch_call_errno(c, r, "session lookup");
                 return r;

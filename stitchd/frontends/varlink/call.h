@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "macro.h"
-#include "manager.h"
+#include "daemon/manager.h"
 
 #define STITCH_ERROR_INVALID_CREDENTIALS "io.stitch.Error.InvalidCredentials"
 #define STITCH_ERROR_IDENTITY_IN_USE "io.stitch.Error.IdentityInUse"

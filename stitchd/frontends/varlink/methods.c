@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "frontends/varlink/call.h"
-#include "core/util.h"
+#include "validate.h"
 
 /* The one registry of the varlink interface's methods: which handler, and
  * where each may run (admin socket only, on a worker). */

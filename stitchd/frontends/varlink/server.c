@@ -19,7 +19,8 @@
 #include "core/groupcache.h"
 #include "log.h"
 #include "frontends/varlink/server.h"
-#include "core/util.h"
+#include "trusted-path.h"
+#include "validate.h"
 #include "wire.h"
 
 /* Connections are accepted at a lower priority than the connections' own
@@ -148,7 +149,7 @@ static void connection_update_events(struct connection *c) {
 }
 
 static void connection_touch(struct connection *c) {
-        uint64_t timeout = c->server->manager->config.idle_timeout_usec;
+        uint64_t timeout = c->server->manager->core->config.idle_timeout_usec;
         if (c->dead || !c->idle || timeout == 0)
                 return;
         /* Someone is typing a password: as long as the question lives. */
@@ -298,7 +299,7 @@ static void pending_done(void *userdata) {
         if (p->call->asked) {
                 c->asked = true;
                 if (c->dead) /* closed while the question was made: nobody can answer it */
-                        (void) stitch_conversations_drop_owner(c->server->manager->conversations, c->id);
+                        (void) stitch_conversations_drop_owner(c->server->manager->core->conversations, c->id);
                 else {
                         c->waiting = true;
                         c->waiting_share = p->call->asked_share;
@@ -370,14 +371,14 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         } else if (!!(method->flags & STITCH_METHOD_ADMIN) != c->admin) {
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "%s is not available on this socket",
                                   method_name);
-        } else if (c->admin && !stitch_groupcache_contains(m->admin_groups, c->cred.uid, c->cred.gid)) {
+        } else if (c->admin && !stitch_groupcache_contains(m->core->admin_groups, c->cred.uid, c->cred.gid)) {
                 log_notice("Refused admin call %s from uid %u (pid %d).", method_name, (unsigned) c->cred.uid,
                            (int) c->cred.pid);
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "only root%s%s may use the admin socket",
-                                  m->config.admin_group ? " and members of " : "",
-                                  m->config.admin_group ? m->config.admin_group : "");
+                                  m->core->config.admin_group ? " and members of " : "",
+                                  m->core->config.admin_group ? m->core->config.admin_group : "");
         } else if ((method->flags & STITCH_METHOD_SLOW) ||
-                   ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->config.rotate_refresh_tokens)) {
+                   ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->core->config.rotate_refresh_tokens)) {
                 struct pending *p = calloc(1, sizeof(*p));
                 if (p) {
                         p->conn = c;
@@ -714,7 +715,7 @@ static void connection_close(struct connection *c) {
         /* The program that asked went away (killed, Ctrl-C, pam_end): what
          * it was asked ends with it, rather than holding a place for minutes. */
         if (c->asked)
-                (void) stitch_conversations_drop_owner(s->manager->conversations, c->id);
+                (void) stitch_conversations_drop_owner(s->manager->core->conversations, c->id);
         c->waiting = false;
         connection_unref(c);
 }
@@ -797,12 +798,12 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 socklen_t sl = sizeof(cred);
                 if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0)
                         continue;
-                if (s->n_connections >= m->config.max_connections && !evict_waiting(s, 0, true)) {
-                        refuse_connection(s, cfd, &cred, "MaxConnections", m->config.max_connections);
+                if (s->n_connections >= m->core->config.max_connections && !evict_waiting(s, 0, true)) {
+                        refuse_connection(s, cfd, &cred, "MaxConnections", m->core->config.max_connections);
                         continue;
                 }
                 /* The admin socket is for root and AdminGroup=, and must work while a user is at the cap. */
-                unsigned per_user = m->config.max_connections_per_user;
+                unsigned per_user = m->core->config.max_connections_per_user;
                 if (!l->admin && per_user > 0 && uid_table_get(&s->uids, cred.uid) >= per_user &&
                     !evict_waiting(s, cred.uid, false)) {
                         refuse_connection(s, cfd, &cred, "MaxConnectionsPerUser", per_user);
@@ -828,9 +829,9 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                         if (r >= 0)
                                 c->events = EPOLLIN;
                 }
-                if (r >= 0 && m->config.idle_timeout_usec > 0)
+                if (r >= 0 && m->core->config.idle_timeout_usec > 0)
                         r = sd_event_add_time_relative(m->event, &c->idle, CLOCK_MONOTONIC,
-                                                       m->config.idle_timeout_usec, USEC_PER_SEC / 10, on_idle, c);
+                                                       m->core->config.idle_timeout_usec, USEC_PER_SEC / 10, on_idle, c);
                 if (r < 0) {
                         if (c->counted)
                                 uid_table_decrement(&s->uids, cred.uid);
@@ -962,7 +963,7 @@ static int add_listener(struct stitch_server *s, int fd, bool admin, const char 
 }
 
 int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
-        struct stitch_config *cfg = &s->manager->config;
+        struct stitch_config *cfg = &s->manager->core->config;
         char **names = NULL;
         int fd_auth = -1, fd_admin = -1, r;
 

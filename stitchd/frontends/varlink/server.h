@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "manager.h"
+#include "daemon/manager.h"
 
 #define STITCH_MAX_OUTPUT (256U * 1024U) /* a client that reads nothing is cut off here */
 

@@ -6,14 +6,16 @@
 
 #include <openssl/crypto.h>
 
+#include "core/revocations.h"
 #include "frontends/varlink/call.h"
 #include "fnv.h"
 #include "log.h"
 #include "frontends/varlink/objects-json.h"
-#include "refresher.h"
+#include "daemon/refresher.h"
 #include "core/access.h"
 #include "core/sessions.h"
-#include "core/util.h"
+#include "clock.h"
+#include "validate.h"
 #include "wire.h"
 
 struct session_params {
@@ -63,9 +65,9 @@ int stitch_method_token_get(struct stitch_call *c) {
                 return 0;
         if (stitch_call_find_session(c, p.session_id, &s) < 0)
                 return 0;
-        if (s->revoked || s->refresh_expires <= now || stitch_revocations_contains(m->revocations, s->id))
+        if (s->revoked || s->refresh_expires <= now || stitch_revocations_contains(m->core->revocations, s->id))
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, s->user_id, &u);
         if (r == -ENOENT)
                 return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "user no longer exists");
         if (r < 0)
@@ -82,7 +84,7 @@ int stitch_method_token_get(struct stitch_call *c) {
                 return 0;
         }
         if (r == 0) {
-                r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &token, &expires);
+                r = stitch_access_token_issue(m->core, u, s->id, s->device_id, now, &token, &expires);
                 if (r < 0)
                         return stitch_call_errno(c, r, "signing");
         }
@@ -110,7 +112,7 @@ int stitch_method_token_refresh(struct stitch_call *c) {
 
         if (stitch_call_decode(c, refresh_table, ELEMENTSOF(refresh_table), &p) < 0)
                 return 0;
-        int r = stitch_session_refresh(c->manager, p.refresh_token, &t, &why);
+        int r = stitch_session_refresh(c->manager->core, p.refresh_token, &t, &why);
         if (r < 0)
                 return token_error(c, r, why, "refresh");
         cJSON *reply = cJSON_CreateObject();
@@ -131,7 +133,7 @@ int stitch_method_token_logout(struct stitch_call *c) {
 
         if (stitch_call_decode(c, refresh_table, ELEMENTSOF(refresh_table), &p) < 0)
                 return 0;
-        int r = stitch_session_logout(c->manager, p.refresh_token, &why);
+        int r = stitch_session_logout(c->manager->core, p.refresh_token, &why);
         if (r < 0)
                 return token_error(c, r, why, "logout");
         return stitch_call_reply(c, NULL);
@@ -160,7 +162,7 @@ static unsigned user_slot(const char *id) {
 
 /* Returns a new JSON copy of the user, or NULL with *ret_error set (-ENOENT, -EACCES disabled, -errno). */
 static cJSON *verify_user(struct stitch_manager *m, const char *id, int *ret_error) {
-        uint64_t gen = __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE);
+        uint64_t gen = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE);
         unsigned k = user_slot(id);
         if (user_cache[k].user && user_cache[k].generation == gen && streq(user_cache[k].id, id)) {
                 if (user_cache[k].disabled) {
@@ -170,7 +172,7 @@ static cJSON *verify_user(struct stitch_manager *m, const char *id, int *ret_err
                 return cJSON_Duplicate(user_cache[k].user, true);
         }
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        int r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, id, &u);
+        int r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, id, &u);
         if (r < 0) {
                 *ret_error = r;
                 return NULL;
@@ -235,15 +237,15 @@ static const struct verified *verified_find(struct stitch_manager *m, const char
         struct verified *v = &verified_cache[verified_slot(token, len)];
         if (!v->token || v->token_len != len || CRYPTO_memcmp(v->token, token, len) != 0)
                 return NULL;
-        int64_t lifetime = (int64_t) (m->config.access_token_lifetime_usec / USEC_PER_SEC);
-        if (v->users_generation != __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE) ||
-            v->keys_generation != stitch_keyring_generation(m->keyring) || v->exp <= now || v->not_before > now ||
+        int64_t lifetime = (int64_t) (m->core->config.access_token_lifetime_usec / USEC_PER_SEC);
+        if (v->users_generation != __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE) ||
+            v->keys_generation != stitch_keyring_generation(m->core->keyring) || v->exp <= now || v->not_before > now ||
             v->lifetime > lifetime + STITCH_JWT_LEEWAY_SEC) {
                 /* Stale for good, or not valid right now: take the full path. */
                 verified_clear(v);
                 return NULL;
         }
-        if (stitch_revocations_contains(m->revocations, v->sid))
+        if (stitch_revocations_contains(m->core->revocations, v->sid))
                 return NULL; /* the full path answers "session revoked" */
         return v;
 }
@@ -319,10 +321,10 @@ int stitch_method_token_verify(struct stitch_call *c) {
                 return 0;
         /* Read before verifying: a change racing with this call leaves the
          * entry already stale rather than wrongly fresh. */
-        uint64_t users_generation = __atomic_load_n(&m->users_generation, __ATOMIC_ACQUIRE);
-        uint64_t keys_generation = stitch_keyring_generation(m->keyring);
+        uint64_t users_generation = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE);
+        uint64_t keys_generation = stitch_keyring_generation(m->core->keyring);
         const char *why = NULL;
-        r = stitch_access_check(m, p.access_token, stitch_now(), &claims, &why);
+        r = stitch_access_check(m->core, p.access_token, stitch_now(), &claims, &why);
         if (r < 0)
                 return token_error(c, r, why, "verify");
         cJSON *user = verify_user(m, claims.sub, &r);
@@ -360,7 +362,7 @@ int stitch_method_token_jwks(struct stitch_call *c) {
         _cleanup_free_ char *jwks = NULL;
         if (stitch_call_decode(c, NULL, 0, &(int){0}) < 0)
                 return 0;
-        int r = stitch_keyring_jwks(c->manager->keyring, &jwks);
+        int r = stitch_keyring_jwks(c->manager->core->keyring, &jwks);
         if (r < 0)
                 return stitch_call_errno(c, r, "JWKS");
         cJSON *doc = cJSON_Parse(jwks);

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 
 #include "core/sessions.h"
-#include "end-soon.h"
-#include "workers.h"
+#include "daemon/end-soon.h"
+#include "daemon/workers.h"
 
 struct end_soon {
         struct stitch_manager *manager;
@@ -13,13 +13,13 @@ struct end_soon {
 
 static void end_soon_work(void *userdata) {
         struct end_soon *e = userdata;
-        (void) stitch_session_end(e->manager, e->session, e->reason);
+        (void) stitch_session_end(e->manager->core, e->session, e->reason);
         stitch_session_free(e->session);
         free(e);
 }
 
 void stitch_end_session_soon(struct stitch_manager *m, struct stitch_session *s, enum stitch_end_reason reason) {
-        stitch_session_end_in_memory(m, s, reason);
+        stitch_session_end_in_memory(m->core, s, reason);
         struct end_soon *e = malloc(sizeof(*e));
         if (e) {
                 *e = (struct end_soon) {.manager = m, .session = s, .reason = reason};
@@ -27,6 +27,6 @@ void stitch_end_session_soon(struct stitch_manager *m, struct stitch_session *s,
                         return;
                 free(e);
         }
-        (void) stitch_session_end(m, s, reason);
+        (void) stitch_session_end(m->core, s, reason);
         stitch_session_free(s);
 }

@@ -5,7 +5,7 @@
  * tokens stop verifying at once (memory), the store learns on a worker. */
 
 #include "core/end-reason.h"
-#include "manager.h"
+#include "daemon/manager.h"
 
 /* Event loop: ends session s (taken) now in memory and durably on a
  * worker; if the pool is full, here. */

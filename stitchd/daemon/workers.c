@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "macro.h"
-#include "workers.h"
+#include "daemon/workers.h"
 
 struct job {
         stitch_work_fn work, done;

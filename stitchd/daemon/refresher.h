@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "core/end-reason.h"
-#include "manager.h"
+#include "daemon/manager.h"
 
 struct stitch_refresher;
 

@@ -12,12 +12,14 @@
 
 #include <systemd/sd-bus.h>
 
+#include "core/revocations.h"
 #include "log.h"
 #include "fnv.h"
-#include "end-soon.h"
-#include "refresher.h"
+#include "daemon/end-soon.h"
+#include "daemon/refresher.h"
 #include "core/sessions.h"
-#include "core/util.h"
+#include "clock.h"
+#include "validate.h"
 
 #define RETRY_MIN_USEC (1 * USEC_PER_SEC)
 #define RETRY_MAX_USEC (60 * USEC_PER_SEC)
@@ -332,7 +334,7 @@ static void session_ended(struct stitch_refresher *r, const char *id, enum stitc
         if (!e)
                 return;
         log_info("Open session %s ended (%s): no more refreshes.", id, stitch_end_reason_to_string(reason));
-        bool terminate = r->manager->config.on_revoke == STITCH_ON_REVOKE_TERMINATE &&
+        bool terminate = r->manager->core->config.on_revoke == STITCH_ON_REVOKE_TERMINATE &&
                          stitch_end_reason_is_revocation(reason);
         e->refs++;
         if (terminate)
@@ -409,8 +411,8 @@ static void refresh_work(void *userdata) {
         int64_t now = stitch_now();
         int r;
 
-        r = m->store_ops->session_get(m->store, j->e->id, &s);
-        if (r == -ENOENT || (r >= 0 && (s->revoked || stitch_revocations_contains(m->revocations, s->id)))) {
+        r = m->core->store_ops->session_get(m->core->store, j->e->id, &s);
+        if (r == -ENOENT || (r >= 0 && (s->revoked || stitch_revocations_contains(m->core->revocations, s->id)))) {
                 j->result = -ESTALE;
                 /* Ended elsewhere (its event may still be on its way): say why, if the store knows. */
                 j->reason = r >= 0 ? stitch_end_reason_from_string(s->revoked_reason) : _STITCH_END_REASON_INVALID;
@@ -425,14 +427,14 @@ static void refresh_work(void *userdata) {
         if (s->refresh_expires <= now) {
                 j->result = -ESTALE;
                 j->reason = STITCH_END_EXPIRED;
-                (void) stitch_session_end(m, s, STITCH_END_EXPIRED);
+                (void) stitch_session_end(m->core, s, STITCH_END_EXPIRED);
                 return;
         }
-        r = m->store_ops->user_find(m->store, STITCH_USER_BY_ID, s->user_id, &u);
+        r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, s->user_id, &u);
         if (r == -ENOENT || (r >= 0 && u->disabled)) {
                 j->result = -ESTALE;
                 j->reason = r == -ENOENT ? STITCH_END_DELETE : STITCH_END_DISABLE;
-                (void) stitch_session_end(m, s, j->reason);
+                (void) stitch_session_end(m->core, s, j->reason);
                 return;
         }
         if (r < 0) {
@@ -442,7 +444,7 @@ static void refresh_work(void *userdata) {
         /* No durable write per refresh: revocation does not depend on the
          * stored access_expires (see session_foreach_revoked), and after a
          * restart a session is simply refreshed once more. */
-        r = stitch_access_token_issue(m, u, s->id, s->device_id, now, &j->token, &j->expires);
+        r = stitch_access_token_issue(m->core, u, s->id, s->device_id, now, &j->token, &j->expires);
         j->result = r;
 }
 
@@ -484,7 +486,7 @@ static void refresh_done(void *userdata) {
                 } else
                         w = &(*w)->next;
         }
-        schedule(e, stitch_refresher_due_usec(true, e->expires, r->manager->config.refresh_margin_usec));
+        schedule(e, stitch_refresher_due_usec(true, e->expires, r->manager->core->config.refresh_margin_usec));
 finish:
         if (j->token)
                 erase_and_free(j->token);
@@ -537,7 +539,7 @@ static int on_leader_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         log_info("Login process %lld of session %s exited without closing it: logging out.", (long long) e->leader_pid,
                  e->id);
         /* Ended in memory now, in the store on a worker. */
-        if (m->store_ops->session_get(m->store, e->id, &se) >= 0)
+        if (m->core->store_ops->session_get(m->core->store, e->id, &se) >= 0)
                 stitch_end_session_soon(m, se, STITCH_END_EXITED);
         e->refs++;
         entry_remove(e, "session has ended");
@@ -590,7 +592,7 @@ int stitch_refresher_add(struct stitch_refresher *r, const struct stitch_session
                 e->expires = expires;
         if (fd >= 0 && sd_event_add_io(m->event, &e->exit_watch, fd, EPOLLIN, on_leader_exit, e) < 0)
                 log_warning("Cannot watch the login process of session %s.", e->id);
-        schedule(e, stitch_refresher_due_usec(e->token != NULL, e->expires, m->config.refresh_margin_usec));
+        schedule(e, stitch_refresher_due_usec(e->token != NULL, e->expires, m->core->config.refresh_margin_usec));
         return 0;
 }
 
@@ -601,7 +603,7 @@ static int resume_cb(const struct stitch_session *s, void *userdata) {
         if (k == -ESRCH) {
                 log_info("Login process %lld of session %s is gone (exited while stitchd was down): logging out.",
                          (long long) s->leader_pid, s->id);
-                (void) stitch_session_end(m, s, STITCH_END_EXITED);
+                (void) stitch_session_end(m->core, s, STITCH_END_EXITED);
         } else if (k < 0)
                 log_warning_errno(k, "Cannot resume session %s: %m", s->id);
         return 0;
@@ -609,7 +611,7 @@ static int resume_cb(const struct stitch_session *s, void *userdata) {
 
 int stitch_refresher_resume(struct stitch_refresher *r) {
         struct stitch_manager *m = r->manager;
-        int k = m->store_ops->session_foreach_open(m->store, stitch_now(), resume_cb, r);
+        int k = m->core->store_ops->session_foreach_open(m->core->store, stitch_now(), resume_cb, r);
         if (k < 0)
                 return log_error_errno(k, "Cannot resume open sessions: %m");
         if (r->n_entries > 0)
@@ -712,7 +714,7 @@ int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret
                 stitch_refresher_free(r);
                 return -errno ? -errno : -EIO;
         }
-        int k = stitch_events_subscribe(&m->events, STITCH_EVENT_SESSION_ENDED, on_session_ended_event, r);
+        int k = stitch_events_subscribe(&m->core->events, STITCH_EVENT_SESSION_ENDED, on_session_ended_event, r);
         if (k < 0) {
                 stitch_refresher_free(r);
                 return k;
@@ -724,7 +726,7 @@ int stitch_refresher_new(struct stitch_manager *m, struct stitch_refresher **ret
 struct stitch_refresher *stitch_refresher_free(struct stitch_refresher *r) {
         if (!r)
                 return NULL;
-        stitch_events_unsubscribe(&r->manager->events, on_session_ended_event, r);
+        stitch_events_unsubscribe(&r->manager->core->events, on_session_ended_event, r);
         for (size_t b = 0; b < N_BUCKETS; b++)
                 while (r->buckets[b]) {
                         struct entry *e = r->buckets[b];

@@ -17,8 +17,9 @@
 #include "core/config.h"
 #include "log.h"
 #include "redact.h"
-#include "core/util.h"
-#include "manager.h"
+#include "trusted-path.h"
+#include "validate.h"
+#include "daemon/manager.h"
 #include "frontends/varlink/server.h"
 #include "frontends/varlink/call.h"
 #include "frontends/http/request.h"
@@ -222,9 +223,9 @@ int main(int argc, char **argv) {
         if (r > 0)
                 log_debug("Watchdog enabled.");
 
-        _cleanup_free_ char *store = stitch_redact_url(m->config.store);
+        _cleanup_free_ char *store = stitch_redact_url(m->core->config.store);
         log_info("stitchd %s ready: auth socket %s, admin socket %s, store %s.", PACKAGE_VERSION,
-                 m->config.auth_socket, m->config.admin_socket, store ?: STITCH_REDACTED);
+                 m->core->config.auth_socket, m->core->config.admin_socket, store ?: STITCH_REDACTED);
         sd_notify(false, "READY=1\nSTATUS=Serving.");
 
         r = sd_event_loop(m->event);

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/callerlimit.h"
+#include "core/conversations.h"
+#include "core/core.h"
+#include "core/groupcache.h"
+#include "core/keys.h"
+#include "core/ratelimit.h"
+#include "core/revocations.h"
+#include "core/tokens.h"
+#include "core/users.h"
+#include "clock.h"
+#include "core/ids.h"
+#include "core/sha256.h"
+#include "validate.h"
+#include "log.h"
+#include "redact.h"
+
+int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret) {
+        struct stitch_core *core = calloc(1, sizeof(*core));
+        if (!core)
+                return -ENOMEM;
+        core->config = *config; /* takes over the config's allocations */
+        pthread_mutex_init(&core->key_lock, NULL);
+        pthread_mutex_init(&core->password_floor_lock, NULL);
+        core->start_time = stitch_now();
+        *ret = core;
+        return 0;
+}
+
+struct stitch_core *stitch_core_free(struct stitch_core *core) {
+        if (!core)
+                return NULL;
+        core->keyring = stitch_keyring_free(core->keyring);
+        if (core->store)
+                core->store_ops->close(core->store);
+        core->revocations = stitch_revocations_free(core->revocations);
+        core->ratelimit = stitch_ratelimit_free(core->ratelimit);
+        core->callerlimit = stitch_callerlimit_free(core->callerlimit);
+        core->addresslimit = stitch_callerlimit_free(core->addresslimit);
+        core->admin_groups = stitch_groupcache_free(core->admin_groups);
+        core->conversations = stitch_conversations_free(core->conversations);
+        free(core->dummy_hash);
+        stitch_config_done(&core->config);
+        pthread_mutex_destroy(&core->key_lock);
+        pthread_mutex_destroy(&core->password_floor_lock);
+        free(core);
+        return NULL;
+}
+
+/* The revocation set and the users' generation follow the core's own events;
+ * the daemon's refresher subscribes on its own. */
+static void on_session_ended(const struct stitch_event *e, void *userdata) {
+        struct stitch_core *core = userdata;
+        (void) stitch_revocations_add(core->revocations, e->session_ended.session_id, e->session_ended.until);
+}
+
+static void on_users_changed(const struct stitch_event *e, void *userdata) {
+        struct stitch_core *core = userdata;
+        (void) e;
+        __atomic_fetch_add(&core->users_generation, 1, __ATOMIC_RELEASE);
+}
+
+/* No token lives longer than this: Verify refuses tokens whose exp - iat exceeds
+ * the configured lifetime, so a session revoked this long ago has no live token. */
+static int64_t token_lifetime_bound(const struct stitch_core *core) {
+        return (int64_t) (core->config.access_token_lifetime_usec / USEC_PER_SEC) + STITCH_JWT_LEEWAY_SEC;
+}
+
+static int revocation_cb(const char *session_id, int64_t access_expires, void *userdata) {
+        struct stitch_core *core = userdata;
+        return stitch_revocations_add(core->revocations, session_id, access_expires);
+}
+
+void stitch_core_maintain(struct stitch_core *core, int64_t now) {
+        size_t n = 0;
+
+        n = stitch_revocations_prune(core->revocations, now);
+        if (n > 0)
+                log_debug("Dropped %zu expired revocations.", n);
+        /* Idle anonymous users (90 days) go, like in Stitch. */
+        if (stitch_users_delete_idle(core, now, &n) >= 0 && n > 0)
+                log_info("Deleted %zu idle users (anonymous: 90 days).", n);
+        if (core->store_ops->session_prune(core->store, now - token_lifetime_bound(core), &n) >= 0 && n > 0)
+                log_debug("Pruned %zu dead sessions.", n);
+        /* Retired keys are kept until every token they signed has expired. */
+        if (core->store_ops->key_prune(core->store, now - token_lifetime_bound(core), &n) >= 0 && n > 0) {
+                log_info("Dropped %zu retired signing keys.", n);
+                (void) stitch_core_load_keys(core);
+        }
+}
+
+/* The dummy hash has the configured cost, so unknown users cost the same. */
+static int make_dummy_hash(struct stitch_core *core) {
+        struct stitch_argon2_params a = {core->config.argon2_m_kib, core->config.argon2_t, core->config.argon2_p};
+        char random_pw[33];
+        uint8_t raw[16];
+        int r = stitch_random_bytes(raw, sizeof(raw));
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sizeof(raw); i++)
+                snprintf(random_pw + 2 * i, 3, "%02x", raw[i]);
+        explicit_bzero(raw, sizeof(raw));
+        r = stitch_password_hash(random_pw, &a, &core->dummy_hash);
+        explicit_bzero(random_pw, sizeof(random_pw));
+        if (r < 0)
+                return r;
+        core->password_floor = a;
+        return 0;
+}
+
+/* baas_domain_id: stable per machine. */
+static int make_domain_id(struct stitch_core *core) {
+        uint8_t h[STITCH_HASH_LEN];
+        char machine[128] = "stitch";
+        FILE *f = fopen("/etc/machine-id", "re");
+        if (f) {
+                if (!fgets(machine, sizeof(machine), f))
+                        snprintf(machine, sizeof(machine), "stitch");
+                fclose(f);
+        }
+        int r = stitch_sha256(machine, strlen(machine), h);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < 12; i++)
+                snprintf(core->domain_id + 2 * i, 3, "%02x", h[i]);
+        return 0;
+}
+
+int stitch_core_start(struct stitch_core *core) {
+        const struct stitch_config *c = &core->config;
+        int r;
+
+        /* Outside systemd's StateDirectory=, make the store's directory ourselves (0700). */
+        const char *db = stitch_config_sqlite_path(c);
+        if (db) {
+                _cleanup_free_ char *dir = strdup(db);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                if (slash && slash != dir) {
+                        *slash = 0;
+                        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                                return log_error_errno(errno, "Cannot create the store directory %s: %m", dir);
+                }
+        }
+
+        r = stitch_store_open(c->store, &core->store_ops, &core->store);
+        if (r < 0) {
+                _cleanup_free_ char *store = stitch_redact_url(c->store);
+                return log_error_errno(r, "Cannot open store %s: %m", store ?: STITCH_REDACTED);
+        }
+
+        r = stitch_core_load_keys(core);
+        if (r < 0)
+                return r;
+
+        r = stitch_revocations_new(&core->revocations);
+        if (r < 0)
+                return r;
+        /* First subscriber: a session's tokens die before anyone else hears of its end. */
+        r = stitch_events_subscribe(&core->events, STITCH_EVENT_SESSION_ENDED, on_session_ended, core);
+        if (r >= 0)
+                r = stitch_events_subscribe(&core->events, STITCH_EVENT_USERS_CHANGED, on_users_changed, core);
+        if (r < 0)
+                return r;
+        r = core->store_ops->session_foreach_revoked(core->store, stitch_now(), token_lifetime_bound(core),
+                                                    revocation_cb, core);
+        if (r < 0)
+                return log_error_errno(r, "Cannot rebuild the revocation set: %m");
+        log_debug("Revocation set rebuilt: %zu live entries.", stitch_revocations_size(core->revocations));
+
+        r = stitch_callerlimit_new(c->caller_logins_per_minute, &core->callerlimit);
+        if (r < 0)
+                return r;
+        r = stitch_callerlimit_new(c->caller_logins_per_minute, &core->addresslimit);
+        if (r < 0)
+                return r;
+        r = stitch_groupcache_new(c->admin_group, NULL, &core->admin_groups);
+        if (r < 0)
+                return r;
+        r = stitch_ratelimit_new(c->max_failures, c->failure_window_usec, c->backoff_max_usec, c->tracked_accounts,
+                                 &core->ratelimit);
+        if (r < 0)
+                return r;
+        r = stitch_conversations_new(&core->conversations);
+        if (r < 0)
+                return r;
+        r = make_dummy_hash(core);
+        if (r < 0)
+                return r;
+        return make_domain_id(core);
+}

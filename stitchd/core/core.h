@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the domain works on: the config, the store, the keyring, the limits,
+ * the revocation set, the logins waiting for answers, the events and the
+ * counters. The core and the providers see this and lib/, nothing else: no
+ * event loop, no workers, no sockets. The daemon (daemon/manager.h) owns one
+ * and lends it its threads; every member the workers touch is thread-safe on
+ * its own, and the config is read-only after start. */
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/events.h"
+#include "core/password.h"
+#include "store/store.h"
+
+struct stitch_keyring;
+struct stitch_revocations;
+struct stitch_ratelimit;
+struct stitch_callerlimit;
+struct stitch_groupcache;
+struct stitch_conversations;
+
+struct stitch_core {
+        struct stitch_config config;
+        const struct stitch_store_ops *store_ops;
+        struct stitch_store *store;
+        struct stitch_keyring *keyring;
+        pthread_mutex_t key_lock; /* serialises rotations */
+        struct stitch_revocations *revocations;
+        struct stitch_ratelimit *ratelimit;
+        struct stitch_callerlimit *callerlimit;
+        /* Anonymous app logins per client address (each makes a user). */
+        struct stitch_callerlimit *addresslimit;
+        struct stitch_groupcache *admin_groups;     /* who is in AdminGroup, cached */
+        struct stitch_conversations *conversations; /* logins waiting for answers */
+        /* Session ends and user changes, for whoever keeps derived state. */
+        struct stitch_events events;
+        char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
+        /* What every failed password login costs (stitch_password_verify_padded):
+         * PasswordHash=, raised to the costliest stored hash met since the start. */
+        struct stitch_argon2_params password_floor;
+        pthread_mutex_t password_floor_lock;
+        char domain_id[STITCH_ID_LEN + 1];
+        int64_t start_time;
+        /* Counters for Status (atomic: workers update them). */
+        uint64_t password_verifications;
+        uint64_t logins_succeeded, logins_failed;
+        /* Bumped (atomically, any thread) after every change to a stored user:
+         * caches of users keyed by it (core/generation-cache.h) drop their entries. */
+        uint64_t users_generation;
+};
+
+/* Takes over the config's allocations. */
+int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret);
+struct stitch_core *stitch_core_free(struct stitch_core *core);
+/* Opens the store, loads or creates the signing keys, rebuilds the revocation
+ * set, sets up the limits and the dummy hash. */
+int stitch_core_start(struct stitch_core *core);
+/* Periodic upkeep: expired revocations, idle anonymous users, dead sessions,
+ * retired keys. Makes durable writes: run it on a worker. */
+void stitch_core_maintain(struct stitch_core *core, int64_t now);

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "validate.h"
+#include "daemon/manager.h"
+#include "daemon/refresher.h"
+#include "core/tokens.h"
+#include "log.h"
+
+#define MAINTENANCE_INTERVAL_USEC (60 * USEC_PER_SEC)
+
+int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret) {
+        struct stitch_manager *m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        int r = sd_event_default(&m->event);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        r = stitch_core_new(config, &m->core);
+        if (r < 0) {
+                sd_event_unref(m->event);
+                free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+void stitch_manager_stop(struct stitch_manager *m) {
+        /* Workers first: their completions still reference the front ends'
+         * connections, which go after this (see main.c). */
+        m->workers = stitch_workers_free(m->workers);
+        stitch_password_done();
+        m->refresher = stitch_refresher_free(m->refresher);
+}
+
+struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
+        if (!m)
+                return NULL;
+        stitch_manager_stop(m);
+        m->maintenance_timer = sd_event_source_disable_unref(m->maintenance_timer);
+        stitch_tokens_thread_done(); /* the event loop's contexts; workers' went with them */
+        m->core = stitch_core_free(m->core);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+static void maintenance_work(void *userdata) {
+        struct stitch_manager *m = userdata;
+        stitch_core_maintain(m->core, stitch_now());
+}
+
+/* Durable writes (deletions, prunes) run on a worker, never on the loop. */
+static int on_maintenance(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct stitch_manager *m = userdata;
+        int r = stitch_workers_submit(m->workers, maintenance_work, NULL, m);
+        if (r < 0)
+                log_debug_errno(r, "Maintenance skipped this time (workers busy): %m");
+        (void) sd_event_source_set_time(s, usec + MAINTENANCE_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+/* The workers have been idle a while: hash slots give their memory back. */
+static void release_idle_memory(void *userdata) {
+        (void) userdata;
+        stitch_password_release_idle();
+}
+
+int stitch_manager_start(struct stitch_manager *m) {
+        int r;
+
+        r = stitch_core_start(m->core);
+        if (r < 0)
+                return r;
+
+        unsigned workers = m->core->config.workers;
+        if (workers == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                workers = n > 0 ? (unsigned) n : 1;
+        }
+        /* Workers= bounds the password hashes running at once (their memory
+         * and CPU). The pool has more threads than that, so calls that mostly
+         * wait for the disk (API-key logins, logouts: an fsync each, grouped
+         * when they overlap) do not queue behind hashes or each other. */
+        r = stitch_password_set_concurrency(workers);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up password hashing: %m");
+        unsigned threads = workers > 1024 / 4 ? 1024 : workers * 4;
+        r = stitch_workers_new(m->event, threads, 4096, &m->workers);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start workers: %m");
+        stitch_workers_set_idle(m->workers, release_idle_memory, m);
+
+        r = stitch_refresher_new(m, &m->refresher);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the refresher: %m");
+        r = stitch_refresher_resume(m->refresher);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_time_relative(m->event, &m->maintenance_timer, CLOCK_MONOTONIC, MAINTENANCE_INTERVAL_USEC,
+                                       USEC_PER_SEC, on_maintenance, m);
+        if (r < 0)
+                return r;
+        stitch_core_maintain(m->core, stitch_now());
+        return 0;
+}

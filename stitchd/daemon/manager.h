@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon: the core (core/core.h) plus what runs it — the sd-event loop,
+ * the worker threads, the refresher of long logins, the maintenance timer
+ * and the count of open connections. Front ends get this; the core never
+ * does. */
+
+#include <stddef.h>
+
+#include <systemd/sd-event.h>
+
+#include "core/core.h"
+#include "daemon/workers.h"
+
+struct stitch_refresher;
+
+struct stitch_manager {
+        struct stitch_core *core;
+        sd_event *event;
+        struct stitch_workers *workers;
+        size_t connections; /* open client connections, all front ends (event loop only) */
+        struct stitch_refresher *refresher;
+        sd_event_source *maintenance_timer;
+};
+
+/* Takes over the config's allocations. */
+int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret);
+/* Stops the workers and the refresher: after it, nothing calls into a front
+ * end any more, which may then be freed. stitch_manager_free() does it too. */
+void stitch_manager_stop(struct stitch_manager *m);
+struct stitch_manager *stitch_manager_free(struct stitch_manager *m);
+/* Starts the core, then the workers, the refresher and the maintenance timer. */
+int stitch_manager_start(struct stitch_manager *m);
