@@ -144,79 +144,67 @@ int stitch_session_logout(struct stitch_core *core, const char *refresh_token, c
         return stitch_session_end(core, s, STITCH_END_LOGOUT);
 }
 
-/* Checked tokens. An access token is presented again and again during its
- * life, and whether its signature is good depends only on the token and
- * the keyring: so the signature check (an ECDSA verification) is done once
- * per token and keyring generation. Everything that can change is checked
- * on every hit: the time window, AccessTokenLifetime and the revocation
- * set. Entries hold bearer tokens: wiped when replaced and at exit. */
-#define CHECKED_SLOTS 2048
-static struct checked {
-        char *token;
-        size_t len;
-        uint64_t keys_generation;
-        struct stitch_claims claims;
-} checked[CHECKED_SLOTS];
-static pthread_mutex_t checked_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static unsigned checked_slot(const char *token, size_t len) {
-        return stitch_token_slot_hash(token, len) % CHECKED_SLOTS; /* a collision costs a full check */
+/* Checked tokens (core->checked_tokens). An access token is presented again
+ * and again during its life, and whether its signature is good depends only
+ * on the token and the keyring: so the signature check (an ECDSA
+ * verification) is done once per token and keyring generation. Everything
+ * that can change is checked on every hit: the time window,
+ * AccessTokenLifetime and the revocation set. */
+static void claims_free(void *v) {
+        stitch_claims_done(v);
+        free(v);
 }
 
-static void checked_clear(struct checked *c) {
-        if (c->token) {
-                explicit_bzero(c->token, c->len);
-                free(c->token);
+static void *claims_copy(const void *v) {
+        const struct stitch_claims *from = v;
+        struct stitch_claims *c = malloc(sizeof(*c));
+        if (!c)
+                return NULL;
+        *c = *from;
+        c->user_data_json = from->user_data_json ? strdup(from->user_data_json) : NULL;
+        if (from->user_data_json && !c->user_data_json) {
+                free(c);
+                return NULL;
         }
-        stitch_claims_done(&c->claims);
-        *c = (struct checked) {0};
+        return c;
 }
 
-void stitch_access_cache_clear(void) {
-        pthread_mutex_lock(&checked_lock);
-        for (size_t i = 0; i < CHECKED_SLOTS; i++)
-                checked_clear(&checked[i]);
-        pthread_mutex_unlock(&checked_lock);
+static const struct stitch_cache_type checked_tokens_type = {
+        .slots = 2048,
+        .bearer_keys = true,
+        .shared = true, /* the loop's Verify and the HTTP thread's routes */
+        .value_free = claims_free,
+        .value_copy = claims_copy,
+};
+
+int stitch_access_cache_new(struct stitch_cache **ret) {
+        return stitch_cache_new(&checked_tokens_type, ret);
 }
 
 /* 1 and *ret filled if the token's signature was checked with this keyring. */
-static int checked_find(uint64_t keys_generation, const char *token, size_t len, struct stitch_claims *ret) {
-        int found = 0;
-        pthread_mutex_lock(&checked_lock);
-        struct checked *c = &checked[checked_slot(token, len)];
-        if (c->token && c->len == len && c->keys_generation == keys_generation &&
-            CRYPTO_memcmp(c->token, token, len) == 0) {
-                *ret = c->claims;
-                ret->user_data_json = c->claims.user_data_json ? strdup(c->claims.user_data_json) : NULL;
-                found = !c->claims.user_data_json || ret->user_data_json ? 1 : 0;
-        }
-        pthread_mutex_unlock(&checked_lock);
-        return found;
+static int checked_find(struct stitch_core *core, const struct stitch_generation *g, const char *token, size_t len,
+                        struct stitch_claims *ret) {
+        struct stitch_claims *c = stitch_cache_get(core->checked_tokens, token, len, g);
+        if (!c)
+                return 0;
+        *ret = *c;
+        free(c);
+        return 1;
 }
 
-static void checked_store(uint64_t keys_generation, const char *token, size_t len, const struct stitch_claims *claims) {
-        struct checked n = {.len = len, .keys_generation = keys_generation, .claims = *claims};
-        n.token = malloc(len);
-        n.claims.user_data_json = claims->user_data_json ? strdup(claims->user_data_json) : NULL;
-        if (!n.token || (claims->user_data_json && !n.claims.user_data_json)) {
-                free(n.token);
-                free(n.claims.user_data_json);
-                return;
-        }
-        memcpy(n.token, token, len);
-        pthread_mutex_lock(&checked_lock);
-        struct checked *c = &checked[checked_slot(token, len)];
-        checked_clear(c);
-        *c = n;
-        pthread_mutex_unlock(&checked_lock);
+static void checked_store(struct stitch_core *core, const struct stitch_generation *g, const char *token, size_t len,
+                          const struct stitch_claims *claims) {
+        struct stitch_claims *c = claims_copy(claims);
+        if (c)
+                stitch_cache_put(core->checked_tokens, token, len, g, c);
 }
 
 int stitch_access_check(struct stitch_core *core, const char *access_token, int64_t now, struct stitch_claims *ret,
                         const char **ret_why) {
         struct stitch_claims claims = {0};
         size_t len = strlen(access_token);
-        uint64_t keys_generation = stitch_keyring_generation(core->keyring);
-        if (len > 0 && len <= STITCH_JWT_MAX_LEN && checked_find(keys_generation, access_token, len, &claims) > 0) {
+        struct stitch_generation g = {.keys = stitch_keyring_generation(core->keyring)};
+        if (len > 0 && len <= STITCH_JWT_MAX_LEN && checked_find(core, &g, access_token, len, &claims) > 0) {
                 /* The time window, as stitch_jwt_verify checks it. */
                 const char *why = claims.exp <= now                                           ? "token expired"
                                   : MAX(claims.iat, claims.nbf) - STITCH_JWT_LEEWAY_SEC > now ? "token not yet valid"
@@ -240,7 +228,7 @@ int stitch_access_check(struct stitch_core *core, const char *access_token, int6
                 return -EACCES;
         }
         if (len <= STITCH_JWT_MAX_LEN)
-                checked_store(keys_generation, access_token, len, &claims);
+                checked_store(core, &g, access_token, len, &claims);
 checked:;
         /* Tokens never outlive the configured lifetime: the revocation set
          * is rebuilt on that assumption. */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "core/generation-cache.h"
 #include "store/store.h"
 #include "core/tokens.h"
 
@@ -48,5 +49,6 @@ int stitch_session_logout(struct stitch_core *core, const char *refresh_token, c
  * (stitch_claims_done). Any thread. */
 int stitch_access_check(struct stitch_core *core, const char *access_token, int64_t now, struct stitch_claims *ret,
                         const char **ret_why);
-/* Forgets the tokens checked so far (wiped); at exit. */
-void stitch_access_cache_clear(void);
+
+/* A new cache of checked tokens, for core->checked_tokens. */
+int stitch_access_cache_new(struct stitch_cache **ret);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/access.h"
 #include "core/callerlimit.h"
 #include "core/conversations.h"
 #include "core/core.h"
@@ -24,6 +25,11 @@ int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret
         struct stitch_core *core = calloc(1, sizeof(*core));
         if (!core)
                 return -ENOMEM;
+        int r = stitch_access_cache_new(&core->checked_tokens);
+        if (r < 0) {
+                free(core);
+                return r; /* the config stays the caller's */
+        }
         core->config = *config; /* takes over the config's allocations */
         pthread_mutex_init(&core->key_lock, NULL);
         pthread_mutex_init(&core->password_floor_lock, NULL);
@@ -44,6 +50,7 @@ struct stitch_core *stitch_core_free(struct stitch_core *core) {
         core->addresslimit = stitch_callerlimit_free(core->addresslimit);
         core->admin_groups = stitch_groupcache_free(core->admin_groups);
         core->conversations = stitch_conversations_free(core->conversations);
+        core->checked_tokens = stitch_cache_free(core->checked_tokens);
         free(core->dummy_hash);
         stitch_config_done(&core->config);
         pthread_mutex_destroy(&core->key_lock);

@@ -22,6 +22,7 @@ struct stitch_ratelimit;
 struct stitch_callerlimit;
 struct stitch_groupcache;
 struct stitch_conversations;
+struct stitch_cache;
 
 struct stitch_core {
         struct stitch_config config;
@@ -36,6 +37,8 @@ struct stitch_core {
         struct stitch_callerlimit *addresslimit;
         struct stitch_groupcache *admin_groups;     /* who is in AdminGroup, cached */
         struct stitch_conversations *conversations; /* logins waiting for answers */
+        /* Access tokens whose signature was checked (core/access.c). */
+        struct stitch_cache *checked_tokens;
         /* Session ends and user changes, for whoever keeps derived state. */
         struct stitch_events events;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
@@ -49,7 +52,7 @@ struct stitch_core {
         uint64_t password_verifications;
         uint64_t logins_succeeded, logins_failed;
         /* Bumped (atomically, any thread) after every change to a stored user:
-         * caches of users keyed by it (core/generation-cache.h) drop their entries. */
+         * caches keyed by it (core/generation-cache.h) drop their entries. */
         uint64_t users_generation;
 };
 

@@ -76,9 +76,6 @@ static void shutdown_all(struct stitch_manager *m, struct stitch_server *server,
         stitch_http_stop(http);
         stitch_manager_stop(m);
         stitch_http_free(http); /* its thread is gone after this */
-        stitch_verify_cache_clear();
-        stitch_access_cache_clear();
-        http_profile_cache_clear();
         stitch_server_free(server);
         stitch_manager_free(m);
 }

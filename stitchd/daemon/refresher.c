@@ -48,7 +48,6 @@ struct entry {
         int pidfd;
         char *token; /* current access token (secret: wiped) */
         int64_t expires;
-        uint64_t last_used; /* CLOCK_MONOTONIC usec: orders sessions for MaxPerUser */
         bool refreshing;
         uint64_t retry_usec;
         sd_event_source *timer, *exit_watch;
@@ -582,7 +581,6 @@ int stitch_refresher_add(struct stitch_refresher *r, const struct stitch_session
         }
         e->pidfd = fd;
         e->leader_pid = leader_pid;
-        e->last_used = stitch_now_usec(CLOCK_MONOTONIC);
         if (token) {
                 if (e->token)
                         erase_and_free(e->token);
@@ -624,7 +622,6 @@ int stitch_refresher_get(struct stitch_refresher *r, const char *session_id, int
         struct entry *e = lookup(r, session_id);
         if (!e)
                 return 0;
-        e->last_used = stitch_now_usec(CLOCK_MONOTONIC);
         if (e->token && e->expires > newer_than && e->expires > stitch_now()) {
                 char *t = strdup(e->token);
                 if (!t)
@@ -644,30 +641,6 @@ int stitch_refresher_get(struct stitch_refresher *r, const char *session_id, int
         w->next = e->waiters;
         e->waiters = w;
         return 2;
-}
-
-/* Linear in the number of open sessions; only called when a session opens. */
-unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id, const char *except) {
-        unsigned n = 0;
-        for (size_t b = 0; b < N_BUCKETS; b++)
-                for (struct entry *e = r->buckets[b]; e; e = e->next_in_bucket)
-                        if (streq(e->user_id, user_id) && !streq_ptr(e->id, except))
-                                n++;
-        return n;
-}
-
-int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, const char *except,
-                                    char ret[STITCH_ID_LEN + 1]) {
-        struct entry *oldest = NULL;
-        for (size_t b = 0; b < N_BUCKETS; b++)
-                for (struct entry *e = r->buckets[b]; e; e = e->next_in_bucket)
-                        if (streq(e->user_id, user_id) && !streq_ptr(e->id, except) &&
-                            (!oldest || e->last_used < oldest->last_used))
-                                oldest = e;
-        if (!oldest)
-                return -ENOENT;
-        memcpy(ret, oldest->id, STITCH_ID_LEN + 1);
-        return 0;
 }
 
 size_t stitch_refresher_size(struct stitch_refresher *r) {

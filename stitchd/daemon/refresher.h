@@ -48,11 +48,6 @@ typedef void (*stitch_refresher_token_cb)(const char *session_id, const char *to
 int stitch_refresher_get(struct stitch_refresher *r, const char *session_id, int64_t newer_than, bool wait,
                          char **ret_token, int64_t *ret_expires, stitch_refresher_token_cb cb, void *userdata);
 
-/* Open sessions of a user held by the refresher, not counting 'except' (for MaxPerUser). */
-unsigned stitch_refresher_count_user(struct stitch_refresher *r, const char *user_id, const char *except);
-/* The least recently used open session of the user other than 'except' (or -ENOENT). */
-int stitch_refresher_oldest_of_user(struct stitch_refresher *r, const char *user_id, const char *except,
-                                    char ret[STITCH_ID_LEN + 1]);
 /* Ends a session's entry now, as if notified (event loop only). */
 void stitch_refresher_forget(struct stitch_refresher *r, const char *session_id, enum stitch_end_reason reason);
 

@@ -2,7 +2,7 @@
 # Long-lived logins: open sessions get fresh access tokens before expiry,
 # across restarts; `stitchctl token` hands them out; a session that ends for
 # any reason (close, revoke, disable, login process killed) fails at once;
-# OnRevoke=terminate ends the login; MaxPerUser ends the least recently used.
+# OnRevoke=terminate ends the login; MaxPerUser ends the oldest open session.
 . "$TESTS_LIB"
 command -v jq >/dev/null || skip "jq is not installed"
 # valgrind 3.19 does not implement pidfd_open (syscall 434), which watching
@@ -146,7 +146,7 @@ expect_eq "signals" "started HUP TERM" "$(tr '\n' ' ' < "$T/signals" | sed 's/ $
 grep -q "Sent SIGHUP to login process $LP" "$STITCHD_LOG" || fail "termination not logged"
 ok "OnRevoke=terminate sends SIGHUP then SIGTERM to the login and logs it"
 
-# MaxPerUser=2: a third open session ends the least recently used one.
+# MaxPerUser=2: a third login ends the oldest session, which was open.
 S=()
 for k in 1 2 3; do
         start_login_process
@@ -156,4 +156,4 @@ done
 verify "${T_[1]}" && fail "the oldest session survived MaxPerUser=2"
 verify "${T_[3]}" || fail "the newest session was ended"
 grep -q "MaxPerUser=2" "$STITCHD_LOG" || fail "limit not logged"
-ok "MaxPerUser ends the least recently used open session, logged"
+ok "MaxPerUser ends the oldest session, open or not, logged"

@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "validate.h"
 #include "frontends/http/metrics.h"
+#include "core/generation-cache.h"
 #include "frontends/http/request.h"
 #include "fnv.h"
 #include "log.h"
@@ -364,52 +365,19 @@ static cJSON *profile_json(const struct stitch_user *u, const char *domain_id) {
         return j;
 }
 
-/* Profile replies by user. A reply depends only on the stored user, and
- * every change to any stored user moves users_generation: an entry is good
- * while the generation it was built at is current. The token is checked on
- * every request all the same (signature once, then time and revocation). */
-#define PROFILE_SLOTS 1024
-static struct {
-        char id[STITCH_ID_LEN + 1];
-        uint64_t generation;
-        char *body;
-} profiles[PROFILE_SLOTS];
-static pthread_mutex_t profiles_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static unsigned profile_slot(const char *id) {
-        return stitch_fnv1a32_string(id) % PROFILE_SLOTS;
+/* Profile replies by user (r->profiles). A reply depends only on the stored
+ * user, and every change to any stored user moves users_generation: an entry
+ * is good while the generation it was built at is current. The token is
+ * checked on every request all the same (signature once, then time and
+ * revocation). Shared by libmicrohttpd's thread and the workers. */
+static void *string_copy(const void *v) {
+        return strdup(v);
 }
 
-static char *profile_cached(const char *id, uint64_t generation) {
-        char *body = NULL;
-        pthread_mutex_lock(&profiles_lock);
-        unsigned k = profile_slot(id);
-        if (profiles[k].body && profiles[k].generation == generation && streq(profiles[k].id, id))
-                body = strdup(profiles[k].body);
-        pthread_mutex_unlock(&profiles_lock);
-        return body;
-}
-
-static void profile_store(const char *id, uint64_t generation, const char *body) {
-        char *copy = strdup(body);
-        if (!copy)
-                return;
-        pthread_mutex_lock(&profiles_lock);
-        unsigned k = profile_slot(id);
-        free(profiles[k].body);
-        snprintf(profiles[k].id, sizeof(profiles[k].id), "%s", id);
-        profiles[k].generation = generation;
-        profiles[k].body = copy;
-        pthread_mutex_unlock(&profiles_lock);
-}
-
-void http_profile_cache_clear(void) {
-        pthread_mutex_lock(&profiles_lock);
-        for (size_t k = 0; k < PROFILE_SLOTS; k++) {
-                free(profiles[k].body);
-                profiles[k].body = NULL;
-        }
-        pthread_mutex_unlock(&profiles_lock);
+int http_profile_cache_new(struct stitch_cache **ret) {
+        static const struct stitch_cache_type profiles = {
+                .slots = 1024, .shared = true, .value_free = free, .value_copy = string_copy};
+        return stitch_cache_new(&profiles, ret);
 }
 
 void http_profile(struct http_request *r) {
@@ -420,10 +388,10 @@ void http_profile(struct http_request *r) {
 
         /* Read before looking anything up: a change racing with this
          * request leaves the entry stale rather than wrongly fresh. */
-        uint64_t generation = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE);
+        struct stitch_generation g = {.users = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE)};
         int rc = r->bearer ? stitch_access_check(m->core, r->bearer, stitch_now(), &claims, &why) : -EACCES;
         if (rc >= 0) {
-                char *body = profile_cached(claims.sub, generation);
+                char *body = stitch_cache_get(r->profiles, claims.sub, strlen(claims.sub), &g);
                 stitch_claims_done(&claims);
                 if (body) {
                         http_metrics_add(&r->metrics->verifies, 1);
@@ -437,8 +405,9 @@ void http_profile(struct http_request *r) {
         if (access_user(r, &claims, &u) < 0)
                 return;
         http_reply_json(r, 200, profile_json(u, m->core->domain_id));
-        if (r->status == 200 && r->response)
-                profile_store(u->id, generation, r->response);
+        char *copy = r->status == 200 && r->response ? strdup(r->response) : NULL;
+        if (copy)
+                stitch_cache_put(r->profiles, u->id, strlen(u->id), &g, copy);
         stitch_claims_done(&claims);
 }
 

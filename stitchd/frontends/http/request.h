@@ -21,11 +21,13 @@
 
 struct stitch_http;
 struct http_route;
+struct stitch_cache;
 
 struct http_request {
         struct stitch_http *http;
         struct stitch_manager *manager;
         struct http_metrics *metrics;   /* the front end's counters */
+        struct stitch_cache *profiles;  /* the front end's profile replies (client.c) */
         const struct http_route *route;
         char params[2][HTTP_PARAM_MAX]; /* the route's :parameters, in order */
         cJSON *body;                    /* the parsed JSON object, or NULL if none was sent */
@@ -83,7 +85,7 @@ void http_login(struct http_request *r);
 void http_session_refresh(struct http_request *r);
 void http_session_logout(struct http_request *r);
 void http_profile(struct http_request *r);
-void http_profile_cache_clear(void);
+int http_profile_cache_new(struct stitch_cache **ret);
 void http_user_delete(struct http_request *r);
 void http_apikey_create(struct http_request *r);
 void http_apikey_list(struct http_request *r);

@@ -24,6 +24,7 @@
 #include "frontends/http/connections.h"
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"
+#include "core/generation-cache.h"
 #include "frontends/http/server.h"
 #include "clock.h"
 #include "validate.h"
@@ -74,6 +75,7 @@ struct stitch_http {
         struct exchange *suspended;
         struct http_connections *connections;
         struct http_metrics metrics;
+        struct stitch_cache *profiles; /* profile replies by user (client.c) */
 };
 
 /* ---- replies -------------------------------------------------------------------- */
@@ -534,6 +536,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 x->r.http = h;
                 x->r.manager = h->manager;
                 x->r.metrics = &h->metrics;
+                x->r.profiles = h->profiles;
                 x->conn = conn;
                 x->method = method;
                 x->route_index = -1;
@@ -769,6 +772,11 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
         struct stitch_http *h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
+        r = http_profile_cache_new(&h->profiles);
+        if (r < 0) {
+                free(h);
+                return r;
+        }
         h->manager = m;
         h->listen_fd = -1;
         pthread_mutex_init(&h->lock, NULL);
@@ -880,6 +888,7 @@ struct stitch_http *stitch_http_free(struct stitch_http *h) {
         if (h->listen_fd >= 0)
                 close(h->listen_fd);
         h->connections = http_connections_free(h->connections);
+        h->profiles = stitch_cache_free(h->profiles);
         pthread_mutex_destroy(&h->lock);
         free(h->public_url);
         free(h->tls_cert);

@@ -329,21 +329,9 @@ struct open_after {
 
 static void open_session_after(struct stitch_call *c, void *userdata) {
         struct open_after *a = userdata;
-        struct stitch_manager *m = c->manager;
-        char oldest[STITCH_ID_LEN + 1];
 
-        /* At most MaxPerUser open sessions: the least recently used go first. */
-        while (stitch_refresher_count_user(m->refresher, a->session->user_id, a->session->id) >=
-                       m->core->config.max_sessions_per_user &&
-               stitch_refresher_oldest_of_user(m->refresher, a->session->user_id, a->session->id, oldest) >= 0) {
-                _cleanup_(stitch_session_freep) struct stitch_session *o = NULL;
-                log_notice("User %s has too many open sessions (MaxPerUser=%u): ending the least recently used, %s.",
-                           a->session->user_id, m->core->config.max_sessions_per_user, oldest);
-                stitch_refresher_forget(m->refresher, oldest, STITCH_END_LIMIT);
-                if (m->core->store_ops->session_get(m->core->store, oldest, &o) >= 0)
-                        stitch_end_session_soon(m, TAKE_PTR(o), STITCH_END_LIMIT);
-        }
-
+        /* MaxPerUser was applied when Login created the session (core/sessions.c:
+         * the oldest live sessions end first); the refresher heard of those ends. */
         int r = stitch_refresher_add(c->manager->refresher, a->session, a->pid, a->token, a->expires);
         if (r < 0)
                 log_warning_errno(r, "Cannot keep session %s fresh (leader %lld): %m", a->session->id,

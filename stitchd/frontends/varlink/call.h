@@ -32,8 +32,17 @@ struct stitch_call_ops {
         void (*complete)(struct stitch_call *c);
 };
 
+/* Token.Verify's caches of users and of verified replies (token.c); the
+ * server owns them, the event loop alone uses them. */
+struct stitch_token_caches {
+        struct stitch_cache *users, *verified;
+};
+int stitch_token_caches_new(struct stitch_token_caches *ret);
+void stitch_token_caches_done(struct stitch_token_caches *c);
+
 struct stitch_call {
         struct stitch_manager *manager;
+        struct stitch_token_caches *token_caches; /* the server's */
         const char *method;
         cJSON *root;   /* the whole call; wiped and freed with the call */
         cJSON *params; /* inside root */
@@ -115,15 +124,13 @@ int stitch_method_token_refresh(struct stitch_call *c);
 int stitch_method_token_verify(struct stitch_call *c);
 int stitch_method_token_logout(struct stitch_call *c);
 int stitch_method_token_jwks(struct stitch_call *c);
-/* Drops Token.Verify's caches of users and verified replies (shutdown). */
-void stitch_verify_cache_clear(void);
 /* Event loop only. If msg is exactly a Token.Verify call as our clients
  * encode it and its token was verified recently and nothing it depends on has
  * changed (time window, revocation, keys, users), returns 1 with the encoded
  * reply (valid until the next call into token.c); otherwise 0 and the call
  * takes the full path. */
-int stitch_verify_fast(struct stitch_manager *m, const char *msg, size_t len, const char **ret_reply,
-                       size_t *ret_reply_len);
+int stitch_verify_fast(struct stitch_token_caches *caches, struct stitch_manager *m, const char *msg, size_t len,
+                       const char **ret_reply, size_t *ret_reply_len);
 int stitch_method_admin_status(struct stitch_call *c);
 int stitch_method_admin_user_create(struct stitch_call *c);
 int stitch_method_admin_user_list(struct stitch_call *c);

@@ -101,6 +101,7 @@ struct stitch_server {
         bool accept_failing;           /* since the last accept that worked (logged once) */
         struct log_ratelimit accept_log, refuse_log, evict_log;
         uint64_t next_id;
+        struct stitch_token_caches token_caches;
         bool stopping;
 };
 
@@ -328,7 +329,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         int r;
 
         /* A token verified before: answered from Verify's cache, no JSON. */
-        if (!c->admin && stitch_verify_fast(m, msg, len, &raw, &raw_len) > 0) {
+        if (!c->admin && stitch_verify_fast(&c->server->token_caches, m, msg, len, &raw, &raw_len) > 0) {
                 r = connection_queue(c, raw, raw_len);
                 if (r < 0) {
                         log_debug_errno(r, "Dropping connection of pid %d: %m", (int) c->cred.pid);
@@ -351,6 +352,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 return;
         }
         call->manager = m;
+        call->token_caches = &c->server->token_caches;
         call->root = root;
         call->params = params;
         call->method = method_name;
@@ -856,17 +858,24 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
         if (!s)
                 return -ENOMEM;
         s->manager = m;
+        int r = stitch_token_caches_new(&s->token_caches);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
         s->conn_epoll = epoll_create1(EPOLL_CLOEXEC);
         if (s->conn_epoll < 0) {
-                int r = log_error_errno(errno, "Cannot create the connections' epoll: %m");
+                r = log_error_errno(errno, "Cannot create the connections' epoll: %m");
+                stitch_token_caches_done(&s->token_caches);
                 free(s);
                 return r;
         }
         /* Normal priority: above the listeners (see ACCEPT_PRIORITY). */
-        int r = sd_event_add_io(m->event, &s->conn_source, s->conn_epoll, EPOLLIN, on_connections, s);
+        r = sd_event_add_io(m->event, &s->conn_source, s->conn_epoll, EPOLLIN, on_connections, s);
         if (r < 0) {
                 log_error_errno(r, "Cannot watch the connections: %m");
                 close(s->conn_epoll);
+                stitch_token_caches_done(&s->token_caches);
                 free(s);
                 return r;
         }
@@ -1058,6 +1067,7 @@ struct stitch_server *stitch_server_free(struct stitch_server *s) {
                 if (l->fd >= 0)
                         close(l->fd);
         }
+        stitch_token_caches_done(&s->token_caches);
         free(s);
         return NULL;
 }

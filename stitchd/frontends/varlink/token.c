@@ -13,6 +13,7 @@
 #include "frontends/varlink/objects-json.h"
 #include "daemon/refresher.h"
 #include "core/access.h"
+#include "core/generation-cache.h"
 #include "core/sessions.h"
 #include "clock.h"
 #include "validate.h"
@@ -143,106 +144,116 @@ struct verify_params {
         const char *access_token;
 };
 
-/* Token.Verify runs on the event loop only, so this small direct-mapped cache
- * of users needs no lock. An entry is valid while users_generation has not
- * moved since it was filled; any change to any user moves it. Revocation does
- * not depend on this cache: it is checked against the revocation set first. */
-#define USER_CACHE_SLOTS 1024
-static struct {
-        char id[STITCH_ID_LEN + 1];
-        uint64_t generation;
+/* Token.Verify's two caches (struct stitch_token_caches, owned by the server)
+ * run on the event loop only, so they need no lock.
+ *
+ * Users: an entry is valid while users_generation has not moved since it was
+ * filled; any change to any user moves it. Revocation does not depend on this
+ * cache: it is checked against the revocation set first.
+ *
+ * Verified replies: the same access token is checked again and again during
+ * its life (each service call, each PAM session check), and its Verify reply
+ * depends only on the token, the signing keys and the user. So the loop keeps
+ * the encoded reply of recently verified tokens, keyed by the whole token
+ * (compared in constant time), and answers a repeat without parsing the call,
+ * the token or JSON at all. What may change is checked on every hit: the
+ * generations (any key reload or user change), the time window,
+ * AccessTokenLifetime and the revocation set (so a logout or revoke is still
+ * immediate). Entries hold bearer tokens and replies: wiped when dropped. */
+struct cached_user {
         bool disabled;
         cJSON *user;
-} user_cache[USER_CACHE_SLOTS];
+};
 
-static unsigned user_slot(const char *id) {
-        return stitch_fnv1a32_string(id) % USER_CACHE_SLOTS;
+static void cached_user_free(void *v) {
+        struct cached_user *u = v;
+        cJSON_Delete(u->user);
+        free(u);
 }
 
-
-/* Returns a new JSON copy of the user, or NULL with *ret_error set (-ENOENT, -EACCES disabled, -errno). */
-static cJSON *verify_user(struct stitch_manager *m, const char *id, int *ret_error) {
-        uint64_t gen = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE);
-        unsigned k = user_slot(id);
-        if (user_cache[k].user && user_cache[k].generation == gen && streq(user_cache[k].id, id)) {
-                if (user_cache[k].disabled) {
-                        *ret_error = -EACCES;
-                        return NULL;
-                }
-                return cJSON_Duplicate(user_cache[k].user, true);
-        }
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        int r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, id, &u);
-        if (r < 0) {
-                *ret_error = r;
-                return NULL;
-        }
-        cJSON *j = stitch_user_to_json(u);
-        if (!j) {
-                *ret_error = -ENOMEM;
-                return NULL;
-        }
-        cJSON_Delete(user_cache[k].user);
-        memcpy(user_cache[k].id, u->id, sizeof(user_cache[k].id));
-        user_cache[k].generation = gen;
-        user_cache[k].disabled = u->disabled;
-        user_cache[k].user = j;
-        if (u->disabled) {
-                *ret_error = -EACCES;
-                return NULL;
-        }
-        return cJSON_Duplicate(j, true);
-}
-
-/* Verified replies. The same access token is checked again and again during
- * its life (each service call, each PAM session check), and its Verify reply
- * depends only on the token, the signing keys and the user. So the event loop
- * keeps the encoded reply of recently verified tokens, keyed by the whole
- * token (compared in constant time), and answers a repeat without parsing
- * the call, the token or JSON at all. What may change is checked on every hit:
- * the time window, AccessTokenLifetime, the revocation set (so a logout or
- * revoke is still immediate), and the keyring and users generations (any key
- * reload or user change makes every entry stale). Entries hold bearer tokens:
- * they are wiped when replaced and at shutdown. */
-#define VERIFIED_SLOTS 2048
 struct verified {
-        char *token; /* NULL: empty slot */
-        size_t token_len;
-        uint64_t users_generation, keys_generation;
         int64_t exp, not_before, lifetime; /* not_before = max(iat, nbf) - leeway; lifetime = exp - iat */
         char sid[STITCH_ID_LEN + 1];
         char *reply; /* the encoded message; reply_len counts its final NUL */
         size_t reply_len;
 };
-static struct verified verified_cache[VERIFIED_SLOTS];
 
-static void verified_clear(struct verified *v) {
-        if (v->token) {
-                explicit_bzero(v->token, v->token_len);
-                free(v->token);
+static void verified_free(void *v) {
+        struct verified *e = v;
+        if (e->reply) {
+                explicit_bzero(e->reply, e->reply_len);
+                free(e->reply);
         }
-        if (v->reply) {
-                explicit_bzero(v->reply, v->reply_len);
-                free(v->reply);
-        }
-        *v = (struct verified) {};
+        free(e);
 }
 
-static unsigned verified_slot(const char *token, size_t len) {
-        /* Only a slot, so a collision costs a full verification, nothing else. */
-        return stitch_token_slot_hash(token, len) % VERIFIED_SLOTS;
+int stitch_token_caches_new(struct stitch_token_caches *ret) {
+        static const struct stitch_cache_type users = {.slots = 1024, .value_free = cached_user_free};
+        static const struct stitch_cache_type verified = {.slots = 2048, .bearer_keys = true, .value_free = verified_free};
+        int r = stitch_cache_new(&users, &ret->users);
+        if (r < 0)
+                return r;
+        r = stitch_cache_new(&verified, &ret->verified);
+        if (r < 0)
+                ret->users = stitch_cache_free(ret->users);
+        return r;
 }
 
-static const struct verified *verified_find(struct stitch_manager *m, const char *token, size_t len, int64_t now) {
-        struct verified *v = &verified_cache[verified_slot(token, len)];
-        if (!v->token || v->token_len != len || CRYPTO_memcmp(v->token, token, len) != 0)
+void stitch_token_caches_done(struct stitch_token_caches *c) {
+        c->users = stitch_cache_free(c->users);
+        c->verified = stitch_cache_free(c->verified);
+}
+
+static struct stitch_generation generation_now(struct stitch_manager *m) {
+        return (struct stitch_generation) {
+                .users = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE),
+                .keys = stitch_keyring_generation(m->core->keyring),
+        };
+}
+
+/* Returns a new JSON copy of the user, or NULL with *ret_error set (-ENOENT, -EACCES disabled, -errno). */
+static cJSON *verify_user(struct stitch_call *c, const char *id, int *ret_error) {
+        struct stitch_manager *m = c->manager;
+        struct stitch_generation g = {.users = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE)};
+        struct cached_user *cu = stitch_cache_peek(c->token_caches->users, id, strlen(id), &g);
+        if (!cu) {
+                _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+                int r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, id, &u);
+                if (r < 0) {
+                        *ret_error = r;
+                        return NULL;
+                }
+                cu = calloc(1, sizeof(*cu));
+                if (cu)
+                        cu->user = stitch_user_to_json(u);
+                if (!cu || !cu->user) {
+                        free(cu);
+                        *ret_error = -ENOMEM;
+                        return NULL;
+                }
+                cu->disabled = u->disabled;
+                stitch_cache_put(c->token_caches->users, id, strlen(id), &g, cu);
+        }
+        if (cu->disabled) {
+                *ret_error = -EACCES;
+                return NULL;
+        }
+        cJSON *copy = cJSON_Duplicate(cu->user, true);
+        if (!copy)
+                *ret_error = -ENOMEM;
+        return copy;
+}
+
+static const struct verified *verified_find(struct stitch_token_caches *caches, struct stitch_manager *m,
+                                            const char *token, size_t len, int64_t now) {
+        struct stitch_generation g = generation_now(m);
+        struct verified *v = stitch_cache_peek(caches->verified, token, len, &g);
+        if (!v)
                 return NULL;
         int64_t lifetime = (int64_t) (m->core->config.access_token_lifetime_usec / USEC_PER_SEC);
-        if (v->users_generation != __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE) ||
-            v->keys_generation != stitch_keyring_generation(m->core->keyring) || v->exp <= now || v->not_before > now ||
-            v->lifetime > lifetime + STITCH_JWT_LEEWAY_SEC) {
+        if (v->exp <= now || v->not_before > now || v->lifetime > lifetime + STITCH_JWT_LEEWAY_SEC) {
                 /* Stale for good, or not valid right now: take the full path. */
-                verified_clear(v);
+                stitch_cache_drop(caches->verified, token, len);
                 return NULL;
         }
         if (stitch_revocations_contains(m->core->revocations, v->sid))
@@ -250,42 +261,25 @@ static const struct verified *verified_find(struct stitch_manager *m, const char
         return v;
 }
 
-static void verified_store(const char *token, uint64_t users_generation, uint64_t keys_generation,
+static void verified_store(struct stitch_token_caches *caches, const char *token, const struct stitch_generation *g,
                            const struct stitch_claims *claims, const cJSON *reply) {
-        size_t len = strlen(token);
-        struct verified *v = &verified_cache[verified_slot(token, len)];
-        struct verified n = {
-                .token_len = len,
-                .users_generation = users_generation,
-                .keys_generation = keys_generation,
+        struct verified *v = calloc(1, sizeof(*v));
+        if (!v)
+                return;
+        *v = (struct verified) {
                 .exp = claims->exp,
                 .not_before = MAX(claims->iat, claims->nbf) - STITCH_JWT_LEEWAY_SEC,
                 .lifetime = claims->exp - claims->iat,
         };
-        memcpy(n.sid, claims->sid, sizeof(n.sid));
-        if (stitch_wire_encode(reply, &n.reply, &n.reply_len) < 0)
+        memcpy(v->sid, claims->sid, sizeof(v->sid));
+        if (stitch_wire_encode(reply, &v->reply, &v->reply_len) < 0) {
+                free(v);
                 return; /* not cached; the reply itself is sent as usual */
-        n.token = malloc(len);
-        if (n.token)
-                memcpy(n.token, token, len);
-        else {
-                verified_clear(&n);
-                return;
         }
-        verified_clear(v);
-        *v = n;
+        stitch_cache_put(caches->verified, token, strlen(token), g, v);
 }
 
-void stitch_verify_cache_clear(void) {
-        for (size_t k = 0; k < USER_CACHE_SLOTS; k++) {
-                cJSON_Delete(user_cache[k].user);
-                user_cache[k].user = NULL;
-        }
-        for (size_t k = 0; k < VERIFIED_SLOTS; k++)
-                verified_clear(&verified_cache[k]);
-}
-
-int stitch_verify_fast(struct stitch_manager *m, const char *msg, size_t len, const char **ret_reply,
+int stitch_verify_fast(struct stitch_token_caches *caches, struct stitch_manager *m, const char *msg, size_t len, const char **ret_reply,
                        size_t *ret_reply_len) {
         /* Exactly the call our clients encode; any other spelling (extra keys,
          * "oneway", escapes, whitespace) takes the full path. */
@@ -300,7 +294,7 @@ int stitch_verify_fast(struct stitch_manager *m, const char *msg, size_t len, co
          * passed the full path (base64url and dots) can match. */
         const char *token = msg + head_len;
         size_t token_len = len - head_len - tail_len;
-        const struct verified *v = verified_find(m, token, token_len, stitch_now());
+        const struct verified *v = verified_find(caches, m, token, token_len, stitch_now());
         if (!v)
                 return 0;
         *ret_reply = v->reply;
@@ -321,13 +315,12 @@ int stitch_method_token_verify(struct stitch_call *c) {
                 return 0;
         /* Read before verifying: a change racing with this call leaves the
          * entry already stale rather than wrongly fresh. */
-        uint64_t users_generation = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE);
-        uint64_t keys_generation = stitch_keyring_generation(m->core->keyring);
+        struct stitch_generation g = generation_now(m);
         const char *why = NULL;
         r = stitch_access_check(m->core, p.access_token, stitch_now(), &claims, &why);
         if (r < 0)
                 return token_error(c, r, why, "verify");
-        cJSON *user = verify_user(m, claims.sub, &r);
+        cJSON *user = verify_user(c, claims.sub, &r);
         if (!user) {
                 stitch_claims_done(&claims);
                 if (r != -ENOENT && r != -EACCES)
@@ -353,7 +346,7 @@ int stitch_method_token_verify(struct stitch_call *c) {
         cJSON_AddItemToObject(reply, "user", user);
         stitch_call_reply(c, reply);
         if (c->reply && !c->oneway)
-                verified_store(p.access_token, users_generation, keys_generation, &claims, c->reply);
+                verified_store(c->token_caches, p.access_token, &g, &claims, c->reply);
         stitch_claims_done(&claims);
         return 0;
 }
