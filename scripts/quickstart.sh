@@ -1,6 +1,6 @@
 #!/bin/bash
 # The main job on a fresh Debian 12 machine, as root:
-#   sudo scripts/quickstart.sh
+#   scripts/quickstart.sh    (in a root shell)
 # Installs the build dependencies, builds, installs stitch under /usr, starts
 # stitchd on its embedded SQLite default (through systemd when systemd is
 # PID 1, directly otherwise), creates a demo user and shows a real PAM login
@@ -10,7 +10,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-[ "$(id -u)" -eq 0 ] || { echo "run as root: sudo $0" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "run as root (in a root shell, or: su - -c \"$0\")" >&2; exit 1; }
 
 say "Installing build dependencies"
 scripts/deps.sh build

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The whole test suite, as CI and a new user run it:
-#   sudo scripts/test.sh
+#   scripts/test.sh          (in a root shell)
 # Installs the test dependencies (Debian 12), builds from scratch with
 # -Werror, runs `make check`, runs the daemon's integration tests under
 # valgrind memcheck, runs the whole `make check` again under ASan+UBSan,

@@ -35,7 +35,7 @@ b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 L=$(login ada ada-password) || fail "login"
 AT=$(field access_token "$L"); RT=$(field refresh_token "$L"); SID=$(field session_id "$L")
 
-# Claims and header as DESIGN.md says.
+# Claims and header as docs/wire.md and docs/http.md describe them (Stitch's claims).
 V=$(verify "$AT") || fail "fresh token does not verify: $V"
 for c in sub typ iat exp sid baas_device_id baas_domain_id user_data; do
         jq -e ".parameters.claims | has(\"$c\")" <<<"$V" >/dev/null || fail "claim $c missing"

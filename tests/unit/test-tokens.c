@@ -336,7 +336,7 @@ static void test_es256_round_trip(void **state) {
         stitch_claims_done(&v);
         assert_null(v.user_data_json);
 
-        /* Known answer: header is exactly what DESIGN.md says, signature is raw R||S. */
+        /* Known answer: the header is exactly Stitch's (alg, typ, kid in that order), the signature raw R||S. */
         const char *d1 = strchr(t, '.'), *d2 = strrchr(t, '.');
         uint8_t buf[8192];
         size_t n = unb64url(t, (size_t) (d1 - t), buf, sizeof(buf));

@@ -79,7 +79,7 @@ struct http_route {
 extern const struct http_route http_routes[];
 extern const size_t http_n_routes;
 
-/* Handlers (client.c, apikeys.c, metrics.c). */
+/* Handlers (client.c, apikeys.c, metrics-page.c). */
 void http_location(struct http_request *r);
 void http_login(struct http_request *r);
 void http_session_refresh(struct http_request *r);
