@@ -7,6 +7,7 @@
  * into a copy of the caller's configuration, which is replaced only when the
  * whole file is valid: a daemon never runs on half of a broken file. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -344,7 +345,25 @@ static bool store_is_valid(const char *s) {
         return path_is_valid(path) && path[n - 1] != '/';
 }
 
-/* ---- the key table ---------------------------------------------------------------------- */
+/* ---- the key table: types ------------------------------------------------------------------- */
+
+/* What a key's field holds. The type alone decides how a value is parsed, how the field is
+ * copied and how it is freed: a key is one line in keys[] below. */
+enum key_type {
+        KEY_STRING,        /* char *, NULL when unset; k->check judges a value */
+        KEY_STRING_LIST,   /* char **, NULL-terminated, never NULL once initialized; k->check judges each item */
+        KEY_BOOL,          /* bool */
+        KEY_UNSIGNED,      /* unsigned, k->min..k->max */
+        KEY_DURATION,      /* uint64_t microseconds, k->min..k->max */
+        KEY_ENUM,          /* int-sized: the value of one of k->names */
+        KEY_PASSWORD_HASH, /* "argon2id:m=,t=,p=" into argon2_m_kib, argon2_t and argon2_p */
+};
+
+/* KEY_STRING_LIST syntax */
+enum {
+        LIST_COMMAS = 1 << 0, /* items are separated by commas as well as whitespace */
+        LIST_UNIQUE = 1 << 1, /* an item given twice is kept once */
+};
 
 struct parser {
         const char *name;
@@ -356,19 +375,39 @@ struct parser {
 };
 
 struct key_desc;
-typedef int (*parse_fn)(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                        void *field);
+
+/* Reports what is wrong with 'word' (the whole value of a string key, or one item of the list
+ * 'value') and returns -EINVAL; or returns 0. */
+typedef int (*check_fn)(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                        const char *word);
+
+struct enum_name {
+        const char *name;
+        int value;
+};
 
 struct key_desc {
         const char *section;
         const char *key;
-        parse_fn parse;
+        enum key_type type;
         size_t offset;
-        /* What an empty assignment restores. NULL: the parser handles "" itself (names reset
-         * to unset, lists to empty). */
+        /* The default as config-file text, parsed like a value from the file; an empty assignment
+         * restores it. NULL: unset (strings) or empty (lists). A list assigned the empty value is
+         * empty whatever its default: "Services=" lets no service in. */
         const char *default_value;
-        uint64_t min, max;
+        uint64_t min, max;             /* KEY_UNSIGNED, KEY_DURATION */
+        check_fn check;                /* KEY_STRING, KEY_STRING_LIST; NULL: any value */
+        const struct enum_name *names; /* KEY_ENUM, up to { NULL } */
+        unsigned list_flags;           /* KEY_STRING_LIST */
 };
+
+static void *field_of(struct stitch_config *c, const struct key_desc *k) {
+        return (uint8_t *) c + k->offset;
+}
+
+static const void *const_field_of(const struct stitch_config *c, const struct key_desc *k) {
+        return (const uint8_t *) c + k->offset;
+}
 
 _printf_(3, 4) static void report(struct parser *p, unsigned line, const char *format, ...) {
         va_list ap;
@@ -395,17 +434,26 @@ _printf_(3, 4) static void report(struct parser *p, unsigned line, const char *f
                 -EINVAL;                                                                            \
         })
 
+/* "Services=login ../sshd: invalid service name \"../sshd\"" */
+static int report_word(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                       const char *word, const char *what) {
+        char buf[ESCAPED_MAX];
+        return report_value(p, line, k, value, "%s \"%s\"", what, escape_value(word, buf));
+}
+
+/* ---- the parsers, one per type ---------------------------------------------------------------- */
+
 static int parse_bool(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                      void *field) {
+                      bool *field) {
         static const char *const yes[] = { "yes", "true", "1", "on" }, *const no[] = { "no", "false", "0", "off" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (ascii_strcaseeq(value, yes[i])) {
-                        *(bool *) field = true;
+                        *field = true;
                         return 0;
                 }
                 if (ascii_strcaseeq(value, no[i])) {
-                        *(bool *) field = false;
+                        *field = false;
                         return 0;
                 }
         }
@@ -430,7 +478,7 @@ static int parse_number(const char *s, uint64_t *ret) {
 }
 
 static int parse_unsigned(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                          void *field) {
+                          unsigned *field) {
         uint64_t v;
         int r = parse_number(value, &v);
 
@@ -439,12 +487,12 @@ static int parse_unsigned(struct parser *p, unsigned line, const struct key_desc
         if (r < 0 || v < k->min || v > k->max)
                 return report_value(p, line, k, value, "out of range (%" PRIu64 "..%" PRIu64 ")", k->min,
                                     k->max);
-        *(unsigned *) field = (unsigned) v;
+        *field = (unsigned) v;
         return 0;
 }
 
 static int parse_duration(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                          void *field) {
+                          uint64_t *field) {
         char a[DURATION_MAX], b[DURATION_MAX];
         uint64_t v;
         int r = stitch_parse_duration(value, &v);
@@ -454,98 +502,47 @@ static int parse_duration(struct parser *p, unsigned line, const struct key_desc
         if (r < 0 || v < k->min || v > k->max)
                 return report_value(p, line, k, value, "out of range (%s..%s)", format_duration(k->min, a),
                                     format_duration(k->max, b));
-        *(uint64_t *) field = v;
+        *field = v;
         return 0;
 }
 
-static int parse_store(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                       void *field) {
-        if (!store_is_valid(value)) {
-                _cleanup_free_ char *shown = stitch_redact_url(value); /* a database URL may hold a password */
-                return report_value(p, line, k, shown ?: STITCH_REDACTED, "expected sqlite:/absolute/path/to/database");
+static int parse_enum(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                      int *field) {
+        char expected[128] = "";
+
+        for (const struct enum_name *n = k->names; n->name; n++)
+                if (streq(value, n->name)) {
+                        *field = n->value;
+                        return 0;
+                }
+
+        /* "expected debug, info, notice, warning or err" */
+        for (const struct enum_name *n = k->names; n->name; n++) {
+                size_t j = strlen(expected);
+                (void) snprintf(expected + j, sizeof(expected) - j, "%s%s",
+                                n == k->names ? "" : n[1].name ? ", " : " or ", n->name);
+        }
+        return report_value(p, line, k, value, "expected %s", expected);
+}
+
+/* An empty value unsets the key (the caller has put the default text in place already). */
+static int parse_string(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                        char **field) {
+        if (isempty(value))
+                return free_and_strdup(field, NULL);
+        if (k->check) {
+                int r = k->check(p, line, k, value, value);
+                if (r < 0)
+                        return r;
         }
         return free_and_strdup(field, value);
 }
 
-static int parse_socket_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                             void *field) {
-        if (!path_is_valid(value))
-                return report_value(p, line, k, value, "not an absolute path");
-        if (!socket_path_is_valid(value))
-                return report_value(p, line, k, value, "socket path too long (max %zu bytes)",
-                                    sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
-        return free_and_strdup(field, value);
-}
-
-static int parse_unix_name(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           void *field) {
-        if (isempty(value))
-                return free_and_strdup(field, NULL);
-        if (!stitch_unix_name_valid(value))
-                return report_value(p, line, k, value, "not a valid user or group name");
-        return free_and_strdup(field, value);
-}
-
-static int parse_anon_unix_user(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                                void *field) {
-        /* The daemon also refuses any account with UID 0 at runtime; this catches the obvious case. */
-        if (streq(value, "root"))
-                return report_value(p, line, k, value, "anonymous logins must not map to root");
-        return parse_unix_name(p, line, k, value, field);
-}
-
-static int parse_email_domain(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                              void *field) {
-        if (isempty(value))
-                return free_and_strdup(field, NULL);
-        if (!domain_name_is_valid(value))
-                return report_value(p, line, k, value, "not a valid domain name");
-        return free_and_strdup(field, value);
-}
-
-static int parse_log_level(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           void *field) {
-        static const struct {
-                const char *name;
-                int level;
-        } levels[] = {
-                { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
-                { "warning", LOG_WARNING }, { "err", LOG_ERR },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
-                if (streq(value, levels[i].name)) {
-                        *(int *) field = levels[i].level;
-                        return 0;
-                }
-        return report_value(p, line, k, value, "expected debug, info, notice, warning or err");
-}
-
-static int parse_signing_algorithm(struct parser *p, unsigned line, const struct key_desc *k,
-                                   const char *value, void *field) {
-        if (streq(value, "ES256"))
-                *(enum stitch_signing_algorithm *) field = STITCH_SIGNING_ES256;
-        else if (streq(value, "HS256"))
-                *(enum stitch_signing_algorithm *) field = STITCH_SIGNING_HS256;
-        else
-                return report_value(p, line, k, value, "expected ES256 or HS256");
-        return 0;
-}
-
-static int parse_on_revoke(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           void *field) {
-        if (streq(value, "keep"))
-                *(enum stitch_on_revoke *) field = STITCH_ON_REVOKE_KEEP;
-        else if (streq(value, "terminate"))
-                *(enum stitch_on_revoke *) field = STITCH_ON_REVOKE_TERMINATE;
-        else
-                return report_value(p, line, k, value, "expected keep or terminate");
-        return 0;
-}
-
-/* Lists replace, they do not append: the last assignment wins, an empty one empties the list. */
-static int parse_service_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                              char ***field, bool allow_all) {
+/* Lists replace, they do not append: the last assignment wins, an empty one empties the list.
+ * Every bad item is reported, and any of them leaves the list as it was. */
+static int parse_string_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                             char ***field) {
+        const char *separators = k->list_flags & LIST_COMMAS ? WHITESPACE "," : WHITESPACE;
         _cleanup_(stitch_strv_freep) char **l = NULL;
         _cleanup_free_ char *copy = strdup(value);
         size_t n = 0;
@@ -558,31 +555,19 @@ static int parse_service_list(struct parser *p, unsigned line, const struct key_
                 return -ENOMEM;
 
         for (char *s = copy;;) {
-                s += strspn(s, WHITESPACE ",");
+                s += strspn(s, separators);
                 if (!*s)
                         break;
-                size_t len = strcspn(s, WHITESPACE ",");
                 char *item = s;
-                s += len;
+                s += strcspn(s, separators);
                 if (*s)
                         *s++ = 0;
 
-                if (streq(item, "*")) {
-                        if (!allow_all) {
-                                (void) report_value(p, line, k, value,
-                                                    "\"*\" is not allowed here, name each service");
-                                bad = true;
-                                continue;
-                        }
-                } else if (!service_name_is_valid(item)) {
-                        char buf[ESCAPED_MAX];
-                        (void) report_value(p, line, k, value, "invalid service name \"%s\"",
-                                            escape_value(item, buf));
+                if (k->check && k->check(p, line, k, value, item) < 0) {
                         bad = true;
                         continue;
                 }
-
-                if (stitch_strv_contains(l, item))
+                if ((k->list_flags & LIST_UNIQUE) && stitch_strv_contains(l, item))
                         continue;
                 l[n] = strdup(item);
                 if (!l[n])
@@ -597,199 +582,18 @@ static int parse_service_list(struct parser *p, unsigned line, const struct key_
         return 0;
 }
 
-/* [Http] ------------------------------------------------------------------ */
-
-static bool numeric_address_is_valid(const char *s) {
-        unsigned char buf[sizeof(struct in6_addr)];
-        return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-/* "HOST:PORT" or "[V6]:PORT", numeric; split into host and port when wanted. */
-bool stitch_http_listen_split(const char *value, char *ret_host, size_t host_size, unsigned *ret_port) {
-        const char *colon;
-        char host[INET6_ADDRSTRLEN + 1];
-        size_t n;
-
-        if (isempty(value))
-                return false;
-        if (value[0] == '[') {
-                const char *end = strchr(value, ']');
-                if (!end || end[1] != ':')
-                        return false;
-                n = (size_t) (end - value - 1);
-                colon = end + 1;
-                if (n == 0 || n >= sizeof(host))
-                        return false;
-                memcpy(host, value + 1, n);
-                host[n] = 0;
-                if (!strchr(host, ':'))
-                        return false;
-        } else {
-                colon = strrchr(value, ':');
-                if (!colon)
-                        return false;
-                n = (size_t) (colon - value);
-                if (n == 0 || n >= sizeof(host))
-                        return false;
-                memcpy(host, value, n);
-                host[n] = 0;
-                if (strchr(host, ':'))
-                        return false; /* IPv6 needs brackets */
-        }
-        if (!numeric_address_is_valid(host))
-                return false;
-        uint64_t port;
-        if (parse_number(colon + 1, &port) < 0 || port < 1 || port > 65535)
-                return false;
-        if (ret_host) {
-                if (strlen(host) >= host_size)
-                        return false;
-                memcpy(ret_host, host, strlen(host) + 1);
-        }
-        if (ret_port)
-                *ret_port = (unsigned) port;
-        return true;
-}
-
-static int parse_http_listen(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                             void *field) {
-        if (isempty(value))
-                return free_and_strdup(field, NULL);
-        if (!stitch_http_listen_split(value, NULL, 0, NULL))
-                return report_value(p, line, k, value, "expected ADDRESS:PORT or [IPV6]:PORT with a numeric address");
-        return free_and_strdup(field, value);
-}
-
-static bool app_id_is_valid(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0 || n > 64)
-                return false;
-        for (; *s; s++)
-                if (!is_alnum(*s) && *s != '-' && *s != '_' && *s != '.')
-                        return false;
-        return true;
-}
-
-static int parse_app_id(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                        void *field) {
-        if (!app_id_is_valid(value))
-                return report_value(p, line, k, value, "expected 1-64 characters of [A-Za-z0-9._-]");
-        return free_and_strdup(field, value);
-}
-
-/* scheme://host[:port] with nothing after it (no path, no spaces). */
-static bool origin_is_valid(const char *s, bool path_ok) {
-        const char *rest;
-        if (strncmp(s, "http://", 7) == 0)
-                rest = s + 7;
-        else if (strncmp(s, "https://", 8) == 0)
-                rest = s + 8;
-        else
-                return false;
-        if (!*rest || *rest == '/' || strlen(s) > 255)
-                return false;
-        for (const char *c = rest; *c; c++) {
-                if ((unsigned char) *c <= ' ' || *c == '"' || *c == '\\' || (unsigned char) *c >= 0x7f)
-                        return false;
-                if (!path_ok && (*c == '/' || *c == '?' || *c == '#'))
-                        return false;
-        }
-        return true;
-}
-
-static int parse_public_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                            void *field) {
-        if (isempty(value))
-                return free_and_strdup(field, NULL);
-        if (!origin_is_valid(value, false))
-                return report_value(p, line, k, value, "expected http://HOST[:PORT] or https://HOST[:PORT]");
-        return free_and_strdup(field, value);
-}
-
-static int parse_file_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           void *field) {
-        if (isempty(value))
-                return free_and_strdup(field, NULL);
-        if (!path_is_valid(value))
-                return report_value(p, line, k, value, "not an absolute path");
-        return free_and_strdup(field, value);
-}
-
-static bool allowed_origin_is_valid(const char *s) {
-        return streq(s, "*") || origin_is_valid(s, false);
-}
-
-/* Space separated words, each checked. */
-static int parse_word_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           char ***field, bool (*valid)(const char *), const char *what) {
-        _cleanup_(stitch_strv_freep) char **l = NULL;
-        _cleanup_free_ char *copy = strdup(value);
-        size_t n = 0;
-        bool bad = false;
-
-        if (!copy)
-                return -ENOMEM;
-        l = calloc(strlen(value) / 2 + 2, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        for (char *s = copy;;) {
-                s += strspn(s, WHITESPACE);
-                if (!*s)
-                        break;
-                size_t len = strcspn(s, WHITESPACE);
-                char *item = s;
-                s += len;
-                if (*s)
-                        *s++ = 0;
-                if (!valid(item)) {
-                        char buf[ESCAPED_MAX];
-                        (void) report_value(p, line, k, value, "not %s: \"%s\"", what, escape_value(item, buf));
-                        bad = true;
-                        continue;
-                }
-                l[n] = strdup(item);
-                if (!l[n])
-                        return -ENOMEM;
-                n++;
-        }
-        if (bad)
-                return -EINVAL;
-        stitch_strv_free(*field);
-        *field = TAKE_PTR(l);
-        return 0;
-}
-
-static int parse_allow_origins(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                               void *field) {
-        return parse_word_list(p, line, k, value, field, allowed_origin_is_valid, "an origin (scheme://host[:port]) or *");
-}
-
-static int parse_trusted_proxies(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                                 void *field) {
-        return parse_word_list(p, line, k, value, field, numeric_address_is_valid, "a numeric IP address");
-}
-
-static int parse_pam_services(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                              void *field) {
-        return parse_service_list(p, line, k, value, field, /* allow_all= */ true);
-}
-
-static int parse_anon_services(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                               void *field) {
-        /* Never implied: anonymous logins for sshd or sudo must be asked for by name. */
-        return parse_service_list(p, line, k, value, field, /* allow_all= */ false);
-}
+/* [Provider.local-userpass] PasswordHash= without a parameter: OWASP's argon2id minimum. */
+#define ARGON2_M_DEFAULT 19456
+#define ARGON2_T_DEFAULT 2
+#define ARGON2_P_DEFAULT 1
 
 /* "argon2id:m=19456,t=2,p=1"; parameters in any order, each at most once, missing ones take the
  * built-in default. */
-static int parse_password_hash(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                               void *field) {
+static int parse_password_hash(struct parser *p, unsigned line, const struct key_desc *k, const char *value) {
         struct stitch_config *c = p->config;
-        uint64_t m = 19456, t = 2, par = 1;
+        uint64_t m = ARGON2_M_DEFAULT, t = ARGON2_T_DEFAULT, par = ARGON2_P_DEFAULT;
         bool seen_m = false, seen_t = false, seen_p = false;
         _cleanup_free_ char *copy = NULL;
-
-        (void) field;
 
         if (strncmp(value, "argon2id:", 9) != 0)
                 return report_value(p, line, k, value, "expected argon2id:m=KIB,t=PASSES,p=LANES");
@@ -847,67 +651,317 @@ static int parse_password_hash(struct parser *p, unsigned line, const struct key
         return 0;
 }
 
-#define FIELD(f) offsetof(struct stitch_config, f)
+/* Assigns 'value' to k in p->config, as "Key=value" in the file would. */
+static int assign(struct parser *p, unsigned line, const struct key_desc *k, const char *value) {
+        void *field = field_of(p->config, k);
+
+        if (!*value && k->default_value && k->type != KEY_STRING_LIST)
+                value = k->default_value;
+
+        switch (k->type) {
+        case KEY_STRING:
+                return parse_string(p, line, k, value, field);
+        case KEY_STRING_LIST:
+                return parse_string_list(p, line, k, value, field);
+        case KEY_BOOL:
+                return parse_bool(p, line, k, value, field);
+        case KEY_UNSIGNED:
+                return parse_unsigned(p, line, k, value, field);
+        case KEY_DURATION:
+                return parse_duration(p, line, k, value, field);
+        case KEY_ENUM:
+                return parse_enum(p, line, k, value, field);
+        case KEY_PASSWORD_HASH:
+                return parse_password_hash(p, line, k, value);
+        }
+        assert(!"unknown key type");
+        return -EINVAL;
+}
+
+/* ---- the checks of string values and list items ------------------------------------------------- */
+
+static int check_store(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                       const char *word) {
+        if (store_is_valid(word))
+                return 0;
+        _cleanup_free_ char *shown = stitch_redact_url(value); /* a database URL may hold a password */
+        return report_value(p, line, k, shown ?: STITCH_REDACTED, "expected sqlite:/absolute/path/to/database");
+}
+
+static int check_socket_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                             const char *word) {
+        if (!path_is_valid(word))
+                return report_value(p, line, k, value, "not an absolute path");
+        if (!socket_path_is_valid(word))
+                return report_value(p, line, k, value, "socket path too long (max %zu bytes)",
+                                    sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+        return 0;
+}
+
+static int check_file_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           const char *word) {
+        return path_is_valid(word) ? 0 : report_value(p, line, k, value, "not an absolute path");
+}
+
+static int check_unix_name(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           const char *word) {
+        return stitch_unix_name_valid(word) ? 0 : report_value(p, line, k, value, "not a valid user or group name");
+}
+
+static int check_anon_unix_user(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                                const char *word) {
+        /* The daemon also refuses any account with UID 0 at runtime; this catches the obvious case. */
+        if (streq(word, "root"))
+                return report_value(p, line, k, value, "anonymous logins must not map to root");
+        return check_unix_name(p, line, k, value, word);
+}
+
+static int check_email_domain(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                              const char *word) {
+        return domain_name_is_valid(word) ? 0 : report_value(p, line, k, value, "not a valid domain name");
+}
+
+static int check_service(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                         const char *word) {
+        if (streq(word, "*") || service_name_is_valid(word))
+                return 0;
+        return report_word(p, line, k, value, word, "invalid service name");
+}
+
+static int check_named_service(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                               const char *word) {
+        /* Never implied: anonymous logins for sshd or sudo must be asked for by name. */
+        if (streq(word, "*"))
+                return report_value(p, line, k, value, "\"*\" is not allowed here, name each service");
+        return check_service(p, line, k, value, word);
+}
+
+/* [Http] ------------------------------------------------------------------ */
+
+static bool numeric_address_is_valid(const char *s) {
+        unsigned char buf[sizeof(struct in6_addr)];
+        return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* "HOST:PORT" or "[V6]:PORT", numeric; split into host and port when wanted. */
+bool stitch_http_listen_split(const char *value, char *ret_host, size_t host_size, unsigned *ret_port) {
+        const char *colon;
+        char host[INET6_ADDRSTRLEN + 1];
+        size_t n;
+
+        if (isempty(value))
+                return false;
+        if (value[0] == '[') {
+                const char *end = strchr(value, ']');
+                if (!end || end[1] != ':')
+                        return false;
+                n = (size_t) (end - value - 1);
+                colon = end + 1;
+                if (n == 0 || n >= sizeof(host))
+                        return false;
+                memcpy(host, value + 1, n);
+                host[n] = 0;
+                if (!strchr(host, ':'))
+                        return false;
+        } else {
+                colon = strrchr(value, ':');
+                if (!colon)
+                        return false;
+                n = (size_t) (colon - value);
+                if (n == 0 || n >= sizeof(host))
+                        return false;
+                memcpy(host, value, n);
+                host[n] = 0;
+                if (strchr(host, ':'))
+                        return false; /* IPv6 needs brackets */
+        }
+        if (!numeric_address_is_valid(host))
+                return false;
+        uint64_t port;
+        if (parse_number(colon + 1, &port) < 0 || port < 1 || port > 65535)
+                return false;
+        if (ret_host) {
+                if (strlen(host) >= host_size)
+                        return false;
+                memcpy(ret_host, host, strlen(host) + 1);
+        }
+        if (ret_port)
+                *ret_port = (unsigned) port;
+        return true;
+}
+
+static int check_http_listen(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                             const char *word) {
+        if (stitch_http_listen_split(word, NULL, 0, NULL))
+                return 0;
+        return report_value(p, line, k, value, "expected ADDRESS:PORT or [IPV6]:PORT with a numeric address");
+}
+
+static bool app_id_is_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 64)
+                return false;
+        for (; *s; s++)
+                if (!is_alnum(*s) && *s != '-' && *s != '_' && *s != '.')
+                        return false;
+        return true;
+}
+
+static int check_app_id(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                        const char *word) {
+        return app_id_is_valid(word) ? 0 : report_value(p, line, k, value, "expected 1-64 characters of [A-Za-z0-9._-]");
+}
+
+/* scheme://host[:port] with nothing after it (no path, no spaces). */
+static bool origin_is_valid(const char *s, bool path_ok) {
+        const char *rest;
+        if (strncmp(s, "http://", 7) == 0)
+                rest = s + 7;
+        else if (strncmp(s, "https://", 8) == 0)
+                rest = s + 8;
+        else
+                return false;
+        if (!*rest || *rest == '/' || strlen(s) > 255)
+                return false;
+        for (const char *c = rest; *c; c++) {
+                if ((unsigned char) *c <= ' ' || *c == '"' || *c == '\\' || (unsigned char) *c >= 0x7f)
+                        return false;
+                if (!path_ok && (*c == '/' || *c == '?' || *c == '#'))
+                        return false;
+        }
+        return true;
+}
+
+static int check_public_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                            const char *word) {
+        if (origin_is_valid(word, false))
+                return 0;
+        return report_value(p, line, k, value, "expected http://HOST[:PORT] or https://HOST[:PORT]");
+}
+
+static int check_allowed_origin(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                                const char *word) {
+        if (streq(word, "*") || origin_is_valid(word, false))
+                return 0;
+        return report_word(p, line, k, value, word, "not an origin (scheme://host[:port]) or *:");
+}
+
+static int check_trusted_proxy(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                               const char *word) {
+        return numeric_address_is_valid(word) ? 0 : report_word(p, line, k, value, word, "not a numeric IP address:");
+}
+
+/* ---- the key table ------------------------------------------------------------------------------- */
+
+static const struct enum_name log_levels[] = {
+        { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE }, { "warning", LOG_WARNING },
+        { "err", LOG_ERR },     {},
+};
+
+static const struct enum_name signing_algorithms[] = {
+        { "ES256", STITCH_SIGNING_ES256 },
+        { "HS256", STITCH_SIGNING_HS256 },
+        {},
+};
+
+static const struct enum_name on_revoke_actions[] = {
+        { "keep", STITCH_ON_REVOKE_KEEP },
+        { "terminate", STITCH_ON_REVOKE_TERMINATE },
+        {},
+};
+
+/* KEY_ENUM writes an int */
+_Static_assert(sizeof(enum stitch_signing_algorithm) == sizeof(int), "enum is not int-sized");
+_Static_assert(sizeof(enum stitch_on_revoke) == sizeof(int), "enum is not int-sized");
+
+/* The offset of field f of struct stitch_config, which must be of type t: a key's type cannot
+ * disagree with its field's. */
+#define FIELD(f, t)                                                                                \
+        (offsetof(struct stitch_config, f) +                                                       \
+         0 * sizeof(char[_Generic(((struct stitch_config *) NULL)->f, t: 1, default: -1)]))
+
+#define STRING(s, k, f, def, chk)                                                                  \
+        { .section = s, .key = k, .type = KEY_STRING, .offset = FIELD(f, char *), .default_value = def, .check = chk }
+#define STRING_LIST(s, k, f, def, chk, flags)                                                      \
+        { .section = s, .key = k, .type = KEY_STRING_LIST, .offset = FIELD(f, char **),           \
+          .default_value = def, .check = chk, .list_flags = flags }
+#define BOOL(s, k, f, def)                                                                         \
+        { .section = s, .key = k, .type = KEY_BOOL, .offset = FIELD(f, bool), .default_value = def }
+#define UNSIGNED(s, k, f, def, lo, hi)                                                             \
+        { .section = s, .key = k, .type = KEY_UNSIGNED, .offset = FIELD(f, unsigned),             \
+          .default_value = def, .min = lo, .max = hi }
+#define DURATION(s, k, f, def, lo, hi)                                                             \
+        { .section = s, .key = k, .type = KEY_DURATION, .offset = FIELD(f, uint64_t),             \
+          .default_value = def, .min = lo, .max = hi }
+#define ENUM(s, k, f, t, def, n)                                                                   \
+        { .section = s, .key = k, .type = KEY_ENUM, .offset = FIELD(f, t), .default_value = def, .names = n }
+
 #define SEC(n) ((uint64_t) (n) * USEC_PER_SEC)
 #define DAYS(n) ((uint64_t) (n) * USEC_PER_DAY)
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+#define PASSWORD_LENGTH_MAX 128 /* core/password.h STITCH_PASSWORD_MAX, which config.c does not see */
 
 static const struct key_desc keys[] = {
-        { "Daemon", "Store", parse_store, FIELD(store), DEFAULT_STORE, 0, 0 },
-        { "Daemon", "AuthSocket", parse_socket_path, FIELD(auth_socket), DEFAULT_AUTH_SOCKET, 0, 0 },
-        { "Daemon", "AdminSocket", parse_socket_path, FIELD(admin_socket), DEFAULT_ADMIN_SOCKET, 0, 0 },
-        { "Daemon", "AdminGroup", parse_unix_name, FIELD(admin_group), NULL, 0, 0 },
-        { "Daemon", "Workers", parse_unsigned, FIELD(workers), "0", 0, 1024 },
-        { "Daemon", "LogLevel", parse_log_level, FIELD(log_level), "info", 0, 0 },
+        STRING("Daemon", "Store", store, DEFAULT_STORE, check_store),
+        STRING("Daemon", "AuthSocket", auth_socket, DEFAULT_AUTH_SOCKET, check_socket_path),
+        STRING("Daemon", "AdminSocket", admin_socket, DEFAULT_ADMIN_SOCKET, check_socket_path),
+        STRING("Daemon", "AdminGroup", admin_group, NULL, check_unix_name),
+        UNSIGNED("Daemon", "Workers", workers, "0", 0, 1024),
+        ENUM("Daemon", "LogLevel", log_level, int, "info", log_levels),
 
-        { "Tokens", "AccessTokenLifetime", parse_duration, FIELD(access_token_lifetime_usec), "30min",
-          SEC(10), USEC_PER_DAY },
-        { "Tokens", "RefreshTokenLifetime", parse_duration, FIELD(refresh_token_lifetime_usec), "60d",
-          SEC(10), DAYS(3650) },
-        { "Tokens", "RefreshMargin", parse_duration, FIELD(refresh_margin_usec), "5min", 0, USEC_PER_DAY },
-        { "Tokens", "SigningAlgorithm", parse_signing_algorithm, FIELD(signing_algorithm), "ES256", 0, 0 },
-        { "Tokens", "RotateRefreshTokens", parse_bool, FIELD(rotate_refresh_tokens), "no", 0, 0 },
+        DURATION("Tokens", "AccessTokenLifetime", access_token_lifetime_usec, "30min", SEC(10), USEC_PER_DAY),
+        DURATION("Tokens", "RefreshTokenLifetime", refresh_token_lifetime_usec, "60d", SEC(10), DAYS(3650)),
+        DURATION("Tokens", "RefreshMargin", refresh_margin_usec, "5min", 0, USEC_PER_DAY),
+        ENUM("Tokens", "SigningAlgorithm", signing_algorithm, enum stitch_signing_algorithm, "ES256",
+             signing_algorithms),
+        BOOL("Tokens", "RotateRefreshTokens", rotate_refresh_tokens, "no"),
 
-        { "Pam", "EmailDomain", parse_email_domain, FIELD(email_domain), NULL, 0, 0 },
-        { "Pam", "Services", parse_pam_services, FIELD(services), NULL, 0, 0 },
+        STRING("Pam", "EmailDomain", email_domain, NULL, check_email_domain),
+        STRING_LIST("Pam", "Services", services, "*", check_service, LIST_COMMAS | LIST_UNIQUE),
 
-        { "Provider.local-userpass", "Enabled", parse_bool, FIELD(userpass_enabled), "yes", 0, 0 },
-        { "Provider.local-userpass", "MinPasswordLength", parse_unsigned, FIELD(min_password_length), "6",
-          6, 128 },
-        { "Provider.local-userpass", "PasswordHash", parse_password_hash, FIELD(argon2_m_kib),
-          "argon2id:m=19456,t=2,p=1", 0, 0 },
+        BOOL("Provider.local-userpass", "Enabled", userpass_enabled, "yes"),
+        UNSIGNED("Provider.local-userpass", "MinPasswordLength", min_password_length,
+                 STRINGIFY(STITCH_PASSWORD_MIN_LENGTH), STITCH_PASSWORD_MIN_LENGTH, PASSWORD_LENGTH_MAX),
+        { .section = "Provider.local-userpass", .key = "PasswordHash", .type = KEY_PASSWORD_HASH,
+          .offset = FIELD(argon2_m_kib, uint32_t),
+          .default_value = "argon2id:m=" STRINGIFY(ARGON2_M_DEFAULT) ",t=" STRINGIFY(ARGON2_T_DEFAULT)
+                           ",p=" STRINGIFY(ARGON2_P_DEFAULT) },
 
-        { "Provider.api-key", "Enabled", parse_bool, FIELD(apikey_enabled), "yes", 0, 0 },
+        BOOL("Provider.api-key", "Enabled", apikey_enabled, "yes"),
 
-        { "Provider.anon-user", "Enabled", parse_bool, FIELD(anon_enabled), "no", 0, 0 },
-        { "Provider.anon-user", "UnixUser", parse_anon_unix_user, FIELD(anon_unix_user), NULL, 0, 0 },
-        { "Provider.anon-user", "Services", parse_anon_services, FIELD(anon_services), NULL, 0, 0 },
+        BOOL("Provider.anon-user", "Enabled", anon_enabled, "no"),
+        STRING("Provider.anon-user", "UnixUser", anon_unix_user, NULL, check_anon_unix_user),
+        STRING_LIST("Provider.anon-user", "Services", anon_services, NULL, check_named_service,
+                    LIST_COMMAS | LIST_UNIQUE),
 
-        { "Limits", "MaxFailures", parse_unsigned, FIELD(max_failures), "10", 1, 1000 },
-        { "Limits", "FailureWindow", parse_duration, FIELD(failure_window_usec), "15min", SEC(1), DAYS(30) },
-        { "Limits", "BackoffMax", parse_duration, FIELD(backoff_max_usec), "15min", SEC(1), DAYS(30) },
-        { "Limits", "TrackedAccounts", parse_unsigned, FIELD(tracked_accounts), "65536", 16, 1048576 },
-        { "Limits", "MaxConnections", parse_unsigned, FIELD(max_connections), "1024", 1, 65536 },
-        { "Limits", "MaxConnectionsPerUser", parse_unsigned, FIELD(max_connections_per_user), "128", 0, 65536 },
-        { "Limits", "IdleTimeout", parse_duration, FIELD(idle_timeout_usec), "60s", SEC(1), DAYS(1) },
-        { "Limits", "CallerLoginsPerMinute", parse_unsigned, FIELD(caller_logins_per_minute), "60", 0, 1000000 },
+        UNSIGNED("Limits", "MaxFailures", max_failures, "10", 1, 1000),
+        DURATION("Limits", "FailureWindow", failure_window_usec, "15min", SEC(1), DAYS(30)),
+        DURATION("Limits", "BackoffMax", backoff_max_usec, "15min", SEC(1), DAYS(30)),
+        UNSIGNED("Limits", "TrackedAccounts", tracked_accounts, "65536", 16, 1048576),
+        UNSIGNED("Limits", "MaxConnections", max_connections, "1024", 1, 65536),
+        UNSIGNED("Limits", "MaxConnectionsPerUser", max_connections_per_user, "128", 0, 65536),
+        DURATION("Limits", "IdleTimeout", idle_timeout_usec, "60s", SEC(1), DAYS(1)),
+        UNSIGNED("Limits", "CallerLoginsPerMinute", caller_logins_per_minute, "60", 0, 1000000),
 
-        { "Sessions", "OnRevoke", parse_on_revoke, FIELD(on_revoke), "keep", 0, 0 },
-        { "Sessions", "MaxPerUser", parse_unsigned, FIELD(max_sessions_per_user), "100", 1, 100000 },
-        { "Sessions", "EndOnPasswordChange", parse_bool, FIELD(end_on_password_change), "yes", 0, 0 },
+        ENUM("Sessions", "OnRevoke", on_revoke, enum stitch_on_revoke, "keep", on_revoke_actions),
+        UNSIGNED("Sessions", "MaxPerUser", max_sessions_per_user, "100", 1, 100000),
+        BOOL("Sessions", "EndOnPasswordChange", end_on_password_change, "yes"),
 
-        { "Http", "Listen", parse_http_listen, FIELD(http_listen), NULL, 0, 0 },
-        { "Http", "AppId", parse_app_id, FIELD(http_app_id), "stitch", 0, 0 },
-        { "Http", "PublicURL", parse_public_url, FIELD(http_public_url), NULL, 0, 0 },
-        { "Http", "CertificateFile", parse_file_path, FIELD(http_certificate_file), NULL, 0, 0 },
-        { "Http", "KeyFile", parse_file_path, FIELD(http_key_file), NULL, 0, 0 },
-        { "Http", "AllowOrigins", parse_allow_origins, FIELD(http_allow_origins), NULL, 0, 0 },
-        { "Http", "TrustedProxies", parse_trusted_proxies, FIELD(http_trusted_proxies), NULL, 0, 0 },
-        { "Http", "Metrics", parse_bool, FIELD(http_metrics), "no", 0, 0 },
-        { "Http", "MaxConnections", parse_unsigned, FIELD(http_max_connections), "256", 1, 65536 },
-        { "Http", "MaxConnectionsPerAddress", parse_unsigned, FIELD(http_max_connections_per_address), "32", 1, 65536 },
-        { "Http", "Timeout", parse_duration, FIELD(http_timeout_usec), "30s", SEC(1), USEC_PER_HOUR },
-        { "Http", "AddressPrefixIPv4", parse_unsigned, FIELD(http_address_prefix_ipv4), "32", 1, 32 },
-        { "Http", "AddressPrefixIPv6", parse_unsigned, FIELD(http_address_prefix_ipv6), "64", 1, 128 },
+        STRING("Http", "Listen", http_listen, NULL, check_http_listen),
+        STRING("Http", "AppId", http_app_id, "stitch", check_app_id),
+        STRING("Http", "PublicURL", http_public_url, NULL, check_public_url),
+        STRING("Http", "CertificateFile", http_certificate_file, NULL, check_file_path),
+        STRING("Http", "KeyFile", http_key_file, NULL, check_file_path),
+        STRING_LIST("Http", "AllowOrigins", http_allow_origins, NULL, check_allowed_origin, 0),
+        STRING_LIST("Http", "TrustedProxies", http_trusted_proxies, NULL, check_trusted_proxy, 0),
+        BOOL("Http", "Metrics", http_metrics, "no"),
+        UNSIGNED("Http", "MaxConnections", http_max_connections, "256", 1, 65536),
+        UNSIGNED("Http", "MaxConnectionsPerAddress", http_max_connections_per_address, "32", 1, 65536),
+        DURATION("Http", "Timeout", http_timeout_usec, "30s", SEC(1), USEC_PER_HOUR),
+        UNSIGNED("Http", "AddressPrefixIPv4", http_address_prefix_ipv4, "32", 1, 32),
+        UNSIGNED("Http", "AddressPrefixIPv6", http_address_prefix_ipv6, "64", 1, 128),
 };
 
 static const char *known_section(const char *name) {
@@ -924,109 +978,89 @@ static const struct key_desc *find_key(const char *section, const char *key) {
         return NULL;
 }
 
-/* ---- defaults, copies, teardown ------------------------------------------------------------ */
-
-int stitch_config_init_defaults(struct stitch_config *c) {
-        *c = (struct stitch_config) {
-                .workers = 0,
-                .log_level = LOG_INFO,
-                .access_token_lifetime_usec = 30 * USEC_PER_MINUTE,
-                .refresh_token_lifetime_usec = 60 * USEC_PER_DAY,
-                .refresh_margin_usec = 5 * USEC_PER_MINUTE,
-                .signing_algorithm = STITCH_SIGNING_ES256,
-                .rotate_refresh_tokens = false,
-                .userpass_enabled = true,
-                .min_password_length = 6,
-                .argon2_m_kib = 19456,
-                .argon2_t = 2,
-                .argon2_p = 1,
-                .apikey_enabled = true,
-                .anon_enabled = false,
-                .max_failures = 10,
-                .failure_window_usec = 15 * USEC_PER_MINUTE,
-                .backoff_max_usec = 15 * USEC_PER_MINUTE,
-                .tracked_accounts = 65536,
-                .max_connections = 1024,
-                .max_connections_per_user = 128,
-                .idle_timeout_usec = 60 * USEC_PER_SEC,
-                .on_revoke = STITCH_ON_REVOKE_KEEP,
-                .max_sessions_per_user = 100,
-                .end_on_password_change = true,
-                .caller_logins_per_minute = 60,
-                .http_max_connections = 256,
-                .http_max_connections_per_address = 32,
-                .http_timeout_usec = 30 * USEC_PER_SEC,
-                .http_address_prefix_ipv4 = 32,
-                .http_address_prefix_ipv6 = 64,
-        };
-
-        c->store = strdup(DEFAULT_STORE);
-        c->auth_socket = strdup(DEFAULT_AUTH_SOCKET);
-        c->admin_socket = strdup(DEFAULT_ADMIN_SOCKET);
-        c->services = calloc(2, sizeof(char *));
-        if (c->services)
-                c->services[0] = strdup("*");
-        c->anon_services = stitch_strv_new_empty();
-        c->http_app_id = strdup("stitch");
-        c->http_allow_origins = stitch_strv_new_empty();
-        c->http_trusted_proxies = stitch_strv_new_empty();
-
-        if (!c->store || !c->auth_socket || !c->admin_socket || !c->services || !c->services[0] ||
-            !c->anon_services || !c->http_app_id || !c->http_allow_origins || !c->http_trusted_proxies) {
-                stitch_config_done(c);
-                return -ENOMEM;
-        }
-        return 0;
+bool stitch_config_key(size_t i, const char **ret_section, const char **ret_key, const char **ret_default) {
+        if (i >= ELEMENTSOF(keys))
+                return false;
+        if (ret_section)
+                *ret_section = keys[i].section;
+        if (ret_key)
+                *ret_key = keys[i].key;
+        if (ret_default)
+                *ret_default = keys[i].default_value;
+        return true;
 }
+
+/* ---- defaults, copies, teardown: walks of the table -------------------------------------------- */
 
 void stitch_config_done(struct stitch_config *c) {
         if (!c)
                 return;
-        free(c->store);
-        free(c->auth_socket);
-        free(c->admin_socket);
-        free(c->admin_group);
-        free(c->email_domain);
-        stitch_strv_free(c->services);
-        free(c->anon_unix_user);
-        stitch_strv_free(c->anon_services);
-        free(c->http_listen);
-        free(c->http_app_id);
-        free(c->http_public_url);
-        free(c->http_certificate_file);
-        free(c->http_key_file);
-        stitch_strv_free(c->http_allow_origins);
-        stitch_strv_free(c->http_trusted_proxies);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                void *field = field_of(c, &keys[i]);
+
+                if (keys[i].type == KEY_STRING)
+                        free(*(char **) field);
+                else if (keys[i].type == KEY_STRING_LIST)
+                        stitch_strv_free(*(char ***) field);
+        }
         /* Zeroed, so a second call (or a call after a failed init) frees nothing twice. */
         *c = (struct stitch_config) {};
+}
+
+int stitch_config_init_defaults(struct stitch_config *c) {
+        struct parser p = {
+                .name = "(defaults)",
+                .config = c,
+        };
+
+        assert(c);
+
+        *c = (struct stitch_config) {};
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                /* An unset string stays NULL; a list without a default is empty, not NULL. */
+                int r = assign(&p, 0, &keys[i], keys[i].default_value ?: "");
+                if (r == -ENOMEM) {
+                        stitch_config_done(c);
+                        return r;
+                }
+        }
+
+        /* A default its own parser refuses is a mistake in keys[] (tests/unit/test-config.c). */
+        assert(p.n_errors == 0);
+        if (p.n_errors > 0) {
+                stitch_config_done(c);
+                return -EINVAL;
+        }
+        return 0;
 }
 
 static int config_copy(const struct stitch_config *src, struct stitch_config *ret) {
         struct stitch_config c = *src;
 
-        c.store = c.auth_socket = c.admin_socket = c.admin_group = c.email_domain = c.anon_unix_user = NULL;
-        c.services = c.anon_services = NULL;
-        c.http_listen = c.http_app_id = c.http_public_url = c.http_certificate_file = c.http_key_file = NULL;
-        c.http_allow_origins = c.http_trusted_proxies = NULL;
+        /* First let go of everything c shares with src, so a failure below frees only copies. */
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                void *field = field_of(&c, &keys[i]);
 
-        if (strdup_or_null(src->store, &c.store) < 0 || strdup_or_null(src->auth_socket, &c.auth_socket) < 0 ||
-            strdup_or_null(src->admin_socket, &c.admin_socket) < 0 ||
-            strdup_or_null(src->admin_group, &c.admin_group) < 0 ||
-            strdup_or_null(src->email_domain, &c.email_domain) < 0 ||
-            strdup_or_null(src->anon_unix_user, &c.anon_unix_user) < 0 ||
-            strdup_or_null(src->http_listen, &c.http_listen) < 0 || strdup_or_null(src->http_app_id, &c.http_app_id) < 0 ||
-            strdup_or_null(src->http_public_url, &c.http_public_url) < 0 ||
-            strdup_or_null(src->http_certificate_file, &c.http_certificate_file) < 0 ||
-            strdup_or_null(src->http_key_file, &c.http_key_file) < 0)
-                goto oom;
+                if (keys[i].type == KEY_STRING)
+                        *(char **) field = NULL;
+                else if (keys[i].type == KEY_STRING_LIST)
+                        *(char ***) field = NULL;
+        }
 
-        /* A NULL list copies as an empty one. */
-        c.services = stitch_strv_copy(src->services);
-        c.anon_services = stitch_strv_copy(src->anon_services);
-        c.http_allow_origins = stitch_strv_copy(src->http_allow_origins);
-        c.http_trusted_proxies = stitch_strv_copy(src->http_trusted_proxies);
-        if (!c.services || !c.anon_services || !c.http_allow_origins || !c.http_trusted_proxies)
-                goto oom;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const void *from = const_field_of(src, &keys[i]);
+                void *to = field_of(&c, &keys[i]);
+
+                if (keys[i].type == KEY_STRING) {
+                        if (strdup_or_null(*(char *const *) from, to) < 0)
+                                goto oom;
+                } else if (keys[i].type == KEY_STRING_LIST) {
+                        /* A NULL list copies as an empty one. */
+                        *(char ***) to = stitch_strv_copy(*(char **const *) from);
+                        if (!*(char ***) to)
+                                goto oom;
+                }
+        }
 
         *ret = c;
         return 0;
@@ -1091,10 +1125,7 @@ static int parse_line(struct parser *p, unsigned line, char *l) {
                 return 0;
         }
 
-        if (!*value && k->default_value)
-                value = (char *) k->default_value;
-
-        int r = k->parse(p, line, k, value, (uint8_t *) p->config + k->offset);
+        int r = assign(p, line, k, value);
         return r == -ENOMEM ? r : 0;
 }
 

@@ -9,6 +9,10 @@
 
 #define STITCHD_CONFIG_DEFAULT "/etc/stitch/stitchd.conf"
 
+/* The shortest password any configuration allows: MinPasswordLength='s floor and default. Keep it
+ * a bare number: config.c turns it into the default's text. */
+#define STITCH_PASSWORD_MIN_LENGTH 6
+
 enum stitch_signing_algorithm {
         STITCH_SIGNING_ES256,
         STITCH_SIGNING_HS256,
@@ -41,7 +45,7 @@ struct stitch_config {
 
         /* [Provider.local-userpass] */
         bool userpass_enabled;          /* yes */
-        unsigned min_password_length;   /* 6 (6..128) */
+        unsigned min_password_length;   /* STITCH_PASSWORD_MIN_LENGTH (STITCH_PASSWORD_MIN_LENGTH..128) */
         uint32_t argon2_m_kib;          /* 19456 */
         uint32_t argon2_t;              /* 2 */
         uint32_t argon2_p;              /* 1 */
@@ -85,7 +89,8 @@ struct stitch_config {
         unsigned http_address_prefix_ipv6; /* 64 */
 };
 
-/* Fills c with the built-in defaults. Returns 0 or -ENOMEM. */
+/* Fills c with the built-in defaults: each key's default text, parsed as the file would be.
+ * Returns 0 or -ENOMEM. */
 int stitch_config_init_defaults(struct stitch_config *c);
 
 /* Parses 'path' over the defaults already in c. If the file does not exist
@@ -100,6 +105,11 @@ int stitch_config_load_buffer(struct stitch_config *c, const char *name, const c
                               size_t len, FILE *errors);
 
 void stitch_config_done(struct stitch_config *c);
+
+/* The table the parser, the defaults, stitch_config_done() and copies all walk, for tests and
+ * tools: the i-th key's section, name and default as config-file text (NULL: unset, or an empty
+ * list). Returns false past the last key. */
+bool stitch_config_key(size_t i, const char **ret_section, const char **ret_key, const char **ret_default);
 
 /* "90s", "5min", "1h", "60d", "2w", "500ms", "1h 30min", bare number = seconds.
  * Returns 0 or -EINVAL / -ERANGE. */

@@ -159,7 +159,7 @@ static int userpass_begin(struct stitch_core *core, const struct stitch_login *l
         }
         /* Out-of-policy lengths can never match a stored password: refuse
          * them before paying for a hash (this tells an attacker nothing). */
-        if (stitch_password_check_policy(password, 6, &reason) < 0) {
+        if (stitch_password_check_policy(password, STITCH_PASSWORD_MIN_LENGTH, &reason) < 0) {
                 log_info("Login for %s via %s refused: %s.", l->user, l->service, reason);
                 return -EACCES;
         }

@@ -79,6 +79,12 @@ static void assert_strv(char *const *l, const char *const *expected, size_t n) {
                 assert_string_equal(l[i], expected[i]);
 }
 
+static void assert_strv_equal(char *const *a, char *const *b) {
+        assert_int_equal(stitch_strv_length(a), stitch_strv_length(b));
+        for (size_t i = 0; i < stitch_strv_length(a); i++)
+                assert_string_equal(a[i], b[i]);
+}
+
 static void assert_config_equal(const struct stitch_config *a, const struct stitch_config *b) {
         assert_true(streq_ptr(a->store, b->store));
         assert_true(streq_ptr(a->auth_socket, b->auth_socket));
@@ -92,9 +98,7 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->signing_algorithm, b->signing_algorithm);
         assert_int_equal(a->rotate_refresh_tokens, b->rotate_refresh_tokens);
         assert_true(streq_ptr(a->email_domain, b->email_domain));
-        assert_int_equal(stitch_strv_length(a->services), stitch_strv_length(b->services));
-        for (size_t i = 0; i < stitch_strv_length(a->services); i++)
-                assert_string_equal(a->services[i], b->services[i]);
+        assert_strv_equal(a->services, b->services);
         assert_int_equal(a->userpass_enabled, b->userpass_enabled);
         assert_int_equal(a->min_password_length, b->min_password_length);
         assert_int_equal(a->argon2_m_kib, b->argon2_m_kib);
@@ -103,9 +107,7 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->apikey_enabled, b->apikey_enabled);
         assert_int_equal(a->anon_enabled, b->anon_enabled);
         assert_true(streq_ptr(a->anon_unix_user, b->anon_unix_user));
-        assert_int_equal(stitch_strv_length(a->anon_services), stitch_strv_length(b->anon_services));
-        for (size_t i = 0; i < stitch_strv_length(a->anon_services); i++)
-                assert_string_equal(a->anon_services[i], b->anon_services[i]);
+        assert_strv_equal(a->anon_services, b->anon_services);
         assert_int_equal(a->max_failures, b->max_failures);
         assert_int_equal(a->failure_window_usec, b->failure_window_usec);
         assert_int_equal(a->backoff_max_usec, b->backoff_max_usec);
@@ -121,8 +123,8 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_true(streq_ptr(a->http_public_url, b->http_public_url));
         assert_true(streq_ptr(a->http_certificate_file, b->http_certificate_file));
         assert_true(streq_ptr(a->http_key_file, b->http_key_file));
-        assert_int_equal(stitch_strv_length(a->http_allow_origins), stitch_strv_length(b->http_allow_origins));
-        assert_int_equal(stitch_strv_length(a->http_trusted_proxies), stitch_strv_length(b->http_trusted_proxies));
+        assert_strv_equal(a->http_allow_origins, b->http_allow_origins);
+        assert_strv_equal(a->http_trusted_proxies, b->http_trusted_proxies);
         assert_int_equal(a->http_metrics, b->http_metrics);
         assert_int_equal(a->http_max_connections, b->http_max_connections);
         assert_int_equal(a->http_max_connections_per_address, b->http_max_connections_per_address);
@@ -212,49 +214,67 @@ static void test_empty_and_comments(void **state) {
         stitch_config_done(&d);
 }
 
+/* Every key of every section set to something other than its default (test_key_table() checks
+ * that none is missing), so that a key whose copy or free were missed shows. */
+static const char every_key_text[] =
+        "[Daemon]\n"
+        "Store=sqlite:/srv/stitch/db.sqlite\n"
+        "AuthSocket=/tmp/x/auth\n"
+        "AdminSocket=/tmp/x/admin\n"
+        "AdminGroup=stitch-admin\n"
+        "Workers=8\n"
+        "LogLevel=warning\n"
+        "[Tokens]\n"
+        "AccessTokenLifetime=1h\n"
+        "RefreshTokenLifetime=7d\n"
+        "RefreshMargin=90s\n"
+        "SigningAlgorithm=HS256\n"
+        "RotateRefreshTokens=yes\n"
+        "[Pam]\n"
+        "EmailDomain=example.com\n"
+        "Services=login sshd\n"
+        "[Provider.local-userpass]\n"
+        "Enabled=no\n"
+        "MinPasswordLength=12\n"
+        "PasswordHash=argon2id:m=65536,t=3,p=4\n"
+        "[Provider.api-key]\n"
+        "Enabled=off\n"
+        "[Provider.anon-user]\n"
+        "Enabled=on\n"
+        "UnixUser=guest\n"
+        "Services=login,gdm-password\n"
+        "[Limits]\n"
+        "MaxFailures=3\n"
+        "FailureWindow=1h\n"
+        "BackoffMax=2h\n"
+        "TrackedAccounts=1024\n"
+        "MaxConnections=64\n"
+        "MaxConnectionsPerUser=16\n"
+        "IdleTimeout=5min\n"
+        "CallerLoginsPerMinute=7\n"
+        "[Sessions]\n"
+        "OnRevoke=terminate\n"
+        "MaxPerUser=5\n"
+        "EndOnPasswordChange=no\n"
+        "[Http]\n"
+        "Listen=[::1]:8443\n"
+        "AppId=my-app.1\n"
+        "PublicURL=https://auth.example.com\n"
+        "CertificateFile=/etc/ssl/a.pem\n"
+        "KeyFile=/etc/ssl/a.key\n"
+        "AllowOrigins=https://app.example http://localhost:3000\n"
+        "TrustedProxies=127.0.0.1 ::1\n"
+        "Metrics=yes\n"
+        "MaxConnections=10\n"
+        "MaxConnectionsPerAddress=2\n"
+        "Timeout=5s\n"
+        "AddressPrefixIPv4=24\n"
+        "AddressPrefixIPv6=48\n";
+
 static void test_every_key(void **state) {
         struct stitch_config c;
 
-        expect_ok(&c,
-                  "[Daemon]\n"
-                  "Store=sqlite:/srv/stitch/db.sqlite\n"
-                  "AuthSocket=/tmp/x/auth\n"
-                  "AdminSocket=/tmp/x/admin\n"
-                  "AdminGroup=stitch-admin\n"
-                  "Workers=8\n"
-                  "LogLevel=warning\n"
-                  "[Tokens]\n"
-                  "AccessTokenLifetime=1h\n"
-                  "RefreshTokenLifetime=7d\n"
-                  "RefreshMargin=90s\n"
-                  "SigningAlgorithm=HS256\n"
-                  "RotateRefreshTokens=yes\n"
-                  "[Pam]\n"
-                  "EmailDomain=example.com\n"
-                  "Services=login sshd\n"
-                  "[Provider.local-userpass]\n"
-                  "Enabled=no\n"
-                  "MinPasswordLength=12\n"
-                  "PasswordHash=argon2id:m=65536,t=3,p=4\n"
-                  "[Provider.api-key]\n"
-                  "Enabled=off\n"
-                  "[Provider.anon-user]\n"
-                  "Enabled=on\n"
-                  "UnixUser=guest\n"
-                  "Services=login,gdm-password\n"
-                  "[Limits]\n"
-                  "MaxFailures=3\n"
-                  "FailureWindow=1h\n"
-                  "BackoffMax=2h\n"
-                  "TrackedAccounts=1024\n"
-                  "MaxConnections=64\n"
-                  "MaxConnectionsPerUser=16\n"
-                  "IdleTimeout=5min\n"
-                  "CallerLoginsPerMinute=7\n"
-                  "[Sessions]\n"
-                  "OnRevoke=terminate\n"
-                  "MaxPerUser=5\n"
-                  "EndOnPasswordChange=no\n");
+        expect_ok(&c, every_key_text);
 
         assert_string_equal(c.store, "sqlite:/srv/stitch/db.sqlite");
         assert_string_equal(stitch_config_sqlite_path(&c), "/srv/stitch/db.sqlite");
@@ -290,7 +310,136 @@ static void test_every_key(void **state) {
         assert_int_equal(c.max_sessions_per_user, 5);
         assert_false(c.end_on_password_change);
         assert_int_equal(c.caller_logins_per_minute, 7);
+        assert_string_equal(c.http_listen, "[::1]:8443");
+        assert_string_equal(c.http_app_id, "my-app.1");
+        assert_string_equal(c.http_public_url, "https://auth.example.com");
+        assert_string_equal(c.http_certificate_file, "/etc/ssl/a.pem");
+        assert_string_equal(c.http_key_file, "/etc/ssl/a.key");
+        assert_strv(c.http_allow_origins, (const char *[]) { "https://app.example", "http://localhost:3000" }, 2);
+        assert_strv(c.http_trusted_proxies, (const char *[]) { "127.0.0.1", "::1" }, 2);
+        assert_true(c.http_metrics);
+        assert_int_equal(c.http_max_connections, 10);
+        assert_int_equal(c.http_max_connections_per_address, 2);
+        assert_int_equal(c.http_timeout_usec, 5 * SEC_USEC);
+        assert_int_equal(c.http_address_prefix_ipv4, 24);
+        assert_int_equal(c.http_address_prefix_ipv6, 48);
         stitch_config_done(&c);
+}
+
+/* The value 'text' assigns to section/key (the last assignment), or NULL. */
+static char *text_value(const char *text, const char *section, const char *key) {
+        const char *current = "", *found = NULL;
+        size_t n_found = 0;
+
+        for (const char *l = text; *l;) {
+                size_t n = strcspn(l, "\n");
+                if (l[0] == '[')
+                        current = l + 1;
+                else if (strncmp(current, section, strlen(section)) == 0 && current[strlen(section)] == ']' &&
+                         strncmp(l, key, strlen(key)) == 0 && l[strlen(key)] == '=') {
+                        found = l + strlen(key) + 1;
+                        n_found = n - strlen(key) - 1;
+                }
+                l += n + (l[n] == '\n');
+        }
+        return found ? strndup(found, n_found) : NULL;
+}
+
+/* A walk of the key table: every key has a default that reads back as the default, an empty
+ * assignment restores it, no key takes any value, and every_key_text sets every key. */
+static void test_key_table(void **state) {
+        struct stitch_config d;
+        const char *section, *key, *def;
+        size_t n_keys = 0;
+
+        assert_int_equal(stitch_config_init_defaults(&d), 0);
+
+        for (size_t i = 0; stitch_config_key(i, &section, &key, &def); i++) {
+                struct stitch_config c;
+                char text[512];
+                _cleanup_free_ char *errors = NULL, *value = NULL;
+                n_keys++;
+
+                /* no key twice in the table: the second would never be reached */
+                for (size_t j = 0; j < i; j++) {
+                        const char *s2, *k2;
+                        assert_true(stitch_config_key(j, &s2, &k2, NULL));
+                        if (streq(s2, section) && streq(k2, key))
+                                fail_msg("[%s] %s= is in the table twice", section, key);
+                }
+
+                /* "Key=<default>" is the default */
+                snprintf(text, sizeof(text), "[%s]\n%s=%s\n", section, key, def ?: "");
+                expect_ok(&c, text);
+                assert_config_equal(&c, &d);
+                stitch_config_done(&c);
+
+                /* "Key=" is the default too; a list it empties ("Services=" lets no service in) */
+                snprintf(text, sizeof(text), "[Provider.local-userpass]\nMinPasswordLength=9\n[%s]\n%s=\n",
+                         section, key);
+                expect_ok(&c, text);
+                if (streq(section, "Pam") && streq(key, "Services")) {
+                        assert_strv(c.services, NULL, 0);
+                        c.services = stitch_strv_free(c.services);
+                        c.services = stitch_strv_copy(d.services);
+                }
+                if (!(streq(section, "Provider.local-userpass") && streq(key, "MinPasswordLength")))
+                        assert_int_equal(c.min_password_length, 9);
+                c.min_password_length = d.min_password_length;
+                assert_config_equal(&c, &d);
+                stitch_config_done(&c);
+
+                /* every key checks its value: a control character passes none */
+                snprintf(text, sizeof(text), "[%s]\n%s=\x01\n", section, key);
+                assert_int_equal(stitch_config_init_defaults(&c), 0);
+                assert_int_equal(load_text(&c, text, strlen(text), &errors), -EINVAL);
+                snprintf(text, sizeof(text), "test.conf:2: %s=\\x01: ", key);
+                if (strncmp(errors, text, strlen(text)) != 0)
+                        fail_msg("[%s] %s=\\x01: %s", section, key, errors);
+                stitch_config_done(&c);
+
+                /* set, to something else than its default, in every_key_text */
+                value = text_value(every_key_text, section, key);
+                if (!value)
+                        fail_msg("every_key_text does not set [%s] %s=", section, key);
+                if (streq(value, def ?: ""))
+                        fail_msg("every_key_text sets [%s] %s= to its default", section, key);
+        }
+        assert_true(n_keys > 0);
+        stitch_config_done(&d);
+}
+
+/* Loading copies the configuration it loads over and frees the old one: every string and every
+ * list must come through (run it under valgrind or ASan to see a missed free as a leak). */
+static void test_copy_every_key(void **state) {
+        struct stitch_config c, e;
+        _cleanup_free_ char *errors = NULL;
+
+        expect_ok(&c, every_key_text);
+        expect_ok(&e, every_key_text);
+
+        /* an empty file over it: a copy of c, then c freed */
+        assert_int_equal(load_text(&c, "", 0, &errors), 0);
+        assert_config_equal(&c, &e);
+
+        /* and the same file again, as a reload does */
+        free(errors);
+        errors = NULL;
+        assert_int_equal(load_text(&c, every_key_text, strlen(every_key_text), &errors), 0);
+        assert_config_equal(&c, &e);
+
+        /* a failed load leaves it alone */
+        free(errors);
+        errors = NULL;
+        assert_int_equal(load_text(&c, "[Daemon]\nWorkers=x\n", 19, &errors), -EINVAL);
+        assert_config_equal(&c, &e);
+
+        /* the copies are c's own */
+        assert_ptr_not_equal(c.store, e.store);
+        assert_ptr_not_equal(c.services, e.services);
+        assert_ptr_not_equal(c.http_trusted_proxies, e.http_trusted_proxies);
+        stitch_config_done(&c);
+        stitch_config_done(&e);
 }
 
 static void test_values(void **state) {
@@ -914,7 +1063,15 @@ static void test_example_config(void **state) {
         }
         fclose(f);
         assert_int_equal(fclose(out), 0);
-        assert_int_equal(n_keys, 44); /* every key of every section */
+        /* every key of the table, each once */
+        size_t n_table = 0;
+        const char *section, *key;
+        for (; stitch_config_key(n_table, &section, &key, NULL); n_table++) {
+                _cleanup_free_ char *value = text_value(uncommented, section, key);
+                if (!value)
+                        fail_msg("%s lists no [%s] %s=", path, section, key);
+        }
+        assert_int_equal(n_keys, n_table);
 
         stitch_config_done(&c);
         assert_int_equal(stitch_config_init_defaults(&c), 0);
@@ -940,31 +1097,8 @@ static void test_http(void **state) {
         assert_int_equal(c.http_timeout_usec, 30 * SEC_USEC);
         stitch_config_done(&c);
 
-        expect_ok(&c,
-                  "[Http]\n"
-                  "Listen=[::1]:8443\n"
-                  "AppId=my-app.1\n"
-                  "PublicURL=https://auth.example.com\n"
-                  "CertificateFile=/etc/ssl/a.pem\n"
-                  "KeyFile=/etc/ssl/a.key\n"
-                  "AllowOrigins=https://app.example http://localhost:3000\n"
-                  "TrustedProxies=127.0.0.1 ::1\n"
-                  "Metrics=yes\n"
-                  "MaxConnections=10\n"
-                  "MaxConnectionsPerAddress=2\n"
-                  "Timeout=5s\n"
-                  "AddressPrefixIPv4=24\n"
-                  "AddressPrefixIPv6=48\n");
-        assert_string_equal(c.http_listen, "[::1]:8443");
-        assert_string_equal(c.http_app_id, "my-app.1");
-        assert_string_equal(c.http_public_url, "https://auth.example.com");
-        assert_strv(c.http_allow_origins, (const char *[]) {"https://app.example", "http://localhost:3000"}, 2);
-        assert_strv(c.http_trusted_proxies, (const char *[]) {"127.0.0.1", "::1"}, 2);
-        assert_true(c.http_metrics);
-        assert_int_equal(c.http_max_connections_per_address, 2);
-        assert_int_equal(c.http_timeout_usec, 5 * SEC_USEC);
-        assert_int_equal(c.http_address_prefix_ipv4, 24);
-        assert_int_equal(c.http_address_prefix_ipv6, 48);
+        /* every [Http] key: test_every_key() */
+        expect_ok(&c, every_key_text);
         assert_true(stitch_http_listen_split(c.http_listen, host, sizeof(host), &port));
         assert_string_equal(host, "::1");
         assert_int_equal(port, 8443);
@@ -1001,6 +1135,8 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_empty_and_comments),
                 cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_key_table),
+                cmocka_unit_test(test_copy_every_key),
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_later_assignment_wins),
                 cmocka_unit_test(test_empty_assignment_resets),
