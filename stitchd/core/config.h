@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* stitchd.conf: systemd-style INI (see stitchd.conf(5) and DESIGN.md). */
+/* stitchd.conf: systemd-style INI (see stitchd.conf(5), and etc/stitchd.conf for every key). */
 
 #include <stdbool.h>
 #include <stdint.h>

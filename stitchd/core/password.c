@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "core/config.h"
 #include "log.h"
 #include "macro.h"
 #include "core/password.h"
@@ -366,7 +367,7 @@ int stitch_password_check_policy(const char *password, unsigned min_length, cons
         for (const unsigned char *c = (const unsigned char *) password; *c; c++)
                 if ((*c & 0xC0) != 0x80)
                         n++;
-        if (n < min_length || n < 6) {
+        if (n < min_length || n < STITCH_PASSWORD_MIN_LENGTH) {
                 *ret_reason = "password too short";
                 return -EINVAL;
         }
