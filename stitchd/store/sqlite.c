@@ -479,13 +479,6 @@ static void stmt_resetp(sqlite3_stmt **st) {
 }
 #define _cleanup_stmt_ _cleanup_(stmt_resetp)
 
-/* Resets now (a statement must not stay active across COMMIT) and disarms the
- * cleanup, which would otherwise run after the connection is unlocked. */
-static void stmt_release(sqlite3_stmt **st) {
-        stmt_resetp(st);
-        *st = NULL;
-}
-
 /* 1 on a row, 0 when done, -errno on failure. */
 static int step(struct conn *c, sqlite3_stmt *st, const char *what) {
         int rc = sqlite3_step(st);
@@ -496,37 +489,103 @@ static int step(struct conn *c, sqlite3_stmt *st, const char *what) {
         return sql_error(c, rc, what);
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *s) {
-        return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC); /* NULL binds NULL */
-}
-
-static int bind_int(sqlite3_stmt *st, int i, int64_t v) {
-        return sqlite3_bind_int64(st, i, v);
-}
-
-static int bind_bool(sqlite3_stmt *st, int i, bool b) {
-        return sqlite3_bind_int(st, i, b ? 1 : 0);
-}
-
-static int bind_hash(sqlite3_stmt *st, int i, const uint8_t *h) {
-        if (!h)
-                return sqlite3_bind_null(st, i);
-        return sqlite3_bind_blob(st, i, h, STITCH_HASH_LEN, SQLITE_STATIC);
-}
-
 static int bind_failed(struct conn *c, const char *what) {
         return sql_error(c, sqlite3_errcode(c->db), what);
 }
 
-/* Runs a cached statement that returns no rows. *ret_changes (optional) =
- * rows changed. */
-static int exec_stmt(struct conn *c, sqlite3_stmt *st, const char *what, int *ret_changes) {
-        int r = step(c, st, what);
+/* A value bound to one parameter of a statement. */
+struct arg {
+        enum { ARG_NONE, ARG_TEXT, ARG_INT, ARG_BOOL, ARG_BLOB } kind;
+        int64_t i;
+        const void *p; /* text or blob; NULL binds NULL */
+        int len;       /* of a blob */
+};
+#define NO_ARG ((struct arg) {.kind = ARG_NONE}) /* leaves the parameter unbound (NULL) */
+#define ARG_TEXT(v) ((struct arg) {.kind = ARG_TEXT, .p = (v)})
+#define ARG_INT(v) ((struct arg) {.kind = ARG_INT, .i = (v)})
+#define ARG_BOOL(v) ((struct arg) {.kind = ARG_BOOL, .i = (v)})
+#define ARG_BLOB(v, n) ((struct arg) {.kind = ARG_BLOB, .p = (v), .len = (n)})
+#define ARG_HASH(v) ARG_BLOB(v, STITCH_HASH_LEN)
+/* The values for ?1, ?2, ... as the (args, n_args) parameters below. */
+#define ARGS(...) (const struct arg[]) {__VA_ARGS__}, ELEMENTSOF(((const struct arg[]) {__VA_ARGS__}))
+
+static int bind_arg(sqlite3_stmt *st, int i, const struct arg *a) {
+        switch (a->kind) {
+        case ARG_NONE:
+                return SQLITE_OK;
+        case ARG_TEXT:
+                return sqlite3_bind_text(st, i, a->p, -1, SQLITE_STATIC);
+        case ARG_INT:
+                return sqlite3_bind_int64(st, i, a->i);
+        case ARG_BOOL:
+                return sqlite3_bind_int(st, i, a->i ? 1 : 0);
+        case ARG_BLOB:
+                if (!a->p)
+                        return sqlite3_bind_null(st, i);
+                return sqlite3_bind_blob(st, i, a->p, a->len, SQLITE_STATIC);
+        }
+        return SQLITE_MISUSE;
+}
+
+/* The cached statement id with args bound to ?1, ?2, ...; *ret is set even
+ * when binding fails, for the caller's _cleanup_stmt_ to reset. */
+static int prepare(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args,
+                   sqlite3_stmt **ret) {
+        int r = conn_stmt(c, id, ret);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_args; i++)
+                if (bind_arg(*ret, (int) i + 1, args + i) != SQLITE_OK)
+                        return bind_failed(c, what);
+        return 0;
+}
+
+/* prepare() and the first step(): 1 on a row, 0 when none, -errno. */
+static int prepare_step(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args,
+                        sqlite3_stmt **ret) {
+        int r = prepare(c, id, what, args, n_args, ret);
+        if (r < 0)
+                return r;
+        return step(c, *ret, what);
+}
+
+/* The helpers below reset their statement before they return, so that none
+ * stays active across the caller's COMMIT. */
+
+/* Runs a statement that returns no rows. *ret_changes (optional) = rows changed. */
+static int run(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args,
+               int *ret_changes) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare_step(c, id, what, args, n_args, &st);
         if (r < 0)
                 return r;
         if (ret_changes)
                 *ret_changes = sqlite3_changes(c->db);
         return 0;
+}
+
+/* run() for an UPDATE/DELETE/INSERT that must change a row: -ENOENT if none. */
+static int run_one(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args) {
+        int changes = 0;
+        int r = run(c, id, what, args, n_args, &changes);
+        if (r < 0)
+                return r;
+        return changes > 0 ? 0 : -ENOENT;
+}
+
+/* 1 if the statement returns a row, 0 if not; *ret_value (optional) = the
+ * row's first column. */
+static int query(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args,
+                 int64_t *ret_value) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare_step(c, id, what, args, n_args, &st);
+        if (r > 0 && ret_value)
+                *ret_value = sqlite3_column_int64(st, 0);
+        return r;
 }
 
 static int exec_simple(struct conn *c, enum stmt_id id) {
@@ -679,8 +738,15 @@ static bool col_bool(sqlite3_stmt *st, int i) {
         return sqlite3_column_int64(st, i) != 0;
 }
 
-/* Row of USER_COLUMNS, without identities. */
-static int read_user(sqlite3_stmt *st, struct stitch_user **ret) {
+/* ---------------------------------------------------------------------------
+ * Row readers: one per table, each reading the current row of a statement
+ * into *ret (a struct, or a pointer to a new one). On failure they leave
+ * nothing to free and *ret unwritten. */
+
+typedef int (*read_row_fn)(sqlite3_stmt *st, void *ret);
+
+/* Row of USER_COLUMNS, without identities; ret: struct stitch_user **. */
+static int read_user(sqlite3_stmt *st, void *ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         int r;
 
@@ -697,42 +763,39 @@ static int read_user(sqlite3_stmt *st, struct stitch_user **ret) {
         u->disabled = col_bool(st, 6);
         u->creation_date = sqlite3_column_int64(st, 7);
         u->last_authentication_date = sqlite3_column_int64(st, 8);
-        *ret = TAKE_PTR(u);
+        *(struct stitch_user **) ret = TAKE_PTR(u);
         return 0;
 }
 
-static int read_identities(struct conn *c, struct stitch_user *u) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        size_t allocated = 0;
+/* Row of ST_IDENTITIES_OF_USER; ret: struct stitch_identity *. */
+static int read_identity(sqlite3_stmt *st, void *ret) {
+        _cleanup_(stitch_identity_done) struct stitch_identity i = {};
         int r;
 
-        r = conn_stmt(c, ST_IDENTITIES_OF_USER, &st);
-        if (r < 0)
+        if ((r = col_id(st, 0, i.id)) < 0 || (r = col_strdup(st, 1, &i.provider_type)) < 0 ||
+            (r = col_strdup(st, 2, &i.provider_id)) < 0 || (r = col_strdup(st, 3, &i.data_json)) < 0)
                 return r;
-        if (bind_text(st, 1, u->id))
-                return bind_failed(c, __func__);
-
-        for (;;) {
-                struct stitch_identity *i;
-
-                r = step(c, st, __func__);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return 0;
-
-                r = grow((void **) &u->identities, &allocated, u->n_identities + 1, sizeof(*u->identities));
-                if (r < 0)
-                        return r;
-                i = u->identities + u->n_identities++;
-                *i = (struct stitch_identity) {};
-                if ((r = col_id(st, 0, i->id)) < 0 || (r = col_strdup(st, 1, &i->provider_type)) < 0 ||
-                    (r = col_strdup(st, 2, &i->provider_id)) < 0 || (r = col_strdup(st, 3, &i->data_json)) < 0)
-                        return r;
-        }
+        *(struct stitch_identity *) ret = i;
+        i = (struct stitch_identity) {}; /* handed over */
+        return 0;
 }
 
-static int read_apikey(sqlite3_stmt *st, struct stitch_apikey **ret) {
+/* ret: char ** (a password hash, never NULL). */
+static int read_password(sqlite3_stmt *st, void *ret) {
+        char *h = NULL;
+        int r;
+
+        r = col_strdup(st, 0, &h);
+        if (r < 0)
+                return r;
+        if (!h)
+                return -EIO;
+        *(char **) ret = h;
+        return 0;
+}
+
+/* Row of APIKEY_COLUMNS; ret: struct stitch_apikey **. */
+static int read_apikey(sqlite3_stmt *st, void *ret) {
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
         int r;
 
@@ -744,11 +807,12 @@ static int read_apikey(sqlite3_stmt *st, struct stitch_apikey **ret) {
                 return r;
         k->disabled = col_bool(st, 4);
         k->creation_date = sqlite3_column_int64(st, 5);
-        *ret = TAKE_PTR(k);
+        *(struct stitch_apikey **) ret = TAKE_PTR(k);
         return 0;
 }
 
-static int read_session(sqlite3_stmt *st, struct stitch_session **ret) {
+/* Row of SESSION_COLUMNS; ret: struct stitch_session **. */
+static int read_session(sqlite3_stmt *st, void *ret) {
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
         int r;
 
@@ -784,11 +848,30 @@ static int read_session(sqlite3_stmt *st, struct stitch_session **ret) {
                 if (r < 0)
                         return r;
         }
-        *ret = TAKE_PTR(s);
+        *(struct stitch_session **) ret = TAKE_PTR(s);
         return 0;
 }
 
-static int read_signing_key(sqlite3_stmt *st, struct stitch_signing_key **ret) {
+/* A revoked session whose tokens may still be live (ST_SESSION_REVOKED_LIVE). */
+struct revoked_entry {
+        char id[STITCH_ID_LEN + 1];
+        int64_t access_expires;
+};
+
+/* ret: struct revoked_entry *. */
+static int read_revoked(sqlite3_stmt *st, void *ret) {
+        struct revoked_entry *e = ret;
+        int r;
+
+        r = col_id(st, 0, e->id);
+        if (r < 0)
+                return r;
+        e->access_expires = sqlite3_column_int64(st, 1);
+        return 0;
+}
+
+/* Row of KEY_COLUMNS; ret: struct stitch_signing_key **. */
+static int read_signing_key(sqlite3_stmt *st, void *ret) {
         _cleanup_(stitch_signing_key_freep) struct stitch_signing_key *k = NULL;
         const unsigned char *kid;
         const void *secret;
@@ -824,8 +907,124 @@ static int read_signing_key(sqlite3_stmt *st, struct stitch_signing_key **ret) {
 
         k->created = sqlite3_column_int64(st, 3);
         k->retired = sqlite3_column_int64(st, 4);
-        *ret = TAKE_PTR(k);
+        *(struct stitch_signing_key **) ret = TAKE_PTR(k);
         return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Lists of rows */
+
+/* What a list holds: elements of 'size' bytes, each filled by 'read' and
+ * freed by 'done' (NULL: nothing to free). */
+struct row_type {
+        size_t size;
+        read_row_fn read;
+        void (*done)(void *element);
+};
+
+static void user_done(void *p) {
+        stitch_user_free(*(struct stitch_user **) p);
+}
+
+static void identity_done(void *p) {
+        stitch_identity_done(p);
+}
+
+static void apikey_done(void *p) {
+        stitch_apikey_free(*(struct stitch_apikey **) p);
+}
+
+static void session_done(void *p) {
+        stitch_session_free(*(struct stitch_session **) p);
+}
+
+static void signing_key_done(void *p) {
+        stitch_signing_key_free(*(struct stitch_signing_key **) p);
+}
+
+static const struct row_type user_rows = {sizeof(struct stitch_user *), read_user, user_done};
+static const struct row_type identity_rows = {sizeof(struct stitch_identity), read_identity, identity_done};
+static const struct row_type apikey_rows = {sizeof(struct stitch_apikey *), read_apikey, apikey_done};
+static const struct row_type session_rows = {sizeof(struct stitch_session *), read_session, session_done};
+static const struct row_type revoked_rows = {sizeof(struct revoked_entry), read_revoked, NULL};
+static const struct row_type signing_key_rows = {sizeof(struct stitch_signing_key *), read_signing_key,
+                                                 signing_key_done};
+
+/* n elements of a row_type. */
+struct rows {
+        void *a;
+        size_t n, allocated;
+};
+
+static void rows_done(struct rows *v, const struct row_type *type) {
+        for (size_t i = 0; type->done && i < v->n; i++)
+                type->done((uint8_t *) v->a + i * type->size);
+        free(v->a);
+        *v = (struct rows) {};
+}
+
+/* Appends every row of the statement to *out; on failure frees *out. */
+static int read_list(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args,
+                     const struct row_type *type, struct rows *out) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare(c, id, what, args, n_args, &st);
+        while (r >= 0) {
+                r = step(c, st, what);
+                if (r <= 0)
+                        break;
+                r = grow(&out->a, &out->allocated, out->n + 1, type->size);
+                if (r < 0)
+                        break;
+                r = type->read(st, (uint8_t *) out->a + out->n * type->size);
+                if (r >= 0)
+                        out->n++;
+        }
+        if (r < 0)
+                rows_done(out, type);
+        return r;
+}
+
+/* read_list() on the write connection, as bulk reads go (see the top). */
+static int read_list_writer(struct stitch_store *s, enum stmt_id id, const char *what, const struct arg *args,
+                            size_t n_args, const struct row_type *type, struct rows *out) {
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        return read_list(c, id, what, args, n_args, type, out);
+}
+
+/* Appends the ids (first column) of every row of the statement to *ids. */
+static int read_ids(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args,
+                    struct stitch_strv_builder *ids) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare(c, id, what, args, n_args, &st);
+        while (r >= 0) {
+                char row_id[STITCH_ID_LEN + 1];
+
+                r = step(c, st, what);
+                if (r <= 0)
+                        break;
+                r = col_id(st, 0, row_id);
+                if (r >= 0)
+                        r = stitch_strv_builder_add(ids, row_id);
+        }
+        return r;
+}
+
+/* The one row the statement returns, read into *ret; -ENOENT if none. */
+static int read_one(struct conn *c, enum stmt_id id, const char *what, const struct arg *args, size_t n_args,
+                    read_row_fn read_row, void *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare_step(c, id, what, args, n_args, &st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return read_row(st, ret);
 }
 
 /* ---------------------------------------------------------------------------
@@ -930,15 +1129,11 @@ static int migrate(struct conn *c, const char *path) {
                               "  version INTEGER NOT NULL)",
                               "schema_version");
                 if (r >= 0) {
-                        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                        int64_t v = 0;
 
-                        r = conn_stmt(c, ST_SCHEMA_VERSION, &st);
-                        if (r >= 0)
-                                r = step(c, st, "schema version");
-                        if (r > 0) {
-                                int64_t v = sqlite3_column_int64(st, 0);
+                        r = query(c, ST_SCHEMA_VERSION, "schema version", NULL, 0, &v);
+                        if (r > 0)
                                 version = v < 0 || v > INT32_MAX ? INT32_MAX : (int) v;
-                        }
                 }
                 if (r < 0)
                         return tx_end(c, r);
@@ -952,17 +1147,8 @@ static int migrate(struct conn *c, const char *path) {
                         return tx_end(c, 0);
 
                 r = conn_exec(c, migrations[version], "migration");
-                if (r >= 0) {
-                        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                        r = conn_stmt(c, ST_SCHEMA_VERSION_SET, &st);
-                        if (r >= 0) {
-                                if (bind_int(st, 1, version + 1))
-                                        r = bind_failed(c, "schema version");
-                                else
-                                        r = exec_stmt(c, st, "schema version", NULL);
-                        }
-                }
+                if (r >= 0)
+                        r = run(c, ST_SCHEMA_VERSION_SET, "schema version", ARGS(ARG_INT(version + 1)), NULL);
                 r = tx_end(c, r);
                 if (r < 0)
                         return log_error_errno(r, "Store database %s: migration to schema version %d failed: %m", path,
@@ -1210,16 +1396,13 @@ static int sqlite_integrity_check(struct stitch_store *s, char **ret_result) {
 
 static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {
         _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int64_t version = 0;
         int r;
 
-        r = conn_stmt(c, ST_SCHEMA_VERSION, &st);
+        r = query(c, ST_SCHEMA_VERSION, "schema_version", NULL, 0, &version);
         if (r < 0)
                 return r;
-        r = step(c, st, "schema_version");
-        if (r < 0)
-                return r;
-        *ret_version = r == 0 ? 0 : (int) sqlite3_column_int64(st, 0);
+        *ret_version = r == 0 ? 0 : (int) version;
         return 0;
 }
 
@@ -1227,63 +1410,34 @@ static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {
  * Users */
 
 static int user_exists(struct conn *c, const char *id) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = conn_stmt(c, ST_USER_EXISTS, &st);
-        if (r < 0)
-                return r;
-        if (bind_text(st, 1, id))
-                return bind_failed(c, __func__);
-        return step(c, st, __func__);
+        return query(c, ST_USER_EXISTS, "user_exists", ARGS(ARG_TEXT(id)), NULL);
 }
 
 static int user_create_tx(struct conn *c, const struct stitch_user *u, const char *password_hash) {
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_USER_INSERT, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, u->id) || bind_text(st, 2, u->type) || bind_text(st, 3, u->email) ||
-                    bind_text(st, 4, u->name) || bind_text(st, 5, u->unix_name) ||
-                    bind_text(st, 6, u->data_json ?: "{}") || bind_bool(st, 7, u->disabled) ||
-                    bind_int(st, 8, u->creation_date) || bind_int(st, 9, u->last_authentication_date))
-                        return bind_failed(c, "user_create");
-                r = exec_stmt(c, st, "user_create", NULL);
-                if (r < 0)
-                        return r;
-        }
+        r = run(c, ST_USER_INSERT, "user_create",
+                ARGS(ARG_TEXT(u->id), ARG_TEXT(u->type), ARG_TEXT(u->email), ARG_TEXT(u->name),
+                     ARG_TEXT(u->unix_name), ARG_TEXT(u->data_json ?: "{}"), ARG_BOOL(u->disabled),
+                     ARG_INT(u->creation_date), ARG_INT(u->last_authentication_date)),
+                NULL);
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < u->n_identities; i++) {
                 const struct stitch_identity *id = u->identities + i;
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-                r = conn_stmt(c, ST_IDENTITY_INSERT, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, id->id) || bind_text(st, 2, u->id) || bind_text(st, 3, id->provider_type) ||
-                    bind_text(st, 4, id->provider_id) || bind_text(st, 5, id->data_json))
-                        return bind_failed(c, "user_create");
-                r = exec_stmt(c, st, "user_create (identity)", NULL);
+                r = run(c, ST_IDENTITY_INSERT, "user_create (identity)",
+                        ARGS(ARG_TEXT(id->id), ARG_TEXT(u->id), ARG_TEXT(id->provider_type),
+                             ARG_TEXT(id->provider_id), ARG_TEXT(id->data_json)),
+                        NULL);
                 if (r < 0)
                         return r;
         }
 
-        if (password_hash) {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_PASSWORD_SET, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, u->id) || bind_text(st, 2, password_hash))
-                        return bind_failed(c, "user_create");
-                r = exec_stmt(c, st, "user_create (password)", NULL);
-                if (r < 0)
-                        return r;
-        }
+        if (password_hash)
+                return run(c, ST_PASSWORD_SET, "user_create (password)",
+                           ARGS(ARG_TEXT(u->id), ARG_TEXT(password_hash)), NULL);
         return 0;
 }
 
@@ -1302,31 +1456,28 @@ static int sqlite_user_create(struct stitch_store *s, const struct stitch_user *
         return tx_end(c, user_create_tx(c, u, password_hash));
 }
 
-static int user_find_tx(struct conn *c, enum stitch_user_key by, const char *value, struct stitch_user **ret) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+static int read_identities(struct conn *c, struct stitch_user *u) {
+        struct rows out = {};
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-                enum stmt_id id = by == STITCH_USER_BY_ID      ? ST_USER_BY_ID
-                                  : by == STITCH_USER_BY_EMAIL ? ST_USER_BY_EMAIL
-                                                               : ST_USER_BY_UNIX_NAME;
+        r = read_list(c, ST_IDENTITIES_OF_USER, "read_identities", ARGS(ARG_TEXT(u->id)), &identity_rows, &out);
+        if (r < 0)
+                return r;
+        u->identities = out.a;
+        u->n_identities = out.n;
+        return 0;
+}
 
-                r = conn_stmt(c, id, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, value))
-                        return bind_failed(c, "user_find");
-                r = step(c, st, "user_find");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return -ENOENT;
-                r = read_user(st, &u);
-                if (r < 0)
-                        return r;
-        }
+static int user_find_tx(struct conn *c, enum stitch_user_key by, const char *value, struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        enum stmt_id id = by == STITCH_USER_BY_ID      ? ST_USER_BY_ID
+                          : by == STITCH_USER_BY_EMAIL ? ST_USER_BY_EMAIL
+                                                       : ST_USER_BY_UNIX_NAME;
+        int r;
 
+        r = read_one(c, id, "user_find", ARGS(ARG_TEXT(value)), read_user, &u);
+        if (r < 0)
+                return r;
         r = read_identities(c, u);
         if (r < 0)
                 return r;
@@ -1358,49 +1509,20 @@ static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, con
         return 0;
 }
 
-struct user_array {
-        struct stitch_user **a;
-        size_t n, allocated;
-};
-
-static int user_list_tx(struct conn *c, const char *after_id, size_t limit, struct user_array *out) {
+static int user_list_tx(struct conn *c, const char *after_id, size_t limit, struct rows *out) {
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_USER_LIST, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, after_id ?: "") || bind_int(st, 2, (int64_t) MIN(limit, (size_t) INT64_MAX)))
-                        return bind_failed(c, "user_list");
-                for (;;) {
-                        r = step(c, st, "user_list");
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                break;
-                        r = grow((void **) &out->a, &out->allocated, out->n + 1, sizeof(*out->a));
-                        if (r < 0)
-                                return r;
-                        r = read_user(st, out->a + out->n);
-                        if (r < 0)
-                                return r;
-                        out->n++;
-                }
-        }
-
-        for (size_t i = 0; i < out->n; i++) {
-                r = read_identities(c, out->a[i]);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        r = read_list(c, ST_USER_LIST, "user_list",
+                      ARGS(ARG_TEXT(after_id ?: ""), ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &user_rows,
+                      out);
+        for (size_t i = 0; r >= 0 && i < out->n; i++)
+                r = read_identities(c, ((struct stitch_user **) out->a)[i]);
+        return r;
 }
 
 static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t limit, struct stitch_user ***ret,
                             size_t *ret_n) {
-        struct user_array out = {};
+        struct rows out = {};
         int r;
 
         if (!ret || !ret_n)
@@ -1413,7 +1535,7 @@ static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t
                         r = tx_end(c, user_list_tx(c, after_id, limit, &out));
         }
         if (r < 0) {
-                stitch_user_array_free(out.a, out.n);
+                rows_done(&out, &user_rows);
                 return r;
         }
         *ret = out.a;
@@ -1423,20 +1545,17 @@ static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t
 
 static int count_rows(struct stitch_store *s, enum stmt_id id, uint64_t *ret) {
         _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int64_t n = 0;
         int r;
 
         if (!ret)
                 return -EINVAL;
-        r = conn_stmt(c, id, &st);
-        if (r < 0)
-                return r;
-        r = step(c, st, "count");
+        r = query(c, id, "count", NULL, 0, &n);
         if (r < 0)
                 return r;
         if (r == 0)
                 return -EIO;
-        *ret = (uint64_t) MAX(sqlite3_column_int64(st, 0), (int64_t) 0);
+        *ret = (uint64_t) MAX(n, (int64_t) 0);
         return 0;
 }
 
@@ -1449,89 +1568,37 @@ static int sqlite_user_count(struct stitch_store *s, uint64_t *ret) {
  * 'ids' (optional). */
 static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
                               const char *extra, int64_t now, const char *reason, struct stitch_strv_builder *ids) {
+        struct arg extra_arg = extra ? ARG_TEXT(extra) : NO_ARG;
         int r;
 
         if (ids) {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, list_ids, &st);
+                r = read_ids(c, list_ids, "revoke sessions", ARGS(ARG_TEXT(key), ARG_INT(now), NO_ARG, extra_arg),
+                             ids);
                 if (r < 0)
                         return r;
-                if (bind_text(st, 1, key) || bind_int(st, 2, now) || (extra && bind_text(st, 4, extra)))
-                        return bind_failed(c, "revoke sessions");
-                for (;;) {
-                        char id[STITCH_ID_LEN + 1];
-
-                        r = step(c, st, "revoke sessions");
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                break;
-                        r = col_id(st, 0, id);
-                        if (r < 0)
-                                return r;
-                        r = stitch_strv_builder_add(ids, id);
-                        if (r < 0)
-                                return r;
-                }
         }
-
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, revoke, &st);
-        if (r < 0)
-                return r;
-        if (bind_text(st, 1, key) || bind_int(st, 2, now) || bind_text(st, 3, reason) ||
-            (extra && bind_text(st, 4, extra)))
-                return bind_failed(c, "revoke sessions");
-        return exec_stmt(c, st, "revoke sessions", NULL);
+        return run(c, revoke, "revoke sessions", ARGS(ARG_TEXT(key), ARG_INT(now), ARG_TEXT(reason), extra_arg),
+                   NULL);
 }
 
-/* Runs one UPDATE/DELETE keyed by an id; -ENOENT if no row matched. */
-static int update_by_id(struct conn *c, sqlite3_stmt *st, const char *what) {
-        int changes = 0, r;
-
-        r = exec_stmt(c, st, what, &changes);
-        if (r < 0)
-                return r;
-        return changes > 0 ? 0 : -ENOENT;
-}
-
-/* A value bound as ?2 after the key. */
-struct arg {
-        enum { ARG_NONE, ARG_INT, ARG_TEXT } kind;
-        int64_t i;
-        const char *t;
-};
-#define ARG_INT(v) ((struct arg) {.kind = ARG_INT, .i = (v)})
-#define ARG_TEXT(v) ((struct arg) {.kind = ARG_TEXT, .t = (v)})
-#define NO_ARG ((struct arg) {.kind = ARG_NONE})
-
-/* One UPDATE/DELETE/upsert keyed by ?1 = key (and ?2 = arg), in its own
- * transaction (a savepoint inside the caller's). If must_match, -ENOENT
- * when no row matched. */
+/* One write keyed by ?1 = key (and ?2 = arg), in its own transaction (a
+ * savepoint inside the caller's). If must_match, -ENOENT when no row
+ * matched. */
 static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, const char *key, struct arg arg,
                      bool must_match) {
         int r;
 
-        if (!key || (arg.kind == ARG_TEXT && !arg.t))
+        if (!key || (arg.kind == ARG_TEXT && !arg.p))
                 return -EINVAL;
 
         _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        r = conn_stmt(c, id, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, key) || (arg.kind == ARG_INT && bind_int(st, 2, arg.i)) ||
-                    (arg.kind == ARG_TEXT && bind_text(st, 2, arg.t)))
-                        r = bind_failed(c, what);
-                else if (must_match)
-                        r = update_by_id(c, st, what);
-                else
-                        r = exec_stmt(c, st, what, NULL);
-        }
-        stmt_release(&st);
+        if (must_match)
+                r = run_one(c, id, what, ARGS(ARG_TEXT(key), arg));
+        else
+                r = run(c, id, what, ARGS(ARG_TEXT(key), arg), NULL);
         return tx_end(c, r);
 }
 
@@ -1539,94 +1606,38 @@ static int sqlite_user_set_disabled(struct stitch_store *s, const char *id, bool
         return write_one(s, ST_USER_SET_DISABLED, "user_set_disabled", id, ARG_INT(disabled), true);
 }
 
-static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *u) {
-        int r;
+static int user_update_tx(struct conn *c, const struct stitch_user *u) {
+        return run_one(c, ST_USER_UPDATE, "user_update",
+                       ARGS(ARG_TEXT(u->id), ARG_TEXT(u->email), ARG_TEXT(u->name), ARG_TEXT(u->unix_name),
+                            ARG_TEXT(u->data_json ?: "{}")));
+}
 
+static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *u) {
         if (!u || isempty(u->id))
                 return -EINVAL;
 
         _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = tx_begin(c, true);
+        int r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        r = conn_stmt(c, ST_USER_UPDATE, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, u->id) || bind_text(st, 2, u->email) || bind_text(st, 3, u->name) ||
-                    bind_text(st, 4, u->unix_name) || bind_text(st, 5, u->data_json ?: "{}"))
-                        r = bind_failed(c, "user_update");
-                else
-                        r = update_by_id(c, st, "user_update");
-        }
-        stmt_release(&st); /* before COMMIT */
-        return tx_end(c, r);
-}
-
-/* Prepares statement which with one or two text parameters (?1 = a, ?2 = b). */
-static int stmt_ids(struct conn *c, enum stmt_id which, const char *a, const char *b, const char *what,
-                    sqlite3_stmt **ret) {
-        int r = conn_stmt(c, which, ret);
-        if (r < 0)
-                return r;
-        if (bind_text(*ret, 1, a) || (b && bind_text(*ret, 2, b)))
-                return bind_failed(c, what);
-        return 0;
-}
-
-/* Runs a prepared statement with one or two text parameters. */
-static int exec_ids(struct conn *c, enum stmt_id which, const char *a, const char *b, const char *what,
-                    int *ret_changes) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = stmt_ids(c, which, a, b, what, &st);
-        if (r < 0)
-                return r;
-        int changes = 0;
-        r = exec_stmt(c, st, what, &changes);
-        if (r >= 0 && ret_changes)
-                *ret_changes = changes;
-        return r;
-}
-
-static int user_update_tx(struct conn *c, const struct stitch_user *u) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = conn_stmt(c, ST_USER_UPDATE, &st);
-        if (r < 0)
-                return r;
-        if (bind_text(st, 1, u->id) || bind_text(st, 2, u->email) || bind_text(st, 3, u->name) ||
-            bind_text(st, 4, u->unix_name) || bind_text(st, 5, u->data_json ?: "{}"))
-                return bind_failed(c, "user_update");
-        return update_by_id(c, st, "user_update");
-}
-
-/* 1 if the statement (?1 = a, ?2 = b) returns a row, 0 if not; *ret_value
- * (optional) = its first column. */
-static int query_ids(struct conn *c, enum stmt_id which, const char *a, const char *b, const char *what,
-                     int64_t *ret_value) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = stmt_ids(c, which, a, b, what, &st);
-        if (r < 0)
-                return r;
-        r = step(c, st, what);
-        if (r > 0 && ret_value)
-                *ret_value = sqlite3_column_int64(st, 0);
-        return r;
+        return tx_end(c, user_update_tx(c, u));
 }
 
 /* Inside the merge's transaction: from_id is still an account nobody has
  * used, and the keys of both fit on one user. */
 static int merge_allowed_tx(struct conn *c, const char *from_id, const char *into_id) {
         int64_t n = 0;
-        int r = query_ids(c, ST_USER_MERGEABLE, from_id, NULL, "user_merge", NULL);
+        int r = query(c, ST_USER_MERGEABLE, "user_merge", ARGS(ARG_TEXT(from_id)), NULL);
         if (r < 0)
                 return r;
         if (r == 0)
                 return -ENOTEMPTY;
-        r = query_ids(c, ST_APIKEYS_NAME_CLASH, from_id, into_id, "user_merge", NULL);
+        r = query(c, ST_APIKEYS_NAME_CLASH, "user_merge", ARGS(ARG_TEXT(from_id), ARG_TEXT(into_id)), NULL);
         if (r < 0)
                 return r;
         if (r > 0)
                 return -EEXIST;
-        r = query_ids(c, ST_APIKEYS_MERGED_COUNT, from_id, into_id, "user_merge", &n);
+        r = query(c, ST_APIKEYS_MERGED_COUNT, "user_merge", ARGS(ARG_TEXT(from_id), ARG_TEXT(into_id)), &n);
         if (r < 0)
                 return r;
         return n > STITCH_MAX_USER_APIKEYS ? -EDQUOT : 0;
@@ -1649,14 +1660,15 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
         if (r >= 0)
                 r = merge_allowed_tx(c, from_id, into->id);
         if (r >= 0)
-                r = exec_ids(c, ST_IDENTITIES_MOVE, from_id, into->id, "user_merge identities", NULL);
+                r = run(c, ST_IDENTITIES_MOVE, "user_merge identities", ARGS(ARG_TEXT(from_id), ARG_TEXT(into->id)),
+                        NULL);
         if (r >= 0)
-                r = exec_ids(c, ST_PASSWORD_MOVE, from_id, into->id, "user_merge password", NULL);
+                r = run(c, ST_PASSWORD_MOVE, "user_merge password", ARGS(ARG_TEXT(from_id), ARG_TEXT(into->id)), NULL);
         if (r >= 0)
-                r = exec_ids(c, ST_APIKEYS_MOVE, from_id, into->id, "user_merge api keys", NULL);
+                r = run(c, ST_APIKEYS_MOVE, "user_merge api keys", ARGS(ARG_TEXT(from_id), ARG_TEXT(into->id)), NULL);
         /* The emptied account goes first: its email and unix_name are unique. */
         if (r >= 0)
-                r = exec_ids(c, ST_USER_DELETE, from_id, NULL, "user_merge delete", NULL);
+                r = run(c, ST_USER_DELETE, "user_merge delete", ARGS(ARG_TEXT(from_id)), NULL);
         if (r >= 0)
                 r = user_update_tx(c, into);
         return tx_end(c, r);
@@ -1664,7 +1676,8 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
 
 static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
                                   bool drop_password) {
-        int r, changes = 0;
+        int64_t n = 0;
+        int r;
 
         if (!updated || isempty(updated->id) || isempty(identity_id))
                 return -EINVAL;
@@ -1672,23 +1685,16 @@ static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_us
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        r = exec_ids(c, ST_IDENTITY_DELETE, updated->id, identity_id, "identity_remove", &changes);
-        if (r >= 0 && changes == 0)
-                r = -ENOENT;
+        r = run_one(c, ST_IDENTITY_DELETE, "identity_remove", ARGS(ARG_TEXT(updated->id), ARG_TEXT(identity_id)));
         if (r >= 0) {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-                r = conn_stmt(c, ST_IDENTITY_COUNT_OF_USER, &st);
-                if (r >= 0 && bind_text(st, 1, updated->id))
-                        r = bind_failed(c, "identity_remove");
-                if (r >= 0)
-                        r = step(c, st, "identity_remove");
+                r = query(c, ST_IDENTITY_COUNT_OF_USER, "identity_remove", ARGS(ARG_TEXT(updated->id)), &n);
                 if (r > 0)
-                        r = sqlite3_column_int64(st, 0) > 0 ? 0 : -EPERM; /* never the last one */
+                        r = n > 0 ? 0 : -EPERM; /* never the last one */
                 else if (r == 0)
                         r = -EIO;
         }
         if (r >= 0 && drop_password)
-                r = exec_ids(c, ST_PASSWORD_DELETE, updated->id, NULL, "identity_remove password", NULL);
+                r = run(c, ST_PASSWORD_DELETE, "identity_remove password", ARGS(ARG_TEXT(updated->id)), NULL);
         if (r >= 0)
                 r = user_update_tx(c, updated);
         return tx_end(c, r);
@@ -1713,26 +1719,13 @@ static int sqlite_user_list_idle(struct stitch_store *s, const char *provider_ty
                 return -EINVAL;
         {
                 _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
                 r = tx_begin(c, false);
                 if (r < 0)
                         return r;
-                r = conn_stmt(c, ST_USER_IDLE_OF_PROVIDER, &st);
-                if (r >= 0 && (bind_text(st, 1, provider_type) || bind_int(st, 2, cutoff) ||
-                               bind_int(st, 3, (int64_t) MIN(limit, (size_t) INT64_MAX))))
-                        r = bind_failed(c, "user_list_idle");
-                while (r >= 0) {
-                        char id[STITCH_ID_LEN + 1];
-
-                        r = step(c, st, "user_list_idle");
-                        if (r <= 0)
-                                break;
-                        r = col_id(st, 0, id);
-                        if (r >= 0)
-                                r = stitch_strv_builder_add(&ids, id);
-                }
-                stmt_release(&st);
-                r = tx_end(c, r);
+                r = tx_end(c, read_ids(c, ST_USER_IDLE_OF_PROVIDER, "user_list_idle",
+                                       ARGS(ARG_TEXT(provider_type), ARG_INT(cutoff),
+                                            ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))),
+                                       &ids));
         }
         if (r < 0) {
                 stitch_strv_builder_done(&ids);
@@ -1743,34 +1736,22 @@ static int sqlite_user_list_idle(struct stitch_store *s, const char *provider_ty
 }
 
 /* ---------------------------------------------------------------------------
+ * Point look-ups on the read connection: the row of statement id whose ?1
+ * is the text 'key', or else 'hash'; -ENOENT if none. */
+
+static int find_row(struct stitch_store *s, enum stmt_id id, const char *what, const char *key, const uint8_t *hash,
+                    read_row_fn read_row, void *ret) {
+        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+        return read_one(c, id, what, ARGS(key ? ARG_TEXT(key) : ARG_HASH(hash)), read_row, ret);
+}
+
+/* ---------------------------------------------------------------------------
  * Passwords */
 
 static int sqlite_password_get(struct stitch_store *s, const char *user_id, char **ret_hash) {
-        char *h = NULL;
-        int r;
-
         if (!user_id || !ret_hash)
                 return -EINVAL;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, ST_PASSWORD_GET, &st);
-        if (r < 0)
-                return r;
-        if (bind_text(st, 1, user_id))
-                return bind_failed(c, "password_get");
-        r = step(c, st, "password_get");
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENOENT;
-        r = col_strdup(st, 0, &h);
-        if (r < 0)
-                return r;
-        if (!h)
-                return -EIO;
-        *ret_hash = h;
-        return 0;
+        return find_row(s, ST_PASSWORD_GET, "password_get", user_id, NULL, read_password, ret_hash);
 }
 
 static int sqlite_password_set(struct stitch_store *s, const char *user_id, const char *hash) {
@@ -1782,6 +1763,7 @@ static int sqlite_password_set(struct stitch_store *s, const char *user_id, cons
  * API keys */
 
 static int apikey_create_tx(struct conn *c, const struct stitch_apikey *k) {
+        int64_t n = 0;
         int r;
 
         r = user_exists(c, k->user_id);
@@ -1790,29 +1772,16 @@ static int apikey_create_tx(struct conn *c, const struct stitch_apikey *k) {
         if (r == 0)
                 return -ENOENT;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_APIKEY_COUNT_OF_USER, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, k->user_id))
-                        return bind_failed(c, "apikey_create");
-                r = step(c, st, "apikey_create");
-                if (r < 0)
-                        return r;
-                if (r > 0 && sqlite3_column_int64(st, 0) >= STITCH_MAX_USER_APIKEYS)
-                        return -EDQUOT;
-        }
-
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, ST_APIKEY_INSERT, &st);
+        r = query(c, ST_APIKEY_COUNT_OF_USER, "apikey_create", ARGS(ARG_TEXT(k->user_id)), &n);
         if (r < 0)
                 return r;
-        if (bind_text(st, 1, k->id) || bind_text(st, 2, k->user_id) || bind_text(st, 3, k->name) ||
-            bind_hash(st, 4, k->hash) || bind_bool(st, 5, k->disabled) || bind_int(st, 6, k->creation_date))
-                return bind_failed(c, "apikey_create");
-        return exec_stmt(c, st, "apikey_create", NULL);
+        if (r > 0 && n >= STITCH_MAX_USER_APIKEYS)
+                return -EDQUOT;
+
+        return run(c, ST_APIKEY_INSERT, "apikey_create",
+                   ARGS(ARG_TEXT(k->id), ARG_TEXT(k->user_id), ARG_TEXT(k->name), ARG_HASH(k->hash),
+                        ARG_BOOL(k->disabled), ARG_INT(k->creation_date)),
+                   NULL);
 }
 
 static int sqlite_apikey_create(struct stitch_store *s, const struct stitch_apikey *k) {
@@ -1826,74 +1795,34 @@ static int sqlite_apikey_create(struct stitch_store *s, const struct stitch_apik
         return tx_end(c, apikey_create_tx(c, k));
 }
 
-static int apikey_find(struct stitch_store *s, enum stmt_id id, const char *key_id, const uint8_t *hash,
-                       struct stitch_apikey **ret) {
-        int r;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, id, &st);
-        if (r < 0)
-                return r;
-        if (key_id ? bind_text(st, 1, key_id) : bind_hash(st, 1, hash))
-                return bind_failed(c, "apikey lookup");
-        r = step(c, st, "apikey lookup");
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENOENT;
-        return read_apikey(st, ret);
-}
-
 static int sqlite_apikey_find_by_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                       struct stitch_apikey **ret) {
         if (!hash || !ret)
                 return -EINVAL;
-        return apikey_find(s, ST_APIKEY_BY_HASH, NULL, hash, ret);
+        return find_row(s, ST_APIKEY_BY_HASH, "apikey lookup", NULL, hash, read_apikey, ret);
 }
 
 static int sqlite_apikey_get(struct stitch_store *s, const char *id, struct stitch_apikey **ret) {
         if (!id || !ret)
                 return -EINVAL;
-        return apikey_find(s, ST_APIKEY_BY_ID, id, NULL, ret);
+        return find_row(s, ST_APIKEY_BY_ID, "apikey lookup", id, NULL, read_apikey, ret);
 }
 
 static int sqlite_apikey_list(struct stitch_store *s, const char *user_id, struct stitch_apikey ***ret,
                               size_t *ret_n) {
-        struct stitch_apikey **a = NULL;
-        size_t n = 0, allocated = 0;
+        struct rows out = {};
         int r;
 
         if (!ret || !ret_n)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, user_id ? ST_APIKEY_LIST_OF_USER : ST_APIKEY_LIST_ALL, &st);
+        r = read_list_writer(s, user_id ? ST_APIKEY_LIST_OF_USER : ST_APIKEY_LIST_ALL, "apikey_list",
+                             ARGS(user_id ? ARG_TEXT(user_id) : NO_ARG), &apikey_rows, &out);
         if (r < 0)
                 return r;
-        if (user_id && bind_text(st, 1, user_id))
-                return bind_failed(c, "apikey_list");
-        for (;;) {
-                r = step(c, st, "apikey_list");
-                if (r < 0)
-                        goto fail;
-                if (r == 0)
-                        break;
-                r = grow((void **) &a, &allocated, n + 1, sizeof(*a));
-                if (r < 0)
-                        goto fail;
-                r = read_apikey(st, a + n);
-                if (r < 0)
-                        goto fail;
-                n++;
-        }
-        *ret = a;
-        *ret_n = n;
+        *ret = out.a;
+        *ret_n = out.n;
         return 0;
-fail:
-        stitch_apikey_array_free(a, n);
-        return r;
 }
 
 static int sqlite_apikey_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
@@ -1910,36 +1839,22 @@ static int sqlite_apikey_delete(struct stitch_store *s, const char *id) {
 /* The session row and the user's last authentication time, inside the
  * caller's transaction. */
 static int session_insert(struct conn *c, const struct stitch_session *se) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = conn_stmt(c, ST_SESSION_INSERT, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, se->id) || bind_text(st, 2, se->user_id) || bind_text(st, 3, se->device_id) ||
-                    bind_text(st, 4, se->provider_type) || bind_text(st, 5, se->service) ||
-                    bind_text(st, 6, se->rhost) || bind_text(st, 7, se->tty) || bind_hash(st, 8, se->refresh_hash) ||
-                    bind_int(st, 9, se->creation_date) || bind_int(st, 10, se->refresh_expires) ||
-                    bind_int(st, 11, se->access_expires) || bind_int(st, 12, se->last_used) ||
-                    bind_bool(st, 13, se->revoked) || bind_int(st, 14, se->revoked_at) ||
-                    bind_text(st, 15, se->revoked_reason) || bind_bool(st, 16, se->open) ||
-                    bind_int(st, 17, se->leader_pid) || bind_int(st, 18, se->uid) ||
-                    bind_hash(st, 19, se->has_binding ? se->binding_hash : NULL) ||
-                    bind_int(st, 20, se->created_usec) || bind_text(st, 21, isempty(se->apikey_id) ? NULL : se->apikey_id))
-                        r = bind_failed(c, "session_create");
-                else
-                        r = update_by_id(c, st, "session_create"); /* nothing inserted: no such user (or key) */
-        }
-        stmt_release(&st);
+        int r;
+
+        /* Nothing inserted (-ENOENT): no such user (or key). */
+        r = run_one(c, ST_SESSION_INSERT, "session_create",
+                    ARGS(ARG_TEXT(se->id), ARG_TEXT(se->user_id), ARG_TEXT(se->device_id), ARG_TEXT(se->provider_type),
+                         ARG_TEXT(se->service), ARG_TEXT(se->rhost), ARG_TEXT(se->tty), ARG_HASH(se->refresh_hash),
+                         ARG_INT(se->creation_date), ARG_INT(se->refresh_expires), ARG_INT(se->access_expires),
+                         ARG_INT(se->last_used), ARG_BOOL(se->revoked), ARG_INT(se->revoked_at),
+                         ARG_TEXT(se->revoked_reason), ARG_BOOL(se->open), ARG_INT(se->leader_pid), ARG_INT(se->uid),
+                         ARG_HASH(se->has_binding ? se->binding_hash : NULL), ARG_INT(se->created_usec),
+                         ARG_TEXT(isempty(se->apikey_id) ? NULL : se->apikey_id)));
+        if (r < 0)
+                return r;
         /* A login is also the user's last authentication: same transaction, same fsync. */
-        if (r >= 0) {
-                r = conn_stmt(c, ST_USER_TOUCH, &st);
-                if (r >= 0) {
-                        if (bind_text(st, 1, se->user_id) || bind_int(st, 2, se->creation_date))
-                                r = bind_failed(c, "session_create");
-                        else
-                                r = exec_stmt(c, st, "session_create", NULL);
-                }
-                stmt_release(&st);
-        }
-        return r;
+        return run(c, ST_USER_TOUCH, "session_create", ARGS(ARG_TEXT(se->user_id), ARG_INT(se->creation_date)),
+                   NULL);
 }
 
 /* Commits a batch of session inserts in one transaction: each in its own
@@ -2030,95 +1945,39 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
         return me.result;
 }
 
-static int session_find(struct stitch_store *s, enum stmt_id id, const char *session_id, const uint8_t *hash,
-                        struct stitch_session **ret) {
-        int r;
-
-        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, id, &st);
-        if (r < 0)
-                return r;
-        if (session_id ? bind_text(st, 1, session_id) : bind_hash(st, 1, hash))
-                return bind_failed(c, "session lookup");
-        r = step(c, st, "session lookup");
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENOENT;
-        return read_session(st, ret);
-}
-
 static int sqlite_session_get(struct stitch_store *s, const char *id, struct stitch_session **ret) {
         if (!id || !ret)
                 return -EINVAL;
-        return session_find(s, ST_SESSION_BY_ID, id, NULL, ret);
+        return find_row(s, ST_SESSION_BY_ID, "session lookup", id, NULL, read_session, ret);
 }
 
 static int sqlite_session_find_by_refresh_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                                struct stitch_session **ret) {
         if (!hash || !ret)
                 return -EINVAL;
-        return session_find(s, ST_SESSION_BY_REFRESH_HASH, NULL, hash, ret);
+        return find_row(s, ST_SESSION_BY_REFRESH_HASH, "session lookup", NULL, hash, read_session, ret);
 }
 
 static int sqlite_session_find_by_retired_refresh_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                                        struct stitch_session **ret) {
         if (!hash || !ret)
                 return -EINVAL;
-        return session_find(s, ST_SESSION_BY_RETIRED_REFRESH, NULL, hash, ret);
-}
-
-struct session_array {
-        struct stitch_session **a;
-        size_t n, allocated;
-};
-
-static void session_array_done(struct session_array *v) {
-        stitch_session_array_free(v->a, v->n);
-        *v = (struct session_array) {};
-}
-
-static int collect_sessions(struct conn *c, sqlite3_stmt *st, struct session_array *out, const char *what) {
-        for (;;) {
-                int r = step(c, st, what);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return 0;
-                r = grow((void **) &out->a, &out->allocated, out->n + 1, sizeof(*out->a));
-                if (r < 0)
-                        return r;
-                r = read_session(st, out->a + out->n);
-                if (r < 0)
-                        return r;
-                out->n++;
-        }
+        return find_row(s, ST_SESSION_BY_RETIRED_REFRESH, "session lookup", NULL, hash, read_session, ret);
 }
 
 static int sqlite_session_list(struct stitch_store *s, const char *user_id, bool include_revoked, int64_t now,
                                struct stitch_session ***ret, size_t *ret_n) {
-        struct session_array out = {};
+        struct rows out = {};
         int r;
 
         if (!ret || !ret_n)
                 return -EINVAL;
-        {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-                r = conn_stmt(c, user_id ? ST_SESSION_LIST_OF_USER : ST_SESSION_LIST_ALL, &st);
-                if (r < 0)
-                        return r;
-                if (bind_bool(st, 1, include_revoked) || bind_int(st, 2, now) ||
-                    (user_id && bind_text(st, 3, user_id)))
-                        return bind_failed(c, "session_list");
-                r = collect_sessions(c, st, &out, "session_list");
-        }
-        if (r < 0) {
-                session_array_done(&out);
+        r = read_list_writer(s, user_id ? ST_SESSION_LIST_OF_USER : ST_SESSION_LIST_ALL, "session_list",
+                             ARGS(ARG_BOOL(include_revoked), ARG_INT(now), user_id ? ARG_TEXT(user_id) : NO_ARG),
+                             &session_rows, &out);
+        if (r < 0)
                 return r;
-        }
         *ret = out.a;
         *ret_n = out.n;
         return 0;
@@ -2127,29 +1986,14 @@ static int sqlite_session_list(struct stitch_store *s, const char *user_id, bool
 static int session_revoke_tx(struct conn *c, const char *id, int64_t now, const char *reason) {
         int changes = 0, r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_SESSION_REVOKE, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, id) || bind_int(st, 2, now) || bind_text(st, 3, reason))
-                        return bind_failed(c, "session_revoke");
-                r = exec_stmt(c, st, "session_revoke", &changes);
-                if (r < 0)
-                        return r;
-                if (changes > 0)
-                        return 1;
-        }
-
-        /* Not revoked now: already revoked, or unknown? */
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, ST_SESSION_EXISTS, &st);
+        r = run(c, ST_SESSION_REVOKE, "session_revoke", ARGS(ARG_TEXT(id), ARG_INT(now), ARG_TEXT(reason)), &changes);
         if (r < 0)
                 return r;
-        if (bind_text(st, 1, id))
-                return bind_failed(c, "session_revoke");
-        r = step(c, st, "session_revoke");
+        if (changes > 0)
+                return 1;
+
+        /* Not revoked now: already revoked, or unknown? */
+        r = query(c, ST_SESSION_EXISTS, "session_revoke", ARGS(ARG_TEXT(id)), NULL);
         if (r < 0)
                 return r;
         return r > 0 ? 0 : -ENOENT;
@@ -2214,49 +2058,28 @@ static int sqlite_session_revoke_apikey(struct stitch_store *s, const char *key_
  * rotated-away one, which the caller treats as reuse. */
 static int session_refreshed_tx(struct conn *c, const char *id, int64_t access_expires, int64_t now,
                                 const uint8_t *expected_refresh_hash, const uint8_t *new_refresh_hash) {
+        _cleanup_(stitch_session_freep) struct stitch_session *se = NULL;
         int changes = 0, r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_SESSION_REFRESHED, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, id) || bind_int(st, 2, access_expires) || bind_int(st, 3, now) ||
-                    bind_hash(st, 4, new_refresh_hash) || bind_hash(st, 5, expected_refresh_hash))
-                        return bind_failed(c, "session_refreshed");
-                r = exec_stmt(c, st, "session_refreshed", &changes);
-                if (r < 0)
-                        return r;
-        }
+        r = run(c, ST_SESSION_REFRESHED, "session_refreshed",
+                ARGS(ARG_TEXT(id), ARG_INT(access_expires), ARG_INT(now), ARG_HASH(new_refresh_hash),
+                     ARG_HASH(expected_refresh_hash)),
+                &changes);
+        if (r < 0)
+                return r;
 
         if (changes > 0) {
                 if (!new_refresh_hash)
                         return 0;
                 /* Remember the token just replaced (same transaction). */
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-                r = conn_stmt(c, ST_SESSION_RETIRE_REFRESH, &st);
-                if (r < 0)
-                        return r;
-                if (bind_text(st, 1, id) || bind_hash(st, 2, expected_refresh_hash))
-                        return bind_failed(c, "session_refreshed");
-                return exec_stmt(c, st, "session_refreshed", NULL);
+                return run(c, ST_SESSION_RETIRE_REFRESH, "session_refreshed",
+                           ARGS(ARG_TEXT(id), ARG_HASH(expected_refresh_hash)), NULL);
         }
         if (!expected_refresh_hash)
                 return -ENOENT;
 
         /* Nothing changed: gone or revoked, or the swap was lost? */
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_(stitch_session_freep) struct stitch_session *se = NULL;
-        r = conn_stmt(c, ST_SESSION_BY_ID, &st);
-        if (r < 0)
-                return r;
-        if (bind_text(st, 1, id))
-                return bind_failed(c, "session_refreshed");
-        r = step(c, st, "session_refreshed");
-        if (r <= 0)
-                return r < 0 ? r : -ENOENT;
-        r = read_session(st, &se);
+        r = read_one(c, ST_SESSION_BY_ID, "session_refreshed", ARGS(ARG_TEXT(id)), read_session, &se);
         if (r < 0)
                 return r;
         return se->revoked ? -ENOENT : -ESTALE;
@@ -2285,7 +2108,6 @@ static int sqlite_session_set_open(struct stitch_store *s, const char *id, bool 
                 return -EINVAL;
 
         _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         /* Marking a session open only has to outlive a crash of the daemon,
          * not of the machine: it names live processes, and an OS crash ends
          * them all. So this commit is not fsynced (WAL + synchronous=NORMAL:
@@ -2294,88 +2116,41 @@ static int sqlite_session_set_open(struct stitch_store *s, const char *id, bool 
         r = open ? tx_begin_relaxed(c) : tx_begin(c, true);
         if (r < 0)
                 return r;
-        r = conn_stmt(c, ST_SESSION_SET_OPEN, &st);
-        if (r >= 0) {
-                if (bind_text(st, 1, id) || bind_bool(st, 2, open) || bind_int(st, 3, leader_pid) ||
-                    bind_int(st, 4, uid))
-                        r = bind_failed(c, "session_set_open");
-                else
-                        r = update_by_id(c, st, "session_set_open");
-        }
-        stmt_release(&st);
-        r = tx_end(c, r);
-        return r;
+        r = run_one(c, ST_SESSION_SET_OPEN, "session_set_open",
+                    ARGS(ARG_TEXT(id), ARG_BOOL(open), ARG_INT(leader_pid), ARG_INT(uid)));
+        return tx_end(c, r);
 }
-
-struct revoked_entry {
-        char id[STITCH_ID_LEN + 1];
-        int64_t access_expires;
-};
 
 /* Callbacks run after the lock is dropped: they may call back into the store. */
 static int sqlite_session_foreach_revoked(struct stitch_store *s, int64_t now, int64_t lifetime,
                                           stitch_store_revocation_cb cb, void *userdata) {
-        _cleanup_free_ struct revoked_entry *a = NULL;
-        size_t n = 0, allocated = 0;
+        struct rows out = {};
         int r;
 
         if (!cb)
                 return -EINVAL;
-        {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_SESSION_REVOKED_LIVE, &st);
-                if (r < 0)
-                        return r;
-                if (bind_int(st, 1, now) || bind_int(st, 2, lifetime))
-                        return bind_failed(c, "session_foreach_revoked");
-                for (;;) {
-                        r = step(c, st, "session_foreach_revoked");
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                break;
-                        r = grow((void **) &a, &allocated, n + 1, sizeof(*a));
-                        if (r < 0)
-                                return r;
-                        r = col_id(st, 0, a[n].id);
-                        if (r < 0)
-                                return r;
-                        a[n].access_expires = sqlite3_column_int64(st, 1);
-                        n++;
-                }
-        }
-
-        for (size_t i = 0; i < n; i++) {
+        r = read_list_writer(s, ST_SESSION_REVOKED_LIVE, "session_foreach_revoked",
+                             ARGS(ARG_INT(now), ARG_INT(lifetime)), &revoked_rows, &out);
+        const struct revoked_entry *a = out.a;
+        for (size_t i = 0; r >= 0 && i < out.n; i++)
                 r = cb(a[i].id, a[i].access_expires, userdata);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        rows_done(&out, &revoked_rows);
+        return r < 0 ? r : 0;
 }
 
 static int sqlite_session_foreach_open(struct stitch_store *s, int64_t now, stitch_store_session_cb cb,
                                        void *userdata) {
-        struct session_array out = {};
+        struct rows out = {};
         int r;
 
         if (!cb)
                 return -EINVAL;
-        {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_SESSION_OPEN_LIVE, &st);
-                if (r < 0)
-                        return r;
-                if (bind_int(st, 1, now))
-                        return bind_failed(c, "session_foreach_open");
-                r = collect_sessions(c, st, &out, "session_foreach_open");
-        }
+        r = read_list_writer(s, ST_SESSION_OPEN_LIVE, "session_foreach_open", ARGS(ARG_INT(now)), &session_rows,
+                             &out);
+        struct stitch_session **a = out.a;
         for (size_t i = 0; r >= 0 && i < out.n; i++)
-                r = cb(out.a[i], userdata);
-        session_array_done(&out);
+                r = cb(a[i], userdata);
+        rows_done(&out, &session_rows);
         return r < 0 ? r : 0;
 }
 
@@ -2384,15 +2159,8 @@ static int session_prune_tx(struct conn *c, int64_t now, size_t *ret_n) {
         size_t total = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-                int changes = 0, r;
-
-                r = conn_stmt(c, ids[i], &st);
-                if (r < 0)
-                        return r;
-                if (bind_int(st, 1, now))
-                        return bind_failed(c, "session_prune");
-                r = exec_stmt(c, st, "session_prune", &changes);
+                int changes = 0;
+                int r = run(c, ids[i], "session_prune", ARGS(ARG_INT(now)), &changes);
                 if (r < 0)
                         return r;
                 total += (size_t) MAX(changes, 0);
@@ -2427,64 +2195,30 @@ static int sqlite_session_count(struct stitch_store *s, uint64_t *ret) {
  * Signing keys */
 
 static int sqlite_key_list(struct stitch_store *s, struct stitch_signing_key ***ret, size_t *ret_n) {
-        struct stitch_signing_key **a = NULL;
-        size_t n = 0, allocated = 0;
+        struct rows out = {};
         int r;
 
         if (!ret || !ret_n)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, ST_KEY_LIST, &st);
+        r = read_list_writer(s, ST_KEY_LIST, "key_list", NULL, 0, &signing_key_rows, &out);
         if (r < 0)
                 return r;
-        for (;;) {
-                r = step(c, st, "key_list");
-                if (r < 0)
-                        goto fail;
-                if (r == 0)
-                        break;
-                r = grow((void **) &a, &allocated, n + 1, sizeof(*a));
-                if (r < 0)
-                        goto fail;
-                r = read_signing_key(st, a + n);
-                if (r < 0)
-                        goto fail;
-                n++;
-        }
-        *ret = a;
-        *ret_n = n;
+        *ret = out.a;
+        *ret_n = out.n;
         return 0;
-fail:
-        stitch_signing_key_array_free(a, n);
-        return r;
 }
 
 static int key_rotate_tx(struct conn *c, const struct stitch_signing_key *k) {
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-                r = conn_stmt(c, ST_KEY_RETIRE_ACTIVE, &st);
-                if (r < 0)
-                        return r;
-                if (bind_int(st, 1, k->created))
-                        return bind_failed(c, "key_rotate");
-                r = exec_stmt(c, st, "key_rotate", NULL);
-                if (r < 0)
-                        return r;
-        }
-
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = conn_stmt(c, ST_KEY_INSERT, &st);
+        r = run(c, ST_KEY_RETIRE_ACTIVE, "key_rotate", ARGS(ARG_INT(k->created)), NULL);
         if (r < 0)
                 return r;
-        if (bind_text(st, 1, k->kid) || bind_text(st, 2, k->alg) ||
-            sqlite3_bind_blob(st, 3, k->secret, (int) k->secret_len, SQLITE_STATIC) || bind_int(st, 4, k->created))
-                return bind_failed(c, "key_rotate");
-        return exec_stmt(c, st, "key_rotate", NULL);
+        return run(c, ST_KEY_INSERT, "key_rotate",
+                   ARGS(ARG_TEXT(k->kid), ARG_TEXT(k->alg), ARG_BLOB(k->secret, (int) k->secret_len),
+                        ARG_INT(k->created)),
+                   NULL);
 }
 
 static int sqlite_key_rotate(struct stitch_store *s, const struct stitch_signing_key *k) {
@@ -2504,20 +2238,10 @@ static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_
 
         {
                 _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-
                 r = tx_begin(c, true);
                 if (r < 0)
                         return r;
-                r = conn_stmt(c, ST_KEY_PRUNE, &st);
-                if (r >= 0) {
-                        if (bind_int(st, 1, cutoff))
-                                r = bind_failed(c, "key_prune");
-                        else
-                                r = exec_stmt(c, st, "key_prune", &changes);
-                }
-                stmt_release(&st);
-                r = tx_end(c, r);
+                r = tx_end(c, run(c, ST_KEY_PRUNE, "key_prune", ARGS(ARG_INT(cutoff)), &changes));
         }
         if (r < 0)
                 return r;

@@ -1718,6 +1718,78 @@ static void test_transactions(void **state) {
         u = stitch_user_free(u);
 }
 
+/* A row that cannot be read (here: an id longer than any the store writes)
+ * fails its look-up or list with -EIO, and a list gives back nothing, the
+ * rows read before it included (LeakSanitizer checks they are freed). */
+static void test_malformed_rows(void **state) {
+        struct fixture *f = *state;
+        static const uint8_t secret[] = { 1, 2, 3, 4 };
+        struct stitch_signing_key k1 = {
+                .kid = "key-1", .alg = (char *) "HS256", .secret = (uint8_t *) secret,
+                .secret_len = sizeof(secret), .created = T0,
+        };
+        struct stitch_signing_key k2 = k1;
+        struct stitch_user **users = NULL, *u = NULL;
+        struct stitch_apikey **keys = NULL;
+        struct stitch_session **sessions = NULL, *se = NULL;
+        struct stitch_signing_key **signing_keys = NULL;
+        char id[STITCH_ID_LEN + 1], sql[512];
+        size_t n = 0;
+        sqlite3 *db = NULL;
+
+        SQLITE_ONLY();
+
+        for (unsigned i = 0; i < 3; i++) {
+                char name[16];
+
+                assert_int_equal(create_user(f->store, i, "anon-user", NULL, NULL, T0, 0), 0);
+                assert_int_equal(create_session(f->store, i, 0, T0 + i, T0 + 1000, T0 + 100), 0);
+                snprintf(name, sizeof(name), "key-%u", i);
+                struct stitch_apikey k = make_key(i, 0, name);
+                assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        }
+        memcpy(k2.kid, "key-2", sizeof("key-2"));
+        k2.created = T0 + 100;
+        assert_int_equal(ops->key_rotate(f->store, &k1), 0);
+        assert_int_equal(ops->key_rotate(f->store, &k2), 0);
+
+        /* The last row of each list (in its order) goes bad. */
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        make_id(id, 2, 2);
+        snprintf(sql, sizeof(sql), "UPDATE identities SET id = id || id WHERE id = '%s';", id);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        make_id(id, 3, 2);
+        snprintf(sql, sizeof(sql), "UPDATE sessions SET device_id = device_id || device_id WHERE id = '%s';", id);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "UPDATE api_keys SET id = id || id WHERE name = 'key-2';"
+                                      "UPDATE signing_keys SET kid = printf('%100d', 1) WHERE kid = 'key-1';",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(ops->user_list(f->store, NULL, 10, &users, &n), -EIO);
+        user_id(id, 2);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), -EIO);
+        user_id(id, 1);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+        u = stitch_user_free(u);
+
+        user_id(id, 0);
+        assert_int_equal(ops->apikey_list(f->store, id, &keys, &n), -EIO);
+        assert_int_equal(ops->apikey_list(f->store, NULL, &keys, &n), -EIO);
+
+        assert_int_equal(ops->session_list(f->store, NULL, true, T0, &sessions, &n), -EIO);
+        assert_int_equal(ops->session_list(f->store, id, true, T0, &sessions, &n), -EIO);
+        session_id(id, 2);
+        assert_int_equal(ops->session_get(f->store, id, &se), -EIO);
+        session_id(id, 1);
+        assert_int_equal(ops->session_get(f->store, id, &se), 0);
+        se = stitch_session_free(se);
+
+        assert_int_equal(ops->key_list(f->store, &signing_keys, &n), -EIO);
+}
+
 static void test_objects_free_null(void **state) {
         (void) state;
         assert_null(stitch_user_free(NULL));
@@ -1757,6 +1829,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_malformed_rows, setup, teardown),
         };
 
         /* Refusals log errors by design; keep the output to warnings and up. */
