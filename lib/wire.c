@@ -470,7 +470,7 @@ static bool method_is_valid(const char *m) {
 int stitch_wire_parse_call(const char *msg, size_t len, cJSON **ret_root, const char **ret_method,
                            cJSON **ret_params) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *root = NULL;
-        cJSON *method = NULL, *params = NULL, *oneway = NULL, *i;
+        cJSON *method = NULL, *params = NULL, *oneway = NULL, *more = NULL, *i;
 
         if (stitch_wire_parse(msg, len, &root) < 0)
                 return -EBADMSG;
@@ -486,6 +486,8 @@ int stitch_wire_parse_call(const char *msg, size_t len, cJSON **ret_root, const 
                         slot = &params;
                 else if (streq(i->string, "oneway"))
                         slot = &oneway;
+                else if (streq(i->string, "more"))
+                        slot = &more;
                 else
                         return -EBADMSG;
                 if (*slot)
@@ -495,8 +497,10 @@ int stitch_wire_parse_call(const char *msg, size_t len, cJSON **ret_root, const 
 
         if (!cJSON_IsString(method) || !method->valuestring || !method_is_valid(method->valuestring))
                 return -EBADMSG;
-        if (oneway && !cJSON_IsBool(oneway))
+        if ((oneway && !cJSON_IsBool(oneway)) || (more && !cJSON_IsBool(more)))
                 return -EBADMSG;
+        if (cJSON_IsTrue(oneway) && cJSON_IsTrue(more))
+                return -EBADMSG; /* no reply, and several of them */
         if (params && !cJSON_IsObject(params))
                 return -EBADMSG;
         if (!params) {
@@ -728,6 +732,15 @@ cJSON *stitch_wire_call_new(const char *method, cJSON *parameters) {
 
 cJSON *stitch_wire_reply_new(cJSON *parameters) {
         return message_new(NULL, NULL, parameters);
+}
+
+cJSON *stitch_wire_reply_continues_new(cJSON *parameters) {
+        cJSON *m = message_new(NULL, NULL, parameters);
+        if (m && !cJSON_AddTrueToObject(m, "continues")) {
+                cJSON_Delete(m);
+                return NULL;
+        }
+        return m;
 }
 
 cJSON *stitch_wire_error_new(const char *error, cJSON *parameters) {

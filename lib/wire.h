@@ -60,7 +60,8 @@ bool stitch_wire_reader_has_partial(const struct stitch_wire_reader *r);
 int stitch_wire_parse(const char *msg, size_t len, cJSON **ret);
 
 /* Parses a call {"method": "...", "parameters": {...}}. Keys other than
- * "method", "parameters" and "oneway" (a bool) are rejected, and so are
+ * "method", "parameters", "oneway" and "more" (bools, not both true) are
+ * rejected, and so are
  * duplicates; the method is 1-255 characters of [A-Za-z0-9._-]. A missing "parameters"
  * yields an empty object owned by *ret_root. *ret_method and *ret_params
  * point into *ret_root. Returns 0, -EBADMSG (not a valid call). */
@@ -78,6 +79,9 @@ int stitch_wire_encode(const cJSON *obj, char **ret, size_t *ret_len);
 /* Builders. They return NULL on OOM. 'parameters' is taken over (may be NULL). */
 cJSON *stitch_wire_call_new(const char *method, cJSON *parameters);
 cJSON *stitch_wire_reply_new(cJSON *parameters);
+/* A reply that says more replies follow ("continues": true), for calls made
+ * with "more": true. */
+cJSON *stitch_wire_reply_continues_new(cJSON *parameters);
 cJSON *stitch_wire_error_new(const char *error, cJSON *parameters);
 
 /* Overwrites every string (keys and values) in the tree with zeros; call

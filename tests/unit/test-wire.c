@@ -522,7 +522,13 @@ static void test_parse_call(void **state) {
 
         assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"oneway\":true}"), 0);
         assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"oneway\":1}"), -EBADMSG);
-        assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"more\":true}"), -EBADMSG);
+        /* "more" (several replies, as userdb's enumeration asks) is a bool,
+         * and cannot go with "oneway". */
+        assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"more\":true}"), 0);
+        assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"more\":false,\"oneway\":true}"), 0);
+        assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"more\":\"yes\"}"), -EBADMSG);
+        assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"more\":true,\"oneway\":true}"), -EBADMSG);
+        assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"more\":true,\"more\":true}"), -EBADMSG);
         assert_int_equal(parse_call_str("{\"method\":\"a.B\",\"Parameters\":{}}"), -EBADMSG);
         assert_int_equal(parse_call_str("{\"Method\":\"a.B\"}"), -EBADMSG);
         assert_int_equal(parse_call_str("{\"parameters\":{}}"), -EBADMSG);

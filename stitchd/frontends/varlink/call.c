@@ -34,6 +34,17 @@ int stitch_call_reply(struct stitch_call *c, cJSON *params) {
         return 0;
 }
 
+int stitch_call_reply_continues(struct stitch_call *c, cJSON *params) {
+        if (!c->more || c->oneway || !c->ops || !c->ops->send_continues) {
+                stitch_json_wipe_and_delete(params);
+                return -EINVAL;
+        }
+        cJSON *m = stitch_wire_reply_continues_new(params ? params : cJSON_CreateObject());
+        if (!m)
+                return -ENOMEM;
+        return c->ops->send_continues(c, m);
+}
+
 static int call_error_va(struct stitch_call *c, const char *error, const char *parameter, const char *format,
                          va_list ap) {
         char message[512];

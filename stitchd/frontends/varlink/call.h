@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -30,6 +31,9 @@ struct stitch_call_ops {
         /* A deferred call has its reply (c->reply, never NULL): send it and
          * free the call. Event loop only. */
         void (*complete)(struct stitch_call *c);
+        /* Sends one reply of several now (the call was made with "more");
+         * takes the message over. Event loop only. */
+        int (*send_continues)(struct stitch_call *c, cJSON *message);
 };
 
 /* Token.Verify's caches of users and of verified replies (token.c); the
@@ -47,8 +51,9 @@ struct stitch_call {
         cJSON *root;   /* the whole call; wiped and freed with the call */
         cJSON *params; /* inside root */
         struct ucred cred;
-        bool admin_socket;
+        const struct stitch_listener *listener; /* the socket it came on */
         bool oneway;
+        bool more; /* the caller asked for several replies ("more": true) */
         cJSON *reply; /* set by the handler through the helpers below */
         const struct stitch_call_ops *ops; /* of the front end it came from */
         void *frontend;                    /* the front end's, opaque (its connection) */
@@ -75,6 +80,10 @@ void stitch_call_complete(struct stitch_call *c);
 
 /* Reply with these parameters (taken over; NULL = {}). Returns 0. */
 int stitch_call_reply(struct stitch_call *c, cJSON *params);
+/* For a call made with "more" and answered on the event loop: sends a reply
+ * with "continues": true at once (params taken over); the last one is
+ * stitch_call_reply(). -EINVAL if the call did not ask for more. */
+int stitch_call_reply_continues(struct stitch_call *c, cJSON *params);
 /* Reply with an error; message is printf-style. Returns 0. */
 int stitch_call_error(struct stitch_call *c, const char *error, const char *format, ...) _printf_(3, 4);
 /* InvalidParameter naming the parameter. Returns 0. */
@@ -98,7 +107,6 @@ int stitch_call_decode(struct stitch_call *c, const void *table, size_t n_table,
 typedef int (*stitch_method_handler)(struct stitch_call *c);
 
 enum {
-        STITCH_METHOD_ADMIN = 1 << 0, /* admin socket only */
         STITCH_METHOD_SLOW = 1 << 1,  /* runs on a worker thread */
         /* Runs on a worker only when RotateRefreshTokens=yes (it then writes durably);
          * otherwise it only reads and signs, cheaper inline than two thread hops. */
@@ -111,7 +119,38 @@ struct stitch_method {
         unsigned flags;
 };
 
-const struct stitch_method *stitch_method_find(const char *name);
+/* An interface, described once (methods.c, userdb.c): its name, its
+ * methods (full names, "io.stitch.Auth.Login"), the errors it answers. */
+struct stitch_interface {
+        const char *name;
+        const struct stitch_method *methods;
+        size_t n_methods;
+        const char *const *errors; /* NULL-terminated */
+};
+
+/* A listening socket and what it serves. The server binds the configured
+ * path (or takes the socket systemd passed under FileDescriptorName=name). */
+struct stitch_listener {
+        const char *name; /* FileDescriptorName= and logs */
+        /* The socket's path from the config; NULL: this listener is off. */
+        const char *(*path)(const struct stitch_config *c);
+        mode_t mode;            /* of a socket we bind */
+        mode_t directory_mode;  /* of its directory, if we make it */
+        /* Root and AdminGroup= only (the socket is group-owned by it), and
+         * not counted against MaxConnectionsPerUser. */
+        bool admin;
+        /* Token.Verify's cached replies are answered before parsing. */
+        bool verify_fast;
+        const struct stitch_interface *const *interfaces;
+        size_t n_interfaces;
+};
+
+/* The listeners stitchd serves, in the order they are set up. */
+extern const struct stitch_listener *const stitch_listeners[];
+extern const size_t stitch_n_listeners;
+
+/* The method of that name among the listener's interfaces, or NULL. */
+const struct stitch_method *stitch_listener_find_method(const struct stitch_listener *l, const char *name);
 
 /* Handlers (auth.c, token.c, admin.c). */
 int stitch_method_login(struct stitch_call *c);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -36,8 +37,8 @@
 
 struct listener {
         struct stitch_server *server;
+        const struct stitch_listener *def;
         int fd;
-        bool admin;
         char *path; /* bound by us: unlinked on exit */
         sd_event_source *source;
 };
@@ -66,7 +67,7 @@ struct connection {
         struct stitch_server *server;
         struct connection *prev, *next;
         int fd;
-        bool admin;
+        const struct stitch_listener *def; /* what it connected to */
         bool dead;          /* closed while a call was on a worker */
         bool busy;          /* a call is on a worker */
         bool close_after_write;
@@ -89,7 +90,7 @@ struct connection {
 
 struct stitch_server {
         struct stitch_manager *manager;
-        struct listener listeners[2];
+        struct listener listeners[STITCH_MAX_LISTENERS];
         size_t n_listeners;
         struct connection *connections;
         size_t n_connections;
@@ -247,9 +248,25 @@ static void connection_send_error(struct connection *c, const char *error, const
 
 static void varlink_call_complete(struct stitch_call *call);
 
+static int varlink_call_send_continues(struct stitch_call *call, cJSON *message) {
+        struct connection *c = call->frontend;
+        int r = c->dead ? -ECONNRESET : connection_send(c, message);
+        stitch_json_wipe_and_delete(message);
+        return r;
+}
+
 static const struct stitch_call_ops varlink_call_ops = {
         .complete = varlink_call_complete,
+        .send_continues = varlink_call_send_continues,
 };
+
+/* A method another of our sockets serves: refused by name, not "not found". */
+static bool find_method_elsewhere(const char *name) {
+        for (size_t i = 0; i < stitch_n_listeners; i++)
+                if (stitch_listener_find_method(stitch_listeners[i], name))
+                        return true;
+        return false;
+}
 
 static void call_free(struct stitch_call *call) {
         if (!call)
@@ -329,7 +346,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         int r;
 
         /* A token verified before: answered from Verify's cache, no JSON. */
-        if (!c->admin && stitch_verify_fast(&c->server->token_caches, m, msg, len, &raw, &raw_len) > 0) {
+        if (c->def->verify_fast && stitch_verify_fast(&c->server->token_caches, m, msg, len, &raw, &raw_len) > 0) {
                 r = connection_queue(c, raw, raw_len);
                 if (r < 0) {
                         log_debug_errno(r, "Dropping connection of pid %d: %m", (int) c->cred.pid);
@@ -357,23 +374,23 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         call->params = params;
         call->method = method_name;
         call->cred = c->cred;
-        call->admin_socket = c->admin;
+        call->listener = c->def;
         call->ops = &varlink_call_ops;
         call->frontend = c;
         call->conversation_owner = c->id;
         c->waiting = false; /* answered (or moved on) */
-        cJSON *oneway = cJSON_GetObjectItemCaseSensitive(root, "oneway");
-        call->oneway = cJSON_IsTrue(oneway);
+        call->oneway = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "oneway"));
+        call->more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "more"));
 
-        const struct stitch_method *method = stitch_method_find(method_name);
-        if (!method) {
+        const struct stitch_method *method = stitch_listener_find_method(c->def, method_name);
+        if (!method && find_method_elsewhere(method_name)) {
+                stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "%s is not available on this socket",
+                                  method_name);
+        } else if (!method) {
                 cJSON *p = cJSON_CreateObject();
                 cJSON_AddStringToObject(p, "method", method_name);
                 call->reply = stitch_wire_error_new(VARLINK_ERROR_METHOD_NOT_FOUND, p);
-        } else if (!!(method->flags & STITCH_METHOD_ADMIN) != c->admin) {
-                stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "%s is not available on this socket",
-                                  method_name);
-        } else if (c->admin && !stitch_groupcache_contains(m->core->admin_groups, c->cred.uid, c->cred.gid)) {
+        } else if (c->def->admin && !stitch_groupcache_contains(m->core->admin_groups, c->cred.uid, c->cred.gid)) {
                 log_notice("Refused admin call %s from uid %u (pid %d).", method_name, (unsigned) c->cred.uid,
                            (int) c->cred.pid);
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "only root%s%s may use the admin socket",
@@ -806,7 +823,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 }
                 /* The admin socket is for root and AdminGroup=, and must work while a user is at the cap. */
                 unsigned per_user = m->core->config.max_connections_per_user;
-                if (!l->admin && per_user > 0 && uid_table_get(&s->uids, cred.uid) >= per_user &&
+                if (!l->def->admin && per_user > 0 && uid_table_get(&s->uids, cred.uid) >= per_user &&
                     !evict_waiting(s, cred.uid, false)) {
                         refuse_connection(s, cfd, &cred, "MaxConnectionsPerUser", per_user);
                         continue;
@@ -818,14 +835,14 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 c->cred = cred;
                 c->id = ++s->next_id;
                 c->server = s;
-                c->admin = l->admin;
+                c->def = l->def;
                 c->refs = 1;
                 c->fd = TAKE_FD(cfd);
                 stitch_wire_reader_init(&c->reader);
                 /* Counted with no cap too: the count is right whatever the cap. */
-                int r = l->admin ? 0 : uid_table_increment(&s->uids, cred.uid);
+                int r = l->def->admin ? 0 : uid_table_increment(&s->uids, cred.uid);
                 if (r >= 0) {
-                        c->counted = !l->admin;
+                        c->counted = !l->def->admin;
                         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
                         r = epoll_ctl(s->conn_epoll, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
                         if (r >= 0)
@@ -944,11 +961,12 @@ static int bind_socket(const char *path, mode_t mode, mode_t dir_mode, gid_t gid
         return 0;
 }
 
-static int add_listener(struct stitch_server *s, int fd, bool admin, const char *bound_path) {
+static int add_listener(struct stitch_server *s, int fd, const struct stitch_listener *def, const char *bound_path) {
+        assert(s->n_listeners < STITCH_MAX_LISTENERS);
         struct listener *l = &s->listeners[s->n_listeners++]; /* closed (and unlinked) by stitch_server_free() */
         l->server = s;
+        l->def = def;
         l->fd = fd;
-        l->admin = admin;
         if (bound_path) {
                 l->path = strdup(bound_path);
                 if (!l->path)
@@ -971,11 +989,26 @@ static int add_listener(struct stitch_server *s, int fd, bool admin, const char 
         return 0;
 }
 
+/* The listener a socket systemd passed is for: by FileDescriptorName=, or by
+ * the path it is bound to. */
+static const struct stitch_listener *passed_socket_listener(const struct stitch_config *cfg, int fd, const char *name) {
+        for (size_t k = 0; k < stitch_n_listeners; k++) {
+                const struct stitch_listener *def = stitch_listeners[k];
+                const char *path = def->path(cfg);
+                if (streq_ptr(name, def->name) || (path && sd_is_socket_unix(fd, SOCK_STREAM, 1, path, 0) > 0))
+                        return def;
+        }
+        return NULL;
+}
+
 int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
         struct stitch_config *cfg = &s->manager->core->config;
         char **names = NULL;
-        int fd_auth = -1, fd_admin = -1, r;
+        int fds[STITCH_MAX_LISTENERS], r = 0;
 
+        assert(stitch_n_listeners <= STITCH_MAX_LISTENERS);
+        for (size_t k = 0; k < stitch_n_listeners; k++)
+                fds[k] = -1;
         *ret_http_fd = -1;
         int n = sd_listen_fds_with_names(true, &names);
         if (n < 0)
@@ -988,14 +1021,12 @@ int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
                         *ret_http_fd = fd;
                         continue;
                 }
-                bool is_auth = streq_ptr(name, "io.stitch.Auth") ||
-                               sd_is_socket_unix(fd, SOCK_STREAM, 1, cfg->auth_socket, 0) > 0;
-                bool is_admin = streq_ptr(name, "io.stitch.Admin") ||
-                                sd_is_socket_unix(fd, SOCK_STREAM, 1, cfg->admin_socket, 0) > 0;
-                if (is_auth && fd_auth < 0)
-                        fd_auth = fd;
-                else if (is_admin && fd_admin < 0)
-                        fd_admin = fd;
+                const struct stitch_listener *def = passed_socket_listener(cfg, fd, name);
+                size_t k = 0;
+                while (def && stitch_listeners[k] != def)
+                        k++;
+                if (def && def->path(cfg) && fds[k] < 0)
+                        fds[k] = fd;
                 else {
                         log_warning("Ignoring unexpected socket passed by systemd (name %s).", name ? name : "-");
                         close(fd);
@@ -1009,35 +1040,39 @@ int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
         if (n > 0)
                 log_info("Using %d socket(s) passed by systemd.", n);
 
-        for (int k = 0; k < 2; k++) {
-                int *fdp = k == 0 ? &fd_auth : &fd_admin;
-                if (*fdp >= 0) {
-                        int fl = fcntl(*fdp, F_GETFL);
+        for (size_t k = 0; k < stitch_n_listeners; k++) {
+                const struct stitch_listener *def = stitch_listeners[k];
+                const char *path = def->path(cfg);
+                if (!path)
+                        continue; /* off in this configuration */
+                if (fds[k] >= 0) {
+                        int fl = fcntl(fds[k], F_GETFL);
                         if (fl >= 0)
-                                (void) fcntl(*fdp, F_SETFL, fl | O_NONBLOCK);
-                        r = add_listener(s, *fdp, k == 1, NULL);
+                                (void) fcntl(fds[k], F_SETFL, fl | O_NONBLOCK);
+                        r = add_listener(s, fds[k], def, NULL);
+                        fds[k] = -1;
                 } else {
-                        const char *path = k == 0 ? cfg->auth_socket : cfg->admin_socket;
                         gid_t gid = (gid_t) -1;
-                        if (k == 1 && cfg->admin_group) {
+                        if (def->admin && cfg->admin_group) {
                                 struct group *g = getgrnam(cfg->admin_group);
                                 if (!g)
-                                        return log_error_errno(ENOENT, "AdminGroup=%s does not exist.", cfg->admin_group);
-                                gid = g->gr_gid;
+                                        r = log_error_errno(ENOENT, "AdminGroup=%s does not exist.", cfg->admin_group);
+                                else
+                                        gid = g->gr_gid;
                         }
-                        /* A directory we create is 0755 (as systemd's
-                         * RuntimeDirectoryMode=0755): every local user reaches
-                         * the auth socket, AdminGroup members the admin one,
-                         * whose 0660 and the peer check keep the rest out. */
-                        r = bind_socket(path, k == 0 ? 0666 : 0660, 0755, gid, fdp);
-                        if (r < 0)
-                                return r;
-                        r = add_listener(s, *fdp, k == 1, path);
+                        int fd = -1;
+                        if (r >= 0)
+                                r = bind_socket(path, def->mode, def->directory_mode, gid, &fd);
+                        if (r >= 0)
+                                r = add_listener(s, fd, def, path);
                 }
                 if (r < 0)
-                        return r;
+                        break;
         }
-        return 0;
+        for (size_t k = 0; k < stitch_n_listeners; k++)
+                if (fds[k] >= 0)
+                        close(fds[k]);
+        return r < 0 ? r : 0;
 }
 
 void stitch_server_stop(struct stitch_server *s) {

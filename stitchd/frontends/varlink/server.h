@@ -10,12 +10,15 @@
 #include "daemon/manager.h"
 
 #define STITCH_MAX_OUTPUT (256U * 1024U) /* a client that reads nothing is cut off here */
+#define STITCH_MAX_LISTENERS 4
 
 struct stitch_server;
 
 int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret);
-/* Takes sockets from systemd (LISTEN_FDS, matched by FileDescriptorName=
- * io.stitch.Auth / io.stitch.Admin, or by path) or binds the configured paths. */
+/* Sets up every listener of stitch_listeners[] that the config turns on:
+ * takes the socket systemd passed (LISTEN_FDS, matched by
+ * FileDescriptorName= the listener's name, or by path) or binds the
+ * configured path. */
 /* *ret_http_fd: a socket systemd passed for the HTTP front end (named
  * "http"), or -1. */
 int stitch_server_listen(struct stitch_server *s, int *ret_http_fd);
