@@ -136,6 +136,10 @@ struct stitch_listener {
         const char *(*path)(const struct stitch_config *c);
         mode_t mode;            /* of a socket we bind */
         mode_t directory_mode;  /* of its directory, if we make it */
+        bool create_parents;    /* make the directory's missing parents too (0755) */
+        /* Output a client may leave unread before it is cut off; 0:
+         * STITCH_MAX_OUTPUT. Larger where one call answers with many replies. */
+        size_t max_output;
         /* Root and AdminGroup= only (the socket is group-owned by it), and
          * not counted against MaxConnectionsPerUser. */
         bool admin;
@@ -144,6 +148,9 @@ struct stitch_listener {
         const struct stitch_interface *const *interfaces;
         size_t n_interfaces;
 };
+
+/* io.systemd.UserDatabase (userdb.c): stitch users as Unix accounts. */
+extern const struct stitch_listener stitch_listener_userdb;
 
 /* The listeners stitchd serves, in the order they are set up. */
 extern const struct stitch_listener *const stitch_listeners[];

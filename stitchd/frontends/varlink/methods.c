@@ -101,6 +101,7 @@ static const struct stitch_listener listener_admin = {
 const struct stitch_listener *const stitch_listeners[] = {
         &listener_auth,
         &listener_admin,
+        &stitch_listener_userdb,
 };
 const size_t stitch_n_listeners = ELEMENTSOF(stitch_listeners);
 

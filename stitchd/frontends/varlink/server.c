@@ -201,7 +201,7 @@ static int connection_queue(struct connection *c, const char *buf, size_t len) {
                 if (len == 0)
                         return 0;
         }
-        if (c->out_len - c->out_sent + len > STITCH_MAX_OUTPUT)
+        if (c->out_len - c->out_sent + len > (c->def->max_output ?: STITCH_MAX_OUTPUT))
                 return -ENOBUFS;
         if (c->out_sent > 0) {
                 memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
@@ -904,7 +904,21 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
  * path (a symlink, a file, a directory) is refused, never followed. A
  * missing parent directory is created with dir_mode exactly: the daemon's
  * umask (0077) would make it 0700 and lock every client out. */
-static int bind_socket(const char *path, mode_t mode, mode_t dir_mode, gid_t gid, int *ret_fd) {
+/* mkdir -p of the directories above dir (not dir itself), 0755. */
+static int make_parents(const char *dir) {
+        _cleanup_free_ char *p = strdup(dir);
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", p);
+                *slash = '/';
+        }
+        return 0;
+}
+
+static int bind_socket(const char *path, mode_t mode, mode_t dir_mode, bool parents, gid_t gid, int *ret_fd) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct stat st;
 
@@ -919,6 +933,11 @@ static int bind_socket(const char *path, mode_t mode, mode_t dir_mode, gid_t gid
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = 0;
+                if (parents) {
+                        int k = make_parents(dir);
+                        if (k < 0)
+                                return k;
+                }
                 if (mkdir(dir, dir_mode) >= 0) {
                         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (dfd < 0 || fchmod(dfd, dir_mode) < 0)
@@ -1025,7 +1044,7 @@ int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
                 size_t k = 0;
                 while (def && stitch_listeners[k] != def)
                         k++;
-                if (def && def->path(cfg) && fds[k] < 0)
+                if (def && fds[k] < 0)
                         fds[k] = fd;
                 else {
                         log_warning("Ignoring unexpected socket passed by systemd (name %s).", name ? name : "-");
@@ -1043,9 +1062,14 @@ int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
         for (size_t k = 0; k < stitch_n_listeners; k++) {
                 const struct stitch_listener *def = stitch_listeners[k];
                 const char *path = def->path(cfg);
-                if (!path)
+                if (!path && fds[k] < 0)
                         continue; /* off in this configuration */
                 if (fds[k] >= 0) {
+                        /* Passed while off (a socket unit enabled, the config
+                         * not): still answered, or its callers would hang. */
+                        if (!path)
+                                log_notice("Socket %s passed by systemd but not turned on in the configuration: "
+                                           "answering it as empty.", def->name);
                         int fl = fcntl(fds[k], F_GETFL);
                         if (fl >= 0)
                                 (void) fcntl(fds[k], F_SETFL, fl | O_NONBLOCK);
@@ -1062,7 +1086,7 @@ int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
                         }
                         int fd = -1;
                         if (r >= 0)
-                                r = bind_socket(path, def->mode, def->directory_mode, gid, &fd);
+                                r = bind_socket(path, def->mode, def->directory_mode, def->create_parents, gid, &fd);
                         if (r >= 0)
                                 r = add_listener(s, fd, def, path);
                 }
