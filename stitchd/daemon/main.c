@@ -128,6 +128,16 @@ int main(int argc, char **argv) {
                 (void) setrlimit(RLIMIT_NOFILE, &nofile);
         }
         umask(0077);
+        /* Our own NSS look-ups (a caller's groups, a login's uid) must never
+         * reach our own userdb socket through nss-systemd: the loop that would
+         * answer may be the one waiting. systemd's userdb client skips the
+         * services listed here (colon-separated). */
+        const char *bypass = getenv("SYSTEMD_BYPASS_USERDB");
+        if (!bypass || (!streq(bypass, "1") && !strstr(bypass, "io.stitch.UserDatabase"))) {
+                char value[512];
+                snprintf(value, sizeof(value), "%s%sio.stitch.UserDatabase", bypass ? bypass : "", bypass ? ":" : "");
+                (void) setenv("SYSTEMD_BYPASS_USERDB", value, 1);
+        }
 
         bool explicit_path = config_path || getenv("STITCHD_CONFIG");
         if (!config_path)

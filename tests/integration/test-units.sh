@@ -26,6 +26,7 @@ key() { sed -n "s/^$2=//p" "$1"; }
 SOCK_AUTH=$top_srcdir/etc/systemd/stitchd.socket
 SOCK_ADMIN=$top_srcdir/etc/systemd/stitchd-admin.socket
 SOCK_HTTP=$top_srcdir/etc/systemd/stitchd-http.socket
+SOCK_USERDB=$top_srcdir/etc/systemd/stitchd-userdb.socket
 expect_eq "Type" notify "$(key "$SERVICE" Type)"
 expect_eq "User" stitchd "$(key "$SERVICE" User)"
 expect_eq "Group" stitchd "$(key "$SERVICE" Group)"
@@ -39,6 +40,11 @@ expect_eq "http FileDescriptorName" http "$(key "$SOCK_HTTP" FileDescriptorName)
 expect_eq "http ListenStream" 127.0.0.1:8080 "$(key "$SOCK_HTTP" ListenStream)"
 expect_eq "http socket Service" stitchd.service "$(key "$SOCK_HTTP" Service)"
 expect_eq "http socket WantedBy" sockets.target "$(key "$SOCK_HTTP" WantedBy)"
+expect_eq "userdb FileDescriptorName" io.stitch.UserDatabase "$(key "$SOCK_USERDB" FileDescriptorName)"
+expect_eq "userdb ListenStream" /run/systemd/userdb/io.stitch.UserDatabase "$(key "$SOCK_USERDB" ListenStream)"
+expect_eq "userdb socket Service" stitchd.service "$(key "$SOCK_USERDB" Service)"
+expect_eq "userdb SocketMode" 0666 "$(key "$SOCK_USERDB" SocketMode)"
+expect_eq "userdb before NSS lookups" "nss-user-lookup.target sockets.target" "$(key "$SOCK_USERDB" Before)"
 grep -q '^u stitchd ' "$top_srcdir/etc/sysusers.d-stitchd.conf" || fail "sysusers.d does not create the stitchd user"
 ok "units keep Type=notify, the socket names and addresses, and the stitchd user"
 
@@ -49,7 +55,7 @@ ok "units keep Type=notify, the socket names and addresses, and the stitchd user
 U=$T/units
 mkdir -p "$U" "$T/man/man5" "$T/man/man8"
 sed "s|^ExecStart=[^ ]*|ExecStart=$STITCHD|" "$SERVICE" > "$U/stitchd.service"
-cp "$SOCK_AUTH" "$SOCK_ADMIN" "$SOCK_HTTP" "$U/"
+cp "$SOCK_AUTH" "$SOCK_ADMIN" "$SOCK_HTTP" "$SOCK_USERDB" "$U/"
 man_opt=--man=no
 if command -v man >/dev/null; then
         # Documentation=man:... must resolve to the pages we ship.
@@ -59,7 +65,7 @@ if command -v man >/dev/null; then
 fi
 rc=0
 (cd "$U" && MANPATH=$T/man SYSTEMD_UNIT_PATH=$U: systemd-analyze verify $man_opt \
-        ./stitchd.service ./stitchd.socket ./stitchd-admin.socket ./stitchd-http.socket) >"$T/verify.out" 2>&1 || rc=$?
+        ./stitchd.service ./stitchd.socket ./stitchd-admin.socket ./stitchd-http.socket ./stitchd-userdb.socket) >"$T/verify.out" 2>&1 || rc=$?
 if [ "$rc" != 0 ] || grep -q 'stitchd' "$T/verify.out"; then
         cat "$T/verify.out" >&2
         fail "systemd-analyze verify reported problems (exit $rc)"
