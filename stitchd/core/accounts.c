@@ -3,6 +3,7 @@
  * and which account a name refers to. */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,6 +224,71 @@ int stitch_account_create_server(struct stitch_core *core, const char *name, con
 
 /* ---- passwords ----------------------------------------------------------------- */
 
+/* What a failed login must cost: one hash with PasswordHash=, or with the
+ * parameters of the costliest stored hash met since the start. After
+ * PasswordHash= was lowered, older hashes cost more until their users log
+ * in again (and get rehashed); from the first failure against one of them
+ * on, unknown users and every other failure cost as much. */
+static struct stitch_argon2_params failure_floor(struct stitch_core *core, const char *hash) {
+        struct stitch_argon2_params stored, floor;
+        bool raised = false;
+
+        pthread_mutex_lock(&core->password_floor_lock);
+        if (hash && stitch_password_params(hash, &stored) >= 0 &&
+            stitch_password_work(&stored) > stitch_password_work(&core->password_floor)) {
+                core->password_floor = stored;
+                raised = true;
+        }
+        floor = core->password_floor;
+        pthread_mutex_unlock(&core->password_floor_lock);
+        if (raised)
+                log_notice("A stored password hash costs more than PasswordHash=: failed logins now cost as much as "
+                           "argon2id:m=%u,t=%u,p=%u, until the daemon restarts.",
+                           (unsigned) floor.m_kib, (unsigned) floor.t, (unsigned) floor.p);
+        return floor;
+}
+
+int stitch_account_verify_password(struct stitch_core *core, struct stitch_user *found, const char *password,
+                                   struct stitch_user **ret_user) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = found;
+        _cleanup_free_ char *hash = NULL;
+        int r;
+
+        if (u) {
+                r = core->store_ops->password_get(core->store, u->id, &hash);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+
+        /* Always pay for one verification, against a dummy hash when there is
+         * no user or no password, and make every failure cost one hash at
+         * the floor whatever parameters the stored hash has, so timing does
+         * not tell them apart. */
+        struct stitch_argon2_params floor = failure_floor(core, hash);
+        r = stitch_password_verify_padded(hash ? hash : core->dummy_hash, password, !u || !hash || u->disabled, &floor);
+        __atomic_fetch_add(&core->password_verifications, 1, __ATOMIC_RELAXED);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !u || !hash || u->disabled)
+                return -EACCES;
+
+        struct stitch_argon2_params want = {core->config.argon2_m_kib, core->config.argon2_t, core->config.argon2_p};
+        if (stitch_password_needs_rehash(hash, &want)) {
+                _cleanup_free_ char *fresh = NULL;
+                if (stitch_account_password_hash(core, password, &fresh) >= 0) {
+                        r = core->store_ops->password_set(core->store, u->id, fresh);
+                        if (r < 0)
+                                log_warning_errno(r, "Could not upgrade the password hash of user %s: %m", u->id);
+                        else
+                                log_info("Upgraded the password hash of user %s to the configured parameters.", u->id);
+                }
+        }
+
+        *ret_user = TAKE_PTR(u);
+        return 0;
+}
+
+
 /* The one rule for what a new password ends: with EndOnPasswordChange=yes
  * (or when asked) every session of the user but keep_session_id (the one
  * the change came from; NULL: none stays), so that a stolen refresh token
@@ -289,6 +355,16 @@ int stitch_account_reset_password(struct stitch_core *core, const char *user_id,
         return r;
 }
 
+/* The user a login name refers to, if password is theirs. */
+static int verify_login_name(struct stitch_core *core, const char *name, const char *password,
+                             struct stitch_user **ret_user) {
+        struct stitch_user *u = NULL;
+        int r = stitch_user_find_by_login_name(core, name, &u);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return stitch_account_verify_password(core, u, password, ret_user);
+}
+
 int stitch_account_change_password(struct stitch_core *core, const struct stitch_password_change *req,
                                    struct stitch_account_result *ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
@@ -332,7 +408,7 @@ int stitch_account_change_password(struct stitch_core *core, const struct stitch
 
         /* Costs one padded verification, as a failed login does. */
         r = stitch_account_password_plausible(req->old_password, NULL)
-                    ? stitch_userpass_verify(core, req->name, req->old_password, &u)
+                    ? verify_login_name(core, req->name, req->old_password, &u)
                     : -EACCES;
         if (r == -EACCES || r == -EINVAL) {
                 log_notice("Password change for %s refused: wrong current password.", req->name);

@@ -74,6 +74,15 @@ bool stitch_account_password_plausible(const char *password, const char **ret_re
 /* Hashes with PasswordHash= (the only way a password to keep is hashed). */
 int stitch_account_password_hash(const struct stitch_core *core, const char *password, char **ret_hash);
 
+/* Checks password against found's (NULL: no such user; taken either way)
+ * as a login must: always one verification, against a dummy hash when
+ * there is no user or no password, and every failure padded to the cost
+ * of one hash at the costliest parameters met, so timing tells nothing.
+ * A hash made with other than PasswordHash= is renewed. 0 and *ret_user,
+ * or -EACCES (unknown, wrong, disabled: the same), other -errno. */
+int stitch_account_verify_password(struct stitch_core *core, struct stitch_user *found, const char *password,
+                                   struct stitch_user **ret_user);
+
 /* ---- creating users ------------------------------------------------------ */
 
 struct stitch_account_new {

@@ -168,11 +168,5 @@ bool stitch_provider_type_known(const char *name);
 
 /* ---- helpers shared by providers ----------------------------------------- */
 
-/* local-userpass's check, also used by ChangePassword: the user 'name'
- * refers to, if 'password' is theirs (same errors as begin). Always costs
- * one hash verification. */
-int stitch_userpass_verify(struct stitch_core *core, const char *name, const char *password,
-                           struct stitch_user **ret_user);
-
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);
