@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/accounts.h"
 #include "core/ratelimit.h"
 #include "core/callerlimit.h"
 #include "log.h"

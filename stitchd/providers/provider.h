@@ -12,7 +12,8 @@
  * front ends render the prompts: the PAM module over the PAM conversation,
  * stitchctl on its terminal. The login pipeline around a provider does the
  * service policy, rate limiting, sessions and tokens; no provider knows a
- * front end, and nothing outside providers/ knows a provider by name. */
+ * front end, and nothing outside providers/ knows a provider by name.
+ * Which account a name refers to is the core's (core/accounts.h). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -166,41 +167,6 @@ const struct stitch_provider *stitch_provider_find(const char *name);
 bool stitch_provider_type_known(const char *name);
 
 /* ---- helpers shared by providers ----------------------------------------- */
-
-/* The user a Unix login name refers to: unix_name first, then
- * NAME@EmailDomain (local-userpass mapping). -ENOENT if none. */
-int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, struct stitch_user **ret);
-/* The user the login names: as above, or for an app login by email. */
-int stitch_user_find_for_login(struct stitch_core *core, const struct stitch_login *l, struct stitch_user **ret);
-/* The user any of whose names 'name' is, whatever the path: its email (a
- * name with an '@'), else as stitch_user_find_by_login_name(). For the
- * failed-login limiter, which must see one account behind all its names. */
-int stitch_user_find_by_any_name(struct stitch_core *core, const char *name, struct stitch_user **ret);
-
-/* local-userpass's check, also used by ChangePassword: the user 'name'
- * refers to, if 'password' is theirs (same errors as begin). Always costs
- * one hash verification. */
-int stitch_userpass_verify(struct stitch_core *core, const char *name, const char *password,
-                           struct stitch_user **ret_user);
-
-/* Keys of the failed-login limiter. Failures count per account, so that one
- * account reachable by several names (unix_name, the email's local part,
- * the email) has one budget and one lock on every path: "user:ID" when the
- * login name is any name of a user (stitch_user_find_by_any_name),
- * "name:NAME" otherwise (unknown names are limited the same way, so the
- * limiter tells nothing about which names exist). */
-#define STITCH_LIMIT_KEY_MAX (5 + 256 + 1)
-void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]);
-/* Resolves the login's name (store lookup); -errno only when the store
- * fails. An app login without a name (API key, anonymous) has no account
- * key: 0 with ret empty. */
-int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_login *l,
-                               char ret[static STITCH_LIMIT_KEY_MAX]);
-/* The client address's key for app logins: "addr:" and its prefix
- * ("addr:2001:db8:1:2::/64", core/address.h), so that one client's /64 has
- * one budget. */
-void stitch_limit_key_for_address(const struct stitch_config *c, const char *address,
-                                  char ret[static STITCH_LIMIT_KEY_MAX]);
 
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);

@@ -3,7 +3,8 @@
  * socket: a real manager on a temp SQLite store, the login pipeline with
  * each provider (password, API key, anonymous; prompts when a credential is
  * missing; service policy; the failed-login limit), tokens (check, refresh,
- * logout), the changes that end sessions (core/users.c) and linking. */
+ * logout), the changes that end sessions (core/users.c), linking, and the
+ * account rules (core/accounts.c). */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/access.h"
+#include "core/accounts.h"
 #include "core/apikeys.h"
 #include "core/config.h"
 #include "core/link.h"
@@ -622,6 +624,289 @@ static void test_link_keys_fit(void **state) {
         stitch_link_result_done(&l);
 }
 
+/* ---- core/accounts.c ---------------------------------------------------------- */
+
+/* Logs ada in with 'password'; the session's tokens go into *ret. */
+static void login_ada(struct stitch_core *m, const char *password, struct stitch_login_result *ret) {
+        run(m, &(struct attempt) {"local-userpass", "ada", "login", NULL, {"password"}, {password}, 0, false}, ret);
+}
+
+static bool access_ok(struct stitch_core *m, const struct stitch_login_result *r) {
+        struct stitch_claims claims = {};
+        const char *why = NULL;
+        bool ok = stitch_access_check(m, r->tokens.access_token, stitch_now(), &claims, &why) == 0;
+        stitch_claims_done(&claims);
+        return ok;
+}
+
+/* Creating users: the rules, each with its problem and field. */
+static void test_account_create(void **state) {
+        struct fixture *f = *state;
+        struct stitch_account_result res;
+        struct stitch_user *u = NULL;
+        struct stitch_login_result r = {};
+        char long_password[STITCH_PASSWORD_MAX + 2];
+
+        const struct stitch_account_new ada = {"ada@example.com", "correct horse", "ada", "Ada"};
+        assert_int_equal(stitch_account_create(f->m, &ada, &u, &res), 0);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_OK);
+        assert_string_equal(res.user_id, u->id);
+        assert_string_equal(u->email, "ada@example.com");
+        assert_string_equal(u->unix_name, "ada");
+        assert_string_equal(u->name, "Ada");
+        assert_string_equal(u->type, "normal");
+        assert_int_equal(u->n_identities, 1);
+        assert_string_equal(u->identities[0].provider_type, "local-userpass");
+        login_ada(f->m, "correct horse", &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_string_equal(r.tokens.user_id, u->id);
+        stitch_login_result_done(&r);
+        u = stitch_user_free(u);
+
+        /* A Unix-only user: no identity, no password. */
+        const struct stitch_account_new bob = {NULL, NULL, "bob", NULL};
+        assert_int_equal(stitch_account_create(f->m, &bob, &u, &res), 0);
+        assert_null(u->email);
+        assert_int_equal(u->n_identities, 0);
+        u = stitch_user_free(u);
+
+        memset(long_password, 'x', sizeof(long_password) - 1);
+        long_password[sizeof(long_password) - 1] = 0;
+        const struct {
+                struct stitch_account_new a;
+                int error;
+                enum stitch_account_problem problem;
+                enum stitch_account_field field;
+        } refused[] = {
+                {{"ada@example.com", "another horse", NULL, NULL}, -EEXIST, STITCH_ACCOUNT_TAKEN, STITCH_ACCOUNT_FIELD_EMAIL},
+                {{NULL, NULL, "ada", NULL}, -EEXIST, STITCH_ACCOUNT_TAKEN, STITCH_ACCOUNT_FIELD_UNIX_NAME},
+                {{"not-an-email", "correct horse", NULL, NULL}, -EINVAL, STITCH_ACCOUNT_EMAIL_INVALID,
+                 STITCH_ACCOUNT_FIELD_EMAIL},
+                {{NULL, NULL, "Not A Name", NULL}, -EINVAL, STITCH_ACCOUNT_UNIX_NAME_INVALID, STITCH_ACCOUNT_FIELD_UNIX_NAME},
+                {{NULL, NULL, "has@sign", NULL}, -EINVAL, STITCH_ACCOUNT_UNIX_NAME_INVALID, STITCH_ACCOUNT_FIELD_UNIX_NAME},
+                {{"cy@example.com", "short", NULL, NULL}, -EINVAL, STITCH_ACCOUNT_PASSWORD_POLICY,
+                 STITCH_ACCOUNT_FIELD_PASSWORD},
+                {{"cy@example.com", long_password, NULL, NULL}, -EINVAL, STITCH_ACCOUNT_PASSWORD_POLICY,
+                 STITCH_ACCOUNT_FIELD_PASSWORD},
+                {{NULL, NULL, NULL, "Nobody"}, -EINVAL, STITCH_ACCOUNT_NO_NAME, STITCH_ACCOUNT_FIELD_EMAIL},
+                {{"cy@example.com", NULL, NULL, NULL}, -EINVAL, STITCH_ACCOUNT_PASSWORD_MISSING,
+                 STITCH_ACCOUNT_FIELD_PASSWORD},
+                {{NULL, "correct horse", "cy", NULL}, -EINVAL, STITCH_ACCOUNT_EMAIL_MISSING, STITCH_ACCOUNT_FIELD_PASSWORD},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                assert_int_equal(stitch_account_create(f->m, &refused[i].a, &u, &res), refused[i].error);
+                assert_int_equal(res.problem, refused[i].problem);
+                assert_int_equal(res.field, refused[i].field);
+                assert_true(res.message[0]);
+                assert_null(u);
+        }
+        /* The policy is stated with MinPasswordLength=. */
+        assert_int_equal(stitch_account_create(f->m, &refused[5].a, &u, &res), -EINVAL);
+        assert_string_equal(res.message, "password must be between 6 and 128 characters long");
+        uint64_t users = 0;
+        assert_int_equal(f->m->store_ops->user_count(f->m->store, &users), 0);
+        assert_int_equal(users, 2);
+
+        /* A server key's user. */
+        char id[STITCH_ID_LEN + 1];
+        assert_int_equal(stitch_account_create_server(f->m, "ci", "ci-bot", id), 0);
+        assert_int_equal(stitch_user_find_by_reference(f->m, "ci-bot", &u), 0);
+        assert_string_equal(u->id, id);
+        assert_string_equal(u->type, STITCH_USER_TYPE_SERVER);
+        assert_string_equal(u->identities[0].provider_type, "api-key");
+        u = stitch_user_free(u);
+        assert_int_equal(stitch_account_create_server(f->m, "ci2", "ci-bot", id), -EEXIST);
+        assert_int_equal(stitch_account_create_server(f->m, "ci3", "Bad Name", id), -EINVAL);
+}
+
+/* Which account a name refers to: by id, email or unix_name; a login
+ * name also as NAME@EmailDomain. */
+static void test_account_names(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+        char id[STITCH_ID_LEN + 1], key[STITCH_LIMIT_KEY_MAX], by_id[STITCH_LIMIT_KEY_MAX];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        add_user(f->m, "bob@example.com", NULL, "correct horse", (char[STITCH_ID_LEN + 1]) {});
+        const char *refs[] = {id, "ada@example.com", "ada"};
+        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+                assert_int_equal(stitch_user_find_by_reference(f->m, refs[i], &u), 0);
+                assert_string_equal(u->id, id);
+                u = stitch_user_free(u);
+        }
+        assert_int_equal(stitch_user_find_by_reference(f->m, "nobody", &u), -ENOENT);
+        assert_int_equal(stitch_user_find_by_login_name(f->m, "bob", &u), -ENOENT); /* no EmailDomain= */
+
+        f->m->config.email_domain = strdup("example.com");
+        assert_non_null(f->m->config.email_domain);
+        assert_int_equal(stitch_user_find_by_login_name(f->m, "bob", &u), 0);
+        assert_string_equal(u->email, "bob@example.com");
+        u = stitch_user_free(u);
+
+        /* Every name of an account has the account's failure budget. */
+        stitch_limit_key_for_user(id, by_id);
+        const char *names[] = {"ada", "ada@example.com"};
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = names[i]}, key), 0);
+                assert_string_equal(key, by_id);
+        }
+        assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = "nobody"}, key), 0);
+        assert_string_equal(key, "name:nobody");
+
+        assert_true(stitch_account_password_plausible("123456", NULL));
+        assert_false(stitch_account_password_plausible("12345", NULL));
+        assert_false(stitch_account_password_plausible(NULL, NULL));
+}
+
+/* An admin's new password: the policy, and with EndOnPasswordChange=yes
+ * every session ends; with no, none does. */
+static void test_account_set_password(void **state) {
+        struct fixture *f = *state;
+        struct stitch_account_result res;
+        struct stitch_login_result a = {}, b = {};
+        struct stitch_user *u = NULL;
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        assert_true(f->m->config.end_on_password_change); /* the default */
+        login_ada(f->m, "correct horse", &a);
+        login_ada(f->m, "correct horse", &b);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(b.outcome, STITCH_LOGIN_SESSION);
+
+        assert_int_equal(stitch_account_set_password(f->m, id, "short", &res), -EINVAL);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_PASSWORD_POLICY);
+        assert_true(access_ok(f->m, &a));
+
+        assert_int_equal(stitch_account_set_password(f->m, id, "battery staple", &res), 0);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_OK);
+        assert_int_equal(res.ended_sessions, 2);
+        assert_false(access_ok(f->m, &a));
+        assert_false(access_ok(f->m, &b));
+        stitch_login_result_done(&a);
+        stitch_login_result_done(&b);
+        login_ada(f->m, "correct horse", &a);
+        assert_int_equal(a.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+        stitch_login_result_done(&a);
+
+        f->m->config.end_on_password_change = false;
+        login_ada(f->m, "battery staple", &a);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(stitch_account_set_password(f->m, id, "correct horse", &res), 0);
+        assert_int_equal(res.ended_sessions, 0);
+        assert_true(access_ok(f->m, &a));
+        stitch_login_result_done(&a);
+
+        /* Only a user with an email has a password; an unknown one has none. */
+        const struct stitch_account_new bob = {NULL, NULL, "bob", NULL};
+        assert_int_equal(stitch_account_create(f->m, &bob, &u, &res), 0);
+        assert_int_equal(stitch_account_set_password(f->m, u->id, "correct horse", &res), -EINVAL);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_NO_PASSWORD_IDENTITY);
+        assert_int_equal(res.field, STITCH_ACCOUNT_FIELD_USER);
+        u = stitch_user_free(u);
+        assert_int_equal(stitch_account_set_password(f->m, "0123456789abcdef01234567", "correct horse", &res), -ENOENT);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_NOT_FOUND);
+}
+
+/* A user's own change: the old password is verified (one hash, as a
+ * failed login costs), the session it came from stays, the others end. */
+static void test_account_change_password(void **state) {
+        struct fixture *f = *state;
+        struct stitch_account_result res;
+        struct stitch_login_result a = {}, b = {};
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        login_ada(f->m, "correct horse", &a);
+        login_ada(f->m, "correct horse", &b);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(b.outcome, STITCH_LOGIN_SESSION);
+
+        struct stitch_password_change req = {
+                .name = "ada",
+                .old_password = "wrong horse",
+                .new_password = "battery staple",
+                .keep_session_id = a.tokens.session_id,
+        };
+        uint64_t before = f->m->password_verifications;
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), -EACCES);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_WRONG_PASSWORD);
+        assert_int_equal(f->m->password_verifications, before + 1);
+        assert_true(access_ok(f->m, &b));
+
+        /* Refused before any hash: the new password's policy, unknown names. */
+        req.old_password = "correct horse";
+        req.new_password = "short";
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), -EINVAL);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_PASSWORD_POLICY);
+        assert_int_equal(res.field, STITCH_ACCOUNT_FIELD_PASSWORD);
+        req.new_password = NULL;
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), -EINVAL);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_PASSWORD_MISSING);
+        req.name = "nobody";
+        req.new_password = "battery staple";
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), -ENOENT);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_NOT_FOUND);
+        assert_string_equal(res.message, "nobody is not a stitch user");
+        assert_int_equal(f->m->password_verifications, before + 1);
+
+        /* check_only verifies and changes nothing. */
+        req.name = "ada";
+        req.check_only = true;
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), 0);
+        assert_int_equal(res.ended_sessions, 0);
+        assert_true(access_ok(f->m, &b));
+
+        req.check_only = false;
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), 0);
+        assert_string_equal(res.user_id, id);
+        assert_int_equal(res.ended_sessions, 1);
+        assert_true(access_ok(f->m, &a));
+        assert_false(access_ok(f->m, &b));
+        stitch_login_result_done(&a);
+        stitch_login_result_done(&b);
+        login_ada(f->m, "battery staple", &a);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&a);
+
+        /* Passwords off: nothing is checked. */
+        f->m->config.userpass_enabled = false;
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), -EPERM);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_PASSWORDS_DISABLED);
+        f->m->config.userpass_enabled = true;
+
+        /* Wrong current passwords count as failed logins (MaxFailures=3). */
+        req.old_password = "wrong horse";
+        for (int i = 0; i < 4; i++)
+                (void) stitch_account_change_password(f->m, &req, &res);
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), -EBUSY);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_TOO_MANY_ATTEMPTS);
+        assert_true(res.retry_after_usec > 0);
+        stitch_account_unlock(f->m, id);
+        assert_int_equal(stitch_account_change_password(f->m, &req, &res), -EACCES);
+}
+
+/* The email reset flow's entry: the same rules as an admin's set. */
+static void test_account_reset_password(void **state) {
+        struct fixture *f = *state;
+        struct stitch_account_result res;
+        struct stitch_login_result a = {};
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        login_ada(f->m, "correct horse", &a);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        assert_int_equal(stitch_account_reset_password(f->m, id, "short", &res), -EINVAL);
+        assert_int_equal(res.problem, STITCH_ACCOUNT_PASSWORD_POLICY);
+        assert_int_equal(stitch_account_reset_password(f->m, id, "battery staple", &res), 0);
+        assert_int_equal(res.ended_sessions, 1);
+        assert_false(access_ok(f->m, &a));
+        stitch_login_result_done(&a);
+        login_ada(f->m, "battery staple", &a);
+        assert_int_equal(a.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&a);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_password_login, setup, teardown),
@@ -634,6 +919,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_apikey_ends_its_sessions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_link_races_first_login, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_link_keys_fit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_create, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_names, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_set_password, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_change_password, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_account_reset_password, setup, teardown),
         };
         stitch_log_set_max_level(LOG_WARNING);
         return cmocka_run_group_tests(tests, NULL, NULL);

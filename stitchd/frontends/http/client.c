@@ -25,7 +25,7 @@
 #define CREDENTIAL_MAX 4096
 
 void http_location(struct http_request *r) {
-        const char *url = http_public_url(r->http);
+        const char *url = http_location_url(r->http);
         char ws[300];
         if (strncmp(url, "https://", 8) == 0)
                 snprintf(ws, sizeof(ws), "wss://%s", url + 8);

@@ -96,4 +96,4 @@ void http_apikey_disable(struct http_request *r);
 void http_metrics_page(struct http_request *r);
 
 /* What server.c knows that handlers need. */
-const char *http_public_url(const struct stitch_http *h);
+const char *http_location_url(const struct stitch_http *h);

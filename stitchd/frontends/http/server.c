@@ -164,7 +164,7 @@ int http_body_string(struct http_request *r, const char *name, size_t max, bool 
         return 0;
 }
 
-const char *http_public_url(const struct stitch_http *h) {
+const char *http_location_url(const struct stitch_http *h) {
         return h->public_url;
 }
 

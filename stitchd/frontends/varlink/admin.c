@@ -8,14 +8,13 @@
 #include "core/revocations.h"
 #include "core/tokens.h"
 #include "core/keys.h"
-#include "core/ratelimit.h"
 #include "core/apikeys.h"
 #include "core/link.h"
 #include "core/conversations.h"
 #include "frontends/varlink/call.h"
 #include "log.h"
 #include "frontends/varlink/objects-json.h"
-#include "core/password.h"
+#include "core/accounts.h"
 #include "providers/provider.h"
 #include "redact.h"
 #include "daemon/refresher.h"
@@ -32,21 +31,33 @@
 #endif
 
 /* A user named by id, email or Unix name; answers NotFound itself. */
-static int resolve_user(struct stitch_call *c, const char *spec, struct stitch_user **ret) {
-        struct stitch_manager *m = c->manager;
-        enum stitch_user_key by = stitch_objectid_valid(spec) ? STITCH_USER_BY_ID
-                                  : strchr(spec, '@')          ? STITCH_USER_BY_EMAIL
-                                                               : STITCH_USER_BY_UNIX_NAME;
-        int r = m->core->store_ops->user_find(m->core->store, by, spec, ret);
-        if (r == -ENOENT) {
-                stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such user: %s", spec);
-                return r;
-        }
-        if (r < 0) {
-                stitch_call_errno(c, r, "user lookup");
-                return r;
-        }
+static int resolve_user(struct stitch_call *c, const char *reference, struct stitch_user **ret) {
+        int r = stitch_user_find_by_reference(c->manager->core, reference, ret);
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such user: %s", reference), r;
+        if (r < 0)
+                return stitch_call_errno(c, r, "user lookup"), r;
         return 0;
+}
+
+/* What an admin call does to the user it names, once decoded and resolved
+ * (u is NULL when the call's user is optional and not given). Answers
+ * itself; returns what the stitch_call_*() answer returned. */
+typedef int (*user_action)(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data);
+
+/* The skeleton every call on one user shares: decode params (whose first
+ * member is the user's reference, NULL if optional and absent), resolve
+ * the user, run the action. */
+static int on_user(struct stitch_call *c, const struct stitch_param *table, size_t n_table, void *params,
+                   user_action act, const void *data) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+
+        if (stitch_call_decode(c, table, n_table, params) < 0)
+                return 0;
+        const char *reference = *(const char *const *) params;
+        if (reference && resolve_user(c, reference, &u) < 0)
+                return 0;
+        return act(c, u, params, data);
 }
 
 static cJSON *strv_to_json(char *const *l) {
@@ -101,84 +112,29 @@ int stitch_method_admin_user_create(struct stitch_call *c) {
                 {"unix_name", STITCH_PARAM_STRING, offsetof(struct create_params, unix_name), false, 32},
                 {"name", STITCH_PARAM_STRING, offsetof(struct create_params, name), false, 256},
         };
-        struct stitch_manager *m = c->manager;
         struct create_params p = {0};
-        _cleanup_free_ char *hash = NULL;
-        int r;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        struct stitch_account_result res;
+        static const char *const fields[] = {
+                [STITCH_ACCOUNT_FIELD_NONE] = NULL,
+                [STITCH_ACCOUNT_FIELD_USER] = "user",
+                [STITCH_ACCOUNT_FIELD_EMAIL] = "email",
+                [STITCH_ACCOUNT_FIELD_UNIX_NAME] = "unix_name",
+                [STITCH_ACCOUNT_FIELD_PASSWORD] = "password",
+        };
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        if (!p.email && !p.unix_name)
-                return stitch_call_invalid_parameter(c, "email", "a user needs an email or a unix_name");
-        if (p.email && !stitch_email_valid(p.email))
-                return stitch_call_invalid_parameter(c, "email", "invalid email address");
-        if (p.unix_name && !stitch_unix_name_valid(p.unix_name))
-                return stitch_call_invalid_parameter(c, "unix_name", "invalid Unix name (lowercase letters, digits, '_', '-', '.'; at most 32)");
-        if (p.email && !p.password)
-                return stitch_call_invalid_parameter(c, "password", "an email user needs a password");
-        if (p.password && !p.email)
-                return stitch_call_invalid_parameter(c, "password", "a password needs an email (local-userpass identity)");
-        if (p.password) {
-                const char *reason;
-                if (stitch_password_check_policy(p.password, m->core->config.min_password_length, &reason) < 0)
-                        return stitch_call_invalid_parameter(c, "password",
-                                                             "password must be between %u and 128 characters long",
-                                                             m->core->config.min_password_length);
-                struct stitch_argon2_params a = {m->core->config.argon2_m_kib, m->core->config.argon2_t, m->core->config.argon2_p};
-                r = stitch_password_hash(p.password, &a, &hash);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "hashing the password");
-        }
-
-        struct stitch_user u = {0};
-        struct stitch_identity ident = {0};
-        r = stitch_objectid_new(u.id);
+        struct stitch_account_new a = {.email = p.email, .password = p.password, .unix_name = p.unix_name, .name = p.name};
+        int r = stitch_account_create(c->manager->core, &a, &u, &res);
+        if (res.problem != STITCH_ACCOUNT_OK)
+                return stitch_call_invalid_parameter(c, fields[res.field], "%s", res.message);
         if (r < 0)
-                return stitch_call_errno(c, r, "id");
-        u.type = (char *) "normal";
-        u.email = (char *) p.email;
-        u.name = (char *) p.name;
-        u.unix_name = (char *) p.unix_name;
-        u.creation_date = stitch_now();
-        cJSON *data = cJSON_CreateObject();
-        if (p.email)
-                cJSON_AddStringToObject(data, "email", p.email);
-        if (p.name)
-                cJSON_AddStringToObject(data, "name", p.name);
-        _cleanup_free_ char *data_json = cJSON_PrintUnformatted(data);
-        cJSON_Delete(data);
-        if (!data_json)
-                return stitch_call_errno(c, -ENOMEM, "user");
-        u.data_json = data_json;
-        _cleanup_free_ char *ident_json = NULL;
-        if (p.email) {
-                cJSON *idd = cJSON_CreateObject();
-                cJSON_AddStringToObject(idd, "email", p.email);
-                ident_json = cJSON_PrintUnformatted(idd);
-                cJSON_Delete(idd);
-                r = stitch_objectid_new(ident.id);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "id");
-                ident.provider_type = ident.provider_id = (char *) "local-userpass";
-                ident.data_json = ident_json;
-                u.identities = &ident;
-                u.n_identities = 1;
-        }
-        r = m->core->store_ops->user_create(m->core->store, &u, hash);
-        if (r == -EEXIST)
-                return stitch_call_invalid_parameter(c, p.email ? "email" : "unix_name",
-                                                     "a user with this email or unix_name already exists");
-        if (r < 0)
-                return stitch_call_errno(c, r, "creating the user");
-        log_info("Created user %s (%s%s%s) by uid %u.", u.id, p.email ? p.email : "", p.email && p.unix_name ? ", " : "",
+                return stitch_call_errno(c, r, res.message);
+        log_info("Created user %s (%s%s%s) by uid %u.", u->id, p.email ? p.email : "", p.email && p.unix_name ? ", " : "",
                  p.unix_name ? p.unix_name : "", (unsigned) c->cred.uid);
-
-        _cleanup_(stitch_user_freep) struct stitch_user *stored = NULL;
-        r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, u.id, &stored);
-        if (r < 0)
-                return stitch_call_errno(c, r, "reading the new user");
         cJSON *reply = cJSON_CreateObject();
-        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(stored));
+        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(u));
         return stitch_call_reply(c, reply);
 }
 
@@ -221,17 +177,11 @@ static const struct stitch_param user_table[] = {
         {"user", STITCH_PARAM_STRING, offsetof(struct user_params, user), true, 256},
 };
 
-int stitch_method_admin_user_get(struct stitch_call *c) {
+static int user_get(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
         struct stitch_manager *m = c->manager;
-        struct user_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         struct stitch_session **sessions = NULL;
         size_t n = 0;
 
-        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
         int r = m->core->store_ops->session_list(m->core->store, u->id, false, stitch_now(), &sessions, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing sessions");
@@ -244,138 +194,126 @@ int stitch_method_admin_user_get(struct stitch_call *c) {
         return stitch_call_reply(c, reply);
 }
 
-static int reply_revoked(struct stitch_call *c, const char *user_id, char **revoked) {
+int stitch_method_admin_user_get(struct stitch_call *c) {
+        return on_user(c, user_table, ELEMENTSOF(user_table), &(struct user_params) {}, user_get, NULL);
+}
+
+/* The changes that end sessions and answer with the ids of those that ended. */
+struct revoking_change {
+        int (*change)(struct stitch_core *core, const char *user_id, char ***ret_revoked);
+        const char *doing;            /* for an error: "disabling the user" */
+        const char *subject, *done;   /* for the log: "User " ID " disabled" */
+};
+
+static int disable_user(struct stitch_core *core, const char *user_id, char ***ret_revoked) {
+        return stitch_user_set_disabled(core, user_id, true, ret_revoked);
+}
+
+static int enable_user(struct stitch_core *core, const char *user_id, char ***ret_revoked) {
+        return stitch_user_set_disabled(core, user_id, false, ret_revoked);
+}
+
+static int delete_user(struct stitch_core *core, const char *user_id, char ***ret_revoked) {
+        int r = stitch_user_delete(core, user_id, ret_revoked);
+        if (r >= 0)
+                stitch_account_unlock(core, user_id);
+        return r;
+}
+
+enum { CHANGE_DISABLE, CHANGE_ENABLE, CHANGE_DELETE, CHANGE_REVOKE };
+static const struct revoking_change revoking_changes[] = {
+        [CHANGE_DISABLE] = {disable_user, "disabling the user", "User ", "disabled"},
+        [CHANGE_ENABLE] = {enable_user, "enabling the user", "User ", "enabled"},
+        [CHANGE_DELETE] = {delete_user, "deleting the user", "User ", "deleted"},
+        [CHANGE_REVOKE] = {stitch_user_revoke_sessions, "revoking sessions", "All sessions of user ", "revoked"},
+};
+
+static int user_revoking_change(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct revoking_change *change = data;
+        _cleanup_(stitch_strv_freep) char **revoked = NULL;
+
+        int r = change->change(c->manager->core, u->id, &revoked);
+        if (r < 0)
+                return stitch_call_errno(c, r, change->doing);
+        log_info("%s%s %s by uid %u.", change->subject, u->id, change->done, (unsigned) c->cred.uid);
         cJSON *reply = cJSON_CreateObject();
-        cJSON_AddStringToObject(reply, "user_id", user_id);
+        cJSON_AddStringToObject(reply, "user_id", u->id);
         cJSON_AddItemToObject(reply, "revoked_sessions", strv_to_json(revoked));
-        stitch_strv_free(revoked);
         return stitch_call_reply(c, reply);
 }
 
-static int set_disabled(struct stitch_call *c, bool disabled) {
-        struct stitch_manager *m = c->manager;
-        struct user_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        char **revoked = NULL;
-
-        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
-        int r = stitch_user_set_disabled(m->core, u->id, disabled, &revoked);
-        if (r < 0)
-                return stitch_call_errno(c, r, disabled ? "disabling the user" : "enabling the user");
-        log_info("User %s %s by uid %u.", u->id, disabled ? "disabled" : "enabled", (unsigned) c->cred.uid);
-        return reply_revoked(c, u->id, revoked);
+static int on_user_revoking(struct stitch_call *c, size_t change) {
+        return on_user(c, user_table, ELEMENTSOF(user_table), &(struct user_params) {}, user_revoking_change,
+                       &revoking_changes[change]);
 }
 
 int stitch_method_admin_user_disable(struct stitch_call *c) {
-        return set_disabled(c, true);
+        return on_user_revoking(c, CHANGE_DISABLE);
 }
 
 int stitch_method_admin_user_enable(struct stitch_call *c) {
-        return set_disabled(c, false);
+        return on_user_revoking(c, CHANGE_ENABLE);
 }
 
 int stitch_method_admin_user_delete(struct stitch_call *c) {
-        struct stitch_manager *m = c->manager;
-        struct user_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        char **revoked = NULL;
-
-        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
-        int r = stitch_user_delete(m->core, u->id, &revoked);
-        if (r < 0)
-                return stitch_call_errno(c, r, "deleting the user");
-        char limit_key[STITCH_LIMIT_KEY_MAX];
-        stitch_limit_key_for_user(u->id, limit_key);
-        (void) stitch_ratelimit_unlock(m->core->ratelimit, limit_key);
-        log_info("User %s deleted by uid %u.", u->id, (unsigned) c->cred.uid);
-        return reply_revoked(c, u->id, revoked);
+        return on_user_revoking(c, CHANGE_DELETE);
 }
 
 int stitch_method_admin_user_revoke(struct stitch_call *c) {
-        struct stitch_manager *m = c->manager;
-        struct user_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        char **revoked = NULL;
-
-        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
-        int r = stitch_user_revoke_sessions(m->core, u->id, &revoked);
-        if (r < 0)
-                return stitch_call_errno(c, r, "revoking sessions");
-        log_info("All sessions of user %s revoked by uid %u.", u->id, (unsigned) c->cred.uid);
-        return reply_revoked(c, u->id, revoked);
+        return on_user_revoking(c, CHANGE_REVOKE);
 }
 
-int stitch_method_admin_user_unlock(struct stitch_call *c) {
-        struct stitch_manager *m = c->manager;
-        struct user_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-
-        if (stitch_call_decode(c, user_table, ELEMENTSOF(user_table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
-        /* Failed logins count per account (every name of it shares one budget). */
-        char limit_key[STITCH_LIMIT_KEY_MAX];
-        stitch_limit_key_for_user(u->id, limit_key);
-        (void) stitch_ratelimit_unlock(m->core->ratelimit, limit_key);
-        log_info("User %s unlocked by uid %u.", u->id, (unsigned) c->cred.uid);
+static int reply_user_id(struct stitch_call *c, const struct stitch_user *u) {
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "user_id", u->id);
         return stitch_call_reply(c, reply);
+}
+
+static int user_unlock(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        /* Failed logins count per account (every name of it shares one budget). */
+        stitch_account_unlock(c->manager->core, u->id);
+        log_info("User %s unlocked by uid %u.", u->id, (unsigned) c->cred.uid);
+        return reply_user_id(c, u);
+}
+
+int stitch_method_admin_user_unlock(struct stitch_call *c) {
+        return on_user(c, user_table, ELEMENTSOF(user_table), &(struct user_params) {}, user_unlock, NULL);
 }
 
 struct setpw_params {
         const char *user, *password;
 };
 
+static int user_set_password(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct setpw_params *p = params;
+        struct stitch_account_result res;
+
+        int r = stitch_account_set_password(c->manager->core, u->id, p->password, &res);
+        switch (res.problem) {
+        case STITCH_ACCOUNT_OK:
+                break;
+        case STITCH_ACCOUNT_NOT_FOUND: /* deleted since it was resolved */
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such user: %s", p->user);
+        case STITCH_ACCOUNT_NO_PASSWORD_IDENTITY:
+                return stitch_call_invalid_parameter(c, "user", "%s", res.message);
+        default:
+                return stitch_call_invalid_parameter(c, "password", "%s", res.message);
+        }
+        if (r < 0)
+                return stitch_call_errno(c, r, res.message);
+        log_info("Password of user %s set by uid %u.", u->id, (unsigned) c->cred.uid);
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddStringToObject(reply, "user_id", u->id);
+        cJSON_AddNumberToObject(reply, "ended_sessions", (double) res.ended_sessions);
+        return stitch_call_reply(c, reply);
+}
+
 int stitch_method_admin_user_set_password(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"user", STITCH_PARAM_STRING, offsetof(struct setpw_params, user), true, 256},
                 {"password", STITCH_PARAM_STRING, offsetof(struct setpw_params, password), true, 4 * 128},
         };
-        struct stitch_manager *m = c->manager;
-        struct setpw_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        _cleanup_free_ char *hash = NULL;
-        const char *reason;
-
-        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
-        if (!u->email)
-                return stitch_call_invalid_parameter(c, "user", "user has no local-userpass identity (no email)");
-        if (stitch_password_check_policy(p.password, m->core->config.min_password_length, &reason) < 0)
-                return stitch_call_invalid_parameter(c, "password", "password must be between %u and 128 characters long",
-                                                     m->core->config.min_password_length);
-        struct stitch_argon2_params a = {m->core->config.argon2_m_kib, m->core->config.argon2_t, m->core->config.argon2_p};
-        int r = stitch_password_hash(p.password, &a, &hash);
-        if (r < 0)
-                return stitch_call_errno(c, r, "hashing the password");
-        r = m->core->store_ops->password_set(m->core->store, u->id, hash);
-        if (r < 0)
-                return stitch_call_errno(c, r, "storing the password");
-        log_info("Password of user %s set by uid %u.", u->id, (unsigned) c->cred.uid);
-        /* A reset must lock out whoever holds a stolen refresh token. */
-        size_t ended = 0;
-        if (m->core->config.end_on_password_change) {
-                r = stitch_sessions_end_user(m->core, u->id, NULL, STITCH_END_PASSWORD, &ended);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "ending the user's sessions");
-        }
-        cJSON *reply = cJSON_CreateObject();
-        cJSON_AddStringToObject(reply, "user_id", u->id);
-        cJSON_AddNumberToObject(reply, "ended_sessions", (double) ended);
-        return stitch_call_reply(c, reply);
+        return on_user(c, table, ELEMENTSOF(table), &(struct setpw_params) {}, user_set_password, NULL);
 }
 
 struct apikey_create_params {
@@ -408,34 +346,11 @@ int stitch_method_admin_apikey_create(struct stitch_call *c) {
         char user_id[STITCH_ID_LEN + 1], key_id[STITCH_ID_LEN + 1];
         if (p.server) {
                 /* A server key creates its own user of type "server". */
-                struct stitch_user su = {0};
-                struct stitch_identity ident = {0};
-                r = stitch_objectid_new(su.id);
-                if (r >= 0)
-                        r = stitch_objectid_new(ident.id);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "id");
-                cJSON *d = cJSON_CreateObject();
-                cJSON_AddStringToObject(d, "name", p.name);
-                _cleanup_free_ char *dj = cJSON_PrintUnformatted(d);
-                cJSON_Delete(d);
-                if (!dj)
-                        return stitch_call_errno(c, -ENOMEM, "user");
-                su.type = (char *) STITCH_USER_TYPE_SERVER;
-                su.name = (char *) p.name;
-                su.unix_name = (char *) p.unix_name;
-                su.data_json = dj;
-                su.creation_date = stitch_now();
-                ident.provider_type = ident.provider_id = (char *) "api-key";
-                ident.data_json = dj;
-                su.identities = &ident;
-                su.n_identities = 1;
-                r = m->core->store_ops->user_create(m->core->store, &su, NULL);
+                r = stitch_account_create_server(m->core, p.name, p.unix_name, user_id);
                 if (r == -EEXIST)
                         return stitch_call_invalid_parameter(c, "unix_name", "unix_name is already used by another user");
                 if (r < 0)
                         return stitch_call_errno(c, r, "creating the server user");
-                memcpy(user_id, su.id, sizeof(user_id));
         } else {
                 if (resolve_user(c, p.user, &u) < 0)
                         return 0;
@@ -466,20 +381,11 @@ struct opt_user_params {
         bool include_revoked;
 };
 
-int stitch_method_admin_apikey_list(struct stitch_call *c) {
-        static const struct stitch_param table[] = {
-                {"user", STITCH_PARAM_STRING, offsetof(struct opt_user_params, user), false, 256},
-        };
+static int user_apikey_list(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
         struct stitch_manager *m = c->manager;
-        struct opt_user_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         struct stitch_apikey **keys = NULL;
         size_t n = 0;
 
-        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
-                return 0;
-        if (p.user && resolve_user(c, p.user, &u) < 0)
-                return 0;
         int r = m->core->store_ops->apikey_list(m->core->store, u ? u->id : NULL, &keys, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing keys");
@@ -489,6 +395,13 @@ int stitch_method_admin_apikey_list(struct stitch_call *c) {
                 cJSON_AddItemToArray(a, stitch_apikey_to_json(keys[i]));
         stitch_apikey_array_free(keys, n);
         return stitch_call_reply(c, reply);
+}
+
+int stitch_method_admin_apikey_list(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct opt_user_params, user), false, 256},
+        };
+        return on_user(c, table, ELEMENTSOF(table), &(struct opt_user_params) {}, user_apikey_list, NULL);
 }
 
 struct id_params {
@@ -532,22 +445,13 @@ int stitch_method_admin_apikey_delete(struct stitch_call *c) {
         return apikey_op(c, 2);
 }
 
-int stitch_method_admin_session_list(struct stitch_call *c) {
-        static const struct stitch_param table[] = {
-                {"user", STITCH_PARAM_STRING, offsetof(struct opt_user_params, user), false, 256},
-                {"include_revoked", STITCH_PARAM_BOOL, offsetof(struct opt_user_params, include_revoked), false, 0},
-        };
+static int user_session_list(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct opt_user_params *p = params;
         struct stitch_manager *m = c->manager;
-        struct opt_user_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         struct stitch_session **list = NULL;
         size_t n = 0;
 
-        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
-                return 0;
-        if (p.user && resolve_user(c, p.user, &u) < 0)
-                return 0;
-        int r = m->core->store_ops->session_list(m->core->store, u ? u->id : NULL, p.include_revoked, stitch_now(), &list, &n);
+        int r = m->core->store_ops->session_list(m->core->store, u ? u->id : NULL, p->include_revoked, stitch_now(), &list, &n);
         if (r < 0)
                 return stitch_call_errno(c, r, "listing sessions");
         cJSON *reply = cJSON_CreateObject();
@@ -556,6 +460,14 @@ int stitch_method_admin_session_list(struct stitch_call *c) {
                 cJSON_AddItemToArray(a, stitch_session_to_json(list[i]));
         stitch_session_array_free(list, n);
         return stitch_call_reply(c, reply);
+}
+
+int stitch_method_admin_session_list(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct opt_user_params, user), false, 256},
+                {"include_revoked", STITCH_PARAM_BOOL, offsetof(struct opt_user_params, include_revoked), false, 0},
+        };
+        return on_user(c, table, ELEMENTSOF(table), &(struct opt_user_params) {}, user_session_list, NULL);
 }
 
 struct sid_params {
@@ -629,42 +541,29 @@ struct link_params {
         const char *user, *provider, *email, *password, *key;
 };
 
-int stitch_method_admin_user_link(struct stitch_call *c) {
-        static const struct stitch_param table[] = {
-                {"user", STITCH_PARAM_STRING, offsetof(struct link_params, user), true, 256},
-                {"provider", STITCH_PARAM_STRING, offsetof(struct link_params, provider), true, 64},
-                {"email", STITCH_PARAM_STRING, offsetof(struct link_params, email), false, 254},
-                {"password", STITCH_PARAM_STRING, offsetof(struct link_params, password), false, 4 * 128},
-                {"key", STITCH_PARAM_STRING, offsetof(struct link_params, key), false, 256},
-        };
-        struct stitch_manager *m = c->manager;
-        struct link_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+static int user_link(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct link_params *p = params;
         struct stitch_credentials creds = {0};
         struct stitch_link_result res;
 
-        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
-        if (!stitch_provider_type_known(p.provider))
-                return stitch_call_invalid_parameter(c, "provider", "unknown provider '%s'", p.provider);
-        if ((p.password && stitch_credentials_put(&creds, "password", p.password) < 0) ||
-            (p.key && stitch_credentials_put(&creds, "key", p.key) < 0))
+        if (!stitch_provider_type_known(p->provider))
+                return stitch_call_invalid_parameter(c, "provider", "unknown provider '%s'", p->provider);
+        if ((p->password && stitch_credentials_put(&creds, "password", p->password) < 0) ||
+            (p->key && stitch_credentials_put(&creds, "key", p->key) < 0))
                 return stitch_call_errno(c, -E2BIG, "credentials");
         /* The credential names its account as an app login does (by email). */
         struct stitch_login_request req = {
-                .provider = p.provider,
+                .provider = p->provider,
                 .login = {
                         .app = true,
-                        .user = p.email ? p.email : "",
+                        .user = p->email ? p->email : "",
                         .service = "stitchctl",
                         .rhost = "admin",
                         .cred = c->cred,
                         .credentials = &creds,
                 },
         };
-        int r = stitch_link_run(m->core, u->id, &req, &res);
+        int r = stitch_link_run(c->manager->core, u->id, &req, &res);
         if (r < 0) {
                 stitch_link_result_done(&res);
                 return stitch_call_errno(c, r, "linking");
@@ -672,7 +571,7 @@ int stitch_method_admin_user_link(struct stitch_call *c) {
         switch (res.outcome) {
         case STITCH_LINK_LINKED:
         case STITCH_LINK_ALREADY: {
-                log_info("Identity (%s) linked onto user %s by uid %u%s.", p.provider, u->id, (unsigned) c->cred.uid,
+                log_info("Identity (%s) linked onto user %s by uid %u%s.", p->provider, u->id, (unsigned) c->cred.uid,
                          res.outcome == STITCH_LINK_ALREADY ? " (it was already)" : "");
                 cJSON *reply = cJSON_CreateObject();
                 cJSON_AddStringToObject(reply, "user_id", u->id);
@@ -715,32 +614,39 @@ int stitch_method_admin_user_link(struct stitch_call *c) {
         return 0;
 }
 
+int stitch_method_admin_user_link(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct link_params, user), true, 256},
+                {"provider", STITCH_PARAM_STRING, offsetof(struct link_params, provider), true, 64},
+                {"email", STITCH_PARAM_STRING, offsetof(struct link_params, email), false, 254},
+                {"password", STITCH_PARAM_STRING, offsetof(struct link_params, password), false, 4 * 128},
+                {"key", STITCH_PARAM_STRING, offsetof(struct link_params, key), false, 256},
+        };
+        return on_user(c, table, ELEMENTSOF(table), &(struct link_params) {}, user_link, NULL);
+}
+
 struct unlink_params {
         const char *user, *identity_id;
 };
+
+static int user_unlink(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct unlink_params *p = params;
+
+        int r = stitch_identity_unlink(c->manager->core, u->id, p->identity_id);
+        if (r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "user %s has no identity %s", u->id, p->identity_id);
+        if (r == -EPERM)
+                return stitch_call_invalid_parameter(c, "identity_id", "the last identity of a user cannot be removed");
+        if (r < 0)
+                return stitch_call_errno(c, r, "unlinking");
+        log_info("Identity %s unlinked from user %s by uid %u.", p->identity_id, u->id, (unsigned) c->cred.uid);
+        return reply_user_id(c, u);
+}
 
 int stitch_method_admin_user_unlink(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"user", STITCH_PARAM_STRING, offsetof(struct unlink_params, user), true, 256},
                 {"identity_id", STITCH_PARAM_STRING, offsetof(struct unlink_params, identity_id), true, 64},
         };
-        struct stitch_manager *m = c->manager;
-        struct unlink_params p = {0};
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-
-        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
-                return 0;
-        if (resolve_user(c, p.user, &u) < 0)
-                return 0;
-        int r = stitch_identity_unlink(m->core, u->id, p.identity_id);
-        if (r == -ENOENT)
-                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "user %s has no identity %s", u->id, p.identity_id);
-        if (r == -EPERM)
-                return stitch_call_invalid_parameter(c, "identity_id", "the last identity of a user cannot be removed");
-        if (r < 0)
-                return stitch_call_errno(c, r, "unlinking");
-        log_info("Identity %s unlinked from user %s by uid %u.", p.identity_id, u->id, (unsigned) c->cred.uid);
-        cJSON *reply = cJSON_CreateObject();
-        cJSON_AddStringToObject(reply, "user_id", u->id);
-        return stitch_call_reply(c, reply);
+        return on_user(c, table, ELEMENTSOF(table), &(struct unlink_params) {}, user_unlink, NULL);
 }

@@ -7,12 +7,11 @@
 
 #include <openssl/crypto.h>
 
-#include "core/ratelimit.h"
+#include "core/accounts.h"
 #include "core/revocations.h"
 #include "frontends/varlink/call.h"
 #include "log.h"
 #include "core/login.h"
-#include "core/password.h"
 #include "providers/provider.h"
 #include "daemon/refresher.h"
 #include "daemon/end-soon.h"
@@ -519,82 +518,48 @@ int stitch_method_change_password(struct stitch_call *c) {
                 {"end_other_sessions", STITCH_PARAM_BOOL, offsetof(struct change_params, end_other_sessions), false, 0},
                 {"check_only", STITCH_PARAM_BOOL, offsetof(struct change_params, check_only), false, 0},
         };
-        struct stitch_manager *m = c->manager;
         struct change_params p = {0};
-        int r;
+        struct stitch_account_result res;
 
         if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
                 return 0;
-        if (!m->core->config.userpass_enabled)
-                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "provider local-userpass is disabled");
         if (!caller_may_act_for(c, p.user))
                 return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "uid %u may only change its own password",
                                          (unsigned) c->cred.uid);
-        if (!p.check_only) {
-                const char *reason;
-                if (!p.new_password)
-                        return stitch_call_invalid_parameter(c, "new_password", "new_password is required");
-                if (stitch_password_check_policy(p.new_password, m->core->config.min_password_length, &reason) < 0)
-                        return stitch_call_invalid_parameter(
-                                c, "new_password", "The new password must be between %u and 128 characters long.",
-                                m->core->config.min_password_length);
-        }
-
-        uint64_t retry_after = 0;
-        char limit_key[STITCH_LIMIT_KEY_MAX];
-        r = stitch_limit_key_for_login(m->core, &(struct stitch_login) {.user = p.user}, limit_key);
-        if (r < 0)
-                return stitch_call_errno(c, r, "user lookup");
-        if (stitch_ratelimit_begin(m->core->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) == -EBUSY)
-                return stitch_call_too_many_attempts(c, retry_after);
-
-        /* Only root or the account itself gets here, so saying "not a stitch
-         * user" reveals nothing to a stranger; it lets `passwd` fall through
-         * to pam_unix for local accounts. */
-        {
-                _cleanup_(stitch_user_freep) struct stitch_user *probe = NULL;
-                r = stitch_user_find_by_login_name(m->core, p.user, &probe);
-                if (r == -ENOENT)
-                        return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "user lookup");
-        }
-
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        if (stitch_password_check_policy(p.old_password, 6, &(const char *){NULL}) < 0)
-                r = -EACCES;
-        else
-                r = stitch_userpass_verify(m->core, p.user, p.old_password, &u);
-        if (r == -EACCES || r == -EINVAL) {
-                log_notice("Password change for %s refused: wrong current password.", p.user);
-                return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "invalid username or password");
+        struct stitch_password_change req = {
+                .name = p.user,
+                .old_password = p.old_password,
+                .new_password = p.new_password,
+                .keep_session_id = p.session_id,
+                .end_other_sessions = p.end_other_sessions,
+                .check_only = p.check_only,
+        };
+        int r = stitch_account_change_password(c->manager->core, &req, &res);
+        switch (res.problem) {
+        case STITCH_ACCOUNT_OK:
+                break;
+        case STITCH_ACCOUNT_PASSWORDS_DISABLED:
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "%s", res.message);
+        case STITCH_ACCOUNT_PASSWORD_MISSING:
+                return stitch_call_invalid_parameter(c, "new_password", "new_password is required");
+        case STITCH_ACCOUNT_PASSWORD_POLICY:
+                return stitch_call_invalid_parameter(c, "new_password",
+                                                     "The new password must be between %u and %u characters long.",
+                                                     stitch_account_password_min_length(c->manager->core),
+                                                     (unsigned) STITCH_PASSWORD_MAX);
+        case STITCH_ACCOUNT_TOO_MANY_ATTEMPTS:
+                return stitch_call_too_many_attempts(c, res.retry_after_usec);
+        case STITCH_ACCOUNT_NOT_FOUND:
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s", res.message);
+        case STITCH_ACCOUNT_WRONG_PASSWORD:
+        default:
+                return stitch_call_error(c, STITCH_ERROR_INVALID_CREDENTIALS, "%s", res.message);
         }
         if (r < 0)
-                return stitch_call_errno(c, r, "password check");
-        stitch_ratelimit_success(m->core->ratelimit, limit_key);
+                return stitch_call_errno(c, r, res.message);
         if (p.check_only)
                 return stitch_call_reply(c, NULL);
-
-        struct stitch_argon2_params params = {m->core->config.argon2_m_kib, m->core->config.argon2_t, m->core->config.argon2_p};
-        _cleanup_free_ char *hash = NULL;
-        r = stitch_password_hash(p.new_password, &params, &hash);
-        if (r < 0)
-                return stitch_call_errno(c, r, "hashing the password");
-        r = m->core->store_ops->password_set(m->core->store, u->id, hash);
-        if (r < 0)
-                return stitch_call_errno(c, r, "storing the password");
-        log_info("Password of %s (user %s) changed by its owner.", p.user, u->id);
-
-        /* A stolen refresh token must not outlive the password it came with:
-         * every other session ends (EndOnPasswordChange=yes, the default),
-         * the one that changed it (session_id) stays. */
-        size_t ended = 0;
-        if (p.end_other_sessions || m->core->config.end_on_password_change) {
-                r = stitch_sessions_end_user(m->core, u->id, p.session_id, STITCH_END_PASSWORD, &ended);
-                if (r < 0)
-                        return stitch_call_errno(c, r, "ending the other sessions");
-        }
         cJSON *reply = cJSON_CreateObject();
-        cJSON_AddNumberToObject(reply, "ended_sessions", (double) ended);
+        cJSON_AddNumberToObject(reply, "ended_sessions", (double) res.ended_sessions);
         return stitch_call_reply(c, reply);
 }
