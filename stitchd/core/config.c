@@ -357,6 +357,7 @@ enum key_type {
         KEY_DURATION,      /* uint64_t microseconds, k->min..k->max */
         KEY_ENUM,          /* int-sized: the value of one of k->names */
         KEY_PASSWORD_HASH, /* "argon2id:m=,t=,p=" into argon2_m_kib, argon2_t and argon2_p */
+        KEY_UID_RANGE,     /* struct stitch_uid_range: "MIN-MAX", k->min <= MIN <= MAX <= k->max */
 };
 
 /* KEY_STRING_LIST syntax */
@@ -651,6 +652,26 @@ static int parse_password_hash(struct parser *p, unsigned line, const struct key
         return 0;
 }
 
+/* "20000-59999": both ends in k->min..k->max, MIN <= MAX. */
+static int parse_uid_range(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           struct stitch_uid_range *field) {
+        const char *dash = strchr(value, '-');
+        uint64_t lo, hi;
+
+        if (!dash)
+                return report_value(p, line, k, value, "expected MIN-MAX");
+        _cleanup_free_ char *first = strndup(value, (size_t) (dash - value));
+        if (!first)
+                return -ENOMEM;
+        if (parse_number(strstrip(first), &lo) < 0 || parse_number(dash + 1 + strspn(dash + 1, WHITESPACE), &hi) < 0)
+                return report_value(p, line, k, value, "expected MIN-MAX");
+        if (lo < k->min || hi > k->max || lo > hi)
+                return report_value(p, line, k, value, "expected MIN-MAX with %" PRIu64 " <= MIN <= MAX <= %" PRIu64,
+                                    k->min, k->max);
+        *field = (struct stitch_uid_range) {(uint32_t) lo, (uint32_t) hi};
+        return 0;
+}
+
 /* Assigns 'value' to k in p->config, as "Key=value" in the file would. */
 static int assign(struct parser *p, unsigned line, const struct key_desc *k, const char *value) {
         void *field = field_of(p->config, k);
@@ -673,6 +694,8 @@ static int assign(struct parser *p, unsigned line, const struct key_desc *k, con
                 return parse_enum(p, line, k, value, field);
         case KEY_PASSWORD_HASH:
                 return parse_password_hash(p, line, k, value);
+        case KEY_UID_RANGE:
+                return parse_uid_range(p, line, k, value, field);
         }
         assert(!"unknown key type");
         return -EINVAL;
@@ -701,6 +724,18 @@ static int check_socket_path(struct parser *p, unsigned line, const struct key_d
 static int check_file_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
                            const char *word) {
         return path_is_valid(word) ? 0 : report_value(p, line, k, value, "not an absolute path");
+}
+
+/* A home base or shell: systemd's user records take absolute, normalized paths without ':'. */
+static int check_account_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                              const char *word) {
+        size_t n = strlen(word);
+
+        if (!path_is_valid(word) || strchr(word, ':') || strstr(word, "//") || strstr(word, "/./") ||
+            strstr(word, "/../") || (n > 1 && word[n - 1] == '/') || (n >= 2 && streq(word + n - 2, "/.")) ||
+            (n >= 3 && streq(word + n - 3, "/..")))
+                return report_value(p, line, k, value, "not a normalized absolute path without ':'");
+        return 0;
 }
 
 static int check_unix_name(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
@@ -893,6 +928,9 @@ _Static_assert(sizeof(enum stitch_on_revoke) == sizeof(int), "enum is not int-si
 #define DURATION(s, k, f, def, lo, hi)                                                             \
         { .section = s, .key = k, .type = KEY_DURATION, .offset = FIELD(f, uint64_t),             \
           .default_value = def, .min = lo, .max = hi }
+#define UID_RANGE(s, k, f, def, lo, hi)                                                            \
+        { .section = s, .key = k, .type = KEY_UID_RANGE,                                           \
+          .offset = FIELD(f, struct stitch_uid_range), .default_value = def, .min = lo, .max = hi }
 #define ENUM(s, k, f, t, def, n)                                                                   \
         { .section = s, .key = k, .type = KEY_ENUM, .offset = FIELD(f, t), .default_value = def, .names = n }
 
@@ -962,6 +1000,13 @@ static const struct key_desc keys[] = {
         DURATION("Http", "Timeout", http_timeout_usec, "30s", SEC(1), USEC_PER_HOUR),
         UNSIGNED("Http", "AddressPrefixIPv4", http_address_prefix_ipv4, "32", 1, 32),
         UNSIGNED("Http", "AddressPrefixIPv6", http_address_prefix_ipv6, "64", 1, 128),
+
+        BOOL("Accounts", "UserDB", accounts_userdb, "no"),
+        UID_RANGE("Accounts", "UIDRange", accounts_uid_range, "20000-59999", 1000, INT32_MAX - 1),
+        STRING("Accounts", "HomeBase", accounts_home_base, "/home", check_account_path),
+        STRING("Accounts", "Shell", accounts_shell, "/bin/bash", check_account_path),
+        STRING_LIST("Accounts", "Groups", accounts_groups, NULL, check_unix_name, LIST_UNIQUE),
+        BOOL("Accounts", "Enumerate", accounts_enumerate, "no"),
 };
 
 static const char *known_section(const char *name) {

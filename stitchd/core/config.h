@@ -23,6 +23,11 @@ enum stitch_on_revoke {
         STITCH_ON_REVOKE_TERMINATE,
 };
 
+/* [Accounts] UIDRange=MIN-MAX */
+struct stitch_uid_range {
+        uint32_t min, max;
+};
+
 struct stitch_config {
         /* [Daemon] */
         char *store;        /* "sqlite:/var/lib/stitchd/stitch.db" */
@@ -87,6 +92,14 @@ struct stitch_config {
         uint64_t http_timeout_usec;     /* 30s */
         unsigned http_address_prefix_ipv4; /* 32: per-address limits count per prefix (core/address.h) */
         unsigned http_address_prefix_ipv6; /* 64 */
+
+        /* [Accounts] (stitch users with a unix_name as Unix accounts, through systemd's userdb) */
+        bool accounts_userdb;               /* no: serve io.stitch.UserDatabase */
+        struct stitch_uid_range accounts_uid_range; /* 20000-59999, within 1000..2^31-2 */
+        char *accounts_home_base;           /* "/home": homes are HomeBase/unix_name */
+        char *accounts_shell;               /* "/bin/bash" */
+        char **accounts_groups;             /* supplementary groups of every account; empty */
+        bool accounts_enumerate;            /* no: answer "list every user" */
 };
 
 /* Fills c with the built-in defaults: each key's default text, parsed as the file would be.

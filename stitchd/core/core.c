@@ -13,6 +13,7 @@
 #include "core/ratelimit.h"
 #include "core/revocations.h"
 #include "core/tokens.h"
+#include "core/unix-accounts.h"
 #include "core/users.h"
 #include "clock.h"
 #include "core/ids.h"
@@ -26,6 +27,11 @@ int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret
         if (!core)
                 return -ENOMEM;
         int r = stitch_access_cache_new(&core->checked_tokens);
+        if (r >= 0) {
+                r = stitch_unix_files_new(NULL, NULL, &core->unix_files);
+                if (r < 0)
+                        core->checked_tokens = stitch_cache_free(core->checked_tokens);
+        }
         if (r < 0) {
                 free(core);
                 return r; /* the config stays the caller's */
@@ -51,6 +57,7 @@ struct stitch_core *stitch_core_free(struct stitch_core *core) {
         core->admin_groups = stitch_groupcache_free(core->admin_groups);
         core->conversations = stitch_conversations_free(core->conversations);
         core->checked_tokens = stitch_cache_free(core->checked_tokens);
+        core->unix_files = stitch_unix_files_free(core->unix_files);
         free(core->dummy_hash);
         stitch_config_done(&core->config);
         pthread_mutex_destroy(&core->key_lock);
@@ -99,6 +106,9 @@ void stitch_core_maintain(struct stitch_core *core, int64_t now) {
                 log_info("Dropped %zu retired signing keys.", n);
                 (void) stitch_core_load_keys(core);
         }
+        /* Users who got a unix_name since (or whose uid failed before). */
+        if (core->config.accounts_userdb)
+                (void) stitch_unix_accounts_assign_missing(core, &n);
 }
 
 /* The dummy hash has the configured cost, so unknown users cost the same. */
@@ -198,5 +208,16 @@ int stitch_core_start(struct stitch_core *core) {
         r = make_dummy_hash(core);
         if (r < 0)
                 return r;
-        return make_domain_id(core);
+        r = make_domain_id(core);
+        if (r < 0)
+                return r;
+        if (c->accounts_userdb) {
+                size_t n = 0;
+                /* Not fatal: a full range or a locked store leaves these accounts unserved until
+                 * the next upkeep, and everyone else logs in. */
+                r = stitch_unix_accounts_assign_missing(core, &n);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot give every Unix account a uid yet: %m");
+        }
+        return 0;
 }

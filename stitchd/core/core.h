@@ -23,6 +23,7 @@ struct stitch_callerlimit;
 struct stitch_groupcache;
 struct stitch_conversations;
 struct stitch_cache;
+struct stitch_unix_files;
 
 struct stitch_core {
         struct stitch_config config;
@@ -39,6 +40,8 @@ struct stitch_core {
         struct stitch_conversations *conversations; /* logins waiting for answers */
         /* Access tokens whose signature was checked (core/access.c). */
         struct stitch_cache *checked_tokens;
+        /* /etc/passwd and /etc/group as files, for the Unix accounts (core/unix-accounts.h). */
+        struct stitch_unix_files *unix_files;
         /* Session ends and user changes, for whoever keeps derived state. */
         struct stitch_events events;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
@@ -60,8 +63,10 @@ struct stitch_core {
 int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret);
 struct stitch_core *stitch_core_free(struct stitch_core *core);
 /* Opens the store, loads or creates the signing keys, rebuilds the revocation
- * set, sets up the limits and the dummy hash. */
+ * set, sets up the limits and the dummy hash; with UserDB=yes, gives the
+ * Unix accounts that have none a uid. */
 int stitch_core_start(struct stitch_core *core);
 /* Periodic upkeep: expired revocations, idle anonymous users, dead sessions,
- * retired keys. Makes durable writes: run it on a worker. */
+ * retired keys, uids for new Unix accounts (UserDB=yes). Makes durable
+ * writes: run it on a worker. */
 void stitch_core_maintain(struct stitch_core *core, int64_t now);

@@ -144,6 +144,21 @@ static const char *const migrations[] = {
          * sessions from before (those end with any key of their user). */
         "ALTER TABLE sessions ADD COLUMN apikey_id TEXT;"
         "CREATE INDEX sessions_apikey_id ON sessions(apikey_id) WHERE apikey_id IS NOT NULL;",
+
+        /* 4 -> 5: Unix accounts (core/unix-accounts.c). A user's uid, also
+         * the gid of its user-private group; NULL until one is given. A
+         * deleted user's uid stays taken in retired_unix_uids: given to
+         * someone else, it would hand them the files left behind. */
+        "ALTER TABLE users ADD COLUMN unix_uid INTEGER CHECK (unix_uid IS NULL OR unix_uid > 0);"
+        "CREATE UNIQUE INDEX users_unix_uid ON users(unix_uid) WHERE unix_uid IS NOT NULL;"
+        "CREATE INDEX users_unix_unassigned ON users(creation_date, id) "
+        "WHERE unix_name IS NOT NULL AND unix_uid IS NULL;"
+        "CREATE TABLE retired_unix_uids ("
+        "  uid INTEGER PRIMARY KEY NOT NULL"
+        ");"
+        "CREATE TRIGGER users_delete_retire_unix_uid AFTER DELETE ON users WHEN OLD.unix_uid IS NOT NULL BEGIN"
+        "  INSERT OR IGNORE INTO retired_unix_uids (uid) VALUES (OLD.unix_uid);"
+        " END;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -151,7 +166,13 @@ static const char *const migrations[] = {
 /* ---------------------------------------------------------------------------
  * Statements, prepared lazily and cached per connection. */
 
-#define USER_COLUMNS "id, type, email, name, unix_name, data, disabled, creation_date, last_authentication_date"
+/* What user_create writes; a read also gets unix_uid (USER_COLUMNS). */
+#define USER_INSERT_COLUMNS "id, type, email, name, unix_name, data, disabled, creation_date, last_authentication_date"
+#define USER_COLUMNS USER_INSERT_COLUMNS ", unix_uid"
+/* Every uid ever given to a user (?1..?2 of them), deleted users' included. */
+#define UNIX_UIDS_IN_RANGE                                                                            \
+        "SELECT unix_uid AS uid FROM users WHERE unix_uid BETWEEN ?1 AND ?2 "                        \
+        "UNION ALL SELECT uid FROM retired_unix_uids WHERE uid BETWEEN ?1 AND ?2"
 #define APIKEY_COLUMNS "id, user_id, name, hash, disabled, creation_date"
 #define SESSION_COLUMNS                                                                       \
         "id, user_id, device_id, provider_type, service, rhost, tty, refresh_hash, "          \
@@ -183,6 +204,7 @@ enum stmt_id {
         ST_USER_BY_ID,
         ST_USER_BY_EMAIL,
         ST_USER_BY_UNIX_NAME,
+        ST_USER_BY_UNIX_UID,
         ST_USER_EXISTS,
         ST_USER_MERGEABLE,
         ST_IDENTITIES_OF_USER,
@@ -201,6 +223,14 @@ enum stmt_id {
         ST_IDENTITY_DELETE,
         ST_IDENTITY_COUNT_OF_USER,
         ST_PASSWORD_DELETE,
+
+        ST_USER_UNIX_UID,
+        ST_UNIX_UID_TAKEN,
+        ST_USER_ASSIGN_UNIX_UID,
+        ST_USER_LIST_UNIX,
+        ST_USER_LIST_UNIX_UNASSIGNED,
+        ST_UNIX_UID_MAX,
+        ST_UNIX_UID_NEXT_FREE,
 
         ST_PASSWORD_GET,
         ST_PASSWORD_SET,
@@ -257,12 +287,13 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
         [ST_INTEGRITY_CHECK] = "PRAGMA integrity_check",
 
-        [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [ST_USER_INSERT] = "INSERT INTO users (" USER_INSERT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         [ST_IDENTITY_INSERT] =
                 "INSERT INTO identities (id, user_id, provider_type, provider_id, data) VALUES (?1, ?2, ?3, ?4, ?5)",
         [ST_USER_BY_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
         [ST_USER_BY_EMAIL] = "SELECT " USER_COLUMNS " FROM users WHERE email = ?1",
         [ST_USER_BY_UNIX_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE unix_name = ?1",
+        [ST_USER_BY_UNIX_UID] = "SELECT " USER_COLUMNS " FROM users WHERE unix_uid = ?1",
         [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
         /* Only an account that was never used merges: checked in the merge's
          * own transaction, so that a first login cannot slip in between. */
@@ -300,6 +331,20 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "AND NOT EXISTS (SELECT 1 FROM identities j WHERE j.user_id = u.id AND j.provider_type <> ?1) "
                 "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.revoked = 0 AND s.last_used >= ?2) "
                 "ORDER BY u.id LIMIT ?3",
+
+        [ST_USER_UNIX_UID] = "SELECT unix_uid FROM users WHERE id = ?1",
+        [ST_UNIX_UID_TAKEN] = "SELECT 1 FROM users WHERE unix_uid = ?1 UNION ALL SELECT 1 FROM retired_unix_uids WHERE uid = ?1",
+        [ST_USER_ASSIGN_UNIX_UID] = "UPDATE users SET unix_uid = ?2 WHERE id = ?1 AND unix_uid IS NULL",
+        [ST_USER_LIST_UNIX] =
+                "SELECT " USER_COLUMNS " FROM users WHERE unix_uid > ?1 AND unix_name IS NOT NULL ORDER BY unix_uid LIMIT ?2",
+        [ST_USER_LIST_UNIX_UNASSIGNED] =
+                "SELECT id FROM users WHERE unix_name IS NOT NULL AND unix_uid IS NULL ORDER BY creation_date, id LIMIT ?1",
+        [ST_UNIX_UID_MAX] = "SELECT max(uid) FROM (" UNIX_UIDS_IN_RANGE ")",
+        /* The lowest free uid is ?1 itself or one above a taken one. */
+        [ST_UNIX_UID_NEXT_FREE] =
+                "SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT uid + 1 FROM (" UNIX_UIDS_IN_RANGE ") WHERE uid < ?2) "
+                "WHERE NOT EXISTS (SELECT 1 FROM users WHERE unix_uid = c) "
+                "AND NOT EXISTS (SELECT 1 FROM retired_unix_uids WHERE uid = c) ORDER BY c LIMIT 1",
 
         [ST_PASSWORD_GET] = "SELECT hash FROM passwords WHERE user_id = ?1",
         [ST_PASSWORD_SET] =
@@ -763,6 +808,7 @@ static int read_user(sqlite3_stmt *st, void *ret) {
         u->disabled = col_bool(st, 6);
         u->creation_date = sqlite3_column_int64(st, 7);
         u->last_authentication_date = sqlite3_column_int64(st, 8);
+        u->unix_uid = sqlite3_column_type(st, 9) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 9);
         *(struct stitch_user **) ret = TAKE_PTR(u);
         return 0;
 }
@@ -1468,14 +1514,39 @@ static int read_identities(struct conn *c, struct stitch_user *u) {
         return 0;
 }
 
+/* A uid in decimal, as STITCH_USER_BY_UNIX_UID takes it: digits only, 1..2^31-1. */
+static int parse_uid(const char *s, int64_t *ret) {
+        int64_t v = 0;
+
+        if (!*s || strlen(s) > 10)
+                return -EINVAL;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return -EINVAL;
+                v = v * 10 + (*s - '0');
+        }
+        if (v <= 0 || v > INT32_MAX)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 static int user_find_tx(struct conn *c, enum stitch_user_key by, const char *value, struct stitch_user **ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        enum stmt_id id = by == STITCH_USER_BY_ID      ? ST_USER_BY_ID
-                          : by == STITCH_USER_BY_EMAIL ? ST_USER_BY_EMAIL
-                                                       : ST_USER_BY_UNIX_NAME;
+        int64_t uid = 0;
         int r;
 
-        r = read_one(c, id, "user_find", ARGS(ARG_TEXT(value)), read_user, &u);
+        if (by == STITCH_USER_BY_UNIX_UID) {
+                r = parse_uid(value, &uid);
+                if (r < 0)
+                        return r;
+                r = read_one(c, ST_USER_BY_UNIX_UID, "user_find", ARGS(ARG_INT(uid)), read_user, &u);
+        } else {
+                enum stmt_id id = by == STITCH_USER_BY_ID      ? ST_USER_BY_ID
+                                  : by == STITCH_USER_BY_EMAIL ? ST_USER_BY_EMAIL
+                                                               : ST_USER_BY_UNIX_NAME;
+                r = read_one(c, id, "user_find", ARGS(ARG_TEXT(value)), read_user, &u);
+        }
         if (r < 0)
                 return r;
         r = read_identities(c, u);
@@ -1492,7 +1563,8 @@ static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, con
 
         if (!value || !ret)
                 return -EINVAL;
-        if (by != STITCH_USER_BY_ID && by != STITCH_USER_BY_EMAIL && by != STITCH_USER_BY_UNIX_NAME)
+        if (by != STITCH_USER_BY_ID && by != STITCH_USER_BY_EMAIL && by != STITCH_USER_BY_UNIX_NAME &&
+            by != STITCH_USER_BY_UNIX_UID)
                 return -EINVAL;
 
         {
@@ -1733,6 +1805,108 @@ static int sqlite_user_list_idle(struct stitch_store *s, const char *provider_ty
         }
         *ret_ids = stitch_strv_builder_finish(&ids);
         return *ret_ids ? 0 : -ENOMEM;
+}
+
+/* ---------------------------------------------------------------------------
+ * Unix accounts */
+
+static int assign_unix_uid_tx(struct conn *c, const char *user_id, int64_t uid) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare_step(c, ST_USER_UNIX_UID, "user_assign_unix_uid", ARGS(ARG_TEXT(user_id)), &st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+                return -EALREADY;
+        stmt_resetp(&st);
+        st = NULL;
+
+        r = query(c, ST_UNIX_UID_TAKEN, "user_assign_unix_uid", ARGS(ARG_INT(uid)), NULL);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return -EEXIST;
+        return run_one(c, ST_USER_ASSIGN_UNIX_UID, "user_assign_unix_uid", ARGS(ARG_TEXT(user_id), ARG_INT(uid)));
+}
+
+static int sqlite_user_assign_unix_uid(struct stitch_store *s, const char *user_id, int64_t uid) {
+        int r;
+
+        if (isempty(user_id) || uid <= 0 || uid > INT32_MAX)
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        return tx_end(c, assign_unix_uid_tx(c, user_id, uid));
+}
+
+static int sqlite_user_list_unix(struct stitch_store *s, int64_t after_uid, size_t limit, struct stitch_user ***ret,
+                                 size_t *ret_n) {
+        struct rows out = {};
+        int r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                r = read_list(c, ST_USER_LIST_UNIX, "user_list_unix",
+                              ARGS(ARG_INT(after_uid), ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &user_rows,
+                              &out);
+        }
+        if (r < 0)
+                return r;
+        *ret = out.a;
+        *ret_n = out.n;
+        return 0;
+}
+
+static int sqlite_user_list_unix_unassigned(struct stitch_store *s, size_t limit, char ***ret_ids) {
+        struct stitch_strv_builder ids = {};
+        int r;
+
+        if (!ret_ids)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                r = read_ids(c, ST_USER_LIST_UNIX_UNASSIGNED, "user_list_unix_unassigned",
+                             ARGS(ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &ids);
+        }
+        if (r < 0) {
+                stitch_strv_builder_done(&ids);
+                return r;
+        }
+        *ret_ids = stitch_strv_builder_finish(&ids);
+        return *ret_ids ? 0 : -ENOMEM;
+}
+
+/* The first column of the one row of statement id over [min, max]; -ENOENT if NULL or none. */
+static int uid_query(struct stitch_store *s, enum stmt_id id, const char *what, int64_t min, int64_t max,
+                     int64_t *ret_uid) {
+        int r;
+
+        if (!ret_uid || min > max)
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+        _cleanup_stmt_ sqlite3_stmt *st = NULL; /* reset before the unlock */
+        r = prepare_step(c, id, what, ARGS(ARG_INT(min), ARG_INT(max)), &st);
+        if (r < 0)
+                return r;
+        if (r == 0 || sqlite3_column_type(st, 0) == SQLITE_NULL)
+                return -ENOENT;
+        *ret_uid = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+static int sqlite_unix_uid_max(struct stitch_store *s, int64_t min, int64_t max, int64_t *ret_uid) {
+        return uid_query(s, ST_UNIX_UID_MAX, "unix_uid_max", min, max, ret_uid);
+}
+
+static int sqlite_unix_uid_next_free(struct stitch_store *s, int64_t from, int64_t to, int64_t *ret_uid) {
+        return uid_query(s, ST_UNIX_UID_NEXT_FREE, "unix_uid_next_free", from, to, ret_uid);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2305,6 +2479,11 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .user_delete = sqlite_user_delete,
         .user_touch = sqlite_user_touch,
         .user_list_idle = sqlite_user_list_idle,
+        .user_assign_unix_uid = sqlite_user_assign_unix_uid,
+        .user_list_unix = sqlite_user_list_unix,
+        .user_list_unix_unassigned = sqlite_user_list_unix_unassigned,
+        .unix_uid_max = sqlite_unix_uid_max,
+        .unix_uid_next_free = sqlite_unix_uid_next_free,
 
         .password_get = sqlite_password_get,
         .password_set = sqlite_password_set,

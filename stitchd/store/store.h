@@ -54,6 +54,12 @@ struct stitch_user {
         char *email;     /* NULL unless a local-userpass identity exists; unique */
         char *name;      /* display name or NULL */
         char *unix_name; /* NULL or a unique Unix login name */
+        /* The Unix uid (and user-private gid) of the account unix_name names
+         * (core/unix-accounts.c); 0 = none yet. Unique; once set it never
+         * changes (user_update and user_create do not write it, only
+         * user_assign_unix_uid does), and a deleted user's uid is never
+         * handed out again. */
+        int64_t unix_uid;
         char *data_json; /* Stitch "data" object as JSON text ({"email":...,"name":...}); never NULL */
         bool disabled;
         int64_t creation_date;            /* epoch seconds */
@@ -115,6 +121,7 @@ enum stitch_user_key {
         STITCH_USER_BY_ID,
         STITCH_USER_BY_EMAIL,
         STITCH_USER_BY_UNIX_NAME,
+        STITCH_USER_BY_UNIX_UID, /* the value is the uid in decimal ("20001"); -EINVAL if it is not one */
 };
 
 /* Called for each revoked session whose access tokens might still be live. */
@@ -162,7 +169,7 @@ struct stitch_store_ops {
         int (*user_count)(struct stitch_store *s, uint64_t *ret);
         /* Sets disabled. -ENOENT. */
         int (*user_set_disabled)(struct stitch_store *s, const char *id, bool disabled);
-        /* Updates email/name/unix_name/data_json of an existing user (all fields of u). */
+        /* Updates email/name/unix_name/data_json of an existing user (all fields of u; not unix_uid). */
         int (*user_update)(struct stitch_store *s, const struct stitch_user *u);
         /* Deletes the user with its identities, password and API keys. Its
          * sessions stay (they are not the user's rows: revoked ones are the
@@ -189,6 +196,27 @@ struct stitch_store_ops {
          * have no live session used since cutoff. */
         int (*user_list_idle)(struct stitch_store *s, const char *provider_type, int64_t cutoff, size_t limit,
                               char ***ret_ids);
+
+        /* Unix accounts (core/unix-accounts.c) ------------------------------- */
+        /* Gives user_id the uid 'uid' (> 0), in one transaction that checks
+         * what makes it safe: -ENOENT no such user, -EALREADY the user has a
+         * uid already (a concurrent assignment won: read it), -EEXIST 'uid'
+         * is taken (another user's, or a deleted user's), so the caller
+         * tries the next candidate. */
+        int (*user_assign_unix_uid)(struct stitch_store *s, const char *user_id, int64_t uid);
+        /* Users with a unix_name and a unix_uid > after_uid, in uid order, at
+         * most 'limit' (enumeration: pass the last uid of a page to get the
+         * next). Without identities (n_identities = 0). */
+        int (*user_list_unix)(struct stitch_store *s, int64_t after_uid, size_t limit, struct stitch_user ***ret,
+                              size_t *ret_n);
+        /* Ids (strv, oldest user first, at most 'limit') of users with a
+         * unix_name and no unix_uid yet. */
+        int (*user_list_unix_unassigned)(struct stitch_store *s, size_t limit, char ***ret_ids);
+        /* The highest uid in [min, max] ever given to a user (deleted users'
+         * included); -ENOENT if none. */
+        int (*unix_uid_max)(struct stitch_store *s, int64_t min, int64_t max, int64_t *ret_uid);
+        /* The lowest uid in [from, to] never given to a user; -ENOENT if none. */
+        int (*unix_uid_next_free)(struct stitch_store *s, int64_t from, int64_t to, int64_t *ret_uid);
 
         /* passwords (local-userpass) -------------------------------------- */
         int (*password_get)(struct stitch_store *s, const char *user_id, char **ret_hash);

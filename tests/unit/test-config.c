@@ -132,6 +132,13 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->http_address_prefix_ipv4, b->http_address_prefix_ipv4);
         assert_int_equal(a->http_address_prefix_ipv6, b->http_address_prefix_ipv6);
         assert_int_equal(a->caller_logins_per_minute, b->caller_logins_per_minute);
+        assert_int_equal(a->accounts_userdb, b->accounts_userdb);
+        assert_int_equal(a->accounts_uid_range.min, b->accounts_uid_range.min);
+        assert_int_equal(a->accounts_uid_range.max, b->accounts_uid_range.max);
+        assert_true(streq_ptr(a->accounts_home_base, b->accounts_home_base));
+        assert_true(streq_ptr(a->accounts_shell, b->accounts_shell));
+        assert_strv_equal(a->accounts_groups, b->accounts_groups);
+        assert_int_equal(a->accounts_enumerate, b->accounts_enumerate);
 }
 
 static void test_defaults(void **state) {
@@ -269,7 +276,14 @@ static const char every_key_text[] =
         "MaxConnectionsPerAddress=2\n"
         "Timeout=5s\n"
         "AddressPrefixIPv4=24\n"
-        "AddressPrefixIPv6=48\n";
+        "AddressPrefixIPv6=48\n"
+        "[Accounts]\n"
+        "UserDB=yes\n"
+        "UIDRange=70000-79999\n"
+        "HomeBase=/srv/home\n"
+        "Shell=/bin/zsh\n"
+        "Groups=users audio\n"
+        "Enumerate=yes\n";
 
 static void test_every_key(void **state) {
         struct stitch_config c;
@@ -323,7 +337,62 @@ static void test_every_key(void **state) {
         assert_int_equal(c.http_timeout_usec, 5 * SEC_USEC);
         assert_int_equal(c.http_address_prefix_ipv4, 24);
         assert_int_equal(c.http_address_prefix_ipv6, 48);
+        assert_true(c.accounts_userdb);
+        assert_int_equal(c.accounts_uid_range.min, 70000);
+        assert_int_equal(c.accounts_uid_range.max, 79999);
+        assert_string_equal(c.accounts_home_base, "/srv/home");
+        assert_string_equal(c.accounts_shell, "/bin/zsh");
+        assert_strv(c.accounts_groups, (const char *[]) { "users", "audio" }, 2);
+        assert_true(c.accounts_enumerate);
         stitch_config_done(&c);
+}
+
+/* [Accounts]: the defaults, UIDRange='s bounds, and the paths systemd's user records take. */
+static void test_accounts(void **state) {
+        struct stitch_config c;
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_false(c.accounts_userdb);
+        assert_int_equal(c.accounts_uid_range.min, 20000);
+        assert_int_equal(c.accounts_uid_range.max, 59999);
+        assert_string_equal(c.accounts_home_base, "/home");
+        assert_string_equal(c.accounts_shell, "/bin/bash");
+        assert_strv(c.accounts_groups, NULL, 0);
+        assert_false(c.accounts_enumerate);
+        stitch_config_done(&c);
+
+        expect_ok(&c, "[Accounts]\nUIDRange=1000-2147483646\nHomeBase=/\n");
+        assert_int_equal(c.accounts_uid_range.min, 1000);
+        assert_int_equal(c.accounts_uid_range.max, 2147483646);
+        assert_string_equal(c.accounts_home_base, "/");
+        stitch_config_done(&c);
+        expect_ok(&c, "[Accounts]\nUIDRange= 65000 - 65000\n"); /* one uid; 65534 and 65535 are skipped, not refused */
+        assert_int_equal(c.accounts_uid_range.min, 65000);
+        assert_int_equal(c.accounts_uid_range.max, 65000);
+        stitch_config_done(&c);
+
+        expect_errors("[Accounts]\nUIDRange=999-2000\n",
+                      "test.conf:2: UIDRange=999-2000: expected MIN-MAX with 1000 <= MIN <= MAX <= 2147483646\n");
+        expect_errors("[Accounts]\nUIDRange=20000-2147483647\n",
+                      "test.conf:2: UIDRange=20000-2147483647: expected MIN-MAX with 1000 <= MIN <= MAX <= 2147483646\n");
+        expect_errors("[Accounts]\nUIDRange=30000-20000\n",
+                      "test.conf:2: UIDRange=30000-20000: expected MIN-MAX with 1000 <= MIN <= MAX <= 2147483646\n");
+        expect_errors("[Accounts]\nUIDRange=20000\n", "test.conf:2: UIDRange=20000: expected MIN-MAX\n");
+        expect_errors("[Accounts]\nUIDRange=-20000-30000\n", "test.conf:2: UIDRange=-20000-30000: expected MIN-MAX\n");
+        expect_errors("[Accounts]\nUIDRange=2e4-3e4\n", "test.conf:2: UIDRange=2e4-3e4: expected MIN-MAX\n");
+        expect_errors("[Accounts]\nHomeBase=home\n",
+                      "test.conf:2: HomeBase=home: not a normalized absolute path without ':'\n");
+        expect_errors("[Accounts]\nHomeBase=/home/\n",
+                      "test.conf:2: HomeBase=/home/: not a normalized absolute path without ':'\n");
+        expect_errors("[Accounts]\nHomeBase=/srv/../home\n",
+                      "test.conf:2: HomeBase=/srv/../home: not a normalized absolute path without ':'\n");
+        expect_errors("[Accounts]\nShell=/bin:/sh\n",
+                      "test.conf:2: Shell=/bin:/sh: not a normalized absolute path without ':'\n");
+        expect_errors("[Accounts]\nShell=/usr//bin/zsh\n",
+                      "test.conf:2: Shell=/usr//bin/zsh: not a normalized absolute path without ':'\n");
+        expect_errors("[Accounts]\nGroups=users Wheel\n",
+                      "test.conf:2: Groups=users Wheel: not a valid user or group name\n");
+        expect_errors("[Accounts]\nUserDB=maybe\n", "test.conf:2: UserDB=maybe: not a boolean (use yes or no)\n");
 }
 
 /* The value 'text' assigns to section/key (the last assignment), or NULL. */
@@ -1132,6 +1201,7 @@ static void test_http(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_http),
+                cmocka_unit_test(test_accounts),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_empty_and_comments),
                 cmocka_unit_test(test_every_key),

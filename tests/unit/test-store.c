@@ -181,7 +181,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 4);
+        assert_int_equal(version, 5);
         assert_int_equal(ops->integrity_check(f->store, &result), 0);
         assert_string_equal(result, "ok");
 }
@@ -279,7 +279,7 @@ static void test_reopen_keeps_data(void **state) {
         assert_true(version > 0);
         if (ops != &stitch_store_sqlite)
                 return;
-        assert_int_equal(version, 4);
+        assert_int_equal(version, 5);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -289,7 +289,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 4);
+        assert_int_equal(sqlite3_column_int(st, 1), 5);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -303,7 +303,7 @@ static void test_reopen_keeps_data(void **state) {
         sqlite3_close(db);
         assert_int_not_equal(ops->open(f->path, &f->store), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 4", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 5", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         f->store = NULL;
         assert_int_equal(ops->open(f->path, &f->store), 0);
@@ -1226,6 +1226,51 @@ static void test_session_revoke_apikey(void **state) {
         assert_int_equal(ops->session_get(f->store, sid, &se), -ENOENT);
 }
 
+/* What schema 4 -> 5 added, undone (sqlite3_exec text): a version 4 database. */
+#define SCHEMA_5_UNDO                                                                          \
+        "DROP TRIGGER users_delete_retire_unix_uid;"                                           \
+        "DROP TABLE retired_unix_uids;"                                                        \
+        "DROP INDEX users_unix_unassigned;"                                                    \
+        "DROP INDEX users_unix_uid;"                                                           \
+        "ALTER TABLE users DROP COLUMN unix_uid;"
+
+/* Schema 4 -> 5: users from before have no uid; the ops that give and find them work on the
+ * migrated database. */
+static void test_migration_unix_uid(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+        char **ids = NULL, id[STITCH_ID_LEN + 1];
+        sqlite3 *db = NULL;
+        int64_t uid = 0;
+        int version = 0;
+        SQLITE_ONLY();
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", "ada", T0, 0), 0);
+        ops->close(f->store);
+        f->store = NULL;
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, SCHEMA_5_UNDO "UPDATE schema_version SET version = 4;", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
+        assert_int_equal(ops->schema_version(f->store, &version), 0);
+        assert_int_equal(version, 5);
+
+        user_id(id, 1);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+        assert_int_equal(u->unix_uid, 0);
+        u = stitch_user_free(u);
+        assert_int_equal(ops->user_list_unix_unassigned(f->store, 10, &ids), 0);
+        assert_int_equal(stitch_strv_length(ids), 1);
+        assert_string_equal(ids[0], id);
+        ids = stitch_strv_free(ids);
+        assert_int_equal(ops->unix_uid_max(f->store, 1000, 2000, &uid), -ENOENT);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id, 1000), 0);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "1000", &u), 0);
+        assert_string_equal(u->id, id);
+        u = stitch_user_free(u);
+}
+
 /* Schema 3 -> 4: key sessions from before do not say which key opened
  * them; revoking any key of their user ends them. */
 static void test_migration_apikey_id(void **state) {
@@ -1243,6 +1288,7 @@ static void test_migration_apikey_id(void **state) {
         /* Back to a version 3 database. */
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
+                                      SCHEMA_5_UNDO
                                       "DROP INDEX sessions_apikey_id;"
                                       "ALTER TABLE sessions DROP COLUMN apikey_id;"
                                       "UPDATE schema_version SET version = 3;",
@@ -1252,7 +1298,7 @@ static void test_migration_apikey_id(void **state) {
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         int version = 0;
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 4);
+        assert_int_equal(version, 5);
         session_id(sid, 1);
         assert_int_equal(ops->session_get(f->store, sid, &se), 0);
         assert_string_equal(se->apikey_id, "");
@@ -1261,6 +1307,140 @@ static void test_migration_apikey_id(void **state) {
         assert_int_equal(stitch_strv_length(revoked), 1);
         assert_string_equal(revoked[0], sid);
         revoked = stitch_strv_free(revoked);
+}
+
+/* Unix uids: given once, unique, never again after a delete; found by uid; listed in uid
+ * order for enumeration; the highest and the next free in a range. */
+static void test_unix_uids(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL, **a = NULL;
+        char **ids = NULL, id[9][STITCH_ID_LEN + 1];
+        size_t n = 0;
+        int64_t uid = 0;
+
+        /* 1..4 have unix names (created oldest first: 4, 3, 2, 1), 5 has none. */
+        for (unsigned i = 1; i <= 5; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "user%u", i);
+                assert_int_equal(create_user(f->store, i, "local-userpass", NULL, i == 5 ? NULL : name, T0 + 10 - i, 0), 0);
+                user_id(id[i], i);
+        }
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id[1], &u), 0);
+        assert_int_equal(u->unix_uid, 0); /* none */
+        u = stitch_user_free(u);
+
+        /* Those with a unix_name and no uid, oldest first. */
+        assert_int_equal(ops->user_list_unix_unassigned(f->store, 10, &ids), 0);
+        assert_int_equal(stitch_strv_length(ids), 4);
+        assert_string_equal(ids[0], id[4]);
+        assert_string_equal(ids[3], id[1]);
+        ids = stitch_strv_free(ids);
+        assert_int_equal(ops->user_list_unix_unassigned(f->store, 2, &ids), 0);
+        assert_int_equal(stitch_strv_length(ids), 2);
+        ids = stitch_strv_free(ids);
+
+        assert_int_equal(ops->unix_uid_max(f->store, 20000, 59999, &uid), -ENOENT);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20000, 59999, &uid), 0);
+        assert_int_equal(uid, 20000);
+
+        /* Given once: a user that has one, a uid that is taken, a user that is not there. */
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[1], 20000), 0);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[1], 20001), -EALREADY);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[2], 20000), -EEXIST);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, "000000000000000000000000", 20005), -ENOENT);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[2], 0), -EINVAL);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[2], -5), -EINVAL);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[2], 20001), 0);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[3], 20003), 0);
+        /* A user without a unix_name may hold one too: rows, not policy. */
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[5], 30000), 0);
+
+        /* Every read carries it, the look-up by uid too; user_update leaves it alone. */
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_NAME, "user1", &u), 0);
+        assert_int_equal(u->unix_uid, 20000);
+        u->unix_uid = 20999;
+        free(u->name);
+        u->name = strdup("One");
+        assert_int_equal(ops->user_update(f->store, u), 0);
+        u = stitch_user_free(u);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "20000", &u), 0);
+        assert_string_equal(u->id, id[1]);
+        assert_string_equal(u->name, "One");
+        assert_int_equal(u->unix_uid, 20000);
+        assert_int_equal(u->n_identities, 1);
+        u = stitch_user_free(u);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "20002", &u), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "20999", &u), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "abc", &u), -EINVAL);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "-1", &u), -EINVAL);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "", &u), -EINVAL);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "99999999999", &u), -EINVAL);
+        assert_null(u);
+        assert_int_equal(ops->user_list(f->store, NULL, 10, &a, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                if (streq(a[i]->id, id[3]))
+                        assert_int_equal(a[i]->unix_uid, 20003);
+        stitch_user_array_free(a, n);
+
+        assert_int_equal(ops->user_list_unix_unassigned(f->store, 10, &ids), 0);
+        assert_int_equal(stitch_strv_length(ids), 1);
+        assert_string_equal(ids[0], id[4]);
+        ids = stitch_strv_free(ids);
+
+        /* The highest in a range, and the lowest free from a point. */
+        assert_int_equal(ops->unix_uid_max(f->store, 20000, 29999, &uid), 0);
+        assert_int_equal(uid, 20003);
+        assert_int_equal(ops->unix_uid_max(f->store, 20000, 20002, &uid), 0);
+        assert_int_equal(uid, 20001);
+        assert_int_equal(ops->unix_uid_max(f->store, 20004, 29999, &uid), -ENOENT);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20000, 29999, &uid), 0);
+        assert_int_equal(uid, 20002);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20003, 29999, &uid), 0);
+        assert_int_equal(uid, 20004);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20000, 20001, &uid), -ENOENT);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 30000, 30000, &uid), -ENOENT);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20002, 20002, &uid), 0);
+        assert_int_equal(uid, 20002);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20005, 20000, &uid), -EINVAL);
+
+        /* Enumeration: accounts (a unix_name and a uid) in uid order, page by page. */
+        assert_int_equal(ops->user_list_unix(f->store, 0, 2, &a, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(a[0]->unix_uid, 20000);
+        assert_string_equal(a[0]->unix_name, "user1");
+        assert_int_equal(a[1]->unix_uid, 20001);
+        int64_t last = a[1]->unix_uid;
+        stitch_user_array_free(a, n);
+        assert_int_equal(ops->user_list_unix(f->store, last, 2, &a, &n), 0);
+        assert_int_equal(n, 1); /* user5 (30000) has no unix_name */
+        assert_int_equal(a[0]->unix_uid, 20003);
+        stitch_user_array_free(a, n);
+        assert_int_equal(ops->user_list_unix(f->store, 20003, 2, &a, &n), 0);
+        assert_int_equal(n, 0);
+        stitch_user_array_free(a, n);
+
+        /* A deleted user's uid is never given again, and still counts as the highest. */
+        assert_int_equal(ops->user_delete(f->store, id[3]), 0);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[4], 20003), -EEXIST);
+        assert_int_equal(ops->unix_uid_max(f->store, 20000, 29999, &uid), 0);
+        assert_int_equal(uid, 20003);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20003, 29999, &uid), 0);
+        assert_int_equal(uid, 20004);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[4], 20002), 0);
+        reopen(f);
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20000, 29999, &uid), 0);
+        assert_int_equal(uid, 20004);
+
+        /* Inside a caller's transaction a refused assignment leaves nothing behind. */
+        assert_int_equal(create_user(f->store, 6, "local-userpass", NULL, "user6", T0, 0), 0);
+        user_id(id[6], 6);
+        assert_int_equal(ops->begin(f->store), 0);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[6], 20000), -EEXIST);
+        assert_int_equal(ops->user_assign_unix_uid(f->store, id[6], 20010), 0);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "20010", &u), 0);
+        u = stitch_user_free(u);
+        ops->rollback(f->store);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "20010", &u), -ENOENT);
 }
 
 /* R9 of the second review (docs/security.md): the merge's own transaction
@@ -1824,6 +2004,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_user_merge_guards, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_session_revoke_apikey, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migration_apikey_id, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_unix_uid, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unix_uids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
