@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "core/accounts.h"
+#include "core/unix-accounts.h"
 #include "core/address.h"
 #include "core/ids.h"
 #include "core/password.h"
@@ -194,6 +195,11 @@ int stitch_account_create(struct stitch_core *core, const struct stitch_account_
         if (r < 0)
                 return failed(ret, r, "creating the user");
         memcpy(ret->user_id, u.id, sizeof(ret->user_id));
+        /* A Unix account resolves at once, not at the next upkeep. A full
+         * range or a store error leaves it without one for now (logged);
+         * the upkeep tries again. */
+        if (a->unix_name && core->config.accounts_userdb)
+                (void) stitch_unix_account_assign(core, u.id, &(int64_t) {0});
 
         r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, u.id, ret_user);
         if (r < 0)

@@ -9,6 +9,7 @@
  * is below 2^32-1; a refused one carries a varlink error name. ASan/UBSan
  * and LeakSanitizer do the rest. */
 #include <assert.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -904,14 +904,18 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
  * path (a symlink, a file, a directory) is refused, never followed. A
  * missing parent directory is created with dir_mode exactly: the daemon's
  * umask (0077) would make it 0700 and lock every client out. */
-/* mkdir -p of the directories above dir (not dir itself), 0755. */
+/* mkdir -p of the directories above dir (not dir itself), 0755 whatever
+ * the umask (everyone must reach a 0666 socket below them). */
 static int make_parents(const char *dir) {
         _cleanup_free_ char *p = strdup(dir);
         if (!p)
                 return -ENOMEM;
         for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
                 *slash = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                if (mkdir(p, 0755) >= 0) {
+                        if (chmod(p, 0755) < 0)
+                                return log_error_errno(errno, "Cannot set the mode of %s: %m", p);
+                } else if (errno != EEXIST)
                         return log_error_errno(errno, "Cannot create %s: %m", p);
                 *slash = '/';
         }
