@@ -5,10 +5,10 @@
 #   userdb-query call SOCKET METHOD PARAMS_JSON [more]
 #       sends one call (with "more": true when asked) and prints every reply
 #       on its own line, until one comes without "continues".
-#   userdb-query nss-latency COUNT PREFIX
-#       looks up COUNT user names PREFIX0.. through NSS (getpwnam, in this
-#       process: nsswitch.conf decides who answers) and prints
-#       "n=.. notfound=.. p50_ms=.. p99_ms=.. max_ms=..".
+#   userdb-query nss-latency COUNT PREFIX [same]
+#       looks up COUNT user names PREFIX0.. (with "same": PREFIX itself each
+#       time) through NSS (getpwnam, in this process: nsswitch.conf decides
+#       who answers) and prints "n=.. notfound=.. p50_ms=.. p99_ms=.. max_ms=..".
 import json
 import pwd
 import socket
@@ -39,12 +39,12 @@ def call(path, method, params, more):
             return 0
 
 
-def nss_latency(count, prefix):
+def nss_latency(count, prefix, same):
     times, notfound = [], 0
     for i in range(count):
         t = time.perf_counter()
         try:
-            pwd.getpwnam("%s%d" % (prefix, i))
+            pwd.getpwnam(prefix if same else "%s%d" % (prefix, i))
         except KeyError:
             notfound += 1
         times.append((time.perf_counter() - t) * 1000)
@@ -58,8 +58,8 @@ def nss_latency(count, prefix):
 def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "call":
         return call(sys.argv[2], sys.argv[3], sys.argv[4], len(sys.argv) > 5 and sys.argv[5] == "more")
-    if len(sys.argv) == 4 and sys.argv[1] == "nss-latency":
-        return nss_latency(int(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "nss-latency":
+        return nss_latency(int(sys.argv[2]), sys.argv[3], len(sys.argv) == 5 and sys.argv[4] == "same")
     print(__doc__ if __doc__ else "usage: see the header", file=sys.stderr)
     return 2
 
