@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "file-stamp.h"
 #include "core/groupcache.h"
 #include "clock.h"
 #include "core/unix-users.h"
@@ -23,14 +24,6 @@ struct answer {
 
 /* What stat says of a watched file; any difference means it changed
  * (an edit in place moves mtime, a replacing rename the inode). */
-struct stamp {
-        int error;
-        dev_t dev;
-        ino_t ino;
-        off_t size;
-        struct timespec mtim, ctim;
-};
-
 struct stitch_groupcache {
         pthread_mutex_t lock;
         char *group; /* NULL: root only */
@@ -38,7 +31,7 @@ struct stitch_groupcache {
         uint64_t (*now)(void);
         char *watch[STITCH_GROUPCACHE_WATCH_MAX];
         size_t n_watch;
-        struct stamp stamps[STITCH_GROUPCACHE_WATCH_MAX];
+        struct stitch_file_stamp stamps[STITCH_GROUPCACHE_WATCH_MAX];
         /* Bumped by every flush: a lookup that raced one is not stored. */
         uint64_t generation;
         struct answer answers[STITCH_GROUPCACHE_SIZE];
@@ -48,29 +41,6 @@ static const char *const default_watch[] = {"/etc/group", "/etc/passwd", NULL};
 
 static uint64_t monotonic_now(void) {
         return stitch_now_usec(CLOCK_MONOTONIC);
-}
-
-static void stamp_of(const char *path, struct stamp *ret) {
-        struct stat st;
-        memset(ret, 0, sizeof(*ret));
-        if (stat(path, &st) < 0) {
-                ret->error = errno;
-                return;
-        }
-        ret->dev = st.st_dev;
-        ret->ino = st.st_ino;
-        ret->size = st.st_size;
-        ret->mtim = st.st_mtim;
-        ret->ctim = st.st_ctim;
-}
-
-static bool timespec_eq(const struct timespec *a, const struct timespec *b) {
-        return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
-static bool stamp_eq(const struct stamp *a, const struct stamp *b) {
-        return a->error == b->error && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-               timespec_eq(&a->mtim, &b->mtim) && timespec_eq(&a->ctim, &b->ctim);
 }
 
 int stitch_groupcache_new(const char *group, const struct stitch_groupcache_hooks *hooks,
@@ -92,7 +62,7 @@ int stitch_groupcache_new(const char *group, const struct stitch_groupcache_hook
                 c->watch[c->n_watch] = strdup(watch[c->n_watch]);
                 if (!c->watch[c->n_watch])
                         goto oom;
-                stamp_of(c->watch[c->n_watch], &c->stamps[c->n_watch]);
+                stitch_file_stamp_get(c->watch[c->n_watch], &c->stamps[c->n_watch]);
         }
         *ret = c;
         return 0;
@@ -113,10 +83,10 @@ struct stitch_groupcache *stitch_groupcache_free(struct stitch_groupcache *c) {
 }
 
 /* Under the lock: forgets everything if a watched file changed. */
-static void check_files(struct stitch_groupcache *c, const struct stamp *now) {
+static void check_files(struct stitch_groupcache *c, const struct stitch_file_stamp *now) {
         bool changed = false;
         for (size_t i = 0; i < c->n_watch; i++)
-                if (!stamp_eq(&c->stamps[i], &now[i])) {
+                if (!stitch_file_stamp_equal(&c->stamps[i], &now[i])) {
                         c->stamps[i] = now[i];
                         changed = true;
                 }
@@ -144,7 +114,7 @@ static struct answer *slot_for(struct stitch_groupcache *c, uid_t uid, gid_t gid
 }
 
 bool stitch_groupcache_contains(struct stitch_groupcache *c, uid_t uid, gid_t primary_gid) {
-        struct stamp stamps[STITCH_GROUPCACHE_WATCH_MAX];
+        struct stitch_file_stamp stamps[STITCH_GROUPCACHE_WATCH_MAX];
         uint64_t generation, now;
         bool member;
 
@@ -155,7 +125,7 @@ bool stitch_groupcache_contains(struct stitch_groupcache *c, uid_t uid, gid_t pr
                 return false;
 
         for (size_t i = 0; i < c->n_watch; i++)
-                stamp_of(c->watch[i], &stamps[i]);
+                stitch_file_stamp_get(c->watch[i], &stamps[i]);
         now = c->now();
         pthread_mutex_lock(&c->lock);
         check_files(c, stamps);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "file-stamp.h"
 #include "core/core.h"
 #include "core/events.h"
 #include "core/unix-accounts.h"
@@ -28,18 +29,10 @@
 
 /* What stat says of a file; any difference means it changed (an edit in place moves mtime, a
  * replacing rename the inode). */
-struct stamp {
-        int error;
-        dev_t dev;
-        ino_t ino;
-        off_t size;
-        struct timespec mtim, ctim;
-};
-
 /* The names (field 1) and ids (field 3) of one file, each sorted for bsearch. */
 struct id_file {
         char *path;
-        struct stamp stamp;
+        struct stitch_file_stamp stamp;
         bool loaded;
         int error; /* of the last read; 0 = the tables are the file's */
         char **names;
@@ -56,27 +49,6 @@ struct stitch_unix_files {
         char **logged; /* user ids whose collision was logged since the last change */
         size_t n_logged;
 };
-
-static void stamp_of(const char *path, struct stamp *ret) {
-        struct stat st;
-
-        *ret = (struct stamp) {};
-        if (stat(path, &st) < 0) {
-                ret->error = errno;
-                return;
-        }
-        ret->dev = st.st_dev;
-        ret->ino = st.st_ino;
-        ret->size = st.st_size;
-        ret->mtim = st.st_mtim;
-        ret->ctim = st.st_ctim;
-}
-
-static bool stamp_eq(const struct stamp *a, const struct stamp *b) {
-        return a->error == b->error && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-               a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
-               a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
-}
 
 static void id_file_clear(struct id_file *f) {
         for (size_t i = 0; i < f->n_names; i++)
@@ -213,10 +185,10 @@ static int files_refresh(struct stitch_unix_files *u) {
 
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 struct id_file *f = &u->files[i];
-                struct stamp now;
+                struct stitch_file_stamp now;
 
-                stamp_of(f->path, &now);
-                if (f->loaded && f->error == 0 && stamp_eq(&now, &f->stamp))
+                stitch_file_stamp_get(f->path, &now);
+                if (f->loaded && f->error == 0 && stitch_file_stamp_equal(&now, &f->stamp))
                         continue;
                 f->stamp = now;
                 f->loaded = true;

@@ -98,10 +98,10 @@ static int replies_finish(struct replies *r, int error) {
         return stitch_call_reply(r->call, TAKE_PTR(r->held));
 }
 
-/* Every account, in uid order, as user or as group records. */
-static int enumerate_records(struct stitch_call *c, bool groups) {
-        struct stitch_core *core = c->manager->core;
-        struct replies out = {.call = c};
+/* Calls fn for every account, in uid order, a page of the store at a time,
+ * until fn fails. */
+static int for_each_account(struct stitch_core *core, int (*fn)(struct stitch_user *u, void *userdata),
+                            void *userdata) {
         int64_t after = -1;
         int r = 0;
 
@@ -111,20 +111,36 @@ static int enumerate_records(struct stitch_call *c, bool groups) {
                 int64_t next = after;
                 r = stitch_unix_accounts_list(core, after, ENUMERATE_PAGE, &list, &n, &next);
                 if (r < 0)
-                        break;
-                for (size_t i = 0; i < n && r >= 0; i++) {
-                        cJSON *rec = NULL;
-                        r = groups ? stitch_unix_account_group_record(core, list[i], &rec)
-                                   : stitch_unix_account_user_record(core, list[i], &rec);
-                        if (r >= 0)
-                                r = replies_add(&out, record_reply(rec));
-                }
+                        return r;
+                for (size_t i = 0; i < n && r >= 0; i++)
+                        r = fn(list[i], userdata);
                 stitch_user_array_free(list, n);
                 if (r < 0 || next == after)
-                        break;
+                        return r;
                 after = next;
         }
-        return replies_finish(&out, r);
+}
+
+struct enumeration {
+        struct stitch_call *call;
+        struct replies *out;
+        bool groups;
+};
+
+static int add_record(struct stitch_user *u, void *userdata) {
+        struct enumeration *e = userdata;
+        struct stitch_core *core = e->call->manager->core;
+        cJSON *rec = NULL;
+        int r = e->groups ? stitch_unix_account_group_record(core, u, &rec)
+                          : stitch_unix_account_user_record(core, u, &rec);
+        return r < 0 ? r : replies_add(e->out, record_reply(rec));
+}
+
+/* Every account, in uid order, as user or as group records. */
+static int enumerate_records(struct stitch_call *c, bool groups) {
+        struct replies out = {.call = c};
+        struct enumeration e = {.call = c, .out = &out, .groups = groups};
+        return replies_finish(&out, for_each_account(c->manager->core, add_record, &e));
 }
 
 /* Lookups that fail for a reason other than "no such account" answer
@@ -204,6 +220,11 @@ static int user_memberships(struct stitch_call *c, struct replies *out, const st
         return r;
 }
 
+static int add_memberships(struct stitch_user *u, void *userdata) {
+        struct enumeration *e = userdata;
+        return user_memberships(e->call, e->out, u, NULL);
+}
+
 static int method_get_memberships(struct stitch_call *c) {
         struct stitch_core *core = c->manager->core;
         struct replies out = {.call = c};
@@ -245,21 +266,8 @@ static int method_get_memberships(struct stitch_call *c) {
         }
         if (!enumeration_allowed(c))
                 return error_reply(c, STITCH_USERDB_ERROR_NO_ENUMERATION, NULL);
-        int64_t after = -1;
-        for (;;) {
-                struct stitch_user **list = NULL;
-                size_t n = 0;
-                int64_t next = after;
-                r = stitch_unix_accounts_list(core, after, ENUMERATE_PAGE, &list, &n, &next);
-                if (r < 0)
-                        break;
-                for (size_t i = 0; i < n && r >= 0; i++)
-                        r = user_memberships(c, &out, list[i], NULL);
-                stitch_user_array_free(list, n);
-                if (r < 0 || next == after)
-                        break;
-                after = next;
-        }
+        struct enumeration e = {.call = c, .out = &out};
+        r = for_each_account(core, add_memberships, &e);
         return replies_finish(&out, r);
 }
 
