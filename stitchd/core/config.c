@@ -886,6 +886,106 @@ static int check_trusted_proxy(struct parser *p, unsigned line, const struct key
         return numeric_address_is_valid(word) ? 0 : report_word(p, line, k, value, word, "not a numeric IP address:");
 }
 
+/* [Smtp] and the mails ------------------------------------------------------ */
+
+bool stitch_smtp_url_split(const char *value, bool *ret_smtps, char *ret_host, size_t host_size,
+                           unsigned *ret_port) {
+        const char *rest, *port_text = NULL;
+        char host[DOMAIN_NAME_MAX + 1];
+        bool smtps;
+        size_t n;
+
+        if (isempty(value))
+                return false;
+        if (strncmp(value, "smtp://", 7) == 0)
+                rest = value + 7, smtps = false;
+        else if (strncmp(value, "smtps://", 8) == 0)
+                rest = value + 8, smtps = true;
+        else
+                return false;
+
+        if (rest[0] == '[') {
+                const char *end = strchr(rest, ']');
+                if (!end)
+                        return false;
+                n = (size_t) (end - rest - 1);
+                if (n == 0 || n > INET6_ADDRSTRLEN)
+                        return false;
+                memcpy(host, rest + 1, n);
+                host[n] = 0;
+                unsigned char buf[sizeof(struct in6_addr)];
+                if (inet_pton(AF_INET6, host, buf) != 1)
+                        return false;
+                if (end[1] == ':')
+                        port_text = end + 2;
+                else if (end[1] != 0)
+                        return false;
+        } else {
+                n = strcspn(rest, ":");
+                if (n == 0 || n >= sizeof(host))
+                        return false;
+                memcpy(host, rest, n);
+                host[n] = 0;
+                /* a domain name (which covers dotted IPv4 addresses) */
+                if (!domain_name_is_valid(host))
+                        return false;
+                if (rest[n] == ':')
+                        port_text = rest + n + 1;
+        }
+
+        uint64_t port = smtps ? 465 : 25;
+        if (port_text && (parse_number(port_text, &port) < 0 || port < 1 || port > 65535))
+                return false;
+        if (ret_smtps)
+                *ret_smtps = smtps;
+        if (ret_host) {
+                if (strlen(host) >= host_size)
+                        return false;
+                memcpy(ret_host, host, strlen(host) + 1);
+        }
+        if (ret_port)
+                *ret_port = (unsigned) port;
+        return true;
+}
+
+bool stitch_mail_address_valid(const char *s) {
+        const char *at;
+
+        if (isempty(s) || strlen(s) > 254)
+                return false;
+        at = strrchr(s, '@');
+        if (!at || at == s || at - s > 64 || !domain_name_is_valid(at + 1))
+                return false;
+        for (const char *c = s; c < at; c++)
+                /* no header or SMTP syntax can ride in on an address */
+                if ((unsigned char) *c <= ' ' || (unsigned char) *c >= 0x7f || strchr("\"(),:;<>@[\\]", *c))
+                        return false;
+        return true;
+}
+
+static int check_smtp_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                          const char *word) {
+        if (stitch_smtp_url_split(word, NULL, NULL, 0, NULL))
+                return 0;
+        return report_value(p, line, k, value, "expected smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+}
+
+static int check_mail_address(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                              const char *word) {
+        return stitch_mail_address_valid(word) ? 0 : report_value(p, line, k, value, "not a mail address (LOCAL@DOMAIN)");
+}
+
+/* A subject or a user name: one line of text (UTF-8 passes), no control characters. */
+static int check_text_line(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                           const char *word) {
+        if (strlen(word) > 200)
+                return report_value(p, line, k, value, "longer than 200 bytes");
+        for (const char *c = word; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return report_value(p, line, k, value, "control characters are not allowed");
+        return 0;
+}
+
 /* ---- the key table ------------------------------------------------------------------------------- */
 
 static const struct enum_name log_levels[] = {
@@ -966,6 +1066,10 @@ static const struct key_desc keys[] = {
           .offset = FIELD(argon2_m_kib, uint32_t),
           .default_value = "argon2id:m=" STRINGIFY(ARGON2_M_DEFAULT) ",t=" STRINGIFY(ARGON2_T_DEFAULT)
                            ",p=" STRINGIFY(ARGON2_P_DEFAULT) },
+        STRING("Provider.local-userpass", "ConfirmEmailSubject", confirm_email_subject, "Confirm your email address",
+               check_text_line),
+        STRING("Provider.local-userpass", "ResetPasswordSubject", reset_password_subject, "Reset your password",
+               check_text_line),
 
         BOOL("Provider.api-key", "Enabled", apikey_enabled, "yes"),
 
@@ -1007,6 +1111,12 @@ static const struct key_desc keys[] = {
         STRING("Accounts", "Shell", accounts_shell, "/bin/bash", check_account_path),
         STRING_LIST("Accounts", "Groups", accounts_groups, NULL, check_unix_name, LIST_UNIQUE),
         BOOL("Accounts", "Enumerate", accounts_enumerate, "no"),
+
+        STRING("Smtp", "URL", smtp_url, NULL, check_smtp_url),
+        STRING("Smtp", "From", smtp_from, NULL, check_mail_address),
+        STRING("Smtp", "Username", smtp_username, NULL, check_text_line),
+        STRING("Smtp", "PasswordFile", smtp_password_file, NULL, check_file_path),
+        STRING("Smtp", "TemplateDirectory", smtp_template_directory, NULL, check_file_path),
 };
 
 static const char *known_section(const char *name) {
@@ -1192,6 +1302,10 @@ static void validate(struct parser *p) {
                 report(p, 0, "[Provider.anon-user] Enabled=yes requires UnixUser= (PAM logins) or [Http] Listen= (app logins)");
         if (isempty(c->http_certificate_file) != isempty(c->http_key_file))
                 report(p, 0, "[Http] CertificateFile= and KeyFile= must be set together");
+        if (!isempty(c->smtp_url) && isempty(c->smtp_from))
+                report(p, 0, "[Smtp] URL= requires From=");
+        if (isempty(c->smtp_username) != isempty(c->smtp_password_file))
+                report(p, 0, "[Smtp] Username= and PasswordFile= must be set together");
 
         /* The parsers check these already; a caller may have filled c by hand. */
         if (!c->store || !store_is_valid(c->store))

@@ -54,6 +54,8 @@ struct stitch_config {
         uint32_t argon2_m_kib;          /* 19456 */
         uint32_t argon2_t;              /* 2 */
         uint32_t argon2_p;              /* 1 */
+        char *confirm_email_subject;    /* "Confirm your email address" */
+        char *reset_password_subject;   /* "Reset your password" */
 
         /* [Provider.api-key] */
         bool apikey_enabled; /* yes */
@@ -100,6 +102,13 @@ struct stitch_config {
         char *accounts_shell;               /* "/bin/bash" */
         char **accounts_groups;             /* supplementary groups of every account; empty */
         bool accounts_enumerate;            /* no: answer "list every user" */
+
+        /* [Smtp] (confirmation and reset mails; daemon/mailer.c) */
+        char *smtp_url;                /* "smtp://HOST[:PORT]" or "smtps://HOST[:PORT]"; NULL = no mail */
+        char *smtp_from;               /* the sender address; required with URL= */
+        char *smtp_username;           /* NULL: no SMTP AUTH */
+        char *smtp_password_file;      /* the SMTP password, read at start */
+        char *smtp_template_directory; /* NULL: the built-in English texts (core/mail.h) */
 };
 
 /* Fills c with the built-in defaults: each key's default text, parsed as the file would be.
@@ -132,6 +141,15 @@ int stitch_parse_duration(const char *s, uint64_t *ret_usec);
 bool stitch_service_allowed(char *const *list, const char *service);
 /* [Http] Listen=: "HOST:PORT" or "[V6]:PORT" with a numeric address. */
 bool stitch_http_listen_split(const char *value, char *ret_host, size_t host_size, unsigned *ret_port);
+
+/* [Smtp] URL=: "smtp://HOST[:PORT]" or "smtps://HOST[:PORT]" (HOST a name, an IPv4 address
+ * or [IPV6]); splits it into whether it is smtps, the host (without brackets) and the port
+ * (25 or 465 when not given). */
+bool stitch_smtp_url_split(const char *value, bool *ret_smtps, char *ret_host, size_t host_size,
+                           unsigned *ret_port);
+/* A mail address as [Smtp] From= and the mailer take it: LOCAL@DOMAIN, printable ASCII without
+ * spaces, quotes, brackets, commas or semicolons, at most 254 bytes. */
+bool stitch_mail_address_valid(const char *s);
 
 /* The store path if the store is "sqlite:PATH", else NULL. */
 const char *stitch_config_sqlite_path(const struct stitch_config *c);

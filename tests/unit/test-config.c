@@ -139,6 +139,13 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_true(streq_ptr(a->accounts_shell, b->accounts_shell));
         assert_strv_equal(a->accounts_groups, b->accounts_groups);
         assert_int_equal(a->accounts_enumerate, b->accounts_enumerate);
+        assert_true(streq_ptr(a->confirm_email_subject, b->confirm_email_subject));
+        assert_true(streq_ptr(a->reset_password_subject, b->reset_password_subject));
+        assert_true(streq_ptr(a->smtp_url, b->smtp_url));
+        assert_true(streq_ptr(a->smtp_from, b->smtp_from));
+        assert_true(streq_ptr(a->smtp_username, b->smtp_username));
+        assert_true(streq_ptr(a->smtp_password_file, b->smtp_password_file));
+        assert_true(streq_ptr(a->smtp_template_directory, b->smtp_template_directory));
 }
 
 static void test_defaults(void **state) {
@@ -244,6 +251,8 @@ static const char every_key_text[] =
         "Enabled=no\n"
         "MinPasswordLength=12\n"
         "PasswordHash=argon2id:m=65536,t=3,p=4\n"
+        "ConfirmEmailSubject=Bitte bestätigen\n"
+        "ResetPasswordSubject=New password\n"
         "[Provider.api-key]\n"
         "Enabled=off\n"
         "[Provider.anon-user]\n"
@@ -283,7 +292,13 @@ static const char every_key_text[] =
         "HomeBase=/srv/home\n"
         "Shell=/bin/zsh\n"
         "Groups=users audio\n"
-        "Enumerate=yes\n";
+        "Enumerate=yes\n"
+        "[Smtp]\n"
+        "URL=smtps://mail.example.com:2465\n"
+        "From=noreply@example.com\n"
+        "Username=stitch\n"
+        "PasswordFile=/etc/stitch/smtp-password\n"
+        "TemplateDirectory=/etc/stitch/mail\n";
 
 static void test_every_key(void **state) {
         struct stitch_config c;
@@ -1154,6 +1169,68 @@ static void test_example_config(void **state) {
         stitch_config_done(&d);
 }
 
+/* [Smtp]: URLs, addresses, what goes together; the subjects of the mails. */
+static void test_smtp(void **state) {
+        struct stitch_config c;
+        char host[256];
+        unsigned port = 0;
+        bool smtps = true;
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_null(c.smtp_url);
+        assert_null(c.smtp_template_directory);
+        assert_string_equal(c.confirm_email_subject, "Confirm your email address");
+        assert_string_equal(c.reset_password_subject, "Reset your password");
+        stitch_config_done(&c);
+
+        expect_ok(&c, every_key_text);
+        assert_string_equal(c.smtp_url, "smtps://mail.example.com:2465");
+        assert_string_equal(c.smtp_from, "noreply@example.com");
+        assert_string_equal(c.confirm_email_subject, "Bitte bestätigen");
+        stitch_config_done(&c);
+
+        assert_true(stitch_smtp_url_split("smtp://127.0.0.1", &smtps, host, sizeof(host), &port));
+        assert_false(smtps);
+        assert_string_equal(host, "127.0.0.1");
+        assert_int_equal(port, 25);
+        assert_true(stitch_smtp_url_split("smtps://[::1]:1465", &smtps, host, sizeof(host), &port));
+        assert_true(smtps);
+        assert_string_equal(host, "::1");
+        assert_int_equal(port, 1465);
+        assert_true(stitch_smtp_url_split("smtp://localhost:2525", NULL, host, sizeof(host), &port));
+        assert_string_equal(host, "localhost");
+        assert_int_equal(port, 2525);
+        assert_true(stitch_smtp_url_split("smtps://mail.example.com", NULL, NULL, 0, &port));
+        assert_int_equal(port, 465);
+        static const char *const bad_urls[] = {
+                "http://mail.example.com", "smtp://", "smtp://:25", "smtp://a.example:0", "smtp://a.example:65536",
+                "smtp://a.example/path", "smtp://user@a.example", "smtp://[::1", "smtp://[zz]:25", "smtp://a b",
+                "smtp://a.example:25x", "smtp://::1:25",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_urls); i++)
+                if (stitch_smtp_url_split(bad_urls[i], NULL, NULL, 0, NULL))
+                        fail_msg("%s accepted", bad_urls[i]);
+
+        assert_true(stitch_mail_address_valid("a.b+c@example.org"));
+        static const char *const bad_addresses[] = {
+                "", "@example.org", "a@", "a", "a b@example.org", "a@example.org\r\nBcc: x@y.z", "<a@example.org>",
+                "a,b@example.org", "a@exa mple.org", "\"a\"@example.org", "ä@example.org", "a@-x.org",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_addresses); i++)
+                if (stitch_mail_address_valid(bad_addresses[i]))
+                        fail_msg("%s accepted", bad_addresses[i]);
+
+        expect_errors("[Smtp]\nURL=smtp://127.0.0.1:2525\n", "test.conf: [Smtp] URL= requires From=\n");
+        expect_errors("[Smtp]\nURL=http://x.example\nFrom=a@x.example\n",
+                      "test.conf:2: URL=http://x.example: expected smtp://HOST[:PORT] or smtps://HOST[:PORT]\n");
+        expect_errors("[Smtp]\nFrom=a@x.example>\n", "test.conf:2: From=a@x.example>: not a mail address (LOCAL@DOMAIN)\n");
+        expect_errors("[Smtp]\nUsername=me\n", "test.conf: [Smtp] Username= and PasswordFile= must be set together\n");
+        expect_errors("[Smtp]\nPasswordFile=pw\nUsername=me\n", "test.conf:2: PasswordFile=pw: not an absolute path\n"
+                      "test.conf: [Smtp] Username= and PasswordFile= must be set together\n");
+        expect_errors("[Provider.local-userpass]\nConfirmEmailSubject=a\tb\n",
+                      "test.conf:2: ConfirmEmailSubject=a\\x09b: control characters are not allowed\n");
+}
+
 static void test_http(void **state) {
         struct stitch_config c;
         char host[64];
@@ -1201,6 +1278,7 @@ static void test_http(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_http),
+                cmocka_unit_test(test_smtp),
                 cmocka_unit_test(test_accounts),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_empty_and_comments),
