@@ -874,6 +874,34 @@ static int check_public_url(struct parser *p, unsigned line, const struct key_de
         return report_value(p, line, k, value, "expected http://HOST[:PORT] or https://HOST[:PORT]");
 }
 
+/* A link base (EmailConfirmationURL=, ResetPasswordURL=): an absolute http(s) URL, with a path
+ * and a query if need be (the token is appended), without a fragment. */
+static int check_link_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                          const char *word) {
+        if (origin_is_valid(word, true) && !strchr(word, '#'))
+                return 0;
+        return report_value(p, line, k, value, "expected an absolute http:// or https:// URL without a fragment");
+}
+
+/* A command run without a shell (ConfirmationCommand=, ResetCommand=): an absolute path, then
+ * arguments separated by spaces; no quoting, no control characters. */
+static int check_command(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+                         const char *word) {
+        char program[PATH_MAX];
+        size_t n = strcspn(word, " ");
+
+        for (const char *c = word; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return report_value(p, line, k, value, "control characters are not allowed");
+        if (n == 0 || n >= sizeof(program))
+                return report_value(p, line, k, value, "expected an absolute path, then arguments");
+        memcpy(program, word, n);
+        program[n] = 0;
+        if (!path_is_valid(program))
+                return report_value(p, line, k, value, "expected an absolute path, then arguments");
+        return 0;
+}
+
 static int check_allowed_origin(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
                                 const char *word) {
         if (streq(word, "*") || origin_is_valid(word, false))
@@ -1060,6 +1088,13 @@ static const struct key_desc keys[] = {
         STRING_LIST("Pam", "Services", services, "*", check_service, LIST_COMMAS | LIST_UNIQUE),
 
         BOOL("Provider.local-userpass", "Enabled", userpass_enabled, "yes"),
+        BOOL("Provider.local-userpass", "Registration", userpass_registration, "no"),
+        BOOL("Provider.local-userpass", "AutoConfirm", userpass_auto_confirm, "no"),
+        STRING("Provider.local-userpass", "EmailConfirmationURL", userpass_confirmation_url, NULL, check_link_url),
+        STRING("Provider.local-userpass", "ResetPasswordURL", userpass_reset_url, NULL, check_link_url),
+        STRING("Provider.local-userpass", "ConfirmationCommand", userpass_confirmation_command, NULL, check_command),
+        STRING("Provider.local-userpass", "ResetCommand", userpass_reset_command, NULL, check_command),
+        DURATION("Provider.local-userpass", "TokenLifetime", userpass_token_lifetime_usec, "30min", SEC(60), DAYS(7)),
         UNSIGNED("Provider.local-userpass", "MinPasswordLength", min_password_length,
                  STRINGIFY(STITCH_PASSWORD_MIN_LENGTH), STITCH_PASSWORD_MIN_LENGTH, PASSWORD_LENGTH_MAX),
         { .section = "Provider.local-userpass", .key = "PasswordHash", .type = KEY_PASSWORD_HASH,

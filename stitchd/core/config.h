@@ -54,6 +54,13 @@ struct stitch_config {
         uint32_t argon2_m_kib;          /* 19456 */
         uint32_t argon2_t;              /* 2 */
         uint32_t argon2_p;              /* 1 */
+        bool userpass_registration;     /* no: anyone may register (HTTP register) */
+        bool userpass_auto_confirm;     /* no: registered users are confirmed at once */
+        char *userpass_confirmation_url; /* NULL: PublicURL/confirm; the link's base */
+        char *userpass_reset_url;       /* NULL: PublicURL/reset */
+        char *userpass_confirmation_command; /* NULL; "/abs/path [ARG...]", run without a shell */
+        char *userpass_reset_command;   /* NULL; likewise, for reset/call */
+        uint64_t userpass_token_lifetime_usec; /* 30min: confirmation and reset links */
         char *confirm_email_subject;    /* "Confirm your email address" */
         char *reset_password_subject;   /* "Reset your password" */
 

@@ -139,6 +139,13 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_true(streq_ptr(a->accounts_shell, b->accounts_shell));
         assert_strv_equal(a->accounts_groups, b->accounts_groups);
         assert_int_equal(a->accounts_enumerate, b->accounts_enumerate);
+        assert_int_equal(a->userpass_registration, b->userpass_registration);
+        assert_int_equal(a->userpass_auto_confirm, b->userpass_auto_confirm);
+        assert_true(streq_ptr(a->userpass_confirmation_url, b->userpass_confirmation_url));
+        assert_true(streq_ptr(a->userpass_reset_url, b->userpass_reset_url));
+        assert_true(streq_ptr(a->userpass_confirmation_command, b->userpass_confirmation_command));
+        assert_true(streq_ptr(a->userpass_reset_command, b->userpass_reset_command));
+        assert_int_equal(a->userpass_token_lifetime_usec, b->userpass_token_lifetime_usec);
         assert_true(streq_ptr(a->confirm_email_subject, b->confirm_email_subject));
         assert_true(streq_ptr(a->reset_password_subject, b->reset_password_subject));
         assert_true(streq_ptr(a->smtp_url, b->smtp_url));
@@ -251,6 +258,13 @@ static const char every_key_text[] =
         "Enabled=no\n"
         "MinPasswordLength=12\n"
         "PasswordHash=argon2id:m=65536,t=3,p=4\n"
+        "Registration=yes\n"
+        "AutoConfirm=yes\n"
+        "EmailConfirmationURL=https://app.example.com/confirm?app=1\n"
+        "ResetPasswordURL=https://app.example.com/reset\n"
+        "ConfirmationCommand=/usr/local/bin/confirm --mode test\n"
+        "ResetCommand=/usr/local/bin/reset\n"
+        "TokenLifetime=1h\n"
         "ConfirmEmailSubject=Bitte bestätigen\n"
         "ResetPasswordSubject=New password\n"
         "[Provider.api-key]\n"
@@ -1113,6 +1127,39 @@ static void test_files(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* [Provider.local-userpass] registration, links and commands. */
+static void test_userpass_flow_keys(void **state) {
+        struct stitch_config c;
+
+        (void) state;
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_false(c.userpass_registration);
+        assert_false(c.userpass_auto_confirm);
+        assert_null(c.userpass_confirmation_url);
+        assert_null(c.userpass_confirmation_command);
+        assert_int_equal(c.userpass_token_lifetime_usec, 30 * 60 * USEC_PER_SEC);
+        stitch_config_done(&c);
+
+        expect_ok(&c, every_key_text);
+        assert_true(c.userpass_registration);
+        assert_string_equal(c.userpass_confirmation_url, "https://app.example.com/confirm?app=1");
+        assert_string_equal(c.userpass_confirmation_command, "/usr/local/bin/confirm --mode test");
+        assert_int_equal(c.userpass_token_lifetime_usec, 3600 * USEC_PER_SEC);
+        stitch_config_done(&c);
+
+        expect_errors("[Provider.local-userpass]\nEmailConfirmationURL=ftp://example.com/confirm\n",
+                      "test.conf:2: EmailConfirmationURL=ftp://example.com/confirm: "
+                      "expected an absolute http:// or https:// URL without a fragment\n");
+        expect_errors("[Provider.local-userpass]\nResetPasswordURL=https://example.com/r#x\n",
+                      "test.conf:2: ResetPasswordURL=https://example.com/r#x: "
+                      "expected an absolute http:// or https:// URL without a fragment\n");
+        expect_errors("[Provider.local-userpass]\nConfirmationCommand=confirm.sh --x\n",
+                      "test.conf:2: ConfirmationCommand=confirm.sh --x: "
+                      "expected an absolute path, then arguments\n");
+        expect_errors("[Provider.local-userpass]\nTokenLifetime=10s\n",
+                      "test.conf:2: TokenLifetime=10s: out of range (1min..7d)\n");
+}
+
 /* The shipped example must parse, and with every "#Key=value" line uncommented it must describe
  * exactly the defaults. */
 static void test_example_config(void **state) {
@@ -1299,6 +1346,7 @@ int main(void) {
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_files),
                 cmocka_unit_test(test_example_config),
+                cmocka_unit_test(test_userpass_flow_keys),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
