@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,22 @@ static const char *const migrations[] = {
         "CREATE TRIGGER users_delete_retire_unix_uid AFTER DELETE ON users WHEN OLD.unix_uid IS NOT NULL BEGIN"
         "  INSERT OR IGNORE INTO retired_unix_uids (uid) VALUES (OLD.unix_uid);"
         " END;",
+
+        /* 5 -> 6: the email/password lifecycle (core/userpass-flows.c). A
+         * registered user is pending until confirmed; a self-registered one
+         * is never reached through [Pam] EmailDomain=. Confirmation and
+         * reset tokens, kept as SHA-256 hashes, go with their user. */
+        "ALTER TABLE users ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE users ADD COLUMN self_registered INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE email_tokens ("
+        "  id TEXT PRIMARY KEY NOT NULL,"
+        "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('confirm', 'reset')),"
+        "  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+        "  expires INTEGER NOT NULL"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX email_tokens_user ON email_tokens(user_id, kind);"
+        "CREATE INDEX email_tokens_expires ON email_tokens(expires);",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -167,7 +184,9 @@ static const char *const migrations[] = {
  * Statements, prepared lazily and cached per connection. */
 
 /* What user_create writes; a read also gets unix_uid (USER_COLUMNS). */
-#define USER_INSERT_COLUMNS "id, type, email, name, unix_name, data, disabled, creation_date, last_authentication_date"
+#define USER_INSERT_COLUMNS                                                                           \
+        "id, type, email, name, unix_name, data, disabled, creation_date, last_authentication_date, "        \
+        "pending, self_registered"
 #define USER_COLUMNS USER_INSERT_COLUMNS ", unix_uid"
 /* Every uid ever given to a user (?1..?2 of them), deleted users' included. */
 #define UNIX_UIDS_IN_RANGE                                                                            \
@@ -235,6 +254,13 @@ enum stmt_id {
         ST_PASSWORD_GET,
         ST_PASSWORD_SET,
 
+        ST_USER_SET_PENDING,
+        ST_EMAIL_TOKENS_DELETE_OF_USER,
+        ST_EMAIL_TOKEN_INSERT,
+        ST_EMAIL_TOKEN_BY_ID,
+        ST_EMAIL_TOKEN_DELETE,
+        ST_EMAIL_TOKEN_PRUNE,
+
         ST_APIKEY_COUNT_OF_USER,
         ST_APIKEY_INSERT,
         ST_APIKEY_BY_HASH,
@@ -287,7 +313,8 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
         [ST_INTEGRITY_CHECK] = "PRAGMA integrity_check",
 
-        [ST_USER_INSERT] = "INSERT INTO users (" USER_INSERT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [ST_USER_INSERT] =
+                "INSERT INTO users (" USER_INSERT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         [ST_IDENTITY_INSERT] =
                 "INSERT INTO identities (id, user_id, provider_type, provider_id, data) VALUES (?1, ?2, ?3, ?4, ?5)",
         [ST_USER_BY_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
@@ -350,6 +377,13 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_PASSWORD_SET] =
                 "INSERT INTO passwords (user_id, hash) VALUES (?1, ?2) "
                 "ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash",
+
+        [ST_USER_SET_PENDING] = "UPDATE users SET pending = ?2 WHERE id = ?1",
+        [ST_EMAIL_TOKENS_DELETE_OF_USER] = "DELETE FROM email_tokens WHERE user_id = ?1 AND kind = ?2",
+        [ST_EMAIL_TOKEN_INSERT] = "INSERT INTO email_tokens (id, user_id, kind, hash, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_EMAIL_TOKEN_BY_ID] = "SELECT user_id, kind, hash, expires FROM email_tokens WHERE id = ?1",
+        [ST_EMAIL_TOKEN_DELETE] = "DELETE FROM email_tokens WHERE id = ?1",
+        [ST_EMAIL_TOKEN_PRUNE] = "DELETE FROM email_tokens WHERE expires <= ?1",
 
         [ST_APIKEY_COUNT_OF_USER] = "SELECT count(*) FROM api_keys WHERE user_id = ?1",
         [ST_APIKEY_INSERT] = "INSERT INTO api_keys (" APIKEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -808,7 +842,9 @@ static int read_user(sqlite3_stmt *st, void *ret) {
         u->disabled = col_bool(st, 6);
         u->creation_date = sqlite3_column_int64(st, 7);
         u->last_authentication_date = sqlite3_column_int64(st, 8);
-        u->unix_uid = sqlite3_column_type(st, 9) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 9);
+        u->pending = col_bool(st, 9);
+        u->self_registered = col_bool(st, 10);
+        u->unix_uid = sqlite3_column_type(st, 11) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 11);
         *(struct stitch_user **) ret = TAKE_PTR(u);
         return 0;
 }
@@ -1465,7 +1501,8 @@ static int user_create_tx(struct conn *c, const struct stitch_user *u, const cha
         r = run(c, ST_USER_INSERT, "user_create",
                 ARGS(ARG_TEXT(u->id), ARG_TEXT(u->type), ARG_TEXT(u->email), ARG_TEXT(u->name),
                      ARG_TEXT(u->unix_name), ARG_TEXT(u->data_json ?: "{}"), ARG_BOOL(u->disabled),
-                     ARG_INT(u->creation_date), ARG_INT(u->last_authentication_date)),
+                     ARG_INT(u->creation_date), ARG_INT(u->last_authentication_date), ARG_BOOL(u->pending),
+                     ARG_BOOL(u->self_registered)),
                 NULL);
         if (r < 0)
                 return r;
@@ -1931,6 +1968,103 @@ static int sqlite_password_get(struct stitch_store *s, const char *user_id, char
 static int sqlite_password_set(struct stitch_store *s, const char *user_id, const char *hash) {
         /* An upsert; an unknown user fails the foreign key: -ENOENT. */
         return write_one(s, ST_PASSWORD_SET, "password_set", user_id, ARG_TEXT(hash), false);
+}
+
+/* ---------------------------------------------------------------------------
+ * Email tokens */
+
+static int sqlite_user_set_pending(struct stitch_store *s, const char *id, bool pending) {
+        return write_one(s, ST_USER_SET_PENDING, "user_set_pending", id, ARG_BOOL(pending), true);
+}
+
+static const char *const email_token_kinds[_STITCH_EMAIL_TOKEN_KIND_MAX] = {
+        [STITCH_EMAIL_TOKEN_CONFIRM] = "confirm",
+        [STITCH_EMAIL_TOKEN_RESET] = "reset",
+};
+
+static bool email_token_kind_valid(enum stitch_email_token_kind kind) {
+        return (unsigned) kind < _STITCH_EMAIL_TOKEN_KIND_MAX;
+}
+
+static int email_token_put_tx(struct conn *c, const struct stitch_email_token *t) {
+        const char *kind = email_token_kinds[t->kind];
+        int r = user_exists(c, t->user_id);
+        if (r <= 0)
+                return r < 0 ? r : -ENOENT;
+        r = run(c, ST_EMAIL_TOKENS_DELETE_OF_USER, "email_token_put", ARGS(ARG_TEXT(t->user_id), ARG_TEXT(kind)),
+                NULL);
+        if (r < 0)
+                return r;
+        return run(c, ST_EMAIL_TOKEN_INSERT, "email_token_put",
+                   ARGS(ARG_TEXT(t->id), ARG_TEXT(t->user_id), ARG_TEXT(kind), ARG_HASH(t->hash), ARG_INT(t->expires)),
+                   NULL);
+}
+
+static int sqlite_email_token_put(struct stitch_store *s, const struct stitch_email_token *t) {
+        if (!t || isempty(t->id) || isempty(t->user_id) || !email_token_kind_valid(t->kind))
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        return tx_end(c, email_token_put_tx(c, t));
+}
+
+static int email_token_take_tx(struct conn *c, const char *id, enum stitch_email_token_kind kind,
+                               const uint8_t hash[STITCH_HASH_LEN], int64_t now,
+                               char ret_user_id[static STITCH_ID_LEN + 1]) {
+        char user_id[STITCH_ID_LEN + 1];
+        uint8_t stored[STITCH_HASH_LEN];
+        bool usable;
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                r = prepare_step(c, ST_EMAIL_TOKEN_BY_ID, "email_token_take", ARGS(ARG_TEXT(id)), &st);
+                if (r <= 0)
+                        return r < 0 ? r : -ENOENT;
+                const unsigned char *k = sqlite3_column_text(st, 1);
+                if ((r = col_id(st, 0, user_id)) < 0 || (r = col_hash(st, 2, stored)) < 0)
+                        return r;
+                usable = k && streq((const char *) k, email_token_kinds[kind]) && sqlite3_column_int64(st, 3) > now;
+        }
+        /* Compared in full whatever else is wrong: the time says nothing. */
+        if (CRYPTO_memcmp(stored, hash, STITCH_HASH_LEN) != 0 || !usable)
+                return -ENOENT;
+        r = run_one(c, ST_EMAIL_TOKEN_DELETE, "email_token_take", ARGS(ARG_TEXT(id)));
+        if (r < 0)
+                return r;
+        memcpy(ret_user_id, user_id, STITCH_ID_LEN + 1);
+        return 0;
+}
+
+static int sqlite_email_token_take(struct stitch_store *s, const char *id, enum stitch_email_token_kind kind,
+                                   const uint8_t hash[STITCH_HASH_LEN], int64_t now,
+                                   char ret_user_id[static STITCH_ID_LEN + 1]) {
+        if (isempty(id) || !hash || !email_token_kind_valid(kind))
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        int r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        return tx_end(c, email_token_take_tx(c, id, kind, hash, now, ret_user_id));
+}
+
+static int sqlite_email_token_prune(struct stitch_store *s, int64_t now, size_t *ret_n) {
+        int changes = 0, r;
+
+        {
+                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+                r = tx_end(c, run(c, ST_EMAIL_TOKEN_PRUNE, "email_token_prune", ARGS(ARG_INT(now)), &changes));
+        }
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = (size_t) MAX(changes, 0);
+        return 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -2487,6 +2621,11 @@ const struct stitch_store_ops stitch_store_sqlite = {
 
         .password_get = sqlite_password_get,
         .password_set = sqlite_password_set,
+
+        .user_set_pending = sqlite_user_set_pending,
+        .email_token_put = sqlite_email_token_put,
+        .email_token_take = sqlite_email_token_take,
+        .email_token_prune = sqlite_email_token_prune,
 
         .apikey_create = sqlite_apikey_create,
         .apikey_find_by_hash = sqlite_apikey_find_by_hash,

@@ -62,6 +62,15 @@ struct stitch_user {
         int64_t unix_uid;
         char *data_json; /* Stitch "data" object as JSON text ({"email":...,"name":...}); never NULL */
         bool disabled;
+        /* Registered (core/userpass-flows.c) and not confirmed yet: cannot
+         * log in. Users an admin creates are never pending. Written by
+         * user_create and user_set_pending only. */
+        bool pending;
+        /* Registered through the email flow (by anyone, with an address
+         * nobody vouched for): never reached through [Pam] EmailDomain=,
+         * only by a unix_name an admin gives it. Written by user_create only;
+         * it never changes. */
+        bool self_registered;
         int64_t creation_date;            /* epoch seconds */
         int64_t last_authentication_date; /* epoch seconds, 0 = never */
         struct stitch_identity *identities;
@@ -115,6 +124,22 @@ struct stitch_signing_key {
         size_t secret_len;
         int64_t created;
         int64_t retired;     /* 0 = the active signing key; else when it stopped signing */
+};
+
+/* What an email token proves when it comes back (core/userpass-flows.c). */
+enum stitch_email_token_kind {
+        STITCH_EMAIL_TOKEN_CONFIRM, /* the address is the user's: confirms a pending user */
+        STITCH_EMAIL_TOKEN_RESET,   /* the owner of the address may set a new password */
+        _STITCH_EMAIL_TOKEN_KIND_MAX,
+};
+
+/* A confirmation or reset token: only its hash is kept. */
+struct stitch_email_token {
+        char id[STITCH_ID_LEN + 1];      /* random, unique (the link's tokenId) */
+        char user_id[STITCH_ID_LEN + 1];
+        enum stitch_email_token_kind kind;
+        uint8_t hash[STITCH_HASH_LEN];   /* SHA-256 of the token */
+        int64_t expires;                 /* epoch seconds */
 };
 
 enum stitch_user_key {
@@ -190,6 +215,8 @@ struct stitch_store_ops {
         int (*identity_remove)(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
                                bool drop_password);
         int (*user_touch)(struct stitch_store *s, const char *id, int64_t now);
+        /* Sets or clears pending (a registration confirmed). -ENOENT. */
+        int (*user_set_pending)(struct stitch_store *s, const char *id, bool pending);
         /* Ids (strv, ordered, at most 'limit') of users all of whose
          * identities are of provider_type, who have not logged in since
          * cutoff (last_authentication_date, or creation_date if never) and
@@ -221,6 +248,23 @@ struct stitch_store_ops {
         /* passwords (local-userpass) -------------------------------------- */
         int (*password_get)(struct stitch_store *s, const char *user_id, char **ret_hash);
         int (*password_set)(struct stitch_store *s, const char *user_id, const char *hash);
+
+        /* email tokens (confirmation and reset links) ------------------------ */
+        /* Inserts t and, in the same transaction, deletes the user's other
+         * tokens of t->kind (a newer link supersedes the older ones).
+         * -ENOENT no such user, -EEXIST the id is taken. A deleted user's
+         * tokens go with it. */
+        int (*email_token_put)(struct stitch_store *s, const struct stitch_email_token *t);
+        /* Single use: if token 'id' exists, is of 'kind', has not expired
+         * (expires > now) and its hash is 'hash' (compared in constant
+         * time), deletes it and returns 0 with its user's id; else -ENOENT
+         * (expired, used, forged: the same). A forged hash leaves the token
+         * in place. */
+        int (*email_token_take)(struct stitch_store *s, const char *id, enum stitch_email_token_kind kind,
+                                const uint8_t hash[STITCH_HASH_LEN], int64_t now,
+                                char ret_user_id[static STITCH_ID_LEN + 1]);
+        /* Deletes the tokens that expired at or before now. */
+        int (*email_token_prune)(struct stitch_store *s, int64_t now, size_t *ret_n);
 
         /* API keys ----------------------------------------------------------- */
         /* -EDQUOT if the user already has STITCH_MAX_USER_APIKEYS keys;

@@ -181,7 +181,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 5);
+        assert_int_equal(version, 6);
         assert_int_equal(ops->integrity_check(f->store, &result), 0);
         assert_string_equal(result, "ok");
 }
@@ -279,7 +279,7 @@ static void test_reopen_keeps_data(void **state) {
         assert_true(version > 0);
         if (ops != &stitch_store_sqlite)
                 return;
-        assert_int_equal(version, 5);
+        assert_int_equal(version, 6);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -289,7 +289,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 5);
+        assert_int_equal(sqlite3_column_int(st, 1), 6);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -303,7 +303,7 @@ static void test_reopen_keeps_data(void **state) {
         sqlite3_close(db);
         assert_int_not_equal(ops->open(f->path, &f->store), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 5", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 6", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         f->store = NULL;
         assert_int_equal(ops->open(f->path, &f->store), 0);
@@ -1226,8 +1226,15 @@ static void test_session_revoke_apikey(void **state) {
         assert_int_equal(ops->session_get(f->store, sid, &se), -ENOENT);
 }
 
+/* What schema 5 -> 6 added, undone (sqlite3_exec text): a version 5 database. */
+#define SCHEMA_6_UNDO                                                                          \
+        "DROP TABLE email_tokens;"                                                             \
+        "ALTER TABLE users DROP COLUMN self_registered;"                                       \
+        "ALTER TABLE users DROP COLUMN pending;"
+
 /* What schema 4 -> 5 added, undone (sqlite3_exec text): a version 4 database. */
 #define SCHEMA_5_UNDO                                                                          \
+        SCHEMA_6_UNDO                                                                          \
         "DROP TRIGGER users_delete_retire_unix_uid;"                                           \
         "DROP TABLE retired_unix_uids;"                                                        \
         "DROP INDEX users_unix_unassigned;"                                                    \
@@ -1254,7 +1261,7 @@ static void test_migration_unix_uid(void **state) {
         sqlite3_close(db);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 5);
+        assert_int_equal(version, 6);
 
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
@@ -1269,6 +1276,42 @@ static void test_migration_unix_uid(void **state) {
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "1000", &u), 0);
         assert_string_equal(u->id, id);
         u = stitch_user_free(u);
+}
+
+/* Schema 5 -> 6: users from before are neither pending nor self-registered; tokens work on
+ * the migrated database. */
+static void test_migration_email_tokens(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+        char id[STITCH_ID_LEN + 1];
+        sqlite3 *db = NULL;
+        int version = 0;
+        SQLITE_ONLY();
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", NULL, T0, 0), 0);
+        ops->close(f->store);
+        f->store = NULL;
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, SCHEMA_6_UNDO "UPDATE schema_version SET version = 5;", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
+        assert_int_equal(ops->schema_version(f->store, &version), 0);
+        assert_int_equal(version, 6);
+
+        user_id(id, 1);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+        assert_false(u->pending);
+        assert_false(u->self_registered);
+        u = stitch_user_free(u);
+        struct stitch_email_token t = {.kind = STITCH_EMAIL_TOKEN_CONFIRM, .expires = T0 + 60};
+        char got[STITCH_ID_LEN + 1];
+        make_id(t.id, 7, 1);
+        memcpy(t.user_id, id, sizeof(t.user_id));
+        make_hash(t.hash, 7, 1);
+        assert_int_equal(ops->email_token_put(f->store, &t), 0);
+        assert_int_equal(ops->email_token_take(f->store, t.id, t.kind, t.hash, T0, got), 0);
+        assert_string_equal(got, id);
 }
 
 /* Schema 3 -> 4: key sessions from before do not say which key opened
@@ -1298,7 +1341,7 @@ static void test_migration_apikey_id(void **state) {
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         int version = 0;
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 5);
+        assert_int_equal(version, 6);
         session_id(sid, 1);
         assert_int_equal(ops->session_get(f->store, sid, &se), 0);
         assert_string_equal(se->apikey_id, "");
@@ -1307,6 +1350,126 @@ static void test_migration_apikey_id(void **state) {
         assert_int_equal(stitch_strv_length(revoked), 1);
         assert_string_equal(revoked[0], sid);
         revoked = stitch_strv_free(revoked);
+}
+
+/* Pending and self-registered users; email tokens: single use, of one kind, until they expire,
+ * superseded by a newer one of the same kind, gone with their user, pruned. */
+static void test_email_tokens(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+        char id[STITCH_ID_LEN + 1], other[STITCH_ID_LEN + 1], got[STITCH_ID_LEN + 1] = "";
+        uint8_t forged[STITCH_HASH_LEN];
+        size_t n = 99;
+
+        /* user_create writes pending and self_registered; user_update writes neither */
+        struct stitch_identity ident = {.provider_type = (char *) "local-userpass", .provider_id = (char *) "local-userpass"};
+        struct stitch_user nu = {
+                .type = (char *) "normal",
+                .email = (char *) "r@example.com",
+                .data_json = (char *) "{}",
+                .pending = true,
+                .self_registered = true,
+                .creation_date = T0,
+                .identities = &ident,
+                .n_identities = 1,
+        };
+        make_id(nu.id, 1, 1);
+        make_id(ident.id, 2, 1);
+        assert_int_equal(ops->user_create(f->store, &nu, "hash"), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "b@example.com", NULL, T0, 0), 0);
+        user_id(id, 1);
+        user_id(other, 2);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "r@example.com", &u), 0);
+        assert_true(u->pending);
+        assert_true(u->self_registered);
+        free(u->unix_name);
+        u->unix_name = strdup("rita");
+        assert_int_equal(ops->user_update(f->store, u), 0);
+        u = stitch_user_free(u);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_NAME, "rita", &u), 0);
+        assert_true(u->pending);
+        assert_true(u->self_registered);
+        u = stitch_user_free(u);
+        assert_int_equal(ops->user_set_pending(f->store, id, false), 0);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+        assert_false(u->pending);
+        assert_true(u->self_registered);
+        u = stitch_user_free(u);
+        assert_int_equal(ops->user_set_pending(f->store, id, true), 0);
+        make_id(got, 1, 99);
+        assert_int_equal(ops->user_set_pending(f->store, got, true), -ENOENT);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, other, &u), 0);
+        assert_false(u->pending);
+        assert_false(u->self_registered);
+        u = stitch_user_free(u);
+
+        struct stitch_email_token c1 = {.kind = STITCH_EMAIL_TOKEN_CONFIRM, .expires = T0 + 100};
+        make_id(c1.id, 7, 1);
+        memcpy(c1.user_id, id, sizeof(c1.user_id));
+        make_hash(c1.hash, 7, 1);
+        assert_int_equal(ops->email_token_put(f->store, &c1), 0);
+        /* again: it supersedes itself; its id for another user is taken */
+        assert_int_equal(ops->email_token_put(f->store, &c1), 0);
+        struct stitch_email_token clash = c1;
+        memcpy(clash.user_id, other, sizeof(clash.user_id));
+        assert_int_equal(ops->email_token_put(f->store, &clash), -EEXIST);
+        /* an unknown user */
+        struct stitch_email_token nobody = c1;
+        make_id(nobody.id, 7, 50);
+        make_id(nobody.user_id, 1, 99);
+        assert_int_equal(ops->email_token_put(f->store, &nobody), -ENOENT);
+
+        /* wrong kind, forged hash, expired, unknown id: -ENOENT, and the token stays */
+        assert_int_equal(ops->email_token_take(f->store, c1.id, STITCH_EMAIL_TOKEN_RESET, c1.hash, T0, got), -ENOENT);
+        memcpy(forged, c1.hash, sizeof(forged));
+        forged[5] ^= 1;
+        assert_int_equal(ops->email_token_take(f->store, c1.id, STITCH_EMAIL_TOKEN_CONFIRM, forged, T0, got), -ENOENT);
+        assert_int_equal(ops->email_token_take(f->store, c1.id, STITCH_EMAIL_TOKEN_CONFIRM, c1.hash, T0 + 100, got),
+                         -ENOENT);
+        assert_int_equal(ops->email_token_take(f->store, nobody.id, STITCH_EMAIL_TOKEN_CONFIRM, c1.hash, T0, got),
+                         -ENOENT);
+        /* the right one, once */
+        assert_int_equal(ops->email_token_take(f->store, c1.id, STITCH_EMAIL_TOKEN_CONFIRM, c1.hash, T0 + 99, got), 0);
+        assert_string_equal(got, id);
+        assert_int_equal(ops->email_token_take(f->store, c1.id, STITCH_EMAIL_TOKEN_CONFIRM, c1.hash, T0, got), -ENOENT);
+
+        /* a newer token of the same kind supersedes; one of another kind or user does not */
+        struct stitch_email_token c2 = c1, c3 = c1, r1 = c1, o1 = c1;
+        make_id(c2.id, 7, 2);
+        make_hash(c2.hash, 7, 2);
+        make_id(c3.id, 7, 3);
+        make_hash(c3.hash, 7, 3);
+        make_id(r1.id, 7, 4);
+        make_hash(r1.hash, 7, 4);
+        r1.kind = STITCH_EMAIL_TOKEN_RESET;
+        make_id(o1.id, 7, 5);
+        make_hash(o1.hash, 7, 5);
+        memcpy(o1.user_id, other, sizeof(o1.user_id));
+        assert_int_equal(ops->email_token_put(f->store, &c2), 0);
+        assert_int_equal(ops->email_token_put(f->store, &r1), 0);
+        assert_int_equal(ops->email_token_put(f->store, &o1), 0);
+        assert_int_equal(ops->email_token_put(f->store, &c3), 0);
+        assert_int_equal(ops->email_token_take(f->store, c2.id, c2.kind, c2.hash, T0, got), -ENOENT);
+        assert_int_equal(ops->email_token_take(f->store, c3.id, c3.kind, c3.hash, T0, got), 0);
+        assert_int_equal(ops->email_token_take(f->store, r1.id, r1.kind, r1.hash, T0, got), 0);
+        assert_string_equal(got, id);
+
+        /* a deleted user's tokens go with it */
+        assert_int_equal(ops->email_token_put(f->store, &c1), 0);
+        assert_int_equal(ops->user_delete(f->store, id), 0);
+        assert_int_equal(ops->email_token_take(f->store, c1.id, c1.kind, c1.hash, T0, got), -ENOENT);
+
+        /* pruning takes the expired ones only */
+        struct stitch_email_token o2 = o1;
+        make_id(o2.id, 7, 6);
+        o2.kind = STITCH_EMAIL_TOKEN_RESET;
+        o2.expires = T0 + 1000;
+        assert_int_equal(ops->email_token_put(f->store, &o2), 0);
+        assert_int_equal(ops->email_token_prune(f->store, T0 + 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ops->email_token_take(f->store, o1.id, o1.kind, o1.hash, T0, got), -ENOENT);
+        assert_int_equal(ops->email_token_take(f->store, o2.id, o2.kind, o2.hash, T0, got), 0);
+        assert_string_equal(got, other);
 }
 
 /* Unix uids: given once, unique, never again after a delete; found by uid; listed in uid
@@ -2005,6 +2168,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_session_revoke_apikey, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migration_apikey_id, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migration_unix_uid, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_email_tokens, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_email_tokens, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unix_uids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
