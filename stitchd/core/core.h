@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/events.h"
+#include "core/outbox.h"
 #include "core/password.h"
 #include "store/store.h"
 
@@ -44,6 +45,9 @@ struct stitch_core {
         struct stitch_unix_files *unix_files;
         /* Session ends and user changes, for whoever keeps derived state. */
         struct stitch_events events;
+        /* Confirmation and reset mails: filled by the daemon (daemon/mailer.h); without
+         * [Smtp] URL= its send() returns -ENOTCONN. */
+        struct stitch_outbox outbox;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
         /* What every failed password login costs (stitch_password_verify_padded):
          * PasswordHash=, raised to the costliest stored hash met since the start. */

@@ -4,12 +4,20 @@
 
 #include "clock.h"
 #include "validate.h"
+#include "daemon/mailer.h"
 #include "daemon/manager.h"
 #include "daemon/refresher.h"
 #include "core/tokens.h"
 #include "log.h"
 
 #define MAINTENANCE_INTERVAL_USEC (60 * USEC_PER_SEC)
+
+/* The outbox without [Smtp] URL=: nothing can be mailed. */
+static int no_mailer_send(void *userdata, const struct stitch_mail_request *request) {
+        (void) userdata;
+        (void) request;
+        return -ENOTCONN;
+}
 
 int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret) {
         struct stitch_manager *m = calloc(1, sizeof(*m));
@@ -26,6 +34,7 @@ int stitch_manager_new(const struct stitch_config *config, struct stitch_manager
                 free(m);
                 return r;
         }
+        m->core->outbox = (struct stitch_outbox) { .send = no_mailer_send };
         *ret = m;
         return 0;
 }
@@ -36,6 +45,11 @@ void stitch_manager_stop(struct stitch_manager *m) {
         m->workers = stitch_workers_free(m->workers);
         stitch_password_done();
         m->refresher = stitch_refresher_free(m->refresher);
+        /* After the workers: nothing queues mail any more. */
+        if (m->mailer) {
+                m->core->outbox = (struct stitch_outbox) { .send = no_mailer_send };
+                m->mailer = stitch_mailer_free(m->mailer);
+        }
 }
 
 struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
@@ -74,6 +88,14 @@ static void release_idle_memory(void *userdata) {
 
 int stitch_manager_start(struct stitch_manager *m) {
         int r;
+
+        /* Before the core and the workers, which may queue mail. */
+        if (!isempty(m->core->config.smtp_url)) {
+                r = stitch_mailer_new(&m->core->config, NULL, &m->mailer);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot start the mailer: %m");
+                m->core->outbox = (struct stitch_outbox) { .send = stitch_mailer_outbox_send, .userdata = m->mailer };
+        }
 
         r = stitch_core_start(m->core);
         if (r < 0)

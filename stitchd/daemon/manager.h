@@ -14,6 +14,7 @@
 #include "daemon/workers.h"
 
 struct stitch_refresher;
+struct stitch_mailer;
 
 struct stitch_manager {
         struct stitch_core *core;
@@ -22,13 +23,16 @@ struct stitch_manager {
         size_t connections; /* open client connections, all front ends (event loop only) */
         struct stitch_refresher *refresher;
         sd_event_source *maintenance_timer;
+        struct stitch_mailer *mailer; /* NULL without [Smtp] URL= */
 };
 
 /* Takes over the config's allocations. */
 int stitch_manager_new(const struct stitch_config *config, struct stitch_manager **ret);
-/* Stops the workers and the refresher: after it, nothing calls into a front
+/* Stops the workers, the refresher and the mailer (mails not sent within a short grace are
+ * dropped, logged): after it, nothing calls into a front
  * end any more, which may then be freed. stitch_manager_free() does it too. */
 void stitch_manager_stop(struct stitch_manager *m);
 struct stitch_manager *stitch_manager_free(struct stitch_manager *m);
-/* Starts the core, then the workers, the refresher and the maintenance timer. */
+/* Starts the mailer ([Smtp] URL=), the core, then the workers, the refresher and the
+ * maintenance timer. */
 int stitch_manager_start(struct stitch_manager *m);
