@@ -186,6 +186,8 @@ int stitch_account_create(struct stitch_core *core, const struct stitch_account_
                 .name = (char *) a->name,
                 .unix_name = (char *) a->unix_name,
                 .data_json = user_json,
+                .pending = a->pending,
+                .self_registered = a->self_registered,
         };
         /* An email comes with a password: that pair is the local-userpass identity. */
         r = create_user(core, &u, a->email ? stitch_provider_userpass.name : NULL, ident_json, hash);
@@ -456,7 +458,17 @@ int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, s
         char email[512];
         if ((size_t) snprintf(email, sizeof(email), "%s@%s", name, core->config.email_domain) >= sizeof(email))
                 return -ENOENT;
-        return core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, ret);
+        struct stitch_user *u = NULL;
+        r = core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, &u);
+        if (r < 0)
+                return r;
+        /* Nobody vouched for a registered address: it names no Unix account. */
+        if (u->self_registered) {
+                stitch_user_free(u);
+                return -ENOENT;
+        }
+        *ret = u;
+        return 0;
 }
 
 int stitch_user_find_for_login(struct stitch_core *core, const struct stitch_login *l, struct stitch_user **ret) {

@@ -90,6 +90,10 @@ struct stitch_account_new {
         const char *password;
         const char *unix_name;
         const char *name;      /* display name, or NULL */
+        /* The email flow's registrations (core/userpass-flows.c): not
+         * confirmed yet, and never reached through [Pam] EmailDomain=. */
+        bool pending;
+        bool self_registered;
 };
 
 /* Creates a "normal" user: it needs an email or a unix_name, an email
@@ -144,7 +148,9 @@ void stitch_account_unlock(struct stitch_core *core, const char *user_id);
  * unix_name. -ENOENT if none. */
 int stitch_user_find_by_reference(struct stitch_core *core, const char *reference, struct stitch_user **ret);
 /* The user a Unix login name refers to: unix_name first, then
- * NAME@EmailDomain (local-userpass mapping). -ENOENT if none. */
+ * NAME@EmailDomain (local-userpass mapping), unless that user registered
+ * itself (whoever registers root@EmailDomain must not become root).
+ * -ENOENT if none. */
 int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, struct stitch_user **ret);
 /* The user the login names: as above, or for an app login by email. */
 int stitch_user_find_for_login(struct stitch_core *core, const struct stitch_login *l, struct stitch_user **ret);

@@ -14,6 +14,7 @@
 #include "core/revocations.h"
 #include "core/tokens.h"
 #include "core/unix-accounts.h"
+#include "core/userpass-flows.h"
 #include "core/users.h"
 #include "clock.h"
 #include "core/ids.h"
@@ -54,6 +55,7 @@ struct stitch_core *stitch_core_free(struct stitch_core *core) {
         core->ratelimit = stitch_ratelimit_free(core->ratelimit);
         core->callerlimit = stitch_callerlimit_free(core->callerlimit);
         core->addresslimit = stitch_callerlimit_free(core->addresslimit);
+        stitch_userpass_flows_stop(core);
         core->admin_groups = stitch_groupcache_free(core->admin_groups);
         core->conversations = stitch_conversations_free(core->conversations);
         core->checked_tokens = stitch_cache_free(core->checked_tokens);
@@ -101,6 +103,8 @@ void stitch_core_maintain(struct stitch_core *core, int64_t now) {
                 log_info("Deleted %zu idle users (anonymous: 90 days).", n);
         if (core->store_ops->session_prune(core->store, now - token_lifetime_bound(core), &n) >= 0 && n > 0)
                 log_debug("Pruned %zu dead sessions.", n);
+        if (core->store_ops->email_token_prune(core->store, now, &n) >= 0 && n > 0)
+                log_debug("Pruned %zu expired confirmation and reset tokens.", n);
         /* Retired keys are kept until every token they signed has expired. */
         if (core->store_ops->key_prune(core->store, now - token_lifetime_bound(core), &n) >= 0 && n > 0) {
                 log_info("Dropped %zu retired signing keys.", n);
@@ -193,6 +197,9 @@ int stitch_core_start(struct stitch_core *core) {
         if (r < 0)
                 return r;
         r = stitch_callerlimit_new(c->caller_logins_per_minute, &core->addresslimit);
+        if (r < 0)
+                return r;
+        r = stitch_userpass_flows_start(core);
         if (r < 0)
                 return r;
         r = stitch_groupcache_new(c->admin_group, NULL, &core->admin_groups);

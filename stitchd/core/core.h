@@ -37,6 +37,10 @@ struct stitch_core {
         struct stitch_callerlimit *callerlimit;
         /* Anonymous app logins per client address (each makes a user). */
         struct stitch_callerlimit *addresslimit;
+        /* Registration, confirmation and reset requests (core/userpass-flows.c):
+         * mails per recipient, requests per client address. */
+        struct stitch_callerlimit *mail_recipient_limit;
+        struct stitch_callerlimit *mail_address_limit;
         struct stitch_groupcache *admin_groups;     /* who is in AdminGroup, cached */
         struct stitch_conversations *conversations; /* logins waiting for answers */
         /* Access tokens whose signature was checked (core/access.c). */

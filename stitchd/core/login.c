@@ -228,6 +228,13 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
                 stitch_ratelimit_success(core->ratelimit, limit_key);
         if (attempt && address_key[0])
                 stitch_ratelimit_success(core->ratelimit, address_key);
+        if (u && u->pending) {
+                /* The password was right (it cost what a wrong one costs), so
+                 * saying so tells nothing a guesser could use. */
+                log_notice("Login for %s via %s with %s refused: user %s has not confirmed their email address.",
+                           isempty(l->user) ? "an app user" : l->user, l->service, provider->name, u->id);
+                return fail(ret, STITCH_LOGIN_CONFIRMATION_REQUIRED, "confirmation required");
+        }
         if (!l->app)
                 stitch_callerlimit_count(core->callerlimit, l->cred.uid, stitch_now_usec(CLOCK_MONOTONIC));
         else if (provider->no_credentials)

@@ -39,6 +39,11 @@ enum stitch_login_failure {
         STITCH_LOGIN_CONVERSATION_GONE,   /* unknown, expired, used or another uid's conversation */
         STITCH_LOGIN_TOO_MANY_ATTEMPTS,   /* retry_after_usec */
         STITCH_LOGIN_BUSY,                /* too many logins in progress */
+        /* The right credentials of a user who has not confirmed their email
+         * address yet (a registration): only after the password verified,
+         * so a wrong one answers INVALID_CREDENTIALS as always. Wire error
+         * io.stitch.Error.ConfirmationRequired; HTTP 401 "confirmation required". */
+        STITCH_LOGIN_CONFIRMATION_REQUIRED,
         STITCH_LOGIN_INTERNAL,            /* error: -errno */
 };
 

@@ -34,7 +34,8 @@ static bool session_maps_to(const struct stitch_manager *m, const struct stitch_
                 return p->maps_to(&m->core->config, u, unix_name);
         if (streq_ptr(u->unix_name, unix_name))
                 return true;
-        if (!u->email || isempty(m->core->config.email_domain))
+        /* A registered address names no Unix account (core/accounts.h). */
+        if (!u->email || u->self_registered || isempty(m->core->config.email_domain))
                 return false;
         size_t n = strlen(unix_name);
         return strncmp(u->email, unix_name, n) == 0 && u->email[n] == '@' &&
@@ -164,6 +165,9 @@ static int login_reply(struct stitch_call *c, const struct stitch_login_result *
                         break;
                 case STITCH_LOGIN_BUSY:
                         stitch_call_error(c, STITCH_ERROR_BUSY, "%s", res->message);
+                        break;
+                case STITCH_LOGIN_CONFIRMATION_REQUIRED:
+                        stitch_call_error(c, STITCH_ERROR_CONFIRMATION_REQUIRED, "%s", res->message);
                         break;
                 case STITCH_LOGIN_INTERNAL:
                 default:

@@ -21,6 +21,8 @@
 #define STITCH_ERROR_TOO_MANY_ATTEMPTS "io.stitch.Error.TooManyAttempts"
 #define STITCH_ERROR_NOT_FOUND "io.stitch.Error.NotFound"
 #define STITCH_ERROR_BUSY "io.stitch.Error.Busy"
+/* The right password of a registered user who has not confirmed their email address yet. */
+#define STITCH_ERROR_CONFIRMATION_REQUIRED "io.stitch.Error.ConfirmationRequired"
 #define STITCH_ERROR_INTERNAL "io.stitch.Error.Internal"
 #define VARLINK_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
 
