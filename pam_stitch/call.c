@@ -30,6 +30,7 @@ static const struct {
         {"io.stitch.Error.NotFound", PAM_STITCH_ERROR_NOT_FOUND},
         {"io.stitch.Error.Busy", PAM_STITCH_ERROR_BUSY},
         {"io.stitch.Error.Internal", PAM_STITCH_ERROR_INTERNAL},
+        {"io.stitch.Error.ConfirmationRequired", PAM_STITCH_ERROR_CONFIRMATION_REQUIRED},
 };
 
 static enum pam_stitch_error error_from_name(const char *name) {

@@ -374,6 +374,12 @@ static int login_reply_to_pam(pam_handle_t *pamh, const struct pam_stitch_args *
                            printable(user, ubuf, sizeof(ubuf)));
                 show_too_many_attempts(pamh, args, reply);
                 return PAM_MAXTRIES;
+        case PAM_STITCH_ERROR_CONFIRMATION_REQUIRED:
+                /* Only said after the right password: it tells a guesser nothing. */
+                pam_syslog(pamh, LOG_NOTICE, "User \"%s\" has not confirmed their email address yet.",
+                           printable(user, ubuf, sizeof(ubuf)));
+                pam_stitch_error_msg(pamh, args, "Confirm your email address first.");
+                return PAM_AUTH_ERR;
         case PAM_STITCH_ERROR_BUSY:
         case PAM_STITCH_ERROR_INTERNAL:
         case PAM_STITCH_ERROR_OTHER:

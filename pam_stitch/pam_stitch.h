@@ -105,6 +105,7 @@ enum pam_stitch_error {
         PAM_STITCH_ERROR_NOT_FOUND,
         PAM_STITCH_ERROR_BUSY,
         PAM_STITCH_ERROR_INTERNAL,
+        PAM_STITCH_ERROR_CONFIRMATION_REQUIRED, /* the right password of a user who has not confirmed their email */
         PAM_STITCH_ERROR_OTHER, /* any error name we do not know: treated as a daemon fault */
 };
 

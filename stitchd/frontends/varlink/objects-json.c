@@ -41,6 +41,8 @@ cJSON *stitch_user_to_json(const struct stitch_user *u) {
                 cJSON_AddItemToArray(ids, e);
         }
         cJSON_AddBoolToObject(o, "disabled", u->disabled);
+        cJSON_AddBoolToObject(o, "pending", u->pending);
+        cJSON_AddBoolToObject(o, "self_registered", u->self_registered);
         cJSON_AddNumberToObject(o, "creation_date", (double) u->creation_date);
         cJSON_AddNumberToObject(o, "last_authentication_date", (double) u->last_authentication_date);
         add_string_or_null(o, "unix_name", u->unix_name);
