@@ -158,7 +158,7 @@ stitch_start
 grep -q "Mail goes out through smtp://127.0.0.1:$SINK_PORT" "$STITCHD_LOG" || fail "stitchd did not start its mailer"
 stitch_stop
 printf 'Reset {{nope}}\n' > "$T/tpl/reset.txt"
-echo "TemplateDirectory=$T/tpl" >> "$STITCHD_CONF"
+printf '[Smtp]\nTemplateDirectory=%s\n' "$T/tpl" >> "$STITCHD_CONF"
 "$STITCHD" --foreground --config "$STITCHD_CONF" >/dev/null 2>"$T/bad-daemon.log" && fail "stitchd ran with a bad template"
 grep -q "reset.txt:1: unknown placeholder {{nope}}" "$T/bad-daemon.log" || fail "no file:line from stitchd: $(cat "$T/bad-daemon.log")"
 stop_sink "$SINK_PID"

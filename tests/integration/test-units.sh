@@ -3,7 +3,8 @@
 # The systemd units as built: systemd-analyze verify with no warning about
 # them, the contract they keep (Type=notify, socket names, the stitchd user),
 # sysusers.d and tmpfiles.d entries applied to a scratch root, and the
-# exposure score of `systemd-analyze security --offline=yes` (at most 2.0).
+# exposure score of `systemd-analyze security --offline=yes` (at most 2.0);
+# the opt-in network drop-in for [Smtp] verified too, and its score printed.
 . "${TESTS_LIB:?run through make check}" || exit 99
 
 command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
@@ -76,6 +77,25 @@ if [ -s "$T/verify.out" ]; then
 fi
 ok "systemd-analyze verify $man_opt: no warnings about our units"
 
+# The opt-in network drop-in ([Smtp]): the same units with it in place.
+DROPIN=$top_srcdir/etc/systemd/stitchd-network.conf
+[ -f "$DROPIN" ] || fail "$DROPIN is missing"
+U2=$T/units-network
+mkdir -p "$U2/stitchd.service.d"
+cp "$U"/*.service "$U"/*.socket "$U2/"
+cp "$DROPIN" "$U2/stitchd.service.d/network.conf"
+rc=0
+(cd "$U2" && MANPATH=$T/man SYSTEMD_UNIT_PATH=$U2: systemd-analyze verify $man_opt \
+        ./stitchd.service ./stitchd.socket ./stitchd-admin.socket) >"$T/verify-network.out" 2>&1 || rc=$?
+if [ "$rc" != 0 ] || grep -q 'stitchd' "$T/verify-network.out"; then
+        cat "$T/verify-network.out" >&2
+        fail "systemd-analyze verify with the network drop-in reported problems (exit $rc)"
+fi
+grep -q '^PrivateNetwork=no$' "$DROPIN" && grep -q '^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$' "$DROPIN" \
+        || fail "the drop-in does not open the network as documented"
+grep -q '^IPAddressDeny=' "$DROPIN" && fail "the drop-in must keep the unit's IPAddressDeny=any"
+ok "systemd-analyze verify: the network drop-in for [Smtp] has no warnings"
+
 # ---- sysusers.d and tmpfiles.d into a scratch root -----------------------------
 if [ "$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then
         R=$T/root
@@ -109,6 +129,19 @@ if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
         grep '✗' "$T/security.out" | sed 's/^/#   /'
         awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure level $score is above 2.0"
         ok "systemd-analyze security: exposure level $score (limit 2.0)"
+
+        # With the network drop-in: only printed, it is the administrator's choice.
+        rc=0
+        (cd "$U2" && SYSTEMD_UNIT_PATH=$U2: systemd-analyze security --offline=yes --no-pager ./stitchd.service) \
+                >"$T/security-network.out" 2>&1 || rc=$?
+        score_network=$(sed -n 's/.*Overall exposure level for stitchd.service: \([0-9.]*\).*/\1/p' "$T/security-network.out")
+        if [ -z "$score_network" ]; then
+                cat "$T/security-network.out" >&2
+                fail "systemd-analyze security printed no exposure level with the drop-in (exit $rc)"
+        fi
+        echo "# with the network drop-in ($DROPIN):"
+        grep '✗' "$T/security-network.out" | sed 's/^/#   /'
+        ok "systemd-analyze security with the network drop-in: exposure level $score_network (without: $score)"
 else
         echo "# systemd-analyze security has no --offline here: exposure level not measured"
 fi
