@@ -114,6 +114,10 @@ static void reply_login_failure(struct http_request *r, const struct stitch_prov
         case STITCH_LOGIN_INVALID_PARAMETER:
                 http_reply_error(r, 400, "BadRequest", "%s", res->message);
                 return;
+        case STITCH_LOGIN_CONFIRMATION_REQUIRED:
+                /* Only ever after the right password (core/login.c). */
+                http_reply_error(r, 401, "AuthError", "confirmation required");
+                return;
         case STITCH_LOGIN_TOO_MANY_ATTEMPTS:
                 r->retry_after_sec = (res->retry_after_usec + USEC_PER_SEC - 1) / USEC_PER_SEC;
                 http_reply_error(r, 429, "TooManyRequests", "too many failed attempts; try again later");

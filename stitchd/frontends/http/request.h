@@ -23,6 +23,17 @@ struct stitch_http;
 struct http_route;
 struct stitch_cache;
 
+/* A page's form (application/x-www-form-urlencoded) or query: decoded
+ * name=value pairs, values wiped when the request goes (they carry
+ * passwords and tokens). */
+#define HTTP_FORM_MAX 8
+struct http_form {
+        size_t n;
+        char *names[HTTP_FORM_MAX];
+        char *values[HTTP_FORM_MAX];
+        size_t value_lens[HTTP_FORM_MAX];
+};
+
 struct http_request {
         struct stitch_http *http;
         struct stitch_manager *manager;
@@ -31,6 +42,9 @@ struct http_request {
         const struct http_route *route;
         char params[2][HTTP_PARAM_MAX]; /* the route's :parameters, in order */
         cJSON *body;                    /* the parsed JSON object, or NULL if none was sent */
+        struct http_form form;          /* pages: the POSTed form */
+        struct http_form query;         /* pages: the query's token, tokenId, locale */
+        bool origin_foreign;            /* an Origin: header that is not PublicURL's */
         char *bearer;                   /* the Authorization: Bearer token, or NULL (wiped) */
         bool link;                      /* ?link=true */
         char client[HTTP_ADDRESS_MAX];  /* the client's address (X-Forwarded-For from a trusted proxy) */
@@ -56,6 +70,16 @@ void http_reply_empty(struct http_request *r, unsigned status);
 void http_reply_invalid_session(struct http_request *r, const char *why);
 void http_reply_errno(struct http_request *r, int error, const char *what);
 
+/* A page's form field or query argument (the last of that name), or NULL. */
+const char *http_form_get(const struct http_form *f, const char *name);
+/* Decodes application/x-www-form-urlencoded text into f (at most
+ * HTTP_FORM_MAX fields, names of [A-Za-z0-9_-], values without NUL).
+ * -EINVAL on anything else; f is then empty. */
+int http_form_parse(const char *text, size_t len, struct http_form *f);
+void http_form_done(struct http_form *f);
+/* An HTML page reply (takes html; NULL: 500). */
+void http_reply_page(struct http_request *r, unsigned status, char *html);
+
 /* Body helpers: a string member (NULL if absent); -EINVAL if present but
  * not a string, over max bytes or empty when required. */
 int http_body_string(struct http_request *r, const char *name, size_t max, bool required, const char **ret);
@@ -75,6 +99,9 @@ struct http_route {
         bool worker;           /* runs on a worker thread (hashes, or writes the store) */
         size_t max_body;
         bool app;              /* :app must be [Http] AppId= */
+        /* A page for people (pages.c): an HTML reply with the page headers
+         * (Content-Security-Policy and friends), a form body instead of JSON. */
+        bool page;
 };
 extern const struct http_route http_routes[];
 extern const size_t http_n_routes;
@@ -85,6 +112,19 @@ void http_login(struct http_request *r);
 void http_session_refresh(struct http_request *r);
 void http_session_logout(struct http_request *r);
 void http_profile(struct http_request *r);
+/* Stitch's email/password lifecycle (userpass.c) and its pages (pages.c). */
+void http_userpass_register(struct http_request *r);
+void http_userpass_confirm(struct http_request *r);
+void http_userpass_confirm_send(struct http_request *r);
+void http_userpass_confirm_call(struct http_request *r);
+void http_userpass_reset(struct http_request *r);
+void http_userpass_reset_send(struct http_request *r);
+void http_userpass_reset_call(struct http_request *r);
+void http_page_confirm(struct http_request *r);
+void http_page_confirm_submit(struct http_request *r);
+void http_page_reset(struct http_request *r);
+void http_page_reset_submit(struct http_request *r);
+void http_page_style(struct http_request *r);
 int http_profile_cache_new(struct stitch_cache **ret);
 void http_user_delete(struct http_request *r);
 void http_apikey_create(struct http_request *r);

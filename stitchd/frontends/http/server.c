@@ -131,6 +131,19 @@ void http_reply_error(struct http_request *r, unsigned status, const char *code,
         reply_json(r, status, j, false);
 }
 
+void http_reply_page(struct http_request *r, unsigned status, char *html) {
+        if (!html) {
+                /* Out of memory, or a request no page can answer. */
+                static const char fallback[] = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                                               "<title>Error</title></head><body><p>The request could not be "
+                                               "answered.</p></body></html>\n";
+                html = strdup(fallback);
+                if (status < 400)
+                        status = 500;
+        }
+        reply_set(r, html ? status : 500, html, "text/html; charset=utf-8", false);
+}
+
 void http_reply_empty(struct http_request *r, unsigned status) {
         reply_set(r, status, NULL, NULL, false);
 }
@@ -211,6 +224,32 @@ static bool path_matches(const char *pattern, const char *path, char params[2][H
 }
 
 /* Finds the route; 404/405 are prepared as the reply when none fits. */
+/* A page's query: the arguments its links carry (token, tokenId, locale),
+ * each at most 512 bytes; anything else is not read. */
+static void page_query(struct MHD_Connection *conn, struct http_form *q) {
+        static const char *const names[] = {"token", "tokenId", "locale"};
+        for (size_t i = 0; i < ELEMENTSOF(names) && q->n < HTTP_FORM_MAX; i++) {
+                const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, names[i]);
+                if (!v || strlen(v) > 512)
+                        continue;
+                q->names[q->n] = strdup(names[i]);
+                q->values[q->n] = strdup(v);
+                q->value_lens[q->n] = strlen(v);
+                if (!q->names[q->n] || !q->values[q->n]) {
+                        free(q->names[q->n]);
+                        free(q->values[q->n]);
+                        continue;
+                }
+                q->n++;
+        }
+}
+
+/* Whether an Origin: header is PublicURL's scheme://host[:port]. */
+static bool same_origin(const char *origin, const char *public_url) {
+        size_t n = strlen(origin);
+        return public_url && strncmp(public_url, origin, n) == 0 && (public_url[n] == 0 || public_url[n] == '/');
+}
+
 static void route_request(struct stitch_http *h, struct exchange *x, const char *url) {
         bool path_known = false, app_ok = true;
         size_t allow_len = 0;
@@ -386,6 +425,17 @@ static enum MHD_Result send_reply(struct stitch_http *h, struct exchange *x) {
                 MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
         /* Tokens and keys: no cache keeps them. */
         MHD_add_response_header(resp, "Cache-Control", "no-store");
+        if (x->r.route && x->r.route->page) {
+                /* The pages load nothing but their own style sheet, post
+                 * only to themselves, are never framed, and never tell
+                 * another site the link (its token) they were opened with. */
+                MHD_add_response_header(resp, "Content-Security-Policy",
+                                        "default-src 'none'; style-src 'self'; form-action 'self'; "
+                                        "base-uri 'none'; frame-ancestors 'none'");
+                MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+                MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+                MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        }
         if (r->status == 405 && x->allow[0])
                 MHD_add_response_header(resp, "Allow", x->allow);
         if (r->status == 429 && r->retry_after_sec > 0) {
@@ -430,6 +480,19 @@ static bool body_has_nul(const char *s, size_t n) {
 static int parse_body(struct exchange *x) {
         if (x->len == 0)
                 return 0;
+        if (x->r.route->page) {
+                const char *ct = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Type");
+                if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
+                    (ct[33] != 0 && ct[33] != ';')) {
+                        http_reply_page(&x->r, 415, NULL);
+                        return -EINVAL;
+                }
+                if (memchr(x->buf, 0, x->len) || http_form_parse(x->buf, x->len, &x->r.form) < 0) {
+                        http_reply_page(&x->r, 400, NULL);
+                        return -EINVAL;
+                }
+                return 0;
+        }
         if (body_has_nul(x->buf, x->len)) {
                 http_reply_error(&x->r, 400, "BadRequest", "request body must not contain NUL characters");
                 return -EINVAL;
@@ -505,6 +568,12 @@ static void start_request(struct stitch_http *h, struct exchange *x, const char 
         }
         const char *link = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "link");
         x->r.link = link && streq(link, "true");
+        if (x->r.route->page) {
+                page_query(conn, &x->r.query);
+                /* A form posted from another site: refused (the token in it
+                 * is the real guard; this keeps other origins out besides). */
+                x->r.origin_foreign = origin && !same_origin(origin, h->public_url);
+        }
 
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
@@ -634,6 +703,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 stitch_json_wipe_and_delete(x->r.body);
         if (x->r.bearer)
                 erase_and_free(x->r.bearer);
+        http_form_done(&x->r.form);
+        http_form_done(&x->r.query);
         if (x->r.response) {
                 if (x->r.response_secret)
                         explicit_bzero(x->r.response, x->r.response_len);
