@@ -618,7 +618,7 @@ int stitch_mail_compose(const struct stitch_mail_templates *t, const struct stit
             strchr(m->link, ' '))
                 return -EINVAL;
 
-        format_lifetime(STITCH_MAIL_LINK_LIFETIME_USEC, expires, sizeof(expires));
+        format_lifetime(c->userpass_token_lifetime_usec, expires, sizeof(expires));
         const char *values[_PLACEHOLDER_MAX] = {
                 [PLACEHOLDER_LINK] = m->link,
                 [PLACEHOLDER_EMAIL] = m->to,

@@ -18,8 +18,6 @@
 #define STITCH_MAIL_TEMPLATE_MAX (64 * 1024)   /* bytes per template file */
 #define STITCH_MAIL_LOCALES_MAX 256            /* locale directories under TemplateDirectory= */
 #define STITCH_MAIL_LINK_MAX 2048
-/* How long a link is good for, for {{expires}}, until the provider's TokenLifetime= is a key. */
-#define STITCH_MAIL_LINK_LIFETIME_USEC (UINT64_C(30) * 60 * 1000000)
 
 struct stitch_mail_templates;
 

@@ -19,6 +19,7 @@
 #include "redact.h"
 #include "trusted-path.h"
 #include "validate.h"
+#include "daemon/mailer.h"
 #include "daemon/manager.h"
 #include "frontends/varlink/server.h"
 #include "frontends/varlink/call.h"
@@ -173,6 +174,12 @@ int main(int argc, char **argv) {
                 return check_only ? 1 : 78; /* EX_CONFIG */
         }
         if (check_only) {
+                /* What only starting would find otherwise: the mail templates, the SMTP password file. */
+                if (stitch_mailer_check_config(&config, stderr) < 0) {
+                        fprintf(stderr, "stitchd: configuration %s is invalid; not starting.\n", config_path);
+                        stitch_config_done(&config);
+                        return 1;
+                }
                 printf("%s: OK\n", config_path);
                 stitch_config_done(&config);
                 return 0;
