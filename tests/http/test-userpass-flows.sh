@@ -83,7 +83,7 @@ STATUS=$(curl -s -o "$T/page" -D "$T/headers" -w '%{http_code}' "$LINK")
 login ann@example.org ann-first-pw
 check "still pending after the GET" [ "$STATUS" = 401 ]
 grep -qi '^Content-Security-Policy: default-src .none.; style-src .self.; form-action .self.' "$T/headers" || bad "no strict CSP on the page"
-grep -qi '^Referrer-Policy: no-referrer' "$T/headers" || bad "the page may leak its link in Referer"
+grep -qi '^Referrer-Policy: same-origin' "$T/headers" || bad "the page may leak its link in Referer"
 grep -qi '^X-Frame-Options: DENY' "$T/headers" || bad "the page may be framed"
 grep -qi '^Content-Type: text/html; charset=utf-8' "$T/headers" || bad "the page is not text/html"
 TOKEN=$(query token "$LINK"); TOKEN_ID=$(query tokenId "$LINK")

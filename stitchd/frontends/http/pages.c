@@ -55,7 +55,7 @@ static char *page(const char *title, void (*body)(FILE *f, const void *data), co
                 return NULL;
         fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
               "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-              "<meta name=\"referrer\" content=\"no-referrer\"><title>",
+              "<meta name=\"referrer\" content=\"same-origin\"><title>",
               f);
         escape(f, title);
         fputs("</title><link rel=\"stylesheet\" href=\"/assets/stitch.css\"></head><body><main>\n<h1>", f);
@@ -119,6 +119,9 @@ static void token_form_body(FILE *f, const void *data) {
         fputs("\">\n", f);
         if (t->password)
                 fprintf(f,
+                        /* For password managers and screen readers: which
+                         * account (the form itself knows only the token). */
+                        "<input type=\"text\" name=\"username\" autocomplete=\"username\" value=\"\" hidden>\n"
                         "<label for=\"password\">New password</label>\n"
                         "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" "
                         "minlength=\"%u\" maxlength=\"128\" required>\n"

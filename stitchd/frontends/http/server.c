@@ -428,13 +428,15 @@ static enum MHD_Result send_reply(struct stitch_http *h, struct exchange *x) {
         if (x->r.route && x->r.route->page) {
                 /* The pages load nothing but their own style sheet, post
                  * only to themselves, are never framed, and never tell
-                 * another site the link (its token) they were opened with. */
+                 * another site the link (its token) they were opened with
+                 * (same-origin, not no-referrer: with no-referrer a browser
+                 * sends "Origin: null" on the form's post, which is refused). */
                 MHD_add_response_header(resp, "Content-Security-Policy",
                                         "default-src 'none'; style-src 'self'; form-action 'self'; "
                                         "base-uri 'none'; frame-ancestors 'none'");
                 MHD_add_response_header(resp, "X-Frame-Options", "DENY");
                 MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-                MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+                MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
         }
         if (r->status == 405 && x->allow[0])
                 MHD_add_response_header(resp, "Allow", x->allow);
