@@ -403,6 +403,7 @@ int stitch_userpass_register(struct stitch_core *core, const struct stitch_userp
                                   &(struct stitch_account_new) {
                                           .email = req->email,
                                           .password = req->password,
+                                          .unix_name = req->by_admin ? req->unix_name : NULL,
                                           .pending = pending,
                                           .self_registered = true,
                                   },

@@ -86,6 +86,7 @@ struct stitch_userpass_registration {
         const char *locale;         /* the link's locale ([A-Za-z0-9-], < 16), or NULL; others are dropped */
         const char *client_address; /* for the per-address limit; NULL: not limited (admins) */
         bool by_admin;              /* io.stitch.Admin: allowed with Registration=no, not limited */
+        const char *unix_name;      /* by_admin only: the Unix name an admin gives the user, or NULL */
 };
 
 /* register: a pending, self-registered user with only the email/password

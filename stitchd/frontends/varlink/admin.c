@@ -21,6 +21,7 @@
 #include "frontends/varlink/server.h"
 #include "core/sessions.h"
 #include "core/users.h"
+#include "core/userpass-flows.h"
 #include "clock.h"
 #include "core/ids.h"
 #include "validate.h"
@@ -649,4 +650,165 @@ int stitch_method_admin_user_unlink(struct stitch_call *c) {
                 {"identity_id", STITCH_PARAM_STRING, offsetof(struct unlink_params, identity_id), true, 64},
         };
         return on_user(c, table, ELEMENTSOF(table), &(struct unlink_params) {}, user_unlink, NULL);
+}
+
+/* ---- the email/password lifecycle (core/userpass-flows.h) ---------------------------- */
+
+/* What a lifecycle call mails, if anything. */
+enum mail_kind { MAIL_NONE, MAIL_CONFIRMATION, MAIL_RESET };
+
+/* Why a link could not be mailed, and what to set: no mailer first (a link
+ * without one is of no use), then no base for the link; else the queue. */
+static const char *mail_problem(const struct stitch_core *core, enum mail_kind kind) {
+        _cleanup_free_ char *public_url = NULL;
+
+        if (!core->config.smtp_url)
+                return "no mailer: set [Smtp] URL=";
+        const char *base = kind == MAIL_RESET ? core->config.userpass_reset_url
+                                              : core->config.userpass_confirmation_url;
+        if (!base && stitch_public_url(&core->config, &public_url) == -ENOENT)
+                return kind == MAIL_RESET ? "no link for the mail: set [Provider.local-userpass] ResetPasswordURL= "
+                                            "or [Http] PublicURL="
+                                          : "no link for the mail: set [Provider.local-userpass] "
+                                            "EmailConfirmationURL= or [Http] PublicURL=";
+        return "the mail queue is full: try again later";
+}
+
+/* Answers a lifecycle call the core refused (problem set) or that failed
+ * (problem OK: doing names the step). Returns 0. */
+static int reply_userpass_refused(struct stitch_call *c, int r, const struct stitch_userpass_result *res,
+                                  const char *reference, const char *doing, enum mail_kind mail) {
+        /* The core tells "no link base" only by its -ENOENT (and its log). */
+        if (mail != MAIL_NONE && res->problem == STITCH_USERPASS_OK && r == -ENOENT)
+                return stitch_call_error(c, STITCH_ERROR_BUSY, "%s", mail_problem(c->manager->core, mail));
+        switch (res->problem) {
+        case STITCH_USERPASS_USER_NOT_FOUND:
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s", res->message);
+        case STITCH_USERPASS_ALREADY_CONFIRMED:
+                return stitch_call_invalid_parameter(c, "user", "user %s has already confirmed their email address",
+                                                     reference);
+        case STITCH_USERPASS_INVALID_EMAIL:
+                return stitch_call_invalid_parameter(c, "email", "%s", res->message);
+        case STITCH_USERPASS_NAME_IN_USE:
+                return stitch_call_invalid_parameter(c, "email", "name already in use: another user has email %s",
+                                                     reference);
+        case STITCH_USERPASS_PASSWORD_POLICY:
+                return stitch_call_invalid_parameter(c, "password", "%s", res->message);
+        case STITCH_USERPASS_FUNCTION_FAILED:
+                return stitch_call_invalid_parameter(c, "email",
+                                                     "%s: ConfirmationCommand= said fail (or could not run); "
+                                                     "the user was deleted again",
+                                                     res->message);
+        case STITCH_USERPASS_MAILER_UNAVAILABLE:
+                /* Busy rather than Internal: nothing of ours broke, and a full queue drains. */
+                return stitch_call_error(c, STITCH_ERROR_BUSY, "%s", mail_problem(c->manager->core, mail));
+        case STITCH_USERPASS_REGISTRATION_DISABLED: /* by_admin: only when the provider is off */
+                return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED,
+                                         "the local-userpass provider is disabled ([Provider.local-userpass])");
+        default:
+                return stitch_call_errno(c, r < 0 ? r : -EIO, res->message[0] ? res->message : doing);
+        }
+}
+
+struct register_params {
+        const char *email, *password, *locale, *unix_name;
+};
+
+int stitch_method_admin_user_register(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"email", STITCH_PARAM_STRING, offsetof(struct register_params, email), true, 254},
+                {"password", STITCH_PARAM_STRING, offsetof(struct register_params, password), true, 4 * 128},
+                {"locale", STITCH_PARAM_STRING, offsetof(struct register_params, locale), false, 16},
+                {"unix_name", STITCH_PARAM_STRING, offsetof(struct register_params, unix_name), false, 32},
+        };
+        struct stitch_core *core = c->manager->core;
+        struct register_params p = {0};
+        struct stitch_userpass_result res;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+
+        if (stitch_call_decode(c, table, ELEMENTSOF(table), &p) < 0)
+                return 0;
+        if (p.unix_name && !stitch_unix_name_valid(p.unix_name))
+                return stitch_call_invalid_parameter(c, "unix_name", "invalid unix_name");
+        int r = stitch_userpass_register(core,
+                                         &(struct stitch_userpass_registration) {
+                                                 .email = p.email,
+                                                 .password = p.password,
+                                                 .locale = p.locale,
+                                                 .by_admin = true,
+                                                 .unix_name = p.unix_name,
+                                         },
+                                         &res);
+        /* Registered, but the link could not be queued: the user exists
+         * (pending), so say so and what went wrong, rather than an error
+         * that invites a retry which would answer "name already in use". */
+        bool unmailed = res.problem == STITCH_USERPASS_MAILER_UNAVAILABLE && res.user_id[0];
+        if (r < 0 && res.problem == STITCH_USERPASS_NAME_IN_USE && p.unix_name)
+                return stitch_call_invalid_parameter(c, NULL, "name already in use: another user has email %s or "
+                                                     "unix_name %s", p.email, p.unix_name);
+        if (r < 0 && !unmailed)
+                return reply_userpass_refused(c, r, &res, p.email, "registering", MAIL_CONFIRMATION);
+        r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, res.user_id, &u);
+        if (r < 0)
+                return stitch_call_errno(c, r, "reading the registered user");
+        log_info("User %s registered by uid %u%s.", u->id, (unsigned) c->cred.uid,
+                 u->pending ? " (pending confirmation)" : "");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(u));
+        if (unmailed) {
+                char warning[160];
+                (void) snprintf(warning, sizeof(warning), "the confirmation mail could not be queued (%s)",
+                                mail_problem(core, MAIL_CONFIRMATION));
+                cJSON_AddStringToObject(reply, "warning", warning);
+        }
+        return stitch_call_reply(c, reply);
+}
+
+static int user_confirm(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct user_params *p = params;
+        struct stitch_userpass_result res;
+
+        int r = stitch_userpass_admin_confirm(c->manager->core, u->id, &res);
+        if (r < 0)
+                return reply_userpass_refused(c, r, &res, p->user, "confirming the user", MAIL_NONE);
+        log_info("User %s confirmed by uid %u.", u->id, (unsigned) c->cred.uid);
+        return reply_user_id(c, u);
+}
+
+int stitch_method_admin_user_confirm(struct stitch_call *c) {
+        return on_user(c, user_table, ELEMENTSOF(user_table), &(struct user_params) {}, user_confirm, NULL);
+}
+
+struct send_params {
+        const char *user, *locale;
+};
+
+static int user_send(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct send_params *p = params;
+        const bool reset = data != NULL;
+        struct stitch_userpass_result res;
+
+        int r = reset ? stitch_userpass_admin_send_reset(c->manager->core, u->id, p->locale, &res)
+                      : stitch_userpass_admin_send_confirmation(c->manager->core, u->id, p->locale, &res);
+        if (r < 0)
+                return reply_userpass_refused(c, r, &res, p->user,
+                                              reset ? "sending the reset link" : "sending the confirmation link",
+                                              reset ? MAIL_RESET : MAIL_CONFIRMATION);
+        log_info("%s link for user %s queued by uid %u.", reset ? "Password reset" : "Confirmation", u->id,
+                 (unsigned) c->cred.uid);
+        return reply_user_id(c, u);
+}
+
+static const struct stitch_param send_table[] = {
+        {"user", STITCH_PARAM_STRING, offsetof(struct send_params, user), true, 256},
+        {"locale", STITCH_PARAM_STRING, offsetof(struct send_params, locale), false, 16},
+};
+
+int stitch_method_admin_user_send_confirmation(struct stitch_call *c) {
+        return on_user(c, send_table, ELEMENTSOF(send_table), &(struct send_params) {}, user_send, NULL);
+}
+
+int stitch_method_admin_user_send_reset(struct stitch_call *c) {
+        static const bool reset = true;
+        return on_user(c, send_table, ELEMENTSOF(send_table), &(struct send_params) {}, user_send, &reset);
 }
