@@ -22,7 +22,7 @@ static int add_user_row(struct table *t, const cJSON *user) {
         char when[FORMAT_TIMESTAMP_MAX];
 
         return table_add_row(t, json_string(user, "id"), json_string(data, "email"), json_string(user, "unix_name"),
-                             json_string(user, "type"), json_yesno(user, "disabled"),
+                             json_string(user, "type"), json_yesno(user, "disabled"), json_yesno(user, "pending"),
                              format_json_timestamp(when, last));
 }
 
@@ -42,6 +42,9 @@ int stitchctl_print_user(const cJSON *user, size_t indent) {
         r = r ?: table_add_kv(kv, "Name", json_string(data, "name"));
         r = r ?: table_add_kv(kv, "Unix name", json_string(user, "unix_name"));
         r = r ?: table_add_kv(kv, "Disabled", json_yesno(user, "disabled"));
+        /* not yet confirmed their email address: cannot log in */
+        r = r ?: table_add_kv(kv, "Pending", json_yesno(user, "pending"));
+        r = r ?: table_add_kv(kv, "Self-registered", json_yesno(user, "self_registered"));
         r = r ?: table_add_kv_time(kv, "Created", cJSON_GetObjectItemCaseSensitive(user, "creation_date"));
         r = r ?: table_add_kv_time(kv, "Last login",
                                    cJSON_GetObjectItemCaseSensitive(user, "last_authentication_date"));
@@ -197,7 +200,7 @@ int cmd_user_list(struct stitchctl *ctl, char **args, size_t n_args) {
         }
 
         _cleanup_(table_freep) struct table *t =
-                table_new(6, "ID", "EMAIL", "UNIX NAME", "TYPE", "DISABLED", "LAST LOGIN");
+                table_new(7, "ID", "EMAIL", "UNIX NAME", "TYPE", "DISABLED", "PENDING", "LAST LOGIN");
         if (!t)
                 return stitchctl_oom();
         const cJSON *user;
@@ -389,4 +392,78 @@ int cmd_user_unlink(struct stitchctl *ctl, char **args, size_t n_args) {
                 return stitchctl_oom();
         printf("Removed identity %s from user %s.\n", safe_id, safe_user);
         return EXIT_OK;
+}
+
+int cmd_user_register(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        _cleanup_erase_ char *password = NULL;
+        cJSON *rp = NULL;
+        int r;
+
+        if (!ctl->email)
+                return stitchctl_usage_error(ctl, "'user register' needs --email");
+        if (!ctl->password_stdin)
+                return stitchctl_usage_error(ctl, "pass --password-stdin and the password on standard input");
+
+        params = cJSON_CreateObject();
+        if (!params || !cJSON_AddStringToObject(params, "email", ctl->email) ||
+            (ctl->unix_name && !cJSON_AddStringToObject(params, "unix_name", ctl->unix_name)) ||
+            (ctl->locale && !cJSON_AddStringToObject(params, "locale", ctl->locale)))
+                return stitchctl_oom();
+        r = stitchctl_read_password_stdin("Password: ", &password);
+        if (r != EXIT_OK)
+                return r;
+        if (!cJSON_AddStringToObject(params, "password", password))
+                return stitchctl_oom();
+
+        r = stitchctl_call(ctl, "io.stitch.Admin.UserRegister", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+
+        /* registered, but the confirmation link could not be mailed */
+        const char *warning = json_string(rp, "warning");
+        if (warning) {
+                _cleanup_free_ char *safe = output_sanitize(warning);
+                if (!safe)
+                        return stitchctl_oom();
+                (void) stitchctl_fail(0, "warning: %s", safe);
+        }
+        if (ctl->json)
+                return output_json(rp);
+        return stitchctl_print_user(cJSON_GetObjectItemCaseSensitive(rp, "user"), 0);
+}
+
+/* Commands with {"user", "locale"?} in and {"user_id"} out. */
+static int user_lifecycle(struct stitchctl *ctl, const char *method, const char *user, const char *done) {
+        _cleanup_(cJSON_Deletep) cJSON *params = user_params(user);
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        cJSON *rp = NULL;
+
+        if (!params || (ctl->locale && !cJSON_AddStringToObject(params, "locale", ctl->locale)))
+                return stitchctl_oom();
+        int r = stitchctl_call(ctl, method, params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                return output_json(rp);
+        const char *id = json_string(rp, "user_id");
+        _cleanup_free_ char *safe = output_sanitize(id ? id : user);
+        if (!safe)
+                return stitchctl_oom();
+        printf("%s %s.\n", done, safe);
+        return EXIT_OK;
+}
+
+int cmd_user_confirm(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_lifecycle(ctl, "io.stitch.Admin.UserConfirm", args[0], "Confirmed the email address of user");
+}
+
+int cmd_user_send_confirmation(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_lifecycle(ctl, "io.stitch.Admin.UserSendConfirmation", args[0],
+                              "Queued a confirmation link for user");
+}
+
+int cmd_user_send_reset(struct stitchctl *ctl, char **args, size_t n_args) {
+        return user_lifecycle(ctl, "io.stitch.Admin.UserSendReset", args[0], "Queued a password reset link for user");
 }

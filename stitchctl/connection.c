@@ -153,6 +153,13 @@ void stitchctl_print_reply_error(const char *error, const cJSON *parameters) {
                 return;
         }
 
+        /* Only answered after the right password (a login of a user who has
+         * not confirmed their email address): the same words as pam_stitch. */
+        if (streq_ptr(error, "io.stitch.Error.ConfirmationRequired")) {
+                (void) stitchctl_fail(0, "Confirm your email address first.");
+                return;
+        }
+
         if (parameter && (!message || !strstr(message, parameter)))
                 (void) snprintf(extra, sizeof(extra), " (parameter '%.64s')", parameter);
         else if (json_int(parameters, "retry_after", &retry) && retry > 0)

@@ -95,6 +95,39 @@ static const struct verb verbs[] = {
           "\n"
           "  --password-stdin    read the password from standard input\n" },
 
+        { "user", "register", 0, 0, OPT_EMAIL | OPT_PASSWORD_STDIN | OPT_LOCALE | OPT_UNIX_NAME, cmd_user_register,
+          "user register --email EMAIL --password-stdin [--unix-name NAME] [--locale LOCALE]",
+          "Register an email/password user as the HTTP API's register route does,\n"
+          "also with Registration=no and without its rate limits: the user is\n"
+          "self-registered (never reached through [Pam] EmailDomain=; a Unix name\n"
+          "only if given here) and pending, unable to log in, until confirmed,\n"
+          "unless AutoConfirm=yes. ConfirmationCommand= runs if set (fail: the user\n"
+          "is deleted again); otherwise a confirmation link is mailed. The password\n"
+          "is read from standard input (one trailing newline is removed; on a\n"
+          "terminal it is prompted for without echo).\n"
+          "\n"
+          "  --email EMAIL       the address to register\n"
+          "  --password-stdin    read the password from standard input\n"
+          "  --unix-name NAME    the Unix account the user may log in as once confirmed\n"
+          "  --locale LOCALE     the locale of the link and the mail (e.g. de)\n" },
+
+        { "user", "confirm", 1, 1, 0, cmd_user_confirm,
+          "user confirm " USER_ARG,
+          "Confirm a pending user's email address; the user may log in.\n" },
+
+        { "user", "send-confirmation", 1, 1, OPT_LOCALE, cmd_user_send_confirmation,
+          "user send-confirmation " USER_ARG " [--locale LOCALE]",
+          "Mail a pending user a new confirmation link (older links stop working).\n"
+          "Needs [Smtp] URL=.\n"
+          "\n"
+          "  --locale LOCALE     the locale of the link and the mail\n" },
+
+        { "user", "send-reset", 1, 1, OPT_LOCALE, cmd_user_send_reset,
+          "user send-reset " USER_ARG " [--locale LOCALE]",
+          "Mail a user a password reset link. Needs [Smtp] URL=.\n"
+          "\n"
+          "  --locale LOCALE     the locale of the link and the mail\n" },
+
         { "apikey", "add", 0, 0, OPT_USER | OPT_NAME | OPT_SERVER | OPT_UNIX_NAME, cmd_apikey_add,
           "apikey add --user " USER_ARG " --name NAME\n"
           "apikey add --server --name NAME [--unix-name NAME]",
@@ -199,6 +232,7 @@ static const struct {
         { OPT_SERVICE, "--service" },     { OPT_RHOST, "--rhost" },
         { OPT_TTY, "--tty" },             { OPT_SESSION, "--session" },
         { OPT_WAIT_REFRESH, "--wait-refresh" }, { OPT_ADMIN, "--admin" },
+        { OPT_LOCALE, "--locale" },
 };
 
 static const char *option_name(uint32_t bit) {
@@ -353,6 +387,7 @@ enum {
         ARG_SESSION,
         ARG_WAIT_REFRESH,
         ARG_ADMIN,
+        ARG_LOCALE,
         ARG_PASSWORD, /* refused: secrets never on argv */
         ARG_KEY,
 };
@@ -395,6 +430,7 @@ static int parse_argv(struct stitchctl *ctl, int argc, char *argv[], char ***ret
                 { "session", required_argument, NULL, ARG_SESSION },
                 { "wait-refresh", no_argument, NULL, ARG_WAIT_REFRESH },
                 { "admin", no_argument, NULL, ARG_ADMIN },
+                { "locale", required_argument, NULL, ARG_LOCALE },
                 { "password", optional_argument, NULL, ARG_PASSWORD },
                 { "key", optional_argument, NULL, ARG_KEY },
                 { "api-key", optional_argument, NULL, ARG_KEY },
@@ -474,6 +510,9 @@ static int parse_argv(struct stitchctl *ctl, int argc, char *argv[], char ***ret
                         break;
                 case ARG_ADMIN:
                         r = set_flag(ctl, OPT_ADMIN, &ctl->admin);
+                        break;
+                case ARG_LOCALE:
+                        r = set_string(ctl, OPT_LOCALE, &ctl->locale, optarg);
                         break;
                 case ARG_PASSWORD:
                         if (optarg)

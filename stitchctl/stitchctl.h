@@ -48,6 +48,7 @@ enum stitchctl_option {
         OPT_SESSION = 1u << 17,
         OPT_WAIT_REFRESH = 1u << 18,
         OPT_ADMIN = 1u << 19,
+        OPT_LOCALE = 1u << 20,
 };
 
 #define OPTS_GLOBAL (OPT_JSON | OPT_SOCKET | OPT_ADMIN_SOCKET | OPT_TIMEOUT | OPT_HELP | OPT_VERSION)
@@ -70,6 +71,7 @@ struct stitchctl {
         const char *rhost;
         const char *tty;
         const char *session;
+        const char *locale;
         bool password_stdin;
         bool server;
         bool all;
@@ -154,6 +156,10 @@ int cmd_user_unlock(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_link(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_unlink(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_passwd(struct stitchctl *ctl, char **args, size_t n_args);
+int cmd_user_register(struct stitchctl *ctl, char **args, size_t n_args);
+int cmd_user_confirm(struct stitchctl *ctl, char **args, size_t n_args);
+int cmd_user_send_confirmation(struct stitchctl *ctl, char **args, size_t n_args);
+int cmd_user_send_reset(struct stitchctl *ctl, char **args, size_t n_args);
 
 int cmd_apikey_add(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_apikey_list(struct stitchctl *ctl, char **args, size_t n_args);

@@ -128,7 +128,7 @@ run 0 sctl user list --json
 json_ok "$OUT"
 expect_eq "number of users" 2 "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["users"]))' "$OUT")"
 run 0 sctl user list
-head -n1 "$OUT" | grep -q '^ID  *EMAIL  *UNIX NAME  *TYPE  *DISABLED  *LAST LOGIN$' || fail "table header: $(head -n1 "$OUT")"
+head -n1 "$OUT" | grep -q '^ID  *EMAIL  *UNIX NAME  *TYPE  *DISABLED  *PENDING  *LAST LOGIN$' || fail "table header: $(head -n1 "$OUT")"
 grep -q "^$ADA  *ada@example.com  *$ME  *normal  *no  " "$OUT" || fail "table row: $(cat "$OUT")"
 ok "user list"
 
