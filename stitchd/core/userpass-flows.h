@@ -68,7 +68,7 @@ struct stitch_userpass_result {
 
 /* Mails per recipient and per client address (prefix, core/address.h), a
  * one-minute window each. */
-#define STITCH_USERPASS_MAILS_PER_RECIPIENT 2
+#define STITCH_USERPASS_MAILS_PER_RECIPIENT 5
 #define STITCH_USERPASS_REQUESTS_PER_ADDRESS 10
 
 /* The limiters and anything else the flows keep; stitch_core_start() makes them. */

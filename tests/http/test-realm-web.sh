@@ -63,3 +63,47 @@ for s in "$ADA_PW" "$CAROL_PW"; do
         grep -qF -- "$s" "$STITCHD_LOG" && fail "the stitchd log contains a password"
 done
 ok "realm-web 2.0.1 works against stitchd ($n checks)"
+
+# ---- the email/password lifecycle through realm-web -----------------------------------
+# registerUser, confirmUser, resendConfirmationEmail, sendResetPasswordEmail,
+# resetPassword and callResetPasswordFunction, with a real SMTP server
+# (aiosmtpd) delivering the links and a ResetCommand= that checks the
+# client's argument.
+PY=
+for p in /usr/bin/python3 python3; do
+        if "$p" -c 'import aiosmtpd' 2>/dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || skip "python3-aiosmtpd is not installed (the lifecycle part)"
+stitch_stop
+mkdir -p "$T/mail"
+coproc SINK { exec "$PY" "$top_srcdir/tests/helpers/smtp-sink.py" --dir "$T/mail" 2>>"$T/sink.log"; }
+SINK_JOB=$SINK_PID
+trap 'kill "$SINK_JOB" 2>/dev/null; stitch_cleanup' EXIT
+read -r -t 20 SINK_PORT <&"${SINK[0]}" || fail "the SMTP sink did not start: $(tail -n 5 "$T/sink.log")"
+cat > "$T/reset-cmd" <<'X'
+#!/bin/sh
+# ResetCommand: success only when the client's argument is "let-me-in".
+case $(cat) in *'"arguments":["let-me-in"]'*) echo '{"status":"success"}' ;; *) echo '{"status":"fail"}' ;; esac
+X
+chmod 0755 "$T/reset-cmd"
+http_start <<X
+[Provider.local-userpass]
+Registration=yes
+ResetCommand=$T/reset-cmd
+[Smtp]
+URL=smtp://127.0.0.1:$SINK_PORT
+From=noreply@example.com
+X
+rc=0
+env REALM_WEB_MODULE="$REALM_WEB_MODULE" STITCH_URL="$URL" STITCH_APP_ID=stitch MAIL_DIR="$T/mail" \
+        timeout 120 node "$top_srcdir/tests/http/realm-web-userpass.js" >"$T/node2.out" 2>"$T/node2.err" || rc=$?
+while IFS= read -r line; do
+        case $line in
+        "ok "*) ok "realm-web: ${line#ok }" ;;
+        "not ok "*) echo "not ok - realm-web: ${line#not ok }" >&2 ;;
+        *) echo "$line" ;;
+        esac
+done <"$T/node2.out"
+[ -s "$T/node2.err" ] && { echo "--- node stderr:" >&2; grep -v ExperimentalWarning "$T/node2.err" | head -n 40 >&2; }
+[ "$rc" = 0 ] && ! grep -q '^not ok ' "$T/node2.out" || fail "realm-web email/password functions failed (exit $rc)"
+ok "realm-web's email/password functions work against stitchd ($(grep -c '^ok ' "$T/node2.out") checks)"

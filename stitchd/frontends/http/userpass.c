@@ -12,7 +12,6 @@
 #include "frontends/http/request.h"
 #include "log.h"
 #include "macro.h"
-#include "wire.h"
 
 #define EMAIL_MAX 254
 #define PASSWORD_MAX (4 * 128) /* 128 characters of up to 4 bytes */
@@ -158,12 +157,10 @@ void http_userpass_reset_call(struct http_request *r) {
                 http_reply_error(r, 400, "BadRequest", "arguments must be an array");
                 return;
         }
-        if (a) {
-                size_t len;
-                if (stitch_wire_encode(a, &arguments, &len) < 0) {
-                        http_reply_error(r, 400, "BadRequest", "arguments too large");
-                        return;
-                }
+        /* The body is at most 64 KiB, so its arguments are too. */
+        if (a && !(arguments = cJSON_PrintUnformatted(a))) {
+                http_reply_errno(r, -ENOMEM, "arguments");
+                return;
         }
         int k = stitch_userpass_reset_call(r->manager->core, email, password, arguments, r->client, &res);
         reply_flow(r, k, &res, 200, email, "failed to reset password for user");
