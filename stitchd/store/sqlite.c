@@ -232,6 +232,7 @@ enum stmt_id {
         ST_USER_SET_DISABLED,
         ST_USER_UPDATE,
         ST_USER_DELETE,
+        ST_USER_MERGE_FLAGS,
         ST_USER_TOUCH,
         ST_USER_IDLE_OF_PROVIDER,
         ST_IDENTITIES_MOVE,
@@ -334,6 +335,12 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2 WHERE id = ?1",
         [ST_USER_UPDATE] = "UPDATE users SET email = ?2, name = ?3, unix_name = ?4, data = ?5 WHERE id = ?1",
         [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+        /* What a merged account's identity came with travels with it: a
+         * self-registered email stays self-registered (no EmailDomain
+         * mapping, ever) on the user it is linked onto. */
+        [ST_USER_MERGE_FLAGS] = "UPDATE users SET "
+                                "self_registered = max(self_registered, (SELECT self_registered FROM users WHERE id = ?1)), "
+                                "pending = max(pending, (SELECT pending FROM users WHERE id = ?1)) WHERE id = ?2",
         /* Moved identities go last (after the user's own), in their order. */
         [ST_IDENTITIES_MOVE] = "UPDATE identities SET user_id = ?2, rowid = rowid + (SELECT max(rowid) FROM identities) "
                                "WHERE user_id = ?1",
@@ -1775,6 +1782,8 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
                 r = run(c, ST_PASSWORD_MOVE, "user_merge password", ARGS(ARG_TEXT(from_id), ARG_TEXT(into->id)), NULL);
         if (r >= 0)
                 r = run(c, ST_APIKEYS_MOVE, "user_merge api keys", ARGS(ARG_TEXT(from_id), ARG_TEXT(into->id)), NULL);
+        if (r >= 0)
+                r = run(c, ST_USER_MERGE_FLAGS, "user_merge flags", ARGS(ARG_TEXT(from_id), ARG_TEXT(into->id)), NULL);
         /* The emptied account goes first: its email and unix_name are unique. */
         if (r >= 0)
                 r = run(c, ST_USER_DELETE, "user_merge delete", ARGS(ARG_TEXT(from_id)), NULL);

@@ -135,6 +135,27 @@ async function linkOfMail(count, to) {
                 }
                 return "the command's fail was not reported";
         });
+        // Stitch's anonymous upgrade: a registered, confirmed, unused
+        // email/password identity linked onto an anonymous user keeps the
+        // anonymous user's id, and logging in with it returns that user.
+        const hal = { email: "hal.realm@example.org", password: "hal-realm-pw-1" };
+        await check("registerUser and confirmUser (for linking)", async () => {
+                await auth.registerUser(hal);
+                await auth.confirmUser(await linkOfMail(++mails, hal.email));
+        });
+        let anon;
+        await check("anonymous login", async () => {
+                anon = await app.logIn(Realm.Credentials.anonymous());
+        });
+        await check("linkCredentials with the registered email keeps the anonymous user's id", async () => {
+                await anon.linkCredentials(Realm.Credentials.emailPassword(hal.email, hal.password));
+                if (!anon.identities.some((i) => i.providerType === "local-userpass"))
+                        return "no local-userpass identity after linking";
+        });
+        await check("logIn with the linked email returns the anonymous user", async () => {
+                const u = await app.logIn(Realm.Credentials.emailPassword(hal.email, hal.password));
+                if (u.id !== anon.id) return `got user ${u.id}, not ${anon.id}`;
+        });
         process.exit(failures ? 1 : 0);
 })().catch((e) => {
         console.log(`not ok unexpected: ${e && e.stack}`.replace(/\n/g, " "));

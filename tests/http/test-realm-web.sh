@@ -87,6 +87,8 @@ case $(cat) in *'"arguments":["let-me-in"]'*) echo '{"status":"success"}' ;; *) 
 X
 chmod 0755 "$T/reset-cmd"
 http_start <<X
+[Provider.anon-user]
+Enabled=yes
 [Provider.local-userpass]
 Registration=yes
 ResetCommand=$T/reset-cmd

@@ -28,6 +28,7 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "core/ids.h"
+#include "core/link.h"
 #include "core/login.h"
 #include "core/outbox.h"
 #include "core/sha256.h"
@@ -322,6 +323,49 @@ static void test_email_domain(void **state) {
         assert_int_equal(lr.outcome, STITCH_LOGIN_FAILED);
         assert_int_equal(lr.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
         stitch_login_result_done(&lr);
+}
+
+/* Stitch's anonymous upgrade: a registered, confirmed, unused email account
+ * linked onto an anonymous user merges into it (the id stays), and stays
+ * self-registered there: registering root@EmailDomain and linking it onto
+ * an anonymous user still makes nobody root. */
+static void test_link_registered(void **state) {
+        struct fixture *f = *state;
+        struct stitch_userpass_result r;
+        struct stitch_user *u = NULL;
+
+        start(f, "Registration=yes\nAutoConfirm=yes\n[Provider.anon-user]\nEnabled=yes\nUnixUser=nobody\nServices=login\n");
+        assert_int_equal(do_register(f, "root@example.com", PASSWORD, NULL, &r), 0);
+        char registered[STITCH_ID_LEN + 1];
+        memcpy(registered, r.user_id, sizeof(registered));
+
+        struct stitch_login_result anon = {};
+        struct stitch_login_request areq = {
+                .provider = "anon-user",
+                .login = {.app = true, .user = "", .service = "http", .cred = {.uid = (uid_t) -1},
+                          .credentials = &(struct stitch_credentials) {}},
+        };
+        assert_int_equal(stitch_login_run(f->m, &areq, &anon), 0);
+        assert_int_equal(anon.outcome, STITCH_LOGIN_SESSION);
+
+        struct stitch_credentials cr = {.n = 1, .items = {{"password", PASSWORD}}};
+        struct stitch_login_request req = {
+                .provider = "local-userpass",
+                .login = {.app = true, .user = "root@example.com", .service = "http", .cred = {.uid = (uid_t) -1},
+                          .credentials = &cr},
+        };
+        struct stitch_link_result l = {};
+        assert_int_equal(stitch_link_run(f->m, anon.tokens.user_id, &req, &l), 0);
+        assert_int_equal(l.outcome, STITCH_LINK_LINKED);
+        assert_string_equal(l.user->id, anon.tokens.user_id);
+        assert_true(l.user->self_registered);
+        assert_false(l.user->pending);
+        stitch_link_result_done(&l);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, registered, &u), -ENOENT);
+        /* The email logs in as the anonymous user now; "root" finds nobody. */
+        expect_login(f->m, "root@example.com", PASSWORD, STITCH_LOGIN_SESSION, 0);
+        assert_int_equal(stitch_user_find_by_login_name(f->m, "root", &u), -ENOENT);
+        stitch_login_result_done(&anon);
 }
 
 static void test_confirmation_command(void **state) {
@@ -651,6 +695,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_expired_token, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_auto_confirm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_email_domain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_link_registered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_confirmation_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_command_runner, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
