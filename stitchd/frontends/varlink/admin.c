@@ -17,6 +17,7 @@
 #include "core/accounts.h"
 #include "providers/provider.h"
 #include "redact.h"
+#include "daemon/mailer.h"
 #include "daemon/refresher.h"
 #include "frontends/varlink/server.h"
 #include "core/sessions.h"
@@ -99,6 +100,11 @@ int stitch_method_admin_status(struct stitch_call *c) {
                                 (double) __atomic_load_n(&m->core->password_verifications, __ATOMIC_RELAXED));
         cJSON_AddNumberToObject(p, "logins_succeeded", (double) __atomic_load_n(&m->core->logins_succeeded, __ATOMIC_RELAXED));
         cJSON_AddNumberToObject(p, "logins_failed", (double) __atomic_load_n(&m->core->logins_failed, __ATOMIC_RELAXED));
+        struct stitch_mailer_counters mail;
+        stitch_mailer_get_counters(m->mailer, &mail);
+        cJSON_AddNumberToObject(p, "mails_sent", (double) mail.sent);
+        cJSON_AddNumberToObject(p, "mails_failed", (double) mail.failed);
+        cJSON_AddNumberToObject(p, "mails_queued", (double) mail.queued);
         return stitch_call_reply(c, p);
 }
 
