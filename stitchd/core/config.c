@@ -703,16 +703,19 @@ static int assign(struct parser *p, unsigned line, const struct key_desc *k, con
 
 /* ---- the checks of string values and list items ------------------------------------------------- */
 
-static int check_store(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                       const char *word) {
+/* A check of one value (or one word of a list) of a key: 0, or the error
+ * reported (file:line) through report_value(). */
+#define CHECK(name) \
+        static int name(struct parser *p, unsigned line, const struct key_desc *k, const char *value, const char *word)
+
+CHECK(check_store) {
         if (store_is_valid(word))
                 return 0;
         _cleanup_free_ char *shown = stitch_redact_url(value); /* a database URL may hold a password */
         return report_value(p, line, k, shown ?: STITCH_REDACTED, "expected sqlite:/absolute/path/to/database");
 }
 
-static int check_socket_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                             const char *word) {
+CHECK(check_socket_path) {
         if (!path_is_valid(word))
                 return report_value(p, line, k, value, "not an absolute path");
         if (!socket_path_is_valid(word))
@@ -721,14 +724,12 @@ static int check_socket_path(struct parser *p, unsigned line, const struct key_d
         return 0;
 }
 
-static int check_file_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           const char *word) {
+CHECK(check_file_path) {
         return path_is_valid(word) ? 0 : report_value(p, line, k, value, "not an absolute path");
 }
 
 /* A home base or shell: systemd's user records take absolute, normalized paths without ':'. */
-static int check_account_path(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                              const char *word) {
+CHECK(check_account_path) {
         size_t n = strlen(word);
 
         if (!path_is_valid(word) || strchr(word, ':') || strstr(word, "//") || strstr(word, "/./") ||
@@ -738,33 +739,28 @@ static int check_account_path(struct parser *p, unsigned line, const struct key_
         return 0;
 }
 
-static int check_unix_name(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           const char *word) {
+CHECK(check_unix_name) {
         return stitch_unix_name_valid(word) ? 0 : report_value(p, line, k, value, "not a valid user or group name");
 }
 
-static int check_anon_unix_user(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                                const char *word) {
+CHECK(check_anon_unix_user) {
         /* The daemon also refuses any account with UID 0 at runtime; this catches the obvious case. */
         if (streq(word, "root"))
                 return report_value(p, line, k, value, "anonymous logins must not map to root");
         return check_unix_name(p, line, k, value, word);
 }
 
-static int check_email_domain(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                              const char *word) {
+CHECK(check_email_domain) {
         return domain_name_is_valid(word) ? 0 : report_value(p, line, k, value, "not a valid domain name");
 }
 
-static int check_service(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                         const char *word) {
+CHECK(check_service) {
         if (streq(word, "*") || service_name_is_valid(word))
                 return 0;
         return report_word(p, line, k, value, word, "invalid service name");
 }
 
-static int check_named_service(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                               const char *word) {
+CHECK(check_named_service) {
         /* Never implied: anonymous logins for sshd or sudo must be asked for by name. */
         if (streq(word, "*"))
                 return report_value(p, line, k, value, "\"*\" is not allowed here, name each service");
@@ -779,6 +775,18 @@ static bool numeric_address_is_valid(const char *s) {
 }
 
 /* "HOST:PORT" or "[V6]:PORT", numeric; split into host and port when wanted. */
+/* The split host and port, to callers that want them. */
+static bool hand_out(const char *host, uint64_t port, char *ret_host, size_t host_size, unsigned *ret_port) {
+        if (ret_host) {
+                if (strlen(host) >= host_size)
+                        return false;
+                memcpy(ret_host, host, strlen(host) + 1);
+        }
+        if (ret_port)
+                *ret_port = (unsigned) port;
+        return true;
+}
+
 bool stitch_http_listen_split(const char *value, char *ret_host, size_t host_size, unsigned *ret_port) {
         const char *colon;
         char host[INET6_ADDRSTRLEN + 1];
@@ -815,18 +823,10 @@ bool stitch_http_listen_split(const char *value, char *ret_host, size_t host_siz
         uint64_t port;
         if (parse_number(colon + 1, &port) < 0 || port < 1 || port > 65535)
                 return false;
-        if (ret_host) {
-                if (strlen(host) >= host_size)
-                        return false;
-                memcpy(ret_host, host, strlen(host) + 1);
-        }
-        if (ret_port)
-                *ret_port = (unsigned) port;
-        return true;
+        return hand_out(host, port, ret_host, host_size, ret_port);
 }
 
-static int check_http_listen(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                             const char *word) {
+CHECK(check_http_listen) {
         if (stitch_http_listen_split(word, NULL, 0, NULL))
                 return 0;
         return report_value(p, line, k, value, "expected ADDRESS:PORT or [IPV6]:PORT with a numeric address");
@@ -842,8 +842,7 @@ static bool app_id_is_valid(const char *s) {
         return true;
 }
 
-static int check_app_id(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                        const char *word) {
+CHECK(check_app_id) {
         return app_id_is_valid(word) ? 0 : report_value(p, line, k, value, "expected 1-64 characters of [A-Za-z0-9._-]");
 }
 
@@ -867,8 +866,7 @@ static bool origin_is_valid(const char *s, bool path_ok) {
         return true;
 }
 
-static int check_public_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                            const char *word) {
+CHECK(check_public_url) {
         if (origin_is_valid(word, false))
                 return 0;
         return report_value(p, line, k, value, "expected http://HOST[:PORT] or https://HOST[:PORT]");
@@ -876,8 +874,7 @@ static int check_public_url(struct parser *p, unsigned line, const struct key_de
 
 /* A link base (EmailConfirmationURL=, ResetPasswordURL=): an absolute http(s) URL, with a path
  * and a query if need be (the token is appended), without a fragment. */
-static int check_link_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                          const char *word) {
+CHECK(check_link_url) {
         if (origin_is_valid(word, true) && !strchr(word, '#'))
                 return 0;
         return report_value(p, line, k, value, "expected an absolute http:// or https:// URL without a fragment");
@@ -885,8 +882,7 @@ static int check_link_url(struct parser *p, unsigned line, const struct key_desc
 
 /* A command run without a shell (ConfirmationCommand=, ResetCommand=): an absolute path, then
  * arguments separated by spaces; no quoting, no control characters. */
-static int check_command(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                         const char *word) {
+CHECK(check_command) {
         char program[PATH_MAX];
         size_t n = strcspn(word, " ");
 
@@ -902,15 +898,13 @@ static int check_command(struct parser *p, unsigned line, const struct key_desc 
         return 0;
 }
 
-static int check_allowed_origin(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                                const char *word) {
+CHECK(check_allowed_origin) {
         if (streq(word, "*") || origin_is_valid(word, false))
                 return 0;
         return report_word(p, line, k, value, word, "not an origin (scheme://host[:port]) or *:");
 }
 
-static int check_trusted_proxy(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                               const char *word) {
+CHECK(check_trusted_proxy) {
         return numeric_address_is_valid(word) ? 0 : report_word(p, line, k, value, word, "not a numeric IP address:");
 }
 
@@ -966,14 +960,7 @@ bool stitch_smtp_url_split(const char *value, bool *ret_smtps, char *ret_host, s
                 return false;
         if (ret_smtps)
                 *ret_smtps = smtps;
-        if (ret_host) {
-                if (strlen(host) >= host_size)
-                        return false;
-                memcpy(ret_host, host, strlen(host) + 1);
-        }
-        if (ret_port)
-                *ret_port = (unsigned) port;
-        return true;
+        return hand_out(host, port, ret_host, host_size, ret_port);
 }
 
 bool stitch_mail_address_valid(const char *s) {
@@ -991,21 +978,18 @@ bool stitch_mail_address_valid(const char *s) {
         return true;
 }
 
-static int check_smtp_url(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                          const char *word) {
+CHECK(check_smtp_url) {
         if (stitch_smtp_url_split(word, NULL, NULL, 0, NULL))
                 return 0;
         return report_value(p, line, k, value, "expected smtp://HOST[:PORT] or smtps://HOST[:PORT]");
 }
 
-static int check_mail_address(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                              const char *word) {
+CHECK(check_mail_address) {
         return stitch_mail_address_valid(word) ? 0 : report_value(p, line, k, value, "not a mail address (LOCAL@DOMAIN)");
 }
 
 /* A subject or a user name: one line of text (UTF-8 passes), no control characters. */
-static int check_text_line(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                           const char *word) {
+CHECK(check_text_line) {
         if (strlen(word) > 200)
                 return report_value(p, line, k, value, "longer than 200 bytes");
         for (const char *c = word; *c; c++)

@@ -476,24 +476,46 @@ int stitch_userpass_confirm(struct stitch_core *core, const char *token, const c
         return 0;
 }
 
-int stitch_userpass_confirm_send(struct stitch_core *core, const char *email, const char *locale,
-                                 const char *client_address, struct stitch_userpass_result *ret) {
+/* The start of every request that names an address: a valid one, within
+ * the limits (counted whether or not it is anyone's), and its user if there
+ * is one (*ret NULL and 0 if not). */
+static int addressed(struct stitch_core *core, const char *email, const char *client_address, struct stitch_user **ret,
+                     struct stitch_userpass_result *res) {
+        if (!email || !stitch_email_valid(email))
+                return problem(res, STITCH_USERPASS_INVALID_EMAIL, "invalid email address");
+        int r = check_limits(core, email, client_address, res);
+        if (r < 0)
+                return r;
+        r = core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r < 0 ? failed(res, r, "user lookup") : 0;
+}
+
+/* confirm/send and reset/send: the same answer whoever the address is; a
+ * link only to a pending user (confirm) or an enabled one (reset). The
+ * request counts against the limits whether or not the address is anyone's,
+ * so the limits tell nothing either. */
+static int send_link(struct stitch_core *core, enum stitch_mail_kind kind, const char *email, const char *locale,
+                     const char *client_address, struct stitch_userpass_result *ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
 
         assert(core && ret);
         result_init(ret);
-        if (!email || !stitch_email_valid(email))
-                return problem(ret, STITCH_USERPASS_INVALID_EMAIL, "invalid email address");
-        /* Counted whether or not the address is anyone's: the limit tells nothing either. */
-        int r = check_limits(core, email, client_address, ret);
+        int r = addressed(core, email, client_address, &u, ret);
         if (r < 0)
                 return r;
-        r = core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, &u);
-        if (r < 0 && r != -ENOENT)
-                return failed(ret, r, "user lookup");
-        if (r >= 0 && u->pending)
-                (void) mail_token(core, u, STITCH_MAIL_CONFIRM, locale_or_null(locale));
+        /* A disabled user gets no reset link: it could not log in with the password anyway. */
+        if (u && (kind == STITCH_MAIL_CONFIRM ? u->pending : !u->disabled))
+                (void) mail_token(core, u, kind, locale_or_null(locale));
         return 0;
+}
+
+int stitch_userpass_confirm_send(struct stitch_core *core, const char *email, const char *locale,
+                                 const char *client_address, struct stitch_userpass_result *ret) {
+        return send_link(core, STITCH_MAIL_CONFIRM, email, locale, client_address, ret);
 }
 
 int stitch_userpass_confirm_call(struct stitch_core *core, const char *email, const char *client_address,
@@ -505,16 +527,11 @@ int stitch_userpass_confirm_call(struct stitch_core *core, const char *email, co
         result_init(ret);
         if (!core->config.userpass_confirmation_command)
                 return problem(ret, STITCH_USERPASS_FUNCTION_FAILED, "no confirmation function is configured");
-        if (!email || !stitch_email_valid(email))
-                return problem(ret, STITCH_USERPASS_INVALID_EMAIL, "invalid email address");
-        int r = check_limits(core, email, client_address, ret);
+        int r = addressed(core, email, client_address, &u, ret);
         if (r < 0)
                 return r;
-        r = core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, &u);
-        if (r == -ENOENT)
+        if (!u)
                 return problem(ret, STITCH_USERPASS_USER_NOT_FOUND, "user not found");
-        if (r < 0)
-                return failed(ret, r, "user lookup");
         memcpy(ret->user_id, u->id, sizeof(ret->user_id));
         if (!u->pending)
                 return problem(ret, STITCH_USERPASS_ALREADY_CONFIRMED, "already confirmed");
@@ -530,22 +547,7 @@ int stitch_userpass_confirm_call(struct stitch_core *core, const char *email, co
 
 int stitch_userpass_reset_send(struct stitch_core *core, const char *email, const char *locale,
                                const char *client_address, struct stitch_userpass_result *ret) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-
-        assert(core && ret);
-        result_init(ret);
-        if (!email || !stitch_email_valid(email))
-                return problem(ret, STITCH_USERPASS_INVALID_EMAIL, "invalid email address");
-        int r = check_limits(core, email, client_address, ret);
-        if (r < 0)
-                return r;
-        r = core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, &u);
-        if (r < 0 && r != -ENOENT)
-                return failed(ret, r, "user lookup");
-        /* A disabled user gets no link: it could not log in with the password anyway. */
-        if (r >= 0 && !u->disabled)
-                (void) mail_token(core, u, STITCH_MAIL_RESET, locale_or_null(locale));
-        return 0;
+        return send_link(core, STITCH_MAIL_RESET, email, locale, client_address, ret);
 }
 
 /* stitch_account_reset_password() for user_id, as this flow words it. */
@@ -623,16 +625,11 @@ int stitch_userpass_reset_call(struct stitch_core *core, const char *email, cons
                 cJSON_Delete(input);
                 return failed(ret, -ENOMEM, "command input");
         }
-        r = check_limits(core, email, client_address, ret);
+        r = addressed(core, email, client_address, &u, ret);
         if (r < 0)
                 goto finish;
-        r = core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, &u);
-        if (r == -ENOENT) {
+        if (!u) {
                 r = problem(ret, STITCH_USERPASS_USER_NOT_FOUND, "user not found");
-                goto finish;
-        }
-        if (r < 0) {
-                r = failed(ret, r, "user lookup");
                 goto finish;
         }
         memcpy(ret->user_id, u->id, sizeof(ret->user_id));
@@ -696,17 +693,19 @@ int stitch_userpass_admin_confirm(struct stitch_core *core, const char *user_id,
         return 0;
 }
 
-int stitch_userpass_admin_send_confirmation(struct stitch_core *core, const char *user_id, const char *locale,
-                                            struct stitch_userpass_result *ret) {
+/* An admin's send-confirmation and send-reset: told what went wrong,
+ * unlike strangers (the address is known to them). */
+static int admin_send(struct stitch_core *core, enum stitch_mail_kind kind, const char *user_id, const char *locale,
+                      struct stitch_userpass_result *ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
 
         assert(core && user_id && ret);
         int r = admin_user(core, user_id, &u, ret);
         if (r < 0)
                 return r;
-        if (!u->pending)
+        if (kind == STITCH_MAIL_CONFIRM && !u->pending)
                 return problem(ret, STITCH_USERPASS_ALREADY_CONFIRMED, "already confirmed");
-        r = mail_token(core, u, STITCH_MAIL_CONFIRM, locale_or_null(locale));
+        r = mail_token(core, u, kind, locale_or_null(locale));
         if (r == -ENOTCONN || r == -ENOSPC)
                 return problem(ret, STITCH_USERPASS_MAILER_UNAVAILABLE, "the mail could not be queued (%s)",
                                r == -ENOTCONN ? "no mailer: [Smtp] URL= is empty" : "the queue is full");
@@ -715,19 +714,12 @@ int stitch_userpass_admin_send_confirmation(struct stitch_core *core, const char
         return 0;
 }
 
+int stitch_userpass_admin_send_confirmation(struct stitch_core *core, const char *user_id, const char *locale,
+                                            struct stitch_userpass_result *ret) {
+        return admin_send(core, STITCH_MAIL_CONFIRM, user_id, locale, ret);
+}
+
 int stitch_userpass_admin_send_reset(struct stitch_core *core, const char *user_id, const char *locale,
                                      struct stitch_userpass_result *ret) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-
-        assert(core && user_id && ret);
-        int r = admin_user(core, user_id, &u, ret);
-        if (r < 0)
-                return r;
-        r = mail_token(core, u, STITCH_MAIL_RESET, locale_or_null(locale));
-        if (r == -ENOTCONN || r == -ENOSPC)
-                return problem(ret, STITCH_USERPASS_MAILER_UNAVAILABLE, "the mail could not be queued (%s)",
-                               r == -ENOTCONN ? "no mailer: [Smtp] URL= is empty" : "the queue is full");
-        if (r < 0)
-                return failed(ret, r, "mailing the link");
-        return 0;
+        return admin_send(core, STITCH_MAIL_RESET, user_id, locale, ret);
 }
