@@ -15,6 +15,7 @@
 #include <systemd/sd-journal.h>
 
 #include "core/config.h"
+#include "core/page-texts.h"
 #include "log.h"
 #include "redact.h"
 #include "trusted-path.h"
@@ -175,7 +176,9 @@ int main(int argc, char **argv) {
         }
         if (check_only) {
                 /* What only starting would find otherwise: the mail templates, the SMTP password file. */
-                if (stitch_mailer_check_config(&config, stderr) < 0) {
+                _cleanup_(stitch_page_texts_freep) struct stitch_page_texts *texts = NULL;
+                if (stitch_mailer_check_config(&config, stderr) < 0 ||
+                    stitch_page_texts_load(config.smtp_template_directory, stderr, &texts) < 0) {
                         fprintf(stderr, "stitchd: configuration %s is invalid; not starting.\n", config_path);
                         stitch_config_done(&config);
                         return 1;

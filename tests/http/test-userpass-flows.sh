@@ -192,4 +192,52 @@ login later@example.org pw-of-later@example.org
 check "command pending, then confirmed: logs in" [ "$STATUS" = 200 ]
 stitch_stop
 
+# ---- replaced texts and a locale carried in the link -------------------------------------
+# TemplateDirectory=: the mails' texts, and the pages' words (pages.txt),
+# each per locale; a registration made with "locale": "de" gets the German
+# mail, whose link opens the page in German and keeps it German after the post.
+TPL=$T/templates
+mkdir -p "$TPL/de"
+printf 'Confirm {{email}} for {{app}}: {{link}} (good for {{expires}})\n' > "$TPL/confirm.txt"
+printf 'Reset for {{email}}: {{link}}\n' > "$TPL/reset.txt"
+printf 'Bitte bestätigen Sie {{email}}: {{link}}\n' > "$TPL/de/confirm.txt"
+cat > "$TPL/de/pages.txt" <<'X'
+# German words for the built-in pages
+confirm_title = E-Mail-Adresse bestätigen
+confirm_button = Adresse bestätigen
+confirmed = Ihre Adresse ist bestätigt.
+X
+printf 'confirm_title = Confirm it, {{max}}\n' > "$T/bad-pages.txt"
+http_start <<X
+[Provider.local-userpass]
+Registration=yes
+[Smtp]
+URL=smtp://127.0.0.1:$SINK_PORT
+From=noreply@example.com
+TemplateDirectory=$TPL
+X
+before=$(mails)
+http POST "$APP/auth/providers/local-userpass/register" "" '{"email":"gert@example.org","password":"gert-pw-123","locale":"de"}'
+check "register with a locale" [ "$STATUS" = 201 ]
+m=$(mail_n $((before + 1)))
+grep -q "Bitte bestätigen Sie gert@example.org" "$m" || bad "the German mail text was not used: $(cat "$m")"
+DE_LINK=$(link_of "$m")
+case $DE_LINK in *"&locale=de"*) ok "the link carries the locale" ;; *) bad "no locale in the link: $DE_LINK" ;; esac
+curl -s "$DE_LINK" -o "$T/page"
+{ grep -q '<html lang="de">' "$T/page" && grep -q "E-Mail-Adresse bestätigen" "$T/page" \
+        && grep -q 'name="locale" value="de"' "$T/page"; } && ok "the page is in German" || bad "the page is not German: $(cat "$T/page")"
+form /confirm "token=$(query token "$DE_LINK")&tokenId=$(query tokenId "$DE_LINK")&locale=de" "$URL"
+{ [ "$STATUS" = 200 ] && grep -q "Ihre Adresse ist bestätigt." "$T/body"; } && ok "the answer to the post is German too" \
+        || bad "the answer is not German: $STATUS $(cat "$T/body")"
+before=$(mails)
+http POST "$APP/auth/providers/local-userpass/register" "" '{"email":"hal@example.org","password":"hal-pw-1234"}'
+m=$(mail_n $((before + 1)))
+grep -q "^Confirm hal@example.org for stitch: http" "$m" || bad "the replaced default text was not used: $(cat "$m")"
+stitch_stop
+# A bad pages.txt stops the start, with file:line.
+cp "$T/bad-pages.txt" "$TPL/de/pages.txt"
+out=$("$STITCHD" --check-config --config "$STITCHD_CONF" 2>&1) && bad "--check-config took a bad pages.txt"
+case $out in *"$TPL/de/pages.txt:1: confirm_title: unknown placeholder"*) ok "a bad pages.txt is reported with file:line" ;;
+        *) bad "--check-config said: $out" ;; esac
+
 [ "$FAILED" = 0 ] || fail "$FAILED check(s) failed"

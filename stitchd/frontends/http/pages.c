@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/accounts.h"
+#include "core/page-texts.h"
 #include "core/userpass-flows.h"
 #include "frontends/http/request.h"
 #include "log.h"
@@ -46,22 +47,55 @@ static void escape(FILE *f, const char *s) {
                 }
 }
 
-/* A whole page: title, then the body that fn writes. */
-static char *page(const char *title, void (*body)(FILE *f, const void *data), const void *data) {
+/* What every page of one request shares: its words' locale and the
+ * shortest password, for {{min}}. */
+struct page_context {
+        const struct stitch_page_texts *texts;
+        const char *locale; /* from the link (GET) or the form (POST); NULL: the default */
+        unsigned min_length;
+};
+
+static struct page_context context_of(struct http_request *r, const struct http_form *from) {
+        return (struct page_context) {
+                .texts = r->page_texts,
+                .locale = http_form_get(from, "locale"),
+                .min_length = stitch_account_password_min_length(r->manager->core),
+        };
+}
+
+/* A text of the page, HTML-escaped, {{min}} replaced. */
+static void text(FILE *f, const struct page_context *c, enum stitch_page_text id) {
+        const char *s = stitch_page_text(c->texts, id, c->locale, NULL);
+        for (const char *p; (p = strstr(s, "{{min}}")); s = p + 7) {
+                char *part = strndup(s, (size_t) (p - s));
+                escape(f, part);
+                free(part);
+                fprintf(f, "%u", c->min_length);
+        }
+        escape(f, s);
+}
+
+/* A whole page: the title, then the body that fn writes. */
+static char *page(const struct page_context *c, enum stitch_page_text title,
+                  void (*body)(FILE *f, const struct page_context *c, const void *data), const void *data) {
         char *buf = NULL;
         size_t len = 0;
+        const char *lang = NULL;
+        (void) stitch_page_text(c->texts, title, c->locale, &lang);
         FILE *f = open_memstream(&buf, &len);
         if (!f)
                 return NULL;
-        fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        fputs("<!DOCTYPE html>\n<html lang=\"", f);
+        escape(f, lang);
+        fputs("\"><head><meta charset=\"utf-8\">"
               "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
               "<meta name=\"referrer\" content=\"same-origin\"><title>",
               f);
-        escape(f, title);
+        text(f, c, title);
         fputs("</title><link rel=\"stylesheet\" href=\"/assets/stitch.css\"></head><body><main>\n<h1>", f);
-        escape(f, title);
+        text(f, c, title);
         fputs("</h1>\n", f);
-        body(f, data);
+        body(f, c, data);
         fputs("</main></body></html>\n", f);
         if (fclose(f) != 0 || len > PAGE_MAX) {
                 free(buf);
@@ -71,85 +105,82 @@ static char *page(const char *title, void (*body)(FILE *f, const void *data), co
 }
 
 struct message {
-        const char *class; /* "ok", "error" or NULL */
-        const char *text;
+        const char *class; /* "ok" or "error" */
+        enum stitch_page_text text;
 };
 
-static void message_body(FILE *f, const void *data) {
+static void message_body(FILE *f, const struct page_context *c, const void *data) {
         const struct message *m = data;
-        fputs("<p", f);
-        if (m->class)
-                fprintf(f, " class=\"%s\"", m->class);
-        fputs(">", f);
-        escape(f, m->text);
+        fprintf(f, "<p class=\"%s\"%s>", m->class, streq(m->class, "error") ? " role=\"alert\"" : "");
+        text(f, c, m->text);
         fputs("</p>\n", f);
 }
 
-static void reply_message(struct http_request *r, unsigned status, const char *title, const char *class,
-                          const char *text) {
-        struct message m = {class, text};
-        http_reply_page(r, status, page(title, message_body, &m));
+static void reply_message(struct http_request *r, const struct page_context *c, unsigned status,
+                          enum stitch_page_text title, const char *class, enum stitch_page_text message) {
+        struct message m = {class, message};
+        http_reply_page(r, status, page(c, title, message_body, &m));
 }
 
 struct token_form {
-        const char *action;  /* "/confirm" or "/reset" */
+        bool reset; /* ask for a new password twice */
         const char *token, *token_id;
-        bool password;       /* ask for a new password twice */
-        const char *error;   /* shown above the form, or NULL */
-        unsigned min_length;
+        int error;  /* shown above the form, or -1 */
 };
 
-static void token_form_body(FILE *f, const void *data) {
+static void hidden(FILE *f, const char *name, const char *value) {
+        fprintf(f, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+        escape(f, value);
+        fputs("\">\n", f);
+}
+
+static void token_form_body(FILE *f, const struct page_context *c, const void *data) {
         const struct token_form *t = data;
-        if (t->error) {
+        if (t->error >= 0) {
                 fputs("<p class=\"error\" role=\"alert\">", f);
-                escape(f, t->error);
+                text(f, c, (enum stitch_page_text) t->error);
                 fputs("</p>\n", f);
         }
-        if (t->password)
-                fprintf(f, "<p>Choose a new password: %u to 128 characters.</p>\n", t->min_length);
-        else
-                fputs("<p>Confirm the email address of your account.</p>\n", f);
-        fputs("<form method=\"post\" action=\"", f);
-        escape(f, t->action);
-        fputs("\">\n<input type=\"hidden\" name=\"token\" value=\"", f);
-        escape(f, t->token);
-        fputs("\">\n<input type=\"hidden\" name=\"tokenId\" value=\"", f);
-        escape(f, t->token_id);
-        fputs("\">\n", f);
-        if (t->password)
+        fputs("<p>", f);
+        text(f, c, t->reset ? STITCH_PAGE_RESET_INTRO : STITCH_PAGE_CONFIRM_INTRO);
+        fprintf(f, "</p>\n<form method=\"post\" action=\"%s\">\n", t->reset ? "/reset" : "/confirm");
+        hidden(f, "token", t->token);
+        hidden(f, "tokenId", t->token_id);
+        if (c->locale)
+                hidden(f, "locale", c->locale);
+        if (t->reset) {
+                /* For password managers and screen readers: which account
+                 * (the form itself knows only the token). */
+                fputs("<input type=\"text\" name=\"username\" autocomplete=\"username\" value=\"\" hidden>\n"
+                      "<label for=\"password\">", f);
+                text(f, c, STITCH_PAGE_NEW_PASSWORD);
                 fprintf(f,
-                        /* For password managers and screen readers: which
-                         * account (the form itself knows only the token). */
-                        "<input type=\"text\" name=\"username\" autocomplete=\"username\" value=\"\" hidden>\n"
-                        "<label for=\"password\">New password</label>\n"
-                        "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" "
-                        "minlength=\"%u\" maxlength=\"128\" required>\n"
-                        "<label for=\"repeat\">Repeat it</label>\n"
-                        "<input type=\"password\" id=\"repeat\" name=\"repeat\" autocomplete=\"new-password\" "
-                        "minlength=\"%u\" maxlength=\"128\" required>\n"
-                        "<button type=\"submit\">Set the new password</button>\n",
-                        t->min_length, t->min_length);
-        else
-                fputs("<button type=\"submit\">Confirm my email address</button>\n", f);
-        fputs("</form>\n", f);
+                        "</label>\n<input type=\"password\" id=\"password\" name=\"password\" "
+                        "autocomplete=\"new-password\" minlength=\"%u\" maxlength=\"128\" required>\n"
+                        "<label for=\"repeat\">",
+                        c->min_length);
+                text(f, c, STITCH_PAGE_REPEAT_PASSWORD);
+                fprintf(f,
+                        "</label>\n<input type=\"password\" id=\"repeat\" name=\"repeat\" "
+                        "autocomplete=\"new-password\" minlength=\"%u\" maxlength=\"128\" required>\n",
+                        c->min_length);
+        }
+        fputs("<button type=\"submit\">", f);
+        text(f, c, t->reset ? STITCH_PAGE_RESET_BUTTON : STITCH_PAGE_CONFIRM_BUTTON);
+        fputs("</button>\n</form>\n", f);
 }
 
-static unsigned min_length(struct http_request *r) {
-        return stitch_account_password_min_length(r->manager->core);
-}
-
-/* GET /confirm?token=..&tokenId=.. and GET /reset?...: the form. */
+/* GET /confirm?token=..&tokenId=..[&locale=..] and GET /reset?...: the form. */
 static void token_page(struct http_request *r, bool reset) {
+        struct page_context c = context_of(r, &r->query);
+        enum stitch_page_text title = reset ? STITCH_PAGE_RESET_TITLE : STITCH_PAGE_CONFIRM_TITLE;
         const char *token = http_form_get(&r->query, "token"), *token_id = http_form_get(&r->query, "tokenId");
-        const char *title = reset ? "Reset your password" : "Confirm your email address";
         if (isempty(token) || isempty(token_id)) {
-                reply_message(r, 400, title, "error",
-                              "This link is incomplete. Open the whole link from the mail, or ask for a new one.");
+                reply_message(r, &c, 400, title, "error", STITCH_PAGE_LINK_INCOMPLETE);
                 return;
         }
-        struct token_form t = {reset ? "/reset" : "/confirm", token, token_id, reset, NULL, min_length(r)};
-        http_reply_page(r, 200, page(title, token_form_body, &t));
+        struct token_form t = {reset, token, token_id, -1};
+        http_reply_page(r, 200, page(&c, title, token_form_body, &t));
 }
 
 void http_page_confirm(struct http_request *r) {
@@ -161,67 +192,66 @@ void http_page_reset(struct http_request *r) {
 }
 
 /* The POSTed token and tokenId; answers itself and returns false if missing. */
-static bool posted_token(struct http_request *r, const char *title, const char **ret_token,
-                         const char **ret_token_id) {
+static bool posted_token(struct http_request *r, const struct page_context *c, enum stitch_page_text title,
+                         const char **ret_token, const char **ret_token_id) {
         if (r->origin_foreign) {
-                reply_message(r, 403, title, "error", "This form can only be sent from this site.");
+                reply_message(r, c, 403, title, "error", STITCH_PAGE_OTHER_ORIGIN);
                 return false;
         }
         *ret_token = http_form_get(&r->form, "token");
         *ret_token_id = http_form_get(&r->form, "tokenId");
         if (isempty(*ret_token) || isempty(*ret_token_id)) {
-                reply_message(r, 400, title, "error", "The form is incomplete. Open the link from the mail again.");
+                reply_message(r, c, 400, title, "error", STITCH_PAGE_FORM_INCOMPLETE);
                 return false;
         }
         return true;
 }
 
-static const char token_invalid[] =
-        "This link has expired, was used already, or is not valid. Ask for a new one; a link works once, "
-        "for a limited time.";
-
 /* POST /confirm. */
 void http_page_confirm_submit(struct http_request *r) {
-        const char *title = "Confirm your email address", *token, *token_id;
+        struct page_context c = context_of(r, &r->form);
+        const enum stitch_page_text title = STITCH_PAGE_CONFIRM_TITLE;
         struct stitch_userpass_result res;
-        if (!posted_token(r, title, &token, &token_id))
+        const char *token, *token_id;
+        if (!posted_token(r, &c, title, &token, &token_id))
                 return;
         int k = stitch_userpass_confirm(r->manager->core, token, token_id, &res);
         if (k >= 0)
-                reply_message(r, 200, title, "ok", "Your email address is confirmed. You can log in now.");
+                reply_message(r, &c, 200, title, "ok", STITCH_PAGE_CONFIRMED);
         else if (res.problem == STITCH_USERPASS_TOKEN_INVALID)
-                reply_message(r, 400, title, "error", token_invalid);
+                reply_message(r, &c, 400, title, "error", STITCH_PAGE_LINK_INVALID);
         else
-                reply_message(r, 500, title, "error", "Something went wrong on our side. Try again later.");
+                reply_message(r, &c, 500, title, "error", STITCH_PAGE_FAILED);
 }
 
 /* POST /reset. */
 void http_page_reset_submit(struct http_request *r) {
-        const char *title = "Reset your password", *token, *token_id;
+        struct page_context c = context_of(r, &r->form);
+        const enum stitch_page_text title = STITCH_PAGE_RESET_TITLE;
         struct stitch_userpass_result res;
-        if (!posted_token(r, title, &token, &token_id))
+        const char *token, *token_id, *reason = NULL;
+        if (!posted_token(r, &c, title, &token, &token_id))
                 return;
         const char *password = http_form_get(&r->form, "password"), *repeat = http_form_get(&r->form, "repeat");
-        struct token_form again = {"/reset", token, token_id, true, NULL, min_length(r)};
-        const char *reason = NULL;
+        struct token_form again = {true, token, token_id, -1};
         if (!password || !repeat || !streq(password, repeat))
-                again.error = "The two passwords differ. Type the same new password twice.";
+                again.error = STITCH_PAGE_PASSWORDS_DIFFER;
         else if (stitch_account_password_check(r->manager->core, password, &reason) < 0)
-                again.error = "The password must be between the lengths shown below.";
-        if (again.error) {
-                http_reply_page(r, 400, page(title, token_form_body, &again));
+                again.error = STITCH_PAGE_PASSWORD_LENGTH;
+        if (again.error >= 0) {
+                http_reply_page(r, 400, page(&c, title, token_form_body, &again));
                 return;
         }
         int k = stitch_userpass_reset(r->manager->core, token, token_id, password, &res);
         if (k >= 0)
-                reply_message(r, 200, title, "ok", "Your password is changed. Log in with the new one.");
+                reply_message(r, &c, 200, title, "ok", STITCH_PAGE_RESET_DONE);
         else if (res.problem == STITCH_USERPASS_TOKEN_INVALID)
-                reply_message(r, 400, title, "error", token_invalid);
+                reply_message(r, &c, 400, title, "error", STITCH_PAGE_LINK_INVALID);
         else if (res.problem == STITCH_USERPASS_PASSWORD_POLICY) {
-                again.error = "The password must be between the lengths shown below.";
-                http_reply_page(r, 400, page(title, token_form_body, &again));
+                again.error = STITCH_PAGE_PASSWORD_LENGTH;
+                http_reply_page(r, 400, page(&c, title, token_form_body, &again));
         } else
-                reply_message(r, 500, title, "error", "Something went wrong on our side. Try again later.");
+                reply_message(r, &c, 500, title, "error", STITCH_PAGE_FAILED);
 }
 
 /* GET /assets/stitch.css: the one thing the pages load. */

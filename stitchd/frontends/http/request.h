@@ -22,6 +22,7 @@
 struct stitch_http;
 struct http_route;
 struct stitch_cache;
+struct stitch_page_texts;
 
 /* A page's form (application/x-www-form-urlencoded) or query: decoded
  * name=value pairs, values wiped when the request goes (they carry
@@ -39,6 +40,7 @@ struct http_request {
         struct stitch_manager *manager;
         struct http_metrics *metrics;   /* the front end's counters */
         struct stitch_cache *profiles;  /* the front end's profile replies (client.c) */
+        const struct stitch_page_texts *page_texts; /* the pages' words (pages.c) */
         const struct http_route *route;
         char params[2][HTTP_PARAM_MAX]; /* the route's :parameters, in order */
         cJSON *body;                    /* the parsed JSON object, or NULL if none was sent */

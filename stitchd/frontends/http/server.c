@@ -25,6 +25,7 @@
 #include "frontends/http/metrics.h"
 #include "frontends/http/request.h"
 #include "core/generation-cache.h"
+#include "core/page-texts.h"
 #include "frontends/http/server.h"
 #include "clock.h"
 #include "validate.h"
@@ -76,6 +77,7 @@ struct stitch_http {
         struct http_connections *connections;
         struct http_metrics metrics;
         struct stitch_cache *profiles; /* profile replies by user (client.c) */
+        struct stitch_page_texts *page_texts; /* the pages' words ([Smtp] TemplateDirectory=) */
 };
 
 /* ---- replies -------------------------------------------------------------------- */
@@ -608,6 +610,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 x->r.manager = h->manager;
                 x->r.metrics = &h->metrics;
                 x->r.profiles = h->profiles;
+                x->r.page_texts = h->page_texts;
                 x->conn = conn;
                 x->method = method;
                 x->route_index = -1;
@@ -850,6 +853,21 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                 free(h);
                 return r;
         }
+        /* The pages' words: checked again here as --check-config does. */
+        _cleanup_free_ char *problems = NULL;
+        size_t problems_len = 0;
+        FILE *pf = open_memstream(&problems, &problems_len);
+        r = pf ? stitch_page_texts_load(c->smtp_template_directory, pf, &h->page_texts) : -ENOMEM;
+        if (pf)
+                fclose(pf);
+        if (r < 0) {
+                if (problems && *problems)
+                        log_error("The pages' texts have problems:\n%s", problems);
+                h->profiles = stitch_cache_free(h->profiles);
+                free(h);
+                return r == -ENOMEM ? r : log_error_errno(r, "Cannot load the pages' texts from %s: %m",
+                                                          c->smtp_template_directory);
+        }
         h->manager = m;
         h->listen_fd = -1;
         pthread_mutex_init(&h->lock, NULL);
@@ -962,6 +980,7 @@ struct stitch_http *stitch_http_free(struct stitch_http *h) {
                 close(h->listen_fd);
         h->connections = http_connections_free(h->connections);
         h->profiles = stitch_cache_free(h->profiles);
+        h->page_texts = stitch_page_texts_free(h->page_texts);
         pthread_mutex_destroy(&h->lock);
         free(h->public_url);
         free(h->tls_cert);
