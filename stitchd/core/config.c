@@ -1136,6 +1136,7 @@ static const struct key_desc keys[] = {
         STRING("Smtp", "Username", smtp_username, NULL, check_text_line),
         STRING("Smtp", "PasswordFile", smtp_password_file, NULL, check_file_path),
         STRING("Smtp", "TemplateDirectory", smtp_template_directory, NULL, check_file_path),
+        STRING("Smtp", "CAFile", smtp_ca_file, NULL, check_file_path),
 };
 
 static const char *known_section(const char *name) {

@@ -116,6 +116,7 @@ struct stitch_config {
         char *smtp_username;           /* NULL: no SMTP AUTH */
         char *smtp_password_file;      /* the SMTP password, read at start */
         char *smtp_template_directory; /* NULL: the built-in English texts (core/mail.h) */
+        char *smtp_ca_file;            /* NULL: the system's CAs verify the server's certificate */
 };
 
 /* Fills c with the built-in defaults: each key's default text, parsed as the file would be.

@@ -298,6 +298,10 @@ static enum outcome attempt(struct stitch_mailer *m, struct pending *p) {
                   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
                   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, m) == CURLE_OK &&
                   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error) == CURLE_OK;
+        /* The server's certificate is always verified (libcurl's default): by
+         * the system's CAs, or by [Smtp] CAFile= for a private CA. */
+        if (ok && m->config->smtp_ca_file)
+                ok = curl_easy_setopt(curl, CURLOPT_CAINFO, m->config->smtp_ca_file) == CURLE_OK;
         if (ok && m->config->smtp_username)
                 ok = curl_easy_setopt(curl, CURLOPT_USERNAME, m->config->smtp_username) == CURLE_OK &&
                      curl_easy_setopt(curl, CURLOPT_PASSWORD, m->password) == CURLE_OK;

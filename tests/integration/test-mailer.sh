@@ -112,6 +112,25 @@ if [ -n "$addr" ]; then
         ls "$T/plain"/*.eml >/dev/null 2>&1 && fail "the server off loopback received a mail without TLS"
         stop_sink "$SINK_PID"
         ok "smtp://$addr without STARTTLS: refused at send ($(grep -o 'failed: [^(]*' "$T/plain.log" | head -n 1))"
+
+        # The production path: STARTTLS with a certificate of a private CA,
+        # verified through [Smtp] CAFile= (and refused without it).
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=stitch test SMTP" \
+                -addext "subjectAltName=IP:$addr" -keyout "$T/smtp.key" -out "$T/smtp.pem" >/dev/null 2>&1 \
+                || fail "openssl could not make a certificate"
+        sink "$T/tls" --host "$addr" --starttls "$T/smtp.pem" "$T/smtp.key"
+        conf "$T/tls.conf" "smtp://$addr:$SINK_PORT" "CAFile=$T/smtp.pem"
+        "$SEND" --wait 10 "$T/tls.conf" user@example.org 1 >"$T/tls.out" 2>"$T/tls.log" \
+                || fail "a mail over STARTTLS failed: $(cat "$T/tls.out" "$T/tls.log")"
+        expect_eq "counters over STARTTLS" "sent=1 failed=0 queued=0" "$(cat "$T/tls.out")"
+        ls "$T/tls"/*.eml >/dev/null 2>&1 || fail "the server received nothing over STARTTLS"
+        conf "$T/tls-noca.conf" "smtp://$addr:$SINK_PORT"
+        "$SEND" --wait 3 --grace 0.2 "$T/tls-noca.conf" user@example.org 1 >"$T/noca.out" 2>"$T/noca.log" \
+                && fail "a certificate no CA vouches for was accepted"
+        grep -q 'Mail to user@example.org (confirm) failed: ' "$T/noca.log" || fail "no failure logged: $(cat "$T/noca.log")"
+        [ "$(ls "$T/tls"/*.eml | wc -l)" = 1 ] || fail "a mail went to a server whose certificate was not verified"
+        stop_sink "$SINK_PID"
+        ok "STARTTLS to $addr: sent with CAFile= naming its CA, refused without ($(grep -o 'failed: [^(]*' "$T/noca.log" | head -n 1))"
 else
         echo "# no non-loopback IPv4 address here: STARTTLS off loopback not tested"
 fi

@@ -312,7 +312,8 @@ static const char every_key_text[] =
         "From=noreply@example.com\n"
         "Username=stitch\n"
         "PasswordFile=/etc/stitch/smtp-password\n"
-        "TemplateDirectory=/etc/stitch/mail\n";
+        "TemplateDirectory=/etc/stitch/mail\n"
+        "CAFile=/etc/stitch/smtp-ca.pem\n";
 
 static void test_every_key(void **state) {
         struct stitch_config c;
