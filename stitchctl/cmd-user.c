@@ -86,6 +86,15 @@ static cJSON *user_params(const char *user) {
         return TAKE_PTR(p);
 }
 
+/* Reads the password from standard input (--password-stdin) into
+ * params.password; *password keeps it for wiping. EXIT_OK or the exit code. */
+static int add_password_stdin(cJSON *params, const char *prompt, char **password) {
+        int r = stitchctl_read_password_stdin(prompt, password);
+        if (r != EXIT_OK)
+                return r;
+        return cJSON_AddStringToObject(params, "password", *password) ? EXIT_OK : stitchctl_oom();
+}
+
 int cmd_user_add(struct stitchctl *ctl, char **args, size_t n_args) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
@@ -111,11 +120,9 @@ int cmd_user_add(struct stitchctl *ctl, char **args, size_t n_args) {
                 return stitchctl_oom();
 
         if (ctl->password_stdin) {
-                r = stitchctl_read_password_stdin("Password: ", &password);
+                r = add_password_stdin(params, "Password: ", &password);
                 if (r != EXIT_OK)
                         return r;
-                if (!cJSON_AddStringToObject(params, "password", password))
-                        return stitchctl_oom();
         }
 
         r = stitchctl_call(ctl, "io.stitch.Admin.UserCreate", params, &reply, &rp);
@@ -305,11 +312,9 @@ int cmd_user_passwd(struct stitchctl *ctl, char **args, size_t n_args) {
         params = user_params(args[0]);
         if (!params)
                 return stitchctl_oom();
-        r = stitchctl_read_password_stdin("New password: ", &password);
+        r = add_password_stdin(params, "New password: ", &password);
         if (r != EXIT_OK)
                 return r;
-        if (!cJSON_AddStringToObject(params, "password", password))
-                return stitchctl_oom();
 
         r = stitchctl_call(ctl, "io.stitch.Admin.UserSetPassword", params, &reply, &rp);
         if (r != EXIT_OK)
@@ -411,11 +416,9 @@ int cmd_user_register(struct stitchctl *ctl, char **args, size_t n_args) {
             (ctl->unix_name && !cJSON_AddStringToObject(params, "unix_name", ctl->unix_name)) ||
             (ctl->locale && !cJSON_AddStringToObject(params, "locale", ctl->locale)))
                 return stitchctl_oom();
-        r = stitchctl_read_password_stdin("Password: ", &password);
+        r = add_password_stdin(params, "Password: ", &password);
         if (r != EXIT_OK)
                 return r;
-        if (!cJSON_AddStringToObject(params, "password", password))
-                return stitchctl_oom();
 
         r = stitchctl_call(ctl, "io.stitch.Admin.UserRegister", params, &reply, &rp);
         if (r != EXIT_OK)

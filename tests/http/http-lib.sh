@@ -74,3 +74,32 @@ http() {
 FAILED=0
 bad() { echo "not ok - $*" >&2; FAILED=$((FAILED + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+# ---- a real SMTP server for the email/password tests ----------------------------
+# smtp_sink_start CLEANUP: starts tests/helpers/smtp-sink.py (aiosmtpd) on a
+# free loopback port, writing each mail to $T/mail/NNNN.eml; sets SINK_PORT
+# and stops it at exit, then runs CLEANUP (the test's own exit trap).
+# Skips when python3-aiosmtpd is missing.
+smtp_sink_start() {
+        local p py=
+        for p in /usr/bin/python3 python3; do
+                if "$p" -c 'import aiosmtpd' 2>/dev/null; then py=$p; break; fi
+        done
+        [ -n "$py" ] || skip "python3-aiosmtpd is not installed"
+        mkdir -p "$T/mail"
+        coproc SINK { exec "$py" "$top_srcdir/tests/helpers/smtp-sink.py" --dir "$T/mail" 2>>"$T/sink.log"; }
+        SINK_JOB=$SINK_PID
+        trap "kill $SINK_JOB 2>/dev/null; $1" EXIT
+        read -r -t 20 SINK_PORT <&"${SINK[0]}" || fail "the SMTP sink did not start: $(tail -n 5 "$T/sink.log")"
+}
+# mail_n N: waits for mail number N (0001.eml...) and prints its file.
+mail_n() {
+        local f i
+        f=$(printf '%s/%04d.eml' "$T/mail" "$1")
+        for i in $(seq 1 300); do [ -s "$f" ] && { echo "$f"; return 0; }; sleep 0.05; done   # the mailer's thread
+        fail "mail $1 did not arrive: $(ls "$T/mail") $(tail -n 5 "$STITCHD_LOG")"
+}
+mails() { ls "$T/mail"/*.eml 2>/dev/null | wc -l; }
+# link_of FILE: the confirmation or reset link in a mail.
+link_of() { grep -o 'http://[^[:space:]]*token=[^[:space:]]*' "$1" | tr -d '\r' | head -n 1; }
+

@@ -15,12 +15,6 @@ command -v node >/dev/null || skip "node is not installed"
 command -v npm >/dev/null || skip "npm is not installed"
 CHROMIUM=$(command -v chromium || true)
 [ -x "$CHROMIUM" ] || skip "chromium is not installed (Debian: apt-get install chromium)"
-PY=
-for p in /usr/bin/python3 python3; do
-        if "$p" -c 'import aiosmtpd' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || skip "python3-aiosmtpd is not installed"
-
 mkdir -p "$T/npm"
 printf '{"name": "stitch-pages-test", "private": true}\n' >"$T/npm/package.json"
 if ! (cd "$T/npm" && PUPPETEER_SKIP_DOWNLOAD=1 timeout 300 npm install --no-audit --no-fund --no-save --loglevel=error \
@@ -29,18 +23,7 @@ if ! (cd "$T/npm" && PUPPETEER_SKIP_DOWNLOAD=1 timeout 300 npm install --no-audi
         fail "npm install puppeteer-core failed"
 fi
 
-SINK_PID=
-trap '[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; pam_cleanup' EXIT
-mkdir -p "$T/mail"
-coproc SINK { exec "$PY" "$top_srcdir/tests/helpers/smtp-sink.py" --dir "$T/mail" 2>>"$T/sink.log"; }
-read -r -t 20 SINK_PORT <&"${SINK[0]}" || fail "the SMTP sink did not start: $(tail -n 5 "$T/sink.log")"
-mail_n() {
-        local f i
-        f=$(printf '%s/%04d.eml' "$T/mail" "$1")
-        for i in $(seq 1 300); do [ -s "$f" ] && { echo "$f"; return 0; }; sleep 0.05; done   # the mailer's thread
-        fail "mail $1 did not arrive"
-}
-link_of() { grep -o 'http://[^[:space:]]*token=[^[:space:]]*' "$1" | tr -d '\r' | head -n 1; }
+smtp_sink_start pam_cleanup
 browser() { (cd "$T" && HOME=$T node "$top_srcdir/tests/http/pages-browser.js" "$T/npm/node_modules" "$CHROMIUM" "$@") \
         || fail "the browser run failed"; }
 

@@ -69,17 +69,8 @@ ok "realm-web 2.0.1 works against stitchd ($n checks)"
 # resetPassword and callResetPasswordFunction, with a real SMTP server
 # (aiosmtpd) delivering the links and a ResetCommand= that checks the
 # client's argument.
-PY=
-for p in /usr/bin/python3 python3; do
-        if "$p" -c 'import aiosmtpd' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || skip "python3-aiosmtpd is not installed (the lifecycle part)"
 stitch_stop
-mkdir -p "$T/mail"
-coproc SINK { exec "$PY" "$top_srcdir/tests/helpers/smtp-sink.py" --dir "$T/mail" 2>>"$T/sink.log"; }
-SINK_JOB=$SINK_PID
-trap 'kill "$SINK_JOB" 2>/dev/null; stitch_cleanup' EXIT
-read -r -t 20 SINK_PORT <&"${SINK[0]}" || fail "the SMTP sink did not start: $(tail -n 5 "$T/sink.log")"
+smtp_sink_start stitch_cleanup
 cat > "$T/reset-cmd" <<'X'
 #!/bin/sh
 # ResetCommand: success only when the client's argument is "let-me-in".

@@ -13,27 +13,8 @@
 . "$top_srcdir/tests/http/http-lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
 command -v jq >/dev/null || skip "jq is not installed"
-PY=
-for p in /usr/bin/python3 python3; do
-        if "$p" -c 'import aiosmtpd' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || skip "python3-aiosmtpd is not installed"
+smtp_sink_start stitch_cleanup
 
-SINK_PID=
-trap '[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; stitch_cleanup' EXIT
-mkdir -p "$T/mail"
-coproc SINK { exec "$PY" "$top_srcdir/tests/helpers/smtp-sink.py" --dir "$T/mail" 2>>"$T/sink.log"; }
-read -r -t 20 SINK_PORT <&"${SINK[0]}" || fail "the SMTP sink did not start: $(tail -n 5 "$T/sink.log")"
-
-# Waits for mail number N (0001.eml...) and prints its file.
-mail_n() {
-        local f i
-        f=$(printf '%s/%04d.eml' "$T/mail" "$1")
-        for i in $(seq 1 300); do [ -s "$f" ] && { echo "$f"; return 0; }; sleep 0.05; done   # the mailer's thread
-        fail "mail $1 did not arrive: $(ls "$T/mail") $(tail -n 5 "$STITCHD_LOG")"
-}
-mails() { ls "$T/mail"/*.eml 2>/dev/null | wc -l; }
-link_of() { grep -o 'http://[^[:space:]]*token=[^[:space:]]*' "$1" | tr -d '\r' | head -n 1; }
 query() { sed -n "s/.*[?&]$1=\([^&]*\).*/\1/p" <<<"$2"; }
 form() { # form PATH DATA [ORIGIN]: POST a form, sets STATUS and BODY
         local extra=()
