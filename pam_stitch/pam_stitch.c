@@ -643,6 +643,11 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
                 pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.Authorize", &reply);
                 pam_stitch_error_msg(pamh, &args, "Your stitch account may not log in through this service.");
                 return PAM_PERM_DENIED;
+        case PAM_STITCH_ERROR_CONFIRMATION_REQUIRED:
+                /* Registered, not confirmed: no login, also not with an SSH key. */
+                pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.Authorize", &reply);
+                pam_stitch_error_msg(pamh, &args, "Confirm your email address first.");
+                return PAM_PERM_DENIED;
         case PAM_STITCH_ERROR_SESSION_INVALID:
                 /* Revoked (or logged out) between authentication and now. */
                 pam_stitch_log_reply_error(pamh, LOG_NOTICE, "io.stitch.Auth.Authorize", &reply);

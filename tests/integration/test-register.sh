@@ -71,6 +71,11 @@ pam_run --user dora auth <<<"dora-secret-1"
 expect_out "auth: PAM_AUTH_ERR"
 expect_out "error: Confirm your email address first."
 ok "pending: PAM says 'confirm your email address first' only after the right password"
+# An SSH key login asks PAM's account check alone: a pending user is refused there too.
+pam_run --user dora acct </dev/null
+expect_out "acct: PAM_PERM_DENIED"
+expect_out "error: Confirm your email address first."
+ok "pending: the account check alone (an SSH key login) refuses the user"
 
 if [ "$(id -u)" = 0 ]; then
         run 1 sctl login --user dora --service stitch-test <<<"dora-wrong"

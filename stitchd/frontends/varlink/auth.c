@@ -316,6 +316,13 @@ int stitch_method_authorize(struct stitch_call *c) {
                            p.service ? p.service : "-");
                 return stitch_call_error(c, STITCH_ERROR_USER_DISABLED, "account disabled");
         }
+        /* Pending users log in nowhere: not with an SSH key either, where
+         * the account check is all stitch is asked. */
+        if (u->pending) {
+                log_notice("Account check for %s (user %s) via %s: email address not confirmed.", p.user, u->id,
+                           p.service ? p.service : "-");
+                return stitch_call_error(c, STITCH_ERROR_CONFIRMATION_REQUIRED, "confirmation required");
+        }
 
         cJSON *reply = cJSON_CreateObject();
         cJSON_AddStringToObject(reply, "user_id", u->id);
