@@ -262,9 +262,13 @@ static int http_rows(struct bench *b, const char *name, const char *what, const 
                 return r;
         }
         bare.len = strlen(bare.body);
+        /* As many threads as stitchd's HTTP front end runs (one per CPU), so
+         * both sides have the same CPUs to answer with. */
+        unsigned threads = MAX(b->ncpu, 1u);
         struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO, 0, NULL, NULL,
                                                 bare_answer, &bare, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-                                                MHD_OPTION_END);
+                                                threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+                                                threads, MHD_OPTION_END);
         const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
         if (!info) {
                 fprintf(stderr, "stitch-bench: cannot start the bare libmicrohttpd responder\n");
@@ -293,7 +297,8 @@ static int http_rows(struct bench *b, const char *name, const char *what, const 
                 snprintf(res->unit, sizeof(res->unit), "/s");
                 res->value = samples_median(&rates);
                 res->baseline = samples_median(&base);
-                snprintf(res->baseline_what, sizeof(res->baseline_what), "bare libmicrohttpd, same %zu B", bare.len);
+                snprintf(res->baseline_what, sizeof(res->baseline_what), "bare libmicrohttpd, %u thr, same %zu B",
+                         threads, bare.len);
                 result_ratio(res, TARGET_GE, 0.5);
                 result_note(res, "p50 %.2f ms, p99 %.2f ms (bare: p50 %.2f ms, p99 %.2f ms); %u failed, first status %u",
                             samples_median(&lat) / 1e3, samples_p99(&lat) / 1e3, samples_median(&base_lat) / 1e3,

@@ -91,7 +91,8 @@ struct bench {
         /* argon2id parameters the daemon is configured with (and checked for) */
         uint32_t m_kib, t_cost, p_lanes;
         unsigned workers;
-        char *baseline_hash;      /* argon2id hash of BENCH_PASSWORD at those parameters */
+        char *baseline_hash;      /* argon2id hash of BENCH_PASSWORD at those parameters, encoded */
+        uint8_t baseline_salt[16], baseline_tag[32]; /* the same hash, raw */
         double argon2_verify_us;  /* median in-process verification */
         double argon2_parallel_per_s;
         double pam_stitch_us;     /* median PAM login through pam_stitch, for the pam_unix comparison */
@@ -176,6 +177,7 @@ int bench_apikey(struct bench *b);
 int bench_refresh(struct bench *b);
 int bench_scale(struct bench *b);
 int bench_http(struct bench *b);
+int bench_memory(struct bench *b);
 /* The loopback port the daemon's [Http] Listen= uses in this run. */
 unsigned bench_http_port(void);
 

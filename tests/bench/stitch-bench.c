@@ -34,7 +34,7 @@
 struct bench *bench_global;
 
 static const char *const all_names[] = {
-        "argon2", "pam", "pam-unix", "login-concurrency", "verify", "apikey", "refresh", "http", "scale",
+        "argon2", "pam", "pam-unix", "login-concurrency", "verify", "apikey", "refresh", "http", "memory", "scale",
 };
 
 /* ---- cleanup, also from a signal ------------------------------------------------------- */
@@ -354,6 +354,48 @@ static void *argon2_thread_main(void *p) {
         return NULL;
 }
 
+/* The daemon's memory after everything before it in this run: the peak,
+ * then what it keeps once idle. After 2 s without work the workers give the
+ * hash slots back (Workers x m) and the store its page cache; the figure is
+ * read once VmRSS has stopped falling for 3 s (at most 20 s). */
+int bench_memory(struct bench *b) {
+        double hwm, rss, start_rss, low;
+        if (daemon_memory(b, &hwm, &start_rss) < 0)
+                return -EIO;
+        bench_progress(b, "daemon memory: VmRSS %.1f MiB now; waiting for it to settle while idle", start_rss);
+        double t0 = now_usec(), since = t0;
+        low = start_rss;
+        unsigned polls = 0;
+        while (now_usec() - t0 < (b->smoke ? 4e6 : 20e6)) {
+                /* Sampling memory over time, not waiting for readiness. */
+                nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000 * 1000}, NULL);
+                if (daemon_memory(b, &hwm, &rss) < 0)
+                        return -EIO;
+                polls++;
+                if (rss < low - 0.05) {
+                        low = rss;
+                        since = now_usec();
+                } else if (now_usec() - since >= 3e6)
+                        break;
+        }
+        double slots_mib = (double) b->workers * b->m_kib / 1024.0;
+
+        struct result *r = bench_result(b, "mem.peak", "daemon peak RSS (VmHWM) over this run");
+        snprintf(r->unit, sizeof(r->unit), "MiB");
+        r->value = hwm;
+        result_note(r, "of which up to %.1f MiB are hash slots (Workers x m, as many as hashed at once); VmRSS right "
+                       "after the runs %.1f MiB",
+                    slots_mib, start_rss);
+
+        r = bench_result(b, "mem.idle", "daemon RSS idle after the load, slots given back");
+        snprintf(r->unit, sizeof(r->unit), "MiB");
+        r->value = low;
+        result_absolute(r, TARGET_LE, 16);
+        result_note(r, "lowest VmRSS in %.1f s of idling (%u samples); %.1f MiB right after the runs",
+                    (now_usec() - t0) / 1e6, polls, start_rss);
+        return 0;
+}
+
 int bench_argon2(struct bench *b) {
         struct samples s = {0};
         unsigned n = b->smoke ? 3 : 40;
@@ -663,6 +705,8 @@ int main(int argc, char **argv) {
                 if (bench_selected(b, "refresh") && bench_refresh(b) < 0)
                         return 1;
                 if (bench_selected(b, "http") && bench_http(b) < 0)
+                        return 1;
+                if (bench_selected(b, "memory") && bench_memory(b) < 0)
                         return 1;
                 if (daemon_stop(b) < 0)
                         return 1;
