@@ -648,7 +648,7 @@ int bench_verify(struct bench *b) {
 
 /* The floor of any durable write here: a single-row commit in a WAL database
  * with synchronous=FULL (the daemon's settings), in the daemon's directory. */
-static int sqlite_commit_rate(const char *dir, double duration_us, double *ret_rate, struct samples *lat) {
+int sqlite_commit_rate(const char *dir, double duration_us, double *ret_rate, struct samples *lat) {
         char path[PATH_MAX];
         sqlite3 *db = NULL;
         sqlite3_stmt *ins = NULL, *begin = NULL, *commit = NULL;

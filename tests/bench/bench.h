@@ -165,6 +165,9 @@ int bench_ensure_users(struct bench *b, size_t n);
 
 int argon2_prepare(struct bench *b);
 double argon2_verify_once_usec(const struct bench *b);
+/* Single-row commits in a WAL database with synchronous=FULL in dir, for
+ * duration_us after a warm-up: the floor of a durable write here. */
+int sqlite_commit_rate(const char *dir, double duration_us, double *ret_rate, struct samples *lat);
 
 /* ---- the benchmarks ------------------------------------------------------------------ */
 
