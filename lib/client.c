@@ -326,6 +326,17 @@ int stitch_client_call(struct stitch_client *c, const char *method, const cJSON 
         return k;
 }
 
+bool stitch_client_is_idle(struct stitch_client *c) {
+        struct pollfd p;
+
+        if (!c || c->fd < 0 || c->broken || c->reader.len > c->reader.consumed)
+                return false;
+        p = (struct pollfd) { .fd = c->fd, .events = POLLIN };
+        /* Readable (EOF or unasked bytes), HUP, an error, or a failed poll:
+         * not worth another call. */
+        return poll(&p, 1, 0) == 0;
+}
+
 void stitch_client_free(struct stitch_client *c) {
         if (!c)
                 return;

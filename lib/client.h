@@ -38,6 +38,12 @@ int stitch_client_call(struct stitch_client *c, const char *method, const cJSON 
                        int timeout_ms, cJSON **ret_reply, const char **ret_error,
                        cJSON **ret_parameters);
 
+/* Whether the connection can carry another call: no call failed on it,
+ * nothing unread is buffered, and a zero-timeout poll shows the peer has
+ * neither hung up nor sent anything unasked (a daemon that restarted or
+ * closed an idle connection). For connections kept between calls. */
+bool stitch_client_is_idle(struct stitch_client *c);
+
 void stitch_client_free(struct stitch_client *c);
 static inline void stitch_client_freep(struct stitch_client **c) {
         if (*c)

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* One request to stitchd and its answer: the only place the module touches
- * the network. Every hook makes at most one call, bounded by timeout=. */
+/* Requests to stitchd and their answers: the only place the module touches
+ * the network. Every call is bounded by timeout=. One connection serves the
+ * hooks of a PAM transaction (kept in the handle with pam_set_data), so a
+ * login costs the daemon one accept, not one per hook. */
 
+#include <assert.h>
 #include <errno.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modutil.h>
@@ -165,10 +170,118 @@ int pam_stitch_call_on(pam_handle_t *pamh, const struct pam_stitch_args *args, s
         return r;
 }
 
+/* ---- the transaction's connection ---------------------------------------- */
+
+/* Reused only by the process and effective uid that opened it (after a fork
+ * the child opens its own and never writes to its parent's socket; the
+ * daemon takes the caller's pid and uid from SO_PEERCRED at connect time),
+ * and only for the same socket= and daemon_user= (the peer check was made
+ * for those). */
+struct kept_connection {
+        struct stitch_client *client;
+        pid_t pid;
+        uid_t euid;
+        char *socket;
+        char *daemon_user;
+};
+
+static void kept_connection_free(struct kept_connection *k) {
+        if (!k)
+                return;
+        /* close() only, never shutdown(): in a forked child this descriptor
+         * is a copy of the parent's, whose connection must go on. */
+        stitch_client_free(k->client);
+        free(k->socket);
+        free(k->daemon_user);
+        free(k);
+}
+
+static void kept_connection_cleanup(pam_handle_t *pamh, void *data, int error_status) {
+        kept_connection_free(data);
+}
+
+static bool kept_connection_matches(const struct kept_connection *k, const struct pam_stitch_args *args) {
+        return k->client && k->pid == getpid() && k->euid == geteuid() && streq(k->socket, args->socket) &&
+               streq(k->daemon_user, args->daemon_user);
+}
+
+struct stitch_client *pam_stitch_connection_take(pam_handle_t *pamh, const struct pam_stitch_args *args) {
+        const void *data = NULL;
+        struct kept_connection *k;
+        struct stitch_client *c;
+
+        if (pam_get_data(pamh, PAM_STITCH_DATA_CONNECTION, &data) != PAM_SUCCESS || !data)
+                return NULL;
+        k = (struct kept_connection *) data;
+        if (!kept_connection_matches(k, args) || !stitch_client_is_idle(k->client)) {
+                if (args->debug && k->client)
+                        pam_syslog(pamh, LOG_DEBUG, "Not reusing the connection to stitchd (%s).",
+                                   k->pid != getpid() || k->euid != geteuid() ? "another process or uid"
+                                   : !streq(k->socket, args->socket) || !streq(k->daemon_user, args->daemon_user)
+                                           ? "other arguments"
+                                           : "closed or out of step");
+                pam_stitch_connection_drop(pamh);
+                return NULL;
+        }
+        c = TAKE_PTR(k->client);
+        return c;
+}
+
+void pam_stitch_connection_keep(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client *c) {
+        struct kept_connection *k;
+
+        if (!c)
+                return;
+        k = calloc(1, sizeof(*k));
+        if (!k) {
+                stitch_client_free(c);
+                return;
+        }
+        k->client = c;
+        k->pid = getpid();
+        k->euid = geteuid();
+        k->socket = strdup(args->socket);
+        k->daemon_user = strdup(args->daemon_user);
+        /* Replacing runs the cleanup of what was kept before (closing it). */
+        if (!k->socket || !k->daemon_user ||
+            pam_set_data(pamh, PAM_STITCH_DATA_CONNECTION, k, kept_connection_cleanup) != PAM_SUCCESS)
+                kept_connection_free(k);
+}
+
+void pam_stitch_connection_drop(pam_handle_t *pamh) {
+        const void *data = NULL;
+
+        if (pam_get_data(pamh, PAM_STITCH_DATA_CONNECTION, &data) == PAM_SUCCESS && data)
+                (void) pam_set_data(pamh, PAM_STITCH_DATA_CONNECTION, NULL, NULL);
+}
+
+int pam_stitch_call_first(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client **conn,
+                          const char *method, const cJSON *parameters, struct pam_stitch_reply *ret) {
+        bool reused;
+        int r;
+
+        assert(!*conn);
+        *conn = pam_stitch_connection_take(pamh, args);
+        reused = *conn;
+        r = pam_stitch_call_on(pamh, args, conn, method, parameters, ret);
+        if (r == -ECONNRESET && reused) {
+                /* The daemon closed the kept connection between our check and
+                 * the call (an idle timeout, a restart): it never read the
+                 * call, or it died with it. Once more on a new connection. */
+                if (args->debug)
+                        pam_syslog(pamh, LOG_DEBUG, "Calling %s again on a new connection.", method);
+                r = pam_stitch_call_on(pamh, args, conn, method, parameters, ret);
+        }
+        return r;
+}
+
 int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *method,
-                    const cJSON *parameters, struct pam_stitch_reply *ret) {
+                    const cJSON *parameters, bool keep, struct pam_stitch_reply *ret) {
         _cleanup_(stitch_client_freep) struct stitch_client *c = NULL;
-        return call_on(pamh, args, &c, method, parameters, ret);
+        int r = pam_stitch_call_first(pamh, args, &c, method, parameters, ret);
+        if (r >= 0 && keep)
+                pam_stitch_connection_keep(pamh, args, TAKE_PTR(c));
+        return r;
 }
 
 void pam_stitch_reply_done(struct pam_stitch_reply *reply) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pam_stitch.so: the PAM hooks. Each hook parses its arguments, converses
  * if it must, makes at most one call to stitchd and maps the answer to a PAM
- * code. Only a positive answer from the daemon is ever a success; everything
+ * code (the hooks of one transaction share one connection, see call.c).
+ * Only a positive answer from the daemon is ever a success; everything
  * else (no daemon, a silent one, garbage, an error we do not know) fails. */
 
 #include <errno.h>
@@ -422,7 +423,9 @@ static int keep_session(pam_handle_t *pamh, const struct pam_stitch_args *args, 
 
 _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         /* One connection for every round: what the daemon asked ends when it
-         * closes, at return or when this process dies at the prompt. */
+         * closes, at return or when this process dies at the prompt. It is
+         * the transaction's (kept for the next hooks) once the daemon has
+         * answered for good. */
         _cleanup_(stitch_client_freep) struct stitch_client *conn = NULL;
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(pam_stitch_reply_done) struct pam_stitch_reply reply = {};
@@ -472,7 +475,8 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
         /* The daemon drives: each reply is a session, an error, or prompts to
          * answer in the next round. */
         for (unsigned round = 0;; round++) {
-                r = pam_stitch_call_on(pamh, &args, &conn, "io.stitch.Auth.Login", params, &reply);
+                r = round == 0 ? pam_stitch_call_first(pamh, &args, &conn, "io.stitch.Auth.Login", params, &reply)
+                               : pam_stitch_call_on(pamh, &args, &conn, "io.stitch.Auth.Login", params, &reply);
                 stitch_json_wipe_and_delete(TAKE_PTR(params)); /* secrets go now, not at return */
                 if (r < 0)
                         return PAM_AUTHINFO_UNAVAIL;
@@ -488,6 +492,9 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
                 if (r != PAM_SUCCESS)
                         return r;
         }
+
+        /* No question open on it: the later hooks may use it. */
+        pam_stitch_connection_keep(pamh, &args, TAKE_PTR(conn));
 
         /* Stacked modules may try the same password (try_first_pass), unless
          * the daemon says what was typed was no password (an API key). */
@@ -516,7 +523,7 @@ static int refresh_credentials(pam_handle_t *pamh, const struct pam_stitch_args 
         if (!params || pam_stitch_json_add_string(params, "refresh_token", d->refresh_token) < 0)
                 return PAM_BUF_ERR;
 
-        r = pam_stitch_call(pamh, args, "io.stitch.Token.Refresh", params, &reply);
+        r = pam_stitch_call(pamh, args, "io.stitch.Token.Refresh", params, true, &reply);
         if (r < 0)
                 return PAM_CRED_ERR;
         if (reply.error != PAM_STITCH_ERROR_NONE) {
@@ -612,7 +619,7 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
             pam_stitch_json_add_string(params, "binding", f.binding) < 0)
                 return PAM_BUF_ERR;
 
-        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Authorize", params, &reply);
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.Authorize", params, true, &reply);
         if (r < 0)
                 /* offline=deny: refuse the accounts stitch is known to manage. */
                 return pam_stitch_account_offline(pamh, &args, user);
@@ -715,7 +722,12 @@ _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const 
             pam_stitch_json_add_string(params, "service", get_item_string(pamh, PAM_SERVICE)) < 0)
                 return PAM_BUF_ERR;
 
-        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.OpenSession", params, &reply);
+        /* The connection is not kept past here: the session may last for
+         * hours, and an idle connection held that long by every open login
+         * would count against the daemon's MaxConnectionsPerUser= for root
+         * (sshd, sudo, login), where it is not evicted like a login waiting
+         * at a prompt. close_session connects anew. */
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.OpenSession", params, false, &reply);
         if (r < 0)
                 return PAM_SESSION_ERR;
         if (reply.error != PAM_STITCH_ERROR_NONE) {
@@ -773,7 +785,7 @@ _public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
         if (!session_id)
                 return PAM_BUF_ERR;
 
-        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.CloseSession", params, &reply);
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.CloseSession", params, true, &reply);
         if (r < 0)
                 return PAM_SESSION_ERR;
         if (reply.error == PAM_STITCH_ERROR_SESSION_INVALID) {
@@ -970,7 +982,7 @@ _public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const cha
             (prelim && !cJSON_AddTrueToObject(params, "check_only")))
                 return PAM_BUF_ERR;
 
-        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.ChangePassword", params, &reply);
+        r = pam_stitch_call(pamh, &args, "io.stitch.Auth.ChangePassword", params, true, &reply);
         stitch_json_wipe_and_delete(TAKE_PTR(params));
         if (r < 0)
                 return PAM_AUTHINFO_UNAVAIL;

@@ -118,20 +118,42 @@ struct pam_stitch_reply {
         cJSON *parameters;           /* never NULL after a successful call */
 };
 
-/* One call to stitchd within args->timeout_sec in total: connect, check that
- * the peer is root or args->daemon_user (before anything is sent), send,
- * wait for the reply. 'parameters' is borrowed; the caller wipes it.
+/* One call to stitchd within args->timeout_sec in total on the connection
+ * kept in *conn: connects (and checks that the peer is root or
+ * args->daemon_user, before anything is sent) when *conn is NULL, sends,
+ * waits for the reply. 'parameters' is borrowed; the caller wipes it.
  * Returns 0 with *ret filled (the reply may carry an error), or -errno when
  * no usable answer arrived (-ENOENT/-ECONNREFUSED: no daemon, -ETIMEDOUT,
- * -ECONNRESET, -EBADMSG, -EPERM: untrusted peer); those are logged here. */
-int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *method,
-                    const cJSON *parameters, struct pam_stitch_reply *ret);
-/* The same on a connection kept in *conn for further calls (the rounds of
- * one login: what the daemon asked on a connection ends when it closes).
- * Connects (and checks the peer) when *conn is NULL; after a failure *conn
- * is closed and NULL. The caller closes it with stitch_client_free(). */
+ * -ECONNRESET, -EBADMSG, -EPERM: untrusted peer); those are logged here.
+ * After a failure *conn is closed and NULL (never reused in an unknown
+ * state). The caller closes it with stitch_client_free() or keeps it. */
 int pam_stitch_call_on(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client **conn,
                        const char *method, const cJSON *parameters, struct pam_stitch_reply *ret);
+
+/* The connection of this PAM transaction: one for all hooks, kept in the
+ * handle (PAM_STITCH_DATA_CONNECTION, closed at pam_end), reused only by
+ * the process and effective uid that opened it, for the same socket= and
+ * daemon_user=, and only while a zero-timeout poll shows it idle (a daemon
+ * that restarted or timed it out has closed it: a new one is opened). The
+ * socket is close-on-exec. */
+#define PAM_STITCH_DATA_CONNECTION "pam_stitch_connection"
+/* The kept connection, now the caller's, or NULL (an unusable one is closed). */
+struct stitch_client *pam_stitch_connection_take(pam_handle_t *pamh, const struct pam_stitch_args *args);
+/* Keeps c (taking it) for the next hooks; closes it if it cannot. */
+void pam_stitch_connection_keep(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client *c);
+/* Closes the kept connection, if any. */
+void pam_stitch_connection_drop(pam_handle_t *pamh);
+
+/* A hook's first call: pam_stitch_call_on() on the kept connection (*conn
+ * must be NULL; it gets the connection used), or a new one. If a kept one
+ * was closed by the daemon meanwhile (-ECONNRESET), the call is made once
+ * more on a new connection. */
+int pam_stitch_call_first(pam_handle_t *pamh, const struct pam_stitch_args *args, struct stitch_client **conn,
+                          const char *method, const cJSON *parameters, struct pam_stitch_reply *ret);
+/* A hook's only call: pam_stitch_call_first(), and then the connection is
+ * kept for the next hooks if 'keep' (and the call succeeded), else closed. */
+int pam_stitch_call(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *method,
+                    const cJSON *parameters, bool keep, struct pam_stitch_reply *ret);
 
 /* Wipes and frees the reply; safe on a zeroed one. */
 void pam_stitch_reply_done(struct pam_stitch_reply *reply);

@@ -59,10 +59,10 @@ int stitch_session_by_refresh(struct stitch_core *core, const char *refresh_toke
         return 0;
 }
 
-int stitch_session_user(struct stitch_core *core, const struct stitch_session *s, struct stitch_user **ret,
-                        const char **ret_why) {
-        struct stitch_user *u = NULL;
-        int r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, s->user_id, &u);
+/* A live session's user, found (or not, r = -ENOENT) by the caller: a
+ * deleted or disabled user ends the session. */
+static int session_user_check(struct stitch_core *core, const struct stitch_session *s, int r, struct stitch_user *u,
+                              struct stitch_user **ret, const char **ret_why) {
         if (r == -ENOENT || (r >= 0 && u->disabled)) {
                 (void) stitch_session_end(core, s, r == -ENOENT ? STITCH_END_DELETE : STITCH_END_DISABLE);
                 stitch_user_free(u);
@@ -72,6 +72,49 @@ int stitch_session_user(struct stitch_core *core, const struct stitch_session *s
         if (r < 0)
                 return r;
         *ret = u;
+        return 0;
+}
+
+int stitch_session_user(struct stitch_core *core, const struct stitch_session *s, struct stitch_user **ret,
+                        const char **ret_why) {
+        struct stitch_user *u = NULL;
+        int r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, s->user_id, &u);
+        return session_user_check(core, s, r, u, ret, ret_why);
+}
+
+/* stitch_session_by_refresh() and stitch_session_user() in one read: the
+ * session and its user (without identities) come from one statement. */
+static int session_and_user_by_refresh(struct stitch_core *core, const char *refresh_token,
+                                       struct stitch_session **ret_session, struct stitch_user **ret_user,
+                                       const char **ret_why) {
+        _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
+        struct stitch_user *u = NULL;
+        uint8_t hash[STITCH_HASH_LEN];
+
+        if (isempty(refresh_token) || strlen(refresh_token) > 256) {
+                *ret_why = "invalid refresh token";
+                return -EACCES;
+        }
+        int r = stitch_sha256(refresh_token, strlen(refresh_token), hash);
+        if (r < 0)
+                return r;
+        r = core->store_ops->session_find_with_user(core->store, NULL, hash, &s, &u);
+        if (r == -ENOENT) {
+                refresh_token_reused(core, hash);
+                *ret_why = "invalid refresh token";
+                return -EACCES;
+        }
+        if (r < 0)
+                return r;
+        if (s->revoked || s->refresh_expires <= stitch_now() || stitch_revocations_contains(core->revocations, s->id)) {
+                stitch_user_free(u);
+                *ret_why = "session has ended";
+                return -EACCES;
+        }
+        r = session_user_check(core, s, u ? 0 : -ENOENT, u, ret_user, ret_why);
+        if (r < 0)
+                return r;
+        *ret_session = TAKE_PTR(s);
         return 0;
 }
 
@@ -92,10 +135,7 @@ int stitch_session_refresh(struct stitch_core *core, const char *refresh_token, 
         int64_t expires, now = stitch_now();
         int r;
 
-        r = stitch_session_by_refresh(core, refresh_token, &s, ret_why);
-        if (r < 0)
-                return r;
-        r = stitch_session_user(core, s, &u, ret_why);
+        r = session_and_user_by_refresh(core, refresh_token, &s, &u, ret_why);
         if (r < 0)
                 return r;
         r = stitch_access_token_issue(core, u, s->id, s->device_id, now, &token, &expires);

@@ -262,7 +262,10 @@ int stitch_account_verify_password(struct stitch_core *core, struct stitch_user 
         _cleanup_free_ char *hash = NULL;
         int r;
 
-        if (u) {
+        if (u && u->login_read)
+                /* Read with the user (stitch_user_find_for_login). */
+                hash = TAKE_PTR(u->login_password_hash);
+        else if (u) {
                 r = core->store_ops->password_get(core->store, u->id, &hash);
                 if (r < 0 && r != -ENOENT)
                         return r;
@@ -451,15 +454,25 @@ int stitch_user_find_by_reference(struct stitch_core *core, const char *referenc
         return core->store_ops->user_find(core->store, by, reference, ret);
 }
 
-int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, struct stitch_user **ret) {
-        int r = core->store_ops->user_find(core->store, STITCH_USER_BY_UNIX_NAME, name, ret);
+/* user_find(), or for a login user_find_for_login(): with it, in the same
+ * read, what the login will need next (the password hash, the count of
+ * live sessions), so that it reads the store once. */
+static int find_user(struct stitch_core *core, bool for_login, enum stitch_user_key by, const char *value,
+                     struct stitch_user **ret) {
+        if (for_login)
+                return core->store_ops->user_find_for_login(core->store, by, value, stitch_now(), ret);
+        return core->store_ops->user_find(core->store, by, value, ret);
+}
+
+static int find_by_login_name(struct stitch_core *core, const char *name, bool for_login, struct stitch_user **ret) {
+        int r = find_user(core, for_login, STITCH_USER_BY_UNIX_NAME, name, ret);
         if (r != -ENOENT || isempty(core->config.email_domain))
                 return r;
         char email[512];
         if ((size_t) snprintf(email, sizeof(email), "%s@%s", name, core->config.email_domain) >= sizeof(email))
                 return -ENOENT;
         struct stitch_user *u = NULL;
-        r = core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, email, &u);
+        r = find_user(core, for_login, STITCH_USER_BY_EMAIL, email, &u);
         if (r < 0)
                 return r;
         /* Nobody vouched for a registered address: it names no Unix account. */
@@ -471,10 +484,14 @@ int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, s
         return 0;
 }
 
+int stitch_user_find_by_login_name(struct stitch_core *core, const char *name, struct stitch_user **ret) {
+        return find_by_login_name(core, name, false, ret);
+}
+
 int stitch_user_find_for_login(struct stitch_core *core, const struct stitch_login *l, struct stitch_user **ret) {
         if (l->app)
-                return isempty(l->user) ? -ENOENT : core->store_ops->user_find(core->store, STITCH_USER_BY_EMAIL, l->user, ret);
-        return stitch_user_find_by_login_name(core, l->user, ret);
+                return isempty(l->user) ? -ENOENT : find_user(core, true, STITCH_USER_BY_EMAIL, l->user, ret);
+        return find_by_login_name(core, l->user, true, ret);
 }
 
 int stitch_user_find_by_any_name(struct stitch_core *core, const char *name, struct stitch_user **ret) {

@@ -92,6 +92,12 @@ static int revocation_cb(const char *session_id, int64_t access_expires, void *u
         return stitch_revocations_add(core->revocations, session_id, access_expires);
 }
 
+size_t stitch_core_release_idle_memory(struct stitch_core *core) {
+        if (!core->store || !core->store_ops->release_memory)
+                return 0;
+        return core->store_ops->release_memory(core->store);
+}
+
 void stitch_core_maintain(struct stitch_core *core, int64_t now) {
         size_t n = 0;
 

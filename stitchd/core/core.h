@@ -78,3 +78,7 @@ int stitch_core_start(struct stitch_core *core);
  * retired keys, uids for new Unix accounts (UserDB=yes). Makes durable
  * writes: run it on a worker. */
 void stitch_core_maintain(struct stitch_core *core, int64_t now);
+/* Gives back memory the core holds only to be faster (the store's page
+ * caches), for when the daemon is idle; it is read again on demand.
+ * Returns the bytes freed, if known. Any thread. */
+size_t stitch_core_release_idle_memory(struct stitch_core *core);

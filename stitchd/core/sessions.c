@@ -55,10 +55,16 @@ int stitch_access_token_issue(struct stitch_core *core, const struct stitch_user
 /* At most MaxPerUser live sessions per user, whatever made them (PAM, an
  * API key, stitchctl login): before a new one is created the oldest go, so
  * one caller cannot pile up 60-day sessions without bound. */
-static void end_excess_sessions(struct stitch_core *core, const char *user_id) {
+static void end_excess_sessions(struct stitch_core *core, const struct stitch_user *u) {
+        const char *user_id = u->id;
         struct stitch_session **list = NULL;
         size_t n = 0;
 
+        /* Counted when the login read the user: below the limit, nothing to
+         * end and nothing more to read. (Concurrent logins of one user can
+         * each find room, as they could between a list and the insert.) */
+        if (u->login_read && u->login_live_sessions < core->config.max_sessions_per_user)
+                return;
         if (core->store_ops->session_list(core->store, user_id, false, stitch_now(), &list, &n) < 0)
                 return; /* the login itself will report a broken store */
         /* session_list is ordered by creation_date: the oldest come first. */
@@ -80,7 +86,7 @@ int stitch_session_start(struct stitch_core *core, const struct stitch_user *u, 
         uid_t uid;
         int r;
 
-        end_excess_sessions(core, u->id);
+        end_excess_sessions(core, u);
 
         r = stitch_session_id_new(s.id);
         if (r < 0)

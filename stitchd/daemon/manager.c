@@ -82,8 +82,9 @@ static int on_maintenance(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* The workers have been idle a while: hash slots give their memory back. */
 static void release_idle_memory(void *userdata) {
-        (void) userdata;
+        struct stitch_manager *m = userdata;
         stitch_password_release_idle();
+        (void) stitch_core_release_idle_memory(m->core);
 }
 
 int stitch_manager_start(struct stitch_manager *m) {

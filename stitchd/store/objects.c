@@ -29,6 +29,8 @@ struct stitch_user *stitch_user_free(struct stitch_user *u) {
         free(u->name);
         free(u->unix_name);
         free(u->data_json);
+        if (u->login_password_hash)
+                erase_and_free(u->login_password_hash);
         free(u);
         return NULL;
 }

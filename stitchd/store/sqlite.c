@@ -13,7 +13,11 @@
  * survive the daemon, not the machine, and is committed without fsync.
  *
  * SQL text is constant: every value is bound. Statements are prepared once
- * per connection (SQLITE_PREPARE_PERSISTENT) and reused. */
+ * per connection (SQLITE_PREPARE_PERSISTENT) and reused.
+ *
+ * Memory: each connection's page cache is bounded by CACHE_KIB (so the
+ * store caches at most twice that), and release_memory gives back what the
+ * caches hold when the daemon is idle. */
 
 #include <assert.h>
 #include <errno.h>
@@ -198,6 +202,17 @@ static const char *const migrations[] = {
         "creation_date, refresh_expires, access_expires, last_used, revoked, revoked_at, "    \
         "revoked_reason, open, leader_pid, uid, binding_hash, created_usec, apikey_id"
 #define KEY_COLUMNS "kid, alg, secret, created, retired"
+/* SESSION_COLUMNS and USER_COLUMNS of a join of sessions s and users u, in
+ * the same order (read_session() and read_user_at() go by position). */
+#define JOINED_SESSION_COLUMNS                                                                        \
+        "s.id, s.user_id, s.device_id, s.provider_type, s.service, s.rhost, s.tty, s.refresh_hash, "  \
+        "s.creation_date, s.refresh_expires, s.access_expires, s.last_used, s.revoked, s.revoked_at, " \
+        "s.revoked_reason, s.open, s.leader_pid, s.uid, s.binding_hash, s.created_usec, s.apikey_id"
+#define JOINED_SESSION_N_COLUMNS 21
+#define JOINED_USER_COLUMNS                                                                           \
+        "u.id, u.type, u.email, u.name, u.unix_name, u.data, u.disabled, u.creation_date, "           \
+        "u.last_authentication_date, u.pending, u.self_registered, u.unix_uid"
+#define SESSION_WITH_USER "SELECT " JOINED_SESSION_COLUMNS ", " JOINED_USER_COLUMNS " FROM sessions s LEFT JOIN users u ON u.id = s.user_id "
 /* Sessions whose tokens may still be accepted: what revoking must catch. */
 #define SESSION_LIVE_OF_USER "user_id = ?1 AND revoked = 0 AND (refresh_expires > ?2 OR access_expires > ?2)"
 /* The live sessions API key ?1 opened, and those of its owner's sessions of
@@ -274,6 +289,9 @@ enum stmt_id {
         ST_SESSION_INSERT,
         ST_SESSION_BY_ID,
         ST_SESSION_BY_REFRESH_HASH,
+        ST_SESSION_WITH_USER_BY_ID,
+        ST_SESSION_WITH_USER_BY_REFRESH_HASH,
+        ST_SESSION_LIVE_COUNT_OF_USER,
         ST_SESSION_EXISTS,
         ST_SESSION_LIST_ALL,
         ST_SESSION_LIST_OF_USER,
@@ -411,6 +429,11 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "AND (?21 IS NULL OR EXISTS (SELECT 1 FROM api_keys WHERE id = ?21 AND user_id = ?2 AND disabled = 0))",
         [ST_SESSION_BY_ID] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
         [ST_SESSION_BY_REFRESH_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
+        [ST_SESSION_WITH_USER_BY_ID] = SESSION_WITH_USER "WHERE s.id = ?1",
+        [ST_SESSION_WITH_USER_BY_REFRESH_HASH] = SESSION_WITH_USER "WHERE s.refresh_hash = ?1",
+        /* What MaxPerUser counts (session_list's live ones). */
+        [ST_SESSION_LIVE_COUNT_OF_USER] =
+                "SELECT count(*) FROM sessions WHERE user_id = ?1 AND revoked = 0 AND refresh_expires > ?2",
         [ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
         [ST_SESSION_LIST_ALL] =
                 "SELECT " SESSION_COLUMNS " FROM sessions "
@@ -458,6 +481,14 @@ static const char *const stmt_sql[_ST_MAX] = {
 
 /* ---------------------------------------------------------------------------
  * Connections */
+
+/* The page cache of each connection, in KiB. The hot set of a login (the
+ * b-tree interior pages of users, sessions, identities and passwords) is a
+ * few dozen pages even with 100,000 users; more only holds pages a refresh
+ * or a login touches once. SQLite's default is 2000 KiB. */
+#define CACHE_KIB 2048
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 struct conn {
         pthread_mutex_t lock;
@@ -831,29 +862,34 @@ static bool col_bool(sqlite3_stmt *st, int i) {
 
 typedef int (*read_row_fn)(sqlite3_stmt *st, void *ret);
 
-/* Row of USER_COLUMNS, without identities; ret: struct stitch_user **. */
-static int read_user(sqlite3_stmt *st, void *ret) {
+/* The USER_COLUMNS of a row from column i on, without identities. */
+static int read_user_at(sqlite3_stmt *st, int i, struct stitch_user **ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         int r;
 
         u = calloc(1, sizeof(*u));
         if (!u)
                 return -ENOMEM;
-        r = col_id(st, 0, u->id);
+        r = col_id(st, i, u->id);
         if (r < 0)
                 return r;
-        if ((r = col_strdup(st, 1, &u->type)) < 0 || (r = col_strdup(st, 2, &u->email)) < 0 ||
-            (r = col_strdup(st, 3, &u->name)) < 0 || (r = col_strdup(st, 4, &u->unix_name)) < 0 ||
-            (r = col_strdup(st, 5, &u->data_json)) < 0)
+        if ((r = col_strdup(st, i + 1, &u->type)) < 0 || (r = col_strdup(st, i + 2, &u->email)) < 0 ||
+            (r = col_strdup(st, i + 3, &u->name)) < 0 || (r = col_strdup(st, i + 4, &u->unix_name)) < 0 ||
+            (r = col_strdup(st, i + 5, &u->data_json)) < 0)
                 return r;
-        u->disabled = col_bool(st, 6);
-        u->creation_date = sqlite3_column_int64(st, 7);
-        u->last_authentication_date = sqlite3_column_int64(st, 8);
-        u->pending = col_bool(st, 9);
-        u->self_registered = col_bool(st, 10);
-        u->unix_uid = sqlite3_column_type(st, 11) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 11);
-        *(struct stitch_user **) ret = TAKE_PTR(u);
+        u->disabled = col_bool(st, i + 6);
+        u->creation_date = sqlite3_column_int64(st, i + 7);
+        u->last_authentication_date = sqlite3_column_int64(st, i + 8);
+        u->pending = col_bool(st, i + 9);
+        u->self_registered = col_bool(st, i + 10);
+        u->unix_uid = sqlite3_column_type(st, i + 11) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i + 11);
+        *ret = TAKE_PTR(u);
         return 0;
+}
+
+/* Row of USER_COLUMNS, without identities; ret: struct stitch_user **. */
+static int read_user(sqlite3_stmt *st, void *ret) {
+        return read_user_at(st, 0, ret);
 }
 
 /* Row of ST_IDENTITIES_OF_USER; ret: struct stitch_identity *. */
@@ -1166,7 +1202,7 @@ static int conn_open(struct conn *c, const char *path, bool writer) {
                       "PRAGMA foreign_keys = ON;"
                       "PRAGMA synchronous = FULL;"
                       "PRAGMA secure_delete = ON;"
-                      "PRAGMA cache_size = -8192;",
+                      "PRAGMA cache_size = -" STRINGIFY(CACHE_KIB) ";",
                       "PRAGMA");
         if (r < 0)
                 return r;
@@ -1618,6 +1654,51 @@ static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, con
                 if (r < 0)
                         return r;
                 r = tx_end(c, user_find_tx(c, by, value, &u));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+/* The login_* fields of u, inside the caller's read transaction. */
+static int read_login_extras(struct conn *c, struct stitch_user *u, int64_t now) {
+        int64_t live = 0;
+        int r;
+
+        r = read_one(c, ST_PASSWORD_GET, "user_find_for_login", ARGS(ARG_TEXT(u->id)), read_password,
+                     &u->login_password_hash);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = query(c, ST_SESSION_LIVE_COUNT_OF_USER, "user_find_for_login", ARGS(ARG_TEXT(u->id), ARG_INT(now)), &live);
+        if (r < 0)
+                return r;
+        u->login_live_sessions = (uint64_t) MAX(live, (int64_t) 0);
+        u->login_read = true;
+        return 0;
+}
+
+static int sqlite_user_find_for_login(struct stitch_store *s, enum stitch_user_key by, const char *value, int64_t now,
+                                      struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        if (!value || !ret)
+                return -EINVAL;
+        if (by != STITCH_USER_BY_ID && by != STITCH_USER_BY_EMAIL && by != STITCH_USER_BY_UNIX_NAME &&
+            by != STITCH_USER_BY_UNIX_UID)
+                return -EINVAL;
+
+        {
+                /* One snapshot for everything a login reads. */
+                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                r = tx_begin(c, false);
+                if (r < 0)
+                        return r;
+                r = user_find_tx(c, by, value, &u);
+                if (r >= 0)
+                        r = read_login_extras(c, u, now);
+                r = tx_end(c, r);
                 if (r < 0)
                         return r;
         }
@@ -2275,6 +2356,40 @@ static int sqlite_session_find_by_refresh_hash(struct stitch_store *s, const uin
         return find_row(s, ST_SESSION_BY_REFRESH_HASH, "session lookup", NULL, hash, read_session, ret);
 }
 
+static int sqlite_session_find_with_user(struct stitch_store *s, const char *id, const uint8_t *refresh_hash,
+                                         struct stitch_session **ret_session, struct stitch_user **ret_user) {
+        _cleanup_(stitch_session_freep) struct stitch_session *se = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        if ((!id == !refresh_hash) || !ret_session || !ret_user)
+                return -EINVAL;
+
+        {
+                /* One statement: one snapshot, one read transaction. */
+                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                r = prepare_step(c, id ? ST_SESSION_WITH_USER_BY_ID : ST_SESSION_WITH_USER_BY_REFRESH_HASH,
+                                 "session lookup", ARGS(id ? ARG_TEXT(id) : ARG_HASH(refresh_hash)), &st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -ENOENT;
+                r = read_session(st, &se);
+                if (r < 0)
+                        return r;
+                /* LEFT JOIN: no user row, NULL columns. */
+                if (sqlite3_column_type(st, JOINED_SESSION_N_COLUMNS) != SQLITE_NULL) {
+                        r = read_user_at(st, JOINED_SESSION_N_COLUMNS, &u);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret_session = TAKE_PTR(se);
+        *ret_user = TAKE_PTR(u);
+        return 0;
+}
+
 static int sqlite_session_find_by_retired_refresh_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                                        struct stitch_session **ret) {
         if (!hash || !ret)
@@ -2568,6 +2683,29 @@ static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_
 }
 
 /* ---------------------------------------------------------------------------
+ * Memory */
+
+static size_t sqlite_release_memory(struct stitch_store *s) {
+        size_t freed = 0;
+        struct conn *conns[] = {&s->read, &s->write};
+
+        for (size_t i = 0; i < ELEMENTSOF(conns); i++) {
+                _cleanup_unlock_ struct conn *c = conn_lock(conns[i]);
+                int before = 0, after = 0, highwater = 0;
+
+                /* Only pages no statement holds go; the next reads fetch
+                 * them again (from the OS page cache). */
+                (void) sqlite3_db_status(c->db, SQLITE_DBSTATUS_CACHE_USED, &before, &highwater, 0);
+                if (sqlite3_db_release_memory(c->db) != SQLITE_OK)
+                        continue;
+                (void) sqlite3_db_status(c->db, SQLITE_DBSTATUS_CACHE_USED, &after, &highwater, 0);
+                if (before > after)
+                        freed += (size_t) (before - after);
+        }
+        return freed;
+}
+
+/* ---------------------------------------------------------------------------
  * Caller transactions: the writer's lock is held from begin to commit or
  * rollback; every op the thread calls meanwhile joins as a savepoint. */
 
@@ -2613,6 +2751,7 @@ const struct stitch_store_ops stitch_store_sqlite = {
 
         .user_create = sqlite_user_create,
         .user_find = sqlite_user_find,
+        .user_find_for_login = sqlite_user_find_for_login,
         .user_list = sqlite_user_list,
         .user_count = sqlite_user_count,
         .user_set_disabled = sqlite_user_set_disabled,
@@ -2646,6 +2785,7 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .session_create = sqlite_session_create,
         .session_get = sqlite_session_get,
         .session_find_by_refresh_hash = sqlite_session_find_by_refresh_hash,
+        .session_find_with_user = sqlite_session_find_with_user,
         .session_list = sqlite_session_list,
         .session_revoke = sqlite_session_revoke,
         .session_revoke_user = sqlite_session_revoke_user,
@@ -2661,4 +2801,6 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .key_list = sqlite_key_list,
         .key_rotate = sqlite_key_rotate,
         .key_prune = sqlite_key_prune,
+
+        .release_memory = sqlite_release_memory,
 };

@@ -75,6 +75,15 @@ struct stitch_user {
         int64_t last_authentication_date; /* epoch seconds, 0 = never */
         struct stitch_identity *identities;
         size_t n_identities;
+
+        /* What a login needs besides the row, read with it in one snapshot
+         * by user_find_for_login only (else login_read is false and these
+         * are NULL and 0): the password hash (a secret, wiped on free; NULL
+         * if the user has none) and the number of live sessions (not
+         * revoked, refresh_expires > now). */
+        bool login_read;
+        char *login_password_hash;
+        uint64_t login_live_sessions;
 };
 
 struct stitch_apikey {
@@ -187,6 +196,11 @@ struct stitch_store_ops {
         /* Looks a user up (with identities). -ENOENT. */
         int (*user_find)(struct stitch_store *s, enum stitch_user_key by, const char *value,
                          struct stitch_user **ret);
+        /* user_find() for a login: the user with its identities, its
+         * password hash and its count of sessions live at 'now' (the
+         * login_* fields), all in one read transaction. -ENOENT. */
+        int (*user_find_for_login)(struct stitch_store *s, enum stitch_user_key by, const char *value, int64_t now,
+                                   struct stitch_user **ret);
         /* Page through users ordered by id, starting after 'after_id' (NULL = from start),
          * at most 'limit'. */
         int (*user_list)(struct stitch_store *s, const char *after_id, size_t limit,
@@ -288,6 +302,12 @@ struct stitch_store_ops {
         int (*session_get)(struct stitch_store *s, const char *id, struct stitch_session **ret);
         int (*session_find_by_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                             struct stitch_session **ret);
+        /* The session named by its id or (id NULL) by the hash of its
+         * refresh token, and its user, in one statement: *ret_user is the
+         * user without identities (n_identities 0), or NULL if the user is
+         * gone. -ENOENT no such session. */
+        int (*session_find_with_user)(struct stitch_store *s, const char *id, const uint8_t *refresh_hash,
+                                      struct stitch_session **ret_session, struct stitch_user **ret_user);
         /* user_id NULL = all; include_revoked false = only live ones (not revoked,
          * refresh_expires > now). Ordered by creation time (creation_date, created_usec), oldest first. */
         int (*session_list)(struct stitch_store *s, const char *user_id, bool include_revoked,
@@ -343,6 +363,12 @@ struct stitch_store_ops {
         int (*key_rotate)(struct stitch_store *s, const struct stitch_signing_key *k);
         /* Deletes retired keys retired before 'cutoff'. */
         int (*key_prune)(struct stitch_store *s, int64_t cutoff, size_t *ret_n);
+
+        /* memory ------------------------------------------------------------ */
+        /* Gives back what the backend caches and can read again (SQLite:
+         * the page caches of its connections), when the daemon is idle.
+         * Optional (NULL). Returns the bytes freed, if known. */
+        size_t (*release_memory)(struct stitch_store *s);
 };
 
 /* Backends and the registry (store/registry.c). */

@@ -3,6 +3,7 @@
  *
  *   fake-stitchd --socket PATH [--mode reply|garbage|silent|close]
  *                [--reply JSON] [--ask JSON|none] [--log FILE] [--uid UID --gid GID]
+ *                [--connections FILE]
  *
  * Listens on PATH (as UID/GID if given: privileges are dropped before the
  * socket is made, so SO_PEERCRED reports that user), then forks: the parent
@@ -12,7 +13,11 @@
  * bytes that are not JSON, silent never answers, close hangs up. A Login
  * that does not continue a conversation is answered with the --ask JSON
  * instead (default: the daemon's "Password: " prompt, as for provider=auto;
- * "none": no asking). The server exits after 120 s in any case. */
+ * "none": no asking). With --connections, each connection is served by a
+ * process of its own (a client may keep one open while it opens another),
+ * and the pid of each connecting process (SO_PEERCRED) is appended to FILE,
+ * one line per accepted connection. The server exits after 120 s in any
+ * case. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -22,6 +27,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -96,8 +102,11 @@ int main(int argc, char **argv) {
                 {"socket", required_argument, NULL, 's'}, {"mode", required_argument, NULL, 'm'},
                 {"reply", required_argument, NULL, 'r'},  {"log", required_argument, NULL, 'l'},
                 {"uid", required_argument, NULL, 'u'},    {"gid", required_argument, NULL, 'g'},
-                {"ask", required_argument, NULL, 'a'},    {}};
+                {"ask", required_argument, NULL, 'a'},    {"connections", required_argument, NULL, 'c'},
+                {}};
         const char *path = NULL, *reply = "{\"parameters\":{}}", *log_path = NULL, *ask = DEFAULT_ASK;
+        const char *connections_path = NULL;
+        int connections_fd = -1;
         enum mode mode = MODE_REPLY;
         long uid = -1, gid = -1;
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -110,6 +119,7 @@ int main(int argc, char **argv) {
                 case 'r': reply = optarg; break;
                 case 'a': ask = strcmp(optarg, "none") == 0 ? NULL : optarg; break;
                 case 'l': log_path = optarg; break;
+                case 'c': connections_path = optarg; break;
                 case 'u': uid = strtol(optarg, NULL, 10); break;
                 case 'g': gid = strtol(optarg, NULL, 10); break;
                 case 'm':
@@ -137,6 +147,14 @@ int main(int argc, char **argv) {
                 log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
                 if (log_fd < 0) {
                         perror(log_path);
+                        return 1;
+                }
+        }
+
+        if (connections_path) {
+                connections_fd = open(connections_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+                if (connections_fd < 0) {
+                        perror(connections_path);
                         return 1;
                 }
         }
@@ -176,6 +194,7 @@ int main(int argc, char **argv) {
                 (void) dup2(null_fd, STDOUT_FILENO);
         }
         (void) signal(SIGPIPE, SIG_IGN);
+        (void) signal(SIGCHLD, SIG_IGN); /* no zombies from --connections */
         (void) alarm(120);
 
         for (;;) {
@@ -185,6 +204,26 @@ int main(int argc, char **argv) {
                                 continue;
                         return 1;
                 }
-                serve(cfd, mode, reply, ask, log_fd);
+                if (connections_fd < 0) {
+                        serve(cfd, mode, reply, ask, log_fd);
+                        continue;
+                }
+                struct ucred cred = {};
+                socklen_t sl = sizeof(cred);
+                char line[32];
+                (void) getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl);
+                int n = snprintf(line, sizeof(line), "%d\n", (int) cred.pid);
+                (void) write_all(connections_fd, line, (size_t) n);
+                pid_t child = fork();
+                if (child == 0) {
+                        /* Goes when the server is killed, as its connections would. */
+                        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                        close(fd);
+                        serve(cfd, mode, reply, ask, log_fd);
+                        if (mode == MODE_SILENT)
+                                pause();
+                        _exit(0);
+                }
+                close(cfd);
         }
 }

@@ -9,13 +9,17 @@
  *                    [--keep-going] ACTION...
  *
  * ACTION: auth | acct | setcred | reinit | refresh | delcred | open | close |
- *         chauthtok | env | user:NAME | putenv:NAME=VALUE | run:COMMAND
+ *         chauthtok | env | user:NAME | putenv:NAME=VALUE | run:COMMAND |
+ *         fork:ACTION
  *
  * Output, one line each: "prompt: TEXT" (echo off; "prompt-echo: TEXT" with
  * echo on; the answer is the next stdin line),
  * "error: TEXT", "info: TEXT", "ACTION: PAM_CODE" followed by
  * "time: ACTION MILLISECONDS", "env: STITCH_SESSION=ID"
- * (or "env: STITCH_SESSION unset", and the same for STITCH_SESSION_BINDING), "run: STATUS". Stops at the first
+ * (or "env: STITCH_SESSION unset", and the same for STITCH_SESSION_BINDING), "run: STATUS". fork:ACTION runs
+ * one PAM action in a forked child on its copy of the handle (as sshd's
+ * privilege separation does), which then calls pam_end() and exits; it
+ * prints "fork:ACTION: PAM_CODE" like the others. Stops at the first
  * action that does not return PAM_SUCCESS unless --keep-going. Exit status:
  * 0 if every action succeeded, 1 if one failed, 2 on usage or setup errors. */
 
@@ -147,12 +151,67 @@ static int run_in_session(pam_handle_t *pamh, const char *command) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Runs the PAM call ACTION names: true with *ret its result, false if
+ * ACTION names none. */
+static bool pam_action(pam_handle_t *pamh, const char *a, int silent, int *ret) {
+        int r;
+
+        if (strcmp(a, "auth") == 0)
+                r = pam_authenticate(pamh, silent);
+        else if (strcmp(a, "acct") == 0)
+                r = pam_acct_mgmt(pamh, silent);
+        else if (strcmp(a, "setcred") == 0)
+                r = pam_setcred(pamh, silent | PAM_ESTABLISH_CRED);
+        else if (strcmp(a, "reinit") == 0)
+                r = pam_setcred(pamh, silent | PAM_REINITIALIZE_CRED);
+        else if (strcmp(a, "refresh") == 0)
+                r = pam_setcred(pamh, silent | PAM_REFRESH_CRED);
+        else if (strcmp(a, "delcred") == 0)
+                r = pam_setcred(pamh, silent | PAM_DELETE_CRED);
+        else if (strcmp(a, "open") == 0)
+                r = pam_open_session(pamh, silent);
+        else if (strcmp(a, "close") == 0)
+                r = pam_close_session(pamh, silent);
+        else if (strcmp(a, "chauthtok") == 0)
+                r = pam_chauthtok(pamh, silent);
+        else
+                return false;
+        *ret = r;
+        return true;
+}
+
+/* fork:ACTION: the action in a child process on its copy of the handle. */
+static int fork_action(pam_handle_t *pamh, const char *a, int silent) {
+        pid_t pid;
+        int status, r = PAM_SYSTEM_ERR;
+
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                if (!pam_action(pamh, a, silent, &r)) {
+                        fprintf(stderr, "unknown action fork:%s\n", a);
+                        _exit(255);
+                }
+                fflush(stdout);
+                pam_end(pamh, r);
+                _exit(r); /* PAM codes are small */
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+                return -1;
+        return WEXITSTATUS(status);
+}
+
 static void usage(void) {
         fprintf(stderr,
                 "usage: pam-session-test --confdir DIR [--service NAME] [--user NAME] [--rhost H] [--tty T]\n"
                 "                        [--ruser R] [--env NAME=VALUE]... [--silent] [--keep-going] ACTION...\n"
                 "ACTION: auth acct setcred reinit refresh delcred open close chauthtok env user:NAME\n"
-                "        putenv:NAME=VALUE run:COMMAND\n");
+                "        putenv:NAME=VALUE run:COMMAND fork:ACTION\n");
 }
 
 int main(int argc, char **argv) {
@@ -218,25 +277,15 @@ int main(int argc, char **argv) {
                 const char *a = argv[i];
                 long t0 = now_ms();
 
-                if (strcmp(a, "auth") == 0)
-                        r = pam_authenticate(pamh, silent);
-                else if (strcmp(a, "acct") == 0)
-                        r = pam_acct_mgmt(pamh, silent);
-                else if (strcmp(a, "setcred") == 0)
-                        r = pam_setcred(pamh, silent | PAM_ESTABLISH_CRED);
-                else if (strcmp(a, "reinit") == 0)
-                        r = pam_setcred(pamh, silent | PAM_REINITIALIZE_CRED);
-                else if (strcmp(a, "refresh") == 0)
-                        r = pam_setcred(pamh, silent | PAM_REFRESH_CRED);
-                else if (strcmp(a, "delcred") == 0)
-                        r = pam_setcred(pamh, silent | PAM_DELETE_CRED);
-                else if (strcmp(a, "open") == 0)
-                        r = pam_open_session(pamh, silent);
-                else if (strcmp(a, "close") == 0)
-                        r = pam_close_session(pamh, silent);
-                else if (strcmp(a, "chauthtok") == 0)
-                        r = pam_chauthtok(pamh, silent);
-                else if (strcmp(a, "env") == 0) {
+                if (strncmp(a, "fork:", 5) == 0) {
+                        r = fork_action(pamh, a + 5, silent);
+                        if (r < 0) {
+                                pam_end(pamh, PAM_SYSTEM_ERR);
+                                return 2;
+                        }
+                } else if (pam_action(pamh, a, silent, &r)) {
+                        /* its result is printed below */
+                } else if (strcmp(a, "env") == 0) {
                         static const char *const names[] = {"STITCH_SESSION", "STITCH_SESSION_BINDING"};
                         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
                                 const char *v = pam_getenv(pamh, names[k]);

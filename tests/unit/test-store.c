@@ -497,6 +497,138 @@ static void test_passwords(void **state) {
         assert_null(h);
 }
 
+/* A login's one read: the user with its password hash and live sessions. */
+static void test_user_find_for_login(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+        char id[STITCH_ID_LEN + 1];
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "l@example.com", "lee", T0, 0), 0);
+        user_id(id, 1);
+
+        /* No password, no session. */
+        assert_int_equal(ops->user_find_for_login(f->store, STITCH_USER_BY_UNIX_NAME, "lee", T0 + 50, &u), 0);
+        assert_string_equal(u->id, id);
+        assert_int_equal(u->n_identities, 1);
+        assert_true(u->login_read);
+        assert_null(u->login_password_hash);
+        assert_int_equal(u->login_live_sessions, 0);
+        u = stitch_user_free(u);
+
+        /* Live at T0 + 50: 0 and 1 (2's refresh token expired, 3 is revoked). */
+        assert_int_equal(ops->password_set(f->store, id, "hash-1"), 0);
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 1, 1, T0 + 1, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 2, 1, T0 + 2, T0 + 10, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 3, 1, T0 + 3, T0 + 1000, T0 + 100), 0);
+        {
+                char sid[STITCH_ID_LEN + 1];
+                session_id(sid, 3);
+                assert_int_equal(ops->session_revoke(f->store, sid, T0 + 4, "logout"), 1);
+        }
+        assert_int_equal(ops->user_find_for_login(f->store, STITCH_USER_BY_EMAIL, "l@example.com", T0 + 50, &u), 0);
+        assert_string_equal(u->id, id);
+        assert_string_equal(u->login_password_hash, "hash-1");
+        assert_int_equal(u->login_live_sessions, 2);
+        u = stitch_user_free(u);
+
+        /* The plain look-up reads none of it. */
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+        assert_false(u->login_read);
+        assert_null(u->login_password_hash);
+        u = stitch_user_free(u);
+
+        assert_int_equal(ops->user_find_for_login(f->store, STITCH_USER_BY_UNIX_NAME, "nobody", T0, &u), -ENOENT);
+        assert_null(u);
+}
+
+/* A session and its user in one read, by id or by refresh hash. */
+static void test_session_find_with_user(void **state) {
+        struct fixture *f = *state;
+        struct stitch_session *se = NULL;
+        struct stitch_user *u = NULL;
+        char sid[STITCH_ID_LEN + 1], uid[STITCH_ID_LEN + 1];
+        uint8_t h[STITCH_HASH_LEN];
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "w@example.com", "wim", T0, 0), 0);
+        assert_int_equal(create_user(f->store, 2, "anon-user", NULL, NULL, T0, 0), 0);
+        user_id(uid, 1);
+        assert_int_equal(create_session(f->store, 0, 1, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 1, 2, T0 + 1, T0 + 1000, T0 + 100), 0);
+
+        session_id(sid, 0);
+        assert_int_equal(ops->session_find_with_user(f->store, sid, NULL, &se, &u), 0);
+        assert_string_equal(se->id, sid);
+        assert_string_equal(se->user_id, uid);
+        assert_string_equal(se->provider_type, "local-userpass");
+        assert_int_equal(se->refresh_expires, T0 + 1000);
+        assert_non_null(u);
+        assert_string_equal(u->id, uid);
+        assert_string_equal(u->email, "w@example.com");
+        assert_string_equal(u->unix_name, "wim");
+        assert_string_equal(u->data_json, "{}");
+        assert_false(u->disabled);
+        assert_int_equal(u->n_identities, 0);
+        se = stitch_session_free(se);
+        u = stitch_user_free(u);
+
+        make_hash(h, 3, 0);
+        assert_int_equal(ops->session_find_with_user(f->store, NULL, h, &se, &u), 0);
+        assert_string_equal(se->id, sid);
+        assert_string_equal(u->id, uid);
+        se = stitch_session_free(se);
+        u = stitch_user_free(u);
+
+        /* What the user row says is what user_find says. */
+        assert_int_equal(ops->user_set_disabled(f->store, uid, true), 0);
+        assert_int_equal(ops->session_find_with_user(f->store, NULL, h, &se, &u), 0);
+        assert_true(u->disabled);
+        se = stitch_session_free(se);
+        u = stitch_user_free(u);
+
+        /* A deleted user: the session, no user. */
+        user_id(uid, 2);
+        assert_int_equal(ops->user_delete(f->store, uid), 0);
+        make_hash(h, 3, 1);
+        assert_int_equal(ops->session_find_with_user(f->store, NULL, h, &se, &u), 0);
+        assert_string_equal(se->user_id, uid);
+        assert_null(u);
+        se = stitch_session_free(se);
+
+        make_hash(h, 3, 77);
+        assert_int_equal(ops->session_find_with_user(f->store, NULL, h, &se, &u), -ENOENT);
+        assert_int_equal(ops->session_find_with_user(f->store, "000000000000000000000000", NULL, &se, &u), -ENOENT);
+        assert_int_equal(ops->session_find_with_user(f->store, sid, h, &se, &u), -EINVAL);
+        assert_int_equal(ops->session_find_with_user(f->store, NULL, NULL, &se, &u), -EINVAL);
+        assert_null(se);
+        assert_null(u);
+}
+
+/* Giving the caches back loses nothing: the next reads read again. */
+static void test_release_memory(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+
+        if (!ops->release_memory)
+                skip();
+        for (unsigned i = 1; i <= 200; i++)
+                assert_int_equal(create_user(f->store, i, "anon-user", NULL, NULL, T0, 0), 0);
+        for (unsigned i = 1; i <= 200; i++) {
+                char id[STITCH_ID_LEN + 1];
+                user_id(id, i);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+                u = stitch_user_free(u);
+        }
+        assert_true(ops->release_memory(f->store) > 0);
+        {
+                char id[STITCH_ID_LEN + 1];
+                user_id(id, 17);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+                assert_string_equal(u->id, id);
+                u = stitch_user_free(u);
+        }
+}
+
 static struct stitch_apikey make_key(unsigned n, unsigned user, const char *name) {
         struct stitch_apikey k = {
                 .name = (char *) name,
@@ -2159,6 +2291,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_passwords, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apikeys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_find_for_login, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_session_find_with_user, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_release_memory, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_session_refresh_swap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revocation_and_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_disable_delete, setup, teardown),
