@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The embedded SQLite store.
  *
- * Two connections to one WAL database: a write connection (every write, and
- * the multi-statement or bulk reads that must see one snapshot) and a read
- * connection for the point look-ups the event loop does, so that those never
- * queue behind a write's fsync. Each connection has its own mutex; SQLite's
- * own per-connection mutexes are off (SQLITE_OPEN_NOMUTEX).
+ * Connections to one WAL database: a write connection (every write, and the
+ * multi-statement or bulk reads that must see one snapshot) and read
+ * connections for the point look-ups (one per CPU, 2 to READERS_MAX), so
+ * that those never queue behind a write's fsync nor behind each other when
+ * several threads read at once (the event loop, the CPU loops, the HTTP
+ * threads, the workers). Each connection has its own mutex; SQLite's own
+ * per-connection mutexes are off (SQLITE_OPEN_NOMUTEX).
  *
  * Every write is one BEGIN IMMEDIATE ... COMMIT transaction with
  * synchronous=FULL; an op returns 0 only after its COMMIT succeeded. The one
@@ -16,16 +18,18 @@
  * per connection (SQLITE_PREPARE_PERSISTENT) and reused.
  *
  * Memory: each connection's page cache is bounded by CACHE_KIB (so the
- * store caches at most twice that), and release_memory gives back what the
- * caches hold when the daemon is idle. */
+ * store caches at most 1 + readers times that), and release_memory gives
+ * back what the caches hold when the daemon is idle. */
 
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,10 +511,13 @@ struct create_request {
         struct create_request *next;
 };
 
+#define READERS_MAX 8
+
 struct stitch_store {
         char *path;
         struct conn write;
-        struct conn read;
+        struct conn read[READERS_MAX];
+        unsigned n_readers;
 
         /* Group commit of session_create (logins): see sqlite_session_create. */
         pthread_mutex_t create_lock;
@@ -529,9 +536,25 @@ static struct conn *conn_lock(struct conn *c) {
  * lock again and runs as a savepoint of it. */
 static _Thread_local struct stitch_store *thread_tx;
 
-/* Reads inside a caller transaction go to the writer, to see its writes. */
-static struct conn *reader(struct stitch_store *s) {
-        return thread_tx == s ? &s->write : &s->read;
+/* Each thread starts looking for a free reader at its own one. */
+static _Thread_local unsigned thread_reader = UINT_MAX;
+static atomic_uint next_reader;
+
+/* A read connection, locked: the first free one from this thread's own, or
+ * else this thread's own once it is free. Reads inside a caller transaction
+ * go to the writer, to see its writes. */
+static struct conn *reader_lock(struct stitch_store *s) {
+        if (thread_tx == s)
+                return conn_lock(&s->write);
+        if (thread_reader == UINT_MAX)
+                thread_reader = atomic_fetch_add_explicit(&next_reader, 1, memory_order_relaxed);
+        unsigned home = thread_reader % s->n_readers;
+        for (unsigned i = 0; i < s->n_readers; i++) {
+                struct conn *c = &s->read[(home + i) % s->n_readers];
+                if (pthread_mutex_trylock(&c->lock) == 0)
+                        return c;
+        }
+        return conn_lock(&s->read[home]);
 }
 
 static void conn_unlockp(struct conn **c) {
@@ -1395,13 +1418,15 @@ static int check_companion_files(const char *path) {
 static void store_free(struct stitch_store *s) {
         if (!s)
                 return;
-        conn_close(&s->read);
+        for (unsigned i = 0; i < s->n_readers; i++)
+                conn_close(&s->read[i]);
         if (s->write.db)
                 /* Bounded: refreshing statistics must not stall shutdown. */
                 (void) sqlite3_exec(s->write.db, "PRAGMA analysis_limit = 400; PRAGMA optimize;", NULL, NULL,
                                     NULL);
         conn_close(&s->write);
-        pthread_mutex_destroy(&s->read.lock);
+        for (unsigned i = 0; i < s->n_readers; i++)
+                pthread_mutex_destroy(&s->read[i].lock);
         pthread_mutex_destroy(&s->write.lock);
         pthread_mutex_destroy(&s->create_lock);
         pthread_cond_destroy(&s->create_done);
@@ -1440,7 +1465,10 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
         pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
         pthread_mutex_init(&s->write.lock, &recursive);
         pthread_mutexattr_destroy(&recursive);
-        pthread_mutex_init(&s->read.lock, NULL);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        s->n_readers = (unsigned) MIN(MAX(cpus, 2L), (long) READERS_MAX);
+        for (unsigned i = 0; i < s->n_readers; i++)
+                pthread_mutex_init(&s->read[i].lock, NULL);
         pthread_mutex_init(&s->create_lock, NULL);
         pthread_cond_init(&s->create_done, NULL);
         s->create_tail = &s->create_queue;
@@ -1461,9 +1489,11 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
         if (r < 0)
                 return r;
 
-        r = conn_open(&s->read, location, false);
-        if (r < 0)
-                return r;
+        for (unsigned i = 0; i < s->n_readers; i++) {
+                r = conn_open(&s->read[i], location, false);
+                if (r < 0)
+                        return r;
+        }
 
         r = check_companion_files(location);
         if (r < 0)
@@ -1649,7 +1679,7 @@ static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, con
 
         {
                 /* The read connection; one snapshot for the user and its identities. */
-                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
                 r = tx_begin(c, false);
                 if (r < 0)
                         return r;
@@ -1691,7 +1721,7 @@ static int sqlite_user_find_for_login(struct stitch_store *s, enum stitch_user_k
 
         {
                 /* One snapshot for everything a login reads. */
-                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
                 r = tx_begin(c, false);
                 if (r < 0)
                         return r;
@@ -1917,7 +1947,7 @@ static int sqlite_user_list_idle(struct stitch_store *s, const char *provider_ty
         if (!provider_type || !ret_ids || limit == 0)
                 return -EINVAL;
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
                 r = tx_begin(c, false);
                 if (r < 0)
                         return r;
@@ -1979,7 +2009,7 @@ static int sqlite_user_list_unix(struct stitch_store *s, int64_t after_uid, size
         if (!ret || !ret_n)
                 return -EINVAL;
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
                 r = read_list(c, ST_USER_LIST_UNIX, "user_list_unix",
                               ARGS(ARG_INT(after_uid), ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &user_rows,
                               &out);
@@ -1998,7 +2028,7 @@ static int sqlite_user_list_unix_unassigned(struct stitch_store *s, size_t limit
         if (!ret_ids)
                 return -EINVAL;
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
                 r = read_ids(c, ST_USER_LIST_UNIX_UNASSIGNED, "user_list_unix_unassigned",
                              ARGS(ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &ids);
         }
@@ -2017,7 +2047,7 @@ static int uid_query(struct stitch_store *s, enum stmt_id id, const char *what, 
 
         if (!ret_uid || min > max)
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+        _cleanup_unlock_ struct conn *c = reader_lock(s);
         _cleanup_stmt_ sqlite3_stmt *st = NULL; /* reset before the unlock */
         r = prepare_step(c, id, what, ARGS(ARG_INT(min), ARG_INT(max)), &st);
         if (r < 0)
@@ -2042,7 +2072,7 @@ static int sqlite_unix_uid_next_free(struct stitch_store *s, int64_t from, int64
 
 static int find_row(struct stitch_store *s, enum stmt_id id, const char *what, const char *key, const uint8_t *hash,
                     read_row_fn read_row, void *ret) {
-        _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+        _cleanup_unlock_ struct conn *c = reader_lock(s);
         return read_one(c, id, what, ARGS(key ? ARG_TEXT(key) : ARG_HASH(hash)), read_row, ret);
 }
 
@@ -2367,7 +2397,7 @@ static int sqlite_session_find_with_user(struct stitch_store *s, const char *id,
 
         {
                 /* One statement: one snapshot, one read transaction. */
-                _cleanup_unlock_ struct conn *c = conn_lock(reader(s));
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;
                 r = prepare_step(c, id ? ST_SESSION_WITH_USER_BY_ID : ST_SESSION_WITH_USER_BY_REFRESH_HASH,
                                  "session lookup", ARGS(id ? ARG_TEXT(id) : ARG_HASH(refresh_hash)), &st);
@@ -2687,10 +2717,9 @@ static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_
 
 static size_t sqlite_release_memory(struct stitch_store *s) {
         size_t freed = 0;
-        struct conn *conns[] = {&s->read, &s->write};
 
-        for (size_t i = 0; i < ELEMENTSOF(conns); i++) {
-                _cleanup_unlock_ struct conn *c = conn_lock(conns[i]);
+        for (unsigned i = 0; i <= s->n_readers; i++) {
+                _cleanup_unlock_ struct conn *c = conn_lock(i < s->n_readers ? &s->read[i] : &s->write);
                 int before = 0, after = 0, highwater = 0;
 
                 /* Only pages no statement holds go; the next reads fetch

@@ -5,9 +5,10 @@
  * other backends (PostgreSQL for fleets) slot in as one more file.
  *
  * Threading: a store object is used from several threads at once (the event
- * loop reads; worker threads read and write). Implementations serialise
- * writes internally and must not block readers behind a long write (SQLite:
- * WAL, a separate read connection).
+ * loop, the CPU loops and the HTTP threads read; worker threads read and
+ * write). Implementations serialise writes internally and must not block
+ * readers behind a long write nor behind each other (SQLite: WAL, read
+ * connections apart from the writer, one per CPU).
  *
  * Rows, not policy: each op reads or writes the rows it names (a user with
  * the rows it owns: identities, password, API keys). What follows from a
