@@ -15,6 +15,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
 #include "frontends/varlink/call.h"
 #include "core/conversations.h"
 #include "core/groupcache.h"
@@ -80,6 +81,10 @@ struct connection {
         bool waiting;
         bool asked;         /* a conversation was ever asked on it */
         uint64_t waiting_share, waiting_since;
+        /* Idle timeout: the last activity, and when c->idle is set to fire
+         * (0: not armed). Activity only moves last_active; the timer is set
+         * again when it fires early, so a call costs no timer update. */
+        uint64_t last_active, idle_at;
         struct ucred cred;
         struct stitch_wire_reader reader;
         char *out;
@@ -95,8 +100,11 @@ struct stitch_server {
         struct connection *connections;
         size_t n_connections;
         struct uid_table uids;
-        int conn_epoll;                /* every connection's fd; one event source for all */
-        sd_event_source *conn_source;
+        /* Every connection's fd: the loop's top-level set (daemon/loop.h). */
+        int conn_epoll;
+        /* Set by what the current batch did to sd-event that it must see
+         * before the loop sleeps again (stitch_loop_client.dispatch). */
+        bool loop_changed;
         sd_event_source *accept_retry; /* re-enables the listeners after EMFILE and the like */
         bool accept_paused;            /* listeners off until a connection closes or accept_retry */
         bool accept_failing;           /* since the last accept that worked (logged once) */
@@ -150,18 +158,39 @@ static void connection_update_events(struct connection *c) {
         c->events = events;
 }
 
-static void connection_touch(struct connection *c) {
+/* The monotonic clock. Not sd_event_now(): between sd-event's turns
+ * (daemon/loop.c) its cached time is as old as its last wake-up. */
+static uint64_t monotonic_now(void) {
+        return stitch_now_usec(CLOCK_MONOTONIC);
+}
+
+static uint64_t connection_idle_timeout(const struct connection *c) {
         uint64_t timeout = c->server->manager->core->config.idle_timeout_usec;
-        if (c->dead || !c->idle || timeout == 0)
-                return;
         /* Someone is typing a password: as long as the question lives. */
         if (c->waiting)
                 timeout = MAX(timeout, (uint64_t) STITCH_CONVERSATION_TIMEOUT_USEC);
-        uint64_t now;
-        if (sd_event_now(c->server->manager->event, CLOCK_MONOTONIC, &now) < 0)
+        return timeout;
+}
+
+/* Sets the idle timer to fire at 'at'. */
+static void connection_arm_idle(struct connection *c, uint64_t at) {
+        if (sd_event_source_set_time(c->idle, at) < 0 || sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT) < 0)
                 return;
-        (void) sd_event_source_set_time(c->idle, now + timeout);
-        (void) sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+        /* Earlier than sd-event may have armed its timer for. */
+        if (c->idle_at == 0 || at < c->idle_at)
+                c->server->loop_changed = true;
+        c->idle_at = at;
+}
+
+static void connection_touch(struct connection *c) {
+        if (c->dead || !c->idle || c->server->manager->core->config.idle_timeout_usec == 0)
+                return;
+        c->last_active = monotonic_now();
+        uint64_t at = c->last_active + connection_idle_timeout(c);
+        /* Later than the timer: on_idle() sets it again when it fires.
+         * Earlier (the question was answered): set now. */
+        if (c->idle_at == 0 || at < c->idle_at)
+                connection_arm_idle(c, at);
 }
 
 static int connection_flush(struct connection *c) {
@@ -321,7 +350,7 @@ static void pending_done(void *userdata) {
                 else {
                         c->waiting = true;
                         c->waiting_share = p->call->asked_share;
-                        (void) sd_event_now(c->server->manager->event, CLOCK_MONOTONIC, &c->waiting_since);
+                        c->waiting_since = monotonic_now();
                 }
         }
         if (p->call->after)
@@ -355,6 +384,9 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 return;
         }
 
+        /* A handler may add or move sd-event's sources (a deferred call, a
+         * timer): the loop lets sd-event see them before it sleeps. */
+        c->server->loop_changed = true;
         r = stitch_wire_parse_call(msg, len, &root, &method_name, &params);
         if (r < 0) {
                 connection_send_error(c, STITCH_ERROR_INVALID_PARAMETER, "malformed call");
@@ -501,33 +533,44 @@ finish:
         connection_unref(c);
 }
 
-#define CONN_EVENTS_BATCH 64
-
-static int on_connections(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+/* The ready connections of one turn of the loop (daemon/loop.c). */
+static bool on_connections(void *userdata, struct epoll_event *ev, size_t n) {
         struct stitch_server *s = userdata;
-        struct epoll_event ev[CONN_EVENTS_BATCH];
 
-        int n = epoll_wait(s->conn_epoll, ev, CONN_EVENTS_BATCH, 0);
-        if (n < 0)
-                return errno == EINTR ? 0 : log_error_errno(errno, "epoll_wait on connections: %m");
+        s->loop_changed = false;
         /* Handling one may close another: hold them all first. */
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
                 ((struct connection *) ev[i].data.ptr)->refs++;
-        for (int i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) {
                 struct connection *c = ev[i].data.ptr;
                 /* Skip what went away or stopped listening earlier in this batch. */
                 if (!c->dead && c->events != 0)
                         connection_io(c, ev[i].events);
         }
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
                 connection_unref(ev[i].data.ptr);
-        return 0;
+        return s->loop_changed;
+}
+
+void stitch_server_loop_client(struct stitch_server *s, struct stitch_loop_client *ret) {
+        *ret = (struct stitch_loop_client) {
+                .epoll_fd = s->conn_epoll,
+                .dispatch = on_connections,
+                .userdata = s,
+        };
 }
 
 static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         struct connection *c = userdata;
+        c->idle_at = 0;
         if (c->busy) {
                 connection_touch(c);
+                return 0;
+        }
+        /* Active since the timer was set: wait for the rest. */
+        uint64_t at = c->last_active + connection_idle_timeout(c);
+        if (at > monotonic_now()) {
+                connection_arm_idle(c, at);
                 return 0;
         }
         log_debug("Closing idle connection of pid %d.", (int) c->cred.pid);
@@ -610,12 +653,9 @@ static void uid_table_decrement(struct uid_table *t, uid_t uid) {
 
 /* True if a message may be logged now; then *ret_suppressed is how many
  * were not since the last one that was. */
-static bool log_ratelimit_test(struct log_ratelimit *rl, sd_event *e, uint64_t interval,
-                               unsigned *ret_suppressed) {
-        uint64_t now;
+static bool log_ratelimit_test(struct log_ratelimit *rl, uint64_t interval, unsigned *ret_suppressed) {
+        uint64_t now = monotonic_now();
 
-        if (sd_event_now(e, CLOCK_MONOTONIC, &now) < 0)
-                now = rl->last_usec + interval;
         if (rl->last_usec != 0 && now < rl->last_usec + interval) {
                 rl->suppressed++;
                 return false;
@@ -635,13 +675,12 @@ static void listeners_enable(struct stitch_server *s, int enabled) {
  * ENOMEM...): the listening socket stays readable, so watching it would spin.
  * Stop until one of our connections closes (frees an fd) or a short timer. */
 static void accept_pause(struct stitch_server *s, int error) {
-        struct stitch_manager *m = s->manager;
         unsigned suppressed;
         uint64_t now;
 
         if (!s->accept_failing) {
                 s->accept_failing = true;
-                if (log_ratelimit_test(&s->accept_log, m->event, ACCEPT_LOG_INTERVAL_USEC, &suppressed)) {
+                if (log_ratelimit_test(&s->accept_log, ACCEPT_LOG_INTERVAL_USEC, &suppressed)) {
                         char more[64] = "";
                         if (suppressed > 0)
                                 (void) snprintf(more, sizeof(more), " (%u more times since the last message)",
@@ -652,8 +691,8 @@ static void accept_pause(struct stitch_server *s, int error) {
                                           more, ACCEPT_RETRY_USEC / USEC_PER_MSEC, s->n_connections);
                 }
         }
-        if (!s->accept_retry || sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0 ||
-            sd_event_source_set_time(s->accept_retry, now + ACCEPT_RETRY_USEC) < 0 ||
+        now = monotonic_now();
+        if (!s->accept_retry || sd_event_source_set_time(s->accept_retry, now + ACCEPT_RETRY_USEC) < 0 ||
             sd_event_source_set_enabled(s->accept_retry, SD_EVENT_ONESHOT) < 0)
                 return; /* no way to come back: spinning beats going deaf */
         listeners_enable(s, SD_EVENT_OFF);
@@ -664,6 +703,7 @@ static void accept_resume(struct stitch_server *s) {
         if (!s->accept_paused || s->stopping)
                 return;
         s->accept_paused = false;
+        s->loop_changed = true;
         (void) sd_event_source_set_enabled(s->accept_retry, SD_EVENT_OFF);
         listeners_enable(s, SD_EVENT_ON);
 }
@@ -683,7 +723,7 @@ static void refuse_connection(struct stitch_server *s, int fd, const struct ucre
         char more[64] = "";
 
         (void) send(fd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (!log_ratelimit_test(&s->refuse_log, s->manager->event, REFUSE_LOG_INTERVAL_USEC, &suppressed))
+        if (!log_ratelimit_test(&s->refuse_log, REFUSE_LOG_INTERVAL_USEC, &suppressed))
                 return;
         if (suppressed > 0)
                 (void) snprintf(more, sizeof(more), " (%u more refused since the last message)", suppressed);
@@ -778,7 +818,7 @@ static bool evict_waiting(struct stitch_server *s, uid_t uid, bool any_uid) {
                         victim = c;
         if (!victim)
                 return false;
-        if (log_ratelimit_test(&s->evict_log, s->manager->event, REFUSE_LOG_INTERVAL_USEC, &suppressed))
+        if (log_ratelimit_test(&s->evict_log, REFUSE_LOG_INTERVAL_USEC, &suppressed))
                 log_notice("Connection limit reached: closing the unanswered login of uid %u (pid %d), one of %zu "
                            "waiting alike, to let a new one in%s.",
                            (unsigned) victim->cred.uid, (int) victim->cred.pid, best_n,
@@ -848,9 +888,12 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                         if (r >= 0)
                                 c->events = EPOLLIN;
                 }
-                if (r >= 0 && m->core->config.idle_timeout_usec > 0)
-                        r = sd_event_add_time_relative(m->event, &c->idle, CLOCK_MONOTONIC,
-                                                       m->core->config.idle_timeout_usec, USEC_PER_SEC / 10, on_idle, c);
+                if (r >= 0 && m->core->config.idle_timeout_usec > 0) {
+                        c->last_active = monotonic_now();
+                        c->idle_at = c->last_active + m->core->config.idle_timeout_usec;
+                        r = sd_event_add_time(m->event, &c->idle, CLOCK_MONOTONIC, c->idle_at, USEC_PER_SEC / 10,
+                                              on_idle, c);
+                }
                 if (r < 0) {
                         if (c->counted)
                                 uid_table_decrement(&s->uids, cred.uid);
@@ -883,15 +926,6 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
         s->conn_epoll = epoll_create1(EPOLL_CLOEXEC);
         if (s->conn_epoll < 0) {
                 r = log_error_errno(errno, "Cannot create the connections' epoll: %m");
-                stitch_token_caches_done(&s->token_caches);
-                free(s);
-                return r;
-        }
-        /* Normal priority: above the listeners (see ACCEPT_PRIORITY). */
-        r = sd_event_add_io(m->event, &s->conn_source, s->conn_epoll, EPOLLIN, on_connections, s);
-        if (r < 0) {
-                log_error_errno(r, "Cannot watch the connections: %m");
-                close(s->conn_epoll);
                 stitch_token_caches_done(&s->token_caches);
                 free(s);
                 return r;
@@ -1116,7 +1150,6 @@ struct stitch_server *stitch_server_free(struct stitch_server *s) {
         while (s->connections)
                 connection_close(s->connections);
         s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
-        s->conn_source = sd_event_source_disable_unref(s->conn_source);
         if (s->conn_epoll >= 0)
                 close(s->conn_epoll);
         free(s->uids.slots);
