@@ -119,6 +119,11 @@ struct stitch_method {
         const char *name;
         stitch_method_handler handler;
         unsigned flags;
+        /* STITCH_METHOD_SLOW only, optional: true if this call needs no
+         * worker after all, because it neither hashes nor writes durably
+         * (a Login round that only asks); it then runs on the loop. Sees
+         * the call as it came (c->params unchecked); when in doubt, false. */
+        bool (*runs_inline)(const struct stitch_call *c);
 };
 
 /* An interface, described once (methods.c, userdb.c): its name, its
@@ -163,6 +168,10 @@ const struct stitch_method *stitch_listener_find_method(const struct stitch_list
 
 /* Handlers (auth.c, token.c, admin.c). */
 int stitch_method_login(struct stitch_call *c);
+/* A Login round with no secret in it (no password, key or answers, no
+ * conversation continued) of a provider that needs credentials: it can
+ * only ask or fail, with no hash, rate-limit attempt or durable write. */
+bool stitch_method_login_runs_inline(const struct stitch_call *c);
 int stitch_method_authorize(struct stitch_call *c);
 int stitch_method_open_session(struct stitch_call *c);
 int stitch_method_close_session(struct stitch_call *c);

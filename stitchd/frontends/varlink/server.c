@@ -333,6 +333,26 @@ static void call_finish(struct connection *c, struct stitch_call *call) {
         }
 }
 
+/* What a call leaves on its connection once it has run, wherever it ran:
+ * the question it asked (the connection now waits for a person), its
+ * after-callback, its reply. Frees the call. */
+static void call_done(struct connection *c, struct stitch_call *call) {
+        if (call->asked) {
+                c->asked = true;
+                if (c->dead) /* closed while the question was made: nobody can answer it */
+                        (void) stitch_conversations_drop_owner(c->server->manager->core->conversations, c->id);
+                else {
+                        c->waiting = true;
+                        c->waiting_share = call->asked_share;
+                        c->waiting_since = monotonic_now();
+                }
+        }
+        if (call->after)
+                call->after(call, call->after_data);
+        call_finish(c, call);
+        call_free(call);
+}
+
 static void pending_work(void *userdata) {
         struct pending *p = userdata;
         call_run(p->call, p->method);
@@ -343,20 +363,7 @@ static void pending_done(void *userdata) {
         struct connection *c = p->conn;
 
         c->busy = false;
-        if (p->call->asked) {
-                c->asked = true;
-                if (c->dead) /* closed while the question was made: nobody can answer it */
-                        (void) stitch_conversations_drop_owner(c->server->manager->core->conversations, c->id);
-                else {
-                        c->waiting = true;
-                        c->waiting_share = p->call->asked_share;
-                        c->waiting_since = monotonic_now();
-                }
-        }
-        if (p->call->after)
-                p->call->after(p->call, p->call->after_data);
-        call_finish(c, p->call);
-        call_free(p->call);
+        call_done(c, p->call);
         free(p);
         if (!c->dead) {
                 connection_touch(c);
@@ -428,7 +435,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "only root%s%s may use the admin socket",
                                   m->core->config.admin_group ? " and members of " : "",
                                   m->core->config.admin_group ? m->core->config.admin_group : "");
-        } else if ((method->flags & STITCH_METHOD_SLOW) ||
+        } else if (((method->flags & STITCH_METHOD_SLOW) && !(method->runs_inline && method->runs_inline(call))) ||
                    ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->core->config.rotate_refresh_tokens)) {
                 struct pending *p = calloc(1, sizeof(*p));
                 if (p) {
@@ -458,8 +465,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 }
         }
 
-        call_finish(c, call);
-        call_free(call);
+        call_done(c, call);
 }
 
 /* A deferred call's reply is ready (stitch_call_complete). */
@@ -467,8 +473,7 @@ static void varlink_call_complete(struct stitch_call *call) {
         struct connection *c = call->frontend;
 
         c->busy = false;
-        call_finish(c, call);
-        call_free(call);
+        call_done(c, call);
         if (!c->dead) {
                 connection_touch(c);
                 connection_update_events(c);
