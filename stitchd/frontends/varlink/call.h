@@ -57,6 +57,10 @@ struct stitch_call {
         bool oneway;
         bool more; /* the caller asked for several replies ("more": true) */
         cJSON *reply; /* set by the handler through the helpers below */
+        /* The front end's: the reply already encoded off the loop (wiped
+         * and freed with the call); NULL: reply is encoded when sent. */
+        char *encoded;
+        size_t encoded_len, encoded_sent; /* sent: by the thread that encoded it */
         const struct stitch_call_ops *ops; /* of the front end it came from */
         void *frontend;                    /* the front end's, opaque (its connection) */
         /* The connection's number: a login it begins may be continued on it
@@ -113,6 +117,11 @@ enum {
         /* Runs on a worker only when RotateRefreshTokens=yes (it then writes durably);
          * otherwise it only reads and signs, cheaper inline than two thread hops. */
         STITCH_METHOD_SLOW_WHEN_ROTATING = 1 << 2,
+        /* Short CPU-bound work and reads only (a signature): inline for a
+         * lone caller, on the CPU pool (daemon/cpu-pool.h) while other calls
+         * wait, so that many callers use every CPU. Its handler must be
+         * safe on any thread. */
+        STITCH_METHOD_CPU = 1 << 3,
 };
 
 struct stitch_method {

@@ -18,7 +18,7 @@ static const struct stitch_method auth_methods[] = {
 
 static const struct stitch_method token_methods[] = {
         {"io.stitch.Token.Get", stitch_method_token_get, 0},
-        {"io.stitch.Token.Refresh", stitch_method_token_refresh, STITCH_METHOD_SLOW_WHEN_ROTATING},
+        {"io.stitch.Token.Refresh", stitch_method_token_refresh, STITCH_METHOD_SLOW_WHEN_ROTATING | STITCH_METHOD_CPU},
         {"io.stitch.Token.Verify", stitch_method_token_verify, 0},
         {"io.stitch.Token.Logout", stitch_method_token_logout, STITCH_METHOD_SLOW},
         {"io.stitch.Token.Jwks", stitch_method_token_jwks, 0},

@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "clock.h"
+#include "daemon/cpu-loops.h"
 #include "frontends/varlink/call.h"
 #include "core/conversations.h"
 #include "core/groupcache.h"
@@ -74,6 +75,7 @@ struct connection {
         bool close_after_write;
         bool eof;           /* the client shut down its sending side */
         bool counted;       /* in server->uids (auth socket) */
+        bool fd_lent;       /* a CPU pool thread may send on fd: closing waits for it */
         unsigned refs;
         uint64_t id;        /* owns the conversations asked on it (never 0) */
         /* Its last reply asked a question: it waits for a person, maybe for
@@ -105,6 +107,12 @@ struct stitch_server {
         /* Set by what the current batch did to sd-event that it must see
          * before the loop sleeps again (stitch_loop_client.dispatch). */
         bool loop_changed;
+        /* Ready connections in the batch being handled; 0 outside one. */
+        size_t batch_ready;
+        /* Borrow connections making STITCH_METHOD_CPU calls while others
+         * wait; its fd is in conn_epoll with data.ptr = the server. */
+        struct stitch_cpu_loops *cpu_loops;
+        size_t batch_cpu_inline; /* CPU calls the loop ran itself in this batch */
         sd_event_source *accept_retry; /* re-enables the listeners after EMFILE and the like */
         bool accept_paused;            /* listeners off until a connection closes or accept_retry */
         bool accept_failing;           /* since the last accept that worked (logged once) */
@@ -247,18 +255,24 @@ static int connection_queue(struct connection *c, const char *buf, size_t len) {
         return connection_flush(c);
 }
 
-/* Encodes and queues a message. */
-static int connection_send(struct connection *c, const cJSON *reply) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r = stitch_wire_encode(reply, &buf, &len);
+/* Encodes a message; one too large becomes an error reply. Any thread. */
+static int message_encode(const cJSON *message, char **ret, size_t *ret_len) {
+        int r = stitch_wire_encode(message, ret, ret_len);
         if (r == -EMSGSIZE) {
                 cJSON *p = cJSON_CreateObject();
                 cJSON_AddStringToObject(p, "message", "reply too large; use paging (after/limit)");
                 cJSON *e = stitch_wire_error_new(STITCH_ERROR_INTERNAL, p);
-                r = stitch_wire_encode(e, &buf, &len);
+                r = stitch_wire_encode(e, ret, ret_len);
                 cJSON_Delete(e);
         }
+        return r;
+}
+
+/* Encodes and queues a message. */
+static int connection_send(struct connection *c, const cJSON *reply) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = message_encode(reply, &buf, &len);
         if (r < 0)
                 return r;
         r = connection_queue(c, buf, len); /* len counts the NUL that ends the message */
@@ -302,13 +316,30 @@ static void call_free(struct stitch_call *call) {
                 return;
         stitch_json_wipe_and_delete(call->root);
         stitch_json_wipe_and_delete(call->reply);
+        if (call->encoded) {
+                explicit_bzero(call->encoded, call->encoded_len);
+                free(call->encoded);
+        }
         free(call);
 }
 
+/* A call off the loop: on a worker, or with its connection lent to a CPU
+ * loop (daemon/cpu-loops.h). */
 struct pending {
         struct connection *conn;
-        struct stitch_call *call;
+        struct stitch_call *call; /* NULL: none left for the loop to finish */
         const struct stitch_method *method;
+        /* Lent: the connection's socket, on which the borrowing thread reads
+         * and answers calls itself; -1 on a worker (the loop sends). The
+         * connection is busy meanwhile, so the loop neither reads nor sends
+         * on it, and a close keeps the fd open until it comes back
+         * (c->fd_lent). */
+        int fd;
+        struct stitch_lease lease;
+        int fill;            /* the borrower's last read: > 0, or 0 (EOF), or -errno */
+        const char *next;    /* a call that is not the borrower's: the loop's next (in c->reader) */
+        size_t next_len;
+        uint64_t last_active;
 };
 
 static void call_run(struct stitch_call *call, const struct stitch_method *method) {
@@ -324,7 +355,10 @@ static void call_finish(struct connection *c, struct stitch_call *call) {
         if (c->dead)
                 return;
         if (!call->oneway && call->reply) {
-                int r = connection_send(c, call->reply);
+                int r = !call->encoded                         ? connection_send(c, call->reply)
+                        : call->encoded_sent < call->encoded_len ? connection_queue(c, call->encoded + call->encoded_sent,
+                                                                                   call->encoded_len - call->encoded_sent)
+                                                               : 0;
                 if (r < 0) {
                         log_debug_errno(r, "Dropping connection of pid %d: %m", (int) c->cred.pid);
                         connection_close(c);
@@ -353,9 +387,19 @@ static void call_done(struct connection *c, struct stitch_call *call) {
         call_free(call);
 }
 
+/* On a worker or a CPU loop: the call, and its reply's encoding (unless
+ * an after hook may still change what is sent); lent, the reply is sent too. */
 static void pending_work(void *userdata) {
         struct pending *p = userdata;
-        call_run(p->call, p->method);
+        struct stitch_call *call = p->call;
+        call_run(call, p->method);
+        if (!call->oneway && call->reply && !call->after && message_encode(call->reply, &call->encoded, &call->encoded_len) < 0)
+                call->encoded = NULL; /* encoded on the loop then */
+        if (call->encoded && p->fd >= 0) {
+                ssize_t n = send(p->fd, call->encoded, call->encoded_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+                /* A rest, or an error, is the loop's (it sends or closes). */
+                call->encoded_sent = n > 0 ? (size_t) n : 0;
+        }
 }
 
 static void pending_done(void *userdata) {
@@ -371,6 +415,206 @@ static void pending_done(void *userdata) {
                 connection_process(c); /* messages that arrived meanwhile */
         }
         connection_unref(c);
+}
+
+/* Runs the call on a worker; the connection waits for it. < 0 if it could
+ * not be handed over (the caller still owns the call). */
+static int call_hand_over(struct connection *c, struct stitch_call *call, const struct stitch_method *method) {
+        struct pending *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = -1};
+        int r = stitch_workers_submit(c->server->manager->workers, pending_work, pending_done, p);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        c->refs++;
+        c->busy = true;
+        connection_update_events(c);
+        return 0;
+}
+
+static struct stitch_call *call_new(struct connection *c, cJSON *root, cJSON *params, const char *method_name);
+static void connection_dispatch(struct connection *c, const char *msg, size_t len);
+
+static struct pending *lease_pending(struct stitch_lease *l) {
+        return (struct pending *) ((char *) l - offsetof(struct pending, lease));
+}
+
+/* On the borrowing thread: runs p->call and answers it. True when done
+ * with it (freed); false leaves it to the loop (a reply the socket did not
+ * take whole, a question asked, an after hook). */
+static bool lease_call(struct pending *p) {
+        pending_work(p);
+        struct stitch_call *call = p->call;
+        if (call->asked || call->after || (!call->oneway && call->reply &&
+                                           (!call->encoded || call->encoded_sent < call->encoded_len)))
+                return false;
+        call_free(call);
+        p->call = NULL;
+        return true;
+}
+
+/* On the borrowing thread: a buffered message, as a call of the method the
+ * connection was lent for; NULL for anything else (the loop takes it). */
+static struct stitch_call *lease_parse(struct pending *p, const char *msg, size_t len) {
+        struct connection *c = p->conn;
+        cJSON *root = NULL, *params = NULL;
+        const char *name = NULL;
+
+        if (stitch_wire_parse_call(msg, len, &root, &name, &params) < 0)
+                return NULL;
+        if (stitch_listener_find_method(c->def, name) != p->method) {
+                stitch_json_wipe_and_delete(root);
+                return NULL;
+        }
+        struct stitch_call *call = call_new(c, root, params, name);
+        if (!call)
+                stitch_json_wipe_and_delete(root);
+        return call;
+}
+
+/* The borrowing thread's turn (daemon/cpu-loops.h): the call the lease was
+ * made for, then whatever the connection sends while it is lent. */
+static bool lease_run(struct stitch_lease *l, uint32_t revents) {
+        struct pending *p = lease_pending(l);
+        struct connection *c = p->conn;
+
+        if (revents == 0) {
+                if (!lease_call(p))
+                        return false;
+        } else {
+                int r = stitch_wire_reader_fill(&c->reader, p->fd);
+                if (r != -EAGAIN)
+                        p->fill = r;
+                /* The loop answers an oversized message and closes, as it would have. */
+                if (r < 0 && r != -EAGAIN)
+                        return false;
+        }
+        for (;;) {
+                const char *msg;
+                size_t len;
+                if (stitch_wire_reader_next(&c->reader, &msg, &len) <= 0)
+                        break;
+                p->last_active = monotonic_now();
+                p->call = lease_parse(p, msg, len);
+                if (!p->call) {
+                        p->next = msg;
+                        p->next_len = len;
+                        return false;
+                }
+                if (!lease_call(p))
+                        return false;
+        }
+        return p->fill > 0; /* at EOF the loop answers the rest and closes */
+}
+
+/* On the loop: a lent connection is back. */
+static void lease_returned(struct stitch_lease *l) {
+        struct pending *p = lease_pending(l);
+        struct connection *c = p->conn;
+
+        c->busy = false;
+        c->fd_lent = false;
+        if (c->dead && c->fd >= 0) { /* closed meanwhile */
+                close(c->fd);
+                c->fd = -EBADF;
+        }
+        c->last_active = MAX(c->last_active, p->last_active);
+        if (p->call)
+                call_done(c, p->call);
+        if (!c->dead) {
+                if (p->fill == 0)
+                        c->eof = true; /* answer what was sent, then close */
+                else if (p->fill == -EMSGSIZE) {
+                        connection_send_error(c, STITCH_ERROR_INVALID_PARAMETER, "message larger than 64 KiB");
+                        c->close_after_write = true;
+                } else if (p->fill < 0)
+                        connection_close(c);
+        }
+        /* Only ever with every earlier reply sent whole. */
+        if (!c->dead && p->next)
+                connection_dispatch(c, p->next, p->next_len);
+        free(p);
+        if (!c->dead) {
+                connection_update_events(c);
+                connection_process(c);
+        }
+        connection_unref(c);
+}
+
+/* Lends the connection to a CPU loop, which runs this call and the same
+ * method's next ones. < 0 if it could not (the caller still owns the call). */
+static int call_lend(struct connection *c, struct stitch_call *call, const struct stitch_method *method) {
+        struct pending *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = (struct pending) {
+                .conn = c,
+                .call = call,
+                .method = method,
+                .fd = c->fd,
+                .lease = {.fd = c->fd, .run = lease_run, .returned = lease_returned},
+                .fill = 1,
+                .last_active = c->last_active,
+        };
+        /* Out of the loop's set before another thread reads it. */
+        c->busy = true;
+        connection_update_events(c);
+        if (c->dead) { /* could not be changed: closed */
+                free(p);
+                return 0;
+        }
+        int r = stitch_cpu_loops_lend(c->server->cpu_loops, &p->lease);
+        if (r < 0) {
+                c->busy = false;
+                connection_update_events(c);
+                free(p);
+                return r;
+        }
+        c->refs++;
+        c->fd_lent = true;
+        return 0;
+}
+
+/* A CPU-bound call goes to a CPU loop when others wait (more connections
+ * ready in this batch, or connections lent already): a lone caller is
+ * answered inline, without a thread of its own. The loop is one of the
+ * CPUs and keeps its share of the callers: it lends while the CPU loops
+ * hold fewer than their share of the CPU callers it sees in a batch. */
+static bool cpu_lend_wanted(struct stitch_server *s, const struct connection *c) {
+        if (!s->cpu_loops || c->def->admin)
+                return false;
+        size_t lent = stitch_cpu_loops_lent(s->cpu_loops);
+        if (s->batch_ready > 1 || lent > 0) {
+                if (lent < stitch_cpu_loops_threads(s->cpu_loops) * (s->batch_cpu_inline + 1))
+                        return true;
+        }
+        if (s->batch_ready > 0)
+                s->batch_cpu_inline++;
+        return false;
+}
+
+/* A call parsed from c (root taken over on success). Any thread: reads
+ * only what does not change while c is open. */
+static struct stitch_call *call_new(struct connection *c, cJSON *root, cJSON *params, const char *method_name) {
+        struct stitch_call *call = calloc(1, sizeof(*call));
+        if (!call)
+                return NULL;
+        call->manager = c->server->manager;
+        call->token_caches = &c->server->token_caches;
+        call->root = root;
+        call->params = params;
+        call->method = method_name;
+        call->cred = c->cred;
+        call->listener = c->def;
+        call->ops = &varlink_call_ops;
+        call->frontend = c;
+        call->conversation_owner = c->id;
+        call->oneway = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "oneway"));
+        call->more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "more"));
+        return call;
 }
 
 static void connection_dispatch(struct connection *c, const char *msg, size_t len) {
@@ -401,25 +645,13 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 return;
         }
 
-        struct stitch_call *call = calloc(1, sizeof(*call));
+        struct stitch_call *call = call_new(c, root, params, method_name);
         if (!call) {
                 stitch_json_wipe_and_delete(root);
                 connection_send_error(c, STITCH_ERROR_BUSY, "out of memory");
                 return;
         }
-        call->manager = m;
-        call->token_caches = &c->server->token_caches;
-        call->root = root;
-        call->params = params;
-        call->method = method_name;
-        call->cred = c->cred;
-        call->listener = c->def;
-        call->ops = &varlink_call_ops;
-        call->frontend = c;
-        call->conversation_owner = c->id;
         c->waiting = false; /* answered (or moved on) */
-        call->oneway = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "oneway"));
-        call->more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "more"));
 
         const struct stitch_method *method = stitch_listener_find_method(c->def, method_name);
         if (!method && find_method_elsewhere(method_name)) {
@@ -437,23 +669,12 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                                   m->core->config.admin_group ? m->core->config.admin_group : "");
         } else if (((method->flags & STITCH_METHOD_SLOW) && !(method->runs_inline && method->runs_inline(call))) ||
                    ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->core->config.rotate_refresh_tokens)) {
-                struct pending *p = calloc(1, sizeof(*p));
-                if (p) {
-                        p->conn = c;
-                        p->call = call;
-                        p->method = method;
-                        c->refs++;
-                        c->busy = true;
-                        r = stitch_workers_submit(m->workers, pending_work, pending_done, p);
-                        if (r >= 0) {
-                                connection_update_events(c);
-                                return;
-                        }
-                        c->busy = false;
-                        c->refs--;
-                        free(p);
-                }
+                if (call_hand_over(c, call, method) >= 0)
+                        return;
                 stitch_call_error(call, STITCH_ERROR_BUSY, "the daemon is busy, try again");
+        } else if ((method->flags & STITCH_METHOD_CPU) && cpu_lend_wanted(c->server, c) &&
+                   call_lend(c, call, method) >= 0) {
+                return;
         } else {
                 call_run(call, method);
                 if (call->deferred) {
@@ -542,7 +763,19 @@ finish:
 static bool on_connections(void *userdata, struct epoll_event *ev, size_t n) {
         struct stitch_server *s = userdata;
 
+        bool pool_done = false;
+
         s->loop_changed = false;
+        /* Connections the CPU loops gave back: first. */
+        for (size_t i = 0; i < n; i++)
+                if (ev[i].data.ptr == s) {
+                        pool_done = true;
+                        ev[i--] = ev[--n];
+                }
+        if (pool_done)
+                stitch_cpu_loops_run_returned(s->cpu_loops);
+        s->batch_ready = n;
+        s->batch_cpu_inline = 0;
         /* Handling one may close another: hold them all first. */
         for (size_t i = 0; i < n; i++)
                 ((struct connection *) ev[i].data.ptr)->refs++;
@@ -554,6 +787,7 @@ static bool on_connections(void *userdata, struct epoll_event *ev, size_t n) {
         }
         for (size_t i = 0; i < n; i++)
                 connection_unref(ev[i].data.ptr);
+        s->batch_ready = 0;
         return s->loop_changed;
 }
 
@@ -773,9 +1007,12 @@ static void connection_close(struct connection *c) {
                 (void) epoll_ctl(s->conn_epoll, EPOLL_CTL_DEL, c->fd, NULL);
         c->events = 0;
         c->idle = sd_event_source_disable_unref(c->idle);
-        if (c->fd >= 0)
+        /* Lent to a CPU pool thread: closed when the call comes back, never
+         * under its send (the number could be someone else's by then). */
+        if (c->fd >= 0 && !c->fd_lent) {
                 close(c->fd);
-        c->fd = -EBADF;
+                c->fd = -EBADF;
+        }
         /* The program that asked went away (killed, Ctrl-C, pam_end): what
          * it was asked ends with it, rather than holding a place for minutes. */
         if (c->asked)
@@ -931,6 +1168,21 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
         s->conn_epoll = epoll_create1(EPOLL_CLOEXEC);
         if (s->conn_epoll < 0) {
                 r = log_error_errno(errno, "Cannot create the connections' epoll: %m");
+                stitch_token_caches_done(&s->token_caches);
+                free(s);
+                return r;
+        }
+        /* The loop signs too: one thread fewer than CPUs (none on one CPU). */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        r = cpus > 1 ? stitch_cpu_loops_new((unsigned) MIN(cpus - 1, 255L), &s->cpu_loops) : 0;
+        if (r >= 0 && s->cpu_loops) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+                r = epoll_ctl(s->conn_epoll, EPOLL_CTL_ADD, stitch_cpu_loops_fd(s->cpu_loops), &ev) < 0 ? -errno : 0;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot start the CPU loops: %m");
+                stitch_cpu_loops_free(s->cpu_loops);
+                close(s->conn_epoll);
                 stitch_token_caches_done(&s->token_caches);
                 free(s);
                 return r;
@@ -1144,6 +1396,9 @@ int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
 
 void stitch_server_stop(struct stitch_server *s) {
         s->stopping = true;
+        /* Before the workers stop: a connection that comes back may hand
+         * its next call to them (the CPU loops, stopping, borrow no more). */
+        s->cpu_loops = stitch_cpu_loops_free(s->cpu_loops);
         for (size_t i = 0; i < s->n_listeners; i++)
                 (void) sd_event_source_set_enabled(s->listeners[i].source, SD_EVENT_OFF);
 }
@@ -1152,6 +1407,7 @@ struct stitch_server *stitch_server_free(struct stitch_server *s) {
         if (!s)
                 return NULL;
         s->stopping = true; /* closing the connections below must not re-enable accepting */
+        s->cpu_loops = stitch_cpu_loops_free(s->cpu_loops); /* if not stopped: lent connections come back */
         while (s->connections)
                 connection_close(s->connections);
         s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
