@@ -635,9 +635,6 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 return;
         }
 
-        /* A handler may add or move sd-event's sources (a deferred call, a
-         * timer): the loop lets sd-event see them before it sleeps. */
-        c->server->loop_changed = true;
         r = stitch_wire_parse_call(msg, len, &root, &method_name, &params);
         if (r < 0) {
                 connection_send_error(c, STITCH_ERROR_INVALID_PARAMETER, "malformed call");
@@ -654,6 +651,11 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         c->waiting = false; /* answered (or moved on) */
 
         const struct stitch_method *method = stitch_listener_find_method(c->def, method_name);
+        /* A handler may add or move sd-event's sources (a deferred call, a
+         * timer): the loop lets sd-event see them before it sleeps. Not a
+         * STITCH_METHOD_CPU one: it runs on any thread, so it cannot. */
+        if (!method || !(method->flags & STITCH_METHOD_CPU))
+                c->server->loop_changed = true;
         if (!method && find_method_elsewhere(method_name)) {
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "%s is not available on this socket",
                                   method_name);
