@@ -562,7 +562,8 @@ static int call_lend(struct connection *c, struct stitch_call *call, const struc
         /* Out of the loop's set before another thread reads it. */
         c->busy = true;
         connection_update_events(c);
-        if (c->dead) { /* could not be changed: closed */
+        if (c->dead) { /* could not be changed: closed, nobody to answer */
+                call_free(call);
                 free(p);
                 return 0;
         }
@@ -765,16 +766,19 @@ finish:
 static bool on_connections(void *userdata, struct epoll_event *ev, size_t n) {
         struct stitch_server *s = userdata;
 
-        bool pool_done = false;
+        bool returned = false;
+        size_t k = 0;
 
         s->loop_changed = false;
         /* Connections the CPU loops gave back: first. */
-        for (size_t i = 0; i < n; i++)
-                if (ev[i].data.ptr == s) {
-                        pool_done = true;
-                        ev[i--] = ev[--n];
-                }
-        if (pool_done)
+        for (size_t i = 0; i < n; i++) {
+                if (ev[i].data.ptr == s)
+                        returned = true;
+                else
+                        ev[k++] = ev[i];
+        }
+        n = k;
+        if (returned)
                 stitch_cpu_loops_run_returned(s->cpu_loops);
         s->batch_ready = n;
         s->batch_cpu_inline = 0;
