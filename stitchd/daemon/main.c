@@ -20,6 +20,7 @@
 #include "redact.h"
 #include "trusted-path.h"
 #include "validate.h"
+#include "daemon/loop.h"
 #include "daemon/mailer.h"
 #include "daemon/manager.h"
 #include "frontends/varlink/server.h"
@@ -245,9 +246,9 @@ int main(int argc, char **argv) {
                  m->core->config.auth_socket, m->core->config.admin_socket, store ?: STITCH_REDACTED);
         sd_notify(false, "READY=1\nSTATUS=Serving.");
 
-        r = sd_event_loop(m->event);
-        if (r < 0)
-                log_error_errno(r, "Event loop failed: %m");
+        struct stitch_loop_client client;
+        stitch_server_loop_client(server, &client);
+        r = stitch_loop_run(m->event, &client);
         shutdown_all(m, server, http);
         return r < 0 ? 1 : 0;
 }

@@ -168,6 +168,40 @@ wait $fpid
 grep -q '^closed 0 alive' "$T/idle.out" || fail "idle connections were not closed: $(cat "$T/idle.out")"
 ok "connections idle longer than IdleTimeout are closed"
 
+# The timeout counts from the last call, not from the connection: one that
+# keeps calling outlives it many times over, then goes once it stops.
+out=$("$STITCH_PYTHON" - "$STITCH_SOCKET" <<'PY' 2>&1
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(10)
+call = b'{"method":"io.stitch.Token.Jwks","parameters":{}}\0'
+def ask():
+    buf = b""
+    while not buf.endswith(b"\0"):
+        data = s.recv(65536)
+        if not data:
+            return False
+        buf += data
+    return True
+for i in range(10):  # 3 s of calls, 0.3 s apart, against IdleTimeout=1s
+    s.sendall(call)
+    if not ask():
+        print("closed while active after %d calls" % i)
+        sys.exit(1)
+    time.sleep(0.3)
+time.sleep(2.5)  # longer than IdleTimeout: time must pass for it to fire
+try:
+    s.sendall(call)
+    gone = not ask()
+except (BrokenPipeError, ConnectionResetError):
+    gone = True
+print("ok" if gone else "still open after IdleTimeout without calls")
+PY
+)
+[ "$out" = ok ] || fail "idle timeout of an active connection: $out"
+ok "a connection that keeps calling is not idle; once it stops, it is closed"
+
 # MaxConnections: the 51st gets a clear Busy answer, others keep working.
 mkfifo "$T/max.fifo"
 "$FLOOD" "$STITCH_SOCKET" 50 idle < "$T/max.fifo" > "$T/max.out" 2>&1 &

@@ -249,6 +249,23 @@ int stitch_method_login(struct stitch_call *c) {
         return 0;
 }
 
+bool stitch_method_login_runs_inline(const struct stitch_call *c) {
+        static const char *const secrets[] = {"password", "key", "answers", "conversation"};
+
+        if (!cJSON_IsObject(c->params))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(secrets); i++)
+                if (cJSON_GetObjectItemCaseSensitive(c->params, secrets[i]))
+                        return false;
+        /* auto (the default) asks when nothing is presented; a provider
+         * that needs no credential (anon-user) makes a user instead. */
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c->params, "provider");
+        if (!name)
+                return true;
+        const struct stitch_provider *p = cJSON_IsString(name) ? stitch_provider_find(name->valuestring) : NULL;
+        return p && !p->no_credentials;
+}
+
 struct authorize_params {
         const char *user, *service, *session_id, *binding;
 };

@@ -57,6 +57,10 @@ struct stitch_call {
         bool oneway;
         bool more; /* the caller asked for several replies ("more": true) */
         cJSON *reply; /* set by the handler through the helpers below */
+        /* The front end's: the reply already encoded off the loop (wiped
+         * and freed with the call); NULL: reply is encoded when sent. */
+        char *encoded;
+        size_t encoded_len, encoded_sent; /* sent: by the thread that encoded it */
         const struct stitch_call_ops *ops; /* of the front end it came from */
         void *frontend;                    /* the front end's, opaque (its connection) */
         /* The connection's number: a login it begins may be continued on it
@@ -113,12 +117,22 @@ enum {
         /* Runs on a worker only when RotateRefreshTokens=yes (it then writes durably);
          * otherwise it only reads and signs, cheaper inline than two thread hops. */
         STITCH_METHOD_SLOW_WHEN_ROTATING = 1 << 2,
+        /* Short CPU-bound work and reads only (a signature): inline for a
+         * lone caller, on the CPU pool (daemon/cpu-pool.h) while other calls
+         * wait, so that many callers use every CPU. Its handler must be
+         * safe on any thread. */
+        STITCH_METHOD_CPU = 1 << 3,
 };
 
 struct stitch_method {
         const char *name;
         stitch_method_handler handler;
         unsigned flags;
+        /* STITCH_METHOD_SLOW only, optional: true if this call needs no
+         * worker after all, because it neither hashes nor writes durably
+         * (a Login round that only asks); it then runs on the loop. Sees
+         * the call as it came (c->params unchecked); when in doubt, false. */
+        bool (*runs_inline)(const struct stitch_call *c);
 };
 
 /* An interface, described once (methods.c, userdb.c): its name, its
@@ -163,6 +177,10 @@ const struct stitch_method *stitch_listener_find_method(const struct stitch_list
 
 /* Handlers (auth.c, token.c, admin.c). */
 int stitch_method_login(struct stitch_call *c);
+/* A Login round with no secret in it (no password, key or answers, no
+ * conversation continued) of a provider that needs credentials: it can
+ * only ask or fail, with no hash, rate-limit attempt or durable write. */
+bool stitch_method_login_runs_inline(const struct stitch_call *c);
 int stitch_method_authorize(struct stitch_call *c);
 int stitch_method_open_session(struct stitch_call *c);
 int stitch_method_close_session(struct stitch_call *c);

@@ -9,7 +9,7 @@
  * methods, which handler, where each runs (inline on the loop, or on a
  * worker), which errors callers may see (docs/wire.md lists the same). */
 static const struct stitch_method auth_methods[] = {
-        {"io.stitch.Auth.Login", stitch_method_login, STITCH_METHOD_SLOW},
+        {"io.stitch.Auth.Login", stitch_method_login, STITCH_METHOD_SLOW, stitch_method_login_runs_inline},
         {"io.stitch.Auth.Authorize", stitch_method_authorize, 0},
         {"io.stitch.Auth.OpenSession", stitch_method_open_session, STITCH_METHOD_SLOW},
         {"io.stitch.Auth.CloseSession", stitch_method_close_session, STITCH_METHOD_SLOW},
@@ -18,7 +18,7 @@ static const struct stitch_method auth_methods[] = {
 
 static const struct stitch_method token_methods[] = {
         {"io.stitch.Token.Get", stitch_method_token_get, 0},
-        {"io.stitch.Token.Refresh", stitch_method_token_refresh, STITCH_METHOD_SLOW_WHEN_ROTATING},
+        {"io.stitch.Token.Refresh", stitch_method_token_refresh, STITCH_METHOD_SLOW_WHEN_ROTATING | STITCH_METHOD_CPU},
         {"io.stitch.Token.Verify", stitch_method_token_verify, 0},
         {"io.stitch.Token.Logout", stitch_method_token_logout, STITCH_METHOD_SLOW},
         {"io.stitch.Token.Jwks", stitch_method_token_jwks, 0},

@@ -15,6 +15,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
+#include "daemon/cpu-loops.h"
 #include "frontends/varlink/call.h"
 #include "core/conversations.h"
 #include "core/groupcache.h"
@@ -73,6 +75,7 @@ struct connection {
         bool close_after_write;
         bool eof;           /* the client shut down its sending side */
         bool counted;       /* in server->uids (auth socket) */
+        bool fd_lent;       /* a CPU pool thread may send on fd: closing waits for it */
         unsigned refs;
         uint64_t id;        /* owns the conversations asked on it (never 0) */
         /* Its last reply asked a question: it waits for a person, maybe for
@@ -80,6 +83,10 @@ struct connection {
         bool waiting;
         bool asked;         /* a conversation was ever asked on it */
         uint64_t waiting_share, waiting_since;
+        /* Idle timeout: the last activity, and when c->idle is set to fire
+         * (0: not armed). Activity only moves last_active; the timer is set
+         * again when it fires early, so a call costs no timer update. */
+        uint64_t last_active, idle_at;
         struct ucred cred;
         struct stitch_wire_reader reader;
         char *out;
@@ -95,8 +102,17 @@ struct stitch_server {
         struct connection *connections;
         size_t n_connections;
         struct uid_table uids;
-        int conn_epoll;                /* every connection's fd; one event source for all */
-        sd_event_source *conn_source;
+        /* Every connection's fd: the loop's top-level set (daemon/loop.h). */
+        int conn_epoll;
+        /* Set by what the current batch did to sd-event that it must see
+         * before the loop sleeps again (stitch_loop_client.dispatch). */
+        bool loop_changed;
+        /* Ready connections in the batch being handled; 0 outside one. */
+        size_t batch_ready;
+        /* Borrow connections making STITCH_METHOD_CPU calls while others
+         * wait; its fd is in conn_epoll with data.ptr = the server. */
+        struct stitch_cpu_loops *cpu_loops;
+        size_t batch_cpu_inline; /* CPU calls the loop ran itself in this batch */
         sd_event_source *accept_retry; /* re-enables the listeners after EMFILE and the like */
         bool accept_paused;            /* listeners off until a connection closes or accept_retry */
         bool accept_failing;           /* since the last accept that worked (logged once) */
@@ -150,18 +166,39 @@ static void connection_update_events(struct connection *c) {
         c->events = events;
 }
 
-static void connection_touch(struct connection *c) {
+/* The monotonic clock. Not sd_event_now(): between sd-event's turns
+ * (daemon/loop.c) its cached time is as old as its last wake-up. */
+static uint64_t monotonic_now(void) {
+        return stitch_now_usec(CLOCK_MONOTONIC);
+}
+
+static uint64_t connection_idle_timeout(const struct connection *c) {
         uint64_t timeout = c->server->manager->core->config.idle_timeout_usec;
-        if (c->dead || !c->idle || timeout == 0)
-                return;
         /* Someone is typing a password: as long as the question lives. */
         if (c->waiting)
                 timeout = MAX(timeout, (uint64_t) STITCH_CONVERSATION_TIMEOUT_USEC);
-        uint64_t now;
-        if (sd_event_now(c->server->manager->event, CLOCK_MONOTONIC, &now) < 0)
+        return timeout;
+}
+
+/* Sets the idle timer to fire at 'at'. */
+static void connection_arm_idle(struct connection *c, uint64_t at) {
+        if (sd_event_source_set_time(c->idle, at) < 0 || sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT) < 0)
                 return;
-        (void) sd_event_source_set_time(c->idle, now + timeout);
-        (void) sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+        /* Earlier than sd-event may have armed its timer for. */
+        if (c->idle_at == 0 || at < c->idle_at)
+                c->server->loop_changed = true;
+        c->idle_at = at;
+}
+
+static void connection_touch(struct connection *c) {
+        if (c->dead || !c->idle || c->server->manager->core->config.idle_timeout_usec == 0)
+                return;
+        c->last_active = monotonic_now();
+        uint64_t at = c->last_active + connection_idle_timeout(c);
+        /* Later than the timer: on_idle() sets it again when it fires.
+         * Earlier (the question was answered): set now. */
+        if (c->idle_at == 0 || at < c->idle_at)
+                connection_arm_idle(c, at);
 }
 
 static int connection_flush(struct connection *c) {
@@ -218,18 +255,24 @@ static int connection_queue(struct connection *c, const char *buf, size_t len) {
         return connection_flush(c);
 }
 
-/* Encodes and queues a message. */
-static int connection_send(struct connection *c, const cJSON *reply) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r = stitch_wire_encode(reply, &buf, &len);
+/* Encodes a message; one too large becomes an error reply. Any thread. */
+static int message_encode(const cJSON *message, char **ret, size_t *ret_len) {
+        int r = stitch_wire_encode(message, ret, ret_len);
         if (r == -EMSGSIZE) {
                 cJSON *p = cJSON_CreateObject();
                 cJSON_AddStringToObject(p, "message", "reply too large; use paging (after/limit)");
                 cJSON *e = stitch_wire_error_new(STITCH_ERROR_INTERNAL, p);
-                r = stitch_wire_encode(e, &buf, &len);
+                r = stitch_wire_encode(e, ret, ret_len);
                 cJSON_Delete(e);
         }
+        return r;
+}
+
+/* Encodes and queues a message. */
+static int connection_send(struct connection *c, const cJSON *reply) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = message_encode(reply, &buf, &len);
         if (r < 0)
                 return r;
         r = connection_queue(c, buf, len); /* len counts the NUL that ends the message */
@@ -273,13 +316,30 @@ static void call_free(struct stitch_call *call) {
                 return;
         stitch_json_wipe_and_delete(call->root);
         stitch_json_wipe_and_delete(call->reply);
+        if (call->encoded) {
+                explicit_bzero(call->encoded, call->encoded_len);
+                free(call->encoded);
+        }
         free(call);
 }
 
+/* A call off the loop: on a worker, or with its connection lent to a CPU
+ * loop (daemon/cpu-loops.h). */
 struct pending {
         struct connection *conn;
-        struct stitch_call *call;
+        struct stitch_call *call; /* NULL: none left for the loop to finish */
         const struct stitch_method *method;
+        /* Lent: the connection's socket, on which the borrowing thread reads
+         * and answers calls itself; -1 on a worker (the loop sends). The
+         * connection is busy meanwhile, so the loop neither reads nor sends
+         * on it, and a close keeps the fd open until it comes back
+         * (c->fd_lent). */
+        int fd;
+        struct stitch_lease lease;
+        int fill;            /* the borrower's last read: > 0, or 0 (EOF), or -errno */
+        const char *next;    /* a call that is not the borrower's: the loop's next (in c->reader) */
+        size_t next_len;
+        uint64_t last_active;
 };
 
 static void call_run(struct stitch_call *call, const struct stitch_method *method) {
@@ -295,7 +355,10 @@ static void call_finish(struct connection *c, struct stitch_call *call) {
         if (c->dead)
                 return;
         if (!call->oneway && call->reply) {
-                int r = connection_send(c, call->reply);
+                int r = !call->encoded                         ? connection_send(c, call->reply)
+                        : call->encoded_sent < call->encoded_len ? connection_queue(c, call->encoded + call->encoded_sent,
+                                                                                   call->encoded_len - call->encoded_sent)
+                                                               : 0;
                 if (r < 0) {
                         log_debug_errno(r, "Dropping connection of pid %d: %m", (int) c->cred.pid);
                         connection_close(c);
@@ -304,9 +367,39 @@ static void call_finish(struct connection *c, struct stitch_call *call) {
         }
 }
 
+/* What a call leaves on its connection once it has run, wherever it ran:
+ * the question it asked (the connection now waits for a person), its
+ * after-callback, its reply. Frees the call. */
+static void call_done(struct connection *c, struct stitch_call *call) {
+        if (call->asked) {
+                c->asked = true;
+                if (c->dead) /* closed while the question was made: nobody can answer it */
+                        (void) stitch_conversations_drop_owner(c->server->manager->core->conversations, c->id);
+                else {
+                        c->waiting = true;
+                        c->waiting_share = call->asked_share;
+                        c->waiting_since = monotonic_now();
+                }
+        }
+        if (call->after)
+                call->after(call, call->after_data);
+        call_finish(c, call);
+        call_free(call);
+}
+
+/* On a worker or a CPU loop: the call, and its reply's encoding (unless
+ * an after hook may still change what is sent); lent, the reply is sent too. */
 static void pending_work(void *userdata) {
         struct pending *p = userdata;
-        call_run(p->call, p->method);
+        struct stitch_call *call = p->call;
+        call_run(call, p->method);
+        if (!call->oneway && call->reply && !call->after && message_encode(call->reply, &call->encoded, &call->encoded_len) < 0)
+                call->encoded = NULL; /* encoded on the loop then */
+        if (call->encoded && p->fd >= 0) {
+                ssize_t n = send(p->fd, call->encoded, call->encoded_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+                /* A rest, or an error, is the loop's (it sends or closes). */
+                call->encoded_sent = n > 0 ? (size_t) n : 0;
+        }
 }
 
 static void pending_done(void *userdata) {
@@ -314,20 +407,7 @@ static void pending_done(void *userdata) {
         struct connection *c = p->conn;
 
         c->busy = false;
-        if (p->call->asked) {
-                c->asked = true;
-                if (c->dead) /* closed while the question was made: nobody can answer it */
-                        (void) stitch_conversations_drop_owner(c->server->manager->core->conversations, c->id);
-                else {
-                        c->waiting = true;
-                        c->waiting_share = p->call->asked_share;
-                        (void) sd_event_now(c->server->manager->event, CLOCK_MONOTONIC, &c->waiting_since);
-                }
-        }
-        if (p->call->after)
-                p->call->after(p->call, p->call->after_data);
-        call_finish(c, p->call);
-        call_free(p->call);
+        call_done(c, p->call);
         free(p);
         if (!c->dead) {
                 connection_touch(c);
@@ -335,6 +415,207 @@ static void pending_done(void *userdata) {
                 connection_process(c); /* messages that arrived meanwhile */
         }
         connection_unref(c);
+}
+
+/* Runs the call on a worker; the connection waits for it. < 0 if it could
+ * not be handed over (the caller still owns the call). */
+static int call_hand_over(struct connection *c, struct stitch_call *call, const struct stitch_method *method) {
+        struct pending *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = -1};
+        int r = stitch_workers_submit(c->server->manager->workers, pending_work, pending_done, p);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        c->refs++;
+        c->busy = true;
+        connection_update_events(c);
+        return 0;
+}
+
+static struct stitch_call *call_new(struct connection *c, cJSON *root, cJSON *params, const char *method_name);
+static void connection_dispatch(struct connection *c, const char *msg, size_t len);
+
+static struct pending *lease_pending(struct stitch_lease *l) {
+        return (struct pending *) ((char *) l - offsetof(struct pending, lease));
+}
+
+/* On the borrowing thread: runs p->call and answers it. True when done
+ * with it (freed); false leaves it to the loop (a reply the socket did not
+ * take whole, a question asked, an after hook). */
+static bool lease_call(struct pending *p) {
+        pending_work(p);
+        struct stitch_call *call = p->call;
+        if (call->asked || call->after || (!call->oneway && call->reply &&
+                                           (!call->encoded || call->encoded_sent < call->encoded_len)))
+                return false;
+        call_free(call);
+        p->call = NULL;
+        return true;
+}
+
+/* On the borrowing thread: a buffered message, as a call of the method the
+ * connection was lent for; NULL for anything else (the loop takes it). */
+static struct stitch_call *lease_parse(struct pending *p, const char *msg, size_t len) {
+        struct connection *c = p->conn;
+        cJSON *root = NULL, *params = NULL;
+        const char *name = NULL;
+
+        if (stitch_wire_parse_call(msg, len, &root, &name, &params) < 0)
+                return NULL;
+        if (stitch_listener_find_method(c->def, name) != p->method) {
+                stitch_json_wipe_and_delete(root);
+                return NULL;
+        }
+        struct stitch_call *call = call_new(c, root, params, name);
+        if (!call)
+                stitch_json_wipe_and_delete(root);
+        return call;
+}
+
+/* The borrowing thread's turn (daemon/cpu-loops.h): the call the lease was
+ * made for, then whatever the connection sends while it is lent. */
+static bool lease_run(struct stitch_lease *l, uint32_t revents) {
+        struct pending *p = lease_pending(l);
+        struct connection *c = p->conn;
+
+        if (revents == 0) {
+                if (!lease_call(p))
+                        return false;
+        } else {
+                int r = stitch_wire_reader_fill(&c->reader, p->fd);
+                if (r != -EAGAIN)
+                        p->fill = r;
+                /* The loop answers an oversized message and closes, as it would have. */
+                if (r < 0 && r != -EAGAIN)
+                        return false;
+        }
+        for (;;) {
+                const char *msg;
+                size_t len;
+                if (stitch_wire_reader_next(&c->reader, &msg, &len) <= 0)
+                        break;
+                p->last_active = monotonic_now();
+                p->call = lease_parse(p, msg, len);
+                if (!p->call) {
+                        p->next = msg;
+                        p->next_len = len;
+                        return false;
+                }
+                if (!lease_call(p))
+                        return false;
+        }
+        return p->fill > 0; /* at EOF the loop answers the rest and closes */
+}
+
+/* On the loop: a lent connection is back. */
+static void lease_returned(struct stitch_lease *l) {
+        struct pending *p = lease_pending(l);
+        struct connection *c = p->conn;
+
+        c->busy = false;
+        c->fd_lent = false;
+        if (c->dead && c->fd >= 0) { /* closed meanwhile */
+                close(c->fd);
+                c->fd = -EBADF;
+        }
+        c->last_active = MAX(c->last_active, p->last_active);
+        if (p->call)
+                call_done(c, p->call);
+        if (!c->dead) {
+                if (p->fill == 0)
+                        c->eof = true; /* answer what was sent, then close */
+                else if (p->fill == -EMSGSIZE) {
+                        connection_send_error(c, STITCH_ERROR_INVALID_PARAMETER, "message larger than 64 KiB");
+                        c->close_after_write = true;
+                } else if (p->fill < 0)
+                        connection_close(c);
+        }
+        /* Only ever with every earlier reply sent whole. */
+        if (!c->dead && p->next)
+                connection_dispatch(c, p->next, p->next_len);
+        free(p);
+        if (!c->dead) {
+                connection_update_events(c);
+                connection_process(c);
+        }
+        connection_unref(c);
+}
+
+/* Lends the connection to a CPU loop, which runs this call and the same
+ * method's next ones. < 0 if it could not (the caller still owns the call). */
+static int call_lend(struct connection *c, struct stitch_call *call, const struct stitch_method *method) {
+        struct pending *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = (struct pending) {
+                .conn = c,
+                .call = call,
+                .method = method,
+                .fd = c->fd,
+                .lease = {.fd = c->fd, .run = lease_run, .returned = lease_returned},
+                .fill = 1,
+                .last_active = c->last_active,
+        };
+        /* Out of the loop's set before another thread reads it. */
+        c->busy = true;
+        connection_update_events(c);
+        if (c->dead) { /* could not be changed: closed, nobody to answer */
+                call_free(call);
+                free(p);
+                return 0;
+        }
+        int r = stitch_cpu_loops_lend(c->server->cpu_loops, &p->lease);
+        if (r < 0) {
+                c->busy = false;
+                connection_update_events(c);
+                free(p);
+                return r;
+        }
+        c->refs++;
+        c->fd_lent = true;
+        return 0;
+}
+
+/* A CPU-bound call goes to a CPU loop when others wait (more connections
+ * ready in this batch, or connections lent already): a lone caller is
+ * answered inline, without a thread of its own. The loop is one of the
+ * CPUs and keeps its share of the callers: it lends while the CPU loops
+ * hold fewer than their share of the CPU callers it sees in a batch. */
+static bool cpu_lend_wanted(struct stitch_server *s, const struct connection *c) {
+        if (!s->cpu_loops || c->def->admin)
+                return false;
+        size_t lent = stitch_cpu_loops_lent(s->cpu_loops);
+        if (s->batch_ready > 1 || lent > 0) {
+                if (lent < stitch_cpu_loops_threads(s->cpu_loops) * (s->batch_cpu_inline + 1))
+                        return true;
+        }
+        if (s->batch_ready > 0)
+                s->batch_cpu_inline++;
+        return false;
+}
+
+/* A call parsed from c (root taken over on success). Any thread: reads
+ * only what does not change while c is open. */
+static struct stitch_call *call_new(struct connection *c, cJSON *root, cJSON *params, const char *method_name) {
+        struct stitch_call *call = calloc(1, sizeof(*call));
+        if (!call)
+                return NULL;
+        call->manager = c->server->manager;
+        call->token_caches = &c->server->token_caches;
+        call->root = root;
+        call->params = params;
+        call->method = method_name;
+        call->cred = c->cred;
+        call->listener = c->def;
+        call->ops = &varlink_call_ops;
+        call->frontend = c;
+        call->conversation_owner = c->id;
+        call->oneway = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "oneway"));
+        call->more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "more"));
+        return call;
 }
 
 static void connection_dispatch(struct connection *c, const char *msg, size_t len) {
@@ -362,27 +643,20 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 return;
         }
 
-        struct stitch_call *call = calloc(1, sizeof(*call));
+        struct stitch_call *call = call_new(c, root, params, method_name);
         if (!call) {
                 stitch_json_wipe_and_delete(root);
                 connection_send_error(c, STITCH_ERROR_BUSY, "out of memory");
                 return;
         }
-        call->manager = m;
-        call->token_caches = &c->server->token_caches;
-        call->root = root;
-        call->params = params;
-        call->method = method_name;
-        call->cred = c->cred;
-        call->listener = c->def;
-        call->ops = &varlink_call_ops;
-        call->frontend = c;
-        call->conversation_owner = c->id;
         c->waiting = false; /* answered (or moved on) */
-        call->oneway = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "oneway"));
-        call->more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "more"));
 
         const struct stitch_method *method = stitch_listener_find_method(c->def, method_name);
+        /* A handler may add or move sd-event's sources (a deferred call, a
+         * timer): the loop lets sd-event see them before it sleeps. Not a
+         * STITCH_METHOD_CPU one: it runs on any thread, so it cannot. */
+        if (!method || !(method->flags & STITCH_METHOD_CPU))
+                c->server->loop_changed = true;
         if (!method && find_method_elsewhere(method_name)) {
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "%s is not available on this socket",
                                   method_name);
@@ -396,25 +670,14 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 stitch_call_error(call, STITCH_ERROR_PERMISSION_DENIED, "only root%s%s may use the admin socket",
                                   m->core->config.admin_group ? " and members of " : "",
                                   m->core->config.admin_group ? m->core->config.admin_group : "");
-        } else if ((method->flags & STITCH_METHOD_SLOW) ||
+        } else if (((method->flags & STITCH_METHOD_SLOW) && !(method->runs_inline && method->runs_inline(call))) ||
                    ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->core->config.rotate_refresh_tokens)) {
-                struct pending *p = calloc(1, sizeof(*p));
-                if (p) {
-                        p->conn = c;
-                        p->call = call;
-                        p->method = method;
-                        c->refs++;
-                        c->busy = true;
-                        r = stitch_workers_submit(m->workers, pending_work, pending_done, p);
-                        if (r >= 0) {
-                                connection_update_events(c);
-                                return;
-                        }
-                        c->busy = false;
-                        c->refs--;
-                        free(p);
-                }
+                if (call_hand_over(c, call, method) >= 0)
+                        return;
                 stitch_call_error(call, STITCH_ERROR_BUSY, "the daemon is busy, try again");
+        } else if ((method->flags & STITCH_METHOD_CPU) && cpu_lend_wanted(c->server, c) &&
+                   call_lend(c, call, method) >= 0) {
+                return;
         } else {
                 call_run(call, method);
                 if (call->deferred) {
@@ -426,8 +689,7 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                 }
         }
 
-        call_finish(c, call);
-        call_free(call);
+        call_done(c, call);
 }
 
 /* A deferred call's reply is ready (stitch_call_complete). */
@@ -435,8 +697,7 @@ static void varlink_call_complete(struct stitch_call *call) {
         struct connection *c = call->frontend;
 
         c->busy = false;
-        call_finish(c, call);
-        call_free(call);
+        call_done(c, call);
         if (!c->dead) {
                 connection_touch(c);
                 connection_update_events(c);
@@ -501,33 +762,60 @@ finish:
         connection_unref(c);
 }
 
-#define CONN_EVENTS_BATCH 64
-
-static int on_connections(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+/* The ready connections of one turn of the loop (daemon/loop.c). */
+static bool on_connections(void *userdata, struct epoll_event *ev, size_t n) {
         struct stitch_server *s = userdata;
-        struct epoll_event ev[CONN_EVENTS_BATCH];
 
-        int n = epoll_wait(s->conn_epoll, ev, CONN_EVENTS_BATCH, 0);
-        if (n < 0)
-                return errno == EINTR ? 0 : log_error_errno(errno, "epoll_wait on connections: %m");
+        bool returned = false;
+        size_t k = 0;
+
+        s->loop_changed = false;
+        /* Connections the CPU loops gave back: first. */
+        for (size_t i = 0; i < n; i++) {
+                if (ev[i].data.ptr == s)
+                        returned = true;
+                else
+                        ev[k++] = ev[i];
+        }
+        n = k;
+        if (returned)
+                stitch_cpu_loops_run_returned(s->cpu_loops);
+        s->batch_ready = n;
+        s->batch_cpu_inline = 0;
         /* Handling one may close another: hold them all first. */
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
                 ((struct connection *) ev[i].data.ptr)->refs++;
-        for (int i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) {
                 struct connection *c = ev[i].data.ptr;
                 /* Skip what went away or stopped listening earlier in this batch. */
                 if (!c->dead && c->events != 0)
                         connection_io(c, ev[i].events);
         }
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
                 connection_unref(ev[i].data.ptr);
-        return 0;
+        s->batch_ready = 0;
+        return s->loop_changed;
+}
+
+void stitch_server_loop_client(struct stitch_server *s, struct stitch_loop_client *ret) {
+        *ret = (struct stitch_loop_client) {
+                .epoll_fd = s->conn_epoll,
+                .dispatch = on_connections,
+                .userdata = s,
+        };
 }
 
 static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         struct connection *c = userdata;
+        c->idle_at = 0;
         if (c->busy) {
                 connection_touch(c);
+                return 0;
+        }
+        /* Active since the timer was set: wait for the rest. */
+        uint64_t at = c->last_active + connection_idle_timeout(c);
+        if (at > monotonic_now()) {
+                connection_arm_idle(c, at);
                 return 0;
         }
         log_debug("Closing idle connection of pid %d.", (int) c->cred.pid);
@@ -610,12 +898,9 @@ static void uid_table_decrement(struct uid_table *t, uid_t uid) {
 
 /* True if a message may be logged now; then *ret_suppressed is how many
  * were not since the last one that was. */
-static bool log_ratelimit_test(struct log_ratelimit *rl, sd_event *e, uint64_t interval,
-                               unsigned *ret_suppressed) {
-        uint64_t now;
+static bool log_ratelimit_test(struct log_ratelimit *rl, uint64_t interval, unsigned *ret_suppressed) {
+        uint64_t now = monotonic_now();
 
-        if (sd_event_now(e, CLOCK_MONOTONIC, &now) < 0)
-                now = rl->last_usec + interval;
         if (rl->last_usec != 0 && now < rl->last_usec + interval) {
                 rl->suppressed++;
                 return false;
@@ -635,13 +920,12 @@ static void listeners_enable(struct stitch_server *s, int enabled) {
  * ENOMEM...): the listening socket stays readable, so watching it would spin.
  * Stop until one of our connections closes (frees an fd) or a short timer. */
 static void accept_pause(struct stitch_server *s, int error) {
-        struct stitch_manager *m = s->manager;
         unsigned suppressed;
         uint64_t now;
 
         if (!s->accept_failing) {
                 s->accept_failing = true;
-                if (log_ratelimit_test(&s->accept_log, m->event, ACCEPT_LOG_INTERVAL_USEC, &suppressed)) {
+                if (log_ratelimit_test(&s->accept_log, ACCEPT_LOG_INTERVAL_USEC, &suppressed)) {
                         char more[64] = "";
                         if (suppressed > 0)
                                 (void) snprintf(more, sizeof(more), " (%u more times since the last message)",
@@ -652,8 +936,8 @@ static void accept_pause(struct stitch_server *s, int error) {
                                           more, ACCEPT_RETRY_USEC / USEC_PER_MSEC, s->n_connections);
                 }
         }
-        if (!s->accept_retry || sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0 ||
-            sd_event_source_set_time(s->accept_retry, now + ACCEPT_RETRY_USEC) < 0 ||
+        now = monotonic_now();
+        if (!s->accept_retry || sd_event_source_set_time(s->accept_retry, now + ACCEPT_RETRY_USEC) < 0 ||
             sd_event_source_set_enabled(s->accept_retry, SD_EVENT_ONESHOT) < 0)
                 return; /* no way to come back: spinning beats going deaf */
         listeners_enable(s, SD_EVENT_OFF);
@@ -664,6 +948,7 @@ static void accept_resume(struct stitch_server *s) {
         if (!s->accept_paused || s->stopping)
                 return;
         s->accept_paused = false;
+        s->loop_changed = true;
         (void) sd_event_source_set_enabled(s->accept_retry, SD_EVENT_OFF);
         listeners_enable(s, SD_EVENT_ON);
 }
@@ -683,7 +968,7 @@ static void refuse_connection(struct stitch_server *s, int fd, const struct ucre
         char more[64] = "";
 
         (void) send(fd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (!log_ratelimit_test(&s->refuse_log, s->manager->event, REFUSE_LOG_INTERVAL_USEC, &suppressed))
+        if (!log_ratelimit_test(&s->refuse_log, REFUSE_LOG_INTERVAL_USEC, &suppressed))
                 return;
         if (suppressed > 0)
                 (void) snprintf(more, sizeof(more), " (%u more refused since the last message)", suppressed);
@@ -728,9 +1013,12 @@ static void connection_close(struct connection *c) {
                 (void) epoll_ctl(s->conn_epoll, EPOLL_CTL_DEL, c->fd, NULL);
         c->events = 0;
         c->idle = sd_event_source_disable_unref(c->idle);
-        if (c->fd >= 0)
+        /* Lent to a CPU pool thread: closed when the call comes back, never
+         * under its send (the number could be someone else's by then). */
+        if (c->fd >= 0 && !c->fd_lent) {
                 close(c->fd);
-        c->fd = -EBADF;
+                c->fd = -EBADF;
+        }
         /* The program that asked went away (killed, Ctrl-C, pam_end): what
          * it was asked ends with it, rather than holding a place for minutes. */
         if (c->asked)
@@ -778,7 +1066,7 @@ static bool evict_waiting(struct stitch_server *s, uid_t uid, bool any_uid) {
                         victim = c;
         if (!victim)
                 return false;
-        if (log_ratelimit_test(&s->evict_log, s->manager->event, REFUSE_LOG_INTERVAL_USEC, &suppressed))
+        if (log_ratelimit_test(&s->evict_log, REFUSE_LOG_INTERVAL_USEC, &suppressed))
                 log_notice("Connection limit reached: closing the unanswered login of uid %u (pid %d), one of %zu "
                            "waiting alike, to let a new one in%s.",
                            (unsigned) victim->cred.uid, (int) victim->cred.pid, best_n,
@@ -848,9 +1136,12 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                         if (r >= 0)
                                 c->events = EPOLLIN;
                 }
-                if (r >= 0 && m->core->config.idle_timeout_usec > 0)
-                        r = sd_event_add_time_relative(m->event, &c->idle, CLOCK_MONOTONIC,
-                                                       m->core->config.idle_timeout_usec, USEC_PER_SEC / 10, on_idle, c);
+                if (r >= 0 && m->core->config.idle_timeout_usec > 0) {
+                        c->last_active = monotonic_now();
+                        c->idle_at = c->last_active + m->core->config.idle_timeout_usec;
+                        r = sd_event_add_time(m->event, &c->idle, CLOCK_MONOTONIC, c->idle_at, USEC_PER_SEC / 10,
+                                              on_idle, c);
+                }
                 if (r < 0) {
                         if (c->counted)
                                 uid_table_decrement(&s->uids, cred.uid);
@@ -887,10 +1178,16 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret) {
                 free(s);
                 return r;
         }
-        /* Normal priority: above the listeners (see ACCEPT_PRIORITY). */
-        r = sd_event_add_io(m->event, &s->conn_source, s->conn_epoll, EPOLLIN, on_connections, s);
+        /* The loop signs too: one thread fewer than CPUs (none on one CPU). */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        r = cpus > 1 ? stitch_cpu_loops_new((unsigned) MIN(cpus - 1, 255L), &s->cpu_loops) : 0;
+        if (r >= 0 && s->cpu_loops) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+                r = epoll_ctl(s->conn_epoll, EPOLL_CTL_ADD, stitch_cpu_loops_fd(s->cpu_loops), &ev) < 0 ? -errno : 0;
+        }
         if (r < 0) {
-                log_error_errno(r, "Cannot watch the connections: %m");
+                log_error_errno(r, "Cannot start the CPU loops: %m");
+                stitch_cpu_loops_free(s->cpu_loops);
                 close(s->conn_epoll);
                 stitch_token_caches_done(&s->token_caches);
                 free(s);
@@ -1105,6 +1402,9 @@ int stitch_server_listen(struct stitch_server *s, int *ret_http_fd) {
 
 void stitch_server_stop(struct stitch_server *s) {
         s->stopping = true;
+        /* Before the workers stop: a connection that comes back may hand
+         * its next call to them (the CPU loops, stopping, borrow no more). */
+        s->cpu_loops = stitch_cpu_loops_free(s->cpu_loops);
         for (size_t i = 0; i < s->n_listeners; i++)
                 (void) sd_event_source_set_enabled(s->listeners[i].source, SD_EVENT_OFF);
 }
@@ -1113,10 +1413,10 @@ struct stitch_server *stitch_server_free(struct stitch_server *s) {
         if (!s)
                 return NULL;
         s->stopping = true; /* closing the connections below must not re-enable accepting */
+        s->cpu_loops = stitch_cpu_loops_free(s->cpu_loops); /* if not stopped: lent connections come back */
         while (s->connections)
                 connection_close(s->connections);
         s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
-        s->conn_source = sd_event_source_disable_unref(s->conn_source);
         if (s->conn_epoll >= 0)
                 close(s->conn_epoll);
         free(s->uids.slots);

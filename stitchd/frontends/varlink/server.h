@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "daemon/loop.h"
 #include "daemon/manager.h"
 
 #define STITCH_MAX_OUTPUT (256U * 1024U) /* a client that reads nothing is cut off here */
@@ -22,6 +23,9 @@ int stitch_server_new(struct stitch_manager *m, struct stitch_server **ret);
 /* *ret_http_fd: a socket systemd passed for the HTTP front end (named
  * "http"), or -1. */
 int stitch_server_listen(struct stitch_server *s, int *ret_http_fd);
+/* The connections' epoll set and its handler, for stitch_loop_run(): the
+ * connections are watched at the top of the loop, not through sd-event. */
+void stitch_server_loop_client(struct stitch_server *s, struct stitch_loop_client *ret);
 /* Stops accepting and closes idle connections (shutdown). */
 void stitch_server_stop(struct stitch_server *s);
 struct stitch_server *stitch_server_free(struct stitch_server *s);
