@@ -302,8 +302,9 @@ int stitch_method_authorize(struct stitch_call *c) {
                                          p.service ? p.service : "");
 
         if (p.session_id) {
+                /* The session and its user in one read. */
                 r = stitch_session_id_valid(p.session_id)
-                            ? m->core->store_ops->session_get(m->core->store, p.session_id, &s)
+                            ? m->core->store_ops->session_find_with_user(m->core->store, p.session_id, NULL, &s, &u)
                             : -ENOENT;
                 if (r < 0 && r != -ENOENT)
                         return stitch_call_errno(c, r, "session lookup");
@@ -312,11 +313,8 @@ int stitch_method_authorize(struct stitch_call *c) {
                 if (s->revoked || s->refresh_expires <= stitch_now() ||
                     stitch_revocations_contains(m->core->revocations, s->id))
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session has ended");
-                r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, s->user_id, &u);
-                if (r == -ENOENT)
+                if (!u)
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "session's user no longer exists");
-                if (r < 0)
-                        return stitch_call_errno(c, r, "user lookup");
                 if (!session_maps_to(m, s, u, p.user))
                         return stitch_call_error(c, STITCH_ERROR_PERMISSION_DENIED, "session does not belong to %s",
                                                  p.user);
@@ -386,17 +384,15 @@ static int find_bound_session(struct stitch_call *c, const char *session_id, con
                 stitch_call_invalid_parameter(c, "user", "user is required when root acts on a session");
                 return -EINVAL;
         }
-        if (stitch_call_find_session(c, session_id, &s) < 0)
-                return -ENOENT;
+        /* One read for both; maps_to and the token OpenSession issues need
+         * the user's columns, not its identities. */
+        r = stitch_call_find_session_with_user(c, session_id, &s, &u);
+        if (r < 0)
+                return r;
         if (!binding_matches(s, binding)) {
                 log_notice("Session call for %s by uid %u refused: wrong binding.", s->id, (unsigned) c->cred.uid);
                 stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
                 return -ENOENT;
-        }
-        r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, s->user_id, &u);
-        if (r < 0 && r != -ENOENT) {
-                stitch_call_errno(c, r, "user lookup");
-                return r;
         }
         if (user) {
                 uid_t uid;

@@ -98,10 +98,14 @@ int stitch_call_errno(struct stitch_call *c, int error, const char *what) {
         }
 }
 
-int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret) {
+int stitch_call_find_session_with_user(struct stitch_call *c, const char *session_id, struct stitch_session **ret,
+                                       struct stitch_user **ret_user) {
         struct stitch_manager *m = c->manager;
         struct stitch_session *s = NULL;
-        int r = stitch_session_id_valid(session_id) ? m->core->store_ops->session_get(m->core->store, session_id, &s) : -ENOENT;
+        struct stitch_user *u = NULL;
+        int r = !stitch_session_id_valid(session_id) ? -ENOENT
+                : ret_user ? m->core->store_ops->session_find_with_user(m->core->store, session_id, NULL, &s, &u)
+                           : m->core->store_ops->session_get(m->core->store, session_id, &s);
         if (r < 0 && r != -ENOENT) {
                 stitch_call_errno(c, r, "session lookup");
                 return r;
@@ -110,11 +114,18 @@ int stitch_call_find_session(struct stitch_call *c, const char *session_id, stru
          * session gets the same answer as one that does not exist. */
         if (r == -ENOENT || (c->cred.uid != 0 && (s->uid < 0 || (uid_t) s->uid != c->cred.uid))) {
                 stitch_session_free(s);
+                stitch_user_free(u);
                 stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
                 return -ENOENT;
         }
         *ret = s;
+        if (ret_user)
+                *ret_user = u;
         return 0;
+}
+
+int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret) {
+        return stitch_call_find_session_with_user(c, session_id, ret, NULL);
 }
 
 int stitch_call_too_many_attempts(struct stitch_call *c, uint64_t retry_after_usec) {

@@ -102,6 +102,10 @@ int stitch_call_errno(struct stitch_call *c, int error, const char *what);
  * returns < 0 for an unknown id and for another uid's session alike (root
  * may use any). */
 int stitch_call_find_session(struct stitch_call *c, const char *session_id, struct stitch_session **ret);
+/* The same, and the session's user in the same read (without identities;
+ * *ret_user NULL if the user is gone). */
+int stitch_call_find_session_with_user(struct stitch_call *c, const char *session_id, struct stitch_session **ret,
+                                       struct stitch_user **ret_user);
 
 /* Answers TooManyAttempts with retry_after (seconds). Returns 0. */
 int stitch_call_too_many_attempts(struct stitch_call *c, uint64_t retry_after_usec);
