@@ -14,14 +14,18 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -307,7 +311,7 @@ int bench_login_concurrency(struct bench *b) {
 
 struct echo_server {
         int listen_fd, stop_fd, epoll_fd;
-        pthread_t thread;
+        pid_t pid;
         const char *reply;
         size_t reply_len; /* NUL included */
         char path[108];
@@ -338,8 +342,29 @@ static int send_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-/* One thread, one epoll loop, like the daemon's event loop: read what is
- * there, answer every complete NUL-terminated message with the canned reply. */
+/* The echo's connections: a fixed pool, so the forked echo process never
+ * calls malloc (the bench may have had other threads when it forked). */
+static struct echo_conn echo_pool[BENCH_MAX_CLIENTS + 16];
+static bool echo_pool_used[ELEMENTSOF(echo_pool)];
+
+static struct echo_conn *echo_conn_new(void) {
+        for (size_t i = 0; i < ELEMENTSOF(echo_pool); i++)
+                if (!echo_pool_used[i]) {
+                        echo_pool_used[i] = true;
+                        echo_pool[i].len = 0;
+                        return &echo_pool[i];
+                }
+        return NULL;
+}
+
+static void echo_conn_free(struct echo_conn *c) {
+        echo_pool_used[c - echo_pool] = false;
+}
+
+/* One process of its own, one thread, one epoll loop, like the daemon (a
+ * separate process, so the scheduler places it as it places the daemon):
+ * read what is there, answer every complete NUL-terminated message with the
+ * canned reply. */
 static void *echo_main(void *p) {
         struct echo_server *s = p;
         struct epoll_event ev[64];
@@ -359,7 +384,7 @@ static void *echo_main(void *p) {
                                         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                                         if (fd < 0)
                                                 break;
-                                        struct echo_conn *c = calloc(1, sizeof(*c));
+                                        struct echo_conn *c = echo_conn_new();
                                         if (!c) {
                                                 close(fd);
                                                 continue;
@@ -377,7 +402,7 @@ static void *echo_main(void *p) {
                                         continue;
                                 (void) epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
                                 close(c->fd);
-                                free(c);
+                                echo_conn_free(c);
                                 continue;
                         }
                         c->len += (size_t) k;
@@ -413,15 +438,26 @@ static int echo_start(struct echo_server *s, const char *dir, const char *reply,
         if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &e1) < 0 ||
             epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->stop_fd, &e2) < 0)
                 return -errno;
-        if (pthread_create(&s->thread, NULL, echo_main, s) != 0)
-                return -EAGAIN;
+        s->pid = fork();
+        if (s->pid < 0)
+                return -errno;
+        if (s->pid == 0) {
+                /* If the bench dies without cleaning up, the echo goes too. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                /* Hold none of the bench's other connections open. */
+                for (int fd = 3; fd < 1024; fd++)
+                        if (fd != s->listen_fd && fd != s->stop_fd && fd != s->epoll_fd)
+                                (void) close(fd);
+                (void) echo_main(s);
+                _exit(0);
+        }
         return 0;
 }
 
 static void echo_stop(struct echo_server *s) {
         uint64_t one = 1;
         (void) !write(s->stop_fd, &one, sizeof(one));
-        pthread_join(s->thread, NULL);
+        (void) waitpid(s->pid, NULL, 0);
         close(s->listen_fd);
         close(s->stop_fd);
         close(s->epoll_fd); /* connections still open are closed by their clients */
