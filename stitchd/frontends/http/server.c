@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The HTTP front end: libmicrohttpd on a thread of its own (one epoll
- * loop). Handlers of fast routes run there; slow ones on the workers,
- * which resume the suspended connection when done. (Run from stitchd's
- * event loop instead, with MHD's epoll fd in sd-event, libmicrohttpd
- * 0.9.75 did not notice the next request on a keep-alive connection that
- * had been suspended until its next timeout, about 250 ms later.) */
+/* The HTTP front end: libmicrohttpd on threads of its own ([Http]
+ * Threads=, one per CPU by default), each an epoll loop over its share of
+ * the connections. Handlers of fast routes run there, on every CPU (a
+ * refresh signs a token: one thread would bound it to one CPU); slow ones
+ * on the workers, which resume the suspended connection when done. So
+ * everything a handler or a callback here touches is shared between
+ * threads: the suspended list (h->lock), the connections' table (its own
+ * lock), the metrics (atomics), the profile cache (a shared one) and the
+ * core (thread-safe on its own). (Run from stitchd's event loop instead,
+ * with MHD's epoll fd in sd-event, libmicrohttpd 0.9.75 did not notice the
+ * next request on a keep-alive connection that had been suspended until
+ * its next timeout, about 250 ms later.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -521,7 +527,7 @@ static int parse_body(struct exchange *x) {
 static void suspended_remove(struct stitch_http *h, struct exchange *x);
 
 /* On a worker: the handler, then the connection goes on (resuming is
- * allowed from any thread; MHD's thread then sends the reply). */
+ * allowed from any thread; the connection's MHD thread then sends the reply). */
 static void worker_run(void *userdata) {
         struct exchange *x = userdata;
         struct stitch_http *h = x->r.http;
@@ -833,6 +839,14 @@ static int read_small_file(const char *path, const char *what, char **ret, size_
         return 0;
 }
 
+/* [Http] Threads=, 0 resolved to the online CPUs. */
+static unsigned http_threads(const struct stitch_config *c) {
+        if (c->http_threads > 0)
+                return c->http_threads;
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n <= 1 ? 1 : n > 256 ? 256 : (unsigned) n;
+}
+
 int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http **ret) {
         const struct stitch_config *c = &m->core->config;
         int r;
@@ -907,10 +921,13 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                         goto fail;
         }
 
+        /* MHD_ALLOW_SUSPEND_RESUME brings MHD_USE_ITC, which quiescing
+         * needs with a pool of threads. */
         unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+        unsigned threads = http_threads(c);
         if (tls)
                 flags |= MHD_USE_TLS;
-        r = http_connections_new(c, &h->connections);
+        r = http_connections_new(c, threads, &h->connections);
         if (r < 0)
                 goto fail;
         /* MHD's timeout is an idle one: it still bounds a reply that is not
@@ -920,12 +937,15 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                 flags, 0, on_accept, h, on_request, h,
                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket) h->listen_fd,
                 MHD_OPTION_CONNECTION_TIMEOUT, timeout_sec,
-                MHD_OPTION_CONNECTION_LIMIT, http_connections_mhd_limit(c),
+                MHD_OPTION_CONNECTION_LIMIT, http_connections_mhd_limit(c, threads),
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_MEMORY_LIMIT,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                 MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
+                /* 1: no pool, MHD's one internal thread. Each thread of a
+                 * pool gets an equal share of the connection limit. */
+                MHD_OPTION_THREAD_POOL_SIZE, threads,
                 tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
                 MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
                 MHD_OPTION_END);
@@ -934,8 +954,8 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                                     c->http_listen, tls ? "; check CertificateFile= and KeyFile=" : "");
                 goto fail;
         }
-        log_info("Serving the HTTP client API on %s (app id %s, public URL %s%s).", c->http_listen, c->http_app_id,
-                 h->public_url, tls ? ", TLS" : "");
+        log_info("Serving the HTTP client API on %s (app id %s, public URL %s%s, %u thread%s).", c->http_listen,
+                 c->http_app_id, h->public_url, tls ? ", TLS" : "", threads, threads == 1 ? "" : "s");
         *ret = h;
         return 0;
 
