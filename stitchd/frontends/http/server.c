@@ -11,6 +11,7 @@
  * with MHD's epoll fd in sd-event, libmicrohttpd 0.9.75 did not notice the
  * next request on a keep-alive connection that had been suspended until
  * its next timeout, about 250 ms later.) */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,6 +33,7 @@
 #include "frontends/http/request.h"
 #include "core/generation-cache.h"
 #include "core/page-texts.h"
+#include "core/tokens.h"
 #include "frontends/http/server.h"
 #include "clock.h"
 #include "validate.h"
@@ -113,6 +115,38 @@ static void reply_json(struct http_request *r, unsigned status, cJSON *j, bool s
         reply_set(r, status, s, "application/json", secret);
 }
 
+void http_reply_strings(struct http_request *r, unsigned status, size_t n, const char *const names[],
+                        const char *const values[], bool secret) {
+        size_t len = 2, lens[2][HTTP_REPLY_STRINGS_MAX];
+        assert(n <= HTTP_REPLY_STRINGS_MAX);
+        for (size_t i = 0; i < n; i++) {
+                if (!values[i])
+                        continue;
+                lens[0][i] = strlen(names[i]);
+                lens[1][i] = strlen(values[i]);
+                len += STITCH_JSON_STRING_MAX(lens[0][i]) + 1 + STITCH_JSON_STRING_MAX(lens[1][i]) + 1;
+        }
+        char *body = malloc(len + 1);
+        if (!body) {
+                reply_json(r, status, NULL, false); /* the 500 */
+                return;
+        }
+        size_t k = 0;
+        body[k++] = '{';
+        for (size_t i = 0; i < n; i++) {
+                if (!values[i])
+                        continue;
+                if (k > 1)
+                        body[k++] = ',';
+                k += stitch_json_string_render(names[i], lens[0][i], body + k);
+                body[k++] = ':';
+                k += stitch_json_string_render(values[i], lens[1][i], body + k);
+        }
+        body[k++] = '}';
+        body[k] = 0;
+        reply_set(r, status, body, "application/json", secret);
+}
+
 void http_reply_json(struct http_request *r, unsigned status, cJSON *j) {
         reply_json(r, status, j, false);
 }
@@ -130,13 +164,8 @@ void http_reply_error(struct http_request *r, unsigned status, const char *code,
         vsnprintf(message, sizeof(message), format, ap);
 #pragma GCC diagnostic pop
         va_end(ap);
-        cJSON *j = cJSON_CreateObject();
-        if (j && (!cJSON_AddStringToObject(j, "error", message) || !cJSON_AddStringToObject(j, "error_code", code) ||
-                  !cJSON_AddStringToObject(j, "link", ""))) {
-                cJSON_Delete(j);
-                j = NULL;
-        }
-        reply_json(r, status, j, false);
+        http_reply_strings(r, status, 3, (const char *const[]) {"error", "error_code", "link"},
+                           (const char *const[]) {message, code, ""}, false);
 }
 
 void http_reply_page(struct http_request *r, unsigned status, char *html) {
