@@ -14,12 +14,15 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,6 +89,12 @@ struct stitch_http {
         struct http_metrics metrics;
         struct stitch_cache *profiles; /* profile replies by user (client.c) */
         struct stitch_page_texts *page_texts; /* the pages' words ([Smtp] TemplateDirectory=) */
+        /* Memory back when the requests stop (see idle_*). */
+        int idle_fd;                  /* eventfd: MHD's threads -> the event loop */
+        sd_event_source *idle_io, *idle_timer;
+        uint64_t requests_done;       /* atomic */
+        uint64_t requests_seen;       /* event loop: requests_done when the timer was set */
+        bool idle_armed;              /* atomic: the timer runs or is about to */
 };
 
 /* ---- replies -------------------------------------------------------------------- */
@@ -720,6 +729,75 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_reply(h, x);
 }
 
+/* ---- memory back when idle ----------------------------------------------------------
+ *
+ * Every thread that serves requests leaves freed memory in its malloc arena
+ * (connection buffers, replies), and glibc gives back only what is above
+ * the top of a thread's arena by itself. The workers trim 2 s after their
+ * last job; requests that never reach a worker (refreshes, profiles) would
+ * leave theirs resident for good. So HTTP_IDLE_TRIM_USEC after the last
+ * request, the event loop calls malloc_trim(). MHD's threads only count
+ * requests, and wake the loop (an eventfd write) when no timer is set, at
+ * most once per idle period. */
+#define HTTP_IDLE_TRIM_USEC (2 * USEC_PER_SEC)
+
+static void idle_note_request(struct stitch_http *h) {
+        __atomic_fetch_add(&h->requests_done, 1, __ATOMIC_RELAXED);
+        if (h->idle_fd >= 0 && !__atomic_exchange_n(&h->idle_armed, true, __ATOMIC_ACQ_REL))
+                (void) eventfd_write(h->idle_fd, 1);
+}
+
+static void idle_arm(struct stitch_http *h) {
+        h->requests_seen = __atomic_load_n(&h->requests_done, __ATOMIC_RELAXED);
+        if (sd_event_source_set_time_relative(h->idle_timer, HTTP_IDLE_TRIM_USEC) >= 0)
+                (void) sd_event_source_set_enabled(h->idle_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_idle_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct stitch_http *h = userdata;
+        eventfd_t v;
+        (void) s;
+        (void) revents;
+        (void) eventfd_read(fd, &v);
+        idle_arm(h);
+        return 0;
+}
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct stitch_http *h = userdata;
+        (void) s;
+        (void) usec;
+        if (__atomic_load_n(&h->requests_done, __ATOMIC_RELAXED) != h->requests_seen) {
+                idle_arm(h); /* still busy: look again later */
+                return 0;
+        }
+        /* Disarmed before the trim: a request finishing from now on sets
+         * the timer again. */
+        __atomic_store_n(&h->idle_armed, false, __ATOMIC_RELEASE);
+        (void) malloc_trim(0);
+        return 0;
+}
+
+static void idle_fd_close(struct stitch_http *h) {
+        if (h->idle_fd >= 0)
+                close(h->idle_fd);
+        h->idle_fd = -1;
+}
+
+static int idle_trim_start(struct stitch_http *h, sd_event *event) {
+        h->idle_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (h->idle_fd < 0)
+                return -errno;
+        int r = sd_event_add_io(event, &h->idle_io, h->idle_fd, EPOLLIN, on_idle_wake, h);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time_relative(event, &h->idle_timer, CLOCK_MONOTONIC, HTTP_IDLE_TRIM_USEC, 100 * 1000,
+                                       on_idle_timer, h);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(h->idle_timer, SD_EVENT_OFF);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
         struct stitch_http *h = cls;
@@ -732,6 +810,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!x)
                 return;
         *con_cls = NULL;
+        idle_note_request(h);
         pthread_mutex_lock(&h->lock);
         suspended_remove(h, x);
         pthread_mutex_unlock(&h->lock);
@@ -913,7 +992,17 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
         }
         h->manager = m;
         h->listen_fd = -1;
+        h->idle_fd = -1;
         pthread_mutex_init(&h->lock, NULL);
+        /* Before MHD's threads, which use it. Optional: without it memory
+         * is only given back less eagerly. */
+        r = idle_trim_start(h, m->event);
+        if (r < 0) {
+                log_debug_errno(r, "No trimming of memory after HTTP requests: %m");
+                h->idle_timer = sd_event_source_disable_unref(h->idle_timer);
+                h->idle_io = sd_event_source_disable_unref(h->idle_io);
+                idle_fd_close(h);
+        }
         bool tls = !isempty(c->http_certificate_file);
 
         if (c->http_public_url)
@@ -1028,6 +1117,9 @@ struct stitch_http *stitch_http_free(struct stitch_http *h) {
         if (h->listen_fd >= 0)
                 close(h->listen_fd);
         h->connections = http_connections_free(h->connections);
+        h->idle_timer = sd_event_source_disable_unref(h->idle_timer);
+        h->idle_io = sd_event_source_disable_unref(h->idle_io);
+        idle_fd_close(h);
         h->profiles = stitch_cache_free(h->profiles);
         h->page_texts = stitch_page_texts_free(h->page_texts);
         pthread_mutex_destroy(&h->lock);
