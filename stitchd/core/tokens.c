@@ -645,36 +645,49 @@ static void out_string(struct json_out *o, const char *s, size_t n) {
         out_bytes(o, "\"", 1);
 }
 
+/* For each byte: 0 as it is, 'u' as \u00XX, else the letter after the backslash. */
+static const char json_escape[256] = {
+        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['"'] = '"', ['\\'] = '\\',
+        [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u', [0x06] = 'u',
+        [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u',
+        [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u', [0x19] = 'u',
+        [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u',
+};
+
 size_t stitch_json_string_render(const char *s, size_t n, char *out) {
         static const char hex[] = "0123456789abcdef";
-        size_t k = 0;
-#define PUT(ch)                         \
-        do {                            \
-                if (out)                \
-                        out[k] = (ch);  \
-                k++;                    \
-        } while (0)
-        PUT('"');
-        for (size_t i = 0; i < n; i++) {
-                unsigned char ch = (unsigned char) s[i];
-                char esc = ch == '"' ? '"' : ch == '\\' ? '\\' : ch == '\b' ? 'b' : ch == '\f' ? 'f'
-                         : ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't' : 0;
-                if (esc) {
-                        PUT('\\');
-                        PUT(esc);
-                } else if (ch < 0x20) {
-                        PUT('\\');
-                        PUT('u');
-                        PUT('0');
-                        PUT('0');
-                        PUT(hex[ch >> 4]);
-                        PUT(hex[ch & 15]);
-                } else
-                        PUT((char) ch); /* UTF-8 and DEL as they are, as cJSON does */
+        size_t k = 1, i = 0;
+
+        if (out)
+                out[0] = '"';
+        while (i < n) {
+                /* A run of bytes written as they are (UTF-8 and DEL too, as cJSON does). */
+                size_t run = i;
+                while (run < n && !json_escape[(unsigned char) s[run]])
+                        run++;
+                if (out)
+                        memcpy(out + k, s + i, run - i);
+                k += run - i;
+                if (run == n)
+                        break;
+                unsigned char ch = (unsigned char) s[run];
+                char e = json_escape[ch];
+                if (out) {
+                        out[k] = '\\';
+                        out[k + 1] = e;
+                        if (e == 'u') {
+                                out[k + 2] = '0';
+                                out[k + 3] = '0';
+                                out[k + 4] = hex[ch >> 4];
+                                out[k + 5] = hex[ch & 15];
+                        }
+                }
+                k += e == 'u' ? 6 : 2;
+                i = run + 1;
         }
-        PUT('"');
-#undef PUT
-        return k;
+        if (out)
+                out[k] = '"';
+        return k + 1;
 }
 
 /* A time as cJSON prints the double: "%1.15g", or "%1.17g" when that does
