@@ -1123,6 +1123,7 @@ static const struct key_desc keys[] = {
         DURATION("Http", "Timeout", http_timeout_usec, "30s", SEC(1), USEC_PER_HOUR),
         UNSIGNED("Http", "AddressPrefixIPv4", http_address_prefix_ipv4, "32", 1, 32),
         UNSIGNED("Http", "AddressPrefixIPv6", http_address_prefix_ipv6, "64", 1, 128),
+        UNSIGNED("Http", "Threads", http_threads, "0", 0, 256),
 
         BOOL("Accounts", "UserDB", accounts_userdb, "no"),
         UID_RANGE("Accounts", "UIDRange", accounts_uid_range, "20000-59999", 1000, INT32_MAX - 1),

@@ -101,6 +101,7 @@ struct stitch_config {
         uint64_t http_timeout_usec;     /* 30s */
         unsigned http_address_prefix_ipv4; /* 32: per-address limits count per prefix (core/address.h) */
         unsigned http_address_prefix_ipv6; /* 64 */
+        unsigned http_threads;          /* 0 = one per online CPU (resolved by the front end) */
 
         /* [Accounts] (stitch users with a unix_name as Unix accounts, through systemd's userdb) */
         bool accounts_userdb;               /* no: serve io.stitch.UserDatabase */

@@ -18,6 +18,7 @@
  * empties the cache so removed keys stop verifying at once. */
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -376,12 +377,42 @@ static void es256_s_negate(uint8_t s[static 32]) {
         }
 }
 
+/* One DER INTEGER of an ECDSA-Sig-Value, a positive number of at most 32
+ * bytes, right-aligned into out. Advances *p. */
+static bool der_integer_32(const uint8_t **p, const uint8_t *end, uint8_t out[static 32]) {
+        const uint8_t *q = *p;
+        if (end - q < 2 || q[0] != 0x02 || q[1] == 0 || q[1] > 33 || end - q - 2 < q[1])
+                return false;
+        size_t n = q[1];
+        q += 2;
+        if (q[0] & 0x80)
+                return false; /* negative */
+        *p = q + n;
+        while (n > 0 && q[0] == 0)
+                q++, n--;
+        if (n > 32)
+                return false;
+        memset(out, 0, 32 - n);
+        memcpy(out + 32 - n, q, n);
+        return true;
+}
+
+/* r || s from OpenSSL's DER signature, without the ECDSA_SIG and two
+ * BIGNUMs d2i_ECDSA_SIG would allocate for it. */
+static bool der_signature_to_raw(const uint8_t *der, size_t len, uint8_t out[static ES256_SIG_BYTES]) {
+        const uint8_t *p = der, *end = der + len;
+        /* SEQUENCE, short length: 72 bytes at most for P-256. */
+        if (len < 2 || p[0] != 0x30 || (p[1] & 0x80) || (size_t) p[1] != len - 2)
+                return false;
+        p += 2;
+        return der_integer_32(&p, end, out) && der_integer_32(&p, end, out + 32) && p == end;
+}
+
 static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, const void *data, size_t n,
                       uint8_t out[static ES256_SIG_BYTES]) {
         uint8_t digest[SHA256_BYTES], der[80];
         size_t der_len = sizeof(der);
         EVP_PKEY_CTX *ctx = NULL, *owned = NULL;
-        ECDSA_SIG *sig = NULL;
         int r;
 
         r = sha256(kr, data, n, digest);
@@ -393,16 +424,7 @@ static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, cons
                 r = -EIO;
                 goto finish;
         }
-
-        const uint8_t *p = der;
-        sig = d2i_ECDSA_SIG(NULL, &p, (long) der_len);
-        if (!sig) {
-                r = -EIO;
-                goto finish;
-        }
-        const BIGNUM *sr = NULL, *ss = NULL;
-        ECDSA_SIG_get0(sig, &sr, &ss);
-        if (BN_bn2binpad(sr, out, 32) != 32 || BN_bn2binpad(ss, out + 32, 32) != 32) {
+        if (!der_signature_to_raw(der, der_len, out)) {
                 r = -EIO;
                 goto finish;
         }
@@ -411,7 +433,6 @@ static int es256_sign(struct stitch_keyring *kr, const struct key_entry *k, cons
         r = 0;
 
 finish:
-        ECDSA_SIG_free(sig);
         EVP_PKEY_CTX_free(owned);
         if (r < 0 && ctx && !owned) {
                 /* A failed context is not reused. */
@@ -583,21 +604,199 @@ static int hs256_load(struct stitch_keyring *kr, struct key_entry *k, const stru
         return 0;
 }
 
-static int header_encode(struct key_entry *k) {
-        _cleanup_(cJSON_Deletep) cJSON *h = cJSON_CreateObject();
-        _cleanup_free_ char *text = NULL;
+/* ---- JSON text, written directly ---------------------------------------------
+ *
+ * The claims of every token are written here rather than built with cJSON
+ * and printed (a tree of ten items, three numbers through "%1.15g" and a
+ * check by sscanf(): a fifth of a refresh's work beyond the signature).
+ * The bytes are the ones cJSON_PrintUnformatted writes for the same tree,
+ * member for member in the same order: test-tokens compares the two. */
 
-        if (!h || !cJSON_AddStringToObject(h, "alg", alg_to_string(k->alg)) ||
-            !cJSON_AddStringToObject(h, "typ", "JWT") || !cJSON_AddStringToObject(h, "kid", k->kid))
-                return -ENOMEM;
-        text = cJSON_PrintUnformatted(h);
-        if (!text)
-                return -ENOMEM;
-        size_t n = strlen(text);
-        k->header_b64 = malloc(stitch_base64url_encoded_len(n) + 1);
+/* Appends while it fits; counts on anyway, so that o->len is the length
+ * the whole text needs. Once something did not fit nothing later is
+ * written (every later piece starts past the end). */
+struct json_out {
+        char *buf;
+        size_t len, size;
+};
+
+static void out_bytes(struct json_out *o, const char *s, size_t n) {
+        if (o->buf && o->len + n <= o->size)
+                memcpy(o->buf + o->len, s, n);
+        o->len += n;
+}
+
+static void out_literal(struct json_out *o, const char *s) {
+        out_bytes(o, s, strlen(s));
+}
+
+static void out_string(struct json_out *o, const char *s, size_t n) {
+        char *at = o->buf && o->len + STITCH_JSON_STRING_MAX(n) <= o->size ? o->buf + o->len : NULL;
+        if (at || !o->buf) {
+                o->len += stitch_json_string_render(s, n, at);
+                return;
+        }
+        char piece[STITCH_JSON_STRING_MAX(1)];
+        out_bytes(o, "\"", 1);
+        for (size_t i = 0; i < n; i++) {
+                size_t k = stitch_json_string_render(s + i, 1, piece);
+                out_bytes(o, piece + 1, k - 2); /* without its quotes */
+        }
+        out_bytes(o, "\"", 1);
+}
+
+/* For each byte: 0 as it is, 'u' as \u00XX, else the letter after the backslash. */
+static const char json_escape[256] = {
+        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['"'] = '"', ['\\'] = '\\',
+        [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u', [0x06] = 'u',
+        [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u',
+        [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u', [0x19] = 'u',
+        [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u',
+};
+
+size_t stitch_json_string_render(const char *s, size_t n, char *out) {
+        static const char hex[] = "0123456789abcdef";
+        size_t k = 1, i = 0;
+
+        if (out)
+                out[0] = '"';
+        while (i < n) {
+                /* A run of bytes written as they are (UTF-8 and DEL too, as cJSON does). */
+                size_t run = i;
+                while (run < n && !json_escape[(unsigned char) s[run]])
+                        run++;
+                if (out)
+                        memcpy(out + k, s + i, run - i);
+                k += run - i;
+                if (run == n)
+                        break;
+                unsigned char ch = (unsigned char) s[run];
+                char e = json_escape[ch];
+                if (out) {
+                        out[k] = '\\';
+                        out[k + 1] = e;
+                        if (e == 'u') {
+                                out[k + 2] = '0';
+                                out[k + 3] = '0';
+                                out[k + 4] = hex[ch >> 4];
+                                out[k + 5] = hex[ch & 15];
+                        }
+                }
+                k += e == 'u' ? 6 : 2;
+                i = run + 1;
+        }
+        if (out)
+                out[k] = '"';
+        return k + 1;
+}
+
+/* A time as cJSON prints the double: "%1.15g", or "%1.17g" when that does
+ * not read back within DBL_EPSILON relative (cJSON's compare_double). Below
+ * 10^15 that is the integer's digits. */
+static void out_time(struct json_out *o, int64_t t) {
+        char digits[32];
+        size_t n = 0;
+        if (t >= 0 && t < 1000000000000000) {
+                char rev[20];
+                size_t k = 0;
+                uint64_t v = (uint64_t) t;
+                do
+                        rev[k++] = (char) ('0' + v % 10);
+                while ((v /= 10) > 0);
+                while (k > 0)
+                        digits[n++] = rev[--k];
+        } else {
+                double d = (double) t, back = 0;
+                int w = snprintf(digits, sizeof(digits), "%1.15g", d);
+                /* Both are positive here. */
+                if (sscanf(digits, "%lg", &back) != 1 || (back > d ? back - d : d - back) > MAX(back, d) * DBL_EPSILON)
+                        w = snprintf(digits, sizeof(digits), "%1.17g", d);
+                n = w > 0 && (size_t) w < sizeof(digits) ? (size_t) w : 0;
+        }
+        out_bytes(o, digits, n);
+}
+
+static void out_member_string(struct json_out *o, const char *name, const char *value, bool first) {
+        if (!first)
+                out_bytes(o, ",", 1);
+        out_string(o, name, strlen(name));
+        out_bytes(o, ":", 1);
+        out_string(o, value, strlen(value));
+}
+
+static void out_member_time(struct json_out *o, const char *name, int64_t t) {
+        out_bytes(o, ",", 1);
+        out_string(o, name, strlen(name));
+        out_bytes(o, ":", 1);
+        out_time(o, t);
+}
+
+/* The user_data our sessions carry, {"email":"...","name":"..."} as cJSON
+ * printed it: an object of at most 16 string members with distinct names,
+ * no escapes and no control characters in them, no white space. cJSON would
+ * parse and print that text unchanged, so it is copied as it is. Anything
+ * else goes through cJSON (false). */
+#define USER_DATA_FAST_MEMBERS 16
+static bool user_data_is_plain(const char *s, size_t n) {
+        const char *names[USER_DATA_FAST_MEMBERS];
+        size_t name_lens[USER_DATA_FAST_MEMBERS], n_members = 0, i = 0;
+
+        if (n < 2 || s[0] != '{' || s[n - 1] != '}')
+                return false;
+        if (n == 2)
+                return true;
+        i = 1;
+        for (;;) {
+                size_t start[2], len[2];
+                for (unsigned part = 0; part < 2; part++) {
+                        if (i >= n || s[i] != '"')
+                                return false;
+                        start[part] = ++i;
+                        while (i < n && s[i] != '"') {
+                                unsigned char ch = (unsigned char) s[i];
+                                if (ch < 0x20 || ch == '\\')
+                                        return false;
+                                i++;
+                        }
+                        if (i >= n)
+                                return false;
+                        len[part] = i - start[part];
+                        i++; /* the closing quote */
+                        if (part == 0) {
+                                if (i >= n || s[i] != ':')
+                                        return false;
+                                i++;
+                        }
+                }
+                if (n_members == USER_DATA_FAST_MEMBERS)
+                        return false;
+                for (size_t m = 0; m < n_members; m++)
+                        if (name_lens[m] == len[0] && memcmp(names[m], s + start[0], len[0]) == 0)
+                                return false; /* cJSON's path refuses it */
+                names[n_members] = s + start[0];
+                name_lens[n_members++] = len[0];
+                if (i + 1 == n && s[i] == '}')
+                        return true;
+                if (i >= n || s[i] != ',')
+                        return false;
+                i++;
+        }
+}
+
+static int header_encode(struct key_entry *k) {
+        char text[256];
+        struct json_out o = {.buf = text, .size = sizeof(text)};
+        out_bytes(&o, "{", 1);
+        out_member_string(&o, "alg", alg_to_string(k->alg), true);
+        out_member_string(&o, "typ", "JWT", false);
+        out_member_string(&o, "kid", k->kid, false);
+        out_bytes(&o, "}", 1);
+        if (o.len > sizeof(text))
+                return -E2BIG; /* a kid is at most KID_SIZE - 1 printable bytes: cannot happen */
+        k->header_b64 = malloc(stitch_base64url_encoded_len(o.len) + 1);
         if (!k->header_b64)
                 return -ENOMEM;
-        k->header_b64_len = stitch_base64url_encode(text, n, k->header_b64);
+        k->header_b64_len = stitch_base64url_encode(text, o.len, k->header_b64);
         return 0;
 }
 
@@ -902,9 +1101,14 @@ void stitch_claims_done(struct stitch_claims *c) {
         c->user_data_json = NULL;
 }
 
-static int claims_encode(const struct stitch_claims *c, char **ret_text) {
-        _cleanup_(cJSON_Deletep) cJSON *claims = NULL, *user_data = NULL;
+/* Writes the claims into buf (size bytes, not terminated); *ret_len is the
+ * length the text needs, which may be more than size (then nothing usable
+ * was written). */
+static int claims_encode(const struct stitch_claims *c, char *buf, size_t size, size_t *ret_len) {
+        _cleanup_free_ char *user_data_printed = NULL;
         int64_t nbf = c->nbf != 0 ? c->nbf : c->iat;
+        const char *user_data = "{}";
+        size_t user_data_len = 2;
 
         if (!stitch_objectid_valid(c->sub) || !stitch_session_id_valid(c->sid) ||
             !stitch_objectid_valid(c->device_id) || !(c->domain_id[0] == 0 || stitch_objectid_valid(c->domain_id)))
@@ -915,51 +1119,73 @@ static int claims_encode(const struct stitch_claims *c, char **ret_text) {
                 return -EINVAL;
 
         if (c->user_data_json) {
-                user_data = cJSON_ParseWithOpts(c->user_data_json, NULL, true);
-                if (!user_data || !cJSON_IsObject(user_data) || !json_tree_is_sane(user_data, 1))
+                size_t n = strlen(c->user_data_json);
+                if (user_data_is_plain(c->user_data_json, n)) {
+                        user_data = c->user_data_json;
+                        user_data_len = n;
+                } else {
+                        _cleanup_(cJSON_Deletep) cJSON *j = cJSON_ParseWithOpts(c->user_data_json, NULL, true);
+                        if (!j || !cJSON_IsObject(j) || !json_tree_is_sane(j, 1))
+                                return -EINVAL;
+                        user_data_printed = cJSON_PrintUnformatted(j);
+                        if (!user_data_printed)
+                                return -ENOMEM;
+                        user_data = user_data_printed;
+                        user_data_len = strlen(user_data_printed);
+                }
+                /* The rest is ASCII: the text is UTF-8 if this part is. cJSON
+                 * passes bytes through; verify would refuse them. */
+                if (!stitch_utf8_is_valid(user_data, user_data_len))
                         return -EINVAL;
-        } else {
-                user_data = cJSON_CreateObject();
-                if (!user_data)
-                        return -ENOMEM;
         }
 
-        claims = cJSON_CreateObject();
-        if (!claims || !cJSON_AddStringToObject(claims, "sub", c->sub) ||
-            !cJSON_AddStringToObject(claims, "typ", "access") ||
-            !cJSON_AddNumberToObject(claims, "iat", (double) c->iat) ||
-            !cJSON_AddNumberToObject(claims, "nbf", (double) nbf) ||
-            !cJSON_AddNumberToObject(claims, "exp", (double) c->exp) ||
-            !cJSON_AddStringToObject(claims, "sid", c->sid) ||
-            !cJSON_AddStringToObject(claims, "baas_device_id", c->device_id) ||
-            !cJSON_AddStringToObject(claims, "baas_domain_id", c->domain_id) ||
-            !cJSON_AddItemToObject(claims, "user_data", user_data))
-                return -ENOMEM;
-        user_data = NULL; /* owned by claims */
+        struct json_out o = {.buf = buf, .size = size};
+        out_bytes(&o, "{", 1);
+        out_member_string(&o, "sub", c->sub, true);
+        out_member_string(&o, "typ", "access", false);
+        out_member_time(&o, "iat", c->iat);
+        out_member_time(&o, "nbf", nbf);
+        out_member_time(&o, "exp", c->exp);
+        out_member_string(&o, "sid", c->sid, false);
+        out_member_string(&o, "baas_device_id", c->device_id, false);
+        out_member_string(&o, "baas_domain_id", c->domain_id, false);
+        out_literal(&o, ",\"user_data\":");
+        out_bytes(&o, user_data, user_data_len);
+        out_bytes(&o, "}", 1);
+        *ret_len = o.len;
+        return 0;
+}
 
-        char *text = cJSON_PrintUnformatted(claims);
+int stitch_jwt_claims_text(const struct stitch_claims *c, char **ret_text) {
+        size_t len = 0;
+        int r = claims_encode(c, NULL, 0, &len);
+        if (r < 0)
+                return r;
+        char *text = malloc(len + 1);
         if (!text)
                 return -ENOMEM;
-        if (!stitch_utf8_is_valid(text, strlen(text))) {
-                free(text); /* cJSON passes bytes through; verify would refuse them */
-                return -EINVAL;
+        r = claims_encode(c, text, len, &len);
+        if (r < 0) {
+                free(text);
+                return r;
         }
+        text[len] = 0;
         *ret_text = text;
         return 0;
 }
 
 int stitch_jwt_sign(struct stitch_keyring *kr, const struct stitch_claims *c, char **ret_token) {
-        _cleanup_free_ char *payload = NULL;
+        char payload[STITCH_JWT_MAX_LEN]; /* no allocation: a refresh signs once each */
+        size_t payload_len = 0;
         char *token = NULL;
         int r;
 
         if (!kr || !c || !ret_token)
                 return -EINVAL;
 
-        r = claims_encode(c, &payload);
+        r = claims_encode(c, payload, sizeof(payload), &payload_len);
         if (r < 0)
                 return r;
-        size_t payload_len = strlen(payload);
         if (payload_len > STITCH_JWT_MAX_LEN)
                 return -E2BIG;
         size_t payload_b64_len = stitch_base64url_encoded_len(payload_len);

@@ -53,6 +53,20 @@ int stitch_keyring_active(struct stitch_keyring *kr, char *ret_kid, size_t kid_s
  * (HS256 keys are secret and are never published). Malloc'd JSON text. */
 int stitch_keyring_jwks(struct stitch_keyring *kr, char **ret_json);
 
+/* The JSON text of the claims as stitch_jwt_sign signs them (malloc'd):
+ * the members in the order sub, typ, iat, nbf, exp, sid, baas_device_id,
+ * baas_domain_id, user_data, byte for byte what cJSON_PrintUnformatted
+ * writes for them. -EINVAL for claims we would not sign. */
+int stitch_jwt_claims_text(const struct stitch_claims *c, char **ret_text);
+
+/* A string as JSON text, the quotes included, as cJSON_PrintUnformatted
+ * writes it: '"', '\\' and \b \f \n \r \t escaped with a backslash, the
+ * other control characters as \u00XX, every other byte as it is (the
+ * caller checks UTF-8). Writes at most STITCH_JSON_STRING_MAX(n) bytes to
+ * out, no NUL; with out NULL only measures. Returns the length. */
+size_t stitch_json_string_render(const char *s, size_t n, char *out);
+#define STITCH_JSON_STRING_MAX(n) (6 * (n) + 2)
+
 /* Signs claims with the active key. Malloc'd compact JWS. */
 int stitch_jwt_sign(struct stitch_keyring *kr, const struct stitch_claims *c, char **ret_token);
 

@@ -131,6 +131,7 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->http_timeout_usec, b->http_timeout_usec);
         assert_int_equal(a->http_address_prefix_ipv4, b->http_address_prefix_ipv4);
         assert_int_equal(a->http_address_prefix_ipv6, b->http_address_prefix_ipv6);
+        assert_int_equal(a->http_threads, b->http_threads);
         assert_int_equal(a->caller_logins_per_minute, b->caller_logins_per_minute);
         assert_int_equal(a->accounts_userdb, b->accounts_userdb);
         assert_int_equal(a->accounts_uid_range.min, b->accounts_uid_range.min);
@@ -300,6 +301,7 @@ static const char every_key_text[] =
         "Timeout=5s\n"
         "AddressPrefixIPv4=24\n"
         "AddressPrefixIPv6=48\n"
+        "Threads=3\n"
         "[Accounts]\n"
         "UserDB=yes\n"
         "UIDRange=70000-79999\n"
@@ -367,6 +369,7 @@ static void test_every_key(void **state) {
         assert_int_equal(c.http_timeout_usec, 5 * SEC_USEC);
         assert_int_equal(c.http_address_prefix_ipv4, 24);
         assert_int_equal(c.http_address_prefix_ipv6, 48);
+        assert_int_equal(c.http_threads, 3);
         assert_true(c.accounts_userdb);
         assert_int_equal(c.accounts_uid_range.min, 70000);
         assert_int_equal(c.accounts_uid_range.max, 79999);
@@ -1310,6 +1313,7 @@ static void test_http(void **state) {
                       "test.conf:2: Listen=127.0.0.1:0: expected ADDRESS:PORT or [IPV6]:PORT with a numeric address\n");
         expect_errors("[Http]\nAddressPrefixIPv6=0\n", "test.conf:2: AddressPrefixIPv6=0: out of range (1..128)\n");
         expect_errors("[Http]\nAddressPrefixIPv6=129\n", "test.conf:2: AddressPrefixIPv6=129: out of range (1..128)\n");
+        expect_errors("[Http]\nThreads=257\n", "test.conf:2: Threads=257: out of range (0..256)\n");
         expect_errors("[Http]\nAddressPrefixIPv4=33\n", "test.conf:2: AddressPrefixIPv4=33: out of range (1..32)\n");
         expect_errors("[Http]\nAddressPrefixIPv6=/64\n", "test.conf:2: AddressPrefixIPv6=/64: not a number\n");
         expect_errors("[Http]\nAppId=a/b\n", "test.conf:2: AppId=a/b: expected 1-64 characters of [A-Za-z0-9._-]\n");

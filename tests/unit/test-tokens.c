@@ -1168,6 +1168,158 @@ struct worker {
         int iterations;
 };
 
+/* ---- claims written without cJSON ------------------------------------------ */
+
+/* What tokens.c wrote before it wrote JSON itself: the claims built with
+ * cJSON and printed. The direct rendering must give the same bytes. */
+static char *claims_by_cjson(const struct stitch_claims *c) {
+        cJSON *user_data = c->user_data_json ? cJSON_ParseWithOpts(c->user_data_json, NULL, true) : cJSON_CreateObject();
+        cJSON *j = cJSON_CreateObject();
+        assert_non_null(user_data);
+        assert_non_null(j);
+        int64_t nbf = c->nbf != 0 ? c->nbf : c->iat;
+        cJSON_AddStringToObject(j, "sub", c->sub);
+        cJSON_AddStringToObject(j, "typ", "access");
+        cJSON_AddNumberToObject(j, "iat", (double) c->iat);
+        cJSON_AddNumberToObject(j, "nbf", (double) nbf);
+        cJSON_AddNumberToObject(j, "exp", (double) c->exp);
+        cJSON_AddStringToObject(j, "sid", c->sid);
+        cJSON_AddStringToObject(j, "baas_device_id", c->device_id);
+        cJSON_AddStringToObject(j, "baas_domain_id", c->domain_id);
+        cJSON_AddItemToObject(j, "user_data", user_data);
+        char *text = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        assert_non_null(text);
+        return text;
+}
+
+static void assert_claims_as_cjson(const struct stitch_claims *c) {
+        _cleanup_free_ char *want = claims_by_cjson(c);
+        _cleanup_free_ char *got = NULL;
+        assert_int_equal(stitch_jwt_claims_text(c, &got), 0);
+        assert_string_equal(got, want);
+}
+
+static void test_claims_text(void **state) {
+        static const int64_t times[] = {
+                0, 1, 9, 10, 99, 1700000000, 2147483647, 2147483648, 4294967296, 99999999999999,
+                999999999999999, 1000000000000000, 1000000000000001, 1234567890123456, 4503599627370496,
+                9007199254740990, 9007199254740991,
+        };
+        static const char *user_data[] = {
+                NULL, "{}", "{\"email\":\"ada@example.com\"}",
+                "{\"email\":\"ada@example.com\",\"name\":\"Ada L\xc3\xb6velace\",\"unix_name\":\"ada\"}",
+                "{\"\":\"\"}", "{\"a\":\"\x7f\"}", "{\"a\":\"/<>&'\"}", "{\"k\xe2\x82\xac\":\"\xf0\x9f\x98\x80\"}",
+                /* not copied as they are: escapes, white space, other types, nesting */
+                "{\"name\":\"Ada \\\"the\\\" first\"}", "{\"a\":\"\\u00e9\\/\\n\\t\\u001f\"}", "{\"a\":\"\\ud83d\\ude00\"}",
+                " {\"a\":\"b\"} ", "{ \"a\" : \"b\" , \"c\":\"d\" }", "{\"a\":1}", "{\"a\":1.5,\"b\":-0,\"c\":1e300}",
+                "{\"a\":true,\"b\":false,\"c\":null}", "{\"a\":[1,\"x\",{}]}", "{\"o\":{\"p\":{\"q\":\"r\"}}}",
+                "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\","
+                "\"i\":\"9\",\"j\":\"10\",\"k\":\"11\",\"l\":\"12\",\"m\":\"13\",\"n\":\"14\",\"o\":\"15\",\"p\":\"16\","
+                "\"q\":\"17\"}",
+        };
+        struct stitch_claims c;
+
+        for (size_t i = 0; i < ELEMENTSOF(times); i++) {
+                fill_claims(&c);
+                c.iat = times[i];
+                c.exp = times[ELEMENTSOF(times) - 1 - i];
+                assert_claims_as_cjson(&c);
+                c.nbf = 0; /* nbf = iat */
+                assert_claims_as_cjson(&c);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(user_data); i++) {
+                fill_claims(&c);
+                c.user_data_json = (char *) user_data[i];
+                assert_claims_as_cjson(&c);
+        }
+        fill_claims(&c);
+        c.domain_id[0] = 0;
+        assert_claims_as_cjson(&c);
+
+        /* Refused on both paths: duplicates (also among 17 members), bad
+         * UTF-8, not an object, trailing bytes. */
+        static const char *bad[] = {
+                "{\"a\":\"1\",\"a\":\"2\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\\u00e9\",\"a\":\"x\"}", "{\"a\":\"b\"}x", "[]",
+                "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\","
+                "\"i\":\"9\",\"j\":\"10\",\"k\":\"11\",\"l\":\"12\",\"m\":\"13\",\"n\":\"14\",\"o\":\"15\",\"p\":\"16\","
+                "\"a\":\"17\"}",
+                "{\"a\":\"b\",}", "{\"a\":\"b\"", "{\"a\"\"b\"}", "{\"a\":\"b\",\"c\"}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *t = NULL;
+                fill_claims(&c);
+                c.user_data_json = (char *) bad[i];
+                assert_int_equal(stitch_jwt_claims_text(&c, &t), -EINVAL);
+                assert_null(t);
+        }
+
+        /* And the signed token carries exactly that text. */
+        _cleanup_(stitch_keyring_freep) struct stitch_keyring *kr = ring_of(es, NULL);
+        fill_claims(&c);
+        c.user_data_json = (char *) user_data[3];
+        _cleanup_free_ char *want = claims_by_cjson(&c), *token = NULL;
+        assert_int_equal(stitch_jwt_sign(kr, &c, &token), 0);
+        const char *p = strchr(token, '.') + 1;
+        uint8_t decoded[1024];
+        size_t n = unb64url(p, (size_t) (strchr(p, '.') - p), decoded, sizeof(decoded) - 1);
+        decoded[n] = 0;
+        assert_string_equal((char *) decoded, want);
+}
+
+static void test_json_string_render(void **state) {
+        char s[2] = {0, 0}, out[STITCH_JSON_STRING_MAX(1) + 1];
+        for (unsigned b = 1; b < 256; b++) {
+                s[0] = (char) b;
+                cJSON *j = cJSON_CreateString(s);
+                assert_non_null(j);
+                _cleanup_free_ char *want = cJSON_PrintUnformatted(j);
+                cJSON_Delete(j);
+                size_t n = stitch_json_string_render(s, 1, out);
+                assert_true(n <= STITCH_JSON_STRING_MAX(1));
+                assert_int_equal(stitch_json_string_render(s, 1, NULL), n);
+                out[n] = 0;
+                assert_string_equal(out, want);
+        }
+        static const char *strings[] = {"", "plain", "a\"b\\c/d", "\x01\x1f\x7f", "line\nbreak\r\ttab\b\f",
+                                        "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80"};
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
+                cJSON *j = cJSON_CreateString(strings[i]);
+                _cleanup_free_ char *want = cJSON_PrintUnformatted(j);
+                cJSON_Delete(j);
+                size_t len = strlen(strings[i]);
+                _cleanup_free_ char *got = malloc(STITCH_JSON_STRING_MAX(len) + 1);
+                assert_non_null(got);
+                got[stitch_json_string_render(strings[i], len, got)] = 0;
+                assert_string_equal(got, want);
+        }
+}
+
+/* A kid may hold any printable character: the header escapes it as cJSON
+ * would, and the token verifies. */
+static void test_header_kid_escaped(void **state) {
+        struct stitch_signing_key *k = key_new("ES256", NOW - 100);
+        snprintf(k->kid, sizeof(k->kid), "%s", "a\"b\\c'd");
+        _cleanup_(stitch_keyring_freep) struct stitch_keyring *kr = ring_of(k, NULL);
+        struct stitch_claims c;
+        fill_claims(&c);
+        _cleanup_free_ char *token = NULL;
+        assert_int_equal(stitch_jwt_sign(kr, &c, &token), 0);
+
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddStringToObject(h, "alg", "ES256");
+        cJSON_AddStringToObject(h, "typ", "JWT");
+        cJSON_AddStringToObject(h, "kid", k->kid);
+        _cleanup_free_ char *want = cJSON_PrintUnformatted(h);
+        cJSON_Delete(h);
+        uint8_t decoded[256];
+        size_t n = unb64url(token, (size_t) (strchr(token, '.') - token), decoded, sizeof(decoded) - 1);
+        decoded[n] = 0;
+        assert_string_equal((char *) decoded, want);
+        assert_int_equal(verify_str(kr, token), 0);
+        stitch_signing_key_free(k);
+}
+
 static void *worker_run(void *userdata) {
         struct worker *w = userdata;
         struct stitch_claims c;
@@ -1253,6 +1405,9 @@ int main(void) {
                 cmocka_unit_test(test_keyring_errors),
                 cmocka_unit_test(test_jwks),
                 cmocka_unit_test(test_concurrency),
+                cmocka_unit_test(test_claims_text),
+                cmocka_unit_test(test_json_string_render),
+                cmocka_unit_test(test_header_kid_escaped),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -231,15 +231,14 @@ void http_login(struct http_request *r) {
                 http_reply_errno(r, rc, "login");
         else if (res.outcome == STITCH_LOGIN_SESSION) {
                 http_metrics_add(&mt->logins_succeeded, 1);
-                cJSON *j = cJSON_CreateObject();
-                if (j && (!cJSON_AddStringToObject(j, "access_token", res.tokens.access_token) ||
-                          !cJSON_AddStringToObject(j, "refresh_token", res.tokens.refresh_token) ||
-                          !cJSON_AddStringToObject(j, "user_id", res.tokens.user_id) ||
-                          !cJSON_AddStringToObject(j, "device_id", res.tokens.device_id))) {
-                        stitch_json_wipe_and_delete(j);
-                        j = NULL;
-                }
-                http_reply_secret_json(r, 200, j);
+                if (!res.tokens.access_token || !res.tokens.refresh_token)
+                        http_reply_json(r, 200, NULL); /* cannot happen: a 500, as cJSON's refusal was */
+                else
+                        http_reply_strings(
+                                r, 200, 4, (const char *const[]) {"access_token", "refresh_token", "user_id", "device_id"},
+                                (const char *const[]) {res.tokens.access_token, res.tokens.refresh_token,
+                                                       res.tokens.user_id, res.tokens.device_id},
+                                true);
         } else {
                 http_metrics_add(&mt->logins_failed, 1);
                 if (res.outcome == STITCH_LOGIN_ASK) /* not for non-interactive logins; be safe */
@@ -268,14 +267,9 @@ void http_session_refresh(struct http_request *r) {
                 return;
         }
         http_metrics_add(&mt->refreshes, 1);
-        cJSON *j = cJSON_CreateObject();
-        if (j && (!cJSON_AddStringToObject(j, "access_token", t.access_token) ||
-                  (t.refresh_token && !cJSON_AddStringToObject(j, "refresh_token", t.refresh_token)))) {
-                stitch_json_wipe_and_delete(j);
-                j = NULL;
-        }
+        http_reply_strings(r, 201, 2, (const char *const[]) {"access_token", "refresh_token"},
+                           (const char *const[]) {t.access_token, t.refresh_token}, true);
         stitch_refreshed_done(&t);
-        http_reply_secret_json(r, 201, j);
 }
 
 /* Our refresh tokens' shape: prefix and 43 base64url characters. */

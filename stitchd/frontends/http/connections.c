@@ -30,6 +30,10 @@ struct http_connections {
         pthread_t thread;
         bool thread_started;
         bool stopping;
+        /* The deadline thread waits for no deadline (only a signal wakes it).
+         * When it waits for one, a restarted clock never needs a signal:
+         * the new deadline is the latest of all (see list order). */
+        bool waiting_forever;
         uint64_t timeout_usec;
         unsigned max, max_per_prefix, mhd_limit;
         unsigned bits_ipv4, bits_ipv6;
@@ -41,8 +45,9 @@ struct http_connections {
         struct http_connection *head, *tail;
 };
 
-unsigned http_connections_mhd_limit(const struct stitch_config *c) {
-        return c->http_max_connections + c->http_max_connections / 8 + 8;
+unsigned http_connections_mhd_limit(const struct stitch_config *c, unsigned threads) {
+        /* MHD gives each thread of a pool an equal share: the slack is per thread. */
+        return c->http_max_connections + c->http_max_connections / 8 + 8 * threads;
 }
 
 static uint64_t now_usec(void) {
@@ -84,6 +89,15 @@ static void shut(struct http_connections *set, struct http_connection *c, const 
         log_info("http: closing a connection from %s: %s.", prefix, why);
 }
 
+/* A new deadline is never earlier than the one the thread waits for (it is
+ * now + Timeout=, the last in the list): a wake-up per request (a futex
+ * call, a context switch and a sweep) is needed only when the thread waits
+ * for none. Under the lock. */
+static void wake_if_waiting_forever(struct http_connections *set) {
+        if (set->waiting_forever)
+                pthread_cond_signal(&set->wake);
+}
+
 /* ---- the deadline thread ----------------------------------------------------------------- */
 
 /* Closes late requests; returns when the next one falls due (0: none). */
@@ -107,9 +121,11 @@ static void *deadline_thread(void *userdata) {
         pthread_mutex_lock(&set->lock);
         while (!set->stopping) {
                 uint64_t next = sweep(set, now_usec());
-                if (next == 0)
+                if (next == 0) {
+                        set->waiting_forever = true;
                         pthread_cond_wait(&set->wake, &set->lock);
-                else {
+                        set->waiting_forever = false;
+                } else {
                         struct timespec ts = {.tv_sec = (time_t) (next / USEC_PER_SEC),
                                               .tv_nsec = (long) (next % USEC_PER_SEC) * 1000};
                         (void) pthread_cond_timedwait(&set->wake, &set->lock, &ts);
@@ -121,7 +137,7 @@ static void *deadline_thread(void *userdata) {
 
 /* ---- setup ---------------------------------------------------------------------------------- */
 
-int http_connections_new(const struct stitch_config *c, struct http_connections **ret) {
+int http_connections_new(const struct stitch_config *c, unsigned threads, struct http_connections **ret) {
         struct http_connections *set = calloc(1, sizeof(*set));
         pthread_condattr_t attr;
         int r;
@@ -131,7 +147,7 @@ int http_connections_new(const struct stitch_config *c, struct http_connections 
         set->timeout_usec = c->http_timeout_usec;
         set->max = c->http_max_connections;
         set->max_per_prefix = c->http_max_connections_per_address;
-        set->mhd_limit = http_connections_mhd_limit(c);
+        set->mhd_limit = http_connections_mhd_limit(c, threads);
         set->bits_ipv4 = c->http_address_prefix_ipv4;
         set->bits_ipv6 = c->http_address_prefix_ipv6;
         set->n_buckets = 16;
@@ -254,7 +270,7 @@ struct http_connection *http_connections_started(struct http_connections *set, i
         set->buckets[c->bucket] = c;
         list_append(set, c);
         set->n_open++;
-        pthread_cond_signal(&set->wake); /* the thread may be waiting for nothing */
+        wake_if_waiting_forever(set);
         pthread_mutex_unlock(&set->lock);
         return c;
 }
@@ -293,6 +309,6 @@ void http_connections_request_done(struct http_connections *set, struct http_con
         c->since_usec = now_usec();
         list_remove(set, c);
         list_append(set, c);
-        pthread_cond_signal(&set->wake);
+        wake_if_waiting_forever(set);
         pthread_mutex_unlock(&set->lock);
 }

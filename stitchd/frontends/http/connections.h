@@ -16,8 +16,9 @@
  *   incomplete request (or idle wait) is oldest, so that clients holding
  *   slots without finishing requests cannot keep everyone else out.
  *
- * accept/started/closed/request_* are called on MHD's thread; the lock
- * keeps them apart from the deadline thread. */
+ * accept/started/closed/request_* are called on MHD's threads (a pool,
+ * [Http] Threads=); the lock keeps them apart from each other and from the
+ * deadline thread. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,12 +29,13 @@
 struct http_connections;
 struct http_connection;
 
-int http_connections_new(const struct stitch_config *c, struct http_connections **ret);
+/* threads: libmicrohttpd's, for http_connections_mhd_limit. */
+int http_connections_new(const struct stitch_config *c, unsigned threads, struct http_connections **ret);
 /* Stops the deadline thread; every connection must be closed already. */
 struct http_connections *http_connections_free(struct http_connections *set);
 /* The connection limit to give MHD: above MaxConnections=, so that MHD
  * still offers new connections (to accept()) while evicted ones close. */
-unsigned http_connections_mhd_limit(const struct stitch_config *c);
+unsigned http_connections_mhd_limit(const struct stitch_config *c, unsigned threads);
 
 /* MHD's accept policy: false refuses the connection. May evict another. */
 bool http_connections_accept(struct http_connections *set, const struct sockaddr *sa, socklen_t len);

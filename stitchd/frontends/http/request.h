@@ -64,6 +64,12 @@ struct http_request {
 void http_reply_json(struct http_request *r, unsigned status, cJSON *j);
 /* Same, for bodies with tokens or keys: wiped once sent. */
 void http_reply_secret_json(struct http_request *r, unsigned status, cJSON *j);
+/* {"names[0]":"values[0]",...} (at most HTTP_REPLY_STRINGS_MAX members; a
+ * NULL value leaves its member out), the bytes cJSON would print for it,
+ * without building a tree. secret: the body holds tokens or keys. */
+#define HTTP_REPLY_STRINGS_MAX 8
+void http_reply_strings(struct http_request *r, unsigned status, size_t n, const char *const names[],
+                        const char *const values[], bool secret);
 /* {"error","error_code","link"}. */
 _printf_(4, 5) void http_reply_error(struct http_request *r, unsigned status, const char *code, const char *format, ...);
 /* Status with no body. */

@@ -1,18 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The HTTP front end: libmicrohttpd on a thread of its own (one epoll
- * loop). Handlers of fast routes run there; slow ones on the workers,
- * which resume the suspended connection when done. (Run from stitchd's
- * event loop instead, with MHD's epoll fd in sd-event, libmicrohttpd
- * 0.9.75 did not notice the next request on a keep-alive connection that
- * had been suspended until its next timeout, about 250 ms later.) */
+/* The HTTP front end: libmicrohttpd on threads of its own ([Http]
+ * Threads=, one per CPU by default), each an epoll loop over its share of
+ * the connections. Handlers of fast routes run there, on every CPU (a
+ * refresh signs a token: one thread would bound it to one CPU); slow ones
+ * on the workers, which resume the suspended connection when done. So
+ * everything a handler or a callback here touches is shared between
+ * threads: the suspended list (h->lock), the connections' table (its own
+ * lock), the metrics (atomics), the profile cache (a shared one) and the
+ * core (thread-safe on its own). (Run from stitchd's event loop instead,
+ * with MHD's epoll fd in sd-event, libmicrohttpd 0.9.75 did not notice the
+ * next request on a keep-alive connection that had been suspended until
+ * its next timeout, about 250 ms later.) */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +36,7 @@
 #include "frontends/http/request.h"
 #include "core/generation-cache.h"
 #include "core/page-texts.h"
+#include "core/tokens.h"
 #include "frontends/http/server.h"
 #include "clock.h"
 #include "validate.h"
@@ -78,6 +89,12 @@ struct stitch_http {
         struct http_metrics metrics;
         struct stitch_cache *profiles; /* profile replies by user (client.c) */
         struct stitch_page_texts *page_texts; /* the pages' words ([Smtp] TemplateDirectory=) */
+        /* Memory back when the requests stop (see idle_*). */
+        int idle_fd;                  /* eventfd: MHD's threads -> the event loop */
+        sd_event_source *idle_io, *idle_timer;
+        uint64_t requests_done;       /* atomic */
+        uint64_t requests_seen;       /* event loop: requests_done when the timer was set */
+        bool idle_armed;              /* atomic: the timer runs or is about to */
 };
 
 /* ---- replies -------------------------------------------------------------------- */
@@ -107,6 +124,38 @@ static void reply_json(struct http_request *r, unsigned status, cJSON *j, bool s
         reply_set(r, status, s, "application/json", secret);
 }
 
+void http_reply_strings(struct http_request *r, unsigned status, size_t n, const char *const names[],
+                        const char *const values[], bool secret) {
+        size_t len = 2, lens[2][HTTP_REPLY_STRINGS_MAX];
+        assert(n <= HTTP_REPLY_STRINGS_MAX);
+        for (size_t i = 0; i < n; i++) {
+                if (!values[i])
+                        continue;
+                lens[0][i] = strlen(names[i]);
+                lens[1][i] = strlen(values[i]);
+                len += STITCH_JSON_STRING_MAX(lens[0][i]) + 1 + STITCH_JSON_STRING_MAX(lens[1][i]) + 1;
+        }
+        char *body = malloc(len + 1);
+        if (!body) {
+                reply_json(r, status, NULL, false); /* the 500 */
+                return;
+        }
+        size_t k = 0;
+        body[k++] = '{';
+        for (size_t i = 0; i < n; i++) {
+                if (!values[i])
+                        continue;
+                if (k > 1)
+                        body[k++] = ',';
+                k += stitch_json_string_render(names[i], lens[0][i], body + k);
+                body[k++] = ':';
+                k += stitch_json_string_render(values[i], lens[1][i], body + k);
+        }
+        body[k++] = '}';
+        body[k] = 0;
+        reply_set(r, status, body, "application/json", secret);
+}
+
 void http_reply_json(struct http_request *r, unsigned status, cJSON *j) {
         reply_json(r, status, j, false);
 }
@@ -124,13 +173,8 @@ void http_reply_error(struct http_request *r, unsigned status, const char *code,
         vsnprintf(message, sizeof(message), format, ap);
 #pragma GCC diagnostic pop
         va_end(ap);
-        cJSON *j = cJSON_CreateObject();
-        if (j && (!cJSON_AddStringToObject(j, "error", message) || !cJSON_AddStringToObject(j, "error_code", code) ||
-                  !cJSON_AddStringToObject(j, "link", ""))) {
-                cJSON_Delete(j);
-                j = NULL;
-        }
-        reply_json(r, status, j, false);
+        http_reply_strings(r, status, 3, (const char *const[]) {"error", "error_code", "link"},
+                           (const char *const[]) {message, code, ""}, false);
 }
 
 void http_reply_page(struct http_request *r, unsigned status, char *html) {
@@ -521,7 +565,7 @@ static int parse_body(struct exchange *x) {
 static void suspended_remove(struct stitch_http *h, struct exchange *x);
 
 /* On a worker: the handler, then the connection goes on (resuming is
- * allowed from any thread; MHD's thread then sends the reply). */
+ * allowed from any thread; the connection's MHD thread then sends the reply). */
 static void worker_run(void *userdata) {
         struct exchange *x = userdata;
         struct stitch_http *h = x->r.http;
@@ -685,6 +729,75 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_reply(h, x);
 }
 
+/* ---- memory back when idle ----------------------------------------------------------
+ *
+ * Every thread that serves requests leaves freed memory in its malloc arena
+ * (connection buffers, replies), and glibc gives back only what is above
+ * the top of a thread's arena by itself. The workers trim 2 s after their
+ * last job; requests that never reach a worker (refreshes, profiles) would
+ * leave theirs resident for good. So HTTP_IDLE_TRIM_USEC after the last
+ * request, the event loop calls malloc_trim(). MHD's threads only count
+ * requests, and wake the loop (an eventfd write) when no timer is set, at
+ * most once per idle period. */
+#define HTTP_IDLE_TRIM_USEC (2 * USEC_PER_SEC)
+
+static void idle_note_request(struct stitch_http *h) {
+        __atomic_fetch_add(&h->requests_done, 1, __ATOMIC_RELAXED);
+        if (h->idle_fd >= 0 && !__atomic_exchange_n(&h->idle_armed, true, __ATOMIC_ACQ_REL))
+                (void) eventfd_write(h->idle_fd, 1);
+}
+
+static void idle_arm(struct stitch_http *h) {
+        h->requests_seen = __atomic_load_n(&h->requests_done, __ATOMIC_RELAXED);
+        if (sd_event_source_set_time_relative(h->idle_timer, HTTP_IDLE_TRIM_USEC) >= 0)
+                (void) sd_event_source_set_enabled(h->idle_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_idle_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct stitch_http *h = userdata;
+        eventfd_t v;
+        (void) s;
+        (void) revents;
+        (void) eventfd_read(fd, &v);
+        idle_arm(h);
+        return 0;
+}
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct stitch_http *h = userdata;
+        (void) s;
+        (void) usec;
+        if (__atomic_load_n(&h->requests_done, __ATOMIC_RELAXED) != h->requests_seen) {
+                idle_arm(h); /* still busy: look again later */
+                return 0;
+        }
+        /* Disarmed before the trim: a request finishing from now on sets
+         * the timer again. */
+        __atomic_store_n(&h->idle_armed, false, __ATOMIC_RELEASE);
+        (void) malloc_trim(0);
+        return 0;
+}
+
+static void idle_fd_close(struct stitch_http *h) {
+        if (h->idle_fd >= 0)
+                close(h->idle_fd);
+        h->idle_fd = -1;
+}
+
+static int idle_trim_start(struct stitch_http *h, sd_event *event) {
+        h->idle_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (h->idle_fd < 0)
+                return -errno;
+        int r = sd_event_add_io(event, &h->idle_io, h->idle_fd, EPOLLIN, on_idle_wake, h);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time_relative(event, &h->idle_timer, CLOCK_MONOTONIC, HTTP_IDLE_TRIM_USEC, 100 * 1000,
+                                       on_idle_timer, h);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(h->idle_timer, SD_EVENT_OFF);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
         struct stitch_http *h = cls;
@@ -697,6 +810,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!x)
                 return;
         *con_cls = NULL;
+        idle_note_request(h);
         pthread_mutex_lock(&h->lock);
         suspended_remove(h, x);
         pthread_mutex_unlock(&h->lock);
@@ -833,6 +947,14 @@ static int read_small_file(const char *path, const char *what, char **ret, size_
         return 0;
 }
 
+/* [Http] Threads=, 0 resolved to the online CPUs. */
+static unsigned http_threads(const struct stitch_config *c) {
+        if (c->http_threads > 0)
+                return c->http_threads;
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n <= 1 ? 1 : n > 256 ? 256 : (unsigned) n;
+}
+
 int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http **ret) {
         const struct stitch_config *c = &m->core->config;
         int r;
@@ -870,7 +992,17 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
         }
         h->manager = m;
         h->listen_fd = -1;
+        h->idle_fd = -1;
         pthread_mutex_init(&h->lock, NULL);
+        /* Before MHD's threads, which use it. Optional: without it memory
+         * is only given back less eagerly. */
+        r = idle_trim_start(h, m->event);
+        if (r < 0) {
+                log_debug_errno(r, "No trimming of memory after HTTP requests: %m");
+                h->idle_timer = sd_event_source_disable_unref(h->idle_timer);
+                h->idle_io = sd_event_source_disable_unref(h->idle_io);
+                idle_fd_close(h);
+        }
         bool tls = !isempty(c->http_certificate_file);
 
         if (c->http_public_url)
@@ -907,10 +1039,13 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                         goto fail;
         }
 
+        /* MHD_ALLOW_SUSPEND_RESUME brings MHD_USE_ITC, which quiescing
+         * needs with a pool of threads. */
         unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+        unsigned threads = http_threads(c);
         if (tls)
                 flags |= MHD_USE_TLS;
-        r = http_connections_new(c, &h->connections);
+        r = http_connections_new(c, threads, &h->connections);
         if (r < 0)
                 goto fail;
         /* MHD's timeout is an idle one: it still bounds a reply that is not
@@ -920,12 +1055,15 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                 flags, 0, on_accept, h, on_request, h,
                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket) h->listen_fd,
                 MHD_OPTION_CONNECTION_TIMEOUT, timeout_sec,
-                MHD_OPTION_CONNECTION_LIMIT, http_connections_mhd_limit(c),
+                MHD_OPTION_CONNECTION_LIMIT, http_connections_mhd_limit(c, threads),
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_MEMORY_LIMIT,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                 MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
+                /* 1: no pool, MHD's one internal thread. Each thread of a
+                 * pool gets an equal share of the connection limit. */
+                MHD_OPTION_THREAD_POOL_SIZE, threads,
                 tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
                 MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
                 MHD_OPTION_END);
@@ -934,8 +1072,8 @@ int stitch_http_new(struct stitch_manager *m, int listen_fd, struct stitch_http 
                                     c->http_listen, tls ? "; check CertificateFile= and KeyFile=" : "");
                 goto fail;
         }
-        log_info("Serving the HTTP client API on %s (app id %s, public URL %s%s).", c->http_listen, c->http_app_id,
-                 h->public_url, tls ? ", TLS" : "");
+        log_info("Serving the HTTP client API on %s (app id %s, public URL %s%s, %u thread%s).", c->http_listen,
+                 c->http_app_id, h->public_url, tls ? ", TLS" : "", threads, threads == 1 ? "" : "s");
         *ret = h;
         return 0;
 
@@ -979,6 +1117,9 @@ struct stitch_http *stitch_http_free(struct stitch_http *h) {
         if (h->listen_fd >= 0)
                 close(h->listen_fd);
         h->connections = http_connections_free(h->connections);
+        h->idle_timer = sd_event_source_disable_unref(h->idle_timer);
+        h->idle_io = sd_event_source_disable_unref(h->idle_io);
+        idle_fd_close(h);
         h->profiles = stitch_cache_free(h->profiles);
         h->page_texts = stitch_page_texts_free(h->page_texts);
         pthread_mutex_destroy(&h->lock);
