@@ -44,7 +44,9 @@ int stitch_manager_new(const struct stitch_config *config, struct stitch_manager
         struct stitch_manager *m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
-        int r = sd_event_default(&m->event);
+        /* A loop of its own, not the thread's default one: the default
+         * loop checks its thread (gettid) on every turn. */
+        int r = sd_event_new(&m->event);
         if (r < 0) {
                 free(m);
                 return r;

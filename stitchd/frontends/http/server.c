@@ -774,6 +774,9 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         /* Disarmed before the trim: a request finishing from now on sets
          * the timer again. */
         __atomic_store_n(&h->idle_armed, false, __ATOMIC_RELEASE);
+        /* The store's page caches too: refreshes and profiles read through
+         * them and never reach the workers, whose idle hook also does this. */
+        (void) stitch_core_release_idle_memory(h->manager->core);
         (void) malloc_trim(0);
         return 0;
 }
