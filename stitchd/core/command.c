@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -124,6 +125,28 @@ static enum stitch_command_status parse_status(const char *program, const char *
         return status;
 }
 
+/* A write to the command's stdin that fails with EPIPE when the command has
+ * gone, whatever the process does with SIGPIPE (the daemon ignores it; a
+ * program embedding the core may not): the signal is blocked for the write
+ * and one it raised is taken back. */
+static ssize_t write_no_sigpipe(int fd, const void *buf, size_t n) {
+        sigset_t pipe_set, old, pending;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+        if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
+                return write(fd, buf, n);
+        ssize_t w = write(fd, buf, n);
+        int error = errno;
+        if (w < 0 && error == EPIPE && !was_pending) {
+                struct timespec zero = {0};
+                (void) sigtimedwait(&pipe_set, NULL, &zero);
+        }
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        errno = error;
+        return w;
+}
+
 int stitch_command_run(const char *command_line, const char *input, uint64_t timeout_usec,
                        enum stitch_command_status *ret_status) {
         _cleanup_free_ char *line = NULL, *out_data = NULL, *err_data = NULL;
@@ -206,7 +229,9 @@ int stitch_command_run(const char *command_line, const char *input, uint64_t tim
                 if (k <= 0)
                         continue;
                 if (i_in >= 0 && p[i_in].revents) {
-                        ssize_t w = (p[i_in].revents & POLLOUT) ? write(in[1], input + written, input_len - written) : -1;
+                        ssize_t w = (p[i_in].revents & POLLOUT)
+                                            ? write_no_sigpipe(in[1], input + written, input_len - written)
+                                            : -1;
                         if (w > 0)
                                 written += (size_t) w;
                         /* All written, or the command closed its stdin (EPIPE): no more to say. */

@@ -368,6 +368,12 @@ static void kept_deallocate(uint8_t *memory, size_t bytes) {
         (void) bytes;
 }
 
+void argon2_kept_release(void) {
+        free(kept_memory);
+        kept_memory = NULL;
+        kept_size = 0;
+}
+
 double argon2_verify_once_usec(const struct bench *b) {
         uint8_t tag[sizeof(b->baseline_tag)], salt[sizeof(b->baseline_salt)];
         char pwd[] = BENCH_PASSWORD;

@@ -165,6 +165,8 @@ int bench_ensure_users(struct bench *b, size_t n);
 
 int argon2_prepare(struct bench *b);
 double argon2_verify_once_usec(const struct bench *b);
+/* Frees the calling thread's kept hash memory (before a thread ends). */
+void argon2_kept_release(void);
 /* Single-row commits in a WAL database with synchronous=FULL in dir, for
  * duration_us after a warm-up: the floor of a durable write here. */
 int sqlite_commit_rate(const char *dir, double duration_us, double *ret_rate, struct samples *lat);

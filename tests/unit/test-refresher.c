@@ -272,18 +272,27 @@ static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *use
 
 /* A login process: waits; SIGHUP and SIGTERM end it (default dispositions). */
 static void start_child(void) {
+        int ready[2];
+        char byte;
         child_exited = false;
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
         child = fork();
         assert_true(child >= 0);
         if (child == 0) {
                 sigset_t none;
                 sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
                 signal(SIGHUP, SIG_DFL);
                 signal(SIGTERM, SIG_DFL);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) !write(ready[1], "r", 1);
                 for (;;)
                         pause();
         }
+        /* A signal sent before the child reset its handlers would be lost
+         * where the test runs with SIGHUP ignored (nohup, some builders). */
+        close(ready[1]);
+        assert_int_equal(read(ready[0], &byte, 1), 1);
+        close(ready[0]);
         child_pidfd = (int) syscall(SYS_pidfd_open, child, 0);
         assert_true(child_pidfd >= 0);
         assert_int_equal(sd_event_add_io(m->event, &child_source, child_pidfd, EPOLLIN, on_child_exit, NULL), 0);
