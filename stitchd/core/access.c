@@ -30,10 +30,13 @@ static void refresh_token_reused(struct stitch_core *core, const uint8_t hash[ST
         stitch_session_free(s);
 }
 
-int stitch_session_by_refresh(struct stitch_core *core, const char *refresh_token, struct stitch_session **ret,
-                              const char **ret_why) {
+/* The live session a refresh token names, and with ret_user its user
+ * (without identities; NULL if gone) from the same statement. */
+static int find_by_refresh(struct stitch_core *core, const char *refresh_token, struct stitch_session **ret,
+                           struct stitch_user **ret_user, const char **ret_why) {
         uint8_t hash[STITCH_HASH_LEN];
         struct stitch_session *s = NULL;
+        struct stitch_user *u = NULL;
 
         if (isempty(refresh_token) || strlen(refresh_token) > 256) {
                 *ret_why = "invalid refresh token";
@@ -42,7 +45,8 @@ int stitch_session_by_refresh(struct stitch_core *core, const char *refresh_toke
         int r = stitch_sha256(refresh_token, strlen(refresh_token), hash);
         if (r < 0)
                 return r;
-        r = core->store_ops->session_find_by_refresh_hash(core->store, hash, &s);
+        r = ret_user ? core->store_ops->session_find_with_user(core->store, NULL, hash, &s, &u)
+                     : core->store_ops->session_find_by_refresh_hash(core->store, hash, &s);
         if (r == -ENOENT) {
                 refresh_token_reused(core, hash);
                 *ret_why = "invalid refresh token";
@@ -52,11 +56,19 @@ int stitch_session_by_refresh(struct stitch_core *core, const char *refresh_toke
                 return r;
         if (s->revoked || s->refresh_expires <= stitch_now() || stitch_revocations_contains(core->revocations, s->id)) {
                 stitch_session_free(s);
+                stitch_user_free(u);
                 *ret_why = "session has ended";
                 return -EACCES;
         }
         *ret = s;
+        if (ret_user)
+                *ret_user = u;
         return 0;
+}
+
+int stitch_session_by_refresh(struct stitch_core *core, const char *refresh_token, struct stitch_session **ret,
+                              const char **ret_why) {
+        return find_by_refresh(core, refresh_token, ret, NULL, ret_why);
 }
 
 /* A live session's user, found (or not, r = -ENOENT) by the caller: a
@@ -89,28 +101,10 @@ static int session_and_user_by_refresh(struct stitch_core *core, const char *ref
                                        const char **ret_why) {
         _cleanup_(stitch_session_freep) struct stitch_session *s = NULL;
         struct stitch_user *u = NULL;
-        uint8_t hash[STITCH_HASH_LEN];
 
-        if (isempty(refresh_token) || strlen(refresh_token) > 256) {
-                *ret_why = "invalid refresh token";
-                return -EACCES;
-        }
-        int r = stitch_sha256(refresh_token, strlen(refresh_token), hash);
+        int r = find_by_refresh(core, refresh_token, &s, &u, ret_why);
         if (r < 0)
                 return r;
-        r = core->store_ops->session_find_with_user(core->store, NULL, hash, &s, &u);
-        if (r == -ENOENT) {
-                refresh_token_reused(core, hash);
-                *ret_why = "invalid refresh token";
-                return -EACCES;
-        }
-        if (r < 0)
-                return r;
-        if (s->revoked || s->refresh_expires <= stitch_now() || stitch_revocations_contains(core->revocations, s->id)) {
-                stitch_user_free(u);
-                *ret_why = "session has ended";
-                return -EACCES;
-        }
         r = session_user_check(core, s, u ? 0 : -ENOENT, u, ret_user, ret_why);
         if (r < 0)
                 return r;

@@ -1674,31 +1674,6 @@ static int user_find_tx(struct conn *c, enum stitch_user_key by, const char *val
         return 0;
 }
 
-static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, const char *value,
-                            struct stitch_user **ret) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
-        int r;
-
-        if (!value || !ret)
-                return -EINVAL;
-        if (by != STITCH_USER_BY_ID && by != STITCH_USER_BY_EMAIL && by != STITCH_USER_BY_UNIX_NAME &&
-            by != STITCH_USER_BY_UNIX_UID)
-                return -EINVAL;
-
-        {
-                /* The read connection; one snapshot for the user and its identities. */
-                _cleanup_unlock_ struct conn *c = reader_lock(s);
-                r = tx_begin(c, false);
-                if (r < 0)
-                        return r;
-                r = tx_end(c, user_find_tx(c, by, value, &u));
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(u);
-        return 0;
-}
-
 /* The login_* fields of u, inside the caller's read transaction. */
 static int read_login_extras(struct conn *c, struct stitch_user *u, int64_t now) {
         int64_t live = 0;
@@ -1716,8 +1691,10 @@ static int read_login_extras(struct conn *c, struct stitch_user *u, int64_t now)
         return 0;
 }
 
-static int sqlite_user_find_for_login(struct stitch_store *s, enum stitch_user_key by, const char *value, int64_t now,
-                                      struct stitch_user **ret) {
+/* A user and its identities from one reader snapshot; with login, also
+ * what a login reads (read_login_extras), in the same snapshot. */
+static int user_find_read(struct stitch_store *s, enum stitch_user_key by, const char *value, bool login,
+                          int64_t now, struct stitch_user **ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         int r;
 
@@ -1728,13 +1705,12 @@ static int sqlite_user_find_for_login(struct stitch_store *s, enum stitch_user_k
                 return -EINVAL;
 
         {
-                /* One snapshot for everything a login reads. */
                 _cleanup_unlock_ struct conn *c = reader_lock(s);
                 r = tx_begin(c, false);
                 if (r < 0)
                         return r;
                 r = user_find_tx(c, by, value, &u);
-                if (r >= 0)
+                if (r >= 0 && login)
                         r = read_login_extras(c, u, now);
                 r = tx_end(c, r);
                 if (r < 0)
@@ -1742,6 +1718,16 @@ static int sqlite_user_find_for_login(struct stitch_store *s, enum stitch_user_k
         }
         *ret = TAKE_PTR(u);
         return 0;
+}
+
+static int sqlite_user_find(struct stitch_store *s, enum stitch_user_key by, const char *value,
+                            struct stitch_user **ret) {
+        return user_find_read(s, by, value, false, 0, ret);
+}
+
+static int sqlite_user_find_for_login(struct stitch_store *s, enum stitch_user_key by, const char *value, int64_t now,
+                                      struct stitch_user **ret) {
+        return user_find_read(s, by, value, true, now, ret);
 }
 
 static int user_list_tx(struct conn *c, const char *after_id, size_t limit, struct rows *out) {
