@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The mailer (daemon/mailer.h): one thread, one queue, libcurl's SMTP.
+/* The mailer (daemon/mailer.h): one thread, one queue, libcurl's SMTP (loaded
+ * when the mailer starts: daemon/curl-library.h).
  *
  * A mail is composed at its first attempt and the same message (same
  * Message-ID) goes out on every retry. The queue holds pointers; the mail
@@ -21,10 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "clock.h"
 #include "core/mail.h"
+#include "daemon/curl-library.h"
 #include "daemon/mailer.h"
 #include "log.h"
 #include "macro.h"
@@ -60,7 +60,7 @@ struct stitch_mailer {
         _Atomic uint64_t stop_deadline_usec; /* 0 until a stop; then transfers past it abort */
 
         _Atomic uint64_t sent, failed;
-        bool curl_initialized;
+        const struct stitch_curl *curl; /* loaded at new() */
 };
 
 static uint64_t now_usec(void) {
@@ -266,62 +266,62 @@ static enum outcome attempt(struct stitch_mailer *m, struct pending *p) {
                 p->link = erase_and_free(p->link);
         }
 
-        curl = curl_easy_init();
+        curl = m->curl->easy_init();
         if (!curl) {
                 log_error("Mail to %s (%s) failed: cannot set up libcurl", p->to, kind_name(p->kind));
                 return OUTCOME_RETRY;
         }
         snprintf(from, sizeof(from), "<%s>", m->config->smtp_from);
         snprintf(to, sizeof(to), "<%s>", p->to);
-        rcpt = curl_slist_append(NULL, to);
+        rcpt = m->curl->slist_append(NULL, to);
         struct upload u = { .data = p->message, .len = p->message_len };
         long timeout_ms = (long) (m->options.timeout_usec / 1000);
 
-        bool ok = rcpt && curl_easy_setopt(curl, CURLOPT_URL, m->url) == CURLE_OK &&
+        bool ok = rcpt && m->curl->easy_setopt(curl, CURLOPT_URL, m->url) == CURLE_OK &&
 #if LIBCURL_VERSION_NUM >= 0x075500
-                  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps") == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps") == CURLE_OK &&
 #else
-                  curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS)) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS)) == CURLE_OK &&
 #endif
-                  curl_easy_setopt(curl, CURLOPT_USE_SSL, (long) (m->require_tls ? CURLUSESSL_ALL : CURLUSESSL_NONE)) ==
+                  m->curl->easy_setopt(curl, CURLOPT_USE_SSL, (long) (m->require_tls ? CURLUSESSL_ALL : CURLUSESSL_NONE)) ==
                           CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_message) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_READDATA, &u) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) p->message_len) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, m) == CURLE_OK &&
-                  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error) == CURLE_OK;
+                  m->curl->easy_setopt(curl, CURLOPT_MAIL_FROM, from) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_READFUNCTION, read_message) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_READDATA, &u) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) p->message_len) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_XFERINFODATA, m) == CURLE_OK &&
+                  m->curl->easy_setopt(curl, CURLOPT_ERRORBUFFER, error) == CURLE_OK;
         /* The server's certificate is always verified (libcurl's default): by
          * the system's CAs, or by [Smtp] CAFile= for a private CA. */
         if (ok && m->config->smtp_ca_file)
-                ok = curl_easy_setopt(curl, CURLOPT_CAINFO, m->config->smtp_ca_file) == CURLE_OK;
+                ok = m->curl->easy_setopt(curl, CURLOPT_CAINFO, m->config->smtp_ca_file) == CURLE_OK;
         if (ok && m->config->smtp_username)
-                ok = curl_easy_setopt(curl, CURLOPT_USERNAME, m->config->smtp_username) == CURLE_OK &&
-                     curl_easy_setopt(curl, CURLOPT_PASSWORD, m->password) == CURLE_OK;
+                ok = m->curl->easy_setopt(curl, CURLOPT_USERNAME, m->config->smtp_username) == CURLE_OK &&
+                     m->curl->easy_setopt(curl, CURLOPT_PASSWORD, m->password) == CURLE_OK;
         if (!ok) {
-                curl_slist_free_all(rcpt);
-                curl_easy_cleanup(curl);
+                m->curl->slist_free_all(rcpt);
+                m->curl->easy_cleanup(curl);
                 log_error("Mail to %s (%s) failed: cannot set up libcurl", p->to, kind_name(p->kind));
                 return OUTCOME_RETRY;
         }
 
-        CURLcode res = curl_easy_perform(curl);
+        CURLcode res = m->curl->easy_perform(curl);
         long code = 0;
-        (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-        curl_slist_free_all(rcpt);
-        curl_easy_cleanup(curl);
+        (void) m->curl->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+        m->curl->slist_free_all(rcpt);
+        m->curl->easy_cleanup(curl);
 
         if (res == CURLE_OK)
                 return OUTCOME_SENT;
         /* curl's message names the server's reply, never the message we sent. */
-        log_warning("Mail to %s (%s) failed: %s%s%s (SMTP %ld)", p->to, kind_name(p->kind), curl_easy_strerror(res),
+        log_warning("Mail to %s (%s) failed: %s%s%s (SMTP %ld)", p->to, kind_name(p->kind), m->curl->easy_strerror(res),
                     error[0] ? ": " : "", error, code);
         /* 5xx: the server refuses for good (an unknown recipient, bad credentials); 4xx and
          * network trouble may pass. */
@@ -435,8 +435,6 @@ struct stitch_mailer *stitch_mailer_free(struct stitch_mailer *m) {
         m->templates = stitch_mail_templates_free(m->templates);
         erase_and_free(m->password);
         free(m->url);
-        if (m->curl_initialized)
-                curl_global_cleanup();
         free(m);
         return NULL;
 }
@@ -498,11 +496,12 @@ int stitch_mailer_new(const struct stitch_config *c, const struct stitch_mailer_
                 return -ENOMEM;
         }
 
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        /* libcurl is mapped only by a daemon that sends mail. */
+        m->curl = stitch_curl_load();
+        if (!m->curl) {
                 stitch_mailer_free(m);
-                return log_error_errno(EIO, "Cannot initialize libcurl.");
+                return log_error_errno(EIO, "Mail cannot go out without libcurl.");
         }
-        m->curl_initialized = true;
 
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);

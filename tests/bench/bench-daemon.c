@@ -316,6 +316,27 @@ int daemon_memory(const struct bench *b, double *ret_hwm_mib, double *ret_rss_mi
         return 0;
 }
 
+int daemon_memory_split(const struct bench *b, double *ret_anon_mib, double *ret_file_mib) {
+        char path[64], line[256];
+        double anon = NAN, file = NAN;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) b->daemon_pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long kb;
+                if (sscanf(line, "RssAnon: %lu kB", &kb) == 1)
+                        anon = (double) kb / 1024.0;
+                else if (sscanf(line, "RssFile: %lu kB", &kb) == 1)
+                        file = (double) kb / 1024.0;
+        }
+        fclose(f);
+        *ret_anon_mib = anon;
+        *ret_file_mib = file;
+        return 0;
+}
+
 /* ---- the argon2id baseline ----------------------------------------------------------- */
 
 /* The same call the daemon makes (stitchd/password.c): argon2id, 16-byte salt,

@@ -7,6 +7,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pwd.h>
 #include <shadow.h>
@@ -209,6 +210,99 @@ static int write_service(const struct bench *b, const char *confdir, const char 
 
 /* ---- 1. pam_stitch vs argon2id --------------------------------------------------------------- */
 
+/* stitch's own share, measured without subtracting two ~15 ms hashes from
+ * each other: a second daemon whose PasswordHash= is argon2id's minimum
+ * (m=8 KiB, t=1, p=1, a few microseconds), the same PAM stack and the same
+ * interleaving. Everything but the hash's cost is the same code path: the
+ * worker hand-over, the store reads, the session's durable commit, the
+ * module's round trips. Writes the pam.own row. */
+static int pam_own_floor(struct bench *b, const char *confdir, const char *user, unsigned n, double m_commit) {
+        struct bench c = *b; /* shallow: only the daemon's fields are used and changed */
+        struct bench_user u = {};
+        struct samples own = {0}, login = {0}, permit = {0}, hash = {0};
+        char args[256], err[256];
+        double ph[_PHASE_MAX];
+        const char *failed = NULL;
+        int r;
+
+        c.m_kib = 8;
+        c.t_cost = 1;
+        c.p_lanes = 1;
+        c.baseline_hash = NULL;
+        c.daemon_pid = 0;
+        r = daemon_setup_dir(&c, "cheap-hash");
+        if (r < 0)
+                return r;
+        FILE *f = fopen(c.conf, "we");
+        if (!f)
+                return -errno;
+        fprintf(f,
+                "# written by stitch-bench: pam.own's daemon, with the cheapest argon2id\n"
+                "[Daemon]\nStore=sqlite:%s\nAuthSocket=%s\nAdminSocket=%s\nWorkers=%u\n\n"
+                "[Provider.local-userpass]\nPasswordHash=argon2id:m=%" PRIu32 ",t=%" PRIu32 ",p=%" PRIu32 "\n",
+                c.db, c.auth_socket, c.admin_socket, c.workers, c.m_kib, c.t_cost, c.p_lanes);
+        if (fclose(f) != 0)
+                return -errno;
+        r = daemon_check_params(&c);
+        if (r >= 0)
+                r = daemon_start(&c);
+        if (r < 0)
+                return r;
+        r = bench_create_user(&c, &u, user, false);
+        if (r >= 0)
+                r = daemon_stored_hash_check(&c, u.id);
+        if (r >= 0)
+                r = argon2_prepare(&c);
+        snprintf(args, sizeof(args), "socket=%s", c.auth_socket);
+        if (r >= 0)
+                r = write_service(b, confdir, "stitch-bench-cheap", b->pam_module, args);
+        bench_progress(b, "pam.own: %u logins through a daemon hashing with argon2id m=8,t=1,p=1", n);
+        for (unsigned i = 0; r >= 0 && i < n + 10; i++) {
+                double h = argon2_verify_once_usec(&c), pt = 0, lt = 0;
+                r = pam_login(confdir, "stitch-bench-permit", user, false, ph, &failed, err, sizeof(err));
+                for (int k = 0; r == 0 && k < _PHASE_MAX; k++)
+                        pt += ph[k];
+                if (r == 0)
+                        r = pam_login(confdir, "stitch-bench-cheap", user, false, ph, &failed, err, sizeof(err));
+                for (int k = 0; r == 0 && k < _PHASE_MAX; k++)
+                        lt += ph[k];
+                if (r != 0) {
+                        fprintf(stderr, "stitch-bench: pam.own login %u failed: %s: %s\n", i, failed, err);
+                        r = -EIO;
+                        break;
+                }
+                if (i < 10) /* warm-up: the daemon's first logins fill its caches */
+                        continue;
+                samples_add(&hash, h);
+                samples_add(&permit, pt);
+                samples_add(&login, lt);
+                samples_add(&own, lt - pt - h);
+        }
+        int r2 = daemon_stop(&c);
+        free(c.baseline_hash);
+        if (r >= 0 && r2 < 0)
+                r = r2;
+        if (r >= 0) {
+                struct result *res = bench_result(b, "pam.own", "stitch's own share: login - pam_permit - hash");
+                snprintf(res->unit, sizeof(res->unit), "us");
+                res->value = samples_median(&own);
+                res->p99 = samples_p99(&own);
+                result_absolute(res, TARGET_LE, 500);
+                result_note(res,
+                            "medians of %u rounds through a second daemon hashing with argon2id m=8,t=1,p=1: login "
+                            "%.0f us - pam_permit %.0f us - hash %.1f us; includes the session's durable commit "
+                            "(pam.commit %.0f us), so without it %.0f us",
+                            n, samples_median(&login), samples_median(&permit), samples_median(&hash), m_commit,
+                            samples_median(&own) - m_commit);
+        }
+        samples_done(&own);
+        samples_done(&login);
+        samples_done(&permit);
+        samples_done(&hash);
+        return r;
+}
+
+
 int bench_pam_stitch(struct bench *b) {
         char confdir[PATH_MAX], args[256], err[256];
         struct samples base = {0}, login = {0}, permit = {0}, own = {0}, full = {0}, wire = {0},
@@ -321,21 +415,24 @@ int bench_pam_stitch(struct bench *b) {
         res->p99 = samples_p99(&permit);
         result_note(res, "libpam's own cost: the service file, loading a module, the four calls");
 
-        /* Issue 27: what stitch itself adds, per login. */
-        res = bench_result(b, "pam.own", "stitch's own share: login - pam_permit - hash");
+        /* Issue 27: what stitch itself adds, per login. At the real cost it is
+         * the difference of two ~15 ms figures (noisy); pam.own measures it
+         * with a cheap hash. */
+        res = bench_result(b, "pam.own_at_cost", "login - pam_permit - hash, at the real hash cost");
         snprintf(res->unit, sizeof(res->unit), "us");
         res->value = samples_median(&own);
         res->p99 = samples_p99(&own);
-        result_absolute(res, TARGET_LE, 500);
-        result_note(res, "per round: pam_stitch login minus the pam_permit transaction minus the argon2id verification "
-                         "next to it; includes the session's durable commit (pam.commit)");
+        result_note(res, "per round, next to each other; the difference of two ~15 ms figures, so +-1 ms of noise: "
+                         "pam.own measures the same with a cheap hash");
 
         res = bench_result(b, "pam.commit", "a raw 1-row sync=FULL SQLite commit, store's dir");
         snprintf(res->unit, sizeof(res->unit), "us");
         res->value = m_commit;
         res->p99 = samples_p99(&commit);
-        result_note(res, "the floor of the login's one durable write here; stitch's own share without it: %.0f us",
-                    samples_median(&own) - m_commit);
+        result_note(res, "the floor of the login's one durable write here");
+        r = pam_own_floor(b, confdir, user, b->smoke ? 2 : 300, m_commit);
+        if (r < 0)
+                return r;
 
         res = bench_result(b, "pam.hash_share", "the hash's share of the login beyond libpam");
         res->value = m_hash / (m_login - m_permit);

@@ -136,6 +136,9 @@ int daemon_check_params(struct bench *b);
 int daemon_start(struct bench *b);
 int daemon_stop(struct bench *b);
 int daemon_memory(const struct bench *b, double *ret_hwm_mib, double *ret_rss_mib);
+/* VmRSS's parts: anonymous memory (the daemon's own) and file pages (its
+ * binary and shared libraries, shared with other processes). */
+int daemon_memory_split(const struct bench *b, double *ret_anon_mib, double *ret_file_mib);
 int daemon_stored_hash_check(struct bench *b, const char *user_id);
 
 /* ---- the wire: setup calls through lib/client.h, hot loops on raw sockets ---------- */

@@ -361,9 +361,10 @@ static void *argon2_thread_main(void *p) {
  * hash slots back (Workers x m) and the store its page cache; the figure is
  * read once VmRSS has stopped falling for 3 s (at most 20 s). */
 int bench_memory(struct bench *b) {
-        double hwm, rss, start_rss, low;
+        double hwm, rss, start_rss, low, low_anon = NAN, low_file = NAN;
         if (daemon_memory(b, &hwm, &start_rss) < 0)
                 return -EIO;
+        (void) daemon_memory_split(b, &low_anon, &low_file);
         bench_progress(b, "daemon memory: VmRSS %.1f MiB now; waiting for it to settle while idle", start_rss);
         double t0 = now_usec(), since = t0;
         low = start_rss;
@@ -377,6 +378,7 @@ int bench_memory(struct bench *b) {
                 if (rss < low - 0.05) {
                         low = rss;
                         since = now_usec();
+                        (void) daemon_memory_split(b, &low_anon, &low_file);
                 } else if (now_usec() - since >= 3e6)
                         break;
         }
@@ -393,8 +395,10 @@ int bench_memory(struct bench *b) {
         snprintf(r->unit, sizeof(r->unit), "MiB");
         r->value = low;
         result_absolute(r, TARGET_LE, 16);
-        result_note(r, "lowest VmRSS in %.1f s of idling (%u samples); %.1f MiB right after the runs",
-                    (now_usec() - t0) / 1e6, polls, start_rss);
+        result_note(r, "lowest VmRSS in %.1f s of idling (%u samples); %.1f MiB right after the runs; of the lowest, "
+                       "%.1f MiB the daemon's own (RssAnon) and %.1f MiB pages of the binary and its shared "
+                       "libraries (RssFile, shared with every process mapping them)",
+                    (now_usec() - t0) / 1e6, polls, start_rss, low_anon, low_file);
         return 0;
 }
 

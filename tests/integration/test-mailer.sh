@@ -175,11 +175,20 @@ From=noreply@mail.example.com
 X
 stitch_start
 grep -q "Mail goes out through smtp://127.0.0.1:$SINK_PORT" "$STITCHD_LOG" || fail "stitchd did not start its mailer"
+grep -q '/libcurl\.so' "/proc/$STITCHD_PID/maps" || fail "stitchd sends mail without libcurl mapped?"
 stitch_stop
+# Without [Smtp] the daemon maps no libcurl (nor GnuTLS's Kerberos/LDAP/SSH
+# friends that come with it): it is loaded only for mail.
+mv "$STITCHD_CONF" "$T/with-smtp.conf"
+stitch_config </dev/null
+stitch_start
+grep -q '/libcurl\.so' "/proc/$STITCHD_PID/maps" && fail "stitchd without [Smtp] mapped libcurl: $(grep curl "/proc/$STITCHD_PID/maps")"
+stitch_stop
+mv "$T/with-smtp.conf" "$STITCHD_CONF"
 printf 'Reset {{nope}}\n' > "$T/tpl/reset.txt"
 printf '[Smtp]\nTemplateDirectory=%s\n' "$T/tpl" >> "$STITCHD_CONF"
 "$STITCHD" --foreground --config "$STITCHD_CONF" >/dev/null 2>"$T/bad-daemon.log" && fail "stitchd ran with a bad template"
 grep -q "reset.txt:1: unknown placeholder {{nope}}" "$T/bad-daemon.log" || fail "no file:line from stitchd: $(cat "$T/bad-daemon.log")"
 stop_sink "$SINK_PID"
-ok "stitchd starts its mailer with [Smtp] URL= and does not start on a bad template (file:line in its log)"
+ok "stitchd starts its mailer with [Smtp] URL= (libcurl loaded then, not without it) and does not start on a bad template (file:line in its log)"
 exit 0
