@@ -239,7 +239,9 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
         fprintf(f,
                 "# written by stitch-bench: pam.own's daemon, with the cheapest argon2id\n"
                 "[Daemon]\nStore=sqlite:%s\nAuthSocket=%s\nAdminSocket=%s\nWorkers=%u\n\n"
-                "[Provider.local-userpass]\nPasswordHash=argon2id:m=%" PRIu32 ",t=%" PRIu32 ",p=%" PRIu32 "\n",
+                "[Provider.local-userpass]\nPasswordHash=argon2id:m=%" PRIu32 ",t=%" PRIu32 ",p=%" PRIu32 "\n\n"
+                /* Hundreds of logins of one user: none may also end an older session. */
+                "[Sessions]\nMaxPerUser=100000\n",
                 c.db, c.auth_socket, c.admin_socket, c.workers, c.m_kib, c.t_cost, c.p_lanes);
         if (fclose(f) != 0)
                 return -errno;

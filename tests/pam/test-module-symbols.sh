@@ -25,6 +25,11 @@ for lib in $needed; do
 done
 ok "direct dependencies: $(echo $needed)"
 
+# Loaded once per process (-z nodelete): a service authenticating many
+# clients does not map the module and libcjson again for every transaction.
+readelf -d "$PAM_STITCH_SO" | grep -q 'FLAGS_1.*NODELETE' || fail "pam_stitch.so is not linked with -z nodelete"
+ok "linked with -z nodelete"
+
 if ldd "$PAM_STITCH_SO" | grep -E 'lib(ssl|crypto|curl|sqlite3|argon2|systemd|pthread)\.so'; then
         fail "pam_stitch.so pulls in a forbidden library"
 fi
