@@ -1017,7 +1017,15 @@ static const struct enum_name on_revoke_actions[] = {
         {},
 };
 
+static const struct enum_name http_access_logs[] = {
+        { "no", STITCH_HTTP_ACCESS_LOG_NO },
+        { "errors", STITCH_HTTP_ACCESS_LOG_ERRORS },
+        { "all", STITCH_HTTP_ACCESS_LOG_ALL },
+        {},
+};
+
 /* KEY_ENUM writes an int */
+_Static_assert(sizeof(enum stitch_http_access_log) == sizeof(int), "enum is not int-sized");
 _Static_assert(sizeof(enum stitch_signing_algorithm) == sizeof(int), "enum is not int-sized");
 _Static_assert(sizeof(enum stitch_on_revoke) == sizeof(int), "enum is not int-sized");
 
@@ -1124,6 +1132,7 @@ static const struct key_desc keys[] = {
         UNSIGNED("Http", "AddressPrefixIPv4", http_address_prefix_ipv4, "32", 1, 32),
         UNSIGNED("Http", "AddressPrefixIPv6", http_address_prefix_ipv6, "64", 1, 128),
         UNSIGNED("Http", "Threads", http_threads, "0", 0, 256),
+        ENUM("Http", "AccessLog", http_access_log, enum stitch_http_access_log, "errors", http_access_logs),
 
         BOOL("Accounts", "UserDB", accounts_userdb, "no"),
         UID_RANGE("Accounts", "UIDRange", accounts_uid_range, "20000-59999", 1000, INT32_MAX - 1),

@@ -18,6 +18,13 @@ enum stitch_signing_algorithm {
         STITCH_SIGNING_HS256,
 };
 
+/* [Http] AccessLog=: which requests get a log line. */
+enum stitch_http_access_log {
+        STITCH_HTTP_ACCESS_LOG_NO,
+        STITCH_HTTP_ACCESS_LOG_ERRORS, /* answered 400 or above */
+        STITCH_HTTP_ACCESS_LOG_ALL,
+};
+
 enum stitch_on_revoke {
         STITCH_ON_REVOKE_KEEP,
         STITCH_ON_REVOKE_TERMINATE,
@@ -102,6 +109,7 @@ struct stitch_config {
         unsigned http_address_prefix_ipv4; /* 32: per-address limits count per prefix (core/address.h) */
         unsigned http_address_prefix_ipv6; /* 64 */
         unsigned http_threads;          /* 0 = one per online CPU (resolved by the front end) */
+        enum stitch_http_access_log http_access_log; /* errors */
 
         /* [Accounts] (stitch users with a unix_name as Unix accounts, through systemd's userdb) */
         bool accounts_userdb;               /* no: serve io.stitch.UserDatabase */

@@ -50,3 +50,29 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 -H "X-Forwar
 [ "$code" = 401 ] || fail "a login from an untrusted peer: HTTP $code"
 grep -q "http: POST .*/login 401 .* 127.0.0.2$" "$STITCHD_LOG" || fail "an untrusted peer's X-Forwarded-For was believed"
 ok "X-Forwarded-For lines are joined in order; trusted hops skipped from the right; untrusted peers ignored"
+
+# [Http] AccessLog=: by default only failures get a line (the 401s above);
+# a request that succeeds gets one with AccessLog=all, none with no.
+LOCATION=$BASE/app/stitch/location
+http GET "$LOCATION"
+[ "$STATUS" = 200 ] || fail "location: HTTP $STATUS"
+grep -q "http: GET .*/location 200 " "$STITCHD_LOG" && fail "AccessLog=errors (the default) logged a 200"
+stitch_stop
+for mode in all no; do
+        : > "$STITCHD_LOG"
+        http_start <<X
+AccessLog=$mode
+X
+        LOGIN=$URL/api/client/v2.0/app/stitch/auth/providers/local-userpass/login
+        http GET "$LOCATION"
+        [ "$STATUS" = 200 ] || fail "location with AccessLog=$mode: HTTP $STATUS"
+        code=$(curl -s -o /dev/null -w '%{http_code}' -d '{"username":"z@example.com","password":"wrong-password"}' "$LOGIN")
+        [ "$code" = 401 ] || fail "a failed login with AccessLog=$mode: HTTP $code"
+        n=$(grep -c "http: \(GET\|POST\) " "$STITCHD_LOG")
+        case $mode in
+        all) [ "$n" -ge 2 ] || fail "AccessLog=all logged $n requests: $(grep 'http: ' "$STITCHD_LOG")" ;;
+        no) [ "$n" = 0 ] || fail "AccessLog=no logged $n requests: $(grep 'http: ' "$STITCHD_LOG")" ;;
+        esac
+        stitch_stop
+done
+ok "AccessLog=: errors (default) logs failures only, all logs every request, no logs none"

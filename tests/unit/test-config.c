@@ -302,6 +302,7 @@ static const char every_key_text[] =
         "AddressPrefixIPv4=24\n"
         "AddressPrefixIPv6=48\n"
         "Threads=3\n"
+        "AccessLog=all\n"
         "[Accounts]\n"
         "UserDB=yes\n"
         "UIDRange=70000-79999\n"

@@ -506,9 +506,16 @@ static enum MHD_Result send_reply(struct stitch_http *h, struct exchange *x) {
 
         uint64_t usec = stitch_now_usec(CLOCK_MONOTONIC) - x->start_usec;
         http_metrics_observe(&h->metrics, x->route_index, r->status, usec);
-        log_info("http: %s %s %u %llu.%03llums %s", x->method,
-                 x->r.route ? x->r.route->template : (x->preflight ? "(preflight)" : "(no route)"), r->status,
-                 (unsigned long long) (usec / 1000), (unsigned long long) (usec % 1000), r->client);
+        /* One line per request costs more than a profile read (a formatted,
+         * escaped write); at these rates journald would drop most of them
+         * anyway. Failures are what an admin looks for: by default only they
+         * are logged (logins and logouts have their own lines). */
+        enum stitch_http_access_log what = h->manager->core->config.http_access_log;
+        if (what == STITCH_HTTP_ACCESS_LOG_ALL || (what == STITCH_HTTP_ACCESS_LOG_ERRORS && r->status >= 400))
+                log_info("http: %s %s %u %llu.%03llums %s", x->method,
+                         x->r.route ? x->r.route->template : (x->preflight ? "(preflight)" : "(no route)"),
+                         r->status, (unsigned long long) (usec / 1000), (unsigned long long) (usec % 1000),
+                         r->client);
         return ok;
 }
 
