@@ -1054,6 +1054,15 @@ static double sign_rate(EVP_PKEY *pkey, const char *input, size_t len, unsigned 
         return rate;
 }
 
+double es256_sign_usec(const char *input, size_t len, double duration_us) {
+        EVP_PKEY *pkey = EVP_EC_gen("P-256");
+        if (!pkey)
+                return NAN;
+        double rate = sign_rate(pkey, input, len, 1, duration_us);
+        EVP_PKEY_free(pkey);
+        return rate > 0 ? 1e6 / rate : NAN;
+}
+
 int bench_refresh(struct bench *b) {
         unsigned levels[3] = {1, b->ncpu, 8};
         unsigned rounds = b->smoke ? 1 : 3, max = 8;

@@ -160,6 +160,8 @@ void wire_conn_close(struct wire_conn *c);
 int wire_roundtrip(struct wire_conn *c, const char *req, size_t req_len, const char **ret_reply,
                    size_t *ret_len);
 
+/* Microseconds per ES256 signature of input on one thread, in process. */
+double es256_sign_usec(const char *input, size_t len, double duration_us);
 int bench_create_user(struct bench *b, struct bench_user *u, const char *unix_name, bool with_key);
 int bench_login(struct bench *b, struct bench_user *u, bool with_key);
 int bench_ensure_users(struct bench *b, size_t n);
