@@ -341,8 +341,11 @@ static void point_rows(struct bench *b, const struct scale_point *pt, const stru
                 size_t off_median, off_p99;
                 bool target;
         } figures[] = {
+                /* Judged against the hash next to it (scale.login_per_hash), not raw:
+                 * on a shared machine the hash's own time moves by more than 20%
+                 * between the points. */
                 {"login", "password login latency", offsetof(struct scale_point, login_us),
-                 offsetof(struct scale_point, login_p99), true},
+                 offsetof(struct scale_point, login_p99), false},
                 {"verify", "Verify latency", offsetof(struct scale_point, verify_us),
                  offsetof(struct scale_point, verify_p99), true},
                 {"authorize", "Authorize latency, random user", offsetof(struct scale_point, authorize_us),
@@ -365,6 +368,17 @@ static void point_rows(struct bench *b, const struct scale_point *pt, const stru
                                     pt->hash_us / 1e3, base->hash_us / 1e3, base->label,
                                     (pt->login_us - pt->hash_us) / 1e3, (base->login_us - base->hash_us) / 1e3,
                                     base->label);
+                if (i == 0 && pt->hash_us > 0 && base->hash_us > 0) {
+                        snprintf(id, sizeof(id), "scale.login_per_hash.%s", pt->label);
+                        snprintf(what, sizeof(what), "password login / argon2id next to it, %s", pt->label);
+                        struct result *q = bench_result(b, id, what);
+                        q->value = pt->login_us / pt->hash_us;
+                        q->baseline = base->login_us / base->hash_us;
+                        snprintf(q->baseline_what, sizeof(q->baseline_what), "same, %s", base->label);
+                        result_ratio(q, judged ? TARGET_LE : TARGET_NONE, 1.2);
+                        result_note(q, "the login's latency in units of the in-process hash measured alongside, "
+                                       "so that the machine's speed at that moment cancels out");
+                }
         }
         char id[64], what[96];
         snprintf(id, sizeof(id), "scale.rss.%s", pt->label);
