@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
 #include "base64url.h"
 #include "core/jose.h"
 #include "macro.h"
@@ -151,4 +154,49 @@ int stitch_jose_es256_raw_to_der(const uint8_t raw[static STITCH_JOSE_ES256_RAW_
         memcpy(der + 2, body, n);
         *ret_len = n + 2;
         return 0;
+}
+
+static const char *const alg_names[_STITCH_JOSE_ALG_MAX] = {
+        [STITCH_JOSE_HS256] = "HS256",
+        [STITCH_JOSE_RS256] = "RS256",
+        [STITCH_JOSE_ES256] = "ES256",
+};
+
+int stitch_jose_alg_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (int a = 0; a < _STITCH_JOSE_ALG_MAX; a++)
+                if (streq(s, alg_names[a]))
+                        return a;
+        return -EINVAL;
+}
+
+const char *stitch_jose_alg_to_string(enum stitch_jose_alg a) {
+        return a >= 0 && a < _STITCH_JOSE_ALG_MAX ? alg_names[a] : NULL;
+}
+
+int stitch_jose_public_key_check(EVP_PKEY *pkey, enum stitch_jose_alg alg) {
+        char group[64];
+
+        if (!pkey)
+                return -EINVAL;
+        switch (alg) {
+        case STITCH_JOSE_RS256: {
+                int bits = EVP_PKEY_get_bits(pkey);
+                if (!EVP_PKEY_is_a(pkey, "RSA") || bits < STITCH_JOSE_RSA_MIN_BITS ||
+                    bits > STITCH_JOSE_RSA_MAX_BITS)
+                        return -EKEYREJECTED;
+                return 0;
+        }
+        case STITCH_JOSE_ES256:
+                if (!EVP_PKEY_is_a(pkey, "EC") ||
+                    EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) != 1 ||
+                    !(streq(group, "prime256v1") || streq(group, "P-256"))) {
+                        ERR_clear_error();
+                        return -EKEYREJECTED;
+                }
+                return 0;
+        default:
+                return -EKEYREJECTED;
+        }
 }

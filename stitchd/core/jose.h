@@ -11,6 +11,28 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/types.h>
+
+/* The signature algorithms stitch verifies in tokens other issuers sign.
+ * The configuration names one; a token's header must name the same. */
+enum stitch_jose_alg {
+        STITCH_JOSE_HS256, /* HMAC-SHA256, a shared secret */
+        STITCH_JOSE_RS256, /* RSASSA-PKCS1-v1_5 with SHA-256 */
+        STITCH_JOSE_ES256, /* ECDSA P-256 with SHA-256, r || s */
+        _STITCH_JOSE_ALG_MAX,
+};
+/* Exact, case-sensitive names ("none", "hs256" are not algorithms). -EINVAL
+ * for anything else. */
+int stitch_jose_alg_from_string(const char *s);
+const char *stitch_jose_alg_to_string(enum stitch_jose_alg a);
+
+/* RSA public keys must have 2048 .. 8192 bits (the upper bound caps what
+ * one verification may cost). */
+#define STITCH_JOSE_RSA_MIN_BITS 2048
+#define STITCH_JOSE_RSA_MAX_BITS 8192
+/* Whether a public key may verify alg: an RSA key of the sizes above for
+ * RS256, a P-256 key for ES256, nothing for HS256. -EKEYREJECTED if not. */
+int stitch_jose_public_key_check(EVP_PKEY *pkey, enum stitch_jose_alg alg);
 
 /* Nesting deeper than this is refused (cJSON's own limit is 1000). */
 #define STITCH_JOSE_JSON_MAX_DEPTH 32
