@@ -22,6 +22,7 @@
 
 #include "base64url.h"
 #include "core/jwt-verifier.h"
+#include "log.h"
 #include "macro.h"
 #include "strv.h"
 #include "trusted-path.h"
@@ -188,15 +189,18 @@ int stitch_jwt_verifier_add_key_file(struct stitch_jwt_verifier *v, const char *
         /* Checked on the file we read, not on whatever the name leads to later. */
         if (fstat(fd, &st) < 0)
                 return -errno;
-        r = stitch_check_trusted(path, false, "signing key file");
+        r = stitch_check_trusted(path, false, "signing key file"); /* logs why */
         if (r < 0)
                 return r;
         if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 0022))
-                return -EPERM;
+                return log_error_errno(EPERM, "Refusing signing key file %s: it changed while being checked.",
+                                       path);
         if (v->alg == STITCH_JOSE_HS256 && (st.st_mode & 0004))
-                return -EPERM;
+                return log_error_errno(EPERM, "Refusing HS256 secret file %s: readable by others (mode %04o).",
+                                       path, (unsigned) (st.st_mode & 07777));
         if (st.st_size > STITCH_JWT_KEY_FILE_MAX)
-                return -EFBIG;
+                return log_error_errno(EFBIG, "Refusing signing key file %s: larger than %d bytes.", path,
+                                       STITCH_JWT_KEY_FILE_MAX);
 
         buf = malloc(STITCH_JWT_KEY_FILE_MAX + 1);
         if (!buf)
