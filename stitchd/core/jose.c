@@ -200,3 +200,15 @@ int stitch_jose_public_key_check(EVP_PKEY *pkey, enum stitch_jose_alg alg) {
                 return -EKEYREJECTED;
         }
 }
+
+bool stitch_jose_kid_valid(const char *s) {
+        if (!s)
+                return false;
+        size_t n = strnlen(s, STITCH_JOSE_KID_MAX + 1);
+        if (n == 0 || n > STITCH_JOSE_KID_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= ' ' || s[i] > '~')
+                        return false;
+        return true;
+}

@@ -26,6 +26,11 @@ enum stitch_jose_alg {
 int stitch_jose_alg_from_string(const char *s);
 const char *stitch_jose_alg_to_string(enum stitch_jose_alg a);
 
+/* A "kid" we accept from other issuers: 1..STITCH_JOSE_KID_MAX printable
+ * ASCII characters, no space. */
+#define STITCH_JOSE_KID_MAX 128
+bool stitch_jose_kid_valid(const char *s);
+
 /* RSA public keys must have 2048 .. 8192 bits (the upper bound caps what
  * one verification may cost). */
 #define STITCH_JOSE_RSA_MIN_BITS 2048

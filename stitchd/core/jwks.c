@@ -158,16 +158,6 @@ static EVP_PKEY *ec_from_jwk(const cJSON *jwk) {
         return TAKE_PTR(pkey);
 }
 
-static bool kid_valid(const char *s) {
-        size_t n = strnlen(s, STITCH_JWKS_KID_MAX + 1);
-        if (n == 0 || n > STITCH_JWKS_KID_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] <= ' ' || s[i] > '~')
-                        return false;
-        return true;
-}
-
 /* Whether an entry is meant for verifying alg signatures; the kid if so. */
 static const char *entry_usable(const cJSON *jwk, enum stitch_jose_alg alg) {
         const cJSON *kty = cJSON_GetObjectItemCaseSensitive(jwk, "kty");
@@ -193,7 +183,7 @@ static const char *entry_usable(const cJSON *jwk, enum stitch_jose_alg alg) {
                 if (!verify)
                         return NULL;
         }
-        if (!cJSON_IsString(kid) || !kid_valid(kid->valuestring))
+        if (!cJSON_IsString(kid) || !stitch_jose_kid_valid(kid->valuestring))
                 return NULL;
         return kid->valuestring;
 }

@@ -17,7 +17,7 @@
 #define STITCH_JWKS_MAX_DOCUMENT 65536 /* bytes of JSON text */
 #define STITCH_JWKS_MAX_ENTRIES 32     /* members of "keys", usable or not */
 #define STITCH_JWKS_MAX_KEYS 16        /* usable keys kept */
-#define STITCH_JWKS_KID_MAX 128        /* bytes of a kid */
+#define STITCH_JWKS_KID_MAX STITCH_JOSE_KID_MAX /* bytes of a kid */
 
 struct stitch_jwks;
 

@@ -353,16 +353,6 @@ static int pkey_check(EVP_PKEY *pkey, enum stitch_jose_alg alg, const char *inpu
 
 /* ---- header and claims ------------------------------------------------------- */
 
-static bool kid_valid(const char *s) {
-        size_t n = strnlen(s, STITCH_JWKS_KID_MAX + 1);
-        if (n == 0 || n > STITCH_JWKS_KID_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] <= ' ' || s[i] > '~')
-                        return false;
-        return true;
-}
-
 static int header_check(const struct stitch_jwt_verifier *v, const cJSON *h, char kid[static STITCH_JWKS_KID_MAX + 1]) {
         const cJSON *alg = cJSON_GetObjectItemCaseSensitive(h, "alg");
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(h, "kid");
@@ -384,7 +374,7 @@ static int header_check(const struct stitch_jwt_verifier *v, const cJSON *h, cha
 
         kid[0] = 0;
         if (k) {
-                if (!cJSON_IsString(k) || !kid_valid(k->valuestring))
+                if (!cJSON_IsString(k) || !stitch_jose_kid_valid(k->valuestring))
                         return STITCH_JWT_MALFORMED;
                 memcpy(kid, k->valuestring, strlen(k->valuestring) + 1);
         }
