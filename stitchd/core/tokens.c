@@ -41,6 +41,7 @@
 #include "base64url.h"
 #include "log.h"
 #include "macro.h"
+#include "core/jose.h"
 #include "core/tokens.h"
 #include "validate.h"
 #include "wire.h"
@@ -53,8 +54,6 @@
 #define ES256_SIG_BYTES 64
 #define HS256_SIG_BYTES 32
 #define SHA256_BYTES 32
-#define JSON_MAX_DEPTH 32
-#define JSON_SAFE_INTEGER_MAX 9007199254740991.0 /* 2^53 - 1 */
 #define VERIFY_CACHE_SLOTS 4096                   /* power of two */
 #define VERIFY_CACHE_STRIPES 64
 
@@ -124,125 +123,16 @@ static const char *alg_to_string(enum jwt_alg a) {
         return a == JWT_ALG_ES256 ? "ES256" : "HS256";
 }
 
-static bool json_number_to_time(const cJSON *item, int64_t *ret) {
-        if (!cJSON_IsNumber(item))
-                return false;
-        double d = item->valuedouble;
-        /* The range check comes first: it also rejects NaN and infinities, and
-         * makes the conversion below defined. */
-        if (!(d >= 0 && d <= JSON_SAFE_INTEGER_MAX))
-                return false;
-        int64_t v = (int64_t) d;
-        if ((double) v != d)
-                return false; /* not an integer */
-        *ret = v;
-        return true;
-}
-
 static bool time_is_valid(int64_t t) {
-        return t >= 0 && t <= (int64_t) JSON_SAFE_INTEGER_MAX;
-}
-
-static int cmp_strp(const void *a, const void *b) {
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-/* Rejects duplicate member names in any object of the tree (cJSON keeps them
- * and would silently answer lookups with the first), and excessive nesting. */
-static bool json_tree_is_sane(const cJSON *item, unsigned depth) {
-        if (depth > JSON_MAX_DEPTH)
-                return false;
-        if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
-                return true;
-
-        size_t n = 0;
-        for (const cJSON *c = item->child; c; c = c->next) {
-                if (!json_tree_is_sane(c, depth + 1))
-                        return false;
-                n++;
-        }
-        if (!cJSON_IsObject(item) || n < 2)
-                return true;
-
-        if (n <= 8) {
-                for (const cJSON *a = item->child; a; a = a->next) {
-                        if (!a->string)
-                                return false;
-                        for (const cJSON *b = a->next; b; b = b->next)
-                                if (!b->string || streq(a->string, b->string))
-                                        return false;
-                }
-                return true;
-        }
-
-        _cleanup_free_ const char **names = malloc(n * sizeof(char *));
-        if (!names)
-                return false;
-        size_t i = 0;
-        for (const cJSON *c = item->child; c; c = c->next) {
-                if (!c->string)
-                        return false;
-                names[i++] = c->string;
-        }
-        qsort(names, n, sizeof(char *), cmp_strp);
-        for (i = 1; i < n; i++)
-                if (streq(names[i - 1], names[i]))
-                        return false;
-        return true;
-}
-
-/* Lexical checks cJSON does not do: no NUL bytes, no "\u0000" escapes (cJSON
- * would truncate the string there), no raw control characters in strings. */
-static bool json_text_is_clean(const uint8_t *s, size_t n) {
-        bool in_string = false;
-
-        for (size_t i = 0; i < n; i++) {
-                uint8_t c = s[i];
-                if (c == 0)
-                        return false;
-                if (!in_string) {
-                        if (c == '"')
-                                in_string = true;
-                        continue;
-                }
-                if (c < 0x20)
-                        return false;
-                if (c == '"')
-                        in_string = false;
-                else if (c == '\\') {
-                        if (i + 1 >= n)
-                                return false;
-                        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
-                                return false;
-                        i++; /* skip the escaped character */
-                }
-        }
-        return true;
+        return t >= 0 && t <= STITCH_JOSE_TIME_MAX;
 }
 
 /* Decodes one base64url part and parses it as a JSON object. buf holds
  * JWT_MAX_DECODED + 1 bytes. */
 static int decode_json_part(const char *part, size_t len, uint8_t *buf, cJSON **ret) {
-        if (len == 0 || len > STITCH_JWT_MAX_LEN)
+        if (len > STITCH_JWT_MAX_LEN)
                 return -EBADMSG;
-
-        ssize_t n = stitch_base64url_decode(part, len, buf, JWT_MAX_DECODED);
-        if (n < 0)
-                return -EBADMSG;
-        if (!json_text_is_clean(buf, (size_t) n) || !stitch_utf8_is_valid((const char *) buf, (size_t) n))
-                return -EBADMSG;
-        buf[n] = 0;
-
-        const char *end = NULL;
-        cJSON *j = cJSON_ParseWithLengthOpts((const char *) buf, (size_t) n + 1, &end, true);
-        if (!j)
-                return -EBADMSG;
-        if (!cJSON_IsObject(j) || !json_tree_is_sane(j, 0)) {
-                cJSON_Delete(j);
-                return -EBADMSG;
-        }
-        *ret = j;
-        return 0;
+        return stitch_jose_decode_json_part(part, len, buf, JWT_MAX_DECODED + 1, ret);
 }
 
 /* ---- signatures ------------------------------------------------------------- */
@@ -451,47 +341,23 @@ finish:
 /* Returns 0 if valid, -EKEYREJECTED if not, other -errno on failure. */
 static int es256_verify_digest(const struct key_entry *k, const uint8_t digest[static SHA256_BYTES],
                                const uint8_t raw[static ES256_SIG_BYTES]) {
-        uint8_t der[80];
-        uint8_t *p = der;
+        uint8_t der[STITCH_JOSE_ES256_DER_MAX];
+        size_t der_len = 0;
         EVP_PKEY_CTX *ctx = NULL;
-        ECDSA_SIG *sig = NULL;
-        BIGNUM *br = NULL, *bs = NULL;
-        int r, der_len;
+        int r;
 
-        sig = ECDSA_SIG_new();
-        br = BN_bin2bn(raw, 32, NULL);
-        bs = BN_bin2bn(raw + 32, 32, NULL);
-        if (!sig || !br || !bs) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        if (ECDSA_SIG_set0(sig, br, bs) != 1) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        br = bs = NULL; /* owned by sig now */
-
-        if (i2d_ECDSA_SIG(sig, NULL) > (int) sizeof(der)) {
-                r = -EKEYREJECTED;
-                goto finish;
-        }
-        der_len = i2d_ECDSA_SIG(sig, &p);
-        if (der_len <= 0) {
-                r = -EKEYREJECTED;
-                goto finish;
-        }
+        r = stitch_jose_es256_raw_to_der(raw, der, &der_len);
+        if (r < 0)
+                return r;
 
         ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
         if (!ctx || EVP_PKEY_verify_init(ctx) != 1) {
                 r = -EIO;
                 goto finish;
         }
-        r = EVP_PKEY_verify(ctx, der, (size_t) der_len, digest, SHA256_BYTES) == 1 ? 0 : -EKEYREJECTED;
+        r = EVP_PKEY_verify(ctx, der, der_len, digest, SHA256_BYTES) == 1 ? 0 : -EKEYREJECTED;
 
 finish:
-        BN_free(br);
-        BN_free(bs);
-        ECDSA_SIG_free(sig);
         EVP_PKEY_CTX_free(ctx);
         if (r < 0)
                 ERR_clear_error();
@@ -1125,7 +991,7 @@ static int claims_encode(const struct stitch_claims *c, char *buf, size_t size, 
                         user_data_len = n;
                 } else {
                         _cleanup_(cJSON_Deletep) cJSON *j = cJSON_ParseWithOpts(c->user_data_json, NULL, true);
-                        if (!j || !cJSON_IsObject(j) || !json_tree_is_sane(j, 1))
+                        if (!j || !cJSON_IsObject(j) || !stitch_jose_json_tree_is_sane(j, 1))
                                 return -EINVAL;
                         user_data_printed = cJSON_PrintUnformatted(j);
                         if (!user_data_printed)
@@ -1315,9 +1181,9 @@ static int claims_parse(const char *part, size_t len, uint8_t *buf, struct stitc
             copy_id_claim(cJSON_GetObjectItemCaseSensitive(j, "baas_domain_id"), c->domain_id, true, false) < 0)
                 return -EBADMSG;
 
-        if (!json_number_to_time(cJSON_GetObjectItemCaseSensitive(j, "iat"), &c->iat) ||
-            !json_number_to_time(cJSON_GetObjectItemCaseSensitive(j, "nbf"), &c->nbf) ||
-            !json_number_to_time(cJSON_GetObjectItemCaseSensitive(j, "exp"), &c->exp))
+        if (!stitch_jose_json_time(cJSON_GetObjectItemCaseSensitive(j, "iat"), &c->iat) ||
+            !stitch_jose_json_time(cJSON_GetObjectItemCaseSensitive(j, "nbf"), &c->nbf) ||
+            !stitch_jose_json_time(cJSON_GetObjectItemCaseSensitive(j, "exp"), &c->exp))
                 return -EBADMSG;
 
         const cJSON *user_data = cJSON_GetObjectItemCaseSensitive(j, "user_data");
