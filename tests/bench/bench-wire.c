@@ -1094,11 +1094,33 @@ int bench_refresh(struct bench *b) {
                 fprintf(stderr, "stitch-bench: cannot generate a P-256 key\n");
                 return -EIO;
         }
+        double sign_us = 1e6 / sign_rate(pkey, token, input_len, 1, b->smoke ? 0.1e6 : 1e6);
+
+        /* What the round trips alone cost: an echo of a Refresh reply, same
+         * requests, same connections, in the same rounds. */
+        struct echo_server echo = {};
+        bool have_echo = false;
+        _cleanup_free_ char *canned = NULL;
+        {
+                struct wire_conn c;
+                const char *reply;
+                size_t reply_len;
+                if (wire_conn_open(&c, b->auth_socket) >= 0) {
+                        if (wire_roundtrip(&c, reqs[0], lens[0], &reply, &reply_len) == 1) {
+                                canned = malloc(reply_len + 1);
+                                if (canned) {
+                                        memcpy(canned, reply, reply_len + 1);
+                                        have_echo = echo_start(&echo, b->dir, canned, reply_len + 1) >= 0;
+                                }
+                        }
+                        wire_conn_close(&c);
+                }
+        }
 
         for (size_t li = 0; li < ELEMENTSOF(levels); li++) {
                 unsigned k = levels[li];
                 unsigned threads = MIN(k, b->ncpu);
-                struct samples rates = {0}, base = {0}, lat = {0};
+                struct samples rates = {0}, base = {0}, lat = {0}, echo_rates = {0};
                 unsigned failed = 0;
                 char first_error[200] = "";
 
@@ -1125,6 +1147,18 @@ int bench_refresh(struct bench *b) {
                         failed += lr.failed;
                         if (lr.first_error[0] && !first_error[0])
                                 memcpy(first_error, lr.first_error, sizeof(first_error));
+                        if (have_echo) {
+                                struct samples ignored = {0};
+                                for (unsigned i = 0; i < k; i++)
+                                        loops[i] = (struct loop) {.socket = echo.path,
+                                                                  .req = reqs[i],
+                                                                  .req_len = lens[i],
+                                                                  .duration_us = duration / 2};
+                                if (run_loops(loops, k, &lr) >= 0)
+                                        samples_add(&echo_rates, lr.rate);
+                                loops_collect(loops, k, &ignored);
+                                samples_done(&ignored);
+                        }
                 }
                 char id[64], what[96], bw[64];
                 snprintf(id, sizeof(id), "refresh.c%u", k);
@@ -1138,6 +1172,22 @@ int bench_refresh(struct bench *b) {
                 result_ratio(res, TARGET_GE, 0.5);
                 result_note(res, "refresh latency median %.2f ms, p99 %.2f ms; %u failed; signing input %zu B",
                             samples_median(&lat) / 1e3, samples_p99(&lat) / 1e3, failed, input_len);
+                if (have_echo && samples_median(&echo_rates) > 0 && res->baseline > 0) {
+                        /* Every refresh is a round trip and a signature at least.
+                         * k closed-loop clients wait a round trip (k/echo rate)
+                         * and a signature each; all of them together can use no
+                         * more than the CPUs, which spend ncpu/echo rate per
+                         * round trip (client included). */
+                        double echo_rate = samples_median(&echo_rates);
+                        double rt_us = (double) b->ncpu * 1e6 / echo_rate;
+                        double by_latency = (double) k * 1e6 / ((double) k * 1e6 / echo_rate + sign_us);
+                        double by_cpu = (double) b->ncpu * 1e6 / (rt_us + sign_us);
+                        result_note(res, "ceiling with nothing but the round trip and the signature: %.2f (an echo of "
+                                         "the reply at %u connection%s: %.0f/s, %.1f us of CPU each; ES256 %.1f us)",
+                                    MIN(by_latency, by_cpu) / res->baseline, k, k == 1 ? "" : "s", echo_rate, rt_us,
+                                    sign_us);
+                }
+                samples_done(&echo_rates);
                 if (first_error[0])
                         result_note(res, "first error: %s", first_error);
                 samples_done(&rates);
@@ -1145,6 +1195,8 @@ int bench_refresh(struct bench *b) {
                 samples_done(&lat);
         }
         EVP_PKEY_free(pkey);
+        if (have_echo)
+                echo_stop(&echo);
         free_requests(reqs, lens, max);
         return 0;
 }
