@@ -8,6 +8,7 @@
 #include "core/callerlimit.h"
 #include "core/conversations.h"
 #include "core/core.h"
+#include "core/generation-cache.h"
 #include "core/groupcache.h"
 #include "core/keys.h"
 #include "core/ratelimit.h"
@@ -90,6 +91,10 @@ static int64_t token_lifetime_bound(const struct stitch_core *core) {
 static int revocation_cb(const char *session_id, int64_t access_expires, void *userdata) {
         struct stitch_core *core = userdata;
         return stitch_revocations_add(core->revocations, session_id, access_expires);
+}
+
+void stitch_core_drop_token_cache(struct stitch_core *core) {
+        stitch_cache_clear(core->checked_tokens);
 }
 
 size_t stitch_core_release_idle_memory(struct stitch_core *core) {

@@ -82,3 +82,7 @@ void stitch_core_maintain(struct stitch_core *core, int64_t now);
  * caches), for when the daemon is idle; it is read again on demand.
  * Returns the bytes freed, if known. Any thread. */
 size_t stitch_core_release_idle_memory(struct stitch_core *core);
+/* Empties the core's cache of checked access tokens (a front end that has
+ * been idle a while calls it: the next use of a token checks its signature
+ * again). */
+void stitch_core_drop_token_cache(struct stitch_core *core);

@@ -784,6 +784,9 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         /* The store's page caches too: refreshes and profiles read through
          * them and never reach the workers, whose idle hook also does this. */
         (void) stitch_core_release_idle_memory(h->manager->core);
+        /* And the derived answers: they are rebuilt by the next requests. */
+        stitch_cache_clear(h->profiles);
+        stitch_core_drop_token_cache(h->manager->core);
         (void) malloc_trim(0);
         return 0;
 }

@@ -45,6 +45,8 @@ struct stitch_token_caches {
 };
 int stitch_token_caches_new(struct stitch_token_caches *ret);
 void stitch_token_caches_done(struct stitch_token_caches *c);
+/* Drops every entry (an idle daemon keeps none). */
+void stitch_token_caches_clear(struct stitch_token_caches *c);
 
 struct stitch_call {
         struct stitch_manager *manager;

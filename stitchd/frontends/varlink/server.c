@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,8 +120,17 @@ struct stitch_server {
         struct log_ratelimit accept_log, refuse_log, evict_log;
         uint64_t next_id;
         struct stitch_token_caches token_caches;
+        /* The caches are emptied once a check finds no Verify since the one
+         * before (CACHE_IDLE_USEC apart): only a counter per call. */
+        sd_event_source *cache_idle;
+        bool cache_idle_armed;
+        uint64_t cache_calls, cache_calls_seen;
         bool stopping;
 };
+
+/* How long Token.Verify's caches may sit unused before they are emptied:
+ * an idle daemon holds none of their ~4 MiB (docs/architecture.md, Memory). */
+#define CACHE_IDLE_USEC (2 * USEC_PER_SEC)
 
 static void connection_close(struct connection *c);
 static void connection_process(struct connection *c);
@@ -618,6 +628,41 @@ static struct stitch_call *call_new(struct connection *c, cJSON *root, cJSON *pa
         return call;
 }
 
+static int on_cache_idle(sd_event_source *source, uint64_t usec, void *userdata) {
+        struct stitch_server *s = userdata;
+        if (s->cache_calls != s->cache_calls_seen) {
+                /* Used since the last look: look again later. */
+                s->cache_calls_seen = s->cache_calls;
+                (void) sd_event_source_set_time(source, usec + CACHE_IDLE_USEC);
+                (void) sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        stitch_token_caches_clear(&s->token_caches);
+        stitch_core_drop_token_cache(s->manager->core);
+        s->cache_idle_armed = false;
+        (void) malloc_trim(0);
+        log_debug("Token caches emptied: no call for %u s.", (unsigned) (CACHE_IDLE_USEC / USEC_PER_SEC));
+        return 0;
+}
+
+/* Counts a use of the token caches, and makes sure they are looked at. */
+static void cache_touch(struct stitch_server *s) {
+        s->cache_calls++;
+        if (s->cache_idle_armed || s->stopping)
+                return;
+        uint64_t at = monotonic_now() + CACHE_IDLE_USEC;
+        int r = s->cache_idle ? sd_event_source_set_time(s->cache_idle, at)
+                              : sd_event_add_time(s->manager->event, &s->cache_idle, CLOCK_MONOTONIC, at,
+                                                  USEC_PER_SEC / 10, on_cache_idle, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->cache_idle, SD_EVENT_ONESHOT);
+        if (r < 0)
+                return; /* the caches stay bounded; they just are not emptied */
+        s->cache_calls_seen = s->cache_calls;
+        s->cache_idle_armed = true;
+        s->loop_changed = true;
+}
+
 static void connection_dispatch(struct connection *c, const char *msg, size_t len) {
         struct stitch_manager *m = c->server->manager;
         cJSON *root = NULL, *params = NULL;
@@ -627,6 +672,8 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
         int r;
 
         /* A token verified before: answered from Verify's cache, no JSON. */
+        if (c->def->verify_fast)
+                cache_touch(c->server);
         if (c->def->verify_fast && stitch_verify_fast(&c->server->token_caches, m, msg, len, &raw, &raw_len) > 0) {
                 r = connection_queue(c, raw, raw_len);
                 if (r < 0) {
@@ -1417,6 +1464,7 @@ struct stitch_server *stitch_server_free(struct stitch_server *s) {
         while (s->connections)
                 connection_close(s->connections);
         s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
+        s->cache_idle = sd_event_source_disable_unref(s->cache_idle);
         if (s->conn_epoll >= 0)
                 close(s->conn_epoll);
         free(s->uids.slots);

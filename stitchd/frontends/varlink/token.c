@@ -199,6 +199,11 @@ int stitch_token_caches_new(struct stitch_token_caches *ret) {
         return r;
 }
 
+void stitch_token_caches_clear(struct stitch_token_caches *c) {
+        stitch_cache_clear(c->users);
+        stitch_cache_clear(c->verified);
+}
+
 void stitch_token_caches_done(struct stitch_token_caches *c) {
         c->users = stitch_cache_free(c->users);
         c->verified = stitch_cache_free(c->verified);
