@@ -162,21 +162,14 @@ int stitch_core_start(struct stitch_core *core) {
         const struct stitch_config *c = &core->config;
         int r;
 
-        /* Outside systemd's StateDirectory=, make the store's directory ourselves (0700). */
-        const char *db = stitch_config_sqlite_path(c);
-        if (db) {
-                _cleanup_free_ char *dir = strdup(db);
-                char *slash = dir ? strrchr(dir, '/') : NULL;
-                if (slash && slash != dir) {
-                        *slash = 0;
-                        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                                return log_error_errno(errno, "Cannot create the store directory %s: %m", dir);
-                }
-        }
+        /* Outside systemd's StateDirectory=, the backend makes what it needs (SQLite: the directory). */
+        r = stitch_store_prepare(c->store);
+        if (r < 0)
+                return r;
 
         r = stitch_store_open(c->store, &core->store_ops, &core->store);
         if (r < 0) {
-                _cleanup_free_ char *store = stitch_redact_url(c->store);
+                _cleanup_free_ char *store = stitch_store_describe_spec(c->store);
                 return log_error_errno(r, "Cannot open store %s: %m", store ?: STITCH_REDACTED);
         }
 

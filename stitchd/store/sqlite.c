@@ -19,7 +19,18 @@
  *
  * Memory: the writer's page cache is bounded by WRITER_CACHE_KIB and each
  * reader's by READER_CACHE_KIB, and release_memory gives back what the
- * caches hold when the daemon is idle. */
+ * caches hold when the daemon is idle.
+ *
+ * The spec is "sqlite:/absolute/path/to/database". The files: open()
+ * refuses a database file that is a symlink, not a regular file, not owned
+ * by the current euid, or readable by group or others, and a directory that
+ * anyone but root and us may write (-EPERM, with a log line saying which);
+ * it creates a new database 0600, and makes an existing -wal, -shm or
+ * -journal next to it 0600 (refusing symlinked ones). prepare() makes the
+ * database's directory (0700) when it is missing, for runs outside systemd's
+ * StateDirectory=.
+ *
+ * integrity_check() is PRAGMA integrity_check: "ok", or its problems. */
 
 #include <assert.h>
 #include <errno.h>
@@ -1311,6 +1322,45 @@ static int migrate(struct conn *c, const char *path) {
                                                version + 1);
                 log_info("Store database %s: migrated to schema version %d.", path, version + 1);
         }
+}
+
+/* "sqlite:" + an absolute path to a file (not a directory: "/" or
+ * "/var/lib/"), without control characters. */
+static int sqlite_validate_location(const char *location, const char **ret_error) {
+        static const char *const expected = "expected sqlite:/absolute/path/to/database";
+        size_t n = location ? strlen(location) : 0;
+
+        if (n == 0 || location[0] != '/' || location[n - 1] == '/' || n >= PATH_MAX) {
+                if (ret_error)
+                        *ret_error = expected;
+                return -EINVAL;
+        }
+        for (const char *c = location; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f) {
+                        if (ret_error)
+                                *ret_error = expected;
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+/* The directory of the database, made 0700 if missing (one level, as
+ * systemd's StateDirectory= would). open() checks it is trusted. */
+static int sqlite_prepare(const char *location) {
+        int r = sqlite_validate_location(location, NULL);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *dir = strdup(location);
+        if (!dir)
+                return log_oom();
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0; /* in "/": nothing to make */
+        *slash = 0;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the store directory %s: %m", dir);
+        return 0;
 }
 
 static int check_owned_private(const char *path, const struct stat *st, const char *what) {
@@ -2764,6 +2814,8 @@ static void sqlite_rollback(struct stitch_store *s) {
 
 const struct stitch_store_ops stitch_store_sqlite = {
         .scheme = "sqlite",
+        .validate_location = sqlite_validate_location,
+        .prepare = sqlite_prepare,
         .open = sqlite_open,
         .close = sqlite_close,
         .integrity_check = sqlite_integrity_check,

@@ -168,14 +168,26 @@ typedef int (*stitch_store_session_cb)(const struct stitch_session *s, void *use
 struct stitch_store_ops {
         const char *scheme; /* "sqlite" for "sqlite:PATH" */
 
-        /* Opens (creating and migrating as needed). 'location' is what follows
-         * "scheme:". Refuses a database file that is a symlink, or not owned by
-         * the current euid, or readable by group/others (-EPERM, with a log
-         * line saying which). Creates new files 0600. */
+        /* Checks a location (what follows "scheme:") without touching
+         * anything: 0, or -EINVAL with *ret_error (optional) set to a
+         * static message fit to show next to the redacted spec; the
+         * message never quotes the location, which may hold a secret. */
+        int (*validate_location)(const char *location, const char **ret_error);
+        /* Makes what the daemon must make before open() can work and that
+         * a packaged install makes by itself (SQLite: the database's
+         * directory, 0700, when there is no StateDirectory=). Optional
+         * (NULL: nothing to make). */
+        int (*prepare)(const char *location);
+        /* Opens (creating and migrating as needed). 'location' is what
+         * follows "scheme:". What a backend refuses to open (file modes,
+         * owners, server certificates) is its own, documented with it;
+         * such a refusal is -EPERM with a log line saying which rule. */
         int (*open)(const char *location, struct stitch_store **ret);
         void (*close)(struct stitch_store *s);
-        /* "ok" or the problems, as PRAGMA integrity_check reports them. */
+        /* The backend's own consistency check: *ret_result is the problems
+         * it found, one a line, or "ok" when the store is sound. */
         int (*integrity_check)(struct stitch_store *s, char **ret_result);
+        /* The backend's schema version (each backend counts its own). */
         int (*schema_version)(struct stitch_store *s, int *ret_version);
 
         /* transactions ------------------------------------------------------ */
@@ -375,8 +387,23 @@ struct stitch_store_ops {
 /* Backends and the registry (store/registry.c). */
 extern const struct stitch_store_ops stitch_store_sqlite;
 
-/* Opens the store named by "scheme:location". *ret_ops receives the backend. */
+/* A store specification is "scheme:location" ("sqlite:/var/lib/stitchd/stitch.db",
+ * "postgresql://user@host/db"): the registry picks the backend by the
+ * scheme, the backend judges the rest. A spec may hold credentials: show
+ * one only through stitch_store_describe_spec(). */
+
+/* Checks spec (config parsing): 0, -EINVAL if it is malformed or names no
+ * known backend, -EOPNOTSUPP if its scheme is a known one whose backend is
+ * not built. *ret_error (optional) receives a static message that never
+ * quotes the spec. Logs nothing. */
+int stitch_store_validate_spec(const char *spec, const char **ret_error);
+/* The backend's prepare() for spec (see the ops); logs what fails. */
+int stitch_store_prepare(const char *spec);
+/* Opens the store named by spec. *ret_ops receives the backend. */
 int stitch_store_open(const char *spec, const struct stitch_store_ops **ret_ops, struct stitch_store **ret);
+/* A copy of spec fit for logs and replies: passwords and secret parameters
+ * masked (lib/redact.h). NULL only when out of memory: show STITCH_REDACTED. */
+char *stitch_store_describe_spec(const char *spec);
 
 /* Freeing helpers (store/objects.c). All accept NULL and return NULL. */
 struct stitch_user *stitch_user_free(struct stitch_user *u);

@@ -262,6 +262,92 @@ static void test_registry(void **state) {
         o->close(s);
 }
 
+/* Specs are judged by the backend their scheme names; a known scheme whose
+ * backend is not built says so; nothing of a spec is ever quoted. */
+static void test_spec_validation(void **state) {
+        static const char *const good[] = {
+                "sqlite:/var/lib/stitchd/stitch.db",
+                "sqlite:/a",
+        };
+        static const char *const bad[] = {
+                "", ":", "/var/lib/x.db", ":/x", "sqlite", "sqlite:", "sqlite:relative.db", "sqlite:/var/lib/",
+                "sqlite:/", "sqlite3:/tmp/x", "nosuch:/tmp/x", "sqlite:/tmp/a\nb", "sqlite:/tmp/\x7f",
+        };
+        const char *error = NULL;
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                error = NULL;
+                assert_int_equal(stitch_store_validate_spec(good[i], &error), 0);
+                assert_null(error);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                error = NULL;
+                assert_int_equal(stitch_store_validate_spec(bad[i], &error), -EINVAL);
+                assert_non_null(error);
+                assert_null(strstr(error, "/tmp"));
+        }
+        assert_int_equal(stitch_store_validate_spec("sqlite:/tmp/x", NULL), 0);
+        assert_int_equal(stitch_store_validate_spec(NULL, &error), -EINVAL);
+
+        /* Reserved for the fleet store: known, not built yet, and the secret
+         * never in the message. */
+        static const char *const fleet[] = {
+                "postgresql://stitch:hunter2@db.example.com:5432/stitch?sslmode=verify-full",
+                "postgres://stitch@db.example.com/stitch",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fleet); i++) {
+                error = NULL;
+                assert_int_equal(stitch_store_validate_spec(fleet[i], &error), -EOPNOTSUPP);
+                assert_non_null(strstr(error, "PostgreSQL"));
+                assert_null(strstr(error, "hunter2"));
+                assert_int_equal(stitch_store_prepare(fleet[i]), -EOPNOTSUPP);
+        }
+        const struct stitch_store_ops *o = NULL;
+        struct stitch_store *s = NULL;
+        assert_int_equal(stitch_store_open(fleet[0], &o, &s), -EOPNOTSUPP);
+        assert_null(s);
+}
+
+static void test_spec_describe(void **state) {
+        (void) state;
+        _cleanup_free_ char *pg = stitch_store_describe_spec(
+                "postgresql://stitch:hunter2@db.example.com:5432/stitch?sslmode=verify-full&sslpassword=s3cret");
+        assert_non_null(pg);
+        assert_null(strstr(pg, "hunter2"));
+        assert_null(strstr(pg, "s3cret"));
+        /* What is not a secret stays, to say which store is meant. */
+        assert_non_null(strstr(pg, "postgresql://stitch:"));
+        assert_non_null(strstr(pg, "@db.example.com:5432/stitch?sslmode=verify-full"));
+
+        _cleanup_free_ char *lite = stitch_store_describe_spec("sqlite:/var/lib/stitchd/stitch.db");
+        assert_string_equal(lite, "sqlite:/var/lib/stitchd/stitch.db");
+        _cleanup_free_ char *none = stitch_store_describe_spec(NULL);
+        assert_non_null(none);
+}
+
+/* prepare() makes what open() needs (SQLite: the database's directory). */
+static void test_spec_prepare(void **state) {
+        struct fixture *f = *state;
+        char spec[700], dir[600];
+        struct stat st;
+        SQLITE_ONLY();
+
+        snprintf(dir, sizeof(dir), "%s/state", f->dir);
+        snprintf(spec, sizeof(spec), "sqlite:%s/stitch.db", dir);
+        assert_int_equal(stitch_store_prepare(spec), 0);
+        assert_int_equal(stat(dir, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0700);
+        assert_int_equal(stitch_store_prepare(spec), 0); /* again: there already */
+        assert_int_equal(stitch_store_prepare("sqlite:relative"), -EINVAL);
+
+        const struct stitch_store_ops *o = NULL;
+        struct stitch_store *s = NULL;
+        assert_int_equal(stitch_store_open(spec, &o, &s), 0);
+        o->close(s);
+}
+
 static void test_reopen_keeps_data(void **state) {
         struct fixture *f = *state;
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
@@ -2285,6 +2371,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_open_new, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+                cmocka_unit_test(test_spec_validation),
+                cmocka_unit_test(test_spec_describe),
+                cmocka_unit_test_setup_teardown(test_spec_prepare, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_users, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_list, setup, teardown),
