@@ -529,6 +529,10 @@ struct create_request {
 #define READERS_MAX 8
 
 struct stitch_store {
+        /* Set in a caller transaction's handle (sqlite_begin): the store it
+         * runs on. Such a handle has nothing else of its own. */
+        struct stitch_store *tx_of;
+
         char *path;
         struct conn write;
         struct conn read[READERS_MAX];
@@ -539,6 +543,16 @@ struct stitch_store {
         pthread_cond_t create_done;
         struct create_request *create_queue, **create_tail;
         bool create_leader;
+
+        /* The caller transaction (sqlite_begin), at most one at a time: the
+         * writer is SQLite's only one. While it is open the write
+         * connection is in its BEGIN, and every op but those called with
+         * its handle waits for tx_ended before it takes the writer. Both
+         * guarded by write.lock. */
+        bool tx_open;
+        pthread_cond_t tx_ended;
+        pthread_t tx_thread; /* which began it: see writer_lock() */
+        struct stitch_store *tx_handle;
 };
 
 static struct conn *conn_lock(struct conn *c) {
@@ -546,10 +560,25 @@ static struct conn *conn_lock(struct conn *c) {
         return c;
 }
 
-/* The store whose caller transaction (sqlite_begin) this thread holds. The
- * writer's lock is recursive, so that every op called inside it takes the
- * lock again and runs as a savepoint of it. */
-static _Thread_local struct stitch_store *thread_tx;
+/* The write connection, locked, for one op. Called with a caller
+ * transaction's handle, the op joins that transaction (as a savepoint of
+ * it: see tx_begin); called with the store, it waits until no caller
+ * transaction is open. */
+static struct conn *writer_lock(struct stitch_store *s) {
+        if (s->tx_of) {
+                struct stitch_store *base = s->tx_of;
+                pthread_mutex_lock(&base->write.lock);
+                assert(base->tx_open); /* a handle is dead after commit or rollback */
+                return &base->write;
+        }
+        pthread_mutex_lock(&s->write.lock);
+        /* The thread that began a transaction and then calls an op with the
+         * store instead of its handle would wait for itself forever. */
+        assert(!s->tx_open || !pthread_equal(s->tx_thread, pthread_self()));
+        while (s->tx_open)
+                pthread_cond_wait(&s->tx_ended, &s->write.lock);
+        return &s->write;
+}
 
 /* Each thread starts looking for a free reader at its own one. */
 static _Thread_local unsigned thread_reader = UINT_MAX;
@@ -559,8 +588,8 @@ static atomic_uint next_reader;
  * else this thread's own once it is free. Reads inside a caller transaction
  * go to the writer, to see its writes. */
 static struct conn *reader_lock(struct stitch_store *s) {
-        if (thread_tx == s)
-                return conn_lock(&s->write);
+        if (s->tx_of)
+                return writer_lock(s);
         if (thread_reader == UINT_MAX)
                 thread_reader = atomic_fetch_add_explicit(&next_reader, 1, memory_order_relaxed);
         unsigned home = thread_reader % s->n_readers;
@@ -1152,7 +1181,7 @@ static int read_list(struct conn *c, enum stmt_id id, const char *what, const st
 /* read_list() on the write connection, as bulk reads go (see the top). */
 static int read_list_writer(struct stitch_store *s, enum stmt_id id, const char *what, const struct arg *args,
                             size_t n_args, const struct row_type *type, struct rows *out) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         return read_list(c, id, what, args, n_args, type, out);
 }
 
@@ -1486,6 +1515,8 @@ static void store_free(struct stitch_store *s) {
         for (unsigned i = 0; i < s->n_readers; i++)
                 pthread_mutex_destroy(&s->read[i].lock);
         pthread_mutex_destroy(&s->write.lock);
+        pthread_cond_destroy(&s->tx_ended);
+        free(s->tx_handle);
         pthread_mutex_destroy(&s->create_lock);
         pthread_cond_destroy(&s->create_done);
         free(s->path);
@@ -1518,11 +1549,12 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
         s = calloc(1, sizeof(*s));
         if (!s)
                 return log_oom();
-        pthread_mutexattr_t recursive;
-        pthread_mutexattr_init(&recursive);
-        pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
-        pthread_mutex_init(&s->write.lock, &recursive);
-        pthread_mutexattr_destroy(&recursive);
+        pthread_mutex_init(&s->write.lock, NULL);
+        pthread_cond_init(&s->tx_ended, NULL);
+        s->tx_handle = calloc(1, sizeof(*s->tx_handle));
+        if (!s->tx_handle)
+                return log_oom();
+        s->tx_handle->tx_of = s;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         s->n_readers = (unsigned) MIN(MAX(cpus, 2L), (long) READERS_MAX);
         for (unsigned i = 0; i < s->n_readers; i++)
@@ -1562,11 +1594,12 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
 }
 
 static void sqlite_close(struct stitch_store *s) {
+        assert(!s || !s->tx_of); /* a transaction's handle ends with commit or rollback */
         store_free(s);
 }
 
 static int sqlite_integrity_check(struct stitch_store *s, char **ret_result) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *result = NULL;
         size_t len = 0;
@@ -1608,7 +1641,7 @@ static int sqlite_integrity_check(struct stitch_store *s, char **ret_result) {
 }
 
 static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int64_t version = 0;
         int r;
 
@@ -1663,7 +1696,7 @@ static int sqlite_user_create(struct stitch_store *s, const struct stitch_user *
                     !u->identities[i].provider_id)
                         return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1800,7 +1833,7 @@ static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t
                 return -EINVAL;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, false);
                 if (r >= 0)
                         r = tx_end(c, user_list_tx(c, after_id, limit, &out));
@@ -1815,7 +1848,7 @@ static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t
 }
 
 static int count_rows(struct stitch_store *s, enum stmt_id id, uint64_t *ret) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int64_t n = 0;
         int r;
 
@@ -1862,7 +1895,7 @@ static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, 
         if (!key || (arg.kind == ARG_TEXT && !arg.p))
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1887,7 +1920,7 @@ static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *
         if (!u || isempty(u->id))
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1919,7 +1952,7 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
 
         if (isempty(from_id) || !into || isempty(into->id) || streq(from_id, into->id))
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1954,7 +1987,7 @@ static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_us
 
         if (!updated || isempty(updated->id) || isempty(identity_id))
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2038,7 +2071,7 @@ static int sqlite_user_assign_unix_uid(struct stitch_store *s, const char *user_
 
         if (isempty(user_id) || uid <= 0 || uid > INT32_MAX)
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2167,7 +2200,7 @@ static int email_token_put_tx(struct conn *c, const struct stitch_email_token *t
 static int sqlite_email_token_put(struct stitch_store *s, const struct stitch_email_token *t) {
         if (!t || isempty(t->id) || isempty(t->user_id) || !email_token_kind_valid(t->kind))
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2207,7 +2240,7 @@ static int sqlite_email_token_take(struct stitch_store *s, const char *id, enum 
                                    char ret_user_id[static STITCH_ID_LEN + 1]) {
         if (isempty(id) || !hash || !email_token_kind_valid(kind))
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2218,7 +2251,7 @@ static int sqlite_email_token_prune(struct stitch_store *s, int64_t now, size_t 
         int changes = 0, r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r < 0)
                         return r;
@@ -2260,7 +2293,7 @@ static int sqlite_apikey_create(struct stitch_store *s, const struct stitch_apik
         if (!k || isempty(k->id) || isempty(k->user_id) || !k->name)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2333,7 +2366,7 @@ static int session_insert(struct conn *c, const struct stitch_session *se) {
  * savepoint, so one that fails (say, its user was just deleted) is rolled
  * back alone and gets its own error; if the COMMIT fails, all fail. */
 static void session_create_batch(struct stitch_store *s, struct create_request *batch) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         for (struct create_request *q = batch; q; q = q->next) {
                 if (r < 0) {
@@ -2376,10 +2409,10 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
         if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
                 return -EINVAL;
 
-        if (thread_tx == s) {
+        if (s->tx_of) {
                 /* Inside the caller's transaction, durable with it; not in a
                  * batch, which would tie other logins to its fate. */
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 int r = tx_begin(c, true);
                 if (r < 0)
                         return r;
@@ -2509,7 +2542,7 @@ static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t
         if (!id)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2524,7 +2557,7 @@ static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum s
         int r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r >= 0)
                         r = tx_end(c, revoke_sessions_tx(c, list_ids, revoke, key, extra, now, reason,
@@ -2598,7 +2631,7 @@ static int sqlite_session_refreshed(struct stitch_store *s, const char *id, int6
         if (!id || (new_refresh_hash && !expected_refresh_hash))
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2613,7 +2646,7 @@ static int sqlite_session_set_open(struct stitch_store *s, const char *id, bool 
         if (!id)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         /* Marking a session open only has to outlive a crash of the daemon,
          * not of the machine: it names live processes, and an OS crash ends
          * them all. So this commit is not fsynced (WAL + synchronous=NORMAL:
@@ -2680,7 +2713,7 @@ static int sqlite_session_prune(struct stitch_store *s, int64_t now, size_t *ret
         int r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r < 0)
                         return r;
@@ -2732,7 +2765,7 @@ static int sqlite_key_rotate(struct stitch_store *s, const struct stitch_signing
             k->secret_len == 0 || k->secret_len > INT32_MAX || k->created <= 0)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2743,7 +2776,7 @@ static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_
         int changes = 0, r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r < 0)
                         return r;
@@ -2763,7 +2796,7 @@ static size_t sqlite_release_memory(struct stitch_store *s) {
         size_t freed = 0;
 
         for (unsigned i = 0; i <= s->n_readers; i++) {
-                _cleanup_unlock_ struct conn *c = conn_lock(i < s->n_readers ? &s->read[i] : &s->write);
+                _cleanup_unlock_ struct conn *c = i < s->n_readers ? conn_lock(&s->read[i]) : writer_lock(s);
                 int before = 0, after = 0, highwater = 0;
 
                 /* Only pages no statement holds go; the next reads fetch
@@ -2779,37 +2812,59 @@ static size_t sqlite_release_memory(struct stitch_store *s) {
 }
 
 /* ---------------------------------------------------------------------------
- * Caller transactions: the writer's lock is held from begin to commit or
- * rollback; every op the thread calls meanwhile joins as a savepoint. */
+ * Caller transactions: one BEGIN IMMEDIATE on the write connection from
+ * begin to commit or rollback; the ops called with its handle join it as
+ * savepoints, every other write waits (SQLite has one writer), reads on the
+ * read connections see the state before it. The handle is the store's one
+ * tx_handle; any thread may use it, one at a time. */
 
-static int sqlite_begin(struct stitch_store *s) {
-        if (thread_tx)
-                return -EBUSY; /* one at a time per thread */
-        struct conn *c = conn_lock(&s->write);
-        int r = tx_begin(c, true);
-        if (r < 0) {
-                pthread_mutex_unlock(&c->lock);
-                return r;
+static int sqlite_begin(struct stitch_store *s, struct stitch_store **ret_tx) {
+        if (!ret_tx)
+                return -EINVAL;
+        if (s->tx_of)
+                return -EBUSY; /* not nestable */
+
+        pthread_mutex_lock(&s->write.lock);
+        if (s->tx_open && pthread_equal(s->tx_thread, pthread_self())) {
+                pthread_mutex_unlock(&s->write.lock);
+                return -EBUSY; /* this thread holds one already: waiting would never end */
         }
-        thread_tx = s;
+        while (s->tx_open)
+                pthread_cond_wait(&s->tx_ended, &s->write.lock);
+        int r = tx_begin(&s->write, true);
+        if (r >= 0) {
+                s->tx_open = true;
+                s->tx_thread = pthread_self();
+        }
+        pthread_mutex_unlock(&s->write.lock);
+        if (r < 0)
+                return r;
+        *ret_tx = s->tx_handle;
         return 0;
 }
 
-static int finish(struct stitch_store *s, int r) {
-        if (thread_tx != s)
+static int finish(struct stitch_store *tx, int r) {
+        if (!tx || !tx->tx_of)
                 return -EINVAL;
+        struct stitch_store *s = tx->tx_of;
+        pthread_mutex_lock(&s->write.lock);
+        if (!s->tx_open) {
+                pthread_mutex_unlock(&s->write.lock);
+                return -EINVAL;
+        }
         r = tx_end(&s->write, r);
-        thread_tx = NULL;
+        s->tx_open = false;
+        pthread_cond_broadcast(&s->tx_ended);
         pthread_mutex_unlock(&s->write.lock);
         return r;
 }
 
-static int sqlite_commit(struct stitch_store *s) {
-        return finish(s, 0);
+static int sqlite_commit(struct stitch_store *tx) {
+        return finish(tx, 0);
 }
 
-static void sqlite_rollback(struct stitch_store *s) {
-        (void) finish(s, -ECANCELED);
+static void sqlite_rollback(struct stitch_store *tx) {
+        (void) finish(tx, -ECANCELED);
 }
 
 const struct stitch_store_ops stitch_store_sqlite = {

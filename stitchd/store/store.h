@@ -17,7 +17,7 @@
  *
  * Durability: every write function returns only after the change is durable
  * (SQLite: synchronous=FULL, one transaction per call). A return of 0 is an
- * acknowledgement. Inside begin()..commit() the ops of the calling thread
+ * acknowledgement. The ops called with a transaction's handle (begin())
  * are one transaction instead: durable (or gone) together at commit(); an
  * op that fails inside it leaves nothing behind and the transaction goes
  * on, so the caller decides whether to commit or roll back.
@@ -191,16 +191,24 @@ struct stitch_store_ops {
         int (*schema_version)(struct stitch_store *s, int *ret_version);
 
         /* transactions ------------------------------------------------------ */
-        /* Makes the calling thread's following ops one atomic, isolated unit
-         * until commit() or rollback(), which the same thread must call.
-         * Other threads' writes wait meanwhile; their reads see the state
-         * before it. Reads of this thread see its own writes. Not nestable:
-         * -EBUSY if this thread already has one open. */
-        int (*begin)(struct stitch_store *s);
+        /* Opens a transaction and gives its handle: a store to pass to any
+         * op in place of s, so that the op joins the transaction instead
+         * of being one of its own. The ops called with the handle are one
+         * atomic, isolated unit until commit() or rollback() of that handle,
+         * after which the handle is dead. Reads through the handle see the
+         * transaction's writes; other callers' reads see the state before
+         * it until it commits. Other callers' writes may wait meanwhile
+         * (SQLite: every write waits; a backend with row locks need only
+         * make the conflicting ones wait). The handle belongs to no thread,
+         * but is used by one at a time. Not nestable: -EBUSY for begin()
+         * on a handle, and on a store from the thread whose transaction on
+         * it is open, where a backend with a single writer would wait
+         * forever. */
+        int (*begin)(struct stitch_store *s, struct stitch_store **ret_tx);
         /* Durable on 0; on failure everything since begin() is gone. Either
-         * way the transaction is over. -EINVAL if none is open. */
-        int (*commit)(struct stitch_store *s);
-        void (*rollback)(struct stitch_store *s);
+         * way the transaction is over. -EINVAL if tx is not an open one. */
+        int (*commit)(struct stitch_store *tx);
+        void (*rollback)(struct stitch_store *tx);
 
         /* users ------------------------------------------------------------ */
         /* Inserts user, its identities and (if password_hash != NULL) its

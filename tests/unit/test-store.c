@@ -1815,12 +1815,13 @@ static void test_unix_uids(void **state) {
         /* Inside a caller's transaction a refused assignment leaves nothing behind. */
         assert_int_equal(create_user(f->store, 6, "local-userpass", NULL, "user6", T0, 0), 0);
         user_id(id[6], 6);
-        assert_int_equal(ops->begin(f->store), 0);
-        assert_int_equal(ops->user_assign_unix_uid(f->store, id[6], 20000), -EEXIST);
-        assert_int_equal(ops->user_assign_unix_uid(f->store, id[6], 20010), 0);
-        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "20010", &u), 0);
+        struct stitch_store *tx = NULL;
+        assert_int_equal(ops->begin(f->store, &tx), 0);
+        assert_int_equal(ops->user_assign_unix_uid(tx, id[6], 20000), -EEXIST);
+        assert_int_equal(ops->user_assign_unix_uid(tx, id[6], 20010), 0);
+        assert_int_equal(ops->user_find(tx, STITCH_USER_BY_UNIX_UID, "20010", &u), 0);
         u = stitch_user_free(u);
-        ops->rollback(f->store);
+        ops->rollback(tx);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_UNIX_UID, "20010", &u), -ENOENT);
 }
 
@@ -2212,32 +2213,41 @@ static void test_transactions(void **state) {
         struct fixture *f = *state;
         struct stitch_user *u = NULL;
         struct stitch_session *se = NULL;
+        struct stitch_store *tx = NULL, *tx2 = NULL;
         char id[STITCH_ID_LEN + 1], sid[STITCH_ID_LEN + 1];
         uint64_t count = 0;
 
-        /* Rolled back: gone, though seen inside. */
-        assert_int_equal(ops->begin(f->store), 0);
-        assert_int_equal(ops->begin(f->store), -EBUSY);
-        assert_int_equal(create_user(f->store, 1, "local-userpass", "t1@example.com", NULL, T0, 0), 0);
-        assert_int_equal(create_session(f->store, 1, 1, T0, T0 + 1000, T0 + 100), 0);
+        /* Rolled back: gone, though seen inside, and never seen outside. */
+        assert_int_equal(ops->begin(f->store, &tx), 0);
+        assert_non_null(tx);
+        assert_int_equal(ops->begin(tx, &tx2), -EBUSY);        /* not nestable */
+        assert_int_equal(ops->begin(f->store, &tx2), -EBUSY);  /* nor a second one on this thread */
+        assert_null(tx2);
+        assert_int_equal(create_user(tx, 1, "local-userpass", "t1@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_session(tx, 1, 1, T0, T0 + 1000, T0 + 100), 0);
         user_id(id, 1);
-        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
+        assert_int_equal(ops->user_find(tx, STITCH_USER_BY_ID, id, &u), 0);
         assert_int_equal(u->last_authentication_date, T0);
         u = stitch_user_free(u);
-        ops->rollback(f->store);
-        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), -ENOENT);
         session_id(sid, 1);
+        assert_int_equal(ops->session_get(f->store, sid, &se), -ENOENT); /* a reader: not yet */
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), -ENOENT);
+        ops->rollback(tx);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), -ENOENT);
         assert_int_equal(ops->session_get(f->store, sid, &se), -ENOENT);
-        assert_int_equal(ops->commit(f->store), -EINVAL);
+        assert_int_equal(ops->commit(tx), -EINVAL); /* the handle died with the rollback */
 
-        /* Committed: all there; the failed op in between left nothing. */
-        assert_int_equal(ops->begin(f->store), 0);
-        assert_int_equal(create_user(f->store, 2, "local-userpass", "t2@example.com", NULL, T0, 0), 0);
-        assert_int_equal(create_user(f->store, 3, "local-userpass", "t2@example.com", NULL, T0, 0), -EEXIST);
-        assert_int_equal(create_user(f->store, 4, "local-userpass", "t4@example.com", NULL, T0, 0), 0);
-        assert_int_equal(create_session(f->store, 2, 2, T0, T0 + 1000, T0 + 100), 0);
-        assert_int_equal(ops->session_revoke_user(f->store, id, T0, "revoke", NULL), 0);
-        assert_int_equal(ops->commit(f->store), 0);
+        /* Committed: all there; the failed op in between left nothing and
+         * did not poison the transaction. */
+        assert_int_equal(ops->begin(f->store, &tx), 0);
+        assert_int_equal(create_user(tx, 2, "local-userpass", "t2@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_user(tx, 3, "local-userpass", "t2@example.com", NULL, T0, 0), -EEXIST);
+        assert_int_equal(create_user(tx, 4, "local-userpass", "t4@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_session(tx, 2, 2, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(ops->session_revoke_user(tx, id, T0, "revoke", NULL), 0);
+        user_id(id, 2);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), -ENOENT); /* outside: not yet */
+        assert_int_equal(ops->commit(tx), 0);
         reopen(f);
         assert_int_equal(ops->user_count(f->store, &count), 0);
         assert_int_equal(count, 2);
@@ -2256,16 +2266,16 @@ static void test_transactions(void **state) {
                 struct tx_peer reader = {.store = f->store}, writer = {.store = f->store, .write = true};
                 pthread_t rt, wt;
 
-                assert_int_equal(ops->begin(f->store), 0);
-                assert_int_equal(create_user(f->store, 10, "local-userpass", "race@example.com", NULL, T0, 0), 0);
+                assert_int_equal(ops->begin(f->store, &tx), 0);
+                assert_int_equal(create_user(tx, 10, "local-userpass", "race@example.com", NULL, T0, 0), 0);
                 assert_int_equal(pthread_create(&rt, NULL, tx_peer_thread, &reader), 0);
                 assert_int_equal(pthread_join(rt, NULL), 0);
                 assert_int_equal(reader.result, -ENOENT); /* not yet */
                 assert_int_equal(pthread_create(&wt, NULL, tx_peer_thread, &writer), 0);
                 if (commit)
-                        assert_int_equal(ops->commit(f->store), 0);
+                        assert_int_equal(ops->commit(tx), 0);
                 else
-                        ops->rollback(f->store);
+                        ops->rollback(tx);
                 assert_int_equal(pthread_join(wt, NULL), 0);
                 /* The writer waited: after a commit the email is taken, after a rollback free. */
                 assert_int_equal(writer.result, commit ? -EEXIST : 0);
@@ -2277,6 +2287,69 @@ static void test_transactions(void **state) {
         user_id(id, 10);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
         u = stitch_user_free(u);
+}
+
+/* A handle belongs to no thread: one thread begins, another works in it
+ * and commits. And two threads with a transaction each: both land, each
+ * atomically (a single-writer backend runs them one after the other). */
+struct tx_worker {
+        struct stitch_store *store; /* the store, or a handle to work in */
+        unsigned first;
+        bool begin;
+        int result;
+};
+
+static void *tx_worker_thread(void *p) {
+        struct tx_worker *w = p;
+        struct stitch_store *tx = w->store;
+        char email[64];
+        int r = 0;
+
+        if (w->begin)
+                r = ops->begin(w->store, &tx);
+        for (unsigned i = 0; r >= 0 && i < 5; i++) {
+                snprintf(email, sizeof(email), "w%u@example.com", w->first + i);
+                r = create_user(tx, w->first + i, "local-userpass", email, NULL, T0, 0);
+        }
+        if (w->begin) {
+                if (r >= 0)
+                        r = ops->commit(tx);
+                else
+                        ops->rollback(tx);
+        } else if (r >= 0)
+                r = ops->commit(tx);
+        w->result = r;
+        return NULL;
+}
+
+static void test_transaction_handles(void **state) {
+        struct fixture *f = *state;
+        struct stitch_store *tx = NULL;
+        uint64_t count = 0;
+        pthread_t t[2];
+
+        /* Handed over. */
+        assert_int_equal(ops->begin(f->store, &tx), 0);
+        struct tx_worker handed = {.store = tx, .first = 100};
+        assert_int_equal(pthread_create(&t[0], NULL, tx_worker_thread, &handed), 0);
+        assert_int_equal(pthread_join(t[0], NULL), 0);
+        assert_int_equal(handed.result, 0);
+        assert_int_equal(ops->user_count(f->store, &count), 0);
+        assert_int_equal(count, 5);
+
+        /* Two at once. */
+        struct tx_worker w[2] = {
+                {.store = f->store, .first = 200, .begin = true},
+                {.store = f->store, .first = 300, .begin = true},
+        };
+        for (size_t i = 0; i < 2; i++)
+                assert_int_equal(pthread_create(&t[i], NULL, tx_worker_thread, &w[i]), 0);
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+                assert_int_equal(w[i].result, 0);
+        }
+        assert_int_equal(ops->user_count(f->store, &count), 0);
+        assert_int_equal(count, 15);
 }
 
 /* A row that cannot be read (here: an id longer than any the store writes)
@@ -2400,6 +2473,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_transaction_handles, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_rows, setup, teardown),
         };
 
