@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The store contract test (stitchd/store/store.h), the registry and the
- * object helpers. It runs against the backend named by STITCH_TEST_STORE, a
- * store spec in which @DIR@ stands for a fresh temp directory per test
- * (default "sqlite:@DIR@/stitch.db"), so a new backend runs the same suite
- * unchanged. The tests of SQLite's own file handling skip on other
- * backends. */
+ * object helpers. It runs against the backend named by STITCH_TEST_STORE_SPEC
+ * (or its older name STITCH_TEST_STORE), a store spec in which @DIR@ stands
+ * for a fresh temp directory per test (default "sqlite:@DIR@/stitch.db"),
+ * so a new backend runs the same suite unchanged:
+ *
+ *   STITCH_TEST_STORE_SPEC=postgresql://stitch@/stitch_test make check TESTS=tests/unit/test-store
+ *
+ * @NAME@ stands for a name unique to the test ("test_store_" and the temp
+ * directory's random suffix), for a backend that keeps its rows on a server
+ * (a database or schema per test); the suite never cleans a server itself.
+ * The tests of
+ * SQLite's own files, schema and migrations skip on other backends. */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,18 +61,26 @@ static int setup(void **state) {
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->path, sizeof(f->path), "%s/stitch.db", f->dir);
 
-        const char *t = getenv("STITCH_TEST_STORE");
+        const char *t = getenv("STITCH_TEST_STORE_SPEC");
+        if (!t || !*t)
+                t = getenv("STITCH_TEST_STORE");
         if (!t || !*t)
                 t = "sqlite:@DIR@/stitch.db";
         size_t n = 0;
+        const char *suffix = strrchr(f->dir, '-') + 1;
         for (const char *c = t; *c && n + 1 < sizeof(f->spec);)
                 if (strncmp(c, "@DIR@", 5) == 0) {
                         n += (size_t) snprintf(f->spec + n, sizeof(f->spec) - n, "%s", f->dir);
                         c += 5;
+                } else if (strncmp(c, "@NAME@", 6) == 0) {
+                        n += (size_t) snprintf(f->spec + n, sizeof(f->spec) - n, "test_store_%s", suffix);
+                        c += 6;
                 } else
                         f->spec[n++] = *c++;
         assert_true(n + 1 < sizeof(f->spec));
         f->spec[n] = 0;
+        if (strncmp(f->spec, "sqlite:", 7) == 0)
+                snprintf(f->path, sizeof(f->path), "%s", f->spec + 7);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         *state = f;
         return 0;
