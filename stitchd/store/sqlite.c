@@ -1981,11 +1981,11 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
 }
 
 static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
-                                  bool drop_password) {
+                                  bool drop_password, size_t expected_identities) {
         int64_t n = 0;
         int r;
 
-        if (!updated || isempty(updated->id) || isempty(identity_id))
+        if (!updated || isempty(updated->id) || isempty(identity_id) || expected_identities == 0)
                 return -EINVAL;
         _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
@@ -1995,7 +1995,7 @@ static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_us
         if (r >= 0) {
                 r = query(c, ST_IDENTITY_COUNT_OF_USER, "identity_remove", ARGS(ARG_TEXT(updated->id)), &n);
                 if (r > 0)
-                        r = n > 0 ? 0 : -EPERM; /* never the last one */
+                        r = (uint64_t) n + 1 == expected_identities ? 0 : -ESTALE; /* the caller decided on other rows */
                 else if (r == 0)
                         r = -EIO;
         }

@@ -4,28 +4,49 @@
 /* The store: everything stitchd keeps durably, behind an ops table so that
  * other backends (PostgreSQL for fleets) slot in as one more file.
  *
+ * Rows, not policy: each op reads or writes the rows it names (a user with
+ * the rows it owns: identities, password, API keys). The rules belong to
+ * the core, above every backend: what follows from a change (a disabled or
+ * deleted user's sessions end: core/users.c, core/apikeys.c), who is idle
+ * and when (core/users.c, from each provider's lifetime), that a user keeps
+ * at least one identity (core/link.c), which refresh token is current and
+ * what a rotated one presented again means (core/access.c). Where a rule
+ * decides on rows that may change before the write, the op is a
+ * compare-and-swap on what the core read (identity_remove,
+ * session_refreshed, user_assign_unix_uid, email_token_take): the core
+ * decides, the backend only refuses a stale decision.
+ *
+ * What a backend owes:
+ * - Atomicity: each op is all or nothing, and so is each transaction
+ *   (begin .. commit); an op that fails inside a transaction leaves nothing
+ *   of itself and the transaction goes on (SQLite: a savepoint per op).
+ * - Isolation: each op sees one consistent state and its checks hold at
+ *   its write: the compare-and-swap ops and the ops that check before they
+ *   write (user_merge's guards, apikey_create's quota, email_token_put's
+ *   supersession, user_assign_unix_uid) must not lose an update to a
+ *   concurrent one. SQLite gets this from its single writer; a server
+ *   backend needs the checked rows locked (SELECT ... FOR UPDATE of the
+ *   user or session row) or SERIALIZABLE with a retry, and an UPDATE whose
+ *   WHERE carries the expected value (READ COMMITTED re-checks it against
+ *   the newest row) for session_refreshed. Reads outside a transaction may
+ *   be a moment old but never half of a write.
+ * - Durability: every write returns only after the change is durable
+ *   (SQLite: synchronous=FULL; a server: after COMMIT returned with
+ *   synchronous_commit on). A return of 0 is an acknowledgement. The one
+ *   exception is session_set_open, which must survive the daemon only. The
+ *   ops called with a transaction's handle (begin()) are durable (or gone)
+ *   together at commit(), so the caller decides whether to commit.
+ *
  * Threading: a store object is used from several threads at once (the event
  * loop, the CPU loops and the HTTP threads read; worker threads read and
- * write). Implementations serialise writes internally and must not block
- * readers behind a long write nor behind each other (SQLite: WAL, read
- * connections apart from the writer, one per CPU).
- *
- * Rows, not policy: each op reads or writes the rows it names (a user with
- * the rows it owns: identities, password, API keys). What follows from a
- * change (a disabled or deleted user's sessions end, idle anonymous users
- * go) is the core's (core/users.c), which groups ops with begin/commit.
- *
- * Durability: every write function returns only after the change is durable
- * (SQLite: synchronous=FULL, one transaction per call). A return of 0 is an
- * acknowledgement. The ops called with a transaction's handle (begin())
- * are one transaction instead: durable (or gone) together at commit(); an
- * op that fails inside it leaves nothing behind and the transaction goes
- * on, so the caller decides whether to commit or roll back.
+ * write). A backend must not block readers behind a long write nor behind
+ * each other (SQLite: WAL, read connections apart from the writer, one per
+ * CPU; a server: a pool of connections).
  *
  * Errors: 0 on success, -ENOENT not found, -EEXIST unique conflict, -EDQUOT
- * a per-user limit hit, -ENOSPC disk full, -EIO other store failure,
- * -ENOMEM. Output parameters (ret_*) are written only on success and owned
- * by the caller (free with the matching *_free). */
+ * a per-user limit hit, -ESTALE a compare-and-swap lost, -ENOSPC disk full,
+ * -EIO other store failure, -ENOMEM. Output parameters (ret_*) are written
+ * only on success and owned by the caller (free with the matching *_free). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -245,17 +266,23 @@ struct stitch_store_ops {
          * than STITCH_MAX_USER_APIKEYS (no key is ever dropped). */
         int (*user_merge)(struct stitch_store *s, const char *from_id, const struct stitch_user *into);
         /* Removes one identity of updated->id (and its password if
-         * drop_password), then writes updated's fields; one transaction.
-         * -ENOENT no such identity of that user, -EPERM it is the last one. */
+         * drop_password), then writes updated's fields; one transaction,
+         * and a compare-and-swap: only if the user has expected_identities
+         * identities (the removed one included) when it runs, the count
+         * the caller decided on. Whether one may go (never the last: the
+         * core's rule, core/link.c) is not the store's. -ENOENT no such
+         * identity of that user, -ESTALE the count differs (a concurrent
+         * link or unlink: read again and decide again). */
         int (*identity_remove)(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
-                               bool drop_password);
+                               bool drop_password, size_t expected_identities);
         int (*user_touch)(struct stitch_store *s, const char *id, int64_t now);
         /* Sets or clears pending (a registration confirmed). -ENOENT. */
         int (*user_set_pending)(struct stitch_store *s, const char *id, bool pending);
-        /* Ids (strv, ordered, at most 'limit') of users all of whose
-         * identities are of provider_type, who have not logged in since
-         * cutoff (last_authentication_date, or creation_date if never) and
-         * have no live session used since cutoff. */
+        /* A filter, not a rule (who is idle, and when, is the core's:
+         * core/users.c): ids (strv, ordered, at most 'limit') of users all
+         * of whose identities are of provider_type, who have not logged in
+         * since cutoff (last_authentication_date, or creation_date if
+         * never) and have no live session used since cutoff. */
         int (*user_list_idle)(struct stitch_store *s, const char *provider_type, int64_t cutoff, size_t limit,
                               char ***ret_ids);
 

@@ -1361,12 +1361,16 @@ static void test_user_merge_and_unlink(void **state) {
         memcpy(ident, u->identities[1].id, sizeof(ident));
         free(u->email);
         u->email = NULL;
-        assert_int_equal(ops->identity_remove(f->store, u, "000000000000000000000000", true), -ENOENT);
-        assert_int_equal(ops->identity_remove(f->store, u, ident, true), 0);
+        assert_int_equal(ops->identity_remove(f->store, u, "000000000000000000000000", true, 2), -ENOENT);
+        assert_int_equal(ops->identity_remove(f->store, u, ident, true, 3), -ESTALE); /* it has 2: changed nothing */
+        assert_int_equal(ops->password_get(f->store, a, &hash), 0);
+        free(hash);
+        hash = NULL;
+        assert_int_equal(ops->identity_remove(f->store, u, ident, true, 2), 0);
         assert_int_equal(ops->password_get(f->store, a, &hash), -ENOENT);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "reg@example.com", &v), -ENOENT);
         memcpy(ident, u->identities[0].id, sizeof(ident));
-        assert_int_equal(ops->identity_remove(f->store, u, ident, false), -EPERM); /* never the last one */
+        assert_int_equal(ops->identity_remove(f->store, u, ident, false, 2), -ESTALE); /* a stale count */
         u = stitch_user_free(u);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, a, &u), 0);
         assert_int_equal(u->n_identities, 1); /* the refused removal changed nothing */
