@@ -78,6 +78,10 @@ int stitch_core_start(struct stitch_core *core);
  * retired keys, uids for new Unix accounts (UserDB=yes). Makes durable
  * writes: run it on a worker. */
 void stitch_core_maintain(struct stitch_core *core, int64_t now);
+/* No access token lives longer than this (seconds): AccessTokenLifetime=
+ * and the clock leeway. A session that ended this long ago has no live
+ * token left. */
+int64_t stitch_core_token_lifetime_bound(const struct stitch_core *core);
 /* Gives back memory the core holds only to be faster (the store's page
  * caches), for when the daemon is idle; it is read again on demand.
  * Returns the bytes freed, if known. Any thread. */

@@ -195,6 +195,18 @@ static const char *const migrations[] = {
         ") WITHOUT ROWID;"
         "CREATE INDEX email_tokens_user ON email_tokens(user_id, kind);"
         "CREATE INDEX email_tokens_expires ON email_tokens(expires);",
+
+        /* 6 -> 7: the change feed (store.h, struct stitch_store_event).
+         * AUTOINCREMENT: an id is never given twice, not even after the
+         * newest events were pruned, so "after id N" stays meaningful. */
+        "CREATE TABLE events ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  time INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  subject TEXT NOT NULL,"
+        "  data TEXT"
+        ");"
+        "CREATE INDEX events_time ON events(time);",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -325,6 +337,13 @@ enum stmt_id {
         ST_SESSION_PRUNE_EXPIRED,
         ST_SESSION_COUNT,
 
+        ST_EVENT_INSERT,
+        ST_EVENTS_SESSION,
+        ST_EVENTS_SESSIONS_OF_USER,
+        ST_EVENTS_SESSIONS_OF_APIKEY,
+        ST_EVENTS_SINCE,
+        ST_EVENTS_LAST_ID,
+        ST_EVENTS_PRUNE,
         ST_KEY_LIST,
         ST_KEY_RETIRE_ACTIVE,
         ST_KEY_INSERT,
@@ -487,6 +506,25 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_SESSION_PRUNE_REVOKED] = "DELETE FROM sessions WHERE revoked = 1 AND access_expires < ?1 AND revoked_at < ?1",
         [ST_SESSION_PRUNE_EXPIRED] = "DELETE FROM sessions WHERE refresh_expires < ?1 AND access_expires < ?1",
         [ST_SESSION_COUNT] = "SELECT count(*) FROM sessions",
+
+        /* The change feed. A session's end carries what the revocation set
+         * needs; written before the UPDATE that ends it (same transaction),
+         * with the same WHERE, so the two name the same sessions. */
+        [ST_EVENT_INSERT] = "INSERT INTO events (time, kind, subject, data) VALUES (?1, ?2, ?3, ?4)",
+        [ST_EVENTS_SESSION] =
+                "INSERT INTO events (time, kind, subject, data) SELECT ?2, 'session.ended', id, "
+                "json_object('access_expires', access_expires, 'reason', ?3) FROM sessions WHERE id = ?1",
+        [ST_EVENTS_SESSIONS_OF_USER] =
+                "INSERT INTO events (time, kind, subject, data) SELECT ?2, 'session.ended', id, "
+                "json_object('access_expires', access_expires, 'reason', ?3) FROM sessions "
+                "WHERE " SESSION_LIVE_OF_USER " ORDER BY creation_date, id",
+        [ST_EVENTS_SESSIONS_OF_APIKEY] =
+                "INSERT INTO events (time, kind, subject, data) SELECT ?2, 'session.ended', id, "
+                "json_object('access_expires', access_expires, 'reason', ?3) FROM sessions "
+                "WHERE " SESSION_LIVE_OF_APIKEY " ORDER BY creation_date, id",
+        [ST_EVENTS_SINCE] = "SELECT id, time, kind, subject, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        [ST_EVENTS_LAST_ID] = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+        [ST_EVENTS_PRUNE] = "DELETE FROM events WHERE time < ?1",
 
         [ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM signing_keys ORDER BY created DESC, kid DESC",
         [ST_KEY_RETIRE_ACTIVE] = "UPDATE signing_keys SET retired = ?1 WHERE retired = 0",
@@ -1134,6 +1172,35 @@ static void signing_key_done(void *p) {
         stitch_signing_key_free(*(struct stitch_signing_key **) p);
 }
 
+/* Row of ST_EVENTS_SINCE; ret: struct stitch_store_event **. A kind this
+ * stitchd does not know (a newer one wrote it) reads as _INVALID. */
+static int read_event(sqlite3_stmt *st, void *ret) {
+        _cleanup_(stitch_store_event_freep) struct stitch_store_event *e = NULL;
+        const unsigned char *subject;
+        int n, r;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        e->id = sqlite3_column_int64(st, 0);
+        e->time = sqlite3_column_int64(st, 1);
+        e->kind = stitch_store_event_kind_from_string((const char *) sqlite3_column_text(st, 2));
+        subject = sqlite3_column_text(st, 3);
+        n = sqlite3_column_bytes(st, 3);
+        if (!subject || n <= 0 || (size_t) n >= sizeof(e->subject))
+                return log_error_errno(EIO, "Store: malformed event subject in the database.");
+        memcpy(e->subject, subject, (size_t) n);
+        r = col_strdup(st, 4, &e->data_json);
+        if (r < 0)
+                return r;
+        *(struct stitch_store_event **) ret = TAKE_PTR(e);
+        return 0;
+}
+
+static void event_done(void *p) {
+        stitch_store_event_free(*(struct stitch_store_event **) p);
+}
+
 static const struct row_type user_rows = {sizeof(struct stitch_user *), read_user, user_done};
 static const struct row_type identity_rows = {sizeof(struct stitch_identity), read_identity, identity_done};
 static const struct row_type apikey_rows = {sizeof(struct stitch_apikey *), read_apikey, apikey_done};
@@ -1141,6 +1208,7 @@ static const struct row_type session_rows = {sizeof(struct stitch_session *), re
 static const struct row_type revoked_rows = {sizeof(struct revoked_entry), read_revoked, NULL};
 static const struct row_type signing_key_rows = {sizeof(struct stitch_signing_key *), read_signing_key,
                                                  signing_key_done};
+static const struct row_type event_rows = {sizeof(struct stitch_store_event *), read_event, event_done};
 
 /* n elements of a row_type. */
 struct rows {
@@ -1653,6 +1721,20 @@ static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {
 }
 
 /* ---------------------------------------------------------------------------
+ * The change feed: an event goes in the transaction of its change. */
+
+static int64_t event_now(void) {
+        return (int64_t) time(NULL);
+}
+
+static int event_tx(struct conn *c, enum stitch_store_event_kind kind, const char *subject, const char *data_json) {
+        return run(c, ST_EVENT_INSERT, "event",
+                   ARGS(ARG_INT(event_now()), ARG_TEXT(stitch_store_event_kind_to_string(kind)), ARG_TEXT(subject),
+                        ARG_TEXT(data_json)),
+                   NULL);
+}
+
+/* ---------------------------------------------------------------------------
  * Users */
 
 static int user_exists(struct conn *c, const char *id) {
@@ -1868,10 +1950,12 @@ static int sqlite_user_count(struct stitch_store *s, uint64_t *ret) {
 }
 
 /* Revokes the live sessions that list_ids names and revoke ends (?1 = key,
- * ?2 = now, ?3 = reason, ?4 = extra if not NULL); their ids are appended to
- * 'ids' (optional). */
-static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
-                              const char *extra, int64_t now, const char *reason, struct stitch_strv_builder *ids) {
+ * ?2 = now, ?3 = reason, ?4 = extra if not NULL), recording their ends with
+ * events (the same WHERE, before the UPDATE changes it); their ids are
+ * appended to 'ids' (optional). */
+static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_id events, enum stmt_id revoke,
+                              const char *key, const char *extra, int64_t now, const char *reason,
+                              struct stitch_strv_builder *ids) {
         struct arg extra_arg = extra ? ARG_TEXT(extra) : NO_ARG;
         int r;
 
@@ -1881,15 +1965,19 @@ static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_i
                 if (r < 0)
                         return r;
         }
+        r = run(c, events, "revoke sessions (events)",
+                ARGS(ARG_TEXT(key), ARG_INT(now), ARG_TEXT(reason), extra_arg), NULL);
+        if (r < 0)
+                return r;
         return run(c, revoke, "revoke sessions", ARGS(ARG_TEXT(key), ARG_INT(now), ARG_TEXT(reason), extra_arg),
                    NULL);
 }
 
 /* One write keyed by ?1 = key (and ?2 = arg), in its own transaction (a
- * savepoint inside the caller's). If must_match, -ENOENT when no row
- * matched. */
+ * savepoint inside the caller's), with the event 'kind' about key if kind
+ * >= 0. If must_match, -ENOENT when no row matched. */
 static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, const char *key, struct arg arg,
-                     bool must_match) {
+                     bool must_match, enum stitch_store_event_kind kind) {
         int r;
 
         if (!key || (arg.kind == ARG_TEXT && !arg.p))
@@ -1903,11 +1991,14 @@ static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, 
                 r = run_one(c, id, what, ARGS(ARG_TEXT(key), arg));
         else
                 r = run(c, id, what, ARGS(ARG_TEXT(key), arg), NULL);
+        if (r >= 0 && kind >= 0)
+                r = event_tx(c, kind, key, NULL);
         return tx_end(c, r);
 }
 
 static int sqlite_user_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
-        return write_one(s, ST_USER_SET_DISABLED, "user_set_disabled", id, ARG_INT(disabled), true);
+        return write_one(s, ST_USER_SET_DISABLED, "user_set_disabled", id, ARG_INT(disabled), true,
+                         disabled ? STITCH_STORE_EVENT_USER_DISABLED : STITCH_STORE_EVENT_USER_ENABLED);
 }
 
 static int user_update_tx(struct conn *c, const struct stitch_user *u) {
@@ -1924,7 +2015,10 @@ static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, user_update_tx(c, u));
+        r = user_update_tx(c, u);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, u->id, NULL);
+        return tx_end(c, r);
 }
 
 /* Inside the merge's transaction: from_id is still an account nobody has
@@ -1977,6 +2071,13 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
                 r = run(c, ST_USER_DELETE, "user_merge delete", ARGS(ARG_TEXT(from_id)), NULL);
         if (r >= 0)
                 r = user_update_tx(c, into);
+        if (r >= 0) {
+                char data[64 + STITCH_ID_LEN];
+                (void) snprintf(data, sizeof(data), "{\"merged_into\":\"%s\"}", into->id); /* an id: [0-9a-f] */
+                r = event_tx(c, STITCH_STORE_EVENT_USER_DELETED, from_id, data);
+        }
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, into->id, NULL);
         return tx_end(c, r);
 }
 
@@ -2003,17 +2104,19 @@ static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_us
                 r = run(c, ST_PASSWORD_DELETE, "identity_remove password", ARGS(ARG_TEXT(updated->id)), NULL);
         if (r >= 0)
                 r = user_update_tx(c, updated);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, updated->id, NULL);
         return tx_end(c, r);
 }
 
 /* The user row; identities, password and API keys go with it (ON DELETE
  * CASCADE). Sessions are the core's: it ends them first. */
 static int sqlite_user_delete(struct stitch_store *s, const char *id) {
-        return write_one(s, ST_USER_DELETE, "user_delete", id, NO_ARG, true);
+        return write_one(s, ST_USER_DELETE, "user_delete", id, NO_ARG, true, STITCH_STORE_EVENT_USER_DELETED);
 }
 
 static int sqlite_user_touch(struct stitch_store *s, const char *id, int64_t now) {
-        return write_one(s, ST_USER_TOUCH, "user_touch", id, ARG_INT(now), true);
+        return write_one(s, ST_USER_TOUCH, "user_touch", id, ARG_INT(now), true, _STITCH_STORE_EVENT_KIND_INVALID);
 }
 
 static int sqlite_user_list_idle(struct stitch_store *s, const char *provider_type, int64_t cutoff, size_t limit,
@@ -2075,7 +2178,10 @@ static int sqlite_user_assign_unix_uid(struct stitch_store *s, const char *user_
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, assign_unix_uid_tx(c, user_id, uid));
+        r = assign_unix_uid_tx(c, user_id, uid);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, user_id, NULL);
+        return tx_end(c, r);
 }
 
 static int sqlite_user_list_unix(struct stitch_store *s, int64_t after_uid, size_t limit, struct stitch_user ***ret,
@@ -2164,14 +2270,16 @@ static int sqlite_password_get(struct stitch_store *s, const char *user_id, char
 
 static int sqlite_password_set(struct stitch_store *s, const char *user_id, const char *hash) {
         /* An upsert; an unknown user fails the foreign key: -ENOENT. */
-        return write_one(s, ST_PASSWORD_SET, "password_set", user_id, ARG_TEXT(hash), false);
+        return write_one(s, ST_PASSWORD_SET, "password_set", user_id, ARG_TEXT(hash), false,
+                         STITCH_STORE_EVENT_USER_PASSWORD);
 }
 
 /* ---------------------------------------------------------------------------
  * Email tokens */
 
 static int sqlite_user_set_pending(struct stitch_store *s, const char *id, bool pending) {
-        return write_one(s, ST_USER_SET_PENDING, "user_set_pending", id, ARG_BOOL(pending), true);
+        return write_one(s, ST_USER_SET_PENDING, "user_set_pending", id, ARG_BOOL(pending), true,
+                         _STITCH_STORE_EVENT_KIND_INVALID);
 }
 
 static const char *const email_token_kinds[_STITCH_EMAIL_TOKEN_KIND_MAX] = {
@@ -2297,7 +2405,13 @@ static int sqlite_apikey_create(struct stitch_store *s, const struct stitch_apik
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, apikey_create_tx(c, k));
+        r = apikey_create_tx(c, k);
+        if (r >= 0) {
+                char data[64 + STITCH_ID_LEN];
+                (void) snprintf(data, sizeof(data), "{\"user_id\":\"%s\"}", k->user_id); /* an id: [0-9a-f] */
+                r = event_tx(c, STITCH_STORE_EVENT_APIKEY_CREATED, k->id, data);
+        }
+        return tx_end(c, r);
 }
 
 static int sqlite_apikey_find_by_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
@@ -2331,11 +2445,12 @@ static int sqlite_apikey_list(struct stitch_store *s, const char *user_id, struc
 }
 
 static int sqlite_apikey_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
-        return write_one(s, ST_APIKEY_SET_DISABLED, "apikey_set_disabled", id, ARG_INT(disabled), true);
+        return write_one(s, ST_APIKEY_SET_DISABLED, "apikey_set_disabled", id, ARG_INT(disabled), true,
+                         disabled ? STITCH_STORE_EVENT_APIKEY_DISABLED : STITCH_STORE_EVENT_APIKEY_ENABLED);
 }
 
 static int sqlite_apikey_delete(struct stitch_store *s, const char *id) {
-        return write_one(s, ST_APIKEY_DELETE, "apikey_delete", id, NO_ARG, true);
+        return write_one(s, ST_APIKEY_DELETE, "apikey_delete", id, NO_ARG, true, STITCH_STORE_EVENT_APIKEY_DELETED);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2528,8 +2643,11 @@ static int session_revoke_tx(struct conn *c, const char *id, int64_t now, const 
         r = run(c, ST_SESSION_REVOKE, "session_revoke", ARGS(ARG_TEXT(id), ARG_INT(now), ARG_TEXT(reason)), &changes);
         if (r < 0)
                 return r;
-        if (changes > 0)
-                return 1;
+        if (changes > 0) {
+                r = run(c, ST_EVENTS_SESSION, "session_revoke", ARGS(ARG_TEXT(id), ARG_INT(now), ARG_TEXT(reason)),
+                        NULL);
+                return r < 0 ? r : 1;
+        }
 
         /* Not revoked now: already revoked, or unknown? */
         r = query(c, ST_SESSION_EXISTS, "session_revoke", ARGS(ARG_TEXT(id)), NULL);
@@ -2551,7 +2669,7 @@ static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t
 
 /* revoke_sessions_tx() in a write transaction of its own; *ret_revoked
  * (optional): the ids of the sessions it revoked. */
-static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
+static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum stmt_id events, enum stmt_id revoke, const char *key,
                            const char *extra, int64_t now, const char *reason, char ***ret_revoked) {
         struct stitch_strv_builder ids = {};
         int r;
@@ -2560,7 +2678,7 @@ static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum s
                 _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r >= 0)
-                        r = tx_end(c, revoke_sessions_tx(c, list_ids, revoke, key, extra, now, reason,
+                        r = tx_end(c, revoke_sessions_tx(c, list_ids, events, revoke, key, extra, now, reason,
                                                          ret_revoked ? &ids : NULL));
         }
         if (r < 0) {
@@ -2579,7 +2697,7 @@ static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_i
                                       char ***ret_revoked) {
         if (!user_id)
                 return -EINVAL;
-        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_USER, ST_SESSION_REVOKE_USER, user_id, NULL, now, reason,
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_USER, ST_EVENTS_SESSIONS_OF_USER, ST_SESSION_REVOKE_USER, user_id, NULL, now, reason,
                                ret_revoked);
 }
 
@@ -2587,7 +2705,7 @@ static int sqlite_session_revoke_apikey(struct stitch_store *s, const char *key_
                                         int64_t now, const char *reason, char ***ret_revoked) {
         if (!key_id || !provider_type)
                 return -EINVAL;
-        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_APIKEY, ST_SESSION_REVOKE_APIKEY, key_id, provider_type, now,
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_APIKEY, ST_EVENTS_SESSIONS_OF_APIKEY, ST_SESSION_REVOKE_APIKEY, key_id, provider_type, now,
                                reason, ret_revoked);
 }
 
@@ -2769,7 +2887,10 @@ static int sqlite_key_rotate(struct stitch_store *s, const struct stitch_signing
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, key_rotate_tx(c, k));
+        r = key_rotate_tx(c, k);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_KEY_ROTATED, k->kid, NULL);
+        return tx_end(c, r);
 }
 
 static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_n) {
@@ -2781,6 +2902,60 @@ static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_
                 if (r < 0)
                         return r;
                 r = tx_end(c, run(c, ST_KEY_PRUNE, "key_prune", ARGS(ARG_INT(cutoff)), &changes));
+        }
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = (size_t) MAX(changes, 0);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * The change feed */
+
+static int sqlite_events_since(struct stitch_store *s, int64_t after_id, size_t limit,
+                               struct stitch_store_event ***ret, size_t *ret_n) {
+        struct rows out = {};
+        int r;
+
+        if (!ret || !ret_n || limit == 0)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
+                r = read_list(c, ST_EVENTS_SINCE, "events_since",
+                              ARGS(ARG_INT(after_id), ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &event_rows,
+                              &out);
+        }
+        if (r < 0)
+                return r;
+        *ret = out.a;
+        *ret_n = out.n;
+        return 0;
+}
+
+static int sqlite_events_last_id(struct stitch_store *s, int64_t *ret_id) {
+        int64_t id = 0;
+        int r;
+
+        if (!ret_id)
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = reader_lock(s);
+        r = query(c, ST_EVENTS_LAST_ID, "events_last_id", NULL, 0, &id);
+        if (r < 0)
+                return r;
+        *ret_id = r > 0 ? id : 0;
+        return 0;
+}
+
+static int sqlite_events_prune(struct stitch_store *s, int64_t before, size_t *ret_n) {
+        int changes = 0, r;
+
+        {
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
+                r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+                r = tx_end(c, run(c, ST_EVENTS_PRUNE, "events_prune", ARGS(ARG_INT(before)), &changes));
         }
         if (r < 0)
                 return r;
@@ -2931,6 +3106,10 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .key_list = sqlite_key_list,
         .key_rotate = sqlite_key_rotate,
         .key_prune = sqlite_key_prune,
+
+        .events_since = sqlite_events_since,
+        .events_last_id = sqlite_events_last_id,
+        .events_prune = sqlite_events_prune,
 
         .release_memory = sqlite_release_memory,
 };

@@ -36,6 +36,9 @@
  *   exception is session_set_open, which must survive the daemon only. The
  *   ops called with a transaction's handle (begin()) are durable (or gone)
  *   together at commit(), so the caller decides whether to commit.
+ * - The change feed: each op that records an event (see struct
+ *   stitch_store_event) appends it in the same transaction as the change,
+ *   so that a reader of the feed never sees one without the other.
  *
  * Threading: a store object is used from several threads at once (the event
  * loop, the CPU loops and the HTTP threads read; worker threads read and
@@ -48,6 +51,7 @@
  * -EIO other store failure, -ENOMEM. Output parameters (ret_*) are written
  * only on success and owned by the caller (free with the matching *_free). */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -156,6 +160,42 @@ struct stitch_signing_key {
         int64_t created;
         int64_t retired;     /* 0 = the active signing key; else when it stopped signing */
 };
+
+/* The change feed: an append-only log of the changes other stitchd
+ * instances on the same store must hear of (a fleet: a revocation must
+ * reach every Verify). Each op below that makes one of these changes
+ * appends its event in its own transaction; the core applies events
+ * idempotently (core/store-events.c), so a feed read twice, or overlapping
+ * a rebuild from the rows, does no harm. */
+enum stitch_store_event_kind {
+        STITCH_STORE_EVENT_SESSION_ENDED,  /* subject: session id; data {"access_expires":N,"reason":"..."} */
+        STITCH_STORE_EVENT_USER_DISABLED,  /* subject: user id */
+        STITCH_STORE_EVENT_USER_ENABLED,   /* subject: user id */
+        STITCH_STORE_EVENT_USER_DELETED,   /* subject: user id; data {"merged_into":"..."} after a merge */
+        STITCH_STORE_EVENT_USER_UPDATED,   /* subject: user id (email, names, identities, uid) */
+        STITCH_STORE_EVENT_USER_PASSWORD,  /* subject: user id (its password was set) */
+        STITCH_STORE_EVENT_APIKEY_CREATED, /* subject: key id; data {"user_id":"..."} */
+        STITCH_STORE_EVENT_APIKEY_DISABLED,
+        STITCH_STORE_EVENT_APIKEY_ENABLED,
+        STITCH_STORE_EVENT_APIKEY_DELETED,
+        STITCH_STORE_EVENT_KEY_ROTATED,    /* subject: the new active signing key's kid */
+        _STITCH_STORE_EVENT_KIND_MAX,
+        _STITCH_STORE_EVENT_KIND_INVALID = -EINVAL,
+};
+
+struct stitch_store_event {
+        int64_t id;    /* > 0, increasing, never reused (not even after a prune) */
+        int64_t time;  /* epoch seconds of the change */
+        enum stitch_store_event_kind kind;
+        char subject[64]; /* an id, or a kid: printable */
+        char *data_json;  /* a JSON object, or NULL */
+};
+
+/* "session.ended", "user.disabled", ...: the store keeps the string. NULL
+ * for a value outside the enum; the reverse gives _INVALID for an unknown
+ * string (a newer stitchd's event: skip it). */
+const char *stitch_store_event_kind_to_string(enum stitch_store_event_kind k);
+enum stitch_store_event_kind stitch_store_event_kind_from_string(const char *s);
 
 /* What an email token proves when it comes back (core/userpass-flows.c). */
 enum stitch_email_token_kind {
@@ -412,6 +452,26 @@ struct stitch_store_ops {
         /* Deletes retired keys retired before 'cutoff'. */
         int (*key_prune)(struct stitch_store *s, int64_t cutoff, size_t *ret_n);
 
+        /* the change feed ------------------------------------------------------ */
+        /* Events (see struct stitch_store_event) with id > after_id, oldest
+         * first, at most 'limit'. Which ops write which event: the session
+         * revoking ops one SESSION_ENDED per session they end (not
+         * session_create nor the refresh ops, which end nothing);
+         * user_set_disabled, user_delete (and user_merge for the merged-away
+         * user), user_update, identity_remove, user_merge (the kept user),
+         * user_assign_unix_uid, password_set; apikey_create,
+         * apikey_set_disabled, apikey_delete; key_rotate. Ids follow commit
+         * order in a backend with one writer; a server backend whose ids
+         * come from a sequence need not (a smaller id may commit later), so
+         * a follower there reads with an overlap and applies idempotently. */
+        int (*events_since)(struct stitch_store *s, int64_t after_id, size_t limit,
+                            struct stitch_store_event ***ret, size_t *ret_n);
+        /* The highest event id ever given (0 if none): where a follower
+         * that has just read the rows starts. */
+        int (*events_last_id)(struct stitch_store *s, int64_t *ret_id);
+        /* Deletes events older than 'before' (time < before). */
+        int (*events_prune)(struct stitch_store *s, int64_t before, size_t *ret_n);
+
         /* memory ------------------------------------------------------------ */
         /* Gives back what the backend caches and can read again (SQLite:
          * the page caches of its connections), when the daemon is idle.
@@ -445,13 +505,16 @@ struct stitch_user *stitch_user_free(struct stitch_user *u);
 struct stitch_apikey *stitch_apikey_free(struct stitch_apikey *k);
 struct stitch_session *stitch_session_free(struct stitch_session *s);
 struct stitch_signing_key *stitch_signing_key_free(struct stitch_signing_key *k);
+struct stitch_store_event *stitch_store_event_free(struct stitch_store_event *e);
 void stitch_identity_done(struct stitch_identity *i);
 void stitch_user_array_free(struct stitch_user **a, size_t n);
 void stitch_apikey_array_free(struct stitch_apikey **a, size_t n);
 void stitch_session_array_free(struct stitch_session **a, size_t n);
 void stitch_signing_key_array_free(struct stitch_signing_key **a, size_t n);
+void stitch_store_event_array_free(struct stitch_store_event **a, size_t n);
 
 static inline void stitch_user_freep(struct stitch_user **p) { stitch_user_free(*p); }
 static inline void stitch_apikey_freep(struct stitch_apikey **p) { stitch_apikey_free(*p); }
 static inline void stitch_session_freep(struct stitch_session **p) { stitch_session_free(*p); }
 static inline void stitch_signing_key_freep(struct stitch_signing_key **p) { stitch_signing_key_free(*p); }
+static inline void stitch_store_event_freep(struct stitch_store_event **p) { stitch_store_event_free(*p); }

@@ -196,7 +196,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 6);
+        assert_int_equal(version, 7);
         assert_int_equal(ops->integrity_check(f->store, &result), 0);
         assert_string_equal(result, "ok");
 }
@@ -380,7 +380,7 @@ static void test_reopen_keeps_data(void **state) {
         assert_true(version > 0);
         if (ops != &stitch_store_sqlite)
                 return;
-        assert_int_equal(version, 6);
+        assert_int_equal(version, 7);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -390,7 +390,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 6);
+        assert_int_equal(sqlite3_column_int(st, 1), 7);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -404,7 +404,7 @@ static void test_reopen_keeps_data(void **state) {
         sqlite3_close(db);
         assert_int_not_equal(ops->open(f->path, &f->store), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 6", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 7", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         f->store = NULL;
         assert_int_equal(ops->open(f->path, &f->store), 0);
@@ -1464,7 +1464,11 @@ static void test_session_revoke_apikey(void **state) {
 }
 
 /* What schema 5 -> 6 added, undone (sqlite3_exec text): a version 5 database. */
+/* What schema 6 -> 7 added, undone: a version 6 database. */
+#define SCHEMA_7_UNDO "DROP TABLE events;"
+
 #define SCHEMA_6_UNDO                                                                          \
+        SCHEMA_7_UNDO                                                                          \
         "DROP TABLE email_tokens;"                                                             \
         "ALTER TABLE users DROP COLUMN self_registered;"                                       \
         "ALTER TABLE users DROP COLUMN pending;"
@@ -1498,7 +1502,7 @@ static void test_migration_unix_uid(void **state) {
         sqlite3_close(db);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 6);
+        assert_int_equal(version, 7);
 
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
@@ -1534,7 +1538,7 @@ static void test_migration_email_tokens(void **state) {
         sqlite3_close(db);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 6);
+        assert_int_equal(version, 7);
 
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
@@ -1578,7 +1582,7 @@ static void test_migration_apikey_id(void **state) {
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         int version = 0;
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 6);
+        assert_int_equal(version, 7);
         session_id(sid, 1);
         assert_int_equal(ops->session_get(f->store, sid, &se), 0);
         assert_string_equal(se->apikey_id, "");
@@ -2371,6 +2375,248 @@ static void test_transaction_handles(void **state) {
         assert_int_equal(count, 15);
 }
 
+/* The change feed: the events since an id, in order. */
+struct feed {
+        struct stitch_store_event **a;
+        size_t n;
+};
+
+static void feed_done(struct feed *fd) {
+        stitch_store_event_array_free(fd->a, fd->n);
+        *fd = (struct feed) {};
+}
+
+static void feed_read(struct stitch_store *s, int64_t after, struct feed *fd) {
+        feed_done(fd);
+        assert_int_equal(ops->events_since(s, after, 1000, &fd->a, &fd->n), 0);
+        for (size_t i = 1; i < fd->n; i++)
+                assert_true(fd->a[i]->id > fd->a[i - 1]->id);
+}
+
+static void assert_event(const struct stitch_store_event *e, enum stitch_store_event_kind kind, const char *subject) {
+        assert_string_equal(stitch_store_event_kind_to_string(e->kind), stitch_store_event_kind_to_string(kind));
+        assert_string_equal(e->subject, subject);
+        assert_true(e->id > 0);
+        assert_true(e->time > 0);
+}
+
+static int64_t last_event_id(struct stitch_store *s) {
+        int64_t id = -1;
+        assert_int_equal(ops->events_last_id(s, &id), 0);
+        assert_true(id >= 0);
+        return id;
+}
+
+static void test_events(void **state) {
+        struct fixture *f = *state;
+        struct feed fd = {};
+        char uid1[STITCH_ID_LEN + 1], uid2[STITCH_ID_LEN + 1], sid1[STITCH_ID_LEN + 1], sid2[STITCH_ID_LEN + 1],
+                sid3[STITCH_ID_LEN + 1];
+        static const uint8_t secret[] = {1, 2, 3, 4};
+        struct stitch_signing_key key = {
+                .kid = "kid-events", .alg = (char *) "HS256", .secret = (uint8_t *) secret,
+                .secret_len = sizeof(secret), .created = T0,
+        };
+
+        assert_int_equal(last_event_id(f->store), 0);
+        feed_read(f->store, 0, &fd);
+        assert_int_equal(fd.n, 0);
+
+        /* Creating users and sessions, logging in, refreshing: no events. */
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "e1@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "e2@example.com", NULL, T0, 0), 0);
+        user_id(uid1, 1);
+        user_id(uid2, 2);
+        assert_int_equal(create_session(f->store, 1, 1, T0, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 2, 1, T0, T0 + 1000, T0 + 200), 0);
+        assert_int_equal(create_session(f->store, 3, 2, T0, T0 + 1000, T0 + 300), 0);
+        session_id(sid1, 1);
+        session_id(sid2, 2);
+        session_id(sid3, 3);
+        assert_int_equal(ops->session_refreshed(f->store, sid1, T0 + 150, T0 + 10, NULL, NULL), 0);
+        assert_int_equal(ops->user_touch(f->store, uid1, T0 + 10), 0);
+        assert_int_equal(last_event_id(f->store), 0);
+
+        /* Each change, one event, in order. */
+        assert_int_equal(ops->session_revoke(f->store, sid1, T0 + 20, "logout"), 1);
+        assert_int_equal(ops->session_revoke(f->store, sid1, T0 + 21, "logout"), 0); /* again: nothing new */
+        assert_int_equal(ops->user_set_disabled(f->store, uid1, true), 0);
+        assert_int_equal(ops->session_revoke_user(f->store, uid1, T0 + 30, "disable", NULL), 0);
+        assert_int_equal(ops->user_set_disabled(f->store, uid1, false), 0);
+        assert_int_equal(ops->password_set(f->store, uid2, "$argon2id$new"), 0);
+        struct stitch_apikey k = make_key(1, 2, "feed");
+        assert_int_equal(ops->apikey_create(f->store, &k), 0);
+        assert_int_equal(ops->apikey_set_disabled(f->store, k.id, true), 0);
+        assert_int_equal(ops->apikey_set_disabled(f->store, k.id, false), 0);
+        assert_int_equal(ops->apikey_delete(f->store, k.id), 0);
+        assert_int_equal(ops->key_rotate(f->store, &key), 0);
+        assert_int_equal(ops->user_delete(f->store, uid1), 0);
+
+        /* A failed op writes none. */
+        assert_int_equal(ops->user_set_disabled(f->store, "000000000000000000000000", true), -ENOENT);
+        assert_int_equal(ops->apikey_delete(f->store, k.id), -ENOENT);
+
+        feed_read(f->store, 0, &fd);
+        assert_int_equal(fd.n, 11);
+        assert_event(fd.a[0], STITCH_STORE_EVENT_SESSION_ENDED, sid1);
+        assert_int_equal(fd.a[0]->time, T0 + 20);
+        assert_non_null(fd.a[0]->data_json);
+        assert_non_null(strstr(fd.a[0]->data_json, "\"access_expires\":1700000150"));
+        assert_non_null(strstr(fd.a[0]->data_json, "\"reason\":\"logout\""));
+        assert_event(fd.a[1], STITCH_STORE_EVENT_USER_DISABLED, uid1);
+        assert_event(fd.a[2], STITCH_STORE_EVENT_SESSION_ENDED, sid2); /* sid1 was no longer live */
+        assert_non_null(strstr(fd.a[2]->data_json, "\"access_expires\":1700000200"));
+        assert_non_null(strstr(fd.a[2]->data_json, "\"reason\":\"disable\""));
+        assert_event(fd.a[3], STITCH_STORE_EVENT_USER_ENABLED, uid1);
+        assert_event(fd.a[4], STITCH_STORE_EVENT_USER_PASSWORD, uid2);
+        assert_event(fd.a[5], STITCH_STORE_EVENT_APIKEY_CREATED, k.id);
+        assert_non_null(strstr(fd.a[5]->data_json, uid2));
+        assert_event(fd.a[6], STITCH_STORE_EVENT_APIKEY_DISABLED, k.id);
+        assert_event(fd.a[7], STITCH_STORE_EVENT_APIKEY_ENABLED, k.id);
+        assert_event(fd.a[8], STITCH_STORE_EVENT_APIKEY_DELETED, k.id);
+        assert_event(fd.a[9], STITCH_STORE_EVENT_KEY_ROTATED, "kid-events");
+        assert_event(fd.a[10], STITCH_STORE_EVENT_USER_DELETED, uid1);
+        assert_null(fd.a[10]->data_json);
+        assert_int_equal(last_event_id(f->store), fd.a[10]->id);
+        int64_t mid = fd.a[4]->id;
+
+        /* since() is strict, ordered, and honours its limit. */
+        feed_done(&fd);
+        assert_int_equal(ops->events_since(f->store, mid, 3, &fd.a, &fd.n), 0);
+        assert_int_equal(fd.n, 3);
+        assert_event(fd.a[0], STITCH_STORE_EVENT_APIKEY_CREATED, k.id);
+        feed_done(&fd);
+        feed_read(f->store, INT64_MAX, &fd);
+        assert_int_equal(fd.n, 0);
+        assert_int_equal(ops->events_since(f->store, 0, 0, &fd.a, &fd.n), -EINVAL);
+
+        feed_done(&fd);
+}
+
+/* An event and its change are one: a transaction rolled back leaves
+ * neither, a committed one both; a failed op inside leaves no event. The
+ * feed outside sees nothing until the commit. */
+static void test_events_atomic(void **state) {
+        struct fixture *f = *state;
+        struct stitch_store *tx = NULL;
+        struct feed fd = {};
+        char uid[STITCH_ID_LEN + 1], sid[STITCH_ID_LEN + 1];
+        char **revoked = NULL;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "a1@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_session(f->store, 1, 1, T0, T0 + 1000, T0 + 100), 0);
+        user_id(uid, 1);
+        session_id(sid, 1);
+
+        for (int commit = 0; commit <= 1; commit++) {
+                assert_int_equal(ops->begin(f->store, &tx), 0);
+                assert_int_equal(ops->session_revoke_user(tx, uid, T0 + 5, "disable", &revoked), 0);
+                assert_int_equal(stitch_strv_length(revoked), 1);
+                revoked = stitch_strv_free(revoked);
+                assert_int_equal(ops->user_set_disabled(tx, uid, true), 0);
+                assert_int_equal(ops->user_set_disabled(tx, "000000000000000000000000", true), -ENOENT);
+                feed_read(tx, 0, &fd);
+                assert_int_equal(fd.n, 2); /* inside: its own */
+                feed_read(f->store, 0, &fd);
+                assert_int_equal(fd.n, 0); /* outside: not yet */
+                if (commit)
+                        assert_int_equal(ops->commit(tx), 0);
+                else
+                        ops->rollback(tx);
+                feed_read(f->store, 0, &fd);
+                assert_int_equal(fd.n, commit ? 2 : 0);
+        }
+        assert_event(fd.a[0], STITCH_STORE_EVENT_SESSION_ENDED, sid);
+        assert_event(fd.a[1], STITCH_STORE_EVENT_USER_DISABLED, uid);
+
+        /* Pruned events leave their ids used: the next one is newer. */
+        int64_t last = last_event_id(f->store);
+        size_t n = 0;
+        assert_int_equal(ops->events_prune(f->store, (int64_t) time(NULL) - 3600, &n), 0);
+        assert_int_equal(n, 1); /* the session's, at T0; the user's is from now */
+        assert_int_equal(ops->events_prune(f->store, INT64_MAX, &n), 0);
+        assert_int_equal(n, 1);
+        feed_read(f->store, 0, &fd);
+        assert_int_equal(fd.n, 0);
+        assert_int_equal(last_event_id(f->store), last);
+        assert_int_equal(ops->user_set_disabled(f->store, uid, false), 0);
+        feed_read(f->store, 0, &fd);
+        assert_int_equal(fd.n, 1);
+        assert_true(fd.a[0]->id > last);
+        feed_done(&fd);
+}
+
+/* Schema 6 -> 7 on a database the previous stitchd made (a dump of it):
+ * the rows stay, the feed starts empty and works. */
+static void test_migration_events(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *sql = NULL;
+        struct stitch_user *u = NULL;
+        struct stitch_session *se = NULL;
+        struct stitch_apikey *k = NULL;
+        struct feed fd = {};
+        sqlite3 *db = NULL;
+        char path[1024];
+        int version = 0;
+        SQLITE_ONLY();
+
+        ops->close(f->store);
+        f->store = NULL;
+        (void) nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        assert_int_equal(mkdir(f->dir, 0700), 0);
+
+        snprintf(path, sizeof(path), "%s/store-schema-6.sql", STITCH_TEST_FIXTURES);
+        FILE *in = fopen(path, "re");
+        assert_non_null(in);
+        size_t len = 0;
+        assert_int_equal(getdelim(&sql, &len, '\0', in) > 0, 1);
+        fclose(in);
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(chmod(f->path, 0600), 0);
+
+        assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
+        assert_int_equal(ops->schema_version(f->store, &version), 0);
+        assert_int_equal(version, 7);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "old@example.com", &u), 0);
+        assert_int_equal(u->n_identities, 1);
+        assert_int_equal(ops->session_get(f->store, "000000020000000000000001", &se), 0);
+        assert_string_equal(se->user_id, u->id);
+        assert_int_equal(ops->apikey_get(f->store, "000000040000000000000001", &k), 0);
+        assert_string_equal(k->name, "old-key");
+        assert_int_equal(last_event_id(f->store), 0);
+
+        assert_int_equal(ops->session_revoke_user(f->store, u->id, T0 + 1, "revoke", NULL), 0);
+        feed_read(f->store, 0, &fd);
+        assert_int_equal(fd.n, 1);
+        assert_event(fd.a[0], STITCH_STORE_EVENT_SESSION_ENDED, "000000020000000000000001");
+        assert_non_null(strstr(fd.a[0]->data_json, "\"access_expires\":1700001800"));
+
+        _cleanup_free_ char *check = NULL;
+        assert_int_equal(ops->integrity_check(f->store, &check), 0);
+        assert_string_equal(check, "ok");
+        feed_done(&fd);
+        stitch_user_free(u);
+        stitch_session_free(se);
+        stitch_apikey_free(k);
+}
+
+static void test_event_kinds(void **state) {
+        (void) state;
+        for (int k = 0; k < _STITCH_STORE_EVENT_KIND_MAX; k++) {
+                const char *name = stitch_store_event_kind_to_string(k);
+                assert_non_null(name);
+                assert_int_equal(stitch_store_event_kind_from_string(name), k);
+        }
+        assert_null(stitch_store_event_kind_to_string(_STITCH_STORE_EVENT_KIND_MAX));
+        assert_null(stitch_store_event_kind_to_string(-1));
+        assert_int_equal(stitch_store_event_kind_from_string("session.exploded"), _STITCH_STORE_EVENT_KIND_INVALID);
+        assert_int_equal(stitch_store_event_kind_from_string(NULL), _STITCH_STORE_EVENT_KIND_INVALID);
+        assert_null(stitch_store_event_free(NULL));
+        stitch_store_event_array_free(NULL, 0);
+}
+
 /* A row that cannot be read (here: an id longer than any the store writes)
  * fails its look-up or list with -EIO, and a list gives back nothing, the
  * rows read before it included (LeakSanitizer checks they are freed). */
@@ -2493,6 +2739,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transaction_handles, setup, teardown),
+                cmocka_unit_test(test_event_kinds),
+                cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_events_atomic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_events, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_rows, setup, teardown),
         };
 
