@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/access.h"
 #include "core/callerlimit.h"
@@ -108,14 +107,15 @@ void stitch_core_maintain(struct stitch_core *core, int64_t now) {
         /* Idle anonymous users (90 days) go, like in Stitch. */
         if (stitch_users_delete_idle(core, now, &n) >= 0 && n > 0)
                 log_info("Deleted %zu idle users (anonymous: 90 days).", n);
-        if (core->store_ops->session_prune(core->store, now - stitch_core_token_lifetime_bound(core), &n) >= 0 && n > 0)
+        int64_t dead_before = now - stitch_core_token_lifetime_bound(core);
+        if (core->store_ops->session_prune(core->store, dead_before, &n) >= 0 && n > 0)
                 log_debug("Pruned %zu dead sessions.", n);
         if (core->store_ops->email_token_prune(core->store, now, &n) >= 0 && n > 0)
                 log_debug("Pruned %zu expired confirmation and reset tokens.", n);
         if (core->store_ops->events_prune(core->store, now - STITCH_STORE_EVENTS_KEEP_SEC, &n) >= 0 && n > 0)
                 log_debug("Pruned %zu old store events.", n);
         /* Retired keys are kept until every token they signed has expired. */
-        if (core->store_ops->key_prune(core->store, now - stitch_core_token_lifetime_bound(core), &n) >= 0 && n > 0) {
+        if (core->store_ops->key_prune(core->store, dead_before, &n) >= 0 && n > 0) {
                 log_info("Dropped %zu retired signing keys.", n);
                 (void) stitch_core_load_keys(core);
         }
@@ -189,8 +189,13 @@ int stitch_core_start(struct stitch_core *core) {
                 r = stitch_events_subscribe(&core->events, STITCH_EVENT_USERS_CHANGED, on_users_changed, core);
         if (r < 0)
                 return r;
-        r = core->store_ops->session_foreach_revoked(core->store, stitch_now(), stitch_core_token_lifetime_bound(core),
-                                                    revocation_cb, core);
+        /* Where a follower of the change feed starts: read before the rows,
+         * so that what commits in between is seen twice, never missed. */
+        r = core->store_ops->events_last_id(core->store, &core->store_events_cursor);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the store's change feed: %m");
+        r = core->store_ops->session_foreach_revoked(core->store, stitch_now(),
+                                                    stitch_core_token_lifetime_bound(core), revocation_cb, core);
         if (r < 0)
                 return log_error_errno(r, "Cannot rebuild the revocation set: %m");
         log_debug("Revocation set rebuilt: %zu live entries.", stitch_revocations_size(core->revocations));

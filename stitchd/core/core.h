@@ -65,6 +65,10 @@ struct stitch_core {
         /* Bumped (atomically, any thread) after every change to a stored user:
          * caches keyed by it (core/generation-cache.h) drop their entries. */
         uint64_t users_generation;
+        /* The last store event (store.h, events_since) the memory reflects:
+         * taken at start, before the revocation set was rebuilt from the
+         * rows; core/store-events.c follows the feed from here. */
+        int64_t store_events_cursor;
 };
 
 /* Takes over the config's allocations. */

@@ -948,7 +948,8 @@ static void test_store_events_fleet(void **state) {
 
         assert_int_equal(f->m->store_ops->events_last_id(f->m->store, &start), 0);
         struct stitch_core *b = second_core(f);
-        cursor = start;
+        cursor = b->store_events_cursor; /* where B's memory was rebuilt from the rows */
+        assert_int_equal(cursor, start);
         assert_true(access_ok(b, &r)); /* one store, one keyring */
 
         /* Logged out on A: refused on A at once, on B once it followed. */
