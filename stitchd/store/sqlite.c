@@ -30,7 +30,8 @@
  * database's directory (0700) when it is missing, for runs outside systemd's
  * StateDirectory=.
  *
- * integrity_check() is PRAGMA integrity_check: "ok", or its problems. */
+ * integrity_check() is PRAGMA integrity_check: its rows are the problems,
+ * none when it says "ok". */
 
 #include <assert.h>
 #include <errno.h>
@@ -1666,46 +1667,32 @@ static void sqlite_close(struct stitch_store *s) {
         store_free(s);
 }
 
-static int sqlite_integrity_check(struct stitch_store *s, char **ret_result) {
-        _cleanup_unlock_ struct conn *c = writer_lock(s);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ char *result = NULL;
-        size_t len = 0;
+/* PRAGMA integrity_check: one row "ok" when sound, else a row per problem. */
+static int sqlite_integrity_check(struct stitch_store *s, char ***ret_problems) {
+        struct stitch_strv_builder problems = {};
         int r;
 
-        r = conn_stmt(c, ST_INTEGRITY_CHECK, &st);
-        if (r < 0)
+        if (!ret_problems)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
+                _cleanup_stmt_ sqlite3_stmt *st = NULL; /* reset before the unlock */
+                r = conn_stmt(c, ST_INTEGRITY_CHECK, &st);
+                while (r >= 0) {
+                        r = step(c, st, "integrity_check");
+                        if (r <= 0)
+                                break;
+                        const char *t = (const char *) sqlite3_column_text(st, 0);
+                        if (t && !streq(t, "ok"))
+                                r = stitch_strv_builder_add(&problems, t);
+                }
+        }
+        if (r < 0) {
+                stitch_strv_builder_done(&problems);
                 return r;
-        for (;;) {
-                const unsigned char *t;
-                size_t n;
-                char *p;
-
-                r = step(c, st, "integrity_check");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                t = sqlite3_column_text(st, 0);
-                if (!t)
-                        continue;
-                n = strlen((const char *) t);
-                p = realloc(result, len + n + 2);
-                if (!p)
-                        return -ENOMEM;
-                result = p;
-                if (len > 0)
-                        result[len++] = '\n';
-                memcpy(result + len, t, n + 1);
-                len += n;
         }
-        if (!result) {
-                result = strdup("");
-                if (!result)
-                        return -ENOMEM;
-        }
-        *ret_result = TAKE_PTR(result);
-        return 0;
+        *ret_problems = stitch_strv_builder_finish(&problems);
+        return *ret_problems ? 0 : -ENOMEM;
 }
 
 static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {

@@ -245,9 +245,10 @@ struct stitch_store_ops {
          * such a refusal is -EPERM with a log line saying which rule. */
         int (*open)(const char *location, struct stitch_store **ret);
         void (*close)(struct stitch_store *s);
-        /* The backend's own consistency check: *ret_result is the problems
-         * it found, one a line, or "ok" when the store is sound. */
-        int (*integrity_check)(struct stitch_store *s, char **ret_result);
+        /* The backend's own consistency check: *ret_problems (strv) lists
+         * the problems it found, one a string; empty when the store is
+         * sound. */
+        int (*integrity_check)(struct stitch_store *s, char ***ret_problems);
         /* The backend's schema version (each backend counts its own). */
         int (*schema_version)(struct stitch_store *s, int *ret_version);
 
