@@ -19,20 +19,20 @@
  * What a backend owes:
  * - Atomicity: each op is all or nothing, and so is each transaction
  *   (begin .. commit); an op that fails inside a transaction leaves nothing
- *   of itself and the transaction goes on (SQLite: a savepoint per op).
+ *   of itself and the transaction goes on (a savepoint per op, say).
  * - Isolation: each op sees one consistent state and its checks hold at
  *   its write: the compare-and-swap ops and the ops that check before they
  *   write (user_merge's guards, apikey_create's quota, email_token_put's
  *   supersession, user_assign_unix_uid) must not lose an update to a
- *   concurrent one. SQLite gets this from its single writer; a server
- *   backend needs the checked rows locked (SELECT ... FOR UPDATE of the
+ *   concurrent one. A backend with a single writer gets this for free; one
+ *   with concurrent writers needs the checked rows locked (SELECT ... FOR UPDATE of the
  *   user or session row) or SERIALIZABLE with a retry, and an UPDATE whose
  *   WHERE carries the expected value (READ COMMITTED re-checks it against
  *   the newest row) for session_refreshed. Reads outside a transaction may
  *   be a moment old but never half of a write.
  * - Durability: every write returns only after the change is durable
- *   (SQLite: synchronous=FULL; a server: after COMMIT returned with
- *   synchronous_commit on). A return of 0 is an acknowledgement. The one
+ *   (on disk, fsynced; or COMMIT returned from a server that syncs
+ *   before it answers). A return of 0 is an acknowledgement. The one
  *   exception is session_set_open, which must survive the daemon only. The
  *   ops called with a transaction's handle (begin()) are durable (or gone)
  *   together at commit(), so the caller decides whether to commit.
@@ -43,8 +43,7 @@
  * Threading: a store object is used from several threads at once (the event
  * loop, the CPU loops and the HTTP threads read; worker threads read and
  * write). A backend must not block readers behind a long write nor behind
- * each other (SQLite: WAL, read connections apart from the writer, one per
- * CPU; a server: a pool of connections).
+ * each other (read connections apart from the writer, or a pool).
  *
  * Errors: 0 on success, -ENOENT not found, -EEXIST unique conflict, -EDQUOT
  * a per-user limit hit, -ESTALE a compare-and-swap lost, -ENOSPC disk full,
@@ -235,9 +234,9 @@ struct stitch_store_ops {
          * message never quotes the location, which may hold a secret. */
         int (*validate_location)(const char *location, const char **ret_error);
         /* Makes what the daemon must make before open() can work and that
-         * a packaged install makes by itself (SQLite: the database's
-         * directory, 0700, when there is no StateDirectory=). Optional
-         * (NULL: nothing to make). */
+         * a packaged install makes by itself (a file-based backend: its
+         * directory, when there is no StateDirectory=). Optional (NULL:
+         * nothing to make). */
         int (*prepare)(const char *location);
         /* Opens (creating and migrating as needed). 'location' is what
          * follows "scheme:". What a backend refuses to open (file modes,
@@ -258,10 +257,11 @@ struct stitch_store_ops {
          * of being one of its own. The ops called with the handle are one
          * atomic, isolated unit until commit() or rollback() of that handle,
          * after which the handle is dead. Reads through the handle see the
-         * transaction's writes; other callers' reads see the state before
-         * it until it commits. Other callers' writes may wait meanwhile
-         * (SQLite: every write waits; a backend with row locks need only
-         * make the conflicting ones wait). The handle belongs to no thread,
+         * transaction's writes; other callers' reads never see them before
+         * the commit (they see the state before it, or wait for it). Other
+         * callers' writes may wait meanwhile (with a single writer every
+         * write waits; a backend with row locks need only make the
+         * conflicting ones wait). The handle belongs to no thread,
          * but is used by one at a time. Not nestable: -EBUSY for begin()
          * on a handle, and on a store from the thread whose transaction on
          * it is open, where a backend with a single writer would wait
@@ -474,8 +474,8 @@ struct stitch_store_ops {
         int (*events_prune)(struct stitch_store *s, int64_t before, size_t *ret_n);
 
         /* memory ------------------------------------------------------------ */
-        /* Gives back what the backend caches and can read again (SQLite:
-         * the page caches of its connections), when the daemon is idle.
+        /* Gives back what the backend caches and can read again (page
+         * caches), when the daemon is idle.
          * Optional (NULL). Returns the bytes freed, if known. */
         size_t (*release_memory)(struct stitch_store *s);
 };
