@@ -455,6 +455,26 @@ static void test_link(void **state) {
         assert_int_equal(stitch_link_run(f->m, used, &req, &l), 0);
         assert_int_equal(l.outcome, STITCH_LINK_NOT_LINKABLE);
         stitch_link_result_done(&l);
+
+        /* Unlinking (core/link.c): the email identity goes with the email;
+         * the last identity never goes (the core's rule, not the store's). */
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, anon.tokens.user_id, &u), 0);
+        assert_int_equal(u->n_identities, 2);
+        char anon_ident[STITCH_ID_LEN + 1], email_ident[STITCH_ID_LEN + 1];
+        bool first_is_anon = streq(u->identities[0].provider_type, "anon-user");
+        memcpy(anon_ident, u->identities[first_is_anon ? 0 : 1].id, sizeof(anon_ident));
+        memcpy(email_ident, u->identities[first_is_anon ? 1 : 0].id, sizeof(email_ident));
+        u = stitch_user_free(u);
+        assert_int_equal(stitch_identity_unlink(f->m, anon.tokens.user_id, "000000000000000000000000"), -ENOENT);
+        assert_int_equal(stitch_identity_unlink(f->m, anon.tokens.user_id, email_ident), 0);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, anon.tokens.user_id, &u), 0);
+        assert_int_equal(u->n_identities, 1);
+        assert_null(u->email);
+        u = stitch_user_free(u);
+        assert_int_equal(stitch_identity_unlink(f->m, anon.tokens.user_id, anon_ident), -EPERM);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, anon.tokens.user_id, &u), 0);
+        assert_int_equal(u->n_identities, 1);
+        u = stitch_user_free(u);
         stitch_login_result_done(&anon);
 }
 
