@@ -1620,10 +1620,6 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
                 return log_oom();
         pthread_mutex_init(&s->write.lock, NULL);
         pthread_cond_init(&s->tx_ended, NULL);
-        s->tx_handle = calloc(1, sizeof(*s->tx_handle));
-        if (!s->tx_handle)
-                return log_oom();
-        s->tx_handle->tx_of = s;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         s->n_readers = (unsigned) MIN(MAX(cpus, 2L), (long) READERS_MAX);
         for (unsigned i = 0; i < s->n_readers; i++)
@@ -1631,6 +1627,10 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
         pthread_mutex_init(&s->create_lock, NULL);
         pthread_cond_init(&s->create_done, NULL);
         s->create_tail = &s->create_queue;
+        s->tx_handle = calloc(1, sizeof(*s->tx_handle));
+        if (!s->tx_handle)
+                return log_oom();
+        s->tx_handle->tx_of = s;
         s->path = strdup(location);
         if (!s->path)
                 return log_oom();
