@@ -306,7 +306,8 @@ static void test_spec_validation(void **state) {
         assert_int_equal(stitch_store_validate_spec(NULL, &error), -EINVAL);
 
         /* Reserved for the fleet store: known, not built yet, and the secret
-         * never in the message. */
+         * never in the message. (When the PostgreSQL backend lands, these
+         * become valid specs and this part checks its validate_location.) */
         static const char *const fleet[] = {
                 "postgresql://stitch:hunter2@db.example.com:5432/stitch?sslmode=verify-full",
                 "postgres://stitch@db.example.com/stitch",
