@@ -60,14 +60,15 @@ struct key_change {
 };
 
 /* Inside a transaction: the key's sessions end, then the key changes. */
-static int end_sessions_and(struct stitch_core *core, const void *userdata, char ***ret_revoked) {
+static int end_sessions_and(struct stitch_core *core, struct stitch_store *tx, const void *userdata,
+                            char ***ret_revoked) {
         const struct key_change *c = userdata;
-        int r = core->store_ops->session_revoke_apikey(core->store, c->key_id, stitch_provider_apikey.name, stitch_now(),
+        int r = core->store_ops->session_revoke_apikey(tx, c->key_id, stitch_provider_apikey.name, stitch_now(),
                                                     stitch_end_reason_to_string(STITCH_END_APIKEY), ret_revoked);
         if (r < 0)
                 return r;
-        r = c->delete ? core->store_ops->apikey_delete(core->store, c->key_id)
-                      : core->store_ops->apikey_set_disabled(core->store, c->key_id, true);
+        r = c->delete ? core->store_ops->apikey_delete(tx, c->key_id)
+                      : core->store_ops->apikey_set_disabled(tx, c->key_id, true);
         if (r < 0) {
                 *ret_revoked = stitch_strv_free(*ret_revoked);
                 return r;

@@ -28,6 +28,7 @@
 #include "core/config.h"
 #include "macro.h"
 #include "redact.h"
+#include "store/store.h"
 #include "strv.h"
 #include "validate.h"
 
@@ -336,13 +337,9 @@ static bool socket_path_is_valid(const char *s) {
         return path_is_valid(s) && strlen(s) < sizeof(((struct sockaddr_un *) NULL)->sun_path);
 }
 
+/* The store backend judges its own spec (store/registry.c). */
 static bool store_is_valid(const char *s) {
-        if (strncmp(s, "sqlite:", 7) != 0)
-                return false;
-        const char *path = s + 7;
-        size_t n = strlen(path);
-        /* a database is a file: "sqlite:/" or "sqlite:/var/lib/" name directories */
-        return path_is_valid(path) && path[n - 1] != '/';
+        return stitch_store_validate_spec(s, NULL) >= 0;
 }
 
 /* ---- the key table: types ------------------------------------------------------------------- */
@@ -709,10 +706,11 @@ static int assign(struct parser *p, unsigned line, const struct key_desc *k, con
         static int name(struct parser *p, unsigned line, const struct key_desc *k, const char *value, const char *word)
 
 CHECK(check_store) {
-        if (store_is_valid(word))
+        const char *error = NULL;
+        if (stitch_store_validate_spec(word, &error) >= 0)
                 return 0;
-        _cleanup_free_ char *shown = stitch_redact_url(value); /* a database URL may hold a password */
-        return report_value(p, line, k, shown ?: STITCH_REDACTED, "expected sqlite:/absolute/path/to/database");
+        _cleanup_free_ char *shown = stitch_store_describe_spec(value); /* a database URL may hold a password */
+        return report_value(p, line, k, shown ?: STITCH_REDACTED, "%s", error ?: "invalid store specification");
 }
 
 CHECK(check_socket_path) {
@@ -1339,7 +1337,7 @@ static void validate(struct parser *p) {
 
         /* The parsers check these already; a caller may have filled c by hand. */
         if (!c->store || !store_is_valid(c->store))
-                report(p, 0, "Store= must be sqlite:/absolute/path");
+                report(p, 0, "Store= must be a valid store specification (sqlite:/absolute/path)");
         if (!c->auth_socket || !socket_path_is_valid(c->auth_socket))
                 report(p, 0, "AuthSocket= must be an absolute path shorter than %zu bytes",
                        sizeof(((struct sockaddr_un *) NULL)->sun_path));
@@ -1511,10 +1509,4 @@ bool stitch_service_allowed(char *const *list, const char *service) {
                 if (streq(*i, "*") || streq(*i, service))
                         return true;
         return false;
-}
-
-const char *stitch_config_sqlite_path(const struct stitch_config *c) {
-        if (!c || !c->store || strncmp(c->store, "sqlite:", 7) != 0)
-                return NULL;
-        return c->store + 7;
 }

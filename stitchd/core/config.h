@@ -167,6 +167,3 @@ bool stitch_smtp_url_split(const char *value, bool *ret_smtps, char *ret_host, s
 /* A mail address as [Smtp] From= and the mailer take it: LOCAL@DOMAIN, printable ASCII without
  * spaces, quotes, brackets, commas or semicolons, at most 254 bytes. */
 bool stitch_mail_address_valid(const char *s);
-
-/* The store path if the store is "sqlite:PATH", else NULL. */
-const char *stitch_config_sqlite_path(const struct stitch_config *c);

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/access.h"
 #include "core/callerlimit.h"
@@ -13,6 +12,7 @@
 #include "core/keys.h"
 #include "core/ratelimit.h"
 #include "core/revocations.h"
+#include "core/store-events.h"
 #include "core/tokens.h"
 #include "core/unix-accounts.h"
 #include "core/userpass-flows.h"
@@ -84,7 +84,7 @@ static void on_users_changed(const struct stitch_event *e, void *userdata) {
 
 /* No token lives longer than this: Verify refuses tokens whose exp - iat exceeds
  * the configured lifetime, so a session revoked this long ago has no live token. */
-static int64_t token_lifetime_bound(const struct stitch_core *core) {
+int64_t stitch_core_token_lifetime_bound(const struct stitch_core *core) {
         return (int64_t) (core->config.access_token_lifetime_usec / USEC_PER_SEC) + STITCH_JWT_LEEWAY_SEC;
 }
 
@@ -112,12 +112,15 @@ void stitch_core_maintain(struct stitch_core *core, int64_t now) {
         /* Idle anonymous users (90 days) go, like in Stitch. */
         if (stitch_users_delete_idle(core, now, &n) >= 0 && n > 0)
                 log_info("Deleted %zu idle users (anonymous: 90 days).", n);
-        if (core->store_ops->session_prune(core->store, now - token_lifetime_bound(core), &n) >= 0 && n > 0)
+        int64_t dead_before = now - stitch_core_token_lifetime_bound(core);
+        if (core->store_ops->session_prune(core->store, dead_before, &n) >= 0 && n > 0)
                 log_debug("Pruned %zu dead sessions.", n);
         if (core->store_ops->email_token_prune(core->store, now, &n) >= 0 && n > 0)
                 log_debug("Pruned %zu expired confirmation and reset tokens.", n);
+        if (core->store_ops->events_prune(core->store, now - STITCH_STORE_EVENTS_KEEP_SEC, &n) >= 0 && n > 0)
+                log_debug("Pruned %zu old store events.", n);
         /* Retired keys are kept until every token they signed has expired. */
-        if (core->store_ops->key_prune(core->store, now - token_lifetime_bound(core), &n) >= 0 && n > 0) {
+        if (core->store_ops->key_prune(core->store, dead_before, &n) >= 0 && n > 0) {
                 log_info("Dropped %zu retired signing keys.", n);
                 (void) stitch_core_load_keys(core);
         }
@@ -167,21 +170,14 @@ int stitch_core_start(struct stitch_core *core) {
         const struct stitch_config *c = &core->config;
         int r;
 
-        /* Outside systemd's StateDirectory=, make the store's directory ourselves (0700). */
-        const char *db = stitch_config_sqlite_path(c);
-        if (db) {
-                _cleanup_free_ char *dir = strdup(db);
-                char *slash = dir ? strrchr(dir, '/') : NULL;
-                if (slash && slash != dir) {
-                        *slash = 0;
-                        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                                return log_error_errno(errno, "Cannot create the store directory %s: %m", dir);
-                }
-        }
+        /* Outside systemd's StateDirectory=, the backend makes what it needs (SQLite: the directory). */
+        r = stitch_store_prepare(c->store);
+        if (r < 0)
+                return r;
 
         r = stitch_store_open(c->store, &core->store_ops, &core->store);
         if (r < 0) {
-                _cleanup_free_ char *store = stitch_redact_url(c->store);
+                _cleanup_free_ char *store = stitch_store_describe_spec(c->store);
                 return log_error_errno(r, "Cannot open store %s: %m", store ?: STITCH_REDACTED);
         }
 
@@ -198,8 +194,13 @@ int stitch_core_start(struct stitch_core *core) {
                 r = stitch_events_subscribe(&core->events, STITCH_EVENT_USERS_CHANGED, on_users_changed, core);
         if (r < 0)
                 return r;
-        r = core->store_ops->session_foreach_revoked(core->store, stitch_now(), token_lifetime_bound(core),
-                                                    revocation_cb, core);
+        /* Where a follower of the change feed starts: read before the rows,
+         * so that what commits in between is seen twice, never missed. */
+        r = core->store_ops->events_last_id(core->store, &core->store_events_cursor);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the store's change feed: %m");
+        r = core->store_ops->session_foreach_revoked(core->store, stitch_now(),
+                                                    stitch_core_token_lifetime_bound(core), revocation_cb, core);
         if (r < 0)
                 return log_error_errno(r, "Cannot rebuild the revocation set: %m");
         log_debug("Revocation set rebuilt: %zu live entries.", stitch_revocations_size(core->revocations));

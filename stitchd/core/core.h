@@ -65,6 +65,10 @@ struct stitch_core {
         /* Bumped (atomically, any thread) after every change to a stored user:
          * caches keyed by it (core/generation-cache.h) drop their entries. */
         uint64_t users_generation;
+        /* The last store event (store.h, events_since) the memory reflects:
+         * taken at start, before the revocation set was rebuilt from the
+         * rows; core/store-events.c follows the feed from here. */
+        int64_t store_events_cursor;
 };
 
 /* Takes over the config's allocations. */
@@ -78,6 +82,10 @@ int stitch_core_start(struct stitch_core *core);
  * retired keys, uids for new Unix accounts (UserDB=yes). Makes durable
  * writes: run it on a worker. */
 void stitch_core_maintain(struct stitch_core *core, int64_t now);
+/* No access token lives longer than this (seconds): AccessTokenLifetime=
+ * and the clock leeway. A session that ended this long ago has no live
+ * token left. */
+int64_t stitch_core_token_lifetime_bound(const struct stitch_core *core);
 /* Gives back memory the core holds only to be faster (the store's page
  * caches), for when the daemon is idle; it is read again on demand.
  * Returns the bytes freed, if known. Any thread. */

@@ -178,7 +178,8 @@ int stitch_link_run(struct stitch_core *core, const char *user_id, const struct 
         return merge(core, target, found, ret);
 }
 
-int stitch_identity_unlink(struct stitch_core *core, const char *user_id, const char *identity_id) {
+/* One attempt: -ESTALE if the user's identities changed since it read them. */
+static int unlink_once(struct stitch_core *core, const char *user_id, const char *identity_id) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         int r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, user_id, &u);
         if (r < 0)
@@ -189,6 +190,8 @@ int stitch_identity_unlink(struct stitch_core *core, const char *user_id, const 
                         ident = &u->identities[i];
         if (!ident)
                 return -ENOENT;
+        /* A user is reached through its identities: never remove the last
+         * one. The store removes it only if the count is still this one. */
         if (u->n_identities <= 1)
                 return -EPERM;
 
@@ -202,10 +205,23 @@ int stitch_identity_unlink(struct stitch_core *core, const char *user_id, const 
         if (!data)
                 return -ENOMEM;
         updated.data_json = data;
-        r = core->store_ops->identity_remove(core->store, &updated, identity_id, userpass);
+        r = core->store_ops->identity_remove(core->store, &updated, identity_id, userpass, u->n_identities);
+        if (r < 0)
+                return r;
+        log_info("Unlinked identity %s (%s) from user %s.", identity_id, ident->provider_type, user_id);
+        return 0;
+}
+
+#define UNLINK_ATTEMPTS 3
+
+int stitch_identity_unlink(struct stitch_core *core, const char *user_id, const char *identity_id) {
+        int r = -ESTALE;
+        for (unsigned i = 0; i < UNLINK_ATTEMPTS && r == -ESTALE; i++)
+                r = unlink_once(core, user_id, identity_id);
+        if (r == -ESTALE)
+                r = -EBUSY; /* changed under us every time */
         if (r < 0)
                 return r;
         stitch_events_users_changed(&core->events);
-        log_info("Unlinked identity %s (%s) from user %s.", identity_id, ident->provider_type, user_id);
         return 0;
 }

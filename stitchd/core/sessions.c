@@ -172,10 +172,11 @@ static void ended_in_memory(struct stitch_core *core, const char *session_id, in
         stitch_events_session_ended(&core->events, session_id, token_bound(core, access_expires), reason);
 }
 
-void stitch_sessions_end_user_in_memory(struct stitch_core *core, const char *user_id, enum stitch_end_reason reason) {
+void stitch_sessions_end_user_in_memory(struct stitch_core *core, struct stitch_store *store, const char *user_id,
+                                        enum stitch_end_reason reason) {
         struct stitch_session **list = NULL;
         size_t n = 0;
-        if (core->store_ops->session_list(core->store, user_id, false, stitch_now(), &list, &n) < 0)
+        if (core->store_ops->session_list(store ?: core->store, user_id, false, stitch_now(), &list, &n) < 0)
                 return; /* the store call that follows fails the same way, and is reported */
         for (size_t i = 0; i < n; i++)
                 ended_in_memory(core, list[i]->id, list[i]->access_expires, reason);
@@ -202,17 +203,18 @@ void stitch_sessions_end_apikey_in_memory(struct stitch_core *core, const char *
 
 int stitch_sessions_end_in_store(struct stitch_core *core, enum stitch_end_reason reason,
                                  stitch_sessions_store_change change, const void *userdata, char ***ret_revoked) {
+        struct stitch_store *tx = NULL;
         char **revoked = NULL;
         int r;
 
-        r = core->store_ops->begin(core->store);
+        r = core->store_ops->begin(core->store, &tx);
         if (r < 0)
                 return r;
-        r = change(core, userdata, &revoked);
+        r = change(core, tx, userdata, &revoked);
         if (r >= 0)
-                r = core->store_ops->commit(core->store);
+                r = core->store_ops->commit(tx);
         else
-                core->store_ops->rollback(core->store);
+                core->store_ops->rollback(tx);
         if (r < 0) {
                 stitch_strv_free(revoked);
                 return r;
@@ -273,7 +275,7 @@ int stitch_sessions_end_user(struct stitch_core *core, const char *user_id, cons
 
 int stitch_user_revoke_sessions(struct stitch_core *core, const char *user_id, char ***ret_revoked) {
         char **revoked = NULL;
-        stitch_sessions_end_user_in_memory(core, user_id, STITCH_END_REVOKE);
+        stitch_sessions_end_user_in_memory(core, NULL, user_id, STITCH_END_REVOKE);
         int r = core->store_ops->session_revoke_user(core->store, user_id, stitch_now(),
                                                   stitch_end_reason_to_string(STITCH_END_REVOKE), &revoked);
         if (r < 0)

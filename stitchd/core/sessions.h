@@ -62,8 +62,10 @@ int stitch_user_revoke_sessions(struct stitch_core *core, const char *user_id, c
  * inside a larger store transaction (core/users.c): every live session of
  * user_id, before the store write (a token must not verify in between),
  * and then the ids the store ended (a session created between the listing
- * and the write is covered there). */
-void stitch_sessions_end_user_in_memory(struct stitch_core *core, const char *user_id, enum stitch_end_reason reason);
+ * and the write is covered there). 'store' is what to list them from: the
+ * open transaction's handle inside one, NULL for core->store. */
+void stitch_sessions_end_user_in_memory(struct stitch_core *core, struct stitch_store *store, const char *user_id,
+                                        enum stitch_end_reason reason);
 void stitch_sessions_ended_in_memory(struct stitch_core *core, char *const *ids, enum stitch_end_reason reason);
 /* The same for the sessions an API key opened (core/apikeys.c): those of
  * user_id that name key_id, and those that name no key but are of
@@ -77,7 +79,8 @@ void stitch_sessions_end_apikey_in_memory(struct stitch_core *core, const char *
  * committed if change succeeds, else rolled back. Then the sessions the
  * store ended leave memory too. Returns how many ended; *ret_revoked
  * (optional): their ids. */
-typedef int (*stitch_sessions_store_change)(struct stitch_core *core, const void *userdata, char ***ret_revoked);
+typedef int (*stitch_sessions_store_change)(struct stitch_core *core, struct stitch_store *tx, const void *userdata,
+                                           char ***ret_revoked);
 int stitch_sessions_end_in_store(struct stitch_core *core, enum stitch_end_reason reason,
                                  stitch_sessions_store_change change, const void *userdata, char ***ret_revoked);
 /* For such a change that ends no session (enabling): *ret_revoked

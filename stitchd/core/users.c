@@ -8,11 +8,11 @@
 #include "log.h"
 #include "providers/provider.h"
 
-/* Ends the open transaction: commits if r >= 0, else rolls back. */
-static int finish(struct stitch_core *core, int r) {
+/* Ends transaction tx: commits if r >= 0, else rolls back. */
+static int finish(struct stitch_core *core, struct stitch_store *tx, int r) {
         if (r >= 0)
-                return core->store_ops->commit(core->store);
-        core->store_ops->rollback(core->store);
+                return core->store_ops->commit(tx);
+        core->store_ops->rollback(tx);
         return r;
 }
 
@@ -24,16 +24,17 @@ struct user_change {
 
 /* Inside a transaction: the user's live sessions end, then the user changes
  * (disabled, or gone). */
-static int end_sessions_and(struct stitch_core *core, const void *userdata, char ***ret_revoked) {
+static int end_sessions_and(struct stitch_core *core, struct stitch_store *tx, const void *userdata,
+                            char ***ret_revoked) {
         const struct user_change *c = userdata;
-        int r = core->store_ops->session_revoke_user(core->store, c->user_id, stitch_now(),
+        int r = core->store_ops->session_revoke_user(tx, c->user_id, stitch_now(),
                                                   stitch_end_reason_to_string(c->reason), ret_revoked);
         if (r < 0)
                 return r;
         if (c->delete)
-                r = core->store_ops->user_delete(core->store, c->user_id);
+                r = core->store_ops->user_delete(tx, c->user_id);
         else
-                r = core->store_ops->user_set_disabled(core->store, c->user_id, true);
+                r = core->store_ops->user_set_disabled(tx, c->user_id, true);
         if (r < 0) {
                 *ret_revoked = stitch_strv_free(*ret_revoked);
                 return r;
@@ -46,7 +47,7 @@ static int change(struct stitch_core *core, const char *user_id, enum stitch_end
         const struct user_change c = {.user_id = user_id, .reason = reason, .delete = delete};
         int r;
 
-        stitch_sessions_end_user_in_memory(core, user_id, reason);
+        stitch_sessions_end_user_in_memory(core, NULL, user_id, reason);
         r = stitch_sessions_end_in_store(core, reason, end_sessions_and, &c, ret_revoked);
         stitch_events_users_changed(&core->events); /* also on failure: the memory side is already ahead */
         return r < 0 ? r : 0;
@@ -74,19 +75,20 @@ int stitch_user_delete(struct stitch_core *core, const char *user_id, char ***re
  * deleted under the same write lock, so that a user who logs in meanwhile
  * is either not listed or its login fails (the user is gone). */
 static int delete_idle_batch(struct stitch_core *core, const char *provider_type, int64_t cutoff, size_t *ret_n) {
+        struct stitch_store *tx = NULL;
         char **ids = NULL;
         size_t n = 0;
         int r;
 
-        r = core->store_ops->begin(core->store);
+        r = core->store_ops->begin(core->store, &tx);
         if (r < 0)
                 return r;
-        r = core->store_ops->user_list_idle(core->store, provider_type, cutoff, IDLE_BATCH, &ids);
+        r = core->store_ops->user_list_idle(tx, provider_type, cutoff, IDLE_BATCH, &ids);
         for (char **id = ids; r >= 0 && id && *id; id++) {
                 const struct user_change c = {.user_id = *id, .reason = STITCH_END_DELETE, .delete = true};
                 char **revoked = NULL;
-                stitch_sessions_end_user_in_memory(core, *id, STITCH_END_DELETE);
-                r = end_sessions_and(core, &c, &revoked);
+                stitch_sessions_end_user_in_memory(core, tx, *id, STITCH_END_DELETE);
+                r = end_sessions_and(core, tx, &c, &revoked);
                 if (r >= 0) {
                         stitch_sessions_ended_in_memory(core, revoked, STITCH_END_DELETE);
                         n++;
@@ -94,7 +96,7 @@ static int delete_idle_batch(struct stitch_core *core, const char *provider_type
                 stitch_strv_free(revoked);
         }
         stitch_strv_free(ids);
-        r = finish(core, r);
+        r = finish(core, tx, r);
         if (r < 0)
                 return r;
         *ret_n = n;

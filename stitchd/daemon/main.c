@@ -241,7 +241,7 @@ int main(int argc, char **argv) {
         if (r > 0)
                 log_debug("Watchdog enabled.");
 
-        _cleanup_free_ char *store = stitch_redact_url(m->core->config.store);
+        _cleanup_free_ char *store = stitch_store_describe_spec(m->core->config.store);
         log_info("stitchd %s ready: auth socket %s, admin socket %s, store %s.", PACKAGE_VERSION,
                  m->core->config.auth_socket, m->core->config.admin_socket, store ?: STITCH_REDACTED);
         sd_notify(false, "READY=1\nSTATUS=Serving.");

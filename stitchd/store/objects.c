@@ -101,3 +101,48 @@ void stitch_signing_key_array_free(struct stitch_signing_key **a, size_t n) {
                 stitch_signing_key_free(a[i]);
         free(a);
 }
+
+struct stitch_store_event *stitch_store_event_free(struct stitch_store_event *e) {
+        if (!e)
+                return NULL;
+        free(e->data_json);
+        free(e);
+        return NULL;
+}
+
+void stitch_store_event_array_free(struct stitch_store_event **a, size_t n) {
+        if (!a)
+                return;
+        for (size_t i = 0; i < n; i++)
+                stitch_store_event_free(a[i]);
+        free(a);
+}
+
+static const char *const store_event_kinds[_STITCH_STORE_EVENT_KIND_MAX] = {
+        [STITCH_STORE_EVENT_SESSION_ENDED] = "session.ended",
+        [STITCH_STORE_EVENT_USER_DISABLED] = "user.disabled",
+        [STITCH_STORE_EVENT_USER_ENABLED] = "user.enabled",
+        [STITCH_STORE_EVENT_USER_DELETED] = "user.deleted",
+        [STITCH_STORE_EVENT_USER_UPDATED] = "user.updated",
+        [STITCH_STORE_EVENT_USER_PASSWORD] = "user.password",
+        [STITCH_STORE_EVENT_APIKEY_CREATED] = "apikey.created",
+        [STITCH_STORE_EVENT_APIKEY_DISABLED] = "apikey.disabled",
+        [STITCH_STORE_EVENT_APIKEY_ENABLED] = "apikey.enabled",
+        [STITCH_STORE_EVENT_APIKEY_DELETED] = "apikey.deleted",
+        [STITCH_STORE_EVENT_KEY_ROTATED] = "key.rotated",
+};
+
+const char *stitch_store_event_kind_to_string(enum stitch_store_event_kind k) {
+        if (k < 0 || k >= _STITCH_STORE_EVENT_KIND_MAX)
+                return NULL;
+        return store_event_kinds[k];
+}
+
+enum stitch_store_event_kind stitch_store_event_kind_from_string(const char *s) {
+        if (!s)
+                return _STITCH_STORE_EVENT_KIND_INVALID;
+        for (size_t i = 0; i < ELEMENTSOF(store_event_kinds); i++)
+                if (streq(store_event_kinds[i], s))
+                        return (enum stitch_store_event_kind) i;
+        return _STITCH_STORE_EVENT_KIND_INVALID;
+}

@@ -19,7 +19,19 @@
  *
  * Memory: the writer's page cache is bounded by WRITER_CACHE_KIB and each
  * reader's by READER_CACHE_KIB, and release_memory gives back what the
- * caches hold when the daemon is idle. */
+ * caches hold when the daemon is idle.
+ *
+ * The spec is "sqlite:/absolute/path/to/database". The files: open()
+ * refuses a database file that is a symlink, not a regular file, not owned
+ * by the current euid, or readable by group or others, and a directory that
+ * anyone but root and us may write (-EPERM, with a log line saying which);
+ * it creates a new database 0600, and makes an existing -wal, -shm or
+ * -journal next to it 0600 (refusing symlinked ones). prepare() makes the
+ * database's directory (0700) when it is missing, for runs outside systemd's
+ * StateDirectory=.
+ *
+ * integrity_check() is PRAGMA integrity_check: its rows are the problems,
+ * none when it says "ok". */
 
 #include <assert.h>
 #include <errno.h>
@@ -184,6 +196,18 @@ static const char *const migrations[] = {
         ") WITHOUT ROWID;"
         "CREATE INDEX email_tokens_user ON email_tokens(user_id, kind);"
         "CREATE INDEX email_tokens_expires ON email_tokens(expires);",
+
+        /* 6 -> 7: the change feed (store.h, struct stitch_store_event).
+         * AUTOINCREMENT: an id is never given twice, not even after the
+         * newest events were pruned, so "after id N" stays meaningful. */
+        "CREATE TABLE events ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  time INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  subject TEXT NOT NULL,"
+        "  data TEXT"
+        ");"
+        "CREATE INDEX events_time ON events(time);",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -314,6 +338,13 @@ enum stmt_id {
         ST_SESSION_PRUNE_EXPIRED,
         ST_SESSION_COUNT,
 
+        ST_EVENT_INSERT,
+        ST_EVENTS_SESSION,
+        ST_EVENTS_SESSIONS_OF_USER,
+        ST_EVENTS_SESSIONS_OF_APIKEY,
+        ST_EVENTS_SINCE,
+        ST_EVENTS_LAST_ID,
+        ST_EVENTS_PRUNE,
         ST_KEY_LIST,
         ST_KEY_RETIRE_ACTIVE,
         ST_KEY_INSERT,
@@ -477,6 +508,25 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_SESSION_PRUNE_EXPIRED] = "DELETE FROM sessions WHERE refresh_expires < ?1 AND access_expires < ?1",
         [ST_SESSION_COUNT] = "SELECT count(*) FROM sessions",
 
+        /* The change feed. A session's end carries what the revocation set
+         * needs; written before the UPDATE that ends it (same transaction),
+         * with the same WHERE, so the two name the same sessions. */
+        [ST_EVENT_INSERT] = "INSERT INTO events (time, kind, subject, data) VALUES (?1, ?2, ?3, ?4)",
+        [ST_EVENTS_SESSION] =
+                "INSERT INTO events (time, kind, subject, data) SELECT ?2, 'session.ended', id, "
+                "json_object('access_expires', access_expires, 'reason', ?3) FROM sessions WHERE id = ?1",
+        [ST_EVENTS_SESSIONS_OF_USER] =
+                "INSERT INTO events (time, kind, subject, data) SELECT ?2, 'session.ended', id, "
+                "json_object('access_expires', access_expires, 'reason', ?3) FROM sessions "
+                "WHERE " SESSION_LIVE_OF_USER " ORDER BY creation_date, id",
+        [ST_EVENTS_SESSIONS_OF_APIKEY] =
+                "INSERT INTO events (time, kind, subject, data) SELECT ?2, 'session.ended', id, "
+                "json_object('access_expires', access_expires, 'reason', ?3) FROM sessions "
+                "WHERE " SESSION_LIVE_OF_APIKEY " ORDER BY creation_date, id",
+        [ST_EVENTS_SINCE] = "SELECT id, time, kind, subject, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        [ST_EVENTS_LAST_ID] = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+        [ST_EVENTS_PRUNE] = "DELETE FROM events WHERE time < ?1",
+
         [ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM signing_keys ORDER BY created DESC, kid DESC",
         [ST_KEY_RETIRE_ACTIVE] = "UPDATE signing_keys SET retired = ?1 WHERE retired = 0",
         [ST_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, 0)",
@@ -518,6 +568,10 @@ struct create_request {
 #define READERS_MAX 8
 
 struct stitch_store {
+        /* Set in a caller transaction's handle (sqlite_begin): the store it
+         * runs on. Such a handle has nothing else of its own. */
+        struct stitch_store *tx_of;
+
         char *path;
         struct conn write;
         struct conn read[READERS_MAX];
@@ -528,6 +582,16 @@ struct stitch_store {
         pthread_cond_t create_done;
         struct create_request *create_queue, **create_tail;
         bool create_leader;
+
+        /* The caller transaction (sqlite_begin), at most one at a time: the
+         * writer is SQLite's only one. While it is open the write
+         * connection is in its BEGIN, and every op but those called with
+         * its handle waits for tx_ended before it takes the writer. Both
+         * guarded by write.lock. */
+        bool tx_open;
+        pthread_cond_t tx_ended;
+        pthread_t tx_thread; /* which began it: see writer_lock() */
+        struct stitch_store *tx_handle;
 };
 
 static struct conn *conn_lock(struct conn *c) {
@@ -535,10 +599,25 @@ static struct conn *conn_lock(struct conn *c) {
         return c;
 }
 
-/* The store whose caller transaction (sqlite_begin) this thread holds. The
- * writer's lock is recursive, so that every op called inside it takes the
- * lock again and runs as a savepoint of it. */
-static _Thread_local struct stitch_store *thread_tx;
+/* The write connection, locked, for one op. Called with a caller
+ * transaction's handle, the op joins that transaction (as a savepoint of
+ * it: see tx_begin); called with the store, it waits until no caller
+ * transaction is open. */
+static struct conn *writer_lock(struct stitch_store *s) {
+        if (s->tx_of) {
+                struct stitch_store *base = s->tx_of;
+                pthread_mutex_lock(&base->write.lock);
+                assert(base->tx_open); /* a handle is dead after commit or rollback */
+                return &base->write;
+        }
+        pthread_mutex_lock(&s->write.lock);
+        /* The thread that began a transaction and then calls an op with the
+         * store instead of its handle would wait for itself forever. */
+        assert(!s->tx_open || !pthread_equal(s->tx_thread, pthread_self()));
+        while (s->tx_open)
+                pthread_cond_wait(&s->tx_ended, &s->write.lock);
+        return &s->write;
+}
 
 /* Each thread starts looking for a free reader at its own one. */
 static _Thread_local unsigned thread_reader = UINT_MAX;
@@ -548,8 +627,8 @@ static atomic_uint next_reader;
  * else this thread's own once it is free. Reads inside a caller transaction
  * go to the writer, to see its writes. */
 static struct conn *reader_lock(struct stitch_store *s) {
-        if (thread_tx == s)
-                return conn_lock(&s->write);
+        if (s->tx_of)
+                return writer_lock(s);
         if (thread_reader == UINT_MAX)
                 thread_reader = atomic_fetch_add_explicit(&next_reader, 1, memory_order_relaxed);
         unsigned home = thread_reader % s->n_readers;
@@ -1094,6 +1173,35 @@ static void signing_key_done(void *p) {
         stitch_signing_key_free(*(struct stitch_signing_key **) p);
 }
 
+/* Row of ST_EVENTS_SINCE; ret: struct stitch_store_event **. A kind this
+ * stitchd does not know (a newer one wrote it) reads as _INVALID. */
+static int read_event(sqlite3_stmt *st, void *ret) {
+        _cleanup_(stitch_store_event_freep) struct stitch_store_event *e = NULL;
+        const unsigned char *subject;
+        int n, r;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        e->id = sqlite3_column_int64(st, 0);
+        e->time = sqlite3_column_int64(st, 1);
+        e->kind = stitch_store_event_kind_from_string((const char *) sqlite3_column_text(st, 2));
+        subject = sqlite3_column_text(st, 3);
+        n = sqlite3_column_bytes(st, 3);
+        if (!subject || n <= 0 || (size_t) n >= sizeof(e->subject))
+                return log_error_errno(EIO, "Store: malformed event subject in the database.");
+        memcpy(e->subject, subject, (size_t) n);
+        r = col_strdup(st, 4, &e->data_json);
+        if (r < 0)
+                return r;
+        *(struct stitch_store_event **) ret = TAKE_PTR(e);
+        return 0;
+}
+
+static void event_done(void *p) {
+        stitch_store_event_free(*(struct stitch_store_event **) p);
+}
+
 static const struct row_type user_rows = {sizeof(struct stitch_user *), read_user, user_done};
 static const struct row_type identity_rows = {sizeof(struct stitch_identity), read_identity, identity_done};
 static const struct row_type apikey_rows = {sizeof(struct stitch_apikey *), read_apikey, apikey_done};
@@ -1101,6 +1209,7 @@ static const struct row_type session_rows = {sizeof(struct stitch_session *), re
 static const struct row_type revoked_rows = {sizeof(struct revoked_entry), read_revoked, NULL};
 static const struct row_type signing_key_rows = {sizeof(struct stitch_signing_key *), read_signing_key,
                                                  signing_key_done};
+static const struct row_type event_rows = {sizeof(struct stitch_store_event *), read_event, event_done};
 
 /* n elements of a row_type. */
 struct rows {
@@ -1141,7 +1250,7 @@ static int read_list(struct conn *c, enum stmt_id id, const char *what, const st
 /* read_list() on the write connection, as bulk reads go (see the top). */
 static int read_list_writer(struct stitch_store *s, enum stmt_id id, const char *what, const struct arg *args,
                             size_t n_args, const struct row_type *type, struct rows *out) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         return read_list(c, id, what, args, n_args, type, out);
 }
 
@@ -1313,6 +1422,45 @@ static int migrate(struct conn *c, const char *path) {
         }
 }
 
+/* "sqlite:" + an absolute path to a file (not a directory: "/" or
+ * "/var/lib/"), without control characters. */
+static int sqlite_validate_location(const char *location, const char **ret_error) {
+        static const char *const expected = "expected sqlite:/absolute/path/to/database";
+        size_t n = location ? strlen(location) : 0;
+
+        if (n == 0 || location[0] != '/' || location[n - 1] == '/' || n >= PATH_MAX) {
+                if (ret_error)
+                        *ret_error = expected;
+                return -EINVAL;
+        }
+        for (const char *c = location; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f) {
+                        if (ret_error)
+                                *ret_error = expected;
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+/* The directory of the database, made 0700 if missing (one level, as
+ * systemd's StateDirectory= would). open() checks it is trusted. */
+static int sqlite_prepare(const char *location) {
+        int r = sqlite_validate_location(location, NULL);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *dir = strdup(location);
+        if (!dir)
+                return log_oom();
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0; /* in "/": nothing to make */
+        *slash = 0;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the store directory %s: %m", dir);
+        return 0;
+}
+
 static int check_owned_private(const char *path, const struct stat *st, const char *what) {
         if (S_ISLNK(st->st_mode))
                 return log_error_errno(EPERM, "Refusing store %s %s: it is a symbolic link.", what, path);
@@ -1436,6 +1584,8 @@ static void store_free(struct stitch_store *s) {
         for (unsigned i = 0; i < s->n_readers; i++)
                 pthread_mutex_destroy(&s->read[i].lock);
         pthread_mutex_destroy(&s->write.lock);
+        pthread_cond_destroy(&s->tx_ended);
+        free(s->tx_handle);
         pthread_mutex_destroy(&s->create_lock);
         pthread_cond_destroy(&s->create_done);
         free(s->path);
@@ -1468,11 +1618,8 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
         s = calloc(1, sizeof(*s));
         if (!s)
                 return log_oom();
-        pthread_mutexattr_t recursive;
-        pthread_mutexattr_init(&recursive);
-        pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
-        pthread_mutex_init(&s->write.lock, &recursive);
-        pthread_mutexattr_destroy(&recursive);
+        pthread_mutex_init(&s->write.lock, NULL);
+        pthread_cond_init(&s->tx_ended, NULL);
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         s->n_readers = (unsigned) MIN(MAX(cpus, 2L), (long) READERS_MAX);
         for (unsigned i = 0; i < s->n_readers; i++)
@@ -1480,6 +1627,10 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
         pthread_mutex_init(&s->create_lock, NULL);
         pthread_cond_init(&s->create_done, NULL);
         s->create_tail = &s->create_queue;
+        s->tx_handle = calloc(1, sizeof(*s->tx_handle));
+        if (!s->tx_handle)
+                return log_oom();
+        s->tx_handle->tx_of = s;
         s->path = strdup(location);
         if (!s->path)
                 return log_oom();
@@ -1512,53 +1663,40 @@ static int sqlite_open(const char *location, struct stitch_store **ret) {
 }
 
 static void sqlite_close(struct stitch_store *s) {
+        assert(!s || !s->tx_of); /* a transaction's handle ends with commit or rollback */
         store_free(s);
 }
 
-static int sqlite_integrity_check(struct stitch_store *s, char **ret_result) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ char *result = NULL;
-        size_t len = 0;
+/* PRAGMA integrity_check: one row "ok" when sound, else a row per problem. */
+static int sqlite_integrity_check(struct stitch_store *s, char ***ret_problems) {
+        struct stitch_strv_builder problems = {};
         int r;
 
-        r = conn_stmt(c, ST_INTEGRITY_CHECK, &st);
-        if (r < 0)
+        if (!ret_problems)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
+                _cleanup_stmt_ sqlite3_stmt *st = NULL; /* reset before the unlock */
+                r = conn_stmt(c, ST_INTEGRITY_CHECK, &st);
+                while (r >= 0) {
+                        r = step(c, st, "integrity_check");
+                        if (r <= 0)
+                                break;
+                        const char *t = (const char *) sqlite3_column_text(st, 0);
+                        if (t && !streq(t, "ok"))
+                                r = stitch_strv_builder_add(&problems, t);
+                }
+        }
+        if (r < 0) {
+                stitch_strv_builder_done(&problems);
                 return r;
-        for (;;) {
-                const unsigned char *t;
-                size_t n;
-                char *p;
-
-                r = step(c, st, "integrity_check");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                t = sqlite3_column_text(st, 0);
-                if (!t)
-                        continue;
-                n = strlen((const char *) t);
-                p = realloc(result, len + n + 2);
-                if (!p)
-                        return -ENOMEM;
-                result = p;
-                if (len > 0)
-                        result[len++] = '\n';
-                memcpy(result + len, t, n + 1);
-                len += n;
         }
-        if (!result) {
-                result = strdup("");
-                if (!result)
-                        return -ENOMEM;
-        }
-        *ret_result = TAKE_PTR(result);
-        return 0;
+        *ret_problems = stitch_strv_builder_finish(&problems);
+        return *ret_problems ? 0 : -ENOMEM;
 }
 
 static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int64_t version = 0;
         int r;
 
@@ -1567,6 +1705,20 @@ static int sqlite_schema_version(struct stitch_store *s, int *ret_version) {
                 return r;
         *ret_version = r == 0 ? 0 : (int) version;
         return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * The change feed: an event goes in the transaction of its change. */
+
+static int64_t event_now(void) {
+        return (int64_t) time(NULL);
+}
+
+static int event_tx(struct conn *c, enum stitch_store_event_kind kind, const char *subject, const char *data_json) {
+        return run(c, ST_EVENT_INSERT, "event",
+                   ARGS(ARG_INT(event_now()), ARG_TEXT(stitch_store_event_kind_to_string(kind)), ARG_TEXT(subject),
+                        ARG_TEXT(data_json)),
+                   NULL);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1613,7 +1765,7 @@ static int sqlite_user_create(struct stitch_store *s, const struct stitch_user *
                     !u->identities[i].provider_id)
                         return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1750,7 +1902,7 @@ static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t
                 return -EINVAL;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, false);
                 if (r >= 0)
                         r = tx_end(c, user_list_tx(c, after_id, limit, &out));
@@ -1765,7 +1917,7 @@ static int sqlite_user_list(struct stitch_store *s, const char *after_id, size_t
 }
 
 static int count_rows(struct stitch_store *s, enum stmt_id id, uint64_t *ret) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int64_t n = 0;
         int r;
 
@@ -1785,10 +1937,12 @@ static int sqlite_user_count(struct stitch_store *s, uint64_t *ret) {
 }
 
 /* Revokes the live sessions that list_ids names and revoke ends (?1 = key,
- * ?2 = now, ?3 = reason, ?4 = extra if not NULL); their ids are appended to
- * 'ids' (optional). */
-static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
-                              const char *extra, int64_t now, const char *reason, struct stitch_strv_builder *ids) {
+ * ?2 = now, ?3 = reason, ?4 = extra if not NULL), recording their ends with
+ * events (the same WHERE, before the UPDATE changes it); their ids are
+ * appended to 'ids' (optional). */
+static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_id events, enum stmt_id revoke,
+                              const char *key, const char *extra, int64_t now, const char *reason,
+                              struct stitch_strv_builder *ids) {
         struct arg extra_arg = extra ? ARG_TEXT(extra) : NO_ARG;
         int r;
 
@@ -1798,21 +1952,25 @@ static int revoke_sessions_tx(struct conn *c, enum stmt_id list_ids, enum stmt_i
                 if (r < 0)
                         return r;
         }
+        r = run(c, events, "revoke sessions (events)",
+                ARGS(ARG_TEXT(key), ARG_INT(now), ARG_TEXT(reason), extra_arg), NULL);
+        if (r < 0)
+                return r;
         return run(c, revoke, "revoke sessions", ARGS(ARG_TEXT(key), ARG_INT(now), ARG_TEXT(reason), extra_arg),
                    NULL);
 }
 
 /* One write keyed by ?1 = key (and ?2 = arg), in its own transaction (a
- * savepoint inside the caller's). If must_match, -ENOENT when no row
- * matched. */
+ * savepoint inside the caller's), with the event 'kind' about key if kind
+ * >= 0. If must_match, -ENOENT when no row matched. */
 static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, const char *key, struct arg arg,
-                     bool must_match) {
+                     bool must_match, enum stitch_store_event_kind kind) {
         int r;
 
         if (!key || (arg.kind == ARG_TEXT && !arg.p))
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1820,11 +1978,14 @@ static int write_one(struct stitch_store *s, enum stmt_id id, const char *what, 
                 r = run_one(c, id, what, ARGS(ARG_TEXT(key), arg));
         else
                 r = run(c, id, what, ARGS(ARG_TEXT(key), arg), NULL);
+        if (r >= 0 && kind >= 0)
+                r = event_tx(c, kind, key, NULL);
         return tx_end(c, r);
 }
 
 static int sqlite_user_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
-        return write_one(s, ST_USER_SET_DISABLED, "user_set_disabled", id, ARG_INT(disabled), true);
+        return write_one(s, ST_USER_SET_DISABLED, "user_set_disabled", id, ARG_INT(disabled), true,
+                         disabled ? STITCH_STORE_EVENT_USER_DISABLED : STITCH_STORE_EVENT_USER_ENABLED);
 }
 
 static int user_update_tx(struct conn *c, const struct stitch_user *u) {
@@ -1837,11 +1998,14 @@ static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *
         if (!u || isempty(u->id))
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, user_update_tx(c, u));
+        r = user_update_tx(c, u);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, u->id, NULL);
+        return tx_end(c, r);
 }
 
 /* Inside the merge's transaction: from_id is still an account nobody has
@@ -1869,7 +2033,7 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
 
         if (isempty(from_id) || !into || isempty(into->id) || streq(from_id, into->id))
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1894,17 +2058,24 @@ static int sqlite_user_merge(struct stitch_store *s, const char *from_id, const 
                 r = run(c, ST_USER_DELETE, "user_merge delete", ARGS(ARG_TEXT(from_id)), NULL);
         if (r >= 0)
                 r = user_update_tx(c, into);
+        if (r >= 0) {
+                char data[64 + STITCH_ID_LEN];
+                (void) snprintf(data, sizeof(data), "{\"merged_into\":\"%s\"}", into->id); /* an id: [0-9a-f] */
+                r = event_tx(c, STITCH_STORE_EVENT_USER_DELETED, from_id, data);
+        }
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, into->id, NULL);
         return tx_end(c, r);
 }
 
 static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
-                                  bool drop_password) {
+                                  bool drop_password, size_t expected_identities) {
         int64_t n = 0;
         int r;
 
-        if (!updated || isempty(updated->id) || isempty(identity_id))
+        if (!updated || isempty(updated->id) || isempty(identity_id) || expected_identities == 0)
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -1912,7 +2083,7 @@ static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_us
         if (r >= 0) {
                 r = query(c, ST_IDENTITY_COUNT_OF_USER, "identity_remove", ARGS(ARG_TEXT(updated->id)), &n);
                 if (r > 0)
-                        r = n > 0 ? 0 : -EPERM; /* never the last one */
+                        r = (uint64_t) n + 1 == expected_identities ? 0 : -ESTALE; /* the caller decided on other rows */
                 else if (r == 0)
                         r = -EIO;
         }
@@ -1920,17 +2091,19 @@ static int sqlite_identity_remove(struct stitch_store *s, const struct stitch_us
                 r = run(c, ST_PASSWORD_DELETE, "identity_remove password", ARGS(ARG_TEXT(updated->id)), NULL);
         if (r >= 0)
                 r = user_update_tx(c, updated);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, updated->id, NULL);
         return tx_end(c, r);
 }
 
 /* The user row; identities, password and API keys go with it (ON DELETE
  * CASCADE). Sessions are the core's: it ends them first. */
 static int sqlite_user_delete(struct stitch_store *s, const char *id) {
-        return write_one(s, ST_USER_DELETE, "user_delete", id, NO_ARG, true);
+        return write_one(s, ST_USER_DELETE, "user_delete", id, NO_ARG, true, STITCH_STORE_EVENT_USER_DELETED);
 }
 
 static int sqlite_user_touch(struct stitch_store *s, const char *id, int64_t now) {
-        return write_one(s, ST_USER_TOUCH, "user_touch", id, ARG_INT(now), true);
+        return write_one(s, ST_USER_TOUCH, "user_touch", id, ARG_INT(now), true, _STITCH_STORE_EVENT_KIND_INVALID);
 }
 
 static int sqlite_user_list_idle(struct stitch_store *s, const char *provider_type, int64_t cutoff, size_t limit,
@@ -1988,11 +2161,14 @@ static int sqlite_user_assign_unix_uid(struct stitch_store *s, const char *user_
 
         if (isempty(user_id) || uid <= 0 || uid > INT32_MAX)
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, assign_unix_uid_tx(c, user_id, uid));
+        r = assign_unix_uid_tx(c, user_id, uid);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, user_id, NULL);
+        return tx_end(c, r);
 }
 
 static int sqlite_user_list_unix(struct stitch_store *s, int64_t after_uid, size_t limit, struct stitch_user ***ret,
@@ -2081,14 +2257,16 @@ static int sqlite_password_get(struct stitch_store *s, const char *user_id, char
 
 static int sqlite_password_set(struct stitch_store *s, const char *user_id, const char *hash) {
         /* An upsert; an unknown user fails the foreign key: -ENOENT. */
-        return write_one(s, ST_PASSWORD_SET, "password_set", user_id, ARG_TEXT(hash), false);
+        return write_one(s, ST_PASSWORD_SET, "password_set", user_id, ARG_TEXT(hash), false,
+                         STITCH_STORE_EVENT_USER_PASSWORD);
 }
 
 /* ---------------------------------------------------------------------------
  * Email tokens */
 
 static int sqlite_user_set_pending(struct stitch_store *s, const char *id, bool pending) {
-        return write_one(s, ST_USER_SET_PENDING, "user_set_pending", id, ARG_BOOL(pending), true);
+        return write_one(s, ST_USER_SET_PENDING, "user_set_pending", id, ARG_BOOL(pending), true,
+                         _STITCH_STORE_EVENT_KIND_INVALID);
 }
 
 static const char *const email_token_kinds[_STITCH_EMAIL_TOKEN_KIND_MAX] = {
@@ -2117,7 +2295,7 @@ static int email_token_put_tx(struct conn *c, const struct stitch_email_token *t
 static int sqlite_email_token_put(struct stitch_store *s, const struct stitch_email_token *t) {
         if (!t || isempty(t->id) || isempty(t->user_id) || !email_token_kind_valid(t->kind))
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2157,7 +2335,7 @@ static int sqlite_email_token_take(struct stitch_store *s, const char *id, enum 
                                    char ret_user_id[static STITCH_ID_LEN + 1]) {
         if (isempty(id) || !hash || !email_token_kind_valid(kind))
                 return -EINVAL;
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2168,7 +2346,7 @@ static int sqlite_email_token_prune(struct stitch_store *s, int64_t now, size_t 
         int changes = 0, r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r < 0)
                         return r;
@@ -2210,11 +2388,17 @@ static int sqlite_apikey_create(struct stitch_store *s, const struct stitch_apik
         if (!k || isempty(k->id) || isempty(k->user_id) || !k->name)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, apikey_create_tx(c, k));
+        r = apikey_create_tx(c, k);
+        if (r >= 0) {
+                char data[64 + STITCH_ID_LEN];
+                (void) snprintf(data, sizeof(data), "{\"user_id\":\"%s\"}", k->user_id); /* an id: [0-9a-f] */
+                r = event_tx(c, STITCH_STORE_EVENT_APIKEY_CREATED, k->id, data);
+        }
+        return tx_end(c, r);
 }
 
 static int sqlite_apikey_find_by_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
@@ -2248,11 +2432,12 @@ static int sqlite_apikey_list(struct stitch_store *s, const char *user_id, struc
 }
 
 static int sqlite_apikey_set_disabled(struct stitch_store *s, const char *id, bool disabled) {
-        return write_one(s, ST_APIKEY_SET_DISABLED, "apikey_set_disabled", id, ARG_INT(disabled), true);
+        return write_one(s, ST_APIKEY_SET_DISABLED, "apikey_set_disabled", id, ARG_INT(disabled), true,
+                         disabled ? STITCH_STORE_EVENT_APIKEY_DISABLED : STITCH_STORE_EVENT_APIKEY_ENABLED);
 }
 
 static int sqlite_apikey_delete(struct stitch_store *s, const char *id) {
-        return write_one(s, ST_APIKEY_DELETE, "apikey_delete", id, NO_ARG, true);
+        return write_one(s, ST_APIKEY_DELETE, "apikey_delete", id, NO_ARG, true, STITCH_STORE_EVENT_APIKEY_DELETED);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2283,7 +2468,7 @@ static int session_insert(struct conn *c, const struct stitch_session *se) {
  * savepoint, so one that fails (say, its user was just deleted) is rolled
  * back alone and gets its own error; if the COMMIT fails, all fail. */
 static void session_create_batch(struct stitch_store *s, struct create_request *batch) {
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         for (struct create_request *q = batch; q; q = q->next) {
                 if (r < 0) {
@@ -2326,10 +2511,10 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
         if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
                 return -EINVAL;
 
-        if (thread_tx == s) {
+        if (s->tx_of) {
                 /* Inside the caller's transaction, durable with it; not in a
                  * batch, which would tie other logins to its fate. */
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 int r = tx_begin(c, true);
                 if (r < 0)
                         return r;
@@ -2445,8 +2630,11 @@ static int session_revoke_tx(struct conn *c, const char *id, int64_t now, const 
         r = run(c, ST_SESSION_REVOKE, "session_revoke", ARGS(ARG_TEXT(id), ARG_INT(now), ARG_TEXT(reason)), &changes);
         if (r < 0)
                 return r;
-        if (changes > 0)
-                return 1;
+        if (changes > 0) {
+                r = run(c, ST_EVENTS_SESSION, "session_revoke", ARGS(ARG_TEXT(id), ARG_INT(now), ARG_TEXT(reason)),
+                        NULL);
+                return r < 0 ? r : 1;
+        }
 
         /* Not revoked now: already revoked, or unknown? */
         r = query(c, ST_SESSION_EXISTS, "session_revoke", ARGS(ARG_TEXT(id)), NULL);
@@ -2459,7 +2647,7 @@ static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t
         if (!id)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2468,16 +2656,16 @@ static int sqlite_session_revoke(struct stitch_store *s, const char *id, int64_t
 
 /* revoke_sessions_tx() in a write transaction of its own; *ret_revoked
  * (optional): the ids of the sessions it revoked. */
-static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum stmt_id revoke, const char *key,
+static int revoke_sessions(struct stitch_store *s, enum stmt_id list_ids, enum stmt_id events, enum stmt_id revoke, const char *key,
                            const char *extra, int64_t now, const char *reason, char ***ret_revoked) {
         struct stitch_strv_builder ids = {};
         int r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r >= 0)
-                        r = tx_end(c, revoke_sessions_tx(c, list_ids, revoke, key, extra, now, reason,
+                        r = tx_end(c, revoke_sessions_tx(c, list_ids, events, revoke, key, extra, now, reason,
                                                          ret_revoked ? &ids : NULL));
         }
         if (r < 0) {
@@ -2496,7 +2684,7 @@ static int sqlite_session_revoke_user(struct stitch_store *s, const char *user_i
                                       char ***ret_revoked) {
         if (!user_id)
                 return -EINVAL;
-        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_USER, ST_SESSION_REVOKE_USER, user_id, NULL, now, reason,
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_USER, ST_EVENTS_SESSIONS_OF_USER, ST_SESSION_REVOKE_USER, user_id, NULL, now, reason,
                                ret_revoked);
 }
 
@@ -2504,7 +2692,7 @@ static int sqlite_session_revoke_apikey(struct stitch_store *s, const char *key_
                                         int64_t now, const char *reason, char ***ret_revoked) {
         if (!key_id || !provider_type)
                 return -EINVAL;
-        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_APIKEY, ST_SESSION_REVOKE_APIKEY, key_id, provider_type, now,
+        return revoke_sessions(s, ST_SESSION_LIVE_IDS_OF_APIKEY, ST_EVENTS_SESSIONS_OF_APIKEY, ST_SESSION_REVOKE_APIKEY, key_id, provider_type, now,
                                reason, ret_revoked);
 }
 
@@ -2548,7 +2736,7 @@ static int sqlite_session_refreshed(struct stitch_store *s, const char *id, int6
         if (!id || (new_refresh_hash && !expected_refresh_hash))
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         r = tx_begin(c, true);
         if (r < 0)
                 return r;
@@ -2563,7 +2751,7 @@ static int sqlite_session_set_open(struct stitch_store *s, const char *id, bool 
         if (!id)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         /* Marking a session open only has to outlive a crash of the daemon,
          * not of the machine: it names live processes, and an OS crash ends
          * them all. So this commit is not fsynced (WAL + synchronous=NORMAL:
@@ -2630,7 +2818,7 @@ static int sqlite_session_prune(struct stitch_store *s, int64_t now, size_t *ret
         int r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r < 0)
                         return r;
@@ -2682,22 +2870,79 @@ static int sqlite_key_rotate(struct stitch_store *s, const struct stitch_signing
             k->secret_len == 0 || k->secret_len > INT32_MAX || k->created <= 0)
                 return -EINVAL;
 
-        _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
         int r = tx_begin(c, true);
         if (r < 0)
                 return r;
-        return tx_end(c, key_rotate_tx(c, k));
+        r = key_rotate_tx(c, k);
+        if (r >= 0)
+                r = event_tx(c, STITCH_STORE_EVENT_KEY_ROTATED, k->kid, NULL);
+        return tx_end(c, r);
 }
 
 static int sqlite_key_prune(struct stitch_store *s, int64_t cutoff, size_t *ret_n) {
         int changes = 0, r;
 
         {
-                _cleanup_unlock_ struct conn *c = conn_lock(&s->write);
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
                 r = tx_begin(c, true);
                 if (r < 0)
                         return r;
                 r = tx_end(c, run(c, ST_KEY_PRUNE, "key_prune", ARGS(ARG_INT(cutoff)), &changes));
+        }
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = (size_t) MAX(changes, 0);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * The change feed */
+
+static int sqlite_events_since(struct stitch_store *s, int64_t after_id, size_t limit,
+                               struct stitch_store_event ***ret, size_t *ret_n) {
+        struct rows out = {};
+        int r;
+
+        if (!ret || !ret_n || limit == 0)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
+                r = read_list(c, ST_EVENTS_SINCE, "events_since",
+                              ARGS(ARG_INT(after_id), ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &event_rows,
+                              &out);
+        }
+        if (r < 0)
+                return r;
+        *ret = out.a;
+        *ret_n = out.n;
+        return 0;
+}
+
+static int sqlite_events_last_id(struct stitch_store *s, int64_t *ret_id) {
+        int64_t id = 0;
+        int r;
+
+        if (!ret_id)
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = reader_lock(s);
+        r = query(c, ST_EVENTS_LAST_ID, "events_last_id", NULL, 0, &id);
+        if (r < 0)
+                return r;
+        *ret_id = r > 0 ? id : 0;
+        return 0;
+}
+
+static int sqlite_events_prune(struct stitch_store *s, int64_t before, size_t *ret_n) {
+        int changes = 0, r;
+
+        {
+                _cleanup_unlock_ struct conn *c = writer_lock(s);
+                r = tx_begin(c, true);
+                if (r < 0)
+                        return r;
+                r = tx_end(c, run(c, ST_EVENTS_PRUNE, "events_prune", ARGS(ARG_INT(before)), &changes));
         }
         if (r < 0)
                 return r;
@@ -2713,7 +2958,7 @@ static size_t sqlite_release_memory(struct stitch_store *s) {
         size_t freed = 0;
 
         for (unsigned i = 0; i <= s->n_readers; i++) {
-                _cleanup_unlock_ struct conn *c = conn_lock(i < s->n_readers ? &s->read[i] : &s->write);
+                _cleanup_unlock_ struct conn *c = i < s->n_readers ? conn_lock(&s->read[i]) : writer_lock(s);
                 int before = 0, after = 0, highwater = 0;
 
                 /* Only pages no statement holds go; the next reads fetch
@@ -2729,41 +2974,65 @@ static size_t sqlite_release_memory(struct stitch_store *s) {
 }
 
 /* ---------------------------------------------------------------------------
- * Caller transactions: the writer's lock is held from begin to commit or
- * rollback; every op the thread calls meanwhile joins as a savepoint. */
+ * Caller transactions: one BEGIN IMMEDIATE on the write connection from
+ * begin to commit or rollback; the ops called with its handle join it as
+ * savepoints, every other write waits (SQLite has one writer), reads on the
+ * read connections see the state before it. The handle is the store's one
+ * tx_handle; any thread may use it, one at a time. */
 
-static int sqlite_begin(struct stitch_store *s) {
-        if (thread_tx)
-                return -EBUSY; /* one at a time per thread */
-        struct conn *c = conn_lock(&s->write);
-        int r = tx_begin(c, true);
-        if (r < 0) {
-                pthread_mutex_unlock(&c->lock);
-                return r;
+static int sqlite_begin(struct stitch_store *s, struct stitch_store **ret_tx) {
+        if (!ret_tx)
+                return -EINVAL;
+        if (s->tx_of)
+                return -EBUSY; /* not nestable */
+
+        pthread_mutex_lock(&s->write.lock);
+        if (s->tx_open && pthread_equal(s->tx_thread, pthread_self())) {
+                pthread_mutex_unlock(&s->write.lock);
+                return -EBUSY; /* this thread holds one already: waiting would never end */
         }
-        thread_tx = s;
+        while (s->tx_open)
+                pthread_cond_wait(&s->tx_ended, &s->write.lock);
+        int r = tx_begin(&s->write, true);
+        if (r >= 0) {
+                s->tx_open = true;
+                s->tx_thread = pthread_self();
+        }
+        pthread_mutex_unlock(&s->write.lock);
+        if (r < 0)
+                return r;
+        *ret_tx = s->tx_handle;
         return 0;
 }
 
-static int finish(struct stitch_store *s, int r) {
-        if (thread_tx != s)
+static int finish(struct stitch_store *tx, int r) {
+        if (!tx || !tx->tx_of)
                 return -EINVAL;
+        struct stitch_store *s = tx->tx_of;
+        pthread_mutex_lock(&s->write.lock);
+        if (!s->tx_open) {
+                pthread_mutex_unlock(&s->write.lock);
+                return -EINVAL;
+        }
         r = tx_end(&s->write, r);
-        thread_tx = NULL;
+        s->tx_open = false;
+        pthread_cond_broadcast(&s->tx_ended);
         pthread_mutex_unlock(&s->write.lock);
         return r;
 }
 
-static int sqlite_commit(struct stitch_store *s) {
-        return finish(s, 0);
+static int sqlite_commit(struct stitch_store *tx) {
+        return finish(tx, 0);
 }
 
-static void sqlite_rollback(struct stitch_store *s) {
-        (void) finish(s, -ECANCELED);
+static void sqlite_rollback(struct stitch_store *tx) {
+        (void) finish(tx, -ECANCELED);
 }
 
 const struct stitch_store_ops stitch_store_sqlite = {
         .scheme = "sqlite",
+        .validate_location = sqlite_validate_location,
+        .prepare = sqlite_prepare,
         .open = sqlite_open,
         .close = sqlite_close,
         .integrity_check = sqlite_integrity_check,
@@ -2824,6 +3093,10 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .key_list = sqlite_key_list,
         .key_rotate = sqlite_key_rotate,
         .key_prune = sqlite_key_prune,
+
+        .events_since = sqlite_events_since,
+        .events_last_id = sqlite_events_last_id,
+        .events_prune = sqlite_events_prune,
 
         .release_memory = sqlite_release_memory,
 };

@@ -4,29 +4,53 @@
 /* The store: everything stitchd keeps durably, behind an ops table so that
  * other backends (PostgreSQL for fleets) slot in as one more file.
  *
+ * Rows, not policy: each op reads or writes the rows it names (a user with
+ * the rows it owns: identities, password, API keys). The rules belong to
+ * the core, above every backend: what follows from a change (a disabled or
+ * deleted user's sessions end: core/users.c, core/apikeys.c), who is idle
+ * and when (core/users.c, from each provider's lifetime), that a user keeps
+ * at least one identity (core/link.c), which refresh token is current and
+ * what a rotated one presented again means (core/access.c). Where a rule
+ * decides on rows that may change before the write, the op is a
+ * compare-and-swap on what the core read (identity_remove,
+ * session_refreshed, user_assign_unix_uid, email_token_take): the core
+ * decides, the backend only refuses a stale decision.
+ *
+ * What a backend owes:
+ * - Atomicity: each op is all or nothing, and so is each transaction
+ *   (begin .. commit); an op that fails inside a transaction leaves nothing
+ *   of itself and the transaction goes on (a savepoint per op, say).
+ * - Isolation: each op sees one consistent state and its checks hold at
+ *   its write: the compare-and-swap ops and the ops that check before they
+ *   write (user_merge's guards, apikey_create's quota, email_token_put's
+ *   supersession, user_assign_unix_uid) must not lose an update to a
+ *   concurrent one. A backend with a single writer gets this for free; one
+ *   with concurrent writers needs the checked rows locked (SELECT ... FOR UPDATE of the
+ *   user or session row) or SERIALIZABLE with a retry, and an UPDATE whose
+ *   WHERE carries the expected value (READ COMMITTED re-checks it against
+ *   the newest row) for session_refreshed. Reads outside a transaction may
+ *   be a moment old but never half of a write.
+ * - Durability: every write returns only after the change is durable
+ *   (on disk, fsynced; or COMMIT returned from a server that syncs
+ *   before it answers). A return of 0 is an acknowledgement. The one
+ *   exception is session_set_open, which must survive the daemon only. The
+ *   ops called with a transaction's handle (begin()) are durable (or gone)
+ *   together at commit(), so the caller decides whether to commit.
+ * - The change feed: each op that records an event (see struct
+ *   stitch_store_event) appends it in the same transaction as the change,
+ *   so that a reader of the feed never sees one without the other.
+ *
  * Threading: a store object is used from several threads at once (the event
  * loop, the CPU loops and the HTTP threads read; worker threads read and
- * write). Implementations serialise writes internally and must not block
- * readers behind a long write nor behind each other (SQLite: WAL, read
- * connections apart from the writer, one per CPU).
- *
- * Rows, not policy: each op reads or writes the rows it names (a user with
- * the rows it owns: identities, password, API keys). What follows from a
- * change (a disabled or deleted user's sessions end, idle anonymous users
- * go) is the core's (core/users.c), which groups ops with begin/commit.
- *
- * Durability: every write function returns only after the change is durable
- * (SQLite: synchronous=FULL, one transaction per call). A return of 0 is an
- * acknowledgement. Inside begin()..commit() the ops of the calling thread
- * are one transaction instead: durable (or gone) together at commit(); an
- * op that fails inside it leaves nothing behind and the transaction goes
- * on, so the caller decides whether to commit or roll back.
+ * write). A backend must not block readers behind a long write nor behind
+ * each other (read connections apart from the writer, or a pool).
  *
  * Errors: 0 on success, -ENOENT not found, -EEXIST unique conflict, -EDQUOT
- * a per-user limit hit, -ENOSPC disk full, -EIO other store failure,
- * -ENOMEM. Output parameters (ret_*) are written only on success and owned
- * by the caller (free with the matching *_free). */
+ * a per-user limit hit, -ESTALE a compare-and-swap lost, -ENOSPC disk full,
+ * -EIO other store failure, -ENOMEM. Output parameters (ret_*) are written
+ * only on success and owned by the caller (free with the matching *_free). */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -136,6 +160,42 @@ struct stitch_signing_key {
         int64_t retired;     /* 0 = the active signing key; else when it stopped signing */
 };
 
+/* The change feed: an append-only log of the changes other stitchd
+ * instances on the same store must hear of (a fleet: a revocation must
+ * reach every Verify). Each op below that makes one of these changes
+ * appends its event in its own transaction; the core applies events
+ * idempotently (core/store-events.c), so a feed read twice, or overlapping
+ * a rebuild from the rows, does no harm. */
+enum stitch_store_event_kind {
+        STITCH_STORE_EVENT_SESSION_ENDED,  /* subject: session id; data {"access_expires":N,"reason":"..."} */
+        STITCH_STORE_EVENT_USER_DISABLED,  /* subject: user id */
+        STITCH_STORE_EVENT_USER_ENABLED,   /* subject: user id */
+        STITCH_STORE_EVENT_USER_DELETED,   /* subject: user id; data {"merged_into":"..."} after a merge */
+        STITCH_STORE_EVENT_USER_UPDATED,   /* subject: user id (email, names, identities, uid) */
+        STITCH_STORE_EVENT_USER_PASSWORD,  /* subject: user id (its password was set) */
+        STITCH_STORE_EVENT_APIKEY_CREATED, /* subject: key id; data {"user_id":"..."} */
+        STITCH_STORE_EVENT_APIKEY_DISABLED,
+        STITCH_STORE_EVENT_APIKEY_ENABLED,
+        STITCH_STORE_EVENT_APIKEY_DELETED,
+        STITCH_STORE_EVENT_KEY_ROTATED,    /* subject: the new active signing key's kid */
+        _STITCH_STORE_EVENT_KIND_MAX,
+        _STITCH_STORE_EVENT_KIND_INVALID = -EINVAL,
+};
+
+struct stitch_store_event {
+        int64_t id;    /* > 0, increasing, never reused (not even after a prune) */
+        int64_t time;  /* epoch seconds of the change */
+        enum stitch_store_event_kind kind;
+        char subject[64]; /* an id, or a kid: printable */
+        char *data_json;  /* a JSON object, or NULL */
+};
+
+/* "session.ended", "user.disabled", ...: the store keeps the string. NULL
+ * for a value outside the enum; the reverse gives _INVALID for an unknown
+ * string (a newer stitchd's event: skip it). */
+const char *stitch_store_event_kind_to_string(enum stitch_store_event_kind k);
+enum stitch_store_event_kind stitch_store_event_kind_from_string(const char *s);
+
 /* What an email token proves when it comes back (core/userpass-flows.c). */
 enum stitch_email_token_kind {
         STITCH_EMAIL_TOKEN_CONFIRM, /* the address is the user's: confirms a pending user */
@@ -168,27 +228,49 @@ typedef int (*stitch_store_session_cb)(const struct stitch_session *s, void *use
 struct stitch_store_ops {
         const char *scheme; /* "sqlite" for "sqlite:PATH" */
 
-        /* Opens (creating and migrating as needed). 'location' is what follows
-         * "scheme:". Refuses a database file that is a symlink, or not owned by
-         * the current euid, or readable by group/others (-EPERM, with a log
-         * line saying which). Creates new files 0600. */
+        /* Checks a location (what follows "scheme:") without touching
+         * anything: 0, or -EINVAL with *ret_error (optional) set to a
+         * static message fit to show next to the redacted spec; the
+         * message never quotes the location, which may hold a secret. */
+        int (*validate_location)(const char *location, const char **ret_error);
+        /* Makes what the daemon must make before open() can work and that
+         * a packaged install makes by itself (a file-based backend: its
+         * directory, when there is no StateDirectory=). Optional (NULL:
+         * nothing to make). */
+        int (*prepare)(const char *location);
+        /* Opens (creating and migrating as needed). 'location' is what
+         * follows "scheme:". What a backend refuses to open (file modes,
+         * owners, server certificates) is its own, documented with it;
+         * such a refusal is -EPERM with a log line saying which rule. */
         int (*open)(const char *location, struct stitch_store **ret);
         void (*close)(struct stitch_store *s);
-        /* "ok" or the problems, as PRAGMA integrity_check reports them. */
-        int (*integrity_check)(struct stitch_store *s, char **ret_result);
+        /* The backend's own consistency check: *ret_problems (strv) lists
+         * the problems it found, one a string; empty when the store is
+         * sound. */
+        int (*integrity_check)(struct stitch_store *s, char ***ret_problems);
+        /* The backend's schema version (each backend counts its own). */
         int (*schema_version)(struct stitch_store *s, int *ret_version);
 
         /* transactions ------------------------------------------------------ */
-        /* Makes the calling thread's following ops one atomic, isolated unit
-         * until commit() or rollback(), which the same thread must call.
-         * Other threads' writes wait meanwhile; their reads see the state
-         * before it. Reads of this thread see its own writes. Not nestable:
-         * -EBUSY if this thread already has one open. */
-        int (*begin)(struct stitch_store *s);
+        /* Opens a transaction and gives its handle: a store to pass to any
+         * op in place of s, so that the op joins the transaction instead
+         * of being one of its own. The ops called with the handle are one
+         * atomic, isolated unit until commit() or rollback() of that handle,
+         * after which the handle is dead. Reads through the handle see the
+         * transaction's writes; other callers' reads never see them before
+         * the commit (they see the state before it, or wait for it). Other
+         * callers' writes may wait meanwhile (with a single writer every
+         * write waits; a backend with row locks need only make the
+         * conflicting ones wait). The handle belongs to no thread,
+         * but is used by one at a time. Not nestable: -EBUSY for begin()
+         * on a handle, and on a store from the thread whose transaction on
+         * it is open, where a backend with a single writer would wait
+         * forever. */
+        int (*begin)(struct stitch_store *s, struct stitch_store **ret_tx);
         /* Durable on 0; on failure everything since begin() is gone. Either
-         * way the transaction is over. -EINVAL if none is open. */
-        int (*commit)(struct stitch_store *s);
-        void (*rollback)(struct stitch_store *s);
+         * way the transaction is over. -EINVAL if tx is not an open one. */
+        int (*commit)(struct stitch_store *tx);
+        void (*rollback)(struct stitch_store *tx);
 
         /* users ------------------------------------------------------------ */
         /* Inserts user, its identities and (if password_hash != NULL) its
@@ -225,17 +307,23 @@ struct stitch_store_ops {
          * than STITCH_MAX_USER_APIKEYS (no key is ever dropped). */
         int (*user_merge)(struct stitch_store *s, const char *from_id, const struct stitch_user *into);
         /* Removes one identity of updated->id (and its password if
-         * drop_password), then writes updated's fields; one transaction.
-         * -ENOENT no such identity of that user, -EPERM it is the last one. */
+         * drop_password), then writes updated's fields; one transaction,
+         * and a compare-and-swap: only if the user has expected_identities
+         * identities (the removed one included) when it runs, the count
+         * the caller decided on. Whether one may go (never the last: the
+         * core's rule, core/link.c) is not the store's. -ENOENT no such
+         * identity of that user, -ESTALE the count differs (a concurrent
+         * link or unlink: read again and decide again). */
         int (*identity_remove)(struct stitch_store *s, const struct stitch_user *updated, const char *identity_id,
-                               bool drop_password);
+                               bool drop_password, size_t expected_identities);
         int (*user_touch)(struct stitch_store *s, const char *id, int64_t now);
         /* Sets or clears pending (a registration confirmed). -ENOENT. */
         int (*user_set_pending)(struct stitch_store *s, const char *id, bool pending);
-        /* Ids (strv, ordered, at most 'limit') of users all of whose
-         * identities are of provider_type, who have not logged in since
-         * cutoff (last_authentication_date, or creation_date if never) and
-         * have no live session used since cutoff. */
+        /* A filter, not a rule (who is idle, and when, is the core's:
+         * core/users.c): ids (strv, ordered, at most 'limit') of users all
+         * of whose identities are of provider_type, who have not logged in
+         * since cutoff (last_authentication_date, or creation_date if
+         * never) and have no live session used since cutoff. */
         int (*user_list_idle)(struct stitch_store *s, const char *provider_type, int64_t cutoff, size_t limit,
                               char ***ret_ids);
 
@@ -365,9 +453,29 @@ struct stitch_store_ops {
         /* Deletes retired keys retired before 'cutoff'. */
         int (*key_prune)(struct stitch_store *s, int64_t cutoff, size_t *ret_n);
 
+        /* the change feed ------------------------------------------------------ */
+        /* Events (see struct stitch_store_event) with id > after_id, oldest
+         * first, at most 'limit'. Which ops write which event: the session
+         * revoking ops one SESSION_ENDED per session they end (not
+         * session_create nor the refresh ops, which end nothing);
+         * user_set_disabled, user_delete (and user_merge for the merged-away
+         * user), user_update, identity_remove, user_merge (the kept user),
+         * user_assign_unix_uid, password_set; apikey_create,
+         * apikey_set_disabled, apikey_delete; key_rotate. Ids follow commit
+         * order in a backend with one writer; a server backend whose ids
+         * come from a sequence need not (a smaller id may commit later), so
+         * a follower there reads with an overlap and applies idempotently. */
+        int (*events_since)(struct stitch_store *s, int64_t after_id, size_t limit,
+                            struct stitch_store_event ***ret, size_t *ret_n);
+        /* The highest event id ever given (0 if none): where a follower
+         * that has just read the rows starts. */
+        int (*events_last_id)(struct stitch_store *s, int64_t *ret_id);
+        /* Deletes events older than 'before' (time < before). */
+        int (*events_prune)(struct stitch_store *s, int64_t before, size_t *ret_n);
+
         /* memory ------------------------------------------------------------ */
-        /* Gives back what the backend caches and can read again (SQLite:
-         * the page caches of its connections), when the daemon is idle.
+        /* Gives back what the backend caches and can read again (page
+         * caches), when the daemon is idle.
          * Optional (NULL). Returns the bytes freed, if known. */
         size_t (*release_memory)(struct stitch_store *s);
 };
@@ -375,21 +483,39 @@ struct stitch_store_ops {
 /* Backends and the registry (store/registry.c). */
 extern const struct stitch_store_ops stitch_store_sqlite;
 
-/* Opens the store named by "scheme:location". *ret_ops receives the backend. */
+/* A store specification is "scheme:location" ("sqlite:/var/lib/stitchd/stitch.db",
+ * "postgresql://user@host/db"): the registry picks the backend by the
+ * scheme, the backend judges the rest. A spec may hold credentials: show
+ * one only through stitch_store_describe_spec(). */
+
+/* Checks spec (config parsing): 0, -EINVAL if it is malformed or names no
+ * known backend, -EOPNOTSUPP if its scheme is a known one whose backend is
+ * not built. *ret_error (optional) receives a static message that never
+ * quotes the spec. Logs nothing. */
+int stitch_store_validate_spec(const char *spec, const char **ret_error);
+/* The backend's prepare() for spec (see the ops); logs what fails. */
+int stitch_store_prepare(const char *spec);
+/* Opens the store named by spec. *ret_ops receives the backend. */
 int stitch_store_open(const char *spec, const struct stitch_store_ops **ret_ops, struct stitch_store **ret);
+/* A copy of spec fit for logs and replies: passwords and secret parameters
+ * masked (lib/redact.h). NULL only when out of memory: show STITCH_REDACTED. */
+char *stitch_store_describe_spec(const char *spec);
 
 /* Freeing helpers (store/objects.c). All accept NULL and return NULL. */
 struct stitch_user *stitch_user_free(struct stitch_user *u);
 struct stitch_apikey *stitch_apikey_free(struct stitch_apikey *k);
 struct stitch_session *stitch_session_free(struct stitch_session *s);
 struct stitch_signing_key *stitch_signing_key_free(struct stitch_signing_key *k);
+struct stitch_store_event *stitch_store_event_free(struct stitch_store_event *e);
 void stitch_identity_done(struct stitch_identity *i);
 void stitch_user_array_free(struct stitch_user **a, size_t n);
 void stitch_apikey_array_free(struct stitch_apikey **a, size_t n);
 void stitch_session_array_free(struct stitch_session **a, size_t n);
 void stitch_signing_key_array_free(struct stitch_signing_key **a, size_t n);
+void stitch_store_event_array_free(struct stitch_store_event **a, size_t n);
 
 static inline void stitch_user_freep(struct stitch_user **p) { stitch_user_free(*p); }
 static inline void stitch_apikey_freep(struct stitch_apikey **p) { stitch_apikey_free(*p); }
 static inline void stitch_session_freep(struct stitch_session **p) { stitch_session_free(*p); }
 static inline void stitch_signing_key_freep(struct stitch_signing_key **p) { stitch_signing_key_free(*p); }
+static inline void stitch_store_event_freep(struct stitch_store_event **p) { stitch_store_event_free(*p); }

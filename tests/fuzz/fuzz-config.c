@@ -15,6 +15,7 @@
 
 #include "macro.h"
 #include "stitchd/core/config.h"
+#include "stitchd/store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,7 +33,7 @@ static FILE *errors_sink(void) {
 static void check_invariants(const struct stitch_config *c) {
         const size_t sun_path_size = sizeof(((struct sockaddr_un *) NULL)->sun_path);
 
-        if (!c->store || !stitch_config_sqlite_path(c) || stitch_config_sqlite_path(c)[0] != '/')
+        if (!c->store || stitch_store_validate_spec(c->store, NULL) < 0)
                 abort();
         if (!c->auth_socket || c->auth_socket[0] != '/' || strlen(c->auth_socket) >= sun_path_size)
                 abort();

@@ -161,7 +161,6 @@ static void test_defaults(void **state) {
 
         assert_int_equal(stitch_config_init_defaults(&c), 0);
         assert_string_equal(c.store, "sqlite:/var/lib/stitchd/stitch.db");
-        assert_string_equal(stitch_config_sqlite_path(&c), "/var/lib/stitchd/stitch.db");
         assert_string_equal(c.auth_socket, "/run/stitchd/io.stitch.Auth");
         assert_string_equal(c.admin_socket, "/run/stitchd/io.stitch.Admin");
         assert_null(c.admin_group);
@@ -324,7 +323,6 @@ static void test_every_key(void **state) {
         expect_ok(&c, every_key_text);
 
         assert_string_equal(c.store, "sqlite:/srv/stitch/db.sqlite");
-        assert_string_equal(stitch_config_sqlite_path(&c), "/srv/stitch/db.sqlite");
         assert_string_equal(c.auth_socket, "/tmp/x/auth");
         assert_string_equal(c.admin_socket, "/tmp/x/admin");
         assert_string_equal(c.admin_group, "stitch-admin");

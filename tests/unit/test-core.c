@@ -28,6 +28,10 @@
 #include "core/login.h"
 #include "core/password.h"
 #include "core/sessions.h"
+#include "core/keys.h"
+#include "core/revocations.h"
+#include "core/store-events.h"
+#include "core/tokens.h"
 #include "core/users.h"
 #include "clock.h"
 #include "core/ids.h"
@@ -451,6 +455,26 @@ static void test_link(void **state) {
         assert_int_equal(stitch_link_run(f->m, used, &req, &l), 0);
         assert_int_equal(l.outcome, STITCH_LINK_NOT_LINKABLE);
         stitch_link_result_done(&l);
+
+        /* Unlinking (core/link.c): the email identity goes with the email;
+         * the last identity never goes (the core's rule, not the store's). */
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, anon.tokens.user_id, &u), 0);
+        assert_int_equal(u->n_identities, 2);
+        char anon_ident[STITCH_ID_LEN + 1], email_ident[STITCH_ID_LEN + 1];
+        bool first_is_anon = streq(u->identities[0].provider_type, "anon-user");
+        memcpy(anon_ident, u->identities[first_is_anon ? 0 : 1].id, sizeof(anon_ident));
+        memcpy(email_ident, u->identities[first_is_anon ? 1 : 0].id, sizeof(email_ident));
+        u = stitch_user_free(u);
+        assert_int_equal(stitch_identity_unlink(f->m, anon.tokens.user_id, "000000000000000000000000"), -ENOENT);
+        assert_int_equal(stitch_identity_unlink(f->m, anon.tokens.user_id, email_ident), 0);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, anon.tokens.user_id, &u), 0);
+        assert_int_equal(u->n_identities, 1);
+        assert_null(u->email);
+        u = stitch_user_free(u);
+        assert_int_equal(stitch_identity_unlink(f->m, anon.tokens.user_id, anon_ident), -EPERM);
+        assert_int_equal(f->m->store_ops->user_find(f->m->store, STITCH_USER_BY_ID, anon.tokens.user_id, &u), 0);
+        assert_int_equal(u->n_identities, 1);
+        u = stitch_user_free(u);
         stitch_login_result_done(&anon);
 }
 
@@ -907,6 +931,131 @@ static void test_account_reset_password(void **state) {
         stitch_login_result_done(&a);
 }
 
+/* A second core on the same store (a fleet of two), as setup() makes the first. */
+static struct stitch_core *second_core(const struct fixture *f) {
+        struct stitch_core *b = NULL;
+        struct stitch_config c;
+        char text[512];
+
+        int n = snprintf(text, sizeof(text),
+                         "[Daemon]\nStore=sqlite:%s/stitch.db\nWorkers=1\n"
+                         "[Pam]\nServices=login sshd\n"
+                         "[Provider.local-userpass]\nPasswordHash=argon2id:m=64,t=1,p=1\n",
+                         f->dir);
+        assert_true(n > 0 && (size_t) n < sizeof(text));
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(stitch_config_load_buffer(&c, "test", text, strlen(text), stderr), 0);
+        assert_int_equal(stitch_core_new(&c, &b), 0);
+        assert_int_equal(stitch_core_start(b), 0);
+        return b;
+}
+
+/* core/store-events.c: what one daemon changes, another on the same store
+ * learns from the change feed: a session ended there no longer verifies
+ * here, a key rotated there signs here, users' caches go; applying twice
+ * changes nothing more. */
+static void test_store_events_fleet(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        const char *why = NULL;
+        char id[STITCH_ID_LEN + 1], kid_a[64] = "", kid_b[64] = "", alg[16];
+        int64_t cursor = 0, start = 0;
+        size_t n = 0;
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+
+        assert_int_equal(f->m->store_ops->events_last_id(f->m->store, &start), 0);
+        struct stitch_core *b = second_core(f);
+        cursor = b->store_events_cursor; /* where B's memory was rebuilt from the rows */
+        assert_int_equal(cursor, start);
+        assert_true(access_ok(b, &r)); /* one store, one keyring */
+
+        /* Logged out on A: refused on A at once, on B once it followed. */
+        assert_int_equal(stitch_session_logout(f->m, r.tokens.refresh_token, &why), 0);
+        assert_false(access_ok(f->m, &r));
+        assert_true(access_ok(b, &r)); /* the gap the feed closes */
+        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(cursor > start);
+        assert_false(access_ok(b, &r));
+        assert_true(stitch_revocations_contains(b->revocations, r.tokens.session_id));
+
+        /* Again from the start: nothing more (idempotent). */
+        size_t size = stitch_revocations_size(b->revocations);
+        uint64_t gen = b->users_generation;
+        int64_t again = start;
+        assert_int_equal(stitch_core_follow_store_events(b, &again, stitch_now(), &n), 0);
+        assert_int_equal(again, cursor);
+        assert_int_equal(stitch_revocations_size(b->revocations), size);
+        assert_int_equal(b->users_generation, gen);
+        assert_false(access_ok(b, &r));
+
+        /* A user change on A: B's user caches go. */
+        char **revoked = NULL;
+        assert_int_equal(stitch_user_set_disabled(f->m, id, true, &revoked), 0);
+        revoked = stitch_strv_free(revoked);
+        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), &n), 0);
+        assert_int_equal(n, 1); /* user.disabled: the session had ended already */
+        assert_true(b->users_generation > gen);
+
+        /* A key rotated on A: B signs with it too. */
+        assert_int_equal(stitch_core_rotate_key(f->m, kid_a, sizeof(kid_a)), 0);
+        assert_int_equal(stitch_keyring_active(b->keyring, kid_b, sizeof(kid_b), alg, sizeof(alg)), 0);
+        assert_string_not_equal(kid_a, kid_b);
+        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(stitch_keyring_active(b->keyring, kid_b, sizeof(kid_b), alg, sizeof(alg)), 0);
+        assert_string_equal(kid_a, kid_b);
+        /* Its own rotation coming back: nothing to do. */
+        assert_int_equal(stitch_core_follow_store_events(f->m, &start, stitch_now(), &n), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(stitch_keyring_active(f->m->keyring, kid_b, sizeof(kid_b), alg, sizeof(alg)), 0);
+        assert_string_equal(kid_a, kid_b);
+
+        stitch_core_free(b);
+        stitch_login_result_done(&r);
+}
+
+static void test_store_events_apply(void **state) {
+        struct fixture *f = *state;
+        int64_t now = stitch_now();
+        struct stitch_store_event e = {
+                .id = 1, .time = now, .kind = STITCH_STORE_EVENT_SESSION_ENDED,
+                .subject = "aaaaaaaaaaaaaaaaaaaaaaaa",
+        };
+
+        /* Malformed data: refused, nothing applied. */
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), -EBADMSG);
+        e.data_json = (char *) "[]";
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), -EBADMSG);
+        e.data_json = (char *) "{\"reason\":\"logout\"}";
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), -EBADMSG);
+        snprintf(e.subject, sizeof(e.subject), "../../etc");
+        e.data_json = (char *) "{\"access_expires\":0,\"reason\":\"logout\"}";
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), -EBADMSG);
+        assert_int_equal(stitch_revocations_size(f->m->revocations), 0);
+
+        /* Long over: every token dead, nothing to hold. */
+        snprintf(e.subject, sizeof(e.subject), "aaaaaaaaaaaaaaaaaaaaaaaa");
+        e.time = now - 2 * stitch_core_token_lifetime_bound(f->m);
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), 0);
+        assert_false(stitch_revocations_contains(f->m->revocations, e.subject));
+
+        /* Recent, with a reason this stitchd does not know: revoked all the same, once. */
+        e.time = now;
+        e.data_json = (char *) "{\"access_expires\":0,\"reason\":\"solar-flare\"}";
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), 0);
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), 0);
+        assert_true(stitch_revocations_contains(f->m->revocations, e.subject));
+        assert_int_equal(stitch_revocations_size(f->m->revocations), 1);
+
+        /* A kind from a newer stitchd: skipped. */
+        e.kind = _STITCH_STORE_EVENT_KIND_INVALID;
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, now), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_password_login, setup, teardown),
@@ -924,6 +1073,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_account_set_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_account_change_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_account_reset_password, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_store_events_fleet, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_store_events_apply, setup, teardown),
         };
         stitch_log_set_max_level(LOG_WARNING);
         return cmocka_run_group_tests(tests, NULL, NULL);

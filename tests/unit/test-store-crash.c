@@ -194,7 +194,7 @@ static int run_round(const char *path, unsigned round, unsigned target) {
 }
 
 static int verify(const char *path, unsigned round) {
-        _cleanup_free_ char *result = NULL;
+        _cleanup_(stitch_strv_freep) char **problems = NULL;
         struct stitch_store *s = NULL;
         uint64_t users = 0;
         int r, ret = 0;
@@ -225,9 +225,10 @@ static int verify(const char *path, unsigned round) {
                 }
         }
 
-        r = ops->integrity_check(s, &result);
-        if (r < 0 || !streq(result, "ok")) {
-                fprintf(stderr, "FAIL: round %u: integrity_check: %s\n", round, r < 0 ? strerror(-r) : result);
+        r = ops->integrity_check(s, &problems);
+        if (r < 0 || stitch_strv_length(problems) > 0) {
+                fprintf(stderr, "FAIL: round %u: integrity_check: %s\n", round,
+                        r < 0 ? strerror(-r) : problems[0]);
                 ret = -1;
         }
         if (ops->user_count(s, &users) < 0)

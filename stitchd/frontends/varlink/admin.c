@@ -85,7 +85,7 @@ int stitch_method_admin_status(struct stitch_call *c) {
         cJSON_AddNumberToObject(p, "sessions", (double) sessions);
         cJSON_AddNumberToObject(p, "revoked_live", (double) stitch_revocations_size(m->core->revocations));
         cJSON_AddNumberToObject(p, "uptime", (double) (stitch_now() - m->core->start_time));
-        _cleanup_free_ char *store = stitch_redact_url(m->core->config.store);
+        _cleanup_free_ char *store = stitch_store_describe_spec(m->core->config.store);
         cJSON_AddStringToObject(p, "store", store ?: STITCH_REDACTED);
         cJSON_AddStringToObject(p, "signing_algorithm", alg);
         cJSON_AddStringToObject(p, "active_kid", kid);

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The store's change feed (store.h, struct stitch_store_event), applied to
+ * what this daemon keeps in memory: the revocation set, the caches keyed
+ * by users_generation, the keyring. Another stitchd on the same store (a
+ * fleet) made the change; this one hears of it through the feed and must
+ * end up as if it had made it itself. Every apply is idempotent: an event
+ * applied twice, or one this daemon wrote itself, or one whose change the
+ * memory already has (rebuilt from the rows at start), changes nothing
+ * more. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* How long the store keeps events (stitch_core_maintain prunes older
+ * ones). A follower away for longer rebuilds from the rows instead. */
+#define STITCH_STORE_EVENTS_KEEP_SEC (7 * 24 * 3600)
+
+/* Applies one event. Unknown kinds (a newer stitchd's) are skipped: 0.
+ * -EBADMSG if its data cannot be what its kind says. Any thread. */
+int stitch_core_apply_store_event(struct stitch_core *core, const struct stitch_store_event *e, int64_t now);
+
+/* Reads the events after *cursor from the store and applies them, in
+ * order, moving *cursor past each one applied; stops at the first failure
+ * to apply (the cursor stays before it). *ret_n (optional): how many were
+ * applied. Start with *cursor from events_last_id right before the memory
+ * was rebuilt from the rows. Not yet polled by the daemon. */
+int stitch_core_follow_store_events(struct stitch_core *core, int64_t *cursor, int64_t now, size_t *ret_n);
