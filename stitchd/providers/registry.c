@@ -10,10 +10,21 @@
         X(apikey)    \
         X(anon)
 
+/* Test builds only: this file compiled again with -DSTITCH_TEST_PROVIDERS
+ * into a test binary (tests/unit/test-login-pending, tests/helpers/stitchd-test)
+ * adds the providers of tests/helpers/provider-*.c; the library's copy, which
+ * the installed daemon links, has none of them. */
+#ifdef STITCH_TEST_PROVIDERS
+#define TEST_PROVIDERS(X) X(test_poll)
+#else
+#define TEST_PROVIDERS(X)
+#endif
+
 #define DECLARE(n) extern const struct stitch_provider stitch_provider_##n;
 #define ENTRY(n) &stitch_provider_##n,
 PROVIDERS(DECLARE)
-static const struct stitch_provider *const providers[] = {PROVIDERS(ENTRY) NULL};
+TEST_PROVIDERS(DECLARE)
+static const struct stitch_provider *const providers[] = {PROVIDERS(ENTRY) TEST_PROVIDERS(ENTRY) NULL};
 
 const struct stitch_provider *const *stitch_providers(void) {
         return providers;
