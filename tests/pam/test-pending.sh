@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A login that completes elsewhere (a device grant's "pending: poll again"),
+# end to end through libpam and a real stitchd built with the test-only
+# provider test-poll (tests/helpers/provider-test-poll.c: pending twice,
+# then the user): the module shows the message once, asks nothing, waits
+# the interval between polls, is not stopped by the cap on rounds of
+# questions, and gives up at once when the daemon goes away. The installed
+# daemon does not know test-poll.
+. "$(dirname "$0")/pam-lib.sh"
+need_stitchd
+
+INSTALLED_STITCHD=$STITCHD
+STITCHD=$top_builddir/tests/helpers/stitchd-test
+[ -x "$STITCHD" ] || fail "the test daemon is not built: $STITCHD"
+
+stitch_config <<'X'
+[Pam]
+Services=login
+[Limits]
+MaxFailures=1
+X
+stitch_start
+stitch_user ada@example.com ada 'correct horse'
+pam_service login "$PAM_ARGS provider=test-poll"
+
+start=$(date +%s%N)
+pam_run --service login --user ada auth open env close </dev/null
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$PAM_RC" = 0 ] || fail "the pending login did not complete"
+expect_out "info: To sign in, visit https://device.example.test and enter ABCD-EFGH"
+expect_no_out "prompt:"
+n=$(printf '%s\n' "$PAM_OUT" | grep -c '^info: To sign in')
+expect_eq "the message is shown once" 1 "$n"
+[ -n "$(pam_session_id)" ] || fail "no STITCH_SESSION after the pending login"
+# begin, then two pending polls a second apart, then the session: >= 2 s
+[ "$elapsed_ms" -ge 2000 ] || fail "the module did not wait between polls (${elapsed_ms} ms)"
+ok "pending twice then a session: message once, no prompt, the interval kept (${elapsed_ms} ms)"
+
+# The failed-login limit does not see polls: pending logins (each several
+# rounds), then the right password still works with MaxFailures=1.
+for i in 1 2; do
+        pam_run --service login --user ada auth </dev/null
+        [ "$PAM_RC" = 0 ] || fail "pending login $i failed"
+done
+pam_service login "$PAM_ARGS"
+pam_run --service login --user ada auth <<<"correct horse"
+[ "$PAM_RC" = 0 ] || fail "a password login after pending ones was refused"
+ok "pending logins are not counted as failed attempts"
+
+# The daemon goes away while the module waits: it stops at once.
+pam_service login "$PAM_ARGS provider=test-poll"
+( sleep 0.3; kill -TERM "$STITCHD_PID" ) &
+start=$(date +%s%N)
+pam_run --service login --user ada auth </dev/null
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+wait
+expect_out "auth: PAM_AUTHINFO_UNAVAIL"
+[ "$elapsed_ms" -lt 3000 ] || fail "the module kept waiting for a daemon that stopped (${elapsed_ms} ms)"
+ok "a daemon that stops ends the wait (${elapsed_ms} ms)"
+STITCHD_PID=
+
+# The installed daemon has no test provider.
+STITCHD=$INSTALLED_STITCHD
+stitch_start
+pam_run --service login --user ada auth </dev/null
+expect_out "auth: PAM_SERVICE_ERR"
+ok "the installed stitchd does not know test-poll"
