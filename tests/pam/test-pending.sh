@@ -48,6 +48,14 @@ pam_run --service login --user ada auth <<<"correct horse"
 [ "$PAM_RC" = 0 ] || fail "a password login after pending ones was refused"
 ok "pending logins are not counted as failed attempts"
 
+# stitchctl login waits and polls the same way.
+out=$(sctl login --user ada --provider test-poll --service login --json </dev/null 2>"$T/ctl-err") \
+        || fail "stitchctl login of a pending login failed: $(cat "$T/ctl-err")"
+grep -q '^To sign in, visit https://device.example.test' "$T/ctl-err" || fail "stitchctl did not show the message"
+expect_eq "stitchctl shows the message once" 1 "$(grep -c '^To sign in' "$T/ctl-err")"
+printf '%s' "$out" | grep -q '"session_id"' || fail "stitchctl login printed no session: $out"
+ok "stitchctl login: message once, polls, then the session"
+
 # The daemon goes away while the module waits: it stops at once.
 pam_service login "$PAM_ARGS provider=test-poll"
 ( sleep 0.3; kill -TERM "$STITCHD_PID" ) &
