@@ -74,6 +74,10 @@ int stitch_conversations_take(struct stitch_conversations *t, const char *id, ui
  * how many. */
 size_t stitch_conversations_drop_owner(struct stitch_conversations *t, uint64_t owner);
 size_t stitch_conversations_count(struct stitch_conversations *t);
+/* The provider of the live conversation 'id', whoever it belongs to, or
+ * NULL: for routing a round to the right threads before it runs (the
+ * round itself checks its caller). */
+const struct stitch_provider *stitch_conversations_provider(struct stitch_conversations *t, const char *id);
 
 void stitch_conversation_free(struct stitch_conversation *c);
 static inline void stitch_conversation_freep(struct stitch_conversation **c) {

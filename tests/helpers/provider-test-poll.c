@@ -12,9 +12,11 @@
  * sets the pending expiry; "deny" makes the first poll fail as a denied
  * grant would. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "clock.h"
+#include "log.h"
 #include "core/accounts.h"
 #include "providers/provider.h"
 #include "store/store.h"
@@ -29,6 +31,14 @@ struct poll_state {
 /* How often step() ran, in this process (the unit test reads it). */
 unsigned stitch_test_poll_steps;
 
+/* Which thread ran a round: the daemon's network pool names its threads
+ * "stitchd-network" (tests/pam/test-pending.sh looks). */
+static void log_thread(const char *what) {
+        char name[16] = "";
+        (void) pthread_getname_np(pthread_self(), name, sizeof(name));
+        log_info("test-poll: %s on thread %s.", what, name);
+}
+
 static bool poll_enabled(const struct stitch_config *c) {
         (void) c;
         return true;
@@ -42,6 +52,7 @@ static int poll_begin(struct stitch_core *core, const struct stitch_login *l, st
         const char *expires = stitch_credentials_get(l->credentials, "expires");
         (void) core;
 
+        log_thread("begin");
         struct poll_state *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -64,6 +75,7 @@ static int poll_step(struct stitch_core *core, const struct stitch_login *l, voi
         struct poll_state *s = state;
 
         __atomic_fetch_add(&stitch_test_poll_steps, 1, __ATOMIC_RELAXED);
+        log_thread("step");
         if (s->deny)
                 return -EACCES;
         if (++s->polls <= POLLS_PENDING) {

@@ -37,6 +37,15 @@ expect_eq "the message is shown once" 1 "$n"
 [ "$elapsed_ms" -ge 2000 ] || fail "the module did not wait between polls (${elapsed_ms} ms)"
 ok "pending twice then a session: message once, no prompt, the interval kept (${elapsed_ms} ms)"
 
+# test-poll declares network I/O: its rounds ran on the network pool, never
+# on the loop or the workers that hash passwords.
+grep -q 'test-poll: begin on thread stitchd-network\.' "$STITCHD_LOG" || fail "begin did not run on the network pool"
+grep -q 'test-poll: step on thread stitchd-network\.' "$STITCHD_LOG" || fail "step did not run on the network pool"
+if grep 'test-poll: ' "$STITCHD_LOG" | grep -v 'on thread stitchd-network\.'; then
+        fail "a round of test-poll ran elsewhere than on the network pool"
+fi
+ok "the provider's rounds ran on the network pool"
+
 # The failed-login limit does not see polls: pending logins (each several
 # rounds), then the right password still works with MaxFailures=1.
 for i in 1 2; do

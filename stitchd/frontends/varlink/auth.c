@@ -274,7 +274,20 @@ bool stitch_method_login_runs_inline(const struct stitch_call *c) {
         if (!name)
                 return true;
         const struct stitch_provider *p = cJSON_IsString(name) ? stitch_provider_find(name->valuestring) : NULL;
-        return p && !p->no_credentials;
+        return p && !p->no_credentials && !p->network;
+}
+
+bool stitch_method_login_on_network(const struct stitch_call *c) {
+        if (!cJSON_IsObject(c->params))
+                return false;
+        const cJSON *conversation = cJSON_GetObjectItemCaseSensitive(c->params, "conversation");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c->params, "provider");
+        const struct stitch_provider *p = NULL;
+        if (cJSON_IsString(conversation))
+                p = stitch_conversations_provider(c->manager->core->conversations, conversation->valuestring);
+        else if (cJSON_IsString(name))
+                p = stitch_provider_find(name->valuestring);
+        return p && p->network;
 }
 
 struct authorize_params {

@@ -9,7 +9,8 @@
  * methods, which handler, where each runs (inline on the loop, or on a
  * worker), which errors callers may see (docs/wire.md lists the same). */
 static const struct stitch_method auth_methods[] = {
-        {"io.stitch.Auth.Login", stitch_method_login, STITCH_METHOD_SLOW, stitch_method_login_runs_inline},
+        {"io.stitch.Auth.Login", stitch_method_login, STITCH_METHOD_SLOW, stitch_method_login_runs_inline,
+         stitch_method_login_on_network},
         {"io.stitch.Auth.Authorize", stitch_method_authorize, 0},
         {"io.stitch.Auth.OpenSession", stitch_method_open_session, STITCH_METHOD_SLOW},
         {"io.stitch.Auth.CloseSession", stitch_method_close_session, STITCH_METHOD_SLOW},

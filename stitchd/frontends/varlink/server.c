@@ -424,7 +424,10 @@ static int call_hand_over(struct connection *c, struct stitch_call *call, const 
         if (!p)
                 return -ENOMEM;
         *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = -1};
-        int r = stitch_workers_submit(c->server->manager->workers, pending_work, pending_done, p);
+        struct stitch_workers *pool = c->server->manager->workers;
+        if (method->on_network && method->on_network(call))
+                pool = stitch_manager_network_workers(c->server->manager);
+        int r = pool ? stitch_workers_submit(pool, pending_work, pending_done, p) : -EBUSY;
         if (r < 0) {
                 free(p);
                 return r;
