@@ -138,7 +138,18 @@ struct stitch_provider_result {
 
 struct stitch_provider {
         const char *name; /* Stitch's provider_type; "auto" picks one */
+        /* Its [Provider.NAME] section: its own settings struct and key table
+         * (core/config.h), parsed with every other key; read with
+         * stitch_config_settings(c, this). NULL: it has none. */
+        const struct stitch_config_section *config;
         bool (*enabled)(const struct stitch_config *c);
+        /* Builds the provider's per-daemon instance from its settings when the
+         * daemon starts with the provider enabled (caches, clients, a CA
+         * store): what begin/step share across logins, found with
+         * stitch_provider_instance(). Returns 0, or -errno having logged why
+         * (the daemon does not start). NULL: no instance. */
+        int (*init)(struct stitch_core *core, const void *settings, void **ret_instance);
+        void (*free)(void *instance);
         /* Needs no credential at all (anon-user): every begin is an attempt. */
         bool no_credentials;
         /* Its identities may be linked onto another user (not anonymous
@@ -205,6 +216,15 @@ const struct stitch_provider *const *stitch_providers(void);
 const struct stitch_provider *stitch_provider_find(const char *name);
 /* Whether name is a registered provider_type (not "auto"). */
 bool stitch_provider_type_known(const char *name);
+
+/* The instances (core->provider_instances): init of every enabled provider
+ * that has one, in registry order; on a failure the ones made are freed
+ * and its -errno returned (logged). */
+int stitch_providers_init(struct stitch_core *core);
+void stitch_providers_free(struct stitch_core *core);
+/* p's instance, or NULL (none, not enabled, or not started). Any thread:
+ * an instance guards its own state. */
+void *stitch_provider_instance(const struct stitch_core *core, const struct stitch_provider *p);
 
 /* ---- helpers shared by providers ----------------------------------------- */
 

@@ -7,6 +7,10 @@
  * pool, and a conversation lifetime longer than any allowed (45 min: cut
  * to 30).
  *
+ * It has a section ([Provider.test-poll] Enabled=yes, Interval=1s,
+ * FailInit=no) and an instance built from it at start (init fails with
+ * FailInit=yes).
+ *
  * Credentials, for the tests: "code" (any value) makes the first round an
  * attempt the rate limiter counts (and must refund); "expires" (seconds)
  * sets the pending expiry; "deny" makes the first poll fail as a denied
@@ -28,8 +32,60 @@ struct poll_state {
         bool deny;
 };
 
+extern const struct stitch_provider stitch_provider_test_poll;
+
 /* How often step() ran, in this process (the unit test reads it). */
 unsigned stitch_test_poll_steps;
+
+/* [Provider.test-poll]: a section of its own, as every provider has. */
+struct poll_settings {
+        bool enabled;
+        uint64_t interval_usec; /* the pending rounds' interval */
+        bool fail_init;         /* init fails (the daemon must not start) */
+};
+
+static const struct stitch_config_key poll_keys[] = {
+        STITCH_CONFIG_BOOL(struct poll_settings, "Provider.test-poll", "Enabled", enabled, "yes"),
+        STITCH_CONFIG_DURATION(struct poll_settings, "Provider.test-poll", "Interval", interval_usec, "1s",
+                               USEC_PER_SEC, 60 * USEC_PER_SEC),
+        STITCH_CONFIG_BOOL(struct poll_settings, "Provider.test-poll", "FailInit", fail_init, "no"),
+};
+
+static const struct stitch_config_section poll_section = {
+        .name = "Provider.test-poll",
+        .size = sizeof(struct poll_settings),
+        .keys = poll_keys,
+        .n_keys = ELEMENTSOF(poll_keys),
+};
+
+/* The instance: what its rounds share, built from the settings at start. */
+struct poll_instance {
+        uint64_t interval_usec;
+        unsigned logins; /* begun */
+};
+
+static int poll_init(struct stitch_core *core, const void *settings, void **ret_instance) {
+        const struct poll_settings *s = settings;
+        (void) core;
+
+        if (s->fail_init)
+                return log_error_errno(ENOTCONN, "test-poll: FailInit=yes, not starting: %m");
+        struct poll_instance *i = calloc(1, sizeof(*i));
+        if (!i)
+                return -ENOMEM;
+        i->interval_usec = s->interval_usec;
+        *ret_instance = i;
+        return 0;
+}
+
+static void poll_free(void *instance) {
+        free(instance);
+}
+
+static uint64_t poll_interval(struct stitch_core *core) {
+        const struct poll_instance *i = stitch_provider_instance(core, &stitch_provider_test_poll);
+        return i ? i->interval_usec : USEC_PER_SEC;
+}
 
 /* Which thread ran a round: the daemon's network pool names its threads
  * "stitchd-network" (tests/pam/test-pending.sh looks). */
@@ -40,8 +96,8 @@ static void log_thread(const char *what) {
 }
 
 static bool poll_enabled(const struct stitch_config *c) {
-        (void) c;
-        return true;
+        const struct poll_settings *s = stitch_config_settings(c, &poll_section);
+        return s && s->enabled;
 }
 
 static void poll_state_free(void *state) {
@@ -50,7 +106,10 @@ static void poll_state_free(void *state) {
 
 static int poll_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
         const char *expires = stitch_credentials_get(l->credentials, "expires");
-        (void) core;
+        struct poll_instance *instance = stitch_provider_instance(core, &stitch_provider_test_poll);
+        if (!instance)
+                return -EIO; /* enabled, so the daemon built it */
+        __atomic_fetch_add(&instance->logins, 1, __ATOMIC_RELAXED);
 
         log_thread("begin");
         struct poll_state *s = calloc(1, sizeof(*s));
@@ -63,7 +122,7 @@ static int poll_begin(struct stitch_core *core, const struct stitch_login *l, st
                 return r;
         }
         ret->state = s;
-        ret->pending.interval_usec = USEC_PER_SEC;
+        ret->pending.interval_usec = poll_interval(core);
         if (expires)
                 ret->pending.expires_usec = stitch_now_usec(CLOCK_MONOTONIC) +
                                             (uint64_t) strtoul(expires, NULL, 10) * USEC_PER_SEC;
@@ -85,7 +144,7 @@ static int poll_step(struct stitch_core *core, const struct stitch_login *l, voi
                         return -ENOMEM;
                 *next = *s;
                 ret->state = next;
-                ret->pending.interval_usec = USEC_PER_SEC;
+                ret->pending.interval_usec = poll_interval(core);
                 return STITCH_PROVIDER_PENDING;
         }
 
@@ -105,7 +164,10 @@ static int poll_step(struct stitch_core *core, const struct stitch_login *l, voi
 
 const struct stitch_provider stitch_provider_test_poll = {
         .name = "test-poll",
+        .config = &poll_section,
         .enabled = poll_enabled,
+        .init = poll_init,
+        .free = poll_free,
         .network = true,
         .conversation_lifetime_usec = 45 * 60 * USEC_PER_SEC,
         .begin = poll_begin,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The pending outcome of the login pipeline (core/login.c), driven with the
+/* Provider instances and sections, and the pending outcome of the login
+ * pipeline (core/login.c), driven with the
  * test-only provider test-poll (tests/helpers/provider-test-poll.c, linked
  * here with a registry that lists it): pending twice then a session; a poll
  * before its interval does not reach the provider; pending rounds are not
@@ -30,6 +31,7 @@
 #include "core/password.h"
 #include "core/ratelimit.h"
 #include "macro.h"
+#include "providers/userpass.h"
 
 extern unsigned stitch_test_poll_steps;
 
@@ -60,7 +62,7 @@ static void add_user(struct stitch_core *m, const char *email, const char *unix_
                 .identities = &ident,
                 .n_identities = 1,
         };
-        struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        struct stitch_argon2_params a = stitch_userpass_password_hash(&m->config);
         _cleanup_free_ char *hash = NULL;
 
         assert_int_equal(stitch_objectid_new(u.id), 0);
@@ -69,26 +71,32 @@ static void add_user(struct stitch_core *m, const char *email, const char *unix_
         assert_int_equal(m->store_ops->user_create(m->store, &u, hash), 0);
 }
 
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
+/* A core on a temp store, with 'extra' appended to the config; returns what
+ * stitch_core_start() did (the core is f->m either way). */
+static int start_core(struct fixture *f, const char *extra) {
         struct stitch_config c;
         char text[1024];
         const char *tmp = getenv("TMPDIR");
 
-        assert_non_null(f);
         snprintf(f->dir, sizeof(f->dir), "%s/test-login-pending-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         assert_non_null(mkdtemp(f->dir));
         int n = snprintf(text, sizeof(text),
                          "[Daemon]\nStore=sqlite:%s/stitch.db\nWorkers=1\n"
                          "[Pam]\nServices=login sshd\n"
                          "[Limits]\nMaxFailures=3\n"
-                         "[Provider.local-userpass]\nPasswordHash=argon2id:m=64,t=1,p=1\n",
-                         f->dir);
+                         "[Provider.local-userpass]\nPasswordHash=argon2id:m=64,t=1,p=1\n%s",
+                         f->dir, extra);
         assert_true(n > 0 && (size_t) n < sizeof(text));
         assert_int_equal(stitch_config_init_defaults(&c), 0);
         assert_int_equal(stitch_config_load_buffer(&c, "test", text, strlen(text), stderr), 0);
         assert_int_equal(stitch_core_new(&c, &f->m), 0);
-        assert_int_equal(stitch_core_start(f->m), 0);
+        return stitch_core_start(f->m);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        assert_int_equal(start_core(f, ""), 0);
         add_user(f->m, "ada@example.com", "ada", "correct horse");
         *state = f;
         return 0;
@@ -99,6 +107,13 @@ static int teardown(void **state) {
         stitch_core_free(f->m);
         (void) nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
+        return 0;
+}
+
+static int setup_empty(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        *state = f;
         return 0;
 }
 
@@ -322,6 +337,67 @@ static void test_pending_denied(void **state) {
         stitch_login_result_done(&res);
 }
 
+/* The provider's instance: built at start from its own section's settings,
+ * used by its rounds, freed with the core (ASan and valgrind runs see a leak). */
+static void test_instance(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result res;
+        const struct stitch_provider *p = stitch_provider_find("test-poll");
+
+        assert_non_null(p);
+        assert_int_equal(start_core(f, "[Provider.test-poll]\nInterval=3s\n"), 0);
+        assert_non_null(stitch_provider_instance(f->m, p));
+        add_user(f->m, "ada@example.com", "ada", "correct horse");
+        run(f->m, &(struct round) {.provider = "test-poll", .user = "ada"}, &res);
+        assert_int_equal(res.outcome, STITCH_LOGIN_PENDING);
+        assert_int_equal(res.poll_interval_usec, 3 * USEC_PER_SEC); /* the setting, through the instance */
+        stitch_login_result_done(&res);
+        /* Another provider's instance: it has none. */
+        assert_null(stitch_provider_instance(f->m, stitch_provider_find("api-key")));
+}
+
+/* An init that fails stops the start, with its reason logged; a disabled
+ * provider gets no instance and no logins. */
+static void test_instance_init_fails(void **state) {
+        struct fixture *f = *state;
+        assert_int_equal(start_core(f, "[Provider.test-poll]\nFailInit=yes\n"), -ENOTCONN);
+        assert_null(stitch_provider_instance(f->m, stitch_provider_find("test-poll")));
+}
+
+static void test_instance_disabled(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result res;
+
+        assert_int_equal(start_core(f, "[Provider.test-poll]\nEnabled=no\nFailInit=yes\n"), 0);
+        assert_null(stitch_provider_instance(f->m, stitch_provider_find("test-poll")));
+        run(f->m, &(struct round) {.provider = "test-poll", .user = "ada"}, &res);
+        assert_int_equal(res.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(res.failure, STITCH_LOGIN_PERMISSION_DENIED);
+        stitch_login_result_done(&res);
+}
+
+/* The provider's section is parsed with the rest of the file: errors name
+ * file and line. */
+static void test_section_errors(void **state) {
+        (void) state;
+        struct stitch_config c;
+        char *errors = NULL;
+        size_t size = 0;
+        static const char text[] = "[Daemon]\nWorkers=1\n[Provider.test-poll]\nInterval=0\nBogus=1\nFailInit=yes\n";
+
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        FILE *e = open_memstream(&errors, &size);
+        assert_non_null(e);
+        assert_int_equal(stitch_config_load_buffer(&c, "t.conf", text, strlen(text), e), -EINVAL);
+        fclose(e);
+        assert_string_equal(errors, "t.conf:4: Interval=0: out of range (1s..1min)\n"
+                                    "t.conf:5: Unknown key 'Bogus' in section [Provider.test-poll]\n");
+        free(errors);
+        /* a failed load changes nothing */
+        assert_false(*(const bool *) stitch_config_value(&c, "Provider.test-poll", "FailInit"));
+        stitch_config_done(&c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_pending_twice_then_session, setup, teardown),
@@ -330,6 +406,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_pending_expires, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pending_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pending_denied, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_instance, setup_empty, teardown),
+                cmocka_unit_test_setup_teardown(test_instance_init_fails, setup_empty, teardown),
+                cmocka_unit_test_setup_teardown(test_instance_disabled, setup_empty, teardown),
+                cmocka_unit_test(test_section_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/revocations.h"
+#include "providers/userpass.h"
 #include "core/tokens.h"
 #include "core/keys.h"
 #include "core/apikeys.h"
@@ -670,8 +671,8 @@ static const char *mail_problem(const struct stitch_core *core, enum mail_kind k
 
         if (!core->config.smtp_url)
                 return "no mailer: set [Smtp] URL=";
-        const char *base = kind == MAIL_RESET ? core->config.userpass_reset_url
-                                              : core->config.userpass_confirmation_url;
+        const char *base = kind == MAIL_RESET ? stitch_userpass_reset_url(&core->config)
+                                              : stitch_userpass_confirmation_url(&core->config);
         if (!base && stitch_public_url(&core->config, &public_url) == -ENOENT)
                 return kind == MAIL_RESET ? "no link for the mail: set [Provider.local-userpass] ResetPasswordURL= "
                                             "or [Http] PublicURL="
