@@ -20,7 +20,20 @@
  * credential with pending. The login pipeline around a provider does the
  * service policy, rate limiting, sessions and tokens; no provider knows a
  * front end, and nothing outside providers/ knows a provider by name.
- * Which account a name refers to is the core's (core/accounts.h). */
+ * Which account a name refers to is the core's (core/accounts.h).
+ *
+ * The vtable is const and shared; what one daemon needs of a provider
+ * lives apart from it:
+ *   - its settings: the provider's [Provider.NAME] section, a struct and a
+ *     key table of its own file (.config), parsed with the rest of
+ *     stitchd.conf (file:line errors) into the config
+ *     (stitch_config_settings());
+ *   - its instance: built by .init from those settings when the daemon
+ *     starts with the provider enabled (a JWKS cache, a CA store, an HTTP
+ *     client), freed by .free when it stops; rounds find it with
+ *     stitch_provider_instance().
+ * Code outside providers/ that needs a provider's setting gets an accessor
+ * (providers/userpass.h), never the struct. */
 
 #include <stdbool.h>
 #include <stddef.h>
