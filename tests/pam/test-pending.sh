@@ -83,3 +83,45 @@ stitch_start
 pam_run --service login --user ada auth </dev/null
 expect_out "auth: PAM_SERVICE_ERR"
 ok "the installed stitchd does not know test-poll"
+
+# ---- against fake-stitchd: what the module does with pending replies it
+# cannot trust. A daemon that stays pending (every reply: 100 ms, expiring
+# in 1.5 s) is polled past the cap of 8 rounds of questions, with the same
+# conversation and no answers, and given up on at the first expiry: later
+# replies cannot push it back.
+PENDING='{"parameters":{"conversation":"conv_fake-1","prompts":[],"messages":[{"text":"Visit https://device.example.test","error":false}],"pending":{"interval_ms":100,"expires_in_ms":1500}}}'
+FAKE_SOCK=$T/fake.sock
+FAKE_LOG=$T/fake.log
+: > "$FAKE_LOG"
+fake_start "$FAKE_SOCK" "$FAKE_LOG" --reply "$PENDING" --ask "$PENDING"
+pam_service fake "socket=$FAKE_SOCK timeout=3"
+start=$(date +%s%N)
+pam_run --service fake --user ada auth </dev/null
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_out "auth: PAM_AUTH_ERR"
+expect_out "error: The login was not completed in time."
+expect_no_out "prompt:"
+polls=$(tr '\0' '\n' < "$FAKE_LOG" | grep -c '"conversation":"conv_fake-1"')
+[ "$polls" -ge 9 ] || fail "the module polled $polls times in 1.5 s at 100 ms (the cap of 8 rounds must not apply)"
+[ "$elapsed_ms" -ge 1300 ] && [ "$elapsed_ms" -lt 3000 ] || fail "the wait did not end at the expiry (${elapsed_ms} ms)"
+if tr '\0' '\n' < "$FAKE_LOG" | grep '"conversation"' | grep -q '"answers"'; then
+        fail "a poll carried answers"
+fi
+# the message is shown as often as the daemon sends it (here: every reply; stitchd sends it once)
+ok "a daemon that stays pending: $polls polls without answers, ended at the expiry (${elapsed_ms} ms)"
+
+# Malformed pending replies fail closed: an interval over a minute, a prompt
+# in a pending reply, a pending that is not an object.
+for bad in \
+        '{"parameters":{"conversation":"conv_fake-1","prompts":[],"pending":{"interval_ms":3600000,"expires_in_ms":1500}}}' \
+        '{"parameters":{"conversation":"conv_fake-1","prompts":[{"id":"secret","text":"Password: ","echo":false}],"pending":{"interval_ms":200,"expires_in_ms":1500}}}' \
+        '{"parameters":{"conversation":"conv_fake-1","prompts":[],"pending":5}}'; do
+        N=${N:-0}; N=$((N + 1))
+        : > "$T/fake-$N.log"
+        fake_start "$T/fake-$N.sock" "$T/fake-$N.log" --reply "$bad" --ask "$bad"
+        pam_service fake "socket=$T/fake-$N.sock timeout=3"
+        pam_run --service fake --user ada auth </dev/null
+        expect_out "auth: PAM_AUTHINFO_UNAVAIL"
+        expect_no_out "prompt:"
+done
+ok "malformed pending replies fail closed"
