@@ -622,6 +622,14 @@ static int user_link(struct stitch_call *c, struct stitch_user *u, const void *p
         return 0;
 }
 
+/* Linking runs the provider's first round: one that reaches the network
+ * runs on the network pool, as its logins do. */
+bool stitch_method_admin_user_link_on_network(const struct stitch_call *c) {
+        const cJSON *name = cJSON_IsObject(c->params) ? cJSON_GetObjectItemCaseSensitive(c->params, "provider") : NULL;
+        const struct stitch_provider *p = cJSON_IsString(name) ? stitch_provider_find(name->valuestring) : NULL;
+        return p && p->network;
+}
+
 int stitch_method_admin_user_link(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"user", STITCH_PARAM_STRING, offsetof(struct link_params, user), true, 256},

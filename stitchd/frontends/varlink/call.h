@@ -190,6 +190,7 @@ int stitch_method_login(struct stitch_call *c);
  * only ask or fail, with no hash, rate-limit attempt or durable write. */
 bool stitch_method_login_runs_inline(const struct stitch_call *c);
 bool stitch_method_login_on_network(const struct stitch_call *c);
+bool stitch_method_admin_user_link_on_network(const struct stitch_call *c);
 int stitch_method_authorize(struct stitch_call *c);
 int stitch_method_open_session(struct stitch_call *c);
 int stitch_method_close_session(struct stitch_call *c);
