@@ -396,7 +396,7 @@ static int pending_round(pam_handle_t *pamh, const struct pam_stitch_args *args,
         uint64_t expires_usec = (uint64_t) MIN(expires->valuedouble, (double) PAM_STITCH_PENDING_MAX_SEC * 1000) * 1000;
         if (*deadline == 0 || now + expires_usec < *deadline)
                 *deadline = now + expires_usec;
-        uint64_t wait_usec = (uint64_t) interval->valuedouble * 1000;
+        uint64_t wait_usec = (uint64_t) MAX(interval->valuedouble, (double) PAM_STITCH_PENDING_INTERVAL_MIN_MS) * 1000;
         if (now + wait_usec >= *deadline) {
                 pam_syslog(pamh, LOG_NOTICE, "Authentication for user \"%s\" was not completed in time.",
                            printable(user, ubuf, sizeof(ubuf)));

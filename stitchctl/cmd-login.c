@@ -18,6 +18,7 @@
 /* Pending polls are bounded by the daemon's expiry, and never beyond this. */
 #define PENDING_MAX_MS (31 * 60 * 1000)
 #define PENDING_INTERVAL_MAX_MS 60000
+#define PENDING_INTERVAL_MIN_MS 100 /* a daemon cannot make stitchctl spin */
 
 /* The daemon asked: show its messages on stderr, read one answer per
  * prompt, and build the next round. */
@@ -80,9 +81,10 @@ static int wait_pending(struct stitch_client *conn, const cJSON *rp, uint64_t *d
         uint64_t end = now + (uint64_t) MIN(expires->valuedouble, (double) PENDING_MAX_MS);
         if (*deadline_ms == 0 || end < *deadline_ms)
                 *deadline_ms = end;
-        if (now + (uint64_t) interval->valuedouble >= *deadline_ms)
+        int wait_ms = (int) MAX(interval->valuedouble, (double) PENDING_INTERVAL_MIN_MS);
+        if (now + (uint64_t) wait_ms >= *deadline_ms)
                 return stitchctl_fail(EXIT_REFUSED, "the login was not completed in time");
-        if (stitch_client_wait_quiet(conn, (int) interval->valuedouble) < 0)
+        if (stitch_client_wait_quiet(conn, wait_ms) < 0)
                 return stitchctl_fail(EXIT_UNREACHABLE, "stitchd closed the connection while the login was pending");
 
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = cJSON_CreateObject();

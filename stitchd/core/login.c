@@ -143,8 +143,10 @@ static int keep_conversation(struct stitch_core *core, const struct stitch_login
                 ret->poll_interval_usec = c->poll_interval_usec;
                 ret->expires_in_usec = c->expires_usec - now;
                 ret->outcome = STITCH_LOGIN_PENDING;
-        } else
+        } else {
+                ret->expires_in_usec = c->expires_usec - now;
                 ret->outcome = STITCH_LOGIN_ASK;
+        }
         TAKE_PTR(c);
         return 0;
 }

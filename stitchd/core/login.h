@@ -64,7 +64,7 @@ struct stitch_login_result {
         uint64_t share; /* ASK, PENDING: the conversation's share (stitch_conversations_share()) */
         struct stitch_ask ask;
         uint64_t poll_interval_usec; /* PENDING: wait this long before the next round */
-        uint64_t expires_in_usec;    /* PENDING: the conversation ends this long from now */
+        uint64_t expires_in_usec;    /* ASK, PENDING: the conversation ends this long from now */
 
         struct stitch_login_tokens tokens;
 

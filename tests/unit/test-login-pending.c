@@ -272,6 +272,13 @@ static void test_pending_lifetime(void **state) {
         assert_int_equal(res.outcome, STITCH_LOGIN_FAILED);
         assert_int_equal(res.failure, STITCH_LOGIN_CONVERSATION_GONE);
         stitch_login_result_done(&res);
+
+        /* A provider that asks for nothing longer: the default 5 minutes. */
+        run(f->m, &(struct round) {.provider = "local-userpass", .user = "ada"}, &res);
+        assert_int_equal(res.outcome, STITCH_LOGIN_ASK);
+        assert_true(res.expires_in_usec <= STITCH_CONVERSATION_LIFETIME_DEFAULT_USEC);
+        assert_true(res.expires_in_usec > STITCH_CONVERSATION_LIFETIME_DEFAULT_USEC - 5 * USEC_PER_SEC);
+        stitch_login_result_done(&res);
 }
 
 /* The conversation itself expires with the provider's expiry. */

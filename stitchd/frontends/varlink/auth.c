@@ -255,6 +255,7 @@ int stitch_method_login(struct stitch_call *c) {
         if (res.outcome == STITCH_LOGIN_ASK || res.outcome == STITCH_LOGIN_PENDING) {
                 c->asked = true;
                 c->asked_share = res.share;
+                c->asked_lifetime_usec = res.expires_in_usec;
         }
         stitch_login_result_done(&res);
         return 0;

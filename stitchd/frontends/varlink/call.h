@@ -70,6 +70,7 @@ struct stitch_call {
          * person, in this share of the conversations. */
         bool asked;
         uint64_t asked_share;
+        uint64_t asked_lifetime_usec; /* how long the conversation asked lives (0: the default) */
         bool deferred;    /* the handler keeps the call and completes it later */
         /* Set by a slow handler: runs on the event loop thread after the worker
          * is done and before the reply is sent; frees after_data. */

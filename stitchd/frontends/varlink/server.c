@@ -83,6 +83,7 @@ struct connection {
         bool waiting;
         bool asked;         /* a conversation was ever asked on it */
         uint64_t waiting_share, waiting_since;
+        uint64_t waiting_lifetime; /* the conversation's: the idle timeout while waiting */
         /* Idle timeout: the last activity, and when c->idle is set to fire
          * (0: not armed). Activity only moves last_active; the timer is set
          * again when it fires early, so a call costs no timer update. */
@@ -174,9 +175,11 @@ static uint64_t monotonic_now(void) {
 
 static uint64_t connection_idle_timeout(const struct connection *c) {
         uint64_t timeout = c->server->manager->core->config.idle_timeout_usec;
-        /* Someone is typing a password: as long as the question lives. */
+        /* Someone is typing a password: as long as the question lives (a
+         * provider may keep its conversations longer than the default). */
         if (c->waiting)
-                timeout = MAX(timeout, (uint64_t) STITCH_CONVERSATION_TIMEOUT_USEC);
+                timeout = MAX(timeout, c->waiting_lifetime ? c->waiting_lifetime
+                                                           : (uint64_t) STITCH_CONVERSATION_TIMEOUT_USEC);
         return timeout;
 }
 
@@ -379,6 +382,8 @@ static void call_done(struct connection *c, struct stitch_call *call) {
                         c->waiting = true;
                         c->waiting_share = call->asked_share;
                         c->waiting_since = monotonic_now();
+                        c->waiting_lifetime = MIN(call->asked_lifetime_usec,
+                                                  (uint64_t) STITCH_CONVERSATION_LIFETIME_MAX_USEC);
                 }
         }
         if (call->after)
