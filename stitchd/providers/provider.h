@@ -176,9 +176,11 @@ struct stitch_provider {
          * more than STITCH_CONVERSATION_LIFETIME_MAX_USEC is cut to it. */
         uint64_t conversation_lifetime_usec;
         /* Its begin() and step() do network I/O (HTTPS to an identity
-         * provider): they run on the daemon's small network pool, created
-         * when such a provider is enabled, never on the event loop and never
-         * on the workers that hash passwords. */
+         * provider): over varlink (Login, Admin.UserLink) they run on the
+         * daemon's small network pool (daemon/manager.h, started by the
+         * first such round), never on the event loop and never on the
+         * workers that hash passwords; HTTP app logins run them on the HTTP
+         * front end's own threads. */
         bool network;
         /* > 0: a user whose identities are all of this provider is deleted
          * after this many seconds without a login or a used session
