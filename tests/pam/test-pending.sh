@@ -24,6 +24,12 @@ stitch_start
 stitch_user ada@example.com ada 'correct horse'
 pam_service login "$PAM_ARGS provider=test-poll"
 
+# The network pool's threads, by name.
+network_threads() {
+        cat /proc/"$STITCHD_PID"/task/*/comm 2>/dev/null | grep -c '^stitchd-network$'
+}
+expect_eq "no network pool before a network provider's first round" 0 "$(network_threads)"
+
 start=$(date +%s%N)
 pam_run --service login --user ada auth open env close </dev/null
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -44,7 +50,8 @@ grep -q 'test-poll: step on thread stitchd-network\.' "$STITCHD_LOG" || fail "st
 if grep 'test-poll: ' "$STITCHD_LOG" | grep -v 'on thread stitchd-network\.'; then
         fail "a round of test-poll ran elsewhere than on the network pool"
 fi
-ok "the provider's rounds ran on the network pool"
+expect_eq "the network pool's threads" 3 "$(network_threads)"
+ok "the provider's rounds ran on the network pool, started by the first of them"
 
 # The failed-login limit does not see polls: pending logins (each several
 # rounds), then the right password still works with MaxFailures=1.
@@ -82,7 +89,11 @@ STITCHD=$INSTALLED_STITCHD
 stitch_start
 pam_run --service login --user ada auth </dev/null
 expect_out "auth: PAM_SERVICE_ERR"
-ok "the installed stitchd does not know test-poll"
+pam_service login "$PAM_ARGS"
+pam_run --service login --user ada auth <<<"correct horse"
+[ "$PAM_RC" = 0 ] || fail "a password login on the installed stitchd failed"
+expect_eq "no network pool without a network provider" 0 "$(network_threads)"
+ok "the installed stitchd does not know test-poll, and starts no network pool"
 
 # ---- against fake-stitchd: what the module does with pending replies it
 # cannot trust. A daemon that stays pending (every reply: 100 ms, expiring
