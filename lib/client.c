@@ -337,6 +337,26 @@ bool stitch_client_is_idle(struct stitch_client *c) {
         return poll(&p, 1, 0) == 0;
 }
 
+int stitch_client_wait_quiet(struct stitch_client *c, int timeout_ms) {
+        if (!c || c->fd < 0 || c->broken || c->reader.len > c->reader.consumed || timeout_ms < 0)
+                return -ENOTCONN;
+        uint64_t deadline = deadline_after(timeout_ms);
+        for (;;) {
+                struct pollfd p = { .fd = c->fd, .events = POLLIN };
+                int r = poll(&p, 1, remaining_ms(deadline));
+                if (r < 0 && errno == EINTR)
+                        continue; /* the rest of the time, by the deadline */
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return 0;
+                /* EOF, bytes nobody asked for, a hangup or an error: the
+                 * daemon let go of the connection (or of its side of it). */
+                c->broken = true;
+                return -ECONNRESET;
+        }
+}
+
 void stitch_client_free(struct stitch_client *c) {
         if (!c)
                 return;

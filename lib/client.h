@@ -44,6 +44,13 @@ int stitch_client_call(struct stitch_client *c, const char *method, const cJSON 
  * closed an idle connection). For connections kept between calls. */
 bool stitch_client_is_idle(struct stitch_client *c);
 
+/* Sleeps timeout_ms (>= 0) in poll() on the connection, between calls: a
+ * pending login waiting for its next poll. Returns 0 once the time has
+ * passed with the connection quiet, -ECONNRESET as soon as the daemon
+ * closes it or sends anything (the connection is then unusable), -ENOTCONN
+ * for a connection that cannot carry a call. Signals do not cut it short. */
+int stitch_client_wait_quiet(struct stitch_client *c, int timeout_ms);
+
 void stitch_client_free(struct stitch_client *c);
 static inline void stitch_client_freep(struct stitch_client **c) {
         if (*c)

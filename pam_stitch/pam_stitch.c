@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <security/pam_ext.h>
@@ -263,6 +264,24 @@ static bool answer_is_sendable(const char *s) {
         return n > 0 && n <= PAM_STITCH_SECRET_MAX;
 }
 
+/* The messages of a Login reply that asks or is pending, shown as they come
+ * (the daemon sends each once). */
+static void show_messages(pam_handle_t *pamh, const struct pam_stitch_args *args, const cJSON *messages) {
+        const cJSON *item;
+        char text[PAM_STITCH_ITEM_MAX * 2];
+
+        cJSON_ArrayForEach(item, messages) {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "text");
+                if (!cJSON_IsString(t))
+                        continue;
+                pam_stitch_sanitize_text(t->valuestring, text, sizeof(text));
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "error")))
+                        pam_stitch_error_msg(pamh, args, "%s", text);
+                else
+                        pam_stitch_info_msg(pamh, args, "%s", text);
+        }
+}
+
 /* The daemon asked: show its messages, ask its prompts, and build the next
  * round's parameters. The module knows no provider; what to ask and how
  * (echo, whether it is the password stacked modules share) is the daemon's.
@@ -284,16 +303,7 @@ static int converse_round(pam_handle_t *pamh, const struct pam_stitch_args *args
                 return PAM_AUTHINFO_UNAVAIL;
         }
 
-        cJSON_ArrayForEach(item, messages) {
-                const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "text");
-                if (!cJSON_IsString(t))
-                        continue;
-                pam_stitch_sanitize_text(t->valuestring, text, sizeof(text));
-                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "error")))
-                        pam_stitch_error_msg(pamh, args, "%s", text);
-                else
-                        pam_stitch_info_msg(pamh, args, "%s", text);
-        }
+        show_messages(pamh, args, messages);
 
         params = cJSON_CreateObject();
         answers = cJSON_CreateObject();
@@ -341,6 +351,72 @@ static int converse_round(pam_handle_t *pamh, const struct pam_stitch_args *args
 static bool reply_asks(const struct pam_stitch_reply *reply) {
         return reply->error == PAM_STITCH_ERROR_NONE && pam_stitch_reply_string(reply, "conversation") &&
                !pam_stitch_reply_string(reply, "session_id");
+}
+
+/* Of those, one that asks nothing yet: "pending", poll again later (a
+ * device grant: the person approves on another device). */
+static const cJSON *reply_pending(const struct pam_stitch_reply *reply) {
+        return cJSON_GetObjectItemCaseSensitive(reply->parameters, "pending");
+}
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* The daemon has nothing to ask yet: show its messages (the verification
+ * URL and code), sleep the interval on the daemon's socket (a daemon that
+ * closes it ends the wait at once), and build the next round: the same
+ * conversation, no answers. *deadline (CLOCK_MONOTONIC, 0 at first) is the
+ * earliest expiry any pending reply gave; the daemon cannot push it later. */
+static int pending_round(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
+                         struct stitch_client *conn, const struct pam_stitch_reply *reply, uint64_t *deadline,
+                         cJSON **ret_params) {
+        const cJSON *pending = reply_pending(reply);
+        const cJSON *interval = cJSON_GetObjectItemCaseSensitive(pending, "interval_ms");
+        const cJSON *expires = cJSON_GetObjectItemCaseSensitive(pending, "expires_in_ms");
+        const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(reply->parameters, "prompts");
+        const cJSON *messages = cJSON_GetObjectItemCaseSensitive(reply->parameters, "messages");
+        const char *conversation = pam_stitch_reply_string(reply, "conversation");
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
+        char ubuf[64];
+
+        if (!cJSON_IsObject(pending) || !pam_stitch_session_id_is_valid(conversation) || !cJSON_IsNumber(interval) ||
+            !(interval->valuedouble >= 0 && interval->valuedouble <= PAM_STITCH_PENDING_INTERVAL_MAX_MS) ||
+            !cJSON_IsNumber(expires) || !(expires->valuedouble >= 0 && expires->valuedouble <= 1e12) ||
+            (prompts && (!cJSON_IsArray(prompts) || cJSON_GetArraySize(prompts) != 0)) ||
+            (messages && (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) > 8))) {
+                pam_syslog(pamh, LOG_ERR, "stitchd answered pending in a malformed io.stitch.Auth.Login reply.");
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+        show_messages(pamh, args, messages);
+
+        uint64_t now = monotonic_usec();
+        uint64_t expires_usec = (uint64_t) MIN(expires->valuedouble, (double) PAM_STITCH_PENDING_MAX_SEC * 1000) * 1000;
+        if (*deadline == 0 || now + expires_usec < *deadline)
+                *deadline = now + expires_usec;
+        uint64_t wait_usec = (uint64_t) MAX(interval->valuedouble, (double) PAM_STITCH_PENDING_INTERVAL_MIN_MS) * 1000;
+        if (now + wait_usec >= *deadline) {
+                pam_syslog(pamh, LOG_NOTICE, "Authentication for user \"%s\" was not completed in time.",
+                           printable(user, ubuf, sizeof(ubuf)));
+                pam_stitch_error_msg(pamh, args, "The login was not completed in time.");
+                return PAM_AUTH_ERR;
+        }
+        if (args->debug)
+                pam_syslog(pamh, LOG_DEBUG, "Login pending; asking again in %llu ms.",
+                           (unsigned long long) (wait_usec / 1000));
+        int r = stitch_client_wait_quiet(conn, (int) (wait_usec / 1000));
+        if (r < 0) {
+                pam_syslog(pamh, LOG_ERR, "stitchd closed the connection while a login was pending.");
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+
+        params = cJSON_CreateObject();
+        if (!params || pam_stitch_json_add_string(params, "conversation", conversation) < 0)
+                return PAM_BUF_ERR;
+        *ret_params = TAKE_PTR(params);
+        return PAM_SUCCESS;
 }
 
 static int login_reply_to_pam(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *user,
@@ -472,8 +548,12 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
                 pam_syslog(pamh, LOG_DEBUG, "Authenticating user \"%s\" with provider %s.",
                            printable(user, ubuf, sizeof(ubuf)), args.provider ? args.provider : "auto");
 
-        /* The daemon drives: each reply is a session, an error, or prompts to
-         * answer in the next round. */
+        /* The daemon drives: each reply is a session, an error, prompts to
+         * answer in the next round, or pending: poll again after a while.
+         * Rounds of prompts are capped; pending polls are bounded by the
+         * expiry the daemon gave instead. */
+        uint64_t pending_deadline = 0;
+        unsigned asked = 0;
         for (unsigned round = 0;; round++) {
                 r = round == 0 ? pam_stitch_call_first(pamh, &args, &conn, "io.stitch.Auth.Login", params, &reply)
                                : pam_stitch_call_on(pamh, &args, &conn, "io.stitch.Auth.Login", params, &reply);
@@ -482,12 +562,14 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
                         return PAM_AUTHINFO_UNAVAIL;
                 if (!reply_asks(&reply))
                         break;
-                if (round + 1 >= PAM_STITCH_MAX_ROUNDS) {
+                if (reply_pending(&reply))
+                        r = pending_round(pamh, &args, user, conn, &reply, &pending_deadline, &params);
+                else if (++asked >= PAM_STITCH_MAX_ROUNDS) {
                         pam_syslog(pamh, LOG_ERR, "stitchd asked more than %u rounds of questions.",
                                    PAM_STITCH_MAX_ROUNDS);
                         return PAM_AUTHINFO_UNAVAIL;
-                }
-                r = converse_round(pamh, &args, user, &reply, &params, &authtok);
+                } else
+                        r = converse_round(pamh, &args, user, &reply, &params, &authtok);
                 pam_stitch_reply_done(&reply);
                 if (r != PAM_SUCCESS)
                         return r;

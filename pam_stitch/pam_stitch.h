@@ -40,6 +40,13 @@
 #define PAM_STITCH_PROVIDER_MAX 64
 /* At most this many rounds of prompts in one authentication. */
 #define PAM_STITCH_MAX_ROUNDS 8
+/* Pending rounds (a device grant waiting for the person) are not capped by
+ * number but by the expiry the daemon gives, and never beyond this; the
+ * daemon asks again at most this long after a pending reply. */
+#define PAM_STITCH_PENDING_MAX_SEC (31 * 60)
+#define PAM_STITCH_PENDING_INTERVAL_MAX_MS 60000
+/* A shorter interval is waited this long: a daemon cannot make the module spin. */
+#define PAM_STITCH_PENDING_INTERVAL_MIN_MS 100
 
 /* account lines: what to do while stitchd is down (see cache.c) */
 enum pam_stitch_offline {

@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -14,6 +15,10 @@
 
 #define DEFAULT_SERVICE "stitchctl"
 #define MAX_ROUNDS 8
+/* Pending polls are bounded by the daemon's expiry, and never beyond this. */
+#define PENDING_MAX_MS (31 * 60 * 1000)
+#define PENDING_INTERVAL_MAX_MS 60000
+#define PENDING_INTERVAL_MIN_MS 100 /* a daemon cannot make stitchctl spin */
 
 /* The daemon asked: show its messages on stderr, read one answer per
  * prompt, and build the next round. */
@@ -49,6 +54,46 @@ static int converse(const cJSON *rp, cJSON **ret_params) {
         return EXIT_OK;
 }
 
+static uint64_t monotonic_ms(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Nothing to ask yet (the person approves on another device): show the
+ * messages, wait the interval on the connection, and poll with the same
+ * conversation and no answers. *deadline_ms (0 at first) is the earliest
+ * expiry the daemon gave. */
+static int wait_pending(struct stitch_client *conn, const cJSON *rp, uint64_t *deadline_ms, cJSON **ret_params) {
+        const cJSON *pending = cJSON_GetObjectItemCaseSensitive(rp, "pending"), *item;
+        const cJSON *interval = cJSON_GetObjectItemCaseSensitive(pending, "interval_ms");
+        const cJSON *expires = cJSON_GetObjectItemCaseSensitive(pending, "expires_in_ms");
+
+        if (!cJSON_IsNumber(interval) || !(interval->valuedouble >= 0 && interval->valuedouble <= PENDING_INTERVAL_MAX_MS) ||
+            !cJSON_IsNumber(expires) || !(expires->valuedouble >= 0))
+                return stitchctl_fail(EXIT_REFUSED, "stitchd answered pending in a malformed reply");
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rp, "messages")) {
+                const char *text = json_string(item, "text");
+                if (text)
+                        fprintf(stderr, "%s\n", text);
+        }
+        uint64_t now = monotonic_ms();
+        uint64_t end = now + (uint64_t) MIN(expires->valuedouble, (double) PENDING_MAX_MS);
+        if (*deadline_ms == 0 || end < *deadline_ms)
+                *deadline_ms = end;
+        int wait_ms = (int) MAX(interval->valuedouble, (double) PENDING_INTERVAL_MIN_MS);
+        if (now + (uint64_t) wait_ms >= *deadline_ms)
+                return stitchctl_fail(EXIT_REFUSED, "the login was not completed in time");
+        if (stitch_client_wait_quiet(conn, wait_ms) < 0)
+                return stitchctl_fail(EXIT_UNREACHABLE, "stitchd closed the connection while the login was pending");
+
+        _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = cJSON_CreateObject();
+        if (!params || !cJSON_AddStringToObject(params, "conversation", json_string(rp, "conversation")))
+                return stitchctl_oom();
+        *ret_params = TAKE_PTR(params);
+        return EXIT_OK;
+}
+
 int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
         /* Every round on one connection: the daemon ends its questions when it closes. */
         _cleanup_(stitch_client_freep) struct stitch_client *conn = NULL;
@@ -76,8 +121,10 @@ int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
             !cJSON_AddBoolToObject(params, "interactive", true))
                 return stitchctl_oom();
 
-        /* The daemon says what to ask (a password, a key, nothing, a code). */
-        for (unsigned round = 0;; round++) {
+        /* The daemon says what to ask (a password, a key, nothing, a code),
+         * or to wait and ask again (pending). */
+        uint64_t deadline_ms = 0;
+        for (unsigned asked = 0;;) {
                 if (reply)
                         stitch_json_wipe_and_delete(TAKE_PTR(reply));
                 r = stitchctl_call_on(ctl, &conn, "io.stitch.Auth.Login", params, &reply, &rp);
@@ -86,9 +133,12 @@ int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
                         return r;
                 if (!json_string(rp, "conversation") || json_string(rp, "session_id"))
                         break;
-                if (round + 1 >= MAX_ROUNDS)
+                if (cJSON_GetObjectItemCaseSensitive(rp, "pending"))
+                        r = wait_pending(conn, rp, &deadline_ms, &params);
+                else if (++asked >= MAX_ROUNDS)
                         return stitchctl_fail(EXIT_REFUSED, "stitchd asked too many questions");
-                r = converse(rp, &params);
+                else
+                        r = converse(rp, &params);
                 if (r != EXIT_OK)
                         return r;
         }

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "clock.h"
+#include "providers/userpass.h"
 #include "core/accounts.h"
 #include "core/unix-accounts.h"
 #include "core/address.h"
@@ -67,7 +68,7 @@ static int failed(struct stitch_account_result *ret, int error, const char *step
 /* ---- the password policy ------------------------------------------------------ */
 
 unsigned stitch_account_password_min_length(const struct stitch_core *core) {
-        return core->config.min_password_length;
+        return stitch_userpass_min_password_length(&core->config);
 }
 
 int stitch_account_password_check(const struct stitch_core *core, const char *password, const char **ret_reason) {
@@ -84,7 +85,7 @@ bool stitch_account_password_plausible(const char *password, const char **ret_re
 }
 
 int stitch_account_password_hash(const struct stitch_core *core, const char *password, char **ret_hash) {
-        struct stitch_argon2_params a = {core->config.argon2_m_kib, core->config.argon2_t, core->config.argon2_p};
+        struct stitch_argon2_params a = stitch_userpass_password_hash(&core->config);
         return stitch_password_hash(password, &a, ret_hash);
 }
 
@@ -283,7 +284,7 @@ int stitch_account_verify_password(struct stitch_core *core, struct stitch_user 
         if (r < 0 || !u || !hash || u->disabled)
                 return -EACCES;
 
-        struct stitch_argon2_params want = {core->config.argon2_m_kib, core->config.argon2_t, core->config.argon2_p};
+        struct stitch_argon2_params want = stitch_userpass_password_hash(&core->config);
         if (stitch_password_needs_rehash(hash, &want)) {
                 _cleanup_free_ char *fresh = NULL;
                 if (stitch_account_password_hash(core, password, &fresh) >= 0) {
@@ -384,7 +385,7 @@ int stitch_account_change_password(struct stitch_core *core, const struct stitch
 
         assert(core && req && req->name && ret);
         result_init(ret);
-        if (!core->config.userpass_enabled)
+        if (!stitch_userpass_enabled(&core->config))
                 return problem(ret, STITCH_ACCOUNT_PASSWORDS_DISABLED, STITCH_ACCOUNT_FIELD_NONE,
                                "provider %s is disabled", stitch_provider_userpass.name);
         if (!req->check_only) {

@@ -344,72 +344,26 @@ static bool store_is_valid(const char *s) {
 
 /* ---- the key table: types ------------------------------------------------------------------- */
 
-/* What a key's field holds. The type alone decides how a value is parsed, how the field is
- * copied and how it is freed: a key is one line in keys[] below. */
-enum key_type {
-        KEY_STRING,        /* char *, NULL when unset; k->check judges a value */
-        KEY_STRING_LIST,   /* char **, NULL-terminated, never NULL once initialized; k->check judges each item */
-        KEY_BOOL,          /* bool */
-        KEY_UNSIGNED,      /* unsigned, k->min..k->max */
-        KEY_DURATION,      /* uint64_t microseconds, k->min..k->max */
-        KEY_ENUM,          /* int-sized: the value of one of k->names */
-        KEY_PASSWORD_HASH, /* "argon2id:m=,t=,p=" into argon2_m_kib, argon2_t and argon2_p */
-        KEY_UID_RANGE,     /* struct stitch_uid_range: "MIN-MAX", k->min <= MIN <= MAX <= k->max */
-};
-
-/* KEY_STRING_LIST syntax */
-enum {
-        LIST_COMMAS = 1 << 0, /* items are separated by commas as well as whitespace */
-        LIST_UNIQUE = 1 << 1, /* an item given twice is kept once */
-};
-
-struct parser {
+struct stitch_config_parser {
         const char *name;
         FILE *errors;
         struct stitch_config *config;
+        void *base; /* the struct the current section's keys go to: config, or a section's settings */
         unsigned n_errors;
         const char *section;   /* NULL: before the first section header */
         bool section_unknown;  /* inside an unknown section: its keys are skipped */
+        int section_index;     /* -1: a section of the core's keys; else stitch_config_sections()'s */
 };
 
-struct key_desc;
-
-/* Reports what is wrong with 'word' (the whole value of a string key, or one item of the list
- * 'value') and returns -EINVAL; or returns 0. */
-typedef int (*check_fn)(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
-                        const char *word);
-
-struct enum_name {
-        const char *name;
-        int value;
-};
-
-struct key_desc {
-        const char *section;
-        const char *key;
-        enum key_type type;
-        size_t offset;
-        /* The default as config-file text, parsed like a value from the file; an empty assignment
-         * restores it. NULL: unset (strings) or empty (lists). A list assigned the empty value is
-         * empty whatever its default: "Services=" lets no service in. */
-        const char *default_value;
-        uint64_t min, max;             /* KEY_UNSIGNED, KEY_DURATION */
-        check_fn check;                /* KEY_STRING, KEY_STRING_LIST; NULL: any value */
-        const struct enum_name *names; /* KEY_ENUM, up to { NULL } */
-        unsigned list_flags;           /* KEY_STRING_LIST */
-};
-
-static void *field_of(struct stitch_config *c, const struct key_desc *k) {
-        return (uint8_t *) c + k->offset;
+static void *field_of(void *base, const struct stitch_config_key *k) {
+        return (uint8_t *) base + k->offset;
 }
 
-static const void *const_field_of(const struct stitch_config *c, const struct key_desc *k) {
-        return (const uint8_t *) c + k->offset;
+static const void *const_field_of(const void *base, const struct stitch_config_key *k) {
+        return (const uint8_t *) base + k->offset;
 }
 
-_printf_(3, 4) static void report(struct parser *p, unsigned line, const char *format, ...) {
-        va_list ap;
-
+static void vreport(struct stitch_config_parser *p, unsigned line, const char *format, va_list ap) {
         p->n_errors++;
         if (!p->errors)
                 return;
@@ -418,11 +372,20 @@ _printf_(3, 4) static void report(struct parser *p, unsigned line, const char *f
                 fprintf(p->errors, "%s:%u: ", p->name, line);
         else
                 fprintf(p->errors, "%s: ", p->name);
-        va_start(ap, format);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
         vfprintf(p->errors, format, ap);
-        va_end(ap);
+#pragma GCC diagnostic pop
         fputc('\n', p->errors);
 }
+
+void stitch_config_report(struct stitch_config_parser *p, unsigned line, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        vreport(p, line, format, ap);
+        va_end(ap);
+}
+#define report stitch_config_report
 
 #define report_value(p, line, k, value, fmt, ...)                                                  \
         ({                                                                                          \
@@ -432,8 +395,23 @@ _printf_(3, 4) static void report(struct parser *p, unsigned line, const char *f
                 -EINVAL;                                                                            \
         })
 
+int stitch_config_report_value(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                               const char *value, const char *format, ...) {
+        char buf[ESCAPED_MAX], message[512];
+        va_list ap;
+
+        va_start(ap, format);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        (void) vsnprintf(message, sizeof(message), format, ap);
+#pragma GCC diagnostic pop
+        va_end(ap);
+        report(p, line, "%s=%s: %s", k->key, escape_value(value, buf), message);
+        return -EINVAL;
+}
+
 /* "Services=login ../sshd: invalid service name \"../sshd\"" */
-static int report_word(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int report_word(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                        const char *word, const char *what) {
         char buf[ESCAPED_MAX];
         return report_value(p, line, k, value, "%s \"%s\"", what, escape_value(word, buf));
@@ -441,7 +419,7 @@ static int report_word(struct parser *p, unsigned line, const struct key_desc *k
 
 /* ---- the parsers, one per type ---------------------------------------------------------------- */
 
-static int parse_bool(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int parse_bool(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                       bool *field) {
         static const char *const yes[] = { "yes", "true", "1", "on" }, *const no[] = { "no", "false", "0", "off" };
 
@@ -475,7 +453,7 @@ static int parse_number(const char *s, uint64_t *ret) {
         return 0;
 }
 
-static int parse_unsigned(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int parse_unsigned(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                           unsigned *field) {
         uint64_t v;
         int r = parse_number(value, &v);
@@ -489,7 +467,7 @@ static int parse_unsigned(struct parser *p, unsigned line, const struct key_desc
         return 0;
 }
 
-static int parse_duration(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int parse_duration(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                           uint64_t *field) {
         char a[DURATION_MAX], b[DURATION_MAX];
         uint64_t v;
@@ -504,18 +482,18 @@ static int parse_duration(struct parser *p, unsigned line, const struct key_desc
         return 0;
 }
 
-static int parse_enum(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int parse_enum(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                       int *field) {
         char expected[128] = "";
 
-        for (const struct enum_name *n = k->names; n->name; n++)
+        for (const struct stitch_config_enum_name *n = k->names; n->name; n++)
                 if (streq(value, n->name)) {
                         *field = n->value;
                         return 0;
                 }
 
         /* "expected debug, info, notice, warning or err" */
-        for (const struct enum_name *n = k->names; n->name; n++) {
+        for (const struct stitch_config_enum_name *n = k->names; n->name; n++) {
                 size_t j = strlen(expected);
                 (void) snprintf(expected + j, sizeof(expected) - j, "%s%s",
                                 n == k->names ? "" : n[1].name ? ", " : " or ", n->name);
@@ -524,7 +502,7 @@ static int parse_enum(struct parser *p, unsigned line, const struct key_desc *k,
 }
 
 /* An empty value unsets the key (the caller has put the default text in place already). */
-static int parse_string(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int parse_string(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                         char **field) {
         if (isempty(value))
                 return free_and_strdup(field, NULL);
@@ -538,9 +516,9 @@ static int parse_string(struct parser *p, unsigned line, const struct key_desc *
 
 /* Lists replace, they do not append: the last assignment wins, an empty one empties the list.
  * Every bad item is reported, and any of them leaves the list as it was. */
-static int parse_string_list(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int parse_string_list(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                              char ***field) {
-        const char *separators = k->list_flags & LIST_COMMAS ? WHITESPACE "," : WHITESPACE;
+        const char *separators = k->list_flags & STITCH_LIST_COMMAS ? WHITESPACE "," : WHITESPACE;
         _cleanup_(stitch_strv_freep) char **l = NULL;
         _cleanup_free_ char *copy = strdup(value);
         size_t n = 0;
@@ -565,7 +543,7 @@ static int parse_string_list(struct parser *p, unsigned line, const struct key_d
                         bad = true;
                         continue;
                 }
-                if ((k->list_flags & LIST_UNIQUE) && stitch_strv_contains(l, item))
+                if ((k->list_flags & STITCH_LIST_UNIQUE) && stitch_strv_contains(l, item))
                         continue;
                 l[n] = strdup(item);
                 if (!l[n])
@@ -584,11 +562,13 @@ static int parse_string_list(struct parser *p, unsigned line, const struct key_d
 #define ARGON2_M_DEFAULT 19456
 #define ARGON2_T_DEFAULT 2
 #define ARGON2_P_DEFAULT 1
+_Static_assert(ARGON2_M_DEFAULT == 19456 && ARGON2_T_DEFAULT == 2 && ARGON2_P_DEFAULT == 1,
+               "STITCH_CONFIG_PASSWORD_HASH_DEFAULT (config.h) says the same");
 
 /* "argon2id:m=19456,t=2,p=1"; parameters in any order, each at most once, missing ones take the
  * built-in default. */
-static int parse_password_hash(struct parser *p, unsigned line, const struct key_desc *k, const char *value) {
-        struct stitch_config *c = p->config;
+static int parse_password_hash(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
+                               struct stitch_config_password_hash *field) {
         uint64_t m = ARGON2_M_DEFAULT, t = ARGON2_T_DEFAULT, par = ARGON2_P_DEFAULT;
         bool seen_m = false, seen_t = false, seen_p = false;
         _cleanup_free_ char *copy = NULL;
@@ -643,14 +623,12 @@ static int parse_password_hash(struct parser *p, unsigned line, const struct key
         if (m < 8 * par)
                 return report_value(p, line, k, value, "m= must be at least 8 KiB per lane (8*p)");
 
-        c->argon2_m_kib = (uint32_t) m;
-        c->argon2_t = (uint32_t) t;
-        c->argon2_p = (uint32_t) par;
+        *field = (struct stitch_config_password_hash) {(uint32_t) m, (uint32_t) t, (uint32_t) par};
         return 0;
 }
 
 /* "20000-59999": both ends in k->min..k->max, MIN <= MAX. */
-static int parse_uid_range(struct parser *p, unsigned line, const struct key_desc *k, const char *value,
+static int parse_uid_range(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value,
                            struct stitch_uid_range *field) {
         const char *dash = strchr(value, '-');
         uint64_t lo, hi;
@@ -669,29 +647,29 @@ static int parse_uid_range(struct parser *p, unsigned line, const struct key_des
         return 0;
 }
 
-/* Assigns 'value' to k in p->config, as "Key=value" in the file would. */
-static int assign(struct parser *p, unsigned line, const struct key_desc *k, const char *value) {
-        void *field = field_of(p->config, k);
+/* Assigns 'value' to k in p->base, as "Key=value" in the file would. */
+static int assign(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value) {
+        void *field = field_of(p->base, k);
 
-        if (!*value && k->default_value && k->type != KEY_STRING_LIST)
+        if (!*value && k->default_value && k->type != STITCH_KEY_STRING_LIST)
                 value = k->default_value;
 
         switch (k->type) {
-        case KEY_STRING:
+        case STITCH_KEY_STRING:
                 return parse_string(p, line, k, value, field);
-        case KEY_STRING_LIST:
+        case STITCH_KEY_STRING_LIST:
                 return parse_string_list(p, line, k, value, field);
-        case KEY_BOOL:
+        case STITCH_KEY_BOOL:
                 return parse_bool(p, line, k, value, field);
-        case KEY_UNSIGNED:
+        case STITCH_KEY_UNSIGNED:
                 return parse_unsigned(p, line, k, value, field);
-        case KEY_DURATION:
+        case STITCH_KEY_DURATION:
                 return parse_duration(p, line, k, value, field);
-        case KEY_ENUM:
+        case STITCH_KEY_ENUM:
                 return parse_enum(p, line, k, value, field);
-        case KEY_PASSWORD_HASH:
-                return parse_password_hash(p, line, k, value);
-        case KEY_UID_RANGE:
+        case STITCH_KEY_PASSWORD_HASH:
+                return parse_password_hash(p, line, k, value, field);
+        case STITCH_KEY_UID_RANGE:
                 return parse_uid_range(p, line, k, value, field);
         }
         assert(!"unknown key type");
@@ -703,7 +681,7 @@ static int assign(struct parser *p, unsigned line, const struct key_desc *k, con
 /* A check of one value (or one word of a list) of a key: 0, or the error
  * reported (file:line) through report_value(). */
 #define CHECK(name) \
-        static int name(struct parser *p, unsigned line, const struct key_desc *k, const char *value, const char *word)
+        static int name(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k, const char *value, const char *word)
 
 CHECK(check_store) {
         const char *error = NULL;
@@ -741,13 +719,6 @@ CHECK(check_unix_name) {
         return stitch_unix_name_valid(word) ? 0 : report_value(p, line, k, value, "not a valid user or group name");
 }
 
-CHECK(check_anon_unix_user) {
-        /* The daemon also refuses any account with UID 0 at runtime; this catches the obvious case. */
-        if (streq(word, "root"))
-                return report_value(p, line, k, value, "anonymous logins must not map to root");
-        return check_unix_name(p, line, k, value, word);
-}
-
 CHECK(check_email_domain) {
         return domain_name_is_valid(word) ? 0 : report_value(p, line, k, value, "not a valid domain name");
 }
@@ -756,13 +727,6 @@ CHECK(check_service) {
         if (streq(word, "*") || service_name_is_valid(word))
                 return 0;
         return report_word(p, line, k, value, word, "invalid service name");
-}
-
-CHECK(check_named_service) {
-        /* Never implied: anonymous logins for sshd or sudo must be asked for by name. */
-        if (streq(word, "*"))
-                return report_value(p, line, k, value, "\"*\" is not allowed here, name each service");
-        return check_service(p, line, k, value, word);
 }
 
 /* [Http] ------------------------------------------------------------------ */
@@ -996,70 +960,80 @@ CHECK(check_text_line) {
         return 0;
 }
 
+/* The checks other sections' keys share (config.h). */
+int stitch_config_check_link_url(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                 const char *value, const char *word) {
+        return check_link_url(p, line, k, value, word);
+}
+
+int stitch_config_check_command(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                const char *value, const char *word) {
+        return check_command(p, line, k, value, word);
+}
+
+int stitch_config_check_text_line(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                  const char *value, const char *word) {
+        return check_text_line(p, line, k, value, word);
+}
+
+int stitch_config_check_unix_name(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                  const char *value, const char *word) {
+        return check_unix_name(p, line, k, value, word);
+}
+
+int stitch_config_check_service(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                const char *value, const char *word) {
+        return check_service(p, line, k, value, word);
+}
+
 /* ---- the key table ------------------------------------------------------------------------------- */
 
-static const struct enum_name log_levels[] = {
+static const struct stitch_config_enum_name log_levels[] = {
         { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE }, { "warning", LOG_WARNING },
         { "err", LOG_ERR },     {},
 };
 
-static const struct enum_name signing_algorithms[] = {
+static const struct stitch_config_enum_name signing_algorithms[] = {
         { "ES256", STITCH_SIGNING_ES256 },
         { "HS256", STITCH_SIGNING_HS256 },
         {},
 };
 
-static const struct enum_name on_revoke_actions[] = {
+static const struct stitch_config_enum_name on_revoke_actions[] = {
         { "keep", STITCH_ON_REVOKE_KEEP },
         { "terminate", STITCH_ON_REVOKE_TERMINATE },
         {},
 };
 
-static const struct enum_name http_access_logs[] = {
+static const struct stitch_config_enum_name http_access_logs[] = {
         { "no", STITCH_HTTP_ACCESS_LOG_NO },
         { "errors", STITCH_HTTP_ACCESS_LOG_ERRORS },
         { "all", STITCH_HTTP_ACCESS_LOG_ALL },
         {},
 };
 
-/* KEY_ENUM writes an int */
+/* STITCH_KEY_ENUM writes an int */
 _Static_assert(sizeof(enum stitch_http_access_log) == sizeof(int), "enum is not int-sized");
 _Static_assert(sizeof(enum stitch_signing_algorithm) == sizeof(int), "enum is not int-sized");
 _Static_assert(sizeof(enum stitch_on_revoke) == sizeof(int), "enum is not int-sized");
 
-/* The offset of field f of struct stitch_config, which must be of type t: a key's type cannot
- * disagree with its field's. */
-#define FIELD(f, t)                                                                                \
-        (offsetof(struct stitch_config, f) +                                                       \
-         0 * sizeof(char[_Generic(((struct stitch_config *) NULL)->f, t: 1, default: -1)]))
-
-#define STRING(s, k, f, def, chk)                                                                  \
-        { .section = s, .key = k, .type = KEY_STRING, .offset = FIELD(f, char *), .default_value = def, .check = chk }
-#define STRING_LIST(s, k, f, def, chk, flags)                                                      \
-        { .section = s, .key = k, .type = KEY_STRING_LIST, .offset = FIELD(f, char **),           \
-          .default_value = def, .check = chk, .list_flags = flags }
-#define BOOL(s, k, f, def)                                                                         \
-        { .section = s, .key = k, .type = KEY_BOOL, .offset = FIELD(f, bool), .default_value = def }
-#define UNSIGNED(s, k, f, def, lo, hi)                                                             \
-        { .section = s, .key = k, .type = KEY_UNSIGNED, .offset = FIELD(f, unsigned),             \
-          .default_value = def, .min = lo, .max = hi }
-#define DURATION(s, k, f, def, lo, hi)                                                             \
-        { .section = s, .key = k, .type = KEY_DURATION, .offset = FIELD(f, uint64_t),             \
-          .default_value = def, .min = lo, .max = hi }
+#define STRING(s, k, f, def, chk) STITCH_CONFIG_STRING(struct stitch_config, s, k, f, def, chk)
+#define STRING_LIST(s, k, f, def, chk, flags) STITCH_CONFIG_STRING_LIST(struct stitch_config, s, k, f, def, chk, flags)
+#define BOOL(s, k, f, def) STITCH_CONFIG_BOOL(struct stitch_config, s, k, f, def)
+#define UNSIGNED(s, k, f, def, lo, hi) STITCH_CONFIG_UNSIGNED(struct stitch_config, s, k, f, def, lo, hi)
+#define DURATION(s, k, f, def, lo, hi) STITCH_CONFIG_DURATION(struct stitch_config, s, k, f, def, lo, hi)
 #define UID_RANGE(s, k, f, def, lo, hi)                                                            \
-        { .section = s, .key = k, .type = KEY_UID_RANGE,                                           \
-          .offset = FIELD(f, struct stitch_uid_range), .default_value = def, .min = lo, .max = hi }
+        { .section = s, .key = k, .type = STITCH_KEY_UID_RANGE,                                    \
+          .offset = STITCH_CONFIG_FIELD(struct stitch_config, f, struct stitch_uid_range), .default_value = def, \
+          .min = lo, .max = hi }
 #define ENUM(s, k, f, t, def, n)                                                                   \
-        { .section = s, .key = k, .type = KEY_ENUM, .offset = FIELD(f, t), .default_value = def, .names = n }
+        { .section = s, .key = k, .type = STITCH_KEY_ENUM, .offset = STITCH_CONFIG_FIELD(struct stitch_config, f, t), \
+          .default_value = def, .names = n }
 
 #define SEC(n) ((uint64_t) (n) * USEC_PER_SEC)
 #define DAYS(n) ((uint64_t) (n) * USEC_PER_DAY)
-#define STRINGIFY_(x) #x
-#define STRINGIFY(x) STRINGIFY_(x)
 
-#define PASSWORD_LENGTH_MAX 128 /* core/password.h STITCH_PASSWORD_MAX, which config.c does not see */
-
-static const struct key_desc keys[] = {
+static const struct stitch_config_key keys[] = {
         STRING("Daemon", "Store", store, DEFAULT_STORE, check_store),
         STRING("Daemon", "AuthSocket", auth_socket, DEFAULT_AUTH_SOCKET, check_socket_path),
         STRING("Daemon", "AdminSocket", admin_socket, DEFAULT_ADMIN_SOCKET, check_socket_path),
@@ -1075,33 +1049,7 @@ static const struct key_desc keys[] = {
         BOOL("Tokens", "RotateRefreshTokens", rotate_refresh_tokens, "no"),
 
         STRING("Pam", "EmailDomain", email_domain, NULL, check_email_domain),
-        STRING_LIST("Pam", "Services", services, "*", check_service, LIST_COMMAS | LIST_UNIQUE),
-
-        BOOL("Provider.local-userpass", "Enabled", userpass_enabled, "yes"),
-        BOOL("Provider.local-userpass", "Registration", userpass_registration, "no"),
-        BOOL("Provider.local-userpass", "AutoConfirm", userpass_auto_confirm, "no"),
-        STRING("Provider.local-userpass", "EmailConfirmationURL", userpass_confirmation_url, NULL, check_link_url),
-        STRING("Provider.local-userpass", "ResetPasswordURL", userpass_reset_url, NULL, check_link_url),
-        STRING("Provider.local-userpass", "ConfirmationCommand", userpass_confirmation_command, NULL, check_command),
-        STRING("Provider.local-userpass", "ResetCommand", userpass_reset_command, NULL, check_command),
-        DURATION("Provider.local-userpass", "TokenLifetime", userpass_token_lifetime_usec, "30min", SEC(60), DAYS(7)),
-        UNSIGNED("Provider.local-userpass", "MinPasswordLength", min_password_length,
-                 STRINGIFY(STITCH_PASSWORD_MIN_LENGTH), STITCH_PASSWORD_MIN_LENGTH, PASSWORD_LENGTH_MAX),
-        { .section = "Provider.local-userpass", .key = "PasswordHash", .type = KEY_PASSWORD_HASH,
-          .offset = FIELD(argon2_m_kib, uint32_t),
-          .default_value = "argon2id:m=" STRINGIFY(ARGON2_M_DEFAULT) ",t=" STRINGIFY(ARGON2_T_DEFAULT)
-                           ",p=" STRINGIFY(ARGON2_P_DEFAULT) },
-        STRING("Provider.local-userpass", "ConfirmEmailSubject", confirm_email_subject, "Confirm your email address",
-               check_text_line),
-        STRING("Provider.local-userpass", "ResetPasswordSubject", reset_password_subject, "Reset your password",
-               check_text_line),
-
-        BOOL("Provider.api-key", "Enabled", apikey_enabled, "yes"),
-
-        BOOL("Provider.anon-user", "Enabled", anon_enabled, "no"),
-        STRING("Provider.anon-user", "UnixUser", anon_unix_user, NULL, check_anon_unix_user),
-        STRING_LIST("Provider.anon-user", "Services", anon_services, NULL, check_named_service,
-                    LIST_COMMAS | LIST_UNIQUE),
+        STRING_LIST("Pam", "Services", services, "*", check_service, STITCH_LIST_COMMAS | STITCH_LIST_UNIQUE),
 
         UNSIGNED("Limits", "MaxFailures", max_failures, "10", 1, 1000),
         DURATION("Limits", "FailureWindow", failure_window_usec, "15min", SEC(1), DAYS(30)),
@@ -1136,7 +1084,7 @@ static const struct key_desc keys[] = {
         UID_RANGE("Accounts", "UIDRange", accounts_uid_range, "20000-59999", 1000, INT32_MAX - 1),
         STRING("Accounts", "HomeBase", accounts_home_base, "/home", check_account_path),
         STRING("Accounts", "Shell", accounts_shell, "/bin/bash", check_account_path),
-        STRING_LIST("Accounts", "Groups", accounts_groups, NULL, check_unix_name, LIST_UNIQUE),
+        STRING_LIST("Accounts", "Groups", accounts_groups, NULL, check_unix_name, STITCH_LIST_UNIQUE),
         BOOL("Accounts", "Enumerate", accounts_enumerate, "no"),
 
         STRING("Smtp", "URL", smtp_url, NULL, check_smtp_url),
@@ -1147,51 +1095,125 @@ static const struct key_desc keys[] = {
         STRING("Smtp", "CAFile", smtp_ca_file, NULL, check_file_path),
 };
 
-static const char *known_section(const char *name) {
+/* The sections others own (providers/registry.c), NULL-terminated. */
+static const struct stitch_config_section *const *sections(void) {
+        static const struct stitch_config_section *const none[] = {NULL};
+        const struct stitch_config_section *const *l = stitch_config_sections();
+        return l ? l : none;
+}
+
+static size_t n_sections(void) {
+        size_t n = 0;
+        for (const struct stitch_config_section *const *l = sections(); *l; l++)
+                n++;
+        assert(n <= STITCH_CONFIG_SECTIONS_MAX);
+        return MIN(n, (size_t) STITCH_CONFIG_SECTIONS_MAX);
+}
+
+/* Where [name] goes: the core's own keys (*ret_index -1) or section *ret_index. The name as
+ * the table spells it, or NULL if unknown. */
+static const char *known_section(const char *name, int *ret_index) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (streq(keys[i].section, name))
+                if (streq(keys[i].section, name)) {
+                        *ret_index = -1;
                         return keys[i].section;
+                }
+        for (size_t i = 0; i < n_sections(); i++)
+                if (streq(sections()[i]->name, name)) {
+                        *ret_index = (int) i;
+                        return sections()[i]->name;
+                }
         return NULL;
 }
 
-static const struct key_desc *find_key(const char *section, const char *key) {
+static const struct stitch_config_key *find_key(int index, const char *section, const char *key) {
+        if (index >= 0) {
+                const struct stitch_config_section *sec = sections()[index];
+                for (size_t i = 0; i < sec->n_keys; i++)
+                        if (streq(sec->keys[i].key, key))
+                                return &sec->keys[i];
+                return NULL;
+        }
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (streq(keys[i].section, section) && streq(keys[i].key, key))
                         return &keys[i];
         return NULL;
 }
 
+/* The i-th key of all: the core's, then each section's. */
+static const struct stitch_config_key *nth_key(size_t i, int *ret_index) {
+        if (i < ELEMENTSOF(keys)) {
+                *ret_index = -1;
+                return &keys[i];
+        }
+        i -= ELEMENTSOF(keys);
+        for (size_t j = 0; j < n_sections(); j++) {
+                if (i < sections()[j]->n_keys) {
+                        *ret_index = (int) j;
+                        return &sections()[j]->keys[i];
+                }
+                i -= sections()[j]->n_keys;
+        }
+        return NULL;
+}
+
+/* The struct a key of section index (-1: the core's) lives in. */
+static void *base_of(struct stitch_config *c, int index) {
+        return index < 0 ? (void *) c : c->settings[index];
+}
+
 bool stitch_config_key(size_t i, const char **ret_section, const char **ret_key, const char **ret_default) {
-        if (i >= ELEMENTSOF(keys))
+        int index;
+        const struct stitch_config_key *k = nth_key(i, &index);
+        if (!k)
                 return false;
         if (ret_section)
-                *ret_section = keys[i].section;
+                *ret_section = k->section;
         if (ret_key)
-                *ret_key = keys[i].key;
+                *ret_key = k->key;
         if (ret_default)
-                *ret_default = keys[i].default_value;
+                *ret_default = k->default_value;
         return true;
+}
+
+const void *stitch_config_settings(const struct stitch_config *c, const struct stitch_config_section *s) {
+        for (size_t i = 0; i < n_sections(); i++)
+                if (sections()[i] == s)
+                        return c->settings[i];
+        return NULL;
 }
 
 /* ---- defaults, copies, teardown: walks of the table -------------------------------------------- */
 
+/* Frees what the key's field owns (strings, lists) and clears it. */
+static void field_done(void *base, const struct stitch_config_key *k) {
+        void *field = field_of(base, k);
+
+        if (k->type == STITCH_KEY_STRING) {
+                free(*(char **) field);
+                *(char **) field = NULL;
+        } else if (k->type == STITCH_KEY_STRING_LIST)
+                *(char ***) field = stitch_strv_free(*(char ***) field);
+}
+
 void stitch_config_done(struct stitch_config *c) {
         if (!c)
                 return;
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                void *field = field_of(c, &keys[i]);
-
-                if (keys[i].type == KEY_STRING)
-                        free(*(char **) field);
-                else if (keys[i].type == KEY_STRING_LIST)
-                        stitch_strv_free(*(char ***) field);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                field_done(c, &keys[i]);
+        for (size_t i = 0; i < n_sections(); i++) {
+                if (!c->settings[i])
+                        continue;
+                for (size_t j = 0; j < sections()[i]->n_keys; j++)
+                        field_done(c->settings[i], &sections()[i]->keys[j]);
+                free(c->settings[i]);
         }
         /* Zeroed, so a second call (or a call after a failed init) frees nothing twice. */
         *c = (struct stitch_config) {};
 }
 
 int stitch_config_init_defaults(struct stitch_config *c) {
-        struct parser p = {
+        struct stitch_config_parser p = {
                 .name = "(defaults)",
                 .config = c,
         };
@@ -1199,16 +1221,26 @@ int stitch_config_init_defaults(struct stitch_config *c) {
         assert(c);
 
         *c = (struct stitch_config) {};
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+        for (size_t i = 0; i < n_sections(); i++) {
+                c->settings[i] = calloc(1, sections()[i]->size);
+                if (!c->settings[i]) {
+                        stitch_config_done(c);
+                        return -ENOMEM;
+                }
+        }
+        int index;
+        const struct stitch_config_key *k;
+        for (size_t i = 0; (k = nth_key(i, &index)); i++) {
                 /* An unset string stays NULL; a list without a default is empty, not NULL. */
-                int r = assign(&p, 0, &keys[i], keys[i].default_value ?: "");
+                p.base = base_of(c, index);
+                int r = assign(&p, 0, k, k->default_value ?: "");
                 if (r == -ENOMEM) {
                         stitch_config_done(c);
                         return r;
                 }
         }
 
-        /* A default its own parser refuses is a mistake in keys[] (tests/unit/test-config.c). */
+        /* A default its own parser refuses is a mistake in a key table (tests/unit/test-config.c). */
         assert(p.n_errors == 0);
         if (p.n_errors > 0) {
                 stitch_config_done(c);
@@ -1217,45 +1249,65 @@ int stitch_config_init_defaults(struct stitch_config *c) {
         return 0;
 }
 
-static int config_copy(const struct stitch_config *src, struct stitch_config *ret) {
-        struct stitch_config c = *src;
+/* Copies the fields of one struct's keys that own memory (the rest came with a memcpy). */
+static int copy_fields(const void *src, void *dst, const struct stitch_config_key *table, size_t n) {
+        /* First let go of everything dst shares with src, so a failure frees only copies. */
+        for (size_t i = 0; i < n; i++) {
+                void *field = field_of(dst, &table[i]);
 
-        /* First let go of everything c shares with src, so a failure below frees only copies. */
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                void *field = field_of(&c, &keys[i]);
-
-                if (keys[i].type == KEY_STRING)
+                if (table[i].type == STITCH_KEY_STRING)
                         *(char **) field = NULL;
-                else if (keys[i].type == KEY_STRING_LIST)
+                else if (table[i].type == STITCH_KEY_STRING_LIST)
                         *(char ***) field = NULL;
         }
+        for (size_t i = 0; i < n; i++) {
+                const void *from = const_field_of(src, &table[i]);
+                void *to = field_of(dst, &table[i]);
 
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                const void *from = const_field_of(src, &keys[i]);
-                void *to = field_of(&c, &keys[i]);
-
-                if (keys[i].type == KEY_STRING) {
+                if (table[i].type == STITCH_KEY_STRING) {
                         if (strdup_or_null(*(char *const *) from, to) < 0)
-                                goto oom;
-                } else if (keys[i].type == KEY_STRING_LIST) {
+                                return -ENOMEM;
+                } else if (table[i].type == STITCH_KEY_STRING_LIST) {
                         /* A NULL list copies as an empty one. */
                         *(char ***) to = stitch_strv_copy(*(char **const *) from);
                         if (!*(char ***) to)
-                                goto oom;
+                                return -ENOMEM;
                 }
         }
+        return 0;
+}
 
+static int config_copy(const struct stitch_config *src, struct stitch_config *ret) {
+        struct stitch_config c = *src;
+
+        for (size_t i = 0; i < STITCH_CONFIG_SECTIONS_MAX; i++)
+                c.settings[i] = NULL;
+        int r = copy_fields(src, &c, keys, ELEMENTSOF(keys));
+        for (size_t i = 0; r >= 0 && i < n_sections(); i++) {
+                const struct stitch_config_section *sec = sections()[i];
+                if (!src->settings[i]) {
+                        r = -EINVAL; /* not from stitch_config_init_defaults() */
+                        break;
+                }
+                c.settings[i] = malloc(sec->size);
+                if (!c.settings[i]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                memcpy(c.settings[i], src->settings[i], sec->size);
+                r = copy_fields(src->settings[i], c.settings[i], sec->keys, sec->n_keys);
+        }
+        if (r < 0) {
+                stitch_config_done(&c);
+                return r;
+        }
         *ret = c;
         return 0;
-
-oom:
-        stitch_config_done(&c);
-        return -ENOMEM;
 }
 
 /* ---- the parser ------------------------------------------------------------------------------ */
 
-static int parse_line(struct parser *p, unsigned line, char *l) {
+static int parse_line(struct stitch_config_parser *p, unsigned line, char *l) {
         l = strstrip(l);
 
         if (!*l || *l == '#' || *l == ';')
@@ -1273,8 +1325,10 @@ static int parse_line(struct parser *p, unsigned line, char *l) {
                         return 0;
                 }
                 l[n - 1] = 0;
-                p->section = known_section(l + 1);
+                p->section = known_section(l + 1, &p->section_index);
                 p->section_unknown = !p->section;
+                if (p->section)
+                        p->base = base_of(p->config, p->section_index);
                 if (!p->section)
                         report(p, line, "Unknown section [%s]", escape_value(l + 1, buf));
                 return 0;
@@ -1302,7 +1356,7 @@ static int parse_line(struct parser *p, unsigned line, char *l) {
                 return 0;
         }
 
-        const struct key_desc *k = find_key(p->section, key);
+        const struct stitch_config_key *k = find_key(p->section_index, p->section, key);
         if (!k) {
                 report(p, line, "Unknown key '%s' in section [%s]", escape_value(key, buf), p->section);
                 return 0;
@@ -1312,7 +1366,7 @@ static int parse_line(struct parser *p, unsigned line, char *l) {
         return r == -ENOMEM ? r : 0;
 }
 
-static void validate(struct parser *p) {
+static void validate(struct stitch_config_parser *p) {
         const struct stitch_config *c = p->config;
         char a[DURATION_MAX], b[DURATION_MAX];
 
@@ -1326,8 +1380,6 @@ static void validate(struct parser *p) {
                 report(p, 0, "RefreshTokenLifetime=%s must not be shorter than AccessTokenLifetime=%s",
                        format_duration(c->refresh_token_lifetime_usec, a),
                        format_duration(c->access_token_lifetime_usec, b));
-        if (c->anon_enabled && isempty(c->anon_unix_user) && isempty(c->http_listen))
-                report(p, 0, "[Provider.anon-user] Enabled=yes requires UnixUser= (PAM logins) or [Http] Listen= (app logins)");
         if (isempty(c->http_certificate_file) != isempty(c->http_key_file))
                 report(p, 0, "[Http] CertificateFile= and KeyFile= must be set together");
         if (!isempty(c->smtp_url) && isempty(c->smtp_from))
@@ -1348,8 +1400,9 @@ static void validate(struct parser *p) {
                 report(p, 0, "AuthSocket= and AdminSocket= must be different paths");
         if (c->admin_group && !stitch_unix_name_valid(c->admin_group))
                 report(p, 0, "AdminGroup= is not a valid group name");
-        if (c->anon_unix_user && !stitch_unix_name_valid(c->anon_unix_user))
-                report(p, 0, "UnixUser= is not a valid user name");
+        for (size_t i = 0; i < n_sections(); i++)
+                if (sections()[i]->validate && c->settings[i])
+                        sections()[i]->validate(p, c, c->settings[i]);
 }
 
 int stitch_config_load_buffer(struct stitch_config *c, const char *name, const char *data, size_t len,
@@ -1368,10 +1421,12 @@ int stitch_config_load_buffer(struct stitch_config *c, const char *name, const c
         if (r < 0)
                 return r;
 
-        struct parser p = {
+        struct stitch_config_parser p = {
                 .name = name,
                 .errors = errors,
                 .config = &new,
+                .base = &new,
+                .section_index = -1,
         };
 
         /* A UTF-8 byte order mark is not part of the first line. */
@@ -1509,4 +1564,43 @@ bool stitch_service_allowed(char *const *list, const char *service) {
                 if (streq(*i, "*") || streq(*i, service))
                         return true;
         return false;
+}
+
+/* ---- by name, for tests and tools ---------------------------------------------------------------- */
+
+static const struct stitch_config_key *key_by_name(const char *section, const char *key, int *ret_index) {
+        int index;
+        if (!section || !key || !known_section(section, &index))
+                return NULL;
+        *ret_index = index;
+        return find_key(index, section, key);
+}
+
+const void *stitch_config_value(const struct stitch_config *c, const char *section, const char *key) {
+        int index;
+        const struct stitch_config_key *k = key_by_name(section, key, &index);
+        if (!c || !k)
+                return NULL;
+        const void *base = index < 0 ? (const void *) c : c->settings[index];
+        return base ? const_field_of(base, k) : NULL;
+}
+
+int stitch_config_set(struct stitch_config *c, const char *section, const char *key, const char *value, bool check) {
+        int index;
+        const struct stitch_config_key *k = key_by_name(section, key, &index);
+        if (!c || !k || !value)
+                return -ENOENT;
+        struct stitch_config_parser p = {
+                .name = "(set)",
+                .errors = stderr,
+                .config = c,
+                .base = base_of(c, index),
+                .section_index = index,
+        };
+        if (!p.base)
+                return -EINVAL;
+        if (!check && k->type == STITCH_KEY_STRING)
+                return free_and_strdup(field_of(p.base, k), value);
+        int r = assign(&p, 0, k, value);
+        return r < 0 ? r : p.n_errors > 0 ? -EINVAL : 0;
 }

@@ -4,6 +4,7 @@
 /* stitchd.conf: systemd-style INI (see stitchd.conf(5), and etc/stitchd.conf for every key). */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -35,6 +36,19 @@ struct stitch_uid_range {
         uint32_t min, max;
 };
 
+/* [Provider.local-userpass] PasswordHash=argon2id:m=,t=,p= */
+struct stitch_config_password_hash {
+        uint32_t m_kib, t, p;
+};
+#define STITCH_CONFIG_PASSWORD_HASH_DEFAULT "argon2id:m=19456,t=2,p=1"
+
+/* Sections owned elsewhere: each provider's [Provider.NAME] is a section of
+ * its own file (providers/provider.h), with its own settings struct and key
+ * table, parsed here like every other key (file:line errors, defaults, an
+ * empty value restores the default). The config keeps one settings struct
+ * per section, in the order of stitch_config_sections(). */
+#define STITCH_CONFIG_SECTIONS_MAX 16
+
 struct stitch_config {
         /* [Daemon] */
         char *store;        /* "sqlite:/var/lib/stitchd/stitch.db" */
@@ -55,29 +69,9 @@ struct stitch_config {
         char *email_domain; /* NULL = no mapping */
         char **services;    /* NULL-terminated; default {"*"} */
 
-        /* [Provider.local-userpass] */
-        bool userpass_enabled;          /* yes */
-        unsigned min_password_length;   /* STITCH_PASSWORD_MIN_LENGTH (STITCH_PASSWORD_MIN_LENGTH..128) */
-        uint32_t argon2_m_kib;          /* 19456 */
-        uint32_t argon2_t;              /* 2 */
-        uint32_t argon2_p;              /* 1 */
-        bool userpass_registration;     /* no: anyone may register (HTTP register) */
-        bool userpass_auto_confirm;     /* no: registered users are confirmed at once */
-        char *userpass_confirmation_url; /* NULL: PublicURL/confirm; the link's base */
-        char *userpass_reset_url;       /* NULL: PublicURL/reset */
-        char *userpass_confirmation_command; /* NULL; "/abs/path [ARG...]", run without a shell */
-        char *userpass_reset_command;   /* NULL; likewise, for reset/call */
-        uint64_t userpass_token_lifetime_usec; /* 30min: confirmation and reset links */
-        char *confirm_email_subject;    /* "Confirm your email address" */
-        char *reset_password_subject;   /* "Reset your password" */
-
-        /* [Provider.api-key] */
-        bool apikey_enabled; /* yes */
-
-        /* [Provider.anon-user] */
-        bool anon_enabled;    /* no */
-        char *anon_unix_user; /* NULL */
-        char **anon_services; /* NULL-terminated, default empty (never implied) */
+        /* [Provider.NAME]: each provider's settings, owned by its file
+         * (stitch_config_sections() order); read with stitch_config_settings(). */
+        void *settings[STITCH_CONFIG_SECTIONS_MAX];
 
         /* [Limits] */
         unsigned max_failures;         /* 10 */
@@ -127,6 +121,121 @@ struct stitch_config {
         char *smtp_template_directory; /* NULL: the built-in English texts (core/mail.h) */
         char *smtp_ca_file;            /* NULL: the system's CAs verify the server's certificate */
 };
+
+/* ---- keys and sections, for the files that own a section ----------------------------------- */
+
+/* What a key's field holds. The type alone decides how a value is parsed, how the field is
+ * copied and how it is freed. */
+enum stitch_config_key_type {
+        STITCH_KEY_STRING,        /* char *, NULL when unset; k->check judges a value */
+        STITCH_KEY_STRING_LIST,   /* char **, NULL-terminated, never NULL once initialized; k->check judges each item */
+        STITCH_KEY_BOOL,          /* bool */
+        STITCH_KEY_UNSIGNED,      /* unsigned, k->min..k->max */
+        STITCH_KEY_DURATION,      /* uint64_t microseconds, k->min..k->max */
+        STITCH_KEY_ENUM,          /* int-sized: the value of one of k->names */
+        STITCH_KEY_PASSWORD_HASH, /* struct stitch_config_password_hash: "argon2id:m=,t=,p=" */
+        STITCH_KEY_UID_RANGE,     /* struct stitch_uid_range: "MIN-MAX", k->min <= MIN <= MAX <= k->max */
+};
+
+/* STITCH_KEY_STRING_LIST syntax */
+enum {
+        STITCH_LIST_COMMAS = 1 << 0, /* items are separated by commas as well as whitespace */
+        STITCH_LIST_UNIQUE = 1 << 1, /* an item given twice is kept once */
+};
+
+struct stitch_config_parser; /* reports "file:line: message" */
+struct stitch_config_key;
+
+/* Reports what is wrong with 'word' (the whole value of a string key, or one item of the list
+ * 'value') through stitch_config_report_value() and returns -EINVAL; or returns 0. */
+typedef int (*stitch_config_check_fn)(struct stitch_config_parser *p, unsigned line,
+                                      const struct stitch_config_key *k, const char *value, const char *word);
+
+struct stitch_config_enum_name {
+        const char *name;
+        int value;
+};
+
+struct stitch_config_key {
+        const char *section;
+        const char *key;
+        enum stitch_config_key_type type;
+        size_t offset; /* of the field in its section's struct (struct stitch_config for the core's) */
+        /* The default as config-file text, parsed like a value from the file; an empty assignment
+         * restores it. NULL: unset (strings) or empty (lists). A list assigned the empty value is
+         * empty whatever its default: "Services=" lets no service in. */
+        const char *default_value;
+        uint64_t min, max;                           /* UNSIGNED, DURATION, UID_RANGE */
+        stitch_config_check_fn check;                /* STRING, STRING_LIST; NULL: any value */
+        const struct stitch_config_enum_name *names; /* ENUM, up to { NULL } */
+        unsigned list_flags;                         /* STRING_LIST */
+};
+
+/* The offset of field f of struct 'type', which must be of type t: a key's type cannot disagree
+ * with its field's. */
+#define STITCH_CONFIG_FIELD(st, f, t) \
+        (offsetof(st, f) + 0 * sizeof(char[_Generic(((st *) NULL)->f, t: 1, default: -1)]))
+#define STITCH_CONFIG_STRING(st, s, k, f, def, chk)                                              \
+        { .section = s, .key = k, .type = STITCH_KEY_STRING, .offset = STITCH_CONFIG_FIELD(st, f, char *), \
+          .default_value = def, .check = chk }
+#define STITCH_CONFIG_STRING_LIST(st, s, k, f, def, chk, flags)                                  \
+        { .section = s, .key = k, .type = STITCH_KEY_STRING_LIST,                                  \
+          .offset = STITCH_CONFIG_FIELD(st, f, char **), .default_value = def, .check = chk,    \
+          .list_flags = flags }
+#define STITCH_CONFIG_BOOL(st, s, k, f, def)                                                     \
+        { .section = s, .key = k, .type = STITCH_KEY_BOOL, .offset = STITCH_CONFIG_FIELD(st, f, bool), \
+          .default_value = def }
+#define STITCH_CONFIG_UNSIGNED(st, s, k, f, def, lo, hi)                                         \
+        { .section = s, .key = k, .type = STITCH_KEY_UNSIGNED,                                     \
+          .offset = STITCH_CONFIG_FIELD(st, f, unsigned), .default_value = def, .min = lo, .max = hi }
+#define STITCH_CONFIG_DURATION(st, s, k, f, def, lo, hi)                                         \
+        { .section = s, .key = k, .type = STITCH_KEY_DURATION,                                     \
+          .offset = STITCH_CONFIG_FIELD(st, f, uint64_t), .default_value = def, .min = lo, .max = hi }
+#define STITCH_CONFIG_PASSWORD_HASH(st, s, k, f, def)                                            \
+        { .section = s, .key = k, .type = STITCH_KEY_PASSWORD_HASH,                                \
+          .offset = STITCH_CONFIG_FIELD(st, f, struct stitch_config_password_hash), .default_value = def }
+
+/* A section another file owns. */
+struct stitch_config_section {
+        const char *name; /* "Provider.local-userpass" */
+        size_t size;      /* of its settings struct, which the config allocates */
+        const struct stitch_config_key *keys;
+        size_t n_keys;
+        /* After the whole file, when the section's own keys parsed: what concerns other
+         * sections too. Reports through stitch_config_report(p, 0, ...). NULL: nothing. */
+        void (*validate)(struct stitch_config_parser *p, const struct stitch_config *c, const void *settings);
+};
+
+/* Every section owned elsewhere, NULL-terminated (providers/registry.c: the providers'). */
+const struct stitch_config_section *const *stitch_config_sections(void);
+/* Section s's settings in c (its struct), or NULL if s is not one of stitch_config_sections(). */
+const void *stitch_config_settings(const struct stitch_config *c, const struct stitch_config_section *s);
+
+/* For checks and validations: an error ("file:line: " and the message; line 0: "file: "). */
+void stitch_config_report(struct stitch_config_parser *p, unsigned line, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+/* "Key=value: message" at line; returns -EINVAL. */
+int stitch_config_report_value(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                               const char *value, const char *format, ...) __attribute__((format(printf, 5, 6)));
+/* The checks other sections' keys share. */
+int stitch_config_check_link_url(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                 const char *value, const char *word);
+int stitch_config_check_command(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                const char *value, const char *word);
+int stitch_config_check_text_line(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                  const char *value, const char *word);
+int stitch_config_check_unix_name(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                  const char *value, const char *word);
+int stitch_config_check_service(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                const char *value, const char *word);
+
+/* For tests and tools, any key by name: a pointer to its field in c (bool *, unsigned *,
+ * uint64_t *, char **, char ***, ...), or NULL for an unknown key. */
+const void *stitch_config_value(const struct stitch_config *c, const char *section, const char *key);
+/* Sets [section] key to value as the file would; with check false a string key takes the value
+ * unchecked, as a config filled by hand might (tests of what comes after the parser). Errors go
+ * to stderr. Returns 0, -ENOENT (no such key), -EINVAL, -ENOMEM. */
+int stitch_config_set(struct stitch_config *c, const char *section, const char *key, const char *value, bool check);
 
 /* Fills c with the built-in defaults: each key's default text, parsed as the file would be.
  * Returns 0 or -ENOMEM. */

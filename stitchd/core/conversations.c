@@ -205,3 +205,18 @@ size_t stitch_conversations_count(struct stitch_conversations *t) {
         pthread_mutex_unlock(&t->lock);
         return n;
 }
+
+const struct stitch_provider *stitch_conversations_provider(struct stitch_conversations *t, const char *id) {
+        const struct stitch_provider *p = NULL;
+
+        if (!id || strlen(id) != STITCH_CONVERSATION_ID_LEN)
+                return NULL;
+        pthread_mutex_lock(&t->lock);
+        for (size_t i = 0; i < t->n; i++)
+                if (CRYPTO_memcmp(t->items[i]->id, id, STITCH_CONVERSATION_ID_LEN) == 0) {
+                        p = t->items[i]->provider;
+                        break;
+                }
+        pthread_mutex_unlock(&t->lock);
+        return p;
+}

@@ -25,7 +25,9 @@
 #define STITCH_CONVERSATION_ID_LEN 24
 #define STITCH_CONVERSATIONS_MAX 1024
 #define STITCH_CONVERSATIONS_PER_SHARE 32
-#define STITCH_CONVERSATION_TIMEOUT_USEC (5 * 60 * USEC_PER_SEC)
+/* How long a question waits by default (a provider may ask for longer,
+ * up to STITCH_CONVERSATION_LIFETIME_MAX_USEC: providers/provider.h). */
+#define STITCH_CONVERSATION_TIMEOUT_USEC STITCH_CONVERSATION_LIFETIME_DEFAULT_USEC
 
 struct stitch_conversation {
         char id[STITCH_CONVERSATION_ID_LEN + 1];
@@ -34,6 +36,12 @@ struct stitch_conversation {
         uint64_t share;        /* stitch_conversations_share() */
         uint64_t created_usec; /* CLOCK_MONOTONIC; set by put */
         uint64_t expires_usec; /* CLOCK_MONOTONIC */
+        uint64_t started_usec; /* CLOCK_MONOTONIC: the login's first round (bounds a chain of pending rounds) */
+        /* Pending (providers/provider.h): nothing was asked; the next round
+         * brings no answers, and not before poll_after_usec. */
+        bool pending;
+        uint64_t poll_after_usec;     /* CLOCK_MONOTONIC */
+        uint64_t poll_interval_usec;
         const struct stitch_provider *provider;
         void *state; /* the provider's; freed with its state_free */
         char *user, *service, *rhost, *tty, *ruser;
@@ -66,6 +74,10 @@ int stitch_conversations_take(struct stitch_conversations *t, const char *id, ui
  * how many. */
 size_t stitch_conversations_drop_owner(struct stitch_conversations *t, uint64_t owner);
 size_t stitch_conversations_count(struct stitch_conversations *t);
+/* The provider of the live conversation 'id', whoever it belongs to, or
+ * NULL: for routing a round to the right threads before it runs (the
+ * round itself checks its caller). */
+const struct stitch_provider *stitch_conversations_provider(struct stitch_conversations *t, const char *id);
 
 void stitch_conversation_free(struct stitch_conversation *c);
 static inline void stitch_conversation_freep(struct stitch_conversation **c) {

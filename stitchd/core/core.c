@@ -17,6 +17,8 @@
 #include "core/unix-accounts.h"
 #include "core/userpass-flows.h"
 #include "core/users.h"
+#include "providers/provider.h"
+#include "providers/userpass.h"
 #include "clock.h"
 #include "core/ids.h"
 #include "core/sha256.h"
@@ -49,6 +51,7 @@ int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret
 struct stitch_core *stitch_core_free(struct stitch_core *core) {
         if (!core)
                 return NULL;
+        stitch_providers_free(core); /* before the store: an instance may hold on to it */
         core->keyring = stitch_keyring_free(core->keyring);
         if (core->store)
                 core->store_ops->close(core->store);
@@ -131,7 +134,7 @@ void stitch_core_maintain(struct stitch_core *core, int64_t now) {
 
 /* The dummy hash has the configured cost, so unknown users cost the same. */
 static int make_dummy_hash(struct stitch_core *core) {
-        struct stitch_argon2_params a = {core->config.argon2_m_kib, core->config.argon2_t, core->config.argon2_p};
+        struct stitch_argon2_params a = stitch_userpass_password_hash(&core->config);
         char random_pw[33];
         uint8_t raw[16];
         int r = stitch_random_bytes(raw, sizeof(raw));
@@ -228,6 +231,10 @@ int stitch_core_start(struct stitch_core *core) {
         if (r < 0)
                 return r;
         r = make_domain_id(core);
+        if (r < 0)
+                return r;
+        /* Last: a provider's instance may use everything above. */
+        r = stitch_providers_init(core);
         if (r < 0)
                 return r;
         if (c->accounts_userdb) {

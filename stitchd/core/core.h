@@ -26,8 +26,14 @@ struct stitch_conversations;
 struct stitch_cache;
 struct stitch_unix_files;
 
+/* At most this many providers (providers/registry.c). */
+#define STITCH_PROVIDERS_MAX 16
+
 struct stitch_core {
         struct stitch_config config;
+        /* Each provider's per-daemon state (providers/provider.h init/free),
+         * in registry order: NULL for providers without one. */
+        void *provider_instances[STITCH_PROVIDERS_MAX];
         const struct stitch_store_ops *store_ops;
         struct stitch_store *store;
         struct stitch_keyring *keyring;

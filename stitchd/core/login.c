@@ -66,10 +66,26 @@ static char *strdup_or_empty(const char *s) {
         return strdup(s ? s : "");
 }
 
-/* Keeps what a provider asked for until the person answers. */
+/* How long conversations of this provider may wait, from the first round. */
+static uint64_t conversation_lifetime(const struct stitch_provider *provider) {
+        uint64_t t = provider->conversation_lifetime_usec;
+        if (t == 0)
+                return STITCH_CONVERSATION_LIFETIME_DEFAULT_USEC;
+        return MIN(t, (uint64_t) STITCH_CONVERSATION_LIFETIME_MAX_USEC);
+}
+
+static uint64_t pending_interval(const struct stitch_pending *p) {
+        if (p->interval_usec == 0)
+                return 5 * USEC_PER_SEC;
+        return MIN(MAX(p->interval_usec, (uint64_t) STITCH_PENDING_INTERVAL_MIN_USEC),
+                   (uint64_t) STITCH_PENDING_INTERVAL_MAX_USEC);
+}
+
+/* Keeps what a provider asked for until the person answers, or (pending)
+ * until the next poll. started: the login's first round (0: this one). */
 static int keep_conversation(struct stitch_core *core, const struct stitch_login *l,
                              const struct stitch_provider *provider, struct stitch_provider_result *pr,
-                             struct stitch_login_result *ret) {
+                             bool pending, uint64_t started, struct stitch_login_result *ret) {
         _cleanup_(stitch_conversation_freep) struct stitch_conversation *c = calloc(1, sizeof(*c));
         int r;
 
@@ -92,7 +108,22 @@ static int keep_conversation(struct stitch_core *core, const struct stitch_login
                 memcpy(c->prompts[i], pr->ask.prompts[i].id, sizeof(c->prompts[i]));
         c->authtok_is_not_password = pr->authtok_is_not_password;
         uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
-        c->expires_usec = now + STITCH_CONVERSATION_TIMEOUT_USEC;
+        c->started_usec = started ? started : now;
+        if (pending) {
+                /* A chain of polls ends with the login's lifetime, or with the
+                 * provider's expiry if that comes first. */
+                uint64_t end = c->started_usec + conversation_lifetime(provider);
+                if (pr->pending.expires_usec > 0)
+                        end = MIN(end, pr->pending.expires_usec);
+                if (end <= now) /* c takes the state with it */
+                        return fail(ret, STITCH_LOGIN_CONVERSATION_GONE, "the login expired");
+                c->n_prompts = 0; /* a poll brings no answers */
+                c->pending = true;
+                c->poll_interval_usec = pending_interval(&pr->pending);
+                c->poll_after_usec = now + c->poll_interval_usec;
+                c->expires_usec = end;
+        } else
+                c->expires_usec = now + conversation_lifetime(provider);
         c->owner = l->owner;
         c->share = stitch_conversations_share(core->conversations, l->cred.uid, l->service, l->ruser, l->rhost);
 
@@ -106,9 +137,35 @@ static int keep_conversation(struct stitch_core *core, const struct stitch_login
                            (unsigned) STITCH_CONVERSATIONS_PER_SHARE);
         ret->share = c->share;
         memcpy(ret->conversation, c->id, sizeof(ret->conversation));
-        TAKE_PTR(c);
         ret->ask = pr->ask;
-        ret->outcome = STITCH_LOGIN_ASK;
+        if (pending) {
+                ret->ask.n_prompts = 0;
+                ret->poll_interval_usec = c->poll_interval_usec;
+                ret->expires_in_usec = c->expires_usec - now;
+                ret->outcome = STITCH_LOGIN_PENDING;
+        } else {
+                ret->expires_in_usec = c->expires_usec - now;
+                ret->outcome = STITCH_LOGIN_ASK;
+        }
+        TAKE_PTR(c);
+        return 0;
+}
+
+/* A poll that came before its interval had passed: the provider is not
+ * asked (its identity provider would tell it to slow down); the same
+ * conversation waits on, under a new id, for the rest of the interval. */
+static int pending_again(struct stitch_core *core, struct stitch_conversation *c, uint64_t now,
+                         struct stitch_login_result *ret) {
+        int r = stitch_conversations_put(core->conversations, c, now);
+        if (r < 0) {
+                stitch_conversation_free(c);
+                return fail_errno(ret, r, "keeping the login");
+        }
+        ret->share = c->share;
+        memcpy(ret->conversation, c->id, sizeof(ret->conversation));
+        ret->poll_interval_usec = c->poll_after_usec - now;
+        ret->expires_in_usec = c->expires_usec - now;
+        ret->outcome = STITCH_LOGIN_PENDING;
         return 0;
 }
 
@@ -130,7 +187,7 @@ static bool answers_were_asked(const struct stitch_conversation *c, const struct
 /* The round itself, once the provider and the login are known. */
 static int run_provider(struct stitch_core *core, const struct stitch_login *l, const struct stitch_provider *chooser,
                         struct stitch_credentials *credentials, void *state, const struct stitch_provider *continued,
-                        bool identify_only, struct stitch_login_result *ret) {
+                        uint64_t started, bool identify_only, struct stitch_login_result *ret) {
         const struct stitch_provider *provider = continued ? continued : chooser;
         struct stitch_provider_result pr = {0};
         int r;
@@ -143,7 +200,7 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
                 if (r < 0)
                         return fail_errno(ret, r, "choosing a provider");
                 if (r == STITCH_PROVIDER_ASK)
-                        return l->interactive ? keep_conversation(core, l, provider, &pr, ret)
+                        return l->interactive ? keep_conversation(core, l, provider, &pr, false, started, ret)
                                               : fail_parameter(ret, pr.ask.prompts[0].id, "a credential is required");
                 provider = chosen;
         }
@@ -206,7 +263,26 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
                         snprintf(message, sizeof(message), "%s is required", missing);
                         return fail_parameter(ret, missing, message);
                 }
-                return keep_conversation(core, l, provider, &pr, ret);
+                return keep_conversation(core, l, provider, &pr, false, started, ret);
+        }
+        if (r == STITCH_PROVIDER_PENDING) {
+                /* Nothing was checked: the round was no guess. */
+                if (attempt && limit_key[0])
+                        stitch_ratelimit_refund(core->ratelimit, limit_key);
+                if (attempt && address_key[0])
+                        stitch_ratelimit_refund(core->ratelimit, address_key);
+                if (!l->interactive || !provider->step) {
+                        /* App logins (HTTP) cannot poll; a provider without
+                         * step() could not be polled. */
+                        drop_state(provider, pr.state);
+                        log_notice("Login for %s via %s with %s refused: it completes elsewhere and the caller "
+                                   "cannot wait for it.", isempty(l->user) ? "an app user" : l->user, l->service,
+                                   provider->name);
+                        return fail_parameter(ret, "interactive",
+                                              "this login completes on another device: only an interactive caller "
+                                              "(PAM, stitchctl login) can wait for it");
+                }
+                return keep_conversation(core, l, provider, &pr, true, started, ret);
         }
         if (r < 0)
                 __atomic_fetch_add(&core->logins_failed, 1, __ATOMIC_RELAXED);
@@ -269,6 +345,11 @@ static int continue_conversation(struct stitch_core *core, const struct stitch_l
         if ((req->login.user && !streq(req->login.user, c->user)) ||
             (req->login.service && !streq(req->login.service, c->service)))
                 return fail(ret, STITCH_LOGIN_CONVERSATION_GONE, "unknown or expired login conversation");
+        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
+        if (c->pending && req->login.credentials && req->login.credentials->n > 0)
+                return fail_parameter(ret, "answers", "a pending login takes no answers");
+        if (c->pending && now < c->poll_after_usec)
+                return pending_again(core, TAKE_PTR(c), now, ret);
         if (!answers_were_asked(c, req->login.credentials, &bad)) {
                 char message[96];
                 snprintf(message, sizeof(message), "'%s' was not asked for", bad);
@@ -296,8 +377,8 @@ static int continue_conversation(struct stitch_core *core, const struct stitch_l
                 state = NULL;
         }
         if (c->provider->choose)
-                return run_provider(core, &l, c->provider, &credentials, NULL, NULL, false, ret);
-        return run_provider(core, &l, c->provider, &credentials, state, c->provider, false, ret);
+                return run_provider(core, &l, c->provider, &credentials, NULL, NULL, c->started_usec, false, ret);
+        return run_provider(core, &l, c->provider, &credentials, state, c->provider, c->started_usec, false, ret);
 }
 
 int stitch_login_run(struct stitch_core *core, const struct stitch_login_request *req,
@@ -330,7 +411,7 @@ int stitch_login_run(struct stitch_core *core, const struct stitch_login_request
         struct stitch_credentials credentials = *l->credentials;
         struct stitch_login copy = *l;
         copy.credentials = &credentials;
-        return run_provider(core, &copy, provider, &credentials, NULL, NULL, req->identify_only, ret);
+        return run_provider(core, &copy, provider, &credentials, NULL, NULL, 0, req->identify_only, ret);
 }
 
 void stitch_login_result_done(struct stitch_login_result *r) {

@@ -30,6 +30,11 @@ enum stitch_login_outcome {
         STITCH_LOGIN_ASK,     /* conversation, ask */
         STITCH_LOGIN_FAILED,  /* failure, message (and parameter, retry_after_usec, error) */
         STITCH_LOGIN_IDENTIFIED, /* user, provider (identify_only) */
+        /* conversation, ask (messages only, to show once), poll_interval_usec,
+         * expires_in_usec: nothing to ask; continue the conversation with no
+         * answers after the interval, until it expires. Only for interactive
+         * callers: others get INVALID_PARAMETER "interactive". */
+        STITCH_LOGIN_PENDING,
 };
 
 enum stitch_login_failure {
@@ -56,8 +61,10 @@ struct stitch_login_result {
         uint64_t retry_after_usec;
 
         char conversation[STITCH_CONVERSATION_ID_LEN + 1];
-        uint64_t share; /* ASK: the conversation's share (stitch_conversations_share()) */
+        uint64_t share; /* ASK, PENDING: the conversation's share (stitch_conversations_share()) */
         struct stitch_ask ask;
+        uint64_t poll_interval_usec; /* PENDING: wait this long before the next round */
+        uint64_t expires_in_usec;    /* ASK, PENDING: the conversation ends this long from now */
 
         struct stitch_login_tokens tokens;
 

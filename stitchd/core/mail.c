@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/ids.h"
+#include "providers/userpass.h"
 #include "core/mail.h"
 #include "macro.h"
 
@@ -607,7 +608,7 @@ int stitch_mail_compose(const struct stitch_mail_templates *t, const struct stit
 
         if (m->kind < 0 || m->kind >= _STITCH_MAIL_KIND_MAX)
                 return -EINVAL;
-        subject = m->kind == STITCH_MAIL_CONFIRM ? c->confirm_email_subject : c->reset_password_subject;
+        subject = m->kind == STITCH_MAIL_CONFIRM ? stitch_userpass_confirm_email_subject(c) : stitch_userpass_reset_password_subject(c);
         app = c->http_app_id ?: "stitch";
         if (!subject || !header_value_valid(subject) || !header_value_valid(app))
                 return -EINVAL;
@@ -618,7 +619,7 @@ int stitch_mail_compose(const struct stitch_mail_templates *t, const struct stit
             strchr(m->link, ' '))
                 return -EINVAL;
 
-        format_lifetime(c->userpass_token_lifetime_usec, expires, sizeof(expires));
+        format_lifetime(stitch_userpass_token_lifetime_usec(c), expires, sizeof(expires));
         const char *values[_PLACEHOLDER_MAX] = {
                 [PLACEHOLDER_LINK] = m->link,
                 [PLACEHOLDER_EMAIL] = m->to,

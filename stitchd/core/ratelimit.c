@@ -288,6 +288,24 @@ void stitch_ratelimit_success(struct stitch_ratelimit *rl, const char *account) 
         (void) forget(rl, account);
 }
 
+void stitch_ratelimit_refund(struct stitch_ratelimit *rl, const char *account) {
+        assert(rl);
+        assert(account);
+        if (rl->max_failures == 0)
+                return;
+        uint64_t hash = hash_name(rl, account);
+        pthread_mutex_lock(&rl->lock);
+        struct account *a = lookup(rl, account, hash);
+        if (a && a->count > 0) {
+                a->count--;
+                /* The attempt ran, so the account was not locked when it
+                 * began: a lock there is now is the one its count set. */
+                if (a->count <= rl->max_failures)
+                        a->locked_until = 0;
+        }
+        pthread_mutex_unlock(&rl->lock);
+}
+
 int stitch_ratelimit_unlock(struct stitch_ratelimit *rl, const char *account) {
         return forget(rl, account);
 }

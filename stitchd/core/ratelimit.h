@@ -39,6 +39,10 @@ struct stitch_ratelimit *stitch_ratelimit_free(struct stitch_ratelimit *rl);
 int stitch_ratelimit_begin(struct stitch_ratelimit *rl, const char *account, uint64_t now_usec,
                            uint64_t *ret_retry_after_usec);
 void stitch_ratelimit_success(struct stitch_ratelimit *rl, const char *account);
+/* Takes back the count of an attempt begun with stitch_ratelimit_begin()
+ * that turned out to be no guess: nothing was checked (a provider's pending
+ * "poll again", core/login.c). Undoes the lock that count set, if any. */
+void stitch_ratelimit_refund(struct stitch_ratelimit *rl, const char *account);
 /* Clears an account; returns 1 if it was tracked. */
 int stitch_ratelimit_unlock(struct stitch_ratelimit *rl, const char *account);
 

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "clock.h"
+#include "providers/userpass.h"
 #include "core/accounts.h"
 #include "core/address.h"
 #include "core/callerlimit.h"
@@ -212,7 +213,7 @@ static int token_new(struct stitch_core *core, const char *user_id, enum stitch_
         }
         memcpy(t.id, tok.id, sizeof(t.id));
         snprintf(t.user_id, sizeof(t.user_id), "%s", user_id);
-        t.expires = stitch_now() + (int64_t) (core->config.userpass_token_lifetime_usec / USEC_PER_SEC);
+        t.expires = stitch_now() + (int64_t) (stitch_userpass_token_lifetime_usec(&core->config) / USEC_PER_SEC);
         r = core->store_ops->email_token_put(core->store, &t);
         if (r < 0) {
                 token_done(&tok);
@@ -239,8 +240,8 @@ static int token_take(struct stitch_core *core, const char *secret, const char *
 static int make_link(struct stitch_core *core, enum stitch_mail_kind kind, const struct token *t, const char *locale,
                      char **ret) {
         _cleanup_free_ char *public_url = NULL;
-        const char *base = kind == STITCH_MAIL_CONFIRM ? core->config.userpass_confirmation_url
-                                                       : core->config.userpass_reset_url;
+        const char *base = kind == STITCH_MAIL_CONFIRM ? stitch_userpass_confirmation_url(&core->config)
+                                                       : stitch_userpass_reset_url(&core->config);
         const char *page = "";
         int r;
 
@@ -347,7 +348,7 @@ static int confirmation_command(struct stitch_core *core, const struct stitch_us
         if (r < 0)
                 return r;
         cJSON *input = cJSON_CreateObject();
-        r = input ? run_command(core->config.userpass_confirmation_command, input, &t, u->email, ret_status) : -ENOMEM;
+        r = input ? run_command(stitch_userpass_confirmation_command(&core->config), input, &t, u->email, ret_status) : -ENOMEM;
         input_wipe_and_free(input);
         if (r >= 0 && *ret_status != STITCH_COMMAND_PENDING) {
                 (void) token_take(core, t.secret, t.id, STITCH_EMAIL_TOKEN_CONFIRM, user_id);
@@ -361,7 +362,7 @@ static int confirmation_command(struct stitch_core *core, const struct stitch_us
 /* ---- register -------------------------------------------------------------------------- */
 
 static bool mail_mode(const struct stitch_core *core) {
-        return !core->config.userpass_auto_confirm && !core->config.userpass_confirmation_command;
+        return !stitch_userpass_auto_confirm(&core->config) && !stitch_userpass_confirmation_command(&core->config);
 }
 
 int stitch_userpass_register(struct stitch_core *core, const struct stitch_userpass_registration *req,
@@ -373,7 +374,7 @@ int stitch_userpass_register(struct stitch_core *core, const struct stitch_userp
 
         assert(core && req && ret);
         result_init(ret);
-        if (!core->config.userpass_enabled || (!req->by_admin && !core->config.userpass_registration))
+        if (!stitch_userpass_enabled(&core->config) || (!req->by_admin && !stitch_userpass_registration(&core->config)))
                 return problem(ret, STITCH_USERPASS_REGISTRATION_DISABLED, "registration is disabled");
         if (!req->email || !stitch_email_valid(req->email))
                 return problem(ret, STITCH_USERPASS_INVALID_EMAIL, "invalid email address");
@@ -398,7 +399,7 @@ int stitch_userpass_register(struct stitch_core *core, const struct stitch_userp
                 return problem(ret, STITCH_USERPASS_NAME_IN_USE, "name already in use");
         }
 
-        bool pending = !core->config.userpass_auto_confirm;
+        bool pending = !stitch_userpass_auto_confirm(&core->config);
         r = stitch_account_create(core,
                                   &(struct stitch_account_new) {
                                           .email = req->email,
@@ -425,7 +426,7 @@ int stitch_userpass_register(struct stitch_core *core, const struct stitch_userp
         if (!pending)
                 return 0;
 
-        if (core->config.userpass_confirmation_command) {
+        if (stitch_userpass_confirmation_command(&core->config)) {
                 enum stitch_command_status status = STITCH_COMMAND_FAIL;
                 r = confirmation_command(core, u, &status);
                 if (r >= 0 && status == STITCH_COMMAND_SUCCESS)
@@ -525,7 +526,7 @@ int stitch_userpass_confirm_call(struct stitch_core *core, const char *email, co
 
         assert(core && ret);
         result_init(ret);
-        if (!core->config.userpass_confirmation_command)
+        if (!stitch_userpass_confirmation_command(&core->config))
                 return problem(ret, STITCH_USERPASS_FUNCTION_FAILED, "no confirmation function is configured");
         int r = addressed(core, email, client_address, &u, ret);
         if (r < 0)
@@ -607,7 +608,7 @@ int stitch_userpass_reset_call(struct stitch_core *core, const char *email, cons
 
         assert(core && ret);
         result_init(ret);
-        if (!core->config.userpass_reset_command)
+        if (!stitch_userpass_reset_command(&core->config))
                 return problem(ret, STITCH_USERPASS_FUNCTION_FAILED, "no reset function is configured");
         if (!email || !stitch_email_valid(email))
                 return problem(ret, STITCH_USERPASS_INVALID_EMAIL, "invalid email address");
@@ -642,7 +643,7 @@ int stitch_userpass_reset_call(struct stitch_core *core, const char *email, cons
                 r = failed(ret, -ENOMEM, "command input");
                 goto finish;
         }
-        r = run_command(core->config.userpass_reset_command, input, &t, u->email, &status);
+        r = run_command(stitch_userpass_reset_command(&core->config), input, &t, u->email, &status);
         if (r >= 0 && status == STITCH_COMMAND_PENDING) {
                 r = problem(ret, STITCH_USERPASS_PENDING, "password reset pending");
                 goto finish;

@@ -66,6 +66,7 @@ void stitch_manager_stop(struct stitch_manager *m) {
         /* Workers first: their completions still reference the front ends'
          * connections, which go after this (see main.c). */
         m->workers = stitch_workers_free(m->workers);
+        m->network_workers = stitch_workers_free(m->network_workers);
         stitch_password_done();
         m->refresher = stitch_refresher_free(m->refresher);
         /* After the workers: nothing queues mail any more. */
@@ -85,6 +86,20 @@ struct stitch_manager *stitch_manager_free(struct stitch_manager *m) {
         sd_event_unref(m->event);
         free(m);
         return NULL;
+}
+
+struct stitch_workers *stitch_manager_network_workers(struct stitch_manager *m) {
+        if (m->network_workers)
+                return m->network_workers;
+        int r = stitch_workers_new_named(m->event, "stitchd-network", STITCH_NETWORK_THREADS, STITCH_NETWORK_QUEUE,
+                                         &m->network_workers);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start the network pool: %m");
+                return NULL;
+        }
+        log_debug("Started the network pool (%u threads) for providers that reach the network.",
+                  (unsigned) STITCH_NETWORK_THREADS);
+        return m->network_workers;
 }
 
 static void maintenance_work(void *userdata) {

@@ -121,6 +121,11 @@ static int on_eventfd(sd_event_source *s, int fd, uint32_t revents, void *userda
 }
 
 int stitch_workers_new(sd_event *event, unsigned n_threads, size_t max_queue, struct stitch_workers **ret) {
+        return stitch_workers_new_named(event, NULL, n_threads, max_queue, ret);
+}
+
+int stitch_workers_new_named(sd_event *event, const char *name, unsigned n_threads, size_t max_queue,
+                             struct stitch_workers **ret) {
         struct stitch_workers *w = calloc(1, sizeof(*w));
         int r;
 
@@ -161,6 +166,8 @@ int stitch_workers_new(sd_event *event, unsigned n_threads, size_t max_queue, st
                         stitch_workers_free(w);
                         return log_error_errno(r, "Failed to start worker thread: %m");
                 }
+                if (name)
+                        (void) pthread_setname_np(w->threads[i], name); /* for ps, gdb, and tests */
                 w->n_threads++;
         }
         pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -14,6 +14,9 @@ struct stitch_workers;
 typedef void (*stitch_work_fn)(void *userdata);
 
 int stitch_workers_new(sd_event *event, unsigned n_threads, size_t max_queue, struct stitch_workers **ret);
+/* The same, with its threads named (at most 15 bytes; NULL: inherited). */
+int stitch_workers_new_named(sd_event *event, const char *name, unsigned n_threads, size_t max_queue,
+                             struct stitch_workers **ret);
 /* Runs every queued job, joins the threads, runs pending 'done' callbacks, frees. */
 struct stitch_workers *stitch_workers_free(struct stitch_workers *w);
 /* -EBUSY when max_queue jobs are already waiting. */

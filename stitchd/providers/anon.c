@@ -11,24 +11,78 @@
 #include "core/ids.h"
 #include "validate.h"
 
+struct anon_settings {
+        bool enabled;
+        char *unix_user; /* the guest account anonymous logins map to; NULL */
+        char **services; /* NULL-terminated, default empty (never implied) */
+};
+
+static int check_unix_user(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                           const char *value, const char *word) {
+        /* The daemon also refuses any account with UID 0 at runtime; this catches the obvious case. */
+        if (streq(word, "root"))
+                return stitch_config_report_value(p, line, k, value, "anonymous logins must not map to root");
+        return stitch_config_check_unix_name(p, line, k, value, word);
+}
+
+static int check_named_service(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                               const char *value, const char *word) {
+        /* Never implied: anonymous logins for sshd or sudo must be asked for by name. */
+        if (streq(word, "*"))
+                return stitch_config_report_value(p, line, k, value, "\"*\" is not allowed here, name each service");
+        return stitch_config_check_service(p, line, k, value, word);
+}
+
+#define SECTION "Provider.anon-user"
+static const struct stitch_config_key anon_keys[] = {
+        STITCH_CONFIG_BOOL(struct anon_settings, SECTION, "Enabled", enabled, "no"),
+        STITCH_CONFIG_STRING(struct anon_settings, SECTION, "UnixUser", unix_user, NULL, check_unix_user),
+        STITCH_CONFIG_STRING_LIST(struct anon_settings, SECTION, "Services", services, NULL, check_named_service,
+                                  STITCH_LIST_COMMAS | STITCH_LIST_UNIQUE),
+};
+
+static void anon_validate(struct stitch_config_parser *p, const struct stitch_config *c, const void *settings) {
+        const struct anon_settings *s = settings;
+
+        if (s->enabled && isempty(s->unix_user) && isempty(c->http_listen))
+                stitch_config_report(p, 0, "[" SECTION "] Enabled=yes requires UnixUser= (PAM logins) or [Http] Listen= (app logins)");
+        /* The parser checks it already; a caller may have filled it by hand. */
+        if (s->unix_user && !stitch_unix_name_valid(s->unix_user))
+                stitch_config_report(p, 0, "UnixUser= is not a valid user name");
+}
+
+static const struct stitch_config_section anon_section = {
+        .name = SECTION,
+        .size = sizeof(struct anon_settings),
+        .keys = anon_keys,
+        .n_keys = ELEMENTSOF(anon_keys),
+        .validate = anon_validate,
+};
+
+static const struct anon_settings *settings(const struct stitch_config *c) {
+        static const struct anon_settings none = {0};
+        const struct anon_settings *s = stitch_config_settings(c, &anon_section);
+        return s ? s : &none;
+}
+
 static bool anon_enabled(const struct stitch_config *c) {
-        return c->anon_enabled;
+        return settings(c)->enabled;
 }
 
 static int anon_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
-        const struct stitch_config *c = &core->config;
+        const struct anon_settings *c = settings(&core->config);
         int r;
 
         /* Over the app API, Enabled=yes is enough (as in Stitch); for Unix
          * logins, only services named explicitly: "*" is never accepted here, so anonymous
          * logins can't leak into sshd or sudo by a wildcard. */
         bool listed = l->app;
-        for (char *const *s = c->anon_services; !l->app && l->service && s && *s; s++)
+        for (char *const *s = c->services; !l->app && l->service && s && *s; s++)
                 if (streq(*s, l->service))
                         listed = true;
         if (!listed)
                 return -EPERM;
-        if (!l->app && (!c->anon_unix_user || !streq(l->user, c->anon_unix_user)))
+        if (!l->app && (!c->unix_user || !streq(l->user, c->unix_user)))
                 return -EPERM;
 
         _cleanup_(stitch_user_freep) struct stitch_user *u = calloc(1, sizeof(*u));
@@ -63,11 +117,12 @@ static int anon_begin(struct stitch_core *core, const struct stitch_login *l, st
 
 static bool anon_maps_to(const struct stitch_config *c, const struct stitch_user *u, const char *unix_name) {
         (void) u;
-        return streq_ptr(c->anon_unix_user, unix_name);
+        return streq_ptr(settings(c)->unix_user, unix_name);
 }
 
 const struct stitch_provider stitch_provider_anon = {
         .name = "anon-user",
+        .config = &anon_section,
         .enabled = anon_enabled,
         .no_credentials = true,
         .idle_user_lifetime_sec = 90 * 24 * 3600,

@@ -22,8 +22,24 @@ bool stitch_apikey_format_valid(const char *key) {
         return true;
 }
 
+struct apikey_settings {
+        bool enabled;
+};
+
+static const struct stitch_config_key apikey_keys[] = {
+        STITCH_CONFIG_BOOL(struct apikey_settings, "Provider.api-key", "Enabled", enabled, "yes"),
+};
+
+static const struct stitch_config_section apikey_section = {
+        .name = "Provider.api-key",
+        .size = sizeof(struct apikey_settings),
+        .keys = apikey_keys,
+        .n_keys = ELEMENTSOF(apikey_keys),
+};
+
 static bool apikey_enabled(const struct stitch_config *c) {
-        return c->apikey_enabled;
+        const struct apikey_settings *s = stitch_config_settings(c, &apikey_section);
+        return s && s->enabled;
 }
 
 static int apikey_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
@@ -68,6 +84,7 @@ static int apikey_begin(struct stitch_core *core, const struct stitch_login *l, 
 
 const struct stitch_provider stitch_provider_apikey = {
         .name = "api-key",
+        .config = &apikey_section,
         .enabled = apikey_enabled,
         .begin = apikey_begin,
         .app_fields = {{"key", "key", false}},

@@ -6,14 +6,34 @@
  * person presents into a stitch user:
  *
  *   begin(credentials) -> done (user) | ask (prompts and messages, state)
- *   step(state, answers) -> done | ask ...
+ *                       | pending (messages, state, poll interval, expiry)
+ *   step(state, answers) -> done | ask | pending ...
  *
  * The daemon keeps the state between rounds (login.c, conversations.c) and
  * front ends render the prompts: the PAM module over the PAM conversation,
- * stitchctl on its terminal. The login pipeline around a provider does the
+ * stitchctl on its terminal. Pending is the device grant's "not yet": the
+ * person acts elsewhere (a verification page on a phone), nothing is asked
+ * here; the front end shows the messages once, waits the interval and sends
+ * an empty round, which the daemon hands to step() with the state, until
+ * the expiry. A pending round is not a guess: it never counts as a failed
+ * attempt (core/ratelimit.h), so a provider must never answer a wrong
+ * credential with pending. The login pipeline around a provider does the
  * service policy, rate limiting, sessions and tokens; no provider knows a
  * front end, and nothing outside providers/ knows a provider by name.
- * Which account a name refers to is the core's (core/accounts.h). */
+ * Which account a name refers to is the core's (core/accounts.h).
+ *
+ * The vtable is const and shared; what one daemon needs of a provider
+ * lives apart from it:
+ *   - its settings: the provider's [Provider.NAME] section, a struct and a
+ *     key table of its own file (.config), parsed with the rest of
+ *     stitchd.conf (file:line errors) into the config
+ *     (stitch_config_settings());
+ *   - its instance: built by .init from those settings when the daemon
+ *     starts with the provider enabled (a JWKS cache, a CA store, an HTTP
+ *     client), freed by .free when it stops; rounds find it with
+ *     stitch_provider_instance().
+ * Code outside providers/ that needs a provider's setting gets an accessor
+ * (providers/userpass.h), never the struct. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +41,7 @@
 #include <sys/socket.h>
 
 #include "core/core.h"
+#include "macro.h"
 
 /* ---- what the person presented ------------------------------------------ */
 
@@ -92,8 +113,27 @@ int stitch_ask_message(struct stitch_ask *a, bool error, const char *text);
 /* ---- the vtable ------------------------------------------------------------ */
 
 enum {
-        STITCH_PROVIDER_DONE = 0, /* *ret_user is set */
-        STITCH_PROVIDER_ASK = 1,  /* ask is filled; *state is kept for step() */
+        STITCH_PROVIDER_DONE = 0,    /* *ret_user is set */
+        STITCH_PROVIDER_ASK = 1,     /* ask is filled; *state is kept for step() */
+        STITCH_PROVIDER_PENDING = 2, /* pending is filled, ask has messages only; *state is kept for step() */
+};
+
+/* A conversation lives this long by default, and at most this long
+ * whatever its provider asks for (struct stitch_provider's
+ * conversation_lifetime_usec; a device code of Google's lives 30 minutes). */
+#define STITCH_CONVERSATION_LIFETIME_DEFAULT_USEC (5 * 60 * USEC_PER_SEC)
+#define STITCH_CONVERSATION_LIFETIME_MAX_USEC (30 * 60 * USEC_PER_SEC)
+/* A pending round's poll interval is bounded to this range. */
+#define STITCH_PENDING_INTERVAL_MIN_USEC (1 * USEC_PER_SEC)
+#define STITCH_PENDING_INTERVAL_MAX_USEC (60 * USEC_PER_SEC)
+
+/* STITCH_PROVIDER_PENDING: when to be asked again, and until when. */
+struct stitch_pending {
+        uint64_t interval_usec; /* poll again after this long (bounded, see above; 0: 5 s) */
+        /* CLOCK_MONOTONIC: the login ends then (a device code's expires_in);
+         * 0, or later than the conversation's lifetime allows: that lifetime,
+         * counted from the login's first round. */
+        uint64_t expires_usec;
 };
 
 struct stitch_provider_result {
@@ -101,8 +141,9 @@ struct stitch_provider_result {
         /* DONE by an API key: its id (the session records it; deleting or
          * disabling the key ends the session); else "". */
         char apikey_id[STITCH_ID_LEN + 1];
-        struct stitch_ask ask;    /* ASK */
-        void *state;              /* ASK: the provider's, handed to step() then state_free() */
+        struct stitch_ask ask;    /* ASK; PENDING: messages only, shown once */
+        struct stitch_pending pending; /* PENDING */
+        void *state;              /* ASK, PENDING: the provider's, handed to step() then state_free() */
         /* The answer of an authtok prompt was not a password (an API key
          * typed at "Password: "): front ends must not hand it on. */
         bool authtok_is_not_password;
@@ -110,7 +151,18 @@ struct stitch_provider_result {
 
 struct stitch_provider {
         const char *name; /* Stitch's provider_type; "auto" picks one */
+        /* Its [Provider.NAME] section: its own settings struct and key table
+         * (core/config.h), parsed with every other key; read with
+         * stitch_config_settings(c, this). NULL: it has none. */
+        const struct stitch_config_section *config;
         bool (*enabled)(const struct stitch_config *c);
+        /* Builds the provider's per-daemon instance from its settings when the
+         * daemon starts with the provider enabled (caches, clients, a CA
+         * store): what begin/step share across logins, found with
+         * stitch_provider_instance(). Returns 0, or -errno having logged why
+         * (the daemon does not start). NULL: no instance. */
+        int (*init)(struct stitch_core *core, const void *settings, void **ret_instance);
+        void (*free)(void *instance);
         /* Needs no credential at all (anon-user): every begin is an attempt. */
         bool no_credentials;
         /* Its identities may be linked onto another user (not anonymous
@@ -119,6 +171,17 @@ struct stitch_provider {
         /* Its identity is the user's email and password (unlinking it
          * clears both). */
         bool identity_is_email;
+        /* How long a conversation of this provider may wait for the person
+         * (from its first round): 0 is STITCH_CONVERSATION_LIFETIME_DEFAULT_USEC,
+         * more than STITCH_CONVERSATION_LIFETIME_MAX_USEC is cut to it. */
+        uint64_t conversation_lifetime_usec;
+        /* Its begin() and step() do network I/O (HTTPS to an identity
+         * provider): over varlink (Login, Admin.UserLink) they run on the
+         * daemon's small network pool (daemon/manager.h, started by the
+         * first such round), never on the event loop and never on the
+         * workers that hash passwords; HTTP app logins run them on the HTTP
+         * front end's own threads. */
+        bool network;
         /* > 0: a user whose identities are all of this provider is deleted
          * after this many seconds without a login or a used session
          * (anon-user: 90 days, as in Stitch). */
@@ -131,7 +194,7 @@ struct stitch_provider {
                 bool optional; /* else a login body without it is refused */
         } app_fields[STITCH_CREDENTIALS_MAX];
         const char *app_failure_code, *app_failure_message;
-        /* First round. Returns STITCH_PROVIDER_DONE or _ASK, or: -EACCES bad
+        /* First round. Returns STITCH_PROVIDER_DONE, _ASK or _PENDING, or: -EACCES bad
          * credentials (unknown user, wrong secret, disabled user, mapping
          * mismatch: indistinguishable), -EPERM not allowed here (service),
          * -EINVAL credentials malformed, other -errno internal failures.
@@ -139,8 +202,11 @@ struct stitch_provider {
         int (*begin)(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret);
         /* A round after an ask that left a state: with that state (step
          * frees nothing; state_free() follows); same returns. A round after
-         * an ask without state is begin() again with the answers. NULL: the
-         * provider never keeps state. */
+         * an ask without state is begin() again with the answers. After
+         * PENDING, step() is called with no answers once the interval has
+         * passed (a round that comes earlier is answered pending again
+         * without calling the provider). NULL: the provider never keeps
+         * state (and never answers PENDING). */
         int (*step)(struct stitch_core *core, const struct stitch_login *l, void *state,
                     struct stitch_provider_result *ret);
         void (*state_free)(void *state);
@@ -165,6 +231,15 @@ const struct stitch_provider *const *stitch_providers(void);
 const struct stitch_provider *stitch_provider_find(const char *name);
 /* Whether name is a registered provider_type (not "auto"). */
 bool stitch_provider_type_known(const char *name);
+
+/* The instances (core->provider_instances): init of every enabled provider
+ * that has one, in registry order; on a failure the ones made are freed
+ * and its -errno returned (logged). */
+int stitch_providers_init(struct stitch_core *core);
+void stitch_providers_free(struct stitch_core *core);
+/* p's instance, or NULL (none, not enabled, or not started). Any thread:
+ * an instance guards its own state. */
+void *stitch_provider_instance(const struct stitch_core *core, const struct stitch_provider *p);
 
 /* ---- helpers shared by providers ----------------------------------------- */
 

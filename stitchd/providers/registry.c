@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The providers there are: adding one is its file and a line here. */
+#include <pthread.h>
+
+#include "log.h"
 #include "macro.h"
 #include "providers/provider.h"
 
@@ -10,13 +13,75 @@
         X(apikey)    \
         X(anon)
 
+/* Test builds only: this file compiled again with -DSTITCH_TEST_PROVIDERS
+ * into a test binary (tests/unit/test-login-pending, tests/helpers/stitchd-test)
+ * adds the providers of tests/helpers/provider-*.c; the library's copy, which
+ * the installed daemon links, has none of them. */
+#ifdef STITCH_TEST_PROVIDERS
+#define TEST_PROVIDERS(X) X(test_poll)
+#else
+#define TEST_PROVIDERS(X)
+#endif
+
 #define DECLARE(n) extern const struct stitch_provider stitch_provider_##n;
 #define ENTRY(n) &stitch_provider_##n,
 PROVIDERS(DECLARE)
-static const struct stitch_provider *const providers[] = {PROVIDERS(ENTRY) NULL};
+TEST_PROVIDERS(DECLARE)
+static const struct stitch_provider *const providers[] = {PROVIDERS(ENTRY) TEST_PROVIDERS(ENTRY) NULL};
+
+_Static_assert(ELEMENTSOF(providers) - 1 <= STITCH_PROVIDERS_MAX, "raise STITCH_PROVIDERS_MAX");
+_Static_assert(ELEMENTSOF(providers) - 1 <= STITCH_CONFIG_SECTIONS_MAX, "raise STITCH_CONFIG_SECTIONS_MAX");
 
 const struct stitch_provider *const *stitch_providers(void) {
         return providers;
+}
+
+/* The providers' config sections, in registry order (core/config.h). */
+static const struct stitch_config_section *sections[ELEMENTSOF(providers)];
+static pthread_once_t sections_once = PTHREAD_ONCE_INIT;
+
+static void sections_fill(void) {
+        size_t n = 0;
+        for (size_t i = 0; providers[i]; i++)
+                if (providers[i]->config)
+                        sections[n++] = providers[i]->config;
+        sections[n] = NULL;
+}
+
+const struct stitch_config_section *const *stitch_config_sections(void) {
+        (void) pthread_once(&sections_once, sections_fill);
+        return sections;
+}
+
+int stitch_providers_init(struct stitch_core *core) {
+        for (size_t i = 0; providers[i]; i++) {
+                const struct stitch_provider *p = providers[i];
+                if (!p->init || !p->enabled(&core->config))
+                        continue;
+                const void *settings = p->config ? stitch_config_settings(&core->config, p->config) : NULL;
+                int r = p->init(core, settings, &core->provider_instances[i]);
+                if (r < 0) {
+                        core->provider_instances[i] = NULL;
+                        stitch_providers_free(core);
+                        return log_error_errno(r, "Cannot start provider %s: %m", p->name);
+                }
+        }
+        return 0;
+}
+
+void stitch_providers_free(struct stitch_core *core) {
+        for (size_t i = 0; providers[i]; i++) {
+                if (core->provider_instances[i] && providers[i]->free)
+                        providers[i]->free(core->provider_instances[i]);
+                core->provider_instances[i] = NULL;
+        }
+}
+
+void *stitch_provider_instance(const struct stitch_core *core, const struct stitch_provider *p) {
+        for (size_t i = 0; providers[i]; i++)
+                if (providers[i] == p)
+                        return core->provider_instances[i];
+        return NULL;
 }
 
 const struct stitch_provider *stitch_provider_find(const char *name) {

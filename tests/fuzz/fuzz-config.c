@@ -46,23 +46,31 @@ static void check_invariants(const struct stitch_config *c) {
                 abort();
         if (c->refresh_token_lifetime_usec < c->access_token_lifetime_usec)
                 abort();
-        if (c->min_password_length < 6 || c->min_password_length > 128)
+        /* The providers' sections are their files' own: read by name. */
+        const unsigned *min_length = stitch_config_value(c, "Provider.local-userpass", "MinPasswordLength");
+        const struct stitch_config_password_hash *h = stitch_config_value(c, "Provider.local-userpass", "PasswordHash");
+        const bool *anon_enabled = stitch_config_value(c, "Provider.anon-user", "Enabled");
+        char *const *anon_unix_user = stitch_config_value(c, "Provider.anon-user", "UnixUser");
+        char **const *anon_services = stitch_config_value(c, "Provider.anon-user", "Services");
+        if (!min_length || !h || !anon_enabled || !anon_unix_user || !anon_services)
                 abort();
-        if (c->argon2_m_kib < 8 || c->argon2_m_kib > 4194304 || c->argon2_m_kib < 8 * c->argon2_p)
+        if (*min_length < 6 || *min_length > 128)
                 abort();
-        if (c->argon2_t < 1 || c->argon2_t > 100 || c->argon2_p < 1 || c->argon2_p > 64)
+        if (h->m_kib < 8 || h->m_kib > 4194304 || h->m_kib < 8 * h->p)
                 abort();
-        if (c->anon_enabled && isempty(c->anon_unix_user))
+        if (h->t < 1 || h->t > 100 || h->p < 1 || h->p > 64)
                 abort();
-        if (!c->services || !c->anon_services)
+        if (*anon_enabled && isempty(*anon_unix_user) && isempty(c->http_listen))
                 abort();
-        for (char *const *s = c->anon_services; *s; s++)
+        if (!c->services || !*anon_services)
+                abort();
+        for (char *const *s = *anon_services; *s; s++)
                 if (streq(*s, "*"))
                         abort();
         if (c->max_failures < 1 || c->max_connections < 1 || c->max_sessions_per_user < 1)
                 abort();
         (void) stitch_service_allowed(c->services, "login");
-        (void) stitch_service_allowed(c->anon_services, "sshd");
+        (void) stitch_service_allowed(*anon_services, "sshd");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

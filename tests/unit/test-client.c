@@ -169,6 +169,17 @@ static int scenario_close_at_once(int conn, int sync_fd) {
         return write(sync_fd, "x", 1) == 1 ? 0 : 40;
 }
 
+/* Sends something nobody asked for, then waits for the hang-up. */
+static int scenario_unasked(int conn, int sync_fd) {
+        char buf[256];
+
+        if (write(conn, "{}", 3) != 3)
+                return 50;
+        while (read(conn, buf, sizeof(buf)) > 0)
+                ;
+        return 0;
+}
+
 static void server_start(struct server *s, scenario_t fn) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd, pipefd[2];
@@ -433,6 +444,50 @@ static void test_server_closes(void **state) {
         assert_int_equal(server_finish(&s), 0);
 }
 
+/* Between calls (a pending login's wait): quiet for the whole time, or cut
+ * short at once by a daemon that hangs up or speaks unasked; the connection
+ * is not used again after that. */
+static void test_wait_quiet(void **state) {
+        _cleanup_(stitch_client_freep) struct stitch_client *c = NULL;
+        cJSON *reply = NULL;
+        struct server s;
+        uint64_t t0, dt;
+        char x;
+
+        assert_int_equal(stitch_client_wait_quiet(NULL, 10), -ENOTCONN);
+
+        server_start(&s, scenario_silent);
+        assert_int_equal(stitch_client_connect(s.path, 5000, &c), 0);
+        assert_int_equal(stitch_client_wait_quiet(c, -1), -ENOTCONN);
+        t0 = now_msec();
+        assert_int_equal(stitch_client_wait_quiet(c, 300), 0);
+        dt = now_msec() - t0;
+        assert_true(dt >= 299);
+        assert_true(dt < 3000);
+        assert_true(stitch_client_is_idle(c));
+        stitch_client_free(TAKE_PTR(c));
+        assert_int_equal(server_finish(&s), 0);
+
+        server_start(&s, scenario_close_at_once);
+        assert_int_equal(stitch_client_connect(s.path, 5000, &c), 0);
+        assert_int_equal(read(s.sync_fd, &x, 1), 1);
+        t0 = now_msec();
+        assert_int_equal(stitch_client_wait_quiet(c, 10000), -ECONNRESET);
+        assert_true(now_msec() - t0 < 1000);
+        assert_int_equal(stitch_client_call(c, "io.stitch.Test.Echo", NULL, 1000, &reply, NULL, NULL), -ENOTCONN);
+        stitch_client_free(TAKE_PTR(c));
+        assert_int_equal(server_finish(&s), 0);
+
+        server_start(&s, scenario_unasked);
+        assert_int_equal(stitch_client_connect(s.path, 5000, &c), 0);
+        t0 = now_msec();
+        assert_int_equal(stitch_client_wait_quiet(c, 10000), -ECONNRESET);
+        assert_true(now_msec() - t0 < 1000);
+        assert_false(stitch_client_is_idle(c));
+        stitch_client_free(TAKE_PTR(c));
+        assert_int_equal(server_finish(&s), 0);
+}
+
 static void test_connect_errors(void **state) {
         struct stitch_client *c = NULL;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -515,6 +570,7 @@ int main(void) {
                 cmocka_unit_test(test_partial_reply_then_eof),
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_server_closes),
+                cmocka_unit_test(test_wait_quiet),
                 cmocka_unit_test(test_connect_errors),
                 cmocka_unit_test(test_connect_timeout),
         };

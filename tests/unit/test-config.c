@@ -28,6 +28,15 @@
 #define DAY_USEC (24 * HOUR_USEC)
 
 /* Loads 'text' over the defaults; returns the return code and what went to 'errors'. */
+/* A key's field, by name: the provider sections' structs are their files' own. */
+static const void *value_of(const struct stitch_config *c, const char *section, const char *key) {
+        const void *v = stitch_config_value(c, section, key);
+        if (!v)
+                fail_msg("no [%s] %s=", section, key);
+        return v;
+}
+#define CFG(c, section, key, type) (*(type const *) value_of((c), section, key))
+
 static int load_text(struct stitch_config *c, const char *text, size_t len, char **ret_errors) {
         char *buf = NULL;
         size_t size = 0;
@@ -56,7 +65,7 @@ static void expect_errors(const char *text, const char *expected) {
         assert_string_equal(c.store, d.store);
         assert_int_equal(c.workers, d.workers);
         assert_int_equal(c.access_token_lifetime_usec, d.access_token_lifetime_usec);
-        assert_int_equal(c.anon_enabled, d.anon_enabled);
+        assert_int_equal(CFG(&c, "Provider.anon-user", "Enabled", bool), CFG(&d, "Provider.anon-user", "Enabled", bool));
         assert_string_equal(c.services[0], "*");
         stitch_config_done(&c);
         stitch_config_done(&d);
@@ -99,15 +108,15 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_int_equal(a->rotate_refresh_tokens, b->rotate_refresh_tokens);
         assert_true(streq_ptr(a->email_domain, b->email_domain));
         assert_strv_equal(a->services, b->services);
-        assert_int_equal(a->userpass_enabled, b->userpass_enabled);
-        assert_int_equal(a->min_password_length, b->min_password_length);
-        assert_int_equal(a->argon2_m_kib, b->argon2_m_kib);
-        assert_int_equal(a->argon2_t, b->argon2_t);
-        assert_int_equal(a->argon2_p, b->argon2_p);
-        assert_int_equal(a->apikey_enabled, b->apikey_enabled);
-        assert_int_equal(a->anon_enabled, b->anon_enabled);
-        assert_true(streq_ptr(a->anon_unix_user, b->anon_unix_user));
-        assert_strv_equal(a->anon_services, b->anon_services);
+        assert_int_equal(CFG(a, "Provider.local-userpass", "Enabled", bool), CFG(b, "Provider.local-userpass", "Enabled", bool));
+        assert_int_equal(CFG(a, "Provider.local-userpass", "MinPasswordLength", unsigned), CFG(b, "Provider.local-userpass", "MinPasswordLength", unsigned));
+        assert_int_equal(CFG(a, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib, CFG(b, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib);
+        assert_int_equal(CFG(a, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).t, CFG(b, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).t);
+        assert_int_equal(CFG(a, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).p, CFG(b, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).p);
+        assert_int_equal(CFG(a, "Provider.api-key", "Enabled", bool), CFG(b, "Provider.api-key", "Enabled", bool));
+        assert_int_equal(CFG(a, "Provider.anon-user", "Enabled", bool), CFG(b, "Provider.anon-user", "Enabled", bool));
+        assert_true(streq_ptr(CFG(a, "Provider.anon-user", "UnixUser", char *), CFG(b, "Provider.anon-user", "UnixUser", char *)));
+        assert_strv_equal(CFG(a, "Provider.anon-user", "Services", char **), CFG(b, "Provider.anon-user", "Services", char **));
         assert_int_equal(a->max_failures, b->max_failures);
         assert_int_equal(a->failure_window_usec, b->failure_window_usec);
         assert_int_equal(a->backoff_max_usec, b->backoff_max_usec);
@@ -140,15 +149,15 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_true(streq_ptr(a->accounts_shell, b->accounts_shell));
         assert_strv_equal(a->accounts_groups, b->accounts_groups);
         assert_int_equal(a->accounts_enumerate, b->accounts_enumerate);
-        assert_int_equal(a->userpass_registration, b->userpass_registration);
-        assert_int_equal(a->userpass_auto_confirm, b->userpass_auto_confirm);
-        assert_true(streq_ptr(a->userpass_confirmation_url, b->userpass_confirmation_url));
-        assert_true(streq_ptr(a->userpass_reset_url, b->userpass_reset_url));
-        assert_true(streq_ptr(a->userpass_confirmation_command, b->userpass_confirmation_command));
-        assert_true(streq_ptr(a->userpass_reset_command, b->userpass_reset_command));
-        assert_int_equal(a->userpass_token_lifetime_usec, b->userpass_token_lifetime_usec);
-        assert_true(streq_ptr(a->confirm_email_subject, b->confirm_email_subject));
-        assert_true(streq_ptr(a->reset_password_subject, b->reset_password_subject));
+        assert_int_equal(CFG(a, "Provider.local-userpass", "Registration", bool), CFG(b, "Provider.local-userpass", "Registration", bool));
+        assert_int_equal(CFG(a, "Provider.local-userpass", "AutoConfirm", bool), CFG(b, "Provider.local-userpass", "AutoConfirm", bool));
+        assert_true(streq_ptr(CFG(a, "Provider.local-userpass", "EmailConfirmationURL", char *), CFG(b, "Provider.local-userpass", "EmailConfirmationURL", char *)));
+        assert_true(streq_ptr(CFG(a, "Provider.local-userpass", "ResetPasswordURL", char *), CFG(b, "Provider.local-userpass", "ResetPasswordURL", char *)));
+        assert_true(streq_ptr(CFG(a, "Provider.local-userpass", "ConfirmationCommand", char *), CFG(b, "Provider.local-userpass", "ConfirmationCommand", char *)));
+        assert_true(streq_ptr(CFG(a, "Provider.local-userpass", "ResetCommand", char *), CFG(b, "Provider.local-userpass", "ResetCommand", char *)));
+        assert_int_equal(CFG(a, "Provider.local-userpass", "TokenLifetime", uint64_t), CFG(b, "Provider.local-userpass", "TokenLifetime", uint64_t));
+        assert_true(streq_ptr(CFG(a, "Provider.local-userpass", "ConfirmEmailSubject", char *), CFG(b, "Provider.local-userpass", "ConfirmEmailSubject", char *)));
+        assert_true(streq_ptr(CFG(a, "Provider.local-userpass", "ResetPasswordSubject", char *), CFG(b, "Provider.local-userpass", "ResetPasswordSubject", char *)));
         assert_true(streq_ptr(a->smtp_url, b->smtp_url));
         assert_true(streq_ptr(a->smtp_from, b->smtp_from));
         assert_true(streq_ptr(a->smtp_username, b->smtp_username));
@@ -173,15 +182,15 @@ static void test_defaults(void **state) {
         assert_false(c.rotate_refresh_tokens);
         assert_null(c.email_domain);
         assert_strv(c.services, (const char *[]) { "*" }, 1);
-        assert_true(c.userpass_enabled);
-        assert_int_equal(c.min_password_length, 6);
-        assert_int_equal(c.argon2_m_kib, 19456);
-        assert_int_equal(c.argon2_t, 2);
-        assert_int_equal(c.argon2_p, 1);
-        assert_true(c.apikey_enabled);
-        assert_false(c.anon_enabled);
-        assert_null(c.anon_unix_user);
-        assert_strv(c.anon_services, NULL, 0);
+        assert_true(CFG(&c, "Provider.local-userpass", "Enabled", bool));
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "MinPasswordLength", unsigned), 6);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib, 19456);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).t, 2);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).p, 1);
+        assert_true(CFG(&c, "Provider.api-key", "Enabled", bool));
+        assert_false(CFG(&c, "Provider.anon-user", "Enabled", bool));
+        assert_null(CFG(&c, "Provider.anon-user", "UnixUser", char *));
+        assert_strv(CFG(&c, "Provider.anon-user", "Services", char **), NULL, 0);
         assert_int_equal(c.max_failures, 10);
         assert_int_equal(c.failure_window_usec, 15 * MIN_USEC);
         assert_int_equal(c.backoff_max_usec, 15 * MIN_USEC);
@@ -335,15 +344,15 @@ static void test_every_key(void **state) {
         assert_true(c.rotate_refresh_tokens);
         assert_string_equal(c.email_domain, "example.com");
         assert_strv(c.services, (const char *[]) { "login", "sshd" }, 2);
-        assert_false(c.userpass_enabled);
-        assert_int_equal(c.min_password_length, 12);
-        assert_int_equal(c.argon2_m_kib, 65536);
-        assert_int_equal(c.argon2_t, 3);
-        assert_int_equal(c.argon2_p, 4);
-        assert_false(c.apikey_enabled);
-        assert_true(c.anon_enabled);
-        assert_string_equal(c.anon_unix_user, "guest");
-        assert_strv(c.anon_services, (const char *[]) { "login", "gdm-password" }, 2);
+        assert_false(CFG(&c, "Provider.local-userpass", "Enabled", bool));
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "MinPasswordLength", unsigned), 12);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib, 65536);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).t, 3);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).p, 4);
+        assert_false(CFG(&c, "Provider.api-key", "Enabled", bool));
+        assert_true(CFG(&c, "Provider.anon-user", "Enabled", bool));
+        assert_string_equal(CFG(&c, "Provider.anon-user", "UnixUser", char *), "guest");
+        assert_strv(CFG(&c, "Provider.anon-user", "Services", char **), (const char *[]) { "login", "gdm-password" }, 2);
         assert_int_equal(c.max_failures, 3);
         assert_int_equal(c.failure_window_usec, HOUR_USEC);
         assert_int_equal(c.backoff_max_usec, 2 * HOUR_USEC);
@@ -485,8 +494,8 @@ static void test_key_table(void **state) {
                         c.services = stitch_strv_copy(d.services);
                 }
                 if (!(streq(section, "Provider.local-userpass") && streq(key, "MinPasswordLength")))
-                        assert_int_equal(c.min_password_length, 9);
-                c.min_password_length = d.min_password_length;
+                        assert_int_equal(CFG(&c, "Provider.local-userpass", "MinPasswordLength", unsigned), 9);
+                assert_int_equal(stitch_config_set(&c, "Provider.local-userpass", "MinPasswordLength", "", true), 0);
                 assert_config_equal(&c, &d);
                 stitch_config_done(&c);
 
@@ -560,7 +569,7 @@ static void test_values(void **state) {
                          booleans[i].text, booleans[i].text);
                 expect_ok(&c, text);
                 assert_int_equal(c.rotate_refresh_tokens, booleans[i].expected);
-                assert_int_equal(c.apikey_enabled, booleans[i].expected);
+                assert_int_equal(CFG(&c, "Provider.api-key", "Enabled", bool), booleans[i].expected);
                 stitch_config_done(&c);
         }
 
@@ -582,7 +591,7 @@ static void test_values(void **state) {
         /* range edges */
         expect_ok(&c, "[Provider.local-userpass]\nMinPasswordLength=128\n[Tokens]\nAccessTokenLifetime=10s\n"
                       "RefreshMargin=0\nRefreshTokenLifetime=10s\n");
-        assert_int_equal(c.min_password_length, 128);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "MinPasswordLength", unsigned), 128);
         assert_int_equal(c.access_token_lifetime_usec, 10 * SEC_USEC);
         assert_int_equal(c.refresh_margin_usec, 0);
         stitch_config_done(&c);
@@ -603,30 +612,30 @@ static void test_values(void **state) {
         /* user names: '$' at the end only, '_' first, 32 characters at most */
         expect_ok(&c, "[Daemon]\nAdminGroup=_admins\n[Provider.anon-user]\nUnixUser=guest$\n");
         assert_string_equal(c.admin_group, "_admins");
-        assert_string_equal(c.anon_unix_user, "guest$");
+        assert_string_equal(CFG(&c, "Provider.anon-user", "UnixUser", char *), "guest$");
         stitch_config_done(&c);
         /* '.' inside a name, as Debian's useradd allows (lib/validate.c, the
          * same rule as the admin interface's unix_name) */
         expect_ok(&c, "[Daemon]\nAdminGroup=stitch.admins\n[Provider.anon-user]\nUnixUser=first.last\n");
         assert_string_equal(c.admin_group, "stitch.admins");
-        assert_string_equal(c.anon_unix_user, "first.last");
+        assert_string_equal(CFG(&c, "Provider.anon-user", "UnixUser", char *), "first.last");
         stitch_config_done(&c);
         expect_ok(&c, "[Daemon]\nAdminGroup=abcdefghijklmnopqrstuvwxyz012345\n");
         stitch_config_done(&c);
 
         /* password hash: any order, omitted parameters take the defaults, edges */
         expect_ok(&c, "[Provider.local-userpass]\nPasswordHash=argon2id:p=2,m=4096\n");
-        assert_int_equal(c.argon2_m_kib, 4096);
-        assert_int_equal(c.argon2_t, 2);
-        assert_int_equal(c.argon2_p, 2);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib, 4096);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).t, 2);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).p, 2);
         stitch_config_done(&c);
         expect_ok(&c, "[Provider.local-userpass]\nPasswordHash=argon2id:m=4194304,t=100,p=64\n");
-        assert_int_equal(c.argon2_m_kib, 4194304);
-        assert_int_equal(c.argon2_t, 100);
-        assert_int_equal(c.argon2_p, 64);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib, 4194304);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).t, 100);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).p, 64);
         stitch_config_done(&c);
         expect_ok(&c, "[Provider.local-userpass]\nPasswordHash=argon2id:m=8,t=1,p=1\n");
-        assert_int_equal(c.argon2_m_kib, 8);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib, 8);
         stitch_config_done(&c);
 }
 
@@ -719,15 +728,15 @@ static void test_lists(void **state) {
 
         expect_ok(&c, "[Pam]\nServices=*\n[Provider.anon-user]\nServices=login\nServices=\n");
         assert_strv(c.services, (const char *[]) { "*" }, 1);
-        assert_strv(c.anon_services, NULL, 0);
+        assert_strv(CFG(&c, "Provider.anon-user", "Services", char **), NULL, 0);
         stitch_config_done(&c);
 
         /* anonymous logins for a named service */
         expect_ok(&c, "[Provider.anon-user]\nEnabled=yes\nUnixUser=guest\nServices=login\n");
-        assert_true(c.anon_enabled);
-        assert_true(stitch_service_allowed(c.anon_services, "login"));
-        assert_false(stitch_service_allowed(c.anon_services, "sshd"));
-        assert_false(stitch_service_allowed(c.anon_services, "sudo"));
+        assert_true(CFG(&c, "Provider.anon-user", "Enabled", bool));
+        assert_true(stitch_service_allowed(CFG(&c, "Provider.anon-user", "Services", char **), "login"));
+        assert_false(stitch_service_allowed(CFG(&c, "Provider.anon-user", "Services", char **), "sshd"));
+        assert_false(stitch_service_allowed(CFG(&c, "Provider.anon-user", "Services", char **), "sudo"));
         stitch_config_done(&c);
 
         expect_errors("[Provider.anon-user]\nServices=login *\n",
@@ -947,6 +956,48 @@ static void test_all_errors_reported(void **state) {
                       "test.conf: RefreshMargin=1h must be shorter than AccessTokenLifetime=30min\n");
 }
 
+/* The providers' sections are their files' own (providers/NAME.c), parsed like
+ * the rest: file:line errors for unknown keys and bad values, in the order
+ * of the file, and their own whole-file checks after every line. */
+static void test_provider_sections(void **state) {
+        (void) state;
+        expect_errors("[Provider.api-key]\nEnabled=maybe\nKey=1\n"
+                      "[Provider.local-userpass]\nTokenLifetime=1s\nConfirmationCommand=relative\nPasswordHash=\n"
+                      "[Provider.anon-user]\nEnabled=yes\nUnixUser=root\nServices=login,*\n"
+                      "[Provider.nope]\nEnabled=yes\n",
+                      "test.conf:2: Enabled=maybe: not a boolean (use yes or no)\n"
+                      "test.conf:3: Unknown key 'Key' in section [Provider.api-key]\n"
+                      "test.conf:5: TokenLifetime=1s: out of range (1min..7d)\n"
+                      "test.conf:6: ConfirmationCommand=relative: expected an absolute path, then arguments\n"
+                      "test.conf:10: UnixUser=root: anonymous logins must not map to root\n"
+                      "test.conf:11: Services=login,*: \"*\" is not allowed here, name each service\n"
+                      "test.conf:12: Unknown section [Provider.nope]\n"
+                      "test.conf: [Provider.anon-user] Enabled=yes requires UnixUser= (PAM logins) or [Http] Listen= (app logins)\n");
+
+        /* A section may come twice; later assignments win, an empty one restores the default. */
+        struct stitch_config c;
+        expect_ok(&c, "[Provider.local-userpass]\nMinPasswordLength=10\n[Daemon]\nWorkers=2\n"
+                      "[Provider.local-userpass]\nPasswordHash=argon2id:m=64,t=1,p=1\nConfirmEmailSubject=Hi\n"
+                      "ConfirmEmailSubject=\n");
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "MinPasswordLength", unsigned), 10);
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "PasswordHash", struct stitch_config_password_hash).m_kib, 64);
+        assert_string_equal(CFG(&c, "Provider.local-userpass", "ConfirmEmailSubject", char *),
+                            "Confirm your email address");
+        assert_int_equal(c.workers, 2);
+
+        /* By name: unknown keys and sections are none; set() checks like the file unless told not to. */
+        assert_null(stitch_config_value(&c, "Provider.local-userpass", "Nope"));
+        assert_null(stitch_config_value(&c, "Provider.nope", "Enabled"));
+        assert_int_equal(stitch_config_set(&c, "Provider.nope", "Enabled", "yes", true), -ENOENT);
+        assert_int_equal(stitch_config_set(&c, "Provider.api-key", "Enabled", "maybe", true), -EINVAL);
+        assert_true(CFG(&c, "Provider.api-key", "Enabled", bool));
+        assert_int_equal(stitch_config_set(&c, "Provider.api-key", "Enabled", "no", true), 0);
+        assert_false(CFG(&c, "Provider.api-key", "Enabled", bool));
+        assert_int_equal(stitch_config_set(&c, "Provider.anon-user", "UnixUser", "root", true), -EINVAL);
+        assert_null(CFG(&c, "Provider.anon-user", "UnixUser", char *));
+        stitch_config_done(&c);
+}
+
 static void test_durations(void **state) {
         static const struct {
                 const char *text;
@@ -1136,18 +1187,18 @@ static void test_userpass_flow_keys(void **state) {
 
         (void) state;
         assert_int_equal(stitch_config_init_defaults(&c), 0);
-        assert_false(c.userpass_registration);
-        assert_false(c.userpass_auto_confirm);
-        assert_null(c.userpass_confirmation_url);
-        assert_null(c.userpass_confirmation_command);
-        assert_int_equal(c.userpass_token_lifetime_usec, 30 * 60 * USEC_PER_SEC);
+        assert_false(CFG(&c, "Provider.local-userpass", "Registration", bool));
+        assert_false(CFG(&c, "Provider.local-userpass", "AutoConfirm", bool));
+        assert_null(CFG(&c, "Provider.local-userpass", "EmailConfirmationURL", char *));
+        assert_null(CFG(&c, "Provider.local-userpass", "ConfirmationCommand", char *));
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "TokenLifetime", uint64_t), 30 * 60 * USEC_PER_SEC);
         stitch_config_done(&c);
 
         expect_ok(&c, every_key_text);
-        assert_true(c.userpass_registration);
-        assert_string_equal(c.userpass_confirmation_url, "https://app.example.com/confirm?app=1");
-        assert_string_equal(c.userpass_confirmation_command, "/usr/local/bin/confirm --mode test");
-        assert_int_equal(c.userpass_token_lifetime_usec, 3600 * USEC_PER_SEC);
+        assert_true(CFG(&c, "Provider.local-userpass", "Registration", bool));
+        assert_string_equal(CFG(&c, "Provider.local-userpass", "EmailConfirmationURL", char *), "https://app.example.com/confirm?app=1");
+        assert_string_equal(CFG(&c, "Provider.local-userpass", "ConfirmationCommand", char *), "/usr/local/bin/confirm --mode test");
+        assert_int_equal(CFG(&c, "Provider.local-userpass", "TokenLifetime", uint64_t), 3600 * USEC_PER_SEC);
         stitch_config_done(&c);
 
         expect_errors("[Provider.local-userpass]\nEmailConfirmationURL=ftp://example.com/confirm\n",
@@ -1229,14 +1280,14 @@ static void test_smtp(void **state) {
         assert_int_equal(stitch_config_init_defaults(&c), 0);
         assert_null(c.smtp_url);
         assert_null(c.smtp_template_directory);
-        assert_string_equal(c.confirm_email_subject, "Confirm your email address");
-        assert_string_equal(c.reset_password_subject, "Reset your password");
+        assert_string_equal(CFG(&c, "Provider.local-userpass", "ConfirmEmailSubject", char *), "Confirm your email address");
+        assert_string_equal(CFG(&c, "Provider.local-userpass", "ResetPasswordSubject", char *), "Reset your password");
         stitch_config_done(&c);
 
         expect_ok(&c, every_key_text);
         assert_string_equal(c.smtp_url, "smtps://mail.example.com:2465");
         assert_string_equal(c.smtp_from, "noreply@example.com");
-        assert_string_equal(c.confirm_email_subject, "Bitte bestätigen");
+        assert_string_equal(CFG(&c, "Provider.local-userpass", "ConfirmEmailSubject", char *), "Bitte bestätigen");
         stitch_config_done(&c);
 
         assert_true(stitch_smtp_url_split("smtp://127.0.0.1", &smtps, host, sizeof(host), &port));
@@ -1347,6 +1398,7 @@ int main(void) {
                 cmocka_unit_test(test_nul_and_long_lines),
                 cmocka_unit_test(test_cross_key),
                 cmocka_unit_test(test_all_errors_reported),
+                cmocka_unit_test(test_provider_sections),
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_files),
                 cmocka_unit_test(test_example_config),

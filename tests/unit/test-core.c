@@ -39,6 +39,7 @@
 #include "log.h"
 #include "macro.h"
 #include "core/core.h"
+#include "providers/userpass.h"
 
 struct fixture {
         char dir[256];
@@ -103,7 +104,7 @@ static void add_user(struct stitch_core *m, const char *email, const char *unix_
                 .identities = &ident,
                 .n_identities = 1,
         };
-        struct stitch_argon2_params a = {m->config.argon2_m_kib, m->config.argon2_t, m->config.argon2_p};
+        struct stitch_argon2_params a = stitch_userpass_password_hash(&m->config);
         _cleanup_free_ char *hash = NULL;
 
         assert_int_equal(stitch_objectid_new(u.id), 0);
@@ -894,10 +895,10 @@ static void test_account_change_password(void **state) {
         stitch_login_result_done(&a);
 
         /* Passwords off: nothing is checked. */
-        f->m->config.userpass_enabled = false;
+        assert_int_equal(stitch_config_set(&f->m->config, "Provider.local-userpass", "Enabled", "no", true), 0);
         assert_int_equal(stitch_account_change_password(f->m, &req, &res), -EPERM);
         assert_int_equal(res.problem, STITCH_ACCOUNT_PASSWORDS_DISABLED);
-        f->m->config.userpass_enabled = true;
+        assert_int_equal(stitch_config_set(&f->m->config, "Provider.local-userpass", "Enabled", "yes", true), 0);
 
         /* Wrong current passwords count as failed logins (MaxFailures=3). */
         req.old_password = "wrong horse";

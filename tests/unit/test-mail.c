@@ -127,8 +127,7 @@ static void test_subject_encoding(void **state) {
         config_init(&c);
         assert_int_equal(stitch_mail_templates_load(NULL, NULL, &t), 0);
 
-        free(c.confirm_email_subject);
-        c.confirm_email_subject = strdup("Bestätigen Sie Ihre Adresse");
+        assert_int_equal(stitch_config_set(&c, "Provider.local-userpass", "ConfirmEmailSubject", "Bestätigen Sie Ihre Adresse", true), 0);
         _cleanup_free_ char *msg = compose(t, &c, STITCH_MAIL_CONFIRM, "a@example.org", LINK, NULL, 0);
         assert_crlf(msg);
         /* base64 of the UTF-8 text, in one encoded-word */
@@ -136,8 +135,7 @@ static void test_subject_encoding(void **state) {
 
         /* a long one: encoded-words of at most 75 characters on folded lines, never splitting a
          * UTF-8 character (each word decodes on its own) */
-        free(c.confirm_email_subject);
-        c.confirm_email_subject = strdup("ääääääääääääääääääääääääääääääääääääääääääääääääääää€€€€€€€€€€€€€€€€€€€€");
+        assert_int_equal(stitch_config_set(&c, "Provider.local-userpass", "ConfirmEmailSubject", "ääääääääääääääääääääääääääääääääääääääääääääääääääää€€€€€€€€€€€€€€€€€€€€", true), 0);
         _cleanup_free_ char *longer = compose(t, &c, STITCH_MAIL_CONFIRM, "a@example.org", LINK, NULL, 0);
         assert_crlf(longer);
         const char *s = strstr(longer, "\r\nSubject: ");
@@ -156,9 +154,8 @@ static void test_subject_encoding(void **state) {
         assert_non_null(strstr(s, "?=\r\n =?UTF-8?B?")); /* folded */
 
         /* plain ASCII but long: encoded too, so the header line stays short */
-        free(c.confirm_email_subject);
-        c.confirm_email_subject = strdup("A subject that is plain ASCII but far longer than the seventy-eight "
-                                         "characters a header line should keep to");
+        assert_int_equal(stitch_config_set(&c, "Provider.local-userpass", "ConfirmEmailSubject", "A subject that is plain ASCII but far longer than the seventy-eight "
+                                         "characters a header line should keep to", true), 0);
         _cleanup_free_ char *ascii = compose(t, &c, STITCH_MAIL_CONFIRM, "a@example.org", LINK, NULL, 0);
         assert_non_null(strstr(ascii, "Subject: =?UTF-8?B?"));
         stitch_config_done(&c);
@@ -191,8 +188,7 @@ static void test_injection_refused(void **state) {
         compose(t, &c, STITCH_MAIL_CONFIRM, "a@example.org", "https://x.example/ a", NULL, -EINVAL);
 
         /* a subject, From= or AppId= with a line break (a config filled by hand) */
-        free(c.reset_password_subject);
-        c.reset_password_subject = strdup("Reset\r\nBcc: victim@example.net");
+        assert_int_equal(stitch_config_set(&c, "Provider.local-userpass", "ResetPasswordSubject", "Reset\r\nBcc: victim@example.net", false), 0);
         compose(t, &c, STITCH_MAIL_RESET, "a@example.org", LINK, NULL, -EINVAL);
         free(c.smtp_from);
         c.smtp_from = strdup("noreply@example.com\r\nBcc: victim@example.net");

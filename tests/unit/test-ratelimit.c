@@ -358,8 +358,41 @@ static void test_flood_terminates(void **state) {
         stitch_ratelimit_free(rl);
 }
 
+/* A refunded attempt (a provider's pending round: nothing checked) leaves
+ * no count and no lock behind; real failures around it still count. */
+static void test_refund(void **state) {
+        (void) state;
+        struct stitch_ratelimit *rl = limiter(3, 64);
+        uint64_t retry;
+
+        for (int i = 0; i < 50; i++) {
+                assert_int_equal(attempt(rl, "ada", T0 + (uint64_t) i, NULL), 0);
+                stitch_ratelimit_refund(rl, "ada");
+        }
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(attempt(rl, "ada", T0 + 100, NULL), 0);
+        /* The fourth attempt proceeds and sets the lock; refunded, the lock goes with it. */
+        assert_int_equal(attempt(rl, "ada", T0 + 100, NULL), 0);
+        stitch_ratelimit_refund(rl, "ada");
+        assert_int_equal(attempt(rl, "ada", T0 + 100, NULL), 0);
+        /* Not refunded: locked. */
+        assert_int_equal(attempt(rl, "ada", T0 + 100, &retry), -EBUSY);
+        assert_true(retry == SEC);
+        /* Refunding a name never seen, or one at zero, does nothing. */
+        stitch_ratelimit_refund(rl, "bob");
+        assert_int_equal(attempt(rl, "bob", T0, NULL), 0);
+        stitch_ratelimit_refund(rl, "bob");
+        stitch_ratelimit_refund(rl, "bob");
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(attempt(rl, "bob", T0, NULL), 0);
+        assert_int_equal(attempt(rl, "bob", T0, NULL), 0);
+        assert_int_equal(attempt(rl, "bob", T0, NULL), -EBUSY);
+        stitch_ratelimit_free(rl);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_refund),
                 cmocka_unit_test(test_new_rejects_sizes),
                 cmocka_unit_test(test_backoff_doubles_and_caps),
                 cmocka_unit_test(test_window_resets_count),

@@ -243,6 +243,8 @@ void http_login(struct http_request *r) {
                 http_metrics_add(&mt->logins_failed, 1);
                 if (res.outcome == STITCH_LOGIN_ASK) /* not for non-interactive logins; be safe */
                         http_reply_error(r, 400, "BadRequest", "more credentials are needed");
+                else if (res.outcome == STITCH_LOGIN_PENDING) /* likewise: the core refuses it for apps */
+                        http_reply_error(r, 400, "BadRequest", "this login completes on another device");
                 else
                         reply_login_failure(r, p, &res);
         }

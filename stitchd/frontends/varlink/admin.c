@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/revocations.h"
+#include "providers/userpass.h"
 #include "core/tokens.h"
 #include "core/keys.h"
 #include "core/apikeys.h"
@@ -621,6 +622,14 @@ static int user_link(struct stitch_call *c, struct stitch_user *u, const void *p
         return 0;
 }
 
+/* Linking runs the provider's first round: one that reaches the network
+ * runs on the network pool, as its logins do. */
+bool stitch_method_admin_user_link_on_network(const struct stitch_call *c) {
+        const cJSON *name = cJSON_IsObject(c->params) ? cJSON_GetObjectItemCaseSensitive(c->params, "provider") : NULL;
+        const struct stitch_provider *p = cJSON_IsString(name) ? stitch_provider_find(name->valuestring) : NULL;
+        return p && p->network;
+}
+
 int stitch_method_admin_user_link(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"user", STITCH_PARAM_STRING, offsetof(struct link_params, user), true, 256},
@@ -670,8 +679,8 @@ static const char *mail_problem(const struct stitch_core *core, enum mail_kind k
 
         if (!core->config.smtp_url)
                 return "no mailer: set [Smtp] URL=";
-        const char *base = kind == MAIL_RESET ? core->config.userpass_reset_url
-                                              : core->config.userpass_confirmation_url;
+        const char *base = kind == MAIL_RESET ? stitch_userpass_reset_url(&core->config)
+                                              : stitch_userpass_confirmation_url(&core->config);
         if (!base && stitch_public_url(&core->config, &public_url) == -ENOENT)
                 return kind == MAIL_RESET ? "no link for the mail: set [Provider.local-userpass] ResetPasswordURL= "
                                             "or [Http] PublicURL="

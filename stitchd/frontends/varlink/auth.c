@@ -96,6 +96,16 @@ static cJSON *ask_to_json(const struct stitch_login_result *res) {
         cJSON_AddItemToObject(p, "prompts", prompts);
         cJSON_AddItemToObject(p, "messages", messages);
         cJSON_AddStringToObject(p, "conversation", res->conversation);
+        if (res->outcome == STITCH_LOGIN_PENDING) {
+                /* Nothing to ask: poll again (an empty round) after interval_ms,
+                 * until expires_in_ms from now (docs/wire.md). */
+                cJSON *pending = cJSON_AddObjectToObject(p, "pending");
+                if (!pending || !cJSON_AddNumberToObject(pending, "interval_ms", (double) (res->poll_interval_usec / 1000)) ||
+                    !cJSON_AddNumberToObject(pending, "expires_in_ms", (double) (res->expires_in_usec / 1000))) {
+                        cJSON_Delete(p);
+                        return NULL;
+                }
+        }
         for (size_t i = 0; i < res->ask.n_prompts; i++) {
                 const struct stitch_prompt *q = &res->ask.prompts[i];
                 cJSON *o = cJSON_CreateObject();
@@ -138,7 +148,8 @@ static int login_reply(struct stitch_call *c, const struct stitch_login_result *
         case STITCH_LOGIN_IDENTIFIED: /* never asked for here */
                 return stitch_call_errno(c, -EINVAL, "login");
         case STITCH_LOGIN_SESSION:
-        case STITCH_LOGIN_ASK: {
+        case STITCH_LOGIN_ASK:
+        case STITCH_LOGIN_PENDING: {
                 /* Out of memory here must be an error, never an empty success. */
                 cJSON *p = res->outcome == STITCH_LOGIN_SESSION ? tokens_to_json(&res->tokens) : ask_to_json(res);
                 if (!p)
@@ -241,9 +252,10 @@ int stitch_method_login(struct stitch_call *c) {
                 return stitch_call_errno(c, r, "login");
         }
         login_reply(c, &res);
-        if (res.outcome == STITCH_LOGIN_ASK) {
+        if (res.outcome == STITCH_LOGIN_ASK || res.outcome == STITCH_LOGIN_PENDING) {
                 c->asked = true;
                 c->asked_share = res.share;
+                c->asked_lifetime_usec = res.expires_in_usec;
         }
         stitch_login_result_done(&res);
         return 0;
@@ -263,7 +275,20 @@ bool stitch_method_login_runs_inline(const struct stitch_call *c) {
         if (!name)
                 return true;
         const struct stitch_provider *p = cJSON_IsString(name) ? stitch_provider_find(name->valuestring) : NULL;
-        return p && !p->no_credentials;
+        return p && !p->no_credentials && !p->network;
+}
+
+bool stitch_method_login_on_network(const struct stitch_call *c) {
+        if (!cJSON_IsObject(c->params))
+                return false;
+        const cJSON *conversation = cJSON_GetObjectItemCaseSensitive(c->params, "conversation");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c->params, "provider");
+        const struct stitch_provider *p = NULL;
+        if (cJSON_IsString(conversation))
+                p = stitch_conversations_provider(c->manager->core->conversations, conversation->valuestring);
+        else if (cJSON_IsString(name))
+                p = stitch_provider_find(name->valuestring);
+        return p && p->network;
 }
 
 struct authorize_params {

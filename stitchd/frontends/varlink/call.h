@@ -72,6 +72,7 @@ struct stitch_call {
          * person, in this share of the conversations. */
         bool asked;
         uint64_t asked_share;
+        uint64_t asked_lifetime_usec; /* how long the conversation asked lives (0: the default) */
         bool deferred;    /* the handler keeps the call and completes it later */
         /* Set by a slow handler: runs on the event loop thread after the worker
          * is done and before the reply is sent; frees after_data. */
@@ -139,6 +140,10 @@ struct stitch_method {
          * (a Login round that only asks); it then runs on the loop. Sees
          * the call as it came (c->params unchecked); when in doubt, false. */
         bool (*runs_inline)(const struct stitch_call *c);
+        /* STITCH_METHOD_SLOW only, optional: true if this call runs a
+         * provider that does network I/O; it then runs on the manager's
+         * network pool, not on the workers. Sees the call as it came. */
+        bool (*on_network)(const struct stitch_call *c);
 };
 
 /* An interface, described once (methods.c, userdb.c): its name, its
@@ -187,6 +192,8 @@ int stitch_method_login(struct stitch_call *c);
  * conversation continued) of a provider that needs credentials: it can
  * only ask or fail, with no hash, rate-limit attempt or durable write. */
 bool stitch_method_login_runs_inline(const struct stitch_call *c);
+bool stitch_method_login_on_network(const struct stitch_call *c);
+bool stitch_method_admin_user_link_on_network(const struct stitch_call *c);
 int stitch_method_authorize(struct stitch_call *c);
 int stitch_method_open_session(struct stitch_call *c);
 int stitch_method_close_session(struct stitch_call *c);

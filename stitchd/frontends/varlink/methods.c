@@ -9,7 +9,8 @@
  * methods, which handler, where each runs (inline on the loop, or on a
  * worker), which errors callers may see (docs/wire.md lists the same). */
 static const struct stitch_method auth_methods[] = {
-        {"io.stitch.Auth.Login", stitch_method_login, STITCH_METHOD_SLOW, stitch_method_login_runs_inline},
+        {"io.stitch.Auth.Login", stitch_method_login, STITCH_METHOD_SLOW, stitch_method_login_runs_inline,
+         stitch_method_login_on_network},
         {"io.stitch.Auth.Authorize", stitch_method_authorize, 0},
         {"io.stitch.Auth.OpenSession", stitch_method_open_session, STITCH_METHOD_SLOW},
         {"io.stitch.Auth.CloseSession", stitch_method_close_session, STITCH_METHOD_SLOW},
@@ -34,7 +35,8 @@ static const struct stitch_method admin_methods[] = {
         {"io.stitch.Admin.UserDelete", stitch_method_admin_user_delete, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserRevoke", stitch_method_admin_user_revoke, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserUnlock", stitch_method_admin_user_unlock, STITCH_METHOD_SLOW},
-        {"io.stitch.Admin.UserLink", stitch_method_admin_user_link, STITCH_METHOD_SLOW},
+        {"io.stitch.Admin.UserLink", stitch_method_admin_user_link, STITCH_METHOD_SLOW, NULL,
+         stitch_method_admin_user_link_on_network},
         {"io.stitch.Admin.UserUnlink", stitch_method_admin_user_unlink, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserSetPassword", stitch_method_admin_user_set_password, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserRegister", stitch_method_admin_user_register, STITCH_METHOD_SLOW},

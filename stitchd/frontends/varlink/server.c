@@ -84,6 +84,7 @@ struct connection {
         bool waiting;
         bool asked;         /* a conversation was ever asked on it */
         uint64_t waiting_share, waiting_since;
+        uint64_t waiting_lifetime; /* the conversation's: the idle timeout while waiting */
         /* Idle timeout: the last activity, and when c->idle is set to fire
          * (0: not armed). Activity only moves last_active; the timer is set
          * again when it fires early, so a call costs no timer update. */
@@ -184,9 +185,11 @@ static uint64_t monotonic_now(void) {
 
 static uint64_t connection_idle_timeout(const struct connection *c) {
         uint64_t timeout = c->server->manager->core->config.idle_timeout_usec;
-        /* Someone is typing a password: as long as the question lives. */
+        /* Someone is typing a password: as long as the question lives (a
+         * provider may keep its conversations longer than the default). */
         if (c->waiting)
-                timeout = MAX(timeout, (uint64_t) STITCH_CONVERSATION_TIMEOUT_USEC);
+                timeout = MAX(timeout, c->waiting_lifetime ? c->waiting_lifetime
+                                                           : (uint64_t) STITCH_CONVERSATION_TIMEOUT_USEC);
         return timeout;
 }
 
@@ -389,6 +392,8 @@ static void call_done(struct connection *c, struct stitch_call *call) {
                         c->waiting = true;
                         c->waiting_share = call->asked_share;
                         c->waiting_since = monotonic_now();
+                        c->waiting_lifetime = MIN(call->asked_lifetime_usec,
+                                                  (uint64_t) STITCH_CONVERSATION_LIFETIME_MAX_USEC);
                 }
         }
         if (call->after)
@@ -434,7 +439,10 @@ static int call_hand_over(struct connection *c, struct stitch_call *call, const 
         if (!p)
                 return -ENOMEM;
         *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = -1};
-        int r = stitch_workers_submit(c->server->manager->workers, pending_work, pending_done, p);
+        struct stitch_workers *pool = c->server->manager->workers;
+        if (method->on_network && method->on_network(call))
+                pool = stitch_manager_network_workers(c->server->manager);
+        int r = pool ? stitch_workers_submit(pool, pending_work, pending_done, p) : -EBUSY;
         if (r < 0) {
                 free(p);
                 return r;
