@@ -53,37 +53,6 @@ const struct stitch_config_section *const *stitch_config_sections(void) {
         return sections;
 }
 
-int stitch_providers_init(struct stitch_core *core) {
-        for (size_t i = 0; providers[i]; i++) {
-                const struct stitch_provider *p = providers[i];
-                if (!p->init || !p->enabled(&core->config))
-                        continue;
-                const void *settings = p->config ? stitch_config_settings(&core->config, p->config) : NULL;
-                int r = p->init(core, settings, &core->provider_instances[i]);
-                if (r < 0) {
-                        core->provider_instances[i] = NULL;
-                        stitch_providers_free(core);
-                        return log_error_errno(r, "Cannot start provider %s: %m", p->name);
-                }
-        }
-        return 0;
-}
-
-void stitch_providers_free(struct stitch_core *core) {
-        for (size_t i = 0; providers[i]; i++) {
-                if (core->provider_instances[i] && providers[i]->free)
-                        providers[i]->free(core->provider_instances[i]);
-                core->provider_instances[i] = NULL;
-        }
-}
-
-void *stitch_provider_instance(const struct stitch_core *core, const struct stitch_provider *p) {
-        for (size_t i = 0; providers[i]; i++)
-                if (providers[i] == p)
-                        return core->provider_instances[i];
-        return NULL;
-}
-
 const struct stitch_provider *stitch_provider_find(const char *name) {
         if (streq_ptr(name, stitch_provider_auto.name))
                 return &stitch_provider_auto;

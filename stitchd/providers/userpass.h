@@ -13,6 +13,9 @@
 #include "core/config.h"
 #include "core/password.h"
 
+/* The section itself (providers/userpass-settings.c), for the provider. */
+extern const struct stitch_config_section stitch_userpass_section;
+
 bool stitch_userpass_enabled(const struct stitch_config *c);              /* Enabled= (yes) */
 unsigned stitch_userpass_min_password_length(const struct stitch_config *c); /* MinPasswordLength= (6) */
 struct stitch_argon2_params stitch_userpass_password_hash(const struct stitch_config *c); /* PasswordHash= */
