@@ -158,9 +158,11 @@ need() { case $STATUS in 2??) ;; *) fail "$1: $LAST gave $STATUS: ${BODY:0:300}"
 # =================================================================================
 # Daemon A: AppId=stitch, anonymous logins on, CORS for https://app.example,
 # no trusted proxies, no metrics, a large failure budget (the rate limit has
-# its own daemon below).
+# its own daemon below), every request in the access log (AccessLog=all: so
+# that the check for secrets in the log sees a line per request).
 http_start <<'X'
 AllowOrigins=https://app.example
+AccessLog=all
 [Provider.anon-user]
 Enabled=yes
 UnixUser=guest
