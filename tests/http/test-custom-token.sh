@@ -15,21 +15,9 @@ SECRET='custom-token-test-secret-0123456789abcdefABCDEF'
 printf '%s\n' "$SECRET" >"$T/jwt.secret"   # the trailing newline is dropped
 chmod 0600 "$T/jwt.secret"
 
-# mint SUB [EXTRA CLAIMS JSON] [EXP OFFSET] [AUD JSON] [SECRET] [ALG]: an HS256 JWT
-mint() {
-        SUB=$1 EXTRA=${2:-"{}"} EXPOFF=${3:-600} AUD=${4:-'"stitch"'} KEY=${5:-$SECRET} ALG=${6:-HS256} python3 - <<'PY'
-import base64, hashlib, hmac, json, os, time
-def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-now = int(time.time())
-claims = {"sub": os.environ["SUB"], "aud": json.loads(os.environ["AUD"]), "iat": now,
-          "exp": now + int(os.environ["EXPOFF"])}
-claims.update(json.loads(os.environ["EXTRA"]))
-alg = os.environ["ALG"]
-signing = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
-sig = "" if alg == "none" else b64(hmac.new(os.environ["KEY"].encode(), signing.encode(), hashlib.sha256).digest())
-print(signing + "." + sig)
-PY
-}
+# mint SUB [EXTRA CLAIMS JSON] [EXP OFFSET] [AUD JSON] [SECRET] [ALG] (tests/lib.sh)
+APP_AUD='"stitch"' NO_CLAIMS='{}'
+mint() { stitch_jwt_hs256 "$1" "${2:-$NO_CLAIMS}" "${3:-600}" "${4:-$APP_AUD}" "${5:-$SECRET}" "${6:-HS256}"; }
 
 http_start <<X
 [Provider.custom-token]
