@@ -248,9 +248,8 @@ static void test_config_errors(void **unused) {
         expect_config_error("[Provider.custom-token]\nRequireAnyAudience=maybe\n", "test.conf:11:", "RequireAnyAudience=");
         expect_config_error("[Provider.custom-token]\nBogus=1\n", "test.conf:11:", "Bogus");
         expect_config_error("[Provider.custom-token]\nEnabled=yes\n", "test.conf:", "requires SigningKeyFile=");
-        snprintf(text, sizeof(text),
-                 "[Provider.custom-token]\nEnabled=yes\nSigningAlgorithm=HS256\nJWKSURL=https://issuer.example/jwks\n");
-        expect_config_error(text, "test.conf:", "JWKSURL= needs SigningAlgorithm=RS256");
+        expect_config_error("[Provider.custom-token]\nJWKSURL=http://issuer.example/jwks\n", "test.conf:11:",
+                            "expected an https:// URL");
 
         /* And a good one parses. */
         struct stitch_config c;
@@ -289,10 +288,12 @@ static void test_init_failures(void **unused) {
         assert_true(start(&f, section("HS256", open_secret, NULL)) < 0);
         stop(&f);
         remove_file(open_secret);
-        /* JWKSURL= is not there yet. */
+        /* JWKSURL= is not there yet, with or without key files. */
         assert_int_equal(start(&f, "[Provider.custom-token]\nEnabled=yes\nSigningAlgorithm=RS256\n"
                                    "JWKSURL=https://issuer.example/jwks\n"),
                          -EOPNOTSUPP);
+        stop(&f);
+        assert_int_equal(start(&f, section("RS256", rs_file, "JWKSURL=https://issuer.example/jwks\n")), -EOPNOTSUPP);
         stop(&f);
 }
 
