@@ -54,6 +54,12 @@ expect_out "prompt: Token: "
 expect_out "auth: PAM_SUCCESS"
 ok "provider=custom-token asks for the token and logs in"
 
+BIG=$(stitch_jwt_hs256 ada-at-issuer "{\"pad\":\"$(printf 'p%.0s' $(seq 1 1500))\"}" 600 "$AUD" "$SECRET")
+[ "${#BIG}" -gt 2000 ] || fail "the big token is only ${#BIG} bytes"
+pam_run --user ada auth <<<"$BIG"
+expect_out "auth: PAM_SUCCESS"
+ok "a token of ${#BIG} bytes (an RS256 signature alone is 342) goes through the module and the daemon"
+
 pam_run --user bob auth <<<"$TOKEN"
 expect_out "auth: PAM_AUTH_ERR"
 pam_run --service tokens-only --user bob auth <<<"$TOKEN"
