@@ -446,6 +446,9 @@ static int custom_token_begin(struct stitch_core *core, const struct stitch_logi
         }
         ret->authtok_is_not_password = true; /* never hand a token to the next module */
 
+        /* Key files only: no JWK Set. JWKSURL= will pass the instance's
+         * cached set here, and refetch it (rate-limited) on
+         * STITCH_JWT_UNKNOWN_KEY_ID before trying once more. */
         r = stitch_jwt_verifier_verify(instance->verifier, NULL, token, strlen(token), stitch_now(), &v);
         if (r == -ENOMEM)
                 return r;
