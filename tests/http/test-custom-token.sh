@@ -5,7 +5,7 @@
 # with {"token"}; the first login makes the user, the next finds it; the
 # profile shows the identity and the MetadataFields= data; tampered,
 # expired, unsigned and wrong-audience tokens get 401 AuthError; identity
-# linking with ?link=true; no token in the daemon's log.
+# linking with ?link=true; no token in the daemon's log; 404 while disabled.
 . "${TESTS_LIB:?run through make check}" || exit 99
 . "$top_srcdir/tests/http/http-lib.sh"
 command -v jq >/dev/null || skip "jq is not installed"
@@ -90,6 +90,11 @@ done
 ok "no token or secret in the daemon log"
 grep -q 'custom-token: token for an app user refused: signature invalid' "$STITCHD_LOG" \
         || bad "the log does not say why the tampered token was refused"
+
+# Off (the default): the provider is not there.
+stitch_stop
+http_start </dev/null
+login "$T1"; check "custom-token is 404 AuthProviderNotFound while disabled" is_error 404 AuthProviderNotFound
 
 stitch_stop
 [ "$FAILED" = 0 ] || fail "$FAILED check(s) failed"
