@@ -261,7 +261,7 @@ static int get_answer(pam_handle_t *pamh, const struct pam_stitch_args *args, co
 
 static bool answer_is_sendable(const char *s) {
         size_t n = strlen(s);
-        return n > 0 && n <= PAM_STITCH_SECRET_MAX;
+        return n > 0 && n <= PAM_STITCH_ANSWER_MAX;
 }
 
 /* The messages of a Login reply that asks or is pending, shown as they come

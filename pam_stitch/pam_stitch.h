@@ -21,7 +21,11 @@
 /* Longest user name and secret sent to the daemon; longer ones fail locally
  * (after prompting, so the outcome looks like any other failure). */
 #define PAM_STITCH_USER_MAX 256
-#define PAM_STITCH_SECRET_MAX 256
+#define PAM_STITCH_SECRET_MAX 256 /* passwords (chauthtok) */
+/* An answer to a prompt: a password, an API key, or a custom-token JWT
+ * (an RS256 signature alone is 342 characters; the daemon verifies tokens
+ * of up to 16384 bytes and accepts answers that long). */
+#define PAM_STITCH_ANSWER_MAX 16384
 /* rhost, tty, ruser, service: the daemon accepts up to 256 bytes. */
 #define PAM_STITCH_ITEM_MAX 256
 /* Session ids are exported to the environment; they must look like one. */

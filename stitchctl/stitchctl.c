@@ -188,7 +188,7 @@ static const struct verb verbs[] = {
           "standard input (one line) when that is not a terminal.\n"
           "\n"
           "  --user NAME         Unix user to log in as (default: the caller's)\n"
-          "  --provider P        local-userpass (default), api-key, anon-user, auto\n"
+          "  --provider P        local-userpass (default), api-key, anon-user, custom-token, auto\n"
           "  --service SERVICE   the service name recorded (default: stitchctl)\n"
           "  --rhost HOST        remote host recorded with the session\n"
           "  --tty TTY           terminal recorded with the session\n" },

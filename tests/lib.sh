@@ -287,3 +287,22 @@ stitch_wire_close() {
 
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }
+
+# A JWT as a custom-token issuer signs it (HS256 with python3's hmac, or
+# "none" unsigned), printed:
+#   stitch_jwt_hs256 SUB EXTRA_CLAIMS_JSON EXP_OFFSET_SECONDS AUD_JSON SECRET [ALG]
+# The claims are sub, aud, iat (now), exp (now + offset) and the extra ones.
+stitch_jwt_hs256() {
+        SUB=$1 EXTRA=$2 EXPOFF=$3 AUD=$4 KEY=$5 ALG=${6:-HS256} "$STITCH_PYTHON" - <<'PY'
+import base64, hashlib, hmac, json, os, time
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+now = int(time.time())
+claims = {"sub": os.environ["SUB"], "aud": json.loads(os.environ["AUD"]), "iat": now,
+          "exp": now + int(os.environ["EXPOFF"])}
+claims.update(json.loads(os.environ["EXTRA"]))
+alg = os.environ["ALG"]
+signing = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+sig = "" if alg == "none" else b64(hmac.new(os.environ["KEY"].encode(), signing.encode(), hashlib.sha256).digest())
+print(signing + "." + sig)
+PY
+}

@@ -195,7 +195,7 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         pr.authtok_is_not_password = ret->authtok_is_not_password;
         if (!continued && provider->choose) {
                 const struct stitch_provider *chosen = NULL;
-                r = provider->choose(l, credentials, &pr, &chosen);
+                r = provider->choose(&core->config, l, credentials, &pr, &chosen);
                 ret->authtok_is_not_password = pr.authtok_is_not_password;
                 if (r < 0)
                         return fail_errno(ret, r, "choosing a provider");

@@ -216,14 +216,16 @@ struct stitch_provider {
         /* Instead of begin and step, a chooser ("auto") picks the provider
          * that runs for these credentials, renaming them for it: returns
          * STITCH_PROVIDER_DONE with *ret_provider, or STITCH_PROVIDER_ASK. */
-        int (*choose)(const struct stitch_login *l, struct stitch_credentials *credentials,
-                      struct stitch_provider_result *ret, const struct stitch_provider **ret_provider);
+        int (*choose)(const struct stitch_config *c, const struct stitch_login *l,
+                      struct stitch_credentials *credentials, struct stitch_provider_result *ret,
+                      const struct stitch_provider **ret_provider);
 };
 
-/* The registry's (registry.c lists every provider); auto picks between these two. */
+/* The registry's (registry.c lists every provider); auto picks between these. */
 extern const struct stitch_provider stitch_provider_auto;
 extern const struct stitch_provider stitch_provider_userpass;
 extern const struct stitch_provider stitch_provider_apikey;
+extern const struct stitch_provider stitch_provider_custom_token;
 
 /* Every registered provider (not "auto"), NULL-terminated. */
 const struct stitch_provider *const *stitch_providers(void);
@@ -245,3 +247,7 @@ void *stitch_provider_instance(const struct stitch_core *core, const struct stit
 
 /* True if an API key has our format (prefix + 43 base64url characters). */
 bool stitch_apikey_format_valid(const char *key);
+/* True if s looks like a compact JWS (custom-token): "eyJ" and three
+ * non-empty base64url segments separated by two dots. Only a shape: the
+ * provider verifies. */
+bool stitch_jwt_shape(const char *s);

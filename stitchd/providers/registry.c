@@ -11,7 +11,8 @@
 #define PROVIDERS(X) \
         X(userpass)  \
         X(apikey)    \
-        X(anon)
+        X(anon)      \
+        X(custom_token)
 
 /* Test builds only: this file compiled again with -DSTITCH_TEST_PROVIDERS
  * into a test binary (tests/unit/test-login-pending, tests/helpers/stitchd-test)

@@ -267,6 +267,7 @@ enum stmt_id {
         ST_USER_BY_EMAIL,
         ST_USER_BY_UNIX_NAME,
         ST_USER_BY_UNIX_UID,
+        ST_USER_BY_IDENTITY,
         ST_USER_EXISTS,
         ST_USER_MERGEABLE,
         ST_IDENTITIES_OF_USER,
@@ -284,6 +285,7 @@ enum stmt_id {
         ST_APIKEYS_MERGED_COUNT,
         ST_APIKEYS_NAME_CLASH,
         ST_IDENTITY_DELETE,
+        ST_IDENTITY_SET_DATA,
         ST_IDENTITY_COUNT_OF_USER,
         ST_PASSWORD_DELETE,
 
@@ -375,6 +377,7 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_USER_BY_EMAIL] = "SELECT " USER_COLUMNS " FROM users WHERE email = ?1",
         [ST_USER_BY_UNIX_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE unix_name = ?1",
         [ST_USER_BY_UNIX_UID] = "SELECT " USER_COLUMNS " FROM users WHERE unix_uid = ?1",
+        [ST_USER_BY_IDENTITY] = "SELECT " USER_COLUMNS " FROM users WHERE id = (SELECT user_id FROM identities WHERE id = ?1)",
         [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
         /* Only an account that was never used merges: checked in the merge's
          * own transaction, so that a first login cannot slip in between. */
@@ -405,6 +408,7 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_APIKEYS_NAME_CLASH] =
                 "SELECT 1 FROM api_keys a JOIN api_keys b ON a.name = b.name WHERE a.user_id = ?1 AND b.user_id = ?2",
         [ST_IDENTITY_DELETE] = "DELETE FROM identities WHERE id = ?2 AND user_id = ?1",
+        [ST_IDENTITY_SET_DATA] = "UPDATE identities SET data = ?3 WHERE id = ?2 AND user_id = ?1",
         [ST_IDENTITY_COUNT_OF_USER] = "SELECT count(*) FROM identities WHERE user_id = ?1",
         [ST_PASSWORD_DELETE] = "DELETE FROM passwords WHERE user_id = ?1",
         [ST_USER_TOUCH] = "UPDATE users SET last_authentication_date = ?2 WHERE id = ?1",
@@ -1812,9 +1816,10 @@ static int user_find_tx(struct conn *c, enum stitch_user_key by, const char *val
                         return r;
                 r = read_one(c, ST_USER_BY_UNIX_UID, "user_find", ARGS(ARG_INT(uid)), read_user, &u);
         } else {
-                enum stmt_id id = by == STITCH_USER_BY_ID      ? ST_USER_BY_ID
-                                  : by == STITCH_USER_BY_EMAIL ? ST_USER_BY_EMAIL
-                                                               : ST_USER_BY_UNIX_NAME;
+                enum stmt_id id = by == STITCH_USER_BY_ID         ? ST_USER_BY_ID
+                                  : by == STITCH_USER_BY_EMAIL    ? ST_USER_BY_EMAIL
+                                  : by == STITCH_USER_BY_IDENTITY ? ST_USER_BY_IDENTITY
+                                                                  : ST_USER_BY_UNIX_NAME;
                 r = read_one(c, id, "user_find", ARGS(ARG_TEXT(value)), read_user, &u);
         }
         if (r < 0)
@@ -1853,7 +1858,7 @@ static int user_find_read(struct stitch_store *s, enum stitch_user_key by, const
         if (!value || !ret)
                 return -EINVAL;
         if (by != STITCH_USER_BY_ID && by != STITCH_USER_BY_EMAIL && by != STITCH_USER_BY_UNIX_NAME &&
-            by != STITCH_USER_BY_UNIX_UID)
+            by != STITCH_USER_BY_UNIX_UID && by != STITCH_USER_BY_IDENTITY)
                 return -EINVAL;
 
         {
@@ -2003,6 +2008,12 @@ static int sqlite_user_update(struct stitch_store *s, const struct stitch_user *
         if (r < 0)
                 return r;
         r = user_update_tx(c, u);
+        /* The data of the identities u has (metadata a login refreshed);
+         * one that went meanwhile is not written back. */
+        for (size_t i = 0; r >= 0 && i < u->n_identities; i++)
+                r = run(c, ST_IDENTITY_SET_DATA, "user_update (identity)",
+                        ARGS(ARG_TEXT(u->id), ARG_TEXT(u->identities[i].id), ARG_TEXT(u->identities[i].data_json)),
+                        NULL);
         if (r >= 0)
                 r = event_tx(c, STITCH_STORE_EVENT_USER_UPDATED, u->id, NULL);
         return tx_end(c, r);

@@ -217,6 +217,10 @@ enum stitch_user_key {
         STITCH_USER_BY_EMAIL,
         STITCH_USER_BY_UNIX_NAME,
         STITCH_USER_BY_UNIX_UID, /* the value is the uid in decimal ("20001"); -EINVAL if it is not one */
+        /* The user one of whose identities has this id (identity ids are
+         * unique across users); the caller checks the identity's
+         * provider_type. */
+        STITCH_USER_BY_IDENTITY,
 };
 
 /* Called for each revoked session whose access tokens might still be live. */
@@ -291,7 +295,8 @@ struct stitch_store_ops {
         int (*user_count)(struct stitch_store *s, uint64_t *ret);
         /* Sets disabled. -ENOENT. */
         int (*user_set_disabled)(struct stitch_store *s, const char *id, bool disabled);
-        /* Updates email/name/unix_name/data_json of an existing user (all fields of u; not unix_uid). */
+        /* Updates email/name/unix_name/data_json of an existing user (all fields of u; not unix_uid),
+         * and the data_json of those of its identities u lists (one gone meanwhile is skipped). */
         int (*user_update)(struct stitch_store *s, const struct stitch_user *u);
         /* Deletes the user with its identities, password and API keys. Its
          * sessions stay (they are not the user's rows: revoked ones are the

@@ -7,7 +7,9 @@
 // Environment: REALM_WEB_MODULE (path of the installed realm-web package),
 // STITCH_URL, STITCH_APP_ID, STITCHCTL (with STITCH_SOCKET and
 // STITCH_ADMIN_SOCKET for it), ADA_EMAIL, ADA_PASSWORD, ADA_ID, CAROL_EMAIL,
-// CAROL_PASSWORD, CAROL_ID (a user that never logged in).
+// CAROL_PASSWORD, CAROL_ID (a user that never logged in), JWT_TOKEN and
+// JWT_FORGED (custom-token: a token the daemon's key signed, and one another
+// key signed).
 "use strict";
 
 const { execFileSync } = require("child_process");
@@ -309,6 +311,30 @@ async function main() {
                 assert(userExists(d.id), "the new anonymous user is not known to stitchctl");
                 await app.deleteUser(d);
                 assert(!userExists(d.id), `user ${d.id} still exists after deleteUser`);
+        });
+
+        // custom-token ([Provider.custom-token] with an HS256 key file):
+        // JWT_TOKEN (sub realm-web-jwt, name "Jay"), JWT_FORGED (another key).
+        let jwtUser = null;
+        await check("Credentials.jwt logs in (custom-token)", async () => {
+                jwtUser = await app.logIn(Realm.Credentials.jwt(env("JWT_TOKEN")));
+                assert(/^[0-9a-f]{24}$/.test(jwtUser.id), `user id ${jwtUser.id}`);
+                assert(jwtUser.providerType === "custom-token", `providerType ${jwtUser.providerType}`);
+                assert(verifies(jwtUser.accessToken), "the custom-token session's access token does not verify");
+        });
+        await check("the custom-token user's profile has its identity and metadata", async () => {
+                assert(jwtUser, "no custom-token user");
+                await jwtUser.refreshProfile();
+                assert(jwtUser.identities.length === 1 && jwtUser.identities[0].providerType === "custom-token",
+                       `identities ${JSON.stringify(jwtUser.identities)}`);
+                assert(jwtUser.profile.name === "Jay", `profile ${JSON.stringify(jwtUser.profile)}`);
+        });
+        await check("Credentials.jwt again is the same user", async () => {
+                const again = await app.logIn(Realm.Credentials.jwt(env("JWT_TOKEN")));
+                assert(jwtUser && again.id === jwtUser.id, `${again.id} is not ${jwtUser && jwtUser.id}`);
+        });
+        await check("Credentials.jwt with a forged token is refused (401 AuthError)", async () => {
+                await expectReject(app.logIn(Realm.Credentials.jwt(env("JWT_FORGED"))), 401, "AuthError");
         });
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The official realm-web SDK (npm realm-web@2.0.1, run by node) logs in
 # against stitchd's HTTP API unchanged: email/password, refresh, API keys,
-# anonymous login and linking, logout, revocation, deleteUser, profile
+# anonymous login and linking, logout, revocation, deleteUser, profile,
+# Credentials.jwt (custom-token)
 # (tests/http/realm-web-client.js does the checks, one line each).
 . "${TESTS_LIB:?run through make check}" || exit 99
 . "$top_srcdir/tests/http/http-lib.sh"
@@ -24,11 +25,21 @@ REALM_WEB_MODULE=$T/npm/node_modules/realm-web
 [ -f "$REALM_WEB_MODULE/package.json" ] || fail "realm-web is not where npm was to put it"
 expect_eq "realm-web version" 2.0.1 "$(jq -r .version "$REALM_WEB_MODULE/package.json")"
 
+JWT_SECRET='realm-web-custom-token-secret-0123456789abcdef'
+printf '%s' "$JWT_SECRET" >"$T/jwt.secret"
+chmod 0600 "$T/jwt.secret"
+JWT_TOKEN=$(stitch_jwt_hs256 realm-web-jwt '{"name":"Jay"}' 600 '"stitch"' "$JWT_SECRET")
+JWT_FORGED=$(stitch_jwt_hs256 realm-web-jwt '{"name":"Jay"}' 600 '"stitch"' 'not-the-secret-0123456789abcdefghijkl')
+
 http_start <<X
 [Provider.anon-user]
 Enabled=yes
 UnixUser=guest
 Services=login
+[Provider.custom-token]
+Enabled=yes
+SigningKeyFile=$T/jwt.secret
+MetadataFields=name
 X
 
 ADA_PW='Ada-Realm-pw-51'; CAROL_PW='Carol-Realm-pw-52'
@@ -42,6 +53,7 @@ rc=0
 env REALM_WEB_MODULE="$REALM_WEB_MODULE" STITCH_URL="$URL" STITCH_APP_ID=stitch STITCHCTL="$STITCHCTL" \
         ADA_EMAIL=ada@example.com ADA_PASSWORD="$ADA_PW" ADA_ID="$ADA" \
         CAROL_EMAIL=carol@example.com CAROL_PASSWORD="$CAROL_PW" CAROL_ID="$CAROL" \
+        JWT_TOKEN="$JWT_TOKEN" JWT_FORGED="$JWT_FORGED" \
         timeout 120 node "$CLIENT" >"$T/node.out" 2>"$T/node.err" || rc=$?
 
 while IFS= read -r line; do
@@ -59,7 +71,7 @@ bad=$(grep -c '^not ok ' "$T/node.out")
 [ "$n" -ge 20 ] || fail "realm-web client ran only $n checks"
 
 # The SDK never made the daemon log a secret.
-for s in "$ADA_PW" "$CAROL_PW"; do
+for s in "$ADA_PW" "$CAROL_PW" "$JWT_TOKEN" "$JWT_SECRET"; do
         grep -qF -- "$s" "$STITCHD_LOG" && fail "the stitchd log contains a password"
 done
 ok "realm-web 2.0.1 works against stitchd ($n checks)"

@@ -219,7 +219,8 @@ ok "try_first_pass prompts when alone; use_first_pass fails without a password"
 # ---- local refusals: after the prompt, before the daemon ------------------
 with_fake "$LOGIN_OK"
 long=$(printf 'x%.0s' $(seq 1 257))
-pam_run --service fake --user ada auth <<<"$long"
+longer=$(printf 'x%.0s' $(seq 1 16385))
+pam_run --service fake --user ada auth <<<"$longer"
 expect_out "prompt: Password: "
 expect_out "auth: PAM_AUTH_ERR"
 pam_run --service fake --user ada auth <<<""

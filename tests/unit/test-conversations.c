@@ -213,6 +213,8 @@ static void test_ids_differ(void **unused) {
 }
 
 /* provider=auto: which provider runs, under which credential name. */
+static struct stitch_config choose_config;
+
 static const struct stitch_provider *choose(const char *name, const char *value, bool interactive,
                                             struct stitch_credentials *bag, struct stitch_provider_result *res,
                                             int *ret) {
@@ -222,7 +224,7 @@ static const struct stitch_provider *choose(const char *name, const char *value,
         if (name)
                 assert_int_equal(stitch_credentials_put(bag, name, value), 0);
         struct stitch_login l = {.user = "ada", .service = "login", .interactive = interactive, .credentials = bag};
-        *ret = stitch_provider_auto.choose(&l, bag, res, &p);
+        *ret = stitch_provider_auto.choose(&choose_config, &l, bag, res, &p);
         return p;
 }
 
@@ -233,6 +235,7 @@ static void test_auto(void **unused) {
         struct stitch_provider_result res;
         int r;
 
+        assert_int_equal(stitch_config_init_defaults(&choose_config), 0);
         assert_ptr_equal(choose("key", key, false, &bag, &res, &r), &stitch_provider_apikey);
         assert_ptr_equal(choose("password", key, false, &bag, &res, &r), &stitch_provider_userpass);
         assert_false(res.authtok_is_not_password); /* a caller that names it: a password */
@@ -258,6 +261,28 @@ static void test_auto(void **unused) {
         assert_false(res.ask.prompts[0].echo);
         assert_true(res.ask.prompts[0].authtok);
         assert_ptr_equal(choose(NULL, NULL, false, &bag, &res, &r), &stitch_provider_userpass);
+
+        /* A JWT is a password while [Provider.custom-token] is disabled... */
+        static const char jwt[] = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        assert_ptr_equal(choose("secret", jwt, true, &bag, &res, &r), &stitch_provider_userpass);
+        assert_false(res.authtok_is_not_password);
+        /* ...and a token once it is enabled; near misses stay passwords. */
+        assert_int_equal(stitch_config_set(&choose_config, "Provider.custom-token", "Enabled", "yes", true), 0);
+        assert_ptr_equal(choose("secret", jwt, true, &bag, &res, &r), &stitch_provider_custom_token);
+        assert_int_equal(r, STITCH_PROVIDER_DONE);
+        assert_string_equal(stitch_credentials_get(&bag, "token"), jwt);
+        assert_true(res.authtok_is_not_password);
+        assert_ptr_equal(choose("token", jwt, false, &bag, &res, &r), &stitch_provider_custom_token);
+        static const char *const not_jwt[] = {"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.",
+                                              "eyJhbGciOiJIUzI1NiJ9..c2ln",
+                                              "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln.Zm9v",
+                                              "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln+",
+                                              "xyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "eyJ.a.b c"};
+        for (size_t i = 0; i < ELEMENTSOF(not_jwt); i++) {
+                assert_ptr_equal(choose("secret", not_jwt[i], true, &bag, &res, &r), &stitch_provider_userpass);
+                assert_false(res.authtok_is_not_password);
+        }
+        stitch_config_done(&choose_config);
 }
 
 static void test_bag_and_ask(void **unused) {

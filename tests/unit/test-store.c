@@ -468,6 +468,32 @@ static void test_users(void **state) {
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, "000000000000000000000000", &got), -ENOENT);
         assert_null(got);
 
+        /* By an identity's id (custom-token finds its users so), with the identities. */
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_IDENTITY, idents[1].id, &got), 0);
+        assert_string_equal(got->id, u.id);
+        assert_int_equal(got->n_identities, 2);
+        got = stitch_user_free(got);
+        assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_IDENTITY, u.id, &got), -ENOENT); /* a user id is not one */
+        assert_null(got);
+
+        /* user_update writes the data of the identities it lists, and only theirs. */
+        {
+                struct stitch_identity changed[1] = {idents[1]};
+                changed[0].data_json = (char *) "{\"name\":\"Bobby\"}";
+                struct stitch_user v = u;
+                v.identities = changed;
+                v.n_identities = 1;
+                assert_int_equal(ops->user_update(f->store, &v), 0);
+                assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, u.id, &got), 0);
+                assert_int_equal(got->n_identities, 2);
+                assert_string_equal(got->identities[0].data_json, idents[0].data_json);
+                assert_string_equal(got->identities[1].data_json, "{\"name\":\"Bobby\"}");
+                got = stitch_user_free(got);
+                /* and back, so that what follows sees what it made */
+                changed[0].data_json = NULL;
+                assert_int_equal(ops->user_update(f->store, &v), 0);
+        }
+
         /* Conflicts: id, email, unix_name, identity id. Nothing half-created. */
         {
                 struct stitch_user v = u;

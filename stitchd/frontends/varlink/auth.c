@@ -52,7 +52,11 @@ struct login_params {
         bool interactive;
 };
 
-#define ANSWER_MAX (4 * 128)
+/* An answer: a password or a custom-token JWT (core/jwt-verifier.h
+ * STITCH_JWT_VERIFIER_MAX_TOKEN). The password parameter: 4 bytes per
+ * character of STITCH_PASSWORD_MAX. */
+#define ANSWER_MAX 16384
+#define PASSWORD_MAX (4 * 128)
 
 static bool answer_name_valid(const char *s) {
         size_t n = strlen(s);
@@ -202,7 +206,7 @@ int stitch_method_login(struct stitch_call *c) {
                 {"user", STITCH_PARAM_STRING, offsetof(struct login_params, user), false, NAME_MAX_LEN},
                 {"service", STITCH_PARAM_STRING, offsetof(struct login_params, service), false, NAME_MAX_LEN},
                 {"provider", STITCH_PARAM_STRING, offsetof(struct login_params, provider), false, 64},
-                {"password", STITCH_PARAM_STRING, offsetof(struct login_params, password), false, ANSWER_MAX},
+                {"password", STITCH_PARAM_STRING, offsetof(struct login_params, password), false, PASSWORD_MAX},
                 {"key", STITCH_PARAM_STRING, offsetof(struct login_params, key), false, 256},
                 {"rhost", STITCH_PARAM_STRING, offsetof(struct login_params, rhost), false, NAME_MAX_LEN},
                 {"tty", STITCH_PARAM_STRING, offsetof(struct login_params, tty), false, NAME_MAX_LEN},

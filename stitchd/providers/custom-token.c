@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* custom-token: Stitch's "Custom JWT". A token another issuer signed names
+ * the user by its "sub"; the configured claims become the user's metadata
+ * (docs/tokens-external.md has the verification rules).
+ *
+ * App logins (HTTP) create the user on its first login, as Stitch does.
+ * PAM logins never create one and never map a token onto a local account
+ * implicitly: only a user who already has the identity, and whose
+ * admin-set unix_name is the account asked for, logs in.
+ *
+ * Keys come from SigningKeyFile= only for now: the daemon does no network
+ * I/O for this provider. The verifier already takes a JWK Set
+ * (struct stitch_jwks), so JWKSURL= is a fetcher and a cache in this
+ * instance away; until then a configured JWKSURL= refuses to start. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "core/claim-path.h"
+#include "core/ids.h"
+#include "core/jwt-verifier.h"
+#include "core/sha256.h"
+#include "log.h"
+#include "macro.h"
+#include "providers/provider.h"
+#include "store/store.h"
+#include "strv.h"
+#include "validate.h"
+#include "wire.h" /* cJSON_Deletep */
+
+#define PROVIDER_TYPE "custom-token"
+#define SECTION "Provider.custom-token"
+#define WHITESPACE " \t\r\n\v\f" /* as the config parser splits lists */
+
+/* ---- [Provider.custom-token] --------------------------------------------- */
+
+struct custom_token_settings {
+        bool enabled;
+        char **audience;        /* empty: the [Http] AppId must be in "aud" */
+        bool require_any_audience;
+        int algorithm;          /* enum stitch_jose_alg */
+        char **key_files;       /* up to STITCH_JWT_VERIFIER_MAX_KEYS */
+        char *jwks_url;         /* not supported yet: init refuses it */
+        char *metadata_fields;  /* checked with stitch_metadata_fields_parse() */
+        char *unix_name_claim;  /* a claim path, or NULL */
+};
+
+static const struct stitch_config_enum_name algorithm_names[] = {
+        {"HS256", STITCH_JOSE_HS256},
+        {"RS256", STITCH_JOSE_RS256},
+        {"ES256", STITCH_JOSE_ES256},
+        {},
+};
+_Static_assert(sizeof(enum stitch_jose_alg) == sizeof(int), "STITCH_KEY_ENUM writes an int");
+
+static size_t count_words(const char *value, const char **ret_last, size_t *ret_last_len) {
+        size_t n = 0;
+        for (const char *s = value;;) {
+                s += strspn(s, WHITESPACE);
+                if (!*s)
+                        return n;
+                size_t l = strcspn(s, WHITESPACE);
+                *ret_last = s;
+                *ret_last_len = l;
+                n++;
+                s += l;
+        }
+}
+
+static int check_key_file(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                          const char *value, const char *word) {
+        const char *last = NULL;
+        size_t last_len = 0;
+        struct stat st;
+
+        if (word[0] != '/')
+                return stitch_config_report_value(p, line, k, value, "\"%s\" is not an absolute path", word);
+        /* Reported once, at the last path. */
+        if (count_words(value, &last, &last_len) > STITCH_JWT_VERIFIER_MAX_KEYS && strlen(word) == last_len &&
+            strncmp(word, last, last_len) == 0)
+                return stitch_config_report_value(p, line, k, value, "at most %d paths",
+                                                  STITCH_JWT_VERIFIER_MAX_KEYS);
+        /* Only what is certain: a reader without access to the directory
+         * (stitchctl reads this file too) learns nothing here; init reads
+         * and checks the file itself. */
+        if (stat(word, &st) < 0 && errno == ENOENT)
+                return stitch_config_report_value(p, line, k, value, "%s: no such file", word);
+        return 0;
+}
+
+static int check_metadata_fields(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                 const char *value, const char *word) {
+        _cleanup_(stitch_metadata_fields_freep) struct stitch_metadata_fields *f = NULL;
+        char error[256] = "";
+
+        int r = stitch_metadata_fields_parse(word, &f, error, sizeof(error));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return stitch_config_report_value(p, line, k, value, "%s", error[0] ? error : "malformed");
+        return 0;
+}
+
+/* One claim path, nothing else: parsed as a MetadataFields= value of one
+ * spec without "=FIELD" or "!". */
+static int unix_name_claim_parse(const char *value, struct stitch_metadata_fields **ret, char *error,
+                                 size_t error_size) {
+        _cleanup_(stitch_metadata_fields_freep) struct stitch_metadata_fields *f = NULL;
+
+        int r = stitch_metadata_fields_parse(value, &f, error, error_size);
+        if (r < 0)
+                return r;
+        if (f->n != 1 || f->fields[0].required || strchr(value, ' ') ||
+            !streq(f->fields[0].name, f->fields[0].path[stitch_strv_length(f->fields[0].path) - 1])) {
+                snprintf(error, error_size, "expected one claim path");
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(f);
+        return 0;
+}
+
+static int check_unix_name_claim(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                                 const char *value, const char *word) {
+        _cleanup_(stitch_metadata_fields_freep) struct stitch_metadata_fields *f = NULL;
+        char error[256] = "";
+
+        int r = unix_name_claim_parse(word, &f, error, sizeof(error));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return stitch_config_report_value(p, line, k, value, "%s", error);
+        return 0;
+}
+
+static int check_url(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                     const char *value, const char *word) {
+        if (strncmp(word, "https://", 8) != 0 || strpbrk(word, WHITESPACE))
+                return stitch_config_report_value(p, line, k, value, "expected an https:// URL");
+        return 0;
+}
+
+static int check_audience(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
+                          const char *value, const char *word) {
+        for (const char *c = word; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return stitch_config_report_value(p, line, k, value, "control character in an audience");
+        return 0;
+}
+
+#define S struct custom_token_settings
+static const struct stitch_config_key custom_token_keys[] = {
+        STITCH_CONFIG_BOOL(S, SECTION, "Enabled", enabled, "no"),
+        STITCH_CONFIG_STRING_LIST(S, SECTION, "Audience", audience, NULL, check_audience, STITCH_LIST_UNIQUE),
+        STITCH_CONFIG_BOOL(S, SECTION, "RequireAnyAudience", require_any_audience, "no"),
+        { .section = SECTION, .key = "SigningAlgorithm", .type = STITCH_KEY_ENUM,
+          .offset = STITCH_CONFIG_FIELD(S, algorithm, int), .default_value = "HS256", .names = algorithm_names },
+        STITCH_CONFIG_STRING_LIST(S, SECTION, "SigningKeyFile", key_files, NULL, check_key_file, 0),
+        STITCH_CONFIG_STRING(S, SECTION, "JWKSURL", jwks_url, NULL, check_url),
+        STITCH_CONFIG_STRING(S, SECTION, "MetadataFields", metadata_fields, NULL, check_metadata_fields),
+        STITCH_CONFIG_STRING(S, SECTION, "UnixNameClaim", unix_name_claim, NULL, check_unix_name_claim),
+};
+#undef S
+
+static void custom_token_validate(struct stitch_config_parser *p, const struct stitch_config *c, const void *settings) {
+        const struct custom_token_settings *s = settings;
+        (void) c;
+
+        if (!s->enabled)
+                return;
+        /* JWKSURL= is refused by init (not supported yet), not here: a
+         * config that names it still parses. */
+        if (stitch_strv_length(s->key_files) == 0 && isempty(s->jwks_url))
+                stitch_config_report(p, 0, "[" SECTION "] Enabled=yes requires SigningKeyFile=");
+}
+
+static const struct stitch_config_section custom_token_section = {
+        .name = SECTION,
+        .size = sizeof(struct custom_token_settings),
+        .keys = custom_token_keys,
+        .n_keys = ELEMENTSOF(custom_token_keys),
+        .validate = custom_token_validate,
+};
+
+static bool custom_token_enabled(const struct stitch_config *c) {
+        const struct custom_token_settings *s = stitch_config_settings(c, &custom_token_section);
+        return s && s->enabled;
+}
+
+/* ---- the instance ----------------------------------------------------------- */
+
+/* Immutable once built: any number of logins verify with it at once. */
+struct custom_token_instance {
+        struct stitch_jwt_verifier *verifier;
+        struct stitch_metadata_fields *fields;          /* never NULL */
+        struct stitch_metadata_fields *unix_name_claim; /* NULL: none */
+};
+
+static void custom_token_free(void *instance) {
+        struct custom_token_instance *i = instance;
+        if (!i)
+                return;
+        stitch_jwt_verifier_free(i->verifier);
+        stitch_metadata_fields_free(i->fields);
+        stitch_metadata_fields_free(i->unix_name_claim);
+        free(i);
+}
+
+static int custom_token_init(struct stitch_core *core, const void *settings, void **ret_instance) {
+        const struct custom_token_settings *s = settings;
+        char error[256] = "";
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (!isempty(s->jwks_url))
+                return log_error_errno(EOPNOTSUPP, PROVIDER_TYPE ": JWKSURL= is not supported yet; use SigningKeyFile=");
+        if (stitch_strv_length(s->key_files) == 0)
+                return log_error_errno(EINVAL, PROVIDER_TYPE ": Enabled=yes requires SigningKeyFile=");
+        if (stitch_strv_length(s->key_files) > STITCH_JWT_VERIFIER_MAX_KEYS)
+                return log_error_errno(E2BIG, PROVIDER_TYPE ": SigningKeyFile= takes at most %d paths",
+                                       STITCH_JWT_VERIFIER_MAX_KEYS);
+
+        struct custom_token_instance *i = calloc(1, sizeof(*i));
+        if (!i)
+                return -ENOMEM;
+        r = stitch_jwt_verifier_new((enum stitch_jose_alg) s->algorithm, &i->verifier);
+        if (r < 0)
+                goto fail;
+        for (char **path = s->key_files; *path; path++) {
+                r = stitch_jwt_verifier_add_key_file(i->verifier, *path);
+                if (r < 0) {
+                        log_error_errno(r, PROVIDER_TYPE ": cannot use SigningKeyFile=%s (%s): %m", *path,
+                                        stitch_jose_alg_to_string((enum stitch_jose_alg) s->algorithm));
+                        goto fail;
+                }
+        }
+        r = stitch_jwt_verifier_set_audience(i->verifier, s->audience, s->require_any_audience,
+                                             core->config.http_app_id);
+        if (r < 0) {
+                log_error_errno(r, PROVIDER_TYPE ": no audience to check (Audience= and [Http] AppId= are empty): %m");
+                goto fail;
+        }
+        r = stitch_metadata_fields_parse(s->metadata_fields, &i->fields, error, sizeof(error));
+        if (r < 0) {
+                log_error_errno(r, PROVIDER_TYPE ": MetadataFields=: %s", error);
+                goto fail;
+        }
+        if (!isempty(s->unix_name_claim)) {
+                r = unix_name_claim_parse(s->unix_name_claim, &i->unix_name_claim, error, sizeof(error));
+                if (r < 0) {
+                        log_error_errno(r, PROVIDER_TYPE ": UnixNameClaim=: %s", error);
+                        goto fail;
+                }
+        }
+        *ret_instance = i;
+        return 0;
+fail:
+        custom_token_free(i);
+        return r;
+}
+
+/* ---- logins ------------------------------------------------------------------ */
+
+bool stitch_jwt_shape(const char *s) {
+        size_t dots = 0, segment = 0;
+
+        if (!s || strncmp(s, "eyJ", 3) != 0 || strlen(s) > STITCH_JWT_VERIFIER_MAX_TOKEN)
+                return false;
+        for (const char *c = s; *c; c++) {
+                if (*c == '.') {
+                        if (segment == 0 || ++dots > 2)
+                                return false;
+                        segment = 0;
+                        continue;
+                }
+                if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                      *c == '_'))
+                        return false;
+                segment++;
+        }
+        return dots == 2 && segment > 0;
+}
+
+/* The identity's id: the store's ids are STITCH_ID_LEN characters and a
+ * "sub" may have 255 bytes, so the id is the first STITCH_ID_LEN hex digits
+ * of SHA-256("custom-token" NUL sub) (96 bits; the prefix keeps it apart
+ * from any other provider's ids). The same sub always gives the same id. */
+static int identity_id(const char *sub, char ret[static STITCH_ID_LEN + 1]) {
+        char buf[sizeof(PROVIDER_TYPE) + STITCH_JWT_SUBJECT_MAX];
+        uint8_t hash[32];
+        size_t l = strlen(sub);
+
+        if (l > STITCH_JWT_SUBJECT_MAX)
+                return -EINVAL;
+        memcpy(buf, PROVIDER_TYPE, sizeof(PROVIDER_TYPE)); /* with its NUL */
+        memcpy(buf + sizeof(PROVIDER_TYPE), sub, l);
+        int r = stitch_sha256(buf, sizeof(PROVIDER_TYPE) + l, hash);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < STITCH_ID_LEN / 2; i++)
+                snprintf(ret + 2 * i, 3, "%02x", hash[i]);
+        ret[STITCH_ID_LEN] = 0;
+        return 0;
+}
+
+/* The user's data with the metadata's fields set on it (Stitch puts the
+ * metadata in both the user's and the identity's data). */
+static char *user_data_with(const char *data_json, const cJSON *metadata) {
+        cJSON *d = data_json ? cJSON_Parse(data_json) : NULL;
+        if (!cJSON_IsObject(d)) {
+                cJSON_Delete(d);
+                d = cJSON_CreateObject();
+        }
+        if (!d)
+                return NULL;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, metadata) {
+                cJSON *copy = cJSON_Duplicate(m, true);
+                cJSON_DeleteItemFromObjectCaseSensitive(d, m->string);
+                if (!copy || !cJSON_AddItemToObject(d, m->string, copy)) {
+                        cJSON_Delete(copy);
+                        cJSON_Delete(d);
+                        return NULL;
+                }
+        }
+        char *s = cJSON_PrintUnformatted(d);
+        cJSON_Delete(d);
+        return s;
+}
+
+static int create_user(struct stitch_core *core, const char *id, const char *metadata_json, const cJSON *metadata,
+                       struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        struct stitch_identity *ident = calloc(1, sizeof(*ident));
+        if (!ident)
+                return -ENOMEM;
+        u->identities = ident;
+        u->n_identities = 1;
+        int r = stitch_objectid_new(u->id);
+        if (r < 0)
+                return r;
+        memcpy(ident->id, id, sizeof(ident->id));
+        u->type = strdup(STITCH_USER_TYPE_NORMAL);
+        u->data_json = user_data_with(NULL, metadata);
+        ident->provider_type = strdup(PROVIDER_TYPE);
+        ident->provider_id = strdup(PROVIDER_TYPE);
+        ident->data_json = strdup(metadata_json);
+        if (!u->type || !u->data_json || !ident->provider_type || !ident->provider_id || !ident->data_json)
+                return -ENOMEM;
+        /* Never used until its session starts: a user made to be linked
+         * (core/link.c) merges. */
+        u->creation_date = stitch_now();
+        r = core->store_ops->user_create(core->store, u, NULL);
+        if (r < 0)
+                return r;
+        log_info(PROVIDER_TYPE ": created user %s for identity %s.", u->id, id);
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+/* The user whose identity this is; an app login creates it. */
+static int find_user(struct stitch_core *core, const struct stitch_login *l, const char *id,
+                     const char *metadata_json, const cJSON *metadata, struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        for (unsigned attempt = 0;; attempt++) {
+                r = core->store_ops->user_find(core->store, STITCH_USER_BY_IDENTITY, id, &u);
+                if (r != -ENOENT)
+                        break;
+                if (!l->app) {
+                        /* Never a local account by implication: an admin links it first. */
+                        log_notice(PROVIDER_TYPE ": login as %s refused: no user has identity %s.", l->user, id);
+                        return -EACCES;
+                }
+                if (attempt > 0)
+                        return -EACCES;
+                r = create_user(core, id, metadata_json, metadata, ret);
+                if (r != -EEXIST)
+                        return r;
+                /* A first login of the same identity raced us: find its user. */
+        }
+        if (r < 0)
+                return r;
+        /* The id is a digest that names the provider; check anyway. */
+        for (size_t i = 0; i < u->n_identities; i++)
+                if (streq(u->identities[i].id, id)) {
+                        if (!streq_ptr(u->identities[i].provider_type, PROVIDER_TYPE))
+                                return -EACCES;
+                        *ret = TAKE_PTR(u);
+                        return 0;
+                }
+        return -EACCES;
+}
+
+/* Each login writes the token's metadata into the identity and the user. */
+static int refresh_metadata(struct stitch_core *core, struct stitch_user *u, const char *id,
+                            const char *metadata_json, const cJSON *metadata) {
+        struct stitch_identity *ident = NULL;
+        for (size_t i = 0; i < u->n_identities; i++)
+                if (streq(u->identities[i].id, id))
+                        ident = &u->identities[i];
+        if (!ident)
+                return -EACCES;
+
+        _cleanup_free_ char *data = user_data_with(u->data_json, metadata);
+        if (!data)
+                return -ENOMEM;
+        if (streq_ptr(ident->data_json, metadata_json) && streq_ptr(u->data_json, data))
+                return 0;
+        char *identity_data = strdup(metadata_json);
+        if (!identity_data)
+                return -ENOMEM;
+        free(ident->data_json);
+        ident->data_json = identity_data;
+        free(u->data_json);
+        u->data_json = TAKE_PTR(data);
+        return core->store_ops->user_update(core->store, u);
+}
+
+extern const struct stitch_provider stitch_provider_custom_token;
+
+static int custom_token_begin(struct stitch_core *core, const struct stitch_login *l,
+                              struct stitch_provider_result *ret) {
+        const struct custom_token_instance *instance = stitch_provider_instance(core, &stitch_provider_custom_token);
+        const char *token = stitch_credentials_get(l->credentials, "token");
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        struct stitch_jwt_verified v = {0};
+        _cleanup_(cJSON_Deletep) cJSON *metadata = NULL;
+        _cleanup_free_ char *metadata_json = NULL;
+        char id[STITCH_ID_LEN + 1], error[256] = "";
+        int r;
+
+        if (!instance)
+                return -EIO; /* enabled, so the daemon built it */
+        if (!token) {
+                r = stitch_ask_prompt(&ret->ask, "token", "Token: ", false, true);
+                return r < 0 ? r : STITCH_PROVIDER_ASK;
+        }
+        ret->authtok_is_not_password = true; /* never hand a token to the next module */
+
+        /* Key files only: no JWK Set. JWKSURL= will pass the instance's
+         * cached set here, and refetch it (rate-limited) on
+         * STITCH_JWT_UNKNOWN_KEY_ID before trying once more. */
+        r = stitch_jwt_verifier_verify(instance->verifier, NULL, token, strlen(token), stitch_now(), &v);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_notice(PROVIDER_TYPE ": token for %s refused: %s.", isempty(l->user) ? "an app user" : l->user,
+                           stitch_jwt_error_to_string(r));
+                return -EACCES;
+        }
+        r = stitch_metadata_fields_apply(instance->fields, v.claims, &metadata, error, sizeof(error));
+        if (r == -ENOMEM)
+                goto done;
+        if (r < 0) {
+                log_notice(PROVIDER_TYPE ": token for %s refused: %s.", isempty(l->user) ? "an app user" : l->user,
+                           error);
+                r = -EACCES;
+                goto done;
+        }
+        metadata_json = cJSON_PrintUnformatted(metadata);
+        if (!metadata_json) {
+                r = -ENOMEM;
+                goto done;
+        }
+        r = identity_id(v.subject, id);
+        if (r < 0)
+                goto done;
+
+        /* A Unix login: when the token names the account, it must be this one. */
+        if (!l->app && instance->unix_name_claim) {
+                const cJSON *name = stitch_claim_path_lookup(v.claims, instance->unix_name_claim->fields[0].path);
+                if (!cJSON_IsString(name) || !streq_ptr(name->valuestring, l->user)) {
+                        log_notice(PROVIDER_TYPE ": login as %s refused: the token's %s claim names another account.",
+                                   l->user, instance->unix_name_claim->fields[0].spec);
+                        r = -EACCES;
+                        goto done;
+                }
+        }
+
+        r = find_user(core, l, id, metadata_json, metadata, &u);
+        if (r < 0)
+                goto done;
+        if (u->disabled) {
+                r = -EACCES;
+                goto done;
+        }
+        /* The account is the one an admin gave the user, nothing else. */
+        if (!l->app && !streq_ptr(u->unix_name, l->user)) {
+                log_notice(PROVIDER_TYPE ": login as %s refused: user %s is not that account.", l->user, u->id);
+                r = -EACCES;
+                goto done;
+        }
+        r = refresh_metadata(core, u, id, metadata_json, metadata);
+        if (r < 0)
+                goto done;
+
+        ret->user = TAKE_PTR(u);
+        r = STITCH_PROVIDER_DONE;
+done:
+        stitch_jwt_verified_done(&v);
+        return r;
+}
+
+const struct stitch_provider stitch_provider_custom_token = {
+        .name = PROVIDER_TYPE,
+        .config = &custom_token_section,
+        .enabled = custom_token_enabled,
+        .init = custom_token_init,
+        .free = custom_token_free,
+        .network = false, /* key files only, for now */
+        .linkable = true,
+        .begin = custom_token_begin,
+        .app_fields = {{"token", "token", false}},
+        /* Stitch's code for a refused custom token is not documented
+         * (research/stitch-http-api.md); as the other providers answer. */
+        .app_failure_code = "AuthError",
+        .app_failure_message = "invalid custom auth token",
+};
