@@ -295,46 +295,37 @@ int daemon_stop(struct bench *b) {
         return 0;
 }
 
-int daemon_memory(const struct bench *b, double *ret_hwm_mib, double *ret_rss_mib) {
+/* Two "Name: N kB" lines of the daemon's /proc status, in MiB (NAN if absent). */
+static int status_pair(const struct bench *b, const char *first, const char *second, double *ret_first,
+                       double *ret_second) {
         char path[64], line[256];
-        double hwm = NAN, rss = NAN;
+        double v[2] = {NAN, NAN};
+        const char *names[2] = {first, second};
 
         snprintf(path, sizeof(path), "/proc/%d/status", (int) b->daemon_pid);
         FILE *f = fopen(path, "re");
         if (!f)
                 return -errno;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long kb;
-                if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
-                        hwm = (double) kb / 1024.0;
-                else if (sscanf(line, "VmRSS: %lu kB", &kb) == 1)
-                        rss = (double) kb / 1024.0;
-        }
+        while (fgets(line, sizeof(line), f))
+                for (size_t i = 0; i < 2; i++) {
+                        size_t n = strlen(names[i]);
+                        unsigned long kb;
+                        if (strncmp(line, names[i], n) == 0 && line[n] == ':' &&
+                            sscanf(line + n + 1, " %lu kB", &kb) == 1)
+                                v[i] = (double) kb / 1024.0;
+                }
         fclose(f);
-        *ret_hwm_mib = hwm;
-        *ret_rss_mib = rss;
+        *ret_first = v[0];
+        *ret_second = v[1];
         return 0;
 }
 
-int daemon_memory_split(const struct bench *b, double *ret_anon_mib, double *ret_file_mib) {
-        char path[64], line[256];
-        double anon = NAN, file = NAN;
+int daemon_memory(const struct bench *b, double *ret_hwm_mib, double *ret_rss_mib) {
+        return status_pair(b, "VmHWM", "VmRSS", ret_hwm_mib, ret_rss_mib);
+}
 
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) b->daemon_pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long kb;
-                if (sscanf(line, "RssAnon: %lu kB", &kb) == 1)
-                        anon = (double) kb / 1024.0;
-                else if (sscanf(line, "RssFile: %lu kB", &kb) == 1)
-                        file = (double) kb / 1024.0;
-        }
-        fclose(f);
-        *ret_anon_mib = anon;
-        *ret_file_mib = file;
-        return 0;
+int daemon_memory_split(const struct bench *b, double *ret_anon_mib, double *ret_file_mib) {
+        return status_pair(b, "RssAnon", "RssFile", ret_anon_mib, ret_file_mib);
 }
 
 /* ---- the argon2id baseline ----------------------------------------------------------- */
