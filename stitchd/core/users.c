@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
 #include "core/end-reason.h"
 #include "core/events.h"
 #include "core/sessions.h"
+#include "core/unix-accounts.h"
 #include "core/users.h"
 #include "clock.h"
 #include "validate.h"
@@ -67,6 +74,112 @@ int stitch_user_set_disabled(struct stitch_core *core, const char *user_id, bool
 
 int stitch_user_delete(struct stitch_core *core, const char *user_id, char ***ret_revoked) {
         return change(core, user_id, STITCH_END_DELETE, true, ret_revoked);
+}
+
+/* u's data with "name" set to name (NULL: removed); malloc'd JSON text. */
+static char *data_with_name(const struct stitch_user *u, const char *name) {
+        cJSON *d = cJSON_Parse(u->data_json ? u->data_json : "{}");
+        char *s = NULL;
+
+        if (!cJSON_IsObject(d)) {
+                cJSON_Delete(d);
+                d = cJSON_CreateObject();
+        }
+        if (!d)
+                return NULL;
+        cJSON_DeleteItemFromObjectCaseSensitive(d, "name");
+        if (!name || cJSON_AddStringToObject(d, "name", name))
+                s = cJSON_PrintUnformatted(d);
+        cJSON_Delete(d);
+        return s;
+}
+
+static const char *empty_to_null(const char *s) {
+        return s && *s ? s : NULL;
+}
+
+int stitch_user_set_names(struct stitch_core *core, const char *user_id, const struct stitch_user_names *n,
+                          char **ret_old_unix_name, char ***ret_revoked) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        _cleanup_(stitch_strv_freep) char **revoked = NULL;
+        _cleanup_free_ char *data = NULL, *old_unix_name = NULL;
+        struct stitch_store *tx = NULL;
+        const char *unix_name = n->set_unix_name ? empty_to_null(n->unix_name) : NULL;
+        const char *name = n->set_name ? empty_to_null(n->name) : NULL;
+        bool renamed = false;
+        int r;
+
+        if (unix_name && !stitch_unix_name_valid(unix_name))
+                return -EINVAL;
+
+        /* Read, decide and write under one write lock: a concurrent change
+         * of the same user (a login's metadata, another admin) cannot be
+         * lost in between. */
+        r = core->store_ops->begin(core->store, &tx);
+        if (r < 0)
+                return r;
+        r = core->store_ops->user_find(tx, STITCH_USER_BY_ID, user_id, &u);
+        if (r >= 0 && u->unix_name && !(old_unix_name = strdup(u->unix_name)))
+                r = -ENOMEM;
+        if (r >= 0 && n->set_unix_name && !streq_ptr(u->unix_name, unix_name)) {
+                renamed = true;
+                free(u->unix_name);
+                u->unix_name = unix_name ? strdup(unix_name) : NULL;
+                if (unix_name && !u->unix_name)
+                        r = -ENOMEM;
+        }
+        if (r >= 0 && n->set_name) {
+                free(u->name);
+                u->name = name ? strdup(name) : NULL;
+                data = data_with_name(u, name);
+                if ((name && !u->name) || !data)
+                        r = -ENOMEM;
+                else {
+                        free(u->data_json);
+                        u->data_json = TAKE_PTR(data);
+                }
+        }
+        /* The identities' data stays as it is. */
+        if (r >= 0) {
+                struct stitch_identity *identities = u->identities;
+                size_t n_identities = u->n_identities;
+                u->identities = NULL;
+                u->n_identities = 0;
+                r = core->store_ops->user_update(tx, u);
+                u->identities = identities;
+                u->n_identities = n_identities;
+        }
+        /* Sessions opened as the old Unix account end: memory first (a
+         * token must not verify in between), then the store, in the same
+         * transaction as the rename. */
+        if (r >= 0 && renamed) {
+                stitch_sessions_end_user_in_memory(core, tx, user_id, STITCH_END_REVOKE);
+                r = core->store_ops->session_revoke_user(tx, user_id, stitch_now(),
+                                                         stitch_end_reason_to_string(STITCH_END_REVOKE), &revoked);
+        }
+        if (r >= 0)
+                r = core->store_ops->commit(tx);
+        else
+                core->store_ops->rollback(tx);
+        stitch_events_users_changed(&core->events); /* also on failure: memory may be ahead */
+        if (r < 0)
+                return r;
+        stitch_sessions_ended_in_memory(core, revoked, STITCH_END_REVOKE);
+
+        /* A new Unix account resolves at once, as a created one does (a
+         * full range or a store error: the upkeep tries again). */
+        if (unix_name && renamed && core->config.accounts_userdb)
+                (void) stitch_unix_account_assign(core, user_id, &(int64_t) {0});
+
+        if (!revoked) {
+                r = stitch_sessions_ended_none(&revoked);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_old_unix_name)
+                *ret_old_unix_name = TAKE_PTR(old_unix_name);
+        *ret_revoked = TAKE_PTR(revoked);
+        return 0;
 }
 
 #define IDLE_BATCH 100
