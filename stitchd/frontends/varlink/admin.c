@@ -288,6 +288,66 @@ int stitch_method_admin_user_unlock(struct stitch_call *c) {
         return on_user(c, user_table, ELEMENTSOF(user_table), &(struct user_params) {}, user_unlock, NULL);
 }
 
+struct update_params {
+        const char *user, *unix_name, *name;
+};
+
+static bool param_given(const struct stitch_call *c, const char *name) {
+        return cJSON_GetObjectItemCaseSensitive(c->params, name) != NULL; /* null too: it removes */
+}
+
+static int user_update(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
+        const struct update_params *p = params;
+        struct stitch_core *core = c->manager->core;
+        _cleanup_(stitch_strv_freep) char **revoked = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *updated = NULL;
+        _cleanup_free_ char *old_unix_name = NULL;
+        const struct stitch_user_names n = {
+                .set_unix_name = param_given(c, "unix_name"),
+                .unix_name = p->unix_name,
+                .set_name = param_given(c, "name"),
+                .name = p->name,
+        };
+
+        if (!n.set_unix_name && !n.set_name)
+                return stitch_call_invalid_parameter(c, NULL, "nothing to change: give unix_name or name");
+        int r = stitch_user_set_names(core, u->id, &n, &old_unix_name, &revoked);
+        if (r == -EINVAL)
+                return stitch_call_invalid_parameter(c, "unix_name", "invalid Unix name (lowercase letters, digits, "
+                                                                     "'_', '-', '.'; at most 32)");
+        if (r == -EEXIST)
+                return stitch_call_invalid_parameter(c, "unix_name", "a user with this unix_name already exists");
+        if (r == -ENOENT) /* deleted since it was resolved */
+                return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "no such user: %s", p->user);
+        if (r < 0)
+                return stitch_call_errno(c, r, "updating the user");
+        const char *unix_name = n.set_unix_name && !isempty(p->unix_name) ? p->unix_name : NULL;
+        if (n.set_unix_name && !streq_ptr(old_unix_name, unix_name))
+                log_info("User %s: unix name %s -> %s by uid %u; %zu session%s revoked.", u->id,
+                         old_unix_name ?: "(none)", unix_name ?: "(none)", (unsigned) c->cred.uid,
+                         stitch_strv_length(revoked), stitch_strv_length(revoked) == 1 ? "" : "s");
+        if (n.set_name)
+                log_info("User %s: display name %s by uid %u.", u->id, isempty(p->name) ? "removed" : "set",
+                         (unsigned) c->cred.uid);
+        r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, u->id, &updated);
+        if (r < 0)
+                return stitch_call_errno(c, r, "reading the updated user");
+        cJSON *reply = cJSON_CreateObject();
+        cJSON_AddItemToObject(reply, "user", stitch_user_to_json(updated));
+        cJSON_AddItemToObject(reply, "revoked_sessions", strv_to_json(revoked));
+        return stitch_call_reply(c, reply);
+}
+
+int stitch_method_admin_user_update(struct stitch_call *c) {
+        static const struct stitch_param table[] = {
+                {"user", STITCH_PARAM_STRING, offsetof(struct update_params, user), true, 256},
+                /* Longer than any Unix name: a bad one is refused by the name rules, with their words. */
+                {"unix_name", STITCH_PARAM_STRING, offsetof(struct update_params, unix_name), false, 256},
+                {"name", STITCH_PARAM_STRING, offsetof(struct update_params, name), false, 256},
+        };
+        return on_user(c, table, ELEMENTSOF(table), &(struct update_params) {}, user_update, NULL);
+}
+
 struct setpw_params {
         const char *user, *password;
 };

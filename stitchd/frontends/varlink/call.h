@@ -222,6 +222,7 @@ int stitch_method_admin_user_unlock(struct stitch_call *c);
 int stitch_method_admin_user_link(struct stitch_call *c);
 int stitch_method_admin_user_unlink(struct stitch_call *c);
 int stitch_method_admin_user_set_password(struct stitch_call *c);
+int stitch_method_admin_user_update(struct stitch_call *c);
 int stitch_method_admin_user_register(struct stitch_call *c);
 int stitch_method_admin_user_confirm(struct stitch_call *c);
 int stitch_method_admin_user_send_confirmation(struct stitch_call *c);

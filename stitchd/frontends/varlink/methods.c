@@ -39,6 +39,7 @@ static const struct stitch_method admin_methods[] = {
          stitch_method_admin_user_link_on_network},
         {"io.stitch.Admin.UserUnlink", stitch_method_admin_user_unlink, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserSetPassword", stitch_method_admin_user_set_password, STITCH_METHOD_SLOW},
+        {"io.stitch.Admin.UserUpdate", stitch_method_admin_user_update, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserRegister", stitch_method_admin_user_register, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserConfirm", stitch_method_admin_user_confirm, STITCH_METHOD_SLOW},
         {"io.stitch.Admin.UserSendConfirmation", stitch_method_admin_user_send_confirmation, STITCH_METHOD_SLOW},
