@@ -330,6 +330,39 @@ int cmd_user_passwd(struct stitchctl *ctl, char **args, size_t n_args) {
         return EXIT_OK;
 }
 
+int cmd_user_update(struct stitchctl *ctl, char **args, size_t n_args) {
+        _cleanup_(cJSON_Deletep) cJSON *params = user_params(args[0]);
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        cJSON *rp = NULL;
+
+        if (ctl->unix_name && ctl->no_unix_name)
+                return stitchctl_usage_error(ctl, "--unix-name and --no-unix-name exclude each other");
+        if (ctl->name && ctl->no_name)
+                return stitchctl_usage_error(ctl, "--name and --no-name exclude each other");
+        if (!ctl->unix_name && !ctl->no_unix_name && !ctl->name && !ctl->no_name)
+                return stitchctl_usage_error(ctl, "nothing to change: give --unix-name, --no-unix-name, --name "
+                                                  "or --no-name");
+        if (!params || (ctl->unix_name && !cJSON_AddStringToObject(params, "unix_name", ctl->unix_name)) ||
+            (ctl->no_unix_name && !cJSON_AddNullToObject(params, "unix_name")) ||
+            (ctl->name && !cJSON_AddStringToObject(params, "name", ctl->name)) ||
+            (ctl->no_name && !cJSON_AddNullToObject(params, "name")))
+                return stitchctl_oom();
+
+        int r = stitchctl_call(ctl, "io.stitch.Admin.UserUpdate", params, &reply, &rp);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                return output_json(rp);
+
+        r = stitchctl_print_user(cJSON_GetObjectItemCaseSensitive(rp, "user"), 0);
+        if (r != EXIT_OK)
+                return r;
+        int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rp, "revoked_sessions"));
+        if (n > 0)
+                printf("\n%d session%s revoked (opened as the old Unix name).\n", n, n == 1 ? "" : "s");
+        return EXIT_OK;
+}
+
 int cmd_user_link(struct stitchctl *ctl, char **args, size_t n_args) {
         _cleanup_(stitch_json_wipe_and_deletep) cJSON *params = NULL;
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;

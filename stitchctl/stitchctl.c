@@ -95,6 +95,20 @@ static const struct verb verbs[] = {
           "\n"
           "  --password-stdin    read the password from standard input\n" },
 
+        { "user", "update", 1, 1, OPT_UNIX_NAME | OPT_NO_UNIX_NAME | OPT_NAME | OPT_NO_NAME, cmd_user_update,
+          "user update " USER_ARG " [--unix-name NAME | --no-unix-name] [--name NAME | --no-name]",
+          "Change a user's Unix name or display name (the email is the local-userpass\n"
+          "identity's and is not changed here). A new Unix name lets the user log in\n"
+          "as that Unix account (a user first made by an app login, say); the old\n"
+          "name no longer maps to the user. A change of the Unix name ends every\n"
+          "session of the user: they were opened as the old account. With [Accounts]\n"
+          "UserDB=yes the account keeps its uid and is served under the new name.\n"
+          "\n"
+          "  --unix-name NAME    the Unix account the user may log in as\n"
+          "  --no-unix-name      remove the Unix name (no Unix logins by name)\n"
+          "  --name NAME         display name (data.name)\n"
+          "  --no-name           remove the display name\n" },
+
         { "user", "register", 0, 0, OPT_EMAIL | OPT_PASSWORD_STDIN | OPT_LOCALE | OPT_UNIX_NAME, cmd_user_register,
           "user register --email EMAIL --password-stdin [--unix-name NAME] [--locale LOCALE]",
           "Register an email/password user as the HTTP API's register route does,\n"
@@ -233,6 +247,7 @@ static const struct {
         { OPT_TTY, "--tty" },             { OPT_SESSION, "--session" },
         { OPT_WAIT_REFRESH, "--wait-refresh" }, { OPT_ADMIN, "--admin" },
         { OPT_LOCALE, "--locale" },
+        { OPT_NO_UNIX_NAME, "--no-unix-name" }, { OPT_NO_NAME, "--no-name" },
 };
 
 static const char *option_name(uint32_t bit) {
@@ -388,6 +403,8 @@ enum {
         ARG_WAIT_REFRESH,
         ARG_ADMIN,
         ARG_LOCALE,
+        ARG_NO_UNIX_NAME,
+        ARG_NO_NAME,
         ARG_PASSWORD, /* refused: secrets never on argv */
         ARG_KEY,
 };
@@ -431,6 +448,8 @@ static int parse_argv(struct stitchctl *ctl, int argc, char *argv[], char ***ret
                 { "wait-refresh", no_argument, NULL, ARG_WAIT_REFRESH },
                 { "admin", no_argument, NULL, ARG_ADMIN },
                 { "locale", required_argument, NULL, ARG_LOCALE },
+                { "no-unix-name", no_argument, NULL, ARG_NO_UNIX_NAME },
+                { "no-name", no_argument, NULL, ARG_NO_NAME },
                 { "password", optional_argument, NULL, ARG_PASSWORD },
                 { "key", optional_argument, NULL, ARG_KEY },
                 { "api-key", optional_argument, NULL, ARG_KEY },
@@ -513,6 +532,12 @@ static int parse_argv(struct stitchctl *ctl, int argc, char *argv[], char ***ret
                         break;
                 case ARG_LOCALE:
                         r = set_string(ctl, OPT_LOCALE, &ctl->locale, optarg);
+                        break;
+                case ARG_NO_UNIX_NAME:
+                        r = set_flag(ctl, OPT_NO_UNIX_NAME, &ctl->no_unix_name);
+                        break;
+                case ARG_NO_NAME:
+                        r = set_flag(ctl, OPT_NO_NAME, &ctl->no_name);
                         break;
                 case ARG_PASSWORD:
                         if (optarg)

@@ -49,6 +49,8 @@ enum stitchctl_option {
         OPT_WAIT_REFRESH = 1u << 18,
         OPT_ADMIN = 1u << 19,
         OPT_LOCALE = 1u << 20,
+        OPT_NO_UNIX_NAME = 1u << 21,
+        OPT_NO_NAME = 1u << 22,
 };
 
 #define OPTS_GLOBAL (OPT_JSON | OPT_SOCKET | OPT_ADMIN_SOCKET | OPT_TIMEOUT | OPT_HELP | OPT_VERSION)
@@ -77,6 +79,8 @@ struct stitchctl {
         bool all;
         bool wait_refresh;
         bool admin;
+        bool no_unix_name;
+        bool no_name;
 
         uint32_t given; /* OPT_* seen on the command line */
         const char *verb_name; /* "user add", for messages */
@@ -156,6 +160,7 @@ int cmd_user_unlock(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_link(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_unlink(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_passwd(struct stitchctl *ctl, char **args, size_t n_args);
+int cmd_user_update(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_register(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_confirm(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_user_send_confirmation(struct stitchctl *ctl, char **args, size_t n_args);
