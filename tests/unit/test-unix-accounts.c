@@ -2,8 +2,8 @@
 /* Stitch users as Unix accounts (stitchd/core/unix-accounts.c) on a bare
  * core with a temp SQLite store and temp passwd/group files: uid allocation
  * (sequential, skipping 65534/65535 and local ids, wrapping, a full range,
- * stable), collisions with the local files, the records' JSON and the
- * memberships. */
+ * stable), collisions with the local files, the records' JSON, the
+ * memberships, and an admin's change of a Unix name (the uid stays). */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +26,7 @@
 #include "core/core.h"
 #include "core/ids.h"
 #include "core/unix-accounts.h"
+#include "core/users.h"
 #include "log.h"
 #include "macro.h"
 #include "strv.h"
@@ -570,6 +571,105 @@ static void test_enumeration(void **state) {
         assert_int_equal(total, 4);
 }
 
+/* ---- renames (core/users.c stitch_user_set_names) --------------------------------------------- */
+
+static int64_t record_uid(const cJSON *rec, const char *key) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
+        assert_true(cJSON_IsNumber(v));
+        return (int64_t) v->valuedouble;
+}
+
+static void set_unix_name(struct stitch_core *core, const char *id, const char *unix_name, int expected) {
+        const struct stitch_user_names n = {.set_unix_name = true, .unix_name = unix_name};
+        char **revoked = NULL;
+        assert_int_equal(stitch_user_set_names(core, id, &n, NULL, &revoked), expected);
+        stitch_strv_free(revoked);
+}
+
+/* The uid stays with the user: served under the new name, the old one resolves no more; no
+ * name, no account (the uid kept for a later name); a first name gets a uid at once. */
+static void test_rename(void **state) {
+        struct fixture *f = *state;
+        char a[STITCH_ID_LEN + 1], b[STITCH_ID_LEN + 1], none[STITCH_ID_LEN + 1];
+        cJSON *rec = NULL;
+
+        add_user(f->core, "ann", a);
+        add_user(f->core, "ben", b);
+        add_user_full(f->core, NULL, NULL, "{\"email\":\"c@example.com\",\"picture\":\"p\"}", none);
+        assert_int_equal(assign(f->core, a), 20000);
+        assert_int_equal(assign(f->core, b), 20001);
+
+        uint64_t generation = f->core->users_generation;
+        set_unix_name(f->core, a, "anna", 0);
+        assert_true(f->core->users_generation > generation);
+        assert_int_equal(stitch_unix_account_user_by_name(f->core, "ann", &rec), -ENOENT);
+        assert_int_equal(stitch_unix_account_user_by_name(f->core, "anna", &rec), 0);
+        assert_int_equal(record_uid(rec, "uid"), 20000);
+        cJSON_Delete(rec);
+        assert_int_equal(stitch_unix_account_user_by_uid(f->core, 20000, &rec), 0);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(rec, "userName")->valuestring, "anna");
+        cJSON_Delete(rec);
+        assert_int_equal(stitch_unix_account_group_by_name(f->core, "anna", &rec), 0);
+        assert_int_equal(record_uid(rec, "gid"), 20000);
+        cJSON_Delete(rec);
+        assert_int_equal(stitch_unix_account_group_by_name(f->core, "ann", &rec), -ENOENT);
+
+        /* Refused: another user's name, an invalid one, no such user; nothing changes. */
+        set_unix_name(f->core, a, "ben", -EEXIST);
+        set_unix_name(f->core, a, "Anna", -EINVAL);
+        set_unix_name(f->core, a, "an:na", -EINVAL);
+        set_unix_name(f->core, "000000000000000000000000", "zed", -ENOENT);
+        assert_int_equal(stitch_unix_account_user_by_name(f->core, "anna", &rec), 0);
+        cJSON_Delete(rec);
+
+        /* Removed: neither by name nor by uid; the uid stays the user's for a later name. */
+        set_unix_name(f->core, a, NULL, 0);
+        assert_int_equal(stitch_unix_account_user_by_uid(f->core, 20000, &rec), -ENOENT);
+        assert_int_equal(stitch_unix_account_user_by_name(f->core, "anna", &rec), -ENOENT);
+        set_unix_name(f->core, a, "ann2", 0);
+        int64_t uid = 0;
+        assert_int_equal(stitch_unix_account_assign(f->core, a, &uid), 0);
+        assert_int_equal(uid, 20000);
+
+        /* A first name: an account at once, with the next uid. */
+        set_unix_name(f->core, none, "cid", 0);
+        assert_int_equal(stitch_unix_account_user_by_name(f->core, "cid", &rec), 0);
+        assert_int_equal(record_uid(rec, "uid"), 20003); /* 20002 is in passwd */
+        cJSON_Delete(rec);
+
+        /* A local account's name is stored (as a created user's is) but never served. */
+        set_unix_name(f->core, none, "alice", 0);
+        assert_int_equal(stitch_unix_account_user_by_name(f->core, "alice", &rec), -ENOENT);
+        assert_int_equal(stitch_unix_account_user_by_uid(f->core, 20003, &rec), -ENOENT);
+
+        /* The display name: user.name and data.name; the rest of data stays. */
+        struct stitch_user *u = NULL;
+        const struct stitch_user_names named = {.set_name = true, .name = "Cid"};
+        char **revoked = NULL;
+        assert_int_equal(stitch_user_set_names(f->core, none, &named, NULL, &revoked), 0);
+        assert_null(revoked[0]);
+        stitch_strv_free(revoked);
+        assert_int_equal(f->core->store_ops->user_find(f->core->store, STITCH_USER_BY_ID, none, &u), 0);
+        assert_string_equal(u->name, "Cid");
+        assert_string_equal(u->unix_name, "alice");
+        cJSON *d = cJSON_Parse(u->data_json);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "name")->valuestring, "Cid");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "email")->valuestring, "c@example.com");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "picture")->valuestring, "p");
+        cJSON_Delete(d);
+        stitch_user_free(u);
+        const struct stitch_user_names unnamed = {.set_name = true, .name = NULL};
+        assert_int_equal(stitch_user_set_names(f->core, none, &unnamed, NULL, &revoked), 0);
+        stitch_strv_free(revoked);
+        assert_int_equal(f->core->store_ops->user_find(f->core->store, STITCH_USER_BY_ID, none, &u), 0);
+        assert_null(u->name);
+        d = cJSON_Parse(u->data_json);
+        assert_null(cJSON_GetObjectItemCaseSensitive(d, "name"));
+        assert_non_null(cJSON_GetObjectItemCaseSensitive(d, "email"));
+        cJSON_Delete(d);
+        stitch_user_free(u);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_allocation_sequential, setup, teardown),
@@ -582,6 +682,7 @@ int main(void) {
                 cmocka_unit_test(test_records_paths),
                 cmocka_unit_test_setup_teardown(test_memberships, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enumeration, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
         };
         stitch_log_set_max_level(LOG_INFO);
         return cmocka_run_group_tests(tests, NULL, NULL);
