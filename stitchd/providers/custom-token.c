@@ -340,6 +340,9 @@ static struct stitch_jwks *jwks_get(struct stitch_core *core, struct jwks_cache 
         bool fetch;
 
         pthread_mutex_lock(&c->lock);
+        /* Past the stale limit a set is as good as none: fail closed. */
+        if (c->set && now - c->fetched_usec > JWKS_STALE_MAX_USEC)
+                c->set = stitch_jwks_unref(c->set);
         set = c->set ? stitch_jwks_ref(c->set) : NULL;
         uint64_t attempts = c->attempts;
         if (unknown_kid) {

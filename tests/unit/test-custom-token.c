@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,6 +528,7 @@ static struct {
         const char *cache_control;
         const char *url;    /* the URL asked for */
         bool insecure;
+        unsigned delay_usec;
 } fake;
 
 static int fake_https_get(const struct stitch_https_options *o, const char *url, char **ret_body, size_t *ret_len,
@@ -535,6 +537,8 @@ static int fake_https_get(const struct stitch_https_options *o, const char *url,
         fake.url = url;
         fake.insecure = o->allow_insecure_loopback;
         assert_int_equal(o->max_response, STITCH_JWKS_MAX_DOCUMENT);
+        if (fake.delay_usec)
+                usleep(fake.delay_usec);
         if (fake.error < 0) {
                 snprintf(error, error_size, "cannot connect (refused)");
                 return fake.error;
@@ -551,6 +555,18 @@ static char *kid_token(EVP_PKEY *key, const char *kid, const char *sub) {
         snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"aud\":\"myapp-abcde\",\"exp\":%lld}", sub,
                  (long long) (stitch_now() + 600));
         return tu_token(header, payload, "ES256", key, NULL, 0);
+}
+
+struct concurrent {
+        struct stitch_core *m;
+        const char *token;
+        int result;
+};
+
+static void *concurrent_login(void *userdata) {
+        struct concurrent *c = userdata;
+        c->result = app_login(c->m, c->token);
+        return NULL;
 }
 
 static void test_jwks_url(void **unused) {
@@ -596,6 +612,33 @@ static void test_jwks_url(void **unused) {
         assert_int_equal(app_login(f.m, t1), 0);
         stop(&f);
 
+        /* no-store: expired at once, but fetched again at most once a minute;
+         * the expired set serves meanwhile. */
+        fake = (typeof(fake)) {.body = set, .cache_control = "no-store"};
+        assert_int_equal(start(&f, jwks_section), 0);
+        f.m->https_get = fake_https_get;
+        assert_int_equal(app_login(f.m, t1), 0);
+        assert_int_equal(app_login(f.m, t1), 0);
+        assert_int_equal(fake.calls, 1);
+        stop(&f);
+
+        /* Logins that arrive while the first fetch is under way wait for it: one fetch. */
+        fake = (typeof(fake)) {.body = set, .delay_usec = 300000};
+        assert_int_equal(start(&f, jwks_section), 0);
+        f.m->https_get = fake_https_get;
+        struct concurrent c[4];
+        pthread_t threads[ELEMENTSOF(c)];
+        for (size_t i = 0; i < ELEMENTSOF(c); i++) {
+                c[i] = (struct concurrent) {.m = f.m, .token = t1};
+                assert_int_equal(pthread_create(&threads[i], NULL, concurrent_login, &c[i]), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(c); i++) {
+                assert_int_equal(pthread_join(threads[i], NULL), 0);
+                assert_int_equal(c[i].result, 0);
+        }
+        assert_int_equal(fake.calls, 1);
+        stop(&f);
+
         /* Not a JWK Set, or no usable key: refused. */
         fake = (typeof(fake)) {.body = "{\"keys\":[]}"};
         assert_int_equal(start(&f, jwks_section), 0);
@@ -606,10 +649,10 @@ static void test_jwks_url(void **unused) {
         assert_int_equal(fake.calls, 2);
         stop(&f);
 
-        /* The test switch reaches the fetcher. */
+        /* The test switch reaches the fetcher (and may come after the section it allows). */
         fake = (typeof(fake)) {.body = set};
-        assert_int_equal(start(&f, "[Network]\nAllowInsecureLoopback=yes\n[Provider.custom-token]\nEnabled=yes\n"
-                                   "SigningAlgorithm=ES256\nJWKSURL=http://127.0.0.1:9/keys.json\n"),
+        assert_int_equal(start(&f, "[Provider.custom-token]\nEnabled=yes\nSigningAlgorithm=ES256\n"
+                                   "JWKSURL=http://127.0.0.1:9/keys.json\n[Network]\nAllowInsecureLoopback=yes\n"),
                          0);
         f.m->https_get = fake_https_get;
         assert_int_equal(app_login(f.m, t1), 0);
