@@ -5,6 +5,8 @@ loopback port (--port, or a free one), serving the files of --dir by name.
 Read at each request, so a test switches sets by rewriting them:
   NAME            the body (Cache-Control from NAME.cache-control if present)
   NAME.delay      seconds to sleep before answering
+  NAME.redirect   answer 302 with this Location instead
+  NAME.nolength   send no Content-Length (the body ends with the connection)
 Each request appends its path to DIR/requests. Prints the port when ready."""
 import argparse, http.server, os, socket, ssl, sys, time
 
@@ -34,6 +36,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         delay = read(name + ".delay")
         if delay:
             time.sleep(float(delay))
+        location = read(name + ".redirect")
+        if location:
+            self.send_response(302)
+            self.send_header("Location", location.decode().strip())
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = read(name) if name else None
         if body is None:
             self.send_response(404)
@@ -42,7 +51,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        if read(name + ".nolength") is None:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         cc = read(name + ".cache-control")
         if cc:
             self.send_header("Cache-Control", cc.decode().strip())

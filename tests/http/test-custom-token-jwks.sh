@@ -6,8 +6,9 @@
 # openssl CLI log in over HTTP; a rotated set is refetched for its new kid,
 # an unknown kid within the minute is refused without another fetch; the
 # daemon starts while the server is down and logs in once it is up; an
-# untrusted certificate, an oversized set and plain http without the test
-# switch are refused; a slow server delays no password login; no token in
+# untrusted certificate, an oversized set (with or without a length), a
+# redirect, a 404, a timeout and plain http without the test switch are
+# refused; a slow server delays no password login; no token in
 # the daemon's log.
 . "${TESTS_LIB:?run through make check}" || exit 99
 . "$top_srcdir/tests/http/http-lib.sh"
@@ -65,7 +66,7 @@ LOGIN=$APP/auth/providers/custom-token/login
 login() { http POST "$LOGIN" "" "$(jq -cn --arg t "$1" '{token: $t, options: {device: {}}}')"; }
 refused() { [ "$STATUS" = 401 ] && jq -e '.error_code == "AuthError"' <<<"$BODY" >/dev/null; }
 logged() { grep -qF -- "$1" "$STITCHD_LOG"; }
-# daemon PATH [NO-CA]: restarts stitchd with JWKSURL= at that path of the server
+# daemon PATH [NO-CA] [TIMEOUT]: restarts stitchd with JWKSURL= at that path of the server
 daemon() {
         stitch_stop
         http_start <<X
@@ -74,7 +75,7 @@ Enabled=yes
 SigningAlgorithm=RS256
 JWKSURL=https://127.0.0.1:$JWKS_PORT/$1
 [Network]
-Timeout=10s
+Timeout=${3:-10s}
 ${2:+#}CAFile=$T/ca.pem
 [Limits]
 MaxFailures=1000
@@ -126,6 +127,30 @@ login "$T2"
 check "a response over 64 KiB is refused" refused
 check "the log says it was too large" logged "JWKS fetch from 127.0.0.1 failed: response too large"
 
+cp jwks/big.json jwks/stream.json; touch jwks/stream.json.nolength
+daemon stream.json
+login "$T2"
+check "over 64 KiB without a Content-Length is refused too (cut off while receiving)" refused
+check "... logged as too large" logged "JWKS fetch from 127.0.0.1 failed: response too large"
+
+# ---- no redirects, only 200, a timeout ------------------------------------------
+printf 'https://127.0.0.1:%s/keys.json\n' "$JWKS_PORT" >jwks/moved.json.redirect
+daemon moved.json
+login "$T2"
+check "a redirect is not followed" refused
+check "... logged with its status" logged "JWKS fetch from 127.0.0.1 failed: HTTP status 302"
+check "... and its target was not asked for" test "$(requests keys.json)" = 2
+daemon missing.json
+login "$T2"
+check "a 404 is refused and logged" logged "JWKS fetch from 127.0.0.1 failed: HTTP status 404"
+cp jwks/keys.json jwks/late.json; echo 3 >jwks/late.json.delay
+daemon late.json "" 1s
+start=$(date +%s%N)
+login "$T2"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "a server slower than Timeout=1s is refused" refused
+check "... after about a second (took ${ms} ms)" test "$ms" -lt 2500
+check "... logged as timed out" logged "JWKS fetch from 127.0.0.1 failed: timed out"
 # ---- a server the daemon does not trust ----------------------------------------
 daemon keys.json no-ca
 login "$T2"
