@@ -673,8 +673,10 @@ static int custom_token_begin(struct stitch_core *core, const struct stitch_logi
         ret->authtok_is_not_password = true; /* never hand a token to the next module */
 
         r = verify(core, instance, l, token, &v);
-        if (r == -ENOMEM || r == -EHOSTDOWN)
-                return r == -EHOSTDOWN ? -EACCES : r;
+        if (r == -ENOMEM)
+                return r;
+        if (r == -EHOSTDOWN) /* no keys to be had: refused as a bad token is (logged why) */
+                return -EACCES;
         if (r < 0) {
                 log_notice(PROVIDER_TYPE ": token for %s refused: %s.", isempty(l->user) ? "an app user" : l->user,
                            stitch_jwt_error_to_string(r));
