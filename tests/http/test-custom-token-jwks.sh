@@ -8,8 +8,9 @@
 # daemon starts while the server is down and logs in once it is up; an
 # untrusted certificate, an oversized set (with or without a length), a
 # redirect, a 404, a timeout and plain http without the test switch are
-# refused; a slow server delays no password login; no token in
-# the daemon's log.
+# refused; a slow server delays no password login; stitchctl user link
+# (varlink, the network pool) fetches the set too; no token in the
+# daemon's log.
 . "${TESTS_LIB:?run through make check}" || exit 99
 . "$top_srcdir/tests/http/http-lib.sh"
 command -v jq >/dev/null || skip "jq is not installed"
@@ -178,8 +179,18 @@ check "the JWKS login was still pending then" kill -0 $SLOW
 wait $SLOW
 check "the slow JWKS login succeeds once the set arrives" test "$(cat "$T/slow.status")" = 200
 
+# ---- over varlink: an admin links a token (the network pool fetches) ------------
+daemon keys.json
+sctl user add --unix-name carol --name Carol >/dev/null || fail "could not create carol"
+before=$(requests keys.json)
+T4=$(mint k2.key k2 carol-at-issuer)
+printf '%s\n' "$T4" | sctl user link carol --provider custom-token >/dev/null
+linked() { sctl user show carol --json | jq -e '[.user.identities[].provider_type] == ["custom-token"]' >/dev/null; }
+check "stitchctl user link verifies a token against the fetched set" linked
+check "... fetching it once" test "$(requests keys.json)" = $((before + 1))
+
 # ---- no token in the log ------------------------------------------------------------
-for t in "$T1" "$T2" "$T3"; do
+for t in "$T1" "$T2" "$T3" "$T4"; do
         ! grep -qF -- "${t##*.}" "$STITCHD_LOG" || bad "a token is in the daemon log"
         ! grep -qF -- "${t%%.*}.${t#*.}" "$STITCHD_LOG" || bad "a token is in the daemon log"
 done
