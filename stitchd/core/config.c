@@ -1093,6 +1093,10 @@ static const struct stitch_config_key keys[] = {
         STRING("Smtp", "PasswordFile", smtp_password_file, NULL, check_file_path),
         STRING("Smtp", "TemplateDirectory", smtp_template_directory, NULL, check_file_path),
         STRING("Smtp", "CAFile", smtp_ca_file, NULL, check_file_path),
+
+        STRING("Network", "CAFile", network_ca_file, NULL, check_file_path),
+        DURATION("Network", "Timeout", network_timeout_usec, "10s", SEC(1), SEC(120)),
+        BOOL("Network", "AllowInsecureLoopback", network_allow_insecure_loopback, "no"),
 };
 
 /* The sections others own (providers/registry.c), NULL-terminated. */

@@ -120,6 +120,12 @@ struct stitch_config {
         char *smtp_password_file;      /* the SMTP password, read at start */
         char *smtp_template_directory; /* NULL: the built-in English texts (core/mail.h) */
         char *smtp_ca_file;            /* NULL: the system's CAs verify the server's certificate */
+
+        /* [Network] (outgoing HTTPS of providers: JWK Sets; daemon/https-get.c) */
+        char *network_ca_file;         /* NULL: the system's CAs only */
+        uint64_t network_timeout_usec; /* 10s: connect and whole transfer, each */
+        /* For tests only: plain http:// to 127.0.0.1 or [::1] is allowed. */
+        bool network_allow_insecure_loopback;
 };
 
 /* ---- keys and sections, for the files that own a section ----------------------------------- */

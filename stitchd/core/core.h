@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/events.h"
+#include "core/https.h"
 #include "core/outbox.h"
 #include "core/password.h"
 #include "store/store.h"
@@ -58,6 +59,10 @@ struct stitch_core {
         /* Confirmation and reset mails: filled by the daemon (daemon/mailer.h); without
          * [Smtp] URL= its send() returns -ENOTCONN. */
         struct stitch_outbox outbox;
+        /* Outgoing HTTPS for network providers (core/https.h): set by the
+         * daemon (daemon/https-get.c) before the providers' init; NULL in
+         * tests that do without (a fetch then fails with -ENOTCONN). */
+        stitch_https_get_t https_get;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
         /* What every failed password login costs (stitch_password_verify_padded):
          * PasswordHash=, raised to the costliest stored hash met since the start. */

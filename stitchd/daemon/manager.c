@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "validate.h"
+#include "daemon/https-get.h"
 #include "daemon/mailer.h"
 #include "daemon/manager.h"
 #include "daemon/refresher.h"
@@ -58,6 +59,7 @@ int stitch_manager_new(const struct stitch_config *config, struct stitch_manager
                 return r;
         }
         m->core->outbox = (struct stitch_outbox) { .send = no_mailer_send };
+        m->core->https_get = stitch_https_get;
         *ret = m;
         return 0;
 }

@@ -8,11 +8,13 @@
  * implicitly: only a user who already has the identity, and whose
  * admin-set unix_name is the account asked for, logs in.
  *
- * Keys come from SigningKeyFile= only for now: the daemon does no network
- * I/O for this provider. The verifier already takes a JWK Set
- * (struct stitch_jwks), so JWKSURL= is a fetcher and a cache in this
- * instance away; until then a configured JWKSURL= refuses to start. */
+ * Keys come from SigningKeyFile= or from a JWK Set at JWKSURL=, fetched
+ * by the daemon's HTTPS fetcher (core/https.h) when a login needs it,
+ * never at start (the daemon starts while the issuer is down), and cached
+ * here per Cache-Control; rules in docs/tokens-external.md. Rounds may
+ * fetch, so the provider is a network one. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 
 #include "clock.h"
 #include "core/claim-path.h"
+#include "core/https.h"
 #include "core/ids.h"
 #include "core/jwt-verifier.h"
 #include "core/sha256.h"
@@ -45,7 +48,7 @@ struct custom_token_settings {
         bool require_any_audience;
         int algorithm;          /* enum stitch_jose_alg */
         char **key_files;       /* up to STITCH_JWT_VERIFIER_MAX_KEYS */
-        char *jwks_url;         /* not supported yet: init refuses it */
+        char *jwks_url;         /* instead of key_files (RS256/ES256) */
         char *metadata_fields;  /* checked with stitch_metadata_fields_parse() */
         char *unix_name_claim;  /* a claim path, or NULL */
 };
@@ -137,10 +140,13 @@ static int check_unix_name_claim(struct stitch_config_parser *p, unsigned line, 
         return 0;
 }
 
+/* http:// to loopback passes here when AllowInsecureLoopback= may allow
+ * it; custom_token_validate() checks again once [Network] is known. */
 static int check_url(struct stitch_config_parser *p, unsigned line, const struct stitch_config_key *k,
                      const char *value, const char *word) {
-        if (strncmp(word, "https://", 8) != 0 || strpbrk(word, WHITESPACE))
-                return stitch_config_report_value(p, line, k, value, "expected an https:// URL");
+        char error[STITCH_HTTPS_ERROR_MAX] = "";
+        if (stitch_https_url_check(word, true, NULL, 0, error, sizeof(error)) < 0)
+                return stitch_config_report_value(p, line, k, value, "%s", error);
         return 0;
 }
 
@@ -168,14 +174,19 @@ static const struct stitch_config_key custom_token_keys[] = {
 
 static void custom_token_validate(struct stitch_config_parser *p, const struct stitch_config *c, const void *settings) {
         const struct custom_token_settings *s = settings;
-        (void) c;
+        char error[STITCH_HTTPS_ERROR_MAX] = "";
 
+        if (!isempty(s->jwks_url)) {
+                if (stitch_https_url_check(s->jwks_url, c->network_allow_insecure_loopback, NULL, 0, error,
+                                           sizeof(error)) < 0)
+                        stitch_config_report(p, 0, "[" SECTION "] JWKSURL=: %s", error);
+                if (s->algorithm == STITCH_JOSE_HS256)
+                        stitch_config_report(p, 0, "[" SECTION "] JWKSURL= requires SigningAlgorithm=RS256 or ES256");
+        }
         if (!s->enabled)
                 return;
-        /* JWKSURL= is refused by init (not supported yet), not here: a
-         * config that names it still parses. */
         if (stitch_strv_length(s->key_files) == 0 && isempty(s->jwks_url))
-                stitch_config_report(p, 0, "[" SECTION "] Enabled=yes requires SigningKeyFile=");
+                stitch_config_report(p, 0, "[" SECTION "] Enabled=yes requires SigningKeyFile= or JWKSURL=");
 }
 
 static const struct stitch_config_section custom_token_section = {
@@ -193,17 +204,192 @@ static bool custom_token_enabled(const struct stitch_config *c) {
 
 /* ---- the instance ----------------------------------------------------------- */
 
-/* Immutable once built: any number of logins verify with it at once. */
+/* JWKSURL=: the last good set and when to fetch again. Times are
+ * CLOCK_MONOTONIC usec. */
+#define JWKS_REFETCH_INTERVAL_USEC (60 * USEC_PER_SEC) /* unknown kid; a stale set's retry */
+#define JWKS_STALE_MAX_USEC (24 * 3600 * USEC_PER_SEC)  /* a failed refetch keeps the old set this long */
+
+struct jwks_cache {
+        char *url;
+        char host[STITCH_HTTPS_HOST_MAX]; /* for log lines */
+        enum stitch_jose_alg alg;
+        struct stitch_https_options options;
+        /* Held across a fetch: one at a time. A login that needs a set and
+         * has none waits; one with a stale set uses it meanwhile. */
+        pthread_mutex_t fetch_lock;
+        /* Guards what follows; never held across a fetch. */
+        pthread_mutex_t lock;
+        struct stitch_jwks *set;        /* last good set, or NULL */
+        uint64_t fetched_usec;          /* when set was fetched */
+        uint64_t lifetime_usec;         /* from its Cache-Control */
+        uint64_t last_attempt_usec;     /* the last fetch, whatever came of it (0: none) */
+        uint64_t last_unknown_kid_usec; /* the last refetch for an unknown kid (0: none) */
+        uint64_t attempts;              /* fetches finished: a waiter sees one happened */
+        char last_error[STITCH_HTTPS_ERROR_MAX];
+};
+
+/* Immutable once built, but for the JWKS cache, which guards itself: any
+ * number of logins verify at once. */
 struct custom_token_instance {
         struct stitch_jwt_verifier *verifier;
         struct stitch_metadata_fields *fields;          /* never NULL */
         struct stitch_metadata_fields *unix_name_claim; /* NULL: none */
+        struct jwks_cache *jwks;                        /* NULL: key files */
 };
+
+static void jwks_cache_free(struct jwks_cache *c) {
+        if (!c)
+                return;
+        pthread_mutex_destroy(&c->fetch_lock);
+        pthread_mutex_destroy(&c->lock);
+        stitch_jwks_unref(c->set);
+        free(c->url);
+        free(c);
+}
+
+static int jwks_cache_new(const struct stitch_config *config, const char *url, enum stitch_jose_alg alg,
+                          struct jwks_cache **ret) {
+        char error[STITCH_HTTPS_ERROR_MAX] = "";
+        struct jwks_cache *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->alg = alg;
+        c->options = (struct stitch_https_options) {
+                .ca_file = config->network_ca_file,
+                .timeout_usec = config->network_timeout_usec,
+                .allow_insecure_loopback = config->network_allow_insecure_loopback,
+                .max_response = STITCH_JWKS_MAX_DOCUMENT,
+        };
+        pthread_mutex_init(&c->fetch_lock, NULL);
+        pthread_mutex_init(&c->lock, NULL);
+        c->url = strdup(url);
+        if (!c->url) {
+                jwks_cache_free(c);
+                return -ENOMEM;
+        }
+        int r = stitch_https_url_check(url, c->options.allow_insecure_loopback, c->host, sizeof(c->host), error,
+                                       sizeof(error));
+        if (r < 0) {
+                log_error(PROVIDER_TYPE ": JWKSURL=: %s", error);
+                jwks_cache_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* One fetch, holding fetch_lock: the new set replaces the old one, or the
+ * old one stays (until JWKS_STALE_MAX_USEC old) and the failure is logged. */
+static void jwks_fetch(struct stitch_core *core, struct jwks_cache *c) {
+        _cleanup_free_ char *body = NULL, *cache_control = NULL;
+        struct stitch_jwks *set = NULL;
+        char error[STITCH_HTTPS_ERROR_MAX] = "";
+        size_t len = 0;
+        int r;
+
+        if (!core->https_get) {
+                r = -ENOTCONN;
+                snprintf(error, sizeof(error), "no HTTPS fetcher in this process");
+        } else
+                r = core->https_get(&c->options, c->url, &body, &len, &cache_control, error, sizeof(error));
+        if (r >= 0) {
+                r = stitch_jwks_parse(body, len, c->alg, &set);
+                if (r == -ENOMEM)
+                        snprintf(error, sizeof(error), "out of memory");
+                else if (r == -ENOKEY)
+                        snprintf(error, sizeof(error), "no usable %s key with a kid in the set",
+                                 stitch_jose_alg_to_string(c->alg));
+                else if (r < 0)
+                        snprintf(error, sizeof(error), "not a JWK Set (%s)", r == -E2BIG ? "too large" : "malformed");
+        }
+        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
+
+        pthread_mutex_lock(&c->lock);
+        c->last_attempt_usec = now;
+        c->attempts++;
+        if (r >= 0) {
+                stitch_jwks_unref(c->set);
+                c->set = set;
+                c->fetched_usec = now;
+                c->lifetime_usec = stitch_jwks_cache_lifetime(cache_control) * USEC_PER_SEC;
+                c->last_error[0] = 0;
+        } else {
+                snprintf(c->last_error, sizeof(c->last_error), "%s", error);
+                if (c->set && now - c->fetched_usec > JWKS_STALE_MAX_USEC)
+                        c->set = stitch_jwks_unref(c->set);
+        }
+        bool kept = c->set != NULL;
+        size_t n = set ? stitch_jwks_size(set) : 0;
+        pthread_mutex_unlock(&c->lock);
+
+        if (r >= 0)
+                log_info(PROVIDER_TYPE ": fetched the JWK Set from %s: %zu key(s), kept %llu s.", c->host, n,
+                         (unsigned long long) (stitch_jwks_cache_lifetime(cache_control)));
+        else
+                log_error(PROVIDER_TYPE ": JWKS fetch from %s failed: %s%s", c->host, error,
+                          kept ? "; the last good set stays in use" : "");
+}
+
+/* The set to verify with (a reference, or NULL with the reason in error):
+ * the cached one while fresh; otherwise, or for an unknown kid (refetch),
+ * after a fetch, within the rate limits. */
+static struct stitch_jwks *jwks_get(struct stitch_core *core, struct jwks_cache *c, bool unknown_kid,
+                                    const struct stitch_jwks *tried, char *error, size_t error_size) {
+        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
+        struct stitch_jwks *set;
+        bool fetch;
+
+        pthread_mutex_lock(&c->lock);
+        /* Past the stale limit a set is as good as none: fail closed. */
+        if (c->set && now - c->fetched_usec > JWKS_STALE_MAX_USEC)
+                c->set = stitch_jwks_unref(c->set);
+        set = c->set ? stitch_jwks_ref(c->set) : NULL;
+        uint64_t attempts = c->attempts;
+        if (unknown_kid) {
+                /* Another login's refetch may already have brought a newer set. */
+                fetch = set == tried && (c->last_unknown_kid_usec == 0 ||
+                                         now - c->last_unknown_kid_usec >= JWKS_REFETCH_INTERVAL_USEC);
+                if (fetch)
+                        c->last_unknown_kid_usec = now;
+        } else if (!set)
+                fetch = true;
+        else
+                fetch = now - c->fetched_usec >= c->lifetime_usec &&
+                        (c->last_attempt_usec == 0 || now - c->last_attempt_usec >= JWKS_REFETCH_INTERVAL_USEC);
+        pthread_mutex_unlock(&c->lock);
+
+        if (fetch) {
+                if (set && !unknown_kid) {
+                        /* A stale set serves while someone else refreshes it. */
+                        if (pthread_mutex_trylock(&c->fetch_lock) != 0)
+                                return set;
+                } else
+                        pthread_mutex_lock(&c->fetch_lock);
+                pthread_mutex_lock(&c->lock);
+                bool done_meanwhile = c->attempts != attempts;
+                pthread_mutex_unlock(&c->lock);
+                if (!done_meanwhile)
+                        jwks_fetch(core, c);
+                pthread_mutex_unlock(&c->fetch_lock);
+
+                stitch_jwks_unref(set);
+                pthread_mutex_lock(&c->lock);
+                set = c->set ? stitch_jwks_ref(c->set) : NULL;
+                pthread_mutex_unlock(&c->lock);
+        }
+        if (!set) {
+                pthread_mutex_lock(&c->lock);
+                snprintf(error, error_size, "%s", c->last_error[0] ? c->last_error : "no JWK Set yet");
+                pthread_mutex_unlock(&c->lock);
+        }
+        return set;
+}
 
 static void custom_token_free(void *instance) {
         struct custom_token_instance *i = instance;
         if (!i)
                 return;
+        jwks_cache_free(i->jwks);
         stitch_jwt_verifier_free(i->verifier);
         stitch_metadata_fields_free(i->fields);
         stitch_metadata_fields_free(i->unix_name_claim);
@@ -217,10 +403,12 @@ static int custom_token_init(struct stitch_core *core, const void *settings, voi
 
         if (!s)
                 return -EINVAL;
-        if (!isempty(s->jwks_url))
-                return log_error_errno(EOPNOTSUPP, PROVIDER_TYPE ": JWKSURL= is not supported yet; use SigningKeyFile=");
-        if (stitch_strv_length(s->key_files) == 0)
-                return log_error_errno(EINVAL, PROVIDER_TYPE ": Enabled=yes requires SigningKeyFile=");
+        bool jwks = !isempty(s->jwks_url);
+        if (jwks && (s->algorithm == STITCH_JOSE_HS256 || stitch_strv_length(s->key_files) > 0))
+                return log_error_errno(EINVAL, PROVIDER_TYPE ": JWKSURL= requires SigningAlgorithm=RS256 or ES256 "
+                                               "and no SigningKeyFile=");
+        if (!jwks && stitch_strv_length(s->key_files) == 0)
+                return log_error_errno(EINVAL, PROVIDER_TYPE ": Enabled=yes requires SigningKeyFile= or JWKSURL=");
         if (stitch_strv_length(s->key_files) > STITCH_JWT_VERIFIER_MAX_KEYS)
                 return log_error_errno(E2BIG, PROVIDER_TYPE ": SigningKeyFile= takes at most %d paths",
                                        STITCH_JWT_VERIFIER_MAX_KEYS);
@@ -231,6 +419,14 @@ static int custom_token_init(struct stitch_core *core, const void *settings, voi
         r = stitch_jwt_verifier_new((enum stitch_jose_alg) s->algorithm, &i->verifier);
         if (r < 0)
                 goto fail;
+        if (jwks) {
+                /* Nothing is fetched here: the first login that needs the set does. */
+                r = stitch_jwt_verifier_use_jwks(i->verifier);
+                if (r >= 0)
+                        r = jwks_cache_new(&core->config, s->jwks_url, (enum stitch_jose_alg) s->algorithm, &i->jwks);
+                if (r < 0)
+                        goto fail;
+        }
         for (char **path = s->key_files; *path; path++) {
                 r = stitch_jwt_verifier_add_key_file(i->verifier, *path);
                 if (r < 0) {
@@ -425,6 +621,36 @@ static int refresh_metadata(struct stitch_core *core, struct stitch_user *u, con
         return core->store_ops->user_update(core->store, u);
 }
 
+/* Verifies with the key files, or with the cached JWK Set: fetched when
+ * missing or expired, and once more (rate-limited) for an unknown kid.
+ * -EHOSTDOWN: no set could be had (logged by the fetch). */
+static int verify(struct stitch_core *core, const struct custom_token_instance *instance,
+                  const struct stitch_login *l, const char *token, struct stitch_jwt_verified *v) {
+        char error[STITCH_HTTPS_ERROR_MAX] = "";
+
+        if (!instance->jwks)
+                return stitch_jwt_verifier_verify(instance->verifier, NULL, token, strlen(token), stitch_now(), v);
+
+        _cleanup_(stitch_jwks_unrefp) struct stitch_jwks *set = jwks_get(core, instance->jwks, false, NULL, error,
+                                                                        sizeof(error));
+        if (!set) {
+                log_notice(PROVIDER_TYPE ": token for %s refused: no keys from %s (%s).",
+                           isempty(l->user) ? "an app user" : l->user, instance->jwks->host, error);
+                return -EHOSTDOWN;
+        }
+        int r = stitch_jwt_verifier_verify(instance->verifier, set, token, strlen(token), stitch_now(), v);
+        if (r != STITCH_JWT_UNKNOWN_KEY_ID)
+                return r;
+        struct stitch_jwks *newer = jwks_get(core, instance->jwks, true, set, error, sizeof(error));
+        if (!newer || newer == set) {
+                stitch_jwks_unref(newer);
+                return r;
+        }
+        stitch_jwks_unref(set);
+        set = newer;
+        return stitch_jwt_verifier_verify(instance->verifier, set, token, strlen(token), stitch_now(), v);
+}
+
 extern const struct stitch_provider stitch_provider_custom_token;
 
 static int custom_token_begin(struct stitch_core *core, const struct stitch_login *l,
@@ -446,12 +672,11 @@ static int custom_token_begin(struct stitch_core *core, const struct stitch_logi
         }
         ret->authtok_is_not_password = true; /* never hand a token to the next module */
 
-        /* Key files only: no JWK Set. JWKSURL= will pass the instance's
-         * cached set here, and refetch it (rate-limited) on
-         * STITCH_JWT_UNKNOWN_KEY_ID before trying once more. */
-        r = stitch_jwt_verifier_verify(instance->verifier, NULL, token, strlen(token), stitch_now(), &v);
+        r = verify(core, instance, l, token, &v);
         if (r == -ENOMEM)
                 return r;
+        if (r == -EHOSTDOWN) /* no keys to be had: refused as a bad token is (logged why) */
+                return -EACCES;
         if (r < 0) {
                 log_notice(PROVIDER_TYPE ": token for %s refused: %s.", isempty(l->user) ? "an app user" : l->user,
                            stitch_jwt_error_to_string(r));
@@ -516,7 +741,9 @@ const struct stitch_provider stitch_provider_custom_token = {
         .enabled = custom_token_enabled,
         .init = custom_token_init,
         .free = custom_token_free,
-        .network = false, /* key files only, for now */
+        /* A JWKSURL= login may fetch; key-file logins go to the same
+         * small pool (the flag is the vtable's, not the instance's). */
+        .network = true,
         .linkable = true,
         .begin = custom_token_begin,
         .app_fields = {{"token", "token", false}},

@@ -163,6 +163,9 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_true(streq_ptr(a->smtp_username, b->smtp_username));
         assert_true(streq_ptr(a->smtp_password_file, b->smtp_password_file));
         assert_true(streq_ptr(a->smtp_template_directory, b->smtp_template_directory));
+        assert_true(streq_ptr(a->network_ca_file, b->network_ca_file));
+        assert_true(a->network_timeout_usec == b->network_timeout_usec);
+        assert_true(a->network_allow_insecure_loopback == b->network_allow_insecure_loopback);
 }
 
 static void test_defaults(void **state) {
@@ -333,7 +336,11 @@ static const char every_key_text[] =
         "Username=stitch\n"
         "PasswordFile=/etc/stitch/smtp-password\n"
         "TemplateDirectory=/etc/stitch/mail\n"
-        "CAFile=/etc/stitch/smtp-ca.pem\n";
+        "CAFile=/etc/stitch/smtp-ca.pem\n"
+        "[Network]\n"
+        "CAFile=/etc/stitch/idp-ca.pem\n"
+        "Timeout=7s\n"
+        "AllowInsecureLoopback=yes\n";
 
 static void test_every_key(void **state) {
         struct stitch_config c;
@@ -344,6 +351,9 @@ static void test_every_key(void **state) {
         assert_string_equal(c.auth_socket, "/tmp/x/auth");
         assert_string_equal(c.admin_socket, "/tmp/x/admin");
         assert_string_equal(c.admin_group, "stitch-admin");
+        assert_string_equal(c.network_ca_file, "/etc/stitch/idp-ca.pem");
+        assert_int_equal(c.network_timeout_usec, 7 * USEC_PER_SEC);
+        assert_true(c.network_allow_insecure_loopback);
         assert_int_equal(c.workers, 8);
         assert_int_equal(c.log_level, LOG_WARNING);
         assert_int_equal(c.access_token_lifetime_usec, HOUR_USEC);
@@ -1330,6 +1340,10 @@ static void test_smtp(void **state) {
                 if (stitch_mail_address_valid(bad_addresses[i]))
                         fail_msg("%s accepted", bad_addresses[i]);
 
+        expect_errors("[Network]\nCAFile=ca.pem\n", "test.conf:2: CAFile=ca.pem: not an absolute path\n");
+        expect_errors("[Network]\nTimeout=0\n", "test.conf:2: Timeout=0: out of range (1s..2min)\n");
+        expect_errors("[Network]\nTimeout=1h\n", "test.conf:2: Timeout=1h: out of range (1s..2min)\n");
+        expect_errors("[Network]\nAllowInsecureLoopback=maybe\n", "test.conf:2: AllowInsecureLoopback=maybe: not a boolean (use yes or no)\n");
         expect_errors("[Smtp]\nURL=smtp://127.0.0.1:2525\n", "test.conf: [Smtp] URL= requires From=\n");
         expect_errors("[Smtp]\nURL=http://x.example\nFrom=a@x.example\n",
                       "test.conf:2: URL=http://x.example: expected smtp://HOST[:PORT] or smtps://HOST[:PORT]\n");

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #include "clock.h"
 #include "core/config.h"
 #include "core/core.h"
+#include "core/https.h"
+#include "core/jwks.h"
 #include "core/login.h"
 #include "jose-test-util.h"
 #include "macro.h"
@@ -250,6 +253,17 @@ static void test_config_errors(void **unused) {
         expect_config_error("[Provider.custom-token]\nEnabled=yes\n", "test.conf:", "requires SigningKeyFile=");
         expect_config_error("[Provider.custom-token]\nJWKSURL=http://issuer.example/jwks\n", "test.conf:11:",
                             "expected an https:// URL");
+        expect_config_error("[Provider.custom-token]\nJWKSURL=https://user@issuer.example/jwks\n", "test.conf:11:",
+                            "user information");
+        /* Plain http to loopback only with the test switch. */
+        expect_config_error("[Provider.custom-token]\nSigningAlgorithm=RS256\nJWKSURL=http://127.0.0.1:8080/jwks\n",
+                            "test.conf:", "AllowInsecureLoopback=yes");
+        expect_config_error("[Network]\nAllowInsecureLoopback=yes\n[Provider.custom-token]\nSigningAlgorithm=RS256\n"
+                            "JWKSURL=http://10.0.0.1/jwks\n",
+                            "test.conf:", "AllowInsecureLoopback=yes");
+        /* Secrets are never fetched. */
+        expect_config_error("[Provider.custom-token]\nJWKSURL=https://issuer.example/jwks\n", "test.conf:",
+                            "JWKSURL= requires SigningAlgorithm=RS256 or ES256");
 
         /* And a good one parses. */
         struct stitch_config c;
@@ -288,12 +302,13 @@ static void test_init_failures(void **unused) {
         assert_true(start(&f, section("HS256", open_secret, NULL)) < 0);
         stop(&f);
         remove_file(open_secret);
-        /* JWKSURL= is not there yet, with or without key files. */
+        /* JWKSURL= with key files: one or the other. */
+        assert_int_equal(start(&f, section("RS256", rs_file, "JWKSURL=https://issuer.example/jwks\n")), -EINVAL);
+        stop(&f);
+        /* JWKSURL= alone starts without fetching anything (issuer.example does not answer). */
         assert_int_equal(start(&f, "[Provider.custom-token]\nEnabled=yes\nSigningAlgorithm=RS256\n"
                                    "JWKSURL=https://issuer.example/jwks\n"),
-                         -EOPNOTSUPP);
-        stop(&f);
-        assert_int_equal(start(&f, section("RS256", rs_file, "JWKSURL=https://issuer.example/jwks\n")), -EOPNOTSUPP);
+                         0);
         stop(&f);
 }
 
@@ -504,6 +519,147 @@ static void test_disabled(void **unused) {
         stop(&f);
 }
 
+/* ---- JWKSURL= (a fetcher of the test's own instead of the daemon's) --------------- */
+
+static struct {
+        unsigned calls;
+        int error;          /* < 0: fail with it */
+        const char *body;   /* the JWK Set served */
+        const char *cache_control;
+        const char *url;    /* the URL asked for */
+        bool insecure;
+        unsigned delay_usec;
+} fake;
+
+static int fake_https_get(const struct stitch_https_options *o, const char *url, char **ret_body, size_t *ret_len,
+                          char **ret_cache_control, char *error, size_t error_size) {
+        fake.calls++;
+        fake.url = url;
+        fake.insecure = o->allow_insecure_loopback;
+        assert_int_equal(o->max_response, STITCH_JWKS_MAX_DOCUMENT);
+        if (fake.delay_usec)
+                usleep(fake.delay_usec);
+        if (fake.error < 0) {
+                snprintf(error, error_size, "cannot connect (refused)");
+                return fake.error;
+        }
+        *ret_body = strdup(fake.body);
+        *ret_len = strlen(fake.body);
+        *ret_cache_control = fake.cache_control ? strdup(fake.cache_control) : NULL;
+        return 0;
+}
+
+static char *kid_token(EVP_PKEY *key, const char *kid, const char *sub) {
+        char header[128], payload[256];
+        snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\"}", kid);
+        snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"aud\":\"myapp-abcde\",\"exp\":%lld}", sub,
+                 (long long) (stitch_now() + 600));
+        return tu_token(header, payload, "ES256", key, NULL, 0);
+}
+
+struct concurrent {
+        struct stitch_core *m;
+        const char *token;
+        int result;
+};
+
+static void *concurrent_login(void *userdata) {
+        struct concurrent *c = userdata;
+        c->result = app_login(c->m, c->token);
+        return NULL;
+}
+
+static void test_jwks_url(void **unused) {
+        (void) unused;
+        struct fixture f = {};
+        static const char jwks_section[] = "[Provider.custom-token]\nEnabled=yes\nSigningAlgorithm=ES256\n"
+                                           "JWKSURL=https://issuer.example/keys.json\n";
+        char *members = tu_jwk_members(es_key);
+        char set[4096];
+        snprintf(set, sizeof(set), "{\"keys\":[{\"kid\":\"k1\",%s}]}", members);
+        free(members);
+        _cleanup_free_ char *t1 = kid_token(es_key, "k1", "jwks-user");
+        _cleanup_free_ char *t2 = kid_token(es_other, "k2", "jwks-user");
+
+        /* No fetcher at all (the unit tests' core has none): refused, not crashed. */
+        assert_int_equal(start(&f, jwks_section), 0);
+        assert_int_equal(app_login(f.m, t1), REFUSED);
+        stop(&f);
+
+        /* The issuer is down at the first login: refused; up later: fetched then. */
+        fake = (typeof(fake)) {.error = -ECONNREFUSED, .body = set, .cache_control = "max-age=600"};
+        assert_int_equal(start(&f, jwks_section), 0);
+        assert_int_equal(fake.calls, 0); /* nothing at start */
+        f.m->https_get = fake_https_get;
+        assert_int_equal(app_login(f.m, t1), REFUSED);
+        assert_int_equal(fake.calls, 1);
+        fake.error = 0;
+        assert_int_equal(app_login(f.m, t1), 0);
+        assert_int_equal(fake.calls, 2);
+        assert_string_equal(fake.url, "https://issuer.example/keys.json");
+        assert_false(fake.insecure);
+        /* Cached (max-age=600): no fetch for the next login. */
+        assert_int_equal(app_login(f.m, t1), 0);
+        assert_int_equal(fake.calls, 2);
+
+        /* An unknown kid fetches once more; a second one within the minute does not. */
+        assert_int_equal(app_login(f.m, t2), REFUSED);
+        assert_int_equal(fake.calls, 3);
+        assert_int_equal(app_login(f.m, t2), REFUSED);
+        assert_int_equal(fake.calls, 3);
+        /* The issuer goes down: the last good set keeps serving. */
+        fake.error = -ECONNREFUSED;
+        assert_int_equal(app_login(f.m, t1), 0);
+        stop(&f);
+
+        /* no-store: expired at once, but fetched again at most once a minute;
+         * the expired set serves meanwhile. */
+        fake = (typeof(fake)) {.body = set, .cache_control = "no-store"};
+        assert_int_equal(start(&f, jwks_section), 0);
+        f.m->https_get = fake_https_get;
+        assert_int_equal(app_login(f.m, t1), 0);
+        assert_int_equal(app_login(f.m, t1), 0);
+        assert_int_equal(fake.calls, 1);
+        stop(&f);
+
+        /* Logins that arrive while the first fetch is under way wait for it: one fetch. */
+        fake = (typeof(fake)) {.body = set, .delay_usec = 300000};
+        assert_int_equal(start(&f, jwks_section), 0);
+        f.m->https_get = fake_https_get;
+        struct concurrent c[4];
+        pthread_t threads[ELEMENTSOF(c)];
+        for (size_t i = 0; i < ELEMENTSOF(c); i++) {
+                c[i] = (struct concurrent) {.m = f.m, .token = t1};
+                assert_int_equal(pthread_create(&threads[i], NULL, concurrent_login, &c[i]), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(c); i++) {
+                assert_int_equal(pthread_join(threads[i], NULL), 0);
+                assert_int_equal(c[i].result, 0);
+        }
+        assert_int_equal(fake.calls, 1);
+        stop(&f);
+
+        /* Not a JWK Set, or no usable key: refused. */
+        fake = (typeof(fake)) {.body = "{\"keys\":[]}"};
+        assert_int_equal(start(&f, jwks_section), 0);
+        f.m->https_get = fake_https_get;
+        assert_int_equal(app_login(f.m, t1), REFUSED);
+        fake.body = "<html>";
+        assert_int_equal(app_login(f.m, t1), REFUSED);
+        assert_int_equal(fake.calls, 2);
+        stop(&f);
+
+        /* The test switch reaches the fetcher (and may come after the section it allows). */
+        fake = (typeof(fake)) {.body = set};
+        assert_int_equal(start(&f, "[Provider.custom-token]\nEnabled=yes\nSigningAlgorithm=ES256\n"
+                                   "JWKSURL=http://127.0.0.1:9/keys.json\n[Network]\nAllowInsecureLoopback=yes\n"),
+                         0);
+        f.m->https_get = fake_https_get;
+        assert_int_equal(app_login(f.m, t1), 0);
+        assert_true(fake.insecure);
+        stop(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_config_errors),
@@ -515,6 +671,7 @@ int main(void) {
                 cmocka_unit_test(test_two_keys),
                 cmocka_unit_test(test_pam),
                 cmocka_unit_test(test_disabled),
+                cmocka_unit_test(test_jwks_url),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
