@@ -477,6 +477,23 @@ struct stitch_store_ops {
         int (*events_last_id)(struct stitch_store *s, int64_t *ret_id);
         /* Deletes events older than 'before' (time < before). */
         int (*events_prune)(struct stitch_store *s, int64_t before, size_t *ret_n);
+        /* Push: a backend that other hosts write to (a server) tells the
+         * daemon when events may have arrived, so that it need not poll.
+         * Optional (all three NULL: one host writes; nothing to hear).
+         * feed_open() opens a connection of its own that listens for the
+         * backend's notifications and gives its fd (to watch for reading;
+         * the fd stays the backend's); -EBUSY if open already, errors of
+         * open() otherwise. feed_drain() reads what the fd has: > 0 if a
+         * notification (or more) arrived, 0 if none, -ENOTCONN if the
+         * connection is lost (then feed_close() it and feed_open() later).
+         * A notification says only "read events_since()": the events are
+         * the truth; none is lost by a lost notification, only late.
+         * feed_check() sends a round trip on the feed connection, to find
+         * a dead peer: 0 if alive, -ENOTCONN. Called from one thread. */
+        int (*feed_open)(struct stitch_store *s, int *ret_fd);
+        int (*feed_drain)(struct stitch_store *s);
+        int (*feed_check)(struct stitch_store *s);
+        void (*feed_close)(struct stitch_store *s);
 
         /* memory ------------------------------------------------------------ */
         /* Gives back what the backend caches and can read again (page
