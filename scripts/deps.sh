@@ -6,11 +6,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-build}
 build="build-essential autoconf automake libtool pkg-config
        libpam0g-dev libssl-dev libargon2-dev libcjson-dev libsqlite3-dev libsystemd-dev libcurl4-openssl-dev
-       libmicrohttpd-dev pamtester"
+       libmicrohttpd-dev libpq-dev libqrencode-dev pamtester"
 test="$build clang libclang-rt-14-dev libcmocka-dev libpam-wrapper jq sqlite3 openssh-server openssh-client sudo
       sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind python3
       debhelper dpkg-dev lintian man-db curl openssl nodejs dbus-daemon libnss-systemd passwd
-      python3-aiosmtpd chromium"
+      python3-aiosmtpd chromium postgresql"
 pkgs=$build
 [ "$what" = test ] && pkgs=$test
 if [ "$(id -u)" -ne 0 ]; then
