@@ -7,6 +7,7 @@
 
 #include "core/revocations.h"
 #include "core/access.h"
+#include "core/fleet.h"
 #include "core/sessions.h"
 #include "clock.h"
 #include "core/ids.h"
@@ -275,6 +276,12 @@ checked:;
         if (stitch_revocations_contains(core->revocations, claims.sid)) {
                 stitch_claims_done(&claims);
                 *ret_why = "session revoked";
+                return -EACCES;
+        }
+        /* Another host may have ended it and this one not heard yet. */
+        if (stitch_fleet_stale(core, stitch_now_usec(CLOCK_MONOTONIC)) &&
+            stitch_fleet_session_check(core, claims.sid, now, ret_why) < 0) {
+                stitch_claims_done(&claims);
                 return -EACCES;
         }
         *ret = claims;

@@ -1097,6 +1097,8 @@ static const struct stitch_config_key keys[] = {
         STRING("Network", "CAFile", network_ca_file, NULL, check_file_path),
         DURATION("Network", "Timeout", network_timeout_usec, "10s", SEC(1), SEC(120)),
         BOOL("Network", "AllowInsecureLoopback", network_allow_insecure_loopback, "no"),
+
+        DURATION("Fleet", "MaxStale", fleet_max_stale_usec, "5s", 200 * USEC_PER_MSEC, SEC(3600)),
 };
 
 /* The sections others own (providers/registry.c), NULL-terminated. */

@@ -126,6 +126,12 @@ struct stitch_config {
         uint64_t network_timeout_usec; /* 10s: connect and whole transfer, each */
         /* For tests only: plain http:// to 127.0.0.1 or [::1] is allowed. */
         bool network_allow_insecure_loopback;
+
+        /* [Fleet] (a store that several daemons share; daemon/fleet-follower.c) */
+        /* How long the store's change feed may be unheard before Verify
+         * stops trusting the memory and asks the store (failing closed when
+         * the store does not answer). 5s. */
+        uint64_t fleet_max_stale_usec;
 };
 
 /* ---- keys and sections, for the files that own a section ----------------------------------- */

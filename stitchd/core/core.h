@@ -80,6 +80,12 @@ struct stitch_core {
          * taken at start, before the revocation set was rebuilt from the
          * rows; core/store-events.c follows the feed from here. */
         int64_t store_events_cursor;
+        /* A follower of the feed runs (a store other hosts write), when it
+         * last read the feed to its end (CLOCK_MONOTONIC usec) and whether
+         * it found the store unreachable: core/fleet.h. Atomic. */
+        bool fleet_followed;
+        uint64_t fleet_fresh_usec;
+        bool fleet_store_down;
 };
 
 /* Takes over the config's allocations. */

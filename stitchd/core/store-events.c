@@ -100,31 +100,37 @@ int stitch_core_apply_store_event(struct stitch_core *core, const struct stitch_
 
 #define FOLLOW_BATCH 256
 
-int stitch_core_follow_store_events(struct stitch_core *core, int64_t *cursor, int64_t now, size_t *ret_n) {
+int stitch_core_follow_store_events(struct stitch_core *core, struct stitch_feed_cursor *cursor, int64_t now,
+                                    uint64_t now_usec, size_t *ret_n) {
         size_t applied = 0;
         int r;
 
         assert(cursor);
+        int64_t after = stitch_feed_cursor_read_after(cursor, now_usec);
         for (;;) {
                 struct stitch_store_event **a = NULL;
                 size_t n = 0;
 
-                r = core->store_ops->events_since(core->store, *cursor, FOLLOW_BATCH, &a, &n);
+                r = core->store_ops->events_since(core->store, after, FOLLOW_BATCH, &a, &n);
                 if (r < 0)
                         break;
-                for (size_t i = 0; r >= 0 && i < n; i++) {
-                        r = stitch_core_apply_store_event(core, a[i], now);
-                        if (r < 0)
-                                log_warning_errno(r, "Cannot apply store event %" PRIi64 " (%s %s): %m", a[i]->id,
+                for (size_t i = 0; i < n; i++) {
+                        after = a[i]->id;
+                        if (!stitch_feed_cursor_take(cursor, a[i]->id, now_usec))
+                                continue; /* applied already */
+                        /* An event that cannot be applied (a newer stitchd's
+                         * data, or a broken row) is logged and passed: the
+                         * feed must not stop behind it. */
+                        int q = stitch_core_apply_store_event(core, a[i], now);
+                        if (q < 0)
+                                log_warning_errno(q, "Cannot apply store event %" PRIi64 " (%s %s): %m", a[i]->id,
                                                   stitch_store_event_kind_to_string(a[i]->kind) ?: "unknown",
                                                   a[i]->subject);
-                        else {
-                                *cursor = a[i]->id;
+                        else
                                 applied++;
-                        }
                 }
                 stitch_store_event_array_free(a, n);
-                if (r < 0 || n < FOLLOW_BATCH)
+                if (n < FOLLOW_BATCH)
                         break;
         }
         if (ret_n)

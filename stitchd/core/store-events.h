@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "core/feed-cursor.h"
 
 /* How long the store keeps events (stitch_core_maintain prunes older
  * ones). A follower away for longer rebuilds from the rows instead. */
@@ -23,9 +24,12 @@
  * -EBADMSG if its data cannot be what its kind says. Any thread. */
 int stitch_core_apply_store_event(struct stitch_core *core, const struct stitch_store_event *e, int64_t now);
 
-/* Reads the events after *cursor from the store and applies them, in
- * order, moving *cursor past each one applied; stops at the first failure
- * to apply (the cursor stays before it). *ret_n (optional): how many were
- * applied. Start with *cursor from events_last_id right before the memory
- * was rebuilt from the rows. Not yet polled by the daemon. */
-int stitch_core_follow_store_events(struct stitch_core *core, int64_t *cursor, int64_t now, size_t *ret_n);
+/* Reads the events the cursor has not had from the store and applies them,
+ * oldest first, each once (core/feed-cursor.h: ids that commit out of order
+ * are awaited a while). An event that cannot be applied is logged and
+ * skipped. *ret_n (optional): how many were applied. 'now' is the wall
+ * clock (seconds), now_usec a monotonic clock for the cursor's waits.
+ * Returns the store's error when it cannot be read (the cursor keeps what
+ * was applied). Start the cursor at core->store_events_cursor. */
+int stitch_core_follow_store_events(struct stitch_core *core, struct stitch_feed_cursor *cursor, int64_t now,
+                                    uint64_t now_usec, size_t *ret_n);

@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "validate.h"
+#include "daemon/fleet-follower.h"
 #include "daemon/https-get.h"
 #include "daemon/mailer.h"
 #include "daemon/manager.h"
@@ -67,6 +68,7 @@ int stitch_manager_new(const struct stitch_config *config, struct stitch_manager
 void stitch_manager_stop(struct stitch_manager *m) {
         /* Workers first: their completions still reference the front ends'
          * connections, which go after this (see main.c). */
+        m->fleet = stitch_fleet_follower_free(m->fleet);
         m->workers = stitch_workers_free(m->workers);
         m->network_workers = stitch_workers_free(m->network_workers);
         stitch_password_done();
@@ -166,6 +168,10 @@ int stitch_manager_start(struct stitch_manager *m) {
         r = stitch_refresher_resume(m->refresher);
         if (r < 0)
                 return r;
+
+        r = stitch_fleet_follower_start(m->core, &m->fleet);
+        if (r < 0)
+                return log_error_errno(r, "Cannot follow the store's change feed: %m");
 
         r = sd_event_add_time_relative(m->event, &m->maintenance_timer, CLOCK_MONOTONIC, MAINTENANCE_INTERVAL_USEC,
                                        USEC_PER_SEC, on_maintenance, m);

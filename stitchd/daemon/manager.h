@@ -15,6 +15,7 @@
 
 struct stitch_refresher;
 struct stitch_mailer;
+struct stitch_fleet_follower;
 
 struct stitch_manager {
         struct stitch_core *core;
@@ -29,6 +30,8 @@ struct stitch_manager {
         struct stitch_refresher *refresher;
         sd_event_source *maintenance_timer;
         struct stitch_mailer *mailer; /* NULL without [Smtp] URL= */
+        /* The store's change feed, when other hosts write the store (daemon/fleet-follower.h). */
+        struct stitch_fleet_follower *fleet;
 };
 
 /* Takes over the config's allocations. */

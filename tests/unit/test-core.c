@@ -31,6 +31,7 @@
 #include "core/keys.h"
 #include "core/revocations.h"
 #include "core/store-events.h"
+#include "core/fleet.h"
 #include "core/tokens.h"
 #include "core/users.h"
 #include "clock.h"
@@ -960,7 +961,8 @@ static void test_store_events_fleet(void **state) {
         struct stitch_login_result r = {};
         const char *why = NULL;
         char id[STITCH_ID_LEN + 1], kid_a[64] = "", kid_b[64] = "", alg[16];
-        int64_t cursor = 0, start = 0;
+        struct stitch_feed_cursor cursor, again, own;
+        int64_t start = 0;
         size_t n = 0;
 
         add_user(f->m, "ada@example.com", "ada", "correct horse", id);
@@ -969,26 +971,26 @@ static void test_store_events_fleet(void **state) {
 
         assert_int_equal(f->m->store_ops->events_last_id(f->m->store, &start), 0);
         struct stitch_core *b = second_core(f);
-        cursor = b->store_events_cursor; /* where B's memory was rebuilt from the rows */
-        assert_int_equal(cursor, start);
+        assert_int_equal(b->store_events_cursor, start); /* where B's memory was rebuilt from the rows */
+        stitch_feed_cursor_init(&cursor, b->store_events_cursor);
         assert_true(access_ok(b, &r)); /* one store, one keyring */
 
         /* Logged out on A: refused on A at once, on B once it followed. */
         assert_int_equal(stitch_session_logout(f->m, r.tokens.refresh_token, &why), 0);
         assert_false(access_ok(f->m, &r));
         assert_true(access_ok(b, &r)); /* the gap the feed closes */
-        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), &n), 0);
+        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), stitch_now_usec(CLOCK_MONOTONIC), &n), 0);
         assert_int_equal(n, 1);
-        assert_true(cursor > start);
+        assert_true(cursor.high > start);
         assert_false(access_ok(b, &r));
         assert_true(stitch_revocations_contains(b->revocations, r.tokens.session_id));
 
         /* Again from the start: nothing more (idempotent). */
         size_t size = stitch_revocations_size(b->revocations);
         uint64_t gen = b->users_generation;
-        int64_t again = start;
-        assert_int_equal(stitch_core_follow_store_events(b, &again, stitch_now(), &n), 0);
-        assert_int_equal(again, cursor);
+        stitch_feed_cursor_init(&again, start);
+        assert_int_equal(stitch_core_follow_store_events(b, &again, stitch_now(), stitch_now_usec(CLOCK_MONOTONIC), &n), 0);
+        assert_int_equal(again.high, cursor.high);
         assert_int_equal(stitch_revocations_size(b->revocations), size);
         assert_int_equal(b->users_generation, gen);
         assert_false(access_ok(b, &r));
@@ -997,7 +999,7 @@ static void test_store_events_fleet(void **state) {
         char **revoked = NULL;
         assert_int_equal(stitch_user_set_disabled(f->m, id, true, &revoked), 0);
         revoked = stitch_strv_free(revoked);
-        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), &n), 0);
+        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), stitch_now_usec(CLOCK_MONOTONIC), &n), 0);
         assert_int_equal(n, 1); /* user.disabled: the session had ended already */
         assert_true(b->users_generation > gen);
 
@@ -1005,17 +1007,70 @@ static void test_store_events_fleet(void **state) {
         assert_int_equal(stitch_core_rotate_key(f->m, kid_a, sizeof(kid_a)), 0);
         assert_int_equal(stitch_keyring_active(b->keyring, kid_b, sizeof(kid_b), alg, sizeof(alg)), 0);
         assert_string_not_equal(kid_a, kid_b);
-        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), &n), 0);
+        assert_int_equal(stitch_core_follow_store_events(b, &cursor, stitch_now(), stitch_now_usec(CLOCK_MONOTONIC), &n), 0);
         assert_int_equal(n, 1);
         assert_int_equal(stitch_keyring_active(b->keyring, kid_b, sizeof(kid_b), alg, sizeof(alg)), 0);
         assert_string_equal(kid_a, kid_b);
         /* Its own rotation coming back: nothing to do. */
-        assert_int_equal(stitch_core_follow_store_events(f->m, &start, stitch_now(), &n), 0);
+        stitch_feed_cursor_init(&own, start);
+        assert_int_equal(stitch_core_follow_store_events(f->m, &own, stitch_now(), stitch_now_usec(CLOCK_MONOTONIC), &n), 0);
         assert_int_equal(n, 3);
         assert_int_equal(stitch_keyring_active(f->m->keyring, kid_b, sizeof(kid_b), alg, sizeof(alg)), 0);
         assert_string_equal(kid_a, kid_b);
 
         stitch_core_free(b);
+        stitch_login_result_done(&r);
+}
+
+/* core/fleet.c: while the feed is unheard for longer than MaxStale, a
+ * token is checked against the store itself (a logout written by another
+ * host, which this memory has not heard of, holds), and refused outright
+ * when the store is down: fail closed. */
+static void test_fleet_stale(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        char id[STITCH_ID_LEN + 1];
+        const char *why = NULL;
+        struct stitch_claims claims = {};
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+
+        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
+        /* No follower (a store only this host writes): never stale. */
+        assert_false(stitch_fleet_stale(f->m, now + 3600 * USEC_PER_SEC));
+
+        /* Followed, and caught up within MaxStale (5s): memory answers. */
+        stitch_fleet_follow_start(f->m, now);
+        assert_false(stitch_fleet_stale(f->m, now + 4 * USEC_PER_SEC));
+        assert_true(stitch_fleet_stale(f->m, now + 6 * USEC_PER_SEC));
+        stitch_fleet_caught_up(f->m, now + 5 * USEC_PER_SEC);
+        assert_false(stitch_fleet_stale(f->m, now + 6 * USEC_PER_SEC));
+
+        /* Another host ends the session: the row says so, the memory not. */
+        assert_true(f->m->store_ops->session_revoke(f->m->store, r.tokens.session_id, stitch_now(), "revoke") >= 0);
+        assert_true(access_ok(f->m, &r)); /* fresh: the gap the feed closes */
+
+        /* Stale: asked of the store, refused. */
+        stitch_fleet_follow_start(f->m, now - 10 * USEC_PER_SEC);
+        assert_true(stitch_fleet_stale(f->m, stitch_now_usec(CLOCK_MONOTONIC)));
+        assert_int_equal(stitch_access_check(f->m, r.tokens.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_string_equal(why, "session revoked");
+        stitch_login_result_done(&r);
+
+        /* A live session verifies through the store while stale... */
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        assert_true(access_ok(f->m, &r));
+        /* ...and not at all while the store is down too. */
+        stitch_fleet_set_store_down(f->m, true);
+        assert_int_equal(stitch_access_check(f->m, r.tokens.access_token, stitch_now(), &claims, &why), -EACCES);
+        assert_string_equal(why, "the fleet store is unreachable: cannot confirm the session");
+        /* Caught up again: memory answers. */
+        stitch_fleet_set_store_down(f->m, false);
+        stitch_fleet_caught_up(f->m, stitch_now_usec(CLOCK_MONOTONIC));
+        assert_true(access_ok(f->m, &r));
         stitch_login_result_done(&r);
 }
 
@@ -1075,6 +1130,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_account_change_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_account_reset_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_events_fleet, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fleet_stale, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_events_apply, setup, teardown),
         };
         stitch_log_set_max_level(LOG_WARNING);

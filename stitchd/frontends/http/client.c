@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/access.h"
+#include "core/fleet.h"
 #include "core/link.h"
 #include "core/login.h"
 #include "core/sessions.h"
@@ -390,7 +391,10 @@ void http_profile(struct http_request *r) {
          * request leaves the entry stale rather than wrongly fresh. */
         struct stitch_generation g = {.users = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE)};
         int rc = r->bearer ? stitch_access_check(m->core, r->bearer, stitch_now(), &claims, &why) : -EACCES;
-        if (rc >= 0) {
+        /* While a fleet store's feed is stale, a change made on another host
+         * may be missing from the cache: read the store. */
+        bool stale = stitch_fleet_stale(m->core, stitch_now_usec(CLOCK_MONOTONIC));
+        if (rc >= 0 && !stale) {
                 char *body = stitch_cache_get(r->profiles, claims.sub, strlen(claims.sub), &g);
                 stitch_claims_done(&claims);
                 if (body) {
@@ -405,7 +409,7 @@ void http_profile(struct http_request *r) {
         if (access_user(r, &claims, &u) < 0)
                 return;
         http_reply_json(r, 200, profile_json(u, m->core->domain_id));
-        char *copy = r->status == 200 && r->response ? strdup(r->response) : NULL;
+        char *copy = r->status == 200 && r->response && !stale ? strdup(r->response) : NULL;
         if (copy)
                 stitch_cache_put(r->profiles, u->id, strlen(u->id), &g, copy);
         stitch_claims_done(&claims);

@@ -13,6 +13,7 @@
 #include "frontends/varlink/objects-json.h"
 #include "daemon/refresher.h"
 #include "core/access.h"
+#include "core/fleet.h"
 #include "core/generation-cache.h"
 #include "core/sessions.h"
 #include "clock.h"
@@ -220,7 +221,10 @@ static struct stitch_generation generation_now(struct stitch_manager *m) {
 static cJSON *verify_user(struct stitch_call *c, const char *id, int *ret_error) {
         struct stitch_manager *m = c->manager;
         struct stitch_generation g = {.users = __atomic_load_n(&m->core->users_generation, __ATOMIC_ACQUIRE)};
-        struct cached_user *cu = stitch_cache_peek(c->token_caches->users, id, strlen(id), &g);
+        /* While a fleet store's feed is stale, a change made on another
+         * host may be missing from the cache: read the store. */
+        bool stale = stitch_fleet_stale(m->core, stitch_now_usec(CLOCK_MONOTONIC));
+        struct cached_user *cu = stale ? NULL : stitch_cache_peek(c->token_caches->users, id, strlen(id), &g);
         if (!cu) {
                 _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
                 int r = m->core->store_ops->user_find(m->core->store, STITCH_USER_BY_ID, id, &u);
@@ -237,6 +241,15 @@ static cJSON *verify_user(struct stitch_call *c, const char *id, int *ret_error)
                         return NULL;
                 }
                 cu->disabled = u->disabled;
+                if (stale) {
+                        int e = cu->disabled ? -EACCES : 0;
+                        cJSON *user = e < 0 ? NULL : cu->user;
+                        if (e < 0)
+                                cJSON_Delete(cu->user);
+                        free(cu);
+                        *ret_error = e;
+                        return user;
+                }
                 stitch_cache_put(c->token_caches->users, id, strlen(id), &g, cu);
         }
         if (cu->disabled) {
@@ -251,6 +264,9 @@ static cJSON *verify_user(struct stitch_call *c, const char *id, int *ret_error)
 
 static const struct verified *verified_find(struct stitch_token_caches *caches, struct stitch_manager *m,
                                             const char *token, size_t len, int64_t now) {
+        /* A fleet store's feed unheard for long: the full path asks the store. */
+        if (stitch_fleet_stale(m->core, stitch_now_usec(CLOCK_MONOTONIC)))
+                return NULL;
         struct stitch_generation g = generation_now(m);
         struct verified *v = stitch_cache_peek(caches->verified, token, len, &g);
         if (!v)
