@@ -221,6 +221,19 @@ static const struct verb verbs[] = {
           "Verify an access token (signature, expiry, revocation) and print its\n"
           "claims and user. \"-\" reads the token from standard input.\n" },
 
+        { "store", "migrate", 0, 0, OPT_FROM | OPT_TO, cmd_store_migrate,
+          "store migrate --from SPEC --to SPEC",
+          "Copy every user, identity, password, API key, session and signing key\n"
+          "from one store into another, empty one, then compare the counts; for\n"
+          "moving a host from sqlite:PATH to a fleet's postgresql://... store.\n"
+          "Runs stitchd --migrate-store on this host (as root, with the stitchd\n"
+          "that uses the source stopped); needs no running daemon. A failure\n"
+          "leaves the target as it was. Not copied: retired refresh tokens and\n"
+          "pending confirmation or reset mails.\n"
+          "\n"
+          "  --from SPEC         the store to copy (a Store= value: sqlite:/path)\n"
+          "  --to SPEC           the empty store to fill (postgresql://USER@HOST/DB)\n" },
+
         { "call", NULL, 1, 2, OPT_ADMIN, cmd_call,
           "call METHOD [JSON|-]",
           "Call a wire method with parameters JSON (default {}; \"-\" reads them from\n"
@@ -248,6 +261,7 @@ static const struct {
         { OPT_WAIT_REFRESH, "--wait-refresh" }, { OPT_ADMIN, "--admin" },
         { OPT_LOCALE, "--locale" },
         { OPT_NO_UNIX_NAME, "--no-unix-name" }, { OPT_NO_NAME, "--no-name" },
+        { OPT_FROM, "--from" },           { OPT_TO, "--to" },
 };
 
 static const char *option_name(uint32_t bit) {
@@ -407,6 +421,8 @@ enum {
         ARG_NO_NAME,
         ARG_PASSWORD, /* refused: secrets never on argv */
         ARG_KEY,
+        ARG_FROM,
+        ARG_TO,
 };
 
 static int set_string(struct stitchctl *ctl, uint32_t bit, const char **field, const char *value) {
@@ -453,6 +469,8 @@ static int parse_argv(struct stitchctl *ctl, int argc, char *argv[], char ***ret
                 { "password", optional_argument, NULL, ARG_PASSWORD },
                 { "key", optional_argument, NULL, ARG_KEY },
                 { "api-key", optional_argument, NULL, ARG_KEY },
+                { "from", required_argument, NULL, ARG_FROM },
+                { "to", required_argument, NULL, ARG_TO },
                 {}
         };
         _cleanup_free_ char **words = calloc((size_t) argc + 1, sizeof(char *));
@@ -538,6 +556,12 @@ static int parse_argv(struct stitchctl *ctl, int argc, char *argv[], char ***ret
                         break;
                 case ARG_NO_NAME:
                         r = set_flag(ctl, OPT_NO_NAME, &ctl->no_name);
+                        break;
+                case ARG_FROM:
+                        r = set_string(ctl, OPT_FROM, &ctl->from, optarg);
+                        break;
+                case ARG_TO:
+                        r = set_string(ctl, OPT_TO, &ctl->to, optarg);
                         break;
                 case ARG_PASSWORD:
                         if (optarg)

@@ -51,6 +51,8 @@ enum stitchctl_option {
         OPT_LOCALE = 1u << 20,
         OPT_NO_UNIX_NAME = 1u << 21,
         OPT_NO_NAME = 1u << 22,
+        OPT_FROM = 1u << 23,
+        OPT_TO = 1u << 24,
 };
 
 #define OPTS_GLOBAL (OPT_JSON | OPT_SOCKET | OPT_ADMIN_SOCKET | OPT_TIMEOUT | OPT_HELP | OPT_VERSION)
@@ -74,6 +76,8 @@ struct stitchctl {
         const char *tty;
         const char *session;
         const char *locale;
+        const char *from; /* store migrate */
+        const char *to;
         bool password_stdin;
         bool server;
         bool all;
@@ -184,6 +188,8 @@ int cmd_token(struct stitchctl *ctl, char **args, size_t n_args);
 int cmd_token_verify(struct stitchctl *ctl, char **args, size_t n_args);
 
 int cmd_call(struct stitchctl *ctl, char **args, size_t n_args);
+
+int cmd_store_migrate(struct stitchctl *ctl, char **args, size_t n_args);
 
 /* Shared by "user show" and "session list": prints a sessions array as a
  * table (indented by 'indent'), with a USER ID column if with_user.

@@ -23,6 +23,7 @@
 #include "daemon/loop.h"
 #include "daemon/mailer.h"
 #include "daemon/manager.h"
+#include "daemon/store-migrate.h"
 #include "frontends/varlink/server.h"
 #include "frontends/varlink/call.h"
 #include "frontends/http/request.h"
@@ -55,7 +56,10 @@ static void help(void) {
                "     --version         Show the version\n"
                "  -c --config PATH     Configuration file (default: $STITCHD_CONFIG or %s)\n"
                "  -f --foreground      Log to stderr (for running outside systemd)\n"
-               "     --check-config    Parse the configuration, print problems, and exit\n",
+               "     --check-config    Parse the configuration, print problems, and exit\n"
+               "     --migrate-store FROM TO\n"
+               "                       Copy the store FROM (a Store= spec) into the empty store TO,\n"
+               "                       compare the counts, and exit (stitchctl store migrate)\n",
                STITCHD_CONFIG_DEFAULT);
 }
 
@@ -90,10 +94,11 @@ int main(int argc, char **argv) {
                 {"config", required_argument, NULL, 'c'},
                 {"foreground", no_argument, NULL, 'f'},
                 {"check-config", no_argument, NULL, 'C'},
+                {"migrate-store", no_argument, NULL, 'M'},
                 {},
         };
         const char *config_path = NULL;
-        bool foreground = false, check_only = false;
+        bool foreground = false, check_only = false, migrate = false;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "hc:f", options, NULL)) >= 0)
@@ -113,9 +118,22 @@ int main(int argc, char **argv) {
                 case 'C':
                         check_only = true;
                         break;
+                case 'M':
+                        migrate = true;
+                        break;
                 default:
                         return 2;
                 }
+        if (migrate) {
+                if (argc - optind != 2) {
+                        fprintf(stderr, "stitchd: --migrate-store takes two store specs: FROM TO\n");
+                        return 2;
+                }
+                (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+                umask(0077);
+                stitch_log_set_sink(stderr_sink);
+                return stitch_store_migrate_main(argv[optind], argv[optind + 1]);
+        }
         if (optind < argc) {
                 fprintf(stderr, "stitchd: unexpected argument '%s'\n", argv[optind]);
                 return 2;

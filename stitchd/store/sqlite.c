@@ -296,6 +296,9 @@ enum stmt_id {
         ST_USER_LIST_UNIX_UNASSIGNED,
         ST_UNIX_UID_MAX,
         ST_UNIX_UID_NEXT_FREE,
+        ST_UNIX_UID_RETIRED_LIST,
+        ST_UNIX_UID_RETIRE,
+        ST_USER_UNIX_UID_HOLDER,
 
         ST_PASSWORD_GET,
         ST_PASSWORD_SET,
@@ -436,6 +439,11 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT uid + 1 FROM (" UNIX_UIDS_IN_RANGE ") WHERE uid < ?2) "
                 "WHERE NOT EXISTS (SELECT 1 FROM users WHERE unix_uid = c) "
                 "AND NOT EXISTS (SELECT 1 FROM retired_unix_uids WHERE uid = c) ORDER BY c LIMIT 1",
+
+        [ST_UNIX_UID_RETIRED_LIST] = "SELECT uid FROM retired_unix_uids WHERE uid > ?1 ORDER BY uid LIMIT ?2",
+        [ST_USER_UNIX_UID_HOLDER] = "SELECT 1 FROM users WHERE unix_uid = ?1",
+        [ST_UNIX_UID_RETIRE] = "INSERT OR IGNORE INTO retired_unix_uids (uid) "
+                               "SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM users WHERE unix_uid = ?1)",
 
         [ST_PASSWORD_GET] = "SELECT hash FROM passwords WHERE user_id = ?1",
         [ST_PASSWORD_SET] =
@@ -2247,6 +2255,50 @@ static int sqlite_unix_uid_next_free(struct stitch_store *s, int64_t from, int64
         return uid_query(s, ST_UNIX_UID_NEXT_FREE, "unix_uid_next_free", from, to, ret_uid);
 }
 
+static int sqlite_unix_uid_list_retired(struct stitch_store *s, int64_t after, size_t limit, int64_t **ret,
+                                        size_t *ret_n) {
+        _cleanup_free_ int64_t *a = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = reader_lock(s);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL; /* reset before the unlock */
+        r = prepare(c, ST_UNIX_UID_RETIRED_LIST, "unix_uid_list_retired",
+                    ARGS(ARG_INT(after), ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))), &st);
+        while (r >= 0) {
+                r = step(c, st, "unix_uid_list_retired");
+                if (r <= 0)
+                        break;
+                r = grow((void **) &a, &allocated, n + 1, sizeof(*a));
+                if (r >= 0)
+                        a[n++] = sqlite3_column_int64(st, 0);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(a);
+        *ret_n = n;
+        return 0;
+}
+
+static int sqlite_unix_uid_retire(struct stitch_store *s, int64_t uid) {
+        int changes = 0, r;
+
+        if (uid <= 0 || uid > INT32_MAX)
+                return -EINVAL;
+        _cleanup_unlock_ struct conn *c = writer_lock(s);
+        r = tx_begin(c, true);
+        if (r < 0)
+                return r;
+        r = run(c, ST_UNIX_UID_RETIRE, "unix_uid_retire", ARGS(ARG_INT(uid)), &changes);
+        /* Retired already is fine; a live user's uid is not. */
+        if (r >= 0 && changes == 0 &&
+            query(c, ST_USER_UNIX_UID_HOLDER, "unix_uid_retire", ARGS(ARG_INT(uid)), NULL) > 0)
+                r = -EEXIST;
+        return tx_end(c, r);
+}
+
 /* ---------------------------------------------------------------------------
  * Point look-ups on the read connection: the row of statement id whose ?1
  * is the text 'key', or else 'hash'; -ENOENT if none. */
@@ -3069,6 +3121,8 @@ const struct stitch_store_ops stitch_store_sqlite = {
         .user_list_unix_unassigned = sqlite_user_list_unix_unassigned,
         .unix_uid_max = sqlite_unix_uid_max,
         .unix_uid_next_free = sqlite_unix_uid_next_free,
+        .unix_uid_list_retired = sqlite_unix_uid_list_retired,
+        .unix_uid_retire = sqlite_unix_uid_retire,
 
         .password_get = sqlite_password_get,
         .password_set = sqlite_password_set,

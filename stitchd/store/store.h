@@ -352,6 +352,13 @@ struct stitch_store_ops {
         int (*unix_uid_max)(struct stitch_store *s, int64_t min, int64_t max, int64_t *ret_uid);
         /* The lowest uid in [from, to] never given to a user; -ENOENT if none. */
         int (*unix_uid_next_free)(struct stitch_store *s, int64_t from, int64_t to, int64_t *ret_uid);
+        /* The uids of deleted users (never given again), ascending, above
+         * 'after', at most 'limit'; *ret is freed with free(). */
+        int (*unix_uid_list_retired)(struct stitch_store *s, int64_t after, size_t limit, int64_t **ret,
+                                     size_t *ret_n);
+        /* Marks uid as a deleted user's (copying a store): 0, also if it
+         * was already; -EEXIST if a user holds it. */
+        int (*unix_uid_retire)(struct stitch_store *s, int64_t uid);
 
         /* passwords (local-userpass) -------------------------------------- */
         int (*password_get)(struct stitch_store *s, const char *user_id, char **ret_hash);

@@ -1862,6 +1862,32 @@ static void test_unix_uids(void **state) {
         assert_int_equal(ops->unix_uid_next_free(f->store, 20000, 29999, &uid), 0);
         assert_int_equal(uid, 20004);
 
+        /* Deleted users' uids, listed and marked (a store copy carries them). */
+        int64_t *retired = NULL;
+        size_t n_retired = 0;
+        assert_int_equal(ops->unix_uid_list_retired(f->store, 0, 10, &retired, &n_retired), 0);
+        assert_int_equal(n_retired, 1);
+        assert_int_equal(retired[0], 20003);
+        free(retired);
+        retired = NULL;
+        assert_int_equal(ops->unix_uid_retire(f->store, 20007), 0);
+        assert_int_equal(ops->unix_uid_retire(f->store, 20007), 0); /* again: nothing more */
+        assert_int_equal(ops->unix_uid_retire(f->store, 20000), -EEXIST); /* user1 holds it */
+        assert_int_equal(ops->unix_uid_retire(f->store, 0), -EINVAL);
+        assert_int_equal(ops->unix_uid_list_retired(f->store, 0, 10, &retired, &n_retired), 0);
+        assert_int_equal(n_retired, 2);
+        assert_int_equal(retired[0], 20003);
+        assert_int_equal(retired[1], 20007);
+        free(retired);
+        retired = NULL;
+        assert_int_equal(ops->unix_uid_list_retired(f->store, 20003, 1, &retired, &n_retired), 0);
+        assert_int_equal(n_retired, 1);
+        assert_int_equal(retired[0], 20007);
+        free(retired);
+        retired = NULL;
+        assert_int_equal(ops->unix_uid_next_free(f->store, 20007, 29999, &uid), 0);
+        assert_int_equal(uid, 20008);
+
         /* Inside a caller's transaction a refused assignment leaves nothing behind. */
         assert_int_equal(create_user(f->store, 6, "local-userpass", NULL, "user6", T0, 0), 0);
         user_id(id[6], 6);
