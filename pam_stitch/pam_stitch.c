@@ -590,6 +590,17 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
         if (r != PAM_SUCCESS)
                 return r;
 
+        /* The daemon could not reach its store and checked the password
+         * against what it kept of this user's last login here: a login
+         * without a stitch session (nothing to open, refresh or close). */
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply.parameters, "offline"))) {
+                const char *message = pam_stitch_reply_string(&reply, "message");
+                pam_syslog(pamh, LOG_NOTICE, "User \"%s\" logged in offline: stitchd cannot reach its store.",
+                           printable(user, ubuf, sizeof(ubuf)));
+                pam_stitch_info_msg(pamh, &args, "%s",
+                                    !isempty(message) ? message : "Logged in offline, without a stitch session.");
+                return PAM_SUCCESS;
+        }
         return keep_session(pamh, &args, user, &reply);
 }
 

@@ -146,6 +146,17 @@ int cmd_login(struct stitchctl *ctl, char **args, size_t n_args) {
         if (ctl->json)
                 return output_json(rp);
 
+        /* The daemon's store is unreachable and it checked the password
+         * against its offline cache: a login without a session. */
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rp, "offline"))) {
+                _cleanup_free_ char *id = output_sanitize(json_string(rp, "user_id") ?: "-");
+                _cleanup_free_ char *message = output_sanitize(json_string(rp, "message") ?: "");
+                if (!id || !message)
+                        return stitchctl_oom();
+                printf("%s\nUser ID: %s (no session, no tokens)\n", message, id);
+                return EXIT_OK;
+        }
+
         /* the caller's own new session: show everything, tokens included */
         _cleanup_(table_freep) struct table *kv = table_new_kv();
         if (!kv)

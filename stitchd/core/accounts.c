@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "providers/userpass.h"
 #include "core/accounts.h"
+#include "core/offline.h"
 #include "core/unix-accounts.h"
 #include "core/address.h"
 #include "core/ids.h"
@@ -529,6 +530,16 @@ int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_log
         int r = stitch_user_find_by_any_name(core, name, &u);
         if (r >= 0) {
                 stitch_limit_key_for_user(u->id, ret);
+                return 0;
+        }
+        if (r != -ENOENT && core->offline && !l->app && stitch_offline_store_unreachable(r)) {
+                /* Offline logins (core/offline.h) count where online ones do. */
+                char id[STITCH_ID_LEN + 1];
+                bool disabled;
+                if (stitch_offline_lookup(core, name, stitch_now(), id, &disabled) >= 0)
+                        stitch_limit_key_for_user(id, ret);
+                else
+                        snprintf(ret, STITCH_LIMIT_KEY_MAX, "name:%s", name);
                 return 0;
         }
         if (r != -ENOENT)

@@ -1099,6 +1099,10 @@ static const struct stitch_config_key keys[] = {
         BOOL("Network", "AllowInsecureLoopback", network_allow_insecure_loopback, "no"),
 
         DURATION("Fleet", "MaxStale", fleet_max_stale_usec, "5s", 200 * USEC_PER_MSEC, SEC(3600)),
+
+        BOOL("Offline", "Enabled", offline_enabled, "no"),
+        DURATION("Offline", "MaxAge", offline_max_age_usec, "7d", SEC(1), DAYS(366)),
+        STRING("Offline", "CacheFile", offline_cache_file, "/var/lib/stitchd/offline-cache.db", check_file_path),
 };
 
 /* The sections others own (providers/registry.c), NULL-terminated. */

@@ -132,6 +132,11 @@ struct stitch_config {
          * stops trusting the memory and asks the store (failing closed when
          * the store does not answer). 5s. */
         uint64_t fleet_max_stale_usec;
+
+        /* [Offline] (password logins while the store is unreachable; core/offline.h) */
+        bool offline_enabled;          /* no */
+        uint64_t offline_max_age_usec; /* 7d: since the user's last online login here */
+        char *offline_cache_file;      /* "/var/lib/stitchd/offline-cache.db" (+ ".key") */
 };
 
 /* ---- keys and sections, for the files that own a section ----------------------------------- */

@@ -13,6 +13,7 @@
 #include "core/ratelimit.h"
 #include "core/revocations.h"
 #include "core/store-events.h"
+#include "core/offline.h"
 #include "core/tokens.h"
 #include "core/unix-accounts.h"
 #include "core/userpass-flows.h"
@@ -65,6 +66,7 @@ struct stitch_core *stitch_core_free(struct stitch_core *core) {
         core->checked_tokens = stitch_cache_free(core->checked_tokens);
         core->unix_files = stitch_unix_files_free(core->unix_files);
         free(core->dummy_hash);
+        core->offline = stitch_offline_free(core->offline);
         stitch_config_done(&core->config);
         pthread_mutex_destroy(&core->key_lock);
         pthread_mutex_destroy(&core->password_floor_lock);
@@ -127,6 +129,8 @@ void stitch_core_maintain(struct stitch_core *core, int64_t now) {
                 log_info("Dropped %zu retired signing keys.", n);
                 (void) stitch_core_load_keys(core);
         }
+        if (stitch_offline_prune(core, now, &n) >= 0 && n > 0)
+                log_debug("Pruned %zu offline login records older than MaxAge.", n);
         /* Users who got a unix_name since (or whose uid failed before). */
         if (core->config.accounts_userdb)
                 (void) stitch_unix_accounts_assign_missing(core, &n);
@@ -233,6 +237,11 @@ int stitch_core_start(struct stitch_core *core) {
         r = make_domain_id(core);
         if (r < 0)
                 return r;
+        if (c->offline_enabled) {
+                r = stitch_offline_open(c->offline_cache_file, &core->offline);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot open the offline login cache: %m");
+        }
         /* Last: a provider's instance may use everything above. */
         r = stitch_providers_init(core);
         if (r < 0)

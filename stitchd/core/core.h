@@ -26,6 +26,7 @@ struct stitch_groupcache;
 struct stitch_conversations;
 struct stitch_cache;
 struct stitch_unix_files;
+struct stitch_offline;
 
 /* At most this many providers (providers/registry.c). */
 #define STITCH_PROVIDERS_MAX 16
@@ -86,6 +87,8 @@ struct stitch_core {
         bool fleet_followed;
         uint64_t fleet_fresh_usec;
         bool fleet_store_down;
+        /* [Offline] Enabled=yes: the verifiers of recent password logins (core/offline.h); else NULL. */
+        struct stitch_offline *offline;
 };
 
 /* Takes over the config's allocations. */

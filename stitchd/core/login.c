@@ -317,6 +317,14 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
                 stitch_callerlimit_count(core->addresslimit, address_limit_key(core, l->rhost), stitch_now_usec(CLOCK_MONOTONIC));
         __atomic_fetch_add(&core->logins_succeeded, 1, __ATOMIC_RELAXED);
         ret->provider = provider;
+        if (pr.offline) {
+                /* No session: the store, which would keep it, is not there. */
+                log_notice("Offline login of %s (user %s) via %s with %s: the store is unreachable; no session "
+                           "and no tokens.", l->user, u->id, l->service, provider->name);
+                ret->user = TAKE_PTR(u);
+                ret->outcome = STITCH_LOGIN_OFFLINE;
+                return 0;
+        }
         if (identify_only) {
                 ret->user = TAKE_PTR(u);
                 ret->outcome = STITCH_LOGIN_IDENTIFIED;

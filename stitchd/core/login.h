@@ -35,6 +35,10 @@ enum stitch_login_outcome {
          * answers after the interval, until it expires. Only for interactive
          * callers: others get INVALID_PARAMETER "interactive". */
         STITCH_LOGIN_PENDING,
+        /* user (its id and name only): the password matched what this host
+         * kept of the user's last online login (core/offline.h) while the
+         * store is unreachable. No session, no tokens. PAM logins only. */
+        STITCH_LOGIN_OFFLINE,
 };
 
 enum stitch_login_failure {
@@ -68,7 +72,7 @@ struct stitch_login_result {
 
         struct stitch_login_tokens tokens;
 
-        struct stitch_user *user;               /* IDENTIFIED */
+        struct stitch_user *user;               /* IDENTIFIED, OFFLINE */
         const struct stitch_provider *provider; /* IDENTIFIED, SESSION */
 
         /* Whatever the outcome: an authtok answer was not a password. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/events.h"
+#include "core/offline.h"
 #include "core/revocations.h"
 #include "core/store-events.h"
 #include "core/tokens.h"
@@ -74,14 +75,21 @@ int stitch_core_apply_store_event(struct stitch_core *core, const struct stitch_
         assert(core);
         assert(e);
 
+        /* What an offline login goes by (core/offline.h): the user's state
+         * as last heard; a new password or a delete forgets the verifier. */
+        if (e->kind == STITCH_STORE_EVENT_USER_DISABLED || e->kind == STITCH_STORE_EVENT_USER_ENABLED)
+                (void) stitch_offline_user_disabled(core, e->subject, e->kind == STITCH_STORE_EVENT_USER_DISABLED);
+        else if (e->kind == STITCH_STORE_EVENT_USER_DELETED || e->kind == STITCH_STORE_EVENT_USER_PASSWORD)
+                (void) stitch_offline_forget_user(core, e->subject);
+
         switch (e->kind) {
         case STITCH_STORE_EVENT_SESSION_ENDED:
                 return apply_session_ended(core, e, now);
         case STITCH_STORE_EVENT_USER_DISABLED:
         case STITCH_STORE_EVENT_USER_ENABLED:
         case STITCH_STORE_EVENT_USER_DELETED:
-        case STITCH_STORE_EVENT_USER_UPDATED:
         case STITCH_STORE_EVENT_USER_PASSWORD:
+        case STITCH_STORE_EVENT_USER_UPDATED:
         case STITCH_STORE_EVENT_APIKEY_CREATED:
         case STITCH_STORE_EVENT_APIKEY_DISABLED:
         case STITCH_STORE_EVENT_APIKEY_ENABLED:

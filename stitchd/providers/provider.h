@@ -147,6 +147,9 @@ struct stitch_provider_result {
         /* The answer of an authtok prompt was not a password (an API key
          * typed at "Password: "): front ends must not hand it on. */
         bool authtok_is_not_password;
+        /* DONE without the store, which cannot be reached (core/offline.h):
+         * user holds only the id and the name; no session is made. */
+        bool offline;
 };
 
 struct stitch_provider {

@@ -166,6 +166,9 @@ static void assert_config_equal(const struct stitch_config *a, const struct stit
         assert_true(streq_ptr(a->network_ca_file, b->network_ca_file));
         assert_true(a->network_timeout_usec == b->network_timeout_usec);
         assert_true(a->fleet_max_stale_usec == b->fleet_max_stale_usec);
+        assert_true(a->offline_enabled == b->offline_enabled);
+        assert_true(a->offline_max_age_usec == b->offline_max_age_usec);
+        assert_true(streq_ptr(a->offline_cache_file, b->offline_cache_file));
         assert_true(a->network_allow_insecure_loopback == b->network_allow_insecure_loopback);
 }
 
@@ -343,7 +346,11 @@ static const char every_key_text[] =
         "Timeout=7s\n"
         "AllowInsecureLoopback=yes\n"
         "[Fleet]\n"
-        "MaxStale=750ms\n";
+        "MaxStale=750ms\n"
+        "[Offline]\n"
+        "Enabled=yes\n"
+        "MaxAge=2d\n"
+        "CacheFile=/var/cache/stitch/offline.db\n";
 
 static void test_every_key(void **state) {
         struct stitch_config c;
@@ -357,6 +364,9 @@ static void test_every_key(void **state) {
         assert_string_equal(c.network_ca_file, "/etc/stitch/idp-ca.pem");
         assert_int_equal(c.network_timeout_usec, 7 * USEC_PER_SEC);
         assert_int_equal(c.fleet_max_stale_usec, 750 * USEC_PER_MSEC);
+        assert_true(c.offline_enabled);
+        assert_int_equal(c.offline_max_age_usec, 2 * 24 * 3600 * USEC_PER_SEC);
+        assert_string_equal(c.offline_cache_file, "/var/cache/stitch/offline.db");
         assert_true(c.network_allow_insecure_loopback);
         assert_int_equal(c.workers, 8);
         assert_int_equal(c.log_level, LOG_WARNING);
@@ -1348,6 +1358,7 @@ static void test_smtp(void **state) {
         expect_errors("[Network]\nTimeout=0\n", "test.conf:2: Timeout=0: out of range (1s..2min)\n");
         expect_errors("[Network]\nTimeout=1h\n", "test.conf:2: Timeout=1h: out of range (1s..2min)\n");
         expect_errors("[Fleet]\nMaxStale=100ms\n", "test.conf:2: MaxStale=100ms: out of range (200ms..1h)\n");
+        expect_errors("[Offline]\nCacheFile=offline.db\n", "test.conf:2: CacheFile=offline.db: not an absolute path\n");
         expect_errors("[Network]\nAllowInsecureLoopback=maybe\n", "test.conf:2: AllowInsecureLoopback=maybe: not a boolean (use yes or no)\n");
         expect_errors("[Smtp]\nURL=smtp://127.0.0.1:2525\n", "test.conf: [Smtp] URL= requires From=\n");
         expect_errors("[Smtp]\nURL=http://x.example\nFrom=a@x.example\n",

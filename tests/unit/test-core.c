@@ -32,6 +32,7 @@
 #include "core/revocations.h"
 #include "core/store-events.h"
 #include "core/fleet.h"
+#include "core/offline.h"
 #include "core/tokens.h"
 #include "core/users.h"
 #include "clock.h"
@@ -1074,6 +1075,170 @@ static void test_fleet_stale(void **state) {
         stitch_login_result_done(&r);
 }
 
+/* core/offline.c through the login pipeline: an online password login
+ * leaves a verifier; with the store unreachable the same password logs in
+ * offline (no session), a wrong one does not, nor an app login or a user
+ * never seen here; a disable heard from the feed holds, a new password
+ * forgets; records expire after MaxAge; the files are private and never
+ * hold the store's hash. */
+static int setup_offline(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct stitch_config c;
+        char text[1024];
+        const char *tmp = getenv("TMPDIR");
+
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "%s/test-core-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        assert_non_null(mkdtemp(f->dir));
+        int n = snprintf(text, sizeof(text),
+                         "[Daemon]\nStore=sqlite:%s/stitch.db\nWorkers=1\n"
+                         "[Pam]\nServices=login sshd\n"
+                         "[Limits]\nMaxFailures=3\n"
+                         "[Provider.local-userpass]\nPasswordHash=argon2id:m=64,t=1,p=1\n"
+                         "[Offline]\nEnabled=yes\nMaxAge=1h\nCacheFile=%s/offline.db\n",
+                         f->dir, f->dir);
+        assert_true(n > 0 && (size_t) n < sizeof(text));
+        assert_int_equal(stitch_config_init_defaults(&c), 0);
+        assert_int_equal(stitch_config_load_buffer(&c, "test", text, strlen(text), stderr), 0);
+        assert_int_equal(stitch_core_new(&c, &f->m), 0);
+        assert_int_equal(stitch_core_start(f->m), 0);
+        *state = f;
+        return 0;
+}
+
+static int store_down_find(struct stitch_store *s, enum stitch_user_key by, const char *value,
+                           struct stitch_user **ret) {
+        (void) s, (void) by, (void) value, (void) ret;
+        return -ENOTCONN;
+}
+static int store_down_find_for_login(struct stitch_store *s, enum stitch_user_key by, const char *value, int64_t now,
+                                     struct stitch_user **ret) {
+        (void) s, (void) by, (void) value, (void) now, (void) ret;
+        return -ENOTCONN;
+}
+
+static bool file_has(const char *path, const char *needle) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0;
+        FILE *fp = fopen(path, "re");
+        if (!fp)
+                return false;
+        buf = malloc(1 << 20);
+        if (buf)
+                n = fread(buf, 1, 1 << 20, fp);
+        fclose(fp);
+        return buf && memmem(buf, n, needle, strlen(needle)) != NULL;
+}
+
+static void test_offline_login(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        char id[STITCH_ID_LEN + 1], got[STITCH_ID_LEN + 1], path[512];
+        _cleanup_free_ char *store_hash = NULL;
+        struct stat st;
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        assert_int_equal(f->m->store_ops->password_get(f->m->store, id, &store_hash), 0);
+
+        /* Nothing kept yet: no offline login. */
+        assert_int_equal(stitch_offline_verify(f->m, "ada", "correct horse", stitch_now(), got), -ENOENT);
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&r);
+        assert_int_equal(stitch_offline_verify(f->m, "ada", "correct horse", stitch_now(), got), 0);
+        assert_string_equal(got, id);
+
+        /* Private files, and neither the store's hash nor the password in them. */
+        snprintf(path, sizeof(path), "%s/offline.db", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_false(file_has(path, store_hash));
+        assert_false(file_has(path, store_hash + strlen(store_hash) - 20)); /* not even its digest part */
+        assert_false(file_has(path, "correct horse"));
+        snprintf(path, sizeof(path), "%s/offline.db.key", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_size, 32);
+
+        /* The store goes away. */
+        const struct stitch_store_ops *up = f->m->store_ops;
+        struct stitch_store_ops down = *up;
+        down.user_find = store_down_find;
+        down.user_find_for_login = store_down_find_for_login;
+        f->m->store_ops = &down;
+
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_OFFLINE);
+        assert_non_null(r.user);
+        assert_string_equal(r.user->id, id);
+        assert_string_equal(r.tokens.session_id, "");
+        stitch_login_result_done(&r);
+
+        struct attempt wrong = ada_password;
+        wrong.values[0] = "wrong horse";
+        run(f->m, &wrong, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+        stitch_login_result_done(&r);
+
+        struct attempt app = ada_password;
+        app.app = true;
+        app.user = "ada@example.com";
+        run(f->m, &app, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_INTERNAL);
+        stitch_login_result_done(&r);
+
+        struct attempt bob = ada_password;
+        bob.user = "bob";
+        run(f->m, &bob, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_INTERNAL);
+        assert_int_equal(r.error, -ENOTCONN);
+        stitch_login_result_done(&r);
+
+        /* What the feed says holds offline. */
+        struct stitch_store_event e = {.id = 1, .time = stitch_now(), .kind = STITCH_STORE_EVENT_USER_DISABLED};
+        memcpy(e.subject, id, sizeof(id));
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, stitch_now()), 0);
+        bool disabled = false;
+        assert_int_equal(stitch_offline_lookup(f->m, "ada", stitch_now(), got, &disabled), 0);
+        assert_true(disabled);
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+        stitch_login_result_done(&r);
+        e.kind = STITCH_STORE_EVENT_USER_ENABLED;
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, stitch_now()), 0);
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_OFFLINE);
+        stitch_login_result_done(&r);
+
+        /* MaxAge (1h) after the last online login: gone. */
+        assert_int_equal(stitch_offline_verify(f->m, "ada", "correct horse", stitch_now() + 3601, got), -ENOENT);
+        size_t pruned = 0;
+        assert_int_equal(stitch_offline_prune(f->m, stitch_now() + 3601, &pruned), 0);
+        assert_int_equal(pruned, 1);
+        assert_int_equal(stitch_offline_verify(f->m, "ada", "correct horse", stitch_now(), got), -ENOENT);
+
+        /* Back online: a login records again; a new password forgets. */
+        f->m->store_ops = up;
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&r);
+        assert_int_equal(stitch_offline_verify(f->m, "ada", "correct horse", stitch_now(), got), 0);
+        e.kind = STITCH_STORE_EVENT_USER_PASSWORD;
+        assert_int_equal(stitch_core_apply_store_event(f->m, &e, stitch_now()), 0);
+        assert_int_equal(stitch_offline_verify(f->m, "ada", "correct horse", stitch_now(), got), -ENOENT);
+
+        /* A cache someone else may read is refused. */
+        snprintf(path, sizeof(path), "%s/offline.db", f->dir);
+        assert_int_equal(chmod(path, 0644), 0);
+        struct stitch_offline *o = NULL;
+        assert_int_equal(stitch_offline_open(path, &o), -EPERM);
+        assert_null(o);
+}
+
 static void test_store_events_apply(void **state) {
         struct fixture *f = *state;
         int64_t now = stitch_now();
@@ -1131,6 +1296,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_account_reset_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_events_fleet, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fleet_stale, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_offline_login, setup_offline, teardown),
                 cmocka_unit_test_setup_teardown(test_store_events_apply, setup, teardown),
         };
         stitch_log_set_max_level(LOG_WARNING);

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "core/accounts.h"
+#include "core/offline.h"
 #include "core/revocations.h"
 #include "frontends/varlink/call.h"
 #include "log.h"
@@ -151,6 +152,21 @@ static int login_reply(struct stitch_call *c, const struct stitch_login_result *
         switch (res->outcome) {
         case STITCH_LOGIN_IDENTIFIED: /* never asked for here */
                 return stitch_call_errno(c, -EINVAL, "login");
+        case STITCH_LOGIN_OFFLINE: {
+                /* Authenticated without the store: no session to keep. */
+                cJSON *p = cJSON_CreateObject();
+                if (!p || !cJSON_AddBoolToObject(p, "offline", true) ||
+                    !cJSON_AddStringToObject(p, "user_id", res->user->id) ||
+                    !cJSON_AddStringToObject(p, "provider_type", res->provider ? res->provider->name : "") ||
+                    !cJSON_AddStringToObject(p, "message",
+                                             "The user store cannot be reached: logged in offline, without a "
+                                             "stitch session.")) {
+                        cJSON_Delete(p);
+                        return stitch_call_errno(c, -ENOMEM, "login reply");
+                }
+                stitch_call_reply(c, p);
+                break;
+        }
         case STITCH_LOGIN_SESSION:
         case STITCH_LOGIN_ASK:
         case STITCH_LOGIN_PENDING: {
@@ -308,6 +324,33 @@ static bool binding_matches(const struct stitch_session *s, const char *binding)
         return CRYPTO_memcmp(hash, s->binding_hash, sizeof(hash)) == 0;
 }
 
+/* The store cannot be asked: with [Offline] Enabled=yes the account check
+ * goes by what this host last heard of the user (core/offline.h). */
+static int authorize_offline(struct stitch_call *c, const char *user, const char *service, int error,
+                             const char *what) {
+        struct stitch_core *core = c->manager->core;
+        char id[STITCH_ID_LEN + 1];
+        bool disabled = false;
+
+        if (!core->offline || !stitch_offline_store_unreachable(error) ||
+            stitch_offline_lookup(core, user, stitch_now(), id, &disabled) < 0)
+                return stitch_call_errno(c, error, what);
+        if (disabled) {
+                log_notice("Account check for %s (user %s) via %s, offline: disabled when last heard of.", user, id,
+                           service ? service : "-");
+                return stitch_call_error(c, STITCH_ERROR_USER_DISABLED, "account disabled");
+        }
+        log_info("Account check for %s (user %s) via %s answered offline: the store is unreachable.", user, id,
+                 service ? service : "-");
+        cJSON *reply = cJSON_CreateObject();
+        if (!reply || !cJSON_AddStringToObject(reply, "user_id", id) || !cJSON_AddBoolToObject(reply, "allowed", true) ||
+            !cJSON_AddBoolToObject(reply, "offline", true)) {
+                cJSON_Delete(reply);
+                return stitch_call_errno(c, -ENOMEM, "authorize reply");
+        }
+        return stitch_call_reply(c, reply);
+}
+
 int stitch_method_authorize(struct stitch_call *c) {
         static const struct stitch_param table[] = {
                 {"user", STITCH_PARAM_STRING, offsetof(struct authorize_params, user), true, NAME_MAX_LEN},
@@ -336,7 +379,7 @@ int stitch_method_authorize(struct stitch_call *c) {
                             ? m->core->store_ops->session_find_with_user(m->core->store, p.session_id, NULL, &s, &u)
                             : -ENOENT;
                 if (r < 0 && r != -ENOENT)
-                        return stitch_call_errno(c, r, "session lookup");
+                        return authorize_offline(c, p.user, p.service, r, "session lookup");
                 if (r == -ENOENT || !binding_matches(s, p.binding))
                         return stitch_call_error(c, STITCH_ERROR_SESSION_INVALID, "unknown session");
                 if (s->revoked || s->refresh_expires <= stitch_now() ||
@@ -352,7 +395,7 @@ int stitch_method_authorize(struct stitch_call *c) {
                 if (r == -ENOENT)
                         return stitch_call_error(c, STITCH_ERROR_NOT_FOUND, "%s is not a stitch user", p.user);
                 if (r < 0)
-                        return stitch_call_errno(c, r, "user lookup");
+                        return authorize_offline(c, p.user, p.service, r, "user lookup");
         }
 
         if (u->disabled) {
