@@ -57,10 +57,15 @@ int daemon_write_config(struct bench *b) {
         FILE *f = fopen(b->conf, "we");
         if (!f)
                 return -errno;
+        char store[PATH_MAX + 16];
+        if (b->store_spec)
+                snprintf(store, sizeof(store), "%s", b->store_spec);
+        else
+                snprintf(store, sizeof(store), "sqlite:%s", b->db);
         fprintf(f,
                 "# written by stitch-bench\n"
                 "[Daemon]\n"
-                "Store=sqlite:%s\n"
+                "Store=%s\n"
                 "AuthSocket=%s\n"
                 "AdminSocket=%s\n"
                 "Workers=%u\n"
@@ -71,7 +76,7 @@ int daemon_write_config(struct bench *b) {
                 "[Http]\n"
                 "Listen=127.0.0.1:%u\n"
                 "MaxConnectionsPerAddress=256\n",
-                b->db, b->auth_socket, b->admin_socket, b->workers, b->m_kib, b->t_cost, b->p_lanes,
+                store, b->auth_socket, b->admin_socket, b->workers, b->m_kib, b->t_cost, b->p_lanes,
                 bench_http_port());
         if (fclose(f) != 0)
                 return -errno;
@@ -143,6 +148,11 @@ int daemon_stored_hash_check(struct bench *b, const char *user_id) {
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         int r = -EIO;
+
+        /* Another backend (--store): the parameters are the ones this
+         * program wrote into the daemon's config, checked there. */
+        if (b->store_spec)
+                return 0;
 
         if (sqlite3_open_v2(b->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
                 goto finish;

@@ -83,6 +83,7 @@ struct bench {
         bool smoke, scale, json, strict, keep;
         char **only; /* NULL = all */
         const char *stitchd, *pam_module, *tmp_parent;
+        const char *store_spec; /* --store: the daemons' Store= (NULL: SQLite in the temp dir) */
 
         /* machine */
         unsigned ncpu;

@@ -464,6 +464,8 @@ static void help(void) {
                "  --pam-module PATH   pam_stitch.so (default: $PAM_STITCH_SO, or from $top_builddir)\n"
                "  --tmpdir DIR        where the store and sockets go (default: $TMPDIR or /var/tmp)\n"
                "  --password-hash argon2id:m=KIB,t=N,p=N   daemon config and baseline (default m=19456,t=2,p=1)\n"
+               "  --store SPEC        the daemon's Store= (an empty PostgreSQL database, for\n"
+               "                      tests/bench/bench-fleet.sh); only with --only apikey,login-concurrency,verify\n"
                "  --keep              keep the temp dir\n");
 }
 
@@ -547,6 +549,7 @@ int main(int argc, char **argv) {
                 {"tmpdir", required_argument, NULL, 't'},
                 {"password-hash", required_argument, NULL, 'H'},
                 {"keep", no_argument, NULL, 'k'},
+                {"store", required_argument, NULL, 'T'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -593,6 +596,9 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         break;
+                case 'T':
+                        b->store_spec = optarg;
+                        break;
                 case 'k':
                         b->keep = true;
                         break;
@@ -604,6 +610,11 @@ int main(int argc, char **argv) {
                 }
         if (optind < argc) {
                 fprintf(stderr, "stitch-bench: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        if (b->store_spec && (!b->only || bench_selected(b, "pam") || bench_selected(b, "scale") ||
+                              bench_selected(b, "http") || bench_selected(b, "memory"))) {
+                fprintf(stderr, "stitch-bench: --store goes with --only apikey,login-concurrency,verify,refresh\n");
                 return 2;
         }
         /* --only scale implies --scale; --scale alone means everything plus scale. */

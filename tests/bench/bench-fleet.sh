@@ -1,0 +1,127 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The fleet store on PostgreSQL 15 (Debian), each figure next to a baseline
+# measured in the same run on the same server (docs/performance.md):
+#   - API-key and password logins/s of stitchd on PostgreSQL, against a raw
+#     libpq INSERT+COMMIT of one row (pgbench, prepared, same concurrency)
+#     and against the same stitch-bench rows on SQLite;
+#   - Token.Verify's rate on PostgreSQL against SQLite (it answers from
+#     memory: the store should not show);
+#   - how long a logout on one stitchd takes to hold on a second one on the
+#     same store (change feed: NOTIFY/LISTEN), p50/p99 over 300 logouts.
+#
+#   make bench-fleet            (root; PostgreSQL 15 from apt)
+#   BENCH_DURATION=5            seconds per pgbench row
+#
+# Prints a table; record it in docs/performance.md with the machine and date.
+set -euo pipefail
+: "${top_builddir:=$(pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+STITCHD=${STITCHD:-$top_builddir/stitchd/stitchd}
+STITCHCTL=${STITCHCTL:-$top_builddir/stitchctl/stitchctl}
+BENCH=$top_builddir/tests/bench/stitch-bench
+SPAWN=$top_builddir/tests/helpers/stitch-spawn
+DUR=${BENCH_DURATION:-5}
+PGBIN=
+for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        [ -x "$d/initdb" ] && [ -x "$d/pgbench" ] && { PGBIN=$d; break; }
+done
+
+skip() { echo "bench-fleet: SKIP: $*" >&2; exit 77; }
+die() { echo "bench-fleet: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || skip "needs root (PostgreSQL runs as the postgres account)"
+[ -n "$PGBIN" ] || skip "PostgreSQL with pgbench is not installed (apt-get install postgresql)"
+id postgres >/dev/null 2>&1 || skip "no postgres account"
+command -v jq >/dev/null || skip "jq is needed"
+[ -x "$STITCHD" ] && [ -x "$BENCH" ] && [ -x "$SPAWN" ] || die "build first (stitchd, tests/bench/stitch-bench, tests/helpers/stitch-spawn)"
+
+T=$(mktemp -d /var/tmp/bench-fleet.XXXXXX)
+chmod 0755 "$T"
+PIDS=()
+cleanup() {
+        local p
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+        [ -d "$T/pg/data" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$T"
+}
+trap cleanup EXIT
+
+mkdir -p "$T/pg" && chown postgres "$T/pg"
+runuser -u postgres -- "$PGBIN/initdb" -D "$T/pg/data" -A trust -E UTF8 --locale=C.UTF-8 >"$T/initdb.log" 2>&1 \
+        || die "initdb failed"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/server.log" -w -t 60 \
+        -o "-c listen_addresses='' -k $T/pg -c max_connections=200" start >/dev/null || die "PostgreSQL did not start"
+psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h "$T/pg" "$@"; }
+psql_su -d postgres -c "CREATE ROLE stitch LOGIN" -c "CREATE DATABASE stitch OWNER stitch" \
+        -c "CREATE DATABASE stitch2 OWNER stitch" -c "CREATE DATABASE baseline OWNER stitch"
+SPEC_OF() { echo "postgresql://stitch@/$1?host=${T//\//%2F}%2Fpg"; }
+
+echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC'); PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), fsync on, Unix socket"
+
+# Baseline: one row INSERT and its COMMIT, through libpq (pgbench, prepared).
+psql_su -d baseline -c "CREATE TABLE rows (id bigserial PRIMARY KEY, client int NOT NULL, at timestamptz NOT NULL DEFAULT now())" \
+        -c "ALTER TABLE rows OWNER TO stitch"
+echo 'INSERT INTO rows (client) VALUES (:client_id);' >"$T/insert.sql"
+declare -A RAW
+for c in 1 8; do
+        RAW[$c]=$("$PGBIN/pgbench" -n -M prepared -h "$T/pg" -U stitch -f "$T/insert.sql" -c "$c" -j "$c" -T "$DUR" baseline 2>/dev/null \
+                | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+        [ -n "${RAW[$c]}" ] || die "pgbench gave no rate"
+done
+
+# stitchd's rows on SQLite, then on PostgreSQL (fresh database).
+run_bench() { # OUTPUT [--store SPEC]
+        local out=$1
+        shift
+        "$BENCH" --json --only apikey,login-concurrency,verify --tmpdir "$T" "$@" >"$out" 2>"$out.log" \
+                || die "stitch-bench failed: $(tail -n 5 "$out.log")"
+}
+run_bench "$T/sqlite.json"
+run_bench "$T/pg.json" --store "$(SPEC_OF stitch)"
+val() { jq -r --arg id "$2" '[.results[] | select(.id == $id) | .value][0] // "nan"' "$1"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.2f", a / b; else print "-" }'; }
+printf '\n%-44s %12s %12s %12s %8s %s\n' "figure" "PostgreSQL" "SQLite" "baseline" "ratio" "target"
+for c in 1 8; do
+        ak=$(val "$T/pg.json" "apikey.c$c"); aks=$(val "$T/sqlite.json" "apikey.c$c")
+        printf '%-44s %12.0f %12.0f %12.0f %8s %s\n' "API-key logins/s, $c client(s) vs INSERT+COMMIT/s" \
+                "$ak" "$aks" "${RAW[$c]}" "$(ratio "$ak" "${RAW[$c]}")" ">= 0.5"
+done
+for c in 1 8; do
+        lp=$(val "$T/pg.json" "login.c$c"); ls=$(val "$T/sqlite.json" "login.c$c")
+        printf '%-44s %12.1f %12.1f %12s %8s %s\n' "password logins/s, $c client(s), PG vs SQLite" "$lp" "$ls" "-" \
+                "$(ratio "$lp" "$ls")" "(hash-bound)"
+done
+for id in verify.rps.c1 verify.rps.c32; do
+        vp=$(val "$T/pg.json" "$id"); vs=$(val "$T/sqlite.json" "$id")
+        printf '%-44s %12.0f %12.0f %12s %8s %s\n' "Token.Verify/s ($id), PG vs SQLite" "$vp" "$vs" "-" \
+                "$(ratio "$vp" "$vs")" "~1.0"
+done
+
+# Two daemons on one database: logout on A, refused on B.
+SPEC=$(SPEC_OF stitch2)
+for n in a b; do
+        mkdir -p "$T/$n"
+        cat >"$T/$n.conf" <<X
+[Daemon]
+Store=$SPEC
+AuthSocket=$T/$n/io.stitch.Auth
+AdminSocket=$T/$n/io.stitch.Admin
+Workers=2
+[Pam]
+Services=login
+[Provider.local-userpass]
+PasswordHash=argon2id:m=64,t=1,p=1
+X
+        pid=$("$SPAWN" --timeout 30 -- "$STITCHD" --foreground --config "$T/$n.conf" 2>>"$T/$n.log" 3>&- </dev/null) \
+                || die "stitchd $n did not start: $(tail -n 3 "$T/$n.log")"
+        PIDS+=("$pid")
+done
+printf 'fleet-Passw0rd' | "$STITCHCTL" --socket "$T/a/io.stitch.Auth" --admin-socket "$T/a/io.stitch.Admin" \
+        user add --email fleet@example.com --unix-name fleet --password-stdin >/dev/null || die "user add"
+prop=$(python3 "$top_srcdir/tests/helpers/fleet-propagation.py" "$T/a/io.stitch.Auth" "$T/b/io.stitch.Auth" \
+        fleet fleet-Passw0rd 300) || die "propagation: $prop"
+p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$prop")
+printf '%-44s %s   target p99 < 100 ms: %s\n' "logout on A -> refused on B" "$prop" \
+        "$(awk -v p="$p99" 'BEGIN { print (p < 100) ? "met" : "MISSED" }')"
