@@ -64,7 +64,7 @@ psql_su -d baseline -c "CREATE TABLE rows (id bigserial PRIMARY KEY, client int 
         -c "ALTER TABLE rows OWNER TO stitch"
 echo 'INSERT INTO rows (client) VALUES (:client_id);' >"$T/insert.sql"
 declare -A RAW
-for c in 1 8; do
+for c in 1 16; do
         RAW[$c]=$("$PGBIN/pgbench" -n -M prepared -h "$T/pg" -U stitch -f "$T/insert.sql" -c "$c" -j "$c" -T "$DUR" baseline 2>/dev/null \
                 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
         [ -n "${RAW[$c]}" ] || die "pgbench gave no rate"
@@ -83,7 +83,7 @@ val() { jq -r --arg id "$2" '[.results[] | select(.id == $id) | .value][0] // "n
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.2f", a / b; else print "-" }'; }
 printf '\n%-44s %12s %12s %12s %8s %s\n' "figure" "PostgreSQL" "SQLite" "baseline" "ratio" "target"
-for c in 1 8; do
+for c in 1 16; do
         ak=$(val "$T/pg.json" "apikey.c$c"); aks=$(val "$T/sqlite.json" "apikey.c$c")
         printf '%-44s %12.0f %12.0f %12.0f %8s %s\n' "API-key logins/s, $c client(s) vs INSERT+COMMIT/s" \
                 "$ak" "$aks" "${RAW[$c]}" "$(ratio "$ak" "${RAW[$c]}")" ">= 0.5"
