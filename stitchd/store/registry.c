@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Picks the store backend named by the scheme of "scheme:location". A new
- * backend is one more line in the table below; a scheme that is known but
- * whose backend is not built is one line in the other. */
+ * backend is one more line in the table below; another name for a
+ * backend's scheme is one line in the aliases. */
 
 #include <errno.h>
 #include <string.h>
@@ -13,13 +13,15 @@
 
 static const struct stitch_store_ops *const store_backends[] = {
         &stitch_store_sqlite,
+        &stitch_store_postgresql,
 };
 
-/* Schemes of backends to come (DESIGN.md "Fleet store"): a spec naming one
- * is well-formed but cannot be used yet. */
-static const char *const store_schemes_reserved[] = {
-        "postgresql",
-        "postgres",
+/* Other names of a backend's scheme (libpq takes both). */
+static const struct {
+        const char *scheme;
+        const struct stitch_store_ops *ops;
+} store_aliases[] = {
+        {"postgres", &stitch_store_postgresql},
 };
 
 #define SPEC_EXPECTED "expected sqlite:/absolute/path/to/database"
@@ -43,12 +45,10 @@ static const struct stitch_store_ops *backend_of(const char *spec, const char **
                         *ret_location = colon + 1;
                         return store_backends[i];
                 }
-        for (size_t i = 0; i < ELEMENTSOF(store_schemes_reserved); i++)
-                if (strlen(store_schemes_reserved[i]) == n && strncmp(store_schemes_reserved[i], spec, n) == 0) {
-                        *ret_errno = EOPNOTSUPP;
-                        *ret_error = "the PostgreSQL store backend is not built into this stitchd yet; "
-                                     SPEC_EXPECTED;
-                        return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(store_aliases); i++)
+                if (strlen(store_aliases[i].scheme) == n && strncmp(store_aliases[i].scheme, spec, n) == 0) {
+                        *ret_location = colon + 1;
+                        return store_aliases[i].ops;
                 }
         *ret_error = SPEC_EXPECTED;
         return NULL;

@@ -511,6 +511,7 @@ struct stitch_store_ops {
 
 /* Backends and the registry (store/registry.c). */
 extern const struct stitch_store_ops stitch_store_sqlite;
+extern const struct stitch_store_ops stitch_store_postgresql; /* "postgresql://..." and "postgres://..." */
 
 /* A store specification is "scheme:location" ("sqlite:/var/lib/stitchd/stitch.db",
  * "postgresql://user@host/db"): the registry picks the backend by the

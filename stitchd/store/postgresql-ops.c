@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The PostgreSQL store's ops table: what postgresql*.c implement. */
+
+#include "store/postgresql.h"
+
+const struct stitch_store_ops stitch_store_postgresql = {
+        .scheme = "postgresql",
+        .validate_location = pg_validate_location,
+        .open = pg_open,
+        .close = pg_close,
+        .integrity_check = pg_store_integrity_check,
+        .schema_version = pg_schema_version,
+        .begin = pg_begin,
+        .commit = pg_commit,
+        .rollback = pg_rollback,
+
+        .user_create = pg_user_create,
+        .user_find = pg_user_find,
+        .user_find_for_login = pg_user_find_for_login,
+        .user_list = pg_user_list,
+        .user_count = pg_user_count,
+        .user_set_disabled = pg_user_set_disabled,
+        .user_update = pg_user_update,
+        .user_merge = pg_user_merge,
+        .identity_remove = pg_identity_remove,
+        .user_delete = pg_user_delete,
+        .user_touch = pg_user_touch,
+        .user_set_pending = pg_user_set_pending,
+        .user_list_idle = pg_user_list_idle,
+
+        .user_assign_unix_uid = pg_user_assign_unix_uid,
+        .user_list_unix = pg_user_list_unix,
+        .user_list_unix_unassigned = pg_user_list_unix_unassigned,
+        .unix_uid_max = pg_unix_uid_max,
+        .unix_uid_next_free = pg_unix_uid_next_free,
+        .unix_uid_list_retired = pg_unix_uid_list_retired,
+        .unix_uid_retire = pg_unix_uid_retire,
+
+        .password_get = pg_password_get,
+        .password_set = pg_password_set,
+
+        .email_token_put = pg_email_token_put,
+        .email_token_take = pg_email_token_take,
+        .email_token_prune = pg_email_token_prune,
+
+        .apikey_create = pg_apikey_create,
+        .apikey_find_by_hash = pg_apikey_find_by_hash,
+        .apikey_get = pg_apikey_get,
+        .apikey_list = pg_apikey_list,
+        .apikey_set_disabled = pg_apikey_set_disabled,
+        .apikey_delete = pg_apikey_delete,
+
+        .session_create = pg_session_create,
+        .session_get = pg_session_get,
+        .session_find_by_refresh_hash = pg_session_find_by_refresh_hash,
+        .session_find_with_user = pg_session_find_with_user,
+        .session_list = pg_session_list,
+        .session_revoke = pg_session_revoke,
+        .session_revoke_user = pg_session_revoke_user,
+        .session_revoke_apikey = pg_session_revoke_apikey,
+        .session_refreshed = pg_session_refreshed,
+        .session_find_by_retired_refresh_hash = pg_session_find_by_retired_refresh_hash,
+        .session_set_open = pg_session_set_open,
+        .session_foreach_revoked = pg_session_foreach_revoked,
+        .session_foreach_open = pg_session_foreach_open,
+        .session_prune = pg_session_prune,
+        .session_count = pg_session_count,
+
+        .key_list = pg_key_list,
+        .key_rotate = pg_key_rotate,
+        .key_prune = pg_key_prune,
+
+        .events_since = pg_events_since,
+        .events_last_id = pg_events_last_id,
+        .events_prune = pg_events_prune,
+        .feed_open = pg_feed_open,
+        .feed_drain = pg_feed_drain,
+        .feed_check = pg_feed_check,
+        .feed_close = pg_feed_close,
+};
