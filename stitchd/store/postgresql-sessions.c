@@ -225,7 +225,7 @@ int pg_session_revoke(struct stitch_store *s, const char *id, int64_t now, const
 }
 
 static int revoke_many(struct stitch_store *s, struct revoke_args *a, char ***ret_revoked) {
-        int r = pg_tx(s, PG_READ, revoke_tx, a); /* one statement */
+        int r = pg_tx(s, PG_WRITE, revoke_tx, a); /* one statement, but its result must not be lost */
         if (r < 0 || !ret_revoked) {
                 stitch_strv_builder_done(&a->ids);
                 return r;
