@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "log.h"
 #include "macro.h"
 #include "store/store.h"
@@ -266,6 +268,107 @@ static void test_feed(void **state) {
         ops->close(b);
 }
 
+/* Two daemons starting at once on an empty schema: both migrate-or-wait
+ * (an advisory lock), neither fails. */
+struct opener {
+        pthread_barrier_t *barrier;
+        struct stitch_store *s;
+        int result;
+};
+
+static void *open_thread(void *p) {
+        struct opener *o = p;
+        char spec[2048];
+        const struct stitch_store_ops *o_ops = NULL;
+        spec_for("stitch_concurrent_open", spec, sizeof(spec));
+        pthread_barrier_wait(o->barrier);
+        o->result = stitch_store_open(spec, &o_ops, &o->s);
+        return NULL;
+}
+
+static void test_concurrent_open(void **state) {
+        (void) state;
+        pthread_barrier_t barrier;
+        struct opener o[4];
+        pthread_t t[4];
+
+        assert_int_equal(pthread_barrier_init(&barrier, NULL, 4), 0);
+        for (int i = 0; i < 4; i++) {
+                o[i] = (struct opener) {.barrier = &barrier};
+                assert_int_equal(pthread_create(&t[i], NULL, open_thread, &o[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+                assert_int_equal(o[i].result, 0);
+        }
+        pthread_barrier_destroy(&barrier);
+        assert_int_equal(create_user(o[0].s, 1), 0);
+        assert_int_equal(create_user(o[3].s, 1), -EEXIST);
+        for (int i = 0; i < 4; i++)
+                ops->close(o[i].s);
+}
+
+/* The integrity check finds what is wrong: a live session whose user is
+ * gone, a schema version not this stitchd's (which open() refuses when
+ * it is newer). */
+static void test_integrity(void **state) {
+        (void) state;
+        struct stitch_store *a = open_store("stitch_integrity");
+        char **problems = NULL, id[STITCH_ID_LEN + 1], spec[2048];
+        struct stitch_session se = {
+                .provider_type = (char *) "anon-user",
+                .creation_date = T0,
+                .refresh_expires = (int64_t) time(NULL) + 3600,
+                .access_expires = (int64_t) time(NULL) + 600,
+                .last_used = T0,
+                .uid = -1,
+        };
+
+        assert_int_equal(create_user(a, 1), 0);
+        user_id(id, 1);
+        snprintf(se.id, sizeof(se.id), "%08x%016x", 3u, 1u);
+        memcpy(se.user_id, id, sizeof(se.user_id));
+        snprintf(se.device_id, sizeof(se.device_id), "%08x%016x", 4u, 1u);
+        make_hash(se.refresh_hash, 1);
+        assert_int_equal(ops->session_create(a, &se), 0);
+        assert_int_equal(ops->integrity_check(a, &problems), 0);
+        assert_int_equal(stitch_strv_length(problems), 0);
+        problems = stitch_strv_free(problems);
+
+        /* The core ends a user's sessions before it deletes the user; here it did not. */
+        assert_int_equal(ops->user_delete(a, id), 0);
+        assert_int_equal(ops->integrity_check(a, &problems), 0);
+        assert_int_equal(stitch_strv_length(problems), 1);
+        assert_non_null(strstr(problems[0], "live sessions of users that do not exist"));
+        problems = stitch_strv_free(problems);
+        assert_int_equal(ops->session_revoke(a, se.id, T0 + 1, "delete"), 1);
+        assert_int_equal(ops->integrity_check(a, &problems), 0);
+        assert_int_equal(stitch_strv_length(problems), 0);
+        problems = stitch_strv_free(problems);
+
+        /* A schema from a newer stitchd. */
+        spec_for("stitch_integrity", spec, sizeof(spec));
+        PGconn *pg = PQconnectdb(spec);
+        assert_int_equal(PQstatus(pg), CONNECTION_OK);
+        PGresult *res = PQexec(pg, "UPDATE schema_version SET version = 99");
+        assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        assert_int_equal(ops->integrity_check(a, &problems), 0);
+        assert_int_equal(stitch_strv_length(problems), 1);
+        assert_non_null(strstr(problems[0], "schema version 99"));
+        problems = stitch_strv_free(problems);
+        const struct stitch_store_ops *o = NULL;
+        struct stitch_store *b = NULL;
+        assert_int_equal(stitch_store_open(spec, &o, &b), -EIO);
+        res = PQexec(pg, "UPDATE schema_version SET version = 1");
+        assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        PQfinish(pg);
+        assert_int_equal(stitch_store_open(spec, &o, &b), 0);
+        ops->close(b);
+        ops->close(a);
+}
+
 static void run(const char *what) {
         const char *cmd = getenv(what);
         assert_non_null(cmd);
@@ -363,6 +466,8 @@ int main(void) {
                 cmocka_unit_test(test_two_stores),
                 cmocka_unit_test(test_refresh_race),
                 cmocka_unit_test(test_feed),
+                cmocka_unit_test(test_concurrent_open),
+                cmocka_unit_test(test_integrity),
                 cmocka_unit_test(test_no_server),
                 cmocka_unit_test(test_killed_server),
         };
