@@ -239,7 +239,8 @@ static int decode_bytea(const char *t, size_t n, uint8_t *dst, size_t max, size_
 int pg_col_hash(const PGresult *res, int row, int col, uint8_t dst[static STITCH_HASH_LEN]) {
         size_t len = 0;
         if (PQgetisnull(res, row, col) ||
-            decode_bytea(PQgetvalue(res, row, col), (size_t) PQgetlength(res, row, col), dst, STITCH_HASH_LEN, &len) < 0 ||
+            decode_bytea(PQgetvalue(res, row, col), (size_t) PQgetlength(res, row, col), dst, STITCH_HASH_LEN,
+                         &len) < 0 ||
             len != STITCH_HASH_LEN)
                 return log_error_errno(EIO, "Store: malformed hash in the database.");
         return 0;
@@ -298,7 +299,8 @@ int pg_read_identities(struct pg_conn *c, struct stitch_user *u) {
         if (!a)
                 return -ENOMEM;
         for (int i = 0; i < n; i++)
-                if ((r = pg_col_id(res, i, 0, a[i].id)) < 0 || (r = pg_col_strdup(res, i, 1, &a[i].provider_type)) < 0 ||
+                if ((r = pg_col_id(res, i, 0, a[i].id)) < 0 ||
+                    (r = pg_col_strdup(res, i, 1, &a[i].provider_type)) < 0 ||
                     (r = pg_col_strdup(res, i, 2, &a[i].provider_id)) < 0 ||
                     (r = pg_col_strdup(res, i, 3, &a[i].data_json)) < 0) {
                         for (int k = 0; k <= i; k++)

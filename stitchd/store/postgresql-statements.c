@@ -60,7 +60,8 @@ const char *const pq_sql[_PQ_MAX] = {
                 "r AS (INSERT INTO retired_unix_uids (uid) SELECT unix_uid FROM d WHERE unix_uid IS NOT NULL "
                 "ON CONFLICT DO NOTHING) SELECT count(*) FROM d",
         [PQ_USER_MERGE_FLAGS] =
-                "UPDATE users SET self_registered = self_registered OR (SELECT self_registered FROM users WHERE id = $1), "
+                "UPDATE users SET "
+                "self_registered = self_registered OR (SELECT self_registered FROM users WHERE id = $1), "
                 "pending = pending OR (SELECT pending FROM users WHERE id = $1) WHERE id = $2",
         [PQ_USER_TOUCH] = "UPDATE users SET last_authentication_date = $2 WHERE id = $1",
         [PQ_USER_IDLE_OF_PROVIDER] =
@@ -69,7 +70,8 @@ const char *const pq_sql[_PQ_MAX] = {
                 "AND (CASE WHEN u.last_authentication_date > 0 THEN u.last_authentication_date "
                 "          ELSE u.creation_date END) < $2 "
                 "AND NOT EXISTS (SELECT 1 FROM identities j WHERE j.user_id = u.id AND j.provider_type <> $1) "
-                "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND NOT s.revoked AND s.last_used >= $2) "
+                "AND NOT EXISTS (SELECT 1 FROM sessions s "
+                "                WHERE s.user_id = u.id AND NOT s.revoked AND s.last_used >= $2) "
                 "ORDER BY u.id LIMIT $3",
         /* Moved identities go last (after the user's own), in their order. */
         [PQ_IDENTITIES_MOVE] =
@@ -94,7 +96,8 @@ const char *const pq_sql[_PQ_MAX] = {
                 "SELECT " PQ_USER_COLUMNS " FROM users WHERE unix_uid > $1 AND unix_name IS NOT NULL "
                 "ORDER BY unix_uid LIMIT $2",
         [PQ_USER_LIST_UNIX_UNASSIGNED] =
-                "SELECT id FROM users WHERE unix_name IS NOT NULL AND unix_uid IS NULL ORDER BY creation_date, id LIMIT $1",
+                "SELECT id FROM users WHERE unix_name IS NOT NULL AND unix_uid IS NULL "
+                "ORDER BY creation_date, id LIMIT $1",
         [PQ_UNIX_UID_MAX] = "SELECT max(uid) FROM (" UNIX_UIDS_IN_RANGE ") t",
         [PQ_UNIX_UID_NEXT_FREE] =
                 "SELECT c FROM (SELECT $1::bigint AS c UNION ALL SELECT uid + 1 FROM (" UNIX_UIDS_IN_RANGE
@@ -144,7 +147,8 @@ const char *const pq_sql[_PQ_MAX] = {
                 "SELECT count(*) FROM sessions WHERE user_id = $1 AND NOT revoked AND refresh_expires > $2",
         [PQ_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = $1",
         [PQ_SESSION_LIST_ALL] =
-                "SELECT " PQ_SESSION_COLUMNS " FROM sessions WHERE $1::boolean OR (NOT revoked AND refresh_expires > $2) "
+                "SELECT " PQ_SESSION_COLUMNS " FROM sessions "
+                "WHERE $1::boolean OR (NOT revoked AND refresh_expires > $2) "
                 "ORDER BY creation_date, created_usec, id",
         [PQ_SESSION_LIST_OF_USER] =
                 "SELECT " PQ_SESSION_COLUMNS " FROM sessions "

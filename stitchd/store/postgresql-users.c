@@ -205,7 +205,8 @@ int pg_user_list_of(struct stitch_store *s, enum pq_id id, const struct pg_arg *
 
 int pg_user_list(struct stitch_store *s, const char *after_id, size_t limit, struct stitch_user ***ret, size_t *ret_n) {
         return pg_user_list_of(s, PQ_USER_LIST,
-                               PG_ARGS(PG_ARG_TEXT(after_id ?: ""), PG_ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))),
+                               PG_ARGS(PG_ARG_TEXT(after_id ?: ""),
+                                       PG_ARG_INT((int64_t) MIN(limit, (size_t) INT64_MAX))),
                                true, ret, ret_n);
 }
 

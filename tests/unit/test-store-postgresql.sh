@@ -81,5 +81,6 @@ export STITCH_TEST_PG_BAD_SPEC="postgresql://$pg_user@/stitch_test?host=$work/no
 # Shell commands: a killed server (immediate stop: no goodbye to clients),
 # and the same server again (pg_ctl -w polls until it accepts connections).
 export STITCH_TEST_PG_STOP="$as_pg_prefix $pgbin/pg_ctl -D $pgdata -m immediate -w stop >/dev/null"
-export STITCH_TEST_PG_START="$as_pg_prefix $pgbin/pg_ctl -D $pgdata -l $sock/server.log -w -t 60 -o '$server_options' start >/dev/null"
+export STITCH_TEST_PG_START="$as_pg_prefix $pgbin/pg_ctl -D $pgdata -l $sock/server.log -w -t 60 \
+        -o '$server_options' start >/dev/null"
 "$top_builddir/tests/unit/test-store-postgresql"
