@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The PostgreSQL store: sessions (store.h "sessions"). A login locks its
- * user's row (it writes last_authentication_date first) and, for an API
- * key, the key's row, so that a merge, a deletion or a key's end on another
- * host either waits for it or makes it fail. Revoking is one statement
+ * user's row (it writes last_authentication_date in the same statement)
+ * and, for an API key, the key's row, so that a merge, a deletion or a
+ * key's end on another host either waits for it or makes it fail. Revoking is one statement
  * that ends the sessions and writes their events from its RETURNING. */
 
 #include <errno.h>
@@ -12,36 +12,25 @@
 #include "macro.h"
 #include "store/postgresql.h"
 
+/* One statement (PQ_SESSION_INSERT): no row inserted, no user (or key). */
 static int session_create_tx(struct pg_conn *c, void *userdata) {
         const struct stitch_session *se = userdata;
-        int r;
-
-        /* A login is also the user's last authentication; no row: no user. */
-        r = pg_run_one(c, PQ_USER_TOUCH, PG_ARGS(PG_ARG_TEXT(se->user_id), PG_ARG_INT(se->creation_date)));
-        if (r < 0)
-                return r;
-        if (!isempty(se->apikey_id)) {
-                r = pg_query(c, PQ_APIKEY_USABLE, PG_ARGS(PG_ARG_TEXT(se->apikey_id), PG_ARG_TEXT(se->user_id)), NULL);
-                if (r <= 0)
-                        return r < 0 ? r : -ENOENT;
-        }
-        return pg_run(c, PQ_SESSION_INSERT,
-                      PG_ARGS(PG_ARG_TEXT(se->id), PG_ARG_TEXT(se->user_id), PG_ARG_TEXT(se->device_id),
-                              PG_ARG_TEXT(se->provider_type), PG_ARG_TEXT(se->service), PG_ARG_TEXT(se->rhost),
-                              PG_ARG_TEXT(se->tty), PG_ARG_HASH(se->refresh_hash), PG_ARG_INT(se->creation_date),
-                              PG_ARG_INT(se->refresh_expires), PG_ARG_INT(se->access_expires),
-                              PG_ARG_INT(se->last_used), PG_ARG_BOOL(se->revoked), PG_ARG_INT(se->revoked_at),
-                              PG_ARG_TEXT(se->revoked_reason), PG_ARG_BOOL(se->open), PG_ARG_INT(se->leader_pid),
-                              PG_ARG_INT(se->uid), PG_ARG_HASH(se->has_binding ? se->binding_hash : NULL),
-                              PG_ARG_INT(se->created_usec),
-                              PG_ARG_TEXT(isempty(se->apikey_id) ? NULL : se->apikey_id)),
-                      NULL);
+        return pg_run_one(c, PQ_SESSION_INSERT,
+                          PG_ARGS(PG_ARG_TEXT(se->id), PG_ARG_TEXT(se->user_id), PG_ARG_TEXT(se->device_id),
+                                  PG_ARG_TEXT(se->provider_type), PG_ARG_TEXT(se->service), PG_ARG_TEXT(se->rhost),
+                                  PG_ARG_TEXT(se->tty), PG_ARG_HASH(se->refresh_hash), PG_ARG_INT(se->creation_date),
+                                  PG_ARG_INT(se->refresh_expires), PG_ARG_INT(se->access_expires),
+                                  PG_ARG_INT(se->last_used), PG_ARG_BOOL(se->revoked), PG_ARG_INT(se->revoked_at),
+                                  PG_ARG_TEXT(se->revoked_reason), PG_ARG_BOOL(se->open), PG_ARG_INT(se->leader_pid),
+                                  PG_ARG_INT(se->uid), PG_ARG_HASH(se->has_binding ? se->binding_hash : NULL),
+                                  PG_ARG_INT(se->created_usec),
+                                  PG_ARG_TEXT(isempty(se->apikey_id) ? NULL : se->apikey_id)));
 }
 
 int pg_session_create(struct stitch_store *s, const struct stitch_session *se) {
         if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
                 return -EINVAL;
-        return pg_tx(s, PG_WRITE, session_create_tx, (void *) se);
+        return pg_tx(s, PG_ONE_WRITE, session_create_tx, (void *) se);
 }
 
 /* ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@
  * message of the server can carry one. Results come back as text. */
 
 #include <assert.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -287,29 +288,59 @@ int pg_read_user(const PGresult *res, int row, int i, struct stitch_user **ret) 
         return 0;
 }
 
-int pg_read_identities(struct pg_conn *c, struct stitch_user *u) {
-        _cleanup_pgresult_ PGresult *res = NULL;
-        int r = pg_exec(c, PQ_IDENTITIES_OF_USER, PG_ARGS(PG_ARG_TEXT(u->id)), &res);
-        if (r < 0)
-                return r;
-        int n = PQntuples(res);
-        if (n == 0)
+static void json_freep(cJSON **p) {
+        cJSON_Delete(*p);
+}
+
+static int json_strdup(const cJSON *item, char **ret) {
+        if (cJSON_IsNull(item)) {
+                *ret = NULL;
                 return 0;
-        struct stitch_identity *a = calloc((size_t) n, sizeof(*a));
-        if (!a)
-                return -ENOMEM;
-        for (int i = 0; i < n; i++)
-                if ((r = pg_col_id(res, i, 0, a[i].id)) < 0 ||
-                    (r = pg_col_strdup(res, i, 1, &a[i].provider_type)) < 0 ||
-                    (r = pg_col_strdup(res, i, 2, &a[i].provider_id)) < 0 ||
-                    (r = pg_col_strdup(res, i, 3, &a[i].data_json)) < 0) {
-                        for (int k = 0; k <= i; k++)
-                                stitch_identity_done(a + k);
-                        free(a);
-                        return r;
-                }
+        }
+        if (!cJSON_IsString(item))
+                return -EIO;
+        *ret = strdup(item->valuestring);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int pg_read_identities_json(const PGresult *res, int row, int col, struct stitch_user *u) {
         assert(!u->identities);
-        u->identities = a;
+        if (pg_col_null(res, row, col))
+                return 0; /* none */
+
+        _cleanup_(json_freep) cJSON *a = cJSON_Parse(PQgetvalue(res, row, col));
+        if (!cJSON_IsArray(a))
+                return log_error_errno(EIO, "Store: malformed identities of user %s.", u->id);
+        int n = cJSON_GetArraySize(a);
+        if (n <= 0)
+                return 0;
+        struct stitch_identity *ids = calloc((size_t) n, sizeof(*ids));
+        if (!ids)
+                return -ENOMEM;
+        int r = 0;
+        for (int i = 0; r >= 0 && i < n; i++) {
+                const cJSON *e = cJSON_GetArrayItem(a, i);
+                const cJSON *id = cJSON_GetArrayItem(e, 0);
+                if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 4 || !cJSON_IsString(id) ||
+                    strlen(id->valuestring) > STITCH_ID_LEN) {
+                        r = log_error_errno(EIO, "Store: malformed identity of user %s.", u->id);
+                        break;
+                }
+                memcpy(ids[i].id, id->valuestring, strlen(id->valuestring) + 1); /* length checked */
+                if ((r = json_strdup(cJSON_GetArrayItem(e, 1), &ids[i].provider_type)) < 0 ||
+                    (r = json_strdup(cJSON_GetArrayItem(e, 2), &ids[i].provider_id)) < 0 ||
+                    (r = json_strdup(cJSON_GetArrayItem(e, 3), &ids[i].data_json)) < 0)
+                        break;
+                if (!ids[i].provider_type || !ids[i].provider_id)
+                        r = -EIO;
+        }
+        if (r < 0) {
+                for (int k = 0; k < n; k++)
+                        stitch_identity_done(ids + k);
+                free(ids);
+                return r;
+        }
+        u->identities = ids;
         u->n_identities = (size_t) n;
         return 0;
 }

@@ -11,6 +11,15 @@
 #define U_COLUMNS                                                                                     \
         "u.id, u.type, u.email, u.name, u.unix_name, u.data, u.disabled, u.creation_date, "           \
         "u.last_authentication_date, u.pending, u.self_registered, u.unix_uid"
+/* The identities of users u, as PQ_USER_FIND_IDENTITIES_COLUMN reads them. */
+#define U_IDENTITIES                                                                                  \
+        "(SELECT json_agg(json_build_array(i.id, i.provider_type, i.provider_id, i.data) ORDER BY i.seq) " \
+        "FROM identities i WHERE i.user_id = u.id)::text"
+#define USER_FIND                                                                                     \
+        "SELECT " U_COLUMNS ", " U_IDENTITIES ", "                                                    \
+        "CASE WHEN $2::boolean THEN (SELECT p.hash FROM passwords p WHERE p.user_id = u.id) END, "    \
+        "CASE WHEN $2::boolean THEN (SELECT count(*) FROM sessions s WHERE s.user_id = u.id "         \
+        "AND NOT s.revoked AND s.refresh_expires > $3::bigint) END FROM users u "
 #define SESSION_WITH_USER "SELECT " S_COLUMNS ", " U_COLUMNS " FROM sessions s LEFT JOIN users u ON u.id = s.user_id "
 /* Every uid ever given to a user ($1..$2 of them), deleted users' included. */
 #define UNIX_UIDS_IN_RANGE                                                                            \
@@ -36,21 +45,18 @@ const char *const pq_sql[_PQ_MAX] = {
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         [PQ_IDENTITY_INSERT] =
                 "INSERT INTO identities (id, user_id, provider_type, provider_id, data) VALUES ($1, $2, $3, $4, $5)",
-        [PQ_USER_BY_ID] = "SELECT " PQ_USER_COLUMNS " FROM users WHERE id = $1",
-        [PQ_USER_BY_EMAIL] = "SELECT " PQ_USER_COLUMNS " FROM users WHERE email = $1",
-        [PQ_USER_BY_UNIX_NAME] = "SELECT " PQ_USER_COLUMNS " FROM users WHERE unix_name = $1",
-        [PQ_USER_BY_UNIX_UID] = "SELECT " PQ_USER_COLUMNS " FROM users WHERE unix_uid = $1",
-        [PQ_USER_BY_IDENTITY] =
-                "SELECT " PQ_USER_COLUMNS " FROM users WHERE id = (SELECT user_id FROM identities WHERE id = $1)",
+        [PQ_USER_BY_ID] = USER_FIND "WHERE u.id = $1",
+        [PQ_USER_BY_EMAIL] = USER_FIND "WHERE u.email = $1",
+        [PQ_USER_BY_UNIX_NAME] = USER_FIND "WHERE u.unix_name = $1",
+        [PQ_USER_BY_UNIX_UID] = USER_FIND "WHERE u.unix_uid = $1::bigint",
+        [PQ_USER_BY_IDENTITY] = USER_FIND "WHERE u.id = (SELECT user_id FROM identities WHERE id = $1)",
         /* The row lock the checks of a write hold until its commit. */
         [PQ_USER_LOCK] = "SELECT unix_uid FROM users WHERE id = $1 FOR UPDATE",
         [PQ_USER_LOCK_TWO] = "SELECT id FROM users WHERE id = $1 OR id = $2 ORDER BY id FOR UPDATE",
         [PQ_USER_MERGEABLE] =
                 "SELECT 1 FROM users WHERE id = $1 AND last_authentication_date = 0 AND NOT disabled "
                 "AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $1)",
-        [PQ_IDENTITIES_OF_USER] =
-                "SELECT id, provider_type, provider_id, data FROM identities WHERE user_id = $1 ORDER BY seq",
-        [PQ_USER_LIST] = "SELECT " PQ_USER_COLUMNS " FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+        [PQ_USER_LIST] = "SELECT " U_COLUMNS ", " U_IDENTITIES " FROM users u WHERE u.id > $1 ORDER BY u.id LIMIT $2",
         [PQ_USER_COUNT] = "SELECT count(*) FROM users",
         [PQ_USER_SET_DISABLED] = "UPDATE users SET disabled = $2 WHERE id = $1",
         [PQ_USER_UPDATE] = "UPDATE users SET email = $2, name = $3, unix_name = $4, data = $5 WHERE id = $1",
@@ -136,9 +142,18 @@ const char *const pq_sql[_PQ_MAX] = {
          * disabling the key waits, then ends the new session too. */
         [PQ_APIKEY_USABLE] = "SELECT 1 FROM api_keys WHERE id = $1 AND user_id = $2 AND NOT disabled FOR SHARE",
 
+        /* A login in one statement: the API key it names (if any) must be
+         * the user's and enabled (its row locked FOR SHARE, so that a
+         * concurrent delete or disable waits and then ends this session
+         * too), the user's row is updated (last_authentication_date, and a
+         * lock a merge or delete waits for), and only then the session
+         * goes in. No user or no key: nothing changes, no row. */
         [PQ_SESSION_INSERT] =
-                "INSERT INTO sessions (" PQ_SESSION_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                "WITH k AS (SELECT 1 FROM api_keys WHERE id = $21::text AND user_id = $2 AND NOT disabled FOR SHARE), "
+                "u AS (UPDATE users SET last_authentication_date = $9 WHERE id = $2 "
+                "AND ($21::text IS NULL OR EXISTS (SELECT 1 FROM k)) RETURNING id) "
+                "INSERT INTO sessions (" PQ_SESSION_COLUMNS ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM u",
         [PQ_SESSION_BY_ID] = "SELECT " PQ_SESSION_COLUMNS " FROM sessions WHERE id = $1",
         [PQ_SESSION_BY_REFRESH_HASH] = "SELECT " PQ_SESSION_COLUMNS " FROM sessions WHERE refresh_hash = $1",
         [PQ_SESSION_WITH_USER_BY_ID] = SESSION_WITH_USER "WHERE s.id = $1",

@@ -10,6 +10,13 @@
         "id, type, email, name, unix_name, data, disabled, creation_date, last_authentication_date, pending, " \
         "self_registered, unix_uid"
 #define PQ_USER_N_COLUMNS 12
+/* A user read in one statement (one snapshot, one round trip): USER_COLUMNS,
+ * then its identities as a JSON array of [id, provider_type, provider_id,
+ * data] in insertion order, then, when $2 is true (a login), its password
+ * hash and its count of sessions live at $3. */
+#define PQ_USER_FIND_IDENTITIES_COLUMN PQ_USER_N_COLUMNS
+#define PQ_USER_FIND_PASSWORD_COLUMN (PQ_USER_N_COLUMNS + 1)
+#define PQ_USER_FIND_LIVE_COLUMN (PQ_USER_N_COLUMNS + 2)
 #define PQ_SESSION_COLUMNS                                                                    \
         "id, user_id, device_id, provider_type, service, rhost, tty, refresh_hash, "          \
         "creation_date, refresh_expires, access_expires, last_used, revoked, revoked_at, "    \
@@ -31,7 +38,6 @@ enum pq_id {
         PQ_USER_LOCK,
         PQ_USER_LOCK_TWO,
         PQ_USER_MERGEABLE,
-        PQ_IDENTITIES_OF_USER,
         PQ_USER_LIST,
         PQ_USER_COUNT,
         PQ_USER_SET_DISABLED,

@@ -82,47 +82,34 @@ struct find_args {
         struct stitch_user *u;
 };
 
+/* One statement: the user, its identities and (for a login) its password
+ * and live sessions, from one snapshot in one round trip. */
 static int user_find_tx(struct pg_conn *c, void *userdata) {
         struct find_args *a = userdata;
         _cleanup_pgresult_ PGresult *res = NULL;
+        struct pg_arg key = a->by == STITCH_USER_BY_UNIX_UID ? PG_ARG_INT(a->uid) : PG_ARG_TEXT(a->value);
+        enum pq_id id = a->by == STITCH_USER_BY_ID          ? PQ_USER_BY_ID
+                        : a->by == STITCH_USER_BY_EMAIL     ? PQ_USER_BY_EMAIL
+                        : a->by == STITCH_USER_BY_IDENTITY  ? PQ_USER_BY_IDENTITY
+                        : a->by == STITCH_USER_BY_UNIX_UID  ? PQ_USER_BY_UNIX_UID
+                                                            : PQ_USER_BY_UNIX_NAME;
         int r;
 
         a->u = stitch_user_free(a->u); /* a retry starts over */
-        if (a->by == STITCH_USER_BY_UNIX_UID)
-                r = pg_exec(c, PQ_USER_BY_UNIX_UID, PG_ARGS(PG_ARG_INT(a->uid)), &res);
-        else {
-                enum pq_id id = a->by == STITCH_USER_BY_ID         ? PQ_USER_BY_ID
-                                : a->by == STITCH_USER_BY_EMAIL    ? PQ_USER_BY_EMAIL
-                                : a->by == STITCH_USER_BY_IDENTITY ? PQ_USER_BY_IDENTITY
-                                                                   : PQ_USER_BY_UNIX_NAME;
-                r = pg_exec(c, id, PG_ARGS(PG_ARG_TEXT(a->value)), &res);
-        }
+        r = pg_exec(c, id, PG_ARGS(key, PG_ARG_BOOL(a->login), PG_ARG_INT(a->now)), &res);
         if (r < 0)
                 return r;
         if (PQntuples(res) == 0)
                 return -ENOENT;
         r = pg_read_user(res, 0, 0, &a->u);
-        if (r < 0)
-                return r;
-        r = pg_read_identities(c, a->u);
+        if (r >= 0)
+                r = pg_read_identities_json(res, 0, PQ_USER_FIND_IDENTITIES_COLUMN, a->u);
         if (r < 0 || !a->login)
                 return r;
-
-        /* What a login reads besides, in the same snapshot. */
-        _cleanup_pgresult_ PGresult *pw = NULL;
-        r = pg_exec(c, PQ_PASSWORD_GET, PG_ARGS(PG_ARG_TEXT(a->u->id)), &pw);
+        r = pg_col_strdup(res, 0, PQ_USER_FIND_PASSWORD_COLUMN, &a->u->login_password_hash);
         if (r < 0)
                 return r;
-        if (PQntuples(pw) > 0) {
-                r = pg_col_strdup(pw, 0, 0, &a->u->login_password_hash);
-                if (r < 0)
-                        return r;
-        }
-        int64_t live = 0;
-        r = pg_query(c, PQ_SESSION_LIVE_COUNT_OF_USER, PG_ARGS(PG_ARG_TEXT(a->u->id), PG_ARG_INT(a->now)), &live);
-        if (r < 0)
-                return r;
-        a->u->login_live_sessions = (uint64_t) MAX(live, (int64_t) 0);
+        a->u->login_live_sessions = (uint64_t) MAX(pg_col_int(res, 0, PQ_USER_FIND_LIVE_COLUMN), (int64_t) 0);
         a->u->login_read = true;
         return 0;
 }
@@ -142,7 +129,7 @@ static int user_find_read(struct stitch_store *s, enum stitch_user_key by, const
                 if (r < 0)
                         return r;
         }
-        r = pg_tx(s, PG_SNAPSHOT, user_find_tx, &a);
+        r = pg_tx(s, PG_READ, user_find_tx, &a);
         if (r < 0) {
                 stitch_user_free(a.u);
                 return r;
@@ -164,6 +151,18 @@ static int read_user_row(const PGresult *res, int row, void *ret) {
         return pg_read_user(res, row, 0, ret);
 }
 
+/* A row of PQ_USER_LIST: the user, then its identities as JSON. */
+static int read_user_row_with_identities(const PGresult *res, int row, void *ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r = pg_read_user(res, row, 0, &u);
+        if (r >= 0)
+                r = pg_read_identities_json(res, row, PQ_USER_FIND_IDENTITIES_COLUMN, u);
+        if (r < 0)
+                return r;
+        *(struct stitch_user **) ret = TAKE_PTR(u);
+        return 0;
+}
+
 struct list_args {
         enum pq_id id;
         const struct pg_arg *args;
@@ -180,9 +179,8 @@ static int user_list_tx(struct pg_conn *c, void *userdata) {
         stitch_user_array_free(a->a, a->n);
         a->a = NULL;
         a->n = 0;
-        r = pg_read_list(c, a->id, a->args, a->n_args, read_user_row, (void ***) &a->a, &a->n);
-        for (size_t i = 0; r >= 0 && a->identities && i < a->n; i++)
-                r = pg_read_identities(c, a->a[i]);
+        r = pg_read_list(c, a->id, a->args, a->n_args, a->identities ? read_user_row_with_identities : read_user_row,
+                         (void ***) &a->a, &a->n);
         return r;
 }
 
@@ -193,7 +191,7 @@ int pg_user_list_of(struct stitch_store *s, enum pq_id id, const struct pg_arg *
 
         if (!ret || !ret_n)
                 return -EINVAL;
-        int r = pg_tx(s, identities ? PG_SNAPSHOT : PG_READ, user_list_tx, &a);
+        int r = pg_tx(s, PG_READ, user_list_tx, &a); /* one statement */
         if (r < 0) {
                 stitch_user_array_free(a.a, a.n);
                 return r;

@@ -264,6 +264,7 @@ static const char *begin_sql(enum pg_mode mode) {
         case PG_SNAPSHOT:
                 return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
         case PG_READ:
+        case PG_ONE_WRITE:
         case PG_WRITE:
         default:
                 return "BEGIN ISOLATION LEVEL READ COMMITTED";
@@ -308,9 +309,12 @@ int pg_tx(struct stitch_store *s, enum pg_mode mode, pg_tx_fn fn, void *userdata
                 if (r < 0)
                         return r;
                 /* One statement is a transaction by itself (autocommit). */
-                r = mode == PG_READ ? 0 : pg_exec_sql(c, begin_sql(mode), "begin");
-                if (r >= 0 && mode == PG_READ)
+                bool autocommit = mode == PG_READ || mode == PG_ONE_WRITE;
+                r = autocommit ? 0 : pg_exec_sql(c, begin_sql(mode), "begin");
+                if (r >= 0 && autocommit) {
+                        committing = mode == PG_ONE_WRITE;
                         r = fn(c, userdata);
+                }
                 else if (r >= 0) {
                         c->depth = 1;
                         r = fn(c, userdata);

@@ -72,6 +72,7 @@ struct pg_arg {
 /* How an op's own transaction runs (inside a caller's: a savepoint). */
 enum pg_mode {
         PG_READ,     /* one statement: no BEGIN, it is a transaction by itself */
+        PG_ONE_WRITE, /* one statement that writes, not to be run twice: PG_READ without the retry below */
         PG_SNAPSHOT, /* several reads that must agree: REPEATABLE READ READ ONLY */
         PG_WRITE,    /* READ COMMITTED; checked rows are locked FOR UPDATE */
 };
@@ -79,7 +80,10 @@ enum pg_mode {
 /* Runs fn(c, userdata) as one transaction on a pooled connection (or as a
  * savepoint of the caller's transaction when s is a handle), committing
  * when it returns >= 0; retries a serialization failure or deadlock a few
- * times. Returns fn's result or the failure. */
+ * times, and once on a new connection when a pooled one turns out dead
+ * before anything was committed (PG_READ statements are idempotent, so a
+ * lost reply is safe to repeat; a PG_ONE_WRITE one is not). Returns fn's
+ * result or the failure. */
 typedef int (*pg_tx_fn)(struct pg_conn *c, void *userdata);
 int pg_tx(struct stitch_store *s, enum pg_mode mode, pg_tx_fn fn, void *userdata);
 /* A new connection outside the pool (the feed's); NULL, logged, if none. */
@@ -120,7 +124,8 @@ int pg_col_bytes(const PGresult *res, int row, int col, uint8_t **ret, size_t *r
 
 /* Row readers (the column lists in postgresql-statements.h). */
 int pg_read_user(const PGresult *res, int row, int col, struct stitch_user **ret);
-int pg_read_identities(struct pg_conn *c, struct stitch_user *u);
+/* The identities of u from a JSON column (PQ_USER_FIND_IDENTITIES_COLUMN). */
+int pg_read_identities_json(const PGresult *res, int row, int col, struct stitch_user *u);
 int pg_read_session(const PGresult *res, int row, struct stitch_session **ret);
 int pg_read_apikey(const PGresult *res, int row, struct stitch_apikey **ret);
 
