@@ -204,6 +204,99 @@ static void test_refresh_race(void **state) {
         ops->close(b);
 }
 
+/* Checks that hold at their write across hosts: two stores creating the
+ * user's last allowed API key at once never both get it (the user row is
+ * locked), and two rotating the signing key at once leave one active key
+ * (the table is locked), both rotations landing. */
+struct racer {
+        struct stitch_store *s;
+        unsigned n;
+        pthread_barrier_t *barrier;
+        int result;
+};
+
+static struct stitch_apikey race_key(unsigned n, char name[static 32]) {
+        struct stitch_apikey k = {.creation_date = T0 + n, .name = name};
+        snprintf(name, 32, "k%u", n);
+        snprintf(k.id, sizeof(k.id), "%08x%016x", 5u, n);
+        user_id(k.user_id, 1);
+        make_hash(k.hash, 5000 + n);
+        return k;
+}
+
+static void *key_thread(void *p) {
+        struct racer *m = p;
+        char name[32];
+        struct stitch_apikey k = race_key(m->n, name);
+        pthread_barrier_wait(m->barrier);
+        m->result = ops->apikey_create(m->s, &k);
+        return NULL;
+}
+
+static void *rotate_thread(void *p) {
+        struct racer *m = p;
+        static const uint8_t secret[] = {9, 8, 7};
+        struct stitch_signing_key key = {.alg = (char *) "HS256", .secret = (uint8_t *) secret,
+                                         .secret_len = sizeof(secret), .created = T0 + m->n};
+        snprintf(key.kid, sizeof(key.kid), "kid-%u", m->n);
+        pthread_barrier_wait(m->barrier);
+        m->result = ops->key_rotate(m->s, &key);
+        return NULL;
+}
+
+static void race(struct stitch_store *a, struct stitch_store *b, unsigned n, void *(*fn)(void *), int ret[2]) {
+        pthread_barrier_t barrier;
+        pthread_t t[2];
+        struct racer m[2] = {{.s = a, .n = n, .barrier = &barrier}, {.s = b, .n = n + 1, .barrier = &barrier}};
+
+        assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(pthread_create(&t[i], NULL, fn, &m[i]), 0);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+        pthread_barrier_destroy(&barrier);
+        ret[0] = m[0].result;
+        ret[1] = m[1].result;
+}
+
+static void test_cross_host_checks(void **state) {
+        (void) state;
+        struct stitch_store *a = open_store("stitch_cross_host"), *b = open_store("stitch_cross_host");
+        char id[STITCH_ID_LEN + 1], name[32];
+        int r[2];
+        size_t n = 0;
+
+        assert_int_equal(create_user(a, 1), 0);
+        user_id(id, 1);
+        for (unsigned i = 0; i + 1 < STITCH_MAX_USER_APIKEYS; i++) {
+                struct stitch_apikey k = race_key(i, name);
+                assert_int_equal(ops->apikey_create(a, &k), 0);
+        }
+        for (unsigned round = 0; round < 30; round++) {
+                unsigned first = 1000 + 2 * round;
+                race(a, b, first, key_thread, r);
+                assert_true((r[0] == 0 && r[1] == -EDQUOT) || (r[0] == -EDQUOT && r[1] == 0));
+                struct stitch_apikey k = race_key(r[0] == 0 ? first : first + 1, name);
+                assert_int_equal(ops->apikey_delete(b, k.id), 0);
+        }
+
+        for (unsigned round = 0; round < 10; round++) {
+                race(a, b, 100 + 2 * round, rotate_thread, r);
+                assert_int_equal(r[0], 0);
+                assert_int_equal(r[1], 0);
+        }
+        struct stitch_signing_key **sk = NULL;
+        assert_int_equal(ops->key_list(a, &sk, &n), 0);
+        assert_int_equal(n, 20);
+        unsigned active = 0;
+        for (size_t i = 0; i < n; i++)
+                active += sk[i]->retired == 0;
+        assert_int_equal(active, 1);
+        stitch_signing_key_array_free(sk, n);
+        ops->close(a);
+        ops->close(b);
+}
+
 /* The feed hears another store's commit, and only at commit. */
 static void test_feed(void **state) {
         (void) state;
@@ -476,6 +569,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_two_stores),
                 cmocka_unit_test(test_refresh_race),
+                cmocka_unit_test(test_cross_host_checks),
                 cmocka_unit_test(test_feed),
                 cmocka_unit_test(test_concurrent_open),
                 cmocka_unit_test(test_integrity),
