@@ -38,6 +38,13 @@ Store=$SPEC
 X
 mkdir -p "$T/b"
 sed -e "s|^AuthSocket=.*|AuthSocket=$B_SOCK|" -e "s|^AdminSocket=.*|AdminSocket=$B_ADMIN|" "$STITCHD_CONF" >"$T/b.conf"
+# A also lets recent password logins through while the store is down.
+cat >>"$STITCHD_CONF" <<X
+[Offline]
+Enabled=yes
+MaxAge=10s
+CacheFile=$T/offline.db
+X
 stitch_start
 B_PID=$("$STITCH_SPAWN" --timeout 30 -- "$STITCHD" --foreground --config "$T/b.conf" 2>>"$B_LOG" 3>&- </dev/null) \
         || fail "daemon B did not start: $(tail -n 5 "$B_LOG")"
@@ -135,6 +142,9 @@ login_on "$B_SOCK" bob bob-secret >/dev/null 2>&1 && fail "a user deleted on A l
 ok "a user deleted on A is refused on B"
 
 # The store dies (SIGKILL) while both serve.
+pam_service fleet-a "$PAM_ARGS"
+pam_run --service fleet-a --user ada auth acct <<<"ada-new-secret"   # online: A keeps a verifier
+expect_out "auth: PAM_SUCCESS"
 la=$(login_on "$STITCH_SOCKET" ada ada-new-secret) || fail "login on A"
 at=$(jq -r .parameters.access_token <<<"$la")
 stitch_user cy@example.com cy 'cy-secret'   # acknowledged before the crash
@@ -144,6 +154,26 @@ out=$(verify_on "$B_SOCK" "$at"); grep -q "unreachable" <<<"$out" || fail "no cl
 login_on "$B_SOCK" ada ada-new-secret >/dev/null 2>&1 && fail "a login succeeds with the store down"
 grep -q "Lost the fleet store's change feed" "$B_LOG" || fail "B did not log the loss"
 ok "with the store killed, B fails closed after MaxStale with a clear reason"
+
+# Offline logins on A (and only on A, only with the right password, only through PAM).
+pam_run --service fleet-a --user ada auth acct <<<"ada-new-secret"
+expect_out "auth: PAM_SUCCESS"
+expect_out "info: The user store cannot be reached: logged in offline, without a stitch session."
+expect_out "acct: PAM_SUCCESS"
+pam_run --service fleet-a --user ada auth <<<"ada-secret"
+expect_out "auth: PAM_AUTH_ERR"
+pam_run --service fleet-b --user ada auth <<<"ada-new-secret"
+expect_no_out "auth: PAM_SUCCESS"
+login_on "$STITCH_SOCKET" ada ada-new-secret >/dev/null 2>&1 || true
+grep -q "Offline login of ada" "$STITCHD_LOG" || fail "the offline login was not logged"
+ok "with the store down, a recent password login logs in offline through PAM on A; a wrong password does not; B has no offline cache"
+# MaxAge (10s) after the last online login: no more.
+offline_gone() {
+        pam_run --service fleet-a --user ada auth <<<"ada-new-secret" >/dev/null
+        ! printf '%s\n' "$PAM_OUT" | grep -qx "auth: PAM_SUCCESS"
+}
+until_ok 30 offline_gone || fail "the offline login still works after MaxAge"
+ok "the offline login ends MaxAge after the last online one"
 
 pg_start
 until_ok 20 verify_on "$B_SOCK" "$at" || fail "B does not verify again after the store came back"
