@@ -79,7 +79,7 @@ run_bench() { # OUTPUT [--store SPEC]
 }
 run_bench "$T/sqlite.json"
 run_bench "$T/pg.json" --store "$(SPEC_OF stitch)"
-val() { jq -r --arg id "$2" '[.results[] | select(.id == $id) | .value][0] // "nan"' "$1"; }
+val() { jq -r --arg id "$2" '[.results[] | select(.id == $id) | .median][0] // "nan"' "$1"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.2f", a / b; else print "-" }'; }
 printf '\n%-44s %12s %12s %12s %8s %s\n' "figure" "PostgreSQL" "SQLite" "baseline" "ratio" "target"
