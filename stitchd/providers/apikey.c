@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "log.h"
 #include "providers/provider.h"
 #include "store/store.h"
@@ -68,7 +69,9 @@ static int apikey_begin(struct stitch_core *core, const struct stitch_login *l, 
         if (CRYPTO_memcmp(hash, k->hash, sizeof(hash)) != 0 || k->disabled)
                 return -EACCES;
 
-        r = core->store_ops->user_find(core->store, STITCH_USER_BY_ID, k->user_id, &u);
+        /* Read as a login reads (with the count of live sessions): the
+         * session's start then needs no list of them below MaxPerUser. */
+        r = core->store_ops->user_find_for_login(core->store, STITCH_USER_BY_ID, k->user_id, stitch_now(), &u);
         if (r == -ENOENT)
                 return -EACCES;
         if (r < 0)
