@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
 #include "log.h"
 #include "macro.h"
 #include "store/postgresql.h"
@@ -213,22 +214,12 @@ int pg_col_id(const PGresult *res, int row, int col, char dst[static STITCH_ID_L
         return 0;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* bytea in text form is hex ("\x0a1b..."), the server's default output. */
 static int decode_bytea(const char *t, size_t n, uint8_t *dst, size_t max, size_t *ret_len) {
         if (n < 2 || t[0] != '\\' || t[1] != 'x' || (n - 2) % 2 != 0 || (n - 2) / 2 > max)
                 return -EIO;
         for (size_t i = 0; i < (n - 2) / 2; i++) {
-                int hi = unhex(t[2 + 2 * i]), lo = unhex(t[3 + 2 * i]);
+                int hi = stitch_unhex_digit(t[2 + 2 * i]), lo = stitch_unhex_digit(t[3 + 2 * i]);
                 if (hi < 0 || lo < 0)
                         return -EIO;
                 dst[i] = (uint8_t) (hi << 4 | lo);

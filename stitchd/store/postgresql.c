@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
 #include "log.h"
 #include "macro.h"
 #include "store/postgresql.h"
@@ -55,16 +56,6 @@ static int fail(const char **ret_error, const char *error) {
         return -EINVAL;
 }
 
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* A %XX-decoded copy of [p, p+n), for comparing parameter names as libpq
  * reads them. */
 static char *decode(const char *p, size_t n) {
@@ -72,8 +63,8 @@ static char *decode(const char *p, size_t n) {
         if (!d)
                 return NULL;
         for (size_t i = 0; i < n; i++)
-                if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-                        *o++ = (char) (hexval(p[i + 1]) << 4 | hexval(p[i + 2]));
+                if (p[i] == '%' && i + 2 < n && stitch_unhex_digit(p[i + 1]) >= 0 && stitch_unhex_digit(p[i + 2]) >= 0) {
+                        *o++ = (char) (stitch_unhex_digit(p[i + 1]) << 4 | stitch_unhex_digit(p[i + 2]));
                         i += 2;
                 } else
                         *o++ = p[i];

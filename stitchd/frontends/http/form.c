@@ -5,18 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "frontends/http/request.h"
 #include "macro.h"
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 /* Decodes s[0..len) ('+' is a space, %XX a byte) into a new string. */
 static int decode(const char *s, size_t len, char **ret, size_t *ret_len) {
@@ -29,7 +20,7 @@ static int decode(const char *s, size_t len, char **ret, size_t *ret_len) {
                 if (c == '+')
                         c = ' ';
                 else if (c == '%') {
-                        int hi = i + 2 < len ? hex_value(s[i + 1]) : -1, lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+                        int hi = i + 2 < len ? stitch_unhex_digit(s[i + 1]) : -1, lo = i + 2 < len ? stitch_unhex_digit(s[i + 2]) : -1;
                         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                                 explicit_bzero(out, n);
                                 free(out);
