@@ -98,6 +98,10 @@ struct stitch_prompt {
 struct stitch_message {
         char text[STITCH_MESSAGE_TEXT_MAX];
         bool error;
+        /* text is a URL (a device login's verification page) the front end
+         * may draw as a QR code (pam_stitch does, unless noqr): never the
+         * only place the URL is shown. */
+        bool qr;
 };
 
 struct stitch_ask {
@@ -109,6 +113,9 @@ struct stitch_ask {
 /* Adds a prompt or a message (texts are cut to fit). -E2BIG when full. */
 int stitch_ask_prompt(struct stitch_ask *a, const char *id, const char *text, bool echo, bool authtok);
 int stitch_ask_message(struct stitch_ask *a, bool error, const char *text);
+/* Adds a message flagged qr (see struct stitch_message). -E2BIG when full,
+ * -EINVAL if url does not fit whole. */
+int stitch_ask_qr(struct stitch_ask *a, const char *url);
 
 /* ---- the vtable ------------------------------------------------------------ */
 
