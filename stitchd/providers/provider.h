@@ -74,6 +74,11 @@ struct stitch_login {
         struct ucred cred;   /* the caller, by SO_PEERCRED (app: none, uid -1) */
         const char *device_id; /* app: the client's device id to keep, or NULL */
         bool interactive;    /* the caller can show prompts */
+        /* Only identifying the user, to link the identity onto another one
+         * (core/link.h): a user the provider creates for it is merged away,
+         * so a provider that creates users only on request (CreateUsers=)
+         * may create one here. */
+        bool linking;
         /* The front end's connection the login came on: what it asks may be
          * answered on that connection only, and ends when it closes (0: the
          * front end has no such thing; any call of the same uid answers). */
