@@ -1017,8 +1017,11 @@ static int google_begin(struct stitch_core *core, const struct stitch_login *l, 
                 return id_token ? login_with_id_token(core, i, l, id_token, ret)
                                 : login_with_auth_code(core, i, l, auth_code, ret);
         }
-        if (l->app)
-                return -EINVAL;
+        if (l->app || !l->interactive) {
+                /* A caller that cannot poll learns what is missing ("id_token is required"). */
+                int r = stitch_ask_prompt(&ret->ask, "id_token", "ID token: ", false, false);
+                return r < 0 ? r : STITCH_PROVIDER_ASK;
+        }
         struct stitch_device_login_options o = device_options(core, i);
         return stitch_device_login_begin(core, l, &google_device, &o, ret);
 }
