@@ -623,7 +623,7 @@ static const char *unix_name_from_email(struct stitch_core *core, const struct g
         size_t n = strlen(l->user);
         if (!at || (size_t) (at - g->email) != n || strncmp(g->email, l->user, n) != 0)
                 return NULL;
-        if (stitch_unix_account_collides(core, l->user, 0)) {
+        if (stitch_unix_account_collides(core, l->user, -1)) {
                 log_notice(PROVIDER_TYPE ": login as %s refused: a local account or group has that name; a Google "
                                          "account never becomes one by its email.", l->user);
                 return NULL;
