@@ -9,7 +9,8 @@
 # email-local-part gives the user the account); denied and expired say so;
 # "new" gives a new code; "cancel" ends without polling; a user with a
 # password chooses it at the first prompt and no code is asked for; a
-# Google account is never root by its email; no secret in the log.
+# Google account is never root by its email; a Google that is down is
+# said at the prompt while passwords still work; no secret in the log.
 . "$(dirname "$0")/pam-lib.sh"
 need_stitchd
 . "$top_srcdir/tests/http/google-lib.sh"
@@ -173,6 +174,17 @@ gctl "approve?user_code=$CODE&sub=111111111111111111111&email=$GUSER@example.com
 bg_wait
 expect_out "auth: PAM_AUTH_ERR"
 ok "a Google account never becomes root by its email, nor another user's account"
+
+# ---- Google down: said, and only this login waits -------------------------------------
+google_stop
+pam_run --service google --user "$GUSER" auth <<<"$(printf '\ncancel\n')"
+expect_out "error: Google cannot be reached right now."
+expect_out "prompt-echo: Press Enter to try again, or type cancel: "
+expect_out "auth: PAM_AUTH_ERR"
+grep -q 'oauth2-google: cannot reach Google at 127.0.0.1: cannot connect' "$STITCHD_LOG" || fail "the log does not say why"
+pam_run --service google --user bob auth <<<"$(printf 'p\nbattery staple\n')"
+expect_out "auth: PAM_SUCCESS"
+ok "with Google down the device login says so; the password still works"
 
 for s in "$TV_SECRET" "$WEB_SECRET"; do
         ! grep -qF -- "$s" "$STITCHD_LOG" || fail "a client secret is in the daemon log"
