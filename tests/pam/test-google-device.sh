@@ -25,6 +25,9 @@ getent passwd "$GUSER" >/dev/null && skip "a local account $GUSER exists"
         cat <<X
 [Pam]
 Services=google google-noqr
+[Limits]
+# Each cancelled, denied or expired device login counts as a failed login.
+MaxFailures=100
 X
         google_conf <<X
 CreateUsers=yes
@@ -144,6 +147,15 @@ expect_out "info: To sign in with Google, open www.google.com/device on a phone 
 expect_out "info: To sign in with Google, open www.google.com/device on a phone or computer and enter the code $C2"
 expect_eq "cancel polled nothing" 0 "$(polls "$C2")"
 ok "\"new\" shows a new code, \"cancel\" ends the login without polling"
+
+# ---- the conversation ends at the prompt (Ctrl-C, a closed terminal) ------------------
+CODES_BEFORE=$(n_codes)
+pam_run --service google --user "$GUSER" auth <<<""
+expect_out "prompt-echo: Press Enter once you have approved, or type new or cancel: "
+expect_no_out "auth: PAM_SUCCESS"
+printf '%s\n' "$PAM_OUT" | grep -qE '^auth: PAM_(CONV_ERR|AUTH_ERR)$' || fail "no clean failure: $PAM_OUT"
+expect_eq "nothing was polled" 0 "$(polls "$(last_code)")"
+ok "a conversation that ends at the prompt ends the login cleanly"
 
 # ---- the password instead ------------------------------------------------------------
 CODES_BEFORE=$(n_codes)
