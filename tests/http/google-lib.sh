@@ -36,10 +36,11 @@ mkdir -p google
 GOOGLE_PORT=
 GOOGLE_JOB=
 google_up() {
-        coproc GOOGLE { exec python3 "$top_srcdir/tests/helpers/fake-google.py" --cert "$T/gserver.pem" \
+        # The coprocess has a name of its own: bash unsets it when the process ends.
+        coproc GOOGLE_CP { exec python3 "$top_srcdir/tests/helpers/fake-google.py" --cert "$T/gserver.pem" \
                 --key "$T/gserver.key" --clients "$T/gclients.json" --dir "$T/google" "$@" 2>>"$T/google.log"; }
-        GOOGLE_JOB=$GOOGLE_PID
-        read -r -t 30 GOOGLE_PORT <&"${GOOGLE[0]}" || fail "the fake Google did not start: $(tail -n 5 "$T/google.log")"
+        GOOGLE_JOB=$GOOGLE_CP_PID
+        read -r -t 30 GOOGLE_PORT <&"${GOOGLE_CP[0]}" || fail "the fake Google did not start: $(tail -n 5 "$T/google.log")"
         GOOGLE=https://127.0.0.1:$GOOGLE_PORT
 }
 google_stop() { [ -n "$GOOGLE_JOB" ] && kill "$GOOGLE_JOB" 2>/dev/null; GOOGLE_JOB=; }
