@@ -286,6 +286,16 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         }
         if (r < 0)
                 __atomic_fetch_add(&core->logins_failed, 1, __ATOMIC_RELAXED);
+        if (r == -ECANCELED) {
+                /* The person gave up (a device login's "cancel"): nothing was
+                 * guessed, so the attempt is not a failure of the account. */
+                if (attempt && limit_key[0])
+                        stitch_ratelimit_refund(core->ratelimit, limit_key);
+                if (attempt && address_key[0])
+                        stitch_ratelimit_refund(core->ratelimit, address_key);
+                log_info("Login for %s via %s with %s cancelled.", l->user, l->service, provider->name);
+                return fail(ret, STITCH_LOGIN_INVALID_CREDENTIALS, "login cancelled");
+        }
         if (r == -EACCES || r == -EINVAL) {
                 log_notice("Login for %s via %s with %s failed (rhost %s).", l->user, l->service, provider->name,
                            l->rhost ? l->rhost : "-");

@@ -239,7 +239,7 @@ int stitch_device_login_step(struct stitch_core *core, const struct stitch_login
                         return ret->state ? STITCH_PROVIDER_ASK : -ENOMEM;
                 }
                 if (streq(a, "cancel"))
-                        return -EACCES;
+                        return -ECANCELED;
                 return ask_choice(d, ret, true);
         case PHASE_PASSWORD: {
                 if (!stitch_credentials_get(l->credentials, "password"))
@@ -258,7 +258,7 @@ int stitch_device_login_step(struct stitch_core *core, const struct stitch_login
                 a = stitch_credentials_get(l->credentials, DEVICE_PROMPT_ID);
                 if (streq_ptr(a, "cancel")) {
                         log_info("%s device login for %s: cancelled.", d->display_name, l->user);
-                        return -EACCES;
+                        return -ECANCELED;
                 }
                 if (streq_ptr(a, "new"))
                         return start_and_show(core, l, d, o, ret);
@@ -269,7 +269,7 @@ int stitch_device_login_step(struct stitch_core *core, const struct stitch_login
                 a = stitch_credentials_get(l->credentials, DEVICE_PROMPT_ID);
                 if (isempty(a) || streq(a, "new"))
                         return start_and_show(core, l, d, o, ret);
-                return -EACCES;
+                return -ECANCELED; /* "cancel" (or anything but a new code) */
         }
         return -EINVAL;
 }

@@ -24,7 +24,8 @@
  *          prompt).
  *          ""      -> poll
  *          "new"   -> a new grant, [show] again
- *          "cancel"-> -EACCES (the login ends; nothing was presented)
+ *          "cancel"-> -ECANCELED (the login ends; nothing was presented, so
+ *                     the login pipeline does not count it as a failure)
  *   [poll] the provider's poll():
  *          success   -> DONE with its user
  *          pending   -> PENDING (interval), "Waiting for approval..."
@@ -40,7 +41,7 @@
  *                    -> ASK with an error message ("Google cannot be
  *                       reached right now.") and "Press Enter to try
  *                       again, or type cancel: " (the same after a failed
- *                       start())
+ *                       start()); "cancel" there -> -ECANCELED too
  *
  * Rounds run on the network pool (the provider sets .network): start and
  * poll block on HTTPS. The device code is a secret: wiped with the state,

@@ -154,7 +154,7 @@ static void test_no_qr_new_cancel(void **unused) {
         assert_int_equal(starts, 2);
         assert_non_null(strstr(w.res.ask.messages[0].text, "ABC-DEF-002"));
         /* "cancel": the login ends, nothing polled. */
-        assert_int_equal(step(&state, &o, &w, "device", "cancel"), -EACCES);
+        assert_int_equal(step(&state, &o, &w, "device", "cancel"), -ECANCELED);
         assert_null(state);
         assert_int_equal(polls, 0);
 }
@@ -182,7 +182,7 @@ static void test_denied_expired(void **unused) {
         assert_int_equal(starts, 2);
         assert_int_equal(step(&state, &o, &w, "device", ""), STITCH_PROVIDER_ASK);
         assert_non_null(strstr(w.res.ask.messages[0].text, "expired"));
-        assert_int_equal(step(&state, &o, &w, "device", "cancel"), -EACCES);
+        assert_int_equal(step(&state, &o, &w, "device", "cancel"), -ECANCELED);
         assert_null(state);
 
         /* Expired here (expires_in passed) before asking the identity provider. */
@@ -293,7 +293,7 @@ static void test_password_choice(void **unused) {
         assert_int_equal(step(&state, &o, &w, "method", ""), STITCH_PROVIDER_ASK);
         assert_int_equal(starts, 1);
         assert_int_equal(w.res.ask.n_messages, 2);
-        assert_int_equal(step(&state, &o, &w, "device", "cancel"), -EACCES);
+        assert_int_equal(step(&state, &o, &w, "device", "cancel"), -ECANCELED);
 }
 
 int main(void) {
