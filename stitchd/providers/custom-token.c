@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "clock.h"
+#include "core/jwks-cache.h"
 #include "core/claim-path.h"
 #include "core/https.h"
 #include "core/ids.h"
@@ -204,192 +205,20 @@ static bool custom_token_enabled(const struct stitch_config *c) {
 
 /* ---- the instance ----------------------------------------------------------- */
 
-/* JWKSURL=: the last good set and when to fetch again. Times are
- * CLOCK_MONOTONIC usec. */
-#define JWKS_REFETCH_INTERVAL_USEC (60 * USEC_PER_SEC) /* unknown kid; a stale set's retry */
-#define JWKS_STALE_MAX_USEC (24 * 3600 * USEC_PER_SEC)  /* a failed refetch keeps the old set this long */
-
-struct jwks_cache {
-        char *url;
-        char host[STITCH_HTTPS_HOST_MAX]; /* for log lines */
-        enum stitch_jose_alg alg;
-        struct stitch_https_options options;
-        /* Held across a fetch: one at a time. A login that needs a set and
-         * has none waits; one with a stale set uses it meanwhile. */
-        pthread_mutex_t fetch_lock;
-        /* Guards what follows; never held across a fetch. */
-        pthread_mutex_t lock;
-        struct stitch_jwks *set;        /* last good set, or NULL */
-        uint64_t fetched_usec;          /* when set was fetched */
-        uint64_t lifetime_usec;         /* from its Cache-Control */
-        uint64_t last_attempt_usec;     /* the last fetch, whatever came of it (0: none) */
-        uint64_t last_unknown_kid_usec; /* the last refetch for an unknown kid (0: none) */
-        uint64_t attempts;              /* fetches finished: a waiter sees one happened */
-        char last_error[STITCH_HTTPS_ERROR_MAX];
-};
-
 /* Immutable once built, but for the JWKS cache, which guards itself: any
  * number of logins verify at once. */
 struct custom_token_instance {
         struct stitch_jwt_verifier *verifier;
         struct stitch_metadata_fields *fields;          /* never NULL */
         struct stitch_metadata_fields *unix_name_claim; /* NULL: none */
-        struct jwks_cache *jwks;                        /* NULL: key files */
+        struct stitch_jwks_cache *jwks;                 /* NULL: key files */
 };
-
-static void jwks_cache_free(struct jwks_cache *c) {
-        if (!c)
-                return;
-        pthread_mutex_destroy(&c->fetch_lock);
-        pthread_mutex_destroy(&c->lock);
-        stitch_jwks_unref(c->set);
-        free(c->url);
-        free(c);
-}
-
-static int jwks_cache_new(const struct stitch_config *config, const char *url, enum stitch_jose_alg alg,
-                          struct jwks_cache **ret) {
-        char error[STITCH_HTTPS_ERROR_MAX] = "";
-        struct jwks_cache *c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->alg = alg;
-        c->options = (struct stitch_https_options) {
-                .ca_file = config->network_ca_file,
-                .timeout_usec = config->network_timeout_usec,
-                .allow_insecure_loopback = config->network_allow_insecure_loopback,
-                .max_response = STITCH_JWKS_MAX_DOCUMENT,
-        };
-        pthread_mutex_init(&c->fetch_lock, NULL);
-        pthread_mutex_init(&c->lock, NULL);
-        c->url = strdup(url);
-        if (!c->url) {
-                jwks_cache_free(c);
-                return -ENOMEM;
-        }
-        int r = stitch_https_url_check(url, c->options.allow_insecure_loopback, c->host, sizeof(c->host), error,
-                                       sizeof(error));
-        if (r < 0) {
-                log_error(PROVIDER_TYPE ": JWKSURL=: %s", error);
-                jwks_cache_free(c);
-                return r;
-        }
-        *ret = c;
-        return 0;
-}
-
-/* One fetch, holding fetch_lock: the new set replaces the old one, or the
- * old one stays (until JWKS_STALE_MAX_USEC old) and the failure is logged. */
-static void jwks_fetch(struct stitch_core *core, struct jwks_cache *c) {
-        _cleanup_free_ char *body = NULL, *cache_control = NULL;
-        struct stitch_jwks *set = NULL;
-        char error[STITCH_HTTPS_ERROR_MAX] = "";
-        size_t len = 0;
-        int r;
-
-        if (!core->https_get) {
-                r = -ENOTCONN;
-                snprintf(error, sizeof(error), "no HTTPS fetcher in this process");
-        } else
-                r = core->https_get(&c->options, c->url, &body, &len, &cache_control, error, sizeof(error));
-        if (r >= 0) {
-                r = stitch_jwks_parse(body, len, c->alg, &set);
-                if (r == -ENOMEM)
-                        snprintf(error, sizeof(error), "out of memory");
-                else if (r == -ENOKEY)
-                        snprintf(error, sizeof(error), "no usable %s key with a kid in the set",
-                                 stitch_jose_alg_to_string(c->alg));
-                else if (r < 0)
-                        snprintf(error, sizeof(error), "not a JWK Set (%s)", r == -E2BIG ? "too large" : "malformed");
-        }
-        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
-
-        pthread_mutex_lock(&c->lock);
-        c->last_attempt_usec = now;
-        c->attempts++;
-        if (r >= 0) {
-                stitch_jwks_unref(c->set);
-                c->set = set;
-                c->fetched_usec = now;
-                c->lifetime_usec = stitch_jwks_cache_lifetime(cache_control) * USEC_PER_SEC;
-                c->last_error[0] = 0;
-        } else {
-                snprintf(c->last_error, sizeof(c->last_error), "%s", error);
-                if (c->set && now - c->fetched_usec > JWKS_STALE_MAX_USEC)
-                        c->set = stitch_jwks_unref(c->set);
-        }
-        bool kept = c->set != NULL;
-        size_t n = set ? stitch_jwks_size(set) : 0;
-        pthread_mutex_unlock(&c->lock);
-
-        if (r >= 0)
-                log_info(PROVIDER_TYPE ": fetched the JWK Set from %s: %zu key(s), kept %llu s.", c->host, n,
-                         (unsigned long long) (stitch_jwks_cache_lifetime(cache_control)));
-        else
-                log_error(PROVIDER_TYPE ": JWKS fetch from %s failed: %s%s", c->host, error,
-                          kept ? "; the last good set stays in use" : "");
-}
-
-/* The set to verify with (a reference, or NULL with the reason in error):
- * the cached one while fresh; otherwise, or for an unknown kid (refetch),
- * after a fetch, within the rate limits. */
-static struct stitch_jwks *jwks_get(struct stitch_core *core, struct jwks_cache *c, bool unknown_kid,
-                                    const struct stitch_jwks *tried, char *error, size_t error_size) {
-        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
-        struct stitch_jwks *set;
-        bool fetch;
-
-        pthread_mutex_lock(&c->lock);
-        /* Past the stale limit a set is as good as none: fail closed. */
-        if (c->set && now - c->fetched_usec > JWKS_STALE_MAX_USEC)
-                c->set = stitch_jwks_unref(c->set);
-        set = c->set ? stitch_jwks_ref(c->set) : NULL;
-        uint64_t attempts = c->attempts;
-        if (unknown_kid) {
-                /* Another login's refetch may already have brought a newer set. */
-                fetch = set == tried && (c->last_unknown_kid_usec == 0 ||
-                                         now - c->last_unknown_kid_usec >= JWKS_REFETCH_INTERVAL_USEC);
-                if (fetch)
-                        c->last_unknown_kid_usec = now;
-        } else if (!set)
-                fetch = true;
-        else
-                fetch = now - c->fetched_usec >= c->lifetime_usec &&
-                        (c->last_attempt_usec == 0 || now - c->last_attempt_usec >= JWKS_REFETCH_INTERVAL_USEC);
-        pthread_mutex_unlock(&c->lock);
-
-        if (fetch) {
-                if (set && !unknown_kid) {
-                        /* A stale set serves while someone else refreshes it. */
-                        if (pthread_mutex_trylock(&c->fetch_lock) != 0)
-                                return set;
-                } else
-                        pthread_mutex_lock(&c->fetch_lock);
-                pthread_mutex_lock(&c->lock);
-                bool done_meanwhile = c->attempts != attempts;
-                pthread_mutex_unlock(&c->lock);
-                if (!done_meanwhile)
-                        jwks_fetch(core, c);
-                pthread_mutex_unlock(&c->fetch_lock);
-
-                stitch_jwks_unref(set);
-                pthread_mutex_lock(&c->lock);
-                set = c->set ? stitch_jwks_ref(c->set) : NULL;
-                pthread_mutex_unlock(&c->lock);
-        }
-        if (!set) {
-                pthread_mutex_lock(&c->lock);
-                snprintf(error, error_size, "%s", c->last_error[0] ? c->last_error : "no JWK Set yet");
-                pthread_mutex_unlock(&c->lock);
-        }
-        return set;
-}
 
 static void custom_token_free(void *instance) {
         struct custom_token_instance *i = instance;
         if (!i)
                 return;
-        jwks_cache_free(i->jwks);
+        stitch_jwks_cache_free(i->jwks);
         stitch_jwt_verifier_free(i->verifier);
         stitch_metadata_fields_free(i->fields);
         stitch_metadata_fields_free(i->unix_name_claim);
@@ -423,7 +252,8 @@ static int custom_token_init(struct stitch_core *core, const void *settings, voi
                 /* Nothing is fetched here: the first login that needs the set does. */
                 r = stitch_jwt_verifier_use_jwks(i->verifier);
                 if (r >= 0)
-                        r = jwks_cache_new(&core->config, s->jwks_url, (enum stitch_jose_alg) s->algorithm, &i->jwks);
+                        r = stitch_jwks_cache_new(&core->config, PROVIDER_TYPE, s->jwks_url, (enum stitch_jose_alg) s->algorithm,
+                                                  &i->jwks);
                 if (r < 0)
                         goto fail;
         }
@@ -631,17 +461,17 @@ static int verify(struct stitch_core *core, const struct custom_token_instance *
         if (!instance->jwks)
                 return stitch_jwt_verifier_verify(instance->verifier, NULL, token, strlen(token), stitch_now(), v);
 
-        _cleanup_(stitch_jwks_unrefp) struct stitch_jwks *set = jwks_get(core, instance->jwks, false, NULL, error,
-                                                                        sizeof(error));
+        _cleanup_(stitch_jwks_unrefp) struct stitch_jwks *set =
+                stitch_jwks_cache_get(core, instance->jwks, false, NULL, error, sizeof(error));
         if (!set) {
                 log_notice(PROVIDER_TYPE ": token for %s refused: no keys from %s (%s).",
-                           isempty(l->user) ? "an app user" : l->user, instance->jwks->host, error);
+                           isempty(l->user) ? "an app user" : l->user, stitch_jwks_cache_host(instance->jwks), error);
                 return -EHOSTDOWN;
         }
         int r = stitch_jwt_verifier_verify(instance->verifier, set, token, strlen(token), stitch_now(), v);
         if (r != STITCH_JWT_UNKNOWN_KEY_ID)
                 return r;
-        struct stitch_jwks *newer = jwks_get(core, instance->jwks, true, set, error, sizeof(error));
+        struct stitch_jwks *newer = stitch_jwks_cache_get(core, instance->jwks, true, set, error, sizeof(error));
         if (!newer || newer == set) {
                 stitch_jwks_unref(newer);
                 return r;

@@ -36,6 +36,7 @@
 
 #include "clock.h"
 #include "core/https.h"
+#include "core/jwks-cache.h"
 #include "core/ids.h"
 #include "core/jwt-verifier.h"
 #include "core/unix-accounts.h"
@@ -158,124 +159,9 @@ static bool google_enabled(const struct stitch_config *c) {
         return s && s->enabled;
 }
 
-/* ---- the JWK Set cache (as custom-token's) ------------------------------ */
-
-#define JWKS_REFETCH_INTERVAL_USEC (60 * USEC_PER_SEC)
-#define JWKS_STALE_MAX_USEC (24 * 3600 * USEC_PER_SEC)
-
-struct jwks_cache {
-        char *url;
-        char host[STITCH_HTTPS_HOST_MAX];
-        struct stitch_https_options options;
-        pthread_mutex_t fetch_lock; /* held across a fetch */
-        pthread_mutex_t lock;       /* guards what follows; never across a fetch */
-        struct stitch_jwks *set;
-        uint64_t fetched_usec, lifetime_usec, last_attempt_usec, last_unknown_kid_usec, attempts;
-        char last_error[STITCH_HTTPS_ERROR_MAX];
-};
-
-static void jwks_cache_free(struct jwks_cache *c) {
-        if (!c)
-                return;
-        pthread_mutex_destroy(&c->fetch_lock);
-        pthread_mutex_destroy(&c->lock);
-        stitch_jwks_unref(c->set);
-        free(c->url);
-        free(c);
-}
-
-static void jwks_fetch(struct stitch_core *core, struct jwks_cache *c) {
-        _cleanup_free_ char *body = NULL, *cache_control = NULL;
-        struct stitch_jwks *set = NULL;
-        char error[STITCH_HTTPS_ERROR_MAX] = "";
-        size_t len = 0;
-        int r;
-
-        if (!core->https_get) {
-                r = -ENOTCONN;
-                snprintf(error, sizeof(error), "no HTTPS fetcher in this process");
-        } else
-                r = core->https_get(&c->options, c->url, &body, &len, &cache_control, error, sizeof(error));
-        if (r >= 0) {
-                r = stitch_jwks_parse(body, len, STITCH_JOSE_RS256, &set);
-                if (r < 0)
-                        snprintf(error, sizeof(error), "not a usable JWK Set");
-        }
-        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
-        pthread_mutex_lock(&c->lock);
-        c->last_attempt_usec = now;
-        c->attempts++;
-        if (r >= 0) {
-                stitch_jwks_unref(c->set);
-                c->set = set;
-                c->fetched_usec = now;
-                c->lifetime_usec = stitch_jwks_cache_lifetime(cache_control) * USEC_PER_SEC;
-                c->last_error[0] = 0;
-        } else {
-                snprintf(c->last_error, sizeof(c->last_error), "%s", error);
-                if (c->set && now - c->fetched_usec > JWKS_STALE_MAX_USEC)
-                        c->set = stitch_jwks_unref(c->set);
-        }
-        pthread_mutex_unlock(&c->lock);
-        if (r >= 0)
-                log_info(PROVIDER_TYPE ": fetched Google's JWK Set from %s.", c->host);
-        else
-                log_error(PROVIDER_TYPE ": JWKS fetch from %s failed: %s", c->host, error);
-}
-
-static struct stitch_jwks *jwks_get(struct stitch_core *core, struct jwks_cache *c, bool unknown_kid,
-                                    const struct stitch_jwks *tried, char *error, size_t error_size) {
-        uint64_t now = stitch_now_usec(CLOCK_MONOTONIC);
-        struct stitch_jwks *set;
-        bool fetch;
-
-        pthread_mutex_lock(&c->lock);
-        if (c->set && now - c->fetched_usec > JWKS_STALE_MAX_USEC)
-                c->set = stitch_jwks_unref(c->set);
-        set = c->set ? stitch_jwks_ref(c->set) : NULL;
-        uint64_t attempts = c->attempts;
-        if (unknown_kid) {
-                fetch = set == tried && (c->last_unknown_kid_usec == 0 ||
-                                         now - c->last_unknown_kid_usec >= JWKS_REFETCH_INTERVAL_USEC);
-                if (fetch)
-                        c->last_unknown_kid_usec = now;
-        } else if (!set)
-                fetch = true;
-        else
-                fetch = now - c->fetched_usec >= c->lifetime_usec &&
-                        (c->last_attempt_usec == 0 || now - c->last_attempt_usec >= JWKS_REFETCH_INTERVAL_USEC);
-        pthread_mutex_unlock(&c->lock);
-
-        if (fetch) {
-                if (set && !unknown_kid) {
-                        if (pthread_mutex_trylock(&c->fetch_lock) != 0)
-                                return set;
-                } else
-                        pthread_mutex_lock(&c->fetch_lock);
-                pthread_mutex_lock(&c->lock);
-                bool done_meanwhile = c->attempts != attempts;
-                pthread_mutex_unlock(&c->lock);
-                if (!done_meanwhile)
-                        jwks_fetch(core, c);
-                pthread_mutex_unlock(&c->fetch_lock);
-                stitch_jwks_unref(set);
-                pthread_mutex_lock(&c->lock);
-                set = c->set ? stitch_jwks_ref(c->set) : NULL;
-                pthread_mutex_unlock(&c->lock);
-        }
-        if (!set) {
-                pthread_mutex_lock(&c->lock);
-                snprintf(error, error_size, "%s", c->last_error[0] ? c->last_error : "no JWK Set yet");
-                pthread_mutex_unlock(&c->lock);
-        }
-        return set;
-}
-
-/* ---- the instance --------------------------------------------------------- */
-
 struct google_instance {
         struct stitch_jwt_verifier *verifier;
-        struct jwks_cache *jwks;
+        struct stitch_jwks_cache *jwks;
         struct stitch_https_options options; /* the token and device endpoints */
         char *client_id, *client_secret;                /* the first ClientID=, ClientSecretFile= (or NULL) */
         char *device_client_id, *device_client_secret;  /* or NULL */
@@ -295,7 +181,7 @@ static void google_free(void *instance) {
         if (!i)
                 return;
         stitch_jwt_verifier_free(i->verifier);
-        jwks_cache_free(i->jwks);
+        stitch_jwks_cache_free(i->jwks);
         free(i->client_id);
         secret_free(i->client_secret);
         free(i->device_client_id);
@@ -394,27 +280,18 @@ static int google_init(struct stitch_core *core, const void *settings, void **re
                 goto fail;
         }
 
-        i->jwks = calloc(1, sizeof(*i->jwks));
-        if (!i->jwks) {
-                r = -ENOMEM;
+        r = stitch_jwks_cache_new(&core->config, PROVIDER_TYPE, s->jwks_url, STITCH_JOSE_RS256, &i->jwks);
+        if (r < 0)
                 goto fail;
-        }
-        pthread_mutex_init(&i->jwks->fetch_lock, NULL);
-        pthread_mutex_init(&i->jwks->lock, NULL);
-        i->jwks->options = i->options;
-        i->jwks->options.max_response = STITCH_JWKS_MAX_DOCUMENT;
-        i->jwks->url = strdup(s->jwks_url);
         i->token_url = strdup(s->token_url);
         i->device_url = strdup(s->device_authorization_url);
         i->redirect_uri = strdup(s->redirect_uri ?: "");
         i->restricted_domains = stitch_strv_copy(s->restricted_domains);
-        if (!i->jwks->url || !i->token_url || !i->device_url || !i->redirect_uri || !i->restricted_domains) {
+        if (!i->token_url || !i->device_url || !i->redirect_uri || !i->restricted_domains) {
                 r = -ENOMEM;
                 goto fail;
         }
-        if (stitch_https_url_check(i->jwks->url, i->options.allow_insecure_loopback, i->jwks->host,
-                                   sizeof(i->jwks->host), error, sizeof(error)) < 0 ||
-            stitch_https_url_check(i->token_url, i->options.allow_insecure_loopback, i->token_host,
+        if (stitch_https_url_check(i->token_url, i->options.allow_insecure_loopback, i->token_host,
                                    sizeof(i->token_host), error, sizeof(error)) < 0 ||
             stitch_https_url_check(i->device_url, i->options.allow_insecure_loopback, i->device_host,
                                    sizeof(i->device_host), error, sizeof(error)) < 0) {
@@ -506,14 +383,15 @@ static int identify(struct stitch_core *core, struct google_instance *i, const s
                 log_notice(PROVIDER_TYPE ": ID token for %s refused: not a JWT.", who);
                 return -EACCES;
         }
-        struct stitch_jwks *set = jwks_get(core, i->jwks, false, NULL, error, sizeof(error));
+        struct stitch_jwks *set = stitch_jwks_cache_get(core, i->jwks, false, NULL, error, sizeof(error));
         if (!set) {
-                log_notice(PROVIDER_TYPE ": ID token for %s refused: no keys from %s (%s).", who, i->jwks->host, error);
+                log_notice(PROVIDER_TYPE ": ID token for %s refused: no keys from %s (%s).", who,
+                           stitch_jwks_cache_host(i->jwks), error);
                 return -EHOSTDOWN;
         }
         r = stitch_jwt_verifier_verify(i->verifier, set, token, strlen(token), stitch_now(), &v);
         if (r == STITCH_JWT_UNKNOWN_KEY_ID) {
-                struct stitch_jwks *newer = jwks_get(core, i->jwks, true, set, error, sizeof(error));
+                struct stitch_jwks *newer = stitch_jwks_cache_get(core, i->jwks, true, set, error, sizeof(error));
                 if (newer && newer != set)
                         r = stitch_jwt_verifier_verify(i->verifier, newer, token, strlen(token), stitch_now(), &v);
                 stitch_jwks_unref(newer);
