@@ -127,7 +127,8 @@ int stitch_offline_open(const char *path, struct stitch_offline **ret) {
         if (sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) !=
                     SQLITE_OK ||
             sqlite3_exec(o->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-                log_error("Cannot open the offline cache %s: %s", path, o->db ? sqlite3_errmsg(o->db) : "out of memory");
+                log_error("Cannot open the offline cache %s: %s", path,
+                          o->db ? sqlite3_errmsg(o->db) : "out of memory");
                 stitch_offline_free(o);
                 return -EIO;
         }
@@ -253,8 +254,8 @@ int stitch_offline_remember(struct stitch_core *core, const char *unix_name, con
 }
 
 /* The fresh record of unix_name: 0 and its fields, -ENOENT if none. */
-static int find(struct stitch_core *core, const char *unix_name, int64_t now, char ret_user_id[static STITCH_ID_LEN + 1],
-                char **ret_verifier, bool *ret_disabled) {
+static int find(struct stitch_core *core, const char *unix_name, int64_t now,
+                char ret_user_id[static STITCH_ID_LEN + 1], char **ret_verifier, bool *ret_disabled) {
         struct stitch_offline *o = core->offline;
         sqlite3_stmt *st = NULL;
         int r = -ENOENT;

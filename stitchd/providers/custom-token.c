@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "core/jwks-cache.h"
+#include "providers/external-user.h"
 #include "core/claim-path.h"
 #include "core/https.h"
 #include "core/ids.h"
@@ -252,8 +253,8 @@ static int custom_token_init(struct stitch_core *core, const void *settings, voi
                 /* Nothing is fetched here: the first login that needs the set does. */
                 r = stitch_jwt_verifier_use_jwks(i->verifier);
                 if (r >= 0)
-                        r = stitch_jwks_cache_new(&core->config, PROVIDER_TYPE, s->jwks_url, (enum stitch_jose_alg) s->algorithm,
-                                                  &i->jwks);
+                        r = stitch_jwks_cache_new(&core->config, PROVIDER_TYPE, s->jwks_url,
+                                                  (enum stitch_jose_alg) s->algorithm, &i->jwks);
                 if (r < 0)
                         goto fail;
         }
@@ -334,63 +335,6 @@ static int identity_id(const char *sub, char ret[static STITCH_ID_LEN + 1]) {
         return 0;
 }
 
-/* The user's data with the metadata's fields set on it (Stitch puts the
- * metadata in both the user's and the identity's data). */
-static char *user_data_with(const char *data_json, const cJSON *metadata) {
-        cJSON *d = data_json ? cJSON_Parse(data_json) : NULL;
-        if (!cJSON_IsObject(d)) {
-                cJSON_Delete(d);
-                d = cJSON_CreateObject();
-        }
-        if (!d)
-                return NULL;
-        const cJSON *m;
-        cJSON_ArrayForEach(m, metadata) {
-                cJSON *copy = cJSON_Duplicate(m, true);
-                cJSON_DeleteItemFromObjectCaseSensitive(d, m->string);
-                if (!copy || !cJSON_AddItemToObject(d, m->string, copy)) {
-                        cJSON_Delete(copy);
-                        cJSON_Delete(d);
-                        return NULL;
-                }
-        }
-        char *s = cJSON_PrintUnformatted(d);
-        cJSON_Delete(d);
-        return s;
-}
-
-static int create_user(struct stitch_core *core, const char *id, const char *metadata_json, const cJSON *metadata,
-                       struct stitch_user **ret) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = calloc(1, sizeof(*u));
-        if (!u)
-                return -ENOMEM;
-        struct stitch_identity *ident = calloc(1, sizeof(*ident));
-        if (!ident)
-                return -ENOMEM;
-        u->identities = ident;
-        u->n_identities = 1;
-        int r = stitch_objectid_new(u->id);
-        if (r < 0)
-                return r;
-        memcpy(ident->id, id, sizeof(ident->id));
-        u->type = strdup(STITCH_USER_TYPE_NORMAL);
-        u->data_json = user_data_with(NULL, metadata);
-        ident->provider_type = strdup(PROVIDER_TYPE);
-        ident->provider_id = strdup(PROVIDER_TYPE);
-        ident->data_json = strdup(metadata_json);
-        if (!u->type || !u->data_json || !ident->provider_type || !ident->provider_id || !ident->data_json)
-                return -ENOMEM;
-        /* Never used until its session starts: a user made to be linked
-         * (core/link.c) merges. */
-        u->creation_date = stitch_now();
-        r = core->store_ops->user_create(core->store, u, NULL);
-        if (r < 0)
-                return r;
-        log_info(PROVIDER_TYPE ": created user %s for identity %s.", u->id, id);
-        *ret = TAKE_PTR(u);
-        return 0;
-}
-
 /* The user whose identity this is; an app login creates it. */
 static int find_user(struct stitch_core *core, const struct stitch_login *l, const char *id,
                      const char *metadata_json, const cJSON *metadata, struct stitch_user **ret) {
@@ -408,7 +352,7 @@ static int find_user(struct stitch_core *core, const struct stitch_login *l, con
                 }
                 if (attempt > 0)
                         return -EACCES;
-                r = create_user(core, id, metadata_json, metadata, ret);
+                r = stitch_external_user_create(core, PROVIDER_TYPE, id, NULL, metadata_json, metadata, ret);
                 if (r != -EEXIST)
                         return r;
                 /* A first login of the same identity raced us: find its user. */
@@ -424,31 +368,6 @@ static int find_user(struct stitch_core *core, const struct stitch_login *l, con
                         return 0;
                 }
         return -EACCES;
-}
-
-/* Each login writes the token's metadata into the identity and the user. */
-static int refresh_metadata(struct stitch_core *core, struct stitch_user *u, const char *id,
-                            const char *metadata_json, const cJSON *metadata) {
-        struct stitch_identity *ident = NULL;
-        for (size_t i = 0; i < u->n_identities; i++)
-                if (streq(u->identities[i].id, id))
-                        ident = &u->identities[i];
-        if (!ident)
-                return -EACCES;
-
-        _cleanup_free_ char *data = user_data_with(u->data_json, metadata);
-        if (!data)
-                return -ENOMEM;
-        if (streq_ptr(ident->data_json, metadata_json) && streq_ptr(u->data_json, data))
-                return 0;
-        char *identity_data = strdup(metadata_json);
-        if (!identity_data)
-                return -ENOMEM;
-        free(ident->data_json);
-        ident->data_json = identity_data;
-        free(u->data_json);
-        u->data_json = TAKE_PTR(data);
-        return core->store_ops->user_update(core->store, u);
 }
 
 /* Verifies with the key files, or with the cached JWK Set: fetched when
@@ -554,7 +473,7 @@ static int custom_token_begin(struct stitch_core *core, const struct stitch_logi
                 r = -EACCES;
                 goto done;
         }
-        r = refresh_metadata(core, u, id, metadata_json, metadata);
+        r = stitch_external_user_refresh(core, u, id, metadata_json, metadata, NULL);
         if (r < 0)
                 goto done;
 

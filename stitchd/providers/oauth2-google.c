@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "core/https.h"
 #include "core/jwks-cache.h"
+#include "providers/external-user.h"
 #include "core/ids.h"
 #include "core/jwt-verifier.h"
 #include "core/unix-accounts.h"
@@ -467,29 +468,6 @@ done:
 
 /* ---- users --------------------------------------------------------------------- */
 
-static char *user_data_with(const char *data_json, const cJSON *metadata) {
-        cJSON *d = data_json ? cJSON_Parse(data_json) : NULL;
-        if (!cJSON_IsObject(d)) {
-                cJSON_Delete(d);
-                d = cJSON_CreateObject();
-        }
-        if (!d)
-                return NULL;
-        const cJSON *m;
-        cJSON_ArrayForEach(m, metadata) {
-                cJSON *copy = cJSON_Duplicate(m, true);
-                cJSON_DeleteItemFromObjectCaseSensitive(d, m->string);
-                if (!copy || !cJSON_AddItemToObject(d, m->string, copy)) {
-                        cJSON_Delete(copy);
-                        cJSON_Delete(d);
-                        return NULL;
-                }
-        }
-        char *s = cJSON_PrintUnformatted(d);
-        cJSON_Delete(d);
-        return s;
-}
-
 /* The Unix name the email gives for this login, or NULL: UnixNameFrom=
  * email-local-part, the local part is the account asked for, a valid name,
  * and no local account has it (never root, never an existing account). */
@@ -507,73 +485,6 @@ static const char *unix_name_from_email(struct stitch_core *core, const struct g
                 return NULL;
         }
         return l->user;
-}
-
-static int create_user(struct stitch_core *core, const struct google_identity *g, const char *unix_name,
-                       struct stitch_user **ret) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = calloc(1, sizeof(*u));
-        if (!u)
-                return -ENOMEM;
-        struct stitch_identity *ident = calloc(1, sizeof(*ident));
-        if (!ident)
-                return -ENOMEM;
-        u->identities = ident;
-        u->n_identities = 1;
-        int r = stitch_objectid_new(u->id);
-        if (r < 0)
-                return r;
-        memcpy(ident->id, g->id, sizeof(ident->id));
-        u->type = strdup(STITCH_USER_TYPE_NORMAL);
-        u->data_json = user_data_with(NULL, g->metadata);
-        ident->provider_type = strdup(PROVIDER_TYPE);
-        ident->provider_id = strdup(PROVIDER_TYPE);
-        ident->data_json = strdup(g->metadata_json);
-        if (!u->type || !u->data_json || !ident->provider_type || !ident->provider_id || !ident->data_json)
-                return -ENOMEM;
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(g->metadata, "name");
-        if (cJSON_IsString(name) && !(u->name = strdup(name->valuestring)))
-                return -ENOMEM;
-        if (unix_name && !(u->unix_name = strdup(unix_name)))
-                return -ENOMEM;
-        u->creation_date = stitch_now();
-        r = core->store_ops->user_create(core->store, u, NULL);
-        if (r < 0)
-                return r;
-        log_info(PROVIDER_TYPE ": created user %s for Google identity %s%s%s.", u->id, g->id,
-                 unix_name ? " with Unix name " : "", unix_name ?: "");
-        *ret = TAKE_PTR(u);
-        return 0;
-}
-
-/* Each login writes the token's metadata into the identity and the user. */
-static int refresh_metadata(struct stitch_core *core, struct stitch_user *u, const struct google_identity *g,
-                            const char *new_unix_name) {
-        struct stitch_identity *ident = NULL;
-        for (size_t k = 0; k < u->n_identities; k++)
-                if (streq(u->identities[k].id, g->id))
-                        ident = &u->identities[k];
-        if (!ident)
-                return -EACCES;
-        _cleanup_free_ char *data = user_data_with(u->data_json, g->metadata);
-        if (!data)
-                return -ENOMEM;
-        if (streq_ptr(ident->data_json, g->metadata_json) && streq_ptr(u->data_json, data) && !new_unix_name)
-                return 0;
-        char *identity_data = strdup(g->metadata_json);
-        if (!identity_data)
-                return -ENOMEM;
-        free(ident->data_json);
-        ident->data_json = identity_data;
-        free(u->data_json);
-        u->data_json = TAKE_PTR(data);
-        if (new_unix_name) {
-                char *n = strdup(new_unix_name);
-                if (!n)
-                        return -ENOMEM;
-                free(u->unix_name);
-                u->unix_name = n;
-        }
-        return core->store_ops->user_update(core->store, u);
 }
 
 /* The user of this identity, for this login: found, or created when
@@ -605,7 +516,8 @@ static int user_for(struct stitch_core *core, const struct google_instance *i, c
                 }
                 if (attempt > 0)
                         return -EACCES;
-                r = create_user(core, g, unix_name, &u);
+                r = stitch_external_user_create(core, PROVIDER_TYPE, g->id, unix_name, g->metadata_json, g->metadata,
+                                                &u);
                 if (r == -EEXIST && unix_name) {
                         log_notice(PROVIDER_TYPE ": login as %s refused: another user has that Unix name.", l->user);
                         return -EACCES;
@@ -635,7 +547,7 @@ static int user_for(struct stitch_core *core, const struct google_instance *i, c
                         return -EACCES;
                 }
         }
-        r = refresh_metadata(core, u, g, new_unix_name);
+        r = stitch_external_user_refresh(core, u, g->id, g->metadata_json, g->metadata, new_unix_name);
         if (r == -EEXIST) {
                 log_notice(PROVIDER_TYPE ": login as %s refused: another user has that Unix name.", l->user);
                 return -EACCES;
