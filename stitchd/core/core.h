@@ -64,6 +64,11 @@ struct stitch_core {
          * daemon (daemon/https-get.c) before the providers' init; NULL in
          * tests that do without (a fetch then fails with -ENOTCONN). */
         stitch_https_get_t https_get;
+        /* The same, answered with the status and body for any HTTP status
+         * (an OAuth token endpoint's JSON errors), and a form POST: the
+         * daemon's too (daemon/https-get.c), NULL in tests without. */
+        stitch_https_get_status_t https_get_status;
+        stitch_https_post_form_t https_post_form;
         char *dummy_hash; /* argon2id hash of a random password: unknown users cost the same */
         /* What every failed password login costs (stitch_password_verify_padded):
          * PasswordHash=, raised to the costliest stored hash met since the start. */

@@ -2,7 +2,9 @@
 /* Which URLs an outgoing fetch may use (core/https.h). */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/https.h"
@@ -68,5 +70,62 @@ int stitch_https_url_check(const char *url, bool allow_insecure_loopback, char *
                         return fail(error, error_size, "host name too long");
                 memcpy(ret_host, host, host_len + 1);
         }
+        return 0;
+}
+
+void stitch_secret_free(char *s) {
+        if (!s)
+                return;
+        explicit_bzero(s, strlen(s));
+        free(s);
+}
+
+static bool unreserved(unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+               c == '_' || c == '~';
+}
+
+static size_t encoded_len(const char *s) {
+        size_t n = 0;
+        for (; *s; s++)
+                n += unreserved((unsigned char) *s) ? 1 : 3;
+        return n;
+}
+
+static char *encode(char *p, const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (unreserved(c))
+                        *p++ = (char) c;
+                else {
+                        *p++ = '%';
+                        *p++ = hex[c >> 4];
+                        *p++ = hex[c & 15];
+                }
+        }
+        return p;
+}
+
+int stitch_form_append(char **form, const char *name, const char *value) {
+        if (!form || !name || !value)
+                return -EINVAL;
+        size_t old = *form ? strlen(*form) : 0;
+        size_t n = old + (old > 0) + encoded_len(name) + 1 + encoded_len(value) + 1;
+        char *s = malloc(n);
+        if (!s)
+                return -ENOMEM;
+        char *p = s;
+        if (old > 0) {
+                memcpy(p, *form, old);
+                p += old;
+                *p++ = '&';
+        }
+        p = encode(p, name);
+        *p++ = '=';
+        p = encode(p, value);
+        *p = 0;
+        stitch_secret_free(*form);
+        *form = s;
         return 0;
 }

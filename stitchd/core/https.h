@@ -45,3 +45,32 @@ int stitch_https_url_check(const char *url, bool allow_insecure_loopback, char *
  * gets a line that names no secret (the URL's host at most). */
 typedef int (*stitch_https_get_t)(const struct stitch_https_options *o, const char *url, char **ret_body,
                                   size_t *ret_len, char **ret_cache_control, char *error, size_t error_size);
+
+/* The same request, answered whatever its HTTP status (an OAuth token
+ * endpoint answers 400, 403, 428 with a JSON error body the provider must
+ * read): returns 0 with *ret_status and the body (NUL-terminated, *ret_len
+ * bytes, possibly empty) for any status; the errors above otherwise, never
+ * -EBADMSG. Bodies may hold tokens: the caller wipes (explicit_bzero) and
+ * frees *ret_body.
+ *
+ * stitch_core.https_get_status GETs url; stitch_core.https_post_form POSTs
+ * form_body (application/x-www-form-urlencoded, already encoded, see
+ * stitch_form_append(); "Accept: application/json"). The form holds client
+ * secrets and codes: it never appears in error, in a log line or in a
+ * redirect (none is followed), and the fetcher wipes its copies. Same
+ * rules as the GET: https only (loopback http for tests), no redirects,
+ * timeouts, size cap, CAFile. */
+typedef int (*stitch_https_get_status_t)(const struct stitch_https_options *o, const char *url, long *ret_status,
+                                         char **ret_body, size_t *ret_len, char *error, size_t error_size);
+typedef int (*stitch_https_post_form_t)(const struct stitch_https_options *o, const char *url, const char *form_body,
+                                        long *ret_status, char **ret_body, size_t *ret_len, char *error,
+                                        size_t error_size);
+
+/* Appends "name=value" (both percent-encoded as application/x-www-form-
+ * urlencoded: unreserved characters kept, space as %20, everything else
+ * %XX), with "&" before it unless *form is empty, to a malloc'ed string
+ * (*form NULL: a new one). The old string is wiped before it is freed
+ * (forms hold secrets). Returns 0, -ENOMEM. */
+int stitch_form_append(char **form, const char *name, const char *value);
+/* Wipes and frees a form or a response body (NULL: nothing). */
+void stitch_secret_free(char *s);

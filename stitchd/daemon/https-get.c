@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* One HTTPS GET through libcurl (daemon/https-get.h). Everything that
- * could widen what a fetch reaches is pinned: the protocols (https, or
- * http to loopback for tests), no redirects, no proxy from the
- * environment, timeouts, a size cap enforced while receiving. Error lines
- * name the host and the failure, never the URL's path or query, never the
- * body. */
+/* One HTTPS GET, or POST of a form, through libcurl (daemon/https-get.h).
+ * Everything that could widen what a fetch reaches is pinned: the
+ * protocols (https, or http to loopback for tests), no redirects, no proxy
+ * from the environment, timeouts, a size cap enforced while receiving.
+ * Error lines name the host and the failure, never the URL's path or
+ * query, never a body sent or received (a form holds client secrets and
+ * codes, a response tokens: both are wiped before they are freed). */
 
 #include <errno.h>
 #include <limits.h>
@@ -35,9 +36,16 @@ static size_t on_data(char *buf, size_t size, size_t n, void *userdata) {
                 d->too_large = true;
                 return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
         }
-        char *p = realloc(d->data, d->len + k + 1);
+        /* Not realloc: a response may hold tokens, and no copy of it is
+         * left behind unwiped. */
+        char *p = malloc(d->len + k + 1);
         if (!p)
                 return 0;
+        if (d->data) {
+                memcpy(p, d->data, d->len);
+                explicit_bzero(d->data, d->len);
+                free(d->data);
+        }
         d->data = p;
         memcpy(d->data + d->len, buf, k);
         d->len += k;
@@ -114,10 +122,23 @@ static int curl_failure(CURLcode c, const struct stitch_curl *curl, char *error,
         }
 }
 
-int stitch_https_get(const struct stitch_https_options *o, const char *url, char **ret_body, size_t *ret_len,
-                     char **ret_cache_control, char *error, size_t error_size) {
+static void download_wipe(struct download *d) {
+        if (d->data) {
+                explicit_bzero(d->data, d->len);
+                free(d->data);
+        }
+        free(d->cache_control);
+        *d = (struct download) {};
+}
+
+/* GET (form_body NULL) or POST url. any_status: every HTTP status is a
+ * success, with its body (else only 200 is). */
+static int transfer(const struct stitch_https_options *o, const char *url, const char *form_body, bool any_status,
+                    long *ret_status, char **ret_body, size_t *ret_len, char **ret_cache_control, char *error,
+                    size_t error_size) {
         char why[STITCH_HTTPS_ERROR_MAX] = "";
         struct download d = {};
+        struct curl_slist *headers = NULL;
         int r;
 
         if (error && error_size > 0)
@@ -161,8 +182,24 @@ int stitch_https_get(const struct stitch_https_options *o, const char *url, char
                   curl->easy_setopt(h, CURLOPT_HEADERDATA, &d) == CURLE_OK;
         if (ok && o->ca_file)
                 ok = curl->easy_setopt(h, CURLOPT_CAINFO, o->ca_file) == CURLE_OK;
+        if (ok && form_body) {
+                struct curl_slist *l = curl->slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+                if (l) {
+                        headers = l;
+                        l = curl->slist_append(headers, "Accept: application/json");
+                }
+                /* No "Expect: 100-continue" round trip for a large form. */
+                if (l)
+                        l = curl->slist_append(headers, "Expect:");
+                ok = l && curl->easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
+                     curl->easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK &&
+                     curl->easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) strlen(form_body)) == CURLE_OK &&
+                     curl->easy_setopt(h, CURLOPT_POSTFIELDS, form_body) == CURLE_OK;
+        }
         if (!ok) {
                 curl->easy_cleanup(h);
+                if (headers)
+                        curl->slist_free_all(headers);
                 return failure(-EIO, error, error_size, "cannot set up libcurl", NULL);
         }
 
@@ -173,25 +210,28 @@ int stitch_https_get(const struct stitch_https_options *o, const char *url, char
                 r = failure(-EFBIG, error, error_size, "response too large", NULL);
         else if (c != CURLE_OK)
                 r = curl_failure(c, curl, error, error_size);
-        else if (status != 200) {
+        else if (status != 200 && !any_status) {
                 char s[32];
                 snprintf(s, sizeof(s), "HTTP status %ld", status);
                 r = failure(-EBADMSG, error, error_size, s, NULL);
         } else
                 r = 0;
         curl->easy_cleanup(h);
+        if (headers)
+                curl->slist_free_all(headers);
         if (r < 0) {
-                free(d.data);
-                free(d.cache_control);
+                download_wipe(&d);
                 return r;
         }
         if (!d.data) {
                 d.data = strdup("");
                 if (!d.data) {
-                        free(d.cache_control);
+                        download_wipe(&d);
                         return -ENOMEM;
                 }
         }
+        if (ret_status)
+                *ret_status = status;
         *ret_body = d.data;
         if (ret_len)
                 *ret_len = d.len;
@@ -200,4 +240,24 @@ int stitch_https_get(const struct stitch_https_options *o, const char *url, char
         else
                 free(d.cache_control);
         return 0;
+}
+
+int stitch_https_get(const struct stitch_https_options *o, const char *url, char **ret_body, size_t *ret_len,
+                     char **ret_cache_control, char *error, size_t error_size) {
+        return transfer(o, url, NULL, false, NULL, ret_body, ret_len, ret_cache_control, error, error_size);
+}
+
+int stitch_https_get_status(const struct stitch_https_options *o, const char *url, long *ret_status,
+                            char **ret_body, size_t *ret_len, char *error, size_t error_size) {
+        return transfer(o, url, NULL, true, ret_status, ret_body, ret_len, NULL, error, error_size);
+}
+
+int stitch_https_post_form(const struct stitch_https_options *o, const char *url, const char *form_body,
+                           long *ret_status, char **ret_body, size_t *ret_len, char *error, size_t error_size) {
+        if (!form_body) {
+                if (error && error_size > 0)
+                        snprintf(error, error_size, "bad arguments");
+                return -EINVAL;
+        }
+        return transfer(o, url, form_body, true, ret_status, ret_body, ret_len, NULL, error, error_size);
 }

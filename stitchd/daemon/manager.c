@@ -61,6 +61,8 @@ int stitch_manager_new(const struct stitch_config *config, struct stitch_manager
         }
         m->core->outbox = (struct stitch_outbox) { .send = no_mailer_send };
         m->core->https_get = stitch_https_get;
+        m->core->https_get_status = stitch_https_get_status;
+        m->core->https_post_form = stitch_https_post_form;
         *ret = m;
         return 0;
 }
