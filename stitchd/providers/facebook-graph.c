@@ -102,10 +102,6 @@ int facebook_url(const char *base, const char *path, const char *const *pairs, c
         return 0;
 }
 
-int facebook_form(const char *const *pairs, char **ret) {
-        return build("", pairs, ret);
-}
-
 static cJSON *parse(const char *body, size_t len) {
         if (!body || len > FACEBOOK_BODY_MAX || strnlen(body, len) != len)
                 return NULL;

@@ -34,8 +34,6 @@ bool facebook_id_valid(const char *s);
  * NULL-terminated (name, value, name, value, ..., NULL). -E2BIG over
  * the fetcher's URL limit. The result holds secrets: erase it. */
 int facebook_url(const char *base, const char *path, const char *const *pairs, char **ret);
-/* "name=value&..." percent-encoded, for a form POST. Erase it too. */
-int facebook_form(const char *const *pairs, char **ret);
 
 /* A Graph error: {"error":{"message","type","code","error_subcode"}}. */
 struct facebook_graph_error {

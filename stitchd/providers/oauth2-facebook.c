@@ -267,31 +267,57 @@ fail:
 
 /* ---- the Graph API ------------------------------------------------------------ */
 
-/* GETs BASE/path?pairs. 0 with the body; -EACCES when the Graph API
- * refused (logged with its error); -EHOSTDOWN when it could not be asked
- * (down, slow, TLS, a body that is not JSON: logged). */
-static int graph_get(struct stitch_core *core, const struct facebook_instance *i, const char *path,
-                     const char *const *pairs, char **ret_body, size_t *ret_len) {
-        _cleanup_erase_ char *url = NULL;
+/* Answers may hold tokens: wiped before freed. */
+static void secret_freep(char **p) {
+        stitch_secret_free(*p);
+}
+
+/* A Graph error line for the log: code, subcode, type, and the message
+ * unless it quotes a secret of this request. */
+static void log_graph_error(const struct facebook_instance *i, const char *path, long status, const char *body,
+                            size_t len, const char *const *secrets) {
+        struct facebook_graph_error e;
+
+        if (facebook_graph_error_parse(body, len, &e) < 0) {
+                log_notice(PROVIDER_TYPE ": the Graph API at %s refused /%s: HTTP status %ld.", i->host, path, status);
+                return;
+        }
+        for (size_t k = 0; secrets && secrets[k]; k++)
+                if (!isempty(secrets[k]) && strstr(e.message, secrets[k]))
+                        snprintf(e.message, sizeof(e.message), "(withheld)");
+        log_notice(PROVIDER_TYPE ": the Graph API at %s refused /%s: HTTP status %ld, error %lld/%lld (%s): %s", i->host,
+                   path, status, (long long) e.code, (long long) e.subcode, e.type[0] ? e.type : "-",
+                   e.message[0] ? e.message : "-");
+}
+
+/* GETs BASE/path?pairs (or POSTs them as a form). 0 with the status and
+ * the body (the caller's to wipe); -EHOSTDOWN when the Graph API could not
+ * be asked (down, slow, TLS: logged). */
+static int graph_call(struct stitch_core *core, const struct facebook_instance *i, bool post, const char *path,
+                      const char *const *pairs, long *ret_status, char **ret_body, size_t *ret_len) {
+        _cleanup_erase_ char *url = NULL, *form = NULL;
         char error[STITCH_HTTPS_ERROR_MAX] = "";
         int r;
 
-        r = facebook_url(i->graph_url, path, pairs, &url);
+        r = facebook_url(i->graph_url, path, post ? NULL : pairs, &url);
         if (r < 0)
                 return r == -E2BIG ? -EINVAL : r;
-        if (!core->https_get) {
+        if (post)
+                for (size_t k = 0; pairs[k]; k += 2) {
+                        r = stitch_form_append(&form, pairs[k], pairs[k + 1]);
+                        if (r < 0)
+                                return r;
+                }
+        if (post ? !core->https_post_form : !core->https_get_status) {
                 log_error(PROVIDER_TYPE ": no HTTPS fetcher in this process.");
                 return -EHOSTDOWN;
         }
-        r = core->https_get(&i->options, url, ret_body, ret_len, NULL, error, sizeof(error));
+        if (post)
+                r = core->https_post_form(&i->options, url, form, ret_status, ret_body, ret_len, error, sizeof(error));
+        else
+                r = core->https_get_status(&i->options, url, ret_status, ret_body, ret_len, error, sizeof(error));
         if (r == -ENOMEM)
                 return r;
-        if (r == -EBADMSG) {
-                /* Graph answers a refusal with 400 and its error JSON; the
-                 * fetcher keeps only 200 bodies, so the status tells. */
-                log_notice(PROVIDER_TYPE ": the Graph API at %s refused /%s: %s.", i->host, path, error);
-                return -EACCES;
-        }
         if (r < 0) {
                 log_error(PROVIDER_TYPE ": cannot reach the Graph API at %s (/%s): %s.", i->host, path, error);
                 return -EHOSTDOWN;
@@ -299,12 +325,37 @@ static int graph_get(struct stitch_core *core, const struct facebook_instance *i
         return 0;
 }
 
+/* A GET that must answer 200: -EACCES when the Graph API refused (its
+ * error logged), -EHOSTDOWN when it could not be asked or answered
+ * neither 200 nor a Graph error (a 5xx: logged). */
+static int graph_get(struct stitch_core *core, const struct facebook_instance *i, const char *path,
+                     const char *const *pairs, char **ret_body, size_t *ret_len) {
+        _cleanup_(secret_freep) char *body = NULL;
+        struct facebook_graph_error e;
+        long status = 0;
+        size_t len = 0;
+
+        int r = graph_call(core, i, false, path, pairs, &status, &body, &len);
+        if (r < 0)
+                return r;
+        if (status == 200) {
+                *ret_body = TAKE_PTR(body);
+                *ret_len = len;
+                return 0;
+        }
+        const char *const secrets[] = {pairs[1], pairs[3], NULL};
+        log_graph_error(i, path, status, body, len, secrets);
+        if (status >= 400 && status < 500 && facebook_graph_error_parse(body, len, &e) == 0)
+                return -EACCES;
+        return -EHOSTDOWN;
+}
+
 /* The Facebook user the token belongs to: its id and metadata. -EACCES a
  * token we do not take (logged why), -EHOSTDOWN the Graph API could not be
  * asked. */
 static int token_user(struct stitch_core *core, const struct facebook_instance *i, const char *who,
                       const char *token, char ret_id[static FACEBOOK_ID_MAX + 1], cJSON **ret_metadata) {
-        _cleanup_free_ char *body = NULL;
+        _cleanup_(secret_freep) char *body = NULL;
         struct facebook_token_info info;
         char error[STITCH_HTTPS_ERROR_MAX] = "";
         size_t len = 0;
@@ -327,7 +378,7 @@ static int token_user(struct stitch_core *core, const struct facebook_instance *
                 return r;
         }
 
-        free(body);
+        stitch_secret_free(body);
         body = NULL;
         const char *const me[] = {"fields", "id,name,first_name,last_name,email,picture", "access_token", token, NULL};
         r = graph_get(core, i, "me", me, &body, &len);
@@ -583,16 +634,154 @@ static int login_with_token(struct stitch_core *core, const struct facebook_inst
         return STITCH_PROVIDER_DONE;
 }
 
+/* ---- PAM: Facebook Login for Devices ----------------------------------------- */
+
+#define DEVICE_SCOPE "public_profile,email"
+#define SLOW_DOWN_USEC (5 * USEC_PER_SEC) /* RFC 8628's step; Facebook says poll at least 5 s apart */
+
+/* A device code between rounds: its code is a secret (it polls for the
+ * token), wiped when the conversation ends. */
+struct device_state {
+        struct facebook_device_code code;
+        uint64_t interval_usec;
+        uint64_t expires_usec; /* CLOCK_MONOTONIC */
+};
+
+static void device_state_free(void *state) {
+        struct device_state *s = state;
+        if (!s)
+                return;
+        explicit_bzero(s, sizeof(*s));
+        free(s);
+}
+
+/* Pending again: the core frees the state a step was given, so the next
+ * round gets a copy. */
+static int device_pending(const struct device_state *s, struct stitch_provider_result *ret) {
+        struct device_state *copy = malloc(sizeof(*copy));
+        if (!copy)
+                return -ENOMEM;
+        *copy = *s;
+        ret->state = copy;
+        ret->pending.interval_usec = s->interval_usec;
+        ret->pending.expires_usec = s->expires_usec;
+        return STITCH_PROVIDER_PENDING;
+}
+
+/* A device code from device/login, the person told where to enter it. */
+static int device_begin(struct stitch_core *core, const struct facebook_instance *i, const struct stitch_login *l,
+                        struct stitch_provider_result *ret) {
+        _cleanup_(secret_freep) char *body = NULL;
+        char error[STITCH_HTTPS_ERROR_MAX] = "", text[STITCH_MESSAGE_TEXT_MAX];
+        long status = 0;
+        size_t len = 0;
+        int r;
+
+        if (!i->client_token) {
+                log_notice(PROVIDER_TYPE ": login as %s refused: PAM logins need Login for Devices "
+                           "(ClientTokenFile=).", l->user);
+                return -EPERM;
+        }
+        const char *const pairs[] = {"access_token", i->client_token, "scope", DEVICE_SCOPE, NULL};
+        r = graph_call(core, i, true, "device/login", pairs, &status, &body, &len);
+        if (r == -EHOSTDOWN)
+                return -EAGAIN;
+        if (r < 0)
+                return r;
+        if (status != 200) {
+                const char *const secrets[] = {i->client_token, NULL};
+                log_graph_error(i, "device/login", status, body, len, secrets);
+                return -EAGAIN; /* the app's setup, not the person: no failed attempt */
+        }
+        struct device_state *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        r = facebook_device_login_parse(body, len, &s->code, error, sizeof(error));
+        if (r < 0) {
+                device_state_free(s);
+                if (r == -ENOMEM)
+                        return r;
+                log_error(PROVIDER_TYPE ": the Graph API at %s gave a malformed answer: %s.", i->host, error);
+                return -EAGAIN;
+        }
+        s->interval_usec = s->code.interval_sec * USEC_PER_SEC;
+        s->expires_usec = stitch_now_usec(CLOCK_MONOTONIC) + s->code.expires_in_sec * USEC_PER_SEC;
+        snprintf(text, sizeof(text), "To log in with Facebook, visit %s and enter the code %s",
+                 s->code.verification_uri, s->code.user_code);
+        r = stitch_ask_message(&ret->ask, false, text);
+        if (r < 0) {
+                device_state_free(s);
+                return r;
+        }
+        log_info(PROVIDER_TYPE ": login as %s waits for Login for Devices (code valid %llu s).", l->user,
+                 (unsigned long long) s->code.expires_in_sec);
+        ret->state = s;
+        ret->pending.interval_usec = s->interval_usec;
+        ret->pending.expires_usec = s->expires_usec;
+        return STITCH_PROVIDER_PENDING;
+}
+
+/* One poll of device/login_status: pending again, or the user. */
+static int device_step(struct stitch_core *core, const struct stitch_login *l, void *state,
+                       struct stitch_provider_result *ret) {
+        const struct facebook_instance *i = stitch_provider_instance(core, &stitch_provider_oauth2_facebook);
+        struct device_state *s = state;
+        _cleanup_(secret_freep) char *body = NULL, *token = NULL;
+        char error[STITCH_HTTPS_ERROR_MAX] = "";
+        long status = 0;
+        size_t len = 0;
+
+        if (!i || !s || !i->client_token)
+                return -EIO;
+        const char *const pairs[] = {"access_token", i->client_token, "code", s->code.code, NULL};
+        int r = graph_call(core, i, true, "device/login_status", pairs, &status, &body, &len);
+        if (r == -EHOSTDOWN) {
+                /* One poll that could not be made: the next may (until the code expires). */
+                return device_pending(s, ret);
+        }
+        if (r < 0)
+                return r;
+        r = facebook_login_status_parse(status, body, len, &token, error, sizeof(error));
+        switch (r) {
+        case FACEBOOK_DEVICE_AUTHORIZED:
+                log_info(PROVIDER_TYPE ": Login for Devices approved for a login as %s.", l->user);
+                return login_with_token(core, i, l, token, ret);
+        case FACEBOOK_DEVICE_PENDING:
+                return device_pending(s, ret);
+        case FACEBOOK_DEVICE_SLOW_DOWN:
+                s->interval_usec = MIN(s->interval_usec + SLOW_DOWN_USEC, STITCH_PENDING_INTERVAL_MAX_USEC);
+                log_info(PROVIDER_TYPE ": Facebook asks to poll more slowly: every %llu s.",
+                         (unsigned long long) (s->interval_usec / USEC_PER_SEC));
+                return device_pending(s, ret);
+        case FACEBOOK_DEVICE_EXPIRED:
+                log_notice(PROVIDER_TYPE ": login as %s failed: the Login for Devices code expired before it was "
+                           "entered.", l->user);
+                return -EACCES;
+        case FACEBOOK_DEVICE_CANCELLED:
+                log_notice(PROVIDER_TYPE ": login as %s failed: the person declined it on Facebook.", l->user);
+                return -EACCES;
+        case FACEBOOK_DEVICE_REFUSED:
+                log_notice(PROVIDER_TYPE ": login as %s failed: the Graph API at %s refused the poll: %s.", l->user,
+                           i->host, error);
+                return -EACCES;
+        case -ENOMEM:
+                return r;
+        default:
+                log_error(PROVIDER_TYPE ": the Graph API at %s gave a malformed answer: %s.", i->host, error);
+                return -EAGAIN;
+        }
+}
+
 static int facebook_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
         const struct facebook_instance *i = stitch_provider_instance(core, &stitch_provider_oauth2_facebook);
-        const char *token = stitch_credentials_get(l->credentials, "accessToken");
+        /* accessToken: the app's login body; token: an admin's link (stitchctl user link). */
+        const char *token = stitch_credentials_get(l->credentials, "accessToken") ?:
+                            stitch_credentials_get(l->credentials, "token");
 
         if (!i)
                 return -EIO;
-        if (!l->app) {
-                log_notice(PROVIDER_TYPE ": login as %s refused: PAM logins need Login for Devices.", l->user);
-                return -EPERM;
-        }
+        if (!l->app)
+                return device_begin(core, i, l, ret);
         ret->authtok_is_not_password = true;
         if (!facebook_token_shape(token)) {
                 log_notice(PROVIDER_TYPE ": token for an app user refused: not an access token.");
@@ -610,6 +799,10 @@ const struct stitch_provider stitch_provider_oauth2_facebook = {
         .network = true,
         .linkable = true,
         .begin = facebook_begin,
+        .step = device_step,
+        .state_free = device_state_free,
+        /* A Login for Devices code may be entered until it expires (Facebook: 7 minutes). */
+        .conversation_lifetime_usec = STITCH_CONVERSATION_LIFETIME_MAX_USEC,
         .app_fields = {{"accessToken", "accessToken", false}},
         .app_failure_code = "AuthError",
         .app_failure_message = "invalid Facebook access token",

@@ -123,7 +123,8 @@ stitch_stop
 http_start < <(fb_config <<<"CreateUsers=yes" | sed "s|^ClientSecretFile=.*|ClientSecretFile=$T/fb-secret2|")
 login EAAgood1
 check "with a wrong app secret the Graph API's refusal is a 401" is_error 401 AuthError
-check "... logged with the host and the status" logged "the Graph API at 127.0.0.1 refused /debug_token: HTTP status 400"
+check "... logged with the host, the status and Graph's error" \
+        logged "the Graph API at 127.0.0.1 refused /debug_token: HTTP status 400, error 190/0 (OAuthException)"
 
 # ---- the Graph API down or slow ------------------------------------------------------
 fb_stop

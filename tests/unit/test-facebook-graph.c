@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Graph API answers as oauth2-facebook reads them (providers/facebook-graph.c):
  * debug_token and its checks, /me and its metadata, Graph errors, Login for
- * Devices' device/login and login_status subcodes, URL and form encoding;
+ * Devices' device/login and login_status subcodes, and URL encoding;
  * malformed, truncated and hostile bodies are refused, never half-read. */
 
 #include <stdarg.h>
@@ -232,9 +232,6 @@ static void test_url(void **state) {
         free(u);
         assert_int_equal(facebook_url("https://g.test", "me", NULL, &u), 0);
         assert_string_equal(u, "https://g.test/me");
-        free(u);
-        assert_int_equal(facebook_form(pairs, &u), 0);
-        assert_string_equal(u, "input_token=EA%20A%2B%2F&access_token=12%7Cs%26%3Dx");
         free(u);
         char big[FACEBOOK_TOKEN_MAX + 1];
         memset(big, '%', sizeof(big) - 1);
