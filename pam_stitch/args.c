@@ -106,6 +106,8 @@ int pam_stitch_args_parse(pam_handle_t *pamh, int flags, int argc, const char **
                         a.try_first_pass = true;
                 else if (streq(arg, "use_authtok"))
                         a.use_authtok = true;
+                else if (streq(arg, "noqr"))
+                        a.noqr = true;
                 else if ((v = startswith_key(arg, "provider"))) {
                         if (!provider_name_is_valid(v)) {
                                 pam_syslog(pamh, LOG_ERR,

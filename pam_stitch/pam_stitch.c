@@ -20,6 +20,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pam_stitch.h"
+#include "qr-text.h"
 #include "wire.h"
 
 /* What authenticate leaves for the later hooks of the same transaction. */
@@ -259,9 +260,30 @@ static int get_answer(pam_handle_t *pamh, const struct pam_stitch_args *args, co
         return PAM_SUCCESS;
 }
 
-static bool answer_is_sendable(const char *s) {
+/* An empty answer is one only to a prompt that echoes ("Press Enter once
+ * you have approved"); a secret is never empty. */
+static bool answer_is_sendable(const char *s, bool echo) {
         size_t n = strlen(s);
-        return n > 0 && n <= PAM_STITCH_ANSWER_MAX;
+        return (n > 0 || echo) && n <= PAM_STITCH_ANSWER_MAX;
+}
+
+/* A message flagged "qr" is a URL (a device login's verification page):
+ * drawn as a QR code a phone's camera opens, unless noqr. Its text is
+ * also in a message of its own, so nothing is lost without it. */
+static void show_qr(pam_handle_t *pamh, const struct pam_stitch_args *args, const char *url) {
+        _cleanup_free_ char *qr = NULL;
+
+        if (args->noqr)
+                return;
+        /* Only a URL's characters: nothing the terminal could interpret. */
+        for (const char *c = url; *c; c++)
+                if ((unsigned char) *c <= 0x20 || (unsigned char) *c >= 0x7f)
+                        return;
+        if (stitch_qr_text(url, &qr, NULL) < 0) {
+                pam_syslog(pamh, LOG_WARNING, "Cannot draw a QR code of the verification URL.");
+                return;
+        }
+        pam_stitch_info_msg(pamh, args, "%s", qr);
 }
 
 /* The messages of a Login reply that asks or is pending, shown as they come
@@ -274,6 +296,10 @@ static void show_messages(pam_handle_t *pamh, const struct pam_stitch_args *args
                 const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "text");
                 if (!cJSON_IsString(t))
                         continue;
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "qr"))) {
+                        show_qr(pamh, args, t->valuestring);
+                        continue;
+                }
                 pam_stitch_sanitize_text(t->valuestring, text, sizeof(text));
                 if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "error")))
                         pam_stitch_error_msg(pamh, args, "%s", text);
@@ -331,7 +357,7 @@ static int converse_round(pam_handle_t *pamh, const struct pam_stitch_args *args
                 if (r != PAM_SUCCESS)
                         return r;
                 /* Checked only now, after the prompt: the person typing learns nothing. */
-                if (!answer_is_sendable(value)) {
+                if (!answer_is_sendable(value, echo && !authtok)) {
                         pam_syslog(pamh, LOG_NOTICE,
                                    "Authentication failure for user \"%s\" (answer empty or too long).",
                                    printable(user, ubuf, sizeof(ubuf)));

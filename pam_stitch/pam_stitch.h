@@ -65,6 +65,7 @@ struct pam_stitch_args {
         bool use_authtok;
         bool debug;
         bool silent;             /* PAM_SILENT: no informational or error messages */
+        bool noqr;               /* draw no QR code of a device login's URL (the URL is still shown) */
         const char *socket;      /* borrowed from argv, or the default */
         unsigned timeout_sec;    /* total for one hook's exchange with the daemon */
         const char *daemon_user; /* the socket's peer must be root or this user */

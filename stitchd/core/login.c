@@ -419,6 +419,7 @@ int stitch_login_run(struct stitch_core *core, const struct stitch_login_request
         struct stitch_credentials credentials = *l->credentials;
         struct stitch_login copy = *l;
         copy.credentials = &credentials;
+        copy.linking = req->identify_only;
         return run_provider(core, &copy, provider, &credentials, NULL, NULL, 0, req->identify_only, ret);
 }
 

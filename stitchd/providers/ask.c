@@ -47,3 +47,13 @@ int stitch_ask_message(struct stitch_ask *a, bool error, const char *text) {
         msg->error = error;
         return 0;
 }
+
+int stitch_ask_qr(struct stitch_ask *a, const char *url) {
+        if (strlen(url) >= STITCH_MESSAGE_TEXT_MAX)
+                return -EINVAL; /* a cut URL opens the wrong page */
+        int r = stitch_ask_message(a, false, url);
+        if (r < 0)
+                return r;
+        a->messages[a->n_messages - 1].qr = true;
+        return 0;
+}

@@ -74,6 +74,11 @@ struct stitch_login {
         struct ucred cred;   /* the caller, by SO_PEERCRED (app: none, uid -1) */
         const char *device_id; /* app: the client's device id to keep, or NULL */
         bool interactive;    /* the caller can show prompts */
+        /* Only identifying the user, to link the identity onto another one
+         * (core/link.h): a user the provider creates for it is merged away,
+         * so a provider that creates users only on request (CreateUsers=)
+         * may create one here. */
+        bool linking;
         /* The front end's connection the login came on: what it asks may be
          * answered on that connection only, and ends when it closes (0: the
          * front end has no such thing; any call of the same uid answers). */
@@ -98,6 +103,10 @@ struct stitch_prompt {
 struct stitch_message {
         char text[STITCH_MESSAGE_TEXT_MAX];
         bool error;
+        /* text is a URL (a device login's verification page) the front end
+         * may draw as a QR code (pam_stitch does, unless noqr): never the
+         * only place the URL is shown. */
+        bool qr;
 };
 
 struct stitch_ask {
@@ -109,6 +118,9 @@ struct stitch_ask {
 /* Adds a prompt or a message (texts are cut to fit). -E2BIG when full. */
 int stitch_ask_prompt(struct stitch_ask *a, const char *id, const char *text, bool echo, bool authtok);
 int stitch_ask_message(struct stitch_ask *a, bool error, const char *text);
+/* Adds a message flagged qr (see struct stitch_message). -E2BIG when full,
+ * -EINVAL if url does not fit whole. */
+int stitch_ask_qr(struct stitch_ask *a, const char *url);
 
 /* ---- the vtable ------------------------------------------------------------ */
 

@@ -13,6 +13,7 @@
         X(apikey)    \
         X(anon)      \
         X(custom_token) \
+        X(oauth2_google) \
         X(oauth2_facebook)
 
 /* Test builds only: this file compiled again with -DSTITCH_TEST_PROVIDERS

@@ -606,7 +606,7 @@ int stitch_method_admin_key_jwks(struct stitch_call *c) {
 }
 
 struct link_params {
-        const char *user, *provider, *email, *password, *key, *token;
+        const char *user, *provider, *email, *password, *key, *token, *id_token;
 };
 
 static int user_link(struct stitch_call *c, struct stitch_user *u, const void *params, const void *data) {
@@ -618,7 +618,8 @@ static int user_link(struct stitch_call *c, struct stitch_user *u, const void *p
                 return stitch_call_invalid_parameter(c, "provider", "unknown provider '%s'", p->provider);
         if ((p->password && stitch_credentials_put(&creds, "password", p->password) < 0) ||
             (p->key && stitch_credentials_put(&creds, "key", p->key) < 0) ||
-            (p->token && stitch_credentials_put(&creds, "token", p->token) < 0))
+            (p->token && stitch_credentials_put(&creds, "token", p->token) < 0) ||
+            (p->id_token && stitch_credentials_put(&creds, "id_token", p->id_token) < 0))
                 return stitch_call_errno(c, -E2BIG, "credentials");
         /* The credential names its account as an app login does (by email). */
         struct stitch_login_request req = {
@@ -700,6 +701,8 @@ int stitch_method_admin_user_link(struct stitch_call *c) {
                 {"key", STITCH_PARAM_STRING, offsetof(struct link_params, key), false, 256},
                 /* custom-token's JWT (core/jwt-verifier.h STITCH_JWT_VERIFIER_MAX_TOKEN) */
                 {"token", STITCH_PARAM_STRING, offsetof(struct link_params, token), false, 16384},
+                /* oauth2-google's ID token */
+                {"id_token", STITCH_PARAM_STRING, offsetof(struct link_params, id_token), false, 16384},
         };
         return on_user(c, table, ELEMENTSOF(table), &(struct link_params) {}, user_link, NULL);
 }

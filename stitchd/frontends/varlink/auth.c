@@ -128,6 +128,8 @@ static cJSON *ask_to_json(const struct stitch_login_result *res) {
                         break;
                 cJSON_AddStringToObject(o, "text", res->ask.messages[i].text);
                 cJSON_AddBoolToObject(o, "error", res->ask.messages[i].error);
+                if (res->ask.messages[i].qr)
+                        cJSON_AddBoolToObject(o, "qr", true);
                 cJSON_AddItemToArray(messages, o);
         }
         return p;
