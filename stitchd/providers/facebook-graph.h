@@ -21,7 +21,7 @@
 #define FACEBOOK_FIELD_MAX 4096     /* a metadata value's bytes (as Stitch) */
 #define FACEBOOK_DEVICE_CODE_MAX 256
 #define FACEBOOK_USER_CODE_MAX 32
-#define FACEBOOK_URI_MAX 256
+#define FACEBOOK_URI_MAX 255
 #define FACEBOOK_ERROR_MAX 256
 
 /* Whether s is a plausible access token (or app secret, client token):

@@ -35,8 +35,10 @@
 #include "core/unix-accounts.h"
 #include "log.h"
 #include "macro.h"
+#include "providers/device-login.h"
 #include "providers/facebook-graph.h"
 #include "providers/provider.h"
+#include "providers/userpass.h"
 #include "store/store.h"
 #include "trusted-path.h"
 #include "validate.h"
@@ -517,10 +519,10 @@ static int unix_name_for(struct stitch_core *core, const struct facebook_instanc
         return r < 0 ? r : 0;
 }
 
-/* The user whose identity this is. With CreateUsers=yes an unknown one is
- * made: by an app login, with the email's local part as unix_name under
- * UnixNameFrom=email-local-part; by a PAM login only then, and only when
- * that name is the account asked for. */
+/* The user whose identity this is. With CreateUsers=yes (or to link it)
+ * an unknown one is made: by an app login, with the email's local part as
+ * unix_name under UnixNameFrom=email-local-part; by a PAM login only then,
+ * and only when that name is the account asked for. */
 static int find_user(struct stitch_core *core, const struct facebook_instance *i, const struct stitch_login *l,
                      const char *id, const char *metadata_json, const cJSON *metadata, struct stitch_user **ret) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
@@ -532,7 +534,8 @@ static int find_user(struct stitch_core *core, const struct facebook_instance *i
                 r = core->store_ops->user_find(core->store, STITCH_USER_BY_IDENTITY, id, &u);
                 if (r != -ENOENT)
                         break;
-                if (!i->create_users) {
+                /* Linking makes a user only to merge it into the one linked to. */
+                if (!i->create_users && !l->linking) {
                         log_notice(PROVIDER_TYPE ": login as %s refused: no user has identity %s and CreateUsers=no.",
                                    isempty(l->user) ? "an app user" : l->user, id);
                         return -EACCES;
@@ -592,9 +595,10 @@ static int refresh_metadata(struct stitch_core *core, struct stitch_user *u, con
 
 extern const struct stitch_provider stitch_provider_oauth2_facebook;
 
-/* The token's user, found (or made) and checked for l. */
-static int login_with_token(struct stitch_core *core, const struct facebook_instance *i,
-                            const struct stitch_login *l, const char *token, struct stitch_provider_result *ret) {
+/* The token's user, found (or made) and checked for l: 0 and *ret_user,
+ * -EACCES (logged why), -EAGAIN the Graph API could not be asked. */
+static int token_login_user(struct stitch_core *core, const struct facebook_instance *i,
+                            const struct stitch_login *l, const char *token, struct stitch_user **ret_user) {
         const char *who = isempty(l->user) ? "an app user" : l->user;
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         _cleanup_(cJSON_Deletep) cJSON *metadata = NULL;
@@ -630,146 +634,113 @@ static int login_with_token(struct stitch_core *core, const struct facebook_inst
         r = refresh_metadata(core, u, id, metadata_json, metadata);
         if (r < 0)
                 return r;
-        ret->user = TAKE_PTR(u);
-        return STITCH_PROVIDER_DONE;
+        *ret_user = TAKE_PTR(u);
+        return 0;
 }
 
 /* ---- PAM: Facebook Login for Devices ----------------------------------------- */
 
+/* The rounds (URL, code, QR code, Enter / new / cancel, pending, the
+ * password instead) are the shared device login's (providers/device-login.h);
+ * here is Facebook's protocol: device/login and device/login_status with
+ * the client token (research/device-grants.md). */
+
 #define DEVICE_SCOPE "public_profile,email"
-#define SLOW_DOWN_USEC (5 * USEC_PER_SEC) /* RFC 8628's step; Facebook says poll at least 5 s apart */
+_Static_assert(FACEBOOK_DEVICE_CODE_MAX < STITCH_DEVICE_CODE_MAX && FACEBOOK_USER_CODE_MAX < STITCH_DEVICE_USER_CODE_MAX &&
+                       FACEBOOK_URI_MAX < STITCH_DEVICE_URL_MAX,
+               "a Facebook device code must fit the shared device login's");
 
-/* A device code between rounds: its code is a secret (it polls for the
- * token), wiped when the conversation ends. */
-struct device_state {
-        struct facebook_device_code code;
-        uint64_t interval_usec;
-        uint64_t expires_usec; /* CLOCK_MONOTONIC */
-};
-
-static void device_state_free(void *state) {
-        struct device_state *s = state;
-        if (!s)
-                return;
-        explicit_bzero(s, sizeof(*s));
-        free(s);
-}
-
-/* Pending again: the core frees the state a step was given, so the next
- * round gets a copy. */
-static int device_pending(const struct device_state *s, struct stitch_provider_result *ret) {
-        struct device_state *copy = malloc(sizeof(*copy));
-        if (!copy)
-                return -ENOMEM;
-        *copy = *s;
-        ret->state = copy;
-        ret->pending.interval_usec = s->interval_usec;
-        ret->pending.expires_usec = s->expires_usec;
-        return STITCH_PROVIDER_PENDING;
-}
-
-/* A device code from device/login, the person told where to enter it. */
-static int device_begin(struct stitch_core *core, const struct facebook_instance *i, const struct stitch_login *l,
-                        struct stitch_provider_result *ret) {
+static int device_start(struct stitch_core *core, const struct stitch_login *l, struct stitch_device_code *ret) {
+        const struct facebook_instance *i = stitch_provider_instance(core, &stitch_provider_oauth2_facebook);
         _cleanup_(secret_freep) char *body = NULL;
-        char error[STITCH_HTTPS_ERROR_MAX] = "", text[STITCH_MESSAGE_TEXT_MAX];
+        struct facebook_device_code code;
+        char error[STITCH_HTTPS_ERROR_MAX] = "";
         long status = 0;
         size_t len = 0;
-        int r;
+        (void) l;
 
-        if (!i->client_token) {
-                log_notice(PROVIDER_TYPE ": login as %s refused: PAM logins need Login for Devices "
-                           "(ClientTokenFile=).", l->user);
-                return -EPERM;
-        }
+        if (!i || !i->client_token)
+                return -EIO; /* begin() checked */
         const char *const pairs[] = {"access_token", i->client_token, "scope", DEVICE_SCOPE, NULL};
-        r = graph_call(core, i, true, "device/login", pairs, &status, &body, &len);
-        if (r == -EHOSTDOWN)
-                return -EAGAIN;
+        int r = graph_call(core, i, true, "device/login", pairs, &status, &body, &len);
         if (r < 0)
                 return r;
         if (status != 200) {
                 const char *const secrets[] = {i->client_token, NULL};
                 log_graph_error(i, "device/login", status, body, len, secrets);
-                return -EAGAIN; /* the app's setup, not the person: no failed attempt */
+                return -EHOSTDOWN; /* the app's setup (Login from Devices off?), not the person */
         }
-        struct device_state *s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        r = facebook_device_login_parse(body, len, &s->code, error, sizeof(error));
+        r = facebook_device_login_parse(body, len, &code, error, sizeof(error));
         if (r < 0) {
-                device_state_free(s);
-                if (r == -ENOMEM)
-                        return r;
-                log_error(PROVIDER_TYPE ": the Graph API at %s gave a malformed answer: %s.", i->host, error);
-                return -EAGAIN;
-        }
-        s->interval_usec = s->code.interval_sec * USEC_PER_SEC;
-        s->expires_usec = stitch_now_usec(CLOCK_MONOTONIC) + s->code.expires_in_sec * USEC_PER_SEC;
-        snprintf(text, sizeof(text), "To log in with Facebook, visit %s and enter the code %s",
-                 s->code.verification_uri, s->code.user_code);
-        r = stitch_ask_message(&ret->ask, false, text);
-        if (r < 0) {
-                device_state_free(s);
+                if (r != -ENOMEM)
+                        log_error(PROVIDER_TYPE ": the Graph API at %s gave a malformed answer: %s.", i->host, error);
                 return r;
         }
-        log_info(PROVIDER_TYPE ": login as %s waits for Login for Devices (code valid %llu s).", l->user,
-                 (unsigned long long) s->code.expires_in_sec);
-        ret->state = s;
-        ret->pending.interval_usec = s->interval_usec;
-        ret->pending.expires_usec = s->expires_usec;
-        return STITCH_PROVIDER_PENDING;
+        snprintf(ret->device_code, sizeof(ret->device_code), "%s", code.code);
+        snprintf(ret->user_code, sizeof(ret->user_code), "%s", code.user_code);
+        snprintf(ret->verification_url, sizeof(ret->verification_url), "%s", code.verification_uri);
+        ret->interval_usec = code.interval_sec * USEC_PER_SEC;
+        ret->expires_in_usec = code.expires_in_sec * USEC_PER_SEC;
+        facebook_device_code_erase(&code);
+        return 0;
 }
 
-/* One poll of device/login_status: pending again, or the user. */
-static int device_step(struct stitch_core *core, const struct stitch_login *l, void *state,
-                       struct stitch_provider_result *ret) {
+static int device_poll(struct stitch_core *core, const struct stitch_login *l, const struct stitch_device_code *code,
+                       struct stitch_user **ret_user) {
         const struct facebook_instance *i = stitch_provider_instance(core, &stitch_provider_oauth2_facebook);
-        struct device_state *s = state;
         _cleanup_(secret_freep) char *body = NULL, *token = NULL;
         char error[STITCH_HTTPS_ERROR_MAX] = "";
         long status = 0;
         size_t len = 0;
 
-        if (!i || !s || !i->client_token)
+        if (!i || !i->client_token)
                 return -EIO;
-        const char *const pairs[] = {"access_token", i->client_token, "code", s->code.code, NULL};
+        const char *const pairs[] = {"access_token", i->client_token, "code", code->device_code, NULL};
         int r = graph_call(core, i, true, "device/login_status", pairs, &status, &body, &len);
-        if (r == -EHOSTDOWN) {
-                /* One poll that could not be made: the next may (until the code expires). */
-                return device_pending(s, ret);
-        }
         if (r < 0)
                 return r;
         r = facebook_login_status_parse(status, body, len, &token, error, sizeof(error));
         switch (r) {
         case FACEBOOK_DEVICE_AUTHORIZED:
                 log_info(PROVIDER_TYPE ": Login for Devices approved for a login as %s.", l->user);
-                return login_with_token(core, i, l, token, ret);
+                r = token_login_user(core, i, l, token, ret_user);
+                return r < 0 ? r : STITCH_DEVICE_SUCCESS;
         case FACEBOOK_DEVICE_PENDING:
-                return device_pending(s, ret);
+                return STITCH_DEVICE_PENDING;
         case FACEBOOK_DEVICE_SLOW_DOWN:
-                s->interval_usec = MIN(s->interval_usec + SLOW_DOWN_USEC, STITCH_PENDING_INTERVAL_MAX_USEC);
-                log_info(PROVIDER_TYPE ": Facebook asks to poll more slowly: every %llu s.",
-                         (unsigned long long) (s->interval_usec / USEC_PER_SEC));
-                return device_pending(s, ret);
+                return STITCH_DEVICE_SLOW_DOWN;
         case FACEBOOK_DEVICE_EXPIRED:
-                log_notice(PROVIDER_TYPE ": login as %s failed: the Login for Devices code expired before it was "
-                           "entered.", l->user);
-                return -EACCES;
+                return STITCH_DEVICE_EXPIRED;
         case FACEBOOK_DEVICE_CANCELLED:
-                log_notice(PROVIDER_TYPE ": login as %s failed: the person declined it on Facebook.", l->user);
-                return -EACCES;
+                return STITCH_DEVICE_DENIED;
         case FACEBOOK_DEVICE_REFUSED:
-                log_notice(PROVIDER_TYPE ": login as %s failed: the Graph API at %s refused the poll: %s.", l->user,
-                           i->host, error);
-                return -EACCES;
+                log_error(PROVIDER_TYPE ": the Graph API at %s refused polling a device code: %s.", i->host, error);
+                return -EHOSTDOWN;
         case -ENOMEM:
                 return r;
         default:
                 log_error(PROVIDER_TYPE ": the Graph API at %s gave a malformed answer: %s.", i->host, error);
-                return -EAGAIN;
+                return -EBADMSG;
         }
+}
+
+static const struct stitch_device_login facebook_device = {
+        .display_name = "Facebook",
+        .start = device_start,
+        .poll = device_poll,
+};
+
+static struct stitch_device_login_options device_options(struct stitch_core *core) {
+        return (struct stitch_device_login_options) {
+                .qr = true, /* pam_stitch's noqr turns the drawing off */
+                .password_choice = stitch_userpass_enabled(&core->config),
+        };
+}
+
+static int facebook_step(struct stitch_core *core, const struct stitch_login *l, void *state,
+                         struct stitch_provider_result *ret) {
+        struct stitch_device_login_options o = device_options(core);
+        return stitch_device_login_step(core, l, &facebook_device, &o, state, ret);
 }
 
 static int facebook_begin(struct stitch_core *core, const struct stitch_login *l, struct stitch_provider_result *ret) {
@@ -780,14 +751,23 @@ static int facebook_begin(struct stitch_core *core, const struct stitch_login *l
 
         if (!i)
                 return -EIO;
-        if (!l->app)
-                return device_begin(core, i, l, ret);
+        if (!l->app && !token) {
+                if (!i->client_token) {
+                        log_notice(PROVIDER_TYPE ": login as %s refused: PAM logins need Login for Devices "
+                                   "(ClientTokenFile=).", l->user);
+                        return -EPERM;
+                }
+                struct stitch_device_login_options o = device_options(core);
+                return stitch_device_login_begin(core, l, &facebook_device, &o, ret);
+        }
         ret->authtok_is_not_password = true;
         if (!facebook_token_shape(token)) {
-                log_notice(PROVIDER_TYPE ": token for an app user refused: not an access token.");
+                log_notice(PROVIDER_TYPE ": token for %s refused: not an access token.",
+                           isempty(l->user) ? "an app user" : l->user);
                 return -EACCES;
         }
-        return login_with_token(core, i, l, token, ret);
+        int r = token_login_user(core, i, l, token, &ret->user);
+        return r < 0 ? r : STITCH_PROVIDER_DONE;
 }
 
 const struct stitch_provider stitch_provider_oauth2_facebook = {
@@ -799,8 +779,8 @@ const struct stitch_provider stitch_provider_oauth2_facebook = {
         .network = true,
         .linkable = true,
         .begin = facebook_begin,
-        .step = device_step,
-        .state_free = device_state_free,
+        .step = facebook_step,
+        .state_free = stitch_device_login_state_free,
         /* A Login for Devices code may be entered until it expires (Facebook: 7 minutes). */
         .conversation_lifetime_usec = STITCH_CONVERSATION_LIFETIME_MAX_USEC,
         .app_fields = {{"accessToken", "accessToken", false}},

@@ -25,7 +25,8 @@ Control, for tests only (plain paths under /_control, no token needed):
   POST /_control/approve?user_code=U&token=T   the person approves: T is issued
   POST /_control/deny?user_code=U
   POST /_control/expire?user_code=U
-  GET  /_control/polls?user_code=U             {"polls": N, "user_code": U}
+  POST /_control/slowdown?user_code=U&n=N      the next N polls are told to slow down (1349172)
+  GET  /_control/polls?user_code=U             {"polls": N, "times": [epoch seconds...], "scope": S}
   GET  /_control/last                          {"user_code": U} of the newest device code
 Prints the port when ready."""
 import argparse, http.server, json, os, secrets, ssl, sys, threading, time, urllib.parse
@@ -184,8 +185,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         code = secrets.token_hex(16)
         user_code = secrets.token_hex(4).upper()[:8]
         with lock:
-            codes[code] = {"user_code": user_code, "state": "pending", "token": None, "polls": 0,
-                           "last_poll": 0.0, "expires": time.time() + a.expires_in, "scope": p.get("scope", "")}
+            codes[code] = {"user_code": user_code, "state": "pending", "token": None, "polls": 0, "times": [],
+                           "slowdown": 0, "last_poll": 0.0, "expires": time.time() + a.expires_in, "scope": p.get("scope", "")}
             last_user_code = user_code
         return 200, {"code": code, "user_code": user_code, "verification_uri": "https://www.facebook.com/device",
                      "expires_in": a.expires_in, "interval": a.interval}
@@ -199,12 +200,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return graph_error(100, "The code you entered is invalid", subcode=1349153)
             c["polls"] += 1
             now = time.time()
+            c["times"].append(now)
             too_fast = c["last_poll"] and now - c["last_poll"] < a.interval - 0.5
             c["last_poll"] = now
+            if c["state"] == "used":
+                return graph_error(100, "The code has already been used", subcode=1349153)
             if c["state"] == "expired" or now > c["expires"]:
                 return graph_error(463, "Activation Code Expired", subcode=1349152, title="Activation Code Expired")
             if c["state"] == "denied":
                 return graph_error(100, "User cancelled", subcode=1349173, title="Login cancelled")
+            if c["slowdown"] > 0:
+                c["slowdown"] -= 1
+                too_fast = True
             if too_fast:
                 return graph_error(17, "OAuth Device Excessive Polling", subcode=1349172,
                                    title="OAuth Device Excessive Polling")
@@ -212,7 +219,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return graph_error(31, "Device Login Authorization Pending", subcode=1349174,
                                    title="Device Login Authorization Pending")
             token = c["token"]
-            del codes[p["code"]]  # a code is used once
+            c["state"] = "used"  # a code gives one token
         return 200, {"access_token": token, "data_access_expiration_time": int(time.time()) + 7776000,
                      "expires_in": 5183944}
 
@@ -225,7 +232,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if c is None:
                 return 404, {"error": "no such user_code"}
             if what == "polls":
-                return 200, {"polls": c["polls"], "user_code": c["user_code"], "scope": c["scope"]}
+                return 200, {"polls": c["polls"], "times": c["times"], "user_code": c["user_code"],
+                             "scope": c["scope"]}
             if self.command != "POST":
                 return 405, {"error": "POST"}
             if what == "approve":
@@ -234,6 +242,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 c["state"] = "denied"
             elif what == "expire":
                 c["state"] = "expired"
+            elif what == "slowdown":
+                c["slowdown"] = int(p.get("n", "1"))
             else:
                 return 404, {"error": "unknown control"}
             return 200, {"ok": True}

@@ -117,6 +117,14 @@ check "the user has both identities" jqok '[.identities[].provider_type] | sort 
 login EAAlink
 check "the linked Facebook identity logs in as that user" test "$STATUS" = 200 -a "$UID_" = "$BOB"
 
+stitch_stop
+http_start < <(fb_config)
+fb_token EAAlink2 10008 link2@example.com
+login EAAlink2 "?link=true" "$BOB_AT"
+check "with CreateUsers=no a new Facebook identity still links (?link=true)" test "$STATUS" = 200
+login EAAlink2
+check "... and logs in as the user it was linked to" test "$STATUS" = 200 -a "$UID_" = "$BOB"
+
 # ---- a wrong app secret: Graph's error answer ---------------------------------------
 printf 'not-the-secret\n' >"$T/fb-secret2" && chmod 0600 "$T/fb-secret2"
 stitch_stop
@@ -152,7 +160,7 @@ check "... logged as timed out" logged "cannot reach the Graph API at 127.0.0.1 
 rm -f fb/delay
 
 # ---- nothing secret in the log ----------------------------------------------------------
-for t in EAAgood1 EAAgood2 EAAother EAApage EAArevoked EAAexpired EAAnobody EAAlink "$FB_APP_SECRET" "$FB_CLIENT_TOKEN"; do
+for t in EAAgood1 EAAgood2 EAAother EAApage EAArevoked EAAexpired EAAnobody EAAlink EAAlink2 "$FB_APP_SECRET" "$FB_CLIENT_TOKEN"; do
         ! grep -qF -- "$t" "$STITCHD_LOG" || bad "$t is in the daemon log"
 done
 ok "no token or secret in the daemon log"
