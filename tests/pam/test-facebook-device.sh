@@ -11,7 +11,8 @@
 # says so; a Facebook user linked to nobody, or to another account, does
 # not log in; with UnixNameFrom=email-local-part a new user gets its
 # email's local part as account, never root; without ClientTokenFile= no
-# code is asked for; no token or secret in the daemon's log.
+# code is asked for; the Graph API down makes the login unavailable (not
+# refused); no token or secret in the daemon's log.
 . "$(dirname "$0")/pam-lib.sh"
 need_stitchd
 . "$top_srcdir/tests/http/facebook-lib.sh"
@@ -150,6 +151,15 @@ expect_out "auth: PAM_AUTH_ERR"
 grep -q "oauth2-facebook: root is a local account: no user gets it from a Facebook email." "$STITCHD_LOG" \
         || fail "the log does not say root is a local account"
 ok "root@... never maps onto root"
+
+# ---- the Graph API down --------------------------------------------------------------------------
+fb_stop
+pam_run --service stitch-test --user ada auth <<<""
+expect_out "auth: PAM_AUTHINFO_UNAVAIL"
+grep -q "oauth2-facebook: cannot reach the Graph API at 127.0.0.1 (/device/login): cannot connect." "$STITCHD_LOG" \
+        || fail "the log does not say the Graph API could not be reached"
+ok "the Graph API down: the login is unavailable (not refused), and the log says why"
+fb_up --interval 1 --expires-in 60
 
 # ---- no ClientTokenFile=: no device logins --------------------------------------------------------
 stitch_stop
