@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "core/https.h"
 #include "macro.h"
 #include "providers/facebook-graph.h"
@@ -99,6 +103,21 @@ int facebook_url(const char *base, const char *path, const char *const *pairs, c
                 return -E2BIG;
         }
         *ret = s;
+        return 0;
+}
+
+int facebook_appsecret_proof(const char *app_secret, const char *token, char ret[static FACEBOOK_PROOF_LEN + 1]) {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+
+        if (!app_secret || !token ||
+            !HMAC(EVP_sha256(), app_secret, (int) strlen(app_secret), (const unsigned char *) token, strlen(token), mac,
+                  &len) ||
+            len * 2 != FACEBOOK_PROOF_LEN)
+                return -EIO;
+        for (unsigned k = 0; k < len; k++)
+                snprintf(ret + 2 * k, 3, "%02x", mac[k]);
+        OPENSSL_cleanse(mac, sizeof(mac));
         return 0;
 }
 

@@ -35,6 +35,12 @@ bool facebook_id_valid(const char *s);
  * the fetcher's URL limit. The result holds secrets: erase it. */
 int facebook_url(const char *base, const char *path, const char *const *pairs, char **ret);
 
+/* appsecret_proof: the hex HMAC-SHA256 of the user's access token keyed
+ * with the app secret, which Graph calls with a user token must carry when
+ * the app has "Require App Secret" on (and accept always). 0, or -EIO. */
+#define FACEBOOK_PROOF_LEN 64
+int facebook_appsecret_proof(const char *app_secret, const char *token, char ret[static FACEBOOK_PROOF_LEN + 1]);
+
 /* A Graph error: {"error":{"message","type","code","error_subcode"}}. */
 struct facebook_graph_error {
         int64_t code, subcode; /* 0 when absent */

@@ -345,7 +345,9 @@ static int graph_get(struct stitch_core *core, const struct facebook_instance *i
                 *ret_len = len;
                 return 0;
         }
-        const char *const secrets[] = {pairs[1], pairs[3], NULL};
+        const char *secrets[8] = {}; /* the request's values: a message quoting one is withheld */
+        for (size_t k = 0, n = 0; pairs[k] && n + 1 < ELEMENTSOF(secrets); k += 2)
+                secrets[n++] = pairs[k + 1];
         log_graph_error(i, path, status, body, len, secrets);
         if (status >= 400 && status < 500 && facebook_graph_error_parse(body, len, &e) == 0)
                 return -EACCES;
@@ -382,7 +384,12 @@ static int token_user(struct stitch_core *core, const struct facebook_instance *
 
         stitch_secret_free(body);
         body = NULL;
-        const char *const me[] = {"fields", "id,name,first_name,last_name,email,picture", "access_token", token, NULL};
+        char proof[FACEBOOK_PROOF_LEN + 1];
+        r = facebook_appsecret_proof(strchr(i->app_token, '|') + 1, token, proof);
+        if (r < 0)
+                return r;
+        const char *const me[] = {"fields", "id,name,first_name,last_name,email,picture", "access_token", token,
+                                  "appsecret_proof", proof, NULL};
         r = graph_get(core, i, "me", me, &body, &len);
         if (r < 0)
                 return r;

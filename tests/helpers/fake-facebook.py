@@ -5,7 +5,8 @@ tests/pam/test-facebook-device.sh): HTTPS on a loopback port with a test
 CA's certificate, as strict as the real one where stitchd could go wrong.
 
   GET  /VERSION/debug_token?input_token=T&access_token=APPID|APPSECRET
-  GET  /VERSION/me?fields=...&access_token=T
+  GET  /VERSION/me?fields=...&access_token=T&appsecret_proof=HMAC-SHA256(APPSECRET, T) in hex
+                                        (checked when given; required with --require-appsecret-proof)
   POST /VERSION/device/login            access_token=APPID|CLIENT_TOKEN, scope
   POST /VERSION/device/login_status     access_token=APPID|CLIENT_TOKEN, code
 
@@ -29,7 +30,7 @@ Control, for tests only (plain paths under /_control, no token needed):
   GET  /_control/polls?user_code=U             {"polls": N, "times": [epoch seconds...], "scope": S}
   GET  /_control/last                          {"user_code": U} of the newest device code
 Prints the port when ready."""
-import argparse, http.server, json, os, secrets, ssl, sys, threading, time, urllib.parse
+import argparse, hashlib, hmac, http.server, json, os, secrets, ssl, sys, threading, time, urllib.parse
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--dir", required=True)
@@ -42,6 +43,8 @@ ap.add_argument("--app-secret", required=True)
 ap.add_argument("--client-token", required=True)
 ap.add_argument("--interval", type=int, default=5)
 ap.add_argument("--expires-in", type=int, default=420)
+ap.add_argument("--require-appsecret-proof", action="store_true",
+                help='the app\'s "Require App Secret": /me needs appsecret_proof')
 a = ap.parse_args()
 
 ME_FIELDS = {"id", "name", "first_name", "last_name", "middle_name", "email", "picture", "short_name",
@@ -163,6 +166,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         expires_at = int(t.get("expires_at", 0))
         if not t.get("is_valid", True) or (expires_at and expires_at <= time.time()):
             return graph_error(190, "Error validating access token: Session has expired", subcode=463)
+        proof = p.get("appsecret_proof")
+        good = hmac.new(a.app_secret.encode(), p["access_token"].encode(), hashlib.sha256).hexdigest()
+        if proof is not None and not hmac.compare_digest(proof, good):
+            return graph_error(100, "Invalid appsecret_proof provided in the API argument", "GraphMethodException")
+        if proof is None and a.require_appsecret_proof:
+            return graph_error(100, "API calls from the server require an appsecret_proof argument",
+                               "GraphMethodException")
         fields = [f for f in p.get("fields", "id,name").split(",") if f]
         for f in fields:
             if f not in ME_FIELDS:

@@ -34,7 +34,7 @@ FB_JOB=
 fb_up() {
         coproc FB { exec python3 "$top_srcdir/tests/helpers/fake-facebook.py" --dir "$T/fb" --cert "$T/server.pem" \
                 --key "$T/server.key" --port "$FB_PORT" --app-id "$FB_APP_ID" --app-secret "$FB_APP_SECRET" \
-                --client-token "$FB_CLIENT_TOKEN" "$@" 2>>"$T/fb.log"; }
+                --client-token "$FB_CLIENT_TOKEN" --require-appsecret-proof "$@" 2>>"$T/fb.log"; }
         FB_JOB=$FB_PID
         read -r -t 20 _ <&"${FB[0]}" || fail "the stand-in Graph API did not start: $(tail -n 5 "$T/fb.log")"
 }

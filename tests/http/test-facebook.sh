@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # oauth2-facebook app logins over HTTP ({accessToken}) against a real
 # stitchd and a stand-in Graph API over HTTPS (tests/helpers/fake-facebook.py,
-# a test CA, [Network] CAFile=): a good token makes the user (CreateUsers=yes)
+# a test CA, [Network] CAFile=; /me requires appsecret_proof, as with the
+# app's "Require App Secret"): a good token makes the user (CreateUsers=yes)
 # with Facebook's metadata, the next login finds it; CreateUsers=no refuses
 # an unknown identity; a token of another app, a page token, an invalid or
 # expired one, and a wrong app secret are refused (401 AuthError); the Graph

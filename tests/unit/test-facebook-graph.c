@@ -250,12 +250,22 @@ static void test_url(void **state) {
         assert_false(facebook_id_valid("123456789012345678901234567890123"));
 }
 
+static void test_appsecret_proof(void **state) {
+        (void) state;
+        char proof[FACEBOOK_PROOF_LEN + 1];
+
+        /* RFC 4231 test case 2: key "Jefe", "what do ya want for nothing?". */
+        assert_int_equal(facebook_appsecret_proof("Jefe", "what do ya want for nothing?", proof), 0);
+        assert_string_equal(proof, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_int_equal(facebook_appsecret_proof(NULL, "x", proof), -EIO);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_debug_token),  cmocka_unit_test(test_debug_token_malformed),
                 cmocka_unit_test(test_me),           cmocka_unit_test(test_graph_error),
                 cmocka_unit_test(test_device_login), cmocka_unit_test(test_login_status),
-                cmocka_unit_test(test_url),
+                cmocka_unit_test(test_url),          cmocka_unit_test(test_appsecret_proof),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
