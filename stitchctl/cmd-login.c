@@ -36,7 +36,8 @@ static int converse(const cJSON *rp, cJSON **ret_params) {
                 return stitchctl_oom();
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rp, "messages")) {
                 const char *text = json_string(item, "text");
-                if (text)
+                /* A URL to draw as a QR code: the plain messages have it already. */
+                if (text && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "qr")))
                         fprintf(stderr, "%s\n", text);
         }
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rp, "prompts")) {
@@ -74,7 +75,8 @@ static int wait_pending(struct stitch_client *conn, const cJSON *rp, uint64_t *d
                 return stitchctl_fail(EXIT_REFUSED, "stitchd answered pending in a malformed reply");
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rp, "messages")) {
                 const char *text = json_string(item, "text");
-                if (text)
+                /* A URL to draw as a QR code: the plain messages have it already. */
+                if (text && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "qr")))
                         fprintf(stderr, "%s\n", text);
         }
         uint64_t now = monotonic_ms();

@@ -83,6 +83,24 @@ static int ask_choice(const struct stitch_device_login *d, struct stitch_provide
         return ret->state ? STITCH_PROVIDER_ASK : -ENOMEM;
 }
 
+/* The identity provider cannot be reached (or answered nonsense): said to
+ * the person, who may try again; the daemon's log has the details. */
+static int unreachable(const struct stitch_device_login *d, int error, struct stitch_provider_result *ret) {
+        char text[STITCH_MESSAGE_TEXT_MAX];
+
+        if (error == -ENOMEM || error == -EACCES)
+                return error;
+        snprintf(text, sizeof(text), "%s cannot be reached right now.", d->display_name);
+        int r = stitch_ask_message(&ret->ask, true, text);
+        if (r >= 0)
+                r = stitch_ask_prompt(&ret->ask, DEVICE_PROMPT_ID, "Press Enter to try again, or type cancel: ", true,
+                                      false);
+        if (r < 0)
+                return r;
+        ret->state = state_copy(NULL, PHASE_FAILED);
+        return ret->state ? STITCH_PROVIDER_ASK : -ENOMEM;
+}
+
 /* A new grant, shown: the text goes with a prompt (see the header on sshd). */
 static int start_and_show(struct stitch_core *core, const struct stitch_login *l, const struct stitch_device_login *d,
                           const struct stitch_device_login_options *o, struct stitch_provider_result *ret) {
@@ -94,7 +112,7 @@ static int start_and_show(struct stitch_core *core, const struct stitch_login *l
         int r = d->start(core, l, &s->code);
         if (r < 0) {
                 stitch_device_login_state_free(s);
-                return r;
+                return unreachable(d, r, ret);
         }
         /* What is shown must be shown whole and harmless. */
         if (!printable_ascii(s->code.user_code) || !printable_ascii(s->code.verification_url) ||
@@ -102,7 +120,7 @@ static int start_and_show(struct stitch_core *core, const struct stitch_login *l
                 log_error("%s device login: the device authorization answer is unusable (bad user code or URL).",
                           d->display_name);
                 stitch_device_login_state_free(s);
-                return -EBADMSG;
+                return unreachable(d, -EBADMSG, ret);
         }
         s->interval_usec = s->code.interval_usec > 0 ? s->code.interval_usec : STITCH_DEVICE_INTERVAL_DEFAULT_USEC;
         s->interval_usec = MIN(MAX(s->interval_usec, STITCH_PENDING_INTERVAL_MIN_USEC), STITCH_PENDING_INTERVAL_MAX_USEC);
@@ -149,7 +167,7 @@ static int poll_once(struct stitch_core *core, const struct stitch_login *l, con
 
         int r = d->poll(core, l, &s->code, &u);
         if (r < 0)
-                return r;
+                return unreachable(d, r, ret);
         switch (r) {
         case STITCH_DEVICE_SUCCESS:
                 if (!u)

@@ -33,9 +33,14 @@
  *          denied, expired (or the grant's expires_in passed here)
  *                    -> ASK with an error message ("The sign-in was denied.")
  *                       and "Press Enter for a new code, or type cancel: "
- *          an error  -> that error (-EACCES: the identity may not log in
- *                       here; -EHOSTDOWN, -ETIMEDOUT...: the identity
- *                       provider cannot be reached; both logged by poll())
+ *          -EACCES   -> -EACCES: the identity may not log in here (logged
+ *                       by poll()); -ENOMEM likewise passed on
+ *          another error (the identity provider cannot be reached, or
+ *                       answered nonsense; logged by start() or poll())
+ *                    -> ASK with an error message ("Google cannot be
+ *                       reached right now.") and "Press Enter to try
+ *                       again, or type cancel: " (the same after a failed
+ *                       start())
  *
  * Rounds run on the network pool (the provider sets .network): start and
  * poll block on HTTPS. The device code is a secret: wiped with the state,

@@ -30,6 +30,18 @@ mint() { gctl "mint?$1" | jq -r .id_token; }
 jqok() { jq -e "$@" <<<"$BODY" >/dev/null; }
 is_error() { [ "$STATUS" = "$1" ] && jq -e --arg c "$2" '.error_code == $c' <<<"$BODY" >/dev/null; }
 
+# The stand-in is as strict as Google: what stitchd sends must pass it.
+gpost() { curl -s --cacert "$T/gca.pem" -o "$T/gbody" -w '%{http_code}' "$@"; }
+gerr() { jq -r .error "$T/gbody"; }
+st=$(gpost -d "client_id=$WEB_CLIENT&scope=openid" "$GOOGLE/device/code")
+check "fixture: a web client asking for a device code: 401 invalid_client" test "$st $(gerr)" = "401 invalid_client"
+st=$(gpost -d "client_id=$TV_CLIENT&client_secret=wrong&device_code=x&grant_type=urn:ietf:params:oauth:grant-type:device_code" "$GOOGLE/token")
+check "fixture: a wrong client secret: 401 invalid_client" test "$st $(gerr)" = "401 invalid_client"
+st=$(gpost -H 'Content-Type: application/json' -d "{\"client_id\":\"$TV_CLIENT\"}" "$GOOGLE/token")
+check "fixture: a JSON body: 400 invalid_request" test "$st $(gerr)" = "400 invalid_request"
+st=$(gpost -d "client_id=$TV_CLIENT&client_secret=$TV_SECRET&grant_type=password" "$GOOGLE/token")
+check "fixture: an unknown grant type: 400 unsupported_grant_type" test "$st $(gerr)" = "400 unsupported_grant_type"
+
 # daemon [KEY=VALUE lines on stdin]: restarts stitchd with the provider pointed at the fake Google.
 daemon() {
         google_conf >"$T/google.conf"

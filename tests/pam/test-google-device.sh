@@ -9,7 +9,8 @@
 # email-local-part gives the user the account); denied and expired say so;
 # "new" gives a new code; "cancel" ends without polling; a user with a
 # password chooses it at the first prompt and no code is asked for; a
-# Google account is never root by its email; no secret in the log.
+# Google account is never root by its email; a Google that is down is
+# said at the prompt while passwords still work; no secret in the log.
 . "$(dirname "$0")/pam-lib.sh"
 need_stitchd
 . "$top_srcdir/tests/http/google-lib.sh"
@@ -24,6 +25,9 @@ getent passwd "$GUSER" >/dev/null && skip "a local account $GUSER exists"
         cat <<X
 [Pam]
 Services=google google-noqr
+[Limits]
+# Each cancelled, denied or expired device login counts as a failed login.
+MaxFailures=100
 X
         google_conf <<X
 CreateUsers=yes
@@ -144,6 +148,15 @@ expect_out "info: To sign in with Google, open www.google.com/device on a phone 
 expect_eq "cancel polled nothing" 0 "$(polls "$C2")"
 ok "\"new\" shows a new code, \"cancel\" ends the login without polling"
 
+# ---- the conversation ends at the prompt (Ctrl-C, a closed terminal) ------------------
+CODES_BEFORE=$(n_codes)
+pam_run --service google --user "$GUSER" auth <<<""
+expect_out "prompt-echo: Press Enter once you have approved, or type new or cancel: "
+expect_no_out "auth: PAM_SUCCESS"
+printf '%s\n' "$PAM_OUT" | grep -qE '^auth: PAM_(CONV_ERR|AUTH_ERR)$' || fail "no clean failure: $PAM_OUT"
+expect_eq "nothing was polled" 0 "$(polls "$(last_code)")"
+ok "a conversation that ends at the prompt ends the login cleanly"
+
 # ---- the password instead ------------------------------------------------------------
 CODES_BEFORE=$(n_codes)
 pam_run --service google --user bob auth <<<"$(printf 'p\nbattery staple\n')"
@@ -173,6 +186,31 @@ gctl "approve?user_code=$CODE&sub=111111111111111111111&email=$GUSER@example.com
 bg_wait
 expect_out "auth: PAM_AUTH_ERR"
 ok "a Google account never becomes root by its email, nor another user's account"
+
+# ---- stitchctl login renders the same ------------------------------------------------
+CODES_BEFORE=$(n_codes)
+printf '\n\n' | sctl login --user "$GUSER" --provider oauth2-google --service google >"$T/ctl.out" 2>"$T/ctl.err" &
+CTL_PID=$!
+wait_for "a device code" 20 new_code
+CODE=$(last_code)
+gctl "approve?user_code=$CODE&sub=111111111111111111111&email=$GUSER@example.com" >/dev/null
+wait "$CTL_PID" || fail "stitchctl login failed: $(cat "$T/ctl.err")"
+grep -qF "enter the code $CODE" "$T/ctl.err" || fail "stitchctl did not show the code: $(cat "$T/ctl.err")"
+! grep -qx "https://www.google.com/device" "$T/ctl.err" || fail "stitchctl printed the QR message's bare URL"
+ok "stitchctl login shows the URL and code and logs in once approved"
+
+# ---- Google down: said, and only this login waits -------------------------------------
+GOOGLE_JOB_WAS=$GOOGLE_JOB
+google_stop
+wait "$GOOGLE_JOB_WAS" 2>/dev/null
+pam_run --service google --user "$GUSER" auth <<<"$(printf '\ncancel\n')"
+expect_out "error: Google cannot be reached right now."
+expect_out "prompt-echo: Press Enter to try again, or type cancel: "
+expect_out "auth: PAM_AUTH_ERR"
+grep -q 'oauth2-google: cannot reach Google at 127.0.0.1: ' "$STITCHD_LOG" || fail "the log does not say why"
+pam_run --service google --user bob auth <<<"$(printf 'p\nbattery staple\n')"
+expect_out "auth: PAM_SUCCESS"
+ok "with Google down the device login says so; the password still works"
 
 for s in "$TV_SECRET" "$WEB_SECRET"; do
         ! grep -qF -- "$s" "$STITCHD_LOG" || fail "a client secret is in the daemon log"

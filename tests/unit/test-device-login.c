@@ -75,13 +75,18 @@ static void reset(void) {
 }
 
 /* One round after the state of the one before (freed here, as the daemon does). */
-static int step(void **state, const struct stitch_device_login_options *o, struct round *w, const char *name,
-                const char *answer) {
+static int step_with(const struct stitch_device_login *d, void **state, const struct stitch_device_login_options *o,
+                     struct round *w, const char *name, const char *answer) {
         round_init(w, name, answer);
-        int r = stitch_device_login_step(NULL, &w->l, &fake, o, *state, &w->res);
+        int r = stitch_device_login_step(NULL, &w->l, d, o, *state, &w->res);
         stitch_device_login_state_free(*state);
         *state = w->res.state;
         return r;
+}
+
+static int step(void **state, const struct stitch_device_login_options *o, struct round *w, const char *name,
+                const char *answer) {
+        return step_with(&fake, state, o, w, name, answer);
 }
 
 static void test_show_poll_success(void **unused) {
@@ -198,21 +203,34 @@ static int failing_poll(struct stitch_core *core, const struct stitch_login *l, 
         return -ETIMEDOUT;
 }
 
+static int refusing_poll(struct stitch_core *core, const struct stitch_login *l, const struct stitch_device_code *code,
+                         struct stitch_user **ret_user) {
+        (void) core, (void) l, (void) code, (void) ret_user;
+        return -EACCES;
+}
+
 static void test_errors(void **unused) {
         struct stitch_device_login_options o = {.qr = true};
         const struct stitch_device_login down = {.display_name = "Google", .start = fake_start, .poll = failing_poll};
+        const struct stitch_device_login refusing = {.display_name = "Google", .start = fake_start, .poll = refusing_poll};
         struct round w;
         (void) unused;
         reset();
 
-        /* A URL that is not https is never shown. */
+        /* A URL that is not https is never shown: an error said instead. */
         start_url = "http://evil.example/device";
         round_init(&w, NULL, NULL);
-        assert_int_equal(stitch_device_login_begin(NULL, &w.l, &fake, &o, &w.res), -EBADMSG);
-        assert_null(w.res.state);
+        assert_int_equal(stitch_device_login_begin(NULL, &w.l, &fake, &o, &w.res), STITCH_PROVIDER_ASK);
+        assert_int_equal(w.res.ask.n_messages, 1);
+        assert_true(w.res.ask.messages[0].error);
+        assert_string_equal(w.res.ask.messages[0].text, "Google cannot be reached right now.");
+        assert_null(strstr(w.res.ask.messages[0].text, "evil"));
+        stitch_device_login_state_free(w.res.state);
         start_url = "https://www.google.com/device\x1b[2J";
         round_init(&w, NULL, NULL);
-        assert_int_equal(stitch_device_login_begin(NULL, &w.l, &fake, &o, &w.res), -EBADMSG);
+        assert_int_equal(stitch_device_login_begin(NULL, &w.l, &fake, &o, &w.res), STITCH_PROVIDER_ASK);
+        assert_null(strstr(w.res.ask.messages[0].text, "\x1b"));
+        stitch_device_login_state_free(w.res.state);
 
         /* Nobody to show a code to. */
         reset();
@@ -221,12 +239,25 @@ static void test_errors(void **unused) {
         assert_int_equal(stitch_device_login_begin(NULL, &w.l, &fake, &o, &w.res), -EACCES);
         assert_int_equal(starts, 0);
 
-        /* The identity provider down: its error, as is. */
+        /* The identity provider down: said, Enter tries again (a new code), cancel ends. */
         round_init(&w, NULL, NULL);
         assert_int_equal(stitch_device_login_begin(NULL, &w.l, &down, &o, &w.res), STITCH_PROVIDER_ASK);
         void *state = w.res.state;
+        assert_int_equal(step_with(&down, &state, &o, &w, "device", ""), STITCH_PROVIDER_ASK);
+        assert_true(w.res.ask.messages[0].error);
+        assert_string_equal(w.res.ask.messages[0].text, "Google cannot be reached right now.");
+        assert_non_null(strstr(w.res.ask.prompts[0].text, "try again"));
+        unsigned before = starts;
+        assert_int_equal(step_with(&down, &state, &o, &w, "device", ""), STITCH_PROVIDER_ASK);
+        assert_int_equal(starts, before + 1);
+        stitch_device_login_state_free(state);
+
+        /* -EACCES (the identity may not log in here) ends the login. */
+        round_init(&w, NULL, NULL);
+        assert_int_equal(stitch_device_login_begin(NULL, &w.l, &refusing, &o, &w.res), STITCH_PROVIDER_ASK);
+        state = w.res.state;
         round_init(&w, "device", "");
-        assert_int_equal(stitch_device_login_step(NULL, &w.l, &down, &o, state, &w.res), -ETIMEDOUT);
+        assert_int_equal(stitch_device_login_step(NULL, &w.l, &refusing, &o, state, &w.res), -EACCES);
         assert_null(w.res.state);
         stitch_device_login_state_free(state);
 }
