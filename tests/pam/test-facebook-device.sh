@@ -11,8 +11,8 @@
 # says so; a Facebook user linked to nobody, or to another account, does
 # not log in; with UnixNameFrom=email-local-part a new user gets its
 # email's local part as account, never root; without ClientTokenFile= no
-# code is asked for; the Graph API down makes the login unavailable (not
-# refused); no token or secret in the daemon's log.
+# code is asked for; the Graph API down is said, with a retry offered; no
+# token or secret in the daemon's log.
 . "$(dirname "$0")/pam-lib.sh"
 need_stitchd
 . "$top_srcdir/tests/http/facebook-lib.sh"
@@ -154,11 +154,13 @@ ok "root@... never maps onto root"
 
 # ---- the Graph API down --------------------------------------------------------------------------
 fb_stop
-pam_run --service stitch-test --user ada auth <<<""
-expect_out "auth: PAM_AUTHINFO_UNAVAIL"
+pam_run --service stitch-test --user ada auth <<<"$(printf '\ncancel\n')"
+expect_out "error: Facebook cannot be reached right now."
+expect_out "prompt-echo: Press Enter to try again, or type cancel: "
+expect_out "auth: PAM_AUTH_ERR"
 grep -q "oauth2-facebook: cannot reach the Graph API at 127.0.0.1 (/device/login): cannot connect." "$STITCHD_LOG" \
         || fail "the log does not say the Graph API could not be reached"
-ok "the Graph API down: the login is unavailable (not refused), and the log says why"
+ok "the Graph API down: the module says so and offers a retry, and the log says why"
 fb_up --interval 1 --expires-in 60
 
 # ---- no ClientTokenFile=: no device logins --------------------------------------------------------
