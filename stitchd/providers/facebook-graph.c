@@ -166,7 +166,23 @@ int facebook_graph_error_parse(const char *body, size_t len, struct facebook_gra
         v = cJSON_GetObjectItemCaseSensitive(e, "type");
         if (cJSON_IsString(v))
                 copy_printable(ret->type, sizeof(ret->type), v->valuestring);
+        ret->is_transient = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "is_transient"));
         return 0;
+}
+
+bool facebook_graph_error_transient(const struct facebook_graph_error *e) {
+        switch (e->code) {
+        case 1:   /* API Unknown */
+        case 2:   /* API Service: temporary */
+        case 4:   /* API Too Many Calls */
+        case 17:  /* API User Too Many Calls */
+        case 32:  /* page-level throttling */
+        case 341: /* Application limit reached */
+        case 613: /* Calls to this api have exceeded the rate limit */
+                return true;
+        default:
+                return e->is_transient;
+        }
 }
 
 int facebook_debug_token_parse(const char *body, size_t len, struct facebook_token_info *ret, char *error,

@@ -44,11 +44,16 @@ int facebook_appsecret_proof(const char *app_secret, const char *token, char ret
 /* A Graph error: {"error":{"message","type","code","error_subcode"}}. */
 struct facebook_graph_error {
         int64_t code, subcode; /* 0 when absent */
+        bool is_transient;     /* Graph's own "is_transient" */
         char type[64];
         char message[FACEBOOK_ERROR_MAX]; /* printable ASCII only (others become '?') */
 };
 /* 0 if the body is a Graph error (filled), -ENOMSG if it is not one. */
 int facebook_graph_error_parse(const char *body, size_t len, struct facebook_graph_error *ret);
+/* Whether the error is Graph's trouble, not the token's: unknown or
+ * temporary errors (codes 1, 2), rate limits (4, 17, 32, 341, 613), or
+ * flagged is_transient. A login then waits for Graph, it is not refused. */
+bool facebook_graph_error_transient(const struct facebook_graph_error *e);
 
 /* GET /debug_token's "data". */
 struct facebook_token_info {

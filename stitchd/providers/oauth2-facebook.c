@@ -287,8 +287,14 @@ static void log_graph_error(const struct facebook_instance *i, const char *path,
         for (size_t k = 0; secrets && secrets[k]; k++)
                 if (!isempty(secrets[k]) && strstr(e.message, secrets[k]))
                         snprintf(e.message, sizeof(e.message), "(withheld)");
-        log_notice(PROVIDER_TYPE ": the Graph API at %s refused /%s: HTTP status %ld, error %lld/%lld (%s): %s", i->host,
-                   path, status, (long long) e.code, (long long) e.subcode, e.type[0] ? e.type : "-",
+        /* The app secret and client token on their own too. */
+        const char *own[] = {strchr(i->app_token, '|') + 1,
+                             i->client_token ? strchr(i->client_token, '|') + 1 : NULL};
+        for (size_t k = 0; k < ELEMENTSOF(own); k++)
+                if (!isempty(own[k]) && strstr(e.message, own[k]))
+                        snprintf(e.message, sizeof(e.message), "(withheld)");
+        log_notice(PROVIDER_TYPE ": the Graph API at %s refused /%s: HTTP status %ld, error %lld/%lld (%s): %s",
+                   i->host, path, status, (long long) e.code, (long long) e.subcode, e.type[0] ? e.type : "-",
                    e.message[0] ? e.message : "-");
 }
 
@@ -349,7 +355,10 @@ static int graph_get(struct stitch_core *core, const struct facebook_instance *i
         for (size_t k = 0, n = 0; pairs[k] && n + 1 < ELEMENTSOF(secrets); k += 2)
                 secrets[n++] = pairs[k + 1];
         log_graph_error(i, path, status, body, len, secrets);
-        if (status >= 400 && status < 500 && facebook_graph_error_parse(body, len, &e) == 0)
+        /* A refusal of the token is a refusal; Graph's own trouble (5xx,
+         * rate limits, temporary errors) makes the login wait for it. */
+        if (status >= 400 && status < 500 && facebook_graph_error_parse(body, len, &e) == 0 &&
+            !facebook_graph_error_transient(&e))
                 return -EACCES;
         return -EHOSTDOWN;
 }
@@ -391,6 +400,7 @@ static int token_user(struct stitch_core *core, const struct facebook_instance *
         const char *const me[] = {"fields", "id,name,first_name,last_name,email,picture", "access_token", token,
                                   "appsecret_proof", proof, NULL};
         r = graph_get(core, i, "me", me, &body, &len);
+        explicit_bzero(proof, sizeof(proof));
         if (r < 0)
                 return r;
         r = facebook_me_parse(body, len, ret_id, ret_metadata, error, sizeof(error));
@@ -653,7 +663,8 @@ static int token_login_user(struct stitch_core *core, const struct facebook_inst
  * the client token (research/device-grants.md). */
 
 #define DEVICE_SCOPE "public_profile,email"
-_Static_assert(FACEBOOK_DEVICE_CODE_MAX < STITCH_DEVICE_CODE_MAX && FACEBOOK_USER_CODE_MAX < STITCH_DEVICE_USER_CODE_MAX &&
+_Static_assert(FACEBOOK_DEVICE_CODE_MAX < STITCH_DEVICE_CODE_MAX &&
+                       FACEBOOK_USER_CODE_MAX < STITCH_DEVICE_USER_CODE_MAX &&
                        FACEBOOK_URI_MAX < STITCH_DEVICE_URL_MAX,
                "a Facebook device code must fit the shared device login's");
 

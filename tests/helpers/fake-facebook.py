@@ -19,7 +19,8 @@ Login for Devices: pending 31/1349174, polling faster than the interval
 Users and their tokens live in DIR/tokens.json, read at each request:
   {"TOKEN": {"app_id": "...", "type": "USER", "is_valid": true,
              "expires_at": EPOCH (0: never), "user": {"id": "...", "name": ..., "email": ...}}}
-DIR/delay (seconds) delays every Graph answer. Each request appends
+DIR/delay (seconds) delays every Graph answer; DIR/graph-error (a JSON
+body) answers every Graph call with it and HTTP 400. Each request appends
 "METHOD PATH-WITHOUT-QUERY" to DIR/requests (never a token).
 
 Control, for tests only (plain paths under /_control, no token needed):
@@ -118,6 +119,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             with open(os.path.join(a.dir, "delay")) as f:
                 time.sleep(float(f.read().strip() or 0))
+        except OSError:
+            pass
+        try:
+            with open(os.path.join(a.dir, "graph-error")) as f:
+                return self.reply(400, json.load(f))  # Graph's own trouble, as the test wrote it
         except OSError:
             pass
         if p is None:

@@ -7,8 +7,9 @@
 # with Facebook's metadata, the next login finds it; CreateUsers=no refuses
 # an unknown identity; a token of another app, a page token, an invalid or
 # expired one, and a wrong app secret are refused (401 AuthError); the Graph
-# API down or slow gives 503 and holds up no password login; ?link=true
-# links a Facebook identity; no token or secret in the daemon's log.
+# API down, slow or rate-limiting gives 503 and holds up no password login;
+# ?link=true links a Facebook identity (with CreateUsers=no too); no token
+# or secret in the daemon's log; the config's errors have their line.
 . "${TESTS_LIB:?run through make check}" || exit 99
 . "$top_srcdir/tests/http/http-lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
@@ -159,6 +160,12 @@ wait $SLOW
 check "the slow Facebook login ends with 503 after Timeout=2s" test "$(cat "$T/slow.status")" = 503
 check "... logged as timed out" logged "cannot reach the Graph API at 127.0.0.1 (/debug_token): timed out"
 rm -f fb/delay
+echo '{"error":{"message":"(#4) Application request limit reached","type":"OAuthException","is_transient":true,"code":4}}' \
+        >fb/graph-error
+login EAAgood1
+check "Graph's rate limit (code 4): 503, not a refusal" is_error 503 ServiceUnavailable
+check "... logged with Graph's error" logged "refused /debug_token: HTTP status 400, error 4/0 (OAuthException)"
+rm -f fb/graph-error
 
 # ---- nothing secret in the log ----------------------------------------------------------
 for t in EAAgood1 EAAgood2 EAAother EAApage EAArevoked EAAexpired EAAnobody EAAlink EAAlink2 "$FB_APP_SECRET" "$FB_CLIENT_TOKEN"; do

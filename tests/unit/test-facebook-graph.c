@@ -153,6 +153,14 @@ static void test_graph_error(void **state) {
         assert_int_equal(e.subcode, 463);
         assert_string_equal(e.type, "OAuthException");
         assert_string_equal(e.message, "Invalid OAuth access token?");
+        assert_false(facebook_graph_error_transient(&e));
+        assert_int_equal(facebook_graph_error_parse(P("{\"error\":{\"code\":4,\"message\":\"Application request "
+                                                      "limit reached\"}}"), &e), 0);
+        assert_true(facebook_graph_error_transient(&e));
+        assert_int_equal(facebook_graph_error_parse(P("{\"error\":{\"code\":100,\"is_transient\":true}}"), &e), 0);
+        assert_true(facebook_graph_error_transient(&e));
+        assert_int_equal(facebook_graph_error_parse(P("{\"error\":{\"code\":100,\"is_transient\":false}}"), &e), 0);
+        assert_false(facebook_graph_error_transient(&e));
         assert_int_equal(facebook_graph_error_parse(P("{\"data\":{}}"), &e), -ENOMSG);
         assert_int_equal(facebook_graph_error_parse(P("{\"error\":\"x\"}"), &e), -ENOMSG);
         assert_int_equal(facebook_graph_error_parse(P("<html>"), &e), -ENOMSG);
@@ -177,19 +185,26 @@ static void test_device_login(void **state) {
         facebook_device_code_erase(&c);
         assert_string_equal(c.code, "");
 
+        /* Each of these breaks one rule of a good answer. */
+#define DL(code, user_code, uri, expires_in, interval)                                                   \
+        "{" code "\"user_code\":\"" user_code "\",\"verification_uri\":\"" uri "\",\"expires_in\":" expires_in \
+        ",\"interval\":" interval "}"
         static const char *const bad[] = {
                 "{}",
-                "{\"code\":\"a\",\"user_code\":\"B\",\"verification_uri\":\"http://x\",\"expires_in\":1,\"interval\":1}",
-                "{\"code\":\"a\",\"user_code\":\"B\",\"verification_uri\":\"https://x\",\"expires_in\":0,\"interval\":1}",
-                "{\"code\":\"a\",\"user_code\":\"B\",\"verification_uri\":\"https://x\",\"expires_in\":9,\"interval\":0}",
-                "{\"code\":\"a\",\"user_code\":\"B C\",\"verification_uri\":\"https://x\",\"expires_in\":9,\"interval\":1}",
-                "{\"code\":\"a\",\"user_code\":\"B\\u001b[2J\",\"verification_uri\":\"https://x\",\"expires_in\":9,"
-                "\"interval\":1}",
-                "{\"code\":\"\",\"user_code\":\"B\",\"verification_uri\":\"https://x\",\"expires_in\":9,\"interval\":1}",
-                "{\"user_code\":\"B\",\"verification_uri\":\"https://x\",\"expires_in\":9,\"interval\":1}",
+                DL("\"code\":\"a\",", "B", "http://x", "1", "1"),
+                DL("\"code\":\"a\",", "B", "https://x", "0", "1"),
+                DL("\"code\":\"a\",", "B", "https://x", "9", "0"),
+                DL("\"code\":\"a\",", "B C", "https://x", "9", "1"),
+                DL("\"code\":\"a\",", "B\\u001b[2J", "https://x", "9", "1"),
+                DL("\"code\":\"\",", "B", "https://x", "9", "1"),
+                DL("", "B", "https://x", "9", "1"),
         };
+        /* The same shape with every rule kept parses (so the refusals are the rules'). */
+        assert_int_equal(facebook_device_login_parse(P(DL("\"code\":\"a\",", "B", "https://x", "9", "1")), &c, error,
+                                                     sizeof(error)), 0);
         for (size_t k = 0; k < ELEMENTSOF(bad); k++)
                 assert_int_equal(facebook_device_login_parse(P(bad[k]), &c, error, sizeof(error)), -EBADMSG);
+#undef DL
 }
 
 static void test_login_status(void **state) {
