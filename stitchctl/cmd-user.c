@@ -408,6 +408,13 @@ int cmd_user_link(struct stitchctl *ctl, char **args, size_t n_args) {
                         return r;
                 if (!cJSON_AddStringToObject(params, "id_token", secret))
                         return stitchctl_oom();
+        } else if (streq(ctl->provider, "oauth2-facebook")) {
+                /* A Facebook user access token (the Graph API Explorer gives one). */
+                r = stitchctl_read_answer("Facebook access token: ", false, &secret);
+                if (r != EXIT_OK)
+                        return r;
+                if (!cJSON_AddStringToObject(params, "token", secret))
+                        return stitchctl_oom();
         }
 
         r = stitchctl_call(ctl, "io.stitch.Admin.UserLink", params, &reply, &rp);

@@ -13,7 +13,8 @@
         X(apikey)    \
         X(anon)      \
         X(custom_token) \
-        X(oauth2_google)
+        X(oauth2_google) \
+        X(oauth2_facebook)
 
 /* Test builds only: this file compiled again with -DSTITCH_TEST_PROVIDERS
  * into a test binary (tests/unit/test-login-pending, tests/helpers/stitchd-test)
