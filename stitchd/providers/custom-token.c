@@ -313,28 +313,6 @@ bool stitch_jwt_shape(const char *s) {
         return dots == 2 && segment > 0;
 }
 
-/* The identity's id: the store's ids are STITCH_ID_LEN characters and a
- * "sub" may have 255 bytes, so the id is the first STITCH_ID_LEN hex digits
- * of SHA-256("custom-token" NUL sub) (96 bits; the prefix keeps it apart
- * from any other provider's ids). The same sub always gives the same id. */
-static int identity_id(const char *sub, char ret[static STITCH_ID_LEN + 1]) {
-        char buf[sizeof(PROVIDER_TYPE) + STITCH_JWT_SUBJECT_MAX];
-        uint8_t hash[32];
-        size_t l = strlen(sub);
-
-        if (l > STITCH_JWT_SUBJECT_MAX)
-                return -EINVAL;
-        memcpy(buf, PROVIDER_TYPE, sizeof(PROVIDER_TYPE)); /* with its NUL */
-        memcpy(buf + sizeof(PROVIDER_TYPE), sub, l);
-        int r = stitch_sha256(buf, sizeof(PROVIDER_TYPE) + l, hash);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < STITCH_ID_LEN / 2; i++)
-                snprintf(ret + 2 * i, 3, "%02x", hash[i]);
-        ret[STITCH_ID_LEN] = 0;
-        return 0;
-}
-
 /* The user whose identity this is; an app login creates it. */
 static int find_user(struct stitch_core *core, const struct stitch_login *l, const char *id,
                      const char *metadata_json, const cJSON *metadata, struct stitch_user **ret) {
@@ -445,7 +423,7 @@ static int custom_token_begin(struct stitch_core *core, const struct stitch_logi
                 r = -ENOMEM;
                 goto done;
         }
-        r = identity_id(v.subject, id);
+        r = stitch_external_identity_id(PROVIDER_TYPE, v.subject, id);
         if (r < 0)
                 goto done;
 

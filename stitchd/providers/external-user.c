@@ -1,13 +1,38 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "core/ids.h"
+#include "core/sha256.h"
+#include "core/unix-accounts.h"
 #include "log.h"
 #include "macro.h"
 #include "providers/external-user.h"
+
+int stitch_external_identity_id(const char *provider_type, const char *external_id,
+                                char ret[static STITCH_ID_LEN + 1]) {
+        size_t p = strlen(provider_type) + 1, n = strlen(external_id);
+        uint8_t hash[32];
+
+        if (n > STITCH_EXTERNAL_ID_MAX)
+                return -EINVAL;
+        _cleanup_free_ char *buf = malloc(p + n);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, provider_type, p); /* with its NUL */
+        memcpy(buf + p, external_id, n);
+        int r = stitch_sha256(buf, p + n, hash);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < STITCH_ID_LEN / 2; i++)
+                snprintf(ret + 2 * i, 3, "%02x", hash[i]);
+        ret[STITCH_ID_LEN] = 0;
+        return 0;
+}
 
 char *stitch_external_user_data_with(const char *data_json, const cJSON *metadata) {
         cJSON *d = data_json ? cJSON_Parse(data_json) : NULL;
@@ -67,6 +92,8 @@ int stitch_external_user_create(struct stitch_core *core, const char *provider_t
                 return r;
         log_info("%s: created user %s for identity %s%s%s.", provider_type, u->id, identity_id,
                  unix_name ? " with Unix name " : "", unix_name ?: "");
+        if (unix_name && core->config.accounts_userdb)
+                (void) stitch_unix_account_assign(core, u->id, &(int64_t) {0}); /* logs; the upkeep retries */
         *ret = TAKE_PTR(u);
         return 0;
 }

@@ -35,6 +35,7 @@
 #include "core/unix-accounts.h"
 #include "log.h"
 #include "macro.h"
+#include "providers/external-user.h"
 #include "providers/device-login.h"
 #include "providers/facebook-graph.h"
 #include "providers/provider.h"
@@ -420,88 +421,6 @@ static int token_user(struct stitch_core *core, const struct facebook_instance *
 
 /* ---- users ------------------------------------------------------------------ */
 
-/* The identity's id: the store's ids are STITCH_ID_LEN characters, so the
- * first STITCH_ID_LEN hex digits of SHA-256("oauth2-facebook" NUL id);
- * Facebook's own id is in the identity's data ("id"). */
-static int identity_id(const char *fb_id, char ret[static STITCH_ID_LEN + 1]) {
-        char buf[sizeof(PROVIDER_TYPE) + FACEBOOK_ID_MAX];
-        uint8_t hash[32];
-        size_t l = strlen(fb_id);
-
-        if (l > FACEBOOK_ID_MAX)
-                return -EINVAL;
-        memcpy(buf, PROVIDER_TYPE, sizeof(PROVIDER_TYPE));
-        memcpy(buf + sizeof(PROVIDER_TYPE), fb_id, l);
-        int r = stitch_sha256(buf, sizeof(PROVIDER_TYPE) + l, hash);
-        if (r < 0)
-                return r;
-        for (size_t k = 0; k < STITCH_ID_LEN / 2; k++)
-                snprintf(ret + 2 * k, 3, "%02x", hash[k]);
-        ret[STITCH_ID_LEN] = 0;
-        return 0;
-}
-
-/* The user's data with the metadata's fields set on it. */
-static char *user_data_with(const char *data_json, const cJSON *metadata) {
-        cJSON *d = data_json ? cJSON_Parse(data_json) : NULL;
-        if (!cJSON_IsObject(d)) {
-                cJSON_Delete(d);
-                d = cJSON_CreateObject();
-        }
-        if (!d)
-                return NULL;
-        const cJSON *m;
-        cJSON_ArrayForEach(m, metadata) {
-                if (streq(m->string, "id"))
-                        continue; /* the identity's, not the user's */
-                cJSON *copy = cJSON_Duplicate(m, true);
-                cJSON_DeleteItemFromObjectCaseSensitive(d, m->string);
-                if (!copy || !cJSON_AddItemToObject(d, m->string, copy)) {
-                        cJSON_Delete(copy);
-                        cJSON_Delete(d);
-                        return NULL;
-                }
-        }
-        char *s = cJSON_PrintUnformatted(d);
-        cJSON_Delete(d);
-        return s;
-}
-
-static int create_user(struct stitch_core *core, const char *id, const char *unix_name, const char *metadata_json,
-                       const cJSON *metadata, struct stitch_user **ret) {
-        _cleanup_(stitch_user_freep) struct stitch_user *u = calloc(1, sizeof(*u));
-        if (!u)
-                return -ENOMEM;
-        struct stitch_identity *ident = calloc(1, sizeof(*ident));
-        if (!ident)
-                return -ENOMEM;
-        u->identities = ident;
-        u->n_identities = 1;
-        int r = stitch_objectid_new(u->id);
-        if (r < 0)
-                return r;
-        memcpy(ident->id, id, sizeof(ident->id));
-        u->type = strdup(STITCH_USER_TYPE_NORMAL);
-        u->data_json = user_data_with(NULL, metadata);
-        if (unix_name && !(u->unix_name = strdup(unix_name)))
-                return -ENOMEM;
-        ident->provider_type = strdup(PROVIDER_TYPE);
-        ident->provider_id = strdup(PROVIDER_TYPE);
-        ident->data_json = strdup(metadata_json);
-        if (!u->type || !u->data_json || !ident->provider_type || !ident->provider_id || !ident->data_json)
-                return -ENOMEM;
-        u->creation_date = stitch_now();
-        r = core->store_ops->user_create(core->store, u, NULL);
-        if (r < 0)
-                return r;
-        log_info(PROVIDER_TYPE ": created user %s for identity %s%s%s.", u->id, id, unix_name ? " as " : "",
-                 unix_name ? unix_name : "");
-        if (unix_name)
-                (void) stitch_unix_account_assign(core, u->id, &(int64_t) {0}); /* logs; upkeep retries */
-        *ret = TAKE_PTR(u);
-        return 0;
-}
-
 /* UnixNameFrom=email-local-part: the Unix name a new user gets, or NULL:
  * the email's local part when it is a valid Unix name that is no local
  * account (/etc/passwd, /etc/group: never root or any other by
@@ -568,7 +487,7 @@ static int find_user(struct stitch_core *core, const struct facebook_instance *i
                                    "does not name this account (UnixNameFrom=).", l->user, id);
                         return -EACCES;
                 }
-                r = create_user(core, id, unix_name, metadata_json, metadata, ret);
+                r = stitch_external_user_create(core, PROVIDER_TYPE, id, unix_name, metadata_json, metadata, ret);
                 if (r != -EEXIST)
                         return r;
                 /* A first login of the same identity (or a user taking the name) raced us. */
@@ -583,29 +502,6 @@ static int find_user(struct stitch_core *core, const struct facebook_instance *i
                         return 0;
                 }
         return -EACCES;
-}
-
-static int refresh_metadata(struct stitch_core *core, struct stitch_user *u, const char *id,
-                            const char *metadata_json, const cJSON *metadata) {
-        struct stitch_identity *ident = NULL;
-        for (size_t k = 0; k < u->n_identities; k++)
-                if (streq(u->identities[k].id, id))
-                        ident = &u->identities[k];
-        if (!ident)
-                return -EACCES;
-        _cleanup_free_ char *data = user_data_with(u->data_json, metadata);
-        if (!data)
-                return -ENOMEM;
-        if (streq_ptr(ident->data_json, metadata_json) && streq_ptr(u->data_json, data))
-                return 0;
-        char *identity_data = strdup(metadata_json);
-        if (!identity_data)
-                return -ENOMEM;
-        free(ident->data_json);
-        ident->data_json = identity_data;
-        free(u->data_json);
-        u->data_json = TAKE_PTR(data);
-        return core->store_ops->user_update(core->store, u);
 }
 
 /* ---- logins ------------------------------------------------------------------ */
@@ -635,7 +531,9 @@ static int token_login_user(struct stitch_core *core, const struct facebook_inst
         metadata_json = cJSON_PrintUnformatted(metadata);
         if (!metadata_json)
                 return -ENOMEM;
-        r = identity_id(fb_id, id);
+        /* Facebook's id is the identity's, not a field of the user's data. */
+        cJSON_DeleteItemFromObjectCaseSensitive(metadata, "id");
+        r = stitch_external_identity_id(PROVIDER_TYPE, fb_id, id);
         if (r < 0)
                 return r;
         r = find_user(core, i, l, id, metadata_json, metadata, &u);
@@ -648,7 +546,7 @@ static int token_login_user(struct stitch_core *core, const struct facebook_inst
                 log_notice(PROVIDER_TYPE ": login as %s refused: user %s is not that account.", l->user, u->id);
                 return -EACCES;
         }
-        r = refresh_metadata(core, u, id, metadata_json, metadata);
+        r = stitch_external_user_refresh(core, u, id, metadata_json, metadata, NULL);
         if (r < 0)
                 return r;
         *ret_user = TAKE_PTR(u);
