@@ -306,8 +306,16 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
                 return fail(ret, STITCH_LOGIN_PERMISSION_DENIED, "%s logins are not allowed for %s via %s",
                             provider->name, l->user, l->service);
         }
-        if (r < 0)
+        if (r < 0) {
+                /* Nothing was judged (an identity provider or the store
+                 * could not be reached, or the daemon failed): not a guess,
+                 * so not a failure of the account either. */
+                if (attempt && limit_key[0])
+                        stitch_ratelimit_refund(core->ratelimit, limit_key);
+                if (attempt && address_key[0])
+                        stitch_ratelimit_refund(core->ratelimit, address_key);
                 return fail_errno(ret, r, "login");
+        }
 
         _cleanup_(stitch_user_freep) struct stitch_user *u = TAKE_PTR(pr.user);
         if (attempt && limit_key[0])

@@ -402,8 +402,8 @@ static int custom_token_begin(struct stitch_core *core, const struct stitch_logi
         r = verify(core, instance, l, token, &v);
         if (r == -ENOMEM)
                 return r;
-        if (r == -EHOSTDOWN) /* no keys to be had: refused as a bad token is (logged why) */
-                return -EACCES;
+        if (r == -EHOSTDOWN) /* no keys to be had (logged why): the issuer's fault, not the token's */
+                return -EAGAIN;
         if (r < 0) {
                 log_notice(PROVIDER_TYPE ": token for %s refused: %s.", isempty(l->user) ? "an app user" : l->user,
                            stitch_jwt_error_to_string(r));

@@ -622,7 +622,7 @@ static int login_with_id_token(struct stitch_core *core, struct google_instance 
         struct stitch_user *u = NULL;
         int r = identify(core, i, l, token, &g);
         if (r == -EHOSTDOWN)
-                return -EACCES; /* no keys: refused as a bad token is (logged why) */
+                return -EAGAIN; /* no keys (logged why): Google's fault, not the token's */
         if (r < 0)
                 return r;
         r = user_for(core, i, l, &g, &u);

@@ -1239,6 +1239,32 @@ static void test_offline_login(void **state) {
         assert_null(o);
 }
 
+/* core/login.c: a login that fails for want of a server (the store or an
+ * identity provider unreachable) judged nothing: it is not a failed attempt,
+ * so an outage locks nobody out. (MaxFailures=3 here.) */
+static void test_outage_not_counted(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        char id[STITCH_ID_LEN + 1];
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        const struct stitch_store_ops *up = f->m->store_ops;
+        struct stitch_store_ops down = *up;
+        down.user_find_for_login = store_down_find_for_login;
+        f->m->store_ops = &down;
+        for (int k = 0; k < 6; k++) {
+                run(f->m, &ada_password, &r);
+                assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+                assert_int_equal(r.failure, STITCH_LOGIN_INTERNAL);
+                assert_int_equal(r.error, -ENOTCONN);
+                stitch_login_result_done(&r);
+        }
+        f->m->store_ops = up;
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&r);
+}
+
 static void test_store_events_apply(void **state) {
         struct fixture *f = *state;
         int64_t now = stitch_now();
@@ -1297,6 +1323,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_store_events_fleet, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fleet_stale, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_offline_login, setup_offline, teardown),
+                cmocka_unit_test_setup_teardown(test_outage_not_counted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_events_apply, setup, teardown),
         };
         stitch_log_set_max_level(LOG_WARNING);

@@ -204,6 +204,14 @@ void http_reply_errno(struct http_request *r, int error, const char *what) {
                 http_reply_error(r, 503, "ServiceUnavailable", "%s: busy, try again", what);
                 return;
         }
+        /* The store or an identity provider cannot be reached: the
+         * request may work later, nothing was judged. */
+        if (error == ENOTCONN || error == ECONNREFUSED || error == EHOSTDOWN || error == ETIMEDOUT) {
+                log_warning_errno(error, "HTTP %s: a server it needs cannot be reached: %m", what);
+                http_reply_error(r, 503, "ServiceUnavailable", "%s: a server it needs is unavailable, try again",
+                                 what);
+                return;
+        }
         if (error == ENOSPC)
                 log_error("Store is full: %s failed.", what);
         else
