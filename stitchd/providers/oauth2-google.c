@@ -38,6 +38,7 @@
 #include "core/https.h"
 #include "core/jwks-cache.h"
 #include "providers/external-user.h"
+#include "providers/google-replies.h"
 #include "core/ids.h"
 #include "core/jwt-verifier.h"
 #include "core/unix-accounts.h"
@@ -561,17 +562,6 @@ static int user_for(struct stitch_core *core, const struct google_instance *i, c
 /* ---- the token endpoint ------------------------------------------------------ */
 
 /* The "error" of an OAuth error body, or "" (never a secret: a code name). */
-static void oauth_error(const cJSON *body, char *buf, size_t size) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
-        buf[0] = 0;
-        if (!cJSON_IsString(e))
-                return;
-        size_t k = 0;
-        for (const char *c = e->valuestring; *c && k + 1 < size && k < 64; c++)
-                buf[k++] = ((*c >= 'a' && *c <= 'z') || *c == '_') ? *c : '?';
-        buf[k] = 0;
-}
-
 /* POSTs form to url: the parsed JSON body and the status; -EHOSTDOWN when
  * the endpoint cannot be reached (logged, with the host only). */
 static int post(struct stitch_core *core, const struct google_instance *i, const char *url, const char *host,
@@ -606,12 +596,6 @@ static void json_wipe_delete(cJSON *j) {
         if (!j)
                 return;
         stitch_json_wipe_and_delete(j);
-}
-
-/* The id_token of a 200 token answer: a copy (freed with stitch_secret_free). */
-static char *answer_id_token(const cJSON *body) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "id_token");
-        return cJSON_IsString(t) ? strdup(t->valuestring) : NULL;
 }
 
 /* ---- app logins ---------------------------------------------------------------- */
@@ -661,13 +645,13 @@ static int login_with_auth_code(struct stitch_core *core, struct google_instance
         if (r < 0)
                 return r;
         if (status != 200) {
-                oauth_error(body, err, sizeof(err));
+                google_oauth_error(body, err, sizeof(err));
                 log_notice(PROVIDER_TYPE ": authCode for %s refused by Google: HTTP %ld %s.",
                            isempty(l->user) ? "an app user" : l->user, status, err);
                 json_wipe_delete(body);
                 return -EACCES;
         }
-        token = answer_id_token(body);
+        token = google_answer_id_token(body);
         json_wipe_delete(body);
         if (!token) {
                 log_notice(PROVIDER_TYPE ": Google's answer to an authCode has no id_token (is \"openid\" among "
@@ -703,30 +687,13 @@ static int device_start(struct stitch_core *core, const struct stitch_login *l, 
         stitch_secret_free(form);
         if (r < 0)
                 return r;
-        const cJSON *dc = cJSON_GetObjectItemCaseSensitive(body, "device_code");
-        const cJSON *uc = cJSON_GetObjectItemCaseSensitive(body, "user_code");
-        /* Google's name, and RFC 8628's. */
-        const cJSON *url = cJSON_GetObjectItemCaseSensitive(body, "verification_url");
-        if (!url)
-                url = cJSON_GetObjectItemCaseSensitive(body, "verification_uri");
-        const cJSON *expires = cJSON_GetObjectItemCaseSensitive(body, "expires_in");
-        const cJSON *interval = cJSON_GetObjectItemCaseSensitive(body, "interval");
-        if (status != 200 || !cJSON_IsString(dc) || !cJSON_IsString(uc) || !cJSON_IsString(url) ||
-            !cJSON_IsNumber(expires) || strlen(dc->valuestring) >= sizeof(ret->device_code) ||
-            strlen(uc->valuestring) >= sizeof(ret->user_code) || strlen(url->valuestring) >= sizeof(ret->verification_url)) {
-                oauth_error(body, err, sizeof(err));
+        r = google_device_code_parse(status, body, ret, err, sizeof(err));
+        json_wipe_delete(body);
+        if (r < 0) {
                 log_error(PROVIDER_TYPE ": %s refused a device code: HTTP %ld %s.", i->device_host, status,
                           err[0] ? err : "(unusable answer)");
-                json_wipe_delete(body);
                 return -EHOSTDOWN;
         }
-        snprintf(ret->device_code, sizeof(ret->device_code), "%s", dc->valuestring);
-        snprintf(ret->user_code, sizeof(ret->user_code), "%s", uc->valuestring);
-        snprintf(ret->verification_url, sizeof(ret->verification_url), "%s", url->valuestring);
-        double e = expires->valuedouble, iv = cJSON_IsNumber(interval) ? interval->valuedouble : 5;
-        ret->expires_in_usec = e > 0 && e < 24 * 3600 ? (uint64_t) e * USEC_PER_SEC : 0;
-        ret->interval_usec = iv > 0 && iv <= 60 ? (uint64_t) iv * USEC_PER_SEC : 0;
-        json_wipe_delete(body);
         return 0;
 }
 
@@ -751,27 +718,19 @@ static int device_poll(struct stitch_core *core, const struct stitch_login *l, c
         stitch_secret_free(form);
         if (r < 0)
                 return r;
-        if (status != 200) {
-                oauth_error(body, err, sizeof(err));
-                json_wipe_delete(body);
-                if (streq(err, "authorization_pending"))
-                        return STITCH_DEVICE_PENDING;
-                if (streq(err, "slow_down"))
-                        return STITCH_DEVICE_SLOW_DOWN;
-                if (streq(err, "access_denied"))
-                        return STITCH_DEVICE_DENIED;
-                if (streq(err, "expired_token") || streq(err, "invalid_grant"))
-                        return STITCH_DEVICE_EXPIRED;
+        r = google_device_poll_parse(status, body, &token, err, sizeof(err));
+        json_wipe_delete(body);
+        if (r == -EPROTO) {
                 log_error(PROVIDER_TYPE ": %s refused polling the device code: HTTP %ld %s.", i->token_host, status,
                           err[0] ? err : "(no error given)");
                 return -EHOSTDOWN;
         }
-        token = answer_id_token(body);
-        json_wipe_delete(body);
-        if (!token) {
+        if (r == -EBADMSG) {
                 log_error(PROVIDER_TYPE ": Google's token answer has no id_token.");
                 return -EBADMSG;
         }
+        if (r != STITCH_DEVICE_SUCCESS)
+                return r;
         struct google_identity g = {};
         r = identify(core, i, l, token, &g);
         stitch_secret_free(token);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Long libFuzzer runs of the harnesses (wire, config, jwt, pam-reply,
-# jwt-verifier, jwks).
+# jwt-verifier, jwks, idp-replies).
 # Needs a build configured with CC=clang --enable-fuzzing; anywhere else it
 # skips. Each harness starts from a scratch copy of its seed corpus and runs
 # STITCH_FUZZ_RUNS executions in total (default 10 million), split over
@@ -20,9 +20,9 @@ builddir=${top_builddir:-.}
 runs=${STITCH_FUZZ_RUNS:-10000000}
 jobs=${STITCH_FUZZ_JOBS:-2}
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(wire config jwt pam-reply jwt-verifier jwks)
+[ ${#names[@]} -gt 0 ] || names=(wire config jwt pam-reply jwt-verifier jwks idp-replies)
 
-declare -A max_len=([wire]=70000 [config]=16384 [jwt]=8192 [pam-reply]=70000 [jwt-verifier]=32768 [jwks]=70000)
+declare -A max_len=([wire]=70000 [config]=16384 [jwt]=8192 [pam-reply]=70000 [jwt-verifier]=32768 [jwks]=70000 [idp-replies]=65537)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-long.XXXXXX")
 trap 'rm -rf "$work"' EXIT
