@@ -10,7 +10,7 @@ build="build-essential autoconf automake libtool pkg-config
 test="$build clang libclang-rt-14-dev libcmocka-dev libpam-wrapper jq sqlite3 openssh-server openssh-client sudo
       sshpass expect mandoc groff-base systemd procps util-linux iproute2 valgrind python3
       debhelper dpkg-dev lintian man-db curl openssl nodejs dbus-daemon libnss-systemd passwd
-      python3-aiosmtpd chromium postgresql"
+      python3-aiosmtpd python3-cryptography chromium postgresql"
 pkgs=$build
 [ "$what" = test ] && pkgs=$test
 if [ "$(id -u)" -ne 0 ]; then
