@@ -7,7 +7,9 @@
 // Environment: REALM_WEB_MODULE (path of the installed realm-web package),
 // STITCH_URL, STITCH_APP_ID, STITCHCTL (with STITCH_SOCKET and
 // STITCH_ADMIN_SOCKET for it), ADA_EMAIL, ADA_PASSWORD, ADA_ID, CAROL_EMAIL,
-// CAROL_PASSWORD, CAROL_ID (a user that never logged in), JWT_TOKEN and
+// CAROL_PASSWORD, CAROL_ID (a user that never logged in), GOOGLE_ID_TOKEN,
+// GOOGLE_AUTH_CODE (the stand-in Google's, one user), FB_TOKEN (the stand-in
+// Graph API's), JWT_TOKEN and
 // JWT_FORGED (custom-token: a token the daemon's key signed, and one another
 // key signed).
 "use strict";
@@ -335,6 +337,50 @@ async function main() {
         });
         await check("Credentials.jwt with a forged token is refused (401 AuthError)", async () => {
                 await expectReject(app.logIn(Realm.Credentials.jwt(env("JWT_FORGED"))), 401, "AuthError");
+        });
+
+        // oauth2-google against the stand-in Google (CreateUsers=yes):
+        // GOOGLE_ID_TOKEN and GOOGLE_AUTH_CODE are both for Google user
+        // 104242424242424242424 (grace@example.com).
+        let googleUser = null;
+        await check("Credentials.google({idToken}) logs in (oauth2-google)", async () => {
+                googleUser = await app.logIn(Realm.Credentials.google({idToken: env("GOOGLE_ID_TOKEN")}));
+                assert(/^[0-9a-f]{24}$/.test(googleUser.id), `user id ${googleUser.id}`);
+                assert(googleUser.providerType === "oauth2-google", `providerType ${googleUser.providerType}`);
+                assert(verifies(googleUser.accessToken), "the Google session's access token does not verify");
+        });
+        await check("the Google user's profile has its identity and Google's email", async () => {
+                assert(googleUser, "no Google user");
+                await googleUser.refreshProfile();
+                assert(googleUser.identities.length === 1 && googleUser.identities[0].providerType === "oauth2-google",
+                       `identities ${JSON.stringify(googleUser.identities)}`);
+                assert(googleUser.profile.email === "grace@example.com", `profile ${JSON.stringify(googleUser.profile)}`);
+        });
+        await check("Credentials.google({authCode}) is the same Google user", async () => {
+                const again = await app.logIn(Realm.Credentials.google({authCode: env("GOOGLE_AUTH_CODE")}));
+                assert(googleUser && again.id === googleUser.id, `${again.id} is not ${googleUser && googleUser.id}`);
+        });
+        await check("a used authCode is refused (401 AuthError)", async () => {
+                await expectReject(app.logIn(Realm.Credentials.google({authCode: env("GOOGLE_AUTH_CODE")})), 401,
+                                   "AuthError");
+        });
+
+        // oauth2-facebook against the stand-in Graph API (CreateUsers=yes).
+        let fbUser = null;
+        await check("Credentials.facebook logs in (oauth2-facebook)", async () => {
+                fbUser = await app.logIn(Realm.Credentials.facebook(env("FB_TOKEN")));
+                assert(/^[0-9a-f]{24}$/.test(fbUser.id), `user id ${fbUser.id}`);
+                assert(fbUser.providerType === "oauth2-facebook", `providerType ${fbUser.providerType}`);
+                assert(verifies(fbUser.accessToken), "the Facebook session's access token does not verify");
+        });
+        await check("the Facebook user's profile has Graph's name and email", async () => {
+                assert(fbUser, "no Facebook user");
+                await fbUser.refreshProfile();
+                assert(fbUser.profile.email === "linus@example.com" && fbUser.profile.name === "Test User 10042",
+                       `profile ${JSON.stringify(fbUser.profile)}`);
+        });
+        await check("Credentials.facebook with a token Graph does not know is refused (401 AuthError)", async () => {
+                await expectReject(app.logIn(Realm.Credentials.facebook("EAAunknown0000")), 401, "AuthError");
         });
 }
 

@@ -3,7 +3,9 @@
 # The official realm-web SDK (npm realm-web@2.0.1, run by node) logs in
 # against stitchd's HTTP API unchanged: email/password, refresh, API keys,
 # anonymous login and linking, logout, revocation, deleteUser, profile,
-# Credentials.jwt (custom-token)
+# Credentials.jwt (custom-token), Credentials.google({idToken}) and
+# ({authCode}) against the stand-in Google, Credentials.facebook against the
+# stand-in Graph API
 # (tests/http/realm-web-client.js does the checks, one line each).
 . "${TESTS_LIB:?run through make check}" || exit 99
 . "$top_srcdir/tests/http/http-lib.sh"
@@ -31,6 +33,21 @@ chmod 0600 "$T/jwt.secret"
 JWT_TOKEN=$(stitch_jwt_hs256 realm-web-jwt '{"name":"Jay"}' 600 '"stitch"' "$JWT_SECRET")
 JWT_FORGED=$(stitch_jwt_hs256 realm-web-jwt '{"name":"Jay"}' 600 '"stitch"' 'not-the-secret-0123456789abcdefghijkl')
 
+# The stand-in Google and Graph API, each with its own test CA: the daemon
+# trusts both (one bundle).
+. "$top_srcdir/tests/http/google-lib.sh"
+. "$top_srcdir/tests/http/facebook-lib.sh"
+trap 'google_stop; fb_stop; stitch_cleanup' EXIT
+google_up
+fb_up
+cat "$T/gca.pem" "$T/ca.pem" >"$T/idp-cas.pem"
+GOOGLE_ID_TOKEN=$(gctl "mint?sub=104242424242424242424&email=grace@example.com&name=Grace%20H&aud=$WEB_CLIENT" | jq -r .id_token)
+[ -n "$GOOGLE_ID_TOKEN" ] && [ "$GOOGLE_ID_TOKEN" != null ] || fail "the fake Google minted no token"
+gctl "auth_code?code=4/0Realm-web-code&sub=104242424242424242424&email=grace@example.com" >/dev/null \
+        || fail "the fake Google took no auth code"
+FB_TOKEN=EAArealmweb0001
+fb_token "$FB_TOKEN" 10042 linus@example.com
+
 http_start <<X
 [Provider.anon-user]
 Enabled=yes
@@ -40,6 +57,10 @@ Services=login
 Enabled=yes
 SigningKeyFile=$T/jwt.secret
 MetadataFields=name
+$(google_conf <<<"CreateUsers=yes")
+$(fb_config <<<"CreateUsers=yes")
+[Network]
+CAFile=$T/idp-cas.pem
 X
 
 ADA_PW='Ada-Realm-pw-51'; CAROL_PW='Carol-Realm-pw-52'
@@ -54,6 +75,7 @@ env REALM_WEB_MODULE="$REALM_WEB_MODULE" STITCH_URL="$URL" STITCH_APP_ID=stitch 
         ADA_EMAIL=ada@example.com ADA_PASSWORD="$ADA_PW" ADA_ID="$ADA" \
         CAROL_EMAIL=carol@example.com CAROL_PASSWORD="$CAROL_PW" CAROL_ID="$CAROL" \
         JWT_TOKEN="$JWT_TOKEN" JWT_FORGED="$JWT_FORGED" \
+        GOOGLE_ID_TOKEN="$GOOGLE_ID_TOKEN" GOOGLE_AUTH_CODE=4/0Realm-web-code FB_TOKEN="$FB_TOKEN" \
         timeout 120 node "$CLIENT" >"$T/node.out" 2>"$T/node.err" || rc=$?
 
 while IFS= read -r line; do
@@ -71,7 +93,7 @@ bad=$(grep -c '^not ok ' "$T/node.out")
 [ "$n" -ge 20 ] || fail "realm-web client ran only $n checks"
 
 # The SDK never made the daemon log a secret.
-for s in "$ADA_PW" "$CAROL_PW" "$JWT_TOKEN" "$JWT_SECRET"; do
+for s in "$ADA_PW" "$CAROL_PW" "$JWT_TOKEN" "$JWT_SECRET" "$GOOGLE_ID_TOKEN" "$FB_TOKEN" "$FB_APP_SECRET"; do
         grep -qF -- "$s" "$STITCHD_LOG" && fail "the stitchd log contains a password"
 done
 ok "realm-web 2.0.1 works against stitchd ($n checks)"
