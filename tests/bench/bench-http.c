@@ -141,8 +141,8 @@ static void *http_loop_main(void *p) {
 }
 
 /* Requests per second over k connections; latencies into lat. */
-static double http_rate(struct bench *b, unsigned port, const char *req, unsigned k, double duration,
-                        struct samples *lat, unsigned *ret_failed, unsigned *ret_status) {
+double http_rate(struct bench *b, unsigned port, const char *req, unsigned k, double duration,
+                 struct samples *lat, unsigned *ret_failed, unsigned *ret_status) {
         unsigned threads = MIN(k, b->ncpu);
         struct http_loop loops[HTTP_CONNS_MAX];
         pthread_t tids[HTTP_CONNS_MAX];
@@ -228,7 +228,7 @@ static int fetch_body(unsigned port, const char *req, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static unsigned free_port(void) {
+unsigned free_port(void) {
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(a);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -18,7 +18,7 @@ cat "$out"
 [ $rc -eq 77 ] && exit 77
 [ $rc -eq 0 ] || { echo "FAIL: stitch-bench --smoke exited $rc"; exit 1; }
 for id in argon2.verify pam.login pam_unix.login login.c2 verify.latency verify.rps.c32 apikey.c1 refresh.c1 \
-          scale.login.2k-users; do
+          idp.custom_token.c1 idp.password_while_slow scale.login.2k-users; do
         grep -q "^$id " "$out" || { echo "FAIL: no row '$id' in the table"; exit 1; }
 done
 grep -q '^targets: ' "$out" || { echo "FAIL: no summary line"; exit 1; }

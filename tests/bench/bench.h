@@ -191,6 +191,14 @@ int bench_http(struct bench *b);
 int bench_memory(struct bench *b);
 /* The loopback port the daemon's [Http] Listen= uses in this run. */
 unsigned bench_http_port(void);
+/* A loopback TCP port free right now. */
+unsigned free_port(void);
+/* k keep-alive connections over min(k, CPUs) threads sending req to the
+ * loopback port for duration us, one request in flight each: answers with
+ * status 2xx per second; latencies into lat, the others counted. */
+double http_rate(struct bench *b, unsigned port, const char *req, unsigned k, double duration,
+                 struct samples *lat, unsigned *ret_failed, unsigned *ret_status);
+int bench_idp(struct bench *b);
 
 int local_user_create(struct bench *b);
 void local_user_delete(struct bench *b);

@@ -5,7 +5,7 @@
  *   stitch-bench [--smoke] [--scale] [--json] [--only NAME[,NAME...]] [--strict]
  *                [--stitchd PATH] [--pam-module PATH] [--tmpdir DIR] [--keep]
  *
- * NAME: argon2 pam pam-unix login-concurrency verify apikey refresh scale.
+ * NAME: argon2 pam pam-unix login-concurrency verify apikey refresh http idp memory scale.
  * Needs root (admin socket, PAM, a temporary local account). Exit 0 when it
  * ran (targets missed are reported, and fail the run only with --strict),
  * 77 when it cannot run here, 1 on errors. See docs/performance.md. */
@@ -34,7 +34,8 @@
 struct bench *bench_global;
 
 static const char *const all_names[] = {
-        "argon2", "pam", "pam-unix", "login-concurrency", "verify", "apikey", "refresh", "http", "memory", "scale",
+        "argon2", "pam", "pam-unix", "login-concurrency", "verify", "apikey", "refresh", "http", "idp", "memory",
+        "scale",
 };
 
 /* ---- cleanup, also from a signal ------------------------------------------------------- */
@@ -458,7 +459,8 @@ static void help(void) {
                "  --smoke             seconds; tiny counts (make check)\n"
                "  --scale             also the 1k/100k/1M-user scale runs (slow)\n"
                "  --json              print one JSON document instead of the table\n"
-               "  --only NAME[,NAME]  run only these: argon2 pam pam-unix login-concurrency verify apikey refresh http scale\n"
+               "  --only NAME[,NAME]  run only these: argon2 pam pam-unix login-concurrency verify apikey refresh http idp\n"
+               "                      memory scale\n"
                "  --strict            exit 1 if a target is missed\n"
                "  --stitchd PATH      the daemon (default: $STITCHD, or from $top_builddir)\n"
                "  --pam-module PATH   pam_stitch.so (default: $PAM_STITCH_SO, or from $top_builddir)\n"
@@ -722,6 +724,8 @@ int main(int argc, char **argv) {
                 if (bench_selected(b, "refresh") && bench_refresh(b) < 0)
                         return 1;
                 if (bench_selected(b, "http") && bench_http(b) < 0)
+                        return 1;
+                if (bench_selected(b, "idp") && bench_idp(b) < 0)
                         return 1;
                 if (bench_selected(b, "memory") && bench_memory(b) < 0)
                         return 1;
