@@ -334,6 +334,8 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         else if (provider->no_credentials)
                 stitch_callerlimit_count(core->addresslimit, address_limit_key(core, l->rhost), stitch_now_usec(CLOCK_MONOTONIC));
         __atomic_fetch_add(&core->logins_succeeded, 1, __ATOMIC_RELAXED);
+        if (pr.authenticated_by)
+                provider = pr.authenticated_by;
         ret->provider = provider;
         if (pr.offline) {
                 /* No session: the store, which would keep it, is not there. */

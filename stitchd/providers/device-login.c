@@ -245,6 +245,8 @@ int stitch_device_login_step(struct stitch_core *core, const struct stitch_login
                 if (!stitch_credentials_get(l->credentials, "password"))
                         return -EACCES;
                 int r = stitch_provider_userpass.begin(core, l, ret);
+                if (r == STITCH_PROVIDER_DONE)
+                        ret->authenticated_by = &stitch_provider_userpass;
                 if (r == STITCH_PROVIDER_DONE || r < 0)
                         return r;
                 /* It has everything it asks for: anything else is a failure. */

@@ -162,6 +162,10 @@ struct stitch_provider_result {
         /* DONE without the store, which cannot be reached (core/offline.h):
          * user holds only the id and the name; no session is made. */
         bool offline;
+        /* DONE by another provider's check than this one's (a device
+         * login's "use my password instead": local-userpass): the session
+         * is recorded as that provider's. NULL: this provider's. */
+        const struct stitch_provider *authenticated_by;
 };
 
 struct stitch_provider {

@@ -163,9 +163,11 @@ pam_run --service google --user bob auth <<<"$(printf 'p\nbattery staple\n')"
 expect_out "prompt: Password: "
 expect_out "auth: PAM_SUCCESS"
 expect_eq "no device code was asked for" "$CODES_BEFORE" "$(n_codes)"
+grep -q "Login of bob (user [0-9a-f]*) via google with local-userpass\." "$STITCHD_LOG" \
+        || fail "the password login was not recorded as local-userpass's"
 pam_run --service google --user bob auth <<<"$(printf 'p\nwrong password\n')"
 expect_out "auth: PAM_AUTH_ERR"
-ok "a user with a password chooses it at the first prompt"
+ok "a user with a password chooses it at the first prompt (and the session is the password's)"
 
 # ---- never root, never another account ----------------------------------------------
 CODES_BEFORE=$(n_codes)
