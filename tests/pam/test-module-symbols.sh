@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# pam_stitch.so exports only pam_sm_* and links only libc, libpam and cJSON:
+# pam_stitch.so exports only pam_sm_* and links only libc, libpam and cJSON
+# (libqrencode, for a device login's QR code, is loaded when one is drawn):
 # no OpenSSL, curl, SQLite, argon2, libsystemd, and no fork, threads or
 # signal handlers.
 . "$(dirname "$0")/pam-lib.sh"

@@ -204,6 +204,8 @@ static int app_login(struct stitch_core *m, const char *tok) {
         return r;
 }
 #define REFUSED (-(int) STITCH_LOGIN_INVALID_CREDENTIALS - 1)
+/* No keys to be had from the issuer: not the token's fault (HTTP 503). */
+#define UNAVAILABLE (-(int) STITCH_LOGIN_INTERNAL - 1)
 
 /* The user a token names (identify_only, as linking runs it); NULL if refused. */
 static struct stitch_user *identify(struct stitch_core *m, const char *tok) {
@@ -581,17 +583,17 @@ static void test_jwks_url(void **unused) {
         _cleanup_free_ char *t1 = kid_token(es_key, "k1", "jwks-user");
         _cleanup_free_ char *t2 = kid_token(es_other, "k2", "jwks-user");
 
-        /* No fetcher at all (the unit tests' core has none): refused, not crashed. */
+        /* No fetcher at all (the unit tests' core has none): unavailable, not crashed. */
         assert_int_equal(start(&f, jwks_section), 0);
-        assert_int_equal(app_login(f.m, t1), REFUSED);
+        assert_int_equal(app_login(f.m, t1), UNAVAILABLE);
         stop(&f);
 
-        /* The issuer is down at the first login: refused; up later: fetched then. */
+        /* The issuer is down at the first login: unavailable; up later: fetched then. */
         fake = (typeof(fake)) {.error = -ECONNREFUSED, .body = set, .cache_control = "max-age=600"};
         assert_int_equal(start(&f, jwks_section), 0);
         assert_int_equal(fake.calls, 0); /* nothing at start */
         f.m->https_get = fake_https_get;
-        assert_int_equal(app_login(f.m, t1), REFUSED);
+        assert_int_equal(app_login(f.m, t1), UNAVAILABLE);
         assert_int_equal(fake.calls, 1);
         fake.error = 0;
         assert_int_equal(app_login(f.m, t1), 0);
@@ -639,13 +641,13 @@ static void test_jwks_url(void **unused) {
         assert_int_equal(fake.calls, 1);
         stop(&f);
 
-        /* Not a JWK Set, or no usable key: refused. */
+        /* Not a JWK Set, or no usable key: no keys to be had, unavailable. */
         fake = (typeof(fake)) {.body = "{\"keys\":[]}"};
         assert_int_equal(start(&f, jwks_section), 0);
         f.m->https_get = fake_https_get;
-        assert_int_equal(app_login(f.m, t1), REFUSED);
+        assert_int_equal(app_login(f.m, t1), UNAVAILABLE);
         fake.body = "<html>";
-        assert_int_equal(app_login(f.m, t1), REFUSED);
+        assert_int_equal(app_login(f.m, t1), UNAVAILABLE);
         assert_int_equal(fake.calls, 2);
         stop(&f);
 
