@@ -328,7 +328,7 @@ static void *waiter_main(void *p) {
 /* Password logins/s of user u through c's daemon over duration, 2 clients. */
 struct pw_loop {
         struct bench *c;
-        struct bench_user *u;
+        struct bench_user u; /* this thread's: a login writes its tokens here */
         double until;
         unsigned ok, failed;
 };
@@ -336,11 +336,13 @@ struct pw_loop {
 static void *pw_main(void *p) {
         struct pw_loop *l = p;
         while (now_usec() < l->until) {
-                if (bench_login(l->c, l->u, false) < 0)
+                if (bench_login(l->c, &l->u, false) < 0)
                         l->failed++;
                 else
                         l->ok++;
         }
+        erase_and_free(l->u.access_token);
+        erase_and_free(l->u.refresh_token);
         argon2_kept_release();
         return NULL;
 }
@@ -351,7 +353,8 @@ static double password_rate(struct bench *c, struct bench_user *u, double durati
         double t0 = now_usec();
         unsigned ok = 0;
         for (int i = 0; i < 2; i++) {
-                loops[i] = (struct pw_loop) {.c = c, .u = u, .until = t0 + duration};
+                loops[i] = (struct pw_loop) {.c = c, .u = *u, .until = t0 + duration};
+                loops[i].u.api_key = loops[i].u.access_token = loops[i].u.refresh_token = NULL;
                 pthread_create(&t[i], NULL, pw_main, &loops[i]);
         }
         for (int i = 0; i < 2; i++) {
