@@ -36,6 +36,7 @@
 #include "log.h"
 #include "macro.h"
 #include "providers/external-user.h"
+#include "providers/secret-file.h"
 #include "providers/device-login.h"
 #include "providers/facebook-graph.h"
 #include "providers/provider.h"
@@ -47,7 +48,6 @@
 
 #define PROVIDER_TYPE "oauth2-facebook"
 #define SECTION "Provider.oauth2-facebook"
-#define SECRET_FILE_MAX 512
 
 /* ---- [Provider.oauth2-facebook] -------------------------------------------- */
 
@@ -162,65 +162,16 @@ static void facebook_free(void *instance) {
         free(i);
 }
 
-/* A secret of one line from a file only root (or we) may change and
- * nobody else may read: "APPID|SECRET" in *ret. Logs why not. */
+/* A secret of one line from its file (providers/secret-file.h), as
+ * "APPID|SECRET" in *ret: the form the Graph API takes. */
 static int read_secret(const char *path, const char *what, const char *app_id, char **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        char buf[SECRET_FILE_MAX + 2];
-        struct stat st;
-        size_t n = 0;
-        int r;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return log_error_errno(errno, PROVIDER_TYPE ": cannot open %s %s: %m", what, path);
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(errno, PROVIDER_TYPE ": cannot stat %s %s: %m", what, path);
-        r = stitch_check_trusted(path, false, what); /* logs why */
+        _cleanup_erase_ char *secret = NULL;
+        int r = stitch_secret_file_read(PROVIDER_TYPE, what, path, &secret);
         if (r < 0)
                 return r;
-        if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 0077))
-                return log_error_errno(EPERM, PROVIDER_TYPE ": refusing %s %s: readable or writable by others "
-                                       "(mode %04o; use 0600).", what, path, (unsigned) (st.st_mode & 07777));
-        for (;;) {
-                ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = log_error_errno(errno, PROVIDER_TYPE ": cannot read %s %s: %m", what, path);
-                        goto finish;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n >= sizeof(buf) - 1) {
-                        r = log_error_errno(EFBIG, PROVIDER_TYPE ": %s %s is longer than %d bytes.", what, path,
-                                            SECRET_FILE_MAX);
-                        goto finish;
-                }
-        }
-        buf[n] = 0;
-        if (n > 0 && buf[n - 1] == '\n')
-                buf[--n] = 0;
-        if (n > 0 && buf[n - 1] == '\r')
-                buf[--n] = 0;
-        if (!facebook_token_shape(buf)) {
-                r = log_error_errno(EINVAL, PROVIDER_TYPE ": %s %s is not one line of printable characters.", what,
-                                    path);
-                goto finish;
-        }
-        size_t l = strlen(app_id) + 1 + n + 1;
-        char *s = malloc(l);
-        if (!s) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        snprintf(s, l, "%s|%s", app_id, buf);
-        *ret = s;
-        r = 0;
-finish:
-        explicit_bzero(buf, sizeof(buf));
-        return r;
+        if (!facebook_token_shape(secret))
+                return log_error_errno(EINVAL, PROVIDER_TYPE ": %s %s is not a Facebook secret.", what, path);
+        return asprintf(ret, "%s|%s", app_id, secret) < 0 ? -ENOMEM : 0;
 }
 
 static int facebook_init(struct stitch_core *core, const void *settings, void **ret_instance) {

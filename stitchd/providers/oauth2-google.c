@@ -39,6 +39,7 @@
 #include "core/jwks-cache.h"
 #include "providers/external-user.h"
 #include "providers/google-replies.h"
+#include "providers/secret-file.h"
 #include "core/ids.h"
 #include "core/jwt-verifier.h"
 #include "core/unix-accounts.h"
@@ -54,7 +55,6 @@
 
 #define PROVIDER_TYPE "oauth2-google"
 #define SECTION "Provider.oauth2-google"
-#define SECRET_MAX 512
 #define CODE_MAX 2048 /* an authCode */
 #define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
 #define DEVICE_SCOPE "openid email profile"
@@ -195,48 +195,6 @@ static void google_free(void *instance) {
         free(i);
 }
 
-/* A client secret file: a regular file not readable by others, one line. */
-static int read_secret_file(const char *key, const char *path, char **ret) {
-        char buf[SECRET_MAX + 2];
-        struct stat st;
-        size_t len = 0;
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0)
-                return log_error_errno(errno, PROVIDER_TYPE ": %s=%s: %m", key, path);
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                close(fd);
-                return log_error_errno(EINVAL, PROVIDER_TYPE ": %s=%s: not a regular file", key, path);
-        }
-        if (st.st_mode & 0007) {
-                close(fd);
-                return log_error_errno(EPERM, PROVIDER_TYPE ": %s=%s: readable by others (mode %04o): make it 0600",
-                                       key, path, (unsigned) (st.st_mode & 07777));
-        }
-        for (;;) {
-                ssize_t k = read(fd, buf + len, sizeof(buf) - 1 - len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                len += (size_t) k;
-                if (len >= sizeof(buf) - 1)
-                        break;
-        }
-        close(fd);
-        buf[len] = 0;
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-                buf[--len] = 0;
-        bool bad = len == 0 || len > SECRET_MAX || strlen(buf) != len || strpbrk(buf, "\r\n");
-        if (bad) {
-                explicit_bzero(buf, sizeof(buf));
-                return log_error_errno(EINVAL, PROVIDER_TYPE ": %s=%s: expected one line of at most %d bytes", key,
-                                       path, SECRET_MAX);
-        }
-        *ret = strdup(buf);
-        explicit_bzero(buf, sizeof(buf));
-        return *ret ? 0 : -ENOMEM;
-}
-
 static int google_init(struct stitch_core *core, const void *settings, void **ret_instance) {
         const struct google_settings *s = settings;
         const struct stitch_config *c = &core->config;
@@ -308,7 +266,7 @@ static int google_init(struct stitch_core *core, const void *settings, void **re
                 }
         }
         if (!isempty(s->client_secret_file)) {
-                r = read_secret_file("ClientSecretFile", s->client_secret_file, &i->client_secret);
+                r = stitch_secret_file_read(PROVIDER_TYPE, "ClientSecretFile=", s->client_secret_file, &i->client_secret);
                 if (r < 0)
                         goto fail;
         }
@@ -322,7 +280,8 @@ static int google_init(struct stitch_core *core, const void *settings, void **re
                         r = log_error_errno(EINVAL, PROVIDER_TYPE ": DeviceClientID= requires DeviceClientSecretFile=");
                         goto fail;
                 }
-                r = read_secret_file("DeviceClientSecretFile", s->device_client_secret_file, &i->device_client_secret);
+                r = stitch_secret_file_read(PROVIDER_TYPE, "DeviceClientSecretFile=", s->device_client_secret_file,
+                                            &i->device_client_secret);
                 if (r < 0)
                         goto fail;
         }

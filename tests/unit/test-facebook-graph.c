@@ -134,9 +134,10 @@ static void test_me(void **state) {
         /* A field over 4096 bytes. */
         char *big = malloc(5000);
         assert_non_null(big);
-        strcpy(big, "{\"id\":\"7\",\"name\":\"");
-        memset(big + strlen(big), 'a', 4200);
-        strcpy(big + 18 + 4200, "\"}");
+        static const char head[] = "{\"id\":\"7\",\"name\":\"", tail[] = "\"}";
+        memcpy(big, head, sizeof(head) - 1);
+        memset(big + sizeof(head) - 1, 'a', 4200);
+        memcpy(big + sizeof(head) - 1 + 4200, tail, sizeof(tail)); /* with its NUL */
         assert_int_equal(facebook_me_parse(P(big), id, &m, error, sizeof(error)), -EBADMSG);
         assert_string_equal(error, "/me: malformed name");
         free(big);
