@@ -53,27 +53,25 @@ int stitch_access_token_issue(struct stitch_core *core, const struct stitch_user
 }
 
 /* At most MaxPerUser live sessions per user, whatever made them (PAM, an
- * API key, stitchctl login): before a new one is created the oldest go, so
- * one caller cannot pile up 60-day sessions without bound. */
-static void end_excess_sessions(struct stitch_core *core, const struct stitch_user *u) {
-        const char *user_id = u->id;
-        struct stitch_session **list = NULL;
-        size_t n = 0;
-
-        /* Counted when the login read the user: below the limit, nothing to
-         * end and nothing more to read. (Concurrent logins of one user can
-         * each find room, as they could between a list and the insert.) */
+ * API key, stitchctl login): the store ends the oldest in the transaction
+ * that creates the new one, so one caller cannot pile up 60-day sessions
+ * without bound, and a login past the limit is still one durable write.
+ * The limit it gets: 0 (nothing to end) when the login read counted room. */
+static unsigned session_room_limit(const struct stitch_core *core, const struct stitch_user *u) {
+        /* (Concurrent logins of one user can each find room.) */
         if (u->login_read && u->login_live_sessions < core->config.max_sessions_per_user)
-                return;
-        if (core->store_ops->session_list(core->store, user_id, false, stitch_now(), &list, &n) < 0)
-                return; /* the login itself will report a broken store */
-        /* session_list is ordered by creation_date: the oldest come first. */
-        for (size_t i = 0; n - i >= core->config.max_sessions_per_user && i < n; i++) {
-                log_notice("User %s has %zu live sessions (MaxPerUser=%u): ending the oldest, %s.", user_id, n - i,
-                           core->config.max_sessions_per_user, list[i]->id);
-                (void) stitch_session_end(core, list[i], STITCH_END_LIMIT);
-        }
-        stitch_session_array_free(list, n);
+                return 0;
+        return core->config.max_sessions_per_user;
+}
+
+/* After the commit: the sessions the new one displaced leave memory too
+ * (the revocation set, refreshers). They were ended in the store first:
+ * a crash in between loses nothing, as the set is rebuilt from the store. */
+static void ended_for_room(struct stitch_core *core, const struct stitch_user *u, char **ended) {
+        for (char **id = ended; id && *id; id++)
+                log_notice("User %s reached MaxPerUser=%u live sessions: a new login ended the oldest, %s.", u->id,
+                           core->config.max_sessions_per_user, *id);
+        stitch_sessions_ended_in_memory(core, ended, STITCH_END_LIMIT);
 }
 
 int stitch_session_start(struct stitch_core *core, const struct stitch_user *u, const char *provider_type,
@@ -85,8 +83,6 @@ int stitch_session_start(struct stitch_core *core, const struct stitch_user *u, 
         int64_t now = stitch_now(), expires;
         uid_t uid;
         int r;
-
-        end_excess_sessions(core, u);
 
         r = stitch_session_id_new(s.id);
         if (r < 0)
@@ -129,9 +125,12 @@ int stitch_session_start(struct stitch_core *core, const struct stitch_user *u, 
         s.access_expires = expires;
         s.uid = !l->app && stitch_lookup_uid(l->user, &uid) >= 0 ? (int64_t) uid : -1;
 
-        r = core->store_ops->session_create(core->store, &s);
+        char **ended = NULL;
+        r = core->store_ops->session_create(core->store, &s, session_room_limit(core, u), &ended);
         if (r < 0)
                 return r;
+        ended_for_room(core, u, ended);
+        stitch_strv_free(ended);
         stitch_events_users_changed(&core->events); /* session_create recorded the login time */
 
         *ret = (struct stitch_login_tokens) {

@@ -195,7 +195,7 @@ static int copy_sessions(const struct stitch_store_ops *from_ops, struct stitch_
                  * loses the link to the key, which no longer exists. */
                 if (!isempty(se.apikey_id) && !key_exists(keys, n_keys, se.apikey_id))
                         se.apikey_id[0] = '\0';
-                r = to_ops->session_create(tx, &se);
+                r = to_ops->session_create(tx, &se, 0, NULL);
                 if (r < 0) {
                         log_error_errno(r, "Cannot copy session %s: %m", se.id);
                         break;

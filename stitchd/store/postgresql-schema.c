@@ -139,6 +139,12 @@ static const char *const migrations[] = {
         "  $$BEGIN PERFORM pg_notify('stitch_events', ''); RETURN NULL; END$$;"
         "CREATE TRIGGER events_notify AFTER INSERT ON events "
         "  FOR EACH STATEMENT EXECUTE FUNCTION events_notify();",
+
+        /* 1 -> 2: a user's live sessions, oldest first, without its ended
+         * ones: what a login counts for MaxPerUser and ends past it (ended
+         * sessions stay until pruned: a busy API key leaves thousands). */
+        "CREATE INDEX sessions_live_of_user ON sessions (user_id, creation_date, created_usec, id) "
+        "WHERE NOT revoked;",
 };
 
 const int pg_schema_latest = (int) ELEMENTSOF(migrations);

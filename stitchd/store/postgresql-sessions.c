@@ -12,25 +12,63 @@
 #include "macro.h"
 #include "store/postgresql.h"
 
-/* One statement (PQ_SESSION_INSERT): no row inserted, no user (or key). */
+struct create_args {
+        const struct stitch_session *se;
+        unsigned max_live;
+        struct stitch_strv_builder ended;
+};
+
+/* One statement (PQ_SESSION_INSERT, or _LIMITED which also ends the
+ * oldest sessions past max_live): no row inserted, no user (or key). */
 static int session_create_tx(struct pg_conn *c, void *userdata) {
-        const struct stitch_session *se = userdata;
-        return pg_run_one(c, PQ_SESSION_INSERT,
-                          PG_ARGS(PG_ARG_TEXT(se->id), PG_ARG_TEXT(se->user_id), PG_ARG_TEXT(se->device_id),
-                                  PG_ARG_TEXT(se->provider_type), PG_ARG_TEXT(se->service), PG_ARG_TEXT(se->rhost),
-                                  PG_ARG_TEXT(se->tty), PG_ARG_HASH(se->refresh_hash), PG_ARG_INT(se->creation_date),
-                                  PG_ARG_INT(se->refresh_expires), PG_ARG_INT(se->access_expires),
-                                  PG_ARG_INT(se->last_used), PG_ARG_BOOL(se->revoked), PG_ARG_INT(se->revoked_at),
-                                  PG_ARG_TEXT(se->revoked_reason), PG_ARG_BOOL(se->open), PG_ARG_INT(se->leader_pid),
-                                  PG_ARG_INT(se->uid), PG_ARG_HASH(se->has_binding ? se->binding_hash : NULL),
-                                  PG_ARG_INT(se->created_usec),
-                                  PG_ARG_TEXT(isempty(se->apikey_id) ? NULL : se->apikey_id)));
+        struct create_args *a = userdata;
+        const struct stitch_session *se = a->se;
+        const struct pg_arg args[] = {
+                PG_ARG_TEXT(se->id), PG_ARG_TEXT(se->user_id), PG_ARG_TEXT(se->device_id),
+                PG_ARG_TEXT(se->provider_type), PG_ARG_TEXT(se->service), PG_ARG_TEXT(se->rhost),
+                PG_ARG_TEXT(se->tty), PG_ARG_HASH(se->refresh_hash), PG_ARG_INT(se->creation_date),
+                PG_ARG_INT(se->refresh_expires), PG_ARG_INT(se->access_expires), PG_ARG_INT(se->last_used),
+                PG_ARG_BOOL(se->revoked), PG_ARG_INT(se->revoked_at), PG_ARG_TEXT(se->revoked_reason),
+                PG_ARG_BOOL(se->open), PG_ARG_INT(se->leader_pid), PG_ARG_INT(se->uid),
+                PG_ARG_HASH(se->has_binding ? se->binding_hash : NULL), PG_ARG_INT(se->created_usec),
+                PG_ARG_TEXT(isempty(se->apikey_id) ? NULL : se->apikey_id), PG_ARG_INT((int64_t) a->max_live - 1),
+        };
+        if (a->max_live == 0)
+                return pg_run_one(c, PQ_SESSION_INSERT, args, ELEMENTSOF(args) - 1);
+
+        _cleanup_pgresult_ PGresult *res = NULL;
+        stitch_strv_builder_done(&a->ended);
+        int r = pg_exec(c, PQ_SESSION_INSERT_LIMITED, args, ELEMENTSOF(args), &res);
+        if (r < 0)
+                return r;
+        bool inserted = false;
+        for (int i = 0; i < PQntuples(res); i++) {
+                char id[STITCH_ID_LEN + 1];
+                r = pg_col_id(res, i, 1, id);
+                if (r < 0)
+                        return r;
+                if (streq(PQgetvalue(res, i, 0), "i"))
+                        inserted = true;
+                else if ((r = stitch_strv_builder_add(&a->ended, id)) < 0)
+                        return r;
+        }
+        return inserted ? 0 : -ENOENT;
 }
 
-int pg_session_create(struct stitch_store *s, const struct stitch_session *se) {
-        if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
+int pg_session_create(struct stitch_store *s, const struct stitch_session *se, unsigned max_live,
+                      char ***ret_ended) {
+        if (ret_ended)
+                *ret_ended = NULL;
+        if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type || (max_live > 0 && !ret_ended))
                 return -EINVAL;
-        return pg_tx(s, PG_ONE_WRITE, session_create_tx, (void *) se);
+        struct create_args a = {.se = se, .max_live = max_live};
+        int r = pg_tx(s, PG_ONE_WRITE, session_create_tx, &a);
+        if (r < 0 || !ret_ended) {
+                stitch_strv_builder_done(&a.ended);
+                return r;
+        }
+        *ret_ended = stitch_strv_builder_finish(&a.ended);
+        return *ret_ended ? r : -ENOMEM;
 }
 
 /* ---------------------------------------------------------------------------

@@ -154,6 +154,28 @@ const char *const pq_sql[_PQ_MAX] = {
                 "AND ($21::text IS NULL OR EXISTS (SELECT 1 FROM k)) RETURNING id) "
                 "INSERT INTO sessions (" PQ_SESSION_COLUMNS ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                 "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM u",
+        /* The same login, and the user's oldest live sessions beyond the
+         * newest $22 end in the same statement (MaxPerUser: $22 is the
+         * limit less one, the new session, which the statement's snapshot
+         * does not see), with their events. Rows: ('i', new id) if the
+         * session went in, then ('e', id) for each session it ended. Not
+         * FOR UPDATE: that would lock (and log) every row the OFFSET skips;
+         * the UPDATE re-checks NOT revoked against the newest row instead,
+         * and the user's row, locked first, orders the user's logins. */
+        [PQ_SESSION_INSERT_LIMITED] =
+                "WITH k AS (SELECT 1 FROM api_keys WHERE id = $21::text AND user_id = $2 AND NOT disabled FOR SHARE), "
+                "u AS (UPDATE users SET last_authentication_date = $9 WHERE id = $2 "
+                "AND ($21::text IS NULL OR EXISTS (SELECT 1 FROM k)) RETURNING id), "
+                "ins AS (INSERT INTO sessions (" PQ_SESSION_COLUMNS ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM u RETURNING id), "
+                "old AS (SELECT id FROM sessions WHERE user_id = $2 AND NOT revoked AND refresh_expires > $9 "
+                "AND EXISTS (SELECT 1 FROM u) ORDER BY creation_date DESC, created_usec DESC, id DESC OFFSET $22), "
+                "ended AS (UPDATE sessions SET revoked = true, revoked_at = $9, revoked_reason = 'limit', open = false "
+                "WHERE id IN (SELECT id FROM old) AND NOT revoked RETURNING id, access_expires, creation_date), "
+                "ev AS (INSERT INTO events (time, kind, subject, data) SELECT $9, 'session.ended', id, "
+                "'{\"access_expires\":' || access_expires || ',\"reason\":\"limit\"}' FROM ended "
+                "ORDER BY creation_date, id) "
+                "SELECT 'i', id FROM ins UNION ALL SELECT 'e', id FROM ended",
         [PQ_SESSION_BY_ID] = "SELECT " PQ_SESSION_COLUMNS " FROM sessions WHERE id = $1",
         [PQ_SESSION_BY_REFRESH_HASH] = "SELECT " PQ_SESSION_COLUMNS " FROM sessions WHERE refresh_hash = $1",
         [PQ_SESSION_WITH_USER_BY_ID] = SESSION_WITH_USER "WHERE s.id = $1",

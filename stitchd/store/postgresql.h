@@ -214,7 +214,8 @@ int pg_apikey_set_disabled(struct stitch_store *s, const char *id, bool disabled
 int pg_apikey_delete(struct stitch_store *s, const char *id);
 
 /* postgresql-sessions.c */
-int pg_session_create(struct stitch_store *s, const struct stitch_session *se);
+int pg_session_create(struct stitch_store *s, const struct stitch_session *se, unsigned max_live,
+                      char ***ret_ended);
 int pg_session_get(struct stitch_store *s, const char *id, struct stitch_session **ret);
 int pg_session_find_by_refresh_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                     struct stitch_session **ret);

@@ -208,6 +208,12 @@ static const char *const migrations[] = {
         "  data TEXT"
         ");"
         "CREATE INDEX events_time ON events(time);",
+
+        /* 7 -> 8: a user's live sessions, oldest first, without its ended
+         * ones: what a login counts for MaxPerUser and ends past it (ended
+         * sessions stay until pruned: a busy API key leaves thousands). */
+        "CREATE INDEX sessions_live_of_user ON sessions(user_id, creation_date, created_usec, id) "
+        "WHERE revoked = 0;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -320,6 +326,7 @@ enum stmt_id {
         ST_APIKEY_DELETE,
 
         ST_SESSION_INSERT,
+        ST_SESSION_EXCESS_IDS,
         ST_SESSION_BY_ID,
         ST_SESSION_BY_REFRESH_HASH,
         ST_SESSION_WITH_USER_BY_ID,
@@ -474,6 +481,11 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2) "
                 /* nor one opened by a key deleted or disabled meanwhile */
                 "AND (?21 IS NULL OR EXISTS (SELECT 1 FROM api_keys WHERE id = ?21 AND user_id = ?2 AND disabled = 0))",
+        /* The user's live sessions (as session_list counts them) beyond the
+         * newest ?3, oldest last: what a login past MaxPerUser ends. */
+        [ST_SESSION_EXCESS_IDS] =
+                "SELECT id FROM sessions WHERE user_id = ?1 AND revoked = 0 AND refresh_expires > ?2 "
+                "ORDER BY creation_date DESC, created_usec DESC, id DESC LIMIT -1 OFFSET ?3",
         [ST_SESSION_BY_ID] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
         [ST_SESSION_BY_REFRESH_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
         [ST_SESSION_WITH_USER_BY_ID] = SESSION_WITH_USER "WHERE s.id = ?1",
@@ -572,6 +584,8 @@ struct conn {
 /* A session_create waiting for a group commit. */
 struct create_request {
         const struct stitch_session *session;
+        unsigned max_live;
+        struct stitch_strv_builder ended; /* what it ended (MaxPerUser) */
         int result;
         bool done;
         struct create_request *next;
@@ -2506,9 +2520,13 @@ static int sqlite_apikey_delete(struct stitch_store *s, const char *id) {
 /* ---------------------------------------------------------------------------
  * Sessions */
 
+static int session_revoke_tx(struct conn *c, const char *id, int64_t now, const char *reason);
+
 /* The session row and the user's last authentication time, inside the
- * caller's transaction. */
-static int session_insert(struct conn *c, const struct stitch_session *se) {
+ * caller's transaction; then, with max_live > 0, the user's oldest live
+ * sessions beyond max_live (this one included) end, into *ended. */
+static int session_insert(struct conn *c, const struct stitch_session *se, unsigned max_live,
+                          struct stitch_strv_builder *ended) {
         int r;
 
         /* Nothing inserted (-ENOENT): no such user (or key). */
@@ -2523,8 +2541,20 @@ static int session_insert(struct conn *c, const struct stitch_session *se) {
         if (r < 0)
                 return r;
         /* A login is also the user's last authentication: same transaction, same fsync. */
-        return run(c, ST_USER_TOUCH, "session_create", ARGS(ARG_TEXT(se->user_id), ARG_INT(se->creation_date)),
-                   NULL);
+        r = run(c, ST_USER_TOUCH, "session_create", ARGS(ARG_TEXT(se->user_id), ARG_INT(se->creation_date)), NULL);
+        if (r < 0 || max_live == 0)
+                return r;
+
+        struct stitch_strv_builder excess = {};
+        r = read_ids(c, ST_SESSION_EXCESS_IDS, "session_create (MaxPerUser)",
+                     ARGS(ARG_TEXT(se->user_id), ARG_INT(se->creation_date), ARG_INT(max_live)), &excess);
+        for (size_t i = 0; r >= 0 && i < excess.n; i++) {
+                r = session_revoke_tx(c, excess.l[i], se->creation_date, "limit");
+                if (r > 0)
+                        r = stitch_strv_builder_add(ended, excess.l[i]);
+        }
+        stitch_strv_builder_done(&excess);
+        return r < 0 ? r : 0;
 }
 
 /* Commits a batch of session inserts in one transaction: each in its own
@@ -2540,8 +2570,9 @@ static void session_create_batch(struct stitch_store *s, struct create_request *
                 }
                 int k = exec_simple(c, ST_SAVEPOINT);
                 if (k >= 0) {
-                        k = session_insert(c, q->session);
+                        k = session_insert(c, q->session, q->max_live, &q->ended);
                         if (k < 0) {
+                                stitch_strv_builder_done(&q->ended);
                                 int u = exec_simple(c, ST_ROLLBACK_TO);
                                 if (u < 0)
                                         r = u; /* the transaction is in an unknown state: fail the rest */
@@ -2570,21 +2601,38 @@ static void session_create_batch(struct stitch_store *s, struct create_request *
  * instead of N. The first thread to find no commit running leads: it commits
  * batches until the queue is empty; the others wait for their result. Each
  * caller still returns only after its own row is durable. */
-static int sqlite_session_create(struct stitch_store *s, const struct stitch_session *se) {
-        if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type)
+/* The ids a create ended, handed out (or dropped on failure). */
+static int create_finish(int r, struct stitch_strv_builder *ended, char ***ret_ended) {
+        if (r < 0 || !ret_ended) {
+                stitch_strv_builder_done(ended);
+                return r;
+        }
+        *ret_ended = stitch_strv_builder_finish(ended);
+        return *ret_ended ? r : -ENOMEM;
+}
+
+static int sqlite_session_create(struct stitch_store *s, const struct stitch_session *se, unsigned max_live,
+                                 char ***ret_ended) {
+        if (ret_ended)
+                *ret_ended = NULL;
+        if (!se || isempty(se->id) || isempty(se->user_id) || !se->provider_type || (max_live > 0 && !ret_ended))
                 return -EINVAL;
 
         if (s->tx_of) {
                 /* Inside the caller's transaction, durable with it; not in a
                  * batch, which would tie other logins to its fate. */
-                _cleanup_unlock_ struct conn *c = writer_lock(s);
-                int r = tx_begin(c, true);
-                if (r < 0)
-                        return r;
-                return tx_end(c, session_insert(c, se));
+                struct stitch_strv_builder ended = {};
+                int r;
+                {
+                        _cleanup_unlock_ struct conn *c = writer_lock(s);
+                        r = tx_begin(c, true);
+                        if (r >= 0)
+                                r = tx_end(c, session_insert(c, se, max_live, &ended));
+                }
+                return create_finish(r, &ended, ret_ended);
         }
 
-        struct create_request me = {.session = se};
+        struct create_request me = {.session = se, .max_live = max_live};
         pthread_mutex_lock(&s->create_lock);
         *s->create_tail = &me;
         s->create_tail = &me.next;
@@ -2592,7 +2640,7 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
                 while (!me.done)
                         pthread_cond_wait(&s->create_done, &s->create_lock);
                 pthread_mutex_unlock(&s->create_lock);
-                return me.result;
+                return create_finish(me.result, &me.ended, ret_ended);
         }
         s->create_leader = true;
         while (s->create_queue) {
@@ -2612,7 +2660,7 @@ static int sqlite_session_create(struct stitch_store *s, const struct stitch_ses
         }
         s->create_leader = false;
         pthread_mutex_unlock(&s->create_lock);
-        return me.result;
+        return create_finish(me.result, &me.ended, ret_ended);
 }
 
 static int sqlite_session_get(struct stitch_store *s, const char *id, struct stitch_session **ret) {

@@ -398,8 +398,16 @@ struct stitch_store_ops {
         /* Also sets the user's last_authentication_date to creation_date (one
          * transaction). -ENOENT if the user is gone, or if apikey_id names a
          * key of the user that is gone or disabled (a login racing the key's
-         * deletion either fails or is ended by it). */
-        int (*session_create)(struct stitch_store *s, const struct stitch_session *se);
+         * deletion either fails or is ended by it).
+         * max_live > 0: the user keeps at most max_live live sessions
+         * (session_list's live ones), this one included: the oldest beyond
+         * that are revoked in the same transaction, reason "limit", with a
+         * SESSION_ENDED event each, and their ids go to *ret_ended (a strv,
+         * maybe empty; NULL on failure). So a login past [Sessions]
+         * MaxPerUser is still one durable write. max_live 0: nothing ends;
+         * ret_ended may be NULL. */
+        int (*session_create)(struct stitch_store *s, const struct stitch_session *se, unsigned max_live,
+                              char ***ret_ended);
         int (*session_get)(struct stitch_store *s, const char *id, struct stitch_session **ret);
         int (*session_find_by_refresh_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                             struct stitch_session **ret);

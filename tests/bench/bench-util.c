@@ -315,14 +315,17 @@ static char *json_strdup(const cJSON *o, const char *key) {
 }
 
 /* A stitch user with a password (and optionally an API key), through the admin socket. */
-int bench_create_user(struct bench *b, struct bench_user *u, const char *unix_name, bool with_key) {
+static int create_user(struct bench *b, struct bench_user *u, const char *unix_name, bool with_key,
+                       bool with_password) {
         cJSON *p = cJSON_CreateObject(), *reply = NULL;
         int r;
 
         snprintf(u->unix_name, sizeof(u->unix_name), "%s", unix_name);
         snprintf(u->email, sizeof(u->email), "%s@bench.invalid", unix_name);
-        cJSON_AddStringToObject(p, "email", u->email);
-        cJSON_AddStringToObject(p, "password", BENCH_PASSWORD);
+        if (with_password) { /* an email user has a password */
+                cJSON_AddStringToObject(p, "email", u->email);
+                cJSON_AddStringToObject(p, "password", BENCH_PASSWORD);
+        }
         cJSON_AddStringToObject(p, "unix_name", u->unix_name);
         r = wire_call(b->admin_socket, "io.stitch.Admin.UserCreate", p, &reply);
         if (r < 0)
@@ -349,6 +352,21 @@ int bench_create_user(struct bench *b, struct bench_user *u, const char *unix_na
                         return -EBADMSG;
         }
         return 0;
+}
+
+int bench_create_user(struct bench *b, struct bench_user *u, const char *unix_name, bool with_key) {
+        return create_user(b, u, unix_name, with_key, true);
+}
+
+int bench_create_key_user(struct bench *b, struct bench_user *u, const char *unix_name) {
+        return create_user(b, u, unix_name, true, false);
+}
+
+void bench_user_done(struct bench_user *u) {
+        erase_and_free(u->api_key);
+        erase_and_free(u->access_token);
+        erase_and_free(u->refresh_token);
+        *u = (struct bench_user) {};
 }
 
 /* Logs u in (by API key if asked, else by password) and keeps its tokens. */

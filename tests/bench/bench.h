@@ -164,6 +164,10 @@ int wire_roundtrip(struct wire_conn *c, const char *req, size_t req_len, const c
 /* Microseconds per ES256 signature of input on one thread, in process. */
 double es256_sign_usec(const char *input, size_t len, double duration_us);
 int bench_create_user(struct bench *b, struct bench_user *u, const char *unix_name, bool with_key);
+/* A user with an API key and no password (cheap to make: no hash). */
+int bench_create_key_user(struct bench *b, struct bench_user *u, const char *unix_name);
+/* Frees and wipes what u holds. */
+void bench_user_done(struct bench_user *u);
 int bench_login(struct bench *b, struct bench_user *u, bool with_key);
 int bench_ensure_users(struct bench *b, size_t n);
 

@@ -110,7 +110,7 @@ static _Noreturn void child(const char *path, unsigned round, int fd) {
                 snprintf(se.id, sizeof(se.id), "%08x%016x", 3u, n);
                 memcpy(se.user_id, u.id, sizeof(se.user_id));
                 memcpy(se.refresh_hash, h, sizeof(h));
-                r = ops->session_create(s, &se);
+                r = ops->session_create(s, &se, 0, NULL);
                 if (r < 0) {
                         fprintf(stderr, "child: session_create failed: %s\n", strerror(-r));
                         _exit(4);

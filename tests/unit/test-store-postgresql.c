@@ -117,7 +117,7 @@ static void test_two_stores(void **state) {
         int version = 0;
 
         assert_int_equal(ops->schema_version(b, &version), 0);
-        assert_int_equal(version, 1);
+        assert_int_equal(version, 2);
         assert_int_equal(create_user(a, 1), 0);
         user_id(id, 1);
         assert_int_equal(ops->user_find(b, STITCH_USER_BY_ID, id, &u), 0);
@@ -176,7 +176,7 @@ static void test_refresh_race(void **state) {
                 snprintf(se.device_id, sizeof(se.device_id), "%08x%016x", 4u, round);
                 make_hash(h, 1000 + round);
                 memcpy(se.refresh_hash, h, sizeof(h));
-                assert_int_equal(ops->session_create(a, &se), 0);
+                assert_int_equal(ops->session_create(a, &se, 0, NULL), 0);
 
                 struct refresher r[2] = {{.s = a, .sid = se.id, .expected = h, .barrier = &barrier},
                                          {.s = b, .sid = se.id, .expected = h, .barrier = &barrier}};
@@ -424,7 +424,7 @@ static void test_integrity(void **state) {
         memcpy(se.user_id, id, sizeof(se.user_id));
         snprintf(se.device_id, sizeof(se.device_id), "%08x%016x", 4u, 1u);
         make_hash(se.refresh_hash, 1);
-        assert_int_equal(ops->session_create(a, &se), 0);
+        assert_int_equal(ops->session_create(a, &se, 0, NULL), 0);
         assert_int_equal(ops->integrity_check(a, &problems), 0);
         assert_int_equal(stitch_strv_length(problems), 0);
         problems = stitch_strv_free(problems);
@@ -454,11 +454,20 @@ static void test_integrity(void **state) {
         const struct stitch_store_ops *o = NULL;
         struct stitch_store *b = NULL;
         assert_int_equal(stitch_store_open(spec, &o, &b), -EIO);
-        res = PQexec(pg, "UPDATE schema_version SET version = 1");
+        /* A version 1 database: migrated on open (1 -> 2 adds an index). */
+        res = PQexec(pg, "DROP INDEX sessions_live_of_user; UPDATE schema_version SET version = 1");
         assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
         PQclear(res);
-        PQfinish(pg);
         assert_int_equal(stitch_store_open(spec, &o, &b), 0);
+        int version = 0;
+        assert_int_equal(ops->schema_version(b, &version), 0);
+        assert_int_equal(version, 2);
+        res = PQexec(pg, "SELECT 1 FROM pg_indexes "
+                         "WHERE indexname = 'sessions_live_of_user' AND schemaname = current_schema()");
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(res), 1);
+        PQclear(res);
+        PQfinish(pg);
         ops->close(b);
         ops->close(a);
 }

@@ -166,7 +166,7 @@ static int create_session(struct stitch_store *s, unsigned n, unsigned user, int
         make_id(se.user_id, 1, user);
         make_id(se.device_id, 4, n);
         make_hash(se.refresh_hash, 3, n);
-        return ops->session_create(s, &se);
+        return ops->session_create(s, &se, 0, NULL);
 }
 
 static void session_id(char dst[static STITCH_ID_LEN + 1], unsigned n) {
@@ -196,7 +196,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 7);
+        assert_int_equal(version, 8);
         assert_int_equal(ops->integrity_check(f->store, &problems), 0);
         assert_int_equal(stitch_strv_length(problems), 0);
 }
@@ -396,7 +396,7 @@ static void test_reopen_keeps_data(void **state) {
         assert_true(version > 0);
         if (ops != &stitch_store_sqlite)
                 return;
-        assert_int_equal(version, 7);
+        assert_int_equal(version, 8);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -406,7 +406,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 7);
+        assert_int_equal(sqlite3_column_int(st, 1), 8);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -420,7 +420,7 @@ static void test_reopen_keeps_data(void **state) {
         sqlite3_close(db);
         assert_int_not_equal(ops->open(f->path, &f->store), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 7", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 8", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         f->store = NULL;
         assert_int_equal(ops->open(f->path, &f->store), 0);
@@ -912,7 +912,7 @@ static void test_sessions(void **state) {
                 make_id(se.id, 3, 50);
                 memcpy(se.user_id, uid, sizeof(uid));
                 make_hash(se.refresh_hash, 3, 0); /* session 0's hash */
-                assert_int_equal(ops->session_create(f->store, &se), -EEXIST);
+                assert_int_equal(ops->session_create(f->store, &se, 0, NULL), -EEXIST);
         }
         assert_int_equal(create_session(f->store, 60, 99, T0, T0 + 1000, T0 + 100), -ENOENT);
         /* Get and find. */
@@ -1007,7 +1007,7 @@ static void test_sessions(void **state) {
                 make_id(se.device_id, 4, 70);
                 make_hash(se.refresh_hash, 3, 70);
                 make_hash(se.binding_hash, 5, 70);
-                assert_int_equal(ops->session_create(f->store, &se), 0);
+                assert_int_equal(ops->session_create(f->store, &se, 0, NULL), 0);
                 assert_int_equal(ops->session_get(f->store, se.id, &got), 0);
                 assert_true(got->has_binding);
                 assert_memory_equal(got->binding_hash, se.binding_hash, STITCH_HASH_LEN);
@@ -1441,7 +1441,7 @@ static int create_key_session(struct stitch_store *s, unsigned n, unsigned user,
         make_hash(se.refresh_hash, 3, n);
         if (apikey_id)
                 memcpy(se.apikey_id, apikey_id, sizeof(se.apikey_id));
-        return ops->session_create(s, &se);
+        return ops->session_create(s, &se, 0, NULL);
 }
 
 static void test_session_revoke_apikey(void **state) {
@@ -1507,7 +1507,8 @@ static void test_session_revoke_apikey(void **state) {
 
 /* What schema 5 -> 6 added, undone (sqlite3_exec text): a version 5 database. */
 /* What schema 6 -> 7 added, undone: a version 6 database. */
-#define SCHEMA_7_UNDO "DROP TABLE events;"
+#define SCHEMA_8_UNDO "DROP INDEX sessions_live_of_user;"
+#define SCHEMA_7_UNDO SCHEMA_8_UNDO "DROP TABLE events;"
 
 #define SCHEMA_6_UNDO                                                                          \
         SCHEMA_7_UNDO                                                                          \
@@ -1544,7 +1545,7 @@ static void test_migration_unix_uid(void **state) {
         sqlite3_close(db);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 7);
+        assert_int_equal(version, 8);
 
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
@@ -1580,7 +1581,7 @@ static void test_migration_email_tokens(void **state) {
         sqlite3_close(db);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 7);
+        assert_int_equal(version, 8);
 
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
@@ -1625,7 +1626,7 @@ static void test_migration_apikey_id(void **state) {
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         int version = 0;
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 7);
+        assert_int_equal(version, 8);
         session_id(sid, 1);
         assert_int_equal(ops->session_get(f->store, sid, &se), 0);
         assert_string_equal(se->apikey_id, "");
@@ -2476,6 +2477,111 @@ static int64_t last_event_id(struct stitch_store *s) {
         return id;
 }
 
+/* session_create with max_live: the oldest live sessions beyond the limit
+ * end in the same write, with their events; revoked or other users'
+ * sessions do not count. */
+static int create_session_limited(struct stitch_store *s, unsigned n, unsigned user, int64_t created,
+                                  unsigned max_live, char ***ret_ended) {
+        struct stitch_session se = {
+                .provider_type = (char *) "api-key",
+                .service = (char *) "login",
+                .creation_date = created,
+                .refresh_expires = created + 1000,
+                .access_expires = created + 100,
+                .last_used = created,
+                .uid = -1,
+        };
+
+        make_id(se.id, 3, n);
+        make_id(se.user_id, 1, user);
+        make_id(se.device_id, 4, n);
+        make_hash(se.refresh_hash, 3, n);
+        return ops->session_create(s, &se, max_live, ret_ended);
+}
+
+static void test_session_limit(void **state) {
+        struct fixture *f = *state;
+        struct stitch_session **list = NULL;
+        struct stitch_session *got = NULL;
+        struct feed fd = {};
+        char **ended = NULL;
+        char sid[STITCH_ID_LEN + 1], other[STITCH_ID_LEN + 1];
+        size_t n = 0;
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "l1@example.com", NULL, T0, 0), 0);
+        assert_int_equal(create_user(f->store, 2, "local-userpass", "l2@example.com", NULL, T0, 0), 0);
+        for (unsigned i = 0; i < 4; i++)
+                assert_int_equal(create_session(f->store, i, 1, T0 + i, T0 + 1000, T0 + 100), 0);
+        assert_int_equal(create_session(f->store, 4, 1, T0 + 4, T0 + 1000, T0 + 100), 0);
+        session_id(sid, 4);
+        assert_int_equal(ops->session_revoke(f->store, sid, T0 + 5, "logout"), 1);
+        assert_int_equal(create_session(f->store, 5, 1, T0 - 2000, T0 - 1000, T0 - 1900), 0); /* expired */
+        assert_int_equal(create_session(f->store, 6, 2, T0, T0 + 1000, T0 + 100), 0);
+        int64_t after = last_event_id(f->store);
+
+        /* A limit needs somewhere to say what it ended. */
+        assert_int_equal(create_session_limited(f->store, 10, 1, T0 + 10, 3, NULL), -EINVAL);
+        /* Room enough: nothing ends, an empty list. */
+        assert_int_equal(create_session_limited(f->store, 11, 1, T0 + 10, 100, &ended), 0);
+        assert_non_null(ended);
+        assert_null(ended[0]);
+        ended = stitch_strv_free(ended);
+        /* Live: 0, 1, 2, 3, 11 and the new one; 3 stay: 0, 1 and 2 end. */
+        assert_int_equal(create_session_limited(f->store, 12, 1, T0 + 11, 3, &ended), 0);
+        assert_non_null(ended);
+        assert_int_equal(stitch_strv_length(ended), 3);
+        for (unsigned i = 0; i < 3; i++) {
+                session_id(sid, i);
+                bool found = false;
+                for (char **e = ended; *e; e++)
+                        found = found || streq(*e, sid);
+                assert_true(found);
+        }
+        ended = stitch_strv_free(ended);
+        assert_int_equal(ops->session_list(f->store, NULL, false, T0 + 20, &list, &n), 0);
+        assert_int_equal(n, 4); /* 3, 11, 12 of user 1, 6 of user 2 */
+        stitch_session_array_free(list, n);
+        session_id(sid, 0);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_true(got->revoked);
+        assert_string_equal(got->revoked_reason, "limit");
+        got = stitch_session_free(got);
+        session_id(sid, 4);
+        assert_int_equal(ops->session_get(f->store, sid, &got), 0);
+        assert_string_equal(got->revoked_reason, "logout"); /* already ended: untouched */
+        got = stitch_session_free(got);
+        session_id(other, 6);
+        assert_int_equal(ops->session_get(f->store, other, &got), 0);
+        assert_false(got->revoked);
+        got = stitch_session_free(got);
+
+        /* One event per ended session, as any other end writes. */
+        feed_read(f->store, after, &fd);
+        assert_int_equal(fd.n, 3);
+        for (size_t i = 0; i < fd.n; i++) {
+                assert_int_equal(fd.a[i]->kind, STITCH_STORE_EVENT_SESSION_ENDED);
+                assert_non_null(fd.a[i]->data_json);
+                assert_non_null(strstr(fd.a[i]->data_json, "\"limit\""));
+        }
+        feed_done(&fd);
+
+        /* No such user: nothing in, nothing ended. */
+        assert_int_equal(create_session_limited(f->store, 13, 9, T0 + 12, 3, &ended), -ENOENT);
+        assert_null(ended);
+        session_id(sid, 13);
+        assert_int_equal(ops->session_get(f->store, sid, &got), -ENOENT);
+        /* Limit 1: only the new one stays. */
+        assert_int_equal(create_session_limited(f->store, 14, 1, T0 + 13, 1, &ended), 0);
+        assert_int_equal(stitch_strv_length(ended), 3);
+        ended = stitch_strv_free(ended);
+        user_id(other, 1);
+        assert_int_equal(ops->session_list(f->store, other, false, T0 + 20, &list, &n), 0);
+        assert_int_equal(n, 1);
+        session_id(sid, 14);
+        assert_string_equal(list[0]->id, sid);
+        stitch_session_array_free(list, n);
+}
+
 static void test_events(void **state) {
         struct fixture *f = *state;
         struct feed fd = {};
@@ -2647,7 +2753,7 @@ static void test_migration_events(void **state) {
 
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 7);
+        assert_int_equal(version, 8);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "old@example.com", &u), 0);
         assert_int_equal(u->n_identities, 1);
         assert_int_equal(ops->session_get(f->store, "000000020000000000000001", &se), 0);
@@ -2791,6 +2897,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_session_find_with_user, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_memory, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_session_refresh_swap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_session_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revocation_and_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_disable_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_anonymous, setup, teardown),
