@@ -184,6 +184,24 @@ static bool answers_were_asked(const struct stitch_conversation *c, const struct
         return true;
 }
 
+/* A failed attempt of a limit_after_check provider counts against the
+ * account it named, as a failure checked before would have. Returns 0,
+ * or 1 with ret saying the account is locked (the attempt is then not
+ * counted, as any attempt during a lock). */
+static int limit_attempt_after(struct stitch_core *core, const struct stitch_login *l,
+                               char limit_key[static STITCH_LIMIT_KEY_MAX], struct stitch_login_result *ret) {
+        uint64_t retry_after = 0;
+        if (stitch_limit_key_for_login(core, l, limit_key) < 0 || !limit_key[0])
+                return 0; /* no account to count against (an app login names none) */
+        if (stitch_ratelimit_begin(core->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) !=
+            -EBUSY)
+                return 0;
+        log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", l->user, l->service,
+                   (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
+        fail_attempts(ret, retry_after);
+        return 1;
+}
+
 /* The round itself, once the provider and the login are known. */
 static int run_provider(struct stitch_core *core, const struct stitch_login *l, const struct stitch_provider *chooser,
                         struct stitch_credentials *credentials, void *state, const struct stitch_provider *continued,
@@ -215,6 +233,7 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         /* Failures count per account, and for app logins also per client
          * address (one address guessing many accounts). */
         char limit_key[STITCH_LIMIT_KEY_MAX] = "", address_key[STITCH_LIMIT_KEY_MAX] = "";
+        bool limit_after = attempt && provider->limit_after_check;
         if (attempt) {
                 uint64_t retry_after = 0, now = stitch_now_usec(CLOCK_MONOTONIC);
                 r = 0;
@@ -228,7 +247,7 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
                         log_notice("Anonymous app login from %s refused: too many this minute (CallerLoginsPerMinute=%u).",
                                    l->rhost ? l->rhost : "-", core->config.caller_logins_per_minute);
                         r = -EBUSY;
-                } else if ((r = stitch_limit_key_for_login(core, l, limit_key)) < 0) {
+                } else if (!limit_after && (r = stitch_limit_key_for_login(core, l, limit_key)) < 0) {
                         drop_state(provider, state);
                         return fail_errno(ret, r, "user lookup");
                 }
@@ -299,6 +318,8 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         if (r == -EACCES || r == -EINVAL) {
                 log_notice("Login for %s via %s with %s failed (rhost %s).", l->user, l->service, provider->name,
                            l->rhost ? l->rhost : "-");
+                if (limit_after && limit_attempt_after(core, l, limit_key, ret) != 0)
+                        return 0; /* the account is locked: said so in ret */
                 return fail(ret, STITCH_LOGIN_INVALID_CREDENTIALS, "invalid username or password");
         }
         if (r == -EPERM) {
@@ -318,6 +339,18 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         }
 
         _cleanup_(stitch_user_freep) struct stitch_user *u = TAKE_PTR(pr.user);
+        if (limit_after && u) {
+                /* The account the check named: refused while it is locked. */
+                stitch_limit_key_for_user(u->id, limit_key);
+                uint64_t retry_after = 0;
+                if (stitch_ratelimit_begin(core->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) ==
+                    -EBUSY) {
+                        log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).",
+                                   isempty(l->user) ? "an app user" : l->user, l->service,
+                                   (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                        return fail_attempts(ret, retry_after);
+                }
+        }
         if (attempt && limit_key[0])
                 stitch_ratelimit_success(core->ratelimit, limit_key);
         if (attempt && address_key[0])

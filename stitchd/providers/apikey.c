@@ -60,7 +60,10 @@ static int apikey_begin(struct stitch_core *core, const struct stitch_login *l, 
         r = stitch_sha256(key, strlen(key), hash);
         if (r < 0)
                 return r;
-        r = core->store_ops->apikey_find_by_hash(core->store, hash, &k);
+        /* The key and its user, read as a login reads a user (with the
+         * count of live sessions: the session's start then needs no list
+         * of them below MaxPerUser), in one read. */
+        r = core->store_ops->apikey_find_for_login(core->store, hash, stitch_now(), &k, &u);
         if (r == -ENOENT)
                 return -EACCES;
         if (r < 0)
@@ -68,14 +71,6 @@ static int apikey_begin(struct stitch_core *core, const struct stitch_login *l, 
         /* The index found it by hash; compare again in constant time anyway. */
         if (CRYPTO_memcmp(hash, k->hash, sizeof(hash)) != 0 || k->disabled)
                 return -EACCES;
-
-        /* Read as a login reads (with the count of live sessions): the
-         * session's start then needs no list of them below MaxPerUser. */
-        r = core->store_ops->user_find_for_login(core->store, STITCH_USER_BY_ID, k->user_id, stitch_now(), &u);
-        if (r == -ENOENT)
-                return -EACCES;
-        if (r < 0)
-                return r;
         /* A login as a Unix account: only as the key owner's. */
         if (u->disabled || (!l->app && !streq_ptr(u->unix_name, l->user)))
                 return -EACCES;
@@ -90,6 +85,7 @@ const struct stitch_provider stitch_provider_apikey = {
         .config = &apikey_section,
         .enabled = apikey_enabled,
         .begin = apikey_begin,
+        .limit_after_check = true,
         .app_fields = {{"key", "key", false}},
         .app_failure_code = "AuthError",
         .app_failure_message = "invalid API key",

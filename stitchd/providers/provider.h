@@ -184,6 +184,13 @@ struct stitch_provider {
         void (*free)(void *instance);
         /* Needs no credential at all (anon-user): every begin is an attempt. */
         bool no_credentials;
+        /* Its check costs nothing a guesser could use (api-key: one index
+         * look-up of a 256-bit secret's hash), so the account's rate limit
+         * is consulted once the check has named the account, not by a
+         * look-up of the name before it: a right credential is refused
+         * while its account is locked, a wrong one counts against the
+         * named account as any failure does. One store read fewer. */
+        bool limit_after_check;
         /* Its identities may be linked onto another user (not anonymous
          * ones, not API keys: those belong to the user that has them). */
         bool linkable;

@@ -75,6 +75,54 @@ int pg_apikey_find_by_hash(struct stitch_store *s, const uint8_t hash[STITCH_HAS
         return find(s, PQ_APIKEY_BY_HASH, PG_ARG_HASH(hash), ret);
 }
 
+struct login_args {
+        const uint8_t *hash;
+        int64_t now;
+        struct stitch_apikey *k;
+        struct stitch_user *u;
+};
+
+/* One statement: the user (as a login reads it) and then the key. */
+static int find_for_login_tx(struct pg_conn *c, void *userdata) {
+        struct login_args *a = userdata;
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r;
+
+        a->k = stitch_apikey_free(a->k); /* a retry starts over */
+        a->u = stitch_user_free(a->u);
+        r = pg_exec(c, PQ_APIKEY_WITH_USER_BY_HASH, PG_ARGS(PG_ARG_HASH(a->hash), PG_ARG_INT(a->now)), &res);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) == 0)
+                return -ENOENT;
+        r = pg_read_user(res, 0, 0, &a->u);
+        if (r >= 0)
+                r = pg_read_identities_json(res, 0, PQ_USER_FIND_IDENTITIES_COLUMN, a->u);
+        if (r >= 0)
+                r = pg_read_apikey_at(res, 0, PQ_USER_FIND_LIVE_COLUMN + 1, &a->k);
+        if (r < 0)
+                return r;
+        a->u->login_live_sessions = (uint64_t) MAX(pg_col_int(res, 0, PQ_USER_FIND_LIVE_COLUMN), (int64_t) 0);
+        a->u->login_read = true;
+        return 0;
+}
+
+int pg_apikey_find_for_login(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN], int64_t now,
+                             struct stitch_apikey **ret_key, struct stitch_user **ret_user) {
+        if (!hash || !ret_key || !ret_user)
+                return -EINVAL;
+        struct login_args a = {.hash = hash, .now = now};
+        int r = pg_tx(s, PG_READ, find_for_login_tx, &a);
+        if (r < 0) {
+                stitch_apikey_free(a.k);
+                stitch_user_free(a.u);
+                return r;
+        }
+        *ret_key = a.k;
+        *ret_user = a.u;
+        return 0;
+}
+
 int pg_apikey_get(struct stitch_store *s, const char *id, struct stitch_apikey **ret) {
         if (!id || !ret)
                 return -EINVAL;

@@ -45,6 +45,7 @@ const struct stitch_store_ops stitch_store_postgresql = {
 
         .apikey_create = pg_apikey_create,
         .apikey_find_by_hash = pg_apikey_find_by_hash,
+        .apikey_find_for_login = pg_apikey_find_for_login,
         .apikey_get = pg_apikey_get,
         .apikey_list = pg_apikey_list,
         .apikey_set_disabled = pg_apikey_set_disabled,

@@ -375,19 +375,23 @@ int pg_read_session(const PGresult *res, int row, struct stitch_session **ret) {
         return 0;
 }
 
-int pg_read_apikey(const PGresult *res, int row, struct stitch_apikey **ret) {
+int pg_read_apikey_at(const PGresult *res, int row, int col, struct stitch_apikey **ret) {
         _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = calloc(1, sizeof(*k));
         int r;
 
         if (!k)
                 return -ENOMEM;
-        if ((r = pg_col_id(res, row, 0, k->id)) < 0 || (r = pg_col_id(res, row, 1, k->user_id)) < 0 ||
-            (r = pg_col_strdup(res, row, 2, &k->name)) < 0 || (r = pg_col_hash(res, row, 3, k->hash)) < 0)
+        if ((r = pg_col_id(res, row, col, k->id)) < 0 || (r = pg_col_id(res, row, col + 1, k->user_id)) < 0 ||
+            (r = pg_col_strdup(res, row, col + 2, &k->name)) < 0 || (r = pg_col_hash(res, row, col + 3, k->hash)) < 0)
                 return r;
-        k->disabled = pg_col_bool(res, row, 4);
-        k->creation_date = pg_col_int(res, row, 5);
+        k->disabled = pg_col_bool(res, row, col + 4);
+        k->creation_date = pg_col_int(res, row, col + 5);
         *ret = TAKE_PTR(k);
         return 0;
+}
+
+int pg_read_apikey(const PGresult *res, int row, struct stitch_apikey **ret) {
+        return pg_read_apikey_at(res, row, 0, ret);
 }
 
 int pg_read_list(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, size_t n_args,

@@ -132,6 +132,13 @@ const char *const pq_sql[_PQ_MAX] = {
         [PQ_APIKEY_COUNT_OF_USER] = "SELECT count(*) FROM api_keys WHERE user_id = $1",
         [PQ_APIKEY_INSERT] = "INSERT INTO api_keys (" PQ_APIKEY_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)",
         [PQ_APIKEY_BY_HASH] = "SELECT " PQ_APIKEY_COLUMNS " FROM api_keys WHERE hash = $1",
+        /* An API-key login's read: the user as USER_FIND reads it for a
+         * login ($2 true, $3 now), then the key's columns. */
+        [PQ_APIKEY_WITH_USER_BY_HASH] =
+                "SELECT " U_COLUMNS ", " U_IDENTITIES ", NULL, "
+                "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND NOT s.revoked AND s.refresh_expires > $2), "
+                "k.id, k.user_id, k.name, k.hash, k.disabled, k.creation_date "
+                "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1",
         [PQ_APIKEY_BY_ID] = "SELECT " PQ_APIKEY_COLUMNS " FROM api_keys WHERE id = $1",
         [PQ_APIKEY_LIST_ALL] = "SELECT " PQ_APIKEY_COLUMNS " FROM api_keys ORDER BY creation_date, id",
         [PQ_APIKEY_LIST_OF_USER] =

@@ -79,6 +79,7 @@ enum pq_id {
         PQ_APIKEY_COUNT_OF_USER,
         PQ_APIKEY_INSERT,
         PQ_APIKEY_BY_HASH,
+        PQ_APIKEY_WITH_USER_BY_HASH,
         PQ_APIKEY_BY_ID,
         PQ_APIKEY_LIST_ALL,
         PQ_APIKEY_LIST_OF_USER,

@@ -128,6 +128,8 @@ int pg_read_user(const PGresult *res, int row, int col, struct stitch_user **ret
 int pg_read_identities_json(const PGresult *res, int row, int col, struct stitch_user *u);
 int pg_read_session(const PGresult *res, int row, struct stitch_session **ret);
 int pg_read_apikey(const PGresult *res, int row, struct stitch_apikey **ret);
+/* The same, its columns from 'col' on. */
+int pg_read_apikey_at(const PGresult *res, int row, int col, struct stitch_apikey **ret);
 
 /* Every row of statement id read by read_row into a new array of pointers. */
 typedef int (*pg_read_row_fn)(const PGresult *res, int row, void *ret);
@@ -207,6 +209,8 @@ int pg_email_token_prune(struct stitch_store *s, int64_t now, size_t *ret_n);
 
 /* postgresql-apikeys.c */
 int pg_apikey_create(struct stitch_store *s, const struct stitch_apikey *k);
+int pg_apikey_find_for_login(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN], int64_t now,
+                             struct stitch_apikey **ret_key, struct stitch_user **ret_user);
 int pg_apikey_find_by_hash(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN], struct stitch_apikey **ret);
 int pg_apikey_get(struct stitch_store *s, const char *id, struct stitch_apikey **ret);
 int pg_apikey_list(struct stitch_store *s, const char *user_id, struct stitch_apikey ***ret, size_t *ret_n);

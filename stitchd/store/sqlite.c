@@ -2485,6 +2485,33 @@ static int sqlite_apikey_find_by_hash(struct stitch_store *s, const uint8_t hash
         return find_row(s, ST_APIKEY_BY_HASH, "apikey lookup", NULL, hash, read_apikey, ret);
 }
 
+static int sqlite_apikey_find_for_login(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN], int64_t now,
+                                        struct stitch_apikey **ret_key, struct stitch_user **ret_user) {
+        _cleanup_(stitch_apikey_freep) struct stitch_apikey *k = NULL;
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r;
+
+        if (!hash || !ret_key || !ret_user)
+                return -EINVAL;
+        {
+                _cleanup_unlock_ struct conn *c = reader_lock(s);
+                r = tx_begin(c, false);
+                if (r < 0)
+                        return r;
+                r = read_one(c, ST_APIKEY_BY_HASH, "apikey_find_for_login", ARGS(ARG_HASH(hash)), read_apikey, &k);
+                if (r >= 0)
+                        r = user_find_tx(c, STITCH_USER_BY_ID, k->user_id, &u);
+                if (r >= 0)
+                        r = read_login_extras(c, u, now);
+                r = tx_end(c, r);
+                if (r < 0)
+                        return r;
+        }
+        *ret_key = TAKE_PTR(k);
+        *ret_user = TAKE_PTR(u);
+        return 0;
+}
+
 static int sqlite_apikey_get(struct stitch_store *s, const char *id, struct stitch_apikey **ret) {
         if (!id || !ret)
                 return -EINVAL;
@@ -3182,6 +3209,7 @@ const struct stitch_store_ops stitch_store_sqlite = {
 
         .apikey_create = sqlite_apikey_create,
         .apikey_find_by_hash = sqlite_apikey_find_by_hash,
+        .apikey_find_for_login = sqlite_apikey_find_for_login,
         .apikey_get = sqlite_apikey_get,
         .apikey_list = sqlite_apikey_list,
         .apikey_set_disabled = sqlite_apikey_set_disabled,

@@ -387,6 +387,12 @@ struct stitch_store_ops {
         int (*apikey_create)(struct stitch_store *s, const struct stitch_apikey *k);
         int (*apikey_find_by_hash)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN],
                                    struct stitch_apikey **ret);
+        /* An API-key login's read: the key with this hash and its user,
+         * the user read as user_find_for_login reads it (login_* fields),
+         * from one snapshot (on a server, one round trip). -ENOENT: no
+         * such key, or its user is gone. */
+        int (*apikey_find_for_login)(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN], int64_t now,
+                                     struct stitch_apikey **ret_key, struct stitch_user **ret_user);
         int (*apikey_get)(struct stitch_store *s, const char *id, struct stitch_apikey **ret);
         /* user_id NULL = all keys. Ordered by creation. */
         int (*apikey_list)(struct stitch_store *s, const char *user_id, struct stitch_apikey ***ret,

@@ -22,6 +22,7 @@
 
 #include "core/access.h"
 #include "core/accounts.h"
+#include "core/ratelimit.h"
 #include "core/apikeys.h"
 #include "core/config.h"
 #include "core/link.h"
@@ -250,6 +251,56 @@ static void test_failure_limit(void **state) {
         assert_true(r.retry_after_usec > 0);
         assert_int_equal(f->m->password_verifications, before);
         stitch_login_result_done(&r);
+}
+
+/* API keys are limited as passwords are, though the account is named by
+ * the key's look-up (limit_after_check): wrong keys for a name count
+ * against its account, and while it is locked its right key is refused,
+ * and so is its password. */
+static void test_apikey_failure_limit(void **state) {
+        struct fixture *f = *state;
+        struct stitch_login_result r = {};
+        char id[STITCH_ID_LEN + 1], key_id[STITCH_ID_LEN + 1];
+        char *key = NULL;
+
+        add_user(f->m, "ada@example.com", "ada", "correct horse", id);
+        assert_int_equal(stitch_apikey_issue(f->m, id, "laptop", key_id, &key), 0);
+        char *wrong = strdup(key);
+        assert_non_null(wrong);
+        size_t last = strlen(wrong) - 1;
+        wrong[last] = wrong[last] == 'A' ? 'B' : 'A';
+        for (int i = 0; i < 4; i++) {
+                run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {wrong}, 0, false}, &r);
+                assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+                stitch_login_result_done(&r);
+        }
+        run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
+        assert_int_equal(r.failure, STITCH_LOGIN_TOO_MANY_ATTEMPTS);
+        assert_true(r.retry_after_usec > 0);
+        stitch_login_result_done(&r);
+        uint64_t before = f->m->password_verifications;
+        run(f->m, &ada_password, &r);
+        assert_int_equal(r.failure, STITCH_LOGIN_TOO_MANY_ATTEMPTS);
+        assert_int_equal(f->m->password_verifications, before);
+        stitch_login_result_done(&r);
+        /* Unlocked, the right key logs in and the count starts over. */
+        char limit_key[STITCH_LIMIT_KEY_MAX];
+        stitch_limit_key_for_user(id, limit_key);
+        assert_int_equal(stitch_ratelimit_unlock(f->m->ratelimit, limit_key), 1);
+        run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&r);
+        for (int i = 0; i < 3; i++) {
+                run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {wrong}, 0, false}, &r);
+                assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+                stitch_login_result_done(&r);
+        }
+        run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
+        assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
+        stitch_login_result_done(&r);
+        erase_and_free(wrong);
+        erase_and_free(key);
 }
 
 static void test_apikey_and_anonymous(void **state) {
@@ -1308,6 +1359,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_password_login, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prompt_rounds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apikey_failure_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apikey_and_anonymous, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refresh_and_logout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_changes_end_sessions, setup, teardown),

@@ -835,6 +835,30 @@ static void test_apikeys(void **state) {
                 got = stitch_apikey_free(got);
                 make_hash(h, 5, 999);
                 assert_int_equal(ops->apikey_find_by_hash(f->store, h, &got), -ENOENT);
+
+                /* A login's read: the key and its user with the login extras. */
+                struct stitch_user *owner = NULL;
+                make_hash(h, 5, 7);
+                assert_int_equal(create_session(f->store, 70, 1, T0, T0 + 1000, T0 + 100), 0);
+                assert_int_equal(create_session(f->store, 71, 1, T0, T0 + 1000, T0 + 100), 0);
+                assert_int_equal(create_session(f->store, 72, 1, T0 - 2000, T0 - 1000, T0 - 1900), 0);
+                assert_int_equal(ops->apikey_find_for_login(f->store, h, T0 + 10, &got, &owner), 0);
+                assert_string_equal(got->name, "key-7");
+                assert_memory_equal(got->hash, h, STITCH_HASH_LEN);
+                assert_false(got->disabled);
+                assert_int_equal(got->creation_date, T0 + 7);
+                assert_string_equal(owner->id, uid1);
+                assert_true(owner->login_read);
+                assert_int_equal(owner->login_live_sessions, 2); /* not the expired one */
+                assert_null(owner->login_password_hash);
+                assert_true(owner->n_identities >= 1);
+                got = stitch_apikey_free(got);
+                owner = stitch_user_free(owner);
+                make_hash(h, 5, 999);
+                assert_int_equal(ops->apikey_find_for_login(f->store, h, T0, &got, &owner), -ENOENT);
+                assert_null(got);
+                assert_null(owner);
+                assert_int_equal(ops->apikey_find_for_login(f->store, NULL, T0, &got, &owner), -EINVAL);
         }
         {
                 char kid[STITCH_ID_LEN + 1];
