@@ -70,6 +70,19 @@ for c in 1 16; do
         [ -n "${RAW[$c]}" ] || die "pgbench gave no rate"
 done
 
+# And one read by primary key, the same way: a login also reads (its key
+# and user) before it writes, so a login that did nothing but one such read
+# and one such write, serially, would reach RAW_INSERT x t_write /
+# (t_read + t_write): the ceiling printed next to the ratio.
+echo '\set id random(1, 1000)' >"$T/select.sql"
+echo 'SELECT client FROM rows WHERE id = :id;' >>"$T/select.sql"
+declare -A READ
+for c in 1 16; do
+        READ[$c]=$("$PGBIN/pgbench" -n -M prepared -h "$T/pg" -U stitch -f "$T/select.sql" -c "$c" -j "$c" -T "$DUR" baseline 2>/dev/null \
+                | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+        [ -n "${READ[$c]}" ] || die "pgbench gave no read rate"
+done
+
 # stitchd's rows on SQLite, then on PostgreSQL (fresh database).
 run_bench() { # OUTPUT [--store SPEC]
         local out=$1
@@ -87,6 +100,9 @@ for c in 1 16; do
         ak=$(val "$T/pg.json" "apikey.c$c"); aks=$(val "$T/sqlite.json" "apikey.c$c")
         printf '%-44s %12.0f %12.0f %12.0f %8s %s\n' "API-key logins/s, $c client(s) vs INSERT+COMMIT/s" \
                 "$ak" "$aks" "${RAW[$c]}" "$(ratio "$ak" "${RAW[$c]}")" ">= 0.5"
+        printf '%-44s %12s %12s %12.0f %8s %s\n' "  one read + one INSERT+COMMIT, nothing else" "-" "-" "${READ[$c]}" \
+                "$(awk -v r="${READ[$c]}" -v w="${RAW[$c]}" 'BEGIN { printf "%.2f", (1 / (1 / r + 1 / w)) / w }')" \
+                "(ceiling; reads/s as baseline)"
 done
 for c in 1 8; do
         lp=$(val "$T/pg.json" "login.c$c"); ls=$(val "$T/sqlite.json" "login.c$c")
