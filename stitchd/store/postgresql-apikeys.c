@@ -95,16 +95,10 @@ static int find_for_login_tx(struct pg_conn *c, void *userdata) {
                 return r;
         if (PQntuples(res) == 0)
                 return -ENOENT;
-        r = pg_read_user(res, 0, 0, &a->u);
-        if (r >= 0)
-                r = pg_read_identities_json(res, 0, PQ_USER_FIND_IDENTITIES_COLUMN, a->u);
+        r = pg_read_found_user(res, 0, true, &a->u);
         if (r >= 0)
                 r = pg_read_apikey_at(res, 0, PQ_USER_FIND_LIVE_COLUMN + 1, &a->k);
-        if (r < 0)
-                return r;
-        a->u->login_live_sessions = (uint64_t) MAX(pg_col_int(res, 0, PQ_USER_FIND_LIVE_COLUMN), (int64_t) 0);
-        a->u->login_read = true;
-        return 0;
+        return r;
 }
 
 int pg_apikey_find_for_login(struct stitch_store *s, const uint8_t hash[STITCH_HASH_LEN], int64_t now,

@@ -101,16 +101,23 @@ static int user_find_tx(struct pg_conn *c, void *userdata) {
                 return r;
         if (PQntuples(res) == 0)
                 return -ENOENT;
-        r = pg_read_user(res, 0, 0, &a->u);
+        return pg_read_found_user(res, 0, a->login, &a->u);
+}
+
+int pg_read_found_user(const PGresult *res, int row, bool login, struct stitch_user **ret) {
+        _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
+        int r = pg_read_user(res, row, 0, &u);
         if (r >= 0)
-                r = pg_read_identities_json(res, 0, PQ_USER_FIND_IDENTITIES_COLUMN, a->u);
-        if (r < 0 || !a->login)
-                return r;
-        r = pg_col_strdup(res, 0, PQ_USER_FIND_PASSWORD_COLUMN, &a->u->login_password_hash);
+                r = pg_read_identities_json(res, row, PQ_USER_FIND_IDENTITIES_COLUMN, u);
+        if (r >= 0 && login)
+                r = pg_col_strdup(res, row, PQ_USER_FIND_PASSWORD_COLUMN, &u->login_password_hash);
         if (r < 0)
                 return r;
-        a->u->login_live_sessions = (uint64_t) MAX(pg_col_int(res, 0, PQ_USER_FIND_LIVE_COLUMN), (int64_t) 0);
-        a->u->login_read = true;
+        if (login) {
+                u->login_live_sessions = (uint64_t) MAX(pg_col_int(res, row, PQ_USER_FIND_LIVE_COLUMN), (int64_t) 0);
+                u->login_read = true;
+        }
+        *ret = TAKE_PTR(u);
         return 0;
 }
 

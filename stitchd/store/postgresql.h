@@ -128,7 +128,11 @@ int pg_read_user(const PGresult *res, int row, int col, struct stitch_user **ret
 int pg_read_identities_json(const PGresult *res, int row, int col, struct stitch_user *u);
 int pg_read_session(const PGresult *res, int row, struct stitch_session **ret);
 int pg_read_apikey(const PGresult *res, int row, struct stitch_apikey **ret);
-/* The same, its columns from 'col' on. */
+/* A row of a USER_FIND statement (postgresql-statements.c): the user and
+ * its identities, and with login its password and live-session count
+ * (the login_* fields). */
+int pg_read_found_user(const PGresult *res, int row, bool login, struct stitch_user **ret);
+/* pg_read_apikey(), its columns from 'col' on. */
 int pg_read_apikey_at(const PGresult *res, int row, int col, struct stitch_apikey **ret);
 
 /* Every row of statement id read by read_row into a new array of pointers. */

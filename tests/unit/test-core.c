@@ -257,6 +257,15 @@ static void test_failure_limit(void **state) {
  * the key's look-up (limit_after_check): wrong keys for a name count
  * against its account, and while it is locked its right key is refused,
  * and so is its password. */
+static void wrong_keys(struct fixture *f, const char *wrong, int n) {
+        for (int i = 0; i < n; i++) {
+                struct stitch_login_result r = {};
+                run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {wrong}, 0, false}, &r);
+                assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
+                stitch_login_result_done(&r);
+        }
+}
+
 static void test_apikey_failure_limit(void **state) {
         struct fixture *f = *state;
         struct stitch_login_result r = {};
@@ -269,11 +278,7 @@ static void test_apikey_failure_limit(void **state) {
         assert_non_null(wrong);
         size_t last = strlen(wrong) - 1;
         wrong[last] = wrong[last] == 'A' ? 'B' : 'A';
-        for (int i = 0; i < 4; i++) {
-                run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {wrong}, 0, false}, &r);
-                assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
-                stitch_login_result_done(&r);
-        }
+        wrong_keys(f, wrong, 4);
         run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
         assert_int_equal(r.outcome, STITCH_LOGIN_FAILED);
         assert_int_equal(r.failure, STITCH_LOGIN_TOO_MANY_ATTEMPTS);
@@ -291,11 +296,7 @@ static void test_apikey_failure_limit(void **state) {
         run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
         assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
         stitch_login_result_done(&r);
-        for (int i = 0; i < 3; i++) {
-                run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {wrong}, 0, false}, &r);
-                assert_int_equal(r.failure, STITCH_LOGIN_INVALID_CREDENTIALS);
-                stitch_login_result_done(&r);
-        }
+        wrong_keys(f, wrong, 3);
         run(f->m, &(struct attempt) {"api-key", "ada", "login", NULL, {"key"}, {key}, 0, false}, &r);
         assert_int_equal(r.outcome, STITCH_LOGIN_SESSION);
         stitch_login_result_done(&r);

@@ -150,8 +150,10 @@ static void user_id(char dst[static STITCH_ID_LEN + 1], unsigned n) {
         make_id(dst, 1, n);
 }
 
-static int create_session(struct stitch_store *s, unsigned n, unsigned user, int64_t created, int64_t refresh_expires,
-                          int64_t access_expires) {
+/* Session n of user 'user'; with max_live, as session_create's limit. */
+static int create_session_limited(struct stitch_store *s, unsigned n, unsigned user, int64_t created,
+                                  int64_t refresh_expires, int64_t access_expires, unsigned max_live,
+                                  char ***ret_ended) {
         struct stitch_session se = {
                 .provider_type = (char *) "local-userpass",
                 .service = (char *) "login",
@@ -166,7 +168,12 @@ static int create_session(struct stitch_store *s, unsigned n, unsigned user, int
         make_id(se.user_id, 1, user);
         make_id(se.device_id, 4, n);
         make_hash(se.refresh_hash, 3, n);
-        return ops->session_create(s, &se, 0, NULL);
+        return ops->session_create(s, &se, max_live, ret_ended);
+}
+
+static int create_session(struct stitch_store *s, unsigned n, unsigned user, int64_t created, int64_t refresh_expires,
+                          int64_t access_expires) {
+        return create_session_limited(s, n, user, created, refresh_expires, access_expires, 0, NULL);
 }
 
 static void session_id(char dst[static STITCH_ID_LEN + 1], unsigned n) {
@@ -2504,25 +2511,6 @@ static int64_t last_event_id(struct stitch_store *s) {
 /* session_create with max_live: the oldest live sessions beyond the limit
  * end in the same write, with their events; revoked or other users'
  * sessions do not count. */
-static int create_session_limited(struct stitch_store *s, unsigned n, unsigned user, int64_t created,
-                                  unsigned max_live, char ***ret_ended) {
-        struct stitch_session se = {
-                .provider_type = (char *) "api-key",
-                .service = (char *) "login",
-                .creation_date = created,
-                .refresh_expires = created + 1000,
-                .access_expires = created + 100,
-                .last_used = created,
-                .uid = -1,
-        };
-
-        make_id(se.id, 3, n);
-        make_id(se.user_id, 1, user);
-        make_id(se.device_id, 4, n);
-        make_hash(se.refresh_hash, 3, n);
-        return ops->session_create(s, &se, max_live, ret_ended);
-}
-
 static void test_session_limit(void **state) {
         struct fixture *f = *state;
         struct stitch_session **list = NULL;
@@ -2544,14 +2532,14 @@ static void test_session_limit(void **state) {
         int64_t after = last_event_id(f->store);
 
         /* A limit needs somewhere to say what it ended. */
-        assert_int_equal(create_session_limited(f->store, 10, 1, T0 + 10, 3, NULL), -EINVAL);
+        assert_int_equal(create_session_limited(f->store, 10, 1, T0 + 10, T0 + 1000, T0 + 100, 3, NULL), -EINVAL);
         /* Room enough: nothing ends, an empty list. */
-        assert_int_equal(create_session_limited(f->store, 11, 1, T0 + 10, 100, &ended), 0);
+        assert_int_equal(create_session_limited(f->store, 11, 1, T0 + 10, T0 + 1000, T0 + 100, 100, &ended), 0);
         assert_non_null(ended);
         assert_null(ended[0]);
         ended = stitch_strv_free(ended);
         /* Live: 0, 1, 2, 3, 11 and the new one; 3 stay: 0, 1 and 2 end. */
-        assert_int_equal(create_session_limited(f->store, 12, 1, T0 + 11, 3, &ended), 0);
+        assert_int_equal(create_session_limited(f->store, 12, 1, T0 + 11, T0 + 1000, T0 + 100, 3, &ended), 0);
         assert_non_null(ended);
         assert_int_equal(stitch_strv_length(ended), 3);
         for (unsigned i = 0; i < 3; i++) {
@@ -2590,12 +2578,12 @@ static void test_session_limit(void **state) {
         feed_done(&fd);
 
         /* No such user: nothing in, nothing ended. */
-        assert_int_equal(create_session_limited(f->store, 13, 9, T0 + 12, 3, &ended), -ENOENT);
+        assert_int_equal(create_session_limited(f->store, 13, 9, T0 + 12, T0 + 1000, T0 + 100, 3, &ended), -ENOENT);
         assert_null(ended);
         session_id(sid, 13);
         assert_int_equal(ops->session_get(f->store, sid, &got), -ENOENT);
         /* Limit 1: only the new one stays. */
-        assert_int_equal(create_session_limited(f->store, 14, 1, T0 + 13, 1, &ended), 0);
+        assert_int_equal(create_session_limited(f->store, 14, 1, T0 + 13, T0 + 1000, T0 + 100, 1, &ended), 0);
         assert_int_equal(stitch_strv_length(ended), 3);
         ended = stitch_strv_free(ended);
         user_id(other, 1);
