@@ -5,6 +5,7 @@
 
 const struct stitch_store_ops stitch_store_postgresql = {
         .scheme = "postgresql",
+        .remote = true,
         .validate_location = pg_validate_location,
         .open = pg_open,
         .close = pg_close,

@@ -231,6 +231,11 @@ typedef int (*stitch_store_session_cb)(const struct stitch_session *s, void *use
 
 struct stitch_store_ops {
         const char *scheme; /* "sqlite" for "sqlite:PATH" */
+        /* Its ops are round trips to a server, which a lost network can
+         * hold up to the connection's timeouts: the varlink front end runs
+         * the calls that read the store on workers, never on an event loop
+         * whose other calls (Verify) must not wait for them. */
+        bool remote;
 
         /* Checks a location (what follows "scheme:") without touching
          * anything: 0, or -EINVAL with *ret_error (optional) set to a

@@ -129,6 +129,9 @@ enum {
          * wait, so that many callers use every CPU. Its handler must be
          * safe on any thread. */
         STITCH_METHOD_CPU = 1 << 3,
+        /* Runs on a worker when the store is remote (store.h: its reads are
+         * network round trips); otherwise as its other flags say. */
+        STITCH_METHOD_SLOW_ON_REMOTE_STORE = 1 << 4,
 };
 
 struct stitch_method {

@@ -11,7 +11,7 @@
 static const struct stitch_method auth_methods[] = {
         {"io.stitch.Auth.Login", stitch_method_login, STITCH_METHOD_SLOW, stitch_method_login_runs_inline,
          stitch_method_login_on_network},
-        {"io.stitch.Auth.Authorize", stitch_method_authorize, 0},
+        {"io.stitch.Auth.Authorize", stitch_method_authorize, STITCH_METHOD_SLOW_ON_REMOTE_STORE},
         {"io.stitch.Auth.OpenSession", stitch_method_open_session, STITCH_METHOD_SLOW},
         {"io.stitch.Auth.CloseSession", stitch_method_close_session, STITCH_METHOD_SLOW},
         {"io.stitch.Auth.ChangePassword", stitch_method_change_password, STITCH_METHOD_SLOW},
@@ -19,7 +19,8 @@ static const struct stitch_method auth_methods[] = {
 
 static const struct stitch_method token_methods[] = {
         {"io.stitch.Token.Get", stitch_method_token_get, 0},
-        {"io.stitch.Token.Refresh", stitch_method_token_refresh, STITCH_METHOD_SLOW_WHEN_ROTATING | STITCH_METHOD_CPU},
+        {"io.stitch.Token.Refresh", stitch_method_token_refresh,
+         STITCH_METHOD_SLOW_WHEN_ROTATING | STITCH_METHOD_CPU | STITCH_METHOD_SLOW_ON_REMOTE_STORE},
         {"io.stitch.Token.Verify", stitch_method_token_verify, 0},
         {"io.stitch.Token.Logout", stitch_method_token_logout, STITCH_METHOD_SLOW},
         {"io.stitch.Token.Jwks", stitch_method_token_jwks, 0},

@@ -726,7 +726,8 @@ static void connection_dispatch(struct connection *c, const char *msg, size_t le
                                   m->core->config.admin_group ? " and members of " : "",
                                   m->core->config.admin_group ? m->core->config.admin_group : "");
         } else if (((method->flags & STITCH_METHOD_SLOW) && !(method->runs_inline && method->runs_inline(call))) ||
-                   ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->core->config.rotate_refresh_tokens)) {
+                   ((method->flags & STITCH_METHOD_SLOW_WHEN_ROTATING) && m->core->config.rotate_refresh_tokens) ||
+                   ((method->flags & STITCH_METHOD_SLOW_ON_REMOTE_STORE) && m->core->store_ops->remote)) {
                 if (call_hand_over(c, call, method) >= 0)
                         return;
                 stitch_call_error(call, STITCH_ERROR_BUSY, "the daemon is busy, try again");
