@@ -52,7 +52,7 @@ static int find_tx(struct pg_conn *c, void *userdata) {
         int r = pg_exec(c, a->id, &a->key, 1, &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return -ENOENT;
         a->k = stitch_apikey_free(a->k);
         return pg_read_apikey(res, 0, &a->k);
