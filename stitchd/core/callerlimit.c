@@ -2,9 +2,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdlib.h>
 
 #include "core/callerlimit.h"
+#include "core/pages.h"
 #include "macro.h"
 
 #define WINDOW_USEC (60 * USEC_PER_SEC)
@@ -16,6 +16,8 @@ struct caller {
         uint64_t window_start;
 };
 
+/* From stitch_pages_new(): of the 96 KiB only the pages holding callers
+ * seen are resident (callers fill the table from its start). */
 struct stitch_callerlimit {
         pthread_mutex_t lock;
         unsigned per_minute;
@@ -23,7 +25,7 @@ struct stitch_callerlimit {
 };
 
 int stitch_callerlimit_new(unsigned per_minute, struct stitch_callerlimit **ret) {
-        struct stitch_callerlimit *cl = calloc(1, sizeof(*cl));
+        struct stitch_callerlimit *cl = stitch_pages_new(sizeof(*cl));
         if (!cl)
                 return -ENOMEM;
         cl->per_minute = per_minute;
@@ -36,8 +38,7 @@ struct stitch_callerlimit *stitch_callerlimit_free(struct stitch_callerlimit *cl
         if (!cl)
                 return NULL;
         pthread_mutex_destroy(&cl->lock);
-        free(cl);
-        return NULL;
+        return stitch_pages_free(cl, sizeof(*cl));
 }
 
 static bool expired(const struct caller *c, uint64_t now) {

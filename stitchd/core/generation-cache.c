@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "core/generation-cache.h"
+#include "core/pages.h"
 #include "fnv.h"
 
 struct slot {
@@ -16,18 +17,25 @@ struct slot {
         void *value;
 };
 
+/* The slots from stitch_pages_new(): only the pages of slots ever filled
+ * are resident, and an emptied cache gives them back. */
 struct stitch_cache {
         struct stitch_cache_type type;
         pthread_mutex_t lock;
-        struct slot slots[];
+        struct slot *slots;
 };
 
 int stitch_cache_new(const struct stitch_cache_type *type, struct stitch_cache **ret) {
         if (type->slots == 0 || !type->value_free || (type->shared && !type->value_copy))
                 return -EINVAL;
-        struct stitch_cache *c = calloc(1, sizeof(*c) + type->slots * sizeof(struct slot));
+        struct stitch_cache *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
+        c->slots = stitch_pages_new(type->slots * sizeof(struct slot));
+        if (!c->slots) {
+                free(c);
+                return -ENOMEM;
+        }
         c->type = *type;
         pthread_mutex_init(&c->lock, NULL);
         *ret = c;
@@ -60,7 +68,9 @@ void stitch_cache_clear(struct stitch_cache *c) {
                 return;
         lock(c);
         for (size_t i = 0; i < c->type.slots; i++)
-                slot_clear(c, &c->slots[i]);
+                if (c->slots[i].key || c->slots[i].value)
+                        slot_clear(c, &c->slots[i]);
+        stitch_pages_zero(c->slots, c->type.slots * sizeof(struct slot));
         unlock(c);
 }
 
@@ -69,6 +79,7 @@ struct stitch_cache *stitch_cache_free(struct stitch_cache *c) {
                 return NULL;
         stitch_cache_clear(c);
         pthread_mutex_destroy(&c->lock);
+        stitch_pages_free(c->slots, c->type.slots * sizeof(struct slot));
         free(c);
         return NULL;
 }

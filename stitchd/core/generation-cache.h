@@ -35,6 +35,8 @@ struct stitch_cache;
 int stitch_cache_new(const struct stitch_cache_type *type, struct stitch_cache **ret);
 /* Drops (and wipes) every entry. */
 struct stitch_cache *stitch_cache_free(struct stitch_cache *c);
+/* The same, keeping the cache; the slots' memory goes back to the system
+ * (only slots filled since take memory again). */
 void stitch_cache_clear(struct stitch_cache *c);
 
 /* A copy of the value stored under key at generation g, or NULL: not there,

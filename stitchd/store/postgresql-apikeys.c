@@ -52,7 +52,7 @@ static int find_tx(struct pg_conn *c, void *userdata) {
         int r = pg_exec(c, a->id, &a->key, 1, &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return -ENOENT;
         a->k = stitch_apikey_free(a->k);
         return pg_read_apikey(res, 0, &a->k);
@@ -93,7 +93,7 @@ static int find_for_login_tx(struct pg_conn *c, void *userdata) {
         r = pg_exec(c, PQ_APIKEY_WITH_USER_BY_HASH, PG_ARGS(PG_ARG_HASH(a->hash), PG_ARG_INT(a->now)), &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return -ENOENT;
         r = pg_read_found_user(res, 0, true, &a->u);
         if (r >= 0)

@@ -20,7 +20,7 @@ static int password_get_tx(struct pg_conn *c, void *userdata) {
         int r = pg_exec(c, PQ_PASSWORD_GET, PG_ARGS(PG_ARG_TEXT(a->user_id)), &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return -ENOENT;
         return pg_col_strdup(res, 0, 0, &a->hash);
 }
@@ -96,11 +96,11 @@ static int email_token_take_tx(struct pg_conn *c, void *userdata) {
                 r = pg_exec(c, PQ_EMAIL_TOKEN_BY_ID, PG_ARGS(PG_ARG_TEXT(a->id)), &res);
                 if (r < 0)
                         return r;
-                if (PQntuples(res) == 0)
+                if (sym_PQntuples(res) == 0)
                         return -ENOENT;
                 if ((r = pg_col_id(res, 0, 0, a->user_id)) < 0 || (r = pg_col_hash(res, 0, 2, stored)) < 0)
                         return r;
-                usable = streq(PQgetvalue(res, 0, 1), email_token_kinds[a->kind]) && pg_col_int(res, 0, 3) > a->now;
+                usable = streq(sym_PQgetvalue(res, 0, 1), email_token_kinds[a->kind]) && pg_col_int(res, 0, 3) > a->now;
         }
         /* Compared in full whatever else is wrong: the time says nothing. */
         if (CRYPTO_memcmp(stored, a->hash, STITCH_HASH_LEN) != 0 || !usable)

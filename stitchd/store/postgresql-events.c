@@ -33,11 +33,11 @@ static int read_event_row(const PGresult *res, int row, void *ret) {
         e->id = pg_col_int(res, row, 0);
         e->time = pg_col_int(res, row, 1);
         /* A kind this stitchd does not know (a newer one wrote it): _INVALID. */
-        e->kind = stitch_store_event_kind_from_string(PQgetvalue(res, row, 2));
-        int n = PQgetlength(res, row, 3);
+        e->kind = stitch_store_event_kind_from_string(sym_PQgetvalue(res, row, 2));
+        int n = sym_PQgetlength(res, row, 3);
         if (pg_col_null(res, row, 3) || n <= 0 || (size_t) n >= sizeof(e->subject))
                 return log_error_errno(EIO, "Store: malformed event subject in the database.");
-        memcpy(e->subject, PQgetvalue(res, row, 3), (size_t) n);
+        memcpy(e->subject, sym_PQgetvalue(res, row, 3), (size_t) n);
         r = pg_col_strdup(res, row, 4, &e->data_json);
         if (r < 0)
                 return r;
@@ -107,10 +107,10 @@ static int take_notifies(PGconn *pg) {
         PGnotify *n;
         int count = 0;
 
-        while ((n = PQnotifies(pg))) {
+        while ((n = sym_PQnotifies(pg))) {
                 if (count < INT_MAX)
                         count++;
-                PQfreemem(n);
+                sym_PQfreemem(n);
         }
         return count;
 }
@@ -127,18 +127,18 @@ int pg_feed_open(struct stitch_store *s, int *ret_fd) {
         if (!pg)
                 return -ENOTCONN;
         /* Takes effect at once (autocommit): from here no commit is missed. */
-        PGresult *res = PQexec(pg, "LISTEN stitch_events");
-        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok || PQsetnonblocking(pg, 1) < 0 || PQsocket(pg) < 0) {
+        PGresult *res = sym_PQexec(pg, "LISTEN stitch_events");
+        bool ok = sym_PQresultStatus(res) == PGRES_COMMAND_OK;
+        sym_PQclear(res);
+        if (!ok || sym_PQsetnonblocking(pg, 1) < 0 || sym_PQsocket(pg) < 0) {
                 log_error("Store: cannot listen for changes on %s: %s", s->described,
-                          PQstatus(pg) == CONNECTION_BAD ? "connection lost" : "LISTEN failed");
-                PQfinish(pg);
+                          sym_PQstatus(pg) == CONNECTION_BAD ? "connection lost" : "LISTEN failed");
+                sym_PQfinish(pg);
                 return -ENOTCONN;
         }
         s->feed = pg;
         s->feed_pending = 0;
-        *ret_fd = PQsocket(pg);
+        *ret_fd = sym_PQsocket(pg);
         return 0;
 }
 
@@ -148,11 +148,11 @@ int pg_feed_drain(struct stitch_store *s) {
         /* Until the socket has nothing more: a notice may come just before
          * the end of the connection, which only the next read sees. */
         for (unsigned i = 0; i < 64; i++) {
-                if (!PQconsumeInput(s->feed) || PQstatus(s->feed) == CONNECTION_BAD) {
+                if (!sym_PQconsumeInput(s->feed) || sym_PQstatus(s->feed) == CONNECTION_BAD) {
                         log_warning("Store: the change feed connection to %s was lost.", s->described);
                         return -ENOTCONN;
                 }
-                struct pollfd p = {.fd = PQsocket(s->feed), .events = POLLIN};
+                struct pollfd p = {.fd = sym_PQsocket(s->feed), .events = POLLIN};
                 if (poll(&p, 1, 0) <= 0)
                         break;
         }
@@ -175,14 +175,14 @@ int pg_feed_check(struct stitch_store *s) {
         PGconn *pg = s->feed;
         int r = 0;
 
-        if (!pg || PQstatus(pg) == CONNECTION_BAD || !PQsendQuery(pg, ""))
+        if (!pg || sym_PQstatus(pg) == CONNECTION_BAD || !sym_PQsendQuery(pg, ""))
                 return -ENOTCONN;
         int64_t deadline = now_msec() + FEED_CHECK_TIMEOUT_MSEC;
         for (;;) {
-                int f = PQflush(pg);
+                int f = sym_PQflush(pg);
                 if (f < 0)
                         return -ENOTCONN;
-                if (f == 0 && !PQisBusy(pg))
+                if (f == 0 && !sym_PQisBusy(pg))
                         break;
                 int64_t left = deadline - now_msec();
                 if (left <= 0) {
@@ -190,28 +190,28 @@ int pg_feed_check(struct stitch_store *s) {
                                     s->described, FEED_CHECK_TIMEOUT_MSEC);
                         return -ENOTCONN;
                 }
-                struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN | (f > 0 ? POLLOUT : 0)};
+                struct pollfd p = {.fd = sym_PQsocket(pg), .events = POLLIN | (f > 0 ? POLLOUT : 0)};
                 if (poll(&p, 1, (int) left) < 0 && errno != EINTR)
                         return -ENOTCONN;
-                if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(pg))
+                if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && !sym_PQconsumeInput(pg))
                         return -ENOTCONN;
         }
         PGresult *res;
-        while ((res = PQgetResult(pg))) {
-                ExecStatusType st = PQresultStatus(res);
+        while ((res = sym_PQgetResult(pg))) {
+                ExecStatusType st = sym_PQresultStatus(res);
                 if (st != PGRES_EMPTY_QUERY && st != PGRES_COMMAND_OK)
                         r = -ENOTCONN;
-                PQclear(res);
+                sym_PQclear(res);
         }
         int n = take_notifies(pg);
         s->feed_pending = n > INT_MAX - s->feed_pending ? INT_MAX : s->feed_pending + n;
-        if (PQstatus(pg) == CONNECTION_BAD)
+        if (sym_PQstatus(pg) == CONNECTION_BAD)
                 r = -ENOTCONN;
         return r;
 }
 
 void pg_feed_close(struct stitch_store *s) {
-        PQfinish(s->feed);
+        sym_PQfinish(s->feed);
         s->feed = NULL;
         s->feed_pending = 0;
 }

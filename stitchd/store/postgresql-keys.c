@@ -15,10 +15,10 @@ static int read_key_row(const PGresult *res, int row, void *ret) {
 
         if (!k)
                 return -ENOMEM;
-        int n = PQgetlength(res, row, 0);
+        int n = sym_PQgetlength(res, row, 0);
         if (pg_col_null(res, row, 0) || n <= 0 || (size_t) n >= sizeof(k->kid))
                 return log_error_errno(EIO, "Store: malformed signing key id in the database.");
-        memcpy(k->kid, PQgetvalue(res, row, 0), (size_t) n);
+        memcpy(k->kid, sym_PQgetvalue(res, row, 0), (size_t) n);
         r = pg_col_strdup(res, row, 1, &k->alg);
         if (r < 0)
                 return r;

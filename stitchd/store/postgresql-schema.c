@@ -216,7 +216,7 @@ int pg_migrate(struct pg_conn *c, const char *described) {
         r = migrate_tx(c, described);
         if (r >= 0)
                 r = pg_exec_sql(c, "COMMIT", "commit");
-        if (r < 0 && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        if (r < 0 && sym_PQstatus(c->pg) == CONNECTION_OK && sym_PQtransactionStatus(c->pg) != PQTRANS_IDLE)
                 (void) pg_exec_sql(c, "ROLLBACK", "rollback");
         return r;
 }
@@ -262,12 +262,12 @@ int pg_integrity_check(struct pg_conn *c, struct stitch_strv_builder *problems) 
                         return r;
         }
         for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
-                _cleanup_pgresult_ PGresult *res = PQexec(c->pg, checks[i].sql);
-                if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+                _cleanup_pgresult_ PGresult *res = sym_PQexec(c->pg, checks[i].sql);
+                if (sym_PQresultStatus(res) != PGRES_TUPLES_OK || sym_PQntuples(res) != 1) {
                         r = stitch_strv_builder_add(problems, "a check could not run (is the schema complete?)");
                         if (r < 0)
                                 return r;
-                        return PQstatus(c->pg) == CONNECTION_BAD ? -ENOTCONN : 0;
+                        return sym_PQstatus(c->pg) == CONNECTION_BAD ? -ENOTCONN : 0;
                 }
                 int64_t n = pg_col_int(res, 0, 0);
                 if (n > 0) {

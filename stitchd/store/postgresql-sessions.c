@@ -42,12 +42,12 @@ static int session_create_tx(struct pg_conn *c, void *userdata) {
         if (r < 0)
                 return r;
         bool inserted = false;
-        for (int i = 0; i < PQntuples(res); i++) {
+        for (int i = 0; i < sym_PQntuples(res); i++) {
                 char id[STITCH_ID_LEN + 1];
                 r = pg_col_id(res, i, 1, id);
                 if (r < 0)
                         return r;
-                if (streq(PQgetvalue(res, i, 0), "i"))
+                if (streq(sym_PQgetvalue(res, i, 0), "i"))
                         inserted = true;
                 else if ((r = stitch_strv_builder_add(&a->ended, id)) < 0)
                         return r;
@@ -88,7 +88,7 @@ static int find_tx(struct pg_conn *c, void *userdata) {
         int r = pg_exec(c, a->id, &a->key, 1, &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return -ENOENT;
         a->se = stitch_session_free(a->se);
         a->u = stitch_user_free(a->u);
@@ -221,8 +221,8 @@ static int revoke_tx(struct pg_conn *c, void *userdata) {
         r = pg_exec(c, a->id, a->args, a->n_args, &res);
         if (r < 0)
                 return r;
-        a->n = (uint64_t) PQntuples(res);
-        for (int i = 0; i < PQntuples(res); i++) {
+        a->n = (uint64_t) sym_PQntuples(res);
+        for (int i = 0; i < sym_PQntuples(res); i++) {
                 char id[STITCH_ID_LEN + 1];
                 r = pg_col_id(res, i, 0, id);
                 if (r < 0)
@@ -322,7 +322,7 @@ static int refreshed_tx(struct pg_conn *c, void *userdata) {
         r = pg_exec(c, PQ_SESSION_BY_ID, PG_ARGS(PG_ARG_TEXT(a->id)), &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0 || pg_col_bool(res, 0, 12 /* revoked */))
+        if (sym_PQntuples(res) == 0 || pg_col_bool(res, 0, 12 /* revoked */))
                 return -ENOENT;
         return -ESTALE;
 }
@@ -374,10 +374,10 @@ static int revoked_tx(struct pg_conn *c, void *userdata) {
                 return r;
         free(a->a);
         a->n = 0;
-        a->a = calloc((size_t) PQntuples(res) + 1, sizeof(*a->a));
+        a->a = calloc((size_t) sym_PQntuples(res) + 1, sizeof(*a->a));
         if (!a->a)
                 return -ENOMEM;
-        for (int i = 0; i < PQntuples(res); i++) {
+        for (int i = 0; i < sym_PQntuples(res); i++) {
                 r = pg_col_id(res, i, 0, a->a[i].id);
                 if (r < 0)
                         return r;

@@ -23,19 +23,19 @@
 #define MAX_ARGS 24
 
 void pg_result_clearp(PGresult **r) {
-        PQclear(*r);
+        sym_PQclear(*r);
 }
 
 /* Maps a failed result (or none) to -errno, logging what is worth it. */
 static int result_error(struct pg_conn *c, PGresult *res, const char *what) {
-        if (!res && PQstatus(c->pg) != CONNECTION_BAD)
+        if (!res && sym_PQstatus(c->pg) != CONNECTION_BAD)
                 return log_oom();
 
-        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        if (!state || PQstatus(c->pg) == CONNECTION_BAD) {
+        const char *state = res ? sym_PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = res ? sym_PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        if (!state || sym_PQstatus(c->pg) == CONNECTION_BAD) {
                 /* No SQLSTATE: libpq's own error, the connection's. */
-                const char *m = msg ?: PQerrorMessage(c->pg);
+                const char *m = msg ?: sym_PQerrorMessage(c->pg);
                 log_error("Store: lost the connection to the PostgreSQL server (%s): %.*s", what,
                           (int) strcspn(m, "\n"), m);
                 c->broken = true;
@@ -69,14 +69,14 @@ static int result_error(struct pg_conn *c, PGresult *res, const char *what) {
 }
 
 static int result_check(struct pg_conn *c, PGresult *res, const char *what) {
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        ExecStatusType st = res ? sym_PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
                 return 0;
         return result_error(c, res, what);
 }
 
 int pg_exec_sql(struct pg_conn *c, const char *sql, const char *what) {
-        _cleanup_pgresult_ PGresult *res = PQexec(c->pg, sql);
+        _cleanup_pgresult_ PGresult *res = sym_PQexec(c->pg, sql);
         return result_check(c, res, what);
 }
 
@@ -92,7 +92,7 @@ int pg_exec(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, size_t 
         (void) snprintf(name, sizeof(name), "s%d", (int) id);
 
         if (!c->prepared[id]) {
-                _cleanup_pgresult_ PGresult *p = PQprepare(c->pg, name, pq_sql[id], 0, NULL);
+                _cleanup_pgresult_ PGresult *p = sym_PQprepare(c->pg, name, pq_sql[id], 0, NULL);
                 r = result_check(c, p, "prepare");
                 if (r < 0)
                         return r;
@@ -128,16 +128,16 @@ int pg_exec(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, size_t 
                 }
         }
 
-        PGresult *res = PQexecPrepared(c->pg, name, (int) n_args, values, lengths, formats, 0);
+        PGresult *res = sym_PQexecPrepared(c->pg, name, (int) n_args, values, lengths, formats, 0);
         r = result_check(c, res, name);
         if (r < 0) {
-                PQclear(res);
+                sym_PQclear(res);
                 return r;
         }
         if (ret)
                 *ret = res;
         else
-                PQclear(res);
+                sym_PQclear(res);
         return 0;
 }
 
@@ -147,7 +147,7 @@ int pg_run(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, size_t n
         if (r < 0)
                 return r;
         if (ret_changes) {
-                const char *t = PQcmdTuples(res);
+                const char *t = sym_PQcmdTuples(res);
                 *ret_changes = t && *t ? strtoull(t, NULL, 10) : 0;
         }
         return 0;
@@ -166,7 +166,7 @@ int pg_query(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, size_t
         int r = pg_exec(c, id, args, n_args, &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return 0;
         if (ret_value)
                 *ret_value = pg_col_int(res, 0, 0);
@@ -177,26 +177,26 @@ int pg_query(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, size_t
  * Columns */
 
 bool pg_col_null(const PGresult *res, int row, int col) {
-        return PQgetisnull(res, row, col);
+        return sym_PQgetisnull(res, row, col);
 }
 
 int64_t pg_col_int(const PGresult *res, int row, int col) {
-        if (PQgetisnull(res, row, col))
+        if (sym_PQgetisnull(res, row, col))
                 return 0;
-        return (int64_t) strtoll(PQgetvalue(res, row, col), NULL, 10);
+        return (int64_t) strtoll(sym_PQgetvalue(res, row, col), NULL, 10);
 }
 
 bool pg_col_bool(const PGresult *res, int row, int col) {
-        const char *v = PQgetvalue(res, row, col);
+        const char *v = sym_PQgetvalue(res, row, col);
         return v && v[0] == 't';
 }
 
 int pg_col_strdup(const PGresult *res, int row, int col, char **ret) {
-        if (PQgetisnull(res, row, col)) {
+        if (sym_PQgetisnull(res, row, col)) {
                 *ret = NULL;
                 return 0;
         }
-        char *d = strdup(PQgetvalue(res, row, col));
+        char *d = strdup(sym_PQgetvalue(res, row, col));
         if (!d)
                 return -ENOMEM;
         *ret = d;
@@ -204,12 +204,12 @@ int pg_col_strdup(const PGresult *res, int row, int col, char **ret) {
 }
 
 int pg_col_id(const PGresult *res, int row, int col, char dst[static STITCH_ID_LEN + 1]) {
-        if (PQgetisnull(res, row, col))
+        if (sym_PQgetisnull(res, row, col))
                 return -EIO;
-        int n = PQgetlength(res, row, col);
+        int n = sym_PQgetlength(res, row, col);
         if (n < 0 || n > STITCH_ID_LEN)
                 return log_error_errno(EIO, "Store: malformed id in the database (%d bytes).", n);
-        memcpy(dst, PQgetvalue(res, row, col), (size_t) n);
+        memcpy(dst, sym_PQgetvalue(res, row, col), (size_t) n);
         dst[n] = 0;
         return 0;
 }
@@ -230,8 +230,8 @@ static int decode_bytea(const char *t, size_t n, uint8_t *dst, size_t max, size_
 
 int pg_col_hash(const PGresult *res, int row, int col, uint8_t dst[static STITCH_HASH_LEN]) {
         size_t len = 0;
-        if (PQgetisnull(res, row, col) ||
-            decode_bytea(PQgetvalue(res, row, col), (size_t) PQgetlength(res, row, col), dst, STITCH_HASH_LEN,
+        if (sym_PQgetisnull(res, row, col) ||
+            decode_bytea(sym_PQgetvalue(res, row, col), (size_t) sym_PQgetlength(res, row, col), dst, STITCH_HASH_LEN,
                          &len) < 0 ||
             len != STITCH_HASH_LEN)
                 return log_error_errno(EIO, "Store: malformed hash in the database.");
@@ -239,13 +239,13 @@ int pg_col_hash(const PGresult *res, int row, int col, uint8_t dst[static STITCH
 }
 
 int pg_col_bytes(const PGresult *res, int row, int col, uint8_t **ret, size_t *ret_len) {
-        size_t n = (size_t) PQgetlength(res, row, col), len = 0;
-        if (PQgetisnull(res, row, col) || n < 2)
+        size_t n = (size_t) sym_PQgetlength(res, row, col), len = 0;
+        if (sym_PQgetisnull(res, row, col) || n < 2)
                 return -EIO;
         uint8_t *b = malloc(n / 2 + 1);
         if (!b)
                 return -ENOMEM;
-        if (decode_bytea(PQgetvalue(res, row, col), n, b, n / 2, &len) < 0) {
+        if (decode_bytea(sym_PQgetvalue(res, row, col), n, b, n / 2, &len) < 0) {
                 free(b);
                 return log_error_errno(EIO, "Store: malformed bytea in the database.");
         }
@@ -299,7 +299,7 @@ int pg_read_identities_json(const PGresult *res, int row, int col, struct stitch
         if (pg_col_null(res, row, col))
                 return 0; /* none */
 
-        _cleanup_(json_freep) cJSON *a = cJSON_Parse(PQgetvalue(res, row, col));
+        _cleanup_(json_freep) cJSON *a = cJSON_Parse(sym_PQgetvalue(res, row, col));
         if (!cJSON_IsArray(a))
                 return log_error_errno(EIO, "Store: malformed identities of user %s.", u->id);
         int n = cJSON_GetArraySize(a);
@@ -400,7 +400,7 @@ int pg_read_list(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, si
         int r = pg_exec(c, id, args, n_args, &res);
         if (r < 0)
                 return r;
-        size_t n = (size_t) PQntuples(res);
+        size_t n = (size_t) sym_PQntuples(res);
         void **a = calloc(n + 1, sizeof(void *));
         if (!a)
                 return -ENOMEM;
@@ -423,7 +423,7 @@ int pg_read_ids(struct pg_conn *c, enum pq_id id, const struct pg_arg *args, siz
         int r = pg_exec(c, id, args, n_args, &res);
         if (r < 0)
                 return r;
-        for (int i = 0; i < PQntuples(res); i++) {
+        for (int i = 0; i < sym_PQntuples(res); i++) {
                 char row_id[STITCH_ID_LEN + 1];
                 r = pg_col_id(res, i, 0, row_id);
                 if (r < 0)

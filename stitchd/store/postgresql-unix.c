@@ -25,7 +25,7 @@ static int assign_tx(struct pg_conn *c, void *userdata) {
         r = pg_exec(c, PQ_USER_LOCK, PG_ARGS(PG_ARG_TEXT(a->user_id)), &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return -ENOENT;
         if (!pg_col_null(res, 0, 0))
                 return -EALREADY;
@@ -70,7 +70,7 @@ static int uid_query_tx(struct pg_conn *c, void *userdata) {
         if (r < 0)
                 return r;
         free(a->list);
-        a->n = (size_t) PQntuples(res);
+        a->n = (size_t) sym_PQntuples(res);
         a->list = calloc(a->n + 1, sizeof(int64_t));
         if (!a->list)
                 return -ENOMEM;

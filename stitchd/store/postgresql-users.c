@@ -99,7 +99,7 @@ static int user_find_tx(struct pg_conn *c, void *userdata) {
         r = pg_exec(c, id, PG_ARGS(key, PG_ARG_BOOL(a->login), PG_ARG_INT(a->now)), &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0)
+        if (sym_PQntuples(res) == 0)
                 return -ENOENT;
         return pg_read_found_user(res, 0, a->login, &a->u);
 }
@@ -358,7 +358,7 @@ static int merge_allowed(struct pg_conn *c, const char *from_id, const char *int
         r = pg_exec(c, PQ_USER_LOCK_TWO, PG_ARGS(PG_ARG_TEXT(from_id), PG_ARG_TEXT(into_id)), &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) != 2)
+        if (sym_PQntuples(res) != 2)
                 return -ENOENT;
         r = pg_query(c, PQ_USER_MERGEABLE, PG_ARGS(PG_ARG_TEXT(from_id)), NULL);
         if (r <= 0)

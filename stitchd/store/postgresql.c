@@ -105,16 +105,21 @@ int pg_validate_location(const char *location, const char **ret_error) {
         }
 
         /* And what libpq makes of it (its message may quote the URI: not shown). */
+        if (pg_library_load() < 0) {
+                if (ret_error)
+                        *ret_error = "libpq (libpq.so.5, Debian package libpq5) cannot be loaded";
+                return -ELIBACC;
+        }
         _cleanup_free_ char *uri = NULL;
         if (asprintf(&uri, "postgresql:%s", location) < 0)
                 return -ENOMEM;
         char *err = NULL;
-        PQconninfoOption *opts = PQconninfoParse(uri, &err);
+        PQconninfoOption *opts = sym_PQconninfoParse(uri, &err);
         if (err)
-                PQfreemem(err);
+                sym_PQfreemem(err);
         if (!opts)
                 return fail(ret_error, EXPECTED);
-        PQconninfoFree(opts);
+        sym_PQconninfoFree(opts);
         return 0;
 }
 
@@ -129,7 +134,7 @@ static uint64_t now_usec(void) {
 
 /* The first line of libpq's message, which names the host, never the password. */
 static const char *first_line(PGconn *pg, char *buf, size_t size) {
-        const char *m = pg ? PQerrorMessage(pg) : "out of memory";
+        const char *m = pg ? sym_PQerrorMessage(pg) : "out of memory";
         size_t n = strcspn(m, "\n");
         (void) snprintf(buf, size, "%.*s", (int) MIN(n, size - 1), m);
         return buf;
@@ -144,28 +149,28 @@ static void notice(void *userdata, const char *message) {
 
 PGconn *pg_connect(struct stitch_store *s) {
         char buf[256];
-        PGconn *pg = PQconnectdbParams(s->keywords, s->values, 1);
-        if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        PGconn *pg = sym_PQconnectdbParams(s->keywords, s->values, 1);
+        if (!pg || sym_PQstatus(pg) != CONNECTION_OK) {
                 log_error("Store: cannot connect to %s: %s", s->described, first_line(pg, buf, sizeof(buf)));
-                PQfinish(pg);
+                sym_PQfinish(pg);
                 return NULL;
         }
-        PQsetNoticeProcessor(pg, notice, NULL);
+        sym_PQsetNoticeProcessor(pg, notice, NULL);
         /* Our statements are prepared once per connection and run with
          * other values ever after: plan them once. Left to choose, the
          * server re-plans a login's user look-up at every bind (0.2 ms,
          * longer than running it), its generic plan being no worse. */
-        PGresult *res = PQexec(pg, "SET plan_cache_mode = force_generic_plan");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        PGresult *res = sym_PQexec(pg, "SET plan_cache_mode = force_generic_plan");
+        if (sym_PQresultStatus(res) != PGRES_COMMAND_OK)
                 log_debug("Store: %s: plan_cache_mode not set: %s", s->described, first_line(pg, buf, sizeof(buf)));
-        PQclear(res);
+        sym_PQclear(res);
         return pg;
 }
 
 static void conn_free(struct pg_conn *c) {
         if (!c)
                 return;
-        PQfinish(c->pg);
+        sym_PQfinish(c->pg);
         free(c);
 }
 
@@ -191,7 +196,7 @@ static int conn_open(struct stitch_store *s, struct pg_conn **ret) {
 
         struct pg_conn *c = calloc(1, sizeof(*c));
         if (!c) {
-                PQfinish(pg);
+                sym_PQfinish(pg);
                 return -ENOMEM;
         }
         c->pg = pg;
@@ -240,7 +245,7 @@ static void pool_put(struct stitch_store *s, struct pg_conn *c) {
         struct pg_conn *dead[PG_POOL_MAX];
         unsigned n_dead = 0;
 
-        bool broken = c->broken || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+        bool broken = c->broken || sym_PQstatus(c->pg) != CONNECTION_OK || sym_PQtransactionStatus(c->pg) != PQTRANS_IDLE;
         pthread_mutex_lock(&s->lock);
         if (broken) {
                 dead[n_dead++] = c;
@@ -323,8 +328,8 @@ int pg_tx(struct stitch_store *s, enum pg_mode mode, pg_tx_fn fn, void *userdata
                                 if (q < 0)
                                         r = q;
                         }
-                        if (r < 0 && !c->broken && PQstatus(c->pg) == CONNECTION_OK &&
-                            PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+                        if (r < 0 && !c->broken && sym_PQstatus(c->pg) == CONNECTION_OK &&
+                            sym_PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
                                 int q = pg_exec_sql(c, "ROLLBACK", "rollback");
                                 if (q < 0)
                                         log_error_errno(q, "Store: rollback failed: %m");
@@ -423,8 +428,8 @@ static int finish(struct stitch_store *h, bool commit) {
 
         if (commit)
                 r = pg_exec_sql(c, "COMMIT", "commit");
-        if ((!commit || r < 0) && !c->broken && PQstatus(c->pg) == CONNECTION_OK &&
-            PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        if ((!commit || r < 0) && !c->broken && sym_PQstatus(c->pg) == CONNECTION_OK &&
+            sym_PQtransactionStatus(c->pg) != PQTRANS_IDLE)
                 (void) pg_exec_sql(c, "ROLLBACK", "rollback");
         c->depth = 0;
         pool_put(s, c);
@@ -465,7 +470,7 @@ static void store_free(struct stitch_store *s) {
                 assert(!h->tx_open); /* every transaction ends before close() */
                 free(h);
         }
-        PQfinish(s->feed);
+        sym_PQfinish(s->feed);
         if (s->values)
                 free((char *) s->values[ELEMENTSOF(default_keywords)]);
         free(s->keywords);

@@ -6,11 +6,11 @@
  * (postgresql-sql.c), the schema (postgresql-schema.c), one file per object
  * family for the ops. Nothing outside store/postgresql*.c includes this. */
 
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/postgresql-library.h"
 #include "store/postgresql-statements.h"
 #include "store/store.h"
 

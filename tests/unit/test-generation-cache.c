@@ -96,8 +96,15 @@ static void test_collisions_and_many_keys(void **state) {
         assert_true(found >= 1 && found <= 8);
         stitch_cache_clear(c);
         assert_int_equal(freed, 100);
+        /* An emptied cache (its slots' pages given back) is used as before. */
+        for (unsigned i = 0; i < 100; i++) {
+                snprintf(key, sizeof(key), "key-%u", i);
+                assert_null(stitch_cache_peek(c, key, strlen(key), &g));
+        }
+        put(c, "key-1", g, "again");
+        assert_string_equal(stitch_cache_peek(c, "key-1", 5, &g), "again");
         c = stitch_cache_free(c);
-        assert_int_equal(freed, 100);
+        assert_int_equal(freed, 101);
 }
 
 static void test_shared_copies(void **state) {

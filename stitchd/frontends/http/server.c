@@ -94,6 +94,7 @@ struct stitch_http {
         sd_event_source *idle_io, *idle_timer;
         uint64_t requests_done;       /* atomic */
         uint64_t requests_seen;       /* event loop: requests_done when the timer was set */
+        uint64_t last_request_usec;   /* atomic: CLOCK_MONOTONIC when the last one finished */
         bool idle_armed;              /* atomic: the timer runs or is about to */
 };
 
@@ -752,11 +753,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * last job; requests that never reach a worker (refreshes, profiles) would
  * leave theirs resident for good. So HTTP_IDLE_TRIM_USEC after the last
  * request, the event loop calls malloc_trim(). MHD's threads only count
- * requests, and wake the loop (an eventfd write) when no timer is set, at
- * most once per idle period. */
+ * requests and note when the last one finished, and wake the loop (an
+ * eventfd write) when no timer is set, at most once per idle period. A
+ * timer that finds requests since it was set is set again for
+ * HTTP_IDLE_TRIM_USEC after the last one, not after itself: the memory goes
+ * back 2 s after the requests stop, not anywhere from 2 to 4 s. */
 #define HTTP_IDLE_TRIM_USEC (2 * USEC_PER_SEC)
 
 static void idle_note_request(struct stitch_http *h) {
+        __atomic_store_n(&h->last_request_usec, stitch_now_usec(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
         __atomic_fetch_add(&h->requests_done, 1, __ATOMIC_RELAXED);
         if (h->idle_fd >= 0 && !__atomic_exchange_n(&h->idle_armed, true, __ATOMIC_ACQ_REL))
                 (void) eventfd_write(h->idle_fd, 1);
@@ -782,8 +787,15 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct stitch_http *h = userdata;
         (void) s;
         (void) usec;
-        if (__atomic_load_n(&h->requests_done, __ATOMIC_RELAXED) != h->requests_seen) {
-                idle_arm(h); /* still busy: look again later */
+        uint64_t done = __atomic_load_n(&h->requests_done, __ATOMIC_RELAXED);
+        if (done != h->requests_seen) {
+                /* Still busy: look again HTTP_IDLE_TRIM_USEC after the last
+                 * request (a time already past fires at once, and the count
+                 * decides again). */
+                h->requests_seen = done;
+                uint64_t last = __atomic_load_n(&h->last_request_usec, __ATOMIC_RELAXED);
+                if (sd_event_source_set_time(s, last + HTTP_IDLE_TRIM_USEC) >= 0)
+                        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
                 return 0;
         }
         /* Disarmed before the trim: a request finishing from now on sets
@@ -796,6 +808,7 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         stitch_cache_clear(h->profiles);
         stitch_core_drop_token_cache(h->manager->core);
         (void) malloc_trim(0);
+        log_debug("HTTP idle: profile and token caches emptied, memory given back.");
         return 0;
 }
 
