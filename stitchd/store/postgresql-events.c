@@ -126,6 +126,10 @@ int pg_feed_open(struct stitch_store *s, int *ret_fd) {
         PGconn *pg = pg_connect(s);
         if (!pg)
                 return -ENOTCONN;
+        /* The server is back: the pool need not wait out its backoff. */
+        pthread_mutex_lock(&s->lock);
+        s->failures = 0;
+        pthread_mutex_unlock(&s->lock);
         /* Takes effect at once (autocommit): from here no commit is missed. */
         PGresult *res = sym_PQexec(pg, "LISTEN stitch_events");
         bool ok = sym_PQresultStatus(res) == PGRES_COMMAND_OK;
