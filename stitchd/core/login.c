@@ -184,19 +184,18 @@ static bool answers_were_asked(const struct stitch_conversation *c, const struct
         return true;
 }
 
-/* A failed attempt of a limit_after_check provider counts against the
- * account it named, as a failure checked before would have. Returns 0,
- * or 1 with ret saying the account is locked (the attempt is then not
- * counted, as any attempt during a lock). */
-static int limit_attempt_after(struct stitch_core *core, const struct stitch_login *l,
-                               char limit_key[static STITCH_LIMIT_KEY_MAX], struct stitch_login_result *ret) {
+/* For a limit_after_check provider, once its check named the account:
+ * counts the attempt against limit_key. Returns 0, or 1 with ret saying
+ * the account is locked (the attempt is then not counted, as any attempt
+ * during a lock). */
+static int limit_attempt_after(struct stitch_core *core, const struct stitch_login *l, const char *limit_key,
+                               struct stitch_login_result *ret) {
         uint64_t retry_after = 0;
-        if (stitch_limit_key_for_login(core, l, limit_key) < 0 || !limit_key[0])
-                return 0; /* no account to count against (an app login names none) */
         if (stitch_ratelimit_begin(core->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) !=
             -EBUSY)
                 return 0;
-        log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).", l->user, l->service,
+        log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).",
+                   isempty(l->user) ? "an app user" : l->user, l->service,
                    (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
         fail_attempts(ret, retry_after);
         return 1;
@@ -318,7 +317,10 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         if (r == -EACCES || r == -EINVAL) {
                 log_notice("Login for %s via %s with %s failed (rhost %s).", l->user, l->service, provider->name,
                            l->rhost ? l->rhost : "-");
-                if (limit_after && limit_attempt_after(core, l, limit_key, ret) != 0)
+                /* A wrong credential counts against the account the login
+                 * names (none for an app login that names none). */
+                if (limit_after && stitch_limit_key_for_login(core, l, limit_key) >= 0 && limit_key[0] &&
+                    limit_attempt_after(core, l, limit_key, ret) != 0)
                         return 0; /* the account is locked: said so in ret */
                 return fail(ret, STITCH_LOGIN_INVALID_CREDENTIALS, "invalid username or password");
         }
@@ -342,14 +344,8 @@ static int run_provider(struct stitch_core *core, const struct stitch_login *l, 
         if (limit_after && u) {
                 /* The account the check named: refused while it is locked. */
                 stitch_limit_key_for_user(u->id, limit_key);
-                uint64_t retry_after = 0;
-                if (stitch_ratelimit_begin(core->ratelimit, limit_key, stitch_now_usec(CLOCK_MONOTONIC), &retry_after) ==
-                    -EBUSY) {
-                        log_notice("Login for %s via %s refused: too many failed attempts (retry in %llus).",
-                                   isempty(l->user) ? "an app user" : l->user, l->service,
-                                   (unsigned long long) ((retry_after + USEC_PER_SEC - 1) / USEC_PER_SEC));
-                        return fail_attempts(ret, retry_after);
-                }
+                if (limit_attempt_after(core, l, limit_key, ret) != 0)
+                        return 0;
         }
         if (attempt && limit_key[0])
                 stitch_ratelimit_success(core->ratelimit, limit_key);

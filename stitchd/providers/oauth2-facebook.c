@@ -171,7 +171,11 @@ static int read_secret(const char *path, const char *what, const char *app_id, c
                 return r;
         if (!facebook_token_shape(secret))
                 return log_error_errno(EINVAL, PROVIDER_TYPE ": %s %s is not a Facebook secret.", what, path);
-        return asprintf(ret, "%s|%s", app_id, secret) < 0 ? -ENOMEM : 0;
+        if (asprintf(ret, "%s|%s", app_id, secret) < 0) {
+                *ret = NULL; /* asprintf leaves it undefined; the instance's free reads it */
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 static int facebook_init(struct stitch_core *core, const void *settings, void **ret_instance) {
