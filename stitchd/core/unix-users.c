@@ -17,8 +17,10 @@
  * name that is not in /etc/passwd costs nss-systemd a scan of the userdb
  * directories, or a varlink call to systemd-userdbd (0.15-0.25 ms here, more
  * with userdbd). Answers (found or not found; never errors) are kept for a few
- * seconds, like nscd does for much longer. */
-#define UID_CACHE_SLOTS 256
+ * seconds, like nscd does for much longer. 4096 slots (192 KiB, resident only
+ * where written): a host where thousands of accounts log in within those
+ * seconds (a bastion; API-key clients) still finds most of them. */
+#define UID_CACHE_SLOTS 4096
 #define UID_CACHE_USEC (5 * USEC_PER_SEC)
 static struct {
         char name[33];

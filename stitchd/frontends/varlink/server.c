@@ -76,7 +76,7 @@ struct connection {
         bool close_after_write;
         bool eof;           /* the client shut down its sending side */
         bool counted;       /* in server->uids (auth socket) */
-        bool fd_lent;       /* a CPU pool thread may send on fd: closing waits for it */
+        bool fd_lent;       /* a worker or CPU pool thread may send on fd: closing waits for it */
         unsigned refs;
         uint64_t id;        /* owns the conversations asked on it (never 0) */
         /* Its last reply asked a question: it waits for a person, maybe for
@@ -342,11 +342,11 @@ struct pending {
         struct connection *conn;
         struct stitch_call *call; /* NULL: none left for the loop to finish */
         const struct stitch_method *method;
-        /* Lent: the connection's socket, on which the borrowing thread reads
-         * and answers calls itself; -1 on a worker (the loop sends). The
-         * connection is busy meanwhile, so the loop neither reads nor sends
-         * on it, and a close keeps the fd open until it comes back
-         * (c->fd_lent). */
+        /* The connection's socket. Lent, the borrowing thread reads and
+         * answers calls on it itself; on a worker, the worker sends the
+         * call's reply. The connection is busy meanwhile, so the loop
+         * neither reads nor sends on it, and a close keeps the fd open
+         * until it comes back (c->fd_lent). */
         int fd;
         struct stitch_lease lease;
         int fill;            /* the borrower's last read: > 0, or 0 (EOF), or -errno */
@@ -422,6 +422,11 @@ static void pending_done(void *userdata) {
         struct connection *c = p->conn;
 
         c->busy = false;
+        c->fd_lent = false;
+        if (c->dead && c->fd >= 0) { /* closed meanwhile: the worker is done with the number */
+                close(c->fd);
+                c->fd = -EBADF;
+        }
         call_done(c, p->call);
         free(p);
         if (!c->dead) {
@@ -432,13 +437,19 @@ static void pending_done(void *userdata) {
         connection_unref(c);
 }
 
-/* Runs the call on a worker; the connection waits for it. < 0 if it could
- * not be handed over (the caller still owns the call). */
+/* Runs the call on a worker; the connection waits for it. The worker
+ * sends the reply itself (the client need not wait for the loop to wake
+ * up as well): nothing else is queued on the connection (calls are only
+ * dispatched with every earlier reply sent whole), the loop does not
+ * watch it while it is busy, and closing it waits for the worker
+ * (c->fd_lent). < 0 if it could not be handed over (the caller still owns
+ * the call). */
 static int call_hand_over(struct connection *c, struct stitch_call *call, const struct stitch_method *method) {
         struct pending *p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = -1};
+        assert(c->out_len == c->out_sent);
+        *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = c->fd};
         struct stitch_workers *pool = c->server->manager->workers;
         if (method->on_network && method->on_network(call))
                 pool = stitch_manager_network_workers(c->server->manager);
@@ -449,6 +460,7 @@ static int call_hand_over(struct connection *c, struct stitch_call *call, const 
         }
         c->refs++;
         c->busy = true;
+        c->fd_lent = true;
         connection_update_events(c);
         return 0;
 }
