@@ -5,6 +5,9 @@
 #   - API-key and password logins/s of stitchd on PostgreSQL, against a raw
 #     libpq INSERT+COMMIT of one row (pgbench, prepared, same concurrency)
 #     and against the same stitch-bench rows on SQLite;
+#   - the ceiling of that ratio: the store's own calls of an API-key login
+#     (its read and its write, and the write alone), made in a loop by
+#     tests/bench/bench-store-login with nothing else around them;
 #   - Token.Verify's rate on PostgreSQL against SQLite (it answers from
 #     memory: the store should not show);
 #   - how long a logout on one stitchd takes to hold on a second one on the
@@ -20,6 +23,7 @@ set -euo pipefail
 STITCHD=${STITCHD:-$top_builddir/stitchd/stitchd}
 STITCHCTL=${STITCHCTL:-$top_builddir/stitchctl/stitchctl}
 BENCH=$top_builddir/tests/bench/stitch-bench
+STORE_LOGIN=$top_builddir/tests/bench/bench-store-login
 SPAWN=$top_builddir/tests/helpers/stitch-spawn
 DUR=${BENCH_DURATION:-5}
 PGBIN=
@@ -33,7 +37,8 @@ die() { echo "bench-fleet: $*" >&2; exit 1; }
 [ -n "$PGBIN" ] || skip "PostgreSQL with pgbench is not installed (apt-get install postgresql)"
 id postgres >/dev/null 2>&1 || skip "no postgres account"
 command -v jq >/dev/null || skip "jq is needed"
-[ -x "$STITCHD" ] && [ -x "$BENCH" ] && [ -x "$SPAWN" ] || die "build first (stitchd, tests/bench/stitch-bench, tests/helpers/stitch-spawn)"
+[ -x "$STITCHD" ] && [ -x "$BENCH" ] && [ -x "$STORE_LOGIN" ] && [ -x "$SPAWN" ] \
+        || die "build first (stitchd, tests/bench/stitch-bench, tests/bench/bench-store-login, tests/helpers/stitch-spawn)"
 
 T=$(mktemp -d /var/tmp/bench-fleet.XXXXXX)
 chmod 0755 "$T"
@@ -53,7 +58,8 @@ runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/server.log" -w 
         -o "-c listen_addresses='' -k $T/pg -c max_connections=200" start >/dev/null || die "PostgreSQL did not start"
 psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h "$T/pg" "$@"; }
 psql_su -d postgres -c "CREATE ROLE stitch LOGIN" -c "CREATE DATABASE stitch OWNER stitch" \
-        -c "CREATE DATABASE stitch2 OWNER stitch" -c "CREATE DATABASE baseline OWNER stitch"
+        -c "CREATE DATABASE stitch2 OWNER stitch" -c "CREATE DATABASE stitch3 OWNER stitch" \
+        -c "CREATE DATABASE stitch4 OWNER stitch" -c "CREATE DATABASE baseline OWNER stitch"
 SPEC_OF() { echo "postgresql://stitch@/$1?host=${T//\//%2F}%2Fpg"; }
 
 echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
@@ -92,6 +98,17 @@ run_bench() { # OUTPUT [--store SPEC]
 }
 run_bench "$T/sqlite.json"
 run_bench "$T/pg.json" --store "$(SPEC_OF stitch)"
+# The store's own part of an API-key login, called in a loop with nothing
+# else (tests/bench/bench-store-login.c): the read and the write stitchd
+# makes, and the write alone. Whatever the daemon does, its logins cannot
+# go faster than this: the ceiling of the ratio.
+declare -A STORE WRITE
+for c in 1 16; do
+        STORE[$c]=$("$STORE_LOGIN" "$(SPEC_OF stitch3)" "$c" "$DUR" 2>>"$T/store-login.log" | sed -n 's/^logins_per_sec=\([0-9]*\).*/\1/p')
+        WRITE[$c]=$(BENCH_STORE_WRITE_ONLY=1 "$STORE_LOGIN" "$(SPEC_OF stitch4)" "$c" "$DUR" 2>>"$T/store-login.log" \
+                | sed -n 's/^logins_per_sec=\([0-9]*\).*/\1/p')
+        [ -n "${STORE[$c]}" ] && [ -n "${WRITE[$c]}" ] || die "bench-store-login failed: $(tail -n 3 "$T/store-login.log")"
+done
 val() { jq -r --arg id "$2" '[.results[] | select(.id == $id) | .median][0] // "nan"' "$1"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.2f", a / b; else print "-" }'; }
@@ -103,6 +120,12 @@ for c in 1 16; do
         printf '%-44s %12s %12s %12.0f %8s %s\n' "  one read + one INSERT+COMMIT, nothing else" "-" "-" "${READ[$c]}" \
                 "$(awk -v r="${READ[$c]}" -v w="${RAW[$c]}" 'BEGIN { printf "%.2f", (1 / (1 / r + 1 / w)) / w }')" \
                 "(ceiling; reads/s as baseline)"
+        printf '%-44s %12.0f %12s %12.0f %8s %s\n' "  the store's calls alone: key+user read, write" "${STORE[$c]}" "-" "${RAW[$c]}" \
+                "$(ratio "${STORE[$c]}" "${RAW[$c]}")" "(ceiling of stitchd's ratio)"
+        printf '%-44s %12.0f %12s %12.0f %8s %s\n' "  the login's write alone" "${WRITE[$c]}" "-" "${RAW[$c]}" \
+                "$(ratio "${WRITE[$c]}" "${RAW[$c]}")" "(ceiling without the read)"
+        printf '%-44s %12s %12s %12s %8s %s\n' "  stitchd's share of the store's ceiling" "-" "-" "-" \
+                "$(ratio "$ak" "${STORE[$c]}")" ""
 done
 for c in 1 8; do
         lp=$(val "$T/pg.json" "login.c$c"); ls=$(val "$T/sqlite.json" "login.c$c")

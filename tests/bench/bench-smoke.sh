@@ -32,4 +32,15 @@ if command -v python3 >/dev/null; then
 else
         grep -q '"results"' "$out" || { echo "FAIL: --json printed no results"; exit 1; }
 fi
+# bench-fleet's store-only ceiling, on SQLite: it runs, and every login went through.
+STORE_LOGIN=$top_builddir/tests/bench/bench-store-login
+if [ -x "$STORE_LOGIN" ]; then
+        d=$(mktemp -d)
+        line=$("$STORE_LOGIN" "sqlite:$d/store.db" 2 0.3 16 2>"$d/err")
+        rc=$?
+        rm -rf "$d"
+        [ $rc -eq 0 ] && [[ "$line" =~ ^logins_per_sec=[1-9][0-9]*\ .*failed=0$ ]] \
+                || { echo "FAIL: bench-store-login: rc=$rc '$line'"; exit 1; }
+        echo "bench-store-login (SQLite, 2 clients): $line"
+fi
 echo "ok - stitch-bench --smoke"
