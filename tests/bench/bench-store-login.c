@@ -214,6 +214,14 @@ int main(int argc, char **argv) {
                 }
         printf("logins_per_sec=%.0f read_us=%" PRIu64 " write_us=%" PRIu64 " failed=%" PRIu64 "\n",
                (double) logins * 1e6 / (double) elapsed, median(reads, n_times), median(writes, n_times), failed);
+        free(reads);
+        free(writes);
+        for (unsigned i = 0; i < n_clients; i++) {
+                free(clients[i].reads);
+                free(clients[i].writes);
+        }
+        free(clients);
+        free(users);
         ops->close(store);
         return failed > 0 && logins == 0 ? 1 : 0;
 }
