@@ -344,9 +344,10 @@ struct pending {
         const struct stitch_method *method;
         /* The connection's socket. Lent, the borrowing thread reads and
          * answers calls on it itself; on a worker, the worker sends the
-         * call's reply. The connection is busy meanwhile, so the loop
-         * neither reads nor sends on it, and a close keeps the fd open
-         * until it comes back (c->fd_lent). */
+         * call's reply (-1: the loop sends it, after output queued
+         * before). The connection is busy meanwhile, so the loop neither
+         * reads nor sends on it, and a close keeps the fd open until it
+         * comes back (c->fd_lent). */
         int fd;
         struct stitch_lease lease;
         int fill;            /* the borrower's last read: > 0, or 0 (EOF), or -errno */
@@ -439,17 +440,16 @@ static void pending_done(void *userdata) {
 
 /* Runs the call on a worker; the connection waits for it. The worker
  * sends the reply itself (the client need not wait for the loop to wake
- * up as well): nothing else is queued on the connection (calls are only
- * dispatched with every earlier reply sent whole), the loop does not
- * watch it while it is busy, and closing it waits for the worker
- * (c->fd_lent). < 0 if it could not be handed over (the caller still owns
- * the call). */
+ * up as well) when nothing else is queued on the connection (replies
+ * stay in order): the loop does not watch it while it is busy, and
+ * closing it waits for the worker (c->fd_lent). < 0 if it could not be
+ * handed over (the caller still owns the call). */
 static int call_hand_over(struct connection *c, struct stitch_call *call, const struct stitch_method *method) {
         struct pending *p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        assert(c->out_len == c->out_sent);
-        *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = c->fd};
+        bool worker_sends = c->out_len == c->out_sent;
+        *p = (struct pending) {.conn = c, .call = call, .method = method, .fd = worker_sends ? c->fd : -1};
         struct stitch_workers *pool = c->server->manager->workers;
         if (method->on_network && method->on_network(call))
                 pool = stitch_manager_network_workers(c->server->manager);
@@ -460,7 +460,7 @@ static int call_hand_over(struct connection *c, struct stitch_call *call, const 
         }
         c->refs++;
         c->busy = true;
-        c->fd_lent = true;
+        c->fd_lent = worker_sends;
         connection_update_events(c);
         return 0;
 }
