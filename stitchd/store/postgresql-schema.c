@@ -145,6 +145,13 @@ static const char *const migrations[] = {
          * sessions stay until pruned: a busy API key leaves thousands). */
         "CREATE INDEX sessions_live_of_user ON sessions (user_id, creation_date, created_usec, id) "
         "WHERE NOT revoked;",
+
+        /* 2 -> 3: the same index, with what a login's live count filters
+         * on, so that an index-only scan can answer it (the SQLite store's
+         * 8 -> 9). */
+        "DROP INDEX sessions_live_of_user;"
+        "CREATE INDEX sessions_live_of_user ON sessions (user_id, creation_date, created_usec, id) "
+        "INCLUDE (refresh_expires) WHERE NOT revoked;",
 };
 
 const int pg_schema_latest = (int) ELEMENTSOF(migrations);

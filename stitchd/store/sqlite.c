@@ -214,6 +214,17 @@ static const char *const migrations[] = {
          * sessions stay until pruned: a busy API key leaves thousands). */
         "CREATE INDEX sessions_live_of_user ON sessions(user_id, creation_date, created_usec, id) "
         "WHERE revoked = 0;",
+
+        /* 8 -> 9: the same index, covering what a login reads of it (the
+         * live count, and which sessions a login past MaxPerUser ends): with
+         * refresh_expires and revoked in it, SQLite answers from the index
+         * alone. Without them (SQLite 3.40 does not count a partial index's
+         * WHERE as covered), the count looked up every live session's row
+         * by its text primary key: a login cost ~0.7 us more per live
+         * session of its user (up to MaxPerUser, 100 by default). */
+        "DROP INDEX sessions_live_of_user;"
+        "CREATE INDEX sessions_live_of_user "
+        "ON sessions(user_id, creation_date, created_usec, id, refresh_expires, revoked) WHERE revoked = 0;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))

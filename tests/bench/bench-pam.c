@@ -219,9 +219,10 @@ static int write_service(const struct bench *b, const char *confdir, const char 
 static int pam_own_floor(struct bench *b, const char *confdir, const char *user, unsigned n, double m_commit) {
         struct bench c = *b; /* shallow: only the daemon's fields are used and changed */
         struct bench_user u = {};
-        struct samples own = {0}, login = {0}, permit = {0}, hash = {0};
+        struct samples own = {0}, login = {0}, permit = {0}, hash = {0}, lphase[_PHASE_MAX] = {},
+                       pphase[_PHASE_MAX] = {};
         char args[256], err[256];
-        double ph[_PHASE_MAX];
+        double ph[_PHASE_MAX], pph[_PHASE_MAX];
         const char *failed = NULL;
         int r;
 
@@ -261,9 +262,9 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
         bench_progress(b, "pam.own: %u logins through a daemon hashing with argon2id m=8,t=1,p=1", n);
         for (unsigned i = 0; r >= 0 && i < n + 10; i++) {
                 double h = argon2_verify_once_usec(&c), pt = 0, lt = 0;
-                r = pam_login(confdir, "stitch-bench-permit", user, false, ph, &failed, err, sizeof(err));
+                r = pam_login(confdir, "stitch-bench-permit", user, false, pph, &failed, err, sizeof(err));
                 for (int k = 0; r == 0 && k < _PHASE_MAX; k++)
-                        pt += ph[k];
+                        pt += pph[k];
                 if (r == 0)
                         r = pam_login(confdir, "stitch-bench-cheap", user, false, ph, &failed, err, sizeof(err));
                 for (int k = 0; r == 0 && k < _PHASE_MAX; k++)
@@ -279,6 +280,10 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                 samples_add(&permit, pt);
                 samples_add(&login, lt);
                 samples_add(&own, lt - pt - h);
+                for (int k = 0; k < _PHASE_MAX; k++) {
+                        samples_add(&lphase[k], ph[k]);
+                        samples_add(&pphase[k], pph[k]);
+                }
         }
         int r2 = daemon_stop(&c);
         free(c.baseline_hash);
@@ -296,6 +301,15 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                             "(pam.commit %.0f us), so without it %.0f us",
                             n, samples_median(&login), samples_median(&permit), samples_median(&hash), m_commit,
                             samples_median(&own) - m_commit);
+                /* Where it goes: each call's median, pam_stitch against pam_permit. */
+                static const int shown[] = {PHASE_START, PHASE_AUTH, PHASE_ACCT, PHASE_END};
+                for (size_t k = 0; k < ELEMENTSOF(shown); k++)
+                        result_note(res, "%s %.0f us (pam_permit %.0f us)", phase_names[shown[k]],
+                                    samples_median(&lphase[shown[k]]), samples_median(&pphase[shown[k]]));
+        }
+        for (int k = 0; k < _PHASE_MAX; k++) {
+                samples_done(&lphase[k]);
+                samples_done(&pphase[k]);
         }
         samples_done(&own);
         samples_done(&login);

@@ -63,7 +63,7 @@ struct result {
         double target;
         bool target_absolute; /* the target applies to value, not ratio */
         enum verdict verdict;
-        char note[320];
+        char note[640];
 };
 
 /* ---- one benchmark run -------------------------------------------------------- */

@@ -203,7 +203,7 @@ static void test_open_new(void **state) {
         assert_int_equal(st.st_mode & 07777, 0600);
 
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 8);
+        assert_int_equal(version, 9);
         assert_int_equal(ops->integrity_check(f->store, &problems), 0);
         assert_int_equal(stitch_strv_length(problems), 0);
 }
@@ -403,7 +403,7 @@ static void test_reopen_keeps_data(void **state) {
         assert_true(version > 0);
         if (ops != &stitch_store_sqlite)
                 return;
-        assert_int_equal(version, 8);
+        assert_int_equal(version, 9);
 
         /* One schema_version row; the file stays in WAL mode. */
         ops->close(f->store);
@@ -413,7 +413,7 @@ static void test_reopen_keeps_data(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 1);
-        assert_int_equal(sqlite3_column_int(st, 1), 8);
+        assert_int_equal(sqlite3_column_int(st, 1), 9);
         sqlite3_finalize(st);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -1538,6 +1538,10 @@ static void test_session_revoke_apikey(void **state) {
 
 /* What schema 5 -> 6 added, undone (sqlite3_exec text): a version 5 database. */
 /* What schema 6 -> 7 added, undone: a version 6 database. */
+/* What schema 8 -> 9 changed, undone: the live-session index without the columns that cover a login's reads. */
+#define SCHEMA_9_UNDO                                                                          \
+        "DROP INDEX sessions_live_of_user;"                                                    \
+        "CREATE INDEX sessions_live_of_user ON sessions(user_id, creation_date, created_usec, id) WHERE revoked = 0;"
 #define SCHEMA_8_UNDO "DROP INDEX sessions_live_of_user;"
 #define SCHEMA_7_UNDO SCHEMA_8_UNDO "DROP TABLE events;"
 
@@ -1576,7 +1580,7 @@ static void test_migration_unix_uid(void **state) {
         sqlite3_close(db);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 8);
+        assert_int_equal(version, 9);
 
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
@@ -1612,7 +1616,7 @@ static void test_migration_email_tokens(void **state) {
         sqlite3_close(db);
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 8);
+        assert_int_equal(version, 9);
 
         user_id(id, 1);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_ID, id, &u), 0);
@@ -1627,6 +1631,75 @@ static void test_migration_email_tokens(void **state) {
         assert_int_equal(ops->email_token_put(f->store, &t), 0);
         assert_int_equal(ops->email_token_take(f->store, t.id, t.kind, t.hash, T0, got), 0);
         assert_string_equal(got, id);
+}
+
+/* The query plan SQLite chooses for sql on the store's file, one line per step. */
+static void query_plan(const char *path, const char *sql, char *out, size_t size) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        char q[1024];
+        size_t len = 0;
+
+        snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+        out[0] = 0;
+        while (sqlite3_step(st) == SQLITE_ROW && len < size)
+                len += (size_t) snprintf(out + len, size - len, "%s\n", (const char *) sqlite3_column_text(st, 3));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+/* Schema 8 -> 9: the live-session index covers what a login reads of it,
+ * so the count does not visit every live session's row; the counts stay
+ * what they were. */
+static void test_migration_live_index(void **state) {
+        struct fixture *f = *state;
+        struct stitch_user *u = NULL;
+        sqlite3 *db = NULL;
+        char plan[1024], sid[STITCH_ID_LEN + 1];
+        int version = 0;
+        SQLITE_ONLY();
+        /* The store's ST_SESSION_LIVE_COUNT_OF_USER and ST_SESSION_EXCESS_IDS. */
+        static const char count[] =
+                "SELECT count(*) FROM sessions WHERE user_id = ?1 AND revoked = 0 AND refresh_expires > ?2";
+        static const char excess[] =
+                "SELECT id FROM sessions WHERE user_id = ?1 AND revoked = 0 AND refresh_expires > ?2 "
+                "ORDER BY creation_date DESC, created_usec DESC, id DESC LIMIT -1 OFFSET ?3";
+
+        assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", "ada", T0, 0), 0);
+        for (unsigned i = 0; i < 4; i++)
+                assert_int_equal(create_session(f->store, i, 1, T0 + i, i == 2 ? T0 + 10 : T0 + 1000, T0 + 100), 0);
+        session_id(sid, 3);
+        assert_int_equal(ops->session_revoke(f->store, sid, T0 + 4, "logout"), 1);
+        ops->close(f->store);
+        f->store = NULL;
+
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, SCHEMA_9_UNDO "UPDATE schema_version SET version = 8;", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        query_plan(f->path, count, plan, sizeof(plan));
+        assert_null(strstr(plan, "COVERING INDEX"));
+
+        assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
+        assert_int_equal(ops->schema_version(f->store, &version), 0);
+        assert_int_equal(version, 9);
+        query_plan(f->path, count, plan, sizeof(plan));
+        assert_non_null(strstr(plan, "USING COVERING INDEX sessions_live_of_user"));
+        query_plan(f->path, excess, plan, sizeof(plan));
+        assert_non_null(strstr(plan, "USING COVERING INDEX sessions_live_of_user"));
+
+        /* Live at T0 + 50: 0 and 1 (2's refresh token expired, 3 is revoked). */
+        assert_int_equal(ops->user_find_for_login(f->store, STITCH_USER_BY_UNIX_NAME, "ada", T0 + 50, &u), 0);
+        assert_int_equal(u->login_live_sessions, 2);
+        u = stitch_user_free(u);
+        /* A fifth session past MaxPerUser 2 ends the oldest live one (0). */
+        _cleanup_(stitch_strv_freep) char **ended = NULL;
+        assert_int_equal(create_session_limited(f->store, 4, 1, T0 + 50, T0 + 1000, T0 + 100, 2, &ended), 0);
+        assert_int_equal(stitch_strv_length(ended), 1);
+        session_id(sid, 0);
+        assert_string_equal(ended[0], sid);
 }
 
 /* Schema 3 -> 4: key sessions from before do not say which key opened
@@ -1657,7 +1730,7 @@ static void test_migration_apikey_id(void **state) {
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         int version = 0;
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 8);
+        assert_int_equal(version, 9);
         session_id(sid, 1);
         assert_int_equal(ops->session_get(f->store, sid, &se), 0);
         assert_string_equal(se->apikey_id, "");
@@ -2765,7 +2838,7 @@ static void test_migration_events(void **state) {
 
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
-        assert_int_equal(version, 8);
+        assert_int_equal(version, 9);
         assert_int_equal(ops->user_find(f->store, STITCH_USER_BY_EMAIL, "old@example.com", &u), 0);
         assert_int_equal(u->n_identities, 1);
         assert_int_equal(ops->session_get(f->store, "000000020000000000000001", &se), 0);
@@ -2919,6 +2992,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_migration_apikey_id, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migration_unix_uid, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migration_email_tokens, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_live_index, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_email_tokens, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unix_uids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_keys, setup, teardown),
