@@ -210,6 +210,23 @@ static int write_service(const struct bench *b, const char *confdir, const char 
 
 /* ---- 1. pam_stitch vs argon2id --------------------------------------------------------------- */
 
+/* What pam_stitch's wire costs with a server that does nothing: a connect
+ * and the three round trips of a login (Login's question, Login's answer,
+ * Authorize) to a raw echo, then the close. < 0 on failure. */
+static double module_wire_usec(const char *path, const char *req, size_t len) {
+        struct wire_conn c;
+        double t0 = now_usec();
+        if (wire_conn_open(&c, path) < 0)
+                return -1;
+        for (int k = 0; k < 3; k++)
+                if (wire_roundtrip(&c, req, len, NULL, NULL) != 1) {
+                        wire_conn_close(&c);
+                        return -1;
+                }
+        wire_conn_close(&c);
+        return now_usec() - t0;
+}
+
 /* stitch's own share, measured without subtracting two ~15 ms hashes from
  * each other: a second daemon whose PasswordHash= is argon2id's minimum
  * (m=8 KiB, t=1, p=1, a few microseconds), the same PAM stack and the same
@@ -220,7 +237,11 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
         struct bench c = *b; /* shallow: only the daemon's fields are used and changed */
         struct bench_user u = {};
         struct samples own = {0}, login = {0}, permit = {0}, hash = {0}, lphase[_PHASE_MAX] = {},
-                       pphase[_PHASE_MAX] = {};
+                       pphase[_PHASE_MAX] = {}, wire = {0};
+        struct echo_server echo = {};
+        bool have_echo = false;
+        size_t req_len = 0;
+        char *req = NULL;
         char args[256], err[256];
         double ph[_PHASE_MAX], pph[_PHASE_MAX];
         const char *failed = NULL;
@@ -259,6 +280,20 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
         snprintf(args, sizeof(args), "socket=%s", c.auth_socket);
         if (r >= 0)
                 r = write_service(b, confdir, "stitch-bench-cheap", b->pam_module, args);
+        /* The floor of the wire: an echo answering each round with a reply
+         * the size of Login's answer (the largest of the three). */
+        static char canned[864];
+        memset(canned, 'x', sizeof(canned) - 1);
+        memcpy(canned, "{\"parameters\":{\"x\":\"", 20);
+        memcpy(canned + sizeof(canned) - 5, "\"}}", 3);
+        canned[sizeof(canned) - 2] = ' ';
+        cJSON *p = cJSON_CreateObject();
+        if (p && cJSON_AddStringToObject(p, "user", user) && cJSON_AddStringToObject(p, "service", "stitch-bench-cheap") &&
+            cJSON_AddStringToObject(p, "password", BENCH_PASSWORD))
+                req = wire_request("io.stitch.Auth.Login", TAKE_PTR(p), &req_len); /* takes p */
+        cJSON_Delete(p);
+        if (r >= 0 && req)
+                have_echo = echo_start(&echo, c.dir, canned, sizeof(canned)) >= 0;
         bench_progress(b, "pam.own: %u logins through a daemon hashing with argon2id m=8,t=1,p=1", n);
         for (unsigned i = 0; r >= 0 && i < n + 10; i++) {
                 double h = argon2_verify_once_usec(&c), pt = 0, lt = 0;
@@ -274,8 +309,11 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                         r = -EIO;
                         break;
                 }
+                double w = have_echo ? module_wire_usec(echo.path, req, req_len) : -1;
                 if (i < 10) /* warm-up: the daemon's first logins fill its caches */
                         continue;
+                if (w >= 0)
+                        samples_add(&wire, w);
                 samples_add(&hash, h);
                 samples_add(&permit, pt);
                 samples_add(&login, lt);
@@ -285,6 +323,9 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                         samples_add(&pphase[k], pph[k]);
                 }
         }
+        if (have_echo)
+                echo_stop(&echo);
+        free(req);
         int r2 = daemon_stop(&c);
         free(c.baseline_hash);
         if (r >= 0 && r2 < 0)
@@ -301,6 +342,13 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                             "(pam.commit %.0f us), so without it %.0f us",
                             n, samples_median(&login), samples_median(&permit), samples_median(&hash), m_commit,
                             samples_median(&own) - m_commit);
+                /* What no daemon can do without: the login's durable commit
+                 * and the module's wire, both measured here. */
+                if (wire.n > 0)
+                        result_note(res,
+                                    "floor here %.0f us: the durable commit %.0f us + the module's connect and 3 "
+                                    "round trips to a raw echo %.0f us",
+                                    m_commit + samples_median(&wire), m_commit, samples_median(&wire));
                 /* Where it goes: each call's median, pam_stitch against pam_permit. */
                 static const int shown[] = {PHASE_START, PHASE_AUTH, PHASE_ACCT, PHASE_END};
                 for (size_t k = 0; k < ELEMENTSOF(shown); k++)
@@ -311,6 +359,7 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                 samples_done(&lphase[k]);
                 samples_done(&pphase[k]);
         }
+        samples_done(&wire);
         samples_done(&own);
         samples_done(&login);
         samples_done(&permit);

@@ -320,14 +320,6 @@ int bench_login_concurrency(struct bench *b) {
 
 /* ---- 4. Token.Verify vs a raw AF_UNIX echo ------------------------------------------------------ */
 
-struct echo_server {
-        int listen_fd, stop_fd, epoll_fd;
-        pid_t pid;
-        const char *reply;
-        size_t reply_len; /* NUL included */
-        char path[108];
-};
-
 struct echo_conn {
         int fd;
         size_t len;
@@ -432,7 +424,7 @@ static void *echo_main(void *p) {
         return NULL;
 }
 
-static int echo_start(struct echo_server *s, const char *dir, const char *reply, size_t reply_len) {
+int echo_start(struct echo_server *s, const char *dir, const char *reply, size_t reply_len) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         *s = (struct echo_server) {.reply = reply, .reply_len = reply_len};
         if (path_join(s->path, sizeof(s->path), dir, "echo.sock") < 0)
@@ -465,7 +457,7 @@ static int echo_start(struct echo_server *s, const char *dir, const char *reply,
         return 0;
 }
 
-static void echo_stop(struct echo_server *s) {
+void echo_stop(struct echo_server *s) {
         uint64_t one = 1;
         (void) !write(s->stop_fd, &one, sizeof(one));
         (void) waitpid(s->pid, NULL, 0);

@@ -63,7 +63,7 @@ struct result {
         double target;
         bool target_absolute; /* the target applies to value, not ratio */
         enum verdict verdict;
-        char note[640];
+        char note[1024];
 };
 
 /* ---- one benchmark run -------------------------------------------------------- */
@@ -160,6 +160,19 @@ void wire_conn_close(struct wire_conn *c);
  * -errno on I/O failure. *ret_reply/ret_len point into c->buf. */
 int wire_roundtrip(struct wire_conn *c, const char *req, size_t req_len, const char **ret_reply,
                    size_t *ret_len);
+
+/* A raw AF_UNIX echo in a process of its own, one epoll loop like the
+ * daemon's: every NUL-terminated message is answered with reply (NUL
+ * included in reply_len). Listens on DIR/echo.sock (path). */
+struct echo_server {
+        int listen_fd, stop_fd, epoll_fd;
+        pid_t pid;
+        const char *reply;
+        size_t reply_len; /* NUL included */
+        char path[108];
+};
+int echo_start(struct echo_server *s, const char *dir, const char *reply, size_t reply_len);
+void echo_stop(struct echo_server *s);
 
 /* Microseconds per ES256 signature of input on one thread, in process. */
 double es256_sign_usec(const char *input, size_t len, double duration_us);
