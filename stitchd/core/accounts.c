@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "core/offline.h"
 #include "core/unix-accounts.h"
 #include "core/address.h"
+#include "core/generation-cache.h"
 #include "core/ids.h"
 #include "core/password.h"
 #include "core/ratelimit.h"
@@ -515,12 +517,44 @@ void stitch_limit_key_for_address(const struct stitch_config *c, const char *add
         snprintf(ret, STITCH_LIMIT_KEY_MAX, "addr:%s", prefix);
 }
 
+/* Login names and the ids of the users they named. A user's id never
+ * changes; which user a name names changes only with a change to a stored
+ * user (a rename, a deletion, a new user), which moves
+ * core->user_names_generation; a login's time does not. So a password
+ * login resolves its name for the limiter from memory and reads its user
+ * once, in the provider. Names that named nobody are not kept. */
+static void *limit_key_copy(const void *v) {
+        return strdup(v);
+}
+
+static const struct stitch_cache_type limit_keys_type = {
+        .slots = 1024,
+        .shared = true, /* the workers' logins */
+        .value_free = free,
+        .value_copy = limit_key_copy,
+};
+
+int stitch_limit_key_cache_new(struct stitch_cache **ret) {
+        return stitch_cache_new(&limit_keys_type, ret);
+}
+
 int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_login *l,
                                char ret[static STITCH_LIMIT_KEY_MAX]) {
         _cleanup_(stitch_user_freep) struct stitch_user *u = NULL;
         const char *name = l->user ? l->user : "";
         if (l->app && isempty(name)) {
                 ret[0] = 0;
+                return 0;
+        }
+        /* Taken before the read: a change that commits meanwhile leaves the
+         * entry stale, never a stale entry current. */
+        struct stitch_generation g = {
+                .users = __atomic_load_n(&core->user_names_generation, __ATOMIC_ACQUIRE),
+        };
+        size_t len = strlen(name);
+        _cleanup_free_ char *known = core->limit_keys ? stitch_cache_get(core->limit_keys, name, len, &g) : NULL;
+        if (known) {
+                stitch_limit_key_for_user(known, ret);
                 return 0;
         }
         /* Every name of the account, whichever path it comes by: a name the
@@ -530,6 +564,9 @@ int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_log
         int r = stitch_user_find_by_any_name(core, name, &u);
         if (r >= 0) {
                 stitch_limit_key_for_user(u->id, ret);
+                char *keep = core->limit_keys ? strdup(u->id) : NULL;
+                if (keep)
+                        stitch_cache_put(core->limit_keys, name, len, &g, keep);
                 return 0;
         }
         if (r != -ENOENT && core->offline && !l->app && stitch_offline_store_unreachable(r)) {

@@ -167,9 +167,10 @@ int stitch_user_find_by_any_name(struct stitch_core *core, const char *name, str
  * limiter tells nothing about which names exist). */
 #define STITCH_LIMIT_KEY_MAX (5 + 256 + 1)
 void stitch_limit_key_for_user(const char *user_id, char ret[static STITCH_LIMIT_KEY_MAX]);
-/* Resolves the login's name (store lookup); -errno only when the store
- * fails. An app login without a name (API key, anonymous) has no account
- * key: 0 with ret empty. */
+/* Resolves the login's name (store lookup, or core->limit_keys: the names
+ * it resolved, good while no user's name, state or password changed);
+ * -errno only when the store fails. An app login without a name (API key,
+ * anonymous) has no account key: 0 with ret empty. */
 int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_login *l,
                                char ret[static STITCH_LIMIT_KEY_MAX]);
 /* The client address's key for app logins: "addr:" and its prefix
@@ -177,3 +178,6 @@ int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_log
  * one budget. */
 void stitch_limit_key_for_address(const struct stitch_config *c, const char *address,
                                   char ret[static STITCH_LIMIT_KEY_MAX]);
+/* A new cache of resolved login names, for core->limit_keys. */
+struct stitch_cache;
+int stitch_limit_key_cache_new(struct stitch_cache **ret);

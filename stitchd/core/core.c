@@ -7,6 +7,7 @@
 #include "core/callerlimit.h"
 #include "core/conversations.h"
 #include "core/core.h"
+#include "core/accounts.h"
 #include "core/generation-cache.h"
 #include "core/groupcache.h"
 #include "core/keys.h"
@@ -33,7 +34,12 @@ int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret
                 return -ENOMEM;
         int r = stitch_access_cache_new(&core->checked_tokens);
         if (r >= 0) {
-                r = stitch_unix_files_new(NULL, NULL, &core->unix_files);
+                r = stitch_limit_key_cache_new(&core->limit_keys);
+                if (r >= 0) {
+                        r = stitch_unix_files_new(NULL, NULL, &core->unix_files);
+                        if (r < 0)
+                                core->limit_keys = stitch_cache_free(core->limit_keys);
+                }
                 if (r < 0)
                         core->checked_tokens = stitch_cache_free(core->checked_tokens);
         }
@@ -64,6 +70,7 @@ struct stitch_core *stitch_core_free(struct stitch_core *core) {
         core->admin_groups = stitch_groupcache_free(core->admin_groups);
         core->conversations = stitch_conversations_free(core->conversations);
         core->checked_tokens = stitch_cache_free(core->checked_tokens);
+        core->limit_keys = stitch_cache_free(core->limit_keys);
         core->unix_files = stitch_unix_files_free(core->unix_files);
         free(core->dummy_hash);
         core->offline = stitch_offline_free(core->offline);
@@ -83,7 +90,8 @@ static void on_session_ended(const struct stitch_event *e, void *userdata) {
 
 static void on_users_changed(const struct stitch_event *e, void *userdata) {
         struct stitch_core *core = userdata;
-        (void) e;
+        if (!e->users_changed.login_time_only)
+                __atomic_fetch_add(&core->user_names_generation, 1, __ATOMIC_RELEASE);
         __atomic_fetch_add(&core->users_generation, 1, __ATOMIC_RELEASE);
 }
 
@@ -100,6 +108,7 @@ static int revocation_cb(const char *session_id, int64_t access_expires, void *u
 
 void stitch_core_drop_token_cache(struct stitch_core *core) {
         stitch_cache_clear(core->checked_tokens);
+        stitch_cache_clear(core->limit_keys);
 }
 
 size_t stitch_core_release_idle_memory(struct stitch_core *core) {

@@ -53,6 +53,10 @@ struct stitch_core {
         struct stitch_conversations *conversations; /* logins waiting for answers */
         /* Access tokens whose signature was checked (core/access.c). */
         struct stitch_cache *checked_tokens;
+        /* Login names and the user ids they resolved to, for the failed-login
+         * limiter's keys (core/accounts.c): a password login need not read
+         * its user twice. */
+        struct stitch_cache *limit_keys;
         /* /etc/passwd and /etc/group as files, for the Unix accounts (core/unix-accounts.h). */
         struct stitch_unix_files *unix_files;
         /* Session ends and user changes, for whoever keeps derived state. */
@@ -82,6 +86,9 @@ struct stitch_core {
         /* Bumped (atomically, any thread) after every change to a stored user:
          * caches keyed by it (core/generation-cache.h) drop their entries. */
         uint64_t users_generation;
+        /* The same, but not bumped by a login's time alone: what keys the
+         * names resolved for the failed-login limiter (limit_keys). */
+        uint64_t user_names_generation;
         /* The last store event (store.h, events_since) the memory reflects:
          * taken at start, before the revocation set was rebuilt from the
          * rows; core/store-events.c follows the feed from here. */
@@ -115,7 +122,7 @@ int64_t stitch_core_token_lifetime_bound(const struct stitch_core *core);
  * caches), for when the daemon is idle; it is read again on demand.
  * Returns the bytes freed, if known. Any thread. */
 size_t stitch_core_release_idle_memory(struct stitch_core *core);
-/* Empties the core's cache of checked access tokens (a front end that has
- * been idle a while calls it: the next use of a token checks its signature
- * again). */
+/* Empties the core's cache of checked access tokens and of resolved login
+ * names (a front end that has been idle a while calls it: the next use of
+ * a token checks its signature again, the next login reads its name). */
 void stitch_core_drop_token_cache(struct stitch_core *core);

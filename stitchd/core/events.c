@@ -45,3 +45,8 @@ void stitch_events_users_changed(const struct stitch_events *ev) {
         struct stitch_event e = {.kind = STITCH_EVENT_USERS_CHANGED};
         stitch_events_emit(ev, &e);
 }
+
+void stitch_events_login_recorded(const struct stitch_events *ev) {
+        struct stitch_event e = {.kind = STITCH_EVENT_USERS_CHANGED, .users_changed.login_time_only = true};
+        stitch_events_emit(ev, &e);
+}

@@ -12,6 +12,7 @@
  * revocation set subscribes first, so a token dies before anything else
  * hears of its session's end. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,11 @@ struct stitch_event {
                 int64_t until; /* no token of the session outlives this (Unix seconds) */
                 enum stitch_end_reason reason;
         } session_ended;
+        struct {
+                /* Only a login time was written: no user's names, state or
+                 * password changed (core->user_names_generation stays). */
+                bool login_time_only;
+        } users_changed;
 };
 
 typedef void (*stitch_event_handler)(const struct stitch_event *e, void *userdata);
@@ -57,3 +63,5 @@ void stitch_events_session_ended(const struct stitch_events *ev, const char *ses
                                  enum stitch_end_reason reason);
 /* A stored user changed (caches of users, such as Token.Verify's, go). */
 void stitch_events_users_changed(const struct stitch_events *ev);
+/* A login recorded its time in the user's row (and nothing else of it). */
+void stitch_events_login_recorded(const struct stitch_events *ev);

@@ -131,7 +131,7 @@ int stitch_session_start(struct stitch_core *core, const struct stitch_user *u, 
                 return r;
         ended_for_room(core, u, ended);
         stitch_strv_free(ended);
-        stitch_events_users_changed(&core->events); /* session_create recorded the login time */
+        stitch_events_login_recorded(&core->events); /* session_create recorded the login time */
 
         *ret = (struct stitch_login_tokens) {
                 .access_token = TAKE_PTR(access),

@@ -12,6 +12,12 @@
  * BENCH_STORE_WRITE_ONLY=1 leaves the read out: the ceiling of a login
  * that knew its key and user already.
  *
+ * BENCH_STORE_LOGIN=password makes the calls of a PAM password login
+ * instead: user_find_for_login by Unix name (the user, its identities, its
+ * password hash and its live sessions), then session_create. The users
+ * have a Unix name and a password hash; no hash is computed (stitch-bench's
+ * pam.own floor).
+ *
  * Prints "logins_per_sec=N read_us=N write_us=N" (medians of per-call
  * times). SPEC is a store spec (postgresql://..., sqlite:PATH) of an empty
  * or throw-away store: the users and sessions it makes stay there. */
@@ -33,11 +39,12 @@ static const struct stitch_store_ops *ops;
 static struct stitch_store *store;
 static size_t n_users;
 static struct {
-        char user_id[STITCH_ID_LEN + 1], key_id[STITCH_ID_LEN + 1];
+        char user_id[STITCH_ID_LEN + 1], key_id[STITCH_ID_LEN + 1], name[32];
         uint8_t hash[STITCH_HASH_LEN];
 } *users;
 static volatile int stop;
 static int write_only; /* BENCH_STORE_WRITE_ONLY=1: no read (the key and user known) */
+static int password;   /* BENCH_STORE_LOGIN=password: a PAM password login's calls */
 
 struct client {
         pthread_t thread;
@@ -66,6 +73,20 @@ static int make_users(void) {
                 u.creation_date = k.creation_date = time(NULL);
                 if ((r = stitch_objectid_new(u.id)) < 0 || (r = stitch_objectid_new(k.id)) < 0)
                         return r;
+                if (password) {
+                        /* A user as `stitchctl user add --unix-name` makes it, with a
+                         * password hash of the daemon's format (never computed here). */
+                        u.type = (char *) STITCH_USER_TYPE_NORMAL;
+                        u.unix_name = name;
+                        r = ops->user_create(store, &u,
+                                             "$argon2id$v=19$m=19456,t=2,p=1$c3RpdGNoLWJlbmNoLXNhbHQ$"
+                                             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+                        if (r < 0)
+                                return r;
+                        memcpy(users[i].user_id, u.id, sizeof(users[i].user_id));
+                        memcpy(users[i].name, name, sizeof(users[i].name));
+                        continue;
+                }
                 r = ops->user_create(store, &u, NULL);
                 if (r < 0)
                         return r;
@@ -97,6 +118,11 @@ static int login_once(struct client *c, size_t i) {
                         return -ENOMEM;
                 memcpy(u->id, users[i].user_id, sizeof(u->id));
                 memcpy(k->id, users[i].key_id, sizeof(k->id));
+        } else if (password) {
+                if ((r = ops->user_find_for_login(store, STITCH_USER_BY_UNIX_NAME, users[i].name, now, &u)) < 0)
+                        return r;
+                if (!u->login_password_hash)
+                        return -EIO;
         } else if ((r = ops->apikey_find_for_login(store, users[i].hash, now, &k, &u)) < 0)
                 return r;
         uint64_t t1 = now_usec();
@@ -104,13 +130,18 @@ static int login_once(struct client *c, size_t i) {
         if ((r = stitch_session_id_new(s.id)) < 0 || (r = stitch_objectid_new(s.device_id)) < 0)
                 return r;
         memcpy(s.user_id, u->id, sizeof(s.user_id));
-        memcpy(s.apikey_id, k->id, sizeof(s.apikey_id));
+        if (!password)
+                memcpy(s.apikey_id, k->id, sizeof(s.apikey_id));
         if ((r = stitch_random_bytes(s.refresh_hash, sizeof(s.refresh_hash))) < 0 ||
             (r = stitch_random_bytes(s.binding_hash, sizeof(s.binding_hash))) < 0)
                 return r;
         s.has_binding = true;
-        s.provider_type = (char *) "api-key";
+        s.provider_type = (char *) (password ? "local-userpass" : "api-key");
         s.service = (char *) "stitch-bench";
+        if (password) {
+                s.rhost = (char *) "localhost";
+                s.tty = (char *) "bench";
+        }
         s.creation_date = s.last_used = now;
         s.created_usec = (int64_t) stitch_now_usec(CLOCK_REALTIME);
         s.refresh_expires = now + 60 * 24 * 3600;
@@ -165,6 +196,12 @@ int main(int argc, char **argv) {
         }
         const char *e = getenv("BENCH_STORE_WRITE_ONLY");
         write_only = e && streq(e, "1");
+        e = getenv("BENCH_STORE_LOGIN");
+        password = e && streq(e, "password");
+        if (password && write_only) {
+                fprintf(stderr, "bench-store-login: BENCH_STORE_LOGIN=password reads: no BENCH_STORE_WRITE_ONLY=1\n");
+                return 2;
+        }
         int r = stitch_store_open(argv[1], &ops, &store);
         if (r < 0) {
                 fprintf(stderr, "bench-store-login: cannot open the store: %s\n", strerror(-r));

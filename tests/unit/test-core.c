@@ -832,6 +832,25 @@ static void test_account_names(void **state) {
         assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = "nobody"}, key), 0);
         assert_string_equal(key, "name:nobody");
 
+        /* The names stay resolved in memory through logins (a login's time
+         * is no change of names) and go with any change to a stored user.
+         * The store's own delete tells nobody: what the limiter answers in
+         * between shows where the key came from. */
+        assert_int_equal(f->m->store_ops->user_delete(f->m->store, id), 0);
+        assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = "ada"}, key), 0);
+        assert_string_equal(key, by_id);
+        stitch_events_login_recorded(&f->m->events);
+        assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = "ada"}, key), 0);
+        assert_string_equal(key, by_id);
+        stitch_events_users_changed(&f->m->events);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = names[i]}, key), 0);
+                snprintf(by_id, sizeof(by_id), "name:%s", names[i]);
+                assert_string_equal(key, by_id);
+        }
+        /* Idle, the cache is emptied: a name is read again. */
+        stitch_core_drop_token_cache(f->m);
+
         assert_true(stitch_account_password_plausible("123456", NULL));
         assert_false(stitch_account_password_plausible("12345", NULL));
         assert_false(stitch_account_password_plausible(NULL, NULL));
