@@ -227,6 +227,38 @@ static double module_wire_usec(const char *path, const char *req, size_t len) {
         return now_usec() - t0;
 }
 
+/* The store's own calls of a PAM password login, alone in a process of
+ * their own (tests/bench/bench-store-login, built next to this program):
+ * the login's read and its durable write, medians in microseconds, on a
+ * throw-away SQLite store in dir. < 0 when it cannot be run. */
+static int store_login_usec(const char *dir, double *ret_read, double *ret_write) {
+        char self[PATH_MAX], cmd[2 * PATH_MAX + 128], line[256];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+                return -errno;
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (!slash)
+                return -EINVAL;
+        *slash = 0;
+        /* 1 caller for 1 s on 8 users with a password hash each: a few hundred
+         * sessions per user by the end, as pam.own's one user has. */
+        snprintf(cmd, sizeof(cmd), "BENCH_STORE_LOGIN=password '%s/bench-store-login' 'sqlite:%s/store-floor.db' 1 1 8 2>/dev/null",
+                 self, dir);
+        FILE *p = popen(cmd, "re");
+        if (!p)
+                return -errno;
+        unsigned long rd = 0, wr = 0, failed = 1;
+        bool got = fgets(line, sizeof(line), p) &&
+                   sscanf(line, "logins_per_sec=%*f read_us=%lu write_us=%lu failed=%lu", &rd, &wr, &failed) == 3;
+        int status = pclose(p);
+        if (!got || status != 0 || failed != 0)
+                return -EIO;
+        *ret_read = (double) rd;
+        *ret_write = (double) wr;
+        return 0;
+}
+
 /* stitch's own share, measured without subtracting two ~15 ms hashes from
  * each other: a second daemon whose PasswordHash= is argon2id's minimum
  * (m=8 KiB, t=1, p=1, a few microseconds), the same PAM stack and the same
@@ -327,6 +359,9 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                 echo_stop(&echo);
         free(req);
         int r2 = daemon_stop(&c);
+        double store_read = -1, store_write = -1;
+        if (r >= 0 && store_login_usec(c.dir, &store_read, &store_write) < 0)
+                store_read = store_write = -1;
         free(c.baseline_hash);
         if (r >= 0 && r2 < 0)
                 r = r2;
@@ -349,6 +384,12 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
                                     "floor here %.0f us: the durable commit %.0f us + the module's connect and 3 "
                                     "round trips to a raw echo %.0f us",
                                     m_commit + samples_median(&wire), m_commit, samples_median(&wire));
+                /* And with this store's own calls in place of the bare commit. */
+                if (wire.n > 0 && store_read >= 0)
+                        result_note(res,
+                                    "floor with the store's own calls of a login (tests/bench/bench-store-login, "
+                                    "alone) %.0f us: read %.0f us + durable write %.0f us + the wire",
+                                    store_read + store_write + samples_median(&wire), store_read, store_write);
                 /* Where it goes: each call's median, pam_stitch against pam_permit. */
                 static const int shown[] = {PHASE_START, PHASE_AUTH, PHASE_ACCT, PHASE_END};
                 for (size_t k = 0; k < ELEMENTSOF(shown); k++)
