@@ -231,7 +231,7 @@ static double module_wire_usec(const char *path, const char *req, size_t len) {
  * their own (tests/bench/bench-store-login, built next to this program):
  * the login's read and its durable write, medians in microseconds, on a
  * throw-away SQLite store in dir. < 0 when it cannot be run. */
-static int store_login_usec(const char *dir, double *ret_read, double *ret_write) {
+static int store_login_usec(const char *dir, bool smoke, double *ret_read, double *ret_write) {
         char self[PATH_MAX], cmd[2 * PATH_MAX + 128], line[256];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n <= 0)
@@ -243,8 +243,9 @@ static int store_login_usec(const char *dir, double *ret_read, double *ret_write
         *slash = 0;
         /* 1 caller for 1 s on 8 users with a password hash each: a few hundred
          * sessions per user by the end, as pam.own's one user has. */
-        snprintf(cmd, sizeof(cmd), "BENCH_STORE_LOGIN=password '%s/bench-store-login' 'sqlite:%s/store-floor.db' 1 1 8 2>/dev/null",
-                 self, dir);
+        snprintf(cmd, sizeof(cmd),
+                 "BENCH_STORE_LOGIN=password '%s/bench-store-login' 'sqlite:%s/store-floor.db' 1 %s 8 2>/dev/null", self,
+                 dir, smoke ? "0.2" : "1");
         FILE *p = popen(cmd, "re");
         if (!p)
                 return -errno;
@@ -360,7 +361,7 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
         free(req);
         int r2 = daemon_stop(&c);
         double store_read = -1, store_write = -1;
-        if (r >= 0 && store_login_usec(c.dir, &store_read, &store_write) < 0)
+        if (r >= 0 && store_login_usec(c.dir, b->smoke, &store_read, &store_write) < 0)
                 store_read = store_write = -1;
         free(c.baseline_hash);
         if (r >= 0 && r2 < 0)

@@ -43,5 +43,14 @@ if [ -x "$STORE_LOGIN" ]; then
         [ $rc -eq 0 ] && [[ "$line" =~ ^logins_per_sec=[1-9][0-9]*\ .*failed=0$ ]] \
                 || { echo "FAIL: bench-store-login: rc=$rc '$line'"; echo "$err"; exit 1; }
         echo "bench-store-login (SQLite, 2 clients): $line"
+        # The calls of a PAM password login (pam.own's floor).
+        d=$(mktemp -d)
+        line=$(BENCH_STORE_LOGIN=password "$STORE_LOGIN" "sqlite:$d/store.db" 1 0.3 8 2>"$d/err")
+        rc=$?
+        err=$(grep -v 'migrated to schema version' "$d/err")
+        rm -rf "$d"
+        [ $rc -eq 0 ] && [[ "$line" =~ ^logins_per_sec=[1-9][0-9]*\ .*failed=0$ ]] \
+                || { echo "FAIL: bench-store-login (password): rc=$rc '$line'"; echo "$err"; exit 1; }
+        echo "bench-store-login (SQLite, password logins): $line"
 fi
 echo "ok - stitch-bench --smoke"
