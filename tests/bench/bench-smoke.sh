@@ -34,23 +34,22 @@ else
 fi
 # bench-fleet's store-only ceiling, on SQLite: it runs, and every login went through.
 STORE_LOGIN=$top_builddir/tests/bench/bench-store-login
+# store_login WHAT [VAR=VALUE] CLIENTS SECONDS USERS: one run on a throw-away store.
+store_login() {
+        local what=$1 d line rc err
+        shift
+        d=$(mktemp -d)
+        line=$(env "${@:1:$#-3}" "$STORE_LOGIN" "sqlite:$d/store.db" "${@: -3}" 2>"$d/err")
+        rc=$?
+        err=$(grep -v 'migrated to schema version' "$d/err")
+        rm -rf "$d"
+        [ $rc -eq 0 ] && [[ "$line" =~ ^logins_per_sec=[1-9][0-9]*\ .*failed=0$ ]] \
+                || { echo "FAIL: bench-store-login ($what): rc=$rc '$line'"; echo "$err"; exit 1; }
+        echo "bench-store-login (SQLite, $what): $line"
+}
 if [ -x "$STORE_LOGIN" ]; then
-        d=$(mktemp -d)
-        line=$("$STORE_LOGIN" "sqlite:$d/store.db" 2 0.3 16 2>"$d/err")
-        rc=$?
-        err=$(grep -v 'migrated to schema version' "$d/err")
-        rm -rf "$d"
-        [ $rc -eq 0 ] && [[ "$line" =~ ^logins_per_sec=[1-9][0-9]*\ .*failed=0$ ]] \
-                || { echo "FAIL: bench-store-login: rc=$rc '$line'"; echo "$err"; exit 1; }
-        echo "bench-store-login (SQLite, 2 clients): $line"
+        store_login "API-key logins, 2 clients" 2 0.3 16
         # The calls of a PAM password login (pam.own's floor).
-        d=$(mktemp -d)
-        line=$(BENCH_STORE_LOGIN=password "$STORE_LOGIN" "sqlite:$d/store.db" 1 0.3 8 2>"$d/err")
-        rc=$?
-        err=$(grep -v 'migrated to schema version' "$d/err")
-        rm -rf "$d"
-        [ $rc -eq 0 ] && [[ "$line" =~ ^logins_per_sec=[1-9][0-9]*\ .*failed=0$ ]] \
-                || { echo "FAIL: bench-store-login (password): rc=$rc '$line'"; echo "$err"; exit 1; }
-        echo "bench-store-login (SQLite, password logins): $line"
+        store_login "password logins" BENCH_STORE_LOGIN=password 1 0.3 8
 fi
 echo "ok - stitch-bench --smoke"

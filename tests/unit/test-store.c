@@ -1536,6 +1536,17 @@ static void test_session_revoke_apikey(void **state) {
         assert_int_equal(ops->session_get(f->store, sid, &se), -ENOENT);
 }
 
+/* Closes the store and runs sql (an undo of migrations, and the version it
+ * leaves) on its file: an older store to open again. */
+static void downgrade(struct fixture *f, const char *sql) {
+        sqlite3 *db = NULL;
+        ops->close(f->store);
+        f->store = NULL;
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+}
+
 /* What schema 5 -> 6 added, undone (sqlite3_exec text): a version 5 database. */
 /* What schema 6 -> 7 added, undone: a version 6 database. */
 /* What schema 8 -> 9 changed, undone: the live-session index without the columns that cover a login's reads. */
@@ -1566,18 +1577,12 @@ static void test_migration_unix_uid(void **state) {
         struct fixture *f = *state;
         struct stitch_user *u = NULL;
         char **ids = NULL, id[STITCH_ID_LEN + 1];
-        sqlite3 *db = NULL;
         int64_t uid = 0;
         int version = 0;
         SQLITE_ONLY();
 
         assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", "ada", T0, 0), 0);
-        ops->close(f->store);
-        f->store = NULL;
-        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, SCHEMA_5_UNDO "UPDATE schema_version SET version = 4;", NULL, NULL, NULL),
-                         SQLITE_OK);
-        sqlite3_close(db);
+        downgrade(f, SCHEMA_5_UNDO "UPDATE schema_version SET version = 4;");
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
         assert_int_equal(version, 9);
@@ -1603,17 +1608,11 @@ static void test_migration_email_tokens(void **state) {
         struct fixture *f = *state;
         struct stitch_user *u = NULL;
         char id[STITCH_ID_LEN + 1];
-        sqlite3 *db = NULL;
         int version = 0;
         SQLITE_ONLY();
 
         assert_int_equal(create_user(f->store, 1, "local-userpass", "a@example.com", NULL, T0, 0), 0);
-        ops->close(f->store);
-        f->store = NULL;
-        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, SCHEMA_6_UNDO "UPDATE schema_version SET version = 5;", NULL, NULL, NULL),
-                         SQLITE_OK);
-        sqlite3_close(db);
+        downgrade(f, SCHEMA_6_UNDO "UPDATE schema_version SET version = 5;");
         assert_int_equal(stitch_store_open(f->spec, &ops, &f->store), 0);
         assert_int_equal(ops->schema_version(f->store, &version), 0);
         assert_int_equal(version, 9);
@@ -1656,7 +1655,6 @@ static void query_plan(const char *path, const char *sql, char *out, size_t size
 static void test_migration_live_index(void **state) {
         struct fixture *f = *state;
         struct stitch_user *u = NULL;
-        sqlite3 *db = NULL;
         char plan[1024], sid[STITCH_ID_LEN + 1];
         int version = 0;
         SQLITE_ONLY();
@@ -1672,13 +1670,7 @@ static void test_migration_live_index(void **state) {
                 assert_int_equal(create_session(f->store, i, 1, T0 + i, i == 2 ? T0 + 10 : T0 + 1000, T0 + 100), 0);
         session_id(sid, 3);
         assert_int_equal(ops->session_revoke(f->store, sid, T0 + 4, "logout"), 1);
-        ops->close(f->store);
-        f->store = NULL;
-
-        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, SCHEMA_9_UNDO "UPDATE schema_version SET version = 8;", NULL, NULL, NULL),
-                         SQLITE_OK);
-        sqlite3_close(db);
+        downgrade(f, SCHEMA_9_UNDO "UPDATE schema_version SET version = 8;");
         query_plan(f->path, count, plan, sizeof(plan));
         assert_null(strstr(plan, "COVERING INDEX"));
 
