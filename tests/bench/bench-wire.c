@@ -509,8 +509,7 @@ static char *verify_request(const char *token, size_t *ret_len) {
         return wire_request("io.stitch.Token.Verify", p, ret_len);
 }
 
-/* Pins every thread of process pid to the CPUs in set (NULL: all CPUs). */
-static int pin_process(pid_t pid, const cpu_set_t *set) {
+int pin_process(pid_t pid, const cpu_set_t *set) {
         char path[64];
         cpu_set_t all;
         if (!set) {

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -172,6 +173,9 @@ struct echo_server {
         char path[108];
 };
 int echo_start(struct echo_server *s, const char *dir, const char *reply, size_t reply_len);
+
+/* Pins every thread of process pid to the CPUs in set (NULL: all CPUs). */
+int pin_process(pid_t pid, const cpu_set_t *set);
 void echo_stop(struct echo_server *s);
 
 /* Microseconds per ES256 signature of input on one thread, in process. */
