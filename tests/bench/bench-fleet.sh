@@ -58,8 +58,11 @@ runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/server.log" -w 
         -o "-c listen_addresses='' -k $T/pg -c max_connections=200" start >/dev/null || die "PostgreSQL did not start"
 psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h "$T/pg" "$@"; }
 psql_su -d postgres -c "CREATE ROLE stitch LOGIN" -c "CREATE DATABASE stitch OWNER stitch" \
-        -c "CREATE DATABASE stitch2 OWNER stitch" -c "CREATE DATABASE stitch3 OWNER stitch" \
-        -c "CREATE DATABASE stitch4 OWNER stitch" -c "CREATE DATABASE baseline OWNER stitch"
+        -c "CREATE DATABASE stitch2 OWNER stitch" -c "CREATE DATABASE baseline OWNER stitch"
+# bench-store-login's: an empty database for each of its runs.
+for d in stitch3_1 stitch3_16 stitch4_1 stitch4_16; do
+        psql_su -d postgres -c "CREATE DATABASE $d OWNER stitch"
+done
 SPEC_OF() { echo "postgresql://stitch@/$1?host=${T//\//%2F}%2Fpg"; }
 
 echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
@@ -107,8 +110,8 @@ run_bench "$T/pg.json" --store "$(SPEC_OF stitch)"
 declare -A STORE WRITE
 for c in 1 16; do
         sc=$((c < 8 ? c : 8))
-        STORE[$c]=$("$STORE_LOGIN" "$(SPEC_OF stitch3)" "$sc" "$DUR" 2>>"$T/store-login.log" | sed -n 's/^logins_per_sec=\([0-9]*\).*/\1/p')
-        WRITE[$c]=$(BENCH_STORE_WRITE_ONLY=1 "$STORE_LOGIN" "$(SPEC_OF stitch4)" "$sc" "$DUR" 2>>"$T/store-login.log" \
+        STORE[$c]=$("$STORE_LOGIN" "$(SPEC_OF "stitch3_$c")" "$sc" "$DUR" 2>>"$T/store-login.log" | sed -n 's/^logins_per_sec=\([0-9]*\).*/\1/p')
+        WRITE[$c]=$(BENCH_STORE_WRITE_ONLY=1 "$STORE_LOGIN" "$(SPEC_OF "stitch4_$c")" "$sc" "$DUR" 2>>"$T/store-login.log" \
                 | sed -n 's/^logins_per_sec=\([0-9]*\).*/\1/p')
         [ -n "${STORE[$c]}" ] && [ -n "${WRITE[$c]}" ] || die "bench-store-login failed: $(tail -n 3 "$T/store-login.log")"
 done
