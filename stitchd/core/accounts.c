@@ -552,7 +552,7 @@ int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_log
                 .users = __atomic_load_n(&core->user_names_generation, __ATOMIC_ACQUIRE),
         };
         size_t len = strlen(name);
-        _cleanup_free_ char *known = core->limit_keys ? stitch_cache_get(core->limit_keys, name, len, &g) : NULL;
+        _cleanup_free_ char *known = stitch_cache_get(core->limit_keys, name, len, &g);
         if (known) {
                 stitch_limit_key_for_user(known, ret);
                 return 0;
@@ -564,8 +564,8 @@ int stitch_limit_key_for_login(struct stitch_core *core, const struct stitch_log
         int r = stitch_user_find_by_any_name(core, name, &u);
         if (r >= 0) {
                 stitch_limit_key_for_user(u->id, ret);
-                char *keep = core->limit_keys ? strdup(u->id) : NULL;
-                if (keep)
+                char *keep = strdup(u->id);
+                if (keep) /* else only not kept */
                         stitch_cache_put(core->limit_keys, name, len, &g, keep);
                 return 0;
         }

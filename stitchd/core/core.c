@@ -33,17 +33,13 @@ int stitch_core_new(const struct stitch_config *config, struct stitch_core **ret
         if (!core)
                 return -ENOMEM;
         int r = stitch_access_cache_new(&core->checked_tokens);
-        if (r >= 0) {
+        if (r >= 0)
                 r = stitch_limit_key_cache_new(&core->limit_keys);
-                if (r >= 0) {
-                        r = stitch_unix_files_new(NULL, NULL, &core->unix_files);
-                        if (r < 0)
-                                core->limit_keys = stitch_cache_free(core->limit_keys);
-                }
-                if (r < 0)
-                        core->checked_tokens = stitch_cache_free(core->checked_tokens);
-        }
+        if (r >= 0)
+                r = stitch_unix_files_new(NULL, NULL, &core->unix_files);
         if (r < 0) {
+                stitch_cache_free(core->limit_keys);
+                stitch_cache_free(core->checked_tokens);
                 free(core);
                 return r; /* the config stays the caller's */
         }
@@ -106,7 +102,7 @@ static int revocation_cb(const char *session_id, int64_t access_expires, void *u
         return stitch_revocations_add(core->revocations, session_id, access_expires);
 }
 
-void stitch_core_drop_token_cache(struct stitch_core *core) {
+void stitch_core_drop_caches(struct stitch_core *core) {
         stitch_cache_clear(core->checked_tokens);
         stitch_cache_clear(core->limit_keys);
 }

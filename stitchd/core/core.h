@@ -125,4 +125,4 @@ size_t stitch_core_release_idle_memory(struct stitch_core *core);
 /* Empties the core's cache of checked access tokens and of resolved login
  * names (a front end that has been idle a while calls it: the next use of
  * a token checks its signature again, the next login reads its name). */
-void stitch_core_drop_token_cache(struct stitch_core *core);
+void stitch_core_drop_caches(struct stitch_core *core);

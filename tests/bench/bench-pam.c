@@ -316,10 +316,8 @@ static int pam_own_floor(struct bench *b, const char *confdir, const char *user,
         /* The floor of the wire: an echo answering each round with a reply
          * the size of Login's answer (the largest of the three). */
         static char canned[864];
-        memset(canned, 'x', sizeof(canned) - 1);
-        memcpy(canned, "{\"parameters\":{\"x\":\"", 20);
-        memcpy(canned + sizeof(canned) - 5, "\"}}", 3);
-        canned[sizeof(canned) - 2] = ' ';
+        static const char frame[] = "{\"parameters\":{\"x\":\"\"}}";
+        snprintf(canned, sizeof(canned), "{\"parameters\":{\"x\":\"%*s\"}}", (int) (sizeof(canned) - sizeof(frame)), "");
         cJSON *p = cJSON_CreateObject();
         if (p && cJSON_AddStringToObject(p, "user", user) && cJSON_AddStringToObject(p, "service", "stitch-bench-cheap") &&
             cJSON_AddStringToObject(p, "password", BENCH_PASSWORD))

@@ -295,6 +295,8 @@ static int measure_point(struct bench *b, struct scale_point *pt) {
                 (void) pin_process(b->daemon_pid, NULL);
                 pinned = false;
         }
+        if (!pinned)
+                bench_progress(b, "scale: %s: cannot pin to CPU 0: Verify timed unpinned", pt->label);
         for (unsigned i = 0; i < 200; i++) /* warm-up after the move */
                 (void) wire_roundtrip(&c, vreq[i % N_PROBES], vlen[i % N_PROBES], NULL, NULL);
         for (unsigned i = 0; r >= 0 && i < n_fast; i++) {

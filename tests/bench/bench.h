@@ -173,10 +173,10 @@ struct echo_server {
         char path[108];
 };
 int echo_start(struct echo_server *s, const char *dir, const char *reply, size_t reply_len);
+void echo_stop(struct echo_server *s);
 
 /* Pins every thread of process pid to the CPUs in set (NULL: all CPUs). */
 int pin_process(pid_t pid, const cpu_set_t *set);
-void echo_stop(struct echo_server *s);
 
 /* Microseconds per ES256 signature of input on one thread, in process. */
 double es256_sign_usec(const char *input, size_t len, double duration_us);

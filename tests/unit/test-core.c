@@ -806,7 +806,8 @@ static void test_account_names(void **state) {
         char id[STITCH_ID_LEN + 1], key[STITCH_LIMIT_KEY_MAX], by_id[STITCH_LIMIT_KEY_MAX];
 
         add_user(f->m, "ada@example.com", "ada", "correct horse", id);
-        add_user(f->m, "bob@example.com", NULL, "correct horse", (char[STITCH_ID_LEN + 1]) {});
+        char bob[STITCH_ID_LEN + 1];
+        add_user(f->m, "bob@example.com", NULL, "correct horse", bob);
         const char *refs[] = {id, "ada@example.com", "ada"};
         for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
                 assert_int_equal(stitch_user_find_by_reference(f->m, refs[i], &u), 0);
@@ -849,7 +850,16 @@ static void test_account_names(void **state) {
                 assert_string_equal(key, by_id);
         }
         /* Idle, the cache is emptied: a name is read again. */
-        stitch_core_drop_token_cache(f->m);
+        char bob_key[STITCH_LIMIT_KEY_MAX];
+        stitch_limit_key_for_user(bob, bob_key);
+        assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = "bob"}, key), 0);
+        assert_string_equal(key, bob_key);
+        assert_int_equal(f->m->store_ops->user_delete(f->m->store, bob), 0);
+        assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = "bob"}, key), 0);
+        assert_string_equal(key, bob_key);
+        stitch_core_drop_caches(f->m);
+        assert_int_equal(stitch_limit_key_for_login(f->m, &(struct stitch_login) {.user = "bob"}, key), 0);
+        assert_string_equal(key, "name:bob");
 
         assert_true(stitch_account_password_plausible("123456", NULL));
         assert_false(stitch_account_password_plausible("12345", NULL));

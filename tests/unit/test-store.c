@@ -1547,9 +1547,9 @@ static void downgrade(struct fixture *f, const char *sql) {
         sqlite3_close(db);
 }
 
-/* What schema 5 -> 6 added, undone (sqlite3_exec text): a version 5 database. */
-/* What schema 6 -> 7 added, undone: a version 6 database. */
-/* What schema 8 -> 9 changed, undone: the live-session index without the columns that cover a login's reads. */
+/* What schema N-1 -> N did, undone (sqlite3_exec text): a version N-1
+ * database. 8 -> 9 remade the live-session index with the columns that
+ * cover a login's reads; 7 -> 8 made it; 6 -> 7 added the feed. */
 #define SCHEMA_9_UNDO                                                                          \
         "DROP INDEX sessions_live_of_user;"                                                    \
         "CREATE INDEX sessions_live_of_user ON sessions(user_id, creation_date, created_usec, id) WHERE revoked = 0;"

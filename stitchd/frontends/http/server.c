@@ -806,7 +806,7 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) stitch_core_release_idle_memory(h->manager->core);
         /* And the derived answers: they are rebuilt by the next requests. */
         stitch_cache_clear(h->profiles);
-        stitch_core_drop_token_cache(h->manager->core);
+        stitch_core_drop_caches(h->manager->core);
         (void) malloc_trim(0);
         log_debug("HTTP idle: profile and token caches emptied, memory given back.");
         return 0;

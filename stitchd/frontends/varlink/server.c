@@ -658,7 +658,7 @@ static int on_cache_idle(sd_event_source *source, uint64_t usec, void *userdata)
                 return 0;
         }
         stitch_token_caches_clear(&s->token_caches);
-        stitch_core_drop_token_cache(s->manager->core);
+        stitch_core_drop_caches(s->manager->core);
         s->cache_idle_armed = false;
         (void) malloc_trim(0);
         log_debug("Token caches emptied: no call for %u s.", (unsigned) (CACHE_IDLE_USEC / USEC_PER_SEC));
